@@ -1,0 +1,164 @@
+/**
+ * The lifecycle of one outgoing call.
+ *
+ *   queued ──connection.opened──▶ sent ──request.written──▶ awaiting
+ *     │                             │                         │
+ *     │                             └───── response.* ────────┤
+ *     │                                                       ▼
+ *     └── call.cancel / connection.closed / deadline ──▶ resolved | failed | timedOut | cancelled
+ *
+ * The deadline runs from the moment the call is made, through `queued`, `sent` and
+ * `awaiting`: a call never waits longer than its timeout, whatever holds it up.
+ * The machine does no I/O. Writing the request, telling the peer about a
+ * cancellation and settling the caller's promise are named actions that the
+ * owner provides (`callMachine.provide({ actions })`).
+ */
+import { assign, setup } from 'xstate';
+
+export interface CallInput {
+  /** Correlation id carried by the request and its response. */
+  id: string;
+  method: string;
+  params?: unknown;
+  /** Milliseconds from creation until the call times out. */
+  timeout: number;
+  /** Whether the connection is open when the call is made (if not, the call waits in `queued`). */
+  connectionOpen: boolean;
+}
+
+export interface CallContext extends CallInput {
+  result?: unknown;
+  /** Why the call failed: the remote error object, or the local cause. */
+  error?: unknown;
+}
+
+export type CallEvent =
+  | { type: 'connection.opened' }
+  | { type: 'request.written' }
+  | { type: 'request.writeFailed'; error: unknown }
+  | { type: 'response.result'; result: unknown }
+  | { type: 'response.error'; error: unknown }
+  | { type: 'connection.closed'; error: unknown }
+  | { type: 'call.cancel'; reason?: unknown };
+
+export type CallStatus = 'resolved' | 'failed' | 'timedOut' | 'cancelled';
+
+export interface CallOutput {
+  status: CallStatus;
+  result?: unknown;
+  error?: unknown;
+}
+
+/** The machine's output in a final state: what the caller receives. */
+function outputFor(status: CallStatus) {
+  return ({ context }: { context: CallContext }): CallOutput => ({ status, result: context.result, error: context.error });
+}
+
+export const callMachine = setup({
+  types: {
+    input: {} as CallInput,
+    context: {} as CallContext,
+    events: {} as CallEvent,
+    output: {} as CallOutput,
+  },
+  actions: {
+    /** Hands the request frame to the transport. Provided by the owner. */
+    writeRequest: () => {},
+    /** Sends `$/cancelRequest` for a request the peer has already seen. Provided by the owner. */
+    notifyPeerOfCancel: () => {},
+    /** Settles the caller's promise from the final state. Provided by the owner. */
+    settleCaller: (_, _params: { status: CallStatus }) => {},
+    recordResult: assign({
+      result: ({ event }) => (event.type === 'response.result' ? event.result : undefined),
+    }),
+    recordError: assign({
+      error: ({ event }) => {
+        switch (event.type) {
+          case 'response.error':
+          case 'request.writeFailed':
+          case 'connection.closed':
+            return event.error;
+          case 'call.cancel':
+            return event.reason;
+          default:
+            return undefined;
+        }
+      },
+    }),
+  },
+  guards: {
+    isConnectionOpen: ({ context }) => context.connectionOpen,
+  },
+  delays: {
+    callTimeout: ({ context }) => context.timeout,
+  },
+}).createMachine({
+  id: 'call',
+  context: ({ input }) => ({ ...input }),
+  initial: 'pending',
+  states: {
+    pending: {
+      description: 'In flight: the deadline runs from creation through every pending state.',
+      initial: 'queued',
+      after: {
+        callTimeout: { target: 'timedOut' },
+      },
+      on: {
+        'connection.closed': { target: 'failed', actions: 'recordError' },
+      },
+      states: {
+        queued: {
+          description: 'Made before the connection was open; goes out when it opens.',
+          always: { guard: 'isConnectionOpen', target: 'sent' },
+          on: {
+            'connection.opened': { target: 'sent' },
+            'call.cancel': { target: '#call.cancelled', actions: 'recordError' },
+          },
+        },
+        sent: {
+          description: 'The request frame is handed to the transport.',
+          entry: 'writeRequest',
+          on: {
+            'request.written': { target: 'awaiting' },
+            'request.writeFailed': { target: '#call.failed', actions: 'recordError' },
+            'response.result': { target: '#call.resolved', actions: 'recordResult' },
+            'response.error': { target: '#call.failed', actions: 'recordError' },
+            'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
+          },
+        },
+        awaiting: {
+          description: 'The request is on the wire; waiting for the response with its id.',
+          on: {
+            'response.result': { target: '#call.resolved', actions: 'recordResult' },
+            'response.error': { target: '#call.failed', actions: 'recordError' },
+            'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
+          },
+        },
+      },
+    },
+    resolved: {
+      description: 'The response carried a result.',
+      type: 'final',
+      entry: { type: 'settleCaller', params: { status: 'resolved' } },
+      output: outputFor('resolved'),
+    },
+    failed: {
+      description: 'The peer answered with an error, the write failed, or the connection closed.',
+      type: 'final',
+      entry: { type: 'settleCaller', params: { status: 'failed' } },
+      output: outputFor('failed'),
+    },
+    timedOut: {
+      description: 'No response within the timeout; a late response will be reported as unmatched.',
+      type: 'final',
+      entry: { type: 'settleCaller', params: { status: 'timedOut' } },
+      output: outputFor('timedOut'),
+    },
+    cancelled: {
+      description: "Aborted through the caller's signal.",
+      type: 'final',
+      entry: { type: 'settleCaller', params: { status: 'cancelled' } },
+      output: outputFor('cancelled'),
+    },
+  },
+});

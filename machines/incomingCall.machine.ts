@@ -1,0 +1,102 @@
+/**
+ * The responder side: the lifecycle of one incoming request.
+ *
+ *   received ──▶ handling ──handler done──▶ replied
+ *      │            ├────── handler threw ──▶ failed
+ *      │            └── call.cancel / connection.closed ──▶ cancelled
+ *      └── no such method ──▶ failed
+ *
+ * The handler runs as an invoked promise actor: leaving `handling` for any
+ * reason stops it, which aborts the `signal` the handler was given. Looking up
+ * the method and writing the reply are named actions and guards that the owner
+ * provides; the machine itself does no I/O.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+
+export interface IncomingCallInput {
+  id: string | number;
+  method: string;
+  params?: unknown;
+}
+
+export interface IncomingCallContext extends IncomingCallInput {
+  result?: unknown;
+  error?: unknown;
+}
+
+export interface HandlerInput {
+  method: string;
+  params: unknown;
+  id: string | number;
+}
+
+export type IncomingCallEvent =
+  | { type: 'call.cancel'; reason?: unknown }
+  | { type: 'connection.closed'; error?: unknown };
+
+export const incomingCallMachine = setup({
+  types: {
+    input: {} as IncomingCallInput,
+    context: {} as IncomingCallContext,
+    events: {} as IncomingCallEvent,
+  },
+  actors: {
+    /** Runs the method's handler. Provided by the owner; the default answers nothing. */
+    handler: fromPromise<unknown, HandlerInput>(async () => undefined),
+  },
+  actions: {
+    /** Writes the result response. Provided by the owner. */
+    sendResult: () => {},
+    /** Writes the error response (method not found, or what the handler threw). Provided by the owner. */
+    sendError: () => {},
+    recordResult: assign({ result: (_, params: { output: unknown }) => params.output }),
+    recordError: assign({ error: (_, params: { error: unknown }) => params.error }),
+  },
+  guards: {
+    /** Whether the method exists among the responder's own methods. Provided by the owner. */
+    hasMethod: () => true,
+  },
+}).createMachine({
+  id: 'incomingCall',
+  context: ({ input }) => ({ ...input }),
+  initial: 'received',
+  states: {
+    received: {
+      description: 'A request arrived; looking up its method.',
+      always: [{ guard: 'hasMethod', target: 'handling' }, { target: 'failed' }],
+    },
+    handling: {
+      description: "The method's handler runs; its signal aborts if the call is cancelled or the connection closes.",
+      invoke: {
+        src: 'handler',
+        input: ({ context }) => ({ method: context.method, params: context.params, id: context.id }),
+        onDone: {
+          target: 'replied',
+          actions: { type: 'recordResult', params: ({ event }) => ({ output: event.output }) },
+        },
+        onError: {
+          target: 'failed',
+          actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+        },
+      },
+      on: {
+        'call.cancel': { target: 'cancelled' },
+        'connection.closed': { target: 'cancelled' },
+      },
+    },
+    replied: {
+      description: 'The result went back to the caller.',
+      type: 'final',
+      entry: 'sendResult',
+    },
+    failed: {
+      description: 'An error response went back: unknown method, or the handler threw.',
+      type: 'final',
+      entry: 'sendError',
+    },
+    cancelled: {
+      description: 'The caller cancelled or went away; nothing is sent.',
+      type: 'final',
+    },
+  },
+});

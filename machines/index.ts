@@ -1,0 +1,3 @@
+export * from './call.machine.js';
+export * from './connection.machine.js';
+export * from './incomingCall.machine.js';

@@ -1,0 +1,73 @@
+/**
+ * `connect()`: a client connection over WebSocket. The returned object is the
+ * connection's `Peer`, typed by the server's API.
+ */
+import { Peer } from './peer.js';
+import { WsTransport } from './transports/ws.js';
+import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
+import { validateInteger, validateMethods, validateTimeout } from './validate.js';
+
+export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
+  /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
+  timeout?: number;
+  /** Methods the server may call on this client through `ctx.peer`. Default: none. */
+  methods?: Partial<Methods<LocalApi, any>>;
+  /**
+   * Inspection observer given to every actor this client creates (the
+   * connection, each outgoing call, each incoming call): see XState's `inspect`.
+   * Default: none.
+   */
+  inspect?: InspectOption;
+  /** Clock for call timeouts (XState's `Clock`, e.g. `SimulatedClock` in tests). Default: real timers. */
+  clock?: Clock;
+  /** Largest frame accepted from the server, in bytes. Default: 100 MiB (as `ws`). */
+  maxPayload?: number;
+  /** Extra HTTP headers for the upgrade request. Default: none. */
+  headers?: Record<string, string>;
+  /** Include handler error stacks in error responses sent to the server. Default: false. */
+  exposeErrorStack?: boolean;
+  /** How many settled call ids are remembered to report late and duplicate responses as such. Default: 10,000. */
+  settledMemory?: number;
+}
+
+export const DEFAULT_TIMEOUT = 10_000;
+export const DEFAULT_SETTLED_MEMORY = 10_000;
+
+export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
+
+/**
+ * Opens a connection to a callstate (or any JSON-RPC 2.0 over WebSocket)
+ * server. Calls made before it opens wait in `queued`.
+ *
+ * @typeParam Api the server's methods, e.g. `interface Api { add(p: [number, number]): number }`.
+ * @typeParam LocalApi the methods this client exposes to the server.
+ */
+export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi = UntypedApi>(
+  url: string,
+  options: ClientOptions<LocalApi> = {},
+): Client<Api> {
+  if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
+    throw new TypeError(`url must be a ws:// or wss:// URL, got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}`);
+  }
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
+  const methods = validateMethods(options.methods, 'options.methods');
+  const settledMemory =
+    options.settledMemory === undefined
+      ? DEFAULT_SETTLED_MEMORY
+      : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
+  if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
+
+  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers });
+  return new Peer<Api>({
+    url,
+    transport,
+    timeout,
+    methods,
+    inspect: options.inspect,
+    clock: options.clock,
+    alreadyOpen: false,
+    exposeErrorStack: options.exposeErrorStack ?? false,
+    settledMemory,
+  });
+}

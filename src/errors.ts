@@ -1,0 +1,90 @@
+/**
+ * Every error callstate produces is a `CallstateError` with a stable `name` and
+ * `code`. The remote peer's error (`RemoteError`, with the JSON-RPC numeric code)
+ * stays distinct from local ones.
+ */
+
+export class CallstateError extends Error {
+  /** Stable machine-readable code, for example `ERR_CALL_TIMEOUT`. */
+  readonly code: string | number;
+
+  constructor(message: string, code: string | number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A call got no response within its timeout. */
+export class TimeoutError extends CallstateError {
+  override readonly name = 'TimeoutError';
+  declare readonly code: 'ERR_CALL_TIMEOUT';
+  constructor(
+    readonly method: string,
+    readonly id: string,
+    readonly timeout: number,
+  ) {
+    super(`call "${method}" (id ${id}) got no response within ${timeout} ms`, 'ERR_CALL_TIMEOUT');
+  }
+}
+
+/** The connection closed, failed to open, or was closed by the caller, before the call settled. */
+export class ConnectionClosedError extends CallstateError {
+  override readonly name = 'ConnectionClosedError';
+  declare readonly code: 'ERR_CONNECTION_CLOSED';
+  /** WebSocket close code, when the socket closed (1006: closed without a close frame). */
+  readonly closeCode: number | undefined;
+  /** WebSocket close reason, when the peer gave one. */
+  readonly closeReason: string;
+
+  constructor(message: string, details: { closeCode?: number; closeReason?: string; cause?: unknown } = {}) {
+    super(message, 'ERR_CONNECTION_CLOSED', details.cause === undefined ? undefined : { cause: details.cause });
+    this.closeCode = details.closeCode;
+    this.closeReason = details.closeReason ?? '';
+  }
+}
+
+/** The remote peer answered with a JSON-RPC error object. */
+export class RemoteError extends CallstateError {
+  override readonly name = 'RemoteError';
+  declare readonly code: number;
+  /** The error object's optional `data` member. */
+  readonly data: unknown;
+
+  constructor(code: number, message: string, data?: unknown) {
+    super(message, code);
+    this.data = data;
+  }
+}
+
+/** The call was aborted through its `signal` and the signal carried no reason of its own. */
+export class AbortError extends CallstateError {
+  override readonly name = 'AbortError';
+  declare readonly code: 'ERR_CALL_ABORTED';
+  constructor(message = 'the call was aborted') {
+    super(message, 'ERR_CALL_ABORTED');
+  }
+}
+
+/** A frame could not be encoded, or the peer broke the protocol. */
+export class ProtocolError extends CallstateError {
+  override readonly name = 'ProtocolError';
+  declare readonly code: 'ERR_PROTOCOL';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_PROTOCOL', options);
+  }
+}
+
+/**
+ * Throw from a handler to answer with a specific JSON-RPC error code and data,
+ * for example `throw new RpcError(-32602, 'b must be a number')`.
+ */
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Incoming calls of one connection: one incoming-call actor per request, the
+ * handler run as its invoked promise actor (whose signal becomes `ctx.signal`),
+ * and replies collected per batch when the request came in a JSON-RPC batch.
+ */
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { incomingCallMachine, type HandlerInput } from '../machines/incomingCall.machine.js';
+import { RpcError } from './errors.js';
+import { encode, errorFrame, ErrorCodes, resultFrame, type Frame, type Id, type RequestFrame } from './protocol/jsonrpc.js';
+import type { HandlerContext, InspectOption } from './types.js';
+
+type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
+
+/** Collects the replies to one batch and writes them as one array frame. */
+export class BatchReply {
+  private readonly frames: Frame[] = [];
+  private expected = 0;
+  private sealed = false;
+
+  constructor(private readonly write: (text: string) => void) {}
+
+  expect(): void {
+    this.expected++;
+  }
+
+  add(frame: Frame): void {
+    this.frames.push(frame);
+    this.flushIfDone();
+  }
+
+  /** A request that will never be answered (cancelled): stop waiting for it. */
+  drop(): void {
+    this.expected--;
+    this.flushIfDone();
+  }
+
+  /** Every message of the batch has been seen. */
+  seal(): void {
+    this.sealed = true;
+    this.flushIfDone();
+  }
+
+  private flushIfDone(): void {
+    if (!this.sealed || this.frames.length < this.expected) return;
+    if (this.frames.length > 0) this.write(encode(this.frames));
+    this.sealed = false; // written once
+    this.expected = Number.POSITIVE_INFINITY;
+  }
+}
+
+interface IncomingEntry {
+  actor: Actor<typeof incomingCallMachine>;
+  batch: BatchReply | undefined;
+}
+
+export interface IncomingOptions {
+  methods: Record<string, AnyHandler>;
+  /** What handlers see as `ctx.peer`. */
+  peer: HandlerContext<any>['peer'];
+  /** Writes a reply frame (ignored once the connection is gone). */
+  write: (text: string) => void;
+  inspect: InspectOption;
+  /** Include the handler error's stack in the error response's `data`. */
+  exposeErrorStack: boolean;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+export class IncomingCalls {
+  private readonly inFlight = new Map<Id, IncomingEntry>();
+  private readonly logic;
+
+  constructor(private readonly options: IncomingOptions) {
+    const { methods } = options;
+    this.logic = incomingCallMachine.provide({
+      guards: {
+        // Own, enumerable function properties only: `__proto__`, `toString` and friends are not methods.
+        hasMethod: ({ context }) =>
+          hasOwn.call(methods, context.method) && typeof methods[context.method] === 'function',
+      },
+      actors: {
+        handler: fromPromise<unknown, HandlerInput>(({ input, signal }) =>
+          // Called through a promise chain so a handler that throws synchronously is an error response too.
+          Promise.resolve().then(() =>
+            methods[input.method]!(input.params, { signal, peer: options.peer, id: input.id, method: input.method }),
+          ),
+        ),
+      },
+      actions: {
+        sendResult: ({ context }) => {
+          let text: string | undefined;
+          try {
+            text = encode(resultFrame(context.id, context.result));
+          } catch (error) {
+            this.reply(context.id, errorFrame(context.id, {
+              code: ErrorCodes.InternalError,
+              message: `the result of "${context.method}" cannot be encoded as JSON: ${(error as Error).message}`,
+            }));
+            return;
+          }
+          this.reply(context.id, resultFrame(context.id, context.result), text);
+        },
+        sendError: ({ context }) => {
+          const error = context.error === undefined
+            ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
+            : this.toErrorObject(context.error);
+          this.reply(context.id, errorFrame(context.id, error));
+        },
+      },
+    });
+  }
+
+  /** Number of incoming calls still being handled. */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  /** Handles one request. Returns false when a request with the same id is already in flight. */
+  receive(frame: RequestFrame, batch?: BatchReply): boolean {
+    if (this.inFlight.has(frame.id)) return false;
+    const actor = createActor(this.logic, {
+      input: { id: frame.id, method: frame.method, params: frame.params },
+      inspect: this.options.inspect,
+    });
+    const entry: IncomingEntry = { actor, batch };
+    batch?.expect();
+    this.inFlight.set(frame.id, entry);
+    actor.subscribe({
+      complete: () => {
+        this.inFlight.delete(frame.id);
+        // Cancelled calls send nothing; a batch must not wait for them.
+        if (batch && actor.getSnapshot().matches('cancelled')) batch.drop();
+      },
+    });
+    actor.start();
+    return true;
+  }
+
+  /** The caller sent `$/cancelRequest`. Returns whether a call was in flight. */
+  cancel(id: Id, reason?: unknown): boolean {
+    const entry = this.inFlight.get(id);
+    if (!entry) return false;
+    entry.actor.send({ type: 'call.cancel', reason });
+    return true;
+  }
+
+  /** The connection is gone: abort every handler. */
+  cancelAll(): void {
+    for (const entry of [...this.inFlight.values()]) entry.actor.send({ type: 'connection.closed' });
+  }
+
+  private reply(id: Id, frame: Frame, text?: string): void {
+    const batch = this.inFlight.get(id)?.batch;
+    if (batch) batch.add(frame);
+    else this.options.write(text ?? encode(frame));
+  }
+
+  private toErrorObject(error: unknown): { code: number; message: string; data?: unknown } {
+    const expose = this.options.exposeErrorStack;
+    if (error instanceof RpcError) {
+      const data = expose && error.stack ? { ...(isObject(error.data) ? error.data : { value: error.data }), stack: error.stack } : error.data;
+      return data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const name = error instanceof Error ? error.name : typeof error;
+    return {
+      code: ErrorCodes.InternalError,
+      message,
+      data: expose && error instanceof Error ? { name, stack: error.stack } : { name },
+    };
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,329 @@
+/**
+ * One end of a connection, the same on both sides of the socket: it owns the
+ * connection actor and the transport, makes outgoing calls, answers incoming
+ * ones and reports every message that matches nothing. `connect()` wraps it
+ * for the client; the server makes one per accepted socket.
+ */
+import { nanoid } from 'nanoid';
+import { createActor, type Actor } from 'xstate';
+import { connectionMachine } from '../machines/connection.machine.js';
+import { Emitter } from './emitter.js';
+import { ConnectionClosedError, ProtocolError } from './errors.js';
+import { IncomingCalls, BatchReply } from './incoming.js';
+import { OutgoingCalls } from './outgoing.js';
+import {
+  CANCEL_METHOD,
+  decode,
+  encode,
+  errorFrame,
+  ErrorCodes,
+  notificationFrame,
+  requestFrame,
+  type Frame,
+  type Message,
+} from './protocol/jsonrpc.js';
+import type { Transport } from './transports/transport.js';
+import type {
+  AnyApi,
+  Clock,
+  HandlerContext,
+  InspectOption,
+  MethodName,
+  PeerApi,
+  PeerEvents,
+  RequestArgs,
+  RequestOptions,
+  ResultOf,
+  UntypedApi,
+} from './types.js';
+import { validateMethodName, validateRequestOptions } from './validate.js';
+
+export interface PeerOptions {
+  /** Shown in errors: the URL connected to, or the client's address. */
+  url: string;
+  transport: Transport;
+  /** Default timeout of outgoing calls, in ms. */
+  timeout: number;
+  methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
+  inspect: InspectOption;
+  clock: Clock | undefined;
+  /** True for a server-side socket, which is open when it is handed over. */
+  alreadyOpen: boolean;
+  exposeErrorStack: boolean;
+  /** How many settled call ids to remember to tell late and duplicate responses from unknown ones. */
+  settledMemory: number;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
+
+export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<RemoteApi> {
+  /** The connection actor: its snapshot is the connection's state. */
+  readonly actor: Actor<typeof connectionMachine>;
+  /** Resolves once the connection is open; rejects with `ConnectionClosedError` if it never opens. */
+  readonly ready: Promise<void>;
+  /** Resolves once the connection is closed, however it closed. */
+  readonly closed: Promise<void>;
+
+  private readonly events = new Emitter<PeerEvents>();
+  private readonly outgoing: OutgoingCalls;
+  private readonly incoming: IncomingCalls;
+  /** Notifications made before the connection opened, sent when it does. */
+  private queuedNotifications: string[] = [];
+  private closeError: ConnectionClosedError | undefined;
+  private opened = false;
+
+  constructor(private readonly options: PeerOptions) {
+    const { transport } = options;
+    const write = (text: string, done?: (error?: Error) => void) => transport.send(text, done);
+    this.outgoing = new OutgoingCalls({
+      write,
+      inspect: options.inspect,
+      clock: options.clock,
+      settledMemory: options.settledMemory,
+    });
+    this.incoming = new IncomingCalls({
+      methods: options.methods,
+      peer: this as PeerApi<any>,
+      write: (text) => write(text),
+      inspect: options.inspect,
+      exposeErrorStack: options.exposeErrorStack,
+    });
+
+    let settleReady!: { resolve: () => void; reject: (e: unknown) => void };
+    this.ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
+    this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
+    let resolveClosed!: () => void;
+    this.closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+
+    const logic = connectionMachine.provide({
+      actions: {
+        flushQueuedCalls: () => {
+          this.opened = true;
+          settleReady.resolve();
+          this.events.emit('open', undefined);
+          const notifications = this.queuedNotifications;
+          this.queuedNotifications = [];
+          for (const text of notifications) write(text);
+          this.outgoing.flushQueued();
+        },
+        routeMessage: ({ event }) => {
+          if (event.type === 'message.received') this.route(event.data);
+        },
+        closeTransport: ({ event }) => {
+          if (event.type === 'connection.close') transport.close(event.code, event.reason);
+        },
+        failPendingCalls: ({ context }) => {
+          const error = this.closeError ?? (this.closeError = this.describeClose(context));
+          settleReady.reject(error);
+          this.queuedNotifications = [];
+          this.outgoing.failAll(error);
+          this.incoming.cancelAll();
+        },
+        reportClosed: ({ context }) => {
+          this.events.emit('close', { code: context.closeCode, reason: context.closeReason ?? '', error: context.error });
+          resolveClosed();
+        },
+      },
+    });
+    this.actor = createActor(logic, {
+      input: { url: options.url, alreadyOpen: options.alreadyOpen },
+      inspect: options.inspect,
+    });
+
+    transport.attach({
+      open: () => this.actor.send({ type: 'transport.opened' }),
+      message: (data, isBinary) => {
+        if (isBinary) this.report('malformed', data, null, 'binary frame: JSON-RPC travels in text frames');
+        else this.actor.send({ type: 'message.received', data });
+      },
+      close: (code, reason) => this.actor.send({ type: 'transport.closed', code, reason }),
+      error: (error) => this.actor.send({ type: 'transport.error', error }),
+    });
+    this.actor.start();
+  }
+
+  /** The connection's lifecycle state. */
+  get state(): ConnectionState {
+    return this.actor.getSnapshot().value as ConnectionState;
+  }
+
+  /** Outgoing calls not yet settled. */
+  get pendingCalls(): number {
+    return this.outgoing.size;
+  }
+
+  /** Incoming calls whose handler is still running. */
+  get handlingCalls(): number {
+    return this.incoming.size;
+  }
+
+  request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>> {
+    const [params, options] = args as [unknown, RequestOptions | undefined];
+    validateMethodName(method);
+    validateParams(params);
+    const { timeout = this.options.timeout, signal } = validateRequestOptions(options);
+
+    const state = this.state;
+    if (state === 'closing' || state === 'closed') {
+      return Promise.reject(
+        new ConnectionClosedError(`cannot call "${method}": the connection to ${this.options.url} is ${state}`, {
+          closeCode: this.actor.getSnapshot().context.closeCode,
+          closeReason: this.actor.getSnapshot().context.closeReason,
+          cause: this.closeError,
+        }),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+
+    const id = nanoid();
+    let frame: string;
+    try {
+      frame = encode(requestFrame(id, method, params));
+    } catch (cause) {
+      return Promise.reject(new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause }));
+    }
+    return this.outgoing.start({ id, method, params, timeout, connectionOpen: state === 'open' }, frame, signal);
+  }
+
+  notify(method: string, params?: unknown): void {
+    validateMethodName(method);
+    validateParams(params);
+    const state = this.state;
+    if (state === 'closing' || state === 'closed') {
+      throw new ConnectionClosedError(`cannot notify "${method}": the connection to ${this.options.url} is ${state}`);
+    }
+    let text: string;
+    try {
+      text = encode(notificationFrame(method, params));
+    } catch (cause) {
+      throw new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause });
+    }
+    if (state === 'connecting') this.queuedNotifications.push(text);
+    else this.options.transport.send(text);
+  }
+
+  on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): void {
+    this.events.off(event, listener);
+  }
+
+  /** Closes the connection: pending calls fail with `ConnectionClosedError` at once. Resolves when closed. */
+  close(code = 1000, reason = ''): Promise<void> {
+    if (this.state === 'connecting' || this.state === 'open') {
+      this.closeError = new ConnectionClosedError(`the connection to ${this.options.url} was closed locally`, {
+        closeCode: code,
+        closeReason: reason,
+      });
+      this.actor.send({ type: 'connection.close', code, reason });
+    }
+    return this.closed;
+  }
+
+  /**
+   * Writes a raw text frame, bypassing the protocol. For tools and tests that
+   * need to send what a well-behaved peer never would.
+   */
+  sendRaw(text: string): void {
+    this.options.transport.send(text);
+  }
+
+  private route(text: string): void {
+    const decoded = decode(text);
+    switch (decoded.kind) {
+      case 'unparseable':
+        this.report('malformed', text, null, decoded.reason);
+        this.options.transport.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+        return;
+      case 'single':
+        this.handle(decoded.message, undefined);
+        return;
+      case 'batch': {
+        const batch = new BatchReply((reply) => this.options.transport.send(reply));
+        for (const message of decoded.messages) this.handle(message, batch);
+        batch.seal();
+        return;
+      }
+    }
+  }
+
+  private handle(message: Message, batch: BatchReply | undefined): void {
+    const reply = (frame: Frame) => {
+      if (batch) {
+        batch.expect();
+        batch.add(frame);
+      } else this.options.transport.send(encode(frame));
+    };
+    switch (message.kind) {
+      case 'request':
+        if (!this.incoming.receive(message.frame, batch)) {
+          this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
+        }
+        return;
+      case 'notification': {
+        const { method, params } = message.frame;
+        if (method === CANCEL_METHOD) {
+          const id = (params as { id?: unknown } | undefined)?.id;
+          if (typeof id === 'string' || typeof id === 'number') this.incoming.cancel(id);
+          return;
+        }
+        this.events.emit('notification', { method, params });
+        return;
+      }
+      case 'result':
+      case 'error': {
+        const { id } = message.frame;
+        const outcome = message.kind === 'result' ? { result: message.frame.result } : { error: message.frame.error };
+        const reason = this.outgoing.route(id, outcome);
+        if (reason) this.report(reason, message.frame, id, describeUnmatched(reason));
+        return;
+      }
+      case 'invalid': {
+        this.report('malformed', message.value, message.id, message.reason);
+        // Answer what may have been meant as a request; a broken response gets no answer.
+        const v = message.value as Record<string, unknown> | null;
+        const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
+        if (!meantAsResponse) reply(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }));
+        return;
+      }
+    }
+  }
+
+  private report(reason: 'unknown' | 'late' | 'duplicate' | 'malformed', message: unknown, id: unknown, detail: string): void {
+    this.events.emit('unmatched', {
+      reason,
+      message,
+      ...(typeof id === 'string' || typeof id === 'number' || id === null ? { id } : {}),
+      detail,
+    });
+  }
+
+  private describeClose(context: { closeCode?: number; closeReason?: string; error?: unknown; closedLocally: boolean }) {
+    const { closeCode, closeReason, error } = context;
+    const because = error instanceof Error ? `: ${error.message}` : '';
+    const code = closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`;
+    const message = this.opened
+      ? `the connection to ${this.options.url} closed before the call settled${code}${because}`
+      : `could not connect to ${this.options.url}${code}${because}`;
+    return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
+  }
+}
+
+function describeUnmatched(reason: 'unknown' | 'late' | 'duplicate' | 'malformed'): string {
+  switch (reason) {
+    case 'late':
+      return 'response for a call that already timed out or was cancelled';
+    case 'duplicate':
+      return 'second response for a call that already settled';
+    default:
+      return 'response whose id matches no call made on this connection';
+  }
+}
+
+function validateParams(params: unknown): void {
+  if (params !== undefined && (params === null || typeof params !== 'object')) {
+    throw new TypeError(`params must be an object or an array (JSON-RPC 2.0), got ${params === null ? 'null' : typeof params}`);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * JSON-RPC 2.0 frames: types, encoding and decoding with validation.
+ *
+ * Pure: no I/O, and no imports from the rest of the project. `decode` never
+ * throws; it classifies every frame so that the caller can decide what to do
+ * with a malformed one (answer -32700/-32600 on a responder, report it as
+ * `unmatched` on a caller).
+ */
+
+export type Id = string | number;
+
+export interface RequestFrame {
+  jsonrpc: '2.0';
+  id: Id;
+  method: string;
+  params?: unknown;
+}
+
+export interface NotificationFrame {
+  jsonrpc: '2.0';
+  method: string;
+  params?: unknown;
+}
+
+export interface ErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export interface ResultFrame {
+  jsonrpc: '2.0';
+  id: Id;
+  result: unknown;
+}
+
+export interface ErrorFrame {
+  jsonrpc: '2.0';
+  id: Id | null;
+  error: ErrorObject;
+}
+
+export type ResponseFrame = ResultFrame | ErrorFrame;
+export type Frame = RequestFrame | NotificationFrame | ResponseFrame;
+
+/** Standard JSON-RPC 2.0 error codes. */
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** LSP's code for a request cancelled by its caller. */
+  RequestCancelled: -32800,
+} as const;
+
+/** Cancellation notice, as in the Language Server Protocol. */
+export const CANCEL_METHOD = '$/cancelRequest';
+
+/** One decoded message, classified. */
+export type Message =
+  | { kind: 'request'; frame: RequestFrame }
+  | { kind: 'notification'; frame: NotificationFrame }
+  | { kind: 'result'; frame: ResultFrame }
+  | { kind: 'error'; frame: ErrorFrame }
+  /** Valid JSON but not a JSON-RPC 2.0 message. `id` is set when one could be read. */
+  | { kind: 'invalid'; id: Id | null; reason: string; value: unknown };
+
+export type Decoded =
+  | { kind: 'single'; message: Message }
+  | { kind: 'batch'; messages: Message[] }
+  /** Not JSON at all (or an empty batch, which JSON-RPC also answers with one error). */
+  | { kind: 'unparseable'; reason: string; code: number };
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function isId(value: unknown): value is Id {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function readableId(value: unknown): Id | null {
+  if (value !== null && typeof value === 'object' && hasOwn.call(value, 'id')) {
+    const id = (value as { id: unknown }).id;
+    if (isId(id)) return id;
+  }
+  return null;
+}
+
+function isErrorObject(value: unknown): value is ErrorObject {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const e = value as Record<string, unknown>;
+  return Number.isInteger(e.code) && typeof e.message === 'string';
+}
+
+/** Classifies one parsed JSON value as a JSON-RPC 2.0 message. */
+export function classify(value: unknown): Message {
+  const invalid = (reason: string): Message => ({ kind: 'invalid', id: readableId(value), reason, value });
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return invalid('a message must be a JSON object');
+  }
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return invalid('"jsonrpc" must be exactly "2.0"');
+
+  if (hasOwn.call(m, 'method')) {
+    if (typeof m.method !== 'string') return invalid('"method" must be a string');
+    if (hasOwn.call(m, 'params') && (m.params === null || typeof m.params !== 'object')) {
+      return invalid('"params" must be an array or an object');
+    }
+    if (!hasOwn.call(m, 'id')) return { kind: 'notification', frame: m as unknown as NotificationFrame };
+    if (!isId(m.id)) return invalid('"id" must be a string or a number');
+    return { kind: 'request', frame: m as unknown as RequestFrame };
+  }
+
+  const hasResult = hasOwn.call(m, 'result');
+  const hasError = hasOwn.call(m, 'error');
+  if (hasResult === hasError) return invalid('a response must have exactly one of "result" and "error"');
+  if (!hasOwn.call(m, 'id')) return invalid('a response must have an "id"');
+  if (hasResult) {
+    if (!isId(m.id)) return invalid('"id" must be a string or a number');
+    return { kind: 'result', frame: m as unknown as ResultFrame };
+  }
+  if (m.id !== null && !isId(m.id)) return invalid('"id" must be a string, a number or null');
+  if (!isErrorObject(m.error)) return invalid('"error" must have an integer "code" and a string "message"');
+  return { kind: 'error', frame: m as unknown as ErrorFrame };
+}
+
+/** Parses and classifies one text frame. Never throws. */
+export function decode(text: string): Decoded {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { kind: 'unparseable', reason: `not valid JSON: ${(err as Error).message}`, code: ErrorCodes.ParseError };
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return { kind: 'unparseable', reason: 'empty batch', code: ErrorCodes.InvalidRequest };
+    return { kind: 'batch', messages: value.map(classify) };
+  }
+  return { kind: 'single', message: classify(value) };
+}
+
+export function requestFrame(id: Id, method: string, params: unknown): RequestFrame {
+  return params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
+}
+
+export function notificationFrame(method: string, params: unknown): NotificationFrame {
+  return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
+}
+
+export function resultFrame(id: Id, result: unknown): ResultFrame {
+  // JSON has no `undefined`: a handler that returns nothing answers `null`.
+  return { jsonrpc: '2.0', id, result: result === undefined ? null : result };
+}
+
+export function errorFrame(id: Id | null, error: ErrorObject): ErrorFrame {
+  return { jsonrpc: '2.0', id, error };
+}
+
+/**
+ * Serializes a frame. Throws JSON.stringify's `TypeError` when a value cannot
+ * be represented in JSON (a BigInt, a cycle); callers turn that into a typed error.
+ */
+export function encode(frame: Frame | Frame[]): string {
+  return JSON.stringify(frame);
+}

@@ -1,0 +1,103 @@
+/**
+ * `serve()`: a JSON-RPC 2.0 server over WebSocket. Every accepted socket gets
+ * its own `Peer` (connection actor, incoming and outgoing calls), so the server
+ * can call the client back through `ctx.peer`.
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
+import { Emitter } from './emitter.js';
+import { Peer } from './peer.js';
+import { WsTransport } from './transports/ws.js';
+import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
+import { validateInteger, validateMethods, validateTimeout } from './validate.js';
+
+export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
+  /** Port to listen on; 0 picks a free one. Default: 0. */
+  port?: number;
+  /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
+  host?: string;
+  /** The methods clients may call. */
+  methods: Methods<Api, ClientApi>;
+  /** Default timeout of calls the server makes to clients through `ctx.peer`, in ms. Default: 10,000. */
+  timeout?: number;
+  /** Inspection observer given to every actor the server creates. Default: none. */
+  inspect?: InspectOption;
+  /** Clock for timeouts of server-to-client calls. Default: real timers. */
+  clock?: Clock;
+  /** Largest incoming frame in bytes; larger ones close the socket with 1009. Default: 100 MiB (as `ws`). */
+  maxPayload?: number;
+  /** Include a handler error's stack in the error response's `data`. Default: false. */
+  exposeErrorStack?: boolean;
+}
+
+export interface ServerEvents<ClientApi extends AnyApi> {
+  /** A client connected; the peer can call the client's methods. */
+  connection: Peer<ClientApi>;
+}
+
+export interface Server<ClientApi extends AnyApi = UntypedApi> {
+  /** The bound port. */
+  readonly port: number;
+  /** `ws://host:port`, ready for `connect()`. */
+  readonly url: string;
+  /** Connections currently open. */
+  readonly connections: ReadonlySet<Peer<ClientApi>>;
+  on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
+  /** Closes every connection (code 1001) and stops listening. */
+  close(): Promise<void>;
+}
+
+export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>(
+  options: ServeOptions<Api, ClientApi>,
+): Promise<Server<ClientApi>> {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const methods = validateMethods(options.methods, 'options.methods');
+  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
+  const host = options.host ?? '127.0.0.1';
+  const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
+  if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
+
+  const wss = new WebSocketServer({ port, host, maxPayload: options.maxPayload, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+
+  const events = new Emitter<ServerEvents<ClientApi>>();
+  const connections = new Set<Peer<ClientApi>>();
+  wss.on('connection', (socket, request) => {
+    const address = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const peer = new Peer<ClientApi>({
+      url: `client ${address}`,
+      transport: new WsTransport(socket),
+      timeout,
+      methods,
+      inspect: options.inspect,
+      clock: options.clock,
+      alreadyOpen: true,
+      exposeErrorStack: options.exposeErrorStack ?? false,
+      settledMemory: DEFAULT_SETTLED_MEMORY,
+    });
+    connections.add(peer);
+    void peer.closed.then(() => connections.delete(peer));
+    events.emit('connection', peer);
+  });
+
+  const bound = (wss.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  let closing: Promise<void> | undefined;
+
+  return {
+    port: bound,
+    url: `ws://${urlHost}:${bound}`,
+    connections,
+    on: (event, listener) => events.on(event, listener),
+    close: () =>
+      (closing ??= (async () => {
+        const done = new Promise<void>((resolve) => wss.close(() => resolve()));
+        await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
+        await done;
+      })()),
+  };
+}

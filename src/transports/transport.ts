@@ -1,0 +1,28 @@
+/**
+ * What callstate needs from a channel: send text, close, and hear about open,
+ * message, close and error. A transport reports an error (if any) before its
+ * close, and closes exactly once.
+ */
+export interface TransportHandlers {
+  open(): void;
+  /** A text frame (or a binary one, flagged, which JSON-RPC over WebSocket does not use). */
+  message(data: string, isBinary: boolean): void;
+  close(code: number, reason: string): void;
+  error(error: Error): void;
+}
+
+export interface Transport {
+  /** True once open and until closing starts. */
+  readonly isOpen: boolean;
+  /** Bytes queued by the socket but not yet written. */
+  readonly bufferedAmount: number;
+  /**
+   * Writes one text frame. `done` is called once the frame is written, or with
+   * the error that stopped it. Throws nothing: a write on a closed transport
+   * reports its error through `done`.
+   */
+  send(data: string, done?: (error?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  /** Sets the single consumer of the transport's events. */
+  attach(handlers: TransportHandlers): void;
+}

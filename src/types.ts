@@ -1,0 +1,90 @@
+/**
+ * Public types shared by the client and the server: typed method maps, call
+ * options and the events a peer emits.
+ */
+import type { ActorOptions, AnyActorLogic } from 'xstate';
+import type { Id } from './protocol/jsonrpc.js';
+
+/**
+ * The shape of an API: method names to functions from params to result.
+ * An interface works too: `interface Api { add(params: [number, number]): number }`.
+ */
+export type AnyApi = object;
+
+/** The API used when none is given: any method, params and result unchecked. */
+export interface UntypedApi {
+  [method: string]: (params?: any) => unknown;
+}
+
+export type MethodName<Api> = Extract<keyof Api, string>;
+export type ParamsOf<F> = F extends (params: infer P, ...rest: any[]) => unknown ? P : never;
+export type ResultOf<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
+
+/** Arguments of `request(method, ...)`: params are optional only when the method accepts none. */
+export type RequestArgs<F> = undefined extends ParamsOf<F>
+  ? [params?: ParamsOf<F>, options?: RequestOptions]
+  : [params: ParamsOf<F>, options?: RequestOptions];
+
+export interface RequestOptions {
+  /** Milliseconds before the call rejects with `TimeoutError`. Default: the connection's `timeout`. */
+  timeout?: number;
+  /** Aborting it cancels the call: it rejects with the signal's reason and the peer gets `$/cancelRequest`. */
+  signal?: AbortSignal;
+}
+
+/** What a handler receives besides its params. */
+export interface HandlerContext<RemoteApi extends AnyApi = UntypedApi> {
+  /** Aborts when the caller cancels (`$/cancelRequest`) or the connection closes. */
+  signal: AbortSignal;
+  /** The other end of the connection: call its methods, notify it. */
+  peer: PeerApi<RemoteApi>;
+  /** The request's id and method. */
+  id: Id;
+  method: string;
+}
+
+export type Handler<F, RemoteApi extends AnyApi = UntypedApi> = (
+  params: ParamsOf<F>,
+  ctx: HandlerContext<RemoteApi>,
+) => ResultOf<F> | Promise<ResultOf<F>>;
+
+/** Handlers for the methods a side exposes to its peer. */
+export type Methods<Api extends AnyApi = UntypedApi, RemoteApi extends AnyApi = UntypedApi> = {
+  [K in MethodName<Api>]: Handler<Api[K], RemoteApi>;
+};
+
+export type UnmatchedReason = 'unknown' | 'late' | 'duplicate' | 'malformed';
+
+export interface UnmatchedEvent {
+  reason: UnmatchedReason;
+  /** The decoded message, or the raw text when it was not JSON. */
+  message: unknown;
+  /** The id the message carried, when it had one. */
+  id?: Id | null;
+  /** What was wrong with it, in words. */
+  detail: string;
+}
+
+export interface NotificationEvent {
+  method: string;
+  params: unknown;
+}
+
+export interface PeerEvents {
+  notification: NotificationEvent;
+  unmatched: UnmatchedEvent;
+  open: undefined;
+  close: { code: number | undefined; reason: string; error?: unknown };
+}
+
+/** The surface shared by `connect()`'s client and the server's view of each client. */
+export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
+  request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>>;
+  notify(method: string, params?: unknown): void;
+  on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+export type InspectOption = ActorOptions<AnyActorLogic>['inspect'];
+/** XState's clock (`setTimeout`/`clearTimeout`), e.g. `new SimulatedClock()` in tests. */
+export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
