@@ -6,7 +6,7 @@
  */
 import { nanoid } from 'nanoid';
 import { createActor, type Actor } from 'xstate';
-import { connectionMachine } from '../machines/connection.machine.js';
+import { connectionMachine, type ConnectionEvent } from '../machines/connection.machine.js';
 import { Emitter } from './emitter.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
 import { IncomingCalls, BatchReply } from './incoming.js';
@@ -71,6 +71,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private queuedNotifications: string[] = [];
   private closeError: ConnectionClosedError | undefined;
   private opened = false;
+  /** Effects requested by the connection's actions during the current event. */
+  private effects: Array<() => void> = [];
 
   constructor(private readonly options: PeerOptions) {
     const { transport } = options;
@@ -95,34 +97,40 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     let resolveClosed!: () => void;
     this.closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
+    // The connection's actions run their effects right after the event that
+    // triggered them, outside XState's action execution: effects start call
+    // actors and call user listeners, which must not run inside another actor's action.
     const logic = connectionMachine.provide({
       actions: {
-        flushQueuedCalls: () => {
-          this.opened = true;
-          settleReady.resolve();
-          this.events.emit('open', undefined);
-          const notifications = this.queuedNotifications;
-          this.queuedNotifications = [];
-          for (const text of notifications) write(text);
-          this.outgoing.flushQueued();
-        },
+        flushQueuedCalls: () =>
+          this.later(() => {
+            this.opened = true;
+            settleReady.resolve();
+            const notifications = this.queuedNotifications;
+            this.queuedNotifications = [];
+            for (const text of notifications) write(text);
+            this.outgoing.flushQueued();
+            this.events.emit('open', undefined);
+          }),
         routeMessage: ({ event }) => {
-          if (event.type === 'message.received') this.route(event.data);
+          if (event.type === 'message.received') this.later(() => this.route(event.data));
         },
         closeTransport: ({ event }) => {
-          if (event.type === 'connection.close') transport.close(event.code, event.reason);
+          if (event.type === 'connection.close') this.later(() => transport.close(event.code, event.reason));
         },
-        failPendingCalls: ({ context }) => {
-          const error = this.closeError ?? (this.closeError = this.describeClose(context));
-          settleReady.reject(error);
-          this.queuedNotifications = [];
-          this.outgoing.failAll(error);
-          this.incoming.cancelAll();
-        },
-        reportClosed: ({ context }) => {
-          this.events.emit('close', { code: context.closeCode, reason: context.closeReason ?? '', error: context.error });
-          resolveClosed();
-        },
+        failPendingCalls: ({ context }) =>
+          this.later(() => {
+            const error = this.closeError ?? (this.closeError = this.describeClose(context));
+            settleReady.reject(error);
+            this.queuedNotifications = [];
+            this.outgoing.failAll(error);
+            this.incoming.cancelAll();
+          }),
+        reportClosed: ({ context }) =>
+          this.later(() => {
+            this.events.emit('close', { code: context.closeCode, reason: context.closeReason ?? '', error: context.error });
+            resolveClosed();
+          }),
       },
     });
     this.actor = createActor(logic, {
@@ -131,15 +139,16 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     });
 
     transport.attach({
-      open: () => this.actor.send({ type: 'transport.opened' }),
+      open: () => this.dispatch({ type: 'transport.opened' }),
       message: (data, isBinary) => {
         if (isBinary) this.report('malformed', data, null, 'binary frame: JSON-RPC travels in text frames');
-        else this.actor.send({ type: 'message.received', data });
+        else this.dispatch({ type: 'message.received', data });
       },
-      close: (code, reason) => this.actor.send({ type: 'transport.closed', code, reason }),
-      error: (error) => this.actor.send({ type: 'transport.error', error }),
+      close: (code, reason) => this.dispatch({ type: 'transport.closed', code, reason }),
+      error: (error) => this.dispatch({ type: 'transport.error', error }),
     });
     this.actor.start();
+    this.runEffects();
   }
 
   /** The connection's lifecycle state. */
@@ -217,7 +226,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         closeCode: code,
         closeReason: reason,
       });
-      this.actor.send({ type: 'connection.close', code, reason });
+      this.dispatch({ type: 'connection.close', code, reason });
     }
     return this.closed;
   }
@@ -228,6 +237,25 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    */
   sendRaw(text: string): void {
     this.options.transport.send(text);
+  }
+
+  /** Sends an event to the connection actor, then runs the effects its actions asked for. */
+  private dispatch(event: ConnectionEvent): void {
+    this.actor.send(event);
+    this.runEffects();
+  }
+
+  private later(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  private runEffects(): void {
+    // Effects may dispatch again (a listener closing the connection): drain until empty.
+    while (this.effects.length > 0) {
+      const batch = this.effects;
+      this.effects = [];
+      for (const effect of batch) effect();
+    }
   }
 
   private route(text: string): void {

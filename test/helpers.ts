@@ -1,0 +1,64 @@
+/** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
+import WebSocket from 'ws';
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Waits until `condition` holds, checking on every turn of the event loop (bounded by `turns`, not by time). */
+export async function until(condition: () => boolean, what = 'condition', turns = 20_000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Captures what a promise settles with, for asserting a rejection's fields together. */
+export async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: any }> {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** A raw ws client for protocol-level tests: send literal text, read literal replies. */
+export async function rawClient(url: string): Promise<{ socket: WebSocket; next: () => Promise<unknown>; send: (text: string) => void; close: () => Promise<void> }> {
+  const socket = new WebSocket(url);
+  const inbox: unknown[] = [];
+  const waiters: Array<(value: unknown) => void> = [];
+  socket.on('message', (data) => {
+    const value = JSON.parse(data.toString());
+    const waiter = waiters.shift();
+    if (waiter) waiter(value);
+    else inbox.push(value);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  return {
+    socket,
+    send: (text) => socket.send(text),
+    next: () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiters.push(resolve))),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (socket.readyState === WebSocket.CLOSED) return resolve();
+        socket.once('close', () => resolve());
+        socket.close();
+      }),
+  };
+}
