@@ -5,6 +5,7 @@
  */
 
 export class CallstateError extends Error {
+  override name = 'CallstateError';
   /** Stable machine-readable code, for example `ERR_CALL_TIMEOUT`. */
   readonly code: string | number;
 

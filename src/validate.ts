@@ -25,7 +25,7 @@ export function validateMethodName(method: unknown): asserts method is string {
 
 export function validateRequestOptions(options: unknown): RequestOptions {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`request options must be an object, got ${describe(options)}`);
   }
   const { timeout, signal } = options as RequestOptions;
@@ -38,7 +38,9 @@ export function validateRequestOptions(options: unknown): RequestOptions {
 
 export function validateMethods(methods: unknown, name: string): Record<string, (...args: any[]) => unknown> {
   if (methods === undefined) return {};
-  if (methods === null || typeof methods !== 'object') throw new TypeError(`${name} must be an object of functions`);
+  if (methods === null || typeof methods !== 'object' || Array.isArray(methods)) {
+    throw new TypeError(`${name} must be an object of functions, got ${Array.isArray(methods) ? 'an array' : describe(methods)}`);
+  }
   for (const [key, fn] of Object.entries(methods)) {
     if (typeof fn !== 'function') throw new TypeError(`${name}.${key} must be a function, got ${describe(fn)}`);
   }
@@ -61,7 +63,7 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 }
 
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' || typeof value === 'function') return typeof value;
   return `${typeof value} ${String(value)}`;

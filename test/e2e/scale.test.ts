@@ -1,0 +1,67 @@
+import { getEventListeners, setMaxListeners } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, serve, type Client, type Clock, type Server } from '../../src/index.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  client = undefined;
+  server = undefined;
+});
+
+/** Real timers, counted: how many are armed right now. */
+function countingClock(): Clock & { live: () => number; armed: () => number } {
+  const timers = new Set<unknown>();
+  let armed = 0;
+  return {
+    setTimeout(fn, ms) {
+      armed++;
+      const handle: ReturnType<typeof setTimeout> = setTimeout(() => {
+        timers.delete(handle);
+        fn();
+      }, ms);
+      timers.add(handle);
+      return handle;
+    },
+    clearTimeout(handle) {
+      timers.delete(handle);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+    live: () => timers.size,
+    armed: () => armed,
+  };
+}
+
+describe('many concurrent calls on one connection', () => {
+  it('settles 20,000 concurrent calls correctly and leaves no call, timer or listener behind', async () => {
+    const N = 20_000;
+    server = await serve({ methods: { double: ([n]: [number]) => n * 2 } });
+    const clock = countingClock();
+    client = connect(server.url, { clock, timeout: 60_000 });
+    await client.ready;
+    const controller = new AbortController();
+    setMaxListeners(N + 1, controller.signal); // one signal shared by every call is a supported pattern
+
+    const calls: Array<Promise<number>> = [];
+    for (let i = 0; i < N; i++) calls.push(client.request('double', [i], { signal: controller.signal }) as Promise<number>);
+    expect(client.pendingCalls).toBe(N);
+    expect(clock.live()).toBe(N);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(N);
+
+    const results = await Promise.all(calls);
+    let correct = 0;
+    for (let i = 0; i < N; i++) if (results[i] === i * 2) correct++;
+    expect(correct).toBe(N);
+
+    expect(clock.armed()).toBe(N);
+    expect(client.pendingCalls).toBe(0);
+    expect(clock.live()).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect([...server.connections][0]!.handlingCalls).toBe(0);
+    // Calls are never children of the connection actor.
+    expect(Object.keys(client.actor.getSnapshot().children)).toHaveLength(0);
+  }, 120_000);
+});
