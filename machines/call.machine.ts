@@ -95,6 +95,8 @@ export const callMachine = setup({
 }).createMachine({
   id: 'call',
   context: ({ input }) => ({ ...input }),
+  // The machine's output is that of the final state it ends in.
+  output: ({ event }) => event.output as CallOutput,
   initial: 'pending',
   states: {
     pending: {

@@ -21,7 +21,10 @@ export interface IncomingCallInput {
 
 export interface IncomingCallContext extends IncomingCallInput {
   result?: unknown;
+  /** What the handler threw (any value, even undefined). */
   error?: unknown;
+  /** Why the call failed, once it has. */
+  failure?: 'methodNotFound' | 'handlerThrew';
 }
 
 export interface HandlerInput {
@@ -50,7 +53,8 @@ export const incomingCallMachine = setup({
     /** Writes the error response (method not found, or what the handler threw). Provided by the owner. */
     sendError: () => {},
     recordResult: assign({ result: (_, params: { output: unknown }) => params.output }),
-    recordError: assign({ error: (_, params: { error: unknown }) => params.error }),
+    recordError: assign({ error: (_, params: { error: unknown }) => params.error, failure: 'handlerThrew' as const }),
+    recordMethodNotFound: assign({ failure: 'methodNotFound' as const }),
   },
   guards: {
     /** Whether the method exists among the responder's own methods. Provided by the owner. */
@@ -63,7 +67,7 @@ export const incomingCallMachine = setup({
   states: {
     received: {
       description: 'A request arrived; looking up its method.',
-      always: [{ guard: 'hasMethod', target: 'handling' }, { target: 'failed' }],
+      always: [{ guard: 'hasMethod', target: 'handling' }, { target: 'failed', actions: 'recordMethodNotFound' }],
     },
     handling: {
       description: "The method's handler runs; its signal aborts if the call is cancelled or the connection closes.",

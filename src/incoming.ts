@@ -101,7 +101,7 @@ export class IncomingCalls {
           this.reply(context.id, resultFrame(context.id, context.result), text);
         },
         sendError: ({ context }) => {
-          const error = context.error === undefined
+          const error = context.failure === 'methodNotFound'
             ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
             : this.toErrorObject(context.error);
           this.reply(context.id, errorFrame(context.id, error));

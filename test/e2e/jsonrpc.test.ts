@@ -15,6 +15,7 @@ beforeEach(async () => {
       },
       nothing: () => undefined,
       bigint: () => 10n as unknown as number,
+      throwsUndefined: () => Promise.reject(undefined),
     },
   });
 });
@@ -73,6 +74,13 @@ describe('JSON-RPC 2.0 on the wire', () => {
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.code).toBe(-32603);
     expect(error.message).toMatch(/^the result of "bigint" cannot be encoded as JSON: /);
+  });
+
+  it('answers -32603, not -32601, when a handler rejects with undefined', async () => {
+    client = connect(server.url);
+    const { error } = await settle(client.request('throwsUndefined'));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect([error.code, error.message, error.data]).toEqual([-32603, 'undefined', { name: 'undefined' }]);
   });
 
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'])(

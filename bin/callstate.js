@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The compiled CLI lives in dist/ (built by `npm run build`, which `npm ci` runs through `prepare`).
+import { main } from '../dist/src/cli.js';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`callstate: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,158 @@
+/**
+ * The demo: an embedded echo server on a free port, and a client that replays
+ * the classic scenario of request-response over an asynchronous channel:
+ * 20 concurrent requests carrying random integers, answered after random
+ * delays (so out of order), each checked against what it sent; one call that
+ * times out; and unsolicited frames reported as unmatched. Every call's
+ * lifecycle is printed as it moves, from the actors' inspection events.
+ */
+import type { InspectionEvent } from 'xstate';
+import { connect } from './client.js';
+import { TimeoutError } from './errors.js';
+import type { Peer } from './peer.js';
+import { serve } from './server.js';
+import type { UnmatchedEvent, UnmatchedReason } from './types.js';
+
+export interface DemoOptions {
+  /** Number of concurrent echo calls. Default: 20. */
+  calls?: number;
+  /** Largest random server delay, in ms. Default: 200. */
+  maxDelay?: number;
+  /** Where the demo prints. Default: process.stdout. */
+  write?: (line: string) => void;
+}
+
+export interface DemoSummary {
+  calls: number;
+  matched: number;
+  /** Calls that completed at a different position than they were made. */
+  outOfOrder: number;
+  timedOut: number;
+  unmatched: Record<UnmatchedReason, number>;
+  ok: boolean;
+}
+
+interface DemoApi {
+  echo(params: { n: number }): { n: number };
+  slow(params: { n: number }): { n: number };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function stateName(value: unknown): string {
+  return typeof value === 'string' ? value : Object.values(value as Record<string, unknown>).map(stateName).join('.');
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
+  const count = options.calls ?? 20;
+  const maxDelay = options.maxDelay ?? 200;
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const started = Date.now();
+  const stamp = () => `${String(Date.now() - started).padStart(5)} ms`;
+
+  let serverSide: Peer | undefined;
+  const server = await serve<DemoApi>({
+    methods: {
+      echo: async (params) => {
+        await sleep(Math.floor(Math.random() * maxDelay));
+        return params;
+      },
+      // Answers long after the caller's timeout: the answer arrives late.
+      slow: async (params) => {
+        await sleep(maxDelay * 2);
+        return params;
+      },
+    },
+  });
+  server.on('connection', (peer) => (serverSide = peer));
+  write(`callstate demo: echo server listening on ${server.url}`);
+
+  // Label each call actor as it appears, and print every state it enters.
+  const labels = new Map<unknown, string>();
+  const last = new Map<unknown, string>();
+  const inspect = (event: InspectionEvent) => {
+    if (event.type !== '@xstate.snapshot') return;
+    const snapshot = event.snapshot as { value?: unknown; context?: { id?: string; method?: string; params?: { n?: number } } };
+    const context = snapshot.context;
+    if (!context || typeof context.method !== 'string' || !('timeout' in context)) {
+      if (snapshot.value !== undefined && !labels.has(event.actorRef)) {
+        const state = stateName(snapshot.value);
+        if (last.get(event.actorRef) !== state) write(`${stamp()}  connection  ${state}`);
+        last.set(event.actorRef, state);
+      }
+      return;
+    }
+    if (!labels.has(event.actorRef)) {
+      labels.set(event.actorRef, `call ${String(labels.size + 1).padStart(2)} ${context.method}(${context.params?.n}) id=${context.id?.slice(0, 8)}…`);
+    }
+    const state = stateName(snapshot.value);
+    if (last.get(event.actorRef) === state) return;
+    last.set(event.actorRef, state);
+    write(`${stamp()}  ${labels.get(event.actorRef)!.padEnd(40)} ${state}`);
+  };
+
+  const client = connect<DemoApi>(server.url, { timeout: 2_000, inspect });
+  const unmatched: UnmatchedEvent[] = [];
+  client.on('unmatched', (event) => {
+    unmatched.push(event);
+    write(`${stamp()}  unmatched (${event.reason}): ${event.detail}`);
+  });
+
+  // 20 concurrent requests, made before the socket is even open: they wait in `queued`.
+  const sent = Array.from({ length: count }, () => Math.floor(Math.random() * 1_000_000));
+  const finished: number[] = [];
+  const echoes = sent.map((n, i) =>
+    client.request('echo', { n }).then((reply) => {
+      finished.push(i);
+      return reply;
+    }),
+  );
+  // One call with a timeout shorter than the server's delay.
+  const slow = client.request('slow', { n: -1 }, { timeout: maxDelay }).then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof TimeoutError ? `timed out: ${error.message}` : `failed: ${String(error)}`),
+  );
+
+  await client.ready;
+  const replies = await Promise.all(echoes);
+  const matched = replies.filter((reply, i) => reply.n === sent[i]).length;
+  const outOfOrder = finished.filter((callIndex, position) => callIndex !== position).length;
+
+  // Unsolicited frames from the server: an unknown id, a duplicate of an answered call, and garbage.
+  serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'nobody-asked', result: 42 }));
+  const someId = [...labels.keys()].length > 0 ? firstEchoId(labels) : undefined;
+  if (someId) serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: someId, result: { n: sent[0] } }));
+  serverSide!.sendRaw('{ this is not json');
+
+  const slowOutcome = await slow;
+  write(`${stamp()}  slow call ${slowOutcome}`);
+  // Wait (bounded) for the slow call's late answer and the unsolicited frames to be reported.
+  for (let i = 0; i < 100 && unmatched.length < 4; i++) await sleep(maxDelay / 10);
+
+  await client.close();
+  await server.close();
+
+  const byReason: Record<UnmatchedReason, number> = { unknown: 0, late: 0, duplicate: 0, malformed: 0 };
+  for (const event of unmatched) byReason[event.reason]++;
+  const timedOut = slowOutcome.startsWith('timed out') ? 1 : 0;
+  const ok = matched === count && timedOut === 1 && Object.values(byReason).every((n) => n === 1);
+
+  write('');
+  write('summary');
+  write(`  echo calls           ${count}, each answered with what it sent: ${matched}/${count}`);
+  write(`  out of order         ${outOfOrder} of ${count} completed at a different position than they were made`);
+  write(`  timed out            ${timedOut} (TimeoutError), its late answer reported, not delivered`);
+  write(`  unmatched reported   unknown ${byReason.unknown}, late ${byReason.late}, duplicate ${byReason.duplicate}, malformed ${byReason.malformed}`);
+  write(`  connection           ${client.state}, pending calls left: ${client.pendingCalls}`);
+  write(ok ? 'demo passed' : 'demo FAILED: see above');
+  return { calls: count, matched, outOfOrder, timedOut, unmatched: byReason, ok };
+}
+
+/** The id of the first echo call, read back from its label's actor snapshot. */
+function firstEchoId(labels: Map<unknown, string>): string | undefined {
+  for (const actor of labels.keys()) {
+    const context = (actor as { getSnapshot(): { context: { id: string; method: string } } }).getSnapshot().context;
+    if (context.method === 'echo') return context.id;
+  }
+  return undefined;
+}

@@ -1,0 +1,268 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createActor, SimulatedClock } from 'xstate';
+import { getShortestPaths } from 'xstate/graph';
+import { connectionMachine, type ConnectionEvent, type ConnectionInput } from '../../machines/connection.machine.js';
+
+/** Starts a connection actor with spies for every action the owner provides; `log` records their order. */
+function startConnection(input: Partial<ConnectionInput> = {}) {
+  const log: string[] = [];
+  const spy = (name: string) =>
+    vi.fn(() => {
+      log.push(name);
+    });
+  const actions = {
+    flushQueuedCalls: spy('flushQueuedCalls'),
+    routeMessage: spy('routeMessage'),
+    closeTransport: spy('closeTransport'),
+    failPendingCalls: spy('failPendingCalls'),
+    reportClosed: spy('reportClosed'),
+  };
+  const actor = createActor(connectionMachine.provide({ actions }), {
+    input: { url: 'ws://127.0.0.1:1234', ...input },
+    clock: new SimulatedClock(),
+  });
+  actor.start();
+  return { actor, log, ...actions };
+}
+
+/** The `event` an action implementation was called with. */
+function eventOf(spy: ReturnType<typeof vi.fn>, call = 0): unknown {
+  const args = spy.mock.calls[call] as unknown as [{ event: unknown }] | undefined;
+  return args?.[0].event;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('connectionMachine: opening', () => {
+  it('starts in connecting and does nothing until the transport reports', () => {
+    const { actor, log } = startConnection();
+
+    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(actor.getSnapshot().context).toEqual({
+      url: 'ws://127.0.0.1:1234',
+      alreadyOpen: false,
+      closedLocally: false,
+    });
+    expect(log).toEqual([]);
+  });
+
+  it('opens on transport.opened and flushes the queued calls once', () => {
+    const { actor, log, flushQueuedCalls } = startConnection();
+
+    actor.send({ type: 'transport.opened' });
+
+    expect(actor.getSnapshot().value).toBe('open');
+    expect(flushQueuedCalls).toHaveBeenCalledOnce();
+    expect(log).toEqual(['flushQueuedCalls']);
+  });
+
+  it('starts open when the transport is already open (a server-side socket)', () => {
+    const { actor, log } = startConnection({ alreadyOpen: true });
+
+    expect(actor.getSnapshot().value).toBe('open');
+    expect(actor.getSnapshot().context.alreadyOpen).toBe(true);
+    expect(log).toEqual(['flushQueuedCalls']);
+  });
+
+  it('does not route a message that arrives before the transport opened', () => {
+    const { actor, routeMessage } = startConnection();
+
+    actor.send({ type: 'message.received', data: '{}' });
+
+    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(routeMessage).not.toHaveBeenCalled();
+  });
+});
+
+describe('connectionMachine: open', () => {
+  it('message.received in open calls routeMessage with the data', () => {
+    const { actor, routeMessage } = startConnection({ alreadyOpen: true });
+    const data = '{"jsonrpc":"2.0","id":"c1","result":3}';
+
+    actor.send({ type: 'message.received', data });
+    actor.send({ type: 'message.received', data: 'second' });
+
+    expect(actor.getSnapshot().value).toBe('open');
+    expect(routeMessage).toHaveBeenCalledTimes(2);
+    expect(eventOf(routeMessage, 0)).toEqual({ type: 'message.received', data });
+    expect(eventOf(routeMessage, 1)).toEqual({ type: 'message.received', data: 'second' });
+  });
+
+  it('transport.error in open keeps the error and stays open', () => {
+    const { actor, failPendingCalls } = startConnection({ alreadyOpen: true });
+    const error = new Error('ECONNRESET');
+
+    actor.send({ type: 'transport.error', error });
+
+    expect(actor.getSnapshot().value).toBe('open');
+    expect(actor.getSnapshot().context.error).toBe(error);
+    expect(failPendingCalls).not.toHaveBeenCalled();
+  });
+
+  it('transport.opened in open does not flush again', () => {
+    const { actor, flushQueuedCalls } = startConnection({ alreadyOpen: true });
+
+    actor.send({ type: 'transport.opened' });
+
+    expect(flushQueuedCalls).toHaveBeenCalledOnce();
+  });
+});
+
+describe('connectionMachine: closing', () => {
+  it('connecting → closed on transport.closed records code and reason, then fails calls and reports', () => {
+    const { actor, log, flushQueuedCalls, closeTransport } = startConnection();
+
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+
+    const snapshot = actor.getSnapshot();
+    expect(snapshot.value).toBe('closed');
+    expect(snapshot.status).toBe('done');
+    expect(snapshot.context).toMatchObject({ closeCode: 1006, closeReason: '', closedLocally: false });
+    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+    expect(flushQueuedCalls).not.toHaveBeenCalled();
+    expect(closeTransport).not.toHaveBeenCalled();
+  });
+
+  it('transport.error keeps the error in context and the following transport.closed closes', () => {
+    const { actor, log } = startConnection();
+    const error = new Error('connect ECONNREFUSED 127.0.0.1:1234');
+
+    actor.send({ type: 'transport.error', error });
+    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(actor.getSnapshot().context.error).toBe(error);
+    expect(log).toEqual([]);
+
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context).toMatchObject({ error, closeCode: 1006, closeReason: '' });
+    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+  });
+
+  it('the peer closing an open connection fails pending calls and reports, without closing the transport again', () => {
+    const { actor, log } = startConnection({ alreadyOpen: true });
+
+    actor.send({ type: 'transport.closed', code: 1001, reason: 'going away' });
+
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context).toMatchObject({ closeCode: 1001, closeReason: 'going away', closedLocally: false });
+    expect(log).toEqual(['flushQueuedCalls', 'failPendingCalls', 'reportClosed']);
+  });
+
+  it('open → closing on connection.close: fails pending calls, then closes the transport', () => {
+    const { actor, log, closeTransport, reportClosed } = startConnection({ alreadyOpen: true });
+    log.length = 0;
+
+    actor.send({ type: 'connection.close', code: 1000, reason: 'bye' });
+
+    expect(actor.getSnapshot().value).toBe('closing');
+    expect(actor.getSnapshot().context.closedLocally).toBe(true);
+    expect(log).toEqual(['failPendingCalls', 'closeTransport']);
+    expect(eventOf(closeTransport)).toEqual({ type: 'connection.close', code: 1000, reason: 'bye' });
+    expect(reportClosed).not.toHaveBeenCalled();
+  });
+
+  it('closing → closed on transport.closed reports the close', () => {
+    const { actor, log } = startConnection({ alreadyOpen: true });
+    actor.send({ type: 'connection.close' });
+    log.length = 0;
+
+    actor.send({ type: 'transport.closed', code: 1000, reason: 'bye' });
+
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(actor.getSnapshot().context).toMatchObject({ closeCode: 1000, closeReason: 'bye', closedLocally: true });
+    // `closed` fails pending calls on entry whatever the way in, so after a local close
+    // failPendingCalls runs a second time: the owner's implementation must be idempotent.
+    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+  });
+
+  it('connection.close while connecting closes the transport without flushing', () => {
+    const { actor, log } = startConnection();
+
+    actor.send({ type: 'connection.close' });
+
+    expect(actor.getSnapshot().value).toBe('closing');
+    expect(actor.getSnapshot().context.closedLocally).toBe(true);
+    expect(log).toEqual(['failPendingCalls', 'closeTransport']);
+  });
+
+  it('routes messages that arrive during the close handshake', () => {
+    const { actor, routeMessage } = startConnection({ alreadyOpen: true });
+    actor.send({ type: 'connection.close' });
+
+    actor.send({ type: 'message.received', data: 'late response' });
+
+    expect(actor.getSnapshot().value).toBe('closing');
+    expect(routeMessage).toHaveBeenCalledOnce();
+    expect(eventOf(routeMessage)).toEqual({ type: 'message.received', data: 'late response' });
+  });
+
+  it('a second connection.close while closing does nothing', () => {
+    const { actor, closeTransport, failPendingCalls } = startConnection({ alreadyOpen: true });
+    actor.send({ type: 'connection.close' });
+
+    actor.send({ type: 'connection.close' });
+
+    expect(actor.getSnapshot().value).toBe('closing');
+    expect(closeTransport).toHaveBeenCalledOnce();
+    expect(failPendingCalls).toHaveBeenCalledOnce();
+  });
+
+  it('transport.error while closing is kept and the close still completes', () => {
+    const { actor } = startConnection({ alreadyOpen: true });
+    actor.send({ type: 'connection.close' });
+    const error = new Error('write EPIPE');
+
+    actor.send({ type: 'transport.error', error });
+    expect(actor.getSnapshot().value).toBe('closing');
+    expect(actor.getSnapshot().context.error).toBe(error);
+
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context.error).toBe(error);
+  });
+
+  it('events in closed are ignored', () => {
+    const { actor, log } = startConnection({ alreadyOpen: true });
+    actor.send({ type: 'transport.closed', code: 1000, reason: 'done' });
+    const closed = actor.getSnapshot();
+    log.length = 0;
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+
+    const events: ConnectionEvent[] = [
+      { type: 'transport.opened' },
+      { type: 'message.received', data: 'x' },
+      { type: 'transport.error', error: new Error('late') },
+      { type: 'connection.close' },
+      { type: 'transport.closed', code: 1006, reason: 'again' },
+    ];
+    for (const event of events) actor.send(event);
+
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context).toEqual(closed.context);
+    expect(log).toEqual([]);
+  });
+});
+
+describe('connectionMachine: graph', () => {
+  it('every state node is reachable by the shortest paths', () => {
+    const events: ConnectionEvent[] = [
+      { type: 'transport.opened' },
+      { type: 'transport.closed', code: 1000, reason: '' },
+      { type: 'transport.error', error: 'boom' },
+      { type: 'message.received', data: '{}' },
+      { type: 'connection.close' },
+    ];
+
+    const shortest = getShortestPaths(connectionMachine, { input: { url: 'ws://x' }, events });
+
+    const reached = new Set(shortest.map((path) => String(path.state.value)));
+    const all = Object.keys(connectionMachine.root.states);
+    expect(all).toEqual(['connecting', 'open', 'closing', 'closed']);
+    expect([...reached].sort()).toEqual([...all].sort());
+    const closing = shortest.find((path) => path.state.value === 'closing' && !path.state.context.error);
+    expect(closing?.steps.map((step) => step.event.type)).toEqual(['xstate.init', 'connection.close']);
+  });
+});
