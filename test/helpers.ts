@@ -1,4 +1,5 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 
 export interface Deferred<T> {
@@ -61,4 +62,11 @@ export async function rawClient(url: string): Promise<{ socket: WebSocket; next:
         socket.close();
       }),
   };
+}
+
+/** Closes whatever the getter returns (clients first, then servers) after each test. */
+export function closeAfterEach(get: () => Array<{ close(): Promise<unknown> } | undefined>): void {
+  afterEach(async () => {
+    for (const item of get()) await item?.close();
+  });
 }

@@ -1,17 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, RemoteError, TimeoutError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { deferred, settle, until, type Deferred } from '../helpers.js';
+import { closeAfterEach, deferred, settle, until, type Deferred } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
+closeAfterEach(() => [client, server]);
 
 describe('calls over a real WebSocket', () => {
   it('answers 20 concurrent random-integer echoes, each with what it sent (the seed scenario)', async () => {

@@ -2,19 +2,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { deferred, settle, until } from '../helpers.js';
+import { closeAfterEach, deferred, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
+closeAfterEach(() => [client, server]);
 
 describe('connection loss', () => {
   it('fails every pending call at once with the close code and reason when the server closes the socket mid-call', async () => {

@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
 import { connect, serve, type Client, type Server } from '../../src/index.js';
+import { closeAfterEach } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
+closeAfterEach(() => [client, server]);
 
 function machineId(actor: ActorRefLike): string | undefined {
   return (actor as unknown as { logic?: { id?: string } }).logic?.id;

@@ -1,16 +1,12 @@
 import { getEventListeners, setMaxListeners } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type Clock, type Server } from '../../src/index.js';
+import { closeAfterEach } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
+closeAfterEach(() => [client, server]);
 
 /** Real timers, counted: how many are armed right now. */
 function countingClock(): Clock & { live: () => number; armed: () => number } {

@@ -1,17 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Client, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { deferred, settle, until } from '../helpers.js';
+import { closeAfterEach, deferred, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
+closeAfterEach(() => [client, server]);
 
 /** A server whose `hold` calls the test answers by hand, and the client's view of unmatched messages. */
 async function setup(options: { clock?: SimulatedClock } = {}) {
