@@ -232,6 +232,15 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   }
 
   /**
+   * Drops the socket at once, without waiting for the close handshake. Pending
+   * calls fail with `ConnectionClosedError` (code 1006).
+   */
+  terminate(): Promise<void> {
+    if (this.state !== 'closed') this.options.transport.terminate();
+    return this.closed;
+  }
+
+  /**
    * Writes a raw text frame, bypassing the protocol. For tools and tests that
    * need to send what a well-behaved peer never would.
    */

@@ -29,6 +29,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
   exposeErrorStack?: boolean;
+  /** How long `close()` waits for each client's close handshake before dropping the socket, in ms. Default: 1,000. */
+  closeTimeout?: number;
 }
 
 export interface ServerEvents<ClientApi extends AnyApi> {
@@ -44,7 +46,7 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** Connections currently open. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
-  /** Closes every connection (code 1001) and stops listening. */
+  /** Closes every connection (code 1001; dropped after `closeTimeout`) and stops listening. */
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
   const host = options.host ?? '127.0.0.1';
   const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
+  const closeTimeout = options.closeTimeout === undefined ? 1_000 : validateTimeout(options.closeTimeout, 'options.closeTimeout');
 
   const wss = new WebSocketServer({ port, host, maxPayload: options.maxPayload, perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
@@ -96,8 +99,17 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
     close: () =>
       (closing ??= (async () => {
         const done = new Promise<void>((resolve) => wss.close(() => resolve()));
-        await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
+        await Promise.all([...connections].map((peer) => closeWithin(peer, closeTimeout)));
         await done;
       })()),
   };
+}
+
+/** Closes with 1001, dropping the socket if the client does not finish the handshake in time. */
+async function closeWithin(peer: Peer<any>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, ms, 'late')));
+  const outcome = await Promise.race([peer.close(1001, 'server closing'), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') await peer.terminate();
 }

@@ -22,7 +22,10 @@ export interface Transport {
    * reports its error through `done`.
    */
   send(data: string, done?: (error?: Error) => void): void;
+  /** Starts the close handshake. */
   close(code?: number, reason?: string): void;
+  /** Drops the connection at once, without a handshake (the close that follows has code 1006). */
+  terminate(): void;
   /** Sets the single consumer of the transport's events. */
   attach(handlers: TransportHandlers): void;
 }

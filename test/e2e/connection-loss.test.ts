@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -99,5 +99,26 @@ describe('connection loss', () => {
     expect(await aborted.promise).toBe(true);
     expect((await call).error).toBeInstanceOf(ConnectionClosedError);
     await until(() => server!.connections.size === 0, 'the server to drop the connection');
+  });
+
+  it('closes with 1009 when a frame exceeds maxPayload, failing the calls on that socket', async () => {
+    server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });
+    client = connect(server.url);
+    expect(await client.request('echo', { small: true })).toEqual({ small: true });
+    const { error } = await settle(client.request('echo', { big: 'x'.repeat(2_000) }));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1009);
+    expect(error.message).toMatch(/closed before the call settled \(code 1009\)$/);
+  });
+
+  it('server.close() drops a client that never finishes the close handshake', async () => {
+    server = await serve({ closeTimeout: 50, methods: {} });
+    const raw = await rawClient(server.url);
+    await until(() => server!.connections.size === 1, 'the server to see the client');
+    // Stop reading: the client will never see the close frame, so never answer it.
+    (raw.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    await server.close();
+    expect(server.connections.size).toBe(0);
+    raw.socket.terminate();
   });
 });
