@@ -28,10 +28,15 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   exposeErrorStack?: boolean;
   /** How many settled call ids are remembered to report late and duplicate responses as such. Default: 10,000. */
   settledMemory?: number;
+  /** How long the opening handshake may take before the connection fails, in ms. Default: the `timeout`. */
+  handshakeTimeout?: number;
+  /** How long `close()` waits for the server's close frame before dropping the socket, in ms. Default: 1,000. */
+  closeTimeout?: number;
 }
 
 export const DEFAULT_TIMEOUT = 10_000;
 export const DEFAULT_SETTLED_MEMORY = 10_000;
+export const DEFAULT_CLOSE_TIMEOUT = 1_000;
 
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 
@@ -46,9 +51,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   url: string,
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
-  if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) {
-    throw new TypeError(`url must be a ws:// or wss:// URL, got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}`);
-  }
+  validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
   const methods = validateMethods(options.methods, 'options.methods');
@@ -58,7 +61,12 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
 
-  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers });
+  const handshakeTimeout =
+    options.handshakeTimeout === undefined ? timeout : validateTimeout(options.handshakeTimeout, 'options.handshakeTimeout');
+  const closeTimeout =
+    options.closeTimeout === undefined ? DEFAULT_CLOSE_TIMEOUT : validateTimeout(options.closeTimeout, 'options.closeTimeout');
+
+  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout });
   return new Peer<Api>({
     url,
     transport,
@@ -69,5 +77,20 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     alreadyOpen: false,
     exposeErrorStack: options.exposeErrorStack ?? false,
     settledMemory,
+    closeTimeout,
   });
+}
+
+function validateUrl(url: unknown): asserts url is string {
+  const shown = typeof url === 'string' ? JSON.stringify(url) : typeof url;
+  let parsed: URL | undefined;
+  try {
+    if (typeof url === 'string') parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
+    throw new TypeError(`url must be a ws:// or wss:// URL, got ${shown}`);
+  }
+  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }

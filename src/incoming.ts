@@ -104,7 +104,16 @@ export class IncomingCalls {
           const error = context.failure === 'methodNotFound'
             ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
             : this.toErrorObject(context.error);
-          this.reply(context.id, errorFrame(context.id, error));
+          let frame = errorFrame(context.id, error);
+          let text: string;
+          try {
+            text = encode(frame);
+          } catch {
+            // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
+            frame = errorFrame(context.id, { code: error.code, message: error.message });
+            text = encode(frame);
+          }
+          this.reply(context.id, frame, text);
         },
       },
     });
@@ -156,21 +165,26 @@ export class IncomingCalls {
   }
 
   private toErrorObject(error: unknown): { code: number; message: string; data?: unknown } {
-    const expose = this.options.exposeErrorStack;
     if (error instanceof RpcError) {
-      const data = expose && error.stack ? { ...(isObject(error.data) ? error.data : { value: error.data }), stack: error.stack } : error.data;
-      return data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data };
+      return error.data === undefined
+        ? { code: error.code, message: String(error.message) }
+        : { code: error.code, message: String(error.message), data: error.data };
     }
-    const message = error instanceof Error ? error.message : String(error);
-    const name = error instanceof Error ? error.name : typeof error;
+    const isError = error instanceof Error;
+    const name = isError ? error.name : typeof error;
     return {
       code: ErrorCodes.InternalError,
-      message,
-      data: expose && error instanceof Error ? { name, stack: error.stack } : { name },
+      message: isError ? String(error.message) : safeString(error),
+      data: this.options.exposeErrorStack && isError ? { name, stack: error.stack } : { name },
     };
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+/** String(value) that cannot throw (an object without a prototype has no toString). */
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -33,8 +33,12 @@ export interface OutgoingOptions {
 
 export class OutgoingCalls {
   private readonly pending = new Map<string, PendingCall>();
-  /** Recently settled ids and how they ended, oldest first (bounded). */
-  private readonly settled = new Map<string, CallStatus>();
+  /**
+   * Recently settled ids and how they ended, oldest first (bounded). A call
+   * that ended without any response (timeout, cancel, connection lost, write
+   * failed) is 'abandoned': a response for it later is late, not a duplicate.
+   */
+  private readonly settled = new Map<string, 'answered' | 'abandoned'>();
   private readonly logic;
   /** Options for every call actor; `clock` only when given, since an explicit undefined replaces XState's default. */
   private readonly actorOptions: { inspect?: InspectOption; clock?: Clock };
@@ -48,9 +52,11 @@ export class OutgoingCalls {
         writeRequest: ({ context, self }) => {
           const call = this.pending.get(context.id);
           if (!call) return;
-          options.write(call.frame, (error) =>
-            self.send(error ? { type: 'request.writeFailed', error } : { type: 'request.written' }),
-          );
+          options.write(call.frame, (error) => {
+            // The call may have settled (timeout, abort) before the socket finished the write.
+            if (self.getSnapshot().status !== 'active') return;
+            self.send(error ? { type: 'request.writeFailed', error } : { type: 'request.written' });
+          });
         },
         notifyPeerOfCancel: ({ context }) => {
           options.write(encode(notificationFrame(CANCEL_METHOD, { id: context.id })), ignoreWriteError);
@@ -83,11 +89,10 @@ export class OutgoingCalls {
     });
   }
 
-  /** Sends every queued call, in the order they were made. */
-  flushQueued(): void {
-    for (const call of [...this.pending.values()]) {
-      if (call.actor.getSnapshot().matches({ pending: 'queued' })) call.actor.send({ type: 'connection.opened' });
-    }
+  /** Sends a queued call now that the connection is open (nothing if it has settled meanwhile). */
+  release(id: string): void {
+    const call = this.pending.get(id);
+    if (call?.actor.getSnapshot().matches({ pending: 'queued' })) call.actor.send({ type: 'connection.opened' });
   }
 
   /** Fails every pending call with the same error. */
@@ -103,9 +108,9 @@ export class OutgoingCalls {
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
     if (!call) {
-      const status = this.settled.get(id);
-      if (status === undefined) return 'unknown';
-      return status === 'timedOut' || status === 'cancelled' ? 'late' : 'duplicate';
+      const ending = this.settled.get(id);
+      if (ending === undefined) return 'unknown';
+      return ending === 'abandoned' ? 'late' : 'duplicate';
     }
     // A queued call has not been written yet: nothing can legitimately answer it.
     if (call.actor.getSnapshot().matches({ pending: 'queued' })) return 'unknown';
@@ -123,7 +128,8 @@ export class OutgoingCalls {
     if (!call) return;
     this.pending.delete(id);
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
-    this.remember(id, status);
+    const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
+    this.remember(id, answered ? 'answered' : 'abandoned');
     switch (status) {
       case 'resolved':
         call.resolve(context.result);
@@ -144,8 +150,9 @@ export class OutgoingCalls {
     }
   }
 
-  private remember(id: string, status: CallStatus): void {
-    this.settled.set(id, status);
+  private remember(id: string, ending: 'answered' | 'abandoned'): void {
+    if (this.options.settledMemory === 0) return;
+    this.settled.set(id, ending);
     if (this.settled.size > this.options.settledMemory) {
       const oldest = this.settled.keys().next().value as string;
       this.settled.delete(oldest);

@@ -36,7 +36,7 @@ import type {
   ResultOf,
   UntypedApi,
 } from './types.js';
-import { validateMethodName, validateRequestOptions } from './validate.js';
+import { validateCloseCode, validateMethodName, validateRequestOptions } from './validate.js';
 
 export interface PeerOptions {
   /** Shown in errors: the URL connected to, or the client's address. */
@@ -52,6 +52,8 @@ export interface PeerOptions {
   exposeErrorStack: boolean;
   /** How many settled call ids to remember to tell late and duplicate responses from unknown ones. */
   settledMemory: number;
+  /** How long `close()` waits for the close handshake before dropping the socket, in ms. */
+  closeTimeout: number;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
@@ -67,8 +69,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private readonly events = new Emitter<PeerEvents>();
   private readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
-  /** Notifications made before the connection opened, sent when it does. */
-  private queuedNotifications: string[] = [];
+  /**
+   * What was made before the connection opened, in order: notification frames
+   * and the ids of queued calls. Sent, in that order, when it opens.
+   */
+  private outbox: Array<string | { callId: string }> = [];
   private closeError: ConnectionClosedError | undefined;
   private opened = false;
   /** Effects requested by the connection's actions during the current event. */
@@ -106,10 +111,12 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
           this.later(() => {
             this.opened = true;
             settleReady.resolve();
-            const notifications = this.queuedNotifications;
-            this.queuedNotifications = [];
-            for (const text of notifications) write(text);
-            this.outgoing.flushQueued();
+            const outbox = this.outbox;
+            this.outbox = [];
+            for (const entry of outbox) {
+              if (typeof entry === 'string') write(entry);
+              else this.outgoing.release(entry.callId);
+            }
             this.events.emit('open', undefined);
           }),
         routeMessage: ({ event }) => {
@@ -122,7 +129,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
           this.later(() => {
             const error = this.closeError ?? (this.closeError = this.describeClose(context));
             settleReady.reject(error);
-            this.queuedNotifications = [];
+            this.outbox = [];
             this.outgoing.failAll(error);
             this.incoming.cancelAll();
           }),
@@ -191,7 +198,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     } catch (cause) {
       return Promise.reject(new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause }));
     }
-    return this.outgoing.start({ id, method, params, timeout, connectionOpen: state === 'open' }, frame, signal);
+    const call = this.outgoing.start({ id, method, params, timeout, connectionOpen: state === 'open' }, frame, signal);
+    if (state === 'connecting') this.outbox.push({ callId: id });
+    return call;
   }
 
   notify(method: string, params?: unknown): void {
@@ -207,7 +216,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     } catch (cause) {
       throw new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause });
     }
-    if (state === 'connecting') this.queuedNotifications.push(text);
+    if (state === 'connecting') this.outbox.push(text);
     else this.options.transport.send(text);
   }
 
@@ -219,14 +228,25 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     this.events.off(event, listener);
   }
 
-  /** Closes the connection: pending calls fail with `ConnectionClosedError` at once. Resolves when closed. */
+  /**
+   * Closes the connection: pending calls fail with `ConnectionClosedError` at
+   * once. Resolves when closed; a peer that does not finish the close handshake
+   * within `closeTimeout` is dropped.
+   *
+   * @param code 1000 (default), another sendable standard code, or an application code from 3000 to 4999.
+   * @param reason at most 123 bytes of UTF-8.
+   */
   close(code = 1000, reason = ''): Promise<void> {
+    validateCloseCode(code, reason);
     if (this.state === 'connecting' || this.state === 'open') {
       this.closeError = new ConnectionClosedError(`the connection to ${this.options.url} was closed locally`, {
         closeCode: code,
         closeReason: reason,
       });
       this.dispatch({ type: 'connection.close', code, reason });
+      const timer = setTimeout(() => this.options.transport.terminate(), this.options.closeTimeout);
+      timer.unref?.();
+      void this.closed.then(() => clearTimeout(timer));
     }
     return this.closed;
   }
@@ -295,6 +315,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     };
     switch (message.kind) {
       case 'request':
+        // A connection that is closing starts no new work.
+        if (this.state !== 'open') return;
         if (!this.incoming.receive(message.frame, batch)) {
           this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
         }

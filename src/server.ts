@@ -3,12 +3,10 @@
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
  * can call the client back through `ctx.peer`.
  */
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
 import { Emitter } from './emitter.js';
 import { Peer } from './peer.js';
-import { WsTransport } from './transports/ws.js';
+import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
 import { validateInteger, validateMethods, validateTimeout } from './validate.js';
 
@@ -59,21 +57,16 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
   const host = options.host ?? '127.0.0.1';
   const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
-  const closeTimeout = options.closeTimeout === undefined ? 1_000 : validateTimeout(options.closeTimeout, 'options.closeTimeout');
+  const closeTimeout = options.closeTimeout === undefined ? DEFAULT_CLOSE_TIMEOUT : validateTimeout(options.closeTimeout, 'options.closeTimeout');
 
-  const wss = new WebSocketServer({ port, host, maxPayload: options.maxPayload, perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
+  const listener = await listenWs({ port, host, maxPayload: options.maxPayload });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
-  wss.on('connection', (socket, request) => {
-    const address = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+  listener.onConnection((transport, address) => {
     const peer = new Peer<ClientApi>({
       url: `client ${address}`,
-      transport: new WsTransport(socket),
+      transport,
       timeout,
       methods,
       inspect: options.inspect,
@@ -81,13 +74,14 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
       alreadyOpen: true,
       exposeErrorStack: options.exposeErrorStack ?? false,
       settledMemory: DEFAULT_SETTLED_MEMORY,
+      closeTimeout,
     });
     connections.add(peer);
     void peer.closed.then(() => connections.delete(peer));
     events.emit('connection', peer);
   });
 
-  const bound = (wss.address() as AddressInfo).port;
+  const bound = listener.port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
 
@@ -98,18 +92,10 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
     on: (event, listener) => events.on(event, listener),
     close: () =>
       (closing ??= (async () => {
-        const done = new Promise<void>((resolve) => wss.close(() => resolve()));
-        await Promise.all([...connections].map((peer) => closeWithin(peer, closeTimeout)));
+        const done = listener.close();
+        await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
         await done;
       })()),
   };
 }
 
-/** Closes with 1001, dropping the socket if the client does not finish the handshake in time. */
-async function closeWithin(peer: Peer<any>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, ms, 'late')));
-  const outcome = await Promise.race([peer.close(1001, 'server closing'), late]);
-  clearTimeout(timer);
-  if (outcome === 'late') await peer.terminate();
-}

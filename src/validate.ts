@@ -68,3 +68,13 @@ function describe(value: unknown): string {
   if (typeof value === 'object' || typeof value === 'function') return typeof value;
   return `${typeof value} ${String(value)}`;
 }
+
+/** A close code an application may send, and a reason that fits a close frame. */
+export function validateCloseCode(code: unknown, reason: unknown): void {
+  if (typeof code !== 'number' || !Number.isInteger(code)) throw new TypeError(`close code must be an integer, got ${describe(code)}`);
+  // As RFC 6455 and ws allow: 1004-1006 and 1015 are never sent in a close frame.
+  const sendable = (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+  if (!sendable) throw new RangeError(`close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got ${code}`);
+  if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, got ${describe(reason)}`);
+  if (Buffer.byteLength(reason) > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
+}

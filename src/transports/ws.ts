@@ -1,8 +1,9 @@
 /**
- * WebSocket transport over the `ws` package (Node). The only file besides the
- * server's listener that imports `ws`.
+ * WebSocket transport over the `ws` package (Node): client sockets, accepted
+ * sockets, and the listener that accepts them. The only file that imports `ws`.
  */
-import WebSocket from 'ws';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { Transport, TransportHandlers } from './transport.js';
 
 export interface WsTransportOptions {
@@ -10,6 +11,8 @@ export interface WsTransportOptions {
   maxPayload?: number;
   /** Extra headers for the upgrade request (client side). */
   headers?: Record<string, string>;
+  /** Longest the opening handshake may take, in ms (client side). */
+  handshakeTimeout?: number;
 }
 
 export class WsTransport implements Transport {
@@ -30,6 +33,7 @@ export class WsTransport implements Transport {
     const socket = new WebSocket(url, {
       maxPayload: options.maxPayload,
       headers: options.headers,
+      handshakeTimeout: options.handshakeTimeout,
       perMessageDeflate: false,
     });
     return new WsTransport(socket);
@@ -70,4 +74,31 @@ export class WsTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
+}
+
+export interface WsListener {
+  /** The bound port. */
+  readonly port: number;
+  /** Sets the handler of each accepted socket, with the client's address. */
+  onConnection(handler: (transport: WsTransport, address: string) => void): void;
+  /** Stops accepting; resolves once the listener is closed. */
+  close(): Promise<void>;
+}
+
+/** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
+export async function listenWs(options: { port: number; host: string; maxPayload?: number }): Promise<WsListener> {
+  const wss = new WebSocketServer({ port: options.port, host: options.host, maxPayload: options.maxPayload, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  return {
+    port: (wss.address() as AddressInfo).port,
+    onConnection: (handler) => {
+      wss.on('connection', (socket, request) =>
+        handler(new WsTransport(socket), `${request.socket.remoteAddress}:${request.socket.remotePort}`),
+      );
+    },
+    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+  };
 }
