@@ -7,13 +7,15 @@
  *     │                                                       ▼
  *     └── call.cancel / connection.closed / deadline ──▶ resolved | failed | timedOut | cancelled
  *
+ * Leaving `sent` or `awaiting` by cancel or deadline tells the peer with
+ * `$/cancelRequest`, so its handler stops working for nobody.
  * The deadline runs from the moment the call is made, through `queued`, `sent` and
  * `awaiting`: a call never waits longer than its timeout, whatever holds it up.
  * The machine does no I/O. Writing the request, telling the peer about a
  * cancellation and settling the caller's promise are named actions that the
  * owner provides (`callMachine.provide({ actions })`).
  */
-import { assign, setup } from 'xstate';
+import { assign, setup, stateIn } from 'xstate';
 
 export interface CallInput {
   /** Correlation id carried by the request and its response. */
@@ -88,6 +90,8 @@ export const callMachine = setup({
   },
   guards: {
     isConnectionOpen: ({ context }) => context.connectionOpen,
+    /** Still waiting for the connection: the peer has never seen the request. */
+    isQueued: stateIn({ pending: 'queued' }),
   },
   delays: {
     callTimeout: ({ context }) => context.timeout,
@@ -103,7 +107,8 @@ export const callMachine = setup({
       description: 'In flight: the deadline runs from creation through every pending state.',
       initial: 'queued',
       after: {
-        callTimeout: { target: 'timedOut' },
+        // A request the peer may have seen is cancelled there too, so the deadline reaches its handler.
+        callTimeout: [{ guard: 'isQueued', target: 'timedOut' }, { target: 'timedOut', actions: 'notifyPeerOfCancel' }],
       },
       on: {
         'connection.closed': { target: 'failed', actions: 'recordError' },

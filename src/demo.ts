@@ -57,9 +57,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         await sleep(Math.floor(Math.random() * maxDelay));
         return params;
       },
-      // Answers long after the caller's timeout: the answer arrives late.
-      slow: async (params) => {
+      // Answers long after the caller's timeout. The caller's deadline cancels it here
+      // ($/cancelRequest); this handler answers anyway, as a server without
+      // cancellation support would, so the answer arrives late.
+      slow: async (params, ctx) => {
         await sleep(maxDelay * 2);
+        if (ctx.signal.aborted) {
+          write(`${stamp()}  server: "slow" was cancelled by the caller's deadline; answering anyway`);
+          serverSide?.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: ctx.id, result: params }));
+        }
         return params;
       },
     },
@@ -91,61 +97,70 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     write(`${stamp()}  ${labels.get(event.actorRef)!.padEnd(40)} ${state}`);
   };
 
-  const client = connect<DemoApi>(server.url, { timeout: 2_000, inspect });
-  const unmatched: UnmatchedEvent[] = [];
-  client.on('unmatched', (event) => {
-    unmatched.push(event);
-    write(`${stamp()}  unmatched (${event.reason}): ${event.detail}`);
-  });
+  // Echo calls get ample time; only the slow call has a deadline shorter than the server's delay.
+  const client = connect<DemoApi>(server.url, { timeout: Math.max(2_000, maxDelay * 5), inspect });
+  try {
+    return await scenario();
+  } finally {
+    await client.close();
+    await server.close();
+  }
 
-  // 20 concurrent requests, made before the socket is even open: they wait in `queued`.
-  const sent = Array.from({ length: count }, () => Math.floor(Math.random() * 1_000_000));
-  const finished: number[] = [];
-  const echoes = sent.map((n, i) =>
-    client.request('echo', { n }).then((reply) => {
-      finished.push(i);
-      return reply;
-    }),
-  );
-  // One call with a timeout shorter than the server's delay.
-  const slow = client.request('slow', { n: -1 }, { timeout: maxDelay }).then(
-    () => 'resolved',
-    (error: unknown) => (error instanceof TimeoutError ? `timed out: ${error.message}` : `failed: ${String(error)}`),
-  );
+  async function scenario(): Promise<DemoSummary> {
+    const unmatched: UnmatchedEvent[] = [];
+    client.on('unmatched', (event) => {
+      unmatched.push(event);
+      write(`${stamp()}  unmatched (${event.reason}): ${event.detail}`);
+    });
 
-  await client.ready;
-  const replies = await Promise.all(echoes);
-  const matched = replies.filter((reply, i) => reply.n === sent[i]).length;
-  const outOfOrder = finished.filter((callIndex, position) => callIndex !== position).length;
+    // 20 concurrent requests, made before the socket is even open: they wait in `queued`.
+    const sent = Array.from({ length: count }, () => Math.floor(Math.random() * 1_000_000));
+    const finished: number[] = [];
+    const echoes = sent.map((n, i) =>
+      client.request('echo', { n }).then((reply) => {
+        finished.push(i);
+        return reply;
+      }),
+    );
+    // One call with a timeout shorter than the server's delay.
+    const slow = client.request('slow', { n: -1 }, { timeout: maxDelay }).then(
+      () => 'resolved',
+      (error: unknown) => (error instanceof TimeoutError ? `timed out: ${error.message}` : `failed: ${String(error)}`),
+    );
 
-  // Unsolicited frames from the server: an unknown id, a duplicate of an answered call, and garbage.
-  serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'nobody-asked', result: 42 }));
-  const someId = [...labels.keys()].length > 0 ? firstEchoId(labels) : undefined;
-  if (someId) serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: someId, result: { n: sent[0] } }));
-  serverSide!.sendRaw('{ this is not json');
+    await client.ready;
+    const replies = await Promise.all(echoes);
+    const matched = replies.filter((reply, i) => reply.n === sent[i]).length;
+    const outOfOrder = finished.filter((callIndex, position) => callIndex !== position).length;
 
-  const slowOutcome = await slow;
-  write(`${stamp()}  slow call ${slowOutcome}`);
-  // Wait (bounded) for the slow call's late answer and the unsolicited frames to be reported.
-  for (let i = 0; i < 100 && unmatched.length < 4; i++) await sleep(maxDelay / 10);
+    // Unsolicited frames from the server: an unknown id, a duplicate of an answered call, and garbage.
+    serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'nobody-asked', result: 42 }));
+    const someId = [...labels.keys()].length > 0 ? firstEchoId(labels) : undefined;
+    if (someId) serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: someId, result: { n: sent[0] } }));
+    serverSide!.sendRaw('{ this is not json');
 
-  await client.close();
-  await server.close();
+    const slowOutcome = await slow;
+    write(`${stamp()}  slow call ${slowOutcome}`);
+    // Wait (bounded) for the slow call's late answer and the unsolicited frames to be reported.
+    for (let i = 0; i < 100 && unmatched.length < 4; i++) await sleep(maxDelay / 10);
 
-  const byReason: Record<UnmatchedReason, number> = { unknown: 0, late: 0, duplicate: 0, malformed: 0 };
-  for (const event of unmatched) byReason[event.reason]++;
-  const timedOut = slowOutcome.startsWith('timed out') ? 1 : 0;
-  const ok = matched === count && timedOut === 1 && Object.values(byReason).every((n) => n === 1);
+    await client.close();
 
-  write('');
-  write('summary');
-  write(`  echo calls           ${count}, each answered with what it sent: ${matched}/${count}`);
-  write(`  out of order         ${outOfOrder} of ${count} completed at a different position than they were made`);
-  write(`  timed out            ${timedOut} (TimeoutError), its late answer reported, not delivered`);
-  write(`  unmatched reported   unknown ${byReason.unknown}, late ${byReason.late}, duplicate ${byReason.duplicate}, malformed ${byReason.malformed}`);
-  write(`  connection           ${client.state}, pending calls left: ${client.pendingCalls}`);
-  write(ok ? 'demo passed' : 'demo FAILED: see above');
-  return { calls: count, matched, outOfOrder, timedOut, unmatched: byReason, ok };
+    const byReason: Record<UnmatchedReason, number> = { unknown: 0, late: 0, duplicate: 0, malformed: 0 };
+    for (const event of unmatched) byReason[event.reason]++;
+    const timedOut = slowOutcome.startsWith('timed out') ? 1 : 0;
+    const ok = matched === count && timedOut === 1 && Object.values(byReason).every((n) => n === 1);
+
+    write('');
+    write('summary');
+    write(`  echo calls           ${count}, each answered with what it sent: ${matched}/${count}`);
+    write(`  out of order         ${outOfOrder} of ${count} completed at a different position than they were made`);
+    write(`  timed out            ${timedOut} (TimeoutError), its late answer reported, not delivered`);
+    write(`  unmatched reported   unknown ${byReason.unknown}, late ${byReason.late}, duplicate ${byReason.duplicate}, malformed ${byReason.malformed}`);
+    write(`  connection           ${client.state}, pending calls left: ${client.pendingCalls}`);
+    write(ok ? 'demo passed' : 'demo FAILED: see above');
+    return { calls: count, matched, outOfOrder, timedOut, unmatched: byReason, ok };
+  }
 }
 
 /** The id of the first echo call, read back from its label's actor snapshot. */
