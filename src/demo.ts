@@ -51,10 +51,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const stamp = () => `${String(Date.now() - started).padStart(5)} ms`;
 
   let serverSide: Peer | undefined;
+  /** What the server answered, so it can answer one call a second time. */
+  const answered: Array<{ id: string | number; result: unknown }> = [];
   const server = await serve<DemoApi>({
     methods: {
-      echo: async (params) => {
+      echo: async (params, ctx) => {
         await sleep(Math.floor(Math.random() * maxDelay));
+        answered.push({ id: ctx.id, result: params });
         return params;
       },
       // Answers long after the caller's timeout. The caller's deadline cancels it here
@@ -73,28 +76,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   server.on('connection', (peer) => (serverSide = peer));
   write(`callstate demo: echo server listening on ${server.url}`);
 
-  // Label each call actor as it appears, and print every state it enters.
+  // Label each call actor as it appears, and print every state an actor enters.
   const labels = new Map<unknown, string>();
   const last = new Map<unknown, string>();
+  let callCount = 0;
   const inspect = (event: InspectionEvent) => {
     if (event.type !== '@xstate.snapshot') return;
-    const snapshot = event.snapshot as { value?: unknown; context?: { id?: string; method?: string; params?: { n?: number } } };
-    const context = snapshot.context;
-    if (!context || typeof context.method !== 'string' || !('timeout' in context)) {
-      if (snapshot.value !== undefined && !labels.has(event.actorRef)) {
-        const state = stateName(snapshot.value);
-        if (last.get(event.actorRef) !== state) write(`${stamp()}  connection  ${state}`);
-        last.set(event.actorRef, state);
-      }
-      return;
-    }
-    if (!labels.has(event.actorRef)) {
-      labels.set(event.actorRef, `call ${String(labels.size + 1).padStart(2)} ${context.method}(${context.params?.n}) id=${context.id?.slice(0, 8)}…`);
+    const snapshot = event.snapshot as unknown as {
+      value: unknown;
+      machine?: { id: string };
+      context: { id: string; method: string; params?: { n?: number } };
+    };
+    let label = labels.get(event.actorRef);
+    if (label === undefined) {
+      const { method, params, id } = snapshot.context;
+      label = snapshot.machine?.id === 'call' ? `call ${String(++callCount).padStart(2)} ${method}(${params?.n}) id=${id.slice(0, 8)}…` : 'connection';
+      labels.set(event.actorRef, label);
     }
     const state = stateName(snapshot.value);
     if (last.get(event.actorRef) === state) return;
     last.set(event.actorRef, state);
-    write(`${stamp()}  ${labels.get(event.actorRef)!.padEnd(40)} ${state}`);
+    write(`${stamp()}  ${label.padEnd(40)} ${state}`);
   };
 
   // Echo calls get ample time; only the slow call has a deadline shorter than the server's delay.
@@ -135,8 +137,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
     // Unsolicited frames from the server: an unknown id, a duplicate of an answered call, and garbage.
     serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'nobody-asked', result: 42 }));
-    const someId = [...labels.keys()].length > 0 ? firstEchoId(labels) : undefined;
-    if (someId) serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: someId, result: { n: sent[0] } }));
+    serverSide!.sendRaw(JSON.stringify({ jsonrpc: '2.0', ...answered[0] }));
     serverSide!.sendRaw('{ this is not json');
 
     const slowOutcome = await slow;
@@ -163,11 +164,3 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   }
 }
 
-/** The id of the first echo call, read back from its label's actor snapshot. */
-function firstEchoId(labels: Map<unknown, string>): string | undefined {
-  for (const actor of labels.keys()) {
-    const context = (actor as { getSnapshot(): { context: { id: string; method: string } } }).getSnapshot().context;
-    if (context.method === 'echo') return context.id;
-  }
-  return undefined;
-}
