@@ -16,6 +16,7 @@ export class BatchReply {
   private readonly frames: Frame[] = [];
   private expected = 0;
   private sealed = false;
+  private written = false;
 
   constructor(private readonly write: (text: string) => void) {}
 
@@ -41,10 +42,9 @@ export class BatchReply {
   }
 
   private flushIfDone(): void {
-    if (!this.sealed || this.frames.length < this.expected) return;
+    if (this.written || !this.sealed || this.frames.length < this.expected) return;
+    this.written = true;
     if (this.frames.length > 0) this.write(encode(this.frames));
-    this.sealed = false; // written once
-    this.expected = Number.POSITIVE_INFINITY;
   }
 }
 
@@ -74,7 +74,7 @@ export class IncomingCalls {
     const { methods } = options;
     this.logic = incomingCallMachine.provide({
       guards: {
-        // Own, enumerable function properties only: `__proto__`, `toString` and friends are not methods.
+        // Own function properties only: `__proto__`, `toString` and friends are not methods.
         hasMethod: ({ context }) =>
           hasOwn.call(methods, context.method) && typeof methods[context.method] === 'function',
       },
@@ -87,33 +87,21 @@ export class IncomingCalls {
         ),
       },
       actions: {
-        sendResult: ({ context }) => {
-          let text: string | undefined;
-          try {
-            text = encode(resultFrame(context.id, context.result));
-          } catch (error) {
-            this.reply(context.id, errorFrame(context.id, {
+        sendResult: ({ context }) =>
+          this.replyEncodable(context.id, resultFrame(context.id, context.result), (error) =>
+            errorFrame(context.id, {
               code: ErrorCodes.InternalError,
-              message: `the result of "${context.method}" cannot be encoded as JSON: ${(error as Error).message}`,
-            }));
-            return;
-          }
-          this.reply(context.id, resultFrame(context.id, context.result), text);
-        },
+              message: `the result of "${context.method}" cannot be encoded as JSON: ${error.message}`,
+            }),
+          ),
         sendError: ({ context }) => {
           const error = context.failure === 'methodNotFound'
             ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
             : this.toErrorObject(context.error);
-          let frame = errorFrame(context.id, error);
-          let text: string;
-          try {
-            text = encode(frame);
-          } catch {
-            // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-            frame = errorFrame(context.id, { code: error.code, message: error.message });
-            text = encode(frame);
-          }
-          this.reply(context.id, frame, text);
+          // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
+          this.replyEncodable(context.id, errorFrame(context.id, error), () =>
+            errorFrame(context.id, { code: error.code, message: error.message }),
+          );
         },
       },
     });
@@ -158,10 +146,18 @@ export class IncomingCalls {
     for (const entry of [...this.inFlight.values()]) entry.actor.send({ type: 'connection.closed' });
   }
 
-  private reply(id: Id, frame: Frame, text?: string): void {
+  /** Replies with `frame`, or with the fallback when `frame` cannot be encoded as JSON. */
+  private replyEncodable(id: Id, frame: Frame, fallback: (error: Error) => Frame): void {
+    let text: string;
+    try {
+      text = encode(frame);
+    } catch (error) {
+      frame = fallback(error as Error);
+      text = encode(frame);
+    }
     const batch = this.inFlight.get(id)?.batch;
     if (batch) batch.add(frame);
-    else this.options.write(text ?? encode(frame));
+    else this.options.write(text);
   }
 
   private toErrorObject(error: unknown): { code: number; message: string; data?: unknown } {
