@@ -34,6 +34,7 @@ import type {
   RequestArgs,
   RequestOptions,
   ResultOf,
+  UnmatchedReason,
   UntypedApi,
 } from './types.js';
 import { validateCloseCode, validateMethodName, validateRequestOptions } from './validate.js';
@@ -180,23 +181,15 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     const { timeout = this.options.timeout, signal } = validateRequestOptions(options);
 
     const state = this.state;
-    if (state === 'closing' || state === 'closed') {
-      return Promise.reject(
-        new ConnectionClosedError(`cannot call "${method}": the connection to ${this.options.url} is ${state}`, {
-          closeCode: this.actor.getSnapshot().context.closeCode,
-          closeReason: this.actor.getSnapshot().context.closeReason,
-          cause: this.closeError,
-        }),
-      );
-    }
+    if (state === 'closing' || state === 'closed') return Promise.reject(this.notOpenError('call', method));
     if (signal?.aborted) return Promise.reject(signal.reason);
 
     const id = nanoid();
     let frame: string;
     try {
-      frame = encode(requestFrame(id, method, params));
-    } catch (cause) {
-      return Promise.reject(new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause }));
+      frame = encodeOutgoing(method, requestFrame(id, method, params));
+    } catch (error) {
+      return Promise.reject(error);
     }
     const call = this.outgoing.start({ id, method, params, timeout, connectionOpen: state === 'open' }, frame, signal);
     if (state === 'connecting') this.outbox.push({ callId: id });
@@ -207,15 +200,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     validateMethodName(method);
     validateParams(params);
     const state = this.state;
-    if (state === 'closing' || state === 'closed') {
-      throw new ConnectionClosedError(`cannot notify "${method}": the connection to ${this.options.url} is ${state}`);
-    }
-    let text: string;
-    try {
-      text = encode(notificationFrame(method, params));
-    } catch (cause) {
-      throw new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause });
-    }
+    if (state === 'closing' || state === 'closed') throw this.notOpenError('notify', method);
+    const text = encodeOutgoing(method, notificationFrame(method, params));
     if (state === 'connecting') this.outbox.push(text);
     else this.options.transport.send(text);
   }
@@ -350,7 +336,17 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     }
   }
 
-  private report(reason: 'unknown' | 'late' | 'duplicate' | 'malformed', message: unknown, id: unknown, detail: string): void {
+  /** Why a call or notification made on a closing or closed connection fails at once. */
+  private notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
+    const { closeCode, closeReason } = this.actor.getSnapshot().context;
+    return new ConnectionClosedError(`cannot ${verb} "${method}": the connection to ${this.options.url} is ${this.state}`, {
+      closeCode,
+      closeReason,
+      cause: this.closeError,
+    });
+  }
+
+  private report(reason: UnmatchedReason, message: unknown, id: unknown, detail: string): void {
     this.events.emit('unmatched', {
       reason,
       message,
@@ -370,7 +366,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   }
 }
 
-function describeUnmatched(reason: 'unknown' | 'late' | 'duplicate' | 'malformed'): string {
+function describeUnmatched(reason: UnmatchedReason): string {
   switch (reason) {
     case 'late':
       return 'response for a call that already timed out or was cancelled';
@@ -378,6 +374,15 @@ function describeUnmatched(reason: 'unknown' | 'late' | 'duplicate' | 'malformed
       return 'second response for a call that already settled';
     default:
       return 'response whose id matches no call made on this connection';
+  }
+}
+
+/** Encodes an outgoing frame; params that JSON cannot carry are the caller's `ProtocolError`. */
+function encodeOutgoing(method: string, frame: Frame): string {
+  try {
+    return encode(frame);
+  } catch (cause) {
+    throw new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -155,5 +155,7 @@ describe('misuse', () => {
     expect([error.name, error.code]).toEqual(['ProtocolError', 'ERR_PROTOCOL']);
     expect(error.message).toMatch(/^params of "echo" cannot be encoded as JSON: /);
     expect(client.pendingCalls).toBe(0);
+    expect(() => client!.notify('log', { n: 1n })).toThrow(/^params of "log" cannot be encoded as JSON: /);
+    expect(() => client!.notify('log', { n: 1n })).toThrow(expect.objectContaining({ name: 'ProtocolError', code: 'ERR_PROTOCOL' }));
   });
 });
