@@ -5,7 +5,7 @@
 import { Peer } from './peer.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
-import { validateInteger, validateMethods, validateTimeout } from './validate.js';
+import { optionalTimeout, validateInteger, validateMethods, validateUrl } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -53,7 +53,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
 ): Client<Api> {
   validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
+  const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
   const methods = validateMethods(options.methods, 'options.methods');
   const settledMemory =
     options.settledMemory === undefined
@@ -61,10 +61,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
 
-  const handshakeTimeout =
-    options.handshakeTimeout === undefined ? timeout : validateTimeout(options.handshakeTimeout, 'options.handshakeTimeout');
-  const closeTimeout =
-    options.closeTimeout === undefined ? DEFAULT_CLOSE_TIMEOUT : validateTimeout(options.closeTimeout, 'options.closeTimeout');
+  const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
+  const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
 
   const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout });
   return new Peer<Api>({
@@ -79,18 +77,4 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     settledMemory,
     closeTimeout,
   });
-}
-
-function validateUrl(url: unknown): asserts url is string {
-  const shown = typeof url === 'string' ? JSON.stringify(url) : typeof url;
-  let parsed: URL | undefined;
-  try {
-    if (typeof url === 'string') parsed = new URL(url);
-  } catch {
-    // reported below
-  }
-  if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
-    throw new TypeError(`url must be a ws:// or wss:// URL, got ${shown}`);
-  }
-  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }

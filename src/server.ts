@@ -8,7 +8,7 @@ import { Emitter } from './emitter.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
-import { validateInteger, validateMethods, validateTimeout } from './validate.js';
+import { optionalTimeout, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -55,9 +55,9 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
   const methods = validateMethods(options.methods, 'options.methods');
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
-  const timeout = options.timeout === undefined ? DEFAULT_TIMEOUT : validateTimeout(options.timeout, 'options.timeout');
+  const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
-  const closeTimeout = options.closeTimeout === undefined ? DEFAULT_CLOSE_TIMEOUT : validateTimeout(options.closeTimeout, 'options.closeTimeout');
+  const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
 
   const listener = await listenWs({ port, host, maxPayload: options.maxPayload });
 

@@ -17,6 +17,11 @@ export function validateTimeout(value: unknown, name: string): number {
   return value;
 }
 
+/** A timeout option: the fallback when not given, else validated as `validateTimeout` does. */
+export function optionalTimeout(value: unknown, name: string, fallback: number): number {
+  return value === undefined ? fallback : validateTimeout(value, name);
+}
+
 export function validateMethodName(method: unknown): asserts method is string {
   if (typeof method !== 'string' || method.length === 0) {
     throw new TypeError(`method must be a non-empty string, got ${describe(method)}`);
@@ -77,4 +82,19 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   if (!sendable) throw new RangeError(`close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got ${code}`);
   if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, got ${describe(reason)}`);
   if (Buffer.byteLength(reason) > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
+}
+
+/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires. */
+export function validateUrl(url: unknown): asserts url is string {
+  const shown = typeof url === 'string' ? JSON.stringify(url) : typeof url;
+  let parsed: URL | undefined;
+  try {
+    if (typeof url === 'string') parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
+    throw new TypeError(`url must be a ws:// or wss:// URL, got ${shown}`);
+  }
+  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
