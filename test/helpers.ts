@@ -1,6 +1,7 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
+import type { HandlerContext } from '../src/index.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -69,4 +70,22 @@ export function closeAfterEach(get: () => Array<{ close(): Promise<unknown> } | 
   afterEach(async () => {
     for (const item of get()) await item?.close();
   });
+}
+
+/**
+ * A handler that never answers: `entered` resolves when it starts, `aborted`
+ * with `ctx.signal.aborted` when its signal fires (then it rejects).
+ */
+export function abortWatcher() {
+  const entered = deferred();
+  const aborted = deferred<boolean>();
+  const handler = (_params: unknown, ctx: HandlerContext) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        aborted.resolve(ctx.signal.aborted);
+        reject(new Error('aborted'));
+      });
+      entered.resolve();
+    });
+  return { handler, entered: entered.promise, aborted: aborted.promise };
 }

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -78,25 +78,13 @@ describe('connection loss', () => {
   });
 
   it("aborts the handler's ctx.signal when the caller disconnects", async () => {
-    const aborted = deferred<unknown>();
-    const entered = deferred();
-    server = await serve({
-      methods: {
-        wait: (_params: unknown, ctx) =>
-          new Promise((_, reject) => {
-            ctx.signal.addEventListener('abort', () => {
-              aborted.resolve(ctx.signal.aborted);
-              reject(new Error('aborted'));
-            });
-            entered.resolve();
-          }),
-      },
-    });
+    const { handler, entered, aborted } = abortWatcher();
+    server = await serve({ methods: { wait: handler } });
     client = connect(server.url);
     const call = settle(client.request('wait'));
-    await entered.promise;
+    await entered;
     await client.close();
-    expect(await aborted.promise).toBe(true);
+    expect(await aborted).toBe(true);
     expect((await call).error).toBeInstanceOf(ConnectionClosedError);
     await until(() => server!.connections.size === 0, 'the server to drop the connection');
   });

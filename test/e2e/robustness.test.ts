@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, RemoteError, RpcError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -27,23 +27,14 @@ describe('handler errors that cannot travel as JSON', () => {
 describe('deadlines reach the other side', () => {
   it("sends $/cancelRequest when a written call times out, aborting the handler's signal", async () => {
     const clock = new SimulatedClock();
-    const aborted = deferred<boolean>();
-    const entered = deferred();
-    server = await serve({
-      methods: {
-        work: (_p: unknown, ctx) =>
-          new Promise(() => {
-            ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.aborted));
-            entered.resolve();
-          }),
-      },
-    });
+    const { handler, entered, aborted } = abortWatcher();
+    server = await serve({ methods: { work: handler } });
     client = connect(server.url, { clock });
     const call = settle(client.request('work', {}, { timeout: 100 }));
-    await entered.promise;
+    await entered;
     clock.increment(100);
     expect((await call).error.name).toBe('TimeoutError');
-    expect(await aborted.promise).toBe(true);
+    expect(await aborted).toBe(true);
     await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to drop the call');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Client, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -130,24 +130,15 @@ describe('messages that match no call', () => {
 
 describe('cancellation', () => {
   it("sends $/cancelRequest so the handler's ctx.signal aborts", async () => {
-    const aborted = deferred<boolean>();
-    const entered = deferred();
-    server = await serve({
-      methods: {
-        work: (_p: unknown, ctx) =>
-          new Promise(() => {
-            ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.aborted));
-            entered.resolve();
-          }),
-      },
-    });
+    const { handler, entered, aborted } = abortWatcher();
+    server = await serve({ methods: { work: handler } });
     client = connect(server.url);
     const controller = new AbortController();
     const call = settle(client.request('work', {}, { signal: controller.signal }));
-    await entered.promise;
+    await entered;
     controller.abort(new Error('user gave up'));
     expect((await call).error.message).toBe('user gave up');
-    expect(await aborted.promise).toBe(true);
+    expect(await aborted).toBe(true);
     await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to drop the cancelled call');
   });
 
