@@ -1,9 +1,9 @@
 import { WebSocketServer } from 'ws';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, RemoteError, RpcError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -81,7 +81,45 @@ describe('closing', () => {
     const closed = client.close();
     expect((await call).error).toBeInstanceOf(ConnectionClosedError);
     await closed;
-    expect(unmatched.every((u) => u.reason === 'late')).toBe(true);
+    expect(unmatched.map((u) => [u.reason, u.message])).toEqual([['late', expect.objectContaining({ result: 'crossing' })]]);
+  });
+});
+
+describe('opening', () => {
+  it('fails ready and queued calls when the server accepts the socket but never answers the upgrade', async () => {
+    const sockets: Socket[] = [];
+    const mute = createServer((socket) => sockets.push(socket)); // accepts TCP, never speaks HTTP
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      client = connect(`ws://127.0.0.1:${(mute.address() as AddressInfo).port}`, { handshakeTimeout: 50 });
+      const call = settle(client.request('echo', {}));
+      const { error } = await settle(client.ready);
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(error.message).toMatch(/^could not connect to ws:\/\/127\.0\.0\.1:\d+ \(code 1006\): Opening handshake has timed out$/);
+      expect((await call).error).toBe(error);
+      expect(client.state).toBe('closed');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => mute.close(resolve));
+    }
+  });
+});
+
+describe('a closing connection', () => {
+  it('starts no handler for a request that arrives after close() began', async () => {
+    let calls = 0;
+    server = await serve({ methods: { count: () => ++calls } });
+    const raw = await rawClient(server.url);
+    await until(() => server!.connections.size === 1, 'the server to see the client');
+    const serverSide = [...server.connections][0]!;
+    raw.send('{"jsonrpc":"2.0","id":1,"method":"count"}');
+    expect(await raw.next()).toEqual({ jsonrpc: '2.0', id: 1, result: 1 });
+    const closed = serverSide.close(4000, 'bye');
+    // Written before this client has read the close frame: it reaches a closing server.
+    raw.send('{"jsonrpc":"2.0","id":2,"method":"count"}');
+    await closed;
+    expect(calls).toBe(1);
+    expect(serverSide.handlingCalls).toBe(0);
   });
 });
 
