@@ -355,7 +355,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     });
   }
 
-  private describeClose(context: { closeCode?: number; closeReason?: string; error?: unknown; closedLocally: boolean }) {
+  private describeClose(context: { closeCode?: number; closeReason?: string; error?: unknown }) {
     const { closeCode, closeReason, error } = context;
     const because = error instanceof Error ? `: ${error.message}` : '';
     const code = closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`;
