@@ -1,0 +1,302 @@
+/**
+ * A light actor: runs a compiled machine (see `compile.ts`) for one call.
+ *
+ * It holds the current state, the context, one deadline and one invoked
+ * promise, and nothing else: no system, no mailbox until one is needed, no
+ * snapshot object until one is asked for. With an `inspect` observer it reports
+ * itself in XState's own inspection format (`@xstate.actor`, `@xstate.event`,
+ * `@xstate.snapshot`), with its parent, so the Stately inspector and
+ * callstate's own page see each call as they would see an XState actor.
+ */
+import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import { matchesValue, type CompiledMachine, type CompiledState, type CompiledTransition, type InvokeScope } from './compile.js';
+import type { DeadlineEntry } from './deadlines.js';
+
+type AnyEvent = { type: string; [key: string]: unknown };
+
+/** Where a light actor's deadline goes: the shared `Deadlines`, or a clock's own timers. */
+export interface Scheduler {
+  add(entry: DeadlineEntry, ms: number): void;
+  remove(entry: DeadlineEntry): void;
+}
+
+/** What every actor made by one owner shares (one object, not one per actor). */
+export interface ActorScope {
+  scheduler: Scheduler;
+  inspect: ((event: InspectionEvent) => void) | undefined;
+  /** Reported as each actor's parent (the connection actor). */
+  parent: AnyActorRef | undefined;
+  /** Called once the actor reaches a final state. */
+  onDone: ((actor: FlatActor<any, any>) => void) | undefined;
+}
+
+export type ActorStatus = 'active' | 'done' | 'error' | 'stopped';
+
+let sessions = 0;
+
+/** A snapshot shaped like XState's machine snapshot (made on demand). */
+export interface FlatSnapshot<TContext> {
+  value: unknown;
+  context: TContext;
+  status: ActorStatus;
+  output: unknown;
+  error: unknown;
+  children: Record<string, never>;
+  historyValue: Record<string, never>;
+  tags: string[];
+  matches(value: unknown): boolean;
+  hasTag(tag: string): boolean;
+  toJSON(): object;
+}
+
+export class FlatActor<TContext, TOwner> implements DeadlineEntry {
+  state: CompiledState;
+  context: TContext;
+  status: ActorStatus = 'active';
+  /** Data the owner keeps with the actor (the caller's promise, say). */
+  owner: TOwner;
+
+  deadline = 0;
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineQueue: DeadlineEntry['deadlineQueue'] = undefined;
+
+  private invocation: Invocation | undefined = undefined;
+  private processing = false;
+  private mailbox: AnyEvent[] | undefined = undefined;
+  /** Only when inspected: XState's fields that inspectors read. */
+  sessionId: string | undefined;
+  _parent: AnyActorRef | undefined;
+
+  constructor(
+    readonly compiled: CompiledMachine,
+    private readonly scope: ActorScope,
+    input: unknown,
+    owner: TOwner,
+  ) {
+    this.owner = owner;
+    this.context = compiled.createContext(input);
+    this.state = compiled.initial.target;
+    if (scope.inspect) {
+      this.sessionId = `call:${sessions++}`;
+      this._parent = scope.parent;
+      this.report({ type: '@xstate.actor', actorRef: this as never, rootId: this.rootId });
+    }
+  }
+
+  /** The machine it runs, as XState actors expose it (inspectors read `logic.config`). */
+  get logic() {
+    return this.compiled.machine;
+  }
+
+  get id(): string {
+    return this.sessionId ?? this.compiled.machine.id;
+  }
+
+  private get rootId(): string {
+    return (this._parent as { sessionId?: string } | undefined)?.sessionId ?? this.sessionId!;
+  }
+
+  /** Enters the initial state (its entry actions, timer and always transitions run now). */
+  start(): this {
+    const init = { type: 'xstate.init', input: undefined };
+    this.processing = true;
+    this.report({ type: '@xstate.event', actorRef: this as never, event: init, sourceRef: this._parent, rootId: this.rootId } as never);
+    try {
+      this.apply(this.compiled.initial, init);
+      this.settleAlways(init);
+    } catch (error) {
+      this.fail(error);
+    }
+    this.afterStep(init);
+    return this;
+  }
+
+  /** Processes an event now, or after the current one if called from inside an action. */
+  send(event: AnyEvent): void {
+    if (this.processing) {
+      (this.mailbox ??= []).push(event);
+      return;
+    }
+    if (this.status !== 'active') return;
+    this.processing = true;
+    this.report({ type: '@xstate.event', actorRef: this as never, event, sourceRef: undefined, rootId: this.rootId } as never);
+    const candidates = this.state.on.get(event.type);
+    if (candidates !== undefined) {
+      try {
+        for (let i = 0; i < candidates.length; i++) {
+          const t = candidates[i]!;
+          if (t.guard === undefined || t.guard(this, event)) {
+            this.apply(t, event);
+            this.settleAlways(event);
+            break;
+          }
+        }
+      } catch (error) {
+        this.fail(error);
+      }
+    }
+    this.afterStep(event);
+  }
+
+  /** The deadline passed. */
+  expire(): void {
+    this.send({ type: this.compiled.timer!.eventType });
+  }
+
+  /** Stops the actor where it is: its timer and invoke end, nothing more runs. */
+  stop(): void {
+    if (this.status !== 'active') return;
+    this.status = 'stopped';
+    this.release();
+    this.report({ type: '@xstate.snapshot', actorRef: this as never, event: { type: 'xstate.stop' }, snapshot: this.getSnapshot() as never, rootId: this.rootId });
+  }
+
+  getSnapshot(): FlatSnapshot<TContext> {
+    const { value, path } = this.state;
+    const snapshot = {
+      value,
+      context: this.context,
+      status: this.status,
+      output: this.status === 'done' ? this.output() : undefined,
+      error: undefined,
+      children: {},
+      historyValue: {},
+      tags: [] as string[],
+      matches: (v: unknown) => matchesValue(path, v),
+      hasTag: () => false,
+      toJSON: () => ({ value, context: snapshot.context, status: snapshot.status, output: snapshot.output, error: undefined, children: {}, tags: [] }),
+    };
+    return snapshot;
+  }
+
+  private apply(t: CompiledTransition, event: AnyEvent): void {
+    const steps = t.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      switch (step.kind) {
+        case 'action':
+          step.run(this, event);
+          break;
+        case 'startTimer':
+          this.scope.scheduler.add(this, this.compiled.timer!.delay({ context: this.context, event, self: this }));
+          break;
+        case 'stopTimer':
+          this.scope.scheduler.remove(this);
+          break;
+        case 'startInvoke':
+          this.startInvoke(event);
+          break;
+        case 'stopInvoke':
+          this.stopInvoke();
+          break;
+      }
+    }
+    this.state = t.target;
+    if (t.target.final) this.status = 'done';
+  }
+
+  /** Takes eventless transitions until none is enabled. */
+  private settleAlways(event: AnyEvent): void {
+    for (let taken = 0; this.status === 'active' && this.state.always.length > 0; taken++) {
+      if (taken > 100) throw new Error(`machine "${this.compiled.machine.id}": eventless transitions loop`);
+      const t = this.state.always.find((c) => c.guard === undefined || c.guard(this, event));
+      if (!t) return;
+      this.apply(t, event);
+    }
+  }
+
+  private afterStep(event: AnyEvent): void {
+    this.report({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
+    this.processing = false;
+    if (this.status === 'done') {
+      this.release();
+      this.scope.onDone?.(this);
+      return;
+    }
+    const mailbox = this.mailbox;
+    if (mailbox !== undefined && mailbox.length > 0) this.send(mailbox.shift()!);
+  }
+
+  /** An action or guard threw: the actor stops in error, as an XState actor would, and the error is rethrown outside. */
+  private fail(error: unknown): void {
+    this.status = 'error';
+    this.release();
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+
+  private release(): void {
+    this.scope.scheduler.remove(this);
+    this.stopInvoke();
+    this.mailbox = undefined;
+  }
+
+  private output(): unknown {
+    const { rootOutput } = this.compiled;
+    const own = this.state.output?.({ context: this.context, event: { type: `xstate.done.state.${this.state.id}` }, self: this });
+    const doneEvent = { type: `xstate.done.state.${this.compiled.machine.id}`, output: own };
+    return rootOutput ? rootOutput({ context: this.context, event: doneEvent, self: this }) : own;
+  }
+
+  private startInvoke(event: AnyEvent): void {
+    const { id, run, input } = this.compiled.invoke!;
+    const invocation = new Invocation(input({ context: this.context, event, self: this }));
+    this.invocation = invocation;
+    let promise: PromiseLike<unknown>;
+    try {
+      promise = run(invocation);
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(
+      (output) => {
+        if (this.invocation === invocation) this.send({ type: `xstate.done.actor.${id}`, output, actorId: id });
+      },
+      (error) => {
+        if (this.invocation === invocation) this.send({ type: `xstate.error.actor.${id}`, error, actorId: id });
+      },
+    );
+  }
+
+  private stopInvoke(): void {
+    const invocation = this.invocation;
+    if (invocation === undefined) return;
+    this.invocation = undefined;
+    invocation.abort();
+  }
+
+  private report(event: InspectionEvent): void {
+    const inspect = this.scope.inspect;
+    if (inspect !== undefined) inspect(event);
+  }
+}
+
+/** One run of the invoked promise actor; its signal is made only if the handler asks for it. */
+class Invocation implements InvokeScope {
+  private controller: AbortController | undefined;
+  private aborted = false;
+
+  constructor(readonly input: unknown) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+}
+
+/** Turns XState's `inspect` option (a function or an observer) into a function. */
+export function toInspectFunction(inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined) {
+  if (inspect === undefined) return undefined;
+  if (typeof inspect === 'function') return inspect;
+  return (event: InspectionEvent) => inspect.next?.(event);
+}

@@ -1,0 +1,182 @@
+/**
+ * The light engine must behave exactly as XState on the same machine: every
+ * path that `xstate/graph` generates over the call and incoming-call machines
+ * is replayed on both, and the state after each event, the actions the owner
+ * sees (with their params and the context they read), the final status and
+ * the output must be the same.
+ */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, SimulatedClock, type AnyStateMachine, type InspectionEvent } from 'xstate';
+import { getShortestPaths, getSimplePaths } from 'xstate/graph';
+import { callMachine, type CallInput } from '../../machines/call.machine.js';
+import { incomingCallMachine, type IncomingCallInput } from '../../machines/incomingCall.machine.js';
+import { FlatActor, type ActorScope } from '../../src/engine/actor.js';
+import { compileMachine } from '../../src/engine/compile.js';
+import { Deadlines } from '../../src/engine/deadlines.js';
+
+const CALL_TIMEOUT_EVENT = 'xstate.after.callTimeout.call.pending';
+const HANDLER_ID = '0.incomingCall.handling';
+
+type Event = { type: string; [key: string]: unknown };
+
+interface Trace {
+  /** State value and status after the start and after each event. */
+  states: Array<{ value: unknown; status: string }>;
+  /** Owner actions in order, with their params and the context fields they read. */
+  actions: string[];
+  output: unknown;
+  inspected: Array<{ type: string; event?: string; value?: unknown; actorRef: unknown }>;
+}
+
+/** The owner's actions, recorded the same way for both engines. */
+function recorder(names: string[], actions: string[]) {
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      ({ context }: { context: Record<string, unknown> }, params: unknown) => {
+        actions.push(`${name}${params === undefined ? '' : JSON.stringify(params)} ${JSON.stringify(context)}`);
+      },
+    ]),
+  );
+}
+
+function inspectRecorder(into: Trace['inspected']) {
+  return (event: InspectionEvent) => {
+    if (event.type === '@xstate.event') into.push({ type: event.type, event: event.event.type, actorRef: event.actorRef });
+    if (event.type === '@xstate.snapshot') into.push({ type: event.type, value: (event.snapshot as { value: unknown }).value, actorRef: event.actorRef });
+  };
+}
+
+function runXState(machine: AnyStateMachine, provided: Parameters<AnyStateMachine['provide']>[0], input: unknown, events: Event[]): Trace {
+  const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
+  const actor = createActor(machine.provide(provided(trace.actions)), { input, clock: new SimulatedClock(), inspect: inspectRecorder(trace.inspected) });
+  actor.start();
+  const record = () => trace.states.push({ value: actor.getSnapshot().value, status: actor.getSnapshot().status });
+  record();
+  for (const event of events) {
+    actor.send(event as never);
+    record();
+  }
+  trace.output = actor.getSnapshot().output;
+  actor.stop();
+  return ownEvents(trace, actor);
+}
+
+function runLight(
+  machine: AnyStateMachine,
+  provided: Parameters<typeof compileMachine>[1] & ((actions: string[]) => Parameters<typeof compileMachine>[1]),
+  input: unknown,
+  events: Event[],
+): Trace & { timersLeft: number } {
+  const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
+  const compiled = compileMachine(machine, provided(trace.actions));
+  const clock = new SimulatedClock();
+  const deadlines = new Deadlines({ now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id) });
+  const scope: ActorScope = { scheduler: deadlines, inspect: inspectRecorder(trace.inspected), parent: undefined, onDone: undefined };
+  const actor = new FlatActor(compiled, scope, input, undefined).start();
+  const record = () => trace.states.push({ value: actor.getSnapshot().value, status: actor.getSnapshot().status });
+  record();
+  for (const event of events) {
+    actor.send(event);
+    record();
+  }
+  trace.output = actor.getSnapshot().output;
+  const timersLeft = actor.status === 'active' ? 0 : deadlines.size;
+  actor.stop();
+  return { ...ownEvents(trace, actor), timersLeft };
+}
+
+/** Only the actor's own inspection events (XState also reports the invoked handler as an actor of its own). */
+function ownEvents(trace: Trace, actor: unknown): Trace {
+  return { ...trace, inspected: trace.inspected.filter((e) => e.actorRef === actor).map(({ actorRef: _, ...rest }) => ({ ...rest, actorRef: undefined })) };
+}
+
+const callEvents: Event[] = [
+  { type: 'connection.opened' },
+  { type: 'request.written' },
+  { type: 'request.writeFailed', error: 'EPIPE' },
+  { type: 'response.result', result: 3 },
+  { type: 'response.error', error: { code: -32000 } },
+  { type: 'connection.closed', error: 'gone' },
+  { type: 'call.cancel', reason: 'stop' },
+  { type: CALL_TIMEOUT_EVENT },
+];
+
+const incomingEvents: Event[] = [
+  { type: 'call.cancel', reason: 'stop' },
+  { type: 'connection.closed' },
+  { type: `xstate.done.actor.${HANDLER_ID}`, output: 42, actorId: HANDLER_ID },
+  { type: `xstate.error.actor.${HANDLER_ID}`, error: 'boom', actorId: HANDLER_ID },
+];
+
+interface Case {
+  name: string;
+  machine: AnyStateMachine;
+  input: unknown;
+  events: Event[];
+  xstate: (actions: string[]) => Parameters<AnyStateMachine['provide']>[0];
+  light: (actions: string[]) => Parameters<typeof compileMachine>[1];
+}
+
+const callInput = (connectionOpen: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: 500, connectionOpen });
+const callActions = ['writeRequest', 'notifyPeerOfCancel', 'settleCaller'];
+const incomingInput: IncomingCallInput = { id: 7, method: 'echo', params: { a: 1 } };
+const never = () => new Promise<never>(() => {});
+
+const cases: Case[] = [
+  ...[false, true].map((open) => ({
+    name: `call (connection ${open ? 'open' : 'not open'} at start)`,
+    machine: callMachine,
+    input: callInput(open),
+    events: callEvents,
+    xstate: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
+    light: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
+  })),
+  ...[true, false].map((hasMethod) => ({
+    name: `incomingCall (method ${hasMethod ? 'found' : 'missing'})`,
+    machine: incomingCallMachine,
+    input: incomingInput,
+    events: incomingEvents,
+    xstate: (actions: string[]) => ({
+      actions: recorder(['sendResult', 'sendError'], actions),
+      guards: { hasMethod: () => hasMethod },
+      actors: { handler: fromPromise(never) },
+    }),
+    light: (actions: string[]) => ({
+      actions: recorder(['sendResult', 'sendError'], actions),
+      guards: { hasMethod: () => hasMethod },
+      actors: { handler: never },
+    }),
+  })),
+];
+
+describe('light engine ≡ XState on every generated path', () => {
+  for (const c of cases) {
+    it(`${c.name}: same states, actions, outputs and inspection events`, () => {
+      const options = { input: c.input, events: c.events };
+      const machine = c.machine.provide(c.xstate([]) as never);
+      const paths = [...getShortestPaths(machine, options), ...getSimplePaths(machine, options)];
+      expect(paths.length).toBeGreaterThan(1);
+      const finals = new Set<string>();
+      for (const path of paths) {
+        const events = path.steps.slice(1).map((step) => step.event as Event);
+        const expected = runXState(c.machine, c.xstate as never, c.input, events);
+        const actual = runLight(c.machine, c.light as never, c.input, events);
+        expect({ ...actual, timersLeft: undefined }, `path ${events.map((e) => e.type).join(' → ')}`).toEqual({ ...expected, timersLeft: undefined });
+        expect(actual.timersLeft).toBe(0);
+        finals.add(JSON.stringify(actual.states.at(-1)));
+      }
+      // The paths reached at least one final state besides wherever they started.
+      expect([...finals].some((f) => f.includes('"done"'))).toBe(true);
+    });
+  }
+
+  it('reports events in both engines even when no transition is enabled', () => {
+    const events = [{ type: 'response.result', result: 1 }, { type: 'connection.opened' }];
+    const c = cases[0]!;
+    const expected = runXState(c.machine, c.xstate as never, c.input, events);
+    const actual = runLight(c.machine, c.light as never, c.input, events);
+    expect(actual.inspected).toEqual(expected.inspected);
+    expect(actual.states.map((s) => s.value)).toEqual([{ pending: 'queued' }, { pending: 'queued' }, { pending: 'sent' }]);
+  });
+});
