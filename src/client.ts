@@ -4,8 +4,8 @@
  */
 import { Peer } from './peer.js';
 import { WsTransport } from './transports/ws.js';
-import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalTimeout, validateInteger, validateMethods, validateUrl } from './validate.js';
+import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
+import { optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -20,6 +20,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   inspect?: InspectOption;
   /** Clock for call timeouts (XState's `Clock`, e.g. `SimulatedClock` in tests). Default: real timers. */
   clock?: Clock;
+  /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
+  engine?: Engine;
   /** Largest frame accepted from the server, in bytes. Default: 100 MiB (as `ws`). */
   maxPayload?: number;
   /** Extra HTTP headers for the upgrade request. Default: none. */
@@ -61,6 +63,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
 
+  const engine = validateEngine(options.engine);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
 
@@ -72,6 +75,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     methods,
     inspect: options.inspect,
     clock: options.clock,
+    engine,
     alreadyOpen: false,
     exposeErrorStack: options.exposeErrorStack ?? false,
     settledMemory,

@@ -3,11 +3,19 @@
  * handler run as its invoked promise actor (whose signal becomes `ctx.signal`),
  * and replies collected per batch when the request came in a JSON-RPC batch.
  */
-import { createActor, fromPromise, type Actor } from 'xstate';
-import { incomingCallMachine, type HandlerInput } from '../machines/incomingCall.machine.js';
+import { createActor, fromPromise } from 'xstate';
+import {
+  incomingCallMachine,
+  type HandlerInput,
+  type IncomingCallContext,
+  type IncomingCallEvent,
+} from '../machines/incomingCall.machine.js';
+import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
+import { compileMachine } from './engine/compile.js';
+import { schedulerFor } from './engine/deadlines.js';
 import { RpcError } from './errors.js';
 import { encode, errorFrame, ErrorCodes, resultFrame, type Frame, type Id, type RequestFrame } from './protocol/jsonrpc.js';
-import type { HandlerContext, InspectOption } from './types.js';
+import type { Engine, HandlerContext, InspectOption } from './types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 
@@ -49,7 +57,7 @@ export class BatchReply {
 }
 
 interface IncomingEntry {
-  actor: Actor<typeof incomingCallMachine>;
+  actor: { send(event: IncomingCallEvent): void };
   batch: BatchReply | undefined;
 }
 
@@ -62,49 +70,79 @@ export interface IncomingOptions {
   inspect: InspectOption;
   /** Include the handler error's stack in the error response's `data`. */
   exposeErrorStack: boolean;
+  /** Which interpreter runs each incoming call. */
+  engine: Engine;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+type IncomingContext = IncomingCallContext;
+type LightIncoming = FlatActor<IncomingContext, IncomingEntry>;
+
+/** The incoming-call machine compiled once for every connection; its actions reach their connection through the actor's scope. */
+const lightIncoming = compileMachine<IncomingContext>(incomingCallMachine, {
+  guards: { hasMethod: ({ context, self }) => hostOf(self).hasMethod(context.method) },
+  actors: {
+    handler: (scope, self) => {
+      const { method, params, id } = scope.input as HandlerInput;
+      return hostOf(self).runHandler(method, params, id, scope);
+    },
+  },
+  actions: {
+    sendResult: ({ context, self }) => hostOf(self).sendResult(context),
+    sendError: ({ context, self }) => hostOf(self).sendError(context),
+  },
+});
+const CANCELLED = lightIncoming.states.get('incomingCall.cancelled')!;
+
+function hostOf(actor: FlatActor<any, any>): IncomingCalls {
+  return actor.scope.host as IncomingCalls;
+}
+
+/** What a handler receives: its signal is made only if the handler reads it. */
+class Context implements HandlerContext<any> {
+  constructor(
+    private readonly scope: { readonly signal: AbortSignal },
+    readonly peer: HandlerContext<any>['peer'],
+    readonly id: Id,
+    readonly method: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
+}
+
 export class IncomingCalls {
   private readonly inFlight = new Map<Id, IncomingEntry>();
-  private readonly logic;
+  private readonly scope: ActorScope<IncomingCalls>;
+  private readonly xstateLogic;
 
   constructor(private readonly options: IncomingOptions) {
-    const { methods } = options;
-    this.logic = incomingCallMachine.provide({
-      guards: {
-        // Own function properties only: `__proto__`, `toString` and friends are not methods.
-        hasMethod: ({ context }) =>
-          hasOwn.call(methods, context.method) && typeof methods[context.method] === 'function',
-      },
+    this.scope = {
+      host: this,
+      scheduler: schedulerFor(undefined),
+      inspect: toInspectFunction(options.inspect),
+      parent: undefined,
+      onDone: (actor) => this.finished((actor as LightIncoming).context.id, actor.state === CANCELLED),
+    };
+    this.xstateLogic = incomingCallMachine.provide({
+      guards: { hasMethod: ({ context }) => this.hasMethod(context.method) },
       actors: {
         handler: fromPromise<unknown, HandlerInput>(({ input, signal }) =>
-          // Called through a promise chain so a handler that throws synchronously is an error response too.
-          Promise.resolve().then(() =>
-            methods[input.method]!(input.params, { signal, peer: options.peer, id: input.id, method: input.method }),
-          ),
+          this.runHandler(input.method, input.params, input.id, { signal }),
         ),
       },
       actions: {
-        sendResult: ({ context }) =>
-          this.replyEncodable(context.id, resultFrame(context.id, context.result), (error) =>
-            errorFrame(context.id, {
-              code: ErrorCodes.InternalError,
-              message: `the result of "${context.method}" cannot be encoded as JSON: ${error.message}`,
-            }),
-          ),
-        sendError: ({ context }) => {
-          const error = context.failure === 'methodNotFound'
-            ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
-            : this.toErrorObject(context.error);
-          // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-          this.replyEncodable(context.id, errorFrame(context.id, error), () =>
-            errorFrame(context.id, { code: error.code, message: error.message }),
-          );
-        },
+        sendResult: ({ context }) => this.sendResult(context),
+        sendError: ({ context }) => this.sendError(context),
       },
     });
+  }
+
+  /** Reported as every incoming call actor's parent to inspectors (light engine). */
+  set parent(actor: ActorScope['parent']) {
+    this.scope.parent = actor;
   }
 
   /** Number of incoming calls still being handled. */
@@ -115,21 +153,20 @@ export class IncomingCalls {
   /** Handles one request. Returns false when a request with the same id is already in flight. */
   receive(frame: RequestFrame, batch?: BatchReply): boolean {
     if (this.inFlight.has(frame.id)) return false;
-    const actor = createActor(this.logic, {
-      input: { id: frame.id, method: frame.method, params: frame.params },
-      inspect: this.options.inspect,
-    });
-    const entry: IncomingEntry = { actor, batch };
+    const input = { id: frame.id, method: frame.method, params: frame.params };
+    const entry: IncomingEntry = { actor: undefined!, batch };
     batch?.expect();
     this.inFlight.set(frame.id, entry);
-    actor.subscribe({
-      complete: () => {
-        this.inFlight.delete(frame.id);
-        // Cancelled calls send nothing; a batch must not wait for them.
-        if (batch && actor.getSnapshot().matches('cancelled')) batch.drop();
-      },
-    });
-    actor.start();
+    if (this.options.engine === 'light') {
+      const actor: LightIncoming = new FlatActor(lightIncoming, this.scope, input, entry);
+      entry.actor = actor;
+      actor.start();
+    } else {
+      const actor = createActor(this.xstateLogic, { input, inspect: this.options.inspect });
+      entry.actor = actor;
+      actor.subscribe({ complete: () => this.finished(frame.id, actor.getSnapshot().matches('cancelled')) });
+      actor.start();
+    }
     return true;
   }
 
@@ -144,6 +181,46 @@ export class IncomingCalls {
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
     for (const entry of [...this.inFlight.values()]) entry.actor.send({ type: 'connection.closed' });
+  }
+
+  /** `hasMethod`: own function properties only; `__proto__`, `toString` and friends are not methods. */
+  hasMethod(method: string): boolean {
+    const { methods } = this.options;
+    return hasOwn.call(methods, method) && typeof methods[method] === 'function';
+  }
+
+  /** The `handler` actor: runs the method, through a promise chain so that a synchronous throw is an error response too. */
+  runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): Promise<unknown> {
+    const handler = this.options.methods[method]!;
+    const ctx = new Context(scope, this.options.peer, id, method);
+    return Promise.resolve().then(() => handler(params, ctx));
+  }
+
+  /** `sendResult`. */
+  sendResult(context: IncomingContext): void {
+    this.replyEncodable(context.id, resultFrame(context.id, context.result), (error) =>
+      errorFrame(context.id, {
+        code: ErrorCodes.InternalError,
+        message: `the result of "${context.method}" cannot be encoded as JSON: ${error.message}`,
+      }),
+    );
+  }
+
+  /** `sendError`: method not found, or what the handler threw. */
+  sendError(context: IncomingContext): void {
+    const error =
+      context.failure === 'methodNotFound'
+        ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
+        : this.toErrorObject(context.error);
+    // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
+    this.replyEncodable(context.id, errorFrame(context.id, error), () => errorFrame(context.id, { code: error.code, message: error.message }));
+  }
+
+  /** The call reached a final state. Cancelled calls send nothing, so a batch must not wait for them. */
+  private finished(id: Id, cancelled: boolean): void {
+    const entry = this.inFlight.get(id);
+    this.inFlight.delete(id);
+    if (cancelled) entry?.batch?.drop();
   }
 
   /** Replies with `frame`, or with the fallback when `frame` cannot be encoded as JSON. */

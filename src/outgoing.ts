@@ -3,32 +3,67 @@
  * Map by id (never as children of the connection actor), plus a bounded memory
  * of recently settled ids so that a late or duplicate response is told apart
  * from an unknown one.
+ *
+ * Each call runs `callMachine`, by default on the light engine (a transition
+ * table compiled from the machine, one shared deadline timer, see
+ * `src/engine/`), or as a full XState actor with `engine: 'xstate'`. The
+ * owner's side of the machine (writing the request, telling the peer about a
+ * cancellation, settling the caller) is the same code for both.
  */
 import { createActor, type Actor } from 'xstate';
-import { callMachine, type CallStatus } from '../machines/call.machine.js';
+import { callMachine, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
+import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
+import { compileMachine } from './engine/compile.js';
+import { schedulerFor } from './engine/deadlines.js';
+import { Fifo } from './engine/fifo.js';
 import { AbortError, ConnectionClosedError, RemoteError, TimeoutError } from './errors.js';
 import type { ErrorObject } from './protocol/jsonrpc.js';
 import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
-import type { Clock, InspectOption, UnmatchedReason } from './types.js';
+import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
 
-type CallActor = Actor<typeof callMachine>;
+interface CallActor {
+  send(event: CallEvent): void;
+}
 
+/** One pending call: its actor and what the caller waits on. */
 interface PendingCall {
   actor: CallActor;
-  frame: string;
+  /** The encoded request, until it is written. */
+  frame: string | undefined;
   resolve: (value: any) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Set once the call's final state is reached (its actor may still be finishing the step). */
+  settled: boolean;
+}
+
+type CallContext = CallInput & { result?: unknown; error?: unknown };
+type LightCall = FlatActor<CallContext, PendingCall>;
+
+/** The call machine compiled once for every connection; its actions reach their connection through the actor's scope. */
+const lightCall = compileMachine<CallContext>(callMachine, {
+  actions: {
+    writeRequest: ({ self }) => hostOf(self).writeRequest(self.owner as PendingCall),
+    notifyPeerOfCancel: ({ context, self }) => hostOf(self).notifyPeerOfCancel(context.id),
+    settleCaller: ({ context, self }, { status }: { status: CallStatus }) => hostOf(self).settle(context.id, self.owner as PendingCall, status, context),
+  },
+});
+const QUEUED = lightCall.states.get('call.pending.queued')!;
+
+function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
+  return actor.scope.host as OutgoingCalls;
 }
 
 export interface OutgoingOptions {
-  /** Writes a text frame; `done` reports the write's outcome. */
-  write: (frame: string, done: (error?: Error) => void) => void;
+  /** Writes a text frame; `done` reports the write's outcome. Calls `done` in the order of the writes. */
+  write: (frame: string, done?: (error?: Error) => void) => void;
   inspect: InspectOption;
   clock: Clock | undefined;
   /** How many settled ids to remember for late/duplicate detection. */
   settledMemory: number;
+  /** Which interpreter runs each call. */
+  engine: Engine;
 }
 
 export class OutgoingCalls {
@@ -39,31 +74,30 @@ export class OutgoingCalls {
    * failed) is 'abandoned': a response for it later is late, not a duplicate.
    */
   private readonly settled = new Map<string, 'answered' | 'abandoned'>();
-  private readonly logic;
-  /** Options for every call actor; `clock` only when given, since an explicit undefined replaces XState's default. */
-  private readonly actorOptions: { inspect?: InspectOption; clock?: Clock };
+  /** Calls whose request frame is being written, in write order (transports call back in that order). */
+  private readonly writing = new Fifo<PendingCall>();
+  private readonly scope: ActorScope<OutgoingCalls>;
+  private readonly xstateLogic;
+  private readonly xstateOptions: { inspect?: InspectOption; clock?: Clock };
 
   constructor(private readonly options: OutgoingOptions) {
-    this.actorOptions = {};
-    if (options.inspect) this.actorOptions.inspect = options.inspect;
-    if (options.clock) this.actorOptions.clock = options.clock;
-    this.logic = callMachine.provide({
+    this.scope = { host: this, scheduler: schedulerFor(options.clock), inspect: toInspectFunction(options.inspect), parent: undefined, onDone: undefined };
+    // `clock` only when given: an explicit undefined would replace XState's default.
+    this.xstateOptions = {};
+    if (options.inspect) this.xstateOptions.inspect = options.inspect;
+    if (options.clock) this.xstateOptions.clock = options.clock;
+    this.xstateLogic = callMachine.provide({
       actions: {
-        writeRequest: ({ context, self }) => {
-          const call = this.pending.get(context.id);
-          if (!call) return;
-          options.write(call.frame, (error) => {
-            // The call may have settled (timeout, abort) before the socket finished the write.
-            if (self.getSnapshot().status !== 'active') return;
-            self.send(error ? { type: 'request.writeFailed', error } : { type: 'request.written' });
-          });
-        },
-        notifyPeerOfCancel: ({ context }) => {
-          options.write(encode(notificationFrame(CANCEL_METHOD, { id: context.id })), ignoreWriteError);
-        },
-        settleCaller: ({ context }, { status }) => this.settle(context.id, status, context),
+        writeRequest: ({ context }) => this.writeRequest(this.pending.get(context.id)!),
+        notifyPeerOfCancel: ({ context }) => this.notifyPeerOfCancel(context.id),
+        settleCaller: ({ context }, { status }) => this.settle(context.id, this.pending.get(context.id), status, context),
       },
     });
+  }
+
+  /** Reported as every call actor's parent to inspectors (light engine). */
+  set parent(actor: ActorScope['parent']) {
+    this.scope.parent = actor;
   }
 
   /** Number of calls not yet settled. */
@@ -72,27 +106,32 @@ export class OutgoingCalls {
   }
 
   /** Starts a call actor. The caller has validated the arguments and encoded the frame. */
-  start(
-    input: { id: string; method: string; params: unknown; timeout: number; connectionOpen: boolean },
-    frame: string,
-    signal: AbortSignal | undefined,
-  ): Promise<any> {
+  start(input: CallInput, frame: string, signal: AbortSignal | undefined): Promise<any> {
     return new Promise((resolve, reject) => {
-      const actor = createActor(this.logic, { input, ...this.actorOptions });
-      const call: PendingCall = { actor, frame, resolve, reject, signal, onAbort: undefined };
+      const call: PendingCall = { actor: undefined!, frame, resolve, reject, signal, onAbort: undefined, settled: false };
       this.pending.set(input.id, call);
+      let start: () => void;
+      if (this.options.engine === 'light') {
+        const actor: LightCall = new FlatActor(lightCall, this.scope, input, call);
+        call.actor = actor;
+        start = () => actor.start();
+      } else {
+        const actor = createActor(this.xstateLogic, { input, ...this.xstateOptions });
+        call.actor = actor;
+        start = () => actor.start();
+      }
       if (signal) {
-        call.onAbort = () => actor.send({ type: 'call.cancel', reason: signal.reason });
+        call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
-      actor.start();
+      start();
     });
   }
 
   /** Sends a queued call now that the connection is open (nothing if it has settled meanwhile). */
   release(id: string): void {
     const call = this.pending.get(id);
-    if (call?.actor.getSnapshot().matches({ pending: 'queued' })) call.actor.send({ type: 'connection.opened' });
+    if (call && isQueued(call.actor)) call.actor.send({ type: 'connection.opened' });
   }
 
   /** Fails every pending call with the same error. */
@@ -113,7 +152,7 @@ export class OutgoingCalls {
       return ending === 'abandoned' ? 'late' : 'duplicate';
     }
     // A queued call has not been written yet: nothing can legitimately answer it.
-    if (call.actor.getSnapshot().matches({ pending: 'queued' })) return 'unknown';
+    if (isQueued(call.actor)) return 'unknown';
     if ('result' in outcome) {
       call.actor.send({ type: 'response.result', result: outcome.result });
     } else {
@@ -123,9 +162,31 @@ export class OutgoingCalls {
     return undefined;
   }
 
-  private settle(id: string, status: CallStatus, context: { method: string; timeout: number; result?: unknown; error?: unknown }): void {
-    const call = this.pending.get(id);
-    if (!call) return;
+  /** `writeRequest`: hands the frame to the transport; the shared callback tells the call when it is on the wire. */
+  writeRequest(call: PendingCall): void {
+    const frame = call.frame!;
+    call.frame = undefined;
+    this.writing.push(call);
+    this.options.write(frame, this.written);
+  }
+
+  /** One callback for every request write: the transport calls back in write order. */
+  private readonly written = (error?: Error): void => {
+    const call = this.writing.shift();
+    // The call may have settled (timeout, abort) before the socket finished the write.
+    if (call === undefined || call.settled) return;
+    call.actor.send(error ? { type: 'request.writeFailed', error } : { type: 'request.written' });
+  };
+
+  /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned. */
+  notifyPeerOfCancel(id: string): void {
+    this.options.write(encode(notificationFrame(CANCEL_METHOD, { id })), ignoreWriteError);
+  }
+
+  /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
+  settle(id: string, call: PendingCall | undefined, status: CallStatus, context: { method: string; timeout: number; result?: unknown; error?: unknown }): void {
+    if (!call || call.settled) return;
+    call.settled = true;
     this.pending.delete(id);
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
     const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
@@ -158,6 +219,10 @@ export class OutgoingCalls {
       this.settled.delete(oldest);
     }
   }
+}
+
+function isQueued(actor: CallActor): boolean {
+  return actor instanceof FlatActor ? actor.state === QUEUED : (actor as Actor<typeof callMachine>).getSnapshot().matches({ pending: 'queued' });
 }
 
 function ignoreWriteError(): void {

@@ -26,6 +26,7 @@ import type { Transport } from './transports/transport.js';
 import type {
   AnyApi,
   Clock,
+  Engine,
   HandlerContext,
   InspectOption,
   MethodName,
@@ -48,6 +49,8 @@ export interface PeerOptions {
   methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
   inspect: InspectOption;
   clock: Clock | undefined;
+  /** What runs each call's machine. */
+  engine: Engine;
   /** True for a server-side socket, which is open when it is handed over. */
   alreadyOpen: boolean;
   exposeErrorStack: boolean;
@@ -88,6 +91,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       inspect: options.inspect,
       clock: options.clock,
       settledMemory: options.settledMemory,
+      engine: options.engine,
     });
     this.incoming = new IncomingCalls({
       methods: options.methods,
@@ -95,6 +99,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       write: (text) => write(text),
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
+      engine: options.engine,
     });
 
     let settleReady!: { resolve: () => void; reject: (e: unknown) => void };
@@ -145,6 +150,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       input: { url: options.url, alreadyOpen: options.alreadyOpen },
       inspect: options.inspect,
     });
+    this.outgoing.parent = this.actor;
+    this.incoming.parent = this.actor;
 
     transport.attach({
       open: () => this.dispatch({ type: 'transport.opened' }),

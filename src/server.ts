@@ -7,8 +7,8 @@ import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from '
 import { Emitter } from './emitter.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
-import type { AnyApi, Clock, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalTimeout, validateInteger, validateMethods } from './validate.js';
+import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
+import { optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -23,6 +23,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   inspect?: InspectOption;
   /** Clock for timeouts of server-to-client calls. Default: real timers. */
   clock?: Clock;
+  /** What runs each call's machine, both ways: `'light'` (default) or `'xstate'` (a full XState actor per call). */
+  engine?: Engine;
   /** Largest incoming frame in bytes; larger ones close the socket with 1009. Default: 100 MiB (as `ws`). */
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
@@ -58,6 +60,7 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
   const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
+  const engine = validateEngine(options.engine);
 
   const listener = await listenWs({ port, host, maxPayload: options.maxPayload });
 
@@ -71,6 +74,7 @@ export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends A
       methods,
       inspect: options.inspect,
       clock: options.clock,
+      engine,
       alreadyOpen: true,
       exposeErrorStack: options.exposeErrorStack ?? false,
       settledMemory: DEFAULT_SETTLED_MEMORY,

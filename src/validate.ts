@@ -52,6 +52,13 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
   return methods as Record<string, (...args: any[]) => unknown>;
 }
 
+/** The `engine` option: 'light' (default) or 'xstate'. */
+export function validateEngine(value: unknown): 'light' | 'xstate' {
+  if (value === undefined) return 'light';
+  if (value !== 'light' && value !== 'xstate') throw new TypeError(`options.engine must be 'light' or 'xstate', got ${describe(value)}`);
+  return value;
+}
+
 export function validateInteger(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
   if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${value}`);

@@ -21,7 +21,9 @@ export interface Scheduler {
 }
 
 /** What every actor made by one owner shares (one object, not one per actor). */
-export interface ActorScope {
+export interface ActorScope<THost = unknown> {
+  /** The owner (the calls of one connection), for actions compiled once for all owners. */
+  host?: THost;
   scheduler: Scheduler;
   inspect: ((event: InspectionEvent) => void) | undefined;
   /** Reported as each actor's parent (the connection actor). */
@@ -70,7 +72,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
 
   constructor(
     readonly compiled: CompiledMachine,
-    private readonly scope: ActorScope,
+    readonly scope: ActorScope,
     input: unknown,
     owner: TOwner,
   ) {
@@ -246,7 +248,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     this.invocation = invocation;
     let promise: PromiseLike<unknown>;
     try {
-      promise = run(invocation);
+      promise = run(invocation, this);
     } catch (error) {
       promise = Promise.reject(error);
     }

@@ -56,7 +56,7 @@ export interface Implementations<TContext> {
   guards?: Record<string, (args: ActionArgs<TContext>, params: any) => boolean>;
   delays?: Record<string, (args: ActionArgs<TContext>) => number>;
   /** Promise actors by `src` name. */
-  actors?: Record<string, (scope: InvokeScope) => PromiseLike<unknown>>;
+  actors?: Record<string, (scope: InvokeScope, self: FlatActor<TContext, any>) => PromiseLike<unknown>>;
 }
 
 /** One step of a transition, in execution order. */
@@ -97,7 +97,7 @@ export interface CompiledMachine {
   readonly timer: { eventType: string; delay: (args: ActionArgs<any>) => number } | undefined;
   /** The one invoked promise actor, if the machine has an `invoke`. */
   readonly invoke:
-    | { id: string; run: (scope: InvokeScope) => PromiseLike<unknown>; input: (args: ActionArgs<any>) => unknown }
+    | { id: string; run: (scope: InvokeScope, self: FlatActor<any, any>) => PromiseLike<unknown>; input: (args: ActionArgs<any>) => unknown }
     | undefined;
   readonly rootOutput: ((args: { context: any; event: AnyEvent; self: unknown }) => unknown) | undefined;
   readonly createContext: (input: unknown) => any;

@@ -151,3 +151,47 @@ export class Deadlines {
     if (earliest < this.armedFor) this.arm(earliest);
   }
 }
+
+/** A clock without `now()` (only XState's `setTimeout`/`clearTimeout`): one clock timer per entry. */
+export class ClockTimers {
+  private readonly handles = new Map<DeadlineEntry, unknown>();
+
+  constructor(private readonly clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void }) {}
+
+  get size(): number {
+    return this.handles.size;
+  }
+
+  add(entry: DeadlineEntry, ms: number): void {
+    const handle = this.clock.setTimeout(() => {
+      this.handles.delete(entry);
+      entry.expire();
+    }, ms);
+    this.handles.set(entry, handle);
+  }
+
+  remove(entry: DeadlineEntry): void {
+    const handle = this.handles.get(entry);
+    if (handle === undefined) return;
+    this.handles.delete(entry);
+    this.clock.clearTimeout(handle);
+  }
+}
+
+/** Every connection's calls share one timer, unless a clock of their own is given. */
+const shared = new Deadlines(realTime);
+
+/** The scheduler for calls timed by `clock` (the shared real-time one when none is given). */
+export function schedulerFor(clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void; now?: () => number } | undefined) {
+  if (clock === undefined) return shared;
+  if (typeof clock.now === 'function') {
+    const now = clock.now.bind(clock);
+    return new Deadlines({ now, setTimeout: (callback, ms) => clock.setTimeout(callback, ms), clearTimeout: (handle) => clock.clearTimeout(handle) });
+  }
+  return new ClockTimers(clock);
+}
+
+/** Timers the shared real-time scheduler holds (for leak checks). */
+export function sharedDeadlines(): Deadlines {
+  return shared;
+}

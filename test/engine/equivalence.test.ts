@@ -33,7 +33,7 @@ function recorder(names: string[], actions: string[]) {
   return Object.fromEntries(
     names.map((name) => [
       name,
-      ({ context }: { context: Record<string, unknown> }, params: unknown) => {
+      ({ context }: { context: any }, params: unknown) => {
         actions.push(`${name}${params === undefined ? '' : JSON.stringify(params)} ${JSON.stringify(context)}`);
       },
     ]),
@@ -43,11 +43,13 @@ function recorder(names: string[], actions: string[]) {
 function inspectRecorder(into: Trace['inspected']) {
   return (event: InspectionEvent) => {
     if (event.type === '@xstate.event') into.push({ type: event.type, event: event.event.type, actorRef: event.actorRef });
-    if (event.type === '@xstate.snapshot') into.push({ type: event.type, value: (event.snapshot as { value: unknown }).value, actorRef: event.actorRef });
+    if (event.type === '@xstate.snapshot') into.push({ type: event.type, value: (event.snapshot as unknown as { value: unknown }).value, actorRef: event.actorRef });
   };
 }
 
-function runXState(machine: AnyStateMachine, provided: Parameters<AnyStateMachine['provide']>[0], input: unknown, events: Event[]): Trace {
+type Provide = (actions: string[]) => any;
+
+function runXState(machine: AnyStateMachine, provided: Provide, input: unknown, events: Event[]): Trace {
   const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
   const actor = createActor(machine.provide(provided(trace.actions)), { input, clock: new SimulatedClock(), inspect: inspectRecorder(trace.inspected) });
   actor.start();
@@ -64,14 +66,14 @@ function runXState(machine: AnyStateMachine, provided: Parameters<AnyStateMachin
 
 function runLight(
   machine: AnyStateMachine,
-  provided: Parameters<typeof compileMachine>[1] & ((actions: string[]) => Parameters<typeof compileMachine>[1]),
+  provided: Provide,
   input: unknown,
   events: Event[],
 ): Trace & { timersLeft: number } {
   const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
   const compiled = compileMachine(machine, provided(trace.actions));
   const clock = new SimulatedClock();
-  const deadlines = new Deadlines({ now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id) });
+  const deadlines = new Deadlines({ now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) });
   const scope: ActorScope = { scheduler: deadlines, inspect: inspectRecorder(trace.inspected), parent: undefined, onDone: undefined };
   const actor = new FlatActor(compiled, scope, input, undefined).start();
   const record = () => trace.states.push({ value: actor.getSnapshot().value, status: actor.getSnapshot().status });
@@ -114,8 +116,8 @@ interface Case {
   machine: AnyStateMachine;
   input: unknown;
   events: Event[];
-  xstate: (actions: string[]) => Parameters<AnyStateMachine['provide']>[0];
-  light: (actions: string[]) => Parameters<typeof compileMachine>[1];
+  xstate: Provide;
+  light: Provide;
 }
 
 const callInput = (connectionOpen: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: 500, connectionOpen });
@@ -154,14 +156,14 @@ describe('light engine ≡ XState on every generated path', () => {
   for (const c of cases) {
     it(`${c.name}: same states, actions, outputs and inspection events`, () => {
       const options = { input: c.input, events: c.events };
-      const machine = c.machine.provide(c.xstate([]) as never);
+      const machine = c.machine.provide(c.xstate([]));
       const paths = [...getShortestPaths(machine, options), ...getSimplePaths(machine, options)];
       expect(paths.length).toBeGreaterThan(1);
       const finals = new Set<string>();
       for (const path of paths) {
         const events = path.steps.slice(1).map((step) => step.event as Event);
-        const expected = runXState(c.machine, c.xstate as never, c.input, events);
-        const actual = runLight(c.machine, c.light as never, c.input, events);
+        const expected = runXState(c.machine, c.xstate, c.input, events);
+        const actual = runLight(c.machine, c.light, c.input, events);
         expect({ ...actual, timersLeft: undefined }, `path ${events.map((e) => e.type).join(' → ')}`).toEqual({ ...expected, timersLeft: undefined });
         expect(actual.timersLeft).toBe(0);
         finals.add(JSON.stringify(actual.states.at(-1)));
@@ -174,8 +176,8 @@ describe('light engine ≡ XState on every generated path', () => {
   it('reports events in both engines even when no transition is enabled', () => {
     const events = [{ type: 'response.result', result: 1 }, { type: 'connection.opened' }];
     const c = cases[0]!;
-    const expected = runXState(c.machine, c.xstate as never, c.input, events);
-    const actual = runLight(c.machine, c.light as never, c.input, events);
+    const expected = runXState(c.machine, c.xstate, c.input, events);
+    const actual = runLight(c.machine, c.light, c.input, events);
     expect(actual.inspected).toEqual(expected.inspected);
     expect(actual.states.map((s) => s.value)).toEqual([{ pending: 'queued' }, { pending: 'queued' }, { pending: 'sent' }]);
   });
