@@ -28,7 +28,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   headers?: Record<string, string>;
   /** Include handler error stacks in error responses sent to the server. Default: false. */
   exposeErrorStack?: boolean;
-  /** How many settled call ids are remembered to report late and duplicate responses as such. Default: 10,000. */
+  /** How many of the most recently settled call ids are remembered (up to twice as many are kept), to report late and duplicate responses as such. Default: 10,000. */
   settledMemory?: number;
   /** How long the opening handshake may take before the connection fails, in ms. Default: the `timeout`. */
   handshakeTimeout?: number;

@@ -38,6 +38,7 @@ interface PendingCall {
   settled: boolean;
 }
 
+type Ending = 'answered' | 'abandoned';
 type CallContext = CallInput & { result?: unknown; error?: unknown };
 type LightCall = FlatActor<CallContext, PendingCall>;
 
@@ -50,6 +51,9 @@ const lightCall = compileMachine<CallContext>(callMachine, {
   },
 });
 const QUEUED = lightCall.states.get('call.pending.queued')!;
+
+const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
+const OPENED: CallEvent = Object.freeze({ type: 'connection.opened' });
 
 function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
   return actor.scope.host as OutgoingCalls;
@@ -69,11 +73,16 @@ export interface OutgoingOptions {
 export class OutgoingCalls {
   private readonly pending = new Map<string, PendingCall>();
   /**
-   * Recently settled ids and how they ended, oldest first (bounded). A call
-   * that ended without any response (timeout, cancel, connection lost, write
-   * failed) is 'abandoned': a response for it later is late, not a duplicate.
+   * Recently settled ids and how they ended, in two generations: ids go into
+   * `recent`; when it holds `settledMemory` ids it becomes `older` and the
+   * previous `older` is dropped whole. So the last `settledMemory` ids (and at
+   * most twice as many) are remembered, with no per-id eviction: deleting
+   * from a Map one key at a time leaves holes that cost on every insert.
+   * A call that ended without any response (timeout, cancel, connection lost,
+   * write failed) is 'abandoned': a response for it later is late, not a duplicate.
    */
-  private readonly settled = new Map<string, 'answered' | 'abandoned'>();
+  private recent = new Map<string, Ending>();
+  private older = new Map<string, Ending>();
   /** Calls whose request frame is being written, in write order (transports call back in that order). */
   private readonly writing = new Fifo<PendingCall>();
   private readonly scope: ActorScope<OutgoingCalls>;
@@ -112,7 +121,9 @@ export class OutgoingCalls {
       this.pending.set(input.id, call);
       let start: () => void;
       if (this.options.engine === 'light') {
-        const actor: LightCall = new FlatActor(lightCall, this.scope, input, call);
+        // The frame carries the params; the context keeps them only for inspectors to show.
+        const context = this.scope.inspect ? input : { id: input.id, method: input.method, timeout: input.timeout, connectionOpen: input.connectionOpen };
+        const actor: LightCall = new FlatActor(lightCall, this.scope, context, call);
         call.actor = actor;
         start = () => actor.start();
       } else {
@@ -131,7 +142,7 @@ export class OutgoingCalls {
   /** Sends a queued call now that the connection is open (nothing if it has settled meanwhile). */
   release(id: string): void {
     const call = this.pending.get(id);
-    if (call && isQueued(call.actor)) call.actor.send({ type: 'connection.opened' });
+    if (call && isQueued(call.actor)) call.actor.send(OPENED);
   }
 
   /** Fails every pending call with the same error. */
@@ -147,7 +158,7 @@ export class OutgoingCalls {
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
     if (!call) {
-      const ending = this.settled.get(id);
+      const ending = this.recent.get(id) ?? this.older.get(id);
       if (ending === undefined) return 'unknown';
       return ending === 'abandoned' ? 'late' : 'duplicate';
     }
@@ -175,7 +186,7 @@ export class OutgoingCalls {
     const call = this.writing.shift();
     // The call may have settled (timeout, abort) before the socket finished the write.
     if (call === undefined || call.settled) return;
-    call.actor.send(error ? { type: 'request.writeFailed', error } : { type: 'request.written' });
+    call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
   };
 
   /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned. */
@@ -211,12 +222,13 @@ export class OutgoingCalls {
     }
   }
 
-  private remember(id: string, ending: 'answered' | 'abandoned'): void {
-    if (this.options.settledMemory === 0) return;
-    this.settled.set(id, ending);
-    if (this.settled.size > this.options.settledMemory) {
-      const oldest = this.settled.keys().next().value as string;
-      this.settled.delete(oldest);
+  private remember(id: string, ending: Ending): void {
+    const capacity = this.options.settledMemory;
+    if (capacity === 0) return;
+    this.recent.set(id, ending);
+    if (this.recent.size >= capacity) {
+      this.older = this.recent;
+      this.recent = new Map();
     }
   }
 }

@@ -82,6 +82,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private opened = false;
   /** Effects requested by the connection's actions during the current event. */
   private effects: Array<() => void> = [];
+  /** Whether incoming messages skip the connection actor (see ROUTING_STATES). */
+  private routesDirectly = false;
 
   constructor(private readonly options: PeerOptions) {
     const { transport } = options;
@@ -157,12 +159,15 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       open: () => this.dispatch({ type: 'transport.opened' }),
       message: (data, isBinary) => {
         if (isBinary) this.report('malformed', data, null, 'binary frame: JSON-RPC travels in text frames');
+        // In a state whose only answer to a message is routeMessage, route it without running the interpreter.
+        else if (this.routesDirectly) this.route(data);
         else this.dispatch({ type: 'message.received', data });
       },
       close: (code, reason) => this.dispatch({ type: 'transport.closed', code, reason }),
       error: (error) => this.dispatch({ type: 'transport.error', error }),
     });
     this.actor.start();
+    this.routesDirectly = options.inspect === undefined && ROUTING_STATES.has(this.state);
     this.runEffects();
   }
 
@@ -264,6 +269,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   /** Sends an event to the connection actor, then runs the effects its actions asked for. */
   private dispatch(event: ConnectionEvent): void {
     this.actor.send(event);
+    this.routesDirectly = this.options.inspect === undefined && ROUTING_STATES.has(this.state);
     this.runEffects();
   }
 
@@ -372,6 +378,24 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
   }
 }
+
+/**
+ * The connection states in which `message.received` does nothing but the
+ * `routeMessage` action (no target, no guard), read off the machine. In those
+ * states the owner routes each message itself, which is what the machine would
+ * do, without an interpreter step per message. With an inspector attached,
+ * every message still goes through the actor so that it shows.
+ */
+const ROUTING_STATES: ReadonlySet<string> = new Set(
+  Object.entries(connectionMachine.root.states)
+    .filter(([, node]) => {
+      const transitions = node.transitions.get('message.received');
+      if (transitions?.length !== 1) return false;
+      const [t] = transitions;
+      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'routeMessage';
+    })
+    .map(([key]) => key),
+);
 
 function describeUnmatched(reason: UnmatchedReason): string {
   switch (reason) {

@@ -66,6 +66,11 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   private invocation: Invocation | undefined = undefined;
   private processing = false;
   private mailbox: AnyEvent[] | undefined = undefined;
+  /** Whether an inspector sees this actor's snapshots. */
+  get inspected(): boolean {
+    return this.scope.inspect !== undefined;
+  }
+
   /** Only when inspected: XState's fields that inspectors read. */
   sessionId: string | undefined;
   _parent: AnyActorRef | undefined;

@@ -266,7 +266,9 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
             partial[key] = typeof v === 'function' ? v(args, resolvedParams) : v;
           }
         }
-        actor.context = { ...actor.context, ...partial };
+        // Snapshots handed to an inspector stay as they were; otherwise nobody holds the old context.
+        if (actor.inspected) actor.context = { ...actor.context, ...partial };
+        else Object.assign(actor.context as object, partial);
       },
     };
   }
