@@ -189,10 +189,23 @@ export class OutgoingCalls {
     call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
   };
 
-  /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned. */
+  /**
+   * `notifyPeerOfCancel`: tells the peer that the call it may be handling is
+   * abandoned. Notices made in the same tick (a burst of timeouts, a close)
+   * go out together as one JSON-RPC batch frame instead of a frame each.
+   */
   notifyPeerOfCancel(id: string): void {
-    this.options.write(encode(notificationFrame(CANCEL_METHOD, { id })), ignoreWriteError);
+    if (this.cancelNotices.push(id) === 1) queueMicrotask(this.flushCancelNotices);
   }
+
+  private cancelNotices: string[] = [];
+
+  private readonly flushCancelNotices = (): void => {
+    const ids = this.cancelNotices;
+    this.cancelNotices = [];
+    const frames = ids.map((id) => notificationFrame(CANCEL_METHOD, { id }));
+    this.options.write(encode(frames.length === 1 ? frames[0]! : frames), ignoreWriteError);
+  };
 
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
   settle(id: string, call: PendingCall | undefined, status: CallStatus, context: { method: string; timeout: number; result?: unknown; error?: unknown }): void {

@@ -251,6 +251,8 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
 
   function assignStep(type: string, fn: any, params: unknown): Step {
     const assignment = fn.assignment;
+    // An object assignment's keys are fixed: read them once, not per event.
+    const entries: Array<[string, unknown]> = typeof assignment === 'function' ? [] : Object.entries(assignment);
     return {
       kind: 'action',
       type,
@@ -261,8 +263,8 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
         if (typeof assignment === 'function') partial = assignment(args, resolvedParams);
         else {
           partial = {};
-          for (const key of Object.keys(assignment)) {
-            const v = assignment[key];
+          for (let i = 0; i < entries.length; i++) {
+            const [key, v] = entries[i]!;
             partial[key] = typeof v === 'function' ? v(args, resolvedParams) : v;
           }
         }

@@ -37,6 +37,34 @@ describe('deadlines reach the other side', () => {
     expect(await aborted).toBe(true);
     await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to drop the call');
   });
+
+  it('sends the cancel notices of calls timing out together as one batch frame, and every handler is aborted', async () => {
+    const clock = new SimulatedClock();
+    const frames: unknown[] = [];
+    const aborted: string[] = [];
+    server = await serve({
+      methods: {
+        work: ({ n }: { n: string }, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(n), reject(ctx.signal.reason)))),
+      },
+    });
+    server.on('connection', (peer) => peer.on('unmatched', (e) => frames.push(e)));
+    client = connect(server.url, { clock });
+    const calls = ['a', 'b', 'c'].map((n) => settle(client!.request('work', { n }, { timeout: 100 })));
+    await until(() => [...server!.connections][0]?.handlingCalls === 3, 'the server to handle all three');
+    const sent: string[] = [];
+    const transport = (client as unknown as { options: { transport: { send(text: string): void } } }).options.transport;
+    const send = transport.send.bind(transport);
+    transport.send = (text: string, ...rest: unknown[]) => (sent.push(text), (send as (...a: unknown[]) => void)(text, ...rest));
+
+    clock.increment(100);
+    expect((await Promise.all(calls)).map((c) => c.error.name)).toEqual(['TimeoutError', 'TimeoutError', 'TimeoutError']);
+    await until(() => aborted.length === 3, 'every handler to be aborted');
+    expect(aborted.sort()).toEqual(['a', 'b', 'c']);
+    expect(sent).toHaveLength(1);
+    expect(JSON.parse(sent[0]!).map((f: { method: string }) => f.method)).toEqual(['$/cancelRequest', '$/cancelRequest', '$/cancelRequest']);
+    // A batch of notifications gets no reply and nothing is reported as unmatched.
+    expect(frames).toEqual([]);
+  });
 });
 
 describe('closing', () => {
