@@ -1,0 +1,61 @@
+/**
+ * Both engines behind the same API, over real sockets: the light engine (the
+ * default) and a full XState actor per call (`engine: 'xstate'`) must give
+ * callers the same results and errors, and leave nothing behind.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { sharedDeadlines } from '../../src/engine/deadlines.js';
+import { connect, serve, type Client, type Server } from '../../src/index.js';
+import { abortWatcher, closeAfterEach, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+closeAfterEach(() => [client, server]);
+
+describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
+  it('resolves, rejects with RemoteError, times out, aborts and fails on close, as the other engine does', async () => {
+    const clock = new SimulatedClock();
+    const { handler, entered, aborted } = abortWatcher();
+    server = await serve({ engine, methods: { echo: (p: unknown) => p, fail: () => Promise.reject(new Error('nope')), hang: handler, idle: () => new Promise(() => {}) } });
+    client = connect(server.url, { engine, clock });
+
+    const early = client.request('echo', { queued: true });
+    expect(await early).toEqual({ queued: true });
+    const failed = await settle(client.request('fail'));
+    expect([failed.error.name, failed.error.code, failed.error.message]).toEqual(['RemoteError', -32603, 'nope']);
+
+    const timedOut = settle(client.request('hang', {}, { timeout: 50 }));
+    await entered;
+    clock.increment(50);
+    expect((await timedOut).error.name).toBe('TimeoutError');
+    expect(await aborted).toBe(true);
+
+    const controller = new AbortController();
+    const cancelled = settle(client.request('idle', {}, { signal: controller.signal }));
+    controller.abort(new Error('changed my mind'));
+    expect((await cancelled).error.message).toBe('changed my mind');
+
+    const pending = settle(client.request('idle'));
+    await until(() => [...server!.connections][0]?.handlingCalls === 1, 'the server to take the call');
+    await client.close();
+    expect((await pending).error.name).toBe('ConnectionClosedError');
+    expect(client.pendingCalls).toBe(0);
+  });
+
+  it('leaves no deadline on the shared timer once calls settle (no clock given)', async () => {
+    server = await serve({ engine, methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { engine });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, n) => client!.request('echo', [n])));
+    expect(results.map((r) => (r as number[])[0])).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    expect(client.pendingCalls).toBe(0);
+    expect(sharedDeadlines().size).toBe(0);
+    expect(sharedDeadlines().armed).toBe(false);
+  });
+});
+
+describe('engine option', () => {
+  it('rejects an unknown engine before connecting', () => {
+    expect(() => connect('ws://127.0.0.1:1', { engine: 'fast' as never })).toThrow(new TypeError(`options.engine must be 'light' or 'xstate', got "fast"`));
+  });
+});
