@@ -68,7 +68,7 @@ async function inspectedCalls() {
   const cancelled = client.request('hang', undefined, { signal: controller.signal });
   await watcher.entered;
   // Cancel once the call is written (awaiting), as seen by the relay: the write's callback may come after the handler starts.
-  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(e.snapshot.value) === '{"pending":"awaiting"}');
+  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":"awaiting"}');
   await until(() => awaiting().length === 4, 'the fourth call to be awaiting', 200_000);
   controller.abort('changed my mind');
   outcomes.push(await settle(cancelled));
@@ -85,12 +85,15 @@ async function inspectedCalls() {
   return { received, outcomes, actors: byId() };
 }
 
+/** The state value carried by a snapshot event (Stately types the snapshot as any actor's). */
+const valueOf = (e: StatelyInspectionEvent & { type: '@xstate.snapshot' }) => (e.snapshot as { value?: unknown }).value;
+
 /** The sequence of distinct `snapshot.value`s the relay received for one actor. */
 function statesOf(received: StatelyInspectionEvent[], sessionId: string): unknown[] {
   const seq: unknown[] = [];
   for (const e of received) {
     if (e.type !== '@xstate.snapshot' || e.sessionId !== sessionId) continue;
-    if (JSON.stringify(seq.at(-1)) !== JSON.stringify(e.snapshot.value)) seq.push(e.snapshot.value);
+    if (JSON.stringify(seq.at(-1)) !== JSON.stringify(valueOf(e))) seq.push(valueOf(e));
   }
   return seq;
 }
