@@ -41,11 +41,11 @@ describe('callstate inspect (built package)', () => {
       let model: PageModel | undefined;
       for (let i = 0; i < 200; i++) {
         model = (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
-        if (model.counts.client.resolved > 0) break;
+        if ((model.counts.client.resolved ?? 0) > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(model!.connections).toEqual({ client: 'open', server: 'open' });
-      expect(model!.counts.client.resolved).toBeGreaterThan(0);
+      expect(model!.counts.client.resolved ?? 0).toBeGreaterThan(0);
       const [latest] = model!.recent;
       expect(['queued', 'sent']).toContain(latest!.path[0]);
       expect(latest!.path.at(-1)).toBe(latest!.state);

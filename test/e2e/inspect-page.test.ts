@@ -71,11 +71,13 @@ async function openBrowser(url: string): Promise<Page> {
 
 const laneCount = (page: Page, lane: string) => page.locator(`[data-lane="${lane}"] .call`).count();
 const text = async (page: Page, selector: string) => (await page.locator(selector).textContent())?.trim();
-/** Waits until `selector`'s text is `expected`. */
-const shows = (page: Page, selector: string, expected: string) =>
-  page.waitForFunction(([s, e]) => document.querySelector(s!)?.textContent?.trim() === e, [selector, expected], WAIT);
-const lanesHold = (page: Page, lane: string, n: number) =>
-  page.waitForFunction(([l, k]) => document.querySelectorAll(`[data-lane="${l}"] .call`).length === k, [lane, n] as const, WAIT);
+/** Waits until the element at `selector` shows exactly `expected`. */
+const shows = (page: Page, selector: string, expected: string) => page.waitForSelector(`${selector}:text-is("${expected}")`, WAIT);
+/** Waits until a lane's count shows `n`, then checks that it holds `n` cards. */
+const lanesHold = async (page: Page, lane: string, n: number) => {
+  await shows(page, `[data-lane="${lane}"] .n`, String(n));
+  expect(await laneCount(page, lane)).toBe(n);
+};
 
 describe('the inspection page (headless Chromium)', () => {
   it('shows calls appear in a lane, move through their states and finish in the counts, with both connection states', async () => {
@@ -96,7 +98,6 @@ describe('the inspection page (headless Chromium)', () => {
     await lanesHold(page, 'awaiting', 3);
     await lanesHold(page, 'handling', 3);
     expect(await laneCount(page, 'queued')).toBe(0);
-    expect(await text(page, '[data-lane="awaiting"] .n')).toBe('3');
 
     // Each one finishes in its own way, and leaves the lane for its count.
     gate('a').resolve({ ok: true });
