@@ -12,13 +12,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { connect, type Client } from '../client.js';
 import { serve, type Server } from '../server.js';
-import { attachBroadcast } from '../transports/broadcast.js';
+import { attachBroadcast, type Broadcast } from '../transports/broadcast.js';
 import type { Methods } from '../types.js';
 import { validateInteger } from '../validate.js';
 import { inspectionFeed } from './feed.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
 import { pageHtml } from './page.js';
-import { startTraffic, work, type TrafficOptions } from './traffic.js';
+import { startTraffic, trafficSettings, work, type TrafficOptions } from './traffic.js';
 
 export interface InspectPageOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
@@ -51,6 +51,7 @@ export interface InspectPage {
 export async function startInspectPage(options: InspectPageOptions = {}): Promise<InspectPage> {
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
+  const trafficOptions = options.traffic === false ? undefined : trafficSettings(options.traffic);
   const html = pageHtml();
 
   const model = emptyModel();
@@ -67,11 +68,11 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
   let client = connectClient();
 
   const http = createServer((request, response) => respond(request, response));
-  const stream = attachBroadcast(http, '/events', () => JSON.stringify({ model }));
+  let stream: Broadcast | undefined;
   function flush(): void {
     const events = batch;
     batch = [];
-    if (events.length > 0 && stream.readers > 0) stream.send(JSON.stringify({ events }));
+    if (events.length > 0 && stream && stream.readers > 0) stream.send(JSON.stringify({ events }));
   }
   function respond(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
@@ -98,6 +99,7 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
     await server.close();
     throw error;
   }
+  stream = attachBroadcast(http, '/events', () => JSON.stringify({ model }));
 
   let reconnecting: Promise<Client> | undefined;
   const reconnect = () =>
@@ -107,7 +109,7 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
       return client;
     })().finally(() => (reconnecting = undefined)));
 
-  const traffic = options.traffic === false ? undefined : startTraffic(() => client, reconnect, options.traffic);
+  const traffic = trafficOptions && startTraffic(() => client, reconnect, trafficOptions);
   const bound = (http.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
@@ -128,7 +130,7 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
         await client.close();
         await server.close();
         flush();
-        await stream.close();
+        await stream?.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })()),

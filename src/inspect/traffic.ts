@@ -7,11 +7,12 @@
 import { RpcError } from '../errors.js';
 import type { Client } from '../client.js';
 import type { HandlerContext } from '../types.js';
+import { validateInteger } from '../validate.js';
 
 export interface TrafficOptions {
   /** Seed of the generator; the same seed plans the same sequence of calls. Default: random. */
   seed?: number;
-  /** Calls started per second. Default: 6. */
+  /** Calls started per second (an integer, 1 to 1,000). Default: 6. */
   rate?: number;
   /** Longest server delay of a call that is answered, in ms. Default: 1,500. */
   maxDelay?: number;
@@ -73,12 +74,21 @@ export interface Traffic {
   stop(): void;
 }
 
+/** The traffic options with defaults filled in; throws TypeError or RangeError on a bad value. */
+export function trafficSettings(options: TrafficOptions = {}): Required<TrafficOptions> {
+  return {
+    seed: options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : validateInteger(options.seed, 'traffic.seed', 0, 2 ** 32 - 1),
+    maxDelay: options.maxDelay === undefined ? 1_500 : validateInteger(options.maxDelay, 'traffic.maxDelay', 1, 3_600_000),
+    rate: options.rate === undefined ? 6 : validateInteger(options.rate, 'traffic.rate', 1, 1_000),
+    reconnectEvery:
+      options.reconnectEvery === undefined ? 20_000 : validateInteger(options.reconnectEvery, 'traffic.reconnectEvery', 0, 2 ** 31 - 1),
+  };
+}
+
 /** Starts calls on `client()` at `rate` per second, and reconnects every `reconnectEvery` ms. */
-export function startTraffic(client: () => Client, reconnect: () => Promise<Client>, options: TrafficOptions = {}): Traffic {
-  const random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const maxDelay = options.maxDelay ?? 1_500;
-  const rate = options.rate ?? 6;
-  const reconnectEvery = options.reconnectEvery ?? 20_000;
+export function startTraffic(client: () => Client, reconnect: () => Promise<Client>, settings: Required<TrafficOptions>): Traffic {
+  const { maxDelay, rate, reconnectEvery } = settings;
+  const random = seededRandom(settings.seed);
   const timers = new Set<NodeJS.Timeout>();
 
   const startOne = () => {

@@ -21,6 +21,8 @@ export interface Broadcast {
 /** Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader. */
 export function attachBroadcast(server: HttpServer, path: string, greeting: () => string): Broadcast {
   const wss = new WebSocketServer({ server, path, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  // ws re-emits the HTTP server's errors here; they belong to the HTTP server's owner, who handles them there.
+  wss.on('error', () => {});
   wss.on('connection', (socket) => {
     socket.on('error', () => socket.terminate());
     socket.send(greeting());

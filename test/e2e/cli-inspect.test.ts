@@ -56,6 +56,19 @@ describe('callstate inspect (built package)', () => {
     expect(run.output().stderr).toBe('');
   });
 
+  it('exits 1 with the reason when the port is taken, leaving nothing running', async () => {
+    const first = startInspect('--port', '0');
+    try {
+      const port = new URL(await first.url).port;
+      const second = spawnSync(process.execPath, [bin, 'inspect', '--port', port], { encoding: 'utf8', timeout: 30_000 });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toBe(`callstate: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      first.child.kill('SIGINT');
+    }
+    expect(await first.exited).toBe(0);
+  });
+
   it('lists inspect in the help, and refuses a port out of range', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/^ {2}inspect \[--port N\] \[--host H\] +serve a live page/m);
