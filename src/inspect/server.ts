@@ -102,8 +102,11 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
   stream = attachBroadcast(http, '/events', () => JSON.stringify({ model }));
 
   let reconnecting: Promise<Client> | undefined;
+  let closing: Promise<void> | undefined;
   const reconnect = () =>
+    // Once closing, the closed client stays: calls on it reject with ConnectionClosedError.
     (reconnecting ??= (async () => {
+      if (closing) return client;
       await client.close();
       client = connectClient();
       return client;
@@ -112,7 +115,6 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
   const traffic = trafficOptions && startTraffic(() => client, reconnect, trafficOptions);
   const bound = (http.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  let closing: Promise<void> | undefined;
 
   return {
     url: `http://${urlHost}:${bound}/`,

@@ -148,7 +148,7 @@ describe('the inspection page (headless Chromium)', () => {
     await lanesHold(page, 'awaiting', 0);
   });
 
-  it('greets a page opened late with the current state, and serves nothing else', async () => {
+  it('greets a page opened late with the current state, serves nothing else, and reconnects no more once closed', async () => {
     const { handler, gate } = gates();
     inspectPage = await startInspectPage({ traffic: false, methods: { gate: handler } });
     const call = inspectPage.client.request('gate', { key: 'x' });
@@ -162,5 +162,11 @@ describe('the inspection page (headless Chromium)', () => {
     expect(missing.status).toBe(404);
     const model = (await (await fetch(new URL('/model.json', inspectPage.url))).json()) as { counts: { client: { resolved: number } } };
     expect(model.counts.client.resolved).toBe(1);
+
+    // Once the page server is closed, reconnecting starts nothing new.
+    await inspectPage.close();
+    const after = await inspectPage.reconnect();
+    expect(after).toBe(inspectPage.client);
+    expect(after.state).toBe('closed');
   });
 });
