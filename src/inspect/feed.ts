@@ -1,0 +1,68 @@
+/**
+ * Turns XState's inspection stream into the page's compact events. It reads
+ * only what inspection promises: the machine id of the actor's logic
+ * (`connection`, `call`, `incomingCall`), its `sessionId`, and each
+ * snapshot's `value`, `status` and `context`; never the library's internals.
+ */
+import type { InspectionEvent } from 'xstate';
+import type { PageEvent, Side } from './model.js';
+
+const WATCHED = new Set(['connection', 'call', 'incomingCall']);
+
+/** The id of the machine an actor runs, if its logic is a machine. */
+export function machineIdOf(actorRef: unknown): string | undefined {
+  const logic = (actorRef as { logic?: { id?: unknown } }).logic;
+  return typeof logic?.id === 'string' ? logic.id : undefined;
+}
+
+/** The innermost state of a state value: `{ pending: 'queued' }` is `queued`. */
+export function leafState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    const first = Object.values(value)[0];
+    if (first !== undefined) return leafState(first);
+  }
+  return String(value);
+}
+
+interface InspectedSnapshot {
+  value?: unknown;
+  status?: string;
+  context?: { method?: unknown; id?: unknown };
+}
+
+/**
+ * An `inspect` observer for one side: calls `emit` each time a connection or
+ * call actor enters a new state (repeated snapshots in the same state are dropped).
+ */
+export function inspectionFeed(side: Side, emit: (event: PageEvent) => void, now: () => number = Date.now): (event: InspectionEvent) => void {
+  /** Last state per live actor, by sessionId; forgotten once the actor is done. */
+  const last = new Map<string, string>();
+  return (event) => {
+    if (event.type !== '@xstate.snapshot') return;
+    const machine = machineIdOf(event.actorRef);
+    if (machine === undefined || !WATCHED.has(machine)) return;
+    const snapshot = event.snapshot as InspectedSnapshot;
+    const sid = event.actorRef.sessionId;
+    const state = leafState(snapshot.value);
+    const done = snapshot.status !== undefined && snapshot.status !== 'active';
+    if (last.get(sid) === state && !done) return;
+    if (done) last.delete(sid);
+    else last.set(sid, state);
+    if (machine === 'connection') {
+      emit({ k: 'connection', side, state, at: now() });
+      return;
+    }
+    const context = snapshot.context ?? {};
+    emit({
+      k: 'call',
+      side,
+      sid,
+      method: typeof context.method === 'string' ? context.method : '?',
+      id: context.id === undefined ? '' : String(context.id),
+      state,
+      done,
+      at: now(),
+    });
+  };
+}

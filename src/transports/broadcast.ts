@@ -1,0 +1,47 @@
+/**
+ * A one-way WebSocket endpoint on an existing HTTP server: every connected
+ * reader gets a greeting, then each broadcast text frame. Used by the
+ * inspection page; the only other file besides ws.ts that imports `ws`.
+ */
+import type { Server as HttpServer } from 'node:http';
+import WebSocket, { WebSocketServer } from 'ws';
+
+/** A reader this far behind is dropped (it reconnects and is greeted with the current state). */
+const MAX_BUFFERED = 4 * 1024 * 1024;
+
+export interface Broadcast {
+  /** Readers connected now. */
+  readonly readers: number;
+  /** Sends `text` to every connected reader. */
+  send(text: string): void;
+  /** Drops every reader and stops accepting. */
+  close(): Promise<void>;
+}
+
+/** Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader. */
+export function attachBroadcast(server: HttpServer, path: string, greeting: () => string): Broadcast {
+  const wss = new WebSocketServer({ server, path, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  // ws re-emits the HTTP server's errors here; they belong to the HTTP server's owner, who handles them there.
+  wss.on('error', () => {});
+  wss.on('connection', (socket) => {
+    socket.on('error', () => socket.terminate());
+    socket.send(greeting());
+  });
+  return {
+    get readers() {
+      return wss.clients.size;
+    },
+    send(text) {
+      for (const socket of wss.clients) {
+        if (socket.readyState !== WebSocket.OPEN) continue;
+        if (socket.bufferedAmount > MAX_BUFFERED) socket.terminate();
+        else socket.send(text);
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of wss.clients) socket.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}

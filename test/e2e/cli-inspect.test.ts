@@ -1,0 +1,79 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { PageModel } from '../../src/inspect/model.js';
+
+const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
+
+/** Starts `callstate inspect` and resolves with the process and the URL it prints. */
+function startInspect(...args: string[]) {
+  const child = spawn(process.execPath, [bin, 'inspect', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^callstate inspect: (http:\/\/\S+) \(Ctrl-C to stop\)$/m.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`callstate inspect exited with ${code}: ${stderr}`)));
+  });
+  return { child, url, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe('callstate inspect (built package)', () => {
+  it('serves the page on the port given, runs demo traffic, and exits 0 on SIGTERM', async () => {
+    const run = startInspect('--port', '0', '--host', '127.0.0.1');
+    try {
+      const url = await run.url;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await page.text();
+      expect(html).toContain('<title>callstate inspect</title>');
+      // Self-contained: nothing is loaded from another origin.
+      expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/);
+
+      // The demo traffic runs on its own: wait (bounded) until calls have finished.
+      let model: PageModel | undefined;
+      for (let i = 0; i < 200; i++) {
+        model = (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
+        if ((model.counts.client.resolved ?? 0) > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(model!.connections).toEqual({ client: 'open', server: 'open' });
+      expect(model!.counts.client.resolved ?? 0).toBeGreaterThan(0);
+      const [latest] = model!.recent;
+      expect(['queued', 'sent']).toContain(latest!.path[0]);
+      expect(latest!.path.at(-1)).toBe(latest!.state);
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    expect(await run.exited).toBe(0);
+    expect(run.output().stderr).toBe('');
+  });
+
+  it('exits 1 with the reason when the port is taken, leaving nothing running', async () => {
+    const first = startInspect('--port', '0');
+    try {
+      const port = new URL(await first.url).port;
+      const second = spawnSync(process.execPath, [bin, 'inspect', '--port', port], { encoding: 'utf8', timeout: 30_000 });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toBe(`callstate: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      first.child.kill('SIGINT');
+    }
+    expect(await first.exited).toBe(0);
+  });
+
+  it('lists inspect in the help, and refuses a port out of range', () => {
+    const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    expect(help.stdout).toMatch(/^ {2}inspect \[--port N\] \[--host H\] +serve a live page/m);
+    const bad = spawnSync(process.execPath, [bin, 'inspect', '--port', '70000'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe('callstate: --port takes an integer from 0 to 65535, got "70000"\n');
+  });
+});

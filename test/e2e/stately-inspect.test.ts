@@ -1,0 +1,140 @@
+/**
+ * Attaching Stately's inspector (@statelyai/inspect): its WebSocket inspector
+ * serializes XState's inspection events and sends them to a URL. Here the URL
+ * is a small relay on 127.0.0.1 that records what it receives, so the test
+ * needs no internet.
+ */
+import { createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { connect, RpcError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
+import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let relay: WebSocketServer | undefined;
+let inspector: ReturnType<typeof createWebSocketInspector> | undefined;
+
+closeAfterEach(() => [client, server]);
+afterEach(async () => {
+  inspector?.stop();
+  await new Promise((resolve) => (relay ? relay.close(resolve) : resolve(undefined)));
+  relay = inspector = undefined;
+});
+
+/** A WebSocket endpoint on loopback that keeps every event an inspector sends it. */
+async function startRelay() {
+  const received: StatelyInspectionEvent[] = [];
+  const connected = deferred();
+  relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => relay!.once('listening', resolve));
+  relay.on('connection', (socket) => {
+    socket.on('message', (data) => received.push(JSON.parse(data.toString()) as StatelyInspectionEvent));
+    connected.resolve();
+  });
+  return { url: `ws://127.0.0.1:${(relay.address() as AddressInfo).port}`, received, connected: connected.promise };
+}
+
+/** The machine an `@xstate.actor` event describes: the id in its serialized definition. */
+function machineOf(event: StatelyInspectionEvent): string | undefined {
+  if (event.type !== '@xstate.actor') return undefined;
+  return event.definition ? (JSON.parse(event.definition) as { id?: string }).id : event.name;
+}
+
+/** Runs four calls that end in each final state, through a client inspected by Stately's WebSocket inspector. */
+async function inspectedCalls() {
+  const { url, received, connected } = await startRelay();
+  inspector = createWebSocketInspector({ url });
+  // Events sent before the inspector's socket opens are buffered (200 by default); wait so none can be dropped.
+  await connected;
+  const watcher = abortWatcher();
+  server = await serve({
+    methods: {
+      echo: (params: unknown) => params,
+      refuse: () => {
+        throw new RpcError(-32000, 'refused');
+      },
+      hang: watcher.handler,
+    },
+  });
+  client = connect(server.url, { inspect: inspector.inspect });
+  await client.ready;
+  const outcomes = [];
+  outcomes.push(await settle(client.request('echo', { n: 1 })));
+  outcomes.push(await settle(client.request('refuse')));
+  outcomes.push(await settle(client.request('hang', undefined, { timeout: 50 })));
+  const controller = new AbortController();
+  const cancelled = client.request('hang', undefined, { signal: controller.signal });
+  await watcher.entered;
+  // Cancel once the call is written (awaiting), as seen by the relay: the write's callback may come after the handler starts.
+  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":"awaiting"}');
+  await until(() => awaiting().length === 4, 'the fourth call to be awaiting', 200_000);
+  controller.abort('changed my mind');
+  outcomes.push(await settle(cancelled));
+  await client.close();
+
+  const byId = () => received.filter((e) => e.type === '@xstate.actor');
+  // Wait until the relay has the closed connection's snapshot and four calls that ended.
+  await until(() => {
+    const connection = byId().find((e) => machineOf(e) === 'connection');
+    const calls = byId().filter((e) => machineOf(e) === 'call');
+    const finals = received.filter((e) => e.type === '@xstate.snapshot' && e.snapshot.status === 'done');
+    return !!connection && calls.length === 4 && finals.length === 5;
+  }, 'the relay to receive every event', 200_000);
+  return { received, outcomes, actors: byId() };
+}
+
+/** The state value carried by a snapshot event (Stately types the snapshot as any actor's). */
+const valueOf = (e: StatelyInspectionEvent & { type: '@xstate.snapshot' }) => (e.snapshot as { value?: unknown }).value;
+
+/** The sequence of distinct `snapshot.value`s the relay received for one actor. */
+function statesOf(received: StatelyInspectionEvent[], sessionId: string): unknown[] {
+  const seq: unknown[] = [];
+  for (const e of received) {
+    if (e.type !== '@xstate.snapshot' || e.sessionId !== sessionId) continue;
+    if (JSON.stringify(seq.at(-1)) !== JSON.stringify(valueOf(e))) seq.push(valueOf(e));
+  }
+  return seq;
+}
+
+describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopback', () => {
+  it('receives the connection actor, each call actor and every state change of a call', async () => {
+    const { received, outcomes, actors } = await inspectedCalls();
+    expect(outcomes[0]).toEqual({ value: { n: 1 } });
+    expect(outcomes[1]!.error).toMatchObject({ name: 'RemoteError', code: -32000, message: 'refused' });
+    expect(outcomes[2]!.error).toBeInstanceOf(TimeoutError);
+    expect(outcomes[3]).toEqual({ error: 'changed my mind' });
+
+    const [connection, ...otherConnections] = actors.filter((e) => machineOf(e) === 'connection');
+    expect(otherConnections).toHaveLength(0);
+    expect(connection!.sessionId).toBe(client!.actor.sessionId);
+    expect(statesOf(received, connection!.sessionId)).toEqual(['connecting', 'open', 'closing', 'closed']);
+
+    const calls = actors.filter((e) => machineOf(e) === 'call');
+    expect(new Set(calls.map((c) => c.sessionId)).size).toBe(4);
+    expect(calls.map((c) => statesOf(received, c.sessionId))).toEqual([
+      [{ pending: 'sent' }, { pending: 'awaiting' }, 'resolved'],
+      [{ pending: 'sent' }, { pending: 'awaiting' }, 'failed'],
+      [{ pending: 'sent' }, { pending: 'awaiting' }, 'timedOut'],
+      [{ pending: 'sent' }, { pending: 'awaiting' }, 'cancelled'],
+    ]);
+    // Each call ends 'done', and its last snapshot carries the call's context (method, id).
+    for (const [i, method] of ['echo', 'refuse', 'hang', 'hang'].entries()) {
+      const last = received.filter((e) => e.type === '@xstate.snapshot' && e.sessionId === calls[i]!.sessionId).at(-1);
+      expect(last).toMatchObject({ snapshot: { status: 'done', context: { method } } });
+    }
+    // The events each call received are forwarded too.
+    const eventsOfFirst = received.flatMap((e) => (e.type === '@xstate.event' && e.sessionId === calls[0]!.sessionId ? [e.event.type] : []));
+    expect(eventsOfFirst).toEqual(expect.arrayContaining(['request.written', 'response.result']));
+  });
+
+  // Needs the lead's engine change (calls as children of the connection actor); today each call is a root actor.
+  it.fails('reports each call actor with the connection actor as its parent', async () => {
+    const { actors } = await inspectedCalls();
+    const connection = actors.find((e) => machineOf(e) === 'connection')!;
+    const calls = actors.filter((e) => machineOf(e) === 'call');
+    expect(calls).toHaveLength(4);
+    for (const call of calls) expect(call.parentId).toBe(connection.sessionId);
+  });
+});

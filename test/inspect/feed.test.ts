@@ -1,0 +1,58 @@
+import { createActor, createMachine, SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { callMachine, connectionMachine } from '../../src/index.js';
+import { inspectionFeed, leafState } from '../../src/inspect/feed.js';
+import type { PageEvent } from '../../src/inspect/model.js';
+
+function feed(side: 'client' | 'server' = 'client') {
+  const events: PageEvent[] = [];
+  return { events, inspect: inspectionFeed(side, (e) => events.push(e), () => 7) };
+}
+
+describe('inspectionFeed', () => {
+  it('emits each state a call enters, once, with its method and id, and marks the final one done', () => {
+    const { events, inspect } = feed();
+    const call = createActor(callMachine, { input: { id: 'c1', method: 'echo', timeout: 1_000, connectionOpen: false }, inspect });
+    call.start();
+    call.send({ type: 'connection.opened' });
+    call.send({ type: 'request.written' });
+    call.send({ type: 'request.written' }); // ignored by the machine: same state, nothing emitted
+    call.send({ type: 'response.result', result: 1 });
+    const sid = call.sessionId;
+    expect(events).toEqual(
+      (['queued', 'sent', 'awaiting', 'resolved'] as const).map((state) => ({
+        k: 'call', side: 'client', sid, method: 'echo', id: 'c1', state, done: state === 'resolved', at: 7,
+      })),
+    );
+  });
+
+  it('sees a timeout from the simulated clock', () => {
+    const { events, inspect } = feed('server');
+    const clock = new SimulatedClock();
+    const call = createActor(callMachine, { input: { id: 'c2', method: 'slow', timeout: 100, connectionOpen: true }, inspect, clock });
+    call.start();
+    call.send({ type: 'request.written' });
+    clock.increment(100);
+    expect(events.map((e) => [e.k === 'call' && e.state, e.k === 'call' && e.done, e.side])).toEqual([
+      ['sent', false, 'server'],
+      ['awaiting', false, 'server'],
+      ['timedOut', true, 'server'],
+    ]);
+  });
+
+  it('reports connection states and ignores actors of other machines', () => {
+    const { events, inspect } = feed();
+    createActor(createMachine({ id: 'other', initial: 'a', states: { a: {} } }), { inspect }).start();
+    const connection = createActor(connectionMachine, { input: { url: 'ws://x' }, inspect });
+    connection.start();
+    connection.send({ type: 'transport.opened' });
+    connection.send({ type: 'transport.closed', code: 1006, reason: '' });
+    expect(events).toEqual(['connecting', 'open', 'closed'].map((state) => ({ k: 'connection', side: 'client', state, at: 7 })));
+  });
+
+  it('names the innermost state of a nested value', () => {
+    expect(leafState({ pending: 'queued' })).toBe('queued');
+    expect(leafState({ a: { b: 'c' } })).toBe('c');
+    expect(leafState('open')).toBe('open');
+  });
+});
