@@ -129,8 +129,7 @@ describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopb
     expect(eventsOfFirst).toEqual(expect.arrayContaining(['request.written', 'response.result']));
   });
 
-  // Needs the lead's engine change (calls as children of the connection actor); today each call is a root actor.
-  it.fails('reports each call actor with the connection actor as its parent', async () => {
+  it('reports each call actor with the connection actor as its parent', async () => {
     const { actors } = await inspectedCalls();
     const connection = actors.find((e) => machineOf(e) === 'connection')!;
     const calls = actors.filter((e) => machineOf(e) === 'call');
