@@ -62,7 +62,11 @@ export function peekFrame(text: string): { kind: 'request'; token: string | unde
   }
   if (text.startsWith(CANCEL_PREFIX)) return { kind: 'cancel' };
   if (text.startsWith(NOTIFY_PREFIX)) return { kind: 'notification' };
-  if (text.startsWith(RESPONSE_PREFIX)) return { kind: 'response' };
+  if (text.startsWith(RESPONSE_PREFIX)) {
+    // A numeric id (or a string id with escapes): a request all the same when `method` follows the id.
+    const comma = text.indexOf(',', RESPONSE_PREFIX.length);
+    return comma > 0 && text.startsWith('"method":', comma + 1) ? { kind: 'request', token: undefined } : { kind: 'response' };
+  }
   return { kind: 'other' };
 }
 
