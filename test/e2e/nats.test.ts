@@ -11,7 +11,7 @@ import {
   type Client,
   type NatsServer,
 } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, deferred, recorder, settle, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let nats: NatsServerProcess;
@@ -199,6 +199,36 @@ describe('calls over NATS', () => {
     await expect(serve({ nats: nats.url, subject: 'a', queue: '', methods: {} })).rejects.toThrow(
       new TypeError('options.queue must be a non-empty string without whitespace, got ""'),
     );
+  });
+});
+
+describe('inspection over NATS', () => {
+  it('reports the connection actor and every call actor with the same lifecycle as over WebSocket', async () => {
+    const subject = nextSubject();
+    const atClient = recorder();
+    const atResponder = recorder();
+    responders.push(await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p }, inspect: atResponder.inspect }));
+    client = connect(nats.url, { subject, inspect: atClient.inspect });
+    const early = client.request('echo', { n: 1 });
+    await client.ready;
+    await early;
+    await client.request('echo', { n: 2 });
+    const lonely = connect(nats.url, { subject: `${subject}.nobody`, inspect: atClient.inspect });
+    expect((await settle(lonely.request('echo', {}))).error).toBeInstanceOf(NoRespondersError);
+    await lonely.close();
+    await client.close();
+
+    expect(atClient.actorsOf('connection')).toEqual([client.actor, lonely.actor]);
+    expect(atClient.states.get(client.actor)).toEqual(['connecting', 'open', 'closing', 'closed']);
+    const calls = atClient.actorsOf('call');
+    expect(calls).toHaveLength(3);
+    expect(atClient.states.get(calls[0]!)).toEqual([{ pending: 'queued' }, { pending: 'sent' }, { pending: 'awaiting' }, 'resolved']);
+    expect(atClient.states.get(calls[1]!)).toEqual([{ pending: 'sent' }, { pending: 'awaiting' }, 'resolved']);
+    // No responders: the call ends failed (with NoRespondersError), queued first as it was made while connecting.
+    expect(atClient.states.get(calls[2]!)).toEqual([{ pending: 'queued' }, { pending: 'sent' }, { pending: 'awaiting' }, 'failed']);
+    const incoming = atResponder.actorsOf('incomingCall');
+    expect(incoming).toHaveLength(2);
+    expect(atResponder.states.get(incoming[0]!)).toEqual(['handling', 'replied']);
   });
 });
 
