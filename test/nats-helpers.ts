@@ -57,7 +57,7 @@ export async function startNatsServer(extraArgs: string[] = [], ports?: { port: 
   try {
     await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
-      return (await monitor('varz')).port === port;
+      return ((await monitor('varz')) as { port?: number }).port === port;
     }, `nats-server on port ${port}`);
   } catch (error) {
     child.kill('SIGKILL');
