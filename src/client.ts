@@ -1,11 +1,13 @@
 /**
- * `connect()`: a client connection over WebSocket. The returned object is the
+ * `connect()`: a client connection over WebSocket, or to the responders of a
+ * NATS subject (`nats://`, see nats-client.ts). The returned object is the
  * connection's `Peer`, typed by the server's API.
  */
 import { Peer } from './peer.js';
+import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
+import { isNatsUrl, optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -34,6 +36,12 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   handshakeTimeout?: number;
   /** How long `close()` waits for the server's close frame before dropping the socket, in ms. Default: 1,000. */
   closeTimeout?: number;
+  /**
+   * NATS only, and required with a `nats://` URL: the subject whose responders
+   * answer the calls (no wildcards). `maxPayload` and `headers` do not apply
+   * to NATS; `handshakeTimeout` bounds connecting to nats-server.
+   */
+  subject?: string;
 }
 
 export const DEFAULT_TIMEOUT = 10_000;
@@ -44,7 +52,8 @@ export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 
 /**
  * Opens a connection to a callstate (or any JSON-RPC 2.0 over WebSocket)
- * server. Calls made before it opens wait in `queued`.
+ * server, or with a `nats://` URL and `options.subject`, to the responders of
+ * that subject. Calls made before it opens wait in `queued`.
  *
  * @typeParam Api the server's methods, e.g. `interface Api { add(p: [number, number]): number }`.
  * @typeParam LocalApi the methods this client exposes to the server.
@@ -53,7 +62,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   url: string,
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
-  validateUrl(url);
+  if (!isNatsUrl(url)) validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
   const methods = validateMethods(options.methods, 'options.methods');
@@ -66,19 +75,21 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   const engine = validateEngine(options.engine);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
-
-  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout });
-  return new Peer<Api>({
+  const common = {
     url,
-    transport,
     timeout,
     methods,
     inspect: options.inspect,
     clock: options.clock,
     engine,
-    alreadyOpen: false,
     exposeErrorStack: options.exposeErrorStack ?? false,
     settledMemory,
     closeTimeout,
-  });
+  };
+
+  // The transport seam: nats:// goes to the responders of a subject, anything else is a WebSocket.
+  if (isNatsUrl(url)) return connectNats<Api>(common, options, handshakeTimeout);
+  if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
+  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout });
+  return new Peer<Api>({ ...common, transport, alreadyOpen: false });
 }

@@ -76,6 +76,30 @@ export class ProtocolError extends CallstateError {
 }
 
 /**
+ * NATS answered a request with its 503 status: nothing subscribes to the
+ * subject, so the call fails at once instead of waiting for its timeout.
+ */
+export class NoRespondersError extends CallstateError {
+  override readonly name = 'NoRespondersError';
+  declare readonly code: 'ERR_NO_RESPONDERS';
+  constructor(
+    readonly method: string,
+    readonly subject: string,
+  ) {
+    super(`call "${method}": no responders on NATS subject "${subject}"`, 'ERR_NO_RESPONDERS');
+  }
+}
+
+/** The operation exists over WebSocket but has no meaning over this transport (see the README's NATS section). */
+export class NotSupportedError extends CallstateError {
+  override readonly name = 'NotSupportedError';
+  declare readonly code: 'ERR_NOT_SUPPORTED';
+  constructor(message: string) {
+    super(message, 'ERR_NOT_SUPPORTED');
+  }
+}
+
+/**
  * Throw from a handler to answer with a specific JSON-RPC error code and data,
  * for example `throw new RpcError(-32602, 'b must be a number')`.
  */

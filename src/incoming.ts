@@ -65,8 +65,8 @@ export interface IncomingOptions {
   methods: Record<string, AnyHandler>;
   /** What handlers see as `ctx.peer`. */
   peer: HandlerContext<any>['peer'];
-  /** Writes a reply frame (ignored once the connection is gone). */
-  write: (text: string) => void;
+  /** Writes a reply frame (ignored once the connection is gone); `id` is the request's, for transports that route replies by it. */
+  write: (text: string, id: Id) => void;
   inspect: InspectOption;
   /** Include the handler error's stack in the error response's `data`. */
   exposeErrorStack: boolean;
@@ -234,7 +234,7 @@ export class IncomingCalls {
     }
     const batch = this.inFlight.get(id)?.batch;
     if (batch) batch.add(frame);
-    else this.options.write(text);
+    else this.options.write(text, id);
   }
 
   private toErrorObject(error: unknown): { code: number; message: string; data?: unknown } {

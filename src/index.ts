@@ -1,5 +1,7 @@
 export { connect, type Client, type ClientOptions } from './client.js';
 export { serve, type Server, type ServeOptions, type ServerEvents } from './server.js';
+export { NatsClient } from './nats-client.js';
+export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './peer.js';
 export {
   CallstateError,
@@ -8,6 +10,8 @@ export {
   RemoteError,
   AbortError,
   ProtocolError,
+  NoRespondersError,
+  NotSupportedError,
   RpcError,
 } from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';

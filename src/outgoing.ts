@@ -16,7 +16,7 @@ import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js
 import { compileMachine } from './engine/compile.js';
 import { schedulerFor } from './engine/deadlines.js';
 import { Fifo } from './engine/fifo.js';
-import { AbortError, ConnectionClosedError, RemoteError, TimeoutError } from './errors.js';
+import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from './errors.js';
 import type { ErrorObject } from './protocol/jsonrpc.js';
 import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
@@ -173,6 +173,14 @@ export class OutgoingCalls {
     return undefined;
   }
 
+  /** The channel says no one listens on `subject`: the call fails now, not at its deadline. */
+  failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
+    const call = this.pending.get(id);
+    if (!call) return this.recent.has(id) || this.older.has(id) ? 'late' : 'unknown';
+    call.actor.send({ type: 'response.error', error: new NoRespondersError(methodOf(call.actor), subject) });
+    return undefined;
+  }
+
   /** `writeRequest`: hands the frame to the transport; the shared callback tells the call when it is on the wire. */
   writeRequest(call: PendingCall): void {
     const frame = call.frame!;
@@ -227,7 +235,7 @@ export class OutgoingCalls {
         break;
       case 'failed':
         call.reject(
-          context.error instanceof RemoteError || context.error instanceof ConnectionClosedError
+          context.error instanceof CallstateError
             ? context.error
             : new ConnectionClosedError(`call "${context.method}" (id ${id}) could not be written`, { cause: context.error }),
         );
@@ -248,6 +256,10 @@ export class OutgoingCalls {
 
 function isQueued(actor: CallActor): boolean {
   return actor instanceof FlatActor ? actor.state === QUEUED : (actor as Actor<typeof callMachine>).getSnapshot().matches({ pending: 'queued' });
+}
+
+function methodOf(actor: CallActor): string {
+  return actor instanceof FlatActor ? (actor as LightCall).context.method : (actor as Actor<typeof callMachine>).getSnapshot().context.method;
 }
 
 function ignoreWriteError(): void {

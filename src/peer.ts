@@ -165,6 +165,10 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       },
       close: (code, reason) => this.dispatch({ type: 'transport.closed', code, reason }),
       error: (error) => this.dispatch({ type: 'transport.error', error }),
+      noResponders: (id, subject) => {
+        const reason = this.outgoing.failNoResponders(id, subject);
+        if (reason) this.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
+      },
     });
     this.actor.start();
     this.routesDirectly = options.inspect === undefined && ROUTING_STATES.has(this.state);

@@ -5,6 +5,7 @@
  */
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
 import { Emitter } from './emitter.js';
+import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
@@ -50,10 +51,20 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   close(): Promise<void>;
 }
 
-export async function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>(
+/** A responder in a NATS queue group (`options.nats`): see nats-server.ts. */
+export function serve<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer>;
+/** A WebSocket server. */
+export function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>(
   options: ServeOptions<Api, ClientApi>,
-): Promise<Server<ClientApi>> {
+): Promise<Server<ClientApi>>;
+export async function serve(options: ServeOptions<any, any> | NatsServeOptions<any>): Promise<Server<any> | NatsServer> {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  // The transport seam: with `nats`, join a queue group instead of listening for sockets.
+  if ('nats' in options) return serveNats(options);
+  return serveWs(options);
+}
+
+async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: ServeOptions<Api, ClientApi>): Promise<Server<ClientApi>> {
   const methods = validateMethods(options.methods, 'options.methods');
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';

@@ -91,7 +91,7 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   if (Buffer.byteLength(reason) > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
 }
 
-/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires. */
+/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
 export function validateUrl(url: unknown): asserts url is string {
   const shown = typeof url === 'string' ? JSON.stringify(url) : typeof url;
   let parsed: URL | undefined;
@@ -101,7 +101,48 @@ export function validateUrl(url: unknown): asserts url is string {
     // reported below
   }
   if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
-    throw new TypeError(`url must be a ws:// or wss:// URL, got ${shown}`);
+    throw new TypeError(`url must be a ws://, wss:// or nats:// URL, got ${shown}`);
   }
   if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
+}
+
+/** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
+export function isNatsUrl(url: unknown): url is string {
+  return typeof url === 'string' && url.startsWith('nats://');
+}
+
+/** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */
+export function validateNatsUrl(url: unknown, name: string): string {
+  const urls = typeof url === 'string' ? url.split(',') : [];
+  const valid = urls.length > 0 && urls.every((u) => {
+    try {
+      const parsed = new URL(u.trim());
+      return parsed.protocol === 'nats:' && parsed.hostname !== '' && !parsed.hash && (parsed.pathname === '' || parsed.pathname === '/');
+    } catch {
+      return false;
+    }
+  });
+  if (!valid) throw new TypeError(`${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(url) : describe(url)}`);
+  return url as string;
+}
+
+/**
+ * A NATS subject to publish to: dot-separated non-empty tokens, no whitespace,
+ * no wildcards (`*`, `>`), since calls are published to it and cancellations to `<subject>.$cancel`.
+ */
+export function validateSubject(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a NATS subject string, got ${describe(value)}`);
+  const tokens = value.split('.');
+  if (value === '' || /\s/.test(value) || tokens.some((t) => t === '' || t === '*' || t === '>')) {
+    throw new TypeError(`${name} must be a NATS subject without wildcards, empty tokens or whitespace, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A NATS queue group name: non-empty, no whitespace. */
+export function validateQueue(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '' || /\s/.test(value)) {
+    throw new TypeError(`${name} must be a non-empty string without whitespace, got ${describe(value)}`);
+  }
+  return value;
 }

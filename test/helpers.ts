@@ -1,6 +1,7 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
+import type { ActorRefLike, InspectionEvent } from 'xstate';
 import type { HandlerContext } from '../src/index.js';
 
 export interface Deferred<T> {
@@ -88,4 +89,28 @@ export function abortWatcher() {
       entered.resolve();
     });
   return { handler, entered: entered.promise, aborted: aborted.promise };
+}
+
+function machineId(actor: ActorRefLike): string | undefined {
+  return (actor as unknown as { logic?: { id?: string } }).logic?.id;
+}
+
+/** Collects inspection events and the sequence of state values per actor. */
+export function recorder() {
+  const events: InspectionEvent[] = [];
+  const states = new Map<ActorRefLike, unknown[]>();
+  return {
+    events,
+    states,
+    inspect: (event: InspectionEvent) => {
+      events.push(event);
+      if (event.type === '@xstate.snapshot') {
+        const value = (event.snapshot as { value?: unknown }).value;
+        const seq = states.get(event.actorRef) ?? [];
+        if (JSON.stringify(seq.at(-1)) !== JSON.stringify(value)) seq.push(value);
+        states.set(event.actorRef, seq);
+      }
+    },
+    actorsOf: (id: string) => events.filter((e) => e.type === '@xstate.actor' && machineId(e.actorRef) === id).map((e) => e.actorRef),
+  };
 }

@@ -9,6 +9,11 @@ export interface TransportHandlers {
   message(data: string, isBinary: boolean): void;
   close(code: number, reason: string): void;
   error(error: Error): void;
+  /**
+   * The channel itself answered the request with this id: no one listens on
+   * `subject` (NATS's 503 no-responders status). Only brokers report this.
+   */
+  noResponders?(id: string, subject: string): void;
 }
 
 export interface Transport {

@@ -142,7 +142,7 @@ describe('misuse', () => {
     expect(() => client!.request('echo', {}, { timeout: -1 })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { timeout: Infinity })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { signal: {} as AbortSignal })).toThrow(TypeError);
-    expect(() => connect('http://example.invalid')).toThrow(new TypeError('url must be a ws:// or wss:// URL, got "http://example.invalid"'));
+    expect(() => connect('http://example.invalid')).toThrow(new TypeError('url must be a ws://, wss:// or nats:// URL, got "http://example.invalid"'));
     expect(() => connect(server.url, { timeout: 0 })).toThrow(new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'));
     await expect(serve({ methods: { x: 1 as never } })).rejects.toThrow(new TypeError('options.methods.x must be a function, got number 1'));
   });

@@ -1,0 +1,45 @@
+/**
+ * `connect('nats://…', { subject })`: a client whose calls go to the responders
+ * of a NATS subject. The same `Peer` (connection actor, call actors, timeouts,
+ * cancellation, unmatched reports) over a NATS transport; what NATS adds is the
+ * 503 status that says no responder is subscribed, turned into `NoRespondersError`.
+ */
+import { Peer, type PeerOptions } from './peer.js';
+import { NatsClientTransport } from './transports/nats.js';
+import type { ClientOptions } from './client.js';
+import type { AnyApi, UntypedApi } from './types.js';
+import { validateNatsUrl, validateSubject } from './validate.js';
+
+export interface NatsPeerOptions extends Omit<PeerOptions, 'transport' | 'alreadyOpen'> {
+  subject: string;
+  /** How long connecting to nats-server may take, in ms. */
+  handshakeTimeout: number;
+}
+
+/**
+ * A client of a NATS subject: a `Peer` over the NATS transport. A 503 status
+ * fails its call at once with `NoRespondersError` (see `Peer`'s transport handlers).
+ */
+export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
+  /** The service subject calls are published to. */
+  readonly subject: string;
+
+  constructor(options: NatsPeerOptions) {
+    const transport = NatsClientTransport.connect(options.url, { subject: options.subject, timeout: options.handshakeTimeout });
+    super({ ...options, transport, alreadyOpen: false });
+    this.subject = options.subject;
+  }
+}
+
+/** The NATS half of `connect()`: `common` holds the options already validated there. */
+export function connectNats<Api extends AnyApi>(
+  common: Omit<PeerOptions, 'transport' | 'alreadyOpen'>,
+  options: ClientOptions<any>,
+  handshakeTimeout: number,
+): NatsClient<Api> {
+  validateNatsUrl(common.url, 'url');
+  const subject = validateSubject(options.subject, 'options.subject');
+  if (options.headers !== undefined) throw new TypeError('options.headers applies to WebSocket URLs only');
+  if (options.maxPayload !== undefined) throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
+  return new NatsClient<Api>({ ...common, subject, handshakeTimeout });
+}

@@ -1,0 +1,227 @@
+/**
+ * `serve({ nats, subject, queue })`: a responder in a NATS queue group. Every
+ * responder of the group (in this process, another, another machine) shares
+ * the calls published to the subject; each request runs as an incoming-call
+ * actor, as over WebSocket, and its answer goes to the request's reply subject.
+ *
+ * What does not map: a responder has no connection to its caller, so
+ * `ctx.peer.request()` and `ctx.peer.notify()` fail with `NotSupportedError`.
+ * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
+ * which every responder hears, and the one running the call aborts its `ctx.signal`.
+ */
+import { DEFAULT_CLOSE_TIMEOUT } from './client.js';
+import { Emitter } from './emitter.js';
+import { NotSupportedError } from './errors.js';
+import { BatchReply, IncomingCalls } from './incoming.js';
+import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type Frame, type Id, type Message } from './protocol/jsonrpc.js';
+import { listenNats, type NatsResponderLink } from './transports/nats.js';
+import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
+import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
+
+export interface NatsServeOptions<Api extends AnyApi = UntypedApi> {
+  /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
+  nats: string;
+  /** The subject to answer calls on (no wildcards). */
+  subject: string;
+  /** Queue group: the responders of one group share the calls on the subject. Default: 'callstate'. */
+  queue?: string;
+  /** The methods callers may call. `ctx.peer` cannot call back over NATS. */
+  methods: Methods<Api, UntypedApi>;
+  /** Inspection observer given to every incoming-call actor. Default: none. */
+  inspect?: InspectOption;
+  /** Include a handler error's stack in the error response's `data`. Default: false. */
+  exposeErrorStack?: boolean;
+  /** How long `close()` lets running handlers finish and answer before aborting them, in ms. Default: 1,000. */
+  closeTimeout?: number;
+  /** What runs each incoming call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
+  engine?: Engine;
+}
+
+export interface NatsServerEvents {
+  /** A notification published to the subject (each goes to one responder of the group). */
+  notification: NotificationEvent;
+  /** A message this responder could not use (malformed, a response, a request without reply subject). */
+  unmatched: UnmatchedEvent;
+  /** The connection to nats-server closed; `error` says why when it was not `close()`. */
+  close: { error?: unknown };
+}
+
+export interface NatsServer {
+  /** The nats-server URL this responder joined. */
+  readonly url: string;
+  readonly subject: string;
+  readonly queue: string;
+  /** Incoming calls whose handler is still running. */
+  readonly handlingCalls: number;
+  /** Resolves once the connection to nats-server is closed, however it closed. */
+  readonly closed: Promise<void>;
+  on<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
+  /**
+   * Leaves the queue group (new calls go to the other responders), lets running
+   * handlers answer for up to `closeTimeout`, aborts the rest, then disconnects.
+   */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_QUEUE = 'callstate';
+
+/** What handlers get as `ctx.peer` over NATS: there is no way back to the caller. */
+const noPeer: PeerApi<any> = {
+  request: (method: string) =>
+    Promise.reject(new NotSupportedError(`cannot call "${method}" on the caller: responders cannot call back over NATS`)),
+  notify: (method: string) => {
+    throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
+  },
+  on: () => () => {},
+  close: () => Promise.resolve(),
+};
+
+export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer> {
+  const url = validateNatsUrl(options.nats, 'options.nats');
+  const subject = validateSubject(options.subject, 'options.subject');
+  const queue = options.queue === undefined ? DEFAULT_QUEUE : validateQueue(options.queue, 'options.queue');
+  const methods = validateMethods(options.methods, 'options.methods');
+  const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
+  const engine = validateEngine(options.engine);
+
+  const events = new Emitter<NatsServerEvents>();
+  /** Reply subject of each single request in flight, by id. */
+  const replies = new Map<Id, string>();
+  let link: NatsResponderLink | undefined;
+  let idle: (() => void) | undefined;
+  const checkIdle = () => queueMicrotask(() => incoming.size === 0 && idle?.());
+
+  const incoming = new IncomingCalls({
+    methods,
+    peer: noPeer,
+    write: (text, id) => {
+      const reply = replies.get(id);
+      if (reply === undefined) return;
+      replies.delete(id);
+      link?.reply(reply, text);
+      checkIdle();
+    },
+    inspect: options.inspect,
+    exposeErrorStack: options.exposeErrorStack ?? false,
+    engine,
+  });
+
+  const report = (reason: UnmatchedEvent['reason'], message: unknown, id: Id | null | undefined, detail: string) =>
+    events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail });
+
+  const cancel = (params: unknown) => {
+    const id = (params as { id?: unknown } | undefined)?.id;
+    if ((typeof id === 'string' || typeof id === 'number') && incoming.cancel(id)) {
+      replies.delete(id);
+      checkIdle();
+    }
+  };
+
+  const handle = (message: Message, reply: string | undefined, batch: BatchReply | undefined) => {
+    const answer = (frame: Frame) => {
+      if (batch) {
+        batch.expect();
+        batch.add(frame);
+      } else if (reply) link?.reply(reply, encode(frame));
+    };
+    switch (message.kind) {
+      case 'request': {
+        const { id } = message.frame;
+        if (reply === undefined) {
+          report('malformed', message.frame, id, 'a request without a reply subject cannot be answered');
+          return;
+        }
+        // Ids are unique per caller; two callers reusing one id at once cannot both be answered by id.
+        const busy = replies.has(id) || !(batch ? incoming.receive(message.frame, batch) : receiveSingle(message, reply));
+        if (busy) answer(errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` }));
+        return;
+      }
+      case 'notification':
+        if (message.frame.method === CANCEL_METHOD) cancel(message.frame.params);
+        else events.emit('notification', { method: message.frame.method, params: message.frame.params });
+        return;
+      case 'result':
+      case 'error':
+        report('unknown', message.frame, message.frame.id, 'responders make no calls: a response matches nothing');
+        return;
+      case 'invalid': {
+        report('malformed', message.value, message.id, message.reason);
+        const v = message.value as Record<string, unknown> | null;
+        const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
+        if (!meantAsResponse) answer(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }));
+        return;
+      }
+    }
+  };
+
+  const receiveSingle = (message: Extract<Message, { kind: 'request' }>, reply: string): boolean => {
+    replies.set(message.frame.id, reply); // before receive: an unknown method is answered at once
+    if (incoming.receive(message.frame)) return true;
+    replies.delete(message.frame.id);
+    return false;
+  };
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let closing: Promise<void> | undefined;
+
+  link = await listenNats({
+    url,
+    subject,
+    queue,
+    onMessage: (text, reply) => {
+      const decoded = decode(text);
+      switch (decoded.kind) {
+        case 'unparseable':
+          report('malformed', text, null, decoded.reason);
+          if (reply) link?.reply(reply, encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+          return;
+        case 'single':
+          handle(decoded.message, reply, undefined);
+          return;
+        case 'batch': {
+          const batch = reply === undefined ? undefined : new BatchReply((text) => link?.reply(reply, text));
+          for (const message of decoded.messages) handle(message, reply, batch);
+          batch?.seal();
+          return;
+        }
+      }
+    },
+    onCancel: (text) => {
+      const decoded = decode(text);
+      if (decoded.kind === 'single' && decoded.message.kind === 'notification') cancel(decoded.message.frame.params);
+    },
+    onClosed: (error) => {
+      incoming.cancelAll();
+      replies.clear();
+      events.emit('close', closing || error === undefined ? {} : { error });
+      resolveClosed();
+    },
+  });
+
+  return {
+    url,
+    subject,
+    queue,
+    get handlingCalls() {
+      return incoming.size;
+    },
+    closed,
+    on: (event, listener) => events.on(event, listener),
+    close: () =>
+      (closing ??= (async () => {
+        await link!.stopReceiving();
+        if (incoming.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            idle = resolve;
+            timer = setTimeout(resolve, closeTimeout);
+          });
+          clearTimeout(timer);
+        }
+        incoming.cancelAll();
+        await link!.close();
+        await closed;
+      })()),
+  };
+}

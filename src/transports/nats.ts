@@ -1,0 +1,257 @@
+/**
+ * NATS transport over `@nats-io/transport-node` (nats.js v3): the client side
+ * as a `Transport` for a `Peer`, and the responder's link (a queue-group
+ * subscription). The only file that imports a NATS client, and only with a
+ * dynamic `import()` the first time a `nats://` URL is used, so WebSocket
+ * users never load it (it is an optional peer dependency).
+ *
+ * Subjects, for a service on `subject`:
+ *
+ *   client ──request──▶ subject             (queue group: one responder gets it)
+ *          reply-to     <inbox>.<call id>    (one wildcard subscription <inbox>.> per client)
+ *   client ──notify───▶ subject             (one responder of the group gets it)
+ *   client ──cancel───▶ subject.$cancel     (every responder; the one running the call aborts it)
+ *   responder ─reply──▶ <inbox>.<call id>
+ *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Transport, TransportHandlers } from './transport.js';
+
+type NatsModule = typeof import('@nats-io/transport-node');
+
+export const NATS_PACKAGE = '@nats-io/transport-node';
+
+let loading: Promise<NatsModule> | undefined;
+
+/** Loads the NATS client once; rejects with a message that says what to install. */
+export function loadNats(): Promise<NatsModule> {
+  return (loading ??= import(NATS_PACKAGE).catch((cause: unknown) => {
+    loading = undefined;
+    throw new Error(`nats:// URLs need the optional peer dependency ${NATS_PACKAGE}: npm install ${NATS_PACKAGE}`, { cause });
+  }) as Promise<NatsModule>);
+}
+
+/** The subject cancellations of calls on `subject` are published to. */
+export function cancelSubject(subject: string): string {
+  return `${subject}.$cancel`;
+}
+
+const REQUEST_PREFIX = '{"jsonrpc":"2.0","id":"';
+const CANCEL_PREFIX = '{"jsonrpc":"2.0","method":"$/cancelRequest"';
+const NOTIFY_PREFIX = '{"jsonrpc":"2.0","method":';
+const RESPONSE_PREFIX = '{"jsonrpc":"2.0","id":';
+/** Characters a reply-subject token may hold (nanoid's alphabet). */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * What an outgoing frame is, read from its first bytes instead of parsing it:
+ * the frames come from our own encoder, which writes `jsonrpc`, `id` (when
+ * any), then `method`/`result`/`error`, in that order. Anything else goes to
+ * the service subject as is.
+ */
+export function peekFrame(text: string): { kind: 'request'; token: string | undefined } | { kind: 'cancel' | 'notification' | 'response' | 'other' } {
+  if (text.startsWith(REQUEST_PREFIX)) {
+    const end = text.indexOf('"', REQUEST_PREFIX.length);
+    if (end > 0 && text.startsWith('","method":', end)) {
+      const id = text.slice(REQUEST_PREFIX.length, end);
+      return { kind: 'request', token: TOKEN.test(id) ? id : undefined };
+    }
+  }
+  if (text.startsWith(CANCEL_PREFIX)) return { kind: 'cancel' };
+  if (text.startsWith(NOTIFY_PREFIX)) return { kind: 'notification' };
+  if (text.startsWith(RESPONSE_PREFIX)) {
+    // A numeric id (or a string id with escapes): a request all the same when `method` follows the id.
+    const comma = text.indexOf(',', RESPONSE_PREFIX.length);
+    return comma > 0 && text.startsWith('"method":', comma + 1) ? { kind: 'request', token: undefined } : { kind: 'response' };
+  }
+  return { kind: 'other' };
+}
+
+export interface NatsClientOptions {
+  /** The service subject requests and notifications are published to. */
+  subject: string;
+  /** Longest the connection to nats-server may take to open, in ms. */
+  timeout: number;
+}
+
+/**
+ * A client's NATS connection as a `Transport`: requests are published with a
+ * reply subject under the client's own inbox, and everything arriving there
+ * is handed to the peer, which routes responses by their JSON-RPC id.
+ */
+export class NatsClientTransport implements Transport {
+  readonly bufferedAmount = 0;
+  private handlers: TransportHandlers | undefined;
+  private nc: NatsConnection | undefined;
+  private inbox = '';
+  /** Set once close or terminate was asked for: the code and reason the close will report. */
+  private ending: { code: number; reason: string; drain: boolean } | undefined;
+  private ended = false;
+  private readonly encoder = new TextEncoder();
+
+  private constructor(
+    private readonly url: string,
+    private readonly options: NatsClientOptions,
+  ) {}
+
+  /** Starts connecting; events arrive once `attach` is called (before the next tick). */
+  static connect(url: string, options: NatsClientOptions): NatsClientTransport {
+    const transport = new NatsClientTransport(url, options);
+    void transport.open();
+    return transport;
+  }
+
+  get isOpen(): boolean {
+    return this.nc !== undefined && this.ending === undefined && !this.ended;
+  }
+
+  send(text: string, done?: (error?: Error) => void): void {
+    const nc = this.nc;
+    if (!nc || !this.isOpen) {
+      done?.(new Error('the NATS connection is not open'));
+      return;
+    }
+    const frame = peekFrame(text);
+    try {
+      switch (frame.kind) {
+        case 'request':
+          // The call id as the reply token lets a 503 (which carries no body) name its call.
+          nc.publish(this.options.subject, this.encoder.encode(text), { reply: `${this.inbox}.${frame.token ?? '_'}` });
+          break;
+        case 'cancel':
+          nc.publish(cancelSubject(this.options.subject), this.encoder.encode(text));
+          break;
+        case 'response':
+          // Responders do not call clients over NATS: a response has no reply subject to go to.
+          break;
+        default:
+          nc.publish(this.options.subject, this.encoder.encode(text));
+      }
+    } catch (error) {
+      done?.(error as Error);
+      return;
+    }
+    // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
+    if (done) queueMicrotask(done);
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.end({ code, reason, drain: true });
+  }
+
+  terminate(): void {
+    this.end({ code: 1006, reason: '', drain: false });
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+
+  private end(ending: { code: number; reason: string; drain: boolean }): void {
+    if (this.ended) return;
+    // A terminate after close still drops at once, keeping the close's code.
+    if (this.ending && !ending.drain) this.ending.drain = false;
+    this.ending ??= ending;
+    if (!this.nc) return; // still connecting: open() ends it once connected
+    if (this.ending.drain && !this.nc.isDraining()) this.nc.drain().catch(() => this.nc!.close());
+    else void this.nc.close();
+  }
+
+  private async open(): Promise<void> {
+    await Promise.resolve(); // let the owner attach first
+    let nc: NatsConnection;
+    try {
+      const nats = await loadNats();
+      nc = await nats.connect({ servers: this.url, reconnect: false, timeout: this.options.timeout, name: 'callstate client' });
+      this.inbox = nats.createInbox();
+    } catch (error) {
+      this.ended = true;
+      this.handlers?.error(error as Error);
+      this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
+      return;
+    }
+    this.nc = nc;
+    const prefix = `${this.inbox}.`;
+    nc.subscribe(`${this.inbox}.>`, {
+      callback: (error, msg) => {
+        if (!error) this.receive(msg, prefix);
+      },
+    });
+    void nc.closed().then((error) => {
+      this.ended = true;
+      if (error && !this.ending) this.handlers?.error(error);
+      this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
+    });
+    if (this.ending) this.end(this.ending);
+    else this.handlers?.open();
+  }
+
+  private receive(msg: Msg, prefix: string): void {
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      // The reply token is the call id, so the status names its call.
+      this.handlers?.noResponders?.(msg.subject.slice(prefix.length), this.options.subject);
+      return;
+    }
+    this.handlers?.message(msg.string(), false);
+  }
+}
+
+export interface NatsResponderOptions {
+  url: string;
+  subject: string;
+  queue: string;
+  /** A request or notification published to the subject; `reply` is where its answer goes. */
+  onMessage: (text: string, reply: string | undefined) => void;
+  /** A `$/cancelRequest` published by any client of the subject. */
+  onCancel: (text: string) => void;
+  /** The connection to nats-server closed, with the error that closed it if any. */
+  onClosed: (error: Error | undefined) => void;
+}
+
+/** A responder's NATS connection: a queue-group subscription to the subject, and replies. */
+export interface NatsResponderLink {
+  /** Publishes a reply (dropped once the connection is closed). */
+  reply(subject: string, text: string): void;
+  /** Stops taking requests; messages already delivered are still handled. */
+  stopReceiving(): Promise<void>;
+  /** Flushes replies and closes the connection. */
+  close(): Promise<void>;
+}
+
+/** Connects a responder and subscribes it to `subject` in queue group `queue`. */
+export async function listenNats(options: NatsResponderOptions): Promise<NatsResponderLink> {
+  const nats = await loadNats();
+  const nc = await nats.connect({ servers: options.url, reconnect: false, name: `callstate responder ${options.queue}` });
+  const encoder = new TextEncoder();
+  const requests: Subscription = nc.subscribe(options.subject, {
+    queue: options.queue,
+    callback: (error, msg) => {
+      if (!error) options.onMessage(msg.string(), msg.reply || undefined);
+    },
+  });
+  const cancels = nc.subscribe(cancelSubject(options.subject), {
+    callback: (error, msg) => {
+      if (!error) options.onCancel(msg.string());
+    },
+  });
+  void nc.closed().then((error) => options.onClosed(error || undefined));
+  await nc.flush(); // the subscriptions are registered: requests sent from now on reach this responder
+  return {
+    reply: (subject, text) => {
+      if (nc.isClosed()) return;
+      try {
+        nc.publish(subject, encoder.encode(text));
+      } catch {
+        // Closing meanwhile: the caller's call times out, as with a lost reply.
+      }
+    },
+    stopReceiving: async () => {
+      if (!nc.isClosed() && !requests.isClosed()) await requests.drain().catch(() => {});
+    },
+    close: async () => {
+      if (nc.isClosed()) return;
+      cancels.unsubscribe();
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}

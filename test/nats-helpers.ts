@@ -1,0 +1,105 @@
+/**
+ * Real nats-server processes for the NATS tests: each on free loopback ports
+ * (found by binding port 0 first), with its monitoring endpoint, killed after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+export interface NatsServerProcess {
+  /** nats://127.0.0.1:PORT */
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** GETs a monitoring endpoint (`connz`, `routez`, `subsz`…) as JSON. */
+  monitor(endpoint: string): Promise<any>;
+  /** Kills the server and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Retries `attempt` until it returns true; polls (no assertion on time), bounded by `tries`. */
+export async function eventually(attempt: () => Promise<boolean>, what: string, tries = 200): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await attempt().catch(() => false)) return;
+    await sleep(25);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/**
+ * Starts `nats-server -a 127.0.0.1 -p <free port> -m <free port>`, plus any
+ * extra arguments (cluster flags), and resolves once its monitor answers.
+ */
+export async function startNatsServer(extraArgs: string[] = [], ports?: { port: number; monitor: number }): Promise<NatsServerProcess> {
+  const port = ports?.port ?? (await freePort());
+  const monitorPort = ports?.monitor ?? (await freePort());
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  const exited = once(child, 'exit');
+  const monitor = async (endpoint: string) => {
+    const response = await fetch(`http://127.0.0.1:${monitorPort}/${endpoint}`);
+    return response.json();
+  };
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
+      return ((await monitor('varz')) as { port?: number }).port === port;
+    }, `nats-server on port ${port}`);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${log}`);
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    process: child,
+    monitor,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Three nats-server nodes routed to each other on loopback; resolves once every node has its two routes. */
+export async function startNatsCluster(size = 3): Promise<NatsServerProcess[]> {
+  const nodes = await Promise.all(
+    Array.from({ length: size }, async () => ({ port: await freePort(), monitor: await freePort(), cluster: await freePort() })),
+  );
+  const servers = await Promise.all(
+    nodes.map((node, i) =>
+      startNatsServer(
+        [
+          '--cluster_name', 'callstate-test',
+          '--cluster', `nats://127.0.0.1:${node.cluster}`,
+          '--routes', nodes.filter((_, j) => j !== i).map((other) => `nats://127.0.0.1:${other.cluster}`).join(','),
+        ],
+        node,
+      ),
+    ),
+  );
+  try {
+    for (const server of servers) {
+      await eventually(async () => (await server.monitor('routez')).num_routes === size - 1, 'the cluster routes');
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop()));
+    throw error;
+  }
+  return servers;
+}
