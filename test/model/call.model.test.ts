@@ -22,13 +22,13 @@
  * - call.cancel: the caller's AbortController aborts.
  * - after callTimeout: the client's SimulatedClock advances by the timeout.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock, type EventObject } from 'xstate';
 import { callMachine, type CallInput } from '../../machines/call.machine.js';
 import { connect, ConnectionClosedError, RemoteError, TimeoutError, type Client, type UnmatchedEvent } from '../../src/index.js';
 import { settle, until } from '../helpers.js';
 import { follower, rawServer, recorder, type RawServer } from './live.js';
-import { coverageOf, describePath, generatePaths, machineElements, type ModelPath, type Variant } from './paths.js';
+import { coverageOf, describePath, generatePaths, machineElements, replayReport, type ModelPath, type Variant } from './paths.js';
 
 const TIMEOUT = 500;
 const TIMEOUT_EVENT = 'xstate.after.callTimeout.call.pending';
@@ -63,13 +63,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-const replayed: string[] = [];
-afterAll(() => {
-  console.info(
-    `call machine: ${generated.shortest} shortest + ${generated.simple} simple paths generated, ` +
-      `${generated.paths.length} distinct, ${replayed.length} replayed over a real WebSocket`,
-  );
-});
+const replayed = replayReport('call', generated);
 
 /** The value of a step's state, as the key of the pending substate or the final state. */
 const stateName = (value: unknown) => (typeof value === 'string' ? value : (value as { pending: string }).pending);

@@ -20,14 +20,14 @@
  * - message.received: the peer sends a notification, which must reach the `notification` listeners.
  * - connection.close: `close()` on the live end.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SimulatedClock, type EventObject } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { connect, serve, type Client, type Peer, type Server } from '../../src/index.js';
 import { until } from '../helpers.js';
 import { follower, rawServer, recorder, type RawServer, type Recorder } from './live.js';
-import { coverageOf, describePath, generatePaths, machineElements, type ModelPath, type Variant } from './paths.js';
+import { coverageOf, describePath, generatePaths, machineElements, replayReport, type ModelPath, type Variant } from './paths.js';
 
 const EVENTS = [
   { type: 'transport.opened' },
@@ -79,13 +79,7 @@ afterEach(async () => {
   [server, raw, client, rawClient] = [undefined, undefined, undefined, undefined];
 });
 
-const replayed: string[] = [];
-afterAll(() => {
-  console.info(
-    `connection machine: ${generated.shortest} shortest + ${generated.simple} simple paths generated, ${generated.paths.length} distinct, ` +
-      `${replayed.length} replayed over a real WebSocket, ${notReplayable.length} not replayable (listed by the test)`,
-  );
-});
+const replayed = replayReport('connection', generated, notReplayable.length);
 
 /** The live end under test and the actions on its peer. */
 interface Ends {

@@ -12,13 +12,13 @@
  * - call.cancel: the caller aborts its signal, so the client sends `$/cancelRequest`.
  * - connection.closed: the client drops its socket.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { EventObject } from 'xstate';
 import { incomingCallMachine } from '../../machines/incomingCall.machine.js';
 import { connect, ConnectionClosedError, RemoteError, serve, type Client, type HandlerContext, type Server, type UnmatchedEvent } from '../../src/index.js';
 import { deferred, settle, until, type Deferred } from '../helpers.js';
 import { follower, recorder } from './live.js';
-import { coverageOf, describePath, generatePaths, machineElements, type Variant } from './paths.js';
+import { coverageOf, describePath, generatePaths, machineElements, replayReport, type Variant } from './paths.js';
 
 const invokeId = incomingCallMachine.root.states.handling!.invoke[0]!.id;
 const DONE = `xstate.done.actor.${invokeId}`;
@@ -46,13 +46,7 @@ afterEach(async () => {
   [server, client] = [undefined, undefined];
 });
 
-const replayed: string[] = [];
-afterAll(() => {
-  console.info(
-    `incomingCall machine: ${generated.shortest} shortest + ${generated.simple} simple paths generated, ` +
-      `${generated.paths.length} distinct, ${replayed.length} replayed over a real WebSocket`,
-  );
-});
+const replayed = replayReport('incomingCall', generated);
 
 describe(`incomingCall machine: ${generated.paths.length} paths replayed against the live server`, () => {
   it('every state and transition of the machine is reached by some path (received only decides, so no snapshot rests in it)', () => {

@@ -3,6 +3,7 @@
  * `xstate/graph` (shortest and simple), which states and transitions they
  * reach, and how a path is written in test names.
  */
+import { afterAll } from 'vitest';
 import { createActor, SimulatedClock, type AnyStateMachine, type EventObject, type InspectionEvent } from 'xstate';
 import { getShortestPaths, getSimplePaths, type StatePath } from 'xstate/graph';
 import { allStates, machineGraph } from '../../scripts/diagrams/graph.js';
@@ -132,4 +133,20 @@ export function coverageOf(paths: ModelPath[], variants: Variant[]): { states: S
     actor.stop();
   }
   return { states, transitions };
+}
+
+/**
+ * The list each replayed path is added to; after the file's tests, prints how
+ * many paths the machine produced and how many were replayed.
+ */
+export function replayReport(machine: string, generated: GeneratedPaths, notReplayable = 0): string[] {
+  const replayed: string[] = [];
+  afterAll(() => {
+    const skipped = notReplayable > 0 ? `, ${notReplayable} not replayable (listed by the test)` : '';
+    console.info(
+      `${machine} machine: ${generated.shortest} shortest + ${generated.simple} simple paths generated, ` +
+        `${generated.paths.length} distinct, ${replayed.length} replayed over a real WebSocket${skipped}`,
+    );
+  });
+  return replayed;
 }
