@@ -1,6 +1,6 @@
 /**
  * The client worker: `node --expose-gc --import tsx bench/client.ts`, forked
- * by the orchestrator with one job. It forks the system's server process,
+ * by the orchestrator with its jobs (one system). It forks the system's server process,
  * measures from this process, stops the server and replies over IPC.
  */
 import type { CapacityJob, CapacityOutcome, Job, ThroughputJob, ThroughputOutcome, WorkerReply } from './jobs.js';
@@ -36,29 +36,31 @@ async function capacity(job: CapacityJob, server: ServerProcess): Promise<Capaci
   };
   // Memory first, on the freshest heap; each section on its own connection.
   const { memory, storm, scale } = job;
-  if (memory) outcome.memory = await section('memory', () => measureMemory(system, server, memory.pending));
-  if (storm) outcome.storm = await section('storm', () => measureStorm(system, server, storm.calls, storm.timeoutMs));
-  if (scale) outcome.scale = await section('scale', () => measureScale(system, server, scale.sizes, scale.repeats, scale.minCalls));
+  if (memory) outcome.memory = await section('memory', () => measureMemory(system, server, memory.pending, job.warmupCalls));
+  if (storm) outcome.storm = await section('storm', () => measureStorm(system, server, storm.calls, storm.timeoutMs, job.warmupCalls));
+  if (scale) outcome.scale = await section('scale', () => measureScale(system, server, scale.sizes, scale.repeats, scale.minCalls, job.warmupCalls));
   return outcome;
 }
 
-async function run(job: Job): Promise<WorkerReply> {
-  const server = await ServerProcess.start(job.system);
+/** Runs the jobs (all for one system) in order against one server process. */
+async function run(jobs: Job[]): Promise<WorkerReply> {
+  const server = await ServerProcess.start(jobs[0]!.system);
   try {
-    const outcome = job.kind === 'throughput' ? await throughput(job, server) : await capacity(job, server);
-    return { ok: true, outcome };
+    const outcomes = [];
+    for (const job of jobs) outcomes.push(job.kind === 'throughput' ? await throughput(job, server) : await capacity(job, server));
+    return { ok: true, outcomes };
   } finally {
     await server.stop();
   }
 }
 
-process.once('message', (job: Job) => {
-  void run(job)
+process.once('message', (jobs: Job[]) => {
+  void run(jobs)
     .catch((error: unknown): WorkerReply => ({ ok: false, message: message(error) }))
     .then((reply) => {
       process.send?.(reply, () => {
         process.disconnect();
-        // Clients of some systems keep timers or sockets alive; the job is done.
+        // Clients of some systems keep timers or sockets alive; the jobs are done.
         process.exit(0);
       });
     });

@@ -15,6 +15,8 @@ export interface ThroughputJob {
 export interface CapacityJob {
   kind: 'capacity';
   system: string;
+  /** Calls made before each section's baseline, so lazily built structures and JIT are warm. */
+  warmupCalls: number;
   memory?: { pending: number };
   storm?: { calls: number; timeoutMs: number };
   scale?: { sizes: number[]; repeats: number; minCalls: number };
@@ -36,4 +38,6 @@ export interface CapacityOutcome {
   errors: Array<{ section: string; message: string }>;
 }
 
-export type WorkerReply = { ok: true; outcome: ThroughputOutcome | CapacityOutcome } | { ok: false; message: string };
+export type Outcome = ThroughputOutcome | CapacityOutcome;
+
+export type WorkerReply = { ok: true; outcomes: Outcome[] } | { ok: false; message: string };

@@ -20,6 +20,8 @@ export interface BenchOptions {
   window: LoopLimits;
   /** Timeout of every call in the closed-loop runs, ms. Default: 10,000. */
   callTimeoutMs: number;
+  /** Warm-up calls before each capacity section (memory, scale, storm). Default: 1,000 (quick: 50). */
+  capacityWarmupCalls: number;
   /** Calls held pending for the memory section. Default: 100,000 (quick: 2,000). */
   memoryPending: number;
   /** Pending calls at which issue and settle are measured. Default: 1k, 10k, 100k (quick: 100, 500, 2k). */
@@ -43,6 +45,7 @@ const defaults = {
     reps: 5,
     warmup: { durationMs: 500, maxCalls: NO_LIMIT },
     window: { durationMs: 2_000, maxCalls: NO_LIMIT },
+    capacityWarmupCalls: 1_000,
     memoryPending: 100_000,
     scaleSizes: [1_000, 10_000, 100_000],
     scaleRepeats: 3,
@@ -53,6 +56,7 @@ const defaults = {
     reps: 1,
     warmup: { durationMs: 50, maxCalls: NO_LIMIT },
     window: { durationMs: 150, maxCalls: NO_LIMIT },
+    capacityWarmupCalls: 50,
     memoryPending: 2_000,
     scaleSizes: [100, 500, 2_000],
     scaleRepeats: 1,

@@ -65,7 +65,7 @@ function cpuNow(): number {
 }
 
 /** Exercises both methods once so lazily built structures exist before a baseline. */
-async function warmUp(client: BenchClient, server: ServerProcess, calls = 200): Promise<void> {
+async function warmUp(client: BenchClient, server: ServerProcess, calls: number): Promise<void> {
   await Promise.all(Array.from({ length: calls }, () => client.call('echo', PAYLOAD)));
   const held = Array.from({ length: calls }, () => client.call('hold', PAYLOAD));
   await server.waitHeld(calls);
@@ -73,9 +73,9 @@ async function warmUp(client: BenchClient, server: ServerProcess, calls = 200): 
   await Promise.all(held);
 }
 
-export async function measureMemory(system: System, server: ServerProcess, pending: number): Promise<MemoryResult> {
+export async function measureMemory(system: System, server: ServerProcess, pending: number, warmupCalls: number): Promise<MemoryResult> {
   const client = await system.connect(server.url, { timeout: NEVER_MS });
-  await warmUp(client, server);
+  await warmUp(client, server, warmupCalls);
   const calls: Array<Promise<unknown> | undefined> = new Array(pending).fill(undefined);
   const heapBeforeBytes = heapAfterGc();
   for (let i = 0; i < pending; i++) calls[i] = client.call('hold', PAYLOAD);
@@ -125,9 +125,10 @@ export async function measureScale(
   sizes: readonly number[],
   repeats: number,
   minCalls: number,
+  warmupCalls: number,
 ): Promise<ScalePoint[]> {
   const client = await system.connect(server.url, { timeout: NEVER_MS });
-  await warmUp(client, server);
+  await warmUp(client, server, warmupCalls);
   await scaleOnce(client, server, Math.min(...sizes));
   const points: ScalePoint[] = [];
   for (const pending of sizes) {
@@ -151,10 +152,11 @@ export async function measureStorm(
   server: ServerProcess,
   calls: number,
   timeoutMs: number,
+  warmupCalls: number,
 ): Promise<StormResult> {
   const client = await system.connect(server.url, { timeout: timeoutMs });
   // Warm up one call at a time: a batch might not all be answered within the short timeout.
-  for (let i = 0; i < 200; i++) await client.call('echo', PAYLOAD).catch(() => undefined);
+  for (let i = 0; i < warmupCalls; i++) await client.call('echo', PAYLOAD).catch(() => undefined);
   await nextTurn();
   const settled: Array<Promise<void> | undefined> = new Array(calls).fill(undefined);
   let rejected = 0;
