@@ -40,6 +40,8 @@ export interface Report {
     cores: number;
     node: string;
     platform: string;
+    /** 1-minute load average when the run started and when it ended (other work on the machine skews figures). */
+    loadAverage?: [number, number];
     mode: BenchOptions['mode'];
     command: string;
     options: BenchOptions;

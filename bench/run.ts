@@ -7,7 +7,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release } from 'node:os';
+import { cpus, loadavg, platform, release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Job, Outcome, WorkerReply } from './jobs.js';
@@ -95,6 +95,7 @@ function schedule(options: BenchOptions): Batch[] {
 }
 
 async function main(options: BenchOptions): Promise<Report> {
+  const loadAtStart = loadavg()[0]!;
   const errors: Report['errors'] = [];
   const runs: ThroughputRun[] = [];
   const memory: Record<string, MemoryResult> = {};
@@ -136,6 +137,7 @@ async function main(options: BenchOptions): Promise<Report> {
       cores: cpu.length,
       node: process.version,
       platform: `${platform()} ${release()}`,
+      loadAverage: [loadAtStart, loadavg()[0]!],
       mode: options.mode,
       command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       options,

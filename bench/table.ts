@@ -146,7 +146,8 @@ export function provenance(report: Report): string {
   const { meta } = report;
   const reps = meta.mode === 'quick' ? 'quick mode (smoke sizes; not comparable with a full run)' : `${meta.options.reps} interleaved reps`;
   return [
-    `Measured ${meta.date} on ${meta.cpu} (${meta.cores} cores, ${meta.platform}), Node ${meta.node}, ${reps}.`,
+    `Measured ${meta.date} on ${meta.cpu} (${meta.cores} cores, ${meta.platform}), Node ${meta.node}, ${reps}` +
+      (meta.loadAverage ? `; load average ${meta.loadAverage.map((l) => l.toFixed(1)).join(' → ')} during the run.` : '.'),
     `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency.`,
   ].join('\n');
 }
