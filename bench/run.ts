@@ -159,7 +159,7 @@ let options: BenchOptions;
 try {
   options = parseOptions(process.argv.slice(2));
 } catch (error) {
-  log((error as Error).message);
+  process.stderr.write(`${(error as Error).message}\n`);
   process.exit(2);
 }
 const report = await main(options);

@@ -103,7 +103,7 @@ export function reportTables(report: Report): Table[] {
     tables.push({
       title: `Targets (issue 3), callstate, this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
-      rows: report.targets.map((t) => [t.name, t.value === null ? 'n/a' : num(t.value), t.limit, t.pass ? 'pass' : 'FAIL']),
+      rows: report.targets.map((t) => [t.name, t.value === null ? 'n/a' : num(t.value), t.limit, t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL']),
     });
   }
   if (report.errors.length > 0) {
