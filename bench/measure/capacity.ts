@@ -1,0 +1,186 @@
+/**
+ * Capacity sections, each on a fresh connection in the client process
+ * (started with --expose-gc):
+ *  - memory: heap per pending call with N calls the server holds unanswered;
+ *  - scale: CPU per call to issue, and to settle, N calls pending on one connection;
+ *  - storm: N calls with a short timeout to a server that never answers.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { ServerProcess } from '../server-process.js';
+import type { BenchClient, System } from '../systems/types.js';
+import { median } from '../stats.js';
+import { PAYLOAD } from './closed-loop.js';
+
+/** Timeout for calls that must stay pending (memory, scale): long enough never to fire. */
+export const NEVER_MS = 600_000;
+
+export interface MemoryResult {
+  pending: number;
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  bytesPerCall: number;
+}
+
+export interface ScalePoint {
+  pending: number;
+  /** Client CPU per call to issue all calls (and run what they defer to the next turn), µs. */
+  issueUs: number;
+  /** Client CPU per call from the server's release until all calls resolved, µs. */
+  settleUs: number;
+  issueWallUs: number;
+  settleWallUs: number;
+}
+
+export interface StormResult {
+  calls: number;
+  timeoutMs: number;
+  /** Wall time from the first call issued until every call rejected. */
+  settleMs: number;
+  issueMs: number;
+  rejected: number;
+  resolved: number;
+  /** Heap after gc, after the storm, minus before it. */
+  heapDeltaBytes: number;
+  /** Active (ref'd) `Timeout` resources after the storm minus before it. */
+  timersLeft: number;
+  /** Calls the client still tracks, or null when the system does not expose them. */
+  pendingLeft: number | null;
+}
+
+function heapAfterGc(): number {
+  const gc = globalThis.gc;
+  if (gc === undefined) throw new Error('the client process must run with --expose-gc');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+}
+
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Exercises both methods once so lazily built structures exist before a baseline. */
+async function warmUp(client: BenchClient, server: ServerProcess, calls: number): Promise<void> {
+  await Promise.all(Array.from({ length: calls }, () => client.call('echo', PAYLOAD)));
+  const held = Array.from({ length: calls }, () => client.call('hold', PAYLOAD));
+  await server.waitHeld(calls);
+  await server.release();
+  await Promise.all(held);
+}
+
+export async function measureMemory(system: System, server: ServerProcess, pending: number, warmupCalls: number): Promise<MemoryResult> {
+  const client = await system.connect(server.url, { timeout: NEVER_MS });
+  await warmUp(client, server, warmupCalls);
+  const calls: Array<Promise<unknown> | undefined> = new Array(pending).fill(undefined);
+  const heapBeforeBytes = heapAfterGc();
+  for (let i = 0; i < pending; i++) calls[i] = client.call('hold', PAYLOAD);
+  await server.waitHeld(pending);
+  const heapAfterBytes = heapAfterGc();
+  await server.release();
+  await Promise.all(calls);
+  await client.close();
+  return { pending, heapBeforeBytes, heapAfterBytes, bytesPerCall: (heapAfterBytes - heapBeforeBytes) / pending };
+}
+
+async function scaleOnce(client: BenchClient, server: ServerProcess, pending: number): Promise<ScalePoint> {
+  const calls: Array<Promise<unknown>> = new Array(pending);
+  heapAfterGc();
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  for (let i = 0; i < pending; i++) calls[i] = client.call('hold', PAYLOAD);
+  await nextTurn();
+  const issueCpu = cpuNow() - cpu0;
+  const issueWall = (performance.now() - t0) * 1_000;
+
+  await server.waitHeld(pending);
+  const cpu1 = cpuNow();
+  const t1 = performance.now();
+  await server.release();
+  await Promise.all(calls);
+  const settleCpu = cpuNow() - cpu1;
+  const settleWall = (performance.now() - t1) * 1_000;
+  return {
+    pending,
+    issueUs: issueCpu / pending,
+    settleUs: settleCpu / pending,
+    issueWallUs: issueWall / pending,
+    settleWallUs: settleWall / pending,
+  };
+}
+
+/**
+ * Each size at least `repeats` times, and small sizes more often (until
+ * `minCalls` calls), on one connection; the median of each figure. The
+ * smallest size also runs once unmeasured first, so JIT warm-up does not
+ * land in it.
+ */
+export async function measureScale(
+  system: System,
+  server: ServerProcess,
+  sizes: readonly number[],
+  repeats: number,
+  minCalls: number,
+  warmupCalls: number,
+): Promise<ScalePoint[]> {
+  const client = await system.connect(server.url, { timeout: NEVER_MS });
+  await warmUp(client, server, warmupCalls);
+  await scaleOnce(client, server, Math.min(...sizes));
+  const points: ScalePoint[] = [];
+  for (const pending of sizes) {
+    const runs: ScalePoint[] = [];
+    const times = Math.max(repeats, Math.ceil(minCalls / pending));
+    for (let r = 0; r < times; r++) runs.push(await scaleOnce(client, server, pending));
+    points.push({
+      pending,
+      issueUs: median(runs.map((run) => run.issueUs)),
+      settleUs: median(runs.map((run) => run.settleUs)),
+      issueWallUs: median(runs.map((run) => run.issueWallUs)),
+      settleWallUs: median(runs.map((run) => run.settleWallUs)),
+    });
+  }
+  await client.close();
+  return points;
+}
+
+export async function measureStorm(
+  system: System,
+  server: ServerProcess,
+  calls: number,
+  timeoutMs: number,
+  warmupCalls: number,
+): Promise<StormResult> {
+  const client = await system.connect(server.url, { timeout: timeoutMs });
+  // Warm up one call at a time: a batch might not all be answered within the short timeout.
+  for (let i = 0; i < warmupCalls; i++) await client.call('echo', PAYLOAD).catch(() => undefined);
+  await nextTurn();
+  const settled: Array<Promise<void> | undefined> = new Array(calls).fill(undefined);
+  let rejected = 0;
+  let resolved = 0;
+  const heapBefore = heapAfterGc();
+  const timersBefore = activeTimers();
+
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) {
+    settled[i] = client.call('hold', PAYLOAD).then(
+      () => void resolved++,
+      () => void rejected++,
+    );
+  }
+  const issueMs = performance.now() - t0;
+  await Promise.all(settled);
+  const settleMs = performance.now() - t0;
+
+  settled.fill(undefined);
+  await nextTurn();
+  await nextTurn();
+  const heapDeltaBytes = heapAfterGc() - heapBefore;
+  const timersLeft = activeTimers() - timersBefore;
+  const pendingLeft = client.pending();
+  await client.close();
+  return { calls, timeoutMs, settleMs, issueMs, rejected, resolved, heapDeltaBytes, timersLeft, pendingLeft };
+}

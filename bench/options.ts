@@ -1,0 +1,123 @@
+/** Command-line options of `npm run bench`, merged over the mode's defaults and validated in one place. */
+import { SYSTEM_NAMES } from './systems/index.js';
+import type { LoopLimits } from './measure/closed-loop.js';
+
+export type Section = 'throughput' | 'memory' | 'scale' | 'storm';
+export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm'];
+
+export interface BenchOptions {
+  mode: 'full' | 'quick';
+  /** Systems to run, baseline first. Default: all. */
+  systems: string[];
+  sections: Section[];
+  /** Interleaved repetitions of the closed-loop runs. Default: 5 (quick: 1). */
+  reps: number;
+  /** Calls in flight for the closed-loop runs. Default: 1, 64, 1,024. */
+  levels: number[];
+  /** Warm-up before each measured window, same connection. Default: 500 ms (quick: 50 ms). */
+  warmup: LoopLimits;
+  /** Measured window of each closed-loop run. Default: 2,000 ms (quick: 150 ms). */
+  window: LoopLimits;
+  /** Timeout of every call in the closed-loop runs, ms. Default: 10,000. */
+  callTimeoutMs: number;
+  /** Warm-up calls before each capacity section (memory, scale, storm). Default: 1,000 (quick: 50). */
+  capacityWarmupCalls: number;
+  /** Calls held pending for the memory section. Default: 100,000 (quick: 2,000). */
+  memoryPending: number;
+  /** Pending calls at which issue and settle are measured. Default: 1k, 10k, 100k (quick: 100, 500, 2k). */
+  scaleSizes: number[];
+  /** Repeats of each scale size (median taken). Default: 3 (quick: 1). */
+  scaleRepeats: number;
+  /** Small scale sizes repeat until this many calls were measured. Default: 20,000 (quick: 500). */
+  scaleMinCalls: number;
+  /** Calls in the timeout storm. Default: 10,000 (quick: 500). */
+  stormCalls: number;
+  /** Timeout of each storm call, ms. Default: 50. */
+  stormTimeoutMs: number;
+  /** Where the JSON goes. Default: bench/results/latest.json. */
+  out: string;
+}
+
+const NO_LIMIT = Number.MAX_SAFE_INTEGER; // Infinity does not survive IPC's JSON
+
+const defaults = {
+  full: {
+    reps: 5,
+    warmup: { durationMs: 500, maxCalls: NO_LIMIT },
+    window: { durationMs: 2_000, maxCalls: NO_LIMIT },
+    capacityWarmupCalls: 1_000,
+    memoryPending: 100_000,
+    scaleSizes: [1_000, 10_000, 100_000],
+    scaleRepeats: 3,
+    scaleMinCalls: 20_000,
+    stormCalls: 10_000,
+  },
+  quick: {
+    reps: 1,
+    warmup: { durationMs: 50, maxCalls: NO_LIMIT },
+    window: { durationMs: 150, maxCalls: NO_LIMIT },
+    capacityWarmupCalls: 50,
+    memoryPending: 2_000,
+    scaleSizes: [100, 500, 2_000],
+    scaleRepeats: 1,
+    scaleMinCalls: 500,
+    stormCalls: 500,
+  },
+};
+
+export const USAGE = `usage: npm run bench -- [--quick] [--reps N] [--duration MS] [--only ${SYSTEM_NAMES.join(',')}]
+                        [--sections ${SECTIONS.join(',')}] [--out FILE]`;
+
+function list(value: string, known: readonly string[], what: string, flag: string): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of items) if (!known.includes(item)) throw new RangeError(`unknown ${what} "${item}" (known: ${known.join(', ')})`);
+  if (items.length === 0) throw new RangeError(`${flag} needs at least one ${what}`);
+  return known.filter((name) => items.includes(name)); // canonical order: baseline first
+}
+
+function positiveInteger(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag} needs a positive integer, got ${value}`);
+  return n;
+}
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const mode = argv.includes('--quick') ? 'quick' : 'full';
+  const base = defaults[mode];
+  const options: BenchOptions = {
+    mode,
+    systems: [...SYSTEM_NAMES],
+    sections: [...SECTIONS],
+    levels: [1, 64, 1_024],
+    callTimeoutMs: 10_000,
+    stormTimeoutMs: 50,
+    out: 'bench/results/latest.json',
+    ...base,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--quick') continue;
+    const value = argv[++i];
+    if (value === undefined) throw new RangeError(`${flag} needs a value\n${USAGE}`);
+    switch (flag) {
+      case '--reps':
+        options.reps = positiveInteger(value, flag);
+        break;
+      case '--duration':
+        options.window = { ...options.window, durationMs: positiveInteger(value, flag) };
+        break;
+      case '--only':
+        options.systems = list(value, SYSTEM_NAMES, 'system', flag);
+        break;
+      case '--sections':
+        options.sections = list(value, SECTIONS, 'section', flag) as Section[];
+        break;
+      case '--out':
+        options.out = value;
+        break;
+      default:
+        throw new RangeError(`unknown option ${flag}\n${USAGE}`);
+    }
+  }
+  return options;
+}

@@ -1,0 +1,141 @@
+/**
+ * Turns the workers' outcomes into the report written as JSON: per-system
+ * summaries (median and min–max across repetitions), ratios to raw ws, and
+ * the issue 3 targets evaluated on this run.
+ */
+import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
+import type { ClosedLoopResult } from './measure/closed-loop.js';
+import type { BenchOptions } from './options.js';
+import { spread, type Spread } from './stats.js';
+
+export const BASELINE = 'raw';
+export const SUBJECT = 'callstate';
+
+export interface ThroughputRun extends ClosedLoopResult {
+  rep: number;
+  system: string;
+}
+
+type Metric = 'callsPerSec' | 'p50Us' | 'p99Us' | 'clientCpuUsPerCall' | 'serverCpuUsPerCall';
+const METRICS: readonly Metric[] = ['callsPerSec', 'p50Us', 'p99Us', 'clientCpuUsPerCall', 'serverCpuUsPerCall'];
+
+export interface LevelSummary extends Record<Metric, Spread> {
+  calls: number;
+  errors: number;
+  /** Per repetition, the system's figure over raw ws's in the same repetition; null without raw. */
+  ratio: Record<Metric, Spread> | null;
+}
+
+export interface Target {
+  name: string;
+  value: number | null;
+  limit: string;
+  pass: boolean;
+}
+
+export interface Report {
+  meta: {
+    date: string;
+    cpu: string;
+    cores: number;
+    node: string;
+    platform: string;
+    /** 1-minute load average when the run started and when it ended (other work on the machine skews figures). */
+    loadAverage?: [number, number];
+    mode: BenchOptions['mode'];
+    command: string;
+    options: BenchOptions;
+    /** How each system applies its timeout. */
+    timeoutScope: Record<string, string>;
+  };
+  systems: string[];
+  throughput?: { levels: number[]; runs: ThroughputRun[]; summary: Record<string, Record<string, LevelSummary>> };
+  memory?: Record<string, MemoryResult & { ratioToRaw: number | null }>;
+  scale?: Record<string, { points: ScalePoint[]; issueRatio: number; settleRatio: number }>;
+  storm?: Record<string, StormResult & { ratioToRaw: number | null }>;
+  targets: Target[];
+  errors: Array<{ system: string; section: string; message: string }>;
+}
+
+export function summarizeThroughput(runs: ThroughputRun[], systems: string[], levels: number[]) {
+  const summary: Record<string, Record<string, LevelSummary>> = {};
+  for (const system of systems) {
+    summary[system] = {};
+    for (const level of levels) {
+      const mine = runs.filter((run) => run.system === system && run.concurrency === level);
+      if (mine.length === 0) continue;
+      const ratios = mine.flatMap((run) => {
+        const base = runs.find((b) => b.system === BASELINE && b.rep === run.rep && b.concurrency === level);
+        return base ? [{ run, base }] : [];
+      });
+      const entry = {
+        calls: mine.reduce((sum, run) => sum + run.calls, 0),
+        errors: mine.reduce((sum, run) => sum + run.errors, 0),
+        ratio: ratios.length === 0 ? null : ({} as Record<Metric, Spread>),
+      } as LevelSummary;
+      for (const metric of METRICS) {
+        entry[metric] = spread(mine.map((run) => run[metric]));
+        if (entry.ratio) entry.ratio[metric] = spread(ratios.map(({ run, base }) => run[metric] / base[metric]));
+      }
+      summary[system][level] = entry;
+    }
+  }
+  return summary;
+}
+
+export function ratioTo<T>(all: Record<string, T>, value: (entry: T) => number): Record<string, T & { ratioToRaw: number | null }> {
+  const base = all[BASELINE];
+  const out: Record<string, T & { ratioToRaw: number | null }> = {};
+  for (const [system, entry] of Object.entries(all)) {
+    out[system] = { ...entry, ratioToRaw: base === undefined ? null : value(entry) / value(base) };
+  }
+  return out;
+}
+
+export function scaleSummary(points: ScalePoint[]) {
+  const first = points[0]!;
+  const last = points[points.length - 1]!;
+  return { points, issueRatio: last.issueUs / first.issueUs, settleRatio: last.settleUs / first.settleUs };
+}
+
+/** Heap target unit: 1 KB = 1,000 bytes (the stricter reading). */
+export const KB = 1_000;
+
+/** The issue 3 targets, for callstate, from whatever sections this run measured. */
+export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
+  const targets: Target[] = [];
+  const add = (name: string, value: number | null | undefined, limit: string, pass: boolean) =>
+    targets.push({ name, value: value ?? null, limit, pass: value !== undefined && value !== null && pass });
+
+  const summary = report.throughput?.summary;
+  for (const level of [64, 1_024]) {
+    const mine = summary?.[SUBJECT]?.[level];
+    if (!mine) continue;
+    const ratio = mine.ratio?.callsPerSec.median;
+    add(`calls/s at ${level} in flight, ratio to raw ws`, ratio, '>= 0.85', ratio !== undefined && ratio >= 0.85);
+    const peers = Object.keys(summary ?? {}).filter((s) => s !== SUBJECT && s !== BASELINE && summary?.[s]?.[level]);
+    if (peers.length === 0) continue;
+    const best = Math.max(...peers.map((peer) => summary![peer]![level]!.callsPerSec.median));
+    const lead = mine.callsPerSec.median / best;
+    add(`calls/s at ${level} in flight over the best peer (${peers.join(', ')})`, lead, '> 1', lead > 1);
+  }
+  const memory = report.memory?.[SUBJECT];
+  if (memory) {
+    const kb = memory.bytesPerCall / KB;
+    add(`heap per pending call, KB (${memory.pending} pending)`, kb, '<= 1.0', kb <= 1.0);
+  }
+  const scale = report.scale?.[SUBJECT];
+  if (scale) {
+    const span = `${scale.points.at(-1)!.pending}/${scale.points[0]!.pending} pending`;
+    add(`issue cost per call, ${span}`, scale.issueRatio, '<= 1.5', scale.issueRatio <= 1.5);
+    add(`settle cost per call, ${span}`, scale.settleRatio, '<= 1.5', scale.settleRatio <= 1.5);
+  }
+  const storm = report.storm?.[SUBJECT];
+  if (storm) {
+    add('timeout storm: time until all rejected, ratio to raw ws', storm.ratioToRaw, '<= 1.5', (storm.ratioToRaw ?? Infinity) <= 1.5);
+    add('timeout storm: timers left', storm.timersLeft, '0', storm.timersLeft === 0);
+    add('timeout storm: pending entries left', storm.pendingLeft, '0', storm.pendingLeft === 0);
+    add('timeout storm: calls rejected', storm.rejected, `${storm.calls}`, storm.rejected === storm.calls);
+  }
+  return targets;
+}

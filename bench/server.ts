@@ -1,0 +1,43 @@
+/**
+ * The server process: `node --import tsx bench/server.ts <system>`, forked by
+ * a client worker. Reports its URL over IPC, then answers control commands
+ * (held count, release, CPU usage, close) over IPC, outside the system under test.
+ */
+import { loadSystem } from './systems/index.js';
+import { Held } from './systems/types.js';
+import type { ServerCommand, ServerMessage } from './server-process.js';
+
+function send(message: ServerMessage): void {
+  process.send?.(message);
+}
+
+const name = process.argv[2] ?? '';
+try {
+  const system = await loadSystem(name);
+  const held = new Held();
+  const server = await system.serve(held);
+  process.on('message', (message: ServerCommand) => {
+    switch (message.cmd) {
+      case 'held':
+        return send({ type: 'reply', id: message.id, value: held.size });
+      case 'release':
+        return send({ type: 'reply', id: message.id, value: held.release() });
+      case 'cpu': {
+        const { user, system: sys } = process.cpuUsage();
+        return send({ type: 'reply', id: message.id, value: user + sys });
+      }
+      case 'close':
+        // Held requests are dropped, not answered: the process ends here.
+        void server.close().finally(() => {
+          send({ type: 'reply', id: message.id, value: 0 });
+          process.disconnect();
+          process.exit(0);
+        });
+    }
+  });
+  send({ type: 'ready', url: server.url });
+} catch (error) {
+  send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  process.exitCode = 1;
+  process.disconnect();
+}

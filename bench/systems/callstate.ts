@@ -1,0 +1,45 @@
+/**
+ * callstate, loaded from the BUILT package (dist/), so Node runs XState's
+ * production build. Only the public API is used. Types come from src/ so the
+ * harness typechecks before anything is built.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as Callstate from '../../src/index.js';
+import type { System } from './types.js';
+
+const entry = new URL('../../dist/src/index.js', import.meta.url);
+
+async function load(): Promise<typeof Callstate> {
+  if (!existsSync(fileURLToPath(entry))) {
+    throw new Error(`callstate is not built (${fileURLToPath(entry)} is missing): run npm run build`);
+  }
+  return (await import(entry.href)) as typeof Callstate;
+}
+
+export const system: System = {
+  timeoutScope: 'per call (request option; connection default)',
+
+  async serve(held) {
+    const { serve } = await load();
+    const server = await serve({
+      port: 0,
+      methods: {
+        echo: (params: unknown) => params,
+        hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),
+      },
+    });
+    return { url: server.url, close: () => server.close() };
+  },
+
+  async connect(url, { timeout }) {
+    const { connect } = await load();
+    const client = connect(url, { timeout });
+    await client.ready;
+    return {
+      call: (method, params) => client.request(method, params),
+      pending: () => client.pendingCalls,
+      close: () => client.close(),
+    };
+  },
+};

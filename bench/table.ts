@@ -1,0 +1,153 @@
+/** The report as tables: plain text for the terminal, Markdown for the README. */
+import { BASELINE, KB, type Report } from './report.js';
+import type { Spread } from './stats.js';
+
+export interface Table {
+  title: string;
+  header: string[];
+  rows: string[][];
+}
+
+const thousands = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function num(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  const abs = Math.abs(n);
+  if (abs >= 100) return thousands.format(n);
+  if (abs >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+function rate(n: number): string {
+  return n >= 1_000 ? `${(n / 1_000).toFixed(1)}k` : n.toFixed(0);
+}
+
+function ratio(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(2);
+}
+
+function withSpread(s: Spread, format: (n: number) => string): string {
+  return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median);
+}
+
+function throughputTables(report: Report): Table[] {
+  const t = report.throughput;
+  if (!t) return [];
+  const reps = report.meta.options.reps;
+  return t.levels.map((level) => ({
+    title:
+      `Closed loop, ${thousands.format(level)} in flight` +
+      (reps > 1 ? ` (median (min–max) of ${reps} interleaved reps; ×raw = per-rep ratio to raw ws)` : ' (one rep)'),
+    header: ['system', 'calls/s', '×raw', 'p50 µs', '×raw', 'p99 µs', '×raw', 'client CPU µs/call', '×raw', 'server CPU µs/call'],
+    rows: Object.entries(t.summary).flatMap(([system, levels]) => {
+      const s = levels[level];
+      if (!s) return [];
+      const r = (metric: keyof NonNullable<typeof s.ratio>) => (s.ratio ? withSpread(s.ratio[metric], ratio) : 'n/a');
+      const errors = s.errors > 0 ? ` (${s.errors} errors)` : '';
+      return [[
+        system + errors,
+        withSpread(s.callsPerSec, rate), r('callsPerSec'),
+        withSpread(s.p50Us, num), r('p50Us'),
+        withSpread(s.p99Us, num), r('p99Us'),
+        withSpread(s.clientCpuUsPerCall, num), r('clientCpuUsPerCall'),
+        withSpread(s.serverCpuUsPerCall, num),
+      ]];
+    }),
+  }));
+}
+
+function capacityTables(report: Report): Table[] {
+  const tables: Table[] = [];
+  if (report.memory) {
+    const pending = Object.values(report.memory)[0]?.pending ?? 0;
+    tables.push({
+      title: `Memory: heap per pending call, ${thousands.format(pending)} calls pending, server never answers (KB = 1,000 bytes)`,
+      header: ['system', 'KB per pending call', '×raw'],
+      rows: Object.entries(report.memory).map(([system, m]) => [system, (m.bytesPerCall / KB).toFixed(2), ratio(m.ratioToRaw)]),
+    });
+  }
+  if (report.scale) {
+    const sizes = Object.values(report.scale)[0]?.points.map((p) => thousands.format(p.pending)) ?? [];
+    const span = sizes.length > 1 ? `${sizes.at(-1)}/${sizes[0]}` : 'ratio';
+    tables.push({
+      title: 'Scale: client CPU µs per call to issue, and to settle, with N calls pending on one connection',
+      header: ['system', ...sizes.map((s) => `issue @${s}`), span, ...sizes.map((s) => `settle @${s}`), span],
+      rows: Object.entries(report.scale).map(([system, s]) => [
+        system,
+        ...s.points.map((p) => num(p.issueUs)), ratio(s.issueRatio),
+        ...s.points.map((p) => num(p.settleUs)), ratio(s.settleRatio),
+      ]),
+    });
+  }
+  if (report.storm) {
+    const first = Object.values(report.storm)[0];
+    tables.push({
+      title: `Timeout storm: ${thousands.format(first?.calls ?? 0)} calls, ${first?.timeoutMs ?? 0} ms timeout, silent server`,
+      header: ['system', 'all rejected after, ms', '×raw', 'rejected', 'heap left, KB', 'timers left', 'entries left'],
+      rows: Object.entries(report.storm).map(([system, s]) => [
+        system,
+        num(s.settleMs), ratio(s.ratioToRaw),
+        `${s.rejected}/${s.calls}`,
+        (s.heapDeltaBytes / KB).toFixed(1),
+        String(s.timersLeft),
+        s.pendingLeft === null ? 'n/a' : String(s.pendingLeft),
+      ]),
+    });
+  }
+  return tables;
+}
+
+export function reportTables(report: Report): Table[] {
+  const tables = [...throughputTables(report), ...capacityTables(report)];
+  if (report.targets.length > 0) {
+    tables.push({
+      title: `Targets (issue 3), callstate, this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
+      header: ['target', 'value', 'limit', 'result'],
+      rows: report.targets.map((t) => [t.name, t.value === null ? 'n/a' : num(t.value), t.limit, t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL']),
+    });
+  }
+  if (report.errors.length > 0) {
+    tables.push({
+      title: 'Errors',
+      header: ['system', 'section', 'message'],
+      rows: report.errors.map((e) => [e.system, e.section, e.message]),
+    });
+  }
+  return tables;
+}
+
+export function renderText(tables: Table[]): string {
+  return tables
+    .map(({ title, header, rows }) => {
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+      const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+      return [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+    })
+    .join('\n\n');
+}
+
+export function renderMarkdown(tables: Table[]): string {
+  const escape = (cell: string) => cell.replaceAll('|', '\\|');
+  return tables
+    .map(({ title, header, rows }) =>
+      [
+        `**${title}**`,
+        '',
+        `| ${header.map(escape).join(' | ')} |`,
+        `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`),
+      ].join('\n'),
+    )
+    .join('\n\n');
+}
+
+/** Where and how the numbers were measured, for the README. */
+export function provenance(report: Report): string {
+  const { meta } = report;
+  const reps = meta.mode === 'quick' ? 'quick mode (smoke sizes; not comparable with a full run)' : `${meta.options.reps} interleaved reps`;
+  return [
+    `Measured ${meta.date} on ${meta.cpu} (${meta.cores} cores, ${meta.platform}), Node ${meta.node}, ${reps}` +
+      (meta.loadAverage ? `; load average ${meta.loadAverage.map((l) => l.toFixed(1)).join(' → ')} during the run.` : '.'),
+    `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency.`,
+  ].join('\n');
+}

@@ -1,0 +1,138 @@
+/**
+ * The benchmark harness in --quick mode (raw ws, callstate, birpc): every
+ * section reports, with positive figures and nothing left after the storm.
+ * Structure and counts only: timings are never asserted.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { END, START, replaceRegion } from '../bench/region.js';
+import type { Report } from '../bench/report.js';
+import { renderMarkdown, reportTables } from '../bench/table.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const systems = ['raw', 'callstate', 'birpc'];
+const dir = mkdtempSync(join(tmpdir(), 'callstate-bench-'));
+let report: Report;
+
+beforeAll(async () => {
+  if (!existsSync(join(root, 'dist/src/index.js'))) throw new Error('dist/ is missing: npm test builds before vitest runs');
+  const out = join(dir, 'quick.json');
+  await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', systems.join(','), '--out', out],
+    { cwd: root },
+  );
+  report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+}, 90_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('npm run bench -- --quick', () => {
+  it('runs the chosen systems with no errors and records where it ran', () => {
+    expect(report.errors).toEqual([]);
+    expect(report.systems).toEqual(systems);
+    expect(report.meta.mode).toBe('quick');
+    expect(report.meta.cores).toBeGreaterThan(0);
+    expect(report.meta.node).toBe(process.version);
+  });
+
+  it('reports calls/s, p50/p99 latency and CPU per call at 1, 64 and 1,024 in flight, as ratios to raw ws', () => {
+    const throughput = report.throughput!;
+    expect(throughput.levels).toEqual([1, 64, 1_024]);
+    expect(throughput.runs).toHaveLength(systems.length * 3);
+    for (const system of systems) {
+      for (const level of throughput.levels) {
+        const s = throughput.summary[system]![level]!;
+        expect(s.errors).toBe(0);
+        expect(s.calls).toBeGreaterThan(0);
+        for (const metric of ['callsPerSec', 'p50Us', 'p99Us', 'clientCpuUsPerCall', 'serverCpuUsPerCall'] as const) {
+          expect(s[metric].median).toBeGreaterThan(0);
+          expect(s[metric].n).toBe(1);
+          expect(s.ratio![metric].median).toBeGreaterThan(0);
+        }
+        expect(s.p99Us.median).toBeGreaterThanOrEqual(s.p50Us.median);
+      }
+      expect(throughput.summary.raw![64]!.ratio!.callsPerSec.median).toBe(1);
+    }
+  });
+
+  it('reports heap per pending call for every system', () => {
+    for (const system of systems) {
+      const memory = report.memory![system]!;
+      expect(memory.pending).toBe(2_000);
+      expect(memory.bytesPerCall).toBeGreaterThan(0);
+    }
+    expect(report.memory!.raw!.ratioToRaw).toBe(1);
+  });
+
+  it('reports issue and settle cost per call at each pending size', () => {
+    for (const system of systems) {
+      const scale = report.scale![system]!;
+      expect(scale.points.map((p) => p.pending)).toEqual([100, 500, 2_000]);
+      for (const point of scale.points) {
+        expect(point.issueUs).toBeGreaterThan(0);
+        expect(point.settleUs).toBeGreaterThan(0);
+      }
+      expect(scale.issueRatio).toBeGreaterThan(0);
+      expect(scale.settleRatio).toBeGreaterThan(0);
+    }
+  });
+
+  it('rejects every call of the timeout storm and leaves no timer and no entry behind', () => {
+    for (const system of systems) {
+      const storm = report.storm![system]!;
+      expect(storm).toMatchObject({ calls: 500, timeoutMs: 50, rejected: 500, resolved: 0, timersLeft: 0 });
+      expect(storm.settleMs).toBeGreaterThan(0);
+    }
+    expect(report.storm!.raw!.pendingLeft).toBe(0);
+    expect(report.storm!.callstate!.pendingLeft).toBe(0);
+    expect(report.storm!.birpc!.pendingLeft).toBeNull(); // birpc keeps its pending calls private
+  });
+
+  it('evaluates every issue 3 target for callstate', () => {
+    expect(report.targets.map((t) => t.name)).toEqual([
+      'calls/s at 64 in flight, ratio to raw ws',
+      'calls/s at 64 in flight over the best peer (birpc)',
+      'calls/s at 1024 in flight, ratio to raw ws',
+      'calls/s at 1024 in flight over the best peer (birpc)',
+      'heap per pending call, KB (2000 pending)',
+      'issue cost per call, 2000/100 pending',
+      'settle cost per call, 2000/100 pending',
+      'timeout storm: time until all rejected, ratio to raw ws',
+      'timeout storm: timers left',
+      'timeout storm: pending entries left',
+      'timeout storm: calls rejected',
+    ]);
+    for (const target of report.targets) expect(target.value).not.toBeNull();
+  });
+
+  it('renders one Markdown table per section with a row per system', () => {
+    const tables = reportTables(report);
+    expect(tables.map((t) => t.title.split(/[:,(]/)[0]!.trim())).toEqual([
+      'Closed loop',
+      'Closed loop',
+      'Closed loop',
+      'Memory',
+      'Scale',
+      'Timeout storm',
+      'Targets',
+    ]);
+    for (const table of tables.slice(0, 6)) expect(table.rows.map((row) => row[0])).toEqual(systems);
+    expect(renderMarkdown(tables)).toContain('| raw |');
+  });
+});
+
+describe('the README benchmark region', () => {
+  it('replaces only what lies between the markers', () => {
+    const readme = `# title\n\nbefore\n${START}\nold table\n${END}\nafter\n`;
+    expect(replaceRegion(readme, 'new table\n')).toBe(`# title\n\nbefore\n${START}\nnew table\n${END}\nafter\n`);
+  });
+
+  it('refuses a README without the markers', () => {
+    expect(() => replaceRegion('# title\n', 'x')).toThrow(`README has no ${START} … ${END} region`);
+  });
+});
