@@ -210,7 +210,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     on: (event, listener) => events.on(event, listener),
     close: () =>
       (closing ??= (async () => {
-        await link!.stopReceiving();
+        await link!.stopReceiving(closeTimeout);
         if (incoming.size > 0) {
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
@@ -220,7 +220,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           clearTimeout(timer);
         }
         incoming.cancelAll();
-        await link!.close();
+        await link!.close(closeTimeout);
         await closed;
       })()),
   };

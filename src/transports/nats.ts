@@ -212,10 +212,10 @@ export interface NatsResponderOptions {
 export interface NatsResponderLink {
   /** Publishes a reply (dropped once the connection is closed). */
   reply(subject: string, text: string): void;
-  /** Stops taking requests; messages already delivered are still handled. */
-  stopReceiving(): Promise<void>;
-  /** Flushes replies and closes the connection. */
-  close(): Promise<void>;
+  /** Stops taking requests; messages already delivered are still handled. Gives up after `timeout` ms. */
+  stopReceiving(timeout: number): Promise<void>;
+  /** Flushes replies and closes the connection; after `timeout` ms, closes it without flushing. */
+  close(timeout: number): Promise<void>;
 }
 
 /** Connects a responder and subscribes it to `subject` in queue group `queue`. */
@@ -245,13 +245,20 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
         // Closing meanwhile: the caller's call times out, as with a lost reply.
       }
     },
-    stopReceiving: async () => {
-      if (!nc.isClosed() && !requests.isClosed()) await requests.drain().catch(() => {});
+    // A drain waits on nats-server; one that is gone (or a connection that has not noticed yet) must not hold close() forever.
+    stopReceiving: async (timeout) => {
+      if (nc.isClosed() || requests.isClosed()) return;
+      await Promise.race([requests.drain().catch(() => {}), nc.closed(), delay(timeout)]);
     },
-    close: async () => {
+    close: async (timeout) => {
       if (nc.isClosed()) return;
       cancels.unsubscribe();
-      await nc.drain().catch(() => nc.close());
+      const drained = await Promise.race([nc.drain().then(() => true, () => false), nc.closed().then(() => true), delay(timeout).then(() => false)]);
+      if (!drained) await nc.close().catch(() => {});
     },
   };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -15,8 +15,21 @@ export interface WsTransportOptions {
   handshakeTimeout?: number;
 }
 
+/** What the transport uses of the TCP socket under a `ws` WebSocket (its `_socket`). */
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Most frames gathered into one write (see `send`). */
+const GATHER_LIMIT = 16;
+/** Frames longer than this (in UTF-16 units) are written at once, never gathered. */
+const GATHER_MAX_LENGTH = 16 * 1024;
+
 export class WsTransport implements Transport {
   private handlers: TransportHandlers | undefined;
+  /** Frames written in this tick, gathered into few writes. */
+  private gathered = 0;
 
   constructor(readonly socket: WebSocket) {
     socket.on('open', () => this.handlers?.open());
@@ -47,13 +60,50 @@ export class WsTransport implements Transport {
     return this.socket.bufferedAmount;
   }
 
+  /**
+   * Writes a text frame. Small frames written in the same tick (the calls a
+   * burst of responses unblocks, the replies to a burst of requests) are
+   * gathered: the TCP socket is corked on the first and uncorked once the
+   * tick's work is done, or after every GATHER_LIMIT frames so the peer can
+   * start on those while the rest are made. They leave in a few system calls
+   * instead of one each, with no delay beyond the current tick. (It uses `ws`'s
+   * `_socket`; without one, frames are written one by one.)
+   */
   send(data: string, done?: (error?: Error) => void): void {
     if (this.socket.readyState !== WebSocket.OPEN) {
       done?.(new Error(`WebSocket is not open (readyState ${this.socket.readyState})`));
       return;
     }
+    if (data.length > GATHER_MAX_LENGTH) {
+      // A large frame saves nothing by waiting: what was gathered goes first, then it, alone.
+      this.release();
+      this.socket.send(data, done);
+      return;
+    }
+    if (this.gathered === 0) {
+      const tcp = (this.socket as unknown as { _socket?: Partial<CorkableSocket> })._socket;
+      if (typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function') {
+        this.tcp = tcp as CorkableSocket;
+        tcp.cork();
+        process.nextTick(this.release);
+      }
+    }
+    this.gathered++;
     this.socket.send(data, done);
+    // A full bundle goes at once, so the peer can start on it while the rest is made.
+    if (this.gathered % GATHER_LIMIT === 0 && this.tcp) {
+      this.tcp.uncork();
+      this.tcp.cork();
+    }
   }
+
+  private tcp: CorkableSocket | undefined;
+  private readonly release = (): void => {
+    this.gathered = 0;
+    this.tcp?.uncork();
+    this.tcp = undefined;
+  };
+
 
   close(code = 1000, reason = ''): void {
     const state = this.socket.readyState;

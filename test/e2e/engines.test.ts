@@ -59,3 +59,28 @@ describe('engine option', () => {
     expect(() => connect('ws://127.0.0.1:1', { engine: 'fast' as never })).toThrow(new TypeError(`options.engine must be 'light' or 'xstate', got "fast"`));
   });
 });
+
+describe('writes gathered per tick', () => {
+  it('sends the small frames made in one tick in a few socket writes, in order, and a large frame alone', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url);
+    await client.ready;
+    const tcp = (client as unknown as { options: { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } } }).options.transport.socket._socket;
+    const writes: number[] = [];
+    for (const name of ['_write', '_writev'] as const) {
+      const original = tcp[name]!.bind(tcp);
+      tcp[name] = (chunks: unknown, ...rest: unknown[]) => (writes.push(Array.isArray(chunks) ? chunks.length : 1), original(chunks, ...rest));
+    }
+    const results = await Promise.all(Array.from({ length: 50 }, (_, n) => client!.request('echo', [n])));
+    expect(results).toEqual(Array.from({ length: 50 }, (_, n) => [n]));
+    // 50 frames of two chunks each (header, payload), gathered 16 frames at a time.
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(writes.length).toBeLessThanOrEqual(4);
+
+    writes.length = 0;
+    const big = 'x'.repeat(100_000);
+    const [small, large] = await Promise.all([client.request('echo', ['small']), client.request('echo', [big])]);
+    expect([small, (large as string[])[0]!.length]).toEqual([['small'], 100_000]);
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, NoRespondersError, TimeoutError, type Client, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, settle } from '../helpers.js';
+import { settle } from '../helpers.js';
 import { eventually, startNatsCluster, startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let client: Client | undefined;
@@ -13,13 +13,11 @@ let responders: NatsServer[] = [];
 let servers: NatsServerProcess[] = [];
 let children: ChildProcess[] = [];
 
-closeAfterEach(() => {
-  const items = [client, ...responders];
+// One hook, in order: clients and responders close while nats-server still runs, then the servers stop.
+afterEach(async () => {
+  for (const item of [client, ...responders]) await item?.close();
   client = undefined;
   responders = [];
-  return items;
-});
-afterEach(async () => {
   for (const child of children) child.kill('SIGKILL');
   children = [];
   await Promise.all(servers.map((server) => server.stop()));
