@@ -101,7 +101,7 @@ export function reportTables(report: Report): Table[] {
   const tables = [...throughputTables(report), ...capacityTables(report)];
   if (report.targets.length > 0) {
     tables.push({
-      title: `Targets (issue 3), callstate, this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
+      title: `Targets (issue 3: callstate; issue 6: callstate over NATS), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
       rows: report.targets.map((t) => [t.name, t.value === null ? 'n/a' : num(t.value), t.limit, t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL']),
     });

@@ -96,9 +96,9 @@ describe('npm run bench -- --quick', () => {
   it('evaluates every issue 3 target for callstate', () => {
     expect(report.targets.map((t) => t.name)).toEqual([
       'calls/s at 64 in flight, ratio to raw ws',
-      'calls/s at 64 in flight over the best peer (birpc)',
+      'calls/s at 64 in flight over every peer (closest: birpc; per-rep ratio, median)',
       'calls/s at 1024 in flight, ratio to raw ws',
-      'calls/s at 1024 in flight over the best peer (birpc)',
+      'calls/s at 1024 in flight over every peer (closest: birpc; per-rep ratio, median)',
       'heap per pending call, KB (2000 pending)',
       'issue cost per call, 2000/100 pending',
       'settle cost per call, 2000/100 pending',

@@ -8,6 +8,9 @@ const loaders: Record<string, () => Promise<{ system: System }>> = {
   'rpc-websockets': () => import('./rpc-websockets.js'),
   birpc: () => import('./birpc.js'),
   'json-rpc-2.0': () => import('./json-rpc-2.0.js'),
+  // Over NATS (issue 6): each server process runs its own nats-server (Debian's `nats-server`).
+  'callstate-nats': () => import('./callstate-nats.js'),
+  'nats.js': () => import('./nats.js.js'),
 };
 
 /** Every system, baseline first. */

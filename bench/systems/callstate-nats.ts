@@ -1,0 +1,46 @@
+/**
+ * callstate over NATS (from the BUILT package, public API only): `serve({ nats, subject })`
+ * as the responder, `connect('nats://…', { subject })` as the client, on a nats-server of its own.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as Callstate from '../../src/index.js';
+import { startNatsServer } from './nats-util.js';
+import type { System } from './types.js';
+
+const entry = new URL('../../dist/src/index.js', import.meta.url);
+const SUBJECT = 'bench.echo';
+
+async function load(): Promise<typeof Callstate> {
+  if (!existsSync(fileURLToPath(entry))) throw new Error(`callstate is not built (${fileURLToPath(entry)} is missing): run npm run build`);
+  return (await import(entry.href)) as typeof Callstate;
+}
+
+export const system: System = {
+  timeoutScope: 'per call (request option; connection default)',
+
+  async serve(held) {
+    const { serve } = await load();
+    const nats = await startNatsServer();
+    const responder = await serve({
+      nats: nats.url,
+      subject: SUBJECT,
+      methods: {
+        echo: (params: unknown) => params,
+        hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),
+      },
+    });
+    return { url: nats.url, close: async () => (await responder.close(), await nats.stop()) };
+  },
+
+  async connect(url, { timeout }) {
+    const { connect } = await load();
+    const client = connect(url, { subject: SUBJECT, timeout });
+    await client.ready;
+    return {
+      call: (method, params) => client.request(method, params),
+      pending: () => client.pendingCalls,
+      close: () => client.close(),
+    };
+  },
+};
