@@ -17,13 +17,19 @@ export interface NatsServerProcess {
 }
 
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct free ports: every probe stays bound until all are chosen
+ * (ports probed one after another can come back equal once released).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer().listen(0, '127.0.0.1'));
+  await Promise.all(servers.map((server) => once(server, 'listening')));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,8 +48,19 @@ export async function eventually(attempt: () => Promise<boolean>, what: string, 
  * extra arguments (cluster flags), and resolves once its monitor answers.
  */
 export async function startNatsServer(extraArgs: string[] = [], ports?: { port: number; monitor: number }): Promise<NatsServerProcess> {
-  const port = ports?.port ?? (await freePort());
-  const monitorPort = ports?.monitor ?? (await freePort());
+  if (ports) return startNatsServerOn(extraArgs, ports.port, ports.monitor);
+  // Ports chosen here may be taken by another process before nats-server binds them: try fresh ones.
+  for (let attempt = 1; ; attempt++) {
+    const [port, monitor] = await freePorts(2);
+    try {
+      return await startNatsServerOn(extraArgs, port!, monitor!);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startNatsServerOn(extraArgs: string[], port: number, monitorPort: number): Promise<NatsServerProcess> {
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -76,12 +93,25 @@ export async function startNatsServer(extraArgs: string[] = [], ports?: { port: 
   };
 }
 
-/** Three nats-server nodes routed to each other on loopback; resolves once every node has its two routes. */
-export async function startNatsCluster(size = 3): Promise<NatsServerProcess[]> {
-  const nodes = await Promise.all(
-    Array.from({ length: size }, async () => ({ port: await freePort(), monitor: await freePort(), cluster: await freePort() })),
-  );
-  const servers = await Promise.all(
+/**
+ * Three nats-server nodes routed to each other on loopback; resolves once every
+ * node has its two routes. A port taken by another process between choosing it
+ * and binding it fails one attempt; it is tried again with fresh ports.
+ */
+export async function startNatsCluster(size = 3, attempts = 3): Promise<NatsServerProcess[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(size);
+    } catch (error) {
+      if (attempt >= attempts || !/address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startNatsClusterOnce(size: number): Promise<NatsServerProcess[]> {
+  const ports = await freePorts(size * 3);
+  const nodes = Array.from({ length: size }, (_, i) => ({ port: ports[3 * i]!, monitor: ports[3 * i + 1]!, cluster: ports[3 * i + 2]! }));
+  const started = await Promise.allSettled(
     nodes.map((node, i) =>
       startNatsServer(
         [
@@ -93,6 +123,12 @@ export async function startNatsCluster(size = 3): Promise<NatsServerProcess[]> {
       ),
     ),
   );
+  const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failure = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) {
+    await Promise.all(servers.map((server) => server.stop()));
+    throw failure.reason;
+  }
   try {
     for (const server of servers) {
       await eventually(async () => (await server.monitor('routez')).num_routes === size - 1, 'the cluster routes');
