@@ -7,7 +7,7 @@ import { Peer } from './peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { isNatsUrl, optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
+import { isNatsUrl, MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -22,6 +22,13 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   inspect?: InspectOption;
   /** Clock for call timeouts (XState's `Clock`, e.g. `SimulatedClock` in tests). Default: real timers. */
   clock?: Clock;
+  /**
+   * Heartbeat interval in ms: the client pings the server every half interval,
+   * and a server that has answered nothing for an interval (gone without a close
+   * frame) is dropped, failing pending calls at once. 0 turns it off. Timed by
+   * `clock` when given. Default: 30,000.
+   */
+  heartbeat?: number;
   /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
   /** Largest frame accepted from the server, in bytes. Default: 100 MiB (as `ws`). */
@@ -47,6 +54,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
 export const DEFAULT_TIMEOUT = 10_000;
 export const DEFAULT_SETTLED_MEMORY = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT = 1_000;
+export const DEFAULT_HEARTBEAT = 30_000;
 
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 
@@ -73,6 +81,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
 
   const engine = validateEngine(options.engine);
+  const heartbeat =
+    options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const common = {
@@ -85,6 +95,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     exposeErrorStack: options.exposeErrorStack ?? false,
     settledMemory,
     closeTimeout,
+    heartbeat,
   };
 
   // The transport seam: nats:// goes to the responders of a subject, anything else is a WebSocket.

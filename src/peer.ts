@@ -8,6 +8,7 @@ import { nanoid } from 'nanoid';
 import { createActor, type Actor } from 'xstate';
 import { connectionMachine, type ConnectionEvent } from '../machines/connection.machine.js';
 import { Emitter } from './emitter.js';
+import { Heartbeat, realClock } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
 import { IncomingCalls, BatchReply } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
@@ -58,6 +59,8 @@ export interface PeerOptions {
   settledMemory: number;
   /** How long `close()` waits for the close handshake before dropping the socket, in ms. */
   closeTimeout: number;
+  /** Heartbeat interval in ms (0: none): a peer silent for that long is dropped. */
+  heartbeat?: number;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
@@ -80,6 +83,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private outbox: Array<string | { callId: string }> = [];
   private closeError: ConnectionClosedError | undefined;
   private opened = false;
+  private readonly heartbeat: Heartbeat | undefined;
   /** Effects requested by the connection's actions during the current event. */
   private effects: Array<() => void> = [];
   /** Whether incoming messages skip the connection actor (see ROUTING_STATES). */
@@ -118,6 +122,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         flushQueuedCalls: () =>
           this.later(() => {
             this.opened = true;
+            this.heartbeat?.start();
             settleReady.resolve();
             const outbox = this.outbox;
             this.outbox = [];
@@ -135,6 +140,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         },
         failPendingCalls: ({ context }) =>
           this.later(() => {
+            this.heartbeat?.stop();
             const error = this.closeError ?? (this.closeError = this.describeClose(context));
             settleReady.reject(error);
             this.outbox = [];
@@ -148,6 +154,16 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
           }),
       },
     });
+    const { heartbeat = 0 } = options;
+    if (heartbeat > 0 && transport.ping) {
+      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realClock, () => transport.ping!(), () => {
+        this.closeError = new ConnectionClosedError(
+          `the connection to ${options.url} was dropped: the peer answered no heartbeat for ${heartbeat} ms`,
+          { closeCode: 1006, closeReason: '' },
+        );
+        transport.terminate();
+      });
+    }
     this.actor = createActor(logic, {
       input: { url: options.url, alreadyOpen: options.alreadyOpen },
       inspect: options.inspect,
@@ -158,6 +174,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     transport.attach({
       open: () => this.dispatch({ type: 'transport.opened' }),
       message: (data, isBinary) => {
+        this.heartbeat?.heard();
         if (isBinary) this.report('malformed', data, null, 'binary frame: JSON-RPC travels in text frames');
         // In a state whose only answer to a message is routeMessage, route it without running the interpreter.
         else if (this.routesDirectly) this.route(data);
@@ -165,6 +182,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       },
       close: (code, reason) => this.dispatch({ type: 'transport.closed', code, reason }),
       error: (error) => this.dispatch({ type: 'transport.error', error }),
+      pong: () => this.heartbeat?.heard(),
       noResponders: (id, subject) => {
         const reason = this.outgoing.failNoResponders(id, subject);
         if (reason) this.report(reason, { id, status: 503 }, id, describeUnmatched(reason));

@@ -3,13 +3,13 @@
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
  * can call the client back through `ctx.peer`.
  */
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
 import { Emitter } from './emitter.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
+import { MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -24,6 +24,12 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   inspect?: InspectOption;
   /** Clock for timeouts of server-to-client calls. Default: real timers. */
   clock?: Clock;
+  /**
+   * Heartbeat interval in ms: each client is pinged every half interval, and one
+   * that has answered nothing for an interval (gone without a close frame) is
+   * dropped, aborting its handlers. 0 turns it off. Default: 30,000.
+   */
+  heartbeat?: number;
   /** What runs each call's machine, both ways: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
   /** Largest incoming frame in bytes; larger ones close the socket with 1009. Default: 100 MiB (as `ws`). */
@@ -72,6 +78,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const engine = validateEngine(options.engine);
+  const heartbeat =
+    options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
 
   const listener = await listenWs({ port, host, maxPayload: options.maxPayload });
 
@@ -86,6 +94,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       inspect: options.inspect,
       clock: options.clock,
       engine,
+      heartbeat,
       alreadyOpen: true,
       exposeErrorStack: options.exposeErrorStack ?? false,
       settledMemory: DEFAULT_SETTLED_MEMORY,

@@ -14,6 +14,8 @@ export interface TransportHandlers {
    * `subject` (NATS's 503 no-responders status). Only brokers report this.
    */
   noResponders?(id: string, subject: string): void;
+  /** The peer answered a ping. */
+  pong?(): void;
 }
 
 export interface Transport {
@@ -31,6 +33,8 @@ export interface Transport {
   close(code?: number, reason?: string): void;
   /** Drops the connection at once, without a handshake (the close that follows has code 1006). */
   terminate(): void;
+  /** Asks the peer for a sign of life (WebSocket ping); the answer comes as `pong`. Transports without one omit it. */
+  ping?(): void;
   /** Sets the single consumer of the transport's events. */
   attach(handlers: TransportHandlers): void;
 }

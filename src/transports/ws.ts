@@ -38,6 +38,7 @@ export class WsTransport implements Transport {
       this.handlers?.message(text, isBinary);
     });
     socket.on('close', (code, reason) => this.handlers?.close(code, reason.toString()));
+    socket.on('pong', () => this.handlers?.pong?.());
     socket.on('error', (error) => this.handlers?.error(error));
   }
 
@@ -119,6 +120,10 @@ export class WsTransport implements Transport {
   /** Drops the socket without a close handshake. */
   terminate(): void {
     this.socket.terminate();
+  }
+
+  ping(): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
   }
 
   attach(handlers: TransportHandlers): void {

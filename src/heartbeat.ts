@@ -1,0 +1,68 @@
+/**
+ * Detects a peer that is gone without a close frame (a half-open connection:
+ * a cable pulled, a process frozen, a NAT entry expired). Every half interval
+ * it pings; a peer that has answered nothing (no pong, no frame) by the next
+ * half interval is declared gone. So a dead peer is noticed within one
+ * interval of its last sign of life, and the connection is dropped at once,
+ * failing its pending calls then instead of at their timeouts.
+ *
+ *   ping ──(interval/2)──▶ heard since? ─yes─▶ ping ──▶ …
+ *                                 └──no──▶ gone
+ */
+import type { Clock } from './types.js';
+
+export class Heartbeat {
+  private timer: unknown;
+  private heardSincePing = true;
+  private running = false;
+
+  constructor(
+    private readonly interval: number,
+    private readonly clock: Clock,
+    private readonly ping: () => void,
+    private readonly gone: () => void,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.heardSincePing = true;
+    this.schedule();
+  }
+
+  /** The peer showed a sign of life: a pong or any frame. */
+  heard(): void {
+    this.heardSincePing = true;
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.timer = this.clock.setTimeout(this.tick, this.interval / 2);
+    // A heartbeat alone must not keep the process alive.
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (!this.running) return;
+    if (!this.heardSincePing) {
+      this.running = false;
+      this.gone();
+      return;
+    }
+    this.heardSincePing = false;
+    this.ping();
+    this.schedule();
+  };
+}
+
+/** Real timers, for a heartbeat with no clock given. */
+export const realClock: Clock = {
+  setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
+  clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+} as Clock;

@@ -1,0 +1,94 @@
+/**
+ * Heartbeat: a peer gone without a close frame (here, one that stops reading
+ * its socket, so it neither reads pings nor answers them) is dropped within
+ * one heartbeat interval, failing pending calls then and not at their
+ * timeouts. Time is a simulated clock.
+ */
+import { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
+import { abortWatcher, closeAfterEach, rawClient, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let silent: WebSocketServer | undefined;
+closeAfterEach(() => [client, server]);
+afterEach(async () => {
+  for (const socket of silent?.clients ?? []) socket.terminate();
+  await new Promise((resolve) => (silent ? silent.close(resolve) : resolve(undefined)));
+  silent = undefined;
+});
+
+/** A WebSocket server whose sockets stop reading once open: no pong, no close frame, nothing. */
+async function frozenServer(): Promise<string> {
+  silent = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => silent!.once('listening', resolve));
+  silent.on('connection', (socket) => (socket as unknown as { _socket: { pause(): void } })._socket.pause());
+  return `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+}
+
+describe('heartbeat', () => {
+  it('drops a server that stopped answering within one interval, failing pending calls then, not at their timeout', async () => {
+    const clock = new SimulatedClock();
+    client = connect(await frozenServer(), { clock, heartbeat: 1_000, timeout: 60_000 });
+    await client.ready;
+    const call = settle(client.request('anything'));
+    // Let the request reach the wire (awaiting), as calls stuck on a half-open connection are.
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.increment(500); // ping
+    expect(client.state).toBe('open');
+    clock.increment(500); // nothing heard since the ping: gone
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect([error.code, error.closeCode]).toEqual(['ERR_CONNECTION_CLOSED', 1006]);
+    expect(error.message).toMatch(/answered no heartbeat for 1000 ms/);
+    await client.closed;
+    expect(client.state).toBe('closed');
+  });
+
+  it('keeps a connection whose peer answers the pings', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { clock, heartbeat: 1_000 });
+    await client.ready;
+    for (let beat = 0; beat < 5; beat++) {
+      clock.increment(500);
+      // The server's pong was sent before this response: once the response is here, so is the pong.
+      expect(await client.request('echo', [beat])).toEqual([beat]);
+    }
+    clock.increment(500);
+    expect(client.state).toBe('open');
+    expect(await client.request('echo', ['still open'])).toEqual(['still open']);
+  });
+
+  it('lets the server drop a client gone silent, aborting its handlers', async () => {
+    const clock = new SimulatedClock();
+    const { handler, entered, aborted } = abortWatcher();
+    server = await serve({ methods: { hang: handler }, clock, heartbeat: 1_000 });
+    const raw = await rawClient(server.url);
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hang' }));
+    await entered;
+    (raw.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    clock.increment(500);
+    clock.increment(500);
+    expect(await aborted).toBe(true);
+    await until(() => server!.connections.size === 0, 'the server to drop the client');
+    raw.socket.terminate();
+  });
+
+  it('does nothing with heartbeat: 0', async () => {
+    const clock = new SimulatedClock();
+    client = connect(await frozenServer(), { clock, heartbeat: 0 });
+    await client.ready;
+    clock.increment(120_000);
+    expect(client.state).toBe('open');
+  });
+
+  it('refuses heartbeat values that are not an integer number of ms', async () => {
+    expect(() => connect('ws://127.0.0.1:1', { heartbeat: -1 })).toThrow(new RangeError('options.heartbeat must be between 0 and 2147483647, got -1'));
+    expect(() => connect('ws://127.0.0.1:1', { heartbeat: '5' as never })).toThrow(TypeError);
+    await expect(serve({ methods: {}, heartbeat: 1.5 })).rejects.toThrow(TypeError);
+  });
+});
