@@ -74,7 +74,7 @@ describe('authenticate', () => {
   });
 
   it('refuses with the status and reason of an object, awaited when a promise', async () => {
-    server = await serve({ authenticate: async () => ({ status: 403, reason: 'account suspended' }), methods: {} });
+    server = await serve({ authenticate: async () => ({ status: 403 as const, reason: 'account suspended' }), methods: {} });
     const { error } = await tryConnect(server.url);
     expect(error.message).toMatch(/the server refused the connection with HTTP 403 Forbidden: account suspended$/);
     expect(server.connections.size).toBe(0);
