@@ -12,10 +12,10 @@ import {
 } from '../machines/incomingCall.machine.js';
 import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
 import { compileMachine } from './engine/compile.js';
-import { schedulerFor } from './engine/deadlines.js';
+import { schedulerFor, type DeadlineEntry } from './engine/deadlines.js';
 import { RpcError } from './errors.js';
 import { encode, errorFrame, ErrorCodes, resultFrame, type Frame, type Id, type RequestFrame } from './protocol/jsonrpc.js';
-import type { Engine, HandlerContext, InspectOption } from './types.js';
+import type { Clock, Engine, HandlerContext, InspectOption } from './types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 
@@ -59,6 +59,8 @@ export class BatchReply {
 interface IncomingEntry {
   actor: { send(event: IncomingCallEvent): void };
   batch: BatchReply | undefined;
+  /** The handler's deadline, when the responder has a `handlerTimeout`. */
+  deadline?: HandlerDeadline;
 }
 
 export interface IncomingOptions {
@@ -72,6 +74,10 @@ export interface IncomingOptions {
   exposeErrorStack: boolean;
   /** Which interpreter runs each incoming call. */
   engine: Engine;
+  /** Longest a handler may run, in ms, before its signal aborts and the caller gets -32001. Default: none. */
+  handlerTimeout?: number;
+  /** Clock of the handler timeouts (real time when none). */
+  clock?: Clock;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -100,6 +106,52 @@ function hostOf(actor: FlatActor<any, any>): IncomingCalls {
 }
 
 /** What a handler receives: its signal is made only if the handler reads it. */
+/**
+ * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
+ * signal aborts and the call fails with -32001, whatever the handler does next.
+ * Its signal is made only if the handler reads it.
+ */
+class HandlerDeadline implements DeadlineEntry {
+  deadline = 0;
+  deadlinePrev: DeadlineEntry | undefined;
+  deadlineNext: DeadlineEntry | undefined;
+  deadlineQueue: DeadlineEntry['deadlineQueue'];
+  private controller: AbortController | undefined;
+  private combined: AbortSignal | undefined;
+  /** Settles the call with the timeout error; set by `race`. */
+  private fail: ((error: RpcError) => void) | undefined;
+
+  constructor(
+    private readonly invocation: { readonly signal: AbortSignal },
+    private readonly method: string,
+    private readonly limit: number,
+  ) {}
+
+  /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
+  get signal(): AbortSignal {
+    if (this.combined === undefined) {
+      this.controller ??= new AbortController();
+      this.combined = AbortSignal.any([this.invocation.signal, this.controller.signal]);
+    }
+    return this.combined;
+  }
+
+  /** The handler's outcome, or the timeout error if the deadline passes first. */
+  race(run: Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.fail = reject;
+      run.then(resolve, reject);
+    });
+  }
+
+  expire(): void {
+    const message = `method "${this.method}" did not finish within ${this.limit} ms (handlerTimeout)`;
+    this.fail?.(new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit }));
+    this.controller ??= new AbortController();
+    this.controller.abort(new DOMException(message, 'TimeoutError'));
+  }
+}
+
 class Context implements HandlerContext<any> {
   constructor(
     private readonly scope: { readonly signal: AbortSignal },
@@ -117,8 +169,11 @@ export class IncomingCalls {
   private readonly inFlight = new Map<Id, IncomingEntry>();
   private readonly scope: ActorScope<IncomingCalls>;
   private readonly xstateLogic;
+  /** Times handlers when `handlerTimeout` is set. */
+  private readonly handlerDeadlines;
 
   constructor(private readonly options: IncomingOptions) {
+    this.handlerDeadlines = options.handlerTimeout === undefined ? undefined : schedulerFor(options.clock);
     this.scope = {
       host: this,
       scheduler: schedulerFor(undefined),
@@ -192,8 +247,17 @@ export class IncomingCalls {
   /** The `handler` actor: runs the method, through a promise chain so that a synchronous throw is an error response too. */
   runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): Promise<unknown> {
     const handler = this.options.methods[method]!;
-    const ctx = new Context(scope, this.options.peer, id, method);
-    return Promise.resolve().then(() => handler(params, ctx));
+    const { handlerTimeout, peer } = this.options;
+    const entry = this.inFlight.get(id);
+    if (handlerTimeout === undefined || this.handlerDeadlines === undefined || entry === undefined) {
+      const ctx = new Context(scope, peer, id, method);
+      return Promise.resolve().then(() => handler(params, ctx));
+    }
+    const deadline = new HandlerDeadline(scope, method, handlerTimeout);
+    entry.deadline = deadline;
+    this.handlerDeadlines.add(deadline, handlerTimeout);
+    const ctx = new Context(deadline, peer, id, method);
+    return deadline.race(Promise.resolve().then(() => handler(params, ctx)));
   }
 
   /** `sendResult`. */
@@ -220,6 +284,7 @@ export class IncomingCalls {
   private finished(id: Id, cancelled: boolean): void {
     const entry = this.inFlight.get(id);
     this.inFlight.delete(id);
+    if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
     if (cancelled) entry?.batch?.drop();
   }
 

@@ -1,5 +1,6 @@
 export { connect, type Client, type ClientOptions } from './client.js';
 export { serve, type Server, type ServeOptions, type ServerEvents } from './server.js';
+export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './peer.js';

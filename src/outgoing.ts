@@ -52,6 +52,9 @@ const lightCall = compileMachine<CallContext>(callMachine, {
 });
 const QUEUED = lightCall.states.get('call.pending.queued')!;
 
+/** Most `$/cancelRequest` notices in one batch frame: a server's default `maxBatch`. */
+export const MAX_CANCEL_BATCH = 100;
+
 const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
 const OPENED: CallEvent = Object.freeze({ type: 'connection.opened' });
 
@@ -211,8 +214,11 @@ export class OutgoingCalls {
   private readonly flushCancelNotices = (): void => {
     const ids = this.cancelNotices;
     this.cancelNotices = [];
-    const frames = ids.map((id) => notificationFrame(CANCEL_METHOD, { id }));
-    this.options.write(encode(frames.length === 1 ? frames[0]! : frames), ignoreWriteError);
+    // In batches no longer than a server's default maxBatch accepts.
+    for (let start = 0; start < ids.length; start += MAX_CANCEL_BATCH) {
+      const frames = ids.slice(start, start + MAX_CANCEL_BATCH).map((id) => notificationFrame(CANCEL_METHOD, { id }));
+      this.options.write(encode(frames.length === 1 ? frames[0]! : frames), ignoreWriteError);
+    }
   };
 
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */

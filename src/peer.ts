@@ -61,6 +61,16 @@ export interface PeerOptions {
   closeTimeout: number;
   /** Heartbeat interval in ms (0: none): a peer silent for that long is dropped. */
   heartbeat?: number;
+  /** Limits on what the other end sends (the server's; a client sets none). */
+  limits?: PeerLimits;
+}
+
+/** Limits a responder puts on one connection: see `ServeOptions` for each. Each is off when not given. */
+export interface PeerLimits {
+  handlerTimeout?: number;
+  maxBatch?: number;
+  maxDepth?: number;
+  maxInFlight?: number;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
@@ -106,6 +116,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
       engine: options.engine,
+      handlerTimeout: options.limits?.handlerTimeout,
+      clock: options.clock,
     });
 
     let settleReady!: { resolve: () => void; reject: (e: unknown) => void };
@@ -175,7 +187,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       open: () => this.dispatch({ type: 'transport.opened' }),
       message: (data, isBinary) => {
         this.heartbeat?.heard();
-        if (isBinary) this.report('malformed', data, null, 'binary frame: JSON-RPC travels in text frames');
+        if (isBinary) this.refuseBinary();
         // In a state whose only answer to a message is routeMessage, route it without running the interpreter.
         else if (this.routesDirectly) this.route(data);
         else this.dispatch({ type: 'message.received', data });
@@ -308,8 +320,15 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     }
   }
 
+  /** A binary frame: JSON-RPC travels in text frames, so it is reported and answered -32600 (id null); the connection stays open. */
+  private refuseBinary(): void {
+    const detail = 'binary frame: JSON-RPC travels in text frames';
+    this.report('malformed', '', null, detail);
+    if (this.state === 'open') this.options.transport.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
+  }
+
   private route(text: string): void {
-    const decoded = decode(text);
+    const decoded = decode(text, this.options.limits ?? NO_LIMITS);
     switch (decoded.kind) {
       case 'unparseable':
         this.report('malformed', text, null, decoded.reason);
@@ -338,6 +357,14 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       case 'request':
         // A connection that is closing starts no new work.
         if (this.state !== 'open') return;
+        const limit = this.options.limits?.maxInFlight;
+        if (limit !== undefined && this.incoming.size >= limit) {
+          // Answered at once, never run: the caller may retry later.
+          const { id, method } = message.frame;
+          const text = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
+          reply(errorFrame(id, { code: ErrorCodes.ServerBusy, message: text, data: { maxInFlightPerConnection: limit } }));
+          return;
+        }
         if (!this.incoming.receive(message.frame, batch)) {
           this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
         }
@@ -418,6 +445,8 @@ const ROUTING_STATES: ReadonlySet<string> = new Set(
     })
     .map(([key]) => key),
 );
+
+const NO_LIMITS: PeerLimits = {};
 
 function describeUnmatched(reason: UnmatchedReason): string {
   switch (reason) {

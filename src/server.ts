@@ -4,12 +4,14 @@
  * can call the client back through `ctx.peer`.
  */
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
+import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './emitter.js';
+import { MAX_CANCEL_BATCH } from './outgoing.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
+import { MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods, validateTimeout } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -38,7 +40,37 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   exposeErrorStack?: boolean;
   /** How long `close()` waits for each client's close handshake before dropping the socket, in ms. Default: 1,000. */
   closeTimeout?: number;
+  /**
+   * Longest a handler may run, in ms: past it, its `ctx.signal` aborts (reason: a `TimeoutError` DOMException)
+   * and the caller gets error -32001 naming the method and the limit. Timed by `clock`. Default: none.
+   */
+  handlerTimeout?: number;
+  /** Most messages in a JSON-RPC batch; a longer batch is answered with one -32600 (id null) and none of it runs. Default: 100. */
+  maxBatch?: number;
+  /** Deepest nesting of arrays and objects in a frame (the frame itself is 1); a deeper frame is answered -32600 (id null). Default: 64. */
+  maxDepth?: number;
+  /** Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run. Default: 10,000. */
+  maxInFlightPerConnection?: number;
+  /**
+   * Allowed values of the upgrade request's Origin header, e.g. `['https://app.example']`; another
+   * origin is refused with HTTP 403. A request without Origin (not a browser) is refused too, unless
+   * the list holds `'none'`. Default: any origin, and none.
+   */
+  origins?: string[];
+  /**
+   * Decides on each upgrade request (`{ headers, url, remoteAddress }`) before the socket is accepted:
+   * `true` accepts, `false` refuses with HTTP 401, `{ status: 401 | 403, reason }` refuses with that status
+   * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Default: none.
+   */
+  authenticate?: Authenticate;
 }
+
+/** Default `maxBatch`. A callstate client never sends a longer batch (its cancel notices go in batches of at most this). */
+export const DEFAULT_MAX_BATCH = MAX_CANCEL_BATCH;
+/** Default `maxDepth`. */
+export const DEFAULT_MAX_DEPTH = 64;
+/** Default `maxInFlightPerConnection`. */
+export const DEFAULT_MAX_IN_FLIGHT = 10_000;
 
 export interface ServerEvents<ClientApi extends AnyApi> {
   /** A client connected; the peer can call the client's methods. */
@@ -80,8 +112,15 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const engine = validateEngine(options.engine);
   const heartbeat =
     options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
+  const limits = {
+    handlerTimeout: options.handlerTimeout === undefined ? undefined : validateTimeout(options.handlerTimeout, 'options.handlerTimeout'),
+    maxBatch: optionalCount(options.maxBatch, 'options.maxBatch', DEFAULT_MAX_BATCH),
+    maxDepth: optionalCount(options.maxDepth, 'options.maxDepth', DEFAULT_MAX_DEPTH),
+    maxInFlight: optionalCount(options.maxInFlightPerConnection, 'options.maxInFlightPerConnection', DEFAULT_MAX_IN_FLIGHT),
+  };
+  const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload: options.maxPayload });
+  const listener = await listenWs({ port, host, maxPayload: options.maxPayload, check });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
@@ -99,6 +138,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       exposeErrorStack: options.exposeErrorStack ?? false,
       settledMemory: DEFAULT_SETTLED_MEMORY,
       closeTimeout,
+      limits,
     });
     connections.add(peer);
     void peer.closed.then(() => connections.delete(peer));
@@ -123,3 +163,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   };
 }
 
+
+/** A limit: a whole number from 1, or the default when not given. */
+function optionalCount(value: unknown, name: string, fallback: number): number {
+  return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
+}

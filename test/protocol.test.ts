@@ -3,6 +3,7 @@ import {
   CANCEL_METHOD,
   classify,
   decode,
+  depthExceeds,
   encode,
   errorFrame,
   ErrorCodes,
@@ -460,5 +461,29 @@ describe('ErrorCodes', () => {
 
   it("uses the Language Server Protocol's value for a cancelled request", () => {
     expect(ErrorCodes.RequestCancelled).toBe(-32800);
+  });
+});
+
+describe('decode limits', () => {
+  it('answers a batch longer than maxBatch with -32600, and checks nothing when no limit is given', () => {
+    const batch = JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'm' })));
+    expect(decode(batch, { maxBatch: 2 })).toEqual({ kind: 'unparseable', reason: 'batch of 3 messages exceeds 2 (maxBatch)', code: -32600 });
+    expect(decode(batch, { maxBatch: 3 }).kind).toBe('batch');
+    expect(decode(batch).kind).toBe('batch');
+  });
+
+  it('counts nesting from the frame itself, arrays and objects alike', () => {
+    const frame = '{"jsonrpc":"2.0","method":"m","params":{"a":[{"b":[]}]}}'; // depth 5
+    expect(decode(frame, { maxDepth: 5 }).kind).toBe('single');
+    expect(decode(frame, { maxDepth: 4 })).toEqual({ kind: 'unparseable', reason: 'frame nested deeper than 4 levels (maxDepth)', code: -32600 });
+    expect(depthExceeds(JSON.parse(frame), 4)).toBe(true);
+    expect(depthExceeds(JSON.parse(frame), 5)).toBe(false);
+    expect(depthExceeds(7, 0)).toBe(false);
+  });
+
+  it('walks 1,000,000 levels without recursion', () => {
+    const deep = JSON.parse('['.repeat(1_000_000) + ']'.repeat(1_000_000));
+    expect(depthExceeds(deep, 64)).toBe(true);
+    expect(depthExceeds(deep, 1_000_000)).toBe(false);
   });
 });

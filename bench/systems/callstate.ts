@@ -24,6 +24,8 @@ export const system: System = {
     const { serve } = await load();
     const server = await serve({
       port: 0,
+      // The memory and scale sections hold up to 100,000 calls on one connection: above the default limit.
+      maxInFlightPerConnection: 1_000_000,
       methods: {
         echo: (params: unknown) => params,
         hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),

@@ -50,6 +50,10 @@ export const ErrorCodes = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
+  /** Server error (JSON-RPC's -32000 to -32099 range): the connection has too many calls in flight (`maxInFlightPerConnection`). */
+  ServerBusy: -32000,
+  /** Server error: the handler ran past the server's `handlerTimeout`. */
+  HandlerTimeout: -32001,
   /** LSP's code for a request cancelled by its caller. */
   RequestCancelled: -32800,
 } as const;
@@ -124,19 +128,59 @@ export function classify(value: unknown): Message {
   return { kind: 'error', frame: m as unknown as ErrorFrame };
 }
 
+/** Limits `decode` enforces on a frame it parsed. Each is off when not given. */
+export interface DecodeLimits {
+  /** Most messages in a batch; a longer batch is answered with one -32600. */
+  maxBatch?: number;
+  /** Deepest nesting of arrays and objects, the frame itself counting as 1 (a batch array too). */
+  maxDepth?: number;
+}
+
 /** Parses and classifies one text frame. Never throws. */
-export function decode(text: string): Decoded {
+export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     return { kind: 'unparseable', reason: `not valid JSON: ${(err as Error).message}`, code: ErrorCodes.ParseError };
   }
+  const { maxBatch, maxDepth } = limits;
+  // Nesting deeper than maxDepth takes at least 2 * (maxDepth + 1) bracket characters: shorter frames skip the walk.
+  if (maxDepth !== undefined && text.length > 2 * maxDepth && depthExceeds(value, maxDepth)) {
+    return { kind: 'unparseable', reason: `frame nested deeper than ${maxDepth} levels (maxDepth)`, code: ErrorCodes.InvalidRequest };
+  }
   if (Array.isArray(value)) {
     if (value.length === 0) return { kind: 'unparseable', reason: 'empty batch', code: ErrorCodes.InvalidRequest };
+    if (maxBatch !== undefined && value.length > maxBatch) {
+      return { kind: 'unparseable', reason: `batch of ${value.length} messages exceeds ${maxBatch} (maxBatch)`, code: ErrorCodes.InvalidRequest };
+    }
     return { kind: 'batch', messages: value.map(classify) };
   }
   return { kind: 'single', message: classify(value) };
+}
+
+/**
+ * Whether a parsed JSON value nests arrays and objects deeper than `max` (the
+ * value itself at depth 1). Iterative, with an explicit stack, so a hostile
+ * frame cannot exhaust the call stack; stops at the first level too deep.
+ */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > max) return true;
+    const children = Array.isArray(current) ? current : Object.values(current);
+    for (const child of children) {
+      if (child !== null && typeof child === 'object') {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
 }
 
 export function requestFrame(id: Id, method: string, params: unknown): RequestFrame {

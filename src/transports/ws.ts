@@ -2,6 +2,7 @@
  * WebSocket transport over the `ws` package (Node): client sockets, accepted
  * sockets, and the listener that accepts them. The only file that imports `ws`.
  */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -25,6 +26,8 @@ interface CorkableSocket {
 const GATHER_LIMIT = 16;
 /** Frames longer than this (in UTF-16 units) are written at once, never gathered. */
 const GATHER_MAX_LENGTH = 16 * 1024;
+/** Most characters of a refusing server's body shown in the error. */
+const REFUSAL_BODY_LIMIT = 1_024;
 
 export class WsTransport implements Transport {
   private handlers: TransportHandlers | undefined;
@@ -39,7 +42,34 @@ export class WsTransport implements Transport {
     });
     socket.on('close', (code, reason) => this.handlers?.close(code, reason.toString()));
     socket.on('pong', () => this.handlers?.pong?.());
-    socket.on('error', (error) => this.handlers?.error(error));
+    socket.on('error', (error) => this.handlers?.error(this.refusal ?? error));
+    socket.on('unexpected-response', (_request, response) => this.refused(response));
+  }
+
+  /** Why the server refused the upgrade (client side), reported instead of ws's own error. */
+  private refusal: Error | undefined;
+
+  /**
+   * The server answered the upgrade with an HTTP status instead of 101 (401 or
+   * 403 from an access check, for example): read up to 1 KB of its body, the
+   * reason, then drop the socket, which reports this error and closes (1006).
+   */
+  private refused(response: IncomingMessage): void {
+    const status = `HTTP ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
+    let body = '';
+    const done = () => {
+      if (this.refusal) return;
+      const reason = body.trim().slice(0, REFUSAL_BODY_LIMIT);
+      this.refusal = new Error(`the server refused the connection with ${status}${reason ? `: ${reason}` : ''}`);
+      this.socket.terminate();
+    };
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length >= REFUSAL_BODY_LIMIT) done();
+    });
+    response.on('end', done);
+    response.on('error', done);
   }
 
   /** Opens a client socket to `url`. Events arrive once `attach` is called (before the next tick). */
@@ -140,9 +170,43 @@ export interface WsListener {
   close(): Promise<void>;
 }
 
+/** What an access check sees of an upgrade request. */
+export interface UpgradeRequest {
+  headers: IncomingHttpHeaders;
+  /** The request's path and query, e.g. `/rpc?token=x`. */
+  url: string;
+  remoteAddress: string | undefined;
+}
+
+/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
+export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
+
+export interface WsListenOptions {
+  port: number;
+  host: string;
+  maxPayload?: number;
+  /** Runs on every upgrade request before the socket is accepted; a refusal answers with its HTTP status. */
+  check?: UpgradeCheck;
+}
+
 /** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
-export async function listenWs(options: { port: number; host: string; maxPayload?: number }): Promise<WsListener> {
-  const wss = new WebSocketServer({ port: options.port, host: options.host, maxPayload: options.maxPayload, perMessageDeflate: false });
+export async function listenWs(options: WsListenOptions): Promise<WsListener> {
+  const { check } = options;
+  const wss = new WebSocketServer({
+    port: options.port,
+    host: options.host,
+    maxPayload: options.maxPayload,
+    perMessageDeflate: false,
+    // The refusal is an HTTP answer to the upgrade: no socket, no connection, no call is ever handled.
+    verifyClient: check
+      ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {
+          const { req } = info;
+          void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((refusal) =>
+            refusal ? accept(false, refusal.status, refusal.reason) : accept(true),
+          );
+        }
+      : undefined,
+  });
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', resolve);
     wss.once('error', reject);

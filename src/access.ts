@@ -1,0 +1,82 @@
+/**
+ * Who may open a connection: the `origins` allow-list and the `authenticate`
+ * hook of `serve()`, combined into one check that the WebSocket listener runs
+ * on each upgrade request, before the socket is accepted. A refused client
+ * gets an HTTP answer (401 or 403, with the reason as its body), never a socket.
+ */
+import type { UpgradeCheck, UpgradeRequest } from './transports/ws.js';
+
+export type { UpgradeRequest } from './transports/ws.js';
+
+/** How `authenticate` refuses with a chosen status and reason. */
+export interface Refusal {
+  /** Default: 401. */
+  status?: 401 | 403;
+  /** Sent as the body of the HTTP answer, shown in the client's error. Default: the status text. */
+  reason?: string;
+}
+
+/**
+ * Decides on an upgrade request: `true` accepts it, `false` refuses it with 401,
+ * a `Refusal` refuses it with its status and reason. A hook that throws or
+ * rejects refuses with 500.
+ */
+export type Authenticate = (request: UpgradeRequest) => boolean | Refusal | Promise<boolean | Refusal>;
+
+/** In `origins`: allow requests without an Origin header (clients other than browsers). */
+export const NO_ORIGIN = 'none';
+
+/** Validates `origins` and `authenticate`; returns the combined check, or undefined when neither is set. */
+export function accessCheck(origins: unknown, authenticate: unknown): UpgradeCheck | undefined {
+  const allowed = origins === undefined ? undefined : validateOrigins(origins);
+  if (authenticate !== undefined && typeof authenticate !== 'function') {
+    throw new TypeError(`options.authenticate must be a function, got ${authenticate === null ? 'null' : typeof authenticate}`);
+  }
+  if (allowed === undefined && authenticate === undefined) return undefined;
+  const hook = authenticate as Authenticate | undefined;
+  return async (request) => {
+    if (allowed !== undefined) {
+      const origin = request.headers.origin;
+      if (origin === undefined ? !allowed.has(NO_ORIGIN) : !allowed.has(origin)) {
+        return { status: 403, reason: origin === undefined ? 'no Origin header' : `origin ${origin} is not allowed` };
+      }
+    }
+    if (hook === undefined) return undefined;
+    let answer: boolean | Refusal;
+    try {
+      answer = await hook(request);
+    } catch {
+      return { status: 500, reason: 'authentication failed' };
+    }
+    if (answer === true) return undefined;
+    if (answer === false || answer === null || typeof answer !== 'object') return { status: 401, reason: 'Unauthorized' };
+    const status = answer.status === 403 ? 403 : 401;
+    const reason = typeof answer.reason === 'string' && answer.reason !== '' ? answer.reason : status === 403 ? 'Forbidden' : 'Unauthorized';
+    return { status, reason };
+  };
+}
+
+/**
+ * Each entry is an origin as browsers send it (`https://app.example`, with a
+ * port when not the default: scheme, host and port only), `'null'` (the
+ * Origin of sandboxed and file pages) or `'none'` (NO_ORIGIN).
+ */
+function validateOrigins(origins: unknown): Set<string> {
+  if (!Array.isArray(origins)) throw new TypeError(`options.origins must be an array of origins, got ${origins === null ? 'null' : typeof origins}`);
+  origins.forEach((origin, i) => {
+    if (typeof origin !== 'string') throw new TypeError(`options.origins[${i}] must be a string, got ${typeof origin}`);
+    if (origin === NO_ORIGIN || origin === 'null') return;
+    let serialized: string | undefined;
+    try {
+      serialized = new URL(origin).origin;
+    } catch {
+      // reported below
+    }
+    if (serialized !== origin) {
+      throw new TypeError(
+        `options.origins[${i}] must be an origin such as "https://app.example" (scheme, host and port only), 'null' or '${NO_ORIGIN}', got ${JSON.stringify(origin)}`,
+      );
+    }
+  });
+  return new Set(origins as string[]);
+}

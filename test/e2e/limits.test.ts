@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, ConnectionClosedError, ErrorCodes, RemoteError, type Client, type HandlerContext, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
+import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let other: Client | undefined;
+const raws: Array<{ close(): Promise<void> }> = [];
+
+closeAfterEach(() => [client, other, ...raws.splice(0), server]);
+
+async function raw(url: string) {
+  const r = await rawClient(url);
+  raws.push(r);
+  return r;
+}
+
+/** A handler that waits for its signal, recording why it aborted. */
+function signalWatcher() {
+  const entered = deferred();
+  const aborted = deferred<unknown>();
+  const handler = (_params: unknown, ctx: HandlerContext) =>
+    new Promise(() => {
+      ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason));
+      entered.resolve();
+    });
+  return { handler, entered: entered.promise, aborted: aborted.promise };
+}
+
+/** A SimulatedClock that counts the timers it holds. */
+class CountingClock extends SimulatedClock {
+  live = 0;
+  override setTimeout(fn: (...args: any[]) => void, timeout: number) {
+    this.live++;
+    return super.setTimeout(() => {
+      this.live--;
+      fn();
+    }, timeout);
+  }
+  override clearTimeout(id: any) {
+    this.live--;
+    super.clearTimeout(id);
+  }
+}
+
+describe('handlerTimeout', () => {
+  it.each(['light', 'xstate'] as const)(
+    "aborts ctx.signal and answers -32001 naming the method and the limit when a handler runs past it (%s engine)",
+    async (engine) => {
+      const clock = new SimulatedClock();
+      const { handler, entered, aborted } = signalWatcher();
+      server = await serve({ clock, engine, handlerTimeout: 500, methods: { slow: handler, echo: (p: unknown) => p } });
+      client = connect(server.url);
+      const call = settle(client.request('slow'));
+      await entered;
+      const serverSide = [...server.connections][0]!;
+      clock.increment(499);
+      expect(serverSide.handlingCalls).toBe(1);
+      clock.increment(1);
+      const reason = (await aborted) as DOMException;
+      expect([reason.name, reason.message]).toEqual(['TimeoutError', 'method "slow" did not finish within 500 ms (handlerTimeout)']);
+      const { error } = await call;
+      expect(error).toBeInstanceOf(RemoteError);
+      expect([error.code, error.message, error.data]).toEqual([
+        ErrorCodes.HandlerTimeout,
+        'method "slow" did not finish within 500 ms (handlerTimeout)',
+        { method: 'slow', handlerTimeout: 500 },
+      ]);
+      expect(error.code).toBe(-32001);
+      expect(serverSide.handlingCalls).toBe(0);
+      // The connection serves on.
+      expect(await client.request('echo', [1])).toEqual([1]);
+    },
+  );
+
+  it('leaves a handler that finishes in time alone, and forgets its deadline', async () => {
+    const clock = new CountingClock();
+    const release = deferred<string>();
+    const reasons: unknown[] = [];
+    server = await serve({
+      clock,
+      heartbeat: 0, // the clock counts handler deadlines only
+      handlerTimeout: 500,
+      methods: {
+        work: (_p: unknown, ctx: HandlerContext) => {
+          ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason));
+          return release.promise;
+        },
+      },
+    });
+    client = connect(server.url);
+    const call = client.request('work');
+    await until(() => clock.live === 1, 'the handler deadline to be armed');
+    clock.increment(400);
+    release.resolve('done');
+    expect(await call).toBe('done');
+    expect(clock.live).toBe(0);
+    clock.increment(1_000);
+    expect(reasons.some((r) => (r as Error | undefined)?.name === 'TimeoutError')).toBe(false);
+  });
+
+  it('throws TypeError or RangeError for a handlerTimeout that is not a positive number of ms', async () => {
+    await expect(serve({ handlerTimeout: '5' as unknown as number, methods: {} })).rejects.toThrow(TypeError);
+    await expect(serve({ handlerTimeout: 0, methods: {} })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('maxPayload', () => {
+  it('closes only the socket that sent a larger frame (1009); the server keeps serving others', async () => {
+    server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });
+    client = connect(server.url);
+    other = connect(server.url);
+    await Promise.all([client.ready, other.ready]);
+    const { error } = await settle(client.request('echo', { big: 'x'.repeat(2_000) }));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1009);
+    expect(await other.request('echo', { small: true })).toEqual({ small: true });
+    await until(() => server!.connections.size === 1, 'the server to drop the closed socket');
+  });
+});
+
+describe('maxBatch', () => {
+  it('answers a longer batch with one -32600 and runs none of it', async () => {
+    let runs = 0;
+    server = await serve({ maxBatch: 2, methods: { count: () => ++runs } });
+    const r = await raw(server.url);
+    const request = (id: number) => ({ jsonrpc: '2.0', id, method: 'count' });
+    r.send(JSON.stringify([request(1), request(2), request(3)]));
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batch of 3 messages exceeds 2 (maxBatch)' } });
+    r.send(JSON.stringify([request(4), request(5)]));
+    expect(await r.next()).toEqual([
+      { jsonrpc: '2.0', id: 4, result: 1 },
+      { jsonrpc: '2.0', id: 5, result: 2 },
+    ]);
+    expect(runs).toBe(2);
+  });
+
+  it('defaults to 100', async () => {
+    let runs = 0;
+    server = await serve({ methods: { count: () => ++runs } });
+    const r = await raw(server.url);
+    r.send(JSON.stringify(Array.from({ length: 101 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'count' }))));
+    expect(await r.next()).toMatchObject({ id: null, error: { code: -32600, message: 'batch of 101 messages exceeds 100 (maxBatch)' } });
+    expect(runs).toBe(0);
+  });
+
+  it('accepts the cancel notices of many calls timing out at once from a callstate client', async () => {
+    const clock = new SimulatedClock();
+    const started = { count: 0 };
+    let aborts = 0;
+    server = await serve({
+      methods: {
+        wait: (_p: unknown, ctx: HandlerContext) =>
+          new Promise(() => {
+            started.count++;
+            ctx.signal.addEventListener('abort', () => aborts++);
+          }),
+      },
+    });
+    client = connect(server.url, { clock, timeout: 1_000 });
+    const calls = Array.from({ length: 250 }, () => settle(client!.request('wait')));
+    await until(() => started.count === 250, 'every handler to start');
+    clock.increment(1_000);
+    await Promise.all(calls);
+    await until(() => aborts === 250, 'every handler to be aborted');
+    expect([...server.connections][0]!.handlingCalls).toBe(0);
+  });
+});
+
+describe('maxDepth', () => {
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('answers a frame nested deeper than maxDepth with -32600 without running it', async () => {
+    let runs = 0;
+    server = await serve({ maxDepth: 4, methods: { count: () => ++runs } });
+    const r = await raw(server.url);
+    // The frame is 1, params 2, and the arrays inside 3 and 4.
+    r.send(`{"jsonrpc":"2.0","id":1,"method":"count","params":${nested(3)}}`);
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 1, result: 1 });
+    r.send(`{"jsonrpc":"2.0","id":2,"method":"count","params":${nested(4)}}`);
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'frame nested deeper than 4 levels (maxDepth)' } });
+    expect(runs).toBe(1);
+  });
+
+  it('rejects a frame nested 100,000 deep by default (64) and keeps serving', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    const r = await raw(server.url);
+    r.send(`{"jsonrpc":"2.0","id":1,"method":"echo","params":${nested(100_000)}}`);
+    expect(await r.next()).toMatchObject({ id: null, error: { code: -32600, message: 'frame nested deeper than 64 levels (maxDepth)' } });
+    r.send('{"jsonrpc":"2.0","id":2,"method":"echo","params":[1]}');
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 2, result: [1] });
+  });
+});
+
+describe('maxInFlightPerConnection', () => {
+  it('answers a request beyond the limit at once with -32000 "server busy" and does not run it', async () => {
+    const held: Array<() => void> = [];
+    let runs = 0;
+    server = await serve({
+      maxInFlightPerConnection: 2,
+      methods: { hold: () => (runs++, new Promise<string>((resolve) => held.push(() => resolve('ok')))) },
+    });
+    const r = await raw(server.url);
+    for (const id of [1, 2, 3]) r.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'hold' }));
+    expect(await r.next()).toEqual({
+      jsonrpc: '2.0',
+      id: 3,
+      error: {
+        code: -32000,
+        message: 'server busy: 2 calls already in flight on this connection (maxInFlightPerConnection); "hold" was not run',
+        data: { maxInFlightPerConnection: 2 },
+      },
+    });
+    expect(runs).toBe(2);
+    // Another connection has a limit of its own.
+    client = connect(server.url);
+    const fromOther = client.request('hold');
+    await until(() => runs === 3, 'the other connection to run its call');
+    for (const release of held.splice(0)) release();
+    expect(await fromOther).toBe('ok');
+    const answers = [await r.next(), await r.next()];
+    expect(answers.map((a) => (a as { id: number }).id).sort()).toEqual([1, 2]);
+    // With room again, the connection runs calls.
+    r.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'hold' }));
+    await until(() => held.length === 1, 'the call to run');
+    held[0]!();
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 4, result: 'ok' });
+  });
+
+  it('reaches a callstate client as RemoteError -32000', async () => {
+    server = await serve({ maxInFlightPerConnection: 1, methods: { hold: () => new Promise(() => {}) } });
+    client = connect(server.url);
+    void settle(client.request('hold'));
+    const { error } = await settle(client.request('hold'));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect([error.code, error.message]).toEqual([ErrorCodes.ServerBusy, 'server busy: 1 calls already in flight on this connection (maxInFlightPerConnection); "hold" was not run']);
+  });
+});
+
+describe('frames a JSON-RPC peer should not send', () => {
+  it('answers a binary frame with -32600 (id null), reports it, and keeps the connection open', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    const unmatched: UnmatchedEvent[] = [];
+    server.on('connection', (peer: Peer) => peer.on('unmatched', (event) => unmatched.push(event)));
+    const r = await raw(server.url);
+    r.socket.send(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}'), { binary: true });
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'binary frame: JSON-RPC travels in text frames' } });
+    expect(unmatched).toMatchObject([{ reason: 'malformed', id: null, detail: 'binary frame: JSON-RPC travels in text frames' }]);
+    r.send('{"jsonrpc":"2.0","id":2,"method":"echo","params":[2]}');
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 2, result: [2] });
+  });
+
+  it('survives a text frame of invalid UTF-8: that socket closes with 1007, others carry on', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url);
+    await client.ready;
+    const r = await raw(server.url);
+    const closed = new Promise<number>((resolve) => r.socket.once('close', (code) => resolve(code)));
+    r.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect(await closed).toBe(1007);
+    expect(await client.request('echo', ['still here'])).toEqual(['still here']);
+    await until(() => server!.connections.size === 1, 'the server to drop the bad socket');
+  });
+
+  it.each([
+    ['an object', '{"a":1}'],
+    ['an array', '[1]'],
+    ['a boolean', 'true'],
+    ['null', 'null'],
+    ['a number beyond float range', '1e400'],
+  ])('answers a request whose id is %s with -32600 and id null, running nothing', async (_what, id) => {
+    let runs = 0;
+    server = await serve({ methods: { count: () => ++runs } });
+    const r = await raw(server.url);
+    r.send(`{"jsonrpc":"2.0","id":${id},"method":"count"}`);
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: '"id" must be a string or a number' } });
+    expect(runs).toBe(0);
+  });
+});
+
+describe('limit options', () => {
+  it.each(['maxBatch', 'maxDepth', 'maxInFlightPerConnection'] as const)('throws for a %s that is not a whole number from 1', async (name) => {
+    await expect(serve({ [name]: 1.5, methods: {} })).rejects.toThrow(new TypeError(`options.${name} must be an integer, got number 1.5`));
+    await expect(serve({ [name]: 0, methods: {} })).rejects.toThrow(RangeError);
+  });
+});
