@@ -36,6 +36,9 @@ export type ActorStatus = 'active' | 'done' | 'error' | 'stopped';
 
 let sessions = 0;
 
+/** The start event every actor begins with (one object for all: nothing writes to it). */
+const INIT_EVENT: AnyEvent = Object.freeze({ type: 'xstate.init', input: undefined });
+
 /** A snapshot shaped like XState's machine snapshot (made on demand). */
 export interface FlatSnapshot<TContext> {
   value: unknown;
@@ -87,7 +90,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     if (scope.inspect) {
       this.sessionId = `call:${sessions++}`;
       this._parent = scope.parent;
-      this.report({ type: '@xstate.actor', actorRef: this as never, rootId: this.rootId });
+      scope.inspect({ type: '@xstate.actor', actorRef: this as never, rootId: this.rootId });
     }
   }
 
@@ -106,9 +109,9 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
 
   /** Enters the initial state (its entry actions, timer and always transitions run now). */
   start(): this {
-    const init = { type: 'xstate.init', input: undefined };
+    const init = INIT_EVENT;
     this.processing = true;
-    this.report({ type: '@xstate.event', actorRef: this as never, event: init, sourceRef: this._parent, rootId: this.rootId } as never);
+    this.reportEvent(init, this._parent);
     try {
       this.apply(this.compiled.initial, init);
       this.settleAlways(init);
@@ -127,7 +130,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     }
     if (this.status !== 'active') return;
     this.processing = true;
-    this.report({ type: '@xstate.event', actorRef: this as never, event, sourceRef: undefined, rootId: this.rootId } as never);
+    this.reportEvent(event, undefined);
     const candidates = this.state.on.get(event.type);
     if (candidates !== undefined) {
       try {
@@ -156,7 +159,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     if (this.status !== 'active') return;
     this.status = 'stopped';
     this.release();
-    this.report({ type: '@xstate.snapshot', actorRef: this as never, event: { type: 'xstate.stop' }, snapshot: this.getSnapshot() as never, rootId: this.rootId });
+    this.reportSnapshot({ type: 'xstate.stop' });
   }
 
   getSnapshot(): FlatSnapshot<TContext> {
@@ -214,7 +217,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   }
 
   private afterStep(event: AnyEvent): void {
-    this.report({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
+    this.reportSnapshot(event);
     this.processing = false;
     if (this.status === 'done') {
       this.release();
@@ -274,9 +277,16 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     invocation.abort();
   }
 
-  private report(event: InspectionEvent): void {
+  // Inspection events (and the snapshots they carry) are built only when someone inspects:
+  // every event of every call passes here.
+  private reportEvent(event: AnyEvent, sourceRef: AnyActorRef | undefined): void {
     const inspect = this.scope.inspect;
-    if (inspect !== undefined) inspect(event);
+    if (inspect !== undefined) inspect({ type: '@xstate.event', actorRef: this as never, event, sourceRef, rootId: this.rootId } as never);
+  }
+
+  private reportSnapshot(event: AnyEvent): void {
+    const inspect = this.scope.inspect;
+    if (inspect !== undefined) inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
   }
 }
 
