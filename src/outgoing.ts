@@ -160,11 +160,7 @@ export class OutgoingCalls {
   route(id: string | number | null, outcome: { result: unknown } | { error: ErrorObject }): UnmatchedReason | undefined {
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
-    if (!call) {
-      const ending = this.recent.get(id) ?? this.older.get(id);
-      if (ending === undefined) return 'unknown';
-      return ending === 'abandoned' ? 'late' : 'duplicate';
-    }
+    if (!call) return this.unmatchedReason(id);
     // A queued call has not been written yet: nothing can legitimately answer it.
     if (isQueued(call.actor)) return 'unknown';
     if ('result' in outcome) {
@@ -179,9 +175,16 @@ export class OutgoingCalls {
   /** The channel says no one listens on `subject`: the call fails now, not at its deadline. */
   failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
     const call = this.pending.get(id);
-    if (!call) return this.recent.has(id) || this.older.has(id) ? 'late' : 'unknown';
+    if (!call) return this.unmatchedReason(id);
     call.actor.send({ type: 'response.error', error: new NoRespondersError(methodOf(call.actor), subject) });
     return undefined;
+  }
+
+  /** Why an answer for `id`, which no pending call has, matches nothing: a call that ended without one (late), with one (duplicate), or none remembered. */
+  private unmatchedReason(id: string): UnmatchedReason {
+    const ending = this.recent.get(id) ?? this.older.get(id);
+    if (ending === undefined) return 'unknown';
+    return ending === 'abandoned' ? 'late' : 'duplicate';
   }
 
   /** `writeRequest`: hands the frame to the transport; the shared callback tells the call when it is on the wire. */
@@ -203,7 +206,8 @@ export class OutgoingCalls {
   /**
    * `notifyPeerOfCancel`: tells the peer that the call it may be handling is
    * abandoned. Notices made in the same tick (a burst of timeouts, a close)
-   * go out together as one JSON-RPC batch frame instead of a frame each.
+   * go out together as JSON-RPC batch frames of at most MAX_CANCEL_BATCH
+   * notices, instead of a frame each.
    */
   notifyPeerOfCancel(id: string): void {
     if (this.cancelNotices.push(id) === 1) queueMicrotask(this.flushCancelNotices);
