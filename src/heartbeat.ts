@@ -60,9 +60,3 @@ export class Heartbeat {
     this.schedule();
   };
 }
-
-/** Real timers, for a heartbeat with no clock given. */
-export const realClock: Clock = {
-  setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
-  clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
-} as Clock;

@@ -8,7 +8,8 @@ import { nanoid } from 'nanoid';
 import { createActor, type Actor } from 'xstate';
 import { connectionMachine, type ConnectionEvent } from '../machines/connection.machine.js';
 import { Emitter } from './emitter.js';
-import { Heartbeat, realClock } from './heartbeat.js';
+import { realTime } from './engine/deadlines.js';
+import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
 import { IncomingCalls, BatchReply } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
@@ -168,7 +169,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     });
     const { heartbeat = 0 } = options;
     if (heartbeat > 0 && transport.ping) {
-      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realClock, () => transport.ping!(), () => {
+      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realTime, () => transport.ping!(), () => {
         this.closeError = new ConnectionClosedError(
           `the connection to ${options.url} was dropped: the peer answered no heartbeat for ${heartbeat} ms`,
           { closeCode: 1006, closeReason: '' },
@@ -201,7 +202,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       },
     });
     this.actor.start();
-    this.routesDirectly = options.inspect === undefined && ROUTING_STATES.has(this.state);
+    this.updateRouting();
     this.runEffects();
   }
 
@@ -303,8 +304,13 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   /** Sends an event to the connection actor, then runs the effects its actions asked for. */
   private dispatch(event: ConnectionEvent): void {
     this.actor.send(event);
-    this.routesDirectly = this.options.inspect === undefined && ROUTING_STATES.has(this.state);
+    this.updateRouting();
     this.runEffects();
+  }
+
+  /** Whether messages can skip the connection actor in the state it is in now (see ROUTING_STATES). */
+  private updateRouting(): void {
+    this.routesDirectly = this.options.inspect === undefined && ROUTING_STATES.has(this.state);
   }
 
   private later(effect: () => void): void {
