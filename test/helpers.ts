@@ -91,7 +91,8 @@ export function abortWatcher() {
   return { handler, entered: entered.promise, aborted: aborted.promise };
 }
 
-function machineId(actor: ActorRefLike): string | undefined {
+/** The id of the machine an actor runs (`call`, `connection`, `incomingCall`). */
+export function machineId(actor: ActorRefLike): string | undefined {
   return (actor as unknown as { logic?: { id?: string } }).logic?.id;
 }
 

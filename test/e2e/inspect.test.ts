@@ -1,36 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorRefLike, InspectionEvent } from 'xstate';
 import { connect, serve, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach } from '../helpers.js';
+import { closeAfterEach, recorder } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 
 closeAfterEach(() => [client, server]);
-
-function machineId(actor: ActorRefLike): string | undefined {
-  return (actor as unknown as { logic?: { id?: string } }).logic?.id;
-}
-
-/** Collects inspection events and the sequence of state values per actor. */
-function recorder() {
-  const events: InspectionEvent[] = [];
-  const states = new Map<ActorRefLike, unknown[]>();
-  return {
-    events,
-    states,
-    inspect: (event: InspectionEvent) => {
-      events.push(event);
-      if (event.type === '@xstate.snapshot') {
-        const value = (event.snapshot as { value?: unknown }).value;
-        const seq = states.get(event.actorRef) ?? [];
-        if (JSON.stringify(seq.at(-1)) !== JSON.stringify(value)) seq.push(value);
-        states.set(event.actorRef, seq);
-      }
-    },
-    actorsOf: (id: string) => events.filter((e) => e.type === '@xstate.actor' && machineId(e.actorRef) === id).map((e) => e.actorRef),
-  };
-}
 
 describe('inspection', () => {
   it('gives the inspect observer the connection actor and every call actor, with each state change', async () => {

@@ -13,8 +13,8 @@ import { incomingCallMachine, type IncomingCallInput } from '../../machines/inco
 import { FlatActor, type ActorScope } from '../../src/engine/actor.js';
 import { compileMachine } from '../../src/engine/compile.js';
 import { Deadlines } from '../../src/engine/deadlines.js';
+import { CALL_EVENTS } from '../fixtures/call-events.js';
 
-const CALL_TIMEOUT_EVENT = 'xstate.after.callTimeout.call.pending';
 const HANDLER_ID = '0.incomingCall.handling';
 
 type Event = { type: string; [key: string]: unknown };
@@ -93,16 +93,7 @@ function ownEvents(trace: Trace, actor: unknown): Trace {
   return { ...trace, inspected: trace.inspected.filter((e) => e.actorRef === actor).map(({ actorRef: _, ...rest }) => ({ ...rest, actorRef: undefined })) };
 }
 
-const callEvents: Event[] = [
-  { type: 'connection.opened' },
-  { type: 'request.written' },
-  { type: 'request.writeFailed', error: 'EPIPE' },
-  { type: 'response.result', result: 3 },
-  { type: 'response.error', error: { code: -32000 } },
-  { type: 'connection.closed', error: 'gone' },
-  { type: 'call.cancel', reason: 'stop' },
-  { type: CALL_TIMEOUT_EVENT },
-];
+const callEvents = CALL_EVENTS as Event[];
 
 const incomingEvents: Event[] = [
   { type: 'call.cancel', reason: 'stop' },

@@ -2,10 +2,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
 import { callMachine, type CallEvent, type CallInput, type CallStatus } from '../../machines/call.machine.js';
+import { CALL_EVENTS, CALL_TIMEOUT_EVENT } from '../fixtures/call-events.js';
 
 const TIMEOUT = 500;
-/** XState names the delayed event of `pending.after.callTimeout` after the delay and the state's id. */
-const TIMEOUT_EVENT = 'xstate.after.callTimeout.call.pending';
 
 /** Starts a call actor on a simulated clock, with spies for every action the owner provides. */
 function startCall(input: Partial<CallInput> = {}) {
@@ -385,18 +384,9 @@ describe('callMachine: graph', () => {
   }
 
   it('every state node is reachable by the shortest paths from a closed connection', () => {
-    const events: CallEvent[] = [
-      { type: 'connection.opened' },
-      { type: 'request.written' },
-      { type: 'request.writeFailed', error: 'write failed' },
-      { type: 'response.result', result: 3 },
-      { type: 'response.error', error: 'remote' },
-      { type: 'connection.closed', error: 'closed' },
-      { type: 'call.cancel', reason: 'stop' },
-      { type: TIMEOUT_EVENT } as unknown as CallEvent,
-    ];
+    const events = CALL_EVENTS;
     // Guard against a renamed delay or state: the delayed event must be the one the machine listens for.
-    expect([...new Set(callMachine.root.states.pending?.after.map((t) => t.eventType))]).toEqual([TIMEOUT_EVENT]);
+    expect([...new Set(callMachine.root.states.pending?.after.map((t) => t.eventType))]).toEqual([CALL_TIMEOUT_EVENT]);
 
     const shortest = getShortestPaths(callMachine, {
       input: { id: 'c1', method: 'sum', timeout: TIMEOUT, connectionOpen: false },
@@ -406,6 +396,6 @@ describe('callMachine: graph', () => {
     const reached = new Set(shortest.flatMap((path) => pathsOf(path.state.value)));
     expect([...reached].sort()).toEqual([...allStatePaths()].sort());
     const timedOut = shortest.find((path) => path.state.value === 'timedOut');
-    expect(timedOut?.steps.map((step) => step.event.type)).toEqual(['xstate.init', TIMEOUT_EVENT]);
+    expect(timedOut?.steps.map((step) => step.event.type)).toEqual(['xstate.init', CALL_TIMEOUT_EVENT]);
   });
 });

@@ -26,25 +26,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock, type EventObject } from 'xstate';
 import { callMachine, type CallInput } from '../../machines/call.machine.js';
 import { connect, ConnectionClosedError, RemoteError, TimeoutError, type Client, type UnmatchedEvent } from '../../src/index.js';
+import { CALL_EVENTS, CALL_TIMEOUT_EVENT } from '../fixtures/call-events.js';
 import { settle, until } from '../helpers.js';
 import { follower, rawServer, recorder, type RawServer } from './live.js';
 import { coverageOf, describePath, generatePaths, machineElements, replayReport, type ModelPath, type Variant } from './paths.js';
 
 const TIMEOUT = 500;
-const TIMEOUT_EVENT = 'xstate.after.callTimeout.call.pending';
 /** Larger than the loopback socket buffers while the server does not read, so the writes behind it stay pending. */
 const FILLER_BYTES = 16 * 1024 * 1024;
 
-const EVENTS = [
-  { type: 'connection.opened' },
-  { type: 'request.written' },
-  { type: 'request.writeFailed', error: 'write failed' },
-  { type: 'response.result', result: 3 },
-  { type: 'response.error', error: 'remote' },
-  { type: 'connection.closed', error: 'closed' },
-  { type: 'call.cancel', reason: 'stop' },
-  { type: TIMEOUT_EVENT },
-] as EventObject[];
+const EVENTS = CALL_EVENTS as EventObject[];
 
 const input = (connectionOpen: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, connectionOpen });
 const VARIANTS: Variant[] = [
@@ -134,7 +125,7 @@ describe(`call machine: ${generated.paths.length} paths replayed against the liv
         case 'call.cancel':
           controller.abort();
           break;
-        case TIMEOUT_EVENT:
+        case CALL_TIMEOUT_EVENT:
           clock.increment(TIMEOUT);
           break;
         default:

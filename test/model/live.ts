@@ -10,7 +10,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRefLike, EventObject, InspectionEvent } from 'xstate';
 import type { ModelPath } from './paths.js';
 import { shortEvent, valueText } from './paths.js';
-import { until } from '../helpers.js';
+import { machineId, until } from '../helpers.js';
 
 export interface LiveStep {
   event: string;
@@ -26,7 +26,7 @@ export function recorder() {
   return {
     inspect: (event: InspectionEvent) => {
       if (event.type === '@xstate.actor') {
-        const machine = (event.actorRef as unknown as { logic?: { id?: string } }).logic?.id ?? '?';
+        const machine = machineId(event.actorRef) ?? '?';
         actors.push({ machine, actor: event.actorRef });
       } else if (event.type === '@xstate.event') {
         lastEvent.set(event.actorRef, event.event.type);

@@ -16,6 +16,17 @@ import { settle, until } from '../helpers.js';
 import { callParams, junkFrame, junkText, jsonRpcShaped, viaJson, type JunkFrame } from './arbitraries.js';
 
 const REASONS = ['unknown', 'late', 'duplicate', 'malformed'];
+
+/** Checks that every report is typed, empties the list, and returns how many there were. */
+function takeReports(reports: Array<{ reason: string; detail: unknown }>): number {
+  for (const event of reports) {
+    expect(REASONS).toContain(event.reason);
+    expect(typeof event.detail).toBe('string');
+  }
+  const count = reports.length;
+  reports.length = 0;
+  return count;
+}
 const NUM_RUNS = 120;
 
 /** Everything thrown or rejected without a handler while a property runs. */
@@ -115,12 +126,7 @@ describe('a server fed arbitrary frames by a raw peer', () => {
         expect(raw.readyState).toBe(WebSocket.OPEN);
         expect(client.state).toBe('open');
         expect(server.connections.size).toBe(2);
-        for (const event of serverUnmatched) {
-          expect(REASONS).toContain(event.reason);
-          expect(typeof event.detail).toBe('string');
-        }
-        reported += serverUnmatched.length;
-        serverUnmatched.length = 0;
+        reported += takeReports(serverUnmatched);
         expect(uncaught).toEqual([]);
       }),
       { numRuns: NUM_RUNS },
@@ -178,12 +184,7 @@ describe('a client fed arbitrary frames by a raw ws server', () => {
           expect(results).toEqual(params.map(viaJson));
           expect(client.state).toBe('open');
           expect(client.pendingCalls).toBe(0);
-          for (const event of unmatched) {
-            expect(REASONS).toContain(event.reason);
-            expect(typeof event.detail).toBe('string');
-          }
-          reported += unmatched.length;
-          unmatched.length = 0;
+          reported += takeReports(unmatched);
           expect(uncaught).toEqual([]);
         }),
         { numRuns: NUM_RUNS / 2 },
