@@ -1,11 +1,20 @@
 /**
  * The lifecycle of one outgoing call.
  *
- *   queued ──connection.opened──▶ sent ──request.written──▶ awaiting
- *     │                             │                         │
- *     │                             └───── response.* ────────┤
- *     │                                                       ▼
- *     └── call.cancel / connection.closed / deadline ──▶ resolved | failed | timedOut | cancelled
+ *   queued ──call.release──▶ sent ──request.written──▶ awaiting
+ *     ▲  │                      │  │                         │
+ *     │  │                      │  └───── response.* ────────┤
+ *     │  │                      │                            ▼
+ *     │  └── call.cancel / connection.closed / deadline ──▶ resolved | failed | timedOut | cancelled
+ *     │                         │                            ▲
+ *     └── connection.lost ──────┴── (retry) ── otherwise ────┘
+ *
+ * A call waits in `queued` while the connection is not open (connecting, or
+ * reconnecting) or has no room for it (the in-flight limit, or a socket whose
+ * buffer is full); `call.release` sends it. When the connection is lost and
+ * will be reconnected, a call that was written fails, unless its caller marked
+ * it `retry` (safe to run twice): then it waits in `queued` again and is re-sent
+ * on the next connection. A call is never re-sent otherwise.
  *
  * Leaving `sent` or `awaiting` by cancel or deadline tells the peer with
  * `$/cancelRequest`, so its handler stops working for nobody.
@@ -24,8 +33,10 @@ export interface CallInput {
   params?: unknown;
   /** Milliseconds from creation until the call times out. */
   timeout: number;
-  /** Whether the connection is open when the call is made (if not, the call waits in `queued`). */
-  connectionOpen: boolean;
+  /** Whether the call may be written at once: the connection is open and has room for it (if not, it waits in `queued`). */
+  sendNow: boolean;
+  /** The caller marked the call safe to run twice: a connection lost after it was written re-sends it instead of failing it. */
+  retry?: boolean;
 }
 
 export interface CallContext extends CallInput {
@@ -35,7 +46,8 @@ export interface CallContext extends CallInput {
 }
 
 export type CallEvent =
-  | { type: 'connection.opened' }
+  | { type: 'call.release' }
+  | { type: 'connection.lost'; error: unknown }
   | { type: 'request.written' }
   | { type: 'request.writeFailed'; error: unknown }
   | { type: 'response.result'; result: unknown }
@@ -79,6 +91,7 @@ export const callMachine = setup({
           case 'response.error':
           case 'request.writeFailed':
           case 'connection.closed':
+          case 'connection.lost':
             return event.error;
           case 'call.cancel':
             return event.reason;
@@ -87,9 +100,13 @@ export const callMachine = setup({
         }
       },
     }),
+    /** Back to waiting: the call is written again only when released. */
+    holdForRelease: assign({ sendNow: false }),
   },
   guards: {
-    isConnectionOpen: ({ context }) => context.connectionOpen,
+    mayBeSentNow: ({ context }) => context.sendNow,
+    /** The caller opted in to a re-send after a lost connection (an idempotent call). */
+    mayRetry: ({ context }) => context.retry === true,
     /** Still waiting for the connection: the peer has never seen the request. */
     isQueued: stateIn({ pending: 'queued' }),
   },
@@ -115,10 +132,10 @@ export const callMachine = setup({
       },
       states: {
         queued: {
-          description: 'Made before the connection was open; goes out when it opens.',
-          always: { guard: 'isConnectionOpen', target: 'sent' },
+          description: 'Waiting for the connection to open, or for room in it (in-flight limit, full socket buffer); goes out when released.',
+          always: { guard: 'mayBeSentNow', target: 'sent' },
           on: {
-            'connection.opened': { target: 'sent' },
+            'call.release': { target: 'sent' },
             'call.cancel': { target: '#call.cancelled', actions: 'recordError' },
           },
         },
@@ -127,7 +144,14 @@ export const callMachine = setup({
           entry: 'writeRequest',
           on: {
             'request.written': { target: 'awaiting' },
-            'request.writeFailed': { target: '#call.failed', actions: 'recordError' },
+            'request.writeFailed': [
+              { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
+              { target: '#call.failed', actions: 'recordError' },
+            ],
+            'connection.lost': [
+              { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
+              { target: '#call.failed', actions: 'recordError' },
+            ],
             'response.result': { target: '#call.resolved', actions: 'recordResult' },
             'response.error': { target: '#call.failed', actions: 'recordError' },
             'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
@@ -136,6 +160,10 @@ export const callMachine = setup({
         awaiting: {
           description: 'The request is on the wire; waiting for the response with its id.',
           on: {
+            'connection.lost': [
+              { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
+              { target: '#call.failed', actions: 'recordError' },
+            ],
             'response.result': { target: '#call.resolved', actions: 'recordResult' },
             'response.error': { target: '#call.failed', actions: 'recordError' },
             'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
@@ -150,7 +178,7 @@ export const callMachine = setup({
       output: outputFor('resolved'),
     },
     failed: {
-      description: 'The peer answered with an error, the write failed, or the connection closed.',
+      description: 'The peer answered with an error, the write failed, or the connection closed (or was lost, for a call not marked retry).',
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'failed' } },
       output: outputFor('failed'),

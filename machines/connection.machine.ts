@@ -2,8 +2,17 @@
  * The lifecycle of one connection (either side of a socket).
  *
  *   connecting ──transport.opened──▶ open ──connection.close──▶ closing ──transport.closed──▶ closed
- *        │                            │                                                   ▲
- *        └──────────────────────────── transport.closed ────────────────────────────────────┘
+ *   (opening ⇄ waiting)                 │                                                   ▲
+ *        ▲   │                          │                                                   │
+ *        │   └──────────────────────────┼──── transport.closed (no reconnect, or gave up) ──┘
+ *        └── transport.closed (reconnect)┘
+ *
+ * With a reconnect policy (client side, opt-in), a transport that closes
+ * without being asked to goes back to `connecting`: `waiting` out a backoff
+ * delay (exponential, with jitter), then `opening` a new transport. Each
+ * transport is an epoch. Losing an open connection suspends the calls: those
+ * written on the lost epoch fail, unless marked retry; queued ones keep waiting.
+ * After `maxAttempts` failed attempts in a row the connection closes.
  *
  * A transport reports an error before it closes (as ws does): the error is kept
  * as the cause, and the close that follows ends the connection.
@@ -21,6 +30,32 @@ export interface ConnectionInput {
   url: string;
   /** True when the transport is already open (a server-side socket). */
   alreadyOpen?: boolean;
+  /** How to reconnect when the transport is lost; none: a lost transport closes the connection. */
+  reconnect?: ReconnectPolicy;
+}
+
+/** When and how often to try again after the transport is lost or fails to open. */
+export interface ReconnectPolicy {
+  /** Delay before the first attempt, in ms. */
+  initialDelay: number;
+  /** Longest delay between attempts, in ms. */
+  maxDelay: number;
+  /** Each delay is the previous one times this. */
+  factor: number;
+  /** Fraction of each delay that is random (0: none; 0.5: between half and all of it). */
+  jitter: number;
+  /** Failed attempts in a row before giving up and closing. */
+  maxAttempts: number;
+}
+
+/**
+ * The delay before attempt number `attempt` (1 for the first): exponential,
+ * capped at `maxDelay`, with the random `sample` (in [0, 1)) taking off up to
+ * `jitter` of it so that clients dropped together do not return together.
+ */
+export function backoffDelay(policy: ReconnectPolicy, attempt: number, sample: number): number {
+  const delay = Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (attempt - 1));
+  return Math.round(delay * (1 - policy.jitter * sample));
 }
 
 export interface ConnectionContext {
@@ -33,6 +68,13 @@ export interface ConnectionContext {
   error?: unknown;
   /** True when the local side asked to close. */
   closedLocally: boolean;
+  reconnect: ReconnectPolicy | undefined;
+  /** How many transports have been opened or tried: each one is an epoch. */
+  epoch: number;
+  /** Failed attempts since the connection was last open. */
+  attempt: number;
+  /** The delay before the next attempt, in ms. */
+  retryDelay: number;
 }
 
 export type ConnectionEvent =
@@ -67,31 +109,81 @@ export const connectionMachine = setup({
     /** Tells the owner's listeners that the connection is closed. Provided by the owner. */
     reportClosed: () => {},
     markClosedLocally: assign({ closedLocally: true }),
+    /** Opens the epoch's transport (on a server, hands over the accepted socket). Provided by the owner. */
+    openTransport: () => {},
+    beginEpoch: assign({ epoch: ({ context }) => context.epoch + 1, error: undefined }),
+    /** Counts the failed attempt and draws the delay before the next one. */
+    planReconnect: assign(({ context }) => {
+      const attempt = context.attempt + 1;
+      return { attempt, retryDelay: backoffDelay(context.reconnect!, attempt, Math.random()) };
+    }),
+    resetAttempts: assign({ attempt: 0 }),
+    /** The open transport is lost and will be replaced: fails the calls written on it (except retry ones) and cancels incoming ones. Provided by the owner. */
+    suspendCalls: () => {},
+    /** Tells the owner's listeners that a new attempt comes after `retryDelay`. Provided by the owner. */
+    reportReconnecting: () => {},
   },
   guards: {
     isAlreadyOpen: ({ context }) => context.alreadyOpen,
+    /** Reconnecting is on and has not used up its attempts. */
+    mayReconnect: ({ context }) => context.reconnect !== undefined && context.attempt < context.reconnect.maxAttempts,
+  },
+  delays: {
+    reconnectDelay: ({ context }) => context.retryDelay,
   },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => ({ url: input.url, alreadyOpen: input.alreadyOpen ?? false, closedLocally: false }),
+  context: ({ input }) => ({
+    url: input.url,
+    alreadyOpen: input.alreadyOpen ?? false,
+    closedLocally: false,
+    reconnect: input.reconnect,
+    epoch: 0,
+    attempt: 0,
+    retryDelay: 0,
+  }),
   initial: 'connecting',
   states: {
     connecting: {
-      description: 'Opening the transport; calls made now wait in queued.',
-      always: { guard: 'isAlreadyOpen', target: 'open' },
+      description: 'Not open yet, or again: calls made now wait in queued.',
+      initial: 'opening',
       on: {
-        'transport.opened': { target: 'open' },
-        'transport.closed': { target: 'closed', actions: 'recordClose' },
         'transport.error': { actions: 'recordError' },
         'connection.close': { target: 'closing', actions: 'markClosedLocally' },
+      },
+      states: {
+        opening: {
+          description: 'A transport is opening: a new epoch.',
+          entry: ['beginEpoch', 'openTransport'],
+          always: { guard: 'isAlreadyOpen', target: '#connection.open' },
+          on: {
+            'transport.opened': { target: '#connection.open' },
+            'transport.closed': [
+              { guard: 'mayReconnect', target: 'waiting', actions: ['recordClose', 'planReconnect'] },
+              { target: '#connection.closed', actions: 'recordClose' },
+            ],
+          },
+        },
+        waiting: {
+          description: 'Reconnecting: waiting out the backoff delay before the next attempt.',
+          entry: 'reportReconnecting',
+          after: { reconnectDelay: { target: 'opening' } },
+          on: {
+            // No transport to close now.
+            'connection.close': { target: '#connection.closed', actions: 'markClosedLocally' },
+          },
+        },
       },
     },
     open: {
       description: 'Messages flow both ways; responses are routed to their calls by id.',
-      entry: 'flushQueuedCalls',
+      entry: ['resetAttempts', 'flushQueuedCalls'],
       on: {
         'message.received': { actions: 'routeMessage' },
-        'transport.closed': { target: 'closed', actions: 'recordClose' },
+        'transport.closed': [
+          { guard: 'mayReconnect', target: '#connection.connecting.waiting', actions: ['recordClose', 'planReconnect', 'suspendCalls'] },
+          { target: 'closed', actions: 'recordClose' },
+        ],
         'transport.error': { actions: 'recordError' },
         'connection.close': { target: 'closing', actions: 'markClosedLocally' },
       },

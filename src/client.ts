@@ -3,11 +3,22 @@
  * NATS subject (`nats://`, see nats-client.ts). The returned object is the
  * connection's `Peer`, typed by the server's API.
  */
-import { Peer } from './peer.js';
+import type { ReconnectPolicy } from '../machines/connection.machine.js';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_QUEUED, Peer } from './peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { isNatsUrl, MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods, validateUrl } from './validate.js';
+import {
+  isNatsUrl,
+  MAX_TIMEOUT,
+  optionalLimit,
+  optionalTimeout,
+  validateEngine,
+  validateInteger,
+  validateMethods,
+  validateReconnect,
+  validateUrl,
+} from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -43,6 +54,28 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   handshakeTimeout?: number;
   /** How long `close()` waits for the server's close frame before dropping the socket, in ms. Default: 1,000. */
   closeTimeout?: number;
+  /**
+   * Reconnect when the connection is lost or cannot be opened: `true` for the
+   * defaults, or a policy (each field optional): `initialDelay` 500 ms, doubled
+   * (`factor` 2) after each failed attempt up to `maxDelay` 10,000 ms, minus a
+   * random part of up to `jitter` 0.5 of it, for at most `maxAttempts`
+   * (unlimited) attempts in a row before closing. Each connection is an epoch:
+   * calls written on a lost one fail with `ConnectionClosedError`, except those
+   * made with `{ retry: true }`, which are sent again on the next; calls made
+   * meanwhile wait in `queued`. Emits `reconnecting` before each attempt and
+   * `open` each time it opens. WebSocket only. Default: false.
+   */
+  reconnect?: boolean | Partial<ReconnectPolicy>;
+  /** Most calls in flight (written, not yet answered); more wait in `queued`, in order. Default: no limit. */
+  maxInFlight?: number;
+  /**
+   * Most calls and notifications waiting in `queued` (while connecting or
+   * reconnecting, beyond `maxInFlight`, or while the socket's buffer is full);
+   * one more rejects at once with `QueueFullError`. Default: 10,000.
+   */
+  maxQueued?: number;
+  /** While the socket holds this many bytes not yet sent (a slow reader), new calls wait in `queued`. Default: 4 MiB. */
+  highWaterMark?: number;
   /**
    * NATS only, and required with a `nats://` URL: the subject whose responders
    * answer the calls (no wildcards). `maxPayload` and `headers` do not apply
@@ -96,11 +129,18 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     settledMemory,
     closeTimeout,
     heartbeat,
+    maxInFlight: optionalLimit(options.maxInFlight, 'options.maxInFlight', Infinity, 1),
+    maxQueued: optionalLimit(options.maxQueued, 'options.maxQueued', DEFAULT_MAX_QUEUED, 0),
+    highWaterMark: optionalLimit(options.highWaterMark, 'options.highWaterMark', DEFAULT_HIGH_WATER_MARK, 1),
   };
+  const reconnect = validateReconnect(options.reconnect, 'options.reconnect');
 
   // The transport seam: nats:// goes to the responders of a subject, anything else is a WebSocket.
-  if (isNatsUrl(url)) return connectNats<Api>(common, options, handshakeTimeout);
+  if (isNatsUrl(url)) {
+    if (reconnect) throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
+    return connectNats<Api>(common, options, handshakeTimeout);
+  }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
-  const transport = WsTransport.connect(url, { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout });
-  return new Peer<Api>({ ...common, transport, alreadyOpen: false });
+  const socketOptions = { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout };
+  return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
 }

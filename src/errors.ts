@@ -100,6 +100,23 @@ export class NotSupportedError extends CallstateError {
 }
 
 /**
+ * The call (or notification) could not even wait for its turn: the connection
+ * already holds `maxQueued` of them waiting, because it is not open (yet, or
+ * again) or has no room (`maxInFlight` calls in flight, or the socket's buffer
+ * is full). Nothing was sent; the caller may try again later.
+ */
+export class QueueFullError extends CallstateError {
+  override readonly name = 'QueueFullError';
+  declare readonly code: 'ERR_QUEUE_FULL';
+  /** The limit that was reached. */
+  readonly maxQueued: number;
+  constructor(message: string, maxQueued: number) {
+    super(message, 'ERR_QUEUE_FULL');
+    this.maxQueued = maxQueued;
+  }
+}
+
+/**
  * Throw from a handler to answer with a specific JSON-RPC error code and data,
  * for example `throw new RpcError(-32602, 'b must be a number')`.
  */

@@ -13,10 +13,11 @@ export {
   ProtocolError,
   NoRespondersError,
   NotSupportedError,
+  QueueFullError,
   RpcError,
 } from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
 export type * from './types.js';
 export { callMachine, type CallInput, type CallContext, type CallEvent, type CallOutput, type CallStatus } from '../machines/call.machine.js';
-export { connectionMachine, type ConnectionInput, type ConnectionContext, type ConnectionEvent } from '../machines/connection.machine.js';
+export { connectionMachine, backoffDelay, type ConnectionInput, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
 export { incomingCallMachine, type IncomingCallInput, type IncomingCallContext, type IncomingCallEvent } from '../machines/incomingCall.machine.js';

@@ -10,7 +10,7 @@ import type { ClientOptions } from './client.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateNatsUrl, validateSubject } from './validate.js';
 
-export interface NatsPeerOptions extends Omit<PeerOptions, 'transport' | 'alreadyOpen'> {
+export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
   subject: string;
   /** How long connecting to nats-server may take, in ms. */
   handshakeTimeout: number;
@@ -26,14 +26,14 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 
   constructor(options: NatsPeerOptions) {
     const transport = NatsClientTransport.connect(options.url, { subject: options.subject, timeout: options.handshakeTimeout });
-    super({ ...options, transport, alreadyOpen: false });
+    super({ ...options, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
   }
 }
 
 /** The NATS half of `connect()`: `common` holds the options already validated there. */
 export function connectNats<Api extends AnyApi>(
-  common: Omit<PeerOptions, 'transport' | 'alreadyOpen'>,
+  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
   options: ClientOptions<any>,
   handshakeTimeout: number,
 ): NatsClient<Api> {

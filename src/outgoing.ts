@@ -4,6 +4,16 @@
  * of recently settled ids so that a late or duplicate response is told apart
  * from an unknown one.
  *
+ * Calls that cannot be written at once wait in `queued`, in a line, in order:
+ * while the connection is not open (connecting, reconnecting), while
+ * `maxInFlight` calls are in flight, and while the socket's buffer holds
+ * `highWaterMark` bytes or more. Notifications made meanwhile join the same
+ * line, so that everything leaves in the order it was made. The line holds at
+ * most `maxQueued`; beyond that a call rejects at once with `QueueFullError`.
+ * Each open transport is an epoch: a write completing from an earlier epoch
+ * changes nothing, and a call written on a lost epoch is re-sent only if its
+ * caller marked it `retry`.
+ *
  * Each call runs `callMachine`, by default on the light engine (a transition
  * table compiled from the machine, one shared deadline timer, see
  * `src/engine/`), or as a full XState actor with `engine: 'xstate'`. The
@@ -16,7 +26,16 @@ import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js
 import { compileMachine } from './engine/compile.js';
 import { schedulerFor } from './engine/deadlines.js';
 import { Fifo } from './engine/fifo.js';
-import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from './errors.js';
+import { Line, type LinePlace } from './engine/line.js';
+import {
+  AbortError,
+  CallstateError,
+  ConnectionClosedError,
+  NoRespondersError,
+  QueueFullError,
+  RemoteError,
+  TimeoutError,
+} from './errors.js';
 import type { ErrorObject } from './protocol/jsonrpc.js';
 import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
@@ -28,8 +47,15 @@ interface CallActor {
 /** One pending call: its actor and what the caller waits on. */
 interface PendingCall {
   actor: CallActor;
-  /** The encoded request, until it is written. */
+  /** The encoded request, until it is written (kept for a `retry` call, which may be written again). */
   frame: string | undefined;
+  retry: boolean;
+  /** Its place in the waiting line, while it waits in `queued`. */
+  place: LinePlace<Waiting> | undefined;
+  /** Written and not settled: it counts against `maxInFlight`. */
+  inFlight: boolean;
+  /** The epoch it was last written on. */
+  epoch: number;
   resolve: (value: any) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
@@ -37,6 +63,12 @@ interface PendingCall {
   /** Set once the call's final state is reached (its actor may still be finishing the step). */
   settled: boolean;
 }
+
+/** A notification made while calls wait: it keeps its place among them. */
+interface WaitingNotice {
+  notice: string;
+}
+type Waiting = PendingCall | WaitingNotice;
 
 type Ending = 'answered' | 'abandoned';
 type CallContext = CallInput & { result?: unknown; error?: unknown };
@@ -56,7 +88,9 @@ const QUEUED = lightCall.states.get('call.pending.queued')!;
 export const MAX_CANCEL_BATCH = 100;
 
 const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
-const OPENED: CallEvent = Object.freeze({ type: 'connection.opened' });
+const RELEASE: CallEvent = Object.freeze({ type: 'call.release' });
+/** How often a line held only by a full socket buffer looks again, when no write of its own will call back, in ms. */
+const DRAIN_POLL = 10;
 
 function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
   return actor.scope.host as OutgoingCalls;
@@ -71,6 +105,16 @@ export interface OutgoingOptions {
   settledMemory: number;
   /** Which interpreter runs each call. */
   engine: Engine;
+  /** Most calls written and not yet settled; more wait in `queued`. */
+  maxInFlight: number;
+  /** Most calls and notifications waiting in the line; more reject with `QueueFullError`. */
+  maxQueued: number;
+  /** While the socket holds this many bytes not yet sent, calls wait in `queued`. */
+  highWaterMark: number;
+  /** Bytes the current transport holds not yet sent. */
+  bufferedAmount: () => number;
+  /** Shown in errors: where the connection goes. */
+  url: string;
 }
 
 export class OutgoingCalls {
@@ -86,8 +130,18 @@ export class OutgoingCalls {
    */
   private recent = new Map<string, Ending>();
   private older = new Map<string, Ending>();
-  /** Calls whose request frame is being written, in write order (transports call back in that order). */
-  private readonly writing = new Fifo<PendingCall>();
+  /** Calls whose request frame is being written on this epoch's transport, in write order (transports call back in that order). */
+  private writing = new Fifo<PendingCall>();
+  /** Calls and notifications waiting to be written, in order. */
+  private readonly line = new Line<Waiting>();
+  private queuedNotices = 0;
+  /** Calls written and not settled. */
+  private inFlight = 0;
+  /** Whether a transport is open to write on. */
+  private isOpen = false;
+  private epoch = 0;
+  private pumpScheduled = false;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly scope: ActorScope<OutgoingCalls>;
   private readonly xstateLogic;
   private readonly xstateOptions: { inspect?: InspectOption; clock?: Clock };
@@ -117,20 +171,50 @@ export class OutgoingCalls {
     return this.pending.size;
   }
 
-  /** Starts a call actor. The caller has validated the arguments and encoded the frame. */
-  start(input: CallInput, frame: string, signal: AbortSignal | undefined): Promise<any> {
+  /** Number of calls waiting in `queued`. */
+  get queued(): number {
+    return this.line.size - this.queuedNotices;
+  }
+
+  /** The transport's epoch, counted from 1: how many times the connection has opened. */
+  get openings(): number {
+    return this.epoch;
+  }
+
+  /**
+   * Starts a call actor. The caller has validated the arguments and encoded
+   * the frame. The call is written at once if the connection is open and has
+   * room; otherwise it waits in `queued`, or rejects with `QueueFullError`
+   * when the line is full.
+   */
+  start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
+    const sendNow = this.line.size === 0 && this.hasRoom();
+    if (!sendNow && this.line.size >= this.options.maxQueued) return Promise.reject(this.queueFull(`call "${input.method}"`));
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { actor: undefined!, frame, resolve, reject, signal, onAbort: undefined, settled: false };
+      const retry = input.retry === true;
+      const call: PendingCall = {
+        actor: undefined!,
+        frame,
+        retry,
+        place: undefined,
+        inFlight: false,
+        epoch: 0,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        settled: false,
+      };
       this.pending.set(input.id, call);
       let start: () => void;
       if (this.options.engine === 'light') {
         // The frame carries the params; the context keeps them only for inspectors to show.
-        const context = this.scope.inspect ? input : { id: input.id, method: input.method, timeout: input.timeout, connectionOpen: input.connectionOpen };
+        const context = this.scope.inspect ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
         const actor: LightCall = new FlatActor(lightCall, this.scope, context, call);
         call.actor = actor;
         start = () => actor.start();
       } else {
-        const actor = createActor(this.xstateLogic, { input, ...this.xstateOptions });
+        const actor = createActor(this.xstateLogic, { input: { ...input, sendNow, retry }, ...this.xstateOptions });
         call.actor = actor;
         start = () => actor.start();
       }
@@ -139,18 +223,138 @@ export class OutgoingCalls {
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
       start();
+      if (!sendNow && !call.settled) call.place = this.line.push(call);
     });
   }
 
-  /** Sends a queued call now that the connection is open (nothing if it has settled meanwhile). */
-  release(id: string): void {
-    const call = this.pending.get(id);
-    if (call && isQueued(call.actor)) call.actor.send(OPENED);
+  /** Sends a notification frame now, or after what waits before it. Throws `QueueFullError` when the line is full. */
+  notify(method: string, frame: string): void {
+    if (this.line.size === 0 && this.isOpen && !this.isSaturated()) {
+      this.options.write(frame, ignoreWriteError);
+      return;
+    }
+    if (this.line.size >= this.options.maxQueued) throw this.queueFull(`notification "${method}"`);
+    this.line.push({ notice: frame });
+    this.queuedNotices++;
   }
 
-  /** Fails every pending call with the same error. */
+  /** A transport is open: a new epoch. What waits goes out, as far as there is room. */
+  open(): void {
+    this.isOpen = true;
+    this.epoch++;
+    const writing = (this.writing = new Fifo<PendingCall>());
+    const epoch = this.epoch;
+    // One callback for every request write of this epoch: the transport calls back in write order.
+    this.written = (error?: Error): void => {
+      const call = writing.shift();
+      // The call may have settled (timeout, abort) before the socket finished the write, or been put back after a loss.
+      if (call !== undefined && !call.settled && call.epoch === epoch) {
+        call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
+        // A retry call whose write failed waits again, first in line.
+        if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);
+      }
+      // A completed write frees room in the socket's buffer.
+      if (this.line.size > 0) this.schedulePump();
+    };
+    this.pump();
+  }
+
+  /**
+   * The open transport is lost and another will follow: each call written on
+   * it fails with `error`, or, if marked retry, waits again in `queued`, ahead
+   * of those already waiting. Calls already waiting keep waiting.
+   */
+  lost(error: ConnectionClosedError): void {
+    this.isOpen = false;
+    const back: PendingCall[] = [];
+    for (const call of [...this.pending.values()]) {
+      if (call.place || call.settled || isQueued(call.actor)) continue;
+      call.actor.send({ type: 'connection.lost', error });
+      if (!call.settled) back.push(call);
+    }
+    this.putBack(back);
+  }
+
+  /** Fails every pending call with the same error; what waits in line is dropped. */
   failAll(error: ConnectionClosedError): void {
+    this.isOpen = false;
+    clearTimeout(this.drainTimer);
+    for (const waiting of this.line.drain()) if ('actor' in waiting) waiting.place = undefined;
+    this.queuedNotices = 0;
     for (const call of [...this.pending.values()]) call.actor.send({ type: 'connection.closed', error });
+  }
+
+  /** Calls that went back to `queued` after being written: they wait first, in the order given. */
+  private putBack(calls: PendingCall[]): void {
+    for (let i = calls.length - 1; i >= 0; i--) {
+      const call = calls[i]!;
+      this.leaveFlight(call);
+      call.place = this.line.unshift(call);
+    }
+  }
+
+  /** Whether one more call may be written now. */
+  private hasRoom(): boolean {
+    return this.isOpen && this.inFlight < this.options.maxInFlight && !this.isSaturated();
+  }
+
+  private isSaturated(): boolean {
+    return this.options.bufferedAmount() >= this.options.highWaterMark;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.pump);
+  }
+
+  /** Writes what waits, first to last, while there is room. */
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    while (this.isOpen && this.line.size > 0) {
+      const first = this.line.peek()!;
+      if (!('actor' in first)) {
+        if (this.isSaturated()) break;
+        this.line.shift();
+        this.queuedNotices--;
+        this.options.write(first.notice, ignoreWriteError);
+        continue;
+      }
+      if (!this.hasRoom()) break;
+      this.line.shift();
+      first.place = undefined;
+      first.actor.send(RELEASE);
+    }
+    // Held only by the socket's buffer, with no write of ours left to call back when it drains: look again soon.
+    if (this.isOpen && this.line.size > 0 && this.writing.size === 0 && this.isSaturated() && this.drainTimer === undefined) {
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = undefined;
+        this.pump();
+      }, DRAIN_POLL);
+      this.drainTimer.unref?.();
+    }
+  };
+
+  private leaveFlight(call: PendingCall): void {
+    if (!call.inFlight) return;
+    call.inFlight = false;
+    this.inFlight--;
+    if (this.line.size > 0 && this.isOpen) this.schedulePump();
+  }
+
+  private queueFull(what: string): QueueFullError {
+    const { maxQueued, maxInFlight, url } = this.options;
+    const why = !this.isOpen
+      ? 'it is not open'
+      : this.inFlight >= maxInFlight
+        ? `${maxInFlight} calls are in flight (maxInFlight)`
+        : this.isSaturated()
+          ? "its socket's buffer is full (highWaterMark)"
+          : 'earlier calls still wait';
+    return new QueueFullError(
+      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} (maxQueued ${maxQueued}), because ${why}`,
+      maxQueued,
+    );
   }
 
   /**
@@ -187,21 +391,21 @@ export class OutgoingCalls {
     return ending === 'abandoned' ? 'late' : 'duplicate';
   }
 
-  /** `writeRequest`: hands the frame to the transport; the shared callback tells the call when it is on the wire. */
+  /** `writeRequest`: hands the frame to the transport; the epoch's shared callback tells the call when it is on the wire. */
   writeRequest(call: PendingCall): void {
     const frame = call.frame!;
-    call.frame = undefined;
+    if (!call.retry) call.frame = undefined;
+    if (!call.inFlight) {
+      call.inFlight = true;
+      this.inFlight++;
+    }
+    call.epoch = this.epoch;
     this.writing.push(call);
     this.options.write(frame, this.written);
   }
 
-  /** One callback for every request write: the transport calls back in write order. */
-  private readonly written = (error?: Error): void => {
-    const call = this.writing.shift();
-    // The call may have settled (timeout, abort) before the socket finished the write.
-    if (call === undefined || call.settled) return;
-    call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
-  };
+  /** The callback of every request write on the current epoch (see `open`). */
+  private written: (error?: Error) => void = () => {};
 
   /**
    * `notifyPeerOfCancel`: tells the peer that the call it may be handling is
@@ -230,6 +434,11 @@ export class OutgoingCalls {
     if (!call || call.settled) return;
     call.settled = true;
     this.pending.delete(id);
+    if (call.place) {
+      this.line.remove(call.place);
+      call.place = undefined;
+    }
+    this.leaveFlight(call);
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
     const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
     this.remember(id, answered ? 'answered' : 'abandoned');

@@ -6,7 +6,7 @@
  */
 import { nanoid } from 'nanoid';
 import { createActor, type Actor } from 'xstate';
-import { connectionMachine, type ConnectionEvent } from '../machines/connection.machine.js';
+import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
 import { Emitter } from './emitter.js';
 import { realTime } from './engine/deadlines.js';
 import { Heartbeat } from './heartbeat.js';
@@ -45,7 +45,18 @@ import { validateCloseCode, validateMethodName, validateRequestOptions } from '.
 export interface PeerOptions {
   /** Shown in errors: the URL connected to, or the client's address. */
   url: string;
-  transport: Transport;
+  /**
+   * Opens the transport of a new epoch: called once, when the connection
+   * starts, and again for each reconnection attempt (a server-side peer hands
+   * over its accepted socket once and never reconnects).
+   */
+  openTransport: () => Transport;
+  /** How to reconnect when the transport is lost or fails to open; none: it closes the connection. */
+  reconnect?: ReconnectPolicy;
+  /** Backpressure on outgoing calls: see `ClientOptions`. Defaults: no in-flight limit, 10,000 queued, 4 MiB. */
+  maxInFlight?: number;
+  maxQueued?: number;
+  highWaterMark?: number;
   /** Default timeout of outgoing calls, in ms. */
   timeout: number;
   methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
@@ -74,7 +85,11 @@ export interface PeerLimits {
   maxInFlight?: number;
 }
 
+/** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
+
+export const DEFAULT_MAX_QUEUED = 10_000;
+export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<RemoteApi> {
   /** The connection actor: its snapshot is the connection's state. */
@@ -87,11 +102,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private readonly events = new Emitter<PeerEvents>();
   private readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
-  /**
-   * What was made before the connection opened, in order: notification frames
-   * and the ids of queued calls. Sent, in that order, when it opens.
-   */
-  private outbox: Array<string | { callId: string }> = [];
+  /** The current epoch's transport. */
+  private transport!: Transport;
   private closeError: ConnectionClosedError | undefined;
   private opened = false;
   private readonly heartbeat: Heartbeat | undefined;
@@ -101,14 +113,18 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private routesDirectly = false;
 
   constructor(private readonly options: PeerOptions) {
-    const { transport } = options;
-    const write = (text: string, done?: (error?: Error) => void) => transport.send(text, done);
+    const write = (text: string, done?: (error?: Error) => void) => this.transport.send(text, done);
     this.outgoing = new OutgoingCalls({
       write,
       inspect: options.inspect,
       clock: options.clock,
       settledMemory: options.settledMemory,
       engine: options.engine,
+      maxInFlight: options.maxInFlight ?? Infinity,
+      maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+      highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      bufferedAmount: () => this.transport.bufferedAmount,
+      url: options.url,
     });
     this.incoming = new IncomingCalls({
       methods: options.methods,
@@ -132,31 +148,44 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     // actors and call user listeners, which must not run inside another actor's action.
     const logic = connectionMachine.provide({
       actions: {
+        openTransport: () => this.later(() => this.attach(options.openTransport())),
         flushQueuedCalls: () =>
           this.later(() => {
             this.opened = true;
-            this.heartbeat?.start();
+            if (this.transport.ping) this.heartbeat?.start();
             settleReady.resolve();
-            const outbox = this.outbox;
-            this.outbox = [];
-            for (const entry of outbox) {
-              if (typeof entry === 'string') write(entry);
-              else this.outgoing.release(entry.callId);
-            }
+            this.outgoing.open();
             this.events.emit('open', undefined);
           }),
+        suspendCalls: ({ context }) =>
+          this.later(() => {
+            this.heartbeat?.stop();
+            const error = this.closeError ?? this.describeLoss(context);
+            this.closeError = undefined;
+            this.outgoing.lost(error);
+            this.incoming.cancelAll();
+          }),
+        reportReconnecting: ({ context }) =>
+          this.later(() =>
+            this.events.emit('reconnecting', {
+              attempt: context.attempt,
+              delay: context.retryDelay,
+              code: context.closeCode,
+              reason: context.closeReason ?? '',
+              error: context.error,
+            }),
+          ),
         routeMessage: ({ event }) => {
           if (event.type === 'message.received') this.later(() => this.route(event.data));
         },
         closeTransport: ({ event }) => {
-          if (event.type === 'connection.close') this.later(() => transport.close(event.code, event.reason));
+          if (event.type === 'connection.close') this.later(() => this.transport.close(event.code, event.reason));
         },
         failPendingCalls: ({ context }) =>
           this.later(() => {
             this.heartbeat?.stop();
             const error = this.closeError ?? (this.closeError = this.describeClose(context));
             settleReady.reject(error);
-            this.outbox = [];
             this.outgoing.failAll(error);
             this.incoming.cancelAll();
           }),
@@ -168,52 +197,76 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       },
     });
     const { heartbeat = 0 } = options;
-    if (heartbeat > 0 && transport.ping) {
-      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realTime, () => transport.ping!(), () => {
+    if (heartbeat > 0) {
+      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realTime, () => this.transport.ping?.(), () => {
         this.closeError = new ConnectionClosedError(
           `the connection to ${options.url} was dropped: the peer answered no heartbeat for ${heartbeat} ms`,
           { closeCode: 1006, closeReason: '' },
         );
-        transport.terminate();
+        this.transport.terminate();
       });
     }
     this.actor = createActor(logic, {
-      input: { url: options.url, alreadyOpen: options.alreadyOpen },
+      input: { url: options.url, alreadyOpen: options.alreadyOpen, reconnect: options.reconnect },
       inspect: options.inspect,
+      clock: options.clock,
     });
     this.outgoing.parent = this.actor;
     this.incoming.parent = this.actor;
+    this.actor.start();
+    this.updateRouting();
+    this.runEffects();
+  }
 
+  /** Makes `transport` the current epoch's; events from an earlier epoch's transport are ignored. */
+  private attach(transport: Transport): void {
+    this.transport = transport;
+    const current = () => this.transport === transport;
     transport.attach({
-      open: () => this.dispatch({ type: 'transport.opened' }),
+      open: () => current() && this.dispatch({ type: 'transport.opened' }),
       message: (data, isBinary) => {
+        if (!current()) return;
         this.heartbeat?.heard();
         if (isBinary) this.refuseBinary();
         // In a state whose only answer to a message is routeMessage, route it without running the interpreter.
         else if (this.routesDirectly) this.route(data);
         else this.dispatch({ type: 'message.received', data });
       },
-      close: (code, reason) => this.dispatch({ type: 'transport.closed', code, reason }),
-      error: (error) => this.dispatch({ type: 'transport.error', error }),
-      pong: () => this.heartbeat?.heard(),
+      close: (code, reason) => current() && this.dispatch({ type: 'transport.closed', code, reason }),
+      error: (error) => current() && this.dispatch({ type: 'transport.error', error }),
+      pong: () => current() && this.heartbeat?.heard(),
       noResponders: (id, subject) => {
+        if (!current()) return;
         const reason = this.outgoing.failNoResponders(id, subject);
         if (reason) this.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
       },
     });
-    this.actor.start();
-    this.updateRouting();
-    this.runEffects();
   }
 
   /** The connection's lifecycle state. */
   get state(): ConnectionState {
-    return this.actor.getSnapshot().value as ConnectionState;
+    const { value } = this.actor.getSnapshot();
+    return (typeof value === 'string' ? value : Object.keys(value)[0]) as ConnectionState;
   }
 
-  /** Outgoing calls not yet settled. */
+  /** Whether the connection was lost and is waiting to reconnect, or reconnecting (`state` is `connecting`). */
+  get reconnecting(): boolean {
+    return this.state === 'connecting' && this.opened;
+  }
+
+  /** How many times the connection has opened: each transport that opened is an epoch, counted from 1 (0 before the first). */
+  get epoch(): number {
+    return this.outgoing.openings;
+  }
+
+  /** Outgoing calls not yet settled (waiting in `queued` or in flight). */
   get pendingCalls(): number {
     return this.outgoing.size;
+  }
+
+  /** Outgoing calls waiting in `queued`: for the connection to open, or for room in it. */
+  get queuedCalls(): number {
+    return this.outgoing.queued;
   }
 
   /** Incoming calls whose handler is still running. */
@@ -225,7 +278,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     const [params, options] = args as [unknown, RequestOptions | undefined];
     validateMethodName(method);
     validateParams(params);
-    const { timeout = this.options.timeout, signal } = validateRequestOptions(options);
+    const { timeout = this.options.timeout, signal, retry } = validateRequestOptions(options);
 
     const state = this.state;
     if (state === 'closing' || state === 'closed') return Promise.reject(this.notOpenError('call', method));
@@ -238,9 +291,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     } catch (error) {
       return Promise.reject(error);
     }
-    const call = this.outgoing.start({ id, method, params, timeout, connectionOpen: state === 'open' }, frame, signal);
-    if (state === 'connecting') this.outbox.push({ callId: id });
-    return call;
+    return this.outgoing.start({ id, method, params, timeout, retry }, frame, signal);
   }
 
   notify(method: string, params?: unknown): void {
@@ -248,9 +299,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     validateParams(params);
     const state = this.state;
     if (state === 'closing' || state === 'closed') throw this.notOpenError('notify', method);
-    const text = encodeOutgoing(method, notificationFrame(method, params));
-    if (state === 'connecting') this.outbox.push(text);
-    else this.options.transport.send(text);
+    this.outgoing.notify(method, encodeOutgoing(method, notificationFrame(method, params)));
   }
 
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
@@ -277,7 +326,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         closeReason: reason,
       });
       this.dispatch({ type: 'connection.close', code, reason });
-      const timer = setTimeout(() => this.options.transport.terminate(), this.options.closeTimeout);
+      const timer = setTimeout(() => this.transport.terminate(), this.options.closeTimeout);
       timer.unref?.();
       void this.closed.then(() => clearTimeout(timer));
     }
@@ -289,7 +338,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    * calls fail with `ConnectionClosedError` (code 1006).
    */
   terminate(): Promise<void> {
-    if (this.state !== 'closed') this.options.transport.terminate();
+    if (this.state !== 'closed') this.transport.terminate();
     return this.closed;
   }
 
@@ -298,7 +347,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    * need to send what a well-behaved peer never would.
    */
   sendRaw(text: string): void {
-    this.options.transport.send(text);
+    this.transport.send(text);
   }
 
   /** Sends an event to the connection actor, then runs the effects its actions asked for. */
@@ -330,7 +379,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private refuseBinary(): void {
     const detail = 'binary frame: JSON-RPC travels in text frames';
     this.report('malformed', '', null, detail);
-    if (this.state === 'open') this.options.transport.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
+    if (this.state === 'open') this.transport.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
   }
 
   private route(text: string): void {
@@ -338,13 +387,13 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     switch (decoded.kind) {
       case 'unparseable':
         this.report('malformed', text, null, decoded.reason);
-        this.options.transport.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+        this.transport.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
         return;
       case 'single':
         this.handle(decoded.message, undefined);
         return;
       case 'batch': {
-        const batch = new BatchReply((reply) => this.options.transport.send(reply));
+        const batch = new BatchReply((reply) => this.transport.send(reply));
         for (const message of decoded.messages) this.handle(message, batch);
         batch.seal();
         return;
@@ -357,7 +406,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       if (batch) {
         batch.expect();
         batch.add(frame);
-      } else this.options.transport.send(encode(frame));
+      } else this.transport.send(encode(frame));
     };
     switch (message.kind) {
       case 'request':
@@ -423,13 +472,21 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     });
   }
 
-  private describeClose(context: { closeCode?: number; closeReason?: string; error?: unknown }) {
-    const { closeCode, closeReason, error } = context;
-    const because = error instanceof Error ? `: ${error.message}` : '';
-    const code = closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`;
+  private describeClose(context: ConnectionContext) {
+    const { closeCode, closeReason, error, attempt, reconnect } = context;
+    const { code, because } = describeCause(context);
+    const gaveUp = reconnect && attempt > 0 ? `; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} to reconnect (maxAttempts)` : '';
     const message = this.opened
-      ? `the connection to ${this.options.url} closed before the call settled${code}${because}`
-      : `could not connect to ${this.options.url}${code}${because}`;
+      ? `the connection to ${this.options.url} closed before the call settled${code}${because}${gaveUp}`
+      : `could not connect to ${this.options.url}${code}${because}${gaveUp}`;
+    return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
+  }
+
+  /** Why calls written on a lost epoch fail: the connection will be reconnected, but a call is never re-sent unless marked retry. */
+  private describeLoss(context: ConnectionContext) {
+    const { closeCode, closeReason, error } = context;
+    const { code, because } = describeCause(context);
+    const message = `the connection to ${this.options.url} was lost after the call was written${code}${because}; it is reconnecting, and a call is re-sent only with { retry: true }`;
     return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
   }
 }
@@ -453,6 +510,14 @@ const ROUTING_STATES: ReadonlySet<string> = new Set(
 );
 
 const NO_LIMITS: PeerLimits = {};
+
+/** The close code and transport error of a connection, in words. */
+function describeCause({ closeCode, closeReason, error }: ConnectionContext): { code: string; because: string } {
+  return {
+    code: closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`,
+    because: error instanceof Error ? `: ${error.message}` : '',
+  };
+}
 
 function describeUnmatched(reason: UnmatchedReason): string {
   switch (reason) {

@@ -127,7 +127,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   listener.onConnection((transport, address) => {
     const peer = new Peer<ClientApi>({
       url: `client ${address}`,
-      transport,
+      openTransport: () => transport,
       timeout,
       methods,
       inspect: options.inspect,

@@ -30,6 +30,14 @@ export interface RequestOptions {
   timeout?: number;
   /** Aborting it cancels the call: it rejects with the signal's reason and the peer gets `$/cancelRequest`. */
   signal?: AbortSignal;
+  /**
+   * The call is safe to run twice (idempotent). If the connection is lost after
+   * the request was written and the client reconnects (`reconnect`), the call
+   * waits in `queued` and is sent again on the new connection, within its own
+   * timeout, instead of failing with `ConnectionClosedError`. Default: false:
+   * a written call is never sent again.
+   */
+  retry?: boolean;
 }
 
 /** What a handler receives besides its params. */
@@ -73,8 +81,23 @@ export interface NotificationEvent {
 export interface PeerEvents {
   notification: NotificationEvent;
   unmatched: UnmatchedEvent;
+  /** The connection opened: the first time, and again after each reconnection. */
   open: undefined;
+  /** The connection was lost or an attempt failed; the next attempt comes after `delay` ms (client with `reconnect`). */
+  reconnecting: ReconnectingEvent;
+  /** The connection is closed for good. */
   close: { code: number | undefined; reason: string; error?: unknown };
+}
+
+export interface ReconnectingEvent {
+  /** The attempt coming next, counted from 1 since the connection was last open. */
+  attempt: number;
+  /** Milliseconds until it starts. */
+  delay: number;
+  /** How the lost or failed transport closed. */
+  code: number | undefined;
+  reason: string;
+  error?: unknown;
 }
 
 /** The surface shared by `connect()`'s client and the server's view of each client. */

@@ -2,6 +2,7 @@
  * Option validation, in one place, before anything starts: misuse throws
  * `TypeError` or `RangeError` synchronously with the option's name.
  */
+import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { RequestOptions } from './types.js';
 
 /** setTimeout's largest delay; a longer one would fire at once. */
@@ -33,12 +34,13 @@ export function validateRequestOptions(options: unknown): RequestOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`request options must be an object, got ${describe(options)}`);
   }
-  const { timeout, signal } = options as RequestOptions;
+  const { timeout, signal, retry } = options as RequestOptions;
   if (timeout !== undefined) validateTimeout(timeout, 'options.timeout');
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
-  return { timeout, signal };
+  if (retry !== undefined && typeof retry !== 'boolean') throw new TypeError(`options.retry must be a boolean, got ${describe(retry)}`);
+  return { timeout, signal, retry };
 }
 
 export function validateMethods(methods: unknown, name: string): Record<string, (...args: any[]) => unknown> {
@@ -145,4 +147,56 @@ export function validateQueue(value: unknown, name: string): string {
     throw new TypeError(`${name} must be a non-empty string without whitespace, got ${describe(value)}`);
   }
   return value;
+}
+
+/** A count option that may be `Infinity` (no limit): the fallback when not given. */
+export function optionalLimit(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (value === Infinity) return value;
+  return validateInteger(value, name, min, Number.MAX_SAFE_INTEGER);
+}
+
+/** What `reconnect: true` means; each field may be given on its own. */
+export const DEFAULT_RECONNECT: ReconnectPolicy = {
+  initialDelay: 500,
+  maxDelay: 10_000,
+  factor: 2,
+  jitter: 0.5,
+  maxAttempts: Infinity,
+};
+
+/** The `reconnect` option: false or absent (off), true (the defaults), or a policy whose fields override them. */
+export function validateReconnect(value: unknown, name: string): ReconnectPolicy | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_RECONNECT;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be a boolean or an object, got ${describe(value)}`);
+  }
+  const given = value as Partial<ReconnectPolicy>;
+  for (const key of Object.keys(given)) {
+    if (!(key in DEFAULT_RECONNECT)) throw new TypeError(`${name}.${key} is not an option (${Object.keys(DEFAULT_RECONNECT).join(', ')})`);
+  }
+  const policy: ReconnectPolicy = {
+    initialDelay: given.initialDelay === undefined ? DEFAULT_RECONNECT.initialDelay : validateInteger(given.initialDelay, `${name}.initialDelay`, 0, MAX_TIMEOUT),
+    maxDelay: given.maxDelay === undefined ? DEFAULT_RECONNECT.maxDelay : validateInteger(given.maxDelay, `${name}.maxDelay`, 0, MAX_TIMEOUT),
+    factor: DEFAULT_RECONNECT.factor,
+    jitter: DEFAULT_RECONNECT.jitter,
+    maxAttempts: optionalLimit(given.maxAttempts, `${name}.maxAttempts`, DEFAULT_RECONNECT.maxAttempts, 1),
+  };
+  if (given.factor !== undefined) {
+    if (typeof given.factor !== 'number' || !(given.factor >= 1 && given.factor <= 100)) {
+      throw new RangeError(`${name}.factor must be a number from 1 to 100, got ${describe(given.factor)}`);
+    }
+    policy.factor = given.factor;
+  }
+  if (given.jitter !== undefined) {
+    if (typeof given.jitter !== 'number' || !(given.jitter >= 0 && given.jitter <= 1)) {
+      throw new RangeError(`${name}.jitter must be a number from 0 to 1, got ${describe(given.jitter)}`);
+    }
+    policy.jitter = given.jitter;
+  }
+  if (policy.maxDelay < policy.initialDelay) {
+    throw new RangeError(`${name}.maxDelay (${policy.maxDelay}) must be at least ${name}.initialDelay (${policy.initialDelay})`);
+  }
+  return policy;
 }

@@ -16,8 +16,14 @@ function calls(clock = new SimulatedClock()) {
     clock,
     settledMemory: 100,
     engine: 'light',
+    maxInFlight: Infinity,
+    maxQueued: 100,
+    highWaterMark: 1024,
+    bufferedAmount: () => 0,
+    url: 'ws://test',
   });
-  const start = (id: string) => outgoing.start({ id, method: 'sum', timeout: 100, connectionOpen: true }, `{"id":"${id}"}`, undefined);
+  outgoing.open();
+  const start = (id: string) => outgoing.start({ id, method: 'sum', timeout: 100 }, `{"id":"${id}"}`, undefined);
   return { outgoing, start, clock, written };
 }
 

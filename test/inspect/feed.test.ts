@@ -12,9 +12,9 @@ function feed(side: 'client' | 'server' = 'client') {
 describe('inspectionFeed', () => {
   it('emits each state a call enters, once, with its method and id, and marks the final one done', () => {
     const { events, inspect } = feed();
-    const call = createActor(callMachine, { input: { id: 'c1', method: 'echo', timeout: 1_000, connectionOpen: false }, inspect });
+    const call = createActor(callMachine, { input: { id: 'c1', method: 'echo', timeout: 1_000, sendNow: false }, inspect });
     call.start();
-    call.send({ type: 'connection.opened' });
+    call.send({ type: 'call.release' });
     call.send({ type: 'request.written' });
     call.send({ type: 'request.written' }); // ignored by the machine: same state, nothing emitted
     call.send({ type: 'response.result', result: 1 });
@@ -29,7 +29,7 @@ describe('inspectionFeed', () => {
   it('sees a timeout from the simulated clock', () => {
     const { events, inspect } = feed('server');
     const clock = new SimulatedClock();
-    const call = createActor(callMachine, { input: { id: 'c2', method: 'slow', timeout: 100, connectionOpen: true }, inspect, clock });
+    const call = createActor(callMachine, { input: { id: 'c2', method: 'slow', timeout: 100, sendNow: true }, inspect, clock });
     call.start();
     call.send({ type: 'request.written' });
     clock.increment(100);

@@ -21,7 +21,7 @@ function startCall(input: Partial<CallInput> = {}) {
   });
   const machine = callMachine.provide({ actions: { writeRequest, notifyPeerOfCancel, settleCaller } });
   const actor = createActor(machine, {
-    input: { id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, connectionOpen: false, ...input },
+    input: { id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, sendNow: false, ...input },
     clock,
   });
   actor.start();
@@ -36,7 +36,7 @@ function contextSeenBySettle(settleCaller: ReturnType<typeof startCall>['settleC
 
 /** Brings a fresh call into the named pending state. */
 function startIn(state: 'queued' | 'sent' | 'awaiting') {
-  const call = startCall({ connectionOpen: state !== 'queued' });
+  const call = startCall({ sendNow: state !== 'queued' });
   if (state === 'awaiting') call.actor.send({ type: 'request.written' });
   expect(call.actor.getSnapshot().value).toEqual({ pending: state });
   return call;
@@ -59,7 +59,7 @@ afterEach(() => {
 
 describe('callMachine: starting', () => {
   it('starts in queued and writes nothing while the connection is not open', () => {
-    const { actor, writeRequest, settleCaller } = startCall({ connectionOpen: false });
+    const { actor, writeRequest, settleCaller } = startCall({ sendNow: false });
 
     expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
     expect(actor.getSnapshot().status).toBe('active');
@@ -68,7 +68,7 @@ describe('callMachine: starting', () => {
   });
 
   it('starts in sent when the connection is open (queued skipped)', () => {
-    const { actor, writeRequest } = startCall({ connectionOpen: true });
+    const { actor, writeRequest } = startCall({ sendNow: true });
 
     expect(actor.getSnapshot().value).toEqual({ pending: 'sent' });
     expect(writeRequest).toHaveBeenCalledTimes(1);
@@ -82,14 +82,14 @@ describe('callMachine: starting', () => {
       method: 'echo',
       params: { a: 1 },
       timeout: 42,
-      connectionOpen: false,
+      sendNow: false,
     });
   });
 
   it('writes the request when the connection opens (queued → sent)', () => {
     const { actor, writeRequest } = startCall();
 
-    actor.send({ type: 'connection.opened' });
+    actor.send({ type: 'call.release' });
 
     expect(actor.getSnapshot().value).toEqual({ pending: 'sent' });
     expect(writeRequest).toHaveBeenCalledTimes(1);
@@ -98,17 +98,17 @@ describe('callMachine: starting', () => {
   });
 
   it('moves from sent to awaiting once the request is written', () => {
-    const { actor } = startCall({ connectionOpen: true });
+    const { actor } = startCall({ sendNow: true });
 
     actor.send({ type: 'request.written' });
 
     expect(actor.getSnapshot().value).toEqual({ pending: 'awaiting' });
   });
 
-  it('does not write the request again when connection.opened arrives after it was sent', () => {
+  it('does not write the request again when call.release arrives after it was sent', () => {
     const { actor, writeRequest } = startIn('awaiting');
 
-    actor.send({ type: 'connection.opened' });
+    actor.send({ type: 'call.release' });
 
     expect(actor.getSnapshot().value).toEqual({ pending: 'awaiting' });
     expect(writeRequest).toHaveBeenCalledTimes(1);
@@ -118,7 +118,7 @@ describe('callMachine: starting', () => {
 describe('callMachine: settling', () => {
   it('resolves with the result from awaiting and settles the caller once with status resolved', () => {
     const { actor, log, settleCaller } = startCall();
-    actor.send({ type: 'connection.opened' });
+    actor.send({ type: 'call.release' });
     actor.send({ type: 'request.written' });
 
     actor.send({ type: 'response.result', result: 3 });
@@ -283,7 +283,7 @@ describe('callMachine: timeout', () => {
     const { actor, clock, settleCaller } = startCall({ timeout: 500 });
 
     clock.increment(300);
-    actor.send({ type: 'connection.opened' });
+    actor.send({ type: 'call.release' });
     clock.increment(100);
     actor.send({ type: 'request.written' });
     clock.increment(99);
@@ -298,7 +298,7 @@ describe('callMachine: timeout', () => {
     const { actor, clock } = startCall({ timeout: 500 });
 
     clock.increment(300);
-    actor.send({ type: 'connection.opened' });
+    actor.send({ type: 'call.release' });
     clock.increment(200);
 
     expect(actor.getSnapshot().value).toBe('timedOut');
@@ -389,7 +389,7 @@ describe('callMachine: graph', () => {
     expect([...new Set(callMachine.root.states.pending?.after.map((t) => t.eventType))]).toEqual([CALL_TIMEOUT_EVENT]);
 
     const shortest = getShortestPaths(callMachine, {
-      input: { id: 'c1', method: 'sum', timeout: TIMEOUT, connectionOpen: false },
+      input: { id: 'c1', method: 'sum', timeout: TIMEOUT, sendNow: false },
       events,
     });
 

@@ -6,7 +6,7 @@
  * be the model's after every step; the promise must settle as the final state says.
  *
  * How each event is caused for real:
- * - connection.opened: the server completes the held opening handshake.
+ * - call.release: the server completes the held opening handshake.
  * - request.written: nothing: the socket finishes the write by itself.
  * - request.writeFailed: the write must still be pending, so the server stops
  *   reading and the client first sends a 16 MB notification that fills the
@@ -37,7 +37,7 @@ const FILLER_BYTES = 16 * 1024 * 1024;
 
 const EVENTS = CALL_EVENTS as EventObject[];
 
-const input = (connectionOpen: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, connectionOpen });
+const input = (sendNow: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, sendNow });
 const VARIANTS: Variant[] = [
   { name: 'made while connecting', input: input(false), machine: callMachine },
   { name: 'made on an open connection', input: input(true), machine: callMachine },
@@ -83,7 +83,7 @@ describe(`call machine: ${generated.paths.length} paths replayed against the liv
     const unmatched: UnmatchedEvent[] = [];
     client.on('unmatched', (event) => unmatched.push(event));
     await server.handshakeWaiting();
-    if ((path.input as CallInput).connectionOpen) {
+    if ((path.input as CallInput).sendNow) {
       server.accept();
       await client.ready;
     }
@@ -103,7 +103,7 @@ describe(`call machine: ${generated.paths.length} paths replayed against the liv
       const from = stateName(path.steps[i - 1]!.state.value);
       const type = path.steps[i]!.event.type;
       switch (type) {
-        case 'connection.opened':
+        case 'call.release':
           s.accept();
           break;
         case 'request.written':

@@ -60,7 +60,7 @@ export function generatePaths(variants: Variant[], events: EventObject[]): Gener
   return { shortest, simple, paths };
 }
 
-/** `init → connection.opened → response.result ⇒ resolved` */
+/** `init → call.release → response.result ⇒ resolved` */
 export function describePath(path: StatePath<any, EventObject>): string {
   const events = path.steps.slice(1).map((step) => shortEvent(step.event.type));
   return [...['init'], ...events].join(' → ') + ` ⇒ ${valueText(path.state.value)}`;
