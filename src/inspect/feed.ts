@@ -25,6 +25,15 @@ export function leafState(value: unknown): string {
   return String(value);
 }
 
+/**
+ * A connection's state as the page shows it: its top-level state, except
+ * that waiting out a reconnect delay shows as `reconnecting`.
+ */
+export function connectionState(value: unknown): string {
+  if (value !== null && typeof value === 'object' && (value as Record<string, unknown>).connecting === 'waiting') return 'reconnecting';
+  return typeof value === 'object' && value !== null ? (Object.keys(value)[0] ?? String(value)) : String(value);
+}
+
 interface InspectedSnapshot {
   value?: unknown;
   status?: string;
@@ -44,7 +53,7 @@ export function inspectionFeed(side: Side, emit: (event: PageEvent) => void, now
     if (machine === undefined || !WATCHED.has(machine)) return;
     const snapshot = event.snapshot as InspectedSnapshot;
     const sid = event.actorRef.sessionId;
-    const state = leafState(snapshot.value);
+    const state = machine === 'connection' ? connectionState(snapshot.value) : leafState(snapshot.value);
     const done = snapshot.status !== undefined && snapshot.status !== 'active';
     if (last.get(sid) === state && !done) return;
     if (done) last.delete(sid);

@@ -25,7 +25,7 @@ h2 { font-size: 14px; margin: 0 0 8px; text-transform: uppercase; letter-spacing
 main { display: grid; grid-template-columns: 3fr 1fr; gap: 16px; padding: 16px 20px; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px; min-width: 0; }
 .conn { font-weight: 600; padding: 2px 8px; border-radius: 10px; border: 1px solid var(--line); }
-.conn[data-state=open] { color: var(--resolved); } .conn[data-state=connecting] { color: var(--queued); }
+.conn[data-state=open] { color: var(--resolved); } .conn[data-state=connecting], .conn[data-state=reconnecting] { color: var(--queued); }
 .conn[data-state=closing], .conn[data-state=closed] { color: var(--failed); }
 .lanes { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; }
 .lane { border: 1px dashed var(--line); border-radius: 6px; padding: 8px; min-height: 220px; max-height: 420px; overflow: auto; }

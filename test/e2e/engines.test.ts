@@ -65,7 +65,7 @@ describe('writes gathered per tick', () => {
     server = await serve({ methods: { echo: (p: unknown) => p } });
     client = connect(server.url);
     await client.ready;
-    const tcp = (client as unknown as { options: { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } } }).options.transport.socket._socket;
+    const tcp = (client as unknown as { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } }).transport.socket._socket;
     const writes: number[] = [];
     for (const name of ['_write', '_writev'] as const) {
       const original = tcp[name]!.bind(tcp);

@@ -21,7 +21,7 @@ describe('inspection', () => {
 
     const [connection] = atClient.actorsOf('connection');
     expect(connection).toBe(client.actor);
-    expect(atClient.states.get(connection!)).toEqual(['connecting', 'open', 'closing', 'closed']);
+    expect(atClient.states.get(connection!)).toEqual([{ connecting: 'opening' }, 'open', 'closing', 'closed']);
 
     const calls = atClient.actorsOf('call');
     expect(calls).toHaveLength(2);

@@ -219,7 +219,7 @@ describe('inspection over NATS', () => {
     await client.close();
 
     expect(atClient.actorsOf('connection')).toEqual([client.actor, lonely.actor]);
-    expect(atClient.states.get(client.actor)).toEqual(['connecting', 'open', 'closing', 'closed']);
+    expect(atClient.states.get(client.actor)).toEqual([{ connecting: 'opening' }, 'open', 'closing', 'closed']);
     const calls = atClient.actorsOf('call');
     expect(calls).toHaveLength(3);
     expect(atClient.states.get(calls[0]!)).toEqual([{ pending: 'queued' }, { pending: 'sent' }, { pending: 'awaiting' }, 'resolved']);

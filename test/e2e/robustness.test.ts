@@ -52,7 +52,7 @@ describe('deadlines reach the other side', () => {
     const calls = ['a', 'b', 'c'].map((n) => settle(client!.request('work', { n }, { timeout: 100 })));
     await until(() => [...server!.connections][0]?.handlingCalls === 3, 'the server to handle all three');
     const sent: string[] = [];
-    const transport = (client as unknown as { options: { transport: { send(text: string): void } } }).options.transport;
+    const transport = (client as unknown as { transport: { send(text: string): void } }).transport;
     const send = transport.send.bind(transport);
     transport.send = (text: string, ...rest: unknown[]) => (sent.push(text), (send as (...a: unknown[]) => void)(text, ...rest));
 

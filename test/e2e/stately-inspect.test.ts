@@ -109,7 +109,7 @@ describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopb
     const [connection, ...otherConnections] = actors.filter((e) => machineOf(e) === 'connection');
     expect(otherConnections).toHaveLength(0);
     expect(connection!.sessionId).toBe(client!.actor.sessionId);
-    expect(statesOf(received, connection!.sessionId)).toEqual(['connecting', 'open', 'closing', 'closed']);
+    expect(statesOf(received, connection!.sessionId)).toEqual([{ connecting: 'opening' }, 'open', 'closing', 'closed']);
 
     const calls = actors.filter((e) => machineOf(e) === 'call');
     expect(new Set(calls.map((c) => c.sessionId)).size).toBe(4);

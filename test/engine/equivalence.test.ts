@@ -111,20 +111,20 @@ interface Case {
   light: Provide;
 }
 
-const callInput = (sendNow: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: 500, sendNow });
+const callInput = (sendNow: boolean, retry: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: 500, sendNow, retry });
 const callActions = ['writeRequest', 'notifyPeerOfCancel', 'settleCaller'];
 const incomingInput: IncomingCallInput = { id: 7, method: 'echo', params: { a: 1 } };
 const never = () => new Promise<never>(() => {});
 
 const cases: Case[] = [
-  ...[false, true].map((open) => ({
-    name: `call (connection ${open ? 'open' : 'not open'} at start)`,
+  ...[false, true].flatMap((open) => [false, true].map((retry) => ({
+    name: `call (connection ${open ? 'open' : 'not open'} at start${retry ? ', retry' : ''})`,
     machine: callMachine,
-    input: callInput(open),
+    input: callInput(open, retry),
     events: callEvents,
     xstate: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
     light: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
-  })),
+  }))),
   ...[true, false].map((hasMethod) => ({
     name: `incomingCall (method ${hasMethod ? 'found' : 'missing'})`,
     machine: incomingCallMachine,

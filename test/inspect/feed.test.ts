@@ -50,6 +50,19 @@ describe('inspectionFeed', () => {
     expect(events).toEqual(['connecting', 'open', 'closed'].map((state) => ({ k: 'connection', side: 'client', state, at: 7 })));
   });
 
+  it('shows a connection waiting to reconnect as reconnecting, and opening again as connecting', () => {
+    const { events, inspect } = feed();
+    const policy = { initialDelay: 10, maxDelay: 10, factor: 2, jitter: 0, maxAttempts: 3 };
+    const clock = new SimulatedClock();
+    const connection = createActor(connectionMachine, { input: { url: 'ws://x', reconnect: policy }, inspect, clock });
+    connection.start();
+    connection.send({ type: 'transport.opened' });
+    connection.send({ type: 'transport.closed', code: 1006, reason: '' });
+    clock.increment(10);
+    connection.send({ type: 'transport.opened' });
+    expect(events.map((e) => e.k === 'connection' && e.state)).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'open']);
+  });
+
   it('names the innermost state of a nested value', () => {
     expect(leafState({ pending: 'queued' })).toBe('queued');
     expect(leafState({ a: { b: 'c' } })).toBe('c');

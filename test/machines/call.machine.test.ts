@@ -334,6 +334,60 @@ describe('callMachine: timeout', () => {
   });
 });
 
+describe('callMachine: connection lost (reconnecting)', () => {
+  for (const state of ['sent', 'awaiting'] as const) {
+    it(`a call in ${state} fails with the loss error unless marked retry`, () => {
+      const { actor, log } = startIn(state);
+      log.length = 0;
+      const error = new Error('lost');
+      actor.send({ type: 'connection.lost', error });
+      expectSettled(actor, 'failed', { result: undefined, error });
+      // The peer is gone with its socket: nobody to tell.
+      expect(log).toEqual(['settleCaller:failed']);
+    });
+
+    it(`a retry call in ${state} waits in queued again and is written once more when released`, () => {
+      const { actor, log } = startCall({ sendNow: true, retry: true });
+      if (state === 'awaiting') actor.send({ type: 'request.written' });
+      actor.send({ type: 'connection.lost', error: new Error('lost') });
+      expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
+      expect(actor.getSnapshot().context.sendNow).toBe(false);
+      expect(log).toEqual(['writeRequest']);
+
+      actor.send({ type: 'call.release' });
+      actor.send({ type: 'request.written' });
+      actor.send({ type: 'response.result', result: 3 });
+      expectSettled(actor, 'resolved', { result: 3, error: undefined });
+      expect(log).toEqual(['writeRequest', 'writeRequest', 'settleCaller:resolved']);
+    });
+  }
+
+  it('a queued call ignores connection.lost: it was never written', () => {
+    const { actor, log } = startIn('queued');
+    actor.send({ type: 'connection.lost', error: new Error('lost') });
+    expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
+    expect(log).toEqual([]);
+  });
+
+  it('a retry call whose write failed waits in queued instead of failing', () => {
+    const { actor } = startCall({ sendNow: true, retry: true });
+    actor.send({ type: 'request.writeFailed', error: new Error('EPIPE') });
+    expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
+  });
+
+  it('the deadline keeps running from creation across a loss: a requeued call times out without a cancel notice', () => {
+    const { actor, clock, log } = startCall({ sendNow: true, retry: true });
+    actor.send({ type: 'request.written' });
+    clock.increment(300);
+    actor.send({ type: 'connection.lost', error: new Error('lost') });
+    clock.increment(199);
+    expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
+    clock.increment(1);
+    expectSettled(actor, 'timedOut', { result: undefined, error: undefined });
+    expect(log).toEqual(['writeRequest', 'settleCaller:timedOut']);
+  });
+});
+
 describe('callMachine: output of each final state', () => {
   it('resolved outputs { status: resolved, result }', () => {
     const { actor } = startIn('awaiting');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { connectionMachine, type ConnectionEvent, type ConnectionInput } from '../../machines/connection.machine.js';
+import { backoffDelay, connectionMachine, type ConnectionEvent, type ConnectionInput } from '../../machines/connection.machine.js';
 
 /** Starts a connection actor with spies for every action the owner provides; `log` records their order. */
 function startConnection(input: Partial<ConnectionInput> = {}) {
@@ -11,18 +11,22 @@ function startConnection(input: Partial<ConnectionInput> = {}) {
       log.push(name);
     });
   const actions = {
+    openTransport: vi.fn(),
+    suspendCalls: spy('suspendCalls'),
+    reportReconnecting: spy('reportReconnecting'),
     flushQueuedCalls: spy('flushQueuedCalls'),
     routeMessage: spy('routeMessage'),
     closeTransport: spy('closeTransport'),
     failPendingCalls: spy('failPendingCalls'),
     reportClosed: spy('reportClosed'),
   };
+  const clock = new SimulatedClock();
   const actor = createActor(connectionMachine.provide({ actions }), {
     input: { url: 'ws://127.0.0.1:1234', ...input },
-    clock: new SimulatedClock(),
+    clock,
   });
   actor.start();
-  return { actor, log, ...actions };
+  return { actor, log, clock, ...actions };
 }
 
 /** The `event` an action implementation was called with. */
@@ -39,11 +43,15 @@ describe('connectionMachine: opening', () => {
   it('starts in connecting and does nothing until the transport reports', () => {
     const { actor, log } = startConnection();
 
-    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'opening' });
     expect(actor.getSnapshot().context).toEqual({
       url: 'ws://127.0.0.1:1234',
       alreadyOpen: false,
       closedLocally: false,
+      reconnect: undefined,
+      epoch: 1,
+      attempt: 0,
+      retryDelay: 0,
     });
     expect(log).toEqual([]);
   });
@@ -71,7 +79,7 @@ describe('connectionMachine: opening', () => {
 
     actor.send({ type: 'message.received', data: '{}' });
 
-    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'opening' });
     expect(routeMessage).not.toHaveBeenCalled();
   });
 });
@@ -130,7 +138,7 @@ describe('connectionMachine: closing', () => {
     const error = new Error('connect ECONNREFUSED 127.0.0.1:1234');
 
     actor.send({ type: 'transport.error', error });
-    expect(actor.getSnapshot().value).toBe('connecting');
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'opening' });
     expect(actor.getSnapshot().context.error).toBe(error);
     expect(log).toEqual([]);
 
@@ -258,11 +266,97 @@ describe('connectionMachine: graph', () => {
 
     const shortest = getShortestPaths(connectionMachine, { input: { url: 'ws://x' }, events });
 
-    const reached = new Set(shortest.map((path) => String(path.state.value)));
+    const topLevel = (value: unknown) => (typeof value === 'string' ? value : Object.keys(value as object)[0]);
+    const reached = new Set(shortest.map((path) => topLevel(path.state.value)));
     const all = Object.keys(connectionMachine.root.states);
     expect(all).toEqual(['connecting', 'open', 'closing', 'closed']);
     expect([...reached].sort()).toEqual([...all].sort());
+    // Without a reconnect policy, waiting to reconnect is unreachable; with one, it is reached.
+    expect(shortest.some((path) => topLevel(path.state.value) === 'connecting' && JSON.stringify(path.state.value).includes('waiting'))).toBe(false);
+    const withReconnect = getShortestPaths(connectionMachine, { input: { url: 'ws://x', reconnect: POLICY }, events });
+    expect(withReconnect.some((path) => JSON.stringify(path.state.value) === '{"connecting":"waiting"}')).toBe(true);
     const closing = shortest.find((path) => path.state.value === 'closing' && !path.state.context.error);
     expect(closing?.steps.map((step) => step.event.type)).toEqual(['xstate.init', 'connection.close']);
+  });
+});
+
+const POLICY = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 3 };
+
+describe('connectionMachine: reconnecting', () => {
+  it('backoffDelay doubles from initialDelay up to maxDelay, and jitter takes off up to its fraction', () => {
+    expect([1, 2, 3, 4, 5, 6].map((attempt) => backoffDelay(POLICY, attempt, 0.9))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    const jittered = { ...POLICY, jitter: 0.5 };
+    expect(backoffDelay(jittered, 3, 0)).toBe(400);
+    expect(backoffDelay(jittered, 3, 0.5)).toBe(300);
+    expect(backoffDelay(jittered, 3, 0.999)).toBe(200);
+  });
+
+  it('a lost open connection suspends its calls and waits out the backoff, then opens a new epoch', () => {
+    const { actor, log, openTransport, clock } = startConnection({ reconnect: POLICY });
+    actor.send({ type: 'transport.opened' });
+    expect(actor.getSnapshot().context).toMatchObject({ epoch: 1, attempt: 0 });
+    log.length = 0;
+
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
+    expect(actor.getSnapshot().context).toMatchObject({ attempt: 1, retryDelay: 100, closeCode: 1006 });
+    expect(log).toEqual(['suspendCalls', 'reportReconnecting']);
+
+    clock.increment(99);
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
+    expect(openTransport).toHaveBeenCalledTimes(1);
+    clock.increment(1);
+    expect(actor.getSnapshot().value).toEqual({ connecting: 'opening' });
+    expect(actor.getSnapshot().context.epoch).toBe(2);
+    expect(openTransport).toHaveBeenCalledTimes(2);
+
+    actor.send({ type: 'transport.opened' });
+    expect(actor.getSnapshot().value).toBe('open');
+    expect(actor.getSnapshot().context.attempt).toBe(0);
+    expect(log).toEqual(['suspendCalls', 'reportReconnecting', 'flushQueuedCalls']);
+  });
+
+  it('failed attempts back off exponentially and give up after maxAttempts, failing what is pending', () => {
+    const { actor, log, openTransport, clock } = startConnection({ reconnect: POLICY });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+      expect(actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
+      const { retryDelay } = actor.getSnapshot().context;
+      delays.push(retryDelay);
+      clock.increment(retryDelay);
+    }
+    expect(delays).toEqual([100, 200, 400]);
+    expect(openTransport).toHaveBeenCalledTimes(4);
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context.attempt).toBe(3);
+    expect(log.filter((name) => name !== 'reportReconnecting')).toEqual(['failPendingCalls', 'reportClosed']);
+    expect(log.filter((name) => name === 'reportReconnecting')).toHaveLength(3);
+  });
+
+  it('close while waiting closes at once: no transport to close, no further attempt', () => {
+    const { actor, log, openTransport, closeTransport, clock } = startConnection({ reconnect: POLICY });
+    actor.send({ type: 'transport.opened' });
+    actor.send({ type: 'transport.closed', code: 1006, reason: '' });
+    log.length = 0;
+
+    actor.send({ type: 'connection.close' });
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(actor.getSnapshot().context.closedLocally).toBe(true);
+    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+    clock.increment(10_000);
+    expect(openTransport).toHaveBeenCalledTimes(1);
+    expect(closeTransport).not.toHaveBeenCalled();
+  });
+
+  it('a local close is never followed by a reconnect', () => {
+    const { actor, openTransport, clock } = startConnection({ reconnect: POLICY, alreadyOpen: false });
+    actor.send({ type: 'transport.opened' });
+    actor.send({ type: 'connection.close' });
+    actor.send({ type: 'transport.closed', code: 1000, reason: '' });
+    clock.increment(10_000);
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(openTransport).toHaveBeenCalledTimes(1);
   });
 });
