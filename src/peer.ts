@@ -179,7 +179,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
           if (event.type === 'message.received') this.later(() => this.route(event.data));
         },
         closeTransport: ({ event }) => {
-          if (event.type === 'connection.close') this.later(() => this.transport.close(event.code, event.reason));
+          if (event.type !== 'connection.close') return;
+          this.later(() => (this.terminating ? this.transport.terminate() : this.transport.close(event.code, event.reason)));
         },
         failPendingCalls: ({ context }) =>
           this.later(() => {
@@ -209,10 +210,16 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     this.actor = createActor(logic, {
       input: { url: options.url, alreadyOpen: options.alreadyOpen, reconnect: options.reconnect },
       inspect: options.inspect,
-      clock: options.clock,
+      // Only when given: an explicit undefined would replace XState's own clock.
+      ...(options.clock ? { clock: options.clock } : {}),
     });
     this.outgoing.parent = this.actor;
     this.incoming.parent = this.actor;
+    // A delayed transition (the reconnect backoff) happens without a dispatch: its effects run from here.
+    this.actor.subscribe(() => {
+      this.updateRouting();
+      this.runEffects();
+    });
     this.actor.start();
     this.updateRouting();
     this.runEffects();
@@ -338,9 +345,18 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    * calls fail with `ConnectionClosedError` (code 1006).
    */
   terminate(): Promise<void> {
-    if (this.state !== 'closed') this.transport.terminate();
+    const state = this.state;
+    if (state === 'connecting' || state === 'open') {
+      // A local close like close()'s, never followed by a reconnect; only the socket is dropped instead of closed.
+      this.terminating = true;
+      this.closeError = new ConnectionClosedError(`the connection to ${this.options.url} was terminated locally`, { closeCode: 1006, closeReason: '' });
+      this.dispatch({ type: 'connection.close', code: 1006 });
+    } else if (state === 'closing') this.transport.terminate();
     return this.closed;
   }
+
+  /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
+  private terminating = false;
 
   /**
    * Writes a raw text frame, bypassing the protocol. For tools and tests that
