@@ -271,6 +271,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     return this.outgoing.size;
   }
 
+  /** Bytes handed to the socket and not yet sent (0 while no socket is open): see `highWaterMark`. */
+  get bufferedAmount(): number {
+    return this.state === 'open' ? this.transport.bufferedAmount : 0;
+  }
+
   /** Outgoing calls waiting in `queued`: for the connection to open, or for room in it. */
   get queuedCalls(): number {
     return this.outgoing.queued;
