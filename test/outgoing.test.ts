@@ -1,10 +1,12 @@
 /**
  * OutgoingCalls on its own (no socket): how a no-responders status from a
- * broker is matched, as a response would be, against pending and settled calls.
+ * broker is matched, as a response would be, against pending and settled
+ * calls; and the epochs: what a write completing on a lost transport may change.
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { NoRespondersError, TimeoutError } from '../src/errors.js';
+import { ConnectionClosedError, NoRespondersError, TimeoutError } from '../src/errors.js';
+import { Line } from '../src/engine/line.js';
 import { OutgoingCalls } from '../src/outgoing.js';
 import { settle } from './helpers.js';
 
@@ -52,5 +54,72 @@ describe('OutgoingCalls.failNoResponders', () => {
     expect(outgoing.failNoResponders('never-made', 's')).toBe('unknown');
     expect(outgoing.route('answered', { result: 2 })).toBe('duplicate');
     expect(outgoing.route('timedOut', { result: 2 })).toBe('late');
+  });
+});
+
+describe('OutgoingCalls epochs', () => {
+  /** Calls whose write callbacks the test completes by hand, epoch by epoch. */
+  function manual() {
+    const writes: Array<{ frame: string; done?: (error?: Error) => void }> = [];
+    const outgoing = new OutgoingCalls({
+      write: (frame, done) => void writes.push({ frame, done }),
+      inspect: undefined,
+      clock: new SimulatedClock(),
+      settledMemory: 100,
+      engine: 'light',
+      maxInFlight: Infinity,
+      maxQueued: 100,
+      highWaterMark: 1024,
+      bufferedAmount: () => 0,
+      url: 'ws://test',
+    });
+    return { outgoing, writes };
+  }
+
+  it("a write completing on a lost epoch does not move the call re-sent on the next; the new write's does", async () => {
+    const { outgoing, writes } = manual();
+    outgoing.open();
+    const call = outgoing.start({ id: 'r', method: 'get', timeout: 100, retry: true }, '{"id":"r"}', undefined);
+    outgoing.lost(new ConnectionClosedError('lost'));
+    expect(outgoing.queued).toBe(1);
+    outgoing.open();
+    expect(writes.map((w) => w.frame)).toEqual(['{"id":"r"}', '{"id":"r"}']);
+    // The old socket reports its write failed, late: the call, re-sent on the new one, carries on.
+    writes[0]!.done!(new Error('EPIPE'));
+    expect(outgoing.queued).toBe(0);
+    writes[1]!.done!();
+    expect(outgoing.route('r', { result: 'ok' })).toBeUndefined();
+    expect(await call).toBe('ok');
+  });
+
+  it('a call without retry fails with the loss error; a response for it later is late', async () => {
+    const { outgoing } = manual();
+    outgoing.open();
+    const call = settle(outgoing.start({ id: 'p', method: 'set', timeout: 100 }, '{"id":"p"}', undefined));
+    const error = new ConnectionClosedError('lost');
+    outgoing.lost(error);
+    expect((await call).error).toBe(error);
+    expect(outgoing.size).toBe(0);
+    expect(outgoing.route('p', { result: 1 })).toBe('late');
+  });
+});
+
+describe('Line', () => {
+  it('is first in, first out, takes places out from anywhere and puts back at the front', () => {
+    const line = new Line<string>();
+    const a = line.push('a');
+    line.push('b');
+    const c = line.push('c');
+    line.unshift('front');
+    line.remove(a);
+    line.remove(c);
+    expect([line.size, line.peek()]).toEqual([2, 'front']);
+    line.push('d');
+    expect([line.shift(), line.shift(), line.shift(), line.shift()]).toEqual(['front', 'b', 'd', undefined]);
+    expect(line.size).toBe(0);
+    line.push('e');
+    line.push('f');
+    expect(line.drain()).toEqual(['e', 'f']);
+    expect([line.size, line.peek()]).toEqual([0, undefined]);
   });
 });
