@@ -89,7 +89,7 @@ describe('reconnect', () => {
   });
 
   it('gives up after maxAttempts: ready rejects and queued calls fail, saying so', async () => {
-    const probe = await serve({});
+    const probe = await serve({ methods: {} });
     const url = probe.url;
     await probe.close();
     const clock = new SimulatedClock();
@@ -110,7 +110,7 @@ describe('reconnect', () => {
 
   it('close() while waiting to reconnect closes at once and fails what waits', async () => {
     const clock = new SimulatedClock();
-    server = await serve({});
+    server = await serve({ methods: {} });
     client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0 });
     await client.ready;
     await server.close();
