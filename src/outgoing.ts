@@ -247,8 +247,12 @@ export class OutgoingCalls {
     // One callback for every request write of this epoch: the transport calls back in write order.
     this.written = (error?: Error): void => {
       const call = writing.shift();
-      // The call may have settled (timeout, abort) before the socket finished the write, or been put back after a loss.
-      if (call !== undefined && !call.settled && call.epoch === epoch) {
+      // A failed write means this transport is going: nothing more is written on it (its close follows, then
+      // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
+      if (error && epoch === this.epoch) this.isOpen = false;
+      // The call may have settled (timeout, abort) before the socket finished the write, or be waiting in line
+      // again since a loss (this callback is then the late news of the old write).
+      if (call !== undefined && !call.settled && call.epoch === epoch && call.place === undefined) {
         call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
         // A retry call whose write failed waits again, first in line.
         if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);

@@ -1,0 +1,50 @@
+/**
+ * The reconnect backoff on both kinds of timers, as regressions found by the
+ * soak (bench/soak-run.ts):
+ * 1. With no `clock` option the connection actor must keep XState's own clock
+ *    (an explicit `clock: undefined` replaced it, and the first reconnect
+ *    delay threw "Cannot read properties of undefined (reading 'setTimeout')").
+ * 2. The backoff's transition to `connecting.opening` comes from a timer, not
+ *    from `Peer.dispatch`: the `openTransport` effect it queues must still run.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, type Client, type Server } from '../../src/index.js';
+import { closeAfterEach, until } from '../helpers.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/reconnect-real-timers.ts', import.meta.url));
+
+let server: Server | undefined;
+let client: Client | undefined;
+closeAfterEach(() => [client, server]);
+
+describe('reconnect', () => {
+  it('reopens after the server drops the socket, with no clock option', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    clearTimeout(killer);
+    expect(stderr).not.toMatch(/reading 'setTimeout'/);
+    expect([code, stdout]).toEqual([0, 'reopened 2\n']);
+  });
+
+  it('opens a new transport once the backoff delay has passed', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: { echo: (params: unknown) => params } });
+    client = connect(server.url, { reconnect: { initialDelay: 100, jitter: 0 }, clock, heartbeat: 0 });
+    await client.ready;
+    for (const peer of server.connections) void peer.terminate();
+    await until(() => client!.reconnecting, 'the loss to be seen');
+    expect(client.actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
+    clock.increment(100);
+    expect(client.actor.getSnapshot().value).toEqual({ connecting: 'opening' });
+    await until(() => client!.epoch === 2, 'the second epoch', 2_000);
+    expect(await client.request('echo', { again: true })).toEqual({ again: true });
+  });
+});
