@@ -39,6 +39,8 @@ export interface SoakOptions {
   seed?: number;
   /** Called about 20 times over the run with a line of progress. */
   progress?: (line: string) => void;
+  /** Called every second with the client's and the driver's state (for a soak that seems stuck). */
+  status?: (line: string) => void;
 }
 
 /** A per-call random number in [0, 1) from (seed, seq, salt): the same choices whatever the timing. */
@@ -110,10 +112,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     if (attempt === 1) losses++;
   });
   await client.ready;
-  const debug = (options as { debug?: (line: string) => void }).debug;
-  if (debug) {
-    const watch = setInterval(() => debug(`started ${started} settled ${settled} outstanding ${outstanding} paused ${paused} state ${JSON.stringify(client.actor.getSnapshot().value)} attempt ${client.actor.getSnapshot().context.attempt} epoch ${client.epoch} pending ${client.pendingCalls} queued ${client.queuedCalls} restarting ${!!restarting}`), 1000);
-    watch.unref();
+  const { status } = options;
+  if (status) {
+    const every = setInterval(() => {
+      const { value, context } = client.actor.getSnapshot();
+      status(
+        `started ${started}, settled ${settled}, outstanding ${outstanding}, connection ${JSON.stringify(value)} ` +
+          `(attempt ${context.attempt}, epoch ${client.epoch}), pending ${client.pendingCalls}, queued ${client.queuedCalls}` +
+          `${restarting ? ', server restarting' : ''}`,
+      );
+    }, 1_000);
+    every.unref();
   }
 
   const killAt = new Set(Array.from({ length: kills }, (_, k) => Math.floor(((k + 1) * total) / (kills + 1))));

@@ -5,7 +5,7 @@
  * bench/results/soak.json; exits 1 when a check fails.
  *
  *   npm run soak                          # 1,000,000 calls
- *   npm run soak -- --calls 100000 --seconds 60 --seed 7
+ *   npm run soak -- --calls 100000 --seconds 60 --kills 3 --seed 7 --verbose
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     kills: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
+    verbose: { type: 'boolean' },
   },
 });
 
@@ -42,6 +43,7 @@ const summary = await runSoak({
   kills: count('kills', values.kills),
   seed: count('seed', values.seed),
   progress: (line) => console.error(line),
+  status: values.verbose ? (line) => console.error(line) : undefined,
 });
 
 const out = values.out ?? fileURLToPath(new URL('./results/soak.json', import.meta.url));
