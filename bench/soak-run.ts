@@ -8,7 +8,7 @@ import { connect, type Client, type UnmatchedReason } from '../src/index.js';
 import { clientJunk, type JunkKind } from './soak-junk.js';
 import { SoakServer } from './soak-process.js';
 import { dropFailedWrites, REAL_CLOCK, runTimerEffects } from './soak-workarounds.js';
-import { checkSoak, heapReport, OUTCOMES, type Outcome, type SoakSummary } from './soak-summary.js';
+import { checkSoak, heapReport, Kind, OUTCOMES, tally, type Outcome, type SoakSummary } from './soak-summary.js';
 
 export interface SoakOptions {
   /** Calls to make. Default: 1,000,000. */
@@ -51,14 +51,6 @@ function chance(seed: number, seq: number, salt: number): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-/** What a call is, by its seq. */
-const enum Kind {
-  Echo,
-  RetryEcho,
-  Hang,
-  Drop,
-  Junk,
-}
 const METHODS = ['echo', 'echo', 'hang', 'drop', 'hostile'] as const;
 
 const DRAIN_TIMEOUT = 30_000;
@@ -278,27 +270,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   await client.close();
   await server.kill();
 
-  let lost = 0;
-  let ghostReplays = 0;
-  let retryResends = 0;
-  let settledTwice = 0;
-  let serverReceived = 0;
-  for (let seq = 0; seq < started; seq++) {
-    serverReceived += received[seq]!;
-    if (settles[seq] === 0) lost++;
-    if (settles[seq]! > 1) settledTwice++;
-    if (received[seq]! > 1) {
-      if (kinds[seq] === Kind.RetryEcho) retryResends += received[seq]! - 1;
-      else ghostReplays++;
-    }
-  }
-
-  const socketDrops = countReceived(received, kinds, Kind.Drop, started);
+  const { lost, settledTwice, ghostReplays, retryResends, serverReceived, drops, junk } = tally(started, settles, received, kinds);
   const summary: Omit<SoakSummary, 'checks' | 'ok'> = {
     calls: { requested: total, started, settled, lost, seconds: round(seconds), perSecond: Math.round(settled / seconds) },
     outcomes: outcomeCounts,
-    faults: { ...faults, socketDrops, unexplainedLosses: Math.max(0, losses - faults.serverKills - socketDrops) },
-    hostileInputs: { clientFrames: junkSent, serverFrames: faults.serverHostileCalls * 3 },
+    faults: { ...faults, socketDrops: drops, unexplainedLosses: Math.max(0, losses - faults.serverKills - drops) },
+    hostileInputs: { clientFrames: junkSent, serverFrames: 3 * junk },
     integrity: {
       lost,
       settledTwice,
@@ -318,13 +295,6 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     heap: heapReport(heap, gc !== undefined),
   };
   return checkSoak(summary, server.crashOutput);
-}
-
-/** Requests of `kind` the server received at least once. */
-function countReceived(received: Uint8Array, kinds: Uint8Array, kind: Kind, started: number): number {
-  let count = 0;
-  for (let seq = 0; seq < started; seq++) if (kinds[seq] === kind && received[seq]! > 0) count++;
-  return count;
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -14,6 +14,29 @@ export const OUTCOMES = [
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** What a call is, by its seq: its method (echo for both echo kinds) and whether it may be sent again. */
+export const Kind = { Echo: 0, RetryEcho: 1, Hang: 2, Drop: 3, Junk: 4 } as const;
+
+/**
+ * Counts from the per-call records: calls never settled (lost) or settled
+ * twice, non-retry requests the server received twice (ghost replays), retry
+ * resends, all requests received, and the drop and hostile calls received.
+ */
+export function tally(started: number, settles: Uint8Array, received: Uint8Array, kinds: Uint8Array) {
+  const counts = { lost: 0, settledTwice: 0, ghostReplays: 0, retryResends: 0, serverReceived: 0, drops: 0, junk: 0 };
+  for (let seq = 0; seq < started; seq++) {
+    const times = received[seq]!;
+    counts.serverReceived += times;
+    if (settles[seq] === 0) counts.lost++;
+    if (settles[seq]! > 1) counts.settledTwice++;
+    if (times > 1 && kinds[seq] === Kind.RetryEcho) counts.retryResends += times - 1;
+    else if (times > 1) counts.ghostReplays++;
+    if (times > 0 && kinds[seq] === Kind.Drop) counts.drops++;
+    if (times > 0 && kinds[seq] === Kind.Junk) counts.junk++;
+  }
+  return counts;
+}
+
 /** Heap growth allowed from the first quarter's median to the last quarter's: the larger of the two bounds. */
 export const HEAP_GROWTH_BYTES = 10 * 2 ** 20;
 export const HEAP_GROWTH_SHARE = 0.2;
@@ -47,6 +70,7 @@ export interface SoakSummary {
     /** Connection losses that no kill or drop explains (hostile input must never close the connection). */
     unexplainedLosses: number;
   };
+  /** Hostile frames written by the client (by kind), and by the server (three per `hostile` call it received). */
   hostileInputs: { clientFrames: Partial<Record<JunkKind, number>>; serverFrames: number };
   integrity: {
     lost: number;

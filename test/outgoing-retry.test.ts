@@ -14,25 +14,31 @@ import { SimulatedClock } from 'xstate';
 import { ConnectionClosedError } from '../src/errors.js';
 import { OutgoingCalls } from '../src/outgoing.js';
 
+/** Calls on an open epoch whose writes go to `write`. */
+function openCalls(write: (frame: string, done?: (error?: Error) => void) => void): OutgoingCalls {
+  const outgoing = new OutgoingCalls({
+    write,
+    inspect: undefined,
+    clock: new SimulatedClock(),
+    settledMemory: 100,
+    engine: 'light',
+    maxInFlight: Infinity,
+    maxQueued: 100,
+    highWaterMark: 1024,
+    bufferedAmount: () => 0,
+    url: 'ws://test',
+  });
+  outgoing.open();
+  return outgoing;
+}
+
 describe('OutgoingCalls with a retry call whose write fails at once', () => {
   it.fails('KNOWN BUG 3: does not write it again and again while the transport is still marked open', async () => {
     let attempts = 0;
-    const outgoing = new OutgoingCalls({
-      write: (_frame, done) => {
-        attempts++;
-        done?.(attempts < 1_000 ? new Error('WebSocket is not open (readyState 2)') : undefined);
-      },
-      inspect: undefined,
-      clock: new SimulatedClock(),
-      settledMemory: 100,
-      engine: 'light',
-      maxInFlight: Infinity,
-      maxQueued: 100,
-      highWaterMark: 1024,
-      bufferedAmount: () => 0,
-      url: 'ws://test',
+    const outgoing = openCalls((_frame, done) => {
+      attempts++;
+      done?.(attempts < 1_000 ? new Error('WebSocket is not open (readyState 2)') : undefined);
     });
-    outgoing.open();
     void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
     await new Promise((resolve) => setImmediate(resolve));
     // Written once; after the failure it waits in queued for the next epoch.
@@ -44,19 +50,7 @@ describe('OutgoingCalls with a retry call whose write fails at once', () => {
 describe('OutgoingCalls with a retry call whose write fails after the loss', () => {
   it.fails('KNOWN BUG 4: keeps it in line once when its write callback reports the failure after the loss', async () => {
     const callbacks: Array<((error?: Error) => void) | undefined> = [];
-    const outgoing = new OutgoingCalls({
-      write: (_frame, done) => void callbacks.push(done),
-      inspect: undefined,
-      clock: new SimulatedClock(),
-      settledMemory: 100,
-      engine: 'light',
-      maxInFlight: Infinity,
-      maxQueued: 100,
-      highWaterMark: 1024,
-      bufferedAmount: () => 0,
-      url: 'ws://test',
-    });
-    outgoing.open();
+    const outgoing = openCalls((_frame, done) => void callbacks.push(done));
     void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
     expect(callbacks).toHaveLength(1);
     outgoing.lost(new ConnectionClosedError('lost'));
