@@ -1,0 +1,144 @@
+/** The soak's summary: its shape, the heap figures, and the checks that pass or fail the run. */
+import type { UnmatchedReason } from '../src/index.js';
+import type { JunkKind } from './soak-junk.js';
+
+/** How a call settled: resolved, or the name of the error it rejected with ('other' for anything unexpected). */
+export const OUTCOMES = [
+  'resolved',
+  'TimeoutError',
+  'ConnectionClosedError',
+  'AbortError',
+  'QueueFullError',
+  'RemoteError',
+  'other',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What a call is, by its seq: its method (echo for both echo kinds) and whether it may be sent again. */
+export const Kind = { Echo: 0, RetryEcho: 1, Hang: 2, Drop: 3, Junk: 4 } as const;
+
+/**
+ * Counts from the per-call records: calls never settled (lost) or settled
+ * twice, non-retry requests the server received twice (ghost replays), retry
+ * resends, all requests received, and the drop and hostile calls received.
+ */
+export function tally(started: number, settles: Uint8Array, received: Uint8Array, kinds: Uint8Array) {
+  const counts = { lost: 0, settledTwice: 0, ghostReplays: 0, retryResends: 0, serverReceived: 0, drops: 0, junk: 0 };
+  for (let seq = 0; seq < started; seq++) {
+    const times = received[seq]!;
+    counts.serverReceived += times;
+    if (settles[seq] === 0) counts.lost++;
+    if (settles[seq]! > 1) counts.settledTwice++;
+    if (times > 1 && kinds[seq] === Kind.RetryEcho) counts.retryResends += times - 1;
+    else if (times > 1) counts.ghostReplays++;
+    if (times > 0 && kinds[seq] === Kind.Drop) counts.drops++;
+    if (times > 0 && kinds[seq] === Kind.Junk) counts.junk++;
+  }
+  return counts;
+}
+
+/** Heap growth allowed from the first quarter's median to the last quarter's: the larger of the two bounds. */
+export const HEAP_GROWTH_BYTES = 10 * 2 ** 20;
+export const HEAP_GROWTH_SHARE = 0.2;
+
+export interface HeapReport {
+  /** Whether heap was sampled (node ran with --expose-gc). */
+  measured: boolean;
+  samples: number;
+  /** Medians of the first and last quarter of samples, in MB. */
+  startMB: number;
+  endMB: number;
+  growthMB: number;
+  boundMB: number;
+  minMB: number;
+  maxMB: number;
+}
+
+export interface SoakSummary {
+  calls: { requested: number; started: number; settled: number; lost: number; seconds: number; perSecond: number };
+  outcomes: Record<Outcome, number>;
+  faults: {
+    /** Server processes SIGKILLed (each restarted on the same port). */
+    serverKills: number;
+    /** Calls to `drop` made, and sockets the server dropped (the drop calls it received). */
+    dropCalls: number;
+    socketDrops: number;
+    abortsFired: number;
+    hangCalls: number;
+    clientHostileFrames: number;
+    serverHostileCalls: number;
+    /** Connection losses that no kill or drop explains (hostile input must never close the connection). */
+    unexplainedLosses: number;
+  };
+  /** Hostile frames written by the client (by kind), and by the server (three per `hostile` call it received). */
+  hostileInputs: { clientFrames: Partial<Record<JunkKind, number>>; serverFrames: number };
+  integrity: {
+    lost: number;
+    settledTwice: number;
+    wrongResults: number;
+    ghostReplays: number;
+    duplicateAnswers: number;
+    retryResends: number;
+    /** Requests the server processes received, in all (retry resends included). */
+    serverReceived: number;
+    retryConnectionClosed: number;
+    pendingAtEnd: number;
+    queuedAtEnd: number;
+    serverCrashes: number;
+    otherErrors: string;
+  };
+  connection: { opens: number; losses: number; reconnectAttempts: number };
+  unmatched: Record<UnmatchedReason, number>;
+  heap: HeapReport;
+  checks: Array<{ check: string; ok: boolean }>;
+  ok: boolean;
+}
+
+const MB = 2 ** 20;
+const mb = (bytes: number) => Math.round((bytes / MB) * 100) / 100;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** First-quarter vs last-quarter medians of heap samples taken after a full GC. */
+export function heapReport(samples: number[], measured: boolean): HeapReport {
+  const quarter = Math.max(1, Math.floor(samples.length / 4));
+  const start = samples.length ? median(samples.slice(0, quarter)) : 0;
+  const end = samples.length ? median(samples.slice(-quarter)) : 0;
+  return {
+    measured: measured && samples.length >= 4,
+    samples: samples.length,
+    startMB: mb(start),
+    endMB: mb(end),
+    growthMB: mb(end - start),
+    boundMB: mb(Math.max(HEAP_GROWTH_BYTES, start * HEAP_GROWTH_SHARE)),
+    minMB: mb(samples.length ? Math.min(...samples) : 0),
+    maxMB: mb(samples.length ? Math.max(...samples) : 0),
+  };
+}
+
+/** Adds the pass/fail checks to a summary. */
+export function checkSoak(summary: Omit<SoakSummary, 'checks' | 'ok'>, crashOutput: string): SoakSummary {
+  const { integrity: i, heap, faults, outcomes } = summary;
+  const checks = [
+    { check: 'every started call settled (lost = 0)', ok: i.lost === 0 },
+    { check: 'no call settled twice', ok: i.settledTwice === 0 },
+    { check: 'no call resolved with another result', ok: i.wrongResults === 0 },
+    { check: 'no ghost replays (a non-retry request received twice)', ok: i.ghostReplays === 0 },
+    { check: 'no retry call answered twice (duplicate responses)', ok: i.duplicateAnswers === 0 },
+    { check: 'no retry call failed with ConnectionClosedError', ok: i.retryConnectionClosed === 0 },
+    { check: 'no unexpected error class', ok: outcomes.other === 0 },
+    { check: 'pendingCalls = 0 and queuedCalls = 0 at the end', ok: i.pendingAtEnd === 0 && i.queuedAtEnd === 0 },
+    { check: 'the server process never crashed', ok: i.serverCrashes === 0 },
+    { check: 'no connection loss beyond the injected faults', ok: faults.unexplainedLosses === 0 },
+    {
+      check: `heap flat (growth at most ${heap.boundMB} MB)`,
+      ok: !heap.measured || heap.growthMB <= heap.boundMB,
+    },
+  ];
+  if (crashOutput) i.otherErrors = `${i.otherErrors}\nserver: ${crashOutput}`.trim();
+  return { ...summary, checks, ok: checks.every((c) => c.ok) };
+}
