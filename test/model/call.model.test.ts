@@ -40,9 +40,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock, type EventObject } from 'xstate';
 import { callMachine, type CallInput } from '../../machines/call.machine.js';
-import { connect, ConnectionClosedError, RemoteError, TimeoutError, type Client, type UnmatchedEvent } from '../../src/index.js';
+import { connect, type Client, type UnmatchedEvent } from '../../src/index.js';
 import { CALL_EVENTS, CALL_TIMEOUT_EVENT } from '../fixtures/call-events.js';
 import { settle, until } from '../helpers.js';
+import { expectOutcome } from './call-outcome.js';
 import { follower, rawServer, recorder, type RawServer } from './live.js';
 import { coverageOf, describePath, generatePaths, machineElements, replayReport, type ModelPath, type Variant } from './paths.js';
 
@@ -253,7 +254,7 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
     } else {
       await until(() => outcome !== undefined, 'the call to settle');
       expect(c.pendingCalls).toBe(0);
-      expectOutcome(outcome!, final, last, lastFrom, c.epoch);
+      expectOutcome(outcome!, final, last, lastFrom, c.epoch, TIMEOUT);
     }
     // A request the server has seen and that ended without an answer is cancelled there too (a held write is never seen).
     if ((final === 'timedOut' || final === 'cancelled') && (lastFrom === 'awaiting' || (lastFrom === 'sent' && resent))) {
@@ -294,45 +295,3 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
     replayed.push(describePath(path));
   });
 });
-
-/** The caller's promise settled as the final state says, with the error of the event that ended the call. */
-function expectOutcome(outcome: { value?: unknown; error?: any }, final: string, last: string, lastFrom: string | undefined, epochs: number): void {
-  switch (final) {
-    case 'resolved':
-      expect(outcome).toEqual({ value: 3 });
-      break;
-    case 'timedOut':
-      expect(outcome.error).toBeInstanceOf(TimeoutError);
-      expect(outcome.error).toMatchObject({ code: 'ERR_CALL_TIMEOUT', method: 'sum', timeout: TIMEOUT });
-      break;
-    case 'cancelled':
-      expect(outcome.error).toBeInstanceOf(DOMException);
-      expect(outcome.error.name).toBe('AbortError');
-      break;
-    case 'failed': {
-      if (last === 'response.error') {
-        expect(outcome.error).toBeInstanceOf(RemoteError);
-        expect(outcome.error).toMatchObject({ code: -32601, message: 'Method not found' });
-        break;
-      }
-      expect(outcome.error).toBeInstanceOf(ConnectionClosedError);
-      expect(outcome.error.code).toBe('ERR_CONNECTION_CLOSED');
-      // In `sent` the write fails before the loss is reported (see the top of the file).
-      const lostInFlight = last === 'request.writeFailed' || lastFrom === 'sent';
-      const because =
-        last === 'connection.lost'
-          ? lostInFlight
-            ? /could not be written/
-            : /was lost after the call was written .*re-sent only with \{ retry: true \}/
-          : last === 'request.writeFailed'
-            ? /could not be written/
-            : lastFrom !== 'queued'
-              ? /was closed locally/
-              : epochs === 0
-                ? /could not connect .*gave up after 1 attempt to reconnect/
-                : /closed before the call settled .*gave up after 1 attempt to reconnect/;
-      expect(outcome.error.message).toMatch(because);
-      break;
-    }
-  }
-}
