@@ -50,8 +50,11 @@ export type Recorder = ReturnType<typeof recorder>;
  * the actor has received the event of step `i` (skipping events that did not
  * change its state value, such as the transport error ws reports before a
  * failed handshake) and asserts the state value it was in right after.
+ * `alternatives(i)` names events the live actor may take in place of step
+ * `i`'s when the real world cannot order them as the model does; the state
+ * reached must still be the model's.
  */
-export function follower(rec: Recorder, actorOf: () => ActorRefLike | undefined, path: ModelPath) {
+export function follower(rec: Recorder, actorOf: () => ActorRefLike | undefined, path: ModelPath, alternatives: (i: number) => readonly string[] = () => []) {
   let cursor = 0;
   return async (i: number) => {
     const step = path.steps[i]!;
@@ -64,20 +67,26 @@ export function follower(rec: Recorder, actorOf: () => ActorRefLike | undefined,
       cursor = 1;
       return;
     }
+    const accepted = [step.event.type, ...alternatives(i)];
     const previous = rec.stepsOf(actor)[cursor - 1]!.value;
-    await until(() => rec.stepsOf(actor).slice(cursor).some((s) => s.event === step.event.type), `the live actor to receive ${what}`);
+    await until(() => rec.stepsOf(actor).slice(cursor).some((s) => accepted.includes(s.event)), `the live actor to receive ${what}`);
     const live = rec.stepsOf(actor);
-    const at = live.findIndex((s, k) => k >= cursor && s.event === step.event.type);
+    const at = live.findIndex((s, k) => k >= cursor && accepted.includes(s.event));
     for (const skipped of live.slice(cursor, at)) {
       expect(skipped.value, `an extra ${skipped.event} before ${what} changed the state`).toEqual(previous);
     }
-    expect(live[at]!.value, what).toEqual(step.state.value);
+    expect(live[at]!.value, `${what}, taken by ${live[at]!.event}`).toEqual(step.state.value);
     cursor = at + 1;
   };
 }
 
-/** A WebSocket server under the test's control, on 127.0.0.1 port 0. */
-export async function rawServer(options: { holdHandshake?: boolean; stopReading?: boolean } = {}) {
+/**
+ * A WebSocket server under the test's control, on 127.0.0.1 port 0. It keeps
+ * the frames of each connection apart (a reconnecting client opens several),
+ * and acts on the latest one. `stopReading` says which connections (counted
+ * from 0) it never reads from.
+ */
+export async function rawServer(options: { holdHandshake?: boolean; stopReading?: boolean | ((connection: number) => boolean) } = {}) {
   const pending: Array<(ok: boolean, code?: number) => void> = [];
   const wss = new WebSocketServer({
     host: '127.0.0.1',
@@ -90,32 +99,46 @@ export async function rawServer(options: { holdHandshake?: boolean; stopReading?
   });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   const inbox: any[] = [];
+  /** The frames received on each connection, in order of connection. */
+  const connections: any[][] = [];
   let socket: WebSocket | undefined;
+  const stopReading = options.stopReading;
   wss.on('connection', (ws) => {
     socket = ws;
+    const frames: any[] = [];
     const raw = (ws as unknown as { _socket: import('node:net').Socket })._socket;
     // A server that does not read lets the client's writes pile up: they stay unwritten, and a close is never answered.
-    if (options.stopReading) raw.pause();
-    ws.on('message', (data) => inbox.push(JSON.parse(data.toString())));
+    if (typeof stopReading === 'function' ? stopReading(connections.length) : stopReading) raw.pause();
+    connections.push(frames);
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      inbox.push(frame);
+      frames.push(frame);
+    });
   });
   const rawSocket = () => (socket as unknown as { _socket: import('node:net').Socket })._socket;
   return {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    /** Every frame received, on any connection. */
     inbox,
+    connections,
     /** Resolves once a client is waiting for the handshake to be answered. */
     handshakeWaiting: () => until(() => pending.length > 0, 'a handshake'),
+    /** How many handshakes wait for an answer. */
+    handshakes: () => pending.length,
     accept: () => pending.shift()!(true),
     refuse: () => pending.shift()!(false, 503),
-    connected: () => until(() => socket !== undefined, 'a connection'),
+    connected: (count = 1) => until(() => connections.length >= count, `connection ${count}`),
     send: (frame: unknown) => socket!.send(JSON.stringify(frame)),
     /** Writes bytes on the TCP socket, beneath WebSocket framing. */
     writeBytes: (bytes: number[]) => rawSocket().write(Buffer.from(bytes)),
     /** Drops the TCP connection without a close frame. */
     drop: () => socket!.terminate(),
-    /** Waits for a frame from the client that matches. */
-    received: async (match: (frame: any) => boolean, what: string) => {
-      await until(() => inbox.some(match), what);
-      return inbox.find(match);
+    /** Waits for a frame from the client that matches, on any connection or on the given one. */
+    received: async (match: (frame: any) => boolean, what: string, connection?: number) => {
+      const frames = () => (connection === undefined ? inbox : connections[connection] ?? []);
+      await until(() => frames().some(match), what);
+      return frames().find(match);
     },
     close: async () => {
       while (pending.length > 0) pending.shift()!(false, 503);

@@ -15,6 +15,12 @@ export interface Variant {
   name: string;
   input: unknown;
   machine: AnyStateMachine;
+  /**
+   * What of the context tells apart two vertices with the same state value
+   * (default: nothing). A call back in `queued` after a lost connection is
+   * such a case: the same value, but a later attempt that may go on from there.
+   */
+  contextKey?: (context: any) => string;
 }
 
 /**
@@ -23,12 +29,17 @@ export interface Variant {
  * (`transport.error` recording the error) is a step of its own, and the paths
  * cover it. Events that no transition takes lead nowhere new.
  */
-function serializerFor(machine: AnyStateMachine) {
-  return (state: { value: unknown }, event: EventObject | undefined, previous?: { value: unknown }): string => {
-    const value = JSON.stringify(state.value);
-    if (!previous || !event || JSON.stringify(previous.value) !== value) return value;
+function serializerFor(machine: AnyStateMachine, contextKey: Variant['contextKey']) {
+  return (state: { value: unknown; context: unknown }, event: EventObject | undefined, previous?: { value: unknown; context: unknown }): string => {
+    const value = valueKey(state, contextKey);
+    if (!previous || !event || valueKey(previous, contextKey) !== value) return value;
     return machine.getTransitionData(previous as never, event).length > 0 ? `${value}+${event.type}` : value;
   };
+}
+
+function valueKey(state: { value: unknown; context: unknown }, contextKey: Variant['contextKey']): string {
+  const value = JSON.stringify(state.value);
+  return contextKey ? `${value} ${contextKey(state.context)}` : value;
 }
 
 export interface GeneratedPaths {
@@ -43,11 +54,11 @@ export function generatePaths(variants: Variant[], events: EventObject[]): Gener
   let simple = 0;
   const seen = new Set<string>();
   const paths: ModelPath[] = [];
-  for (const { name, input, machine } of variants) {
+  for (const { name, input, machine, contextKey } of variants) {
     // Shortest paths also reach each self-loop vertex; simple paths run over state values only (with
     // self-loop vertices they would list every ordering of the self-loops: hundreds of paths, nothing more covered).
-    const s = getShortestPaths(machine, { input, events, serializeState: serializerFor(machine) });
-    const p = getSimplePaths(machine, { input, events, serializeState: (state) => JSON.stringify(state.value) });
+    const s = getShortestPaths(machine, { input, events, serializeState: serializerFor(machine, contextKey) });
+    const p = getSimplePaths(machine, { input, events, serializeState: (state) => valueKey(state, contextKey) });
     shortest += s.length;
     simple += p.length;
     for (const path of [...s, ...p]) {
