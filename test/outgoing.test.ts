@@ -1,19 +1,21 @@
 /**
  * OutgoingCalls on its own (no socket): how a no-responders status from a
  * broker is matched, as a response would be, against pending and settled
- * calls; and the epochs: what a write completing on a lost transport may change.
+ * calls; the epochs: what a write completing on a lost transport may change;
+ * and a retry call whose write fails, as regressions found by the soak
+ * (bench/soak-run.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { ConnectionClosedError, NoRespondersError, TimeoutError } from '../src/errors.js';
 import { Line } from '../src/engine/line.js';
-import { OutgoingCalls } from '../src/outgoing.js';
+import { OutgoingCalls, type OutgoingOptions } from '../src/outgoing.js';
 import { settle } from './helpers.js';
 
-function calls(clock = new SimulatedClock()) {
-  const written: string[] = [];
-  const outgoing = new OutgoingCalls({
-    write: (frame, done) => (written.push(frame), done?.()),
+/** Outgoing calls writing through `write`, on the light engine, with no backpressure in the way. */
+function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClock()): OutgoingCalls {
+  return new OutgoingCalls({
+    write,
     inspect: undefined,
     clock,
     settledMemory: 100,
@@ -24,6 +26,11 @@ function calls(clock = new SimulatedClock()) {
     bufferedAmount: () => 0,
     url: 'ws://test',
   });
+}
+
+function calls(clock = new SimulatedClock()) {
+  const written: string[] = [];
+  const outgoing = outgoingCalls((frame, done) => (written.push(frame), done?.()), clock);
   outgoing.open();
   const start = (id: string) => outgoing.start({ id, method: 'sum', timeout: 100 }, `{"id":"${id}"}`, undefined);
   return { outgoing, start, clock, written };
@@ -61,18 +68,7 @@ describe('OutgoingCalls epochs', () => {
   /** Calls whose write callbacks the test completes by hand, epoch by epoch. */
   function manual() {
     const writes: Array<{ frame: string; done?: (error?: Error) => void }> = [];
-    const outgoing = new OutgoingCalls({
-      write: (frame, done) => void writes.push({ frame, done }),
-      inspect: undefined,
-      clock: new SimulatedClock(),
-      settledMemory: 100,
-      engine: 'light',
-      maxInFlight: Infinity,
-      maxQueued: 100,
-      highWaterMark: 1024,
-      bufferedAmount: () => 0,
-      url: 'ws://test',
-    });
+    const outgoing = outgoingCalls((frame, done) => void writes.push({ frame, done }));
     return { outgoing, writes };
   }
 
@@ -101,6 +97,36 @@ describe('OutgoingCalls epochs', () => {
     expect((await call).error).toBe(error);
     expect(outgoing.size).toBe(0);
     expect(outgoing.route('p', { result: 1 })).toBe('late');
+  });
+});
+
+describe('OutgoingCalls with a retry call whose write fails', () => {
+  it('at once (the socket is closing, its close still to come): does not write it again and again on that transport', async () => {
+    // A regression wrote it again at once, forever, without yielding: this write stops failing after 1,000 attempts so that the test ends.
+    let attempts = 0;
+    const outgoing = outgoingCalls((_frame, done) => {
+      attempts++;
+      done?.(attempts < 1_000 ? new Error('WebSocket is not open (readyState 2)') : undefined);
+    });
+    outgoing.open();
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Written once; after the failure it waits in queued for the next epoch.
+    expect(attempts).toBe(1);
+    expect(outgoing.queued).toBe(1);
+  });
+
+  it('after the loss: keeps it in line once when its write callback reports the failure late', () => {
+    const callbacks: Array<((error?: Error) => void) | undefined> = [];
+    const outgoing = outgoingCalls((_frame, done) => void callbacks.push(done));
+    outgoing.open();
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    expect(callbacks).toHaveLength(1);
+    outgoing.lost(new ConnectionClosedError('lost'));
+    expect([outgoing.size, outgoing.queued]).toEqual([1, 1]);
+    // The socket reports the failed write only now, after its close event.
+    callbacks[0]!(new Error('write after end'));
+    expect([outgoing.size, outgoing.queued]).toEqual([1, 1]);
   });
 });
 
