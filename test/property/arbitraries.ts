@@ -5,6 +5,7 @@
  * frames), and the params of legitimate calls.
  */
 import fc from 'fast-check';
+import type { SimulatedClock } from 'xstate';
 
 /** One WebSocket frame: text (always valid UTF-8, since JS strings encode to it) or binary. */
 export type JunkFrame = { kind: 'text'; text: string } | { kind: 'binary'; bytes: Uint8Array };
@@ -104,4 +105,30 @@ export const callParams = fc.oneof(
 /** What a value looks like after a trip through JSON (`-0` becomes `0`, for one). */
 export function viaJson(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
+}
+
+/** Timers still set on a SimulatedClock (its own map; XState does not expose a count). */
+export function simulatedTimers(clock: SimulatedClock): number {
+  return (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
+}
+
+/** A call of an interleaving model that may carry an AbortController. */
+interface AbortableCall {
+  controller: AbortController | undefined;
+  expected: string | undefined;
+}
+
+/**
+ * The `abort` step of an interleaving: aborts the `pick`-th call made with a
+ * signal (wrapping around); a call still pending in the model is then
+ * expected to end `aborted`. Returns false when no call has a signal.
+ */
+export function abortOne(calls: readonly AbortableCall[], pick: number): boolean {
+  const candidates = calls.filter((c) => c.controller !== undefined);
+  if (candidates.length === 0) return false;
+  const call = candidates[pick % candidates.length]!;
+  const wasPending = call.expected === undefined && !call.controller!.signal.aborted;
+  call.controller!.abort();
+  if (wasPending) call.expected = 'aborted';
+  return true;
 }

@@ -15,6 +15,7 @@ import { SimulatedClock } from 'xstate';
 import { sharedDeadlines } from '../../src/engine/deadlines.js';
 import { connect, serve, ConnectionClosedError, RemoteError, RpcError, TimeoutError, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
 import { until } from '../helpers.js';
+import { abortOne, simulatedTimers } from './arbitraries.js';
 
 type Op =
   | { op: 'call'; timeout: number; withSignal: boolean }
@@ -76,10 +77,6 @@ interface Handler {
 
 const handlers = new Map<number, Handler>();
 let nextTag = 0;
-
-function simulatedTimers(clock: SimulatedClock): number {
-  return (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
-}
 
 function checkOutcome(call: ModelCall): void {
   expect(call.settlements).toHaveLength(1);
@@ -210,15 +207,9 @@ describe.each(['light', 'xstate'] as const)('random interleavings of calls, repl
               for (const call of pending()) if (clock.now() >= call.createdAt + call.timeout) call.expected = 'timeout';
               break;
             }
-            case 'abort': {
-              const candidates = calls.filter((c) => c.controller !== undefined);
-              if (candidates.length === 0) continue;
-              const call = candidates[step.pick % candidates.length]!;
-              const wasPending = call.expected === undefined && !call.controller!.signal.aborted;
-              call.controller!.abort();
-              if (wasPending) call.expected = 'aborted';
+            case 'abort':
+              if (!abortOne(calls, step.pick)) continue;
               break;
-            }
             case 'close':
             case 'drop': {
               if (!open) continue;

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, TimeoutError, type Peer, type Server } from '../../src/index.js';
 import { until } from '../helpers.js';
+import { abortOne, simulatedTimers } from './arbitraries.js';
 
 type Op =
   | { op: 'call'; timeout: number; retry: boolean; withSignal: boolean }
@@ -66,10 +67,6 @@ interface ModelCall {
 const handlers = new Map<number, (value: unknown) => void>();
 const arrivals = new Map<number, number>();
 let nextTag = 0;
-
-function simulatedTimers(clock: SimulatedClock): number {
-  return (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
-}
 
 function checkOutcome(call: ModelCall): void {
   expect(call.settlements, `call ${call.tag}`).toHaveLength(1);
@@ -170,33 +167,22 @@ describe('random interleavings with reconnect: drops, retry calls, queued calls'
               break;
             }
             case 'advance': {
-              const from = clock.now();
               clock.increment(step.ms);
               const now = clock.now();
-              // Deadlines and the reconnect never fall due together: settle in time order.
-              for (const call of pending()) {
-                const due = call.createdAt + call.timeout;
-                if (due <= now && (connected || due < reconnectAt || reconnectAt <= from)) call.expected = 'timeout';
-              }
+              // A deadline passes whether the connection is up or not (it never falls due with the reconnect).
+              for (const call of pending()) if (call.createdAt + call.timeout <= now) call.expected = 'timeout';
               if (!connected && reconnectAt <= now) {
                 await until(() => client.state === 'open', 'the reconnect');
                 connected = true;
                 reconnectAt = Infinity;
+                // What still waits goes out on the new connection.
                 for (const call of pending()) call.written = true;
-                // Calls still pending after the reconnect time out later, on the new connection.
-                for (const call of pending()) if (call.createdAt + call.timeout <= now) call.expected = 'timeout';
               }
               break;
             }
-            case 'abort': {
-              const candidates = calls.filter((c) => c.controller !== undefined);
-              if (candidates.length === 0) continue;
-              const call = candidates[step.pick % candidates.length]!;
-              const wasPending = call.expected === undefined && !call.controller!.signal.aborted;
-              call.controller!.abort();
-              if (wasPending) call.expected = 'aborted';
+            case 'abort':
+              if (!abortOne(calls, step.pick)) continue;
               break;
-            }
             case 'drop': {
               if (!connected) continue;
               const peer = latestPeer!;
