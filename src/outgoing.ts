@@ -272,7 +272,8 @@ export class OutgoingCalls {
     this.isOpen = false;
     const back: PendingCall[] = [];
     for (const call of [...this.pending.values()]) {
-      if (call.place || call.settled || isQueued(call.actor)) continue;
+      // A call in line is the one waiting in `queued`: it was never written on the lost transport.
+      if (call.place || call.settled) continue;
       call.actor.send({ type: 'connection.lost', error });
       if (!call.settled) back.push(call);
     }
