@@ -97,8 +97,11 @@ function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
 }
 
 export interface OutgoingOptions {
-  /** Writes a text frame; `done` reports the write's outcome. Calls `done` in the order of the writes. */
-  write: (frame: string, done?: (error?: Error) => void) => void;
+  /**
+   * Writes a text frame; `done` reports the write's outcome, in the order of the writes. Returns false,
+   * without calling `done`, when the transport refused the frame at once (not open): it was not written.
+   */
+  write: (frame: string, done?: (error?: Error) => void) => boolean;
   inspect: InspectOption;
   clock: Clock | undefined;
   /** How many settled ids to remember for late/duplicate detection. */
@@ -246,21 +249,24 @@ export class OutgoingCalls {
     const epoch = this.epoch;
     // One callback for every request write of this epoch: the transport calls back in write order.
     this.written = (error?: Error): void => {
-      const call = writing.shift();
-      // A failed write means this transport is going: nothing more is written on it (its close follows, then
-      // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
-      if (error && epoch === this.epoch) this.isOpen = false;
-      // The call may have settled (timeout, abort) before the socket finished the write, or be waiting in line
-      // again since a loss (this callback is then the late news of the old write).
-      if (call !== undefined && !call.settled && call.epoch === epoch && call.place === undefined) {
-        call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
-        // A retry call whose write failed waits again, first in line.
-        if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);
-      }
+      this.writeEnded(writing.shift(), epoch, error);
       // A completed write frees room in the socket's buffer.
       if (this.line.size > 0) this.schedulePump();
     };
     this.pump();
+  }
+
+  /** The transport reports how the write of `call`'s request on `epoch` ended. */
+  private writeEnded(call: PendingCall | undefined, epoch: number, error: Error | undefined): void {
+    // A failed write means this transport is going: nothing more is written on it (its close follows, then
+    // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
+    if (error && epoch === this.epoch) this.isOpen = false;
+    // The call may have settled (timeout, abort) before the socket finished the write, or be waiting in line
+    // again since a loss (this callback is then the late news of the old write).
+    if (call === undefined || call.settled || call.epoch !== epoch || call.place !== undefined) return;
+    call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
+    // A retry call whose write failed waits again, first in line.
+    if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);
   }
 
   /**
@@ -406,7 +412,10 @@ export class OutgoingCalls {
     }
     call.epoch = this.epoch;
     this.writing.push(call);
-    this.options.write(frame, this.written);
+    if (this.options.write(frame, this.written)) return;
+    // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
+    this.writing.pop();
+    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'));
   }
 
   /** The callback of every request write on the current epoch (see `open`). */

@@ -30,7 +30,7 @@ function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClo
 
 function calls(clock = new SimulatedClock()) {
   const written: string[] = [];
-  const outgoing = outgoingCalls((frame, done) => (written.push(frame), done?.()), clock);
+  const outgoing = outgoingCalls((frame, done) => (written.push(frame), done?.(), true), clock);
   outgoing.open();
   const start = (id: string) => outgoing.start({ id, method: 'sum', timeout: 100 }, `{"id":"${id}"}`, undefined);
   return { outgoing, start, clock, written };
@@ -68,7 +68,7 @@ describe('OutgoingCalls epochs', () => {
   /** Calls whose write callbacks the test completes by hand, epoch by epoch. */
   function manual() {
     const writes: Array<{ frame: string; done?: (error?: Error) => void }> = [];
-    const outgoing = outgoingCalls((frame, done) => void writes.push({ frame, done }));
+    const outgoing = outgoingCalls((frame, done) => (writes.push({ frame, done }), true));
     return { outgoing, writes };
   }
 
@@ -88,6 +88,23 @@ describe('OutgoingCalls epochs', () => {
     expect(await call).toBe('ok');
   });
 
+  it('a write refused at once fails that call as not written, and leaves the call still being written in flight', async () => {
+    let refuse = false;
+    const writes: Array<(error?: Error) => void> = [];
+    const outgoing = outgoingCalls((_frame, done) => (refuse ? false : (writes.push(done!), true)));
+    outgoing.open();
+    const first = settle(outgoing.start({ id: 'a', method: 'store', timeout: 100 }, '{"id":"a"}', undefined));
+    refuse = true; // the peer's close frame arrived: the socket refuses new frames, the first one's bytes are in it
+    const second = settle(outgoing.start({ id: 'b', method: 'echo', timeout: 100 }, '{"id":"b"}', undefined));
+    const { error } = await second;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toBe('call "echo" (id b) could not be written');
+    expect(outgoing.size).toBe(1);
+    writes[0]!(); // the first write completes: it was on the wire, and its answer still settles it
+    expect(outgoing.route('a', { result: 'stored' })).toBeUndefined();
+    expect((await first).value).toBe('stored');
+  });
+
   it('a call without retry fails with the loss error; a response for it later is late', async () => {
     const { outgoing } = manual();
     outgoing.open();
@@ -105,8 +122,10 @@ describe('OutgoingCalls with a retry call whose write fails', () => {
     // A regression wrote it again at once, forever, without yielding: this write stops failing after 1,000 attempts so that the test ends.
     let attempts = 0;
     const outgoing = outgoingCalls((_frame, done) => {
-      attempts++;
-      done?.(attempts < 1_000 ? new Error('WebSocket is not open (readyState 2)') : undefined);
+      // Refused at once while the socket is closing, as ws's readyState 2 is.
+      if (++attempts < 1_000) return false;
+      done?.();
+      return true;
     });
     outgoing.open();
     void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
@@ -118,7 +137,7 @@ describe('OutgoingCalls with a retry call whose write fails', () => {
 
   it('after the loss: keeps it in line once when its write callback reports the failure late', () => {
     const callbacks: Array<((error?: Error) => void) | undefined> = [];
-    const outgoing = outgoingCalls((_frame, done) => void callbacks.push(done));
+    const outgoing = outgoingCalls((_frame, done) => (callbacks.push(done), true));
     outgoing.open();
     void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
     expect(callbacks).toHaveLength(1);

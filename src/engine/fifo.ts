@@ -14,6 +14,12 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
+  /** Takes back the item pushed last. */
+  pop(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    return this.items.pop();
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];

@@ -105,12 +105,9 @@ export class NatsClientTransport implements Transport {
     return this.nc !== undefined && this.ending === undefined && !this.ended;
   }
 
-  send(text: string, done?: (error?: Error) => void): void {
+  send(text: string, done?: (error?: Error) => void): boolean {
     const nc = this.nc;
-    if (!nc || !this.isOpen) {
-      done?.(new Error('the NATS connection is not open'));
-      return;
-    }
+    if (!nc || !this.isOpen) return false;
     const frame = peekFrame(text);
     try {
       switch (frame.kind) {
@@ -128,11 +125,13 @@ export class NatsClientTransport implements Transport {
           nc.publish(this.options.subject, this.encoder.encode(text));
       }
     } catch (error) {
-      done?.(error as Error);
-      return;
+      // Through the same queue as the successes, so that callbacks keep the order of the writes.
+      if (done) queueMicrotask(() => done(error as Error));
+      return true;
     }
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
+    return true;
   }
 
   close(code = 1000, reason = ''): void {

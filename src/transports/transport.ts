@@ -24,11 +24,17 @@ export interface Transport {
   /** Bytes queued by the socket but not yet written. */
   readonly bufferedAmount: number;
   /**
-   * Writes one text frame. `done` is called once the frame is written, or with
-   * the error that stopped it. Throws nothing: a write on a closed transport
-   * reports its error through `done`.
+   * Writes one text frame. Returns false, without calling `done`, when the
+   * transport is not open (closing included): the frame was not written.
+   * Otherwise `done` is called once the frame is written, or with the error
+   * that stopped it, in the order of the writes. Throws nothing.
+   *
+   * Refusing at once instead of through `done` keeps the callbacks in write
+   * order: ws reports a write after close on the next tick, ahead of earlier
+   * writes still in the socket, so a shared in-order callback would blame the
+   * oldest of those (already on the wire) instead of the refused frame.
    */
-  send(data: string, done?: (error?: Error) => void): void;
+  send(data: string, done?: (error?: Error) => void): boolean;
   /** Starts the close handshake. */
   close(code?: number, reason?: string): void;
   /** Drops the connection at once, without a handshake (the close that follows has code 1006). */

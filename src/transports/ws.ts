@@ -100,16 +100,13 @@ export class WsTransport implements Transport {
    * instead of one each, with no delay beyond the current tick. (It uses `ws`'s
    * `_socket`; without one, frames are written one by one.)
    */
-  send(data: string, done?: (error?: Error) => void): void {
-    if (this.socket.readyState !== WebSocket.OPEN) {
-      done?.(new Error(`WebSocket is not open (readyState ${this.socket.readyState})`));
-      return;
-    }
+  send(data: string, done?: (error?: Error) => void): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
     if (data.length > GATHER_MAX_LENGTH) {
       // A large frame saves nothing by waiting: what was gathered goes first, then it, alone.
       this.release();
       this.socket.send(data, done);
-      return;
+      return true;
     }
     if (this.gathered === 0) {
       const tcp = (this.socket as unknown as { _socket?: Partial<CorkableSocket> })._socket;
@@ -126,6 +123,7 @@ export class WsTransport implements Transport {
       this.tcp.uncork();
       this.tcp.cork();
     }
+    return true;
   }
 
   private tcp: CorkableSocket | undefined;

@@ -1,0 +1,55 @@
+/**
+ * Written or not written: a call whose bytes reached the socket fails as
+ * "closed before the call settled" (it may have run), one that never reached
+ * it fails as "could not be written" (it never ran), whatever the order in
+ * which the socket's close and the writes' callbacks arrive.
+ */
+import { WebSocketServer, type WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { connect, ConnectionClosedError, type Client } from '../../src/index.js';
+import { closeAfterEach, settle, until } from '../helpers.js';
+
+let client: Client | undefined;
+let wss: WebSocketServer | undefined;
+closeAfterEach(() => [client, { close: () => new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve())) }]);
+
+/** The ws socket under a client (its readyState shows the close handshake the connection actor does not see yet). */
+function socketOf(peer: Client): WebSocket {
+  return (peer as unknown as { transport: { socket: WebSocket } }).transport.socket;
+}
+
+describe('the written / not-written distinction', () => {
+  it('a call made after the peer\'s close frame fails as not written, and the call still being written is not blamed for it', async () => {
+    // A server that stops reading, then starts the close handshake: the client's big write stays in its socket.
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss!.once('listening', resolve));
+    const accepted = new Promise<WebSocket>((resolve) => wss!.once('connection', resolve));
+    const { port } = wss.address() as { port: number };
+    client = connect(`ws://127.0.0.1:${port}`, { heartbeat: 0, highWaterMark: 256 * 1024 * 1024 });
+    await client.ready;
+    const server = await accepted;
+    (server as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    // 32 MB: more than loopback's socket buffers take, so its write callback is still pending.
+    const big = settle(client.request('store', { blob: 'x'.repeat(32 * 1024 * 1024) }, { timeout: 60_000 }));
+    await until(() => client!.bufferedAmount > 0, 'the big request to be held in the socket');
+    server.close(1001, 'going away');
+    await until(() => socketOf(client!).readyState === 2, "the server's close frame to arrive");
+    expect(client.state).toBe('open');
+
+    let bigSettled = false;
+    void big.then(() => (bigSettled = true));
+    const late = await settle(client.request('echo', {}, { timeout: 5_000 }));
+    expect(late.error).toBeInstanceOf(ConnectionClosedError);
+    expect(late.error.code).toBe('ERR_CONNECTION_CLOSED');
+    expect(late.error.message).toMatch(/^call "echo" \(id [\w-]+\) could not be written$/);
+    // The big call's bytes are in the socket: it was written, so it is not failed as unwritten.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(bigSettled).toBe(false);
+
+    server.terminate();
+    const { error } = await big;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).not.toMatch(/could not be written/);
+  });
+});
