@@ -4,23 +4,14 @@
  * connection's `Peer`, typed by the server's API.
  */
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_QUEUED, Peer } from './peer.js';
+import { DEFAULT_MAX_QUEUED, DEFAULT_SETTLED_MEMORY, resolveConnectionLimits, resolveResponderLimits, resolveSendLimits, type ResponderLimitOptions, type SendLimitOptions } from './limits.js';
+import { Peer } from './peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import {
-  isNatsUrl,
-  MAX_TIMEOUT,
-  optionalLimit,
-  optionalTimeout,
-  validateEngine,
-  validateInteger,
-  validateMethods,
-  validateReconnect,
-  validateUrl,
-} from './validate.js';
+import { isNatsUrl, optionalLimit, optionalTimeout, validateEngine, validateInteger, validateMethods, validateReconnect, validateUrl } from './validate.js';
 
-export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
+export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
   timeout?: number;
   /** Methods the server may call on this client through `ctx.peer`. Default: none. */
@@ -42,7 +33,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
   heartbeat?: number;
   /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Largest frame accepted from the server, in bytes. Default: 100 MiB (as `ws`). */
+  /** Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Default: 100 MiB (as `ws`). */
   maxPayload?: number;
   /** Extra HTTP headers for the upgrade request. Default: none. */
   headers?: Record<string, string>;
@@ -74,8 +65,23 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
    * one more rejects at once with `QueueFullError`. Default: 10,000.
    */
   maxQueued?: number;
-  /** While the socket holds this many bytes not yet sent (a slow reader), new calls wait in `queued`. Default: 4 MiB. */
+  /**
+   * While the socket holds this many bytes not yet sent (a slow reader), new calls wait in `queued`, and
+   * calls from the server are answered -32000 (busy) without running. Default: 4 MiB.
+   */
   highWaterMark?: number;
+  /** A server that lets this many unsent bytes pile up (answers to its calls it does not read) is dropped at once, with 1008. Default: 64 MiB. */
+  maxBufferedAmount?: number;
+  /** A server that reads nothing for this long while the socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms. Default: 30,000. */
+  drainTimeout?: number;
+  /** Longest a handler of a call from the server may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
+  handlerTimeout?: number;
+  /** Most messages in a JSON-RPC batch from the server: see `ServeOptions.maxBatch`. Default: 100. */
+  maxBatch?: number;
+  /** Deepest nesting of a frame from the server: see `ServeOptions.maxDepth`. Default: 64. */
+  maxDepth?: number;
+  /** Calls from the server running at once on this client; one more is answered -32000 (busy) at once. Default: 10,000. */
+  maxInFlightPerConnection?: number;
   /**
    * NATS only, and required with a `nats://` URL: the subject whose responders
    * answer the calls (no wildcards). `maxPayload` and `headers` do not apply
@@ -83,11 +89,6 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> {
    */
   subject?: string;
 }
-
-export const DEFAULT_TIMEOUT = 10_000;
-export const DEFAULT_SETTLED_MEMORY = 10_000;
-export const DEFAULT_CLOSE_TIMEOUT = 1_000;
-export const DEFAULT_HEARTBEAT = 30_000;
 
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 
@@ -105,19 +106,14 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
 ): Client<Api> {
   if (!isNatsUrl(url)) validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
+  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const methods = validateMethods(options.methods, 'options.methods');
   const settledMemory =
     options.settledMemory === undefined
       ? DEFAULT_SETTLED_MEMORY
       : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
-  if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
-
   const engine = validateEngine(options.engine);
-  const heartbeat =
-    options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
-  const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const common = {
     url,
     timeout,
@@ -131,7 +127,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     heartbeat,
     maxInFlight: optionalLimit(options.maxInFlight, 'options.maxInFlight', Infinity, 1),
     maxQueued: optionalLimit(options.maxQueued, 'options.maxQueued', DEFAULT_MAX_QUEUED, 0),
-    highWaterMark: optionalLimit(options.highWaterMark, 'options.highWaterMark', DEFAULT_HIGH_WATER_MARK, 1),
+    send: resolveSendLimits(options),
+    limits: resolveResponderLimits(options),
   };
   const reconnect = validateReconnect(options.reconnect, 'options.reconnect');
 
@@ -141,6 +138,6 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
-  const socketOptions = { maxPayload: options.maxPayload, headers: options.headers, handshakeTimeout };
+  const socketOptions = { maxPayload, headers: options.headers ?? {}, handshakeTimeout };
   return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
 }

@@ -1,5 +1,18 @@
 export { connect, type Client, type ClientOptions } from './client.js';
 export { serve, type Server, type ServeOptions, type ServerEvents } from './server.js';
+export {
+  DEFAULT_TIMEOUT,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_BUFFERED_AMOUNT,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+} from './limits.js';
 export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';

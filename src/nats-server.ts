@@ -9,7 +9,7 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { DEFAULT_CLOSE_TIMEOUT } from './client.js';
+import { DEFAULT_CLOSE_TIMEOUT } from './limits.js';
 import { Emitter } from './emitter.js';
 import { NotSupportedError } from './errors.js';
 import { BatchReply, IncomingCalls } from './incoming.js';

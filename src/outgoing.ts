@@ -25,6 +25,7 @@ import { callMachine, type CallEvent, type CallInput, type CallStatus } from '..
 import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
 import { compileMachine } from './engine/compile.js';
 import { schedulerFor } from './engine/deadlines.js';
+import { DEFAULT_MAX_BATCH } from './limits.js';
 import { Fifo } from './engine/fifo.js';
 import { Line, type LinePlace } from './engine/line.js';
 import {
@@ -85,7 +86,7 @@ const lightCall = compileMachine<CallContext>(callMachine, {
 const QUEUED = lightCall.states.get('call.pending.queued')!;
 
 /** Most `$/cancelRequest` notices in one batch frame: a server's default `maxBatch`. */
-export const MAX_CANCEL_BATCH = 100;
+const MAX_CANCEL_BATCH = DEFAULT_MAX_BATCH;
 
 const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
 const RELEASE: CallEvent = Object.freeze({ type: 'call.release' });

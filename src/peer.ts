@@ -11,6 +11,8 @@ import { Emitter } from './emitter.js';
 import { realTime } from './engine/deadlines.js';
 import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
+import type { ResponderLimits, SendLimits } from './limits.js';
+import { SendBudget } from './send-budget.js';
 import { IncomingCalls, BatchReply } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
 import {
@@ -53,10 +55,11 @@ export interface PeerOptions {
   openTransport: () => Transport;
   /** How to reconnect when the transport is lost or fails to open; none: it closes the connection. */
   reconnect?: ReconnectPolicy;
-  /** Backpressure on outgoing calls: see `ClientOptions`. Defaults: no in-flight limit, 10,000 queued, 4 MiB. */
-  maxInFlight?: number;
-  maxQueued?: number;
-  highWaterMark?: number;
+  /** Backpressure on outgoing calls: see `ClientOptions`. */
+  maxInFlight: number;
+  maxQueued: number;
+  /** What the other end may make this one buffer for it (`highWaterMark` also holds outgoing calls back). */
+  send: SendLimits;
   /** Default timeout of outgoing calls, in ms. */
   timeout: number;
   methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
@@ -73,23 +76,12 @@ export interface PeerOptions {
   closeTimeout: number;
   /** Heartbeat interval in ms (0: none): a peer silent for that long is dropped. */
   heartbeat?: number;
-  /** Limits on what the other end sends (the server's; a client sets none). */
-  limits?: PeerLimits;
-}
-
-/** Limits a responder puts on one connection: see `ServeOptions` for each. Each is off when not given. */
-export interface PeerLimits {
-  handlerTimeout?: number;
-  maxBatch?: number;
-  maxDepth?: number;
-  maxInFlight?: number;
+  /** Limits on what the other end sends: see `ServeOptions` for each. */
+  limits: ResponderLimits;
 }
 
 /** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
-
-export const DEFAULT_MAX_QUEUED = 10_000;
-export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<RemoteApi> {
   /** The connection actor: its snapshot is the connection's state. */
@@ -107,22 +99,24 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private closeError: ConnectionClosedError | undefined;
   private opened = false;
   private readonly heartbeat: Heartbeat | undefined;
+  /** What the other end may make this one buffer. */
+  private readonly budget: SendBudget;
   /** Effects requested by the connection's actions during the current event. */
   private effects: Array<() => void> = [];
   /** Whether incoming messages skip the connection actor (see ROUTING_STATES). */
   private routesDirectly = false;
 
   constructor(private readonly options: PeerOptions) {
-    const write = (text: string, done?: (error?: Error) => void) => this.transport.send(text, done);
+    const write = (text: string, done?: (error?: Error) => void) => this.send(text, done);
     this.outgoing = new OutgoingCalls({
       write,
       inspect: options.inspect,
       clock: options.clock,
       settledMemory: options.settledMemory,
       engine: options.engine,
-      maxInFlight: options.maxInFlight ?? Infinity,
-      maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
-      highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      maxInFlight: options.maxInFlight,
+      maxQueued: options.maxQueued,
+      highWaterMark: options.send.highWaterMark,
       bufferedAmount: () => this.transport.bufferedAmount,
       url: options.url,
     });
@@ -133,7 +127,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
       engine: options.engine,
-      handlerTimeout: options.limits?.handlerTimeout,
+      handlerTimeout: options.limits.handlerTimeout,
       clock: options.clock,
     });
 
@@ -160,6 +154,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         suspendCalls: ({ context }) =>
           this.later(() => {
             this.heartbeat?.stop();
+            this.budget.stop();
             const error = this.closeError ?? this.describeLoss(context);
             this.closeError = undefined;
             this.outgoing.lost(error);
@@ -185,6 +180,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         failPendingCalls: ({ context }) =>
           this.later(() => {
             this.heartbeat?.stop();
+            this.budget.stop();
             const error = this.closeError ?? (this.closeError = this.describeClose(context));
             settleReady.reject(error);
             this.outgoing.failAll(error);
@@ -207,6 +203,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         this.transport.terminate();
       });
     }
+    this.budget = new SendBudget(options.send, options.clock ?? realTime, () => this.transport.bufferedAmount, (reason) =>
+      this.closeLocally(new ConnectionClosedError(`the connection to ${options.url} was dropped: ${reason}`, { closeCode: 1008, closeReason: PEER_NOT_READING }), 1008, PEER_NOT_READING),
+    );
     this.actor = createActor(logic, {
       input: { url: options.url, alreadyOpen: options.alreadyOpen, reconnect: options.reconnect },
       inspect: options.inspect,
@@ -332,11 +331,14 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    */
   close(code = 1000, reason = ''): Promise<void> {
     validateCloseCode(code, reason);
+    const error = new ConnectionClosedError(`the connection to ${this.options.url} was closed locally`, { closeCode: code, closeReason: reason });
+    return this.closeLocally(error, code, reason);
+  }
+
+  /** Starts the close handshake, failing pending calls with `error`; the socket is dropped if it does not end within `closeTimeout`. */
+  private closeLocally(error: ConnectionClosedError, code: number, reason: string): Promise<void> {
     if (this.state === 'connecting' || this.state === 'open') {
-      this.closeError = new ConnectionClosedError(`the connection to ${this.options.url} was closed locally`, {
-        closeCode: code,
-        closeReason: reason,
-      });
+      this.closeError = error;
       this.dispatch({ type: 'connection.close', code, reason });
       const timer = setTimeout(() => this.transport.terminate(), this.options.closeTimeout);
       timer.unref?.();
@@ -368,7 +370,14 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    * need to send what a well-behaved peer never would.
    */
   sendRaw(text: string): void {
-    this.transport.send(text);
+    this.send(text);
+  }
+
+  /** Every frame leaves through here, so that what the peer makes us buffer is watched. Returns false when the transport refused it. */
+  private send(text: string, done?: (error?: Error) => void): boolean {
+    if (!this.transport.send(text, done)) return false;
+    this.budget.wrote(text.length);
+    return true;
   }
 
   /** Sends an event to the connection actor, then runs the effects its actions asked for. */
@@ -400,21 +409,21 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private refuseBinary(): void {
     const detail = 'binary frame: JSON-RPC travels in text frames';
     this.report('malformed', '', null, detail);
-    if (this.state === 'open') this.transport.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
+    if (this.state === 'open') this.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
   }
 
   private route(text: string): void {
-    const decoded = decode(text, this.options.limits ?? NO_LIMITS);
+    const decoded = decode(text, this.options.limits);
     switch (decoded.kind) {
       case 'unparseable':
         this.report('malformed', text, null, decoded.reason);
-        this.transport.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+        this.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
         return;
       case 'single':
         this.handle(decoded.message, undefined);
         return;
       case 'batch': {
-        const batch = new BatchReply((reply) => this.transport.send(reply));
+        const batch = new BatchReply((reply) => this.send(reply));
         for (const message of decoded.messages) this.handle(message, batch);
         batch.seal();
         return;
@@ -427,18 +436,16 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       if (batch) {
         batch.expect();
         batch.add(frame);
-      } else this.transport.send(encode(frame));
+      } else this.send(encode(frame));
     };
     switch (message.kind) {
       case 'request':
         // A connection that is closing starts no new work.
         if (this.state !== 'open') return;
-        const limit = this.options.limits?.maxInFlight;
-        if (limit !== undefined && this.incoming.size >= limit) {
+        const busy = this.busy(message.frame.method);
+        if (busy) {
           // Answered at once, never run: the caller may retry later.
-          const { id, method } = message.frame;
-          const text = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
-          reply(errorFrame(id, { code: ErrorCodes.ServerBusy, message: text, data: { maxInFlightPerConnection: limit } }));
+          reply(errorFrame(message.frame.id, busy));
           return;
         }
         if (!this.incoming.receive(message.frame, batch)) {
@@ -472,6 +479,21 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         return;
       }
     }
+  }
+
+  /** Why a request is refused unrun (-32000), or undefined when it may run. */
+  private busy(method: string): { code: number; message: string; data: Record<string, number> } | undefined {
+    const limit = this.options.limits.maxInFlight;
+    if (this.incoming.size >= limit) {
+      const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
+      return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
+    }
+    if (this.budget.full) {
+      const { highWaterMark } = this.options.send;
+      const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;
+      return { code: ErrorCodes.ServerBusy, message, data: { highWaterMark, bufferedAmount: this.transport.bufferedAmount } };
+    }
+    return undefined;
   }
 
   /** Why a call or notification made on a closing or closed connection fails at once. */
@@ -530,7 +552,8 @@ const ROUTING_STATES: ReadonlySet<string> = new Set(
     .map(([key]) => key),
 );
 
-const NO_LIMITS: PeerLimits = {};
+/** The close reason sent to a peer dropped for not reading what was sent to it. */
+const PEER_NOT_READING = 'not reading: too much data waits to be sent';
 
 /** The close code and transport error of a connection, in words. */
 function describeCause({ closeCode, closeReason, error }: ConnectionContext): { code: string; because: string } {

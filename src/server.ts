@@ -3,17 +3,24 @@
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
  * can call the client back through `ctx.peer`.
  */
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HEARTBEAT, DEFAULT_SETTLED_MEMORY, DEFAULT_TIMEOUT } from './client.js';
 import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './emitter.js';
-import { MAX_CANCEL_BATCH } from './outgoing.js';
+import {
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_SETTLED_MEMORY,
+  resolveConnectionLimits,
+  resolveResponderLimits,
+  resolveSendLimits,
+  type ResponderLimitOptions,
+  type SendLimitOptions,
+} from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods, validateTimeout } from './validate.js';
+import { validateEngine, validateInteger, validateMethods } from './validate.js';
 
-export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> {
+export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Port to listen on; 0 picks a free one. Default: 0. */
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
@@ -34,7 +41,7 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   heartbeat?: number;
   /** What runs each call's machine, both ways: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Largest incoming frame in bytes; larger ones close the socket with 1009. Default: 100 MiB (as `ws`). */
+  /** Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Default: 100 MiB (as `ws`). */
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
   exposeErrorStack?: boolean;
@@ -52,6 +59,15 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   /** Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run. Default: 10,000. */
   maxInFlightPerConnection?: number;
   /**
+   * While a client's socket holds this many bytes not yet sent (a client that does not read its answers),
+   * its new requests are answered -32000 ("server busy") without running, and calls to it wait in `queued`. Default: 4 MiB.
+   */
+  highWaterMark?: number;
+  /** A client that lets this many unsent bytes pile up is dropped at once, with 1008. Default: 64 MiB. */
+  maxBufferedAmount?: number;
+  /** A client that reads nothing for this long while its socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms. Default: 30,000. */
+  drainTimeout?: number;
+  /**
    * Allowed values of the upgrade request's Origin header, e.g. `['https://app.example']`; another
    * origin is refused with HTTP 403. A request without Origin (not a browser) is refused too, unless
    * the list holds `'none'`. Default: any origin, and none.
@@ -64,13 +80,6 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    */
   authenticate?: Authenticate;
 }
-
-/** Default `maxBatch`. A callstate client never sends a longer batch (its cancel notices go in batches of at most this). */
-export const DEFAULT_MAX_BATCH = MAX_CANCEL_BATCH;
-/** Default `maxDepth`. */
-export const DEFAULT_MAX_DEPTH = 64;
-/** Default `maxInFlightPerConnection`. */
-export const DEFAULT_MAX_IN_FLIGHT = 10_000;
 
 export interface ServerEvents<ClientApi extends AnyApi> {
   /** A client connected; the peer can call the client's methods. */
@@ -106,21 +115,13 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const methods = validateMethods(options.methods, 'options.methods');
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
-  const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
-  if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
-  const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
+  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const engine = validateEngine(options.engine);
-  const heartbeat =
-    options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
-  const limits = {
-    handlerTimeout: options.handlerTimeout === undefined ? undefined : validateTimeout(options.handlerTimeout, 'options.handlerTimeout'),
-    maxBatch: optionalCount(options.maxBatch, 'options.maxBatch', DEFAULT_MAX_BATCH),
-    maxDepth: optionalCount(options.maxDepth, 'options.maxDepth', DEFAULT_MAX_DEPTH),
-    maxInFlight: optionalCount(options.maxInFlightPerConnection, 'options.maxInFlightPerConnection', DEFAULT_MAX_IN_FLIGHT),
-  };
+  const limits = resolveResponderLimits(options);
+  const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload: options.maxPayload, check });
+  const listener = await listenWs({ port, host, maxPayload, check });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
@@ -139,6 +140,10 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       settledMemory: DEFAULT_SETTLED_MEMORY,
       closeTimeout,
       limits,
+      send,
+      // The server's own calls to this client through ctx.peer.
+      maxInFlight: Infinity,
+      maxQueued: DEFAULT_MAX_QUEUED,
     });
     connections.add(peer);
     void peer.closed.then(() => connections.delete(peer));
@@ -163,8 +168,3 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   };
 }
 
-
-/** A limit: a whole number from 1, or the default when not given. */
-function optionalCount(value: unknown, name: string, fallback: number): number {
-  return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
-}

@@ -1,0 +1,103 @@
+/**
+ * Every default and limit, in one place, for both sides and every transport.
+ * Each option is resolved here once (validated, or its default when not given),
+ * so nothing passes an `undefined` through to a library whose defaults it
+ * relies on: `ws` reads `maxPayload: undefined` as "no limit".
+ */
+import { MAX_TIMEOUT, optionalLimit, optionalTimeout, validateInteger, validateTimeout } from './validate.js';
+
+/** Default timeout of every call, in ms. */
+export const DEFAULT_TIMEOUT = 10_000;
+/** Settled call ids remembered to tell late and duplicate responses from unknown ones. */
+export const DEFAULT_SETTLED_MEMORY = 10_000;
+/** How long a close handshake may take before the socket is dropped, in ms. */
+export const DEFAULT_CLOSE_TIMEOUT = 1_000;
+/** Heartbeat interval, in ms. */
+export const DEFAULT_HEARTBEAT = 30_000;
+/** Largest incoming WebSocket frame, in bytes (as `ws`'s own default); a larger one closes the socket with 1009. */
+export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+/** Most calls and notifications waiting in `queued`. */
+export const DEFAULT_MAX_QUEUED = 10_000;
+/** Unsent bytes in a socket's buffer at which new calls wait and the peer's requests are refused as busy. */
+export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** Unsent bytes past which a peer that is not reading is dropped at once (1008). */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
+/** How long the socket's buffer may stay at its high-water mark without draining before the peer is dropped (1008), in ms. */
+export const DEFAULT_DRAIN_TIMEOUT = 30_000;
+/** Most messages in a JSON-RPC batch. A callstate peer never sends a longer one (its cancel notices go in batches of at most this). */
+export const DEFAULT_MAX_BATCH = 100;
+/** Deepest nesting of arrays and objects in a frame (the frame itself is 1). */
+export const DEFAULT_MAX_DEPTH = 64;
+/** Incoming calls running at once on one connection. */
+export const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 10_000;
+
+/** Limits a responder puts on what the other end sends it, on one connection. */
+export interface ResponderLimits {
+  /** Longest a handler may run, in ms (undefined: no limit). */
+  handlerTimeout: number | undefined;
+  maxBatch: number;
+  maxDepth: number;
+  /** Incoming calls running at once; more are answered -32000 (busy) at once. */
+  maxInFlight: number;
+}
+
+/** The options that set `ResponderLimits`, the same on a server and a client. */
+export interface ResponderLimitOptions {
+  handlerTimeout?: number;
+  maxBatch?: number;
+  maxDepth?: number;
+  maxInFlightPerConnection?: number;
+}
+
+export function resolveResponderLimits(options: ResponderLimitOptions): ResponderLimits {
+  return {
+    handlerTimeout: options.handlerTimeout === undefined ? undefined : validateTimeout(options.handlerTimeout, 'options.handlerTimeout'),
+    maxBatch: optionalCount(options.maxBatch, 'options.maxBatch', DEFAULT_MAX_BATCH),
+    maxDepth: optionalCount(options.maxDepth, 'options.maxDepth', DEFAULT_MAX_DEPTH),
+    maxInFlight: optionalCount(options.maxInFlightPerConnection, 'options.maxInFlightPerConnection', DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION),
+  };
+}
+
+/** How much a peer may make this side buffer for it before it is refused, then dropped. */
+export interface SendLimits {
+  highWaterMark: number;
+  maxBufferedAmount: number;
+  drainTimeout: number;
+}
+
+export interface SendLimitOptions {
+  highWaterMark?: number;
+  maxBufferedAmount?: number;
+  drainTimeout?: number;
+}
+
+export function resolveSendLimits(options: SendLimitOptions): SendLimits {
+  const highWaterMark = optionalLimit(options.highWaterMark, 'options.highWaterMark', DEFAULT_HIGH_WATER_MARK, 1);
+  const maxBufferedAmount = optionalLimit(options.maxBufferedAmount, 'options.maxBufferedAmount', Math.max(DEFAULT_MAX_BUFFERED_AMOUNT, highWaterMark), 1);
+  if (maxBufferedAmount < highWaterMark) {
+    throw new RangeError(`options.maxBufferedAmount (${maxBufferedAmount}) must be at least options.highWaterMark (${highWaterMark})`);
+  }
+  return { highWaterMark, maxBufferedAmount, drainTimeout: optionalTimeout(options.drainTimeout, 'options.drainTimeout', DEFAULT_DRAIN_TIMEOUT) };
+}
+
+/** The options every WebSocket connection shares, on either side. */
+export interface ConnectionLimitOptions {
+  maxPayload?: number;
+  heartbeat?: number;
+  closeTimeout?: number;
+  timeout?: number;
+}
+
+export function resolveConnectionLimits(options: ConnectionLimitOptions) {
+  return {
+    maxPayload: options.maxPayload === undefined ? DEFAULT_MAX_PAYLOAD : validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER),
+    heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT),
+    closeTimeout: optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT),
+    timeout: optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT),
+  };
+}
+
+/** A limit: a whole number from 1, or the default when not given. */
+function optionalCount(value: unknown, name: string, fallback: number): number {
+  return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
+}

@@ -1,0 +1,73 @@
+/**
+ * What a peer may make this side buffer for it. A peer that sends small
+ * requests with large answers and never reads its socket would otherwise
+ * make us buffer without bound, and the heartbeat cannot tell (every frame it
+ * sends counts as life). So what waits in the socket's buffer is watched
+ * after each write:
+ *
+ *   below highWaterMark ──────────▶ the peer's requests run
+ *   at highWaterMark or more ─────▶ its new requests are answered -32000 (busy), not run
+ *      └── still there, not draining, after drainTimeout ──▶ dropped (1008)
+ *   past maxBufferedAmount on a full buffer ──────────────▶ dropped at once (1008)
+ *
+ * Busy answers are small, and requests are still read, so both ends keep
+ * reading each other's answers: pausing the socket's reads instead could
+ * deadlock two peers whose buffers are both full. A single large frame
+ * written onto a buffer below the mark is never a reason to drop.
+ */
+import type { SendLimits } from './limits.js';
+import type { Clock } from './types.js';
+
+export class SendBudget {
+  private timer: unknown;
+  /** The buffered amount when the drain timer was armed: less at its end is progress. */
+  private armedAt = 0;
+
+  constructor(
+    private readonly limits: SendLimits,
+    private readonly clock: Clock,
+    private readonly bufferedAmount: () => number,
+    /** Drops the peer, saying why. */
+    private readonly drop: (reason: string) => void,
+  ) {}
+
+  /** Whether the socket holds `highWaterMark` or more unsent bytes: the peer's new requests are refused. */
+  get full(): boolean {
+    return this.bufferedAmount() >= this.limits.highWaterMark;
+  }
+
+  /** A frame of `length` characters was just handed to the socket. */
+  wrote(length: number): void {
+    const { highWaterMark, maxBufferedAmount } = this.limits;
+    const amount = this.bufferedAmount();
+    if (amount < highWaterMark) return;
+    if (amount > maxBufferedAmount && amount - length >= highWaterMark) {
+      this.stop();
+      this.drop(`${amount} bytes wait to be sent to a peer that is not reading (maxBufferedAmount ${maxBufferedAmount})`);
+      return;
+    }
+    if (this.timer === undefined) this.arm(amount);
+  }
+
+  /** The connection is gone: no more checks. */
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(amount: number): void {
+    this.armedAt = amount;
+    this.timer = this.clock.setTimeout(this.check, this.limits.drainTimeout);
+    // A watch alone must not keep the process alive.
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  private readonly check = (): void => {
+    this.timer = undefined;
+    const amount = this.bufferedAmount();
+    if (amount < this.limits.highWaterMark) return;
+    // Less than before: the peer reads, slowly; watch on.
+    if (amount < this.armedAt) return this.arm(amount);
+    this.drop(`the peer read nothing for ${this.limits.drainTimeout} ms while ${amount} bytes waited to be sent to it (drainTimeout)`);
+  };
+}

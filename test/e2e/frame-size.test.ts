@@ -1,0 +1,56 @@
+/**
+ * The default frame size limit (100 MiB) holds on both sides when no
+ * `maxPayload` is given: a frame whose header claims more is refused at its
+ * header with close code 1009, before any of its payload is buffered.
+ */
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { connect, serve, ConnectionClosedError, DEFAULT_MAX_PAYLOAD, type Client, type Server } from '../../src/index.js';
+import { closeAfterEach, settle } from '../helpers.js';
+import { closeCodeFrom, frameHeader, rawServer, rawUpgrade } from '../raw-websocket.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let raw: Awaited<ReturnType<typeof rawServer>> | undefined;
+let socket: Socket | undefined;
+closeAfterEach(() => [client, server, raw, { close: async () => void socket?.destroy() }]);
+
+const GIB = 2 ** 30;
+/** What follows the header: a little of the claimed gigabyte, enough to show nothing waits for the rest. */
+const SOME_PAYLOAD = Buffer.alloc(64 * 1024, 0x20);
+
+/** Fails a test that would otherwise hang (the old behaviour: reading the gigabyte, never refusing it). */
+function orHang<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer: ${what}`)), 10_000)));
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+describe('frame size limit by default', () => {
+  it('is 100 MiB, as ws documents', () => {
+    expect(DEFAULT_MAX_PAYLOAD).toBe(100 * 1024 * 1024);
+  });
+
+  it('the server refuses a frame claiming 1 GiB at its header with 1009, without maxPayload given', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    socket = await rawUpgrade(server.url);
+    const code = closeCodeFrom(socket);
+    socket.write(Buffer.concat([frameHeader(GIB, true), SOME_PAYLOAD]));
+    expect(await orHang(code, 'the server never refused the frame')).toBe(1009);
+  });
+
+  it('the client refuses a frame claiming 1 GiB at its header with 1009 and fails its calls, without maxPayload given', async () => {
+    raw = await rawServer();
+    client = connect(raw.url, { heartbeat: 0 });
+    await client.ready;
+    socket = await raw.accepted;
+    const call = settle(client.request('echo', {}));
+    const code = closeCodeFrom(socket);
+    socket.write(Buffer.concat([frameHeader(GIB, false), SOME_PAYLOAD]));
+    expect(await orHang(code, 'the client never refused the frame')).toBe(1009);
+    socket.destroy();
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1006);
+  });
+});
