@@ -19,6 +19,21 @@ export function frameHeader(length: number, masked: boolean): Buffer {
   return header;
 }
 
+/** A whole text frame carrying `text`, masked when a client sends it. */
+export function textFrame(text: string, masked: boolean): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  const mask = masked ? randomBytes(4) : undefined;
+  if (mask) for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i % 4]!;
+  const length = payload.length;
+  const size = length < 126 ? 0 : length < 65_536 ? 2 : 8;
+  const header = Buffer.alloc(2 + size);
+  header[0] = 0x81;
+  header[1] = (mask ? 0x80 : 0) | (size === 0 ? length : size === 2 ? 126 : 127);
+  if (size === 2) header.writeUInt16BE(length, 2);
+  if (size === 8) header.writeBigUInt64BE(BigInt(length), 2);
+  return Buffer.concat(mask ? [header, mask, payload] : [header, payload]);
+}
+
 /** Reads close frames the other side sends: resolves with the first one's status code. */
 export function closeCodeFrom(socket: Socket): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,143 @@
+/**
+ * A peer that asks for large answers and never reads them: what each side
+ * buffers for it stays bounded. At `highWaterMark` unsent bytes its new
+ * requests are answered busy without running; it is dropped (1008) once the
+ * buffer passes `maxBufferedAmount`, or has not drained for `drainTimeout`.
+ * The peers here are written by hand over TCP, so that they can stop reading.
+ */
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, ConnectionClosedError, type Client, type Peer, type Server } from '../../src/index.js';
+import { closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { rawServer, rawUpgrade, textFrame } from '../raw-websocket.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let raw: Awaited<ReturnType<typeof rawServer>> | undefined;
+let socket: Socket | undefined;
+closeAfterEach(() => [client, server, raw, { close: async () => void socket?.destroy() }]);
+
+const MiB = 1024 * 1024;
+const request = (id: number, method: string) => JSON.stringify({ jsonrpc: '2.0', id, method });
+const notification = (method: string) => JSON.stringify({ jsonrpc: '2.0', method });
+
+/** Tracks the largest buffered amount a peer reaches until it closes. */
+function watchBuffer(peer: Peer): { max: () => number } {
+  let max = 0;
+  let open = true;
+  void peer.closed.then(() => (open = false));
+  const look = () => {
+    max = Math.max(max, peer.bufferedAmount);
+    if (open) setImmediate(look);
+  };
+  look();
+  return { max: () => max };
+}
+
+describe('a client that does not read its answers', () => {
+  it('has its new requests answered busy at highWaterMark, unrun, and is dropped with 1008 when its buffer does not drain within drainTimeout', async () => {
+    const clock = new SimulatedClock();
+    let ran = 0;
+    const connected = deferred<Peer>();
+    server = await serve({
+      clock,
+      heartbeat: 0,
+      highWaterMark: MiB,
+      drainTimeout: 5_000,
+      methods: { big: () => (ran++, 'x'.repeat(MiB)) },
+    });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause(); // reads nothing from now on
+    const peer = await connected.promise;
+    const notified: string[] = [];
+    peer.on('notification', ({ method }) => notified.push(method));
+    // A server call to the client, pending: it tells how the connection ended.
+    const pending = settle(peer.request('status', undefined, { timeout: 60_000 }));
+
+    // Ask until what waits for the client (past what the kernel took) reaches the mark, one request at a time.
+    for (let id = 1; peer.bufferedAmount < MiB; id++) {
+      expect(id).toBeLessThan(200);
+      socket.write(textFrame(request(id, 'big'), true));
+      await until(() => ran === id, `request ${id} to run`);
+    }
+    const before = ran;
+    socket.write(textFrame(request(1_000, 'big'), true));
+    socket.write(textFrame(notification('after'), true));
+    await until(() => notified.includes('after'), 'the request and the notification after it to be read');
+    expect(ran).toBe(before);
+
+    clock.increment(5_000);
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/was dropped: the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/);
+    await peer.closed;
+    expect(server.connections.size).toBe(0);
+  });
+
+  it('is dropped with 1008 at once when answers already running pile up past maxBufferedAmount, and the buffer stays near it', async () => {
+    const gate = deferred();
+    let started = 0;
+    const connected = deferred<Peer>();
+    server = await serve({
+      heartbeat: 0,
+      highWaterMark: MiB,
+      maxBufferedAmount: 4 * MiB,
+      methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
+    });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause();
+    const peer = await connected.promise;
+    const buffer = watchBuffer(peer);
+    const pending = settle(peer.request('status', undefined, { timeout: 60_000 }));
+    // 40 answers of 1 MiB each, all released at once: 40 MiB if nothing stopped them.
+    for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), true));
+    await until(() => started === 40, 'every call to start');
+    gate.resolve();
+
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/was dropped: \d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
+    await peer.closed;
+    // The mark plus the answer that crossed it (1 MiB of characters and its framing).
+    expect(buffer.max()).toBeLessThan(4 * MiB + MiB + 1024);
+    expect(peer.handlingCalls).toBe(0);
+  });
+});
+
+describe('a server that does not read the answers to its calls', () => {
+  it("flooding a client with calls: the client refuses them busy at highWaterMark and drops the server with 1008 after drainTimeout", async () => {
+    const clock = new SimulatedClock();
+    let ran = 0;
+    raw = await rawServer();
+    client = connect(raw.url, { clock, heartbeat: 0, highWaterMark: MiB, drainTimeout: 5_000, methods: { big: () => (ran++, 'x'.repeat(MiB)) } });
+    await client.ready;
+    socket = await raw.accepted;
+    socket.pause();
+    const notified: string[] = [];
+    client.on('notification', ({ method }) => notified.push(method));
+    const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
+
+    for (let id = 1; client.bufferedAmount < MiB; id++) {
+      expect(id).toBeLessThan(200);
+      socket.write(textFrame(request(id, 'big'), false));
+      await until(() => ran === id, `call ${id} to run`);
+    }
+    const before = ran;
+    for (let id = 1_000; id < 1_100; id++) socket.write(textFrame(request(id, 'big'), false));
+    socket.write(textFrame(notification('after'), false));
+    await until(() => notified.includes('after'), 'the flood and the notification after it to be read');
+    expect(ran).toBe(before);
+
+    clock.increment(5_000);
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/the peer read nothing for 5000 ms/);
+    await client.closed;
+  });
+});
