@@ -16,30 +16,27 @@ function manualTime() {
     },
     clearTimeout: (id) => void timers.delete(id as number),
   };
+  function fireUntil(end: number, late: boolean) {
+    if (late) now = end;
+    for (;;) {
+      const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      timers.delete(due[0]);
+      now = Math.max(now, due[1].at);
+      due[1].callback();
+    }
+    now = end;
+  }
   return {
     time,
     timers,
-    /** Moves time forward, firing due timers in order. */
+    /** Moves time forward, firing due timers in order, each when it is due. */
     advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        now = Math.max(now, due[1].at);
-        due[1].callback();
-      }
-      now = end;
+      fireUntil(now + ms, false);
     },
     /** Moves time forward first, then fires the timers due by then (a clock that runs late). */
     advanceLate(ms: number) {
-      now += ms;
-      for (;;) {
-        const due = [...timers.entries()].filter(([, t]) => t.at <= now).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        due[1].callback();
-      }
+      fireUntil(now + ms, true);
     },
     /** Fires every timer now, whatever it is due (a clock that runs early). */
     fireEarly() {
