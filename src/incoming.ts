@@ -113,9 +113,10 @@ function hostOf(actor: FlatActor<any, any>): IncomingCalls {
  */
 class HandlerDeadline implements DeadlineEntry {
   deadline = 0;
+  deadlineMs = 0;
   deadlinePrev: DeadlineEntry | undefined;
   deadlineNext: DeadlineEntry | undefined;
-  deadlineQueue: DeadlineEntry['deadlineQueue'];
+  deadlineSlot = -1;
   private controller: AbortController | undefined;
   private combined: AbortSignal | undefined;
   /** Settles the call with the timeout error; set by `race`. */

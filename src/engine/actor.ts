@@ -62,9 +62,10 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   owner: TOwner;
 
   deadline = 0;
+  deadlineMs = 0;
   deadlinePrev: DeadlineEntry | undefined = undefined;
   deadlineNext: DeadlineEntry | undefined = undefined;
-  deadlineQueue: DeadlineEntry['deadlineQueue'] = undefined;
+  deadlineSlot = -1;
 
   private invocation: Invocation | undefined = undefined;
   private processing = false;

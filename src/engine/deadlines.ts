@@ -3,14 +3,29 @@
  *
  * A `setTimeout` per call costs about 0.43 KB of heap and a timer-list insert
  * and removal; with thousands of calls in flight that is most of a call's cost.
- * Here every deadline lives in a FIFO per duration: calls made with the same
- * timeout expire in the order they were made, so each FIFO is sorted by
- * deadline for free, adding is O(1) at the tail and removing is O(1) anywhere
- * (a doubly linked list threaded through the entries themselves, so no node is
- * allocated). One timer is armed for the earliest head among the FIFOs.
+ * Here every deadline lives in a chain per duration: calls made with the same
+ * timeout expire in the order they were made, so each chain is sorted by
+ * deadline for free, adding is O(1) at its tail and removing is O(1) anywhere
+ * behind its head (a doubly linked list threaded through the entries
+ * themselves, so no node is allocated). `tails` finds a duration's chain.
  *
- *   queue(10000): [a]⇄[b]⇄[c]        timer ──▶ min(head deadlines)
- *   queue(500):   [d]⇄[e]
+ * Only a chain's head can be the next deadline, so the heads alone sit in a
+ * binary min-heap by deadline, each head knowing its slot. Timeouts are not
+ * always a handful of constants (a budget passed down from upstream makes
+ * every call's different, and every chain one entry long): scanning every
+ * chain on each firing cost O(durations) per expiry, five times the CPU of
+ * calls with one timeout. With the heap, a new duration or a new head costs
+ * O(log durations), and one timer is armed for the heap's top.
+ *
+ *   chains, one per duration                  heap of their heads
+ *
+ *   10000 ms:  a ⇄ b ⇄ c ◀─ tails.get(10000)           d ◀── timer armed for d.deadline
+ *     500 ms:  d ⇄ e     ◀─ tails.get(500)            / \
+ *    1234 ms:  f         ◀─ tails.get(1234)          a   f
+ *
+ * With one or a few timeouts the heap holds one or a few heads: adding behind
+ * a tail never touches it, and expiring a head moves the next entry of its
+ * chain into the same slot. A firing expires its due entries in deadline order.
  *
  * Timers never fire early: when the timer runs before the earliest deadline
  * (a clock that fires on its own schedule), it is armed again for the rest.
@@ -23,20 +38,20 @@ export interface TimeSource {
   clearTimeout(handle: unknown): void;
 }
 
-/** The fields an entry carries for the scheduler (kept on the entry to allocate nothing). */
+/**
+ * The fields an entry carries for the scheduler (kept on the entry to allocate
+ * nothing). Start with `deadlineSlot = -1` and the links undefined.
+ */
 export interface DeadlineEntry {
   deadline: number;
+  /** The duration it was added with: which chain it is in. */
+  deadlineMs: number;
   deadlinePrev: DeadlineEntry | undefined;
   deadlineNext: DeadlineEntry | undefined;
-  deadlineQueue: DeadlineFifo | undefined;
+  /** Its index in the heap while it heads its chain; -1 otherwise (behind a head, or not waiting). */
+  deadlineSlot: number;
   /** Called once when the deadline passes (the entry has already been removed). */
   expire(): void;
-}
-
-interface DeadlineFifo {
-  readonly ms: number;
-  head: DeadlineEntry | undefined;
-  tail: DeadlineEntry | undefined;
 }
 
 export const realTime: TimeSource = {
@@ -46,7 +61,10 @@ export const realTime: TimeSource = {
 };
 
 export class Deadlines {
-  private readonly fifos = new Map<number, DeadlineFifo>();
+  /** The last entry of each duration's chain. */
+  private readonly tails = new Map<number, DeadlineEntry>();
+  /** Chain heads, a binary min-heap by deadline: `heap[0]` is due first. */
+  private readonly heap: DeadlineEntry[] = [];
   private timer: unknown;
   /** When the armed timer is due (Infinity when none is armed). */
   private armedFor = Infinity;
@@ -68,17 +86,22 @@ export class Deadlines {
   add(entry: DeadlineEntry, ms: number): void {
     const deadline = this.time.now() + ms;
     entry.deadline = deadline;
-    let fifo = this.fifos.get(ms);
-    if (fifo === undefined) {
-      fifo = { ms, head: undefined, tail: undefined };
-      this.fifos.set(ms, fifo);
-    }
-    entry.deadlineQueue = fifo;
+    entry.deadlineMs = ms;
     entry.deadlineNext = undefined;
-    entry.deadlinePrev = fifo.tail;
-    if (fifo.tail === undefined) fifo.head = entry;
-    else fifo.tail.deadlineNext = entry;
-    fifo.tail = entry;
+    const tail = this.tails.get(ms);
+    if (tail === undefined) {
+      // A new chain: its head joins the heap.
+      entry.deadlinePrev = undefined;
+      entry.deadlineSlot = this.heap.length;
+      this.heap.push(entry);
+      this.siftUp(entry.deadlineSlot);
+    } else {
+      // Behind the tail: the head, and so the heap, stay as they are.
+      tail.deadlineNext = entry;
+      entry.deadlinePrev = tail;
+      entry.deadlineSlot = -1;
+    }
+    this.tails.set(ms, entry);
     this.entries++;
     // Only a new head can be earlier than the armed timer.
     if (deadline < this.armedFor) this.arm(deadline);
@@ -86,18 +109,29 @@ export class Deadlines {
 
   /** Forgets `entry` (settled before its deadline). Its timer stays armed; a timer with nothing due re-arms itself. */
   remove(entry: DeadlineEntry): void {
-    const fifo = entry.deadlineQueue;
-    if (fifo === undefined) return;
-    const { deadlinePrev: prev, deadlineNext: next } = entry;
-    if (prev === undefined) fifo.head = next;
-    else prev.deadlineNext = next;
-    if (next === undefined) fifo.tail = prev;
-    else next.deadlinePrev = prev;
-    entry.deadlineQueue = entry.deadlinePrev = entry.deadlineNext = undefined;
-    if (--this.entries === 0) {
-      this.fifos.clear();
-      this.disarm();
+    const { deadlinePrev: prev, deadlineNext: next, deadlineSlot: slot } = entry;
+    if (prev !== undefined) {
+      // Behind the head: unlinked in O(1), the heap is untouched.
+      prev.deadlineNext = next;
+      if (next === undefined) this.tails.set(entry.deadlineMs, prev);
+      else next.deadlinePrev = prev;
+    } else if (slot >= 0) {
+      if (next === undefined) {
+        this.tails.delete(entry.deadlineMs);
+        this.removeSlot(slot);
+      } else {
+        // The next of its chain takes its slot; its deadline is no earlier, so it can only sink.
+        next.deadlinePrev = undefined;
+        next.deadlineSlot = slot;
+        this.heap[slot] = next;
+        this.siftDown(slot);
+      }
+    } else {
+      return; // not waiting (removed twice, or never added)
     }
+    entry.deadlinePrev = entry.deadlineNext = undefined;
+    entry.deadlineSlot = -1;
+    if (--this.entries === 0) this.disarm();
   }
 
   private arm(deadline: number): void {
@@ -118,15 +152,11 @@ export class Deadlines {
     const now = this.time.now();
     // Collect first, then expire: an expiring entry may add or remove others.
     const due: DeadlineEntry[] = [];
-    for (const [ms, fifo] of this.fifos) {
-      let entry = fifo.head;
-      while (entry !== undefined && entry.deadline <= now) {
-        const next: DeadlineEntry | undefined = entry.deadlineNext;
-        this.remove(entry);
-        due.push(entry);
-        entry = next;
-      }
-      if (fifo.head === undefined) this.fifos.delete(ms);
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0]!.deadline <= now) {
+      const entry = heap[0]!;
+      this.remove(entry);
+      due.push(entry);
     }
     for (const entry of due) {
       try {
@@ -138,17 +168,64 @@ export class Deadlines {
         });
       }
     }
-    this.rearm();
+    // Arm for the earliest head, unless an entry added meanwhile armed a timer as early.
+    const first = heap[0];
+    if (first !== undefined && first.deadline < this.armedFor) this.arm(first.deadline);
   };
 
-  /** Arms the timer for the earliest head, if any entry waits and none is armed earlier. */
-  private rearm(): void {
-    let earliest = Infinity;
-    for (const [ms, fifo] of this.fifos) {
-      if (fifo.head === undefined) this.fifos.delete(ms);
-      else if (fifo.head.deadline < earliest) earliest = fifo.head.deadline;
+  /** Takes the entry at `slot` out of the heap: the last entry fills the hole and moves up or down. */
+  private removeSlot(slot: number): void {
+    const heap = this.heap;
+    const last = heap.pop()!;
+    if (slot === heap.length) return;
+    heap[slot] = last;
+    last.deadlineSlot = slot;
+    if (slot > 0 && last.deadline < heap[(slot - 1) >> 1]!.deadline) this.siftUp(slot);
+    else this.siftDown(slot);
+  }
+
+  private siftUp(slot: number): void {
+    const heap = this.heap;
+    const entry = heap[slot]!;
+    const deadline = entry.deadline;
+    while (slot > 0) {
+      const up = (slot - 1) >> 1;
+      const parent = heap[up]!;
+      if (parent.deadline <= deadline) break;
+      heap[slot] = parent;
+      parent.deadlineSlot = slot;
+      slot = up;
     }
-    if (earliest < this.armedFor) this.arm(earliest);
+    heap[slot] = entry;
+    entry.deadlineSlot = slot;
+  }
+
+  private siftDown(slot: number): void {
+    const heap = this.heap;
+    const length = heap.length;
+    const entry = heap[slot]!;
+    const deadline = entry.deadline;
+    for (;;) {
+      let down = 2 * slot + 1;
+      if (down >= length) break;
+      let child = heap[down]!;
+      let childDeadline = child.deadline;
+      if (down + 1 < length) {
+        const right = heap[down + 1]!;
+        const rightDeadline = right.deadline;
+        if (rightDeadline < childDeadline) {
+          down++;
+          child = right;
+          childDeadline = rightDeadline;
+        }
+      }
+      if (deadline <= childDeadline) break;
+      heap[slot] = child;
+      child.deadlineSlot = slot;
+      slot = down;
+    }
+    heap[slot] = entry;
+    entry.deadlineSlot = slot;
   }
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClockTimers, Deadlines, type DeadlineEntry, type TimeSource } from '../../src/engine/deadlines.js';
 import { Fifo } from '../../src/engine/fifo.js';
@@ -15,20 +16,27 @@ function manualTime() {
     },
     clearTimeout: (id) => void timers.delete(id as number),
   };
+  function fireUntil(end: number, late: boolean) {
+    if (late) now = end;
+    for (;;) {
+      const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      timers.delete(due[0]);
+      now = Math.max(now, due[1].at);
+      due[1].callback();
+    }
+    now = end;
+  }
   return {
     time,
     timers,
-    /** Moves time forward, firing due timers in order. */
+    /** Moves time forward, firing due timers in order, each when it is due. */
     advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        now = Math.max(now, due[1].at);
-        due[1].callback();
-      }
-      now = end;
+      fireUntil(now + ms, false);
+    },
+    /** Moves time forward first, then fires the timers due by then (a clock that runs late). */
+    advanceLate(ms: number) {
+      fireUntil(now + ms, true);
     },
     /** Fires every timer now, whatever it is due (a clock that runs early). */
     fireEarly() {
@@ -40,14 +48,13 @@ function manualTime() {
   };
 }
 
+/** The scheduler's fields as a new entry has them. */
+function entry0(): Omit<DeadlineEntry, 'expire'> {
+  return { deadline: 0, deadlineMs: 0, deadlinePrev: undefined, deadlineNext: undefined, deadlineSlot: -1 };
+}
+
 function entry(name: string, expired: string[]): DeadlineEntry {
-  return {
-    deadline: 0,
-    deadlinePrev: undefined,
-    deadlineNext: undefined,
-    deadlineQueue: undefined,
-    expire: () => expired.push(name),
-  };
+  return { ...entry0(), expire: () => expired.push(name) };
 }
 
 describe('Deadlines: many deadlines on one timer', () => {
@@ -136,6 +143,130 @@ describe('Deadlines: many deadlines on one timer', () => {
     clock.advance(5);
     expect(expired).toEqual(['first', 'later']);
     expect(deadlines.size).toBe(0);
+  });
+});
+
+/**
+ * An entry that counts how often the scheduler reads its deadline: the entries
+ * a scheduler examines, whatever its structure, without timing anything.
+ */
+function countedEntry(name: string, expired: string[], reads: { count: number }): DeadlineEntry {
+  let deadline = 0;
+  return {
+    get deadline() {
+      reads.count++;
+      return deadline;
+    },
+    set deadline(value: number) {
+      deadline = value;
+    },
+    deadlineMs: 0,
+    deadlinePrev: undefined,
+    deadlineNext: undefined,
+    deadlineSlot: -1,
+    expire: () => expired.push(name),
+  };
+}
+
+describe('Deadlines: cost with many distinct durations', () => {
+  it('examines O(log n) entries to add, remove or expire one of n deadlines with distinct durations', () => {
+    const n = 1024;
+    const bound = 4 * Math.log2(n);
+    const clock = manualTime();
+    const deadlines = new Deadlines(clock.time);
+    const expired: string[] = [];
+    const reads = { count: 0 };
+    // Added out of deadline order, so the structure is not a sorted list by luck.
+    const order = Array.from({ length: n }, (_, i) => (i * 7919) % n);
+    const entries = order.map((i) => countedEntry(`e${i}`, expired, reads));
+    let most = 0;
+    order.forEach((i, k) => {
+      reads.count = 0;
+      deadlines.add(entries[k]!, 1000 + i);
+      most = Math.max(most, reads.count);
+    });
+    expect(most).toBeLessThanOrEqual(bound);
+
+    reads.count = 0;
+    deadlines.remove(entries[order.indexOf(n / 2)]!);
+    expect(reads.count).toBeLessThanOrEqual(bound);
+
+    // One millisecond at a time: each firing expires exactly one entry.
+    most = 0;
+    for (let t = 0; t < 1000 + n; t++) {
+      reads.count = 0;
+      clock.advance(1);
+      most = Math.max(most, reads.count);
+    }
+    expect(expired).toHaveLength(n - 1);
+    expect(most).toBeLessThanOrEqual(bound);
+  });
+
+  it('expires exactly the due entries, in deadline order, never early, each once (random adds, removes and clock moves)', () => {
+    // Mostly distinct durations (quarter milliseconds too), some shared so chains form.
+    const duration = fc.oneof(fc.integer({ min: 1, max: 12_000 }).map((q) => q / 4), fc.constantFrom(50, 100, 1000));
+    const command = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('add' as const), ms: duration, onExpire: fc.option(fc.record({ ms: duration, remove: fc.nat() })) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
+      // A late clock fires its timer after `ms` has passed, not when due: several entries are due at once.
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }), late: fc.boolean() }) },
+    );
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 150 }), (commands) => {
+        const clock = manualTime();
+        const deadlines = new Deadlines(clock.time);
+        /** Entries waiting, by name, with the deadline they were given. */
+        const pending = new Map<string, { entry: DeadlineEntry; deadline: number }>();
+        const log: Array<{ name: string; deadline: number; at: number }> = [];
+        let names = 0;
+        const add = (ms: number, onExpire: { ms: number; remove: number } | null) => {
+          const name = `e${names++}`;
+          const entry: DeadlineEntry = {
+            ...entry0(),
+            expire: () => {
+              const waiting = pending.get(name);
+              // Each once, and never once removed.
+              expect(waiting).toBeDefined();
+              pending.delete(name);
+              log.push({ name, deadline: waiting!.deadline, at: clock.time.now() });
+              if (onExpire !== null) {
+                // An expiring entry adds one and removes another that is not yet due.
+                const notDue = [...pending.keys()].filter((key) => pending.get(key)!.deadline > clock.time.now());
+                if (notDue.length > 0) removeNamed(notDue[onExpire.remove % notDue.length]!);
+                add(onExpire.ms, null);
+              }
+            },
+          };
+          pending.set(name, { entry, deadline: clock.time.now() + ms });
+          deadlines.add(entry, ms);
+        };
+        const removeNamed = (name: string) => {
+          deadlines.remove(pending.get(name)!.entry);
+          pending.delete(name);
+        };
+        for (const step of commands) {
+          if (step.kind === 'add') add(step.ms, step.onExpire);
+          else if (step.kind === 'remove') {
+            const waiting = [...pending.keys()];
+            if (waiting.length > 0) removeNamed(waiting[step.pick % waiting.length]!);
+          } else if (step.late) clock.advanceLate(step.ms);
+          else clock.advance(step.ms);
+          if (step.kind === 'advance') {
+            // Every due entry has expired.
+            for (const waiting of pending.values()) expect(waiting.deadline).toBeGreaterThan(clock.time.now());
+          }
+          expect(deadlines.size).toBe(pending.size);
+          expect(deadlines.armed).toBe(pending.size > 0);
+          expect(clock.timers.size).toBe(pending.size > 0 ? 1 : 0);
+        }
+        log.forEach((expiry, i) => {
+          // Never early, and in deadline order.
+          expect(expiry.at).toBeGreaterThanOrEqual(expiry.deadline);
+          if (i > 0) expect(expiry.deadline).toBeGreaterThanOrEqual(log[i - 1]!.deadline);
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
