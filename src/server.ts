@@ -9,7 +9,7 @@ import { Emitter } from './emitter.js';
 import { MAX_CANCEL_BATCH } from './outgoing.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
-import { listenWs } from './transports/ws.js';
+import { listenWs } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import { MAX_TIMEOUT, optionalTimeout, validateEngine, validateInteger, validateMethods, validateTimeout } from './validate.js';
 
@@ -63,6 +63,12 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Default: none.
    */
   authenticate?: Authenticate;
+  /**
+   * Longest a connection may take to become a WebSocket, in ms: from the TCP accept through the
+   * upgrade request's headers and `authenticate` to the answer. Past it the client gets HTTP 408 and
+   * the socket is dropped; a late `authenticate` answer is ignored. Default: 10,000.
+   */
+  upgradeTimeout?: number;
 }
 
 /** Default `maxBatch`. A callstate client never sends a longer batch (its cancel notices go in batches of at most this). */
@@ -71,6 +77,8 @@ export const DEFAULT_MAX_BATCH = MAX_CANCEL_BATCH;
 export const DEFAULT_MAX_DEPTH = 64;
 /** Default `maxInFlightPerConnection`. */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000;
+/** Default `upgradeTimeout`. */
+export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 
 export interface ServerEvents<ClientApi extends AnyApi> {
   /** A client connected; the peer can call the client's methods. */
@@ -85,7 +93,10 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** Connections currently open. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
-  /** Closes every connection (code 1001; dropped after `closeTimeout`) and stops listening. */
+  /**
+   * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
+   * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
+   */
   close(): Promise<void>;
 }
 
@@ -109,6 +120,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const timeout = optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT);
   if (options.maxPayload !== undefined) validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER);
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
+  const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
   const heartbeat =
     options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT);
@@ -120,7 +132,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   };
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload: options.maxPayload, check });
+  const listener = await listenWs({ port, host, maxPayload: options.maxPayload, check, upgradeTimeout });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
@@ -156,7 +168,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     on: (event, listener) => events.on(event, listener),
     close: () =>
       (closing ??= (async () => {
-        const done = listener.close();
+        const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
         await done;
       })()),

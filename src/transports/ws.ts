@@ -1,10 +1,9 @@
 /**
- * WebSocket transport over the `ws` package (Node): client sockets, accepted
- * sockets, and the listener that accepts them. The only file that imports `ws`.
+ * WebSocket transport over the `ws` package (Node): client sockets and accepted
+ * sockets. Only this file and the listener that accepts them (ws-listener.ts) import `ws`.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
 import type { Transport, TransportHandlers } from './transport.js';
 
 export interface WsTransportOptions {
@@ -159,65 +158,4 @@ export class WsTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
-}
-
-export interface WsListener {
-  /** The bound port. */
-  readonly port: number;
-  /** Sets the handler of each accepted socket, with the client's address. */
-  onConnection(handler: (transport: WsTransport, address: string) => void): void;
-  /** Stops accepting; resolves once the listener is closed. */
-  close(): Promise<void>;
-}
-
-/** What an access check sees of an upgrade request. */
-export interface UpgradeRequest {
-  headers: IncomingHttpHeaders;
-  /** The request's path and query, e.g. `/rpc?token=x`. */
-  url: string;
-  remoteAddress: string | undefined;
-}
-
-/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
-export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
-
-export interface WsListenOptions {
-  port: number;
-  host: string;
-  maxPayload?: number;
-  /** Runs on every upgrade request before the socket is accepted; a refusal answers with its HTTP status. */
-  check?: UpgradeCheck;
-}
-
-/** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
-export async function listenWs(options: WsListenOptions): Promise<WsListener> {
-  const { check } = options;
-  const wss = new WebSocketServer({
-    port: options.port,
-    host: options.host,
-    maxPayload: options.maxPayload,
-    perMessageDeflate: false,
-    // The refusal is an HTTP answer to the upgrade: no socket, no connection, no call is ever handled.
-    verifyClient: check
-      ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {
-          const { req } = info;
-          void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((refusal) =>
-            refusal ? accept(false, refusal.status, refusal.reason) : accept(true),
-          );
-        }
-      : undefined,
-  });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  return {
-    port: (wss.address() as AddressInfo).port,
-    onConnection: (handler) => {
-      wss.on('connection', (socket, request) =>
-        handler(new WsTransport(socket), `${request.socket.remoteAddress}:${request.socket.remotePort}`),
-      );
-    },
-    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  };
 }
