@@ -45,23 +45,26 @@ export class WsTransport implements Transport {
     socket.on('unexpected-response', (_request, response) => this.refused(response));
   }
 
-  /** Why the server refused the upgrade (client side), reported instead of ws's own error. */
+  /** Why the server refused the upgrade, or why the handshake failed (client side), reported instead of ws's own error. */
   private refusal: Error | undefined;
+  /** Ends the reading of a refusal's body (set while it is read). */
+  private endRefusal: (() => void) | undefined;
 
   /**
    * The server answered the upgrade with an HTTP status instead of 101 (401 or
    * 403 from an access check, for example): read up to 1 KB of its body, the
    * reason, then drop the socket, which reports this error and closes (1006).
+   * The handshake deadline (see `limitHandshake`) ends the reading early.
    */
   private refused(response: IncomingMessage): void {
     const status = `HTTP ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
     let body = '';
-    const done = () => {
+    const done = (this.endRefusal = () => {
       if (this.refusal) return;
       const reason = body.trim().slice(0, REFUSAL_BODY_LIMIT);
       this.refusal = new Error(`the server refused the connection with ${status}${reason ? `: ${reason}` : ''}`);
       this.socket.terminate();
-    };
+    });
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {
       body += chunk;
@@ -69,6 +72,25 @@ export class WsTransport implements Transport {
     });
     response.on('end', done);
     response.on('error', done);
+  }
+
+  /**
+   * Bounds the whole opening handshake by `ms`: ws's own `handshakeTimeout` is
+   * an idle timer, which a server answering one byte at a time resets forever
+   * (its headers, or a refusal's body). Past it the socket is dropped: a
+   * refusal reports its status and the body read so far, anything else that
+   * the handshake timed out.
+   */
+  private limitHandshake(ms: number): void {
+    const timer = setTimeout(() => {
+      if (this.socket.readyState !== WebSocket.CONNECTING) return;
+      if (this.endRefusal) return this.endRefusal();
+      this.refusal = new Error('Opening handshake has timed out');
+      this.socket.terminate();
+    }, ms);
+    const clear = () => clearTimeout(timer);
+    this.socket.once('open', clear);
+    this.socket.once('close', clear);
   }
 
   /** Opens a client socket to `url`. Events arrive once `attach` is called (before the next tick). */
@@ -79,7 +101,9 @@ export class WsTransport implements Transport {
       handshakeTimeout: options.handshakeTimeout,
       perMessageDeflate: false,
     });
-    return new WsTransport(socket);
+    const transport = new WsTransport(socket);
+    if (options.handshakeTimeout !== undefined) transport.limitHandshake(options.handshakeTimeout);
+    return transport;
   }
 
   get isOpen(): boolean {
