@@ -4,9 +4,9 @@
  * on each upgrade request, before the socket is accepted. A refused client
  * gets an HTTP answer (401 or 403, with the reason as its body), never a socket.
  */
-import type { UpgradeCheck, UpgradeRequest } from './transports/ws.js';
+import type { UpgradeCheck, UpgradeRequest } from './transports/ws-listener.js';
 
-export type { UpgradeRequest } from './transports/ws.js';
+export type { UpgradeRequest } from './transports/ws-listener.js';
 
 /** How `authenticate` refuses with a chosen status and reason. */
 export interface Refusal {

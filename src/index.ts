@@ -3,6 +3,7 @@ export { serve, type Server, type ServeOptions, type ServerEvents } from './serv
 export {
   DEFAULT_TIMEOUT,
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_UPGRADE_TIMEOUT,
   DEFAULT_HEARTBEAT,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_MAX_QUEUED,

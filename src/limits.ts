@@ -12,6 +12,8 @@ export const DEFAULT_TIMEOUT = 10_000;
 export const DEFAULT_SETTLED_MEMORY = 10_000;
 /** How long a close handshake may take before the socket is dropped, in ms. */
 export const DEFAULT_CLOSE_TIMEOUT = 1_000;
+/** Longest a WebSocket upgrade may take on a server, from TCP accept to the 101 (`authenticate` included), in ms. */
+export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 /** Heartbeat interval, in ms. */
 export const DEFAULT_HEARTBEAT = 30_000;
 /** Largest incoming WebSocket frame, in bytes (as `ws`'s own default); a larger one closes the socket with 1009. */

@@ -8,6 +8,7 @@ import { Emitter } from './emitter.js';
 import {
   DEFAULT_MAX_QUEUED,
   DEFAULT_SETTLED_MEMORY,
+  DEFAULT_UPGRADE_TIMEOUT,
   resolveConnectionLimits,
   resolveResponderLimits,
   resolveSendLimits,
@@ -16,9 +17,9 @@ import {
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './peer.js';
-import { listenWs } from './transports/ws.js';
+import { listenWs } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { validateEngine, validateInteger, validateMethods } from './validate.js';
+import { optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -79,6 +80,12 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Default: none.
    */
   authenticate?: Authenticate;
+  /**
+   * Longest a connection may take to become a WebSocket, in ms: from the TCP accept through the
+   * upgrade request's headers and `authenticate` to the answer. Past it the client gets HTTP 408 and
+   * the socket is dropped; a late `authenticate` answer is ignored. Default: 10,000.
+   */
+  upgradeTimeout?: number;
 }
 
 export interface ServerEvents<ClientApi extends AnyApi> {
@@ -94,7 +101,10 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** Connections currently open. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
-  /** Closes every connection (code 1001; dropped after `closeTimeout`) and stops listening. */
+  /**
+   * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
+   * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
+   */
   close(): Promise<void>;
 }
 
@@ -116,12 +126,13 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
+  const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload, check });
+  const listener = await listenWs({ port, host, maxPayload, check, upgradeTimeout });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
@@ -161,7 +172,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     on: (event, listener) => events.on(event, listener),
     close: () =>
       (closing ??= (async () => {
-        const done = listener.close();
+        const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
         await done;
       })()),

@@ -7,9 +7,13 @@
  *   GET /            the page
  *   GET /model.json  the current model (what a newly opened page starts from)
  *   ws  /events      { model } once, then { events: [...] } batches
+ *
+ * The stream admits only the page's own origin, and tools that send no Origin:
+ * any other website open in the same browser could otherwise read the feed.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { connect, type Client } from '../client.js';
 import { serve, type Server } from '../server.js';
 import { attachBroadcast, type Broadcast } from '../transports/broadcast.js';
@@ -99,7 +103,14 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
     await server.close();
     throw error;
   }
-  stream = attachBroadcast(http, '/events', () => JSON.stringify({ model }));
+  const bound = (http.address() as AddressInfo).port;
+  const origins = pageOrigins(host, bound);
+  stream = attachBroadcast(
+    http,
+    '/events',
+    () => JSON.stringify({ model }),
+    (origin) => origin === undefined || origins.has(origin),
+  );
 
   let reconnecting: Promise<Client> | undefined;
   let closing: Promise<void> | undefined;
@@ -113,7 +124,6 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
     })().finally(() => (reconnecting = undefined)));
 
   const traffic = trafficOptions && startTraffic(() => client, reconnect, trafficOptions);
-  const bound = (http.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
 
   return {
@@ -137,4 +147,28 @@ export async function startInspectPage(options: InspectPageOptions = {}): Promis
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })()),
   };
+}
+
+/**
+ * The origins a browser sends from the page served on `host`:`port`: that
+ * address, and every spelling of loopback when it is loopback; bound to every
+ * interface, also each interface's address.
+ */
+function pageOrigins(host: string, port: number): Set<string> {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const hosts = [host];
+  if (wildcard || host === 'localhost' || host === '::1' || host.startsWith('127.')) hosts.push('127.0.0.1', 'localhost', '::1');
+  if (wildcard) {
+    for (const addresses of Object.values(networkInterfaces())) hosts.push(...(addresses ?? []).map(({ address }) => address));
+  }
+  const origins = new Set<string>();
+  for (const name of hosts) {
+    try {
+      // As browsers serialize it: IPv6 in brackets and shortest form, no port 80.
+      origins.add(new URL(`http://${name.includes(':') ? `[${name}]` : name}:${port}`).origin);
+    } catch {
+      // An address no URL can hold (an IPv6 zone, for one): no browser sends it either.
+    }
+  }
+  return origins;
 }

@@ -1,7 +1,7 @@
 /**
  * A one-way WebSocket endpoint on an existing HTTP server: every connected
  * reader gets a greeting, then each broadcast text frame. Used by the
- * inspection page; the only other file besides ws.ts that imports `ws`.
+ * inspection page; besides ws.ts and ws-listener.ts, the only file that imports `ws`.
  */
 import type { Server as HttpServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -18,9 +18,24 @@ export interface Broadcast {
   close(): Promise<void>;
 }
 
-/** Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader. */
-export function attachBroadcast(server: HttpServer, path: string, greeting: () => string): Broadcast {
-  const wss = new WebSocketServer({ server, path, perMessageDeflate: false, maxPayload: 64 * 1024 });
+/**
+ * Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader.
+ * An upgrade whose Origin header (undefined when absent) fails `allowOrigin` is refused with HTTP 403.
+ */
+export function attachBroadcast(
+  server: HttpServer,
+  path: string,
+  greeting: () => string,
+  allowOrigin: (origin: string | undefined) => boolean,
+): Broadcast {
+  const wss = new WebSocketServer({
+    server,
+    path,
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024,
+    verifyClient: (info: { origin: string | undefined }, accept: (ok: boolean, status?: number, reason?: string) => void) =>
+      allowOrigin(info.origin) ? accept(true) : accept(false, 403, `origin ${info.origin} is not allowed`),
+  });
   // ws re-emits the HTTP server's errors here; they belong to the HTTP server's owner, who handles them there.
   wss.on('error', () => {});
   wss.on('connection', (socket) => {

@@ -1,19 +1,19 @@
 /**
- * WebSocket transport over the `ws` package (Node): client sockets, accepted
- * sockets, and the listener that accepts them. The only file that imports `ws`.
+ * WebSocket transport over the `ws` package (Node): client sockets and accepted
+ * sockets. Only this file and the listener that accepts them (ws-listener.ts) import `ws`.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
 import type { Transport, TransportHandlers } from './transport.js';
 
+/** Every field required: an undefined reaching ws would replace its default (`maxPayload: undefined` is "no limit"). */
 export interface WsTransportOptions {
-  /** Largest incoming frame in bytes; larger ones close the socket with 1009. */
-  maxPayload?: number;
+  /** Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. */
+  maxPayload: number;
   /** Extra headers for the upgrade request (client side). */
-  headers?: Record<string, string>;
+  headers: Record<string, string>;
   /** Longest the opening handshake may take, in ms (client side). */
-  handshakeTimeout?: number;
+  handshakeTimeout: number;
 }
 
 /** What the transport uses of the TCP socket under a `ws` WebSocket (its `_socket`). */
@@ -46,23 +46,26 @@ export class WsTransport implements Transport {
     socket.on('unexpected-response', (_request, response) => this.refused(response));
   }
 
-  /** Why the server refused the upgrade (client side), reported instead of ws's own error. */
+  /** Why the server refused the upgrade, or why the handshake failed (client side), reported instead of ws's own error. */
   private refusal: Error | undefined;
+  /** Ends the reading of a refusal's body (set while it is read). */
+  private endRefusal: (() => void) | undefined;
 
   /**
    * The server answered the upgrade with an HTTP status instead of 101 (401 or
    * 403 from an access check, for example): read up to 1 KB of its body, the
    * reason, then drop the socket, which reports this error and closes (1006).
+   * The handshake deadline (see `limitHandshake`) ends the reading early.
    */
   private refused(response: IncomingMessage): void {
     const status = `HTTP ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
     let body = '';
-    const done = () => {
+    const done = (this.endRefusal = () => {
       if (this.refusal) return;
       const reason = body.trim().slice(0, REFUSAL_BODY_LIMIT);
       this.refusal = new Error(`the server refused the connection with ${status}${reason ? `: ${reason}` : ''}`);
       this.socket.terminate();
-    };
+    });
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {
       body += chunk;
@@ -72,15 +75,36 @@ export class WsTransport implements Transport {
     response.on('error', done);
   }
 
+  /**
+   * Bounds the whole opening handshake by `ms`: ws's own `handshakeTimeout` is
+   * an idle timer, which a server answering one byte at a time resets forever
+   * (its headers, or a refusal's body). Past it the socket is dropped: a
+   * refusal reports its status and the body read so far, anything else that
+   * the handshake timed out.
+   */
+  private limitHandshake(ms: number): void {
+    const timer = setTimeout(() => {
+      if (this.socket.readyState !== WebSocket.CONNECTING) return;
+      if (this.endRefusal) return this.endRefusal();
+      this.refusal = new Error('Opening handshake has timed out');
+      this.socket.terminate();
+    }, ms);
+    const clear = () => clearTimeout(timer);
+    this.socket.once('open', clear);
+    this.socket.once('close', clear);
+  }
+
   /** Opens a client socket to `url`. Events arrive once `attach` is called (before the next tick). */
-  static connect(url: string, options: WsTransportOptions = {}): WsTransport {
+  static connect(url: string, options: WsTransportOptions): WsTransport {
     const socket = new WebSocket(url, {
       maxPayload: options.maxPayload,
       headers: options.headers,
       handshakeTimeout: options.handshakeTimeout,
       perMessageDeflate: false,
     });
-    return new WsTransport(socket);
+    const transport = new WsTransport(socket);
+    transport.limitHandshake(options.handshakeTimeout);
+    return transport;
   }
 
   get isOpen(): boolean {
@@ -157,65 +181,4 @@ export class WsTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
-}
-
-export interface WsListener {
-  /** The bound port. */
-  readonly port: number;
-  /** Sets the handler of each accepted socket, with the client's address. */
-  onConnection(handler: (transport: WsTransport, address: string) => void): void;
-  /** Stops accepting; resolves once the listener is closed. */
-  close(): Promise<void>;
-}
-
-/** What an access check sees of an upgrade request. */
-export interface UpgradeRequest {
-  headers: IncomingHttpHeaders;
-  /** The request's path and query, e.g. `/rpc?token=x`. */
-  url: string;
-  remoteAddress: string | undefined;
-}
-
-/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
-export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
-
-export interface WsListenOptions {
-  port: number;
-  host: string;
-  maxPayload?: number;
-  /** Runs on every upgrade request before the socket is accepted; a refusal answers with its HTTP status. */
-  check?: UpgradeCheck;
-}
-
-/** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
-export async function listenWs(options: WsListenOptions): Promise<WsListener> {
-  const { check } = options;
-  const wss = new WebSocketServer({
-    port: options.port,
-    host: options.host,
-    maxPayload: options.maxPayload,
-    perMessageDeflate: false,
-    // The refusal is an HTTP answer to the upgrade: no socket, no connection, no call is ever handled.
-    verifyClient: check
-      ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {
-          const { req } = info;
-          void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((refusal) =>
-            refusal ? accept(false, refusal.status, refusal.reason) : accept(true),
-          );
-        }
-      : undefined,
-  });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  return {
-    port: (wss.address() as AddressInfo).port,
-    onConnection: (handler) => {
-      wss.on('connection', (socket, request) =>
-        handler(new WsTransport(socket), `${request.socket.remoteAddress}:${request.socket.remotePort}`),
-      );
-    },
-    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  };
 }
