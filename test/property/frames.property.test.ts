@@ -58,7 +58,7 @@ function hasId(message: unknown, id: string): message is { id: string; result?: 
 }
 
 describe('decode and classify', () => {
-  it('never throw, for any text, and classify a response only with a string or finite number id', () => {
+  it('never throw, for any text, and classify a response only with a string or safe integer id', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: 'binary' }), junkText), (text) => {
         const decoded = decode(text);
@@ -66,7 +66,7 @@ describe('decode and classify', () => {
         const messages = decoded.kind === 'single' ? [decoded.message] : decoded.kind === 'batch' ? decoded.messages : [];
         for (const message of messages) {
           if (message.kind === 'result' || message.kind === 'request') {
-            expect(typeof message.frame.id === 'string' || Number.isFinite(message.frame.id)).toBe(true);
+            expect(typeof message.frame.id === 'string' || Number.isSafeInteger(message.frame.id)).toBe(true);
           }
         }
       }),
