@@ -121,7 +121,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     const answer = (frame: Frame) => {
       if (batch) {
         batch.expect();
-        batch.add(frame);
+        batch.add(encode(frame));
       } else if (reply) link?.reply(reply, encode(frame));
     };
     switch (message.kind) {

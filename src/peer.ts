@@ -426,7 +426,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     const reply = (frame: Frame) => {
       if (batch) {
         batch.expect();
-        batch.add(frame);
+        batch.add(encode(frame));
       } else this.transport.send(encode(frame));
     };
     switch (message.kind) {

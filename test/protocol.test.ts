@@ -5,6 +5,7 @@ import {
   decode,
   depthExceeds,
   encode,
+  encodeResult,
   errorFrame,
   ErrorCodes,
   notificationFrame,
@@ -423,6 +424,25 @@ describe('frame builders and encode', () => {
     expect(encode(resultFrame(1, false))).toBe('{"jsonrpc":"2.0","id":1,"result":false}');
     expect(encode(resultFrame(1, ''))).toBe('{"jsonrpc":"2.0","id":1,"result":""}');
     expect(encode(resultFrame(1, null))).toBe('{"jsonrpc":"2.0","id":1,"result":null}');
+  });
+
+  it('encodes a result as encode(resultFrame()) would, in one JSON.stringify of the result', () => {
+    for (const [id, result] of [[1, { sum: 3 }], ['r', [1, 'a']], [0, 0], [2, false], [3, ''], [4, null], ['q', 'x"y']] as const) {
+      expect(encodeResult(id, result)).toBe(encode(resultFrame(id, result)));
+    }
+  });
+
+  it('encodes a result that JSON would drop (undefined, a function, a symbol, a toJSON returning undefined) as null', () => {
+    for (const result of [undefined, () => 1, Symbol('s'), { toJSON: () => undefined }]) {
+      expect(encodeResult('r', result)).toBe('{"jsonrpc":"2.0","id":"r","result":null}');
+    }
+  });
+
+  it('throws a TypeError for a BigInt or a cycle in a result', () => {
+    expect(() => encodeResult(1, 1n)).toThrow(new TypeError('Do not know how to serialize a BigInt'));
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => encodeResult(1, cycle)).toThrow(TypeError);
   });
 
   it('encodes an error with and without data, and with a null id', () => {

@@ -208,6 +208,18 @@ export function notificationFrame(method: string, params: unknown): Notification
   return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
 }
 
+/**
+ * Serializes a result response, the text `encode(resultFrame(id, result))`
+ * would be, except that a result which encodes to nothing (undefined, a
+ * function, a symbol, a `toJSON` that returns undefined) is sent as `null`:
+ * JSON.stringify drops such a member, and a response without `result` matches
+ * no call. Throws like `encode` (a BigInt, a cycle, a throwing `toJSON`).
+ */
+export function encodeResult(id: Id, result: unknown): string {
+  const json: string | undefined = JSON.stringify(result);
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json ?? 'null'}}`;
+}
+
 export function resultFrame(id: Id, result: unknown): ResultFrame {
   // JSON has no `undefined`: a handler that returns nothing answers `null`.
   return { jsonrpc: '2.0', id, result: result === undefined ? null : result };
