@@ -19,6 +19,7 @@ import {
   encodeResult,
   errorFrame,
   ErrorCodes,
+  type ErrorFrame,
   type ErrorObject,
   type Id,
   type RequestFrame,
@@ -63,6 +64,15 @@ export class BatchReply {
     this.written = true;
     if (this.replies.length > 0) this.write(`[${this.replies.join(',')}]`);
   }
+}
+
+/**
+ * The answer to a request whose id is the id of a request still being handled
+ * on the same connection (or by the same NATS responder): the two cannot both
+ * be answered by id, so the second is refused and the first runs on.
+ */
+export function duplicateRequestFrame(id: Id): ErrorFrame {
+  return errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` });
 }
 
 interface IncomingEntry {

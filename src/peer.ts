@@ -11,7 +11,7 @@ import { Emitter } from './emitter.js';
 import { realTime } from './engine/deadlines.js';
 import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
-import { IncomingCalls, BatchReply } from './incoming.js';
+import { IncomingCalls, BatchReply, duplicateRequestFrame } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
 import {
   CANCEL_METHOD,
@@ -443,6 +443,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         }
         if (!this.incoming.receive(message.frame, batch)) {
           this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
+          reply(duplicateRequestFrame(message.frame.id));
         }
         return;
       case 'notification': {
