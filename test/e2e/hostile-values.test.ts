@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { connect, serve, RemoteError, RpcError, type Client, type NatsServer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
+import { closeAfterEach, deferred, errorWithThrowingGetter, rawClient, settle, throwingProxy, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let server: Server | undefined;
@@ -28,25 +28,6 @@ afterAll(() => {
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
 });
-
-/** A Proxy every trap of which throws `thrown`: reading it, `instanceof`, `String()`, all throw. */
-function throwingProxy(thrown: unknown = undefined): object {
-  const trap = () => {
-    throw thrown;
-  };
-  return new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, apply: trap });
-}
-
-/** An Error one of whose properties is a getter that throws. */
-function errorWithThrowingGetter(property: 'message' | 'name', thrown: unknown): Error {
-  const error = new Error('original');
-  Object.defineProperty(error, property, {
-    get() {
-      throw thrown;
-    },
-  });
-  return error;
-}
 
 type Case = [behaviour: string, handler: () => unknown, code: number, message: string, data?: unknown];
 
