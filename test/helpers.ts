@@ -1,5 +1,5 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
-import { afterEach } from 'vitest';
+import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
 import type { HandlerContext } from '../src/index.js';
@@ -136,4 +136,24 @@ export function errorWithThrowingGetter(property: 'message' | 'name' | 'stack', 
     },
   });
   return error;
+}
+
+/**
+ * Everything thrown or rejected without a handler during each test of the
+ * file. The listeners keep the process alive (an escaped error would otherwise
+ * end the worker), so a test fails by asserting the list is empty.
+ */
+export function collectUncaught(): unknown[] {
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  beforeEach(() => {
+    uncaught.length = 0;
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
+  });
+  afterEach(() => {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  });
+  return uncaught;
 }

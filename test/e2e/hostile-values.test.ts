@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { connect, serve, RemoteError, RpcError, type Client, type NatsServer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { closeAfterEach, deferred, errorWithThrowingGetter, rawClient, settle, throwingProxy, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, errorWithThrowingGetter, rawClient, settle, throwingProxy, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let server: Server | undefined;
@@ -18,16 +18,7 @@ let responder: NatsServer | undefined;
 closeAfterEach(() => [client, server, responder]);
 
 /** Everything thrown or rejected without a handler while a test runs: on the old code, a reply that threw ended up here. */
-const uncaught: unknown[] = [];
-const onUncaught = (error: unknown) => uncaught.push(error);
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-});
+const uncaught = collectUncaught();
 
 type Case = [behaviour: string, handler: () => unknown, code: number, message: string, data?: unknown];
 

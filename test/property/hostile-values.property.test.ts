@@ -13,9 +13,9 @@
  * timeout, instead of the worker dying.
  */
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, serve, RemoteError, type Client, type NatsServer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { settle, until } from '../helpers.js';
+import { collectUncaught, settle, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 import { buildHostile, hostileRecipe, type HostileRecipe } from './arbitraries.js';
 
@@ -36,17 +36,7 @@ const plans = fc.array(
 );
 
 /** Everything thrown or rejected without a handler while a property runs. */
-const uncaught: unknown[] = [];
-const onUncaught = (error: unknown) => uncaught.push(error);
-beforeEach(() => {
-  uncaught.length = 0;
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
-});
-afterEach(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-});
+const uncaught = collectUncaught();
 
 /** Plans of the calls in flight, by key: the `hostile` method runs the one its params name. */
 const running = new Map<string, Plan>();
