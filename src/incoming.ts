@@ -14,14 +14,23 @@ import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js
 import { compileMachine } from './engine/compile.js';
 import { schedulerFor, type DeadlineEntry } from './engine/deadlines.js';
 import { RpcError } from './errors.js';
-import { encode, errorFrame, ErrorCodes, resultFrame, type Frame, type Id, type RequestFrame } from './protocol/jsonrpc.js';
+import {
+  encode,
+  encodeResult,
+  errorFrame,
+  ErrorCodes,
+  type ErrorFrame,
+  type ErrorObject,
+  type Id,
+  type RequestFrame,
+} from './protocol/jsonrpc.js';
 import type { Clock, Engine, HandlerContext, InspectOption } from './types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 
-/** Collects the replies to one batch and writes them as one array frame. */
+/** Collects the replies to one batch, each already encoded, and writes them as one array frame. */
 export class BatchReply {
-  private readonly frames: Frame[] = [];
+  private readonly replies: string[] = [];
   private expected = 0;
   private sealed = false;
   private written = false;
@@ -32,8 +41,9 @@ export class BatchReply {
     this.expected++;
   }
 
-  add(frame: Frame): void {
-    this.frames.push(frame);
+  /** One reply, encoded as JSON (`encode(frame)`). */
+  add(text: string): void {
+    this.replies.push(text);
     this.flushIfDone();
   }
 
@@ -50,10 +60,19 @@ export class BatchReply {
   }
 
   private flushIfDone(): void {
-    if (this.written || !this.sealed || this.frames.length < this.expected) return;
+    if (this.written || !this.sealed || this.replies.length < this.expected) return;
     this.written = true;
-    if (this.frames.length > 0) this.write(encode(this.frames));
+    if (this.replies.length > 0) this.write(`[${this.replies.join(',')}]`);
   }
+}
+
+/**
+ * The answer to a request whose id is the id of a request still being handled
+ * on the same connection (or by the same NATS responder): the two cannot both
+ * be answered by id, so the second is refused and the first runs on.
+ */
+export function duplicateRequestFrame(id: Id): ErrorFrame {
+  return errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` });
 }
 
 interface IncomingEntry {
@@ -263,11 +282,11 @@ export class IncomingCalls {
 
   /** `sendResult`. */
   sendResult(context: IncomingContext): void {
-    this.replyEncodable(context.id, resultFrame(context.id, context.result), (error) =>
-      errorFrame(context.id, {
-        code: ErrorCodes.InternalError,
-        message: `the result of "${context.method}" cannot be encoded as JSON: ${error.message}`,
-      }),
+    const { id, method, result } = context;
+    this.reply(
+      id,
+      () => encodeResult(id, result),
+      (thrown) => ({ code: ErrorCodes.InternalError, message: `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}` }),
     );
   }
 
@@ -276,9 +295,9 @@ export class IncomingCalls {
     const error =
       context.failure === 'methodNotFound'
         ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
-        : this.toErrorObject(context.error);
+        : toErrorObject(context.error, this.options.exposeErrorStack);
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-    this.replyEncodable(context.id, errorFrame(context.id, error), () => errorFrame(context.id, { code: error.code, message: error.message }));
+    this.reply(context.id, () => encode(errorFrame(context.id, error)), () => ({ code: error.code, message: error.message }));
   }
 
   /** The call reached a final state. Cancelled calls send nothing, so a batch must not wait for them. */
@@ -289,41 +308,80 @@ export class IncomingCalls {
     if (cancelled) entry?.batch?.drop();
   }
 
-  /** Replies with `frame`, or with the fallback when `frame` cannot be encoded as JSON. */
-  private replyEncodable(id: Id, frame: Frame, fallback: (error: Error) => Frame): void {
+  /**
+   * Writes the reply `encodeReply` makes or, when that throws (whatever it
+   * throws), the error `fallback` describes. Never throws itself: a throw here
+   * would stop the call's actor in error, unanswered and never released, and
+   * the light engine rethrows it where nothing catches it.
+   */
+  private reply(id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
     let text: string;
     try {
-      text = encode(frame);
-    } catch (error) {
-      frame = fallback(error as Error);
-      text = encode(frame);
+      text = encodeReply();
+    } catch (thrown) {
+      try {
+        text = encode(errorFrame(id, fallback(thrown)));
+      } catch {
+        text = encode(errorFrame(id, { code: ErrorCodes.InternalError, message: 'the reply cannot be encoded as JSON' }));
+      }
     }
     const batch = this.inFlight.get(id)?.batch;
-    if (batch) batch.add(frame);
+    if (batch) batch.add(text);
     else this.options.write(text, id);
-  }
-
-  private toErrorObject(error: unknown): { code: number; message: string; data?: unknown } {
-    if (error instanceof RpcError) {
-      return error.data === undefined
-        ? { code: error.code, message: String(error.message) }
-        : { code: error.code, message: String(error.message), data: error.data };
-    }
-    const isError = error instanceof Error;
-    const name = isError ? error.name : typeof error;
-    return {
-      code: ErrorCodes.InternalError,
-      message: isError ? String(error.message) : safeString(error),
-      data: this.options.exposeErrorStack && isError ? { name, stack: error.stack } : { name },
-    };
   }
 }
 
-/** String(value) that cannot throw (an object without a prototype has no toString). */
+/**
+ * The error response for what a handler threw, which can be any value: an
+ * `RpcError` keeps its code, message and data where they can be read, anything
+ * else is -32603. Total: every read of the thrown value is guarded, since a
+ * getter, a Proxy trap (even behind `instanceof`) or a `toString` may throw.
+ */
+function toErrorObject(thrown: unknown, exposeStack: boolean): ErrorObject {
+  if (attempt(() => thrown instanceof RpcError, false)) {
+    const error = thrown as RpcError;
+    const code = attempt(() => error.code, undefined);
+    const data = attempt(() => error.data, undefined);
+    return {
+      // A code the caller cannot read as an integer would make the whole response malformed.
+      code: Number.isSafeInteger(code) ? code! : ErrorCodes.InternalError,
+      message: messageOf(error),
+      ...(data === undefined ? {} : { data }),
+    };
+  }
+  const isError = attempt(() => thrown instanceof Error, false);
+  const name = isError ? attempt(() => safeString((thrown as Error).name), 'Error') : typeof thrown;
+  const stack = isError && exposeStack ? attempt(() => (thrown as Error).stack, undefined) : undefined;
+  return {
+    code: ErrorCodes.InternalError,
+    message: messageOf(thrown),
+    data: stack === undefined ? { name } : { name, stack },
+  };
+}
+
+/** An error's message, or any other value as a string; never throws. */
+function messageOf(value: unknown): string {
+  if (!attempt(() => value instanceof Error, false)) return safeString(value);
+  return attempt(() => safeString((value as Error).message), 'an error whose message cannot be read');
+}
+
+/** `read()`, or `otherwise` when reading throws. */
+function attempt<T>(read: () => T, otherwise: T): T {
+  try {
+    return read();
+  } catch {
+    return otherwise;
+  }
+}
+
+/**
+ * String(value) that cannot throw: an object without a prototype has no
+ * toString, and a Proxy's traps can throw even from Object.prototype.toString.
+ */
 function safeString(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    return attempt(() => Object.prototype.toString.call(value), `[unreadable ${typeof value}]`);
   }
 }

@@ -12,7 +12,7 @@
 import { DEFAULT_CLOSE_TIMEOUT } from './limits.js';
 import { Emitter } from './emitter.js';
 import { NotSupportedError } from './errors.js';
-import { BatchReply, IncomingCalls } from './incoming.js';
+import { BatchReply, duplicateRequestFrame, IncomingCalls } from './incoming.js';
 import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type Frame, type Id, type Message } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
@@ -121,7 +121,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     const answer = (frame: Frame) => {
       if (batch) {
         batch.expect();
-        batch.add(frame);
+        batch.add(encode(frame));
       } else if (reply) link?.reply(reply, encode(frame));
     };
     switch (message.kind) {
@@ -133,7 +133,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         }
         // Ids are unique per caller; two callers reusing one id at once cannot both be answered by id.
         const busy = replies.has(id) || !(batch ? incoming.receive(message.frame, batch) : receiveSingle(message, reply));
-        if (busy) answer(errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` }));
+        if (busy) answer(duplicateRequestFrame(id));
         return;
       }
       case 'notification':

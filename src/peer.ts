@@ -13,7 +13,7 @@ import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
 import type { ResponderLimits, SendLimits } from './limits.js';
 import { SendBudget } from './send-budget.js';
-import { IncomingCalls, BatchReply } from './incoming.js';
+import { IncomingCalls, BatchReply, duplicateRequestFrame } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
 import {
   CANCEL_METHOD,
@@ -435,7 +435,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     const reply = (frame: Frame) => {
       if (batch) {
         batch.expect();
-        batch.add(frame);
+        batch.add(encode(frame));
       } else this.send(encode(frame));
     };
     switch (message.kind) {
@@ -450,6 +450,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
         }
         if (!this.incoming.receive(message.frame, batch)) {
           this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
+          reply(duplicateRequestFrame(message.frame.id));
         }
         return;
       case 'notification': {

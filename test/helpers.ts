@@ -1,5 +1,5 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
-import { afterEach } from 'vitest';
+import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
 import type { HandlerContext } from '../src/index.js';
@@ -114,4 +114,46 @@ export function recorder() {
     },
     actorsOf: (id: string) => events.filter((e) => e.type === '@xstate.actor' && machineId(e.actorRef) === id).map((e) => e.actorRef),
   };
+}
+
+/** A Proxy whose traps throw `thrown`: every trap, or only those named. Reading it, `instanceof`, `String()` can all throw. */
+export function throwingProxy(thrown: unknown = undefined, traps: readonly ProxyTrap[] = PROXY_TRAPS): object {
+  const trap = () => {
+    throw thrown;
+  };
+  return new Proxy({}, Object.fromEntries(traps.map((name) => [name, trap])));
+}
+
+export type ProxyTrap = 'get' | 'getPrototypeOf' | 'ownKeys' | 'has' | 'getOwnPropertyDescriptor';
+const PROXY_TRAPS: readonly ProxyTrap[] = ['get', 'getPrototypeOf', 'ownKeys', 'has', 'getOwnPropertyDescriptor'];
+
+/** An Error one of whose properties is a getter that throws `thrown`. */
+export function errorWithThrowingGetter(property: 'message' | 'name' | 'stack', thrown: unknown, message = 'original'): Error {
+  const error = new Error(message);
+  Object.defineProperty(error, property, {
+    get() {
+      throw thrown;
+    },
+  });
+  return error;
+}
+
+/**
+ * Everything thrown or rejected without a handler during each test of the
+ * file. The listeners keep the process alive (an escaped error would otherwise
+ * end the worker), so a test fails by asserting the list is empty.
+ */
+export function collectUncaught(): unknown[] {
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  beforeEach(() => {
+    uncaught.length = 0;
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
+  });
+  afterEach(() => {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  });
+  return uncaught;
 }

@@ -5,6 +5,7 @@ import {
   decode,
   depthExceeds,
   encode,
+  encodeResult,
   errorFrame,
   ErrorCodes,
   notificationFrame,
@@ -115,6 +116,7 @@ describe('decode: invalid messages', () => {
   const BAD_PARAMS = '"params" must be an array or an object';
   const BAD_ID = '"id" must be a string or a number';
   const BAD_ERROR_ID = '"id" must be a string, a number or null';
+  const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
   const ONE_OF = 'a response must have exactly one of "result" and "error"';
   const NO_ID = 'a response must have an "id"';
   const BAD_ERROR = '"error" must have an integer "code" and a string "message"';
@@ -140,7 +142,10 @@ describe('decode: invalid messages', () => {
     ['an object request id is rejected', '{"jsonrpc":"2.0","id":{"n":1},"method":"m"}', BAD_ID, null],
     ['an array request id is rejected', '{"jsonrpc":"2.0","id":[1],"method":"m"}', BAD_ID, null],
     ['a null request id is rejected', '{"jsonrpc":"2.0","id":null,"method":"m"}', BAD_ID, null],
-    ['a request id that overflows to Infinity is rejected', '{"jsonrpc":"2.0","id":1e400,"method":"m"}', BAD_ID, null],
+    ['a request id that overflows to Infinity is rejected', '{"jsonrpc":"2.0","id":1e400,"method":"m"}', UNSAFE_ID, null],
+    ['a request id beyond 2^53, which JSON.parse rounds, is rejected', '{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}', UNSAFE_ID, null],
+    ['a negative request id beyond -2^53 is rejected', '{"jsonrpc":"2.0","id":-9007199254740992,"method":"m"}', UNSAFE_ID, null],
+    ['a fractional request id is rejected', '{"jsonrpc":"2.0","id":1.5,"method":"m"}', UNSAFE_ID, null],
     [
       'a response with both result and error is rejected',
       '{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}',
@@ -153,7 +158,15 @@ describe('decode: invalid messages', () => {
     ['an error without an id is rejected', '{"jsonrpc":"2.0","error":{"code":1,"message":"m"}}', NO_ID, null],
     ['a result with a null id is rejected', '{"jsonrpc":"2.0","id":null,"result":1}', BAD_ID, null],
     ['a result with a boolean id is rejected', '{"jsonrpc":"2.0","id":false,"result":1}', BAD_ID, null],
-    ['a result with an Infinity id is rejected', '{"jsonrpc":"2.0","id":-1e999,"result":1}', BAD_ID, null],
+    ['a result with an Infinity id is rejected', '{"jsonrpc":"2.0","id":-1e999,"result":1}', UNSAFE_ID, null],
+    ['a result with an id beyond 2^53 is rejected, never matched', '{"jsonrpc":"2.0","id":9007199254740993,"result":1}', UNSAFE_ID, null],
+    ['a result with a fractional id is rejected', '{"jsonrpc":"2.0","id":0.1,"result":1}', UNSAFE_ID, null],
+    [
+      'an error with an id beyond 2^53 is rejected, never matched',
+      '{"jsonrpc":"2.0","id":9007199254740993,"error":{"code":1,"message":"m"}}',
+      UNSAFE_ID,
+      null,
+    ],
     [
       'an error with a boolean id is rejected',
       '{"jsonrpc":"2.0","id":true,"error":{"code":1,"message":"m"}}',
@@ -196,14 +209,14 @@ describe('decode: readable id of invalid messages', () => {
     return message.kind === 'invalid' ? message.id : undefined;
   }
 
-  it('reports a string or finite number id when one can be read', () => {
+  it('reports a string or safe integer id when one can be read', () => {
     expect(invalidId('{"jsonrpc":"1.0","id":"abc","method":"m"}')).toBe('abc');
     expect(invalidId('{"jsonrpc":"1.0","id":0,"method":"m"}')).toBe(0);
-    expect(invalidId('{"jsonrpc":"1.0","id":-2.5,"method":"m"}')).toBe(-2.5);
+    expect(invalidId('{"jsonrpc":"1.0","id":9007199254740991,"method":"m"}')).toBe(Number.MAX_SAFE_INTEGER);
   });
 
-  it('reports null when the id is missing, null, boolean, an object, an array or not finite', () => {
-    for (const id of ['null', 'true', '{}', '[1]', '1e400']) {
+  it('reports null when the id is missing, null, boolean, an object, an array, not finite, fractional or beyond 2^53', () => {
+    for (const id of ['null', 'true', '{}', '[1]', '1e400', '-2.5', '9007199254740993']) {
       expect(invalidId(`{"jsonrpc":"1.0","id":${id},"method":"m"}`)).toBeNull();
     }
     expect(invalidId('{"jsonrpc":"1.0","method":"m"}')).toBeNull();
@@ -411,6 +424,25 @@ describe('frame builders and encode', () => {
     expect(encode(resultFrame(1, false))).toBe('{"jsonrpc":"2.0","id":1,"result":false}');
     expect(encode(resultFrame(1, ''))).toBe('{"jsonrpc":"2.0","id":1,"result":""}');
     expect(encode(resultFrame(1, null))).toBe('{"jsonrpc":"2.0","id":1,"result":null}');
+  });
+
+  it('encodes a result as encode(resultFrame()) would, in one JSON.stringify of the result', () => {
+    for (const [id, result] of [[1, { sum: 3 }], ['r', [1, 'a']], [0, 0], [2, false], [3, ''], [4, null], ['q', 'x"y']] as const) {
+      expect(encodeResult(id, result)).toBe(encode(resultFrame(id, result)));
+    }
+  });
+
+  it('encodes a result that JSON would drop (undefined, a function, a symbol, a toJSON returning undefined) as null', () => {
+    for (const result of [undefined, () => 1, Symbol('s'), { toJSON: () => undefined }]) {
+      expect(encodeResult('r', result)).toBe('{"jsonrpc":"2.0","id":"r","result":null}');
+    }
+  });
+
+  it('throws a TypeError for a BigInt or a cycle in a result', () => {
+    expect(() => encodeResult(1, 1n)).toThrow(new TypeError('Do not know how to serialize a BigInt'));
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => encodeResult(1, cycle)).toThrow(TypeError);
   });
 
   it('encodes an error with and without data, and with a null id', () => {

@@ -7,6 +7,7 @@
  * `unmatched` on a caller).
  */
 
+/** A request id. A number id is a safe integer: `decode` refuses any other (see `isId`). */
 export type Id = string | number;
 
 export interface RequestFrame {
@@ -78,9 +79,25 @@ export type Decoded =
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * A string, or a number that JSON.parse read exactly: a safe integer. A number
+ * id past ±(2^53 - 1) was rounded when parsed (two callers' ids can collapse
+ * into one, and the echo would not be the id sent); a fractional id can be
+ * rounded the same way, and JSON-RPC 2.0 says ids SHOULD NOT have fractions.
+ * Such ids are refused, never matched or echoed.
+ */
 function isId(value: unknown): value is Id {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return typeof value === 'string' || Number.isSafeInteger(value);
 }
+
+const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
+
+/** Why `value` is not an id; `nullable` for an error response, whose id may be null. */
+function badId(value: unknown, nullable: boolean): string {
+  if (typeof value === 'number') return UNSAFE_ID;
+  return nullable ? '"id" must be a string, a number or null' : '"id" must be a string or a number';
+}
+
 
 function readableId(value: unknown): Id | null {
   if (value !== null && typeof value === 'object' && hasOwn.call(value, 'id')) {
@@ -111,7 +128,7 @@ export function classify(value: unknown): Message {
       return invalid('"params" must be an array or an object');
     }
     if (!hasOwn.call(m, 'id')) return { kind: 'notification', frame: m as unknown as NotificationFrame };
-    if (!isId(m.id)) return invalid('"id" must be a string or a number');
+    if (!isId(m.id)) return invalid(badId(m.id, false));
     return { kind: 'request', frame: m as unknown as RequestFrame };
   }
 
@@ -120,10 +137,10 @@ export function classify(value: unknown): Message {
   if (hasResult === hasError) return invalid('a response must have exactly one of "result" and "error"');
   if (!hasOwn.call(m, 'id')) return invalid('a response must have an "id"');
   if (hasResult) {
-    if (!isId(m.id)) return invalid('"id" must be a string or a number');
+    if (!isId(m.id)) return invalid(badId(m.id, false));
     return { kind: 'result', frame: m as unknown as ResultFrame };
   }
-  if (m.id !== null && !isId(m.id)) return invalid('"id" must be a string, a number or null');
+  if (m.id !== null && !isId(m.id)) return invalid(badId(m.id, true));
   if (!isErrorObject(m.error)) return invalid('"error" must have an integer "code" and a string "message"');
   return { kind: 'error', frame: m as unknown as ErrorFrame };
 }
@@ -189,6 +206,18 @@ export function requestFrame(id: Id, method: string, params: unknown): RequestFr
 
 export function notificationFrame(method: string, params: unknown): NotificationFrame {
   return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
+}
+
+/**
+ * Serializes a result response, the text `encode(resultFrame(id, result))`
+ * would be, except that a result which encodes to nothing (undefined, a
+ * function, a symbol, a `toJSON` that returns undefined) is sent as `null`:
+ * JSON.stringify drops such a member, and a response without `result` matches
+ * no call. Throws like `encode` (a BigInt, a cycle, a throwing `toJSON`).
+ */
+export function encodeResult(id: Id, result: unknown): string {
+  const json: string | undefined = JSON.stringify(result);
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json ?? 'null'}}`;
 }
 
 export function resultFrame(id: Id, result: unknown): ResultFrame {

@@ -263,18 +263,22 @@ describe('frames a JSON-RPC peer should not send', () => {
     await until(() => server!.connections.size === 1, 'the server to drop the bad socket');
   });
 
+  const BAD_ID = '"id" must be a string or a number';
+  const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
   it.each([
-    ['an object', '{"a":1}'],
-    ['an array', '[1]'],
-    ['a boolean', 'true'],
-    ['null', 'null'],
-    ['a number beyond float range', '1e400'],
-  ])('answers a request whose id is %s with -32600 and id null, running nothing', async (_what, id) => {
+    ['an object', '{"a":1}', BAD_ID],
+    ['an array', '[1]', BAD_ID],
+    ['a boolean', 'true', BAD_ID],
+    ['null', 'null', BAD_ID],
+    ['a number beyond float range', '1e400', UNSAFE_ID],
+    ['an integer beyond 2^53, which JSON.parse rounds', '9007199254740993', UNSAFE_ID],
+    ['a fraction', '1.5', UNSAFE_ID],
+  ])('answers a request whose id is %s with -32600 and id null, running nothing', async (_what, id, message) => {
     let runs = 0;
     server = await serve({ methods: { count: () => ++runs } });
     const r = await raw(server.url);
     r.send(`{"jsonrpc":"2.0","id":${id},"method":"count"}`);
-    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: '"id" must be a string or a number' } });
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message } });
     expect(runs).toBe(0);
   });
 });

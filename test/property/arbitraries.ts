@@ -6,6 +6,8 @@
  */
 import fc from 'fast-check';
 import type { SimulatedClock } from 'xstate';
+import { RpcError } from '../../src/index.js';
+import { errorWithThrowingGetter, throwingProxy, type ProxyTrap } from '../helpers.js';
 
 /** One WebSocket frame: text (always valid UTF-8, since JS strings encode to it) or binary. */
 export type JunkFrame = { kind: 'text'; text: string } | { kind: 'binary'; bytes: Uint8Array };
@@ -131,4 +133,143 @@ export function abortOne(calls: readonly AbortableCall[], pick: number): boolean
   call.controller!.abort();
   if (wasPending) call.expected = 'aborted';
   return true;
+}
+
+/**
+ * Hostile handler values, as recipes (plain data, so that fast-check can print
+ * a counterexample) that `buildHostile` turns into the value: getters and
+ * `toJSON` that throw anything, Proxies with throwing traps, Errors with
+ * throwing `message`/`name`, symbols, functions, cycles, BigInt, sparse arrays,
+ * strings of megabytes, deep nesting, and RpcErrors carrying any of these.
+ */
+export type ThrownRecipe =
+  | { kind: 'undefined' | 'null' | 'symbol' | 'object' }
+  | { kind: 'number'; n: number }
+  | { kind: 'string'; s: string }
+  | { kind: 'proxy'; traps: ProxyTrap[] }
+  | { kind: 'error-getter'; property: 'message' | 'name' | 'stack' };
+
+export type HostileRecipe =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'undefined' | 'symbol' | 'function' | 'cycle' | 'bigint' | 'toJSON-undefined' }
+  | { kind: 'getter' | 'toJSON'; thrown: ThrownRecipe }
+  | { kind: 'thrown'; thrown: ThrownRecipe }
+  | { kind: 'sparse'; length: number }
+  | { kind: 'huge-string'; bytes: number }
+  | { kind: 'deep'; depth: number }
+  | { kind: 'nested'; inner: HostileRecipe }
+  | { kind: 'rpc-error'; code: number | string; message: string; data: HostileRecipe };
+
+const proxyTraps = fc.subarray<ProxyTrap>(['get', 'getPrototypeOf', 'ownKeys', 'has', 'getOwnPropertyDescriptor'], { minLength: 1 });
+
+export const thrownRecipe: fc.Arbitrary<ThrownRecipe> = fc.oneof(
+  fc.constantFrom<ThrownRecipe>({ kind: 'undefined' }, { kind: 'null' }, { kind: 'symbol' }, { kind: 'object' }),
+  fc.double().map((n) => ({ kind: 'number' as const, n })),
+  fc.string({ maxLength: 8 }).map((s) => ({ kind: 'string' as const, s })),
+  proxyTraps.map((traps) => ({ kind: 'proxy' as const, traps })),
+  fc.constantFrom('message', 'name', 'stack').map((property) => ({ kind: 'error-getter' as const, property })),
+);
+
+/** Hostile values; `maxStringBytes` bounds the huge strings (a NATS server refuses payloads past its max_payload). */
+export function hostileRecipe(maxStringBytes = 3 * 1024 * 1024): fc.Arbitrary<HostileRecipe> {
+  const { recipe } = fc.letrec<{ recipe: HostileRecipe }>((tie) => ({
+    recipe: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.jsonValue({ maxDepth: 2 }).map((value) => ({ kind: 'json' as const, value })),
+      fc.constantFrom<HostileRecipe>(
+        { kind: 'undefined' },
+        { kind: 'symbol' },
+        { kind: 'function' },
+        { kind: 'cycle' },
+        { kind: 'bigint' },
+        { kind: 'toJSON-undefined' },
+      ),
+      fc.record({ kind: fc.constantFrom('getter' as const, 'toJSON' as const, 'thrown' as const), thrown: thrownRecipe }),
+      fc.integer({ min: 1, max: 100_000 }).map((length) => ({ kind: 'sparse' as const, length })),
+      fc.integer({ min: 1, max: maxStringBytes }).map((bytes) => ({ kind: 'huge-string' as const, bytes })),
+      fc.constantFrom(10, 1_000, 100_000).map((depth) => ({ kind: 'deep' as const, depth })),
+      tie('recipe').map((inner) => ({ kind: 'nested' as const, inner })),
+      fc
+        .record({ code: fc.oneof(fc.integer({ min: -32099, max: -32000 }), fc.constantFrom<number | string>(1.5, NaN, 'E_CODE')), message: fc.string({ maxLength: 8 }), data: tie('recipe') })
+        .map((r) => ({ kind: 'rpc-error' as const, ...r })),
+    ),
+  }));
+  return recipe;
+}
+
+/** Builds the thrown value a recipe describes: a fresh one each time. */
+export function buildThrown(recipe: ThrownRecipe): unknown {
+  switch (recipe.kind) {
+    case 'undefined':
+      return undefined;
+    case 'null':
+      return null;
+    case 'symbol':
+      return Symbol('thrown');
+    case 'object':
+      return { thrown: true };
+    case 'number':
+      return recipe.n;
+    case 'string':
+      return recipe.s;
+    case 'proxy':
+      return throwingProxy(undefined, recipe.traps);
+    case 'error-getter':
+      return errorWithThrowingGetter(recipe.property, undefined);
+  }
+}
+
+/** Builds the hostile value a recipe describes: a fresh one each time. */
+export function buildHostile(recipe: HostileRecipe): unknown {
+  switch (recipe.kind) {
+    case 'json':
+      return recipe.value;
+    case 'undefined':
+      return undefined;
+    case 'symbol':
+      return Symbol('result');
+    case 'function':
+      return () => 1;
+    case 'cycle': {
+      const cycle: Record<string, unknown> = { a: [1] };
+      cycle.self = cycle;
+      return cycle;
+    }
+    case 'bigint':
+      return 2n ** 70n;
+    case 'toJSON-undefined':
+      return { toJSON: () => undefined };
+    case 'getter': {
+      const thrown = buildThrown(recipe.thrown);
+      return Object.defineProperty({ ok: 1 }, 'bad', {
+        enumerable: true,
+        get() {
+          throw thrown;
+        },
+      });
+    }
+    case 'toJSON': {
+      const thrown = buildThrown(recipe.thrown);
+      return {
+        toJSON() {
+          throw thrown;
+        },
+      };
+    }
+    case 'thrown':
+      return buildThrown(recipe.thrown);
+    case 'sparse':
+      return Object.assign(new Array(recipe.length), { [recipe.length - 1]: 'last' });
+    case 'huge-string':
+      return 'x'.repeat(recipe.bytes);
+    case 'deep': {
+      let value: unknown = 'bottom';
+      for (let i = 0; i < recipe.depth; i++) value = [value];
+      return value;
+    }
+    case 'nested':
+      return { nested: [buildHostile(recipe.inner)] };
+    case 'rpc-error':
+      return new RpcError(recipe.code as number, recipe.message, buildHostile(recipe.data));
+  }
 }

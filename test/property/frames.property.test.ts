@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import WebSocket, { WebSocketServer } from 'ws';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, serve, ConnectionClosedError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
 import { classify, decode } from '../../src/protocol/jsonrpc.js';
-import { settle, until } from '../helpers.js';
+import { collectUncaught, settle, until } from '../helpers.js';
 import { callParams, junkFrame, junkText, jsonRpcShaped, viaJson, type JunkFrame } from './arbitraries.js';
 
 const REASONS = ['unknown', 'late', 'duplicate', 'malformed'];
@@ -30,17 +30,7 @@ function takeReports(reports: Array<{ reason: string; detail: unknown }>): numbe
 const NUM_RUNS = 120;
 
 /** Everything thrown or rejected without a handler while a property runs. */
-const uncaught: unknown[] = [];
-const onUncaught = (error: unknown) => uncaught.push(error);
-beforeEach(() => {
-  uncaught.length = 0;
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
-});
-afterEach(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUncaught);
-});
+const uncaught = collectUncaught();
 
 function sendFrame(socket: WebSocket, frame: JunkFrame): void {
   if (frame.kind === 'text') socket.send(frame.text);
@@ -58,7 +48,7 @@ function hasId(message: unknown, id: string): message is { id: string; result?: 
 }
 
 describe('decode and classify', () => {
-  it('never throw, for any text, and classify a response only with a string or finite number id', () => {
+  it('never throw, for any text, and classify a response only with a string or safe integer id', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: 'binary' }), junkText), (text) => {
         const decoded = decode(text);
@@ -66,7 +56,7 @@ describe('decode and classify', () => {
         const messages = decoded.kind === 'single' ? [decoded.message] : decoded.kind === 'batch' ? decoded.messages : [];
         for (const message of messages) {
           if (message.kind === 'result' || message.kind === 'request') {
-            expect(typeof message.frame.id === 'string' || Number.isFinite(message.frame.id)).toBe(true);
+            expect(typeof message.frame.id === 'string' || Number.isSafeInteger(message.frame.id)).toBe(true);
           }
         }
       }),
