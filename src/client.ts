@@ -78,7 +78,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch from the server: see `ServeOptions.maxBatch`. Default: 100. */
   maxBatch?: number;
-  /** Deepest nesting of a frame from the server: see `ServeOptions.maxDepth`. Default: 64. */
+  /** Deepest nesting of a frame from the server (responses to this client's calls are not limited): see `ServeOptions.maxDepth`. Default: 64. */
   maxDepth?: number;
   /** Calls from the server running at once on this client; one more is answered -32000 (busy) at once. Default: 10,000. */
   maxInFlightPerConnection?: number;

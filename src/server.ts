@@ -55,7 +55,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch; a longer batch is answered with one -32600 (id null) and none of it runs. Default: 100. */
   maxBatch?: number;
-  /** Deepest nesting of arrays and objects in a frame (the frame itself is 1); a deeper frame is answered -32600 (id null). Default: 64. */
+  /**
+   * Deepest nesting of arrays and objects in a frame (the frame itself is 1); a deeper frame is answered -32600 (id null)
+   * and not run. A single response (the answer to a call this side made) is not limited. Default: 64.
+   */
   maxDepth?: number;
   /** Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run. Default: 10,000. */
   maxInFlightPerConnection?: number;

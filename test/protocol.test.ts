@@ -513,6 +513,17 @@ describe('decode limits', () => {
     expect(depthExceeds(7, 0)).toBe(false);
   });
 
+  it('leaves a single response unlimited by maxDepth (its caller asked for it), but not a request or a batch', () => {
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    const result = decode(`{"jsonrpc":"2.0","id":"a","result":${deep}}`, { maxDepth: 64 });
+    expect(result.kind === 'single' && result.message.kind).toBe('result');
+    const error = decode(`{"jsonrpc":"2.0","id":"a","error":{"code":1,"message":"m","data":${deep}}}`, { maxDepth: 64 });
+    expect(error.kind === 'single' && error.message.kind).toBe('error');
+    const refused = { kind: 'unparseable', reason: 'frame nested deeper than 64 levels (maxDepth)', code: -32600 };
+    expect(decode(`{"jsonrpc":"2.0","id":"a","method":"m","params":[${deep}]}`, { maxDepth: 64 })).toEqual(refused);
+    expect(decode(`[{"jsonrpc":"2.0","id":"a","result":${deep}}]`, { maxDepth: 64 })).toEqual(refused);
+  });
+
   it('walks 1,000,000 levels without recursion', () => {
     const deep = JSON.parse('['.repeat(1_000_000) + ']'.repeat(1_000_000));
     expect(depthExceeds(deep, 64)).toBe(true);

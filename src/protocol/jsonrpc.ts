@@ -145,11 +145,21 @@ export function classify(value: unknown): Message {
   return { kind: 'error', frame: m as unknown as ErrorFrame };
 }
 
+/** A single message shaped as a response (result or error, no method), valid or not. */
+function isResponseShaped(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  return !hasOwn.call(value, 'method') && (hasOwn.call(value, 'result') || hasOwn.call(value, 'error'));
+}
+
 /** Limits `decode` enforces on a frame it parsed. Each is off when not given. */
 export interface DecodeLimits {
   /** Most messages in a batch; a longer batch is answered with one -32600. */
   maxBatch?: number;
-  /** Deepest nesting of arrays and objects, the frame itself counting as 1 (a batch array too). */
+  /**
+   * Deepest nesting of arrays and objects, the frame itself counting as 1 (a batch array too). A single
+   * response is not limited: it is the answer its caller asked for, and refusing it would leave the call
+   * to time out; the limit keeps handlers from running on what they were not written for.
+   */
   maxDepth?: number;
 }
 
@@ -163,7 +173,7 @@ export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   }
   const { maxBatch, maxDepth } = limits;
   // Nesting deeper than maxDepth takes at least 2 * (maxDepth + 1) bracket characters: shorter frames skip the walk.
-  if (maxDepth !== undefined && text.length > 2 * maxDepth && depthExceeds(value, maxDepth)) {
+  if (maxDepth !== undefined && text.length > 2 * maxDepth && !isResponseShaped(value) && depthExceeds(value, maxDepth)) {
     return { kind: 'unparseable', reason: `frame nested deeper than ${maxDepth} levels (maxDepth)`, code: ErrorCodes.InvalidRequest };
   }
   if (Array.isArray(value)) {
