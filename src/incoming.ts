@@ -75,6 +75,15 @@ export function duplicateRequestFrame(id: Id): ErrorFrame {
   return errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` });
 }
 
+/**
+ * Why a request is refused unrun when `limit` incoming calls already run on
+ * the connection (or the NATS responder): -32000, so the caller may retry later.
+ */
+export function inFlightBusy(limit: number, method: string): ErrorObject {
+  const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
+  return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
+}
+
 interface IncomingEntry {
   actor: { send(event: IncomingCallEvent): void };
   batch: BatchReply | undefined;

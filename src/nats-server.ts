@@ -12,13 +12,14 @@
 import { DEFAULT_CLOSE_TIMEOUT } from './limits.js';
 import { Emitter } from './emitter.js';
 import { NotSupportedError } from './errors.js';
-import { BatchReply, duplicateRequestFrame, IncomingCalls } from './incoming.js';
-import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type Frame, type Id, type Message } from './protocol/jsonrpc.js';
+import { BatchReply, duplicateRequestFrame, IncomingCalls, inFlightBusy } from './incoming.js';
+import { resolveResponderLimits, type ResponderLimitOptions } from './limits.js';
+import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type ErrorFrame, type Id, type Message } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
-export interface NatsServeOptions<Api extends AnyApi = UntypedApi> {
+export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
   nats: string;
   /** The subject to answer calls on (no wildcards). */
@@ -35,6 +36,14 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> {
   closeTimeout?: number;
   /** What runs each incoming call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
+  /** Longest a handler may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
+  handlerTimeout?: number;
+  /** Most messages in a JSON-RPC batch: see `ServeOptions.maxBatch`. Default: 100. */
+  maxBatch?: number;
+  /** Deepest nesting of a request: see `ServeOptions.maxDepth`. Default: 64. */
+  maxDepth?: number;
+  /** Calls running at once on this responder; one more is answered -32000 (busy) at once, unrun. Default: 10,000. */
+  maxInFlightPerConnection?: number;
 }
 
 export interface NatsServerEvents {
@@ -83,6 +92,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const methods = validateMethods(options.methods, 'options.methods');
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const engine = validateEngine(options.engine);
+  const limits = resolveResponderLimits(options);
 
   const events = new Emitter<NatsServerEvents>();
   /** Reply subject of each single request in flight, by id. */
@@ -98,13 +108,20 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       const reply = replies.get(id);
       if (reply === undefined) return;
       replies.delete(id);
-      link?.reply(reply, text);
+      publish(reply, text, id);
       checkIdle();
     },
     inspect: options.inspect,
     exposeErrorStack: options.exposeErrorStack ?? false,
     engine,
+    handlerTimeout: limits.handlerTimeout,
   });
+
+  /** Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so. */
+  const publish = (reply: string, text: string, id: Id | null) => {
+    const error = link?.reply(reply, text);
+    if (error) link?.reply(reply, encode(errorFrame(id, { code: ErrorCodes.InternalError, message: `the answer (${text.length} characters) could not be published: ${error.message}` })));
+  };
 
   const report = (reason: UnmatchedEvent['reason'], message: unknown, id: Id | null | undefined, detail: string) =>
     events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail });
@@ -118,17 +135,21 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   };
 
   const handle = (message: Message, reply: string | undefined, batch: BatchReply | undefined) => {
-    const answer = (frame: Frame) => {
+    const answer = (frame: ErrorFrame) => {
       if (batch) {
         batch.expect();
         batch.add(encode(frame));
-      } else if (reply) link?.reply(reply, encode(frame));
+      } else if (reply) publish(reply, encode(frame), frame.id);
     };
     switch (message.kind) {
       case 'request': {
         const { id } = message.frame;
         if (reply === undefined) {
           report('malformed', message.frame, id, 'a request without a reply subject cannot be answered');
+          return;
+        }
+        if (incoming.size >= limits.maxInFlight) {
+          answer(errorFrame(id, inFlightBusy(limits.maxInFlight, message.frame.method)));
           return;
         }
         // Ids are unique per caller; two callers reusing one id at once cannot both be answered by id.
@@ -170,17 +191,17 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     subject,
     queue,
     onMessage: (text, reply) => {
-      const decoded = decode(text);
+      const decoded = decode(text, limits);
       switch (decoded.kind) {
         case 'unparseable':
           report('malformed', text, null, decoded.reason);
-          if (reply) link?.reply(reply, encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+          if (reply) publish(reply, encode(errorFrame(null, { code: decoded.code, message: decoded.reason })), null);
           return;
         case 'single':
           handle(decoded.message, reply, undefined);
           return;
         case 'batch': {
-          const batch = reply === undefined ? undefined : new BatchReply((text) => link?.reply(reply, text));
+          const batch = reply === undefined ? undefined : new BatchReply((text) => publish(reply, text, null));
           for (const message of decoded.messages) handle(message, reply, batch);
           batch?.seal();
           return;

@@ -13,7 +13,7 @@ import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
 import type { ResponderLimits, SendLimits } from './limits.js';
 import { SendBudget } from './send-budget.js';
-import { IncomingCalls, BatchReply, duplicateRequestFrame } from './incoming.js';
+import { IncomingCalls, BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
 import {
   CANCEL_METHOD,
@@ -23,6 +23,7 @@ import {
   ErrorCodes,
   notificationFrame,
   requestFrame,
+  type ErrorObject,
   type Frame,
   type Message,
 } from './protocol/jsonrpc.js';
@@ -483,12 +484,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   }
 
   /** Why a request is refused unrun (-32000), or undefined when it may run. */
-  private busy(method: string): { code: number; message: string; data: Record<string, number> } | undefined {
+  private busy(method: string): ErrorObject | undefined {
     const limit = this.options.limits.maxInFlight;
-    if (this.incoming.size >= limit) {
-      const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
-      return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
-    }
+    if (this.incoming.size >= limit) return inFlightBusy(limit, method);
     if (this.budget.full) {
       const { highWaterMark } = this.options.send;
       const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;

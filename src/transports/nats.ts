@@ -209,8 +209,11 @@ export interface NatsResponderOptions {
 
 /** A responder's NATS connection: a queue-group subscription to the subject, and replies. */
 export interface NatsResponderLink {
-  /** Publishes a reply (dropped once the connection is closed). */
-  reply(subject: string, text: string): void;
+  /**
+   * Publishes a reply (dropped once the connection is closed). Returns the error that kept it from being
+   * published (larger than nats-server's max_payload), so that the caller can be answered something smaller.
+   */
+  reply(subject: string, text: string): Error | undefined;
   /** Stops taking requests; messages already delivered are still handled. Gives up after `timeout` ms. */
   stopReceiving(timeout: number): Promise<void>;
   /** Flushes replies and closes the connection; after `timeout` ms, closes it without flushing. */
@@ -237,11 +240,14 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   await nc.flush(); // the subscriptions are registered: requests sent from now on reach this responder
   return {
     reply: (subject, text) => {
-      if (nc.isClosed()) return;
+      if (nc.isClosed()) return undefined;
       try {
         nc.publish(subject, encoder.encode(text));
-      } catch {
-        // Closing meanwhile: the caller's call times out, as with a lost reply.
+        return undefined;
+      } catch (error) {
+        // Closing meanwhile: nothing can be published, and the caller's call times out, as with a lost reply.
+        if (nc.isClosed()) return undefined;
+        return error instanceof Error ? error : new Error(String(error));
       }
     },
     // A drain waits on nats-server; one that is gone (or a connection that has not noticed yet) must not hold close() forever.
