@@ -63,6 +63,27 @@ describe('limits on calls from the server', () => {
     expect(peer.answers[0].error).toEqual({ code: ErrorCodes.InvalidRequest, message: expect.stringMatching(/deeper than 64 levels \(maxDepth\)/) });
   });
 
+  it('fails a handler of a call from the server past handlerTimeout with -32001 and aborts its signal', async () => {
+    const peer = await rawServerPeer();
+    let reason: unknown;
+    client = connect(peer.url, {
+      heartbeat: 0,
+      handlerTimeout: 50,
+      methods: { hang: (_p: unknown, ctx) => new Promise(() => ctx.signal.addEventListener('abort', () => (reason = ctx.signal.reason))) },
+    });
+    const socket = await peer.socket();
+    await client.ready;
+    socket.send(JSON.stringify(call(7)));
+    await until(() => peer.answers.length === 1, 'the answer', 1_000_000);
+    expect(peer.answers[0]).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      error: { code: ErrorCodes.HandlerTimeout, message: 'method "hang" did not finish within 50 ms (handlerTimeout)', data: { method: 'hang', handlerTimeout: 50 } },
+    });
+    expect((reason as DOMException).name).toBe('TimeoutError');
+    expect(client.handlingCalls).toBe(0);
+  });
+
   it('answers calls beyond maxInFlightPerConnection -32000 busy, unrun, so three batches cannot start 150,000 handlers', async () => {
     const peer = await rawServerPeer();
     let ran = 0;

@@ -140,4 +140,28 @@ describe('a server that does not read the answers to its calls', () => {
     expect(error.message).toMatch(/the peer read nothing for 5000 ms/);
     await client.closed;
   });
+
+  it('answers already running that pile up past maxBufferedAmount drop the server with 1008 at once', async () => {
+    const gate = deferred();
+    let started = 0;
+    raw = await rawServer();
+    client = connect(raw.url, {
+      heartbeat: 0,
+      highWaterMark: MiB,
+      maxBufferedAmount: 4 * MiB,
+      methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
+    });
+    await client.ready;
+    socket = await raw.accepted;
+    socket.pause();
+    const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
+    for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), false));
+    await until(() => started === 40, 'every call to start');
+    gate.resolve();
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
+    await client.closed;
+  });
 });

@@ -9,7 +9,7 @@ let client: Client | undefined;
 closeAfterEach(() => [client, server]);
 
 /** A server whose `hold` calls the test answers by hand, and the client's view of unmatched messages. */
-async function setup(options: { clock?: SimulatedClock } = {}) {
+async function setup(options: { clock?: SimulatedClock; settledMemory?: number } = {}) {
   const held = new Map<string | number, (value: unknown) => void>();
   server = await serve({
     methods: {
@@ -17,7 +17,7 @@ async function setup(options: { clock?: SimulatedClock } = {}) {
       hold: (_p: unknown, ctx) => new Promise((resolve) => held.set(ctx.id, resolve)),
     },
   });
-  client = connect(server.url, options.clock ? { clock: options.clock } : {});
+  client = connect(server.url, options);
   const unmatched: UnmatchedEvent[] = [];
   client.on('unmatched', (event) => unmatched.push(event));
   await client.ready;
@@ -42,6 +42,24 @@ describe('messages that match no call', () => {
     expect(client.pendingCalls).toBe(1);
     [...held.values()][0]!('mine');
     expect(await call).toBe('mine');
+  });
+
+  it("forgets settled ids beyond settledMemory: a response for one is then 'unknown', for a recent one 'duplicate'", async () => {
+    const { held, unmatched, serverSide, client } = await setup({ settledMemory: 2 });
+    for (let n = 0; n < 5; n++) {
+      const call = client.request('hold', { n });
+      await until(() => held.size === n + 1, `call ${n} to arrive`);
+      [...held.values()][n]!(n);
+      expect(await call).toBe(n);
+    }
+    const ids = [...held.keys()];
+    serverSide.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: ids[0], result: 'again' }));
+    serverSide.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: ids[4], result: 'again' }));
+    await until(() => unmatched.length === 2, 'two reports');
+    expect(unmatched.map((u) => [u.reason, u.id])).toEqual([
+      ['unknown', ids[0]],
+      ['duplicate', ids[4]],
+    ]);
   });
 
   it("reports a second response for a settled call as 'duplicate'", async () => {
