@@ -9,12 +9,12 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { DEFAULT_CLOSE_TIMEOUT } from './limits.js';
 import { Emitter } from './emitter.js';
 import { NotSupportedError } from './errors.js';
-import { BatchReply, duplicateRequestFrame, IncomingCalls, inFlightBusy } from './incoming.js';
-import { resolveResponderLimits, type ResponderLimitOptions } from './limits.js';
-import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type ErrorFrame, type Id, type Message } from './protocol/jsonrpc.js';
+import { receiveFrame, type InboundHost } from './inbound.js';
+import { IncomingCalls } from './incoming.js';
+import { DEFAULT_CLOSE_TIMEOUT, resolveResponderLimits, type ResponderLimitOptions } from './limits.js';
+import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
@@ -97,6 +97,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const events = new Emitter<NatsServerEvents>();
   /** Reply subject of each single request in flight, by id. */
   const replies = new Map<Id, string>();
+  /** The reply subject of the frame being dispatched. */
+  let replySubject: string | undefined;
   let link: NatsResponderLink | undefined;
   let idle: (() => void) | undefined;
   const checkIdle = () => queueMicrotask(() => incoming.size === 0 && idle?.());
@@ -123,63 +125,31 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     if (error) link?.reply(reply, encode(errorFrame(id, { code: ErrorCodes.InternalError, message: `the answer (${text.length} characters) could not be published: ${error.message}` })));
   };
 
-  const report = (reason: UnmatchedEvent['reason'], message: unknown, id: Id | null | undefined, detail: string) =>
-    events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail });
-
-  const cancel = (params: unknown) => {
-    const id = (params as { id?: unknown } | undefined)?.id;
-    if ((typeof id === 'string' || typeof id === 'number') && incoming.cancel(id)) {
+  /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */
+  const inbound: InboundHost = {
+    limits,
+    get handling() {
+      return incoming.size;
+    },
+    accepting: () => true,
+    busy: () => undefined,
+    startCall: (frame, batch) => {
+      if (batch) return incoming.receive(frame, batch);
+      // Two callers reusing one id at once cannot both be answered by id.
+      if (replies.has(frame.id)) return false;
+      replies.set(frame.id, replySubject!); // before receive: an unknown method is answered at once
+      if (incoming.receive(frame)) return true;
+      replies.delete(frame.id);
+      return false;
+    },
+    cancelCall: (id) => {
+      if (!incoming.cancel(id)) return;
       replies.delete(id);
       checkIdle();
-    }
-  };
-
-  const handle = (message: Message, reply: string | undefined, batch: BatchReply | undefined) => {
-    const answer = (frame: ErrorFrame) => {
-      if (batch) {
-        batch.expect();
-        batch.add(encode(frame));
-      } else if (reply) publish(reply, encode(frame), frame.id);
-    };
-    switch (message.kind) {
-      case 'request': {
-        const { id } = message.frame;
-        if (reply === undefined) {
-          report('malformed', message.frame, id, 'a request without a reply subject cannot be answered');
-          return;
-        }
-        if (incoming.size >= limits.maxInFlight) {
-          answer(errorFrame(id, inFlightBusy(limits.maxInFlight, message.frame.method)));
-          return;
-        }
-        // Ids are unique per caller; two callers reusing one id at once cannot both be answered by id.
-        const busy = replies.has(id) || !(batch ? incoming.receive(message.frame, batch) : receiveSingle(message, reply));
-        if (busy) answer(duplicateRequestFrame(id));
-        return;
-      }
-      case 'notification':
-        if (message.frame.method === CANCEL_METHOD) cancel(message.frame.params);
-        else events.emit('notification', { method: message.frame.method, params: message.frame.params });
-        return;
-      case 'result':
-      case 'error':
-        report('unknown', message.frame, message.frame.id, 'responders make no calls: a response matches nothing');
-        return;
-      case 'invalid': {
-        report('malformed', message.value, message.id, message.reason);
-        const v = message.value as Record<string, unknown> | null;
-        const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
-        if (!meantAsResponse) answer(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }));
-        return;
-      }
-    }
-  };
-
-  const receiveSingle = (message: Extract<Message, { kind: 'request' }>, reply: string): boolean => {
-    replies.set(message.frame.id, reply); // before receive: an unknown method is answered at once
-    if (incoming.receive(message.frame)) return true;
-    replies.delete(message.frame.id);
-    return false;
+    },
+    response: ({ frame }) => inbound.report('unknown', frame, frame.id, 'responders make no calls: a response matches nothing'),
+    notification: (method, params) => events.emit('notification', { method, params }),
+    report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 
   let resolveClosed!: () => void;
@@ -191,26 +161,16 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     subject,
     queue,
     onMessage: (text, reply) => {
-      const decoded = decode(text, limits);
-      switch (decoded.kind) {
-        case 'unparseable':
-          report('malformed', text, null, decoded.reason);
-          if (reply) publish(reply, encode(errorFrame(null, { code: decoded.code, message: decoded.reason })), null);
-          return;
-        case 'single':
-          handle(decoded.message, reply, undefined);
-          return;
-        case 'batch': {
-          const batch = reply === undefined ? undefined : new BatchReply((text) => publish(reply, text, null));
-          for (const message of decoded.messages) handle(message, reply, batch);
-          batch?.seal();
-          return;
-        }
-      }
+      // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
+      replySubject = reply;
+      receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
+      replySubject = undefined;
     },
     onCancel: (text) => {
       const decoded = decode(text);
-      if (decoded.kind === 'single' && decoded.message.kind === 'notification') cancel(decoded.message.frame.params);
+      if (decoded.kind !== 'single' || decoded.message.kind !== 'notification') return;
+      const id = (decoded.message.frame.params as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
     },
     onClosed: (error) => {
       incoming.cancelAll();

@@ -1,32 +1,31 @@
 /**
- * One end of a connection, the same on both sides of the socket: it owns the
- * connection actor and the transport, makes outgoing calls, answers incoming
- * ones and reports every message that matches nothing. `connect()` wraps it
- * for the client; the server makes one per accepted socket.
+ * The host of one connection, the same on both sides of the socket: it owns
+ * the connection actor and the current transport, and wires the three units
+ * of the core to them: outgoing calls (outgoing.ts), incoming calls
+ * (incoming.ts) and the inbound dispatcher (inbound.ts), which every frame
+ * from the transport goes through. `connect()` wraps it for the client; the
+ * server makes one per accepted socket.
+ *
+ * Each step of the connection's life is a named handler below (as `ws` names
+ * `socketOnClose` and `receiverOnMessage`): the connection machine's actions
+ * only ask for them, and they run right after the machine's step, outside
+ * XState's action execution, since they start call actors and call user
+ * listeners.
  */
 import { nanoid } from 'nanoid';
 import { createActor, type Actor } from 'xstate';
 import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
+import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
 import { realTime } from './engine/deadlines.js';
-import { Heartbeat } from './heartbeat.js';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
+import { Heartbeat } from './heartbeat.js';
+import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
+import { IncomingCalls } from './incoming.js';
 import type { ResponderLimits, SendLimits } from './limits.js';
-import { SendBudget } from './send-budget.js';
-import { IncomingCalls, BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
 import { OutgoingCalls } from './outgoing.js';
-import {
-  CANCEL_METHOD,
-  decode,
-  encode,
-  errorFrame,
-  ErrorCodes,
-  notificationFrame,
-  requestFrame,
-  type ErrorObject,
-  type Frame,
-  type Message,
-} from './protocol/jsonrpc.js';
+import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from './protocol/jsonrpc.js';
+import { SendBudget } from './send-budget.js';
 import type { Transport } from './transports/transport.js';
 import type {
   AnyApi,
@@ -40,10 +39,9 @@ import type {
   RequestArgs,
   RequestOptions,
   ResultOf,
-  UnmatchedReason,
   UntypedApi,
 } from './types.js';
-import { validateCloseCode, validateMethodName, validateRequestOptions } from './validate.js';
+import { validateCloseCode, validateMethodName, validateParams, validateRequestOptions } from './validate.js';
 
 export interface PeerOptions {
   /** Shown in errors: the URL connected to, or the client's address. */
@@ -95,17 +93,24 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
   private readonly events = new Emitter<PeerEvents>();
   private readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
-  /** The current epoch's transport. */
-  private transport!: Transport;
-  private closeError: ConnectionClosedError | undefined;
-  private opened = false;
+  /** What the inbound dispatcher needs of this connection. */
+  private readonly inbound: InboundHost;
   private readonly heartbeat: Heartbeat | undefined;
   /** What the other end may make this one buffer. */
   private readonly budget: SendBudget;
-  /** Effects requested by the connection's actions during the current event. */
+  /** The current epoch's transport. */
+  private transport!: Transport;
+  /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
+  private closeError: ConnectionClosedError | undefined;
+  /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
+  private terminating = false;
+  private opened = false;
+  private settleReady!: { resolve: () => void; reject: (error: unknown) => void };
+  private resolveClosed!: () => void;
+  /** Handlers the connection's actions asked for during the current step. */
   private effects: Array<() => void> = [];
-  /** Whether incoming messages skip the connection actor (see ROUTING_STATES). */
-  private routesDirectly = false;
+  /** Whether frames from the transport skip the connection actor (see DISPATCH_STATES). */
+  private bypassesActor = false;
 
   constructor(private readonly options: PeerOptions) {
     const write = (text: string, done?: (error?: Error) => void) => this.send(text, done);
@@ -131,125 +136,170 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
       handlerTimeout: options.limits.handlerTimeout,
       clock: options.clock,
     });
-
-    let settleReady!: { resolve: () => void; reject: (e: unknown) => void };
-    this.ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
+    this.inbound = this.inboundHost();
+    this.ready = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
-    let resolveClosed!: () => void;
-    this.closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+    this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
 
-    // The connection's actions run their effects right after the event that
-    // triggered them, outside XState's action execution: effects start call
-    // actors and call user listeners, which must not run inside another actor's action.
-    const logic = connectionMachine.provide({
-      actions: {
-        openTransport: () => this.later(() => this.attach(options.openTransport())),
-        flushQueuedCalls: () =>
-          this.later(() => {
-            this.opened = true;
-            if (this.transport.ping) this.heartbeat?.start();
-            settleReady.resolve();
-            this.outgoing.open();
-            this.events.emit('open', undefined);
-          }),
-        suspendCalls: ({ context }) =>
-          this.later(() => {
-            this.heartbeat?.stop();
-            this.budget.stop();
-            const error = this.closeError ?? this.describeLoss(context);
-            this.closeError = undefined;
-            this.outgoing.lost(error);
-            this.incoming.cancelAll();
-          }),
-        reportReconnecting: ({ context }) =>
-          this.later(() =>
-            this.events.emit('reconnecting', {
-              attempt: context.attempt,
-              delay: context.retryDelay,
-              code: context.closeCode,
-              reason: context.closeReason ?? '',
-              error: context.error,
-            }),
-          ),
-        routeMessage: ({ event }) => {
-          if (event.type === 'message.received') this.later(() => this.route(event.data));
-        },
-        closeTransport: ({ event }) => {
-          if (event.type !== 'connection.close') return;
-          this.later(() => (this.terminating ? this.transport.terminate() : this.transport.close(event.code, event.reason)));
-        },
-        failPendingCalls: ({ context }) =>
-          this.later(() => {
-            this.heartbeat?.stop();
-            this.budget.stop();
-            const error = this.closeError ?? (this.closeError = this.describeClose(context));
-            settleReady.reject(error);
-            this.outgoing.failAll(error);
-            this.incoming.cancelAll();
-          }),
-        reportClosed: ({ context }) =>
-          this.later(() => {
-            this.events.emit('close', { code: context.closeCode, reason: context.closeReason ?? '', error: context.error });
-            resolveClosed();
-          }),
-      },
-    });
-    const { heartbeat = 0 } = options;
+    const clock = options.clock ?? realTime;
+    const { heartbeat = 0, url } = options;
     if (heartbeat > 0) {
-      this.heartbeat = new Heartbeat(heartbeat, options.clock ?? realTime, () => this.transport.ping?.(), () => {
-        this.closeError = new ConnectionClosedError(
-          `the connection to ${options.url} was dropped: the peer answered no heartbeat for ${heartbeat} ms`,
-          { closeCode: 1006, closeReason: '' },
-        );
-        this.transport.terminate();
-      });
+      const silent = localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '');
+      this.heartbeat = new Heartbeat(heartbeat, clock, () => this.transport.ping?.(), () => this.drop(silent));
     }
-    this.budget = new SendBudget(options.send, options.clock ?? realTime, () => this.transport.bufferedAmount, (reason) =>
-      this.closeLocally(new ConnectionClosedError(`the connection to ${options.url} was dropped: ${reason}`, { closeCode: 1008, closeReason: PEER_NOT_READING }), 1008, PEER_NOT_READING),
+    this.budget = new SendBudget(options.send, clock, () => this.transport.bufferedAmount, (reason) =>
+      this.closeLocally(localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING), 1008, PEER_NOT_READING),
     );
-    this.actor = createActor(logic, {
-      input: { url: options.url, alreadyOpen: options.alreadyOpen, reconnect: options.reconnect },
+    this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
+      input: { url, alreadyOpen: options.alreadyOpen, reconnect: options.reconnect },
       inspect: options.inspect,
       // Only when given: an explicit undefined would replace XState's own clock.
       ...(options.clock ? { clock: options.clock } : {}),
     });
     this.outgoing.parent = this.actor;
     this.incoming.parent = this.actor;
-    // A delayed transition (the reconnect backoff) happens without a dispatch: its effects run from here.
-    this.actor.subscribe(() => {
-      this.updateRouting();
-      this.runEffects();
-    });
+    // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
+    this.actor.subscribe(() => this.afterStep());
     this.actor.start();
-    this.updateRouting();
-    this.runEffects();
+    this.afterStep();
   }
+
+  // ── The connection machine's actions: each asks for its handler, run once the step is done.
+
+  private connectionActions() {
+    return {
+      openTransport: () => this.later(() => this.attach(this.options.openTransport())),
+      flushQueuedCalls: () => this.later(() => this.onOpen()),
+      suspendCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
+      reportReconnecting: ({ context }: { context: ConnectionContext }) => this.later(() => this.onReconnecting(context)),
+      routeMessage: ({ event }: { event: ConnectionEvent }) => {
+        if (event.type === 'message.received') this.later(() => this.onFrame(event.data));
+      },
+      closeTransport: ({ event }: { event: ConnectionEvent }) => {
+        if (event.type === 'connection.close') this.later(() => this.onCloseRequested(event.code, event.reason));
+      },
+      failPendingCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosing(context)),
+      reportClosed: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosed(context)),
+    };
+  }
+
+  // ── What happens at each step of the connection's life.
+
+  /** The transport opened (a new epoch): what waited goes out, the heartbeat starts, `ready` resolves. */
+  private onOpen(): void {
+    this.opened = true;
+    if (this.transport.ping) this.heartbeat?.start();
+    this.settleReady.resolve();
+    this.outgoing.open();
+    this.events.emit('open', undefined);
+  }
+
+  /** The transport was lost and a reconnection follows: calls written on it fail (or wait again, if retry), handlers abort. */
+  private onLost(context: ConnectionContext): void {
+    this.stopWatching();
+    const error = this.closeError ?? lostError(this.options.url, context);
+    this.closeError = undefined;
+    this.outgoing.lost(error);
+    this.incoming.cancelAll();
+  }
+
+  private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
+    this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error });
+  }
+
+  /** One text frame from the peer. */
+  private onFrame(text: string): void {
+    receiveFrame(this.inbound, text, this.reply);
+  }
+
+  private onCloseRequested(code: number | undefined, reason: string | undefined): void {
+    if (this.terminating) this.transport.terminate();
+    else this.transport.close(code, reason);
+  }
+
+  /** The connection ends for good: every pending call fails at once with one error, `ready` rejects if it never opened. */
+  private onClosing(context: ConnectionContext): void {
+    this.stopWatching();
+    const error = this.closeError ?? (this.closeError = closedError(this.options.url, context, this.opened));
+    this.settleReady.reject(error);
+    this.outgoing.failAll(error);
+    this.incoming.cancelAll();
+  }
+
+  private onClosed({ closeCode, closeReason, error }: ConnectionContext): void {
+    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error });
+    this.resolveClosed();
+  }
+
+  // ── The transport's events: only the current epoch's count.
 
   /** Makes `transport` the current epoch's; events from an earlier epoch's transport are ignored. */
   private attach(transport: Transport): void {
     this.transport = transport;
     const current = () => this.transport === transport;
     transport.attach({
-      open: () => current() && this.dispatch({ type: 'transport.opened' }),
-      message: (data, isBinary) => {
-        if (!current()) return;
-        this.heartbeat?.heard();
-        if (isBinary) this.refuseBinary();
-        // In a state whose only answer to a message is routeMessage, route it without running the interpreter.
-        else if (this.routesDirectly) this.route(data);
-        else this.dispatch({ type: 'message.received', data });
-      },
-      close: (code, reason) => current() && this.dispatch({ type: 'transport.closed', code, reason }),
-      error: (error) => current() && this.dispatch({ type: 'transport.error', error }),
+      open: () => current() && this.step({ type: 'transport.opened' }),
+      message: (data, isBinary) => current() && this.transportOnMessage(data, isBinary),
+      close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason }),
+      error: (error) => current() && this.step({ type: 'transport.error', error }),
       pong: () => current() && this.heartbeat?.heard(),
-      noResponders: (id, subject) => {
-        if (!current()) return;
-        const reason = this.outgoing.failNoResponders(id, subject);
-        if (reason) this.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
-      },
+      noResponders: (id, subject) => current() && this.transportOnNoResponders(id, subject),
     });
   }
 
+  private transportOnMessage(data: string, isBinary: boolean): void {
+    this.heartbeat?.heard();
+    if (isBinary) this.refuseBinary();
+    // In a state whose only answer to a frame is routeMessage, take it without an interpreter step.
+    else if (this.bypassesActor) this.onFrame(data);
+    else this.step({ type: 'message.received', data });
+  }
+
+  /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */
+  private transportOnNoResponders(id: string, subject: string): void {
+    const reason = this.outgoing.failNoResponders(id, subject);
+    if (reason) this.inbound.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
+  }
+
+  /** A binary frame: JSON-RPC travels in text frames, so it is reported and answered -32600 (id null); the connection stays open. */
+  private refuseBinary(): void {
+    const detail = 'binary frame: JSON-RPC travels in text frames';
+    this.inbound.report('malformed', '', null, detail);
+    if (this.state === 'open') this.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
+  }
+
+  /** What the inbound dispatcher needs of this connection. */
+  private inboundHost(): InboundHost {
+    const incoming = this.incoming;
+    return {
+      limits: this.options.limits,
+      get handling() {
+        return incoming.size;
+      },
+      accepting: () => this.state === 'open',
+      busy: (method) => this.busy(method),
+      startCall: (frame, batch) => this.incoming.receive(frame, batch),
+      cancelCall: (id) => void this.incoming.cancel(id),
+      response: ({ frame }) => {
+        const outcome = 'result' in frame ? { result: frame.result } : { error: frame.error };
+        const reason = this.outgoing.route(frame.id, outcome);
+        if (reason) this.inbound.report(reason, frame, frame.id, describeUnmatched(reason));
+      },
+      notification: (method, params) => this.events.emit('notification', { method, params }),
+      report: (reason, message, id, detail) =>
+        this.events.emit('unmatched', { reason, message, ...(typeof id === 'string' || typeof id === 'number' || id === null ? { id } : {}), detail }),
+    };
+  }
+
+  /** Why a request is refused unrun by this connection's send buffer (-32000), or undefined. */
+  private busy(method: string): ErrorObject | undefined {
+    if (!this.budget.full) return undefined;
+    const { highWaterMark } = this.options.send;
+    const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;
+    return { code: ErrorCodes.ServerBusy, message, data: { highWaterMark, bufferedAmount: this.transport.bufferedAmount } };
+  }
+
+  // ── The public face.
   /** The connection's lifecycle state. */
   get state(): ConnectionState {
     const { value } = this.actor.getSnapshot();
@@ -332,15 +382,14 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
    */
   close(code = 1000, reason = ''): Promise<void> {
     validateCloseCode(code, reason);
-    const error = new ConnectionClosedError(`the connection to ${this.options.url} was closed locally`, { closeCode: code, closeReason: reason });
-    return this.closeLocally(error, code, reason);
+    return this.closeLocally(localCloseError(this.options.url, 'closed locally', code, reason), code, reason);
   }
 
   /** Starts the close handshake, failing pending calls with `error`; the socket is dropped if it does not end within `closeTimeout`. */
   private closeLocally(error: ConnectionClosedError, code: number, reason: string): Promise<void> {
     if (this.state === 'connecting' || this.state === 'open') {
       this.closeError = error;
-      this.dispatch({ type: 'connection.close', code, reason });
+      this.step({ type: 'connection.close', code, reason });
       const timer = setTimeout(() => this.transport.terminate(), this.options.closeTimeout);
       timer.unref?.();
       void this.closed.then(() => clearTimeout(timer));
@@ -357,14 +406,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     if (state === 'connecting' || state === 'open') {
       // A local close like close()'s, never followed by a reconnect; only the socket is dropped instead of closed.
       this.terminating = true;
-      this.closeError = new ConnectionClosedError(`the connection to ${this.options.url} was terminated locally`, { closeCode: 1006, closeReason: '' });
-      this.dispatch({ type: 'connection.close', code: 1006 });
+      this.closeError = localCloseError(this.options.url, 'terminated locally', 1006, '');
+      this.step({ type: 'connection.close', code: 1006 });
     } else if (state === 'closing') this.transport.terminate();
     return this.closed;
   }
-
-  /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
-  private terminating = false;
 
   /**
    * Writes a raw text frame, bypassing the protocol. For tools and tests that
@@ -374,6 +420,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     this.send(text);
   }
 
+  // ── Plumbing.
+
   /** Every frame leaves through here, so that what the peer makes us buffer is watched. Returns false when the transport refused it. */
   private send(text: string, done?: (error?: Error) => void): boolean {
     if (!this.transport.send(text, done)) return false;
@@ -381,166 +429,54 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> implements PeerApi<Remo
     return true;
   }
 
-  /** Sends an event to the connection actor, then runs the effects its actions asked for. */
-  private dispatch(event: ConnectionEvent): void {
-    this.actor.send(event);
-    this.updateRouting();
-    this.runEffects();
+  /** Answers to the peer's frames (one function for every frame: nothing allocated per message). */
+  private readonly reply = (text: string): void => void this.send(text);
+
+  /** Drops the socket without a close handshake, failing pending calls with `error`. */
+  private drop(error: ConnectionClosedError): void {
+    this.closeError = error;
+    this.transport.terminate();
   }
 
-  /** Whether messages can skip the connection actor in the state it is in now (see ROUTING_STATES). */
-  private updateRouting(): void {
-    this.routesDirectly = this.options.inspect === undefined && ROUTING_STATES.has(this.state);
+  private stopWatching(): void {
+    this.heartbeat?.stop();
+    this.budget.stop();
+  }
+
+  /** Why a call or notification made on a closing or closed connection fails at once. */
+  private notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
+    return notOpenError(this.options.url, this.state, verb, method, this.actor.getSnapshot().context, this.closeError);
+  }
+
+  /** Sends an event to the connection actor, then runs the handlers its actions asked for. */
+  private step(event: ConnectionEvent): void {
+    this.actor.send(event);
+    this.afterStep();
   }
 
   private later(effect: () => void): void {
     this.effects.push(effect);
   }
 
-  private runEffects(): void {
-    // Effects may dispatch again (a listener closing the connection): drain until empty.
+  private afterStep(): void {
+    this.bypassesActor = this.options.inspect === undefined && DISPATCH_STATES.has(this.state);
+    // Handlers may step the machine again (a listener closing the connection): drain until none is left.
     while (this.effects.length > 0) {
       const batch = this.effects;
       this.effects = [];
       for (const effect of batch) effect();
     }
   }
-
-  /** A binary frame: JSON-RPC travels in text frames, so it is reported and answered -32600 (id null); the connection stays open. */
-  private refuseBinary(): void {
-    const detail = 'binary frame: JSON-RPC travels in text frames';
-    this.report('malformed', '', null, detail);
-    if (this.state === 'open') this.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
-  }
-
-  private route(text: string): void {
-    const decoded = decode(text, this.options.limits);
-    switch (decoded.kind) {
-      case 'unparseable':
-        this.report('malformed', text, null, decoded.reason);
-        this.send(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
-        return;
-      case 'single':
-        this.handle(decoded.message, undefined);
-        return;
-      case 'batch': {
-        const batch = new BatchReply((reply) => this.send(reply));
-        for (const message of decoded.messages) this.handle(message, batch);
-        batch.seal();
-        return;
-      }
-    }
-  }
-
-  private handle(message: Message, batch: BatchReply | undefined): void {
-    const reply = (frame: Frame) => {
-      if (batch) {
-        batch.expect();
-        batch.add(encode(frame));
-      } else this.send(encode(frame));
-    };
-    switch (message.kind) {
-      case 'request':
-        // A connection that is closing starts no new work.
-        if (this.state !== 'open') return;
-        const busy = this.busy(message.frame.method);
-        if (busy) {
-          // Answered at once, never run: the caller may retry later.
-          reply(errorFrame(message.frame.id, busy));
-          return;
-        }
-        if (!this.incoming.receive(message.frame, batch)) {
-          this.report('duplicate', message.frame, message.frame.id, 'a request with this id is already being handled');
-          reply(duplicateRequestFrame(message.frame.id));
-        }
-        return;
-      case 'notification': {
-        const { method, params } = message.frame;
-        if (method === CANCEL_METHOD) {
-          const id = (params as { id?: unknown } | undefined)?.id;
-          if (typeof id === 'string' || typeof id === 'number') this.incoming.cancel(id);
-          return;
-        }
-        this.events.emit('notification', { method, params });
-        return;
-      }
-      case 'result':
-      case 'error': {
-        const { id } = message.frame;
-        const outcome = message.kind === 'result' ? { result: message.frame.result } : { error: message.frame.error };
-        const reason = this.outgoing.route(id, outcome);
-        if (reason) this.report(reason, message.frame, id, describeUnmatched(reason));
-        return;
-      }
-      case 'invalid': {
-        this.report('malformed', message.value, message.id, message.reason);
-        // Answer what may have been meant as a request; a broken response gets no answer.
-        const v = message.value as Record<string, unknown> | null;
-        const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
-        if (!meantAsResponse) reply(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }));
-        return;
-      }
-    }
-  }
-
-  /** Why a request is refused unrun (-32000), or undefined when it may run. */
-  private busy(method: string): ErrorObject | undefined {
-    const limit = this.options.limits.maxInFlight;
-    if (this.incoming.size >= limit) return inFlightBusy(limit, method);
-    if (this.budget.full) {
-      const { highWaterMark } = this.options.send;
-      const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;
-      return { code: ErrorCodes.ServerBusy, message, data: { highWaterMark, bufferedAmount: this.transport.bufferedAmount } };
-    }
-    return undefined;
-  }
-
-  /** Why a call or notification made on a closing or closed connection fails at once. */
-  private notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
-    const { closeCode, closeReason } = this.actor.getSnapshot().context;
-    return new ConnectionClosedError(`cannot ${verb} "${method}": the connection to ${this.options.url} is ${this.state}`, {
-      closeCode,
-      closeReason,
-      cause: this.closeError,
-    });
-  }
-
-  private report(reason: UnmatchedReason, message: unknown, id: unknown, detail: string): void {
-    this.events.emit('unmatched', {
-      reason,
-      message,
-      ...(typeof id === 'string' || typeof id === 'number' || id === null ? { id } : {}),
-      detail,
-    });
-  }
-
-  private describeClose(context: ConnectionContext) {
-    const { closeCode, closeReason, error, attempt, reconnect } = context;
-    const { code, because } = describeCause(context);
-    const gaveUp = reconnect && attempt > 0 ? `; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} to reconnect (maxAttempts)` : '';
-    const message = this.opened
-      ? `the connection to ${this.options.url} closed before the call settled${code}${because}${gaveUp}`
-      : `could not connect to ${this.options.url}${code}${because}${gaveUp}`;
-    return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
-  }
-
-  /** Why calls written on a lost epoch fail: the connection will be reconnected, but a call is never re-sent unless marked retry. */
-  private describeLoss(context: ConnectionContext) {
-    const { closeCode, closeReason, error } = context;
-    const { code, because } = describeCause(context);
-    const message = `the connection to ${this.options.url} was lost after the call was written${code}${because}; it is reconnecting, and a call is re-sent only with { retry: true }`;
-    return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
-  }
 }
 
 /**
  * The connection states in which `message.received` does nothing but the
  * `routeMessage` action (no target, no guard), read off the machine. In those
- * states the owner routes each message itself, which is what the machine would
- * do, without an interpreter step per message. With an inspector attached,
- * every message still goes through the actor so that it shows.
+ * states the host hands each frame to the dispatcher itself, which is what the
+ * machine would do, without an interpreter step per frame. With an inspector
+ * attached, every frame still goes through the actor so that it shows.
  */
-const ROUTING_STATES: ReadonlySet<string> = new Set(
+const DISPATCH_STATES: ReadonlySet<string> = new Set(
   Object.entries(connectionMachine.root.states)
     .filter(([, node]) => {
       const transitions = node.transitions.get('message.received');
@@ -554,36 +490,11 @@ const ROUTING_STATES: ReadonlySet<string> = new Set(
 /** The close reason sent to a peer dropped for not reading what was sent to it. */
 const PEER_NOT_READING = 'not reading: too much data waits to be sent';
 
-/** The close code and transport error of a connection, in words. */
-function describeCause({ closeCode, closeReason, error }: ConnectionContext): { code: string; because: string } {
-  return {
-    code: closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`,
-    because: error instanceof Error ? `: ${error.message}` : '',
-  };
-}
-
-function describeUnmatched(reason: UnmatchedReason): string {
-  switch (reason) {
-    case 'late':
-      return 'response for a call that already timed out or was cancelled';
-    case 'duplicate':
-      return 'second response for a call that already settled';
-    default:
-      return 'response whose id matches no call made on this connection';
-  }
-}
-
 /** Encodes an outgoing frame; params that JSON cannot carry are the caller's `ProtocolError`. */
 function encodeOutgoing(method: string, frame: Frame): string {
   try {
     return encode(frame);
   } catch (cause) {
     throw new ProtocolError(`params of "${method}" cannot be encoded as JSON: ${(cause as Error).message}`, { cause });
-  }
-}
-
-function validateParams(params: unknown): void {
-  if (params !== undefined && (params === null || typeof params !== 'object')) {
-    throw new TypeError(`params must be an object or an array (JSON-RPC 2.0), got ${params === null ? 'null' : typeof params}`);
   }
 }

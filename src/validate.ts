@@ -23,6 +23,13 @@ export function optionalTimeout(value: unknown, name: string, fallback: number):
   return value === undefined ? fallback : validateTimeout(value, name);
 }
 
+/** Params of a request or notification: absent, an object or an array (JSON-RPC 2.0). */
+export function validateParams(params: unknown): void {
+  if (params !== undefined && (params === null || typeof params !== 'object')) {
+    throw new TypeError(`params must be an object or an array (JSON-RPC 2.0), got ${params === null ? 'null' : typeof params}`);
+  }
+}
+
 export function validateMethodName(method: unknown): asserts method is string {
   if (typeof method !== 'string' || method.length === 0) {
     throw new TypeError(`method must be a non-empty string, got ${describe(method)}`);

@@ -1,0 +1,144 @@
+/**
+ * The inbound half of JSON-RPC, the same for every transport: a text frame
+ * comes in with the way back for its answers, and goes where it belongs.
+ *
+ *   text ──decode(maxBatch, maxDepth)──┬─ unparseable ─▶ answered -32700 / -32600 (id null)
+ *                                      ├─ one message ─▶ onMessage
+ *                                      └─ batch ───────▶ onMessage each; answers gathered in one array
+ *
+ *   onMessage: request ─────▶ busy? answered -32000, unrun │ duplicate id? -32600 │ else an incoming call
+ *              notification ▶ $/cancelRequest cancels that incoming call │ else the host's listeners
+ *              response ────▶ the host's outgoing call with that id (or reported unmatched)
+ *              invalid ─────▶ reported malformed; answered -32600 unless it was meant as a response
+ *
+ * The WebSocket peer and the NATS responder (and any later transport) hand
+ * their frames to `receiveFrame`; what differs between them (how a call
+ * starts and where its answer goes, whether responses can match anything)
+ * is the `InboundHost` they pass.
+ */
+import { BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
+import type { ResponderLimits } from './limits.js';
+import {
+  CANCEL_METHOD,
+  decode,
+  encode,
+  errorFrame,
+  ErrorCodes,
+  type ErrorFrame,
+  type ErrorObject,
+  type Id,
+  type Message,
+  type RequestFrame,
+} from './protocol/jsonrpc.js';
+import type { UnmatchedReason } from './types.js';
+
+/** Where the answers to one frame go: a function that writes a text frame, or nothing (no way back). */
+export type Reply = ((text: string) => void) | undefined;
+
+export interface InboundHost {
+  readonly limits: ResponderLimits;
+  /** Incoming calls running now (counted against `limits.maxInFlight`). */
+  readonly handling: number;
+  /** Whether requests may start now; while it is false (a connection closing) they are dropped unanswered. */
+  accepting(): boolean;
+  /** Why a request is refused unrun besides the in-flight limit (a send buffer full), or undefined. */
+  busy(method: string): ErrorObject | undefined;
+  /**
+   * Starts an incoming call for `frame`, answered through `batch` when it came in a batch, else through `reply`.
+   * Returns false when a call with the same id is still running: the request is then refused as a duplicate.
+   */
+  startCall(frame: RequestFrame, batch: BatchReply | undefined, reply: (text: string) => void): boolean;
+  /** The peer sent `$/cancelRequest` for `id`. */
+  cancelCall(id: Id): void;
+  /** A response (result or error) to a call this side made, or to nothing: the host matches or reports it. */
+  response(message: Extract<Message, { kind: 'result' | 'error' }>): void;
+  notification(method: string, params: unknown): void;
+  /** Something that matches nothing: reported, never thrown. */
+  report(reason: UnmatchedReason, message: unknown, id: Id | null | undefined, detail: string): void;
+}
+
+/** Takes one text frame from the peer; `reply` writes answers back (undefined: there is no way back). */
+export function receiveFrame(host: InboundHost, text: string, reply: Reply): void {
+  const decoded = decode(text, host.limits);
+  switch (decoded.kind) {
+    case 'unparseable':
+      host.report('malformed', text, null, decoded.reason);
+      reply?.(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+      return;
+    case 'single':
+      onMessage(host, decoded.message, undefined, reply);
+      return;
+    case 'batch': {
+      const batch = reply && new BatchReply(reply);
+      for (const message of decoded.messages) onMessage(host, message, batch, reply);
+      batch?.seal();
+      return;
+    }
+  }
+}
+
+function onMessage(host: InboundHost, message: Message, batch: BatchReply | undefined, reply: Reply): void {
+  switch (message.kind) {
+    case 'request':
+      onRequest(host, message.frame, batch, reply);
+      return;
+    case 'notification': {
+      const { method, params } = message.frame;
+      if (method !== CANCEL_METHOD) host.notification(method, params);
+      else {
+        const id = (params as { id?: unknown } | undefined)?.id;
+        if (typeof id === 'string' || typeof id === 'number') host.cancelCall(id);
+      }
+      return;
+    }
+    case 'result':
+    case 'error':
+      host.response(message);
+      return;
+    case 'invalid': {
+      host.report('malformed', message.value, message.id, message.reason);
+      // Answer what may have been meant as a request; a broken response gets no answer.
+      const v = message.value as Record<string, unknown> | null;
+      const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
+      if (!meantAsResponse) answer(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }), batch, reply);
+      return;
+    }
+  }
+}
+
+function onRequest(host: InboundHost, frame: RequestFrame, batch: BatchReply | undefined, reply: Reply): void {
+  if (reply === undefined) {
+    host.report('malformed', frame, frame.id, 'a request with no way back for its answer (no reply subject) cannot be answered');
+    return;
+  }
+  // A connection that is closing starts no new work.
+  if (!host.accepting()) return;
+  const { maxInFlight } = host.limits;
+  // Answered at once, never run: the caller may retry later.
+  const busy = host.handling >= maxInFlight ? inFlightBusy(maxInFlight, frame.method) : host.busy(frame.method);
+  if (busy) return answer(errorFrame(frame.id, busy), batch, reply);
+  if (host.startCall(frame, batch, reply)) return;
+  // Ids are unique per caller: a second request with the id of one still running cannot be answered by id.
+  host.report('duplicate', frame, frame.id, 'a request with this id is already being handled');
+  answer(duplicateRequestFrame(frame.id), batch, reply);
+}
+
+/** An answer the dispatcher gives itself (refusals), into the batch's array when the request came in one. */
+function answer(frame: ErrorFrame, batch: BatchReply | undefined, reply: Reply): void {
+  if (batch) {
+    batch.expect();
+    batch.add(encode(frame));
+  } else reply?.(encode(frame));
+}
+
+/** Why a response matched no call, in words. */
+export function describeUnmatched(reason: UnmatchedReason): string {
+  switch (reason) {
+    case 'late':
+      return 'response for a call that already timed out or was cancelled';
+    case 'duplicate':
+      return 'second response for a call that already settled';
+    default:
+      return 'response whose id matches no call made on this connection';
+  }
+}

@@ -1,0 +1,106 @@
+/** The inbound dispatcher on its own: literal frames in, a recording host, literal answers out. */
+import { describe, expect, it } from 'vitest';
+import { receiveFrame, type InboundHost, type Reply } from '../src/inbound.js';
+import type { BatchReply } from '../src/incoming.js';
+import type { RequestFrame } from '../src/protocol/jsonrpc.js';
+
+/** A host that records what reaches it; its calls answer `true` (started) unless the id is in `running`. */
+function recordingHost(options: { maxInFlight?: number; accepting?: boolean; full?: boolean } = {}) {
+  const seen: unknown[][] = [];
+  const running = new Set<string | number>();
+  const batches: Array<BatchReply | undefined> = [];
+  const host: InboundHost = {
+    limits: { handlerTimeout: undefined, maxBatch: 3, maxDepth: 4, maxInFlight: options.maxInFlight ?? 10 },
+    get handling() {
+      return running.size;
+    },
+    accepting: () => options.accepting ?? true,
+    busy: (method) => (options.full ? { code: -32000, message: `full: ${method}` } : undefined),
+    startCall: (frame: RequestFrame, batch) => {
+      if (running.has(frame.id)) return false;
+      running.add(frame.id);
+      batch?.expect(); // as IncomingCalls.receive does: the batch waits for this call's answer
+      batches.push(batch);
+      seen.push(['call', frame.id, frame.method]);
+      return true;
+    },
+    cancelCall: (id) => seen.push(['cancel', id]),
+    response: ({ kind, frame }) => seen.push([kind, frame.id]),
+    notification: (method, params) => seen.push(['notification', method, params]),
+    report: (reason, _message, id, detail) => seen.push(['report', reason, id, detail]),
+  };
+  const answers: unknown[] = [];
+  const reply: Reply = (text) => answers.push(JSON.parse(text));
+  return { host, seen, answers, reply, batches };
+}
+
+const send = (host: InboundHost, reply: Reply, value: unknown) => receiveFrame(host, typeof value === 'string' ? value : JSON.stringify(value), reply);
+
+describe('receiveFrame', () => {
+  it('starts a call for a request, hands responses, notifications and cancels to the host, and answers nothing itself', () => {
+    const { host, seen, answers, reply } = recordingHost();
+    send(host, reply, { jsonrpc: '2.0', id: 1, method: 'add', params: [1, 2] });
+    send(host, reply, { jsonrpc: '2.0', id: 'a', result: 3 });
+    send(host, reply, { jsonrpc: '2.0', id: 'b', error: { code: 1, message: 'no' } });
+    send(host, reply, { jsonrpc: '2.0', method: 'log', params: { line: 'x' } });
+    send(host, reply, { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } });
+    expect(seen).toEqual([['call', 1, 'add'], ['result', 'a'], ['error', 'b'], ['notification', 'log', { line: 'x' }], ['cancel', 1]]);
+    expect(answers).toEqual([]);
+  });
+
+  it('answers what cannot be parsed or exceeds maxBatch or maxDepth with id null, and reports it malformed', () => {
+    const { host, seen, answers, reply } = recordingHost();
+    send(host, reply, '{"jsonrpc":');
+    send(host, reply, [1, 2, 3, 4].map((id) => ({ jsonrpc: '2.0', id, method: 'm' })));
+    send(host, reply, { jsonrpc: '2.0', id: 1, method: 'm', params: [[[[1]]]] });
+    expect(answers.map((a: any) => [a.id, a.error.code])).toEqual([[null, -32700], [null, -32600], [null, -32600]]);
+    expect(seen.map((s) => s.slice(0, 2))).toEqual([['report', 'malformed'], ['report', 'malformed'], ['report', 'malformed']]);
+  });
+
+  it('refuses a request as busy beyond maxInFlight, or when the host says so, without starting it', () => {
+    const full = recordingHost({ maxInFlight: 1 });
+    send(full.host, full.reply, { jsonrpc: '2.0', id: 1, method: 'a' });
+    send(full.host, full.reply, { jsonrpc: '2.0', id: 2, method: 'b' });
+    expect(full.seen).toEqual([['call', 1, 'a']]);
+    expect(full.answers).toEqual([{ jsonrpc: '2.0', id: 2, error: expect.objectContaining({ code: -32000, message: expect.stringMatching(/1 calls already in flight/) }) }]);
+
+    const buffer = recordingHost({ full: true });
+    send(buffer.host, buffer.reply, { jsonrpc: '2.0', id: 3, method: 'c' });
+    expect(buffer.answers).toEqual([{ jsonrpc: '2.0', id: 3, error: { code: -32000, message: 'full: c' } }]);
+  });
+
+  it('answers a second request with the id of a running one -32600 and reports it duplicate; a closing host drops requests', () => {
+    const { host, seen, answers, reply } = recordingHost();
+    send(host, reply, { jsonrpc: '2.0', id: 'x', method: 'a' });
+    send(host, reply, { jsonrpc: '2.0', id: 'x', method: 'a' });
+    expect(answers).toEqual([{ jsonrpc: '2.0', id: 'x', error: { code: -32600, message: 'a request with id "x" is already being handled' } }]);
+    expect(seen[1]).toEqual(['report', 'duplicate', 'x', 'a request with this id is already being handled']);
+
+    const closing = recordingHost({ accepting: false });
+    send(closing.host, closing.reply, { jsonrpc: '2.0', id: 1, method: 'a' });
+    expect([closing.seen, closing.answers]).toEqual([[], []]);
+  });
+
+  it('gathers the answers to a batch in one array, and hands the batch to each call it starts', () => {
+    const { host, answers, reply, batches } = recordingHost({ maxInFlight: 1 });
+    send(host, reply, [
+      { jsonrpc: '2.0', id: 1, method: 'a' },
+      { jsonrpc: '2.0', id: 2, method: 'b' },
+      { jsonrpc: '2.0', bad: true },
+    ]);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toBeDefined();
+    // The started call has not answered, so the batch's array waits for it.
+    expect(answers).toEqual([]);
+    batches[0]!.add('{"jsonrpc":"2.0","id":1,"result":"a"}');
+    expect(answers).toHaveLength(1);
+    expect((answers[0] as any[]).map((a) => [a.id, a.result ?? a.error.code])).toEqual([[2, -32000], [null, -32600], [1, 'a']]);
+  });
+
+  it('with no way back, reports requests unanswerable and answers nothing', () => {
+    const { host, seen } = recordingHost();
+    receiveFrame(host, '{"jsonrpc":"2.0","id":1,"method":"a"}', undefined);
+    receiveFrame(host, 'nonsense', undefined);
+    expect(seen.map((s) => s.slice(0, 3))).toEqual([['report', 'malformed', 1], ['report', 'malformed', null]]);
+  });
+});
