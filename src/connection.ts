@@ -1,0 +1,350 @@
+/**
+ * The lifecycle of one connection, whatever runs over it: the connection
+ * actor, the current transport (each one an epoch), the heartbeat and the send
+ * budget, and the way a connection ends (close, terminate, a drop). `Peer`
+ * (peer.ts) builds the JSON-RPC calls on top of it through the hooks below.
+ *
+ * Each step of the connection's life is a named handler (as `ws` names
+ * `socketOnClose` and `receiverOnMessage`): the connection machine's actions
+ * only ask for them, and they run right after the machine's step, outside
+ * XState's action execution, since they start call actors and call user
+ * listeners.
+ *
+ *   connecting ──transport.opened──▶ open ──connection.close──▶ closing ──▶ closed
+ *        ▲                            │                                    ▲
+ *        └── waiting (reconnect) ◀────┴──────── transport.closed ──────────┘
+ */
+import { createActor, type Actor } from 'xstate';
+import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
+import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
+import { Emitter } from './emitter.js';
+import { realTime } from './engine/deadlines.js';
+import type { ConnectionClosedError } from './errors.js';
+import { Heartbeat } from './heartbeat.js';
+import type { SendLimits } from './limits.js';
+import { SendBudget } from './send-budget.js';
+import type { Transport } from './transports/transport.js';
+import type { Clock, InspectOption, PeerEvents } from './types.js';
+import { validateCloseCode } from './validate.js';
+
+export interface ConnectionOptions {
+  /** Shown in errors: the URL connected to, or the client's address. */
+  url: string;
+  /**
+   * Opens the transport of a new epoch: called once, when the connection
+   * starts, and again for each reconnection attempt (a server-side peer hands
+   * over its accepted socket once and never reconnects).
+   */
+  openTransport: () => Transport;
+  /** How to reconnect when the transport is lost or fails to open; none: it closes the connection. */
+  reconnect?: ReconnectPolicy;
+  inspect: InspectOption;
+  clock: Clock | undefined;
+  /** True for a server-side socket, which is open when it is handed over. */
+  alreadyOpen: boolean;
+  /** How long `close()` waits for the close handshake before dropping the socket, in ms. */
+  closeTimeout: number;
+  /** Heartbeat interval in ms (0: none): a peer silent for that long is dropped. */
+  heartbeat?: number;
+  /** What the other end may make this one buffer for it. */
+  send: SendLimits;
+}
+
+/** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
+export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
+
+export abstract class Connection {
+  /** The connection actor: its snapshot is the connection's state. */
+  readonly actor: Actor<typeof connectionMachine>;
+  /** Resolves once the connection is open; rejects with `ConnectionClosedError` if it never opens. */
+  readonly ready: Promise<void>;
+  /** Resolves once the connection is closed, however it closed. */
+  readonly closed: Promise<void>;
+
+  protected readonly events = new Emitter<PeerEvents>();
+  /** The current epoch's transport. */
+  protected transport!: Transport;
+  private readonly heartbeat: Heartbeat | undefined;
+  /** What the other end may make this one buffer. */
+  private readonly budget: SendBudget;
+  /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
+  private closeError: ConnectionClosedError | undefined;
+  /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
+  private terminating = false;
+  private opened = false;
+  private settleReady!: { resolve: () => void; reject: (error: unknown) => void };
+  private resolveClosed!: () => void;
+  /** Handlers the connection's actions asked for during the current step. */
+  private effects: Array<() => void> = [];
+  /** Whether frames from the transport skip the connection actor (see DISPATCH_STATES). */
+  private bypassesActor = false;
+
+  /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
+  constructor(private readonly connection: ConnectionOptions) {
+    this.ready = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject }));
+    this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
+    this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+    const clock = connection.clock ?? realTime;
+    const { heartbeat = 0, url } = connection;
+    if (heartbeat > 0) {
+      this.heartbeat = new Heartbeat(heartbeat, clock, () => this.transport.ping?.(), () =>
+        this.drop(localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '')),
+      );
+    }
+    this.budget = new SendBudget(connection.send, clock, () => this.transport.bufferedAmount, (reason) =>
+      this.closeLocally(localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING), 1008, PEER_NOT_READING),
+    );
+    this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
+      input: { url, alreadyOpen: connection.alreadyOpen, reconnect: connection.reconnect },
+      inspect: connection.inspect,
+      // Only when given: an explicit undefined would replace XState's own clock.
+      ...(connection.clock ? { clock: connection.clock } : {}),
+    });
+  }
+
+  protected start(): void {
+    // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
+    this.actor.subscribe(() => this.afterStep());
+    this.actor.start();
+    this.afterStep();
+  }
+
+  // ── Hooks for what runs over the connection.
+
+  /** A transport opened (a new epoch). */
+  protected abstract epochOpened(): void;
+  /** The transport was lost and a reconnection follows. */
+  protected abstract epochLost(error: ConnectionClosedError): void;
+  /** The connection ends for good. */
+  protected abstract ended(error: ConnectionClosedError): void;
+  /** One frame from the peer. */
+  protected abstract onFrame(text: string): void;
+  protected abstract onBinaryFrame(): void;
+  /** The channel says no one listens on `subject` for the call `id` (NATS's 503). */
+  protected abstract onNoResponders(id: string, subject: string): void;
+
+  // ── The connection machine's actions: each asks for its handler, run once the step is done.
+
+  private connectionActions() {
+    return {
+      openTransport: () => this.later(() => this.attach(this.connection.openTransport())),
+      flushQueuedCalls: () => this.later(() => this.onOpen()),
+      suspendCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
+      reportReconnecting: ({ context }: { context: ConnectionContext }) => this.later(() => this.onReconnecting(context)),
+      routeMessage: ({ event }: { event: ConnectionEvent }) => {
+        if (event.type === 'message.received') this.later(() => this.onFrame(event.data));
+      },
+      closeTransport: ({ event }: { event: ConnectionEvent }) => {
+        if (event.type === 'connection.close') this.later(() => this.onCloseRequested(event.code, event.reason));
+      },
+      failPendingCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosing(context)),
+      reportClosed: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosed(context)),
+    };
+  }
+
+  // ── What happens at each step of the connection's life.
+
+  /** The transport opened (a new epoch): what waited goes out, the heartbeat starts, `ready` resolves. */
+  private onOpen(): void {
+    this.opened = true;
+    if (this.transport.ping) this.heartbeat?.start();
+    this.settleReady.resolve();
+    this.epochOpened();
+    this.events.emit('open', undefined);
+  }
+
+  /** The transport was lost and a reconnection follows: calls written on it fail (or wait again, if retry), handlers abort. */
+  private onLost(context: ConnectionContext): void {
+    this.stopWatching();
+    const error = this.closeError ?? lostError(this.connection.url, context);
+    this.closeError = undefined;
+    this.epochLost(error);
+  }
+
+  private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
+    this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error });
+  }
+
+  private onCloseRequested(code: number | undefined, reason: string | undefined): void {
+    if (this.terminating) this.transport.terminate();
+    else this.transport.close(code, reason);
+  }
+
+  /** The connection ends for good: every pending call fails at once with one error, `ready` rejects if it never opened. */
+  private onClosing(context: ConnectionContext): void {
+    this.stopWatching();
+    const error = this.closeError ?? (this.closeError = closedError(this.connection.url, context, this.opened));
+    this.settleReady.reject(error);
+    this.ended(error);
+  }
+
+  private onClosed({ closeCode, closeReason, error }: ConnectionContext): void {
+    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error });
+    this.resolveClosed();
+  }
+
+  // ── The transport's events: only the current epoch's count.
+
+  /** Makes `transport` the current epoch's; events from an earlier epoch's transport are ignored. */
+  private attach(transport: Transport): void {
+    this.transport = transport;
+    const current = () => this.transport === transport;
+    transport.attach({
+      open: () => current() && this.step({ type: 'transport.opened' }),
+      message: (data, isBinary) => current() && this.transportOnMessage(data, isBinary),
+      close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason }),
+      error: (error) => current() && this.step({ type: 'transport.error', error }),
+      pong: () => current() && this.heartbeat?.heard(),
+      noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
+    });
+  }
+
+  private transportOnMessage(data: string, isBinary: boolean): void {
+    this.heartbeat?.heard();
+    if (isBinary) this.onBinaryFrame();
+    // In a state whose only answer to a frame is routeMessage, take it without an interpreter step.
+    else if (this.bypassesActor) this.onFrame(data);
+    else this.step({ type: 'message.received', data });
+  }
+
+  // ── The public face of the connection.
+
+  /** The connection's lifecycle state. */
+  get state(): ConnectionState {
+    const { value } = this.actor.getSnapshot();
+    return (typeof value === 'string' ? value : Object.keys(value)[0]) as ConnectionState;
+  }
+
+  /** Whether the connection was lost and is waiting to reconnect, or reconnecting (`state` is `connecting`). */
+  get reconnecting(): boolean {
+    return this.state === 'connecting' && this.opened;
+  }
+
+  /** Bytes handed to the socket and not yet sent (0 while no socket is open): see `highWaterMark`. */
+  get bufferedAmount(): number {
+    return this.state === 'open' ? this.transport.bufferedAmount : 0;
+  }
+
+  /**
+   * Closes the connection: pending calls fail with `ConnectionClosedError` at
+   * once. Resolves when closed; a peer that does not finish the close handshake
+   * within `closeTimeout` is dropped.
+   *
+   * @param code 1000 (default), another sendable standard code, or an application code from 3000 to 4999.
+   * @param reason at most 123 bytes of UTF-8.
+   */
+  close(code = 1000, reason = ''): Promise<void> {
+    validateCloseCode(code, reason);
+    return this.closeLocally(localCloseError(this.connection.url, 'closed locally', code, reason), code, reason);
+  }
+
+  /** Starts the close handshake, failing pending calls with `error`; the socket is dropped if it does not end within `closeTimeout`. */
+  private closeLocally(error: ConnectionClosedError, code: number, reason: string): Promise<void> {
+    if (this.state === 'connecting' || this.state === 'open') {
+      this.closeError = error;
+      this.step({ type: 'connection.close', code, reason });
+      const timer = setTimeout(() => this.transport.terminate(), this.connection.closeTimeout);
+      timer.unref?.();
+      void this.closed.then(() => clearTimeout(timer));
+    }
+    return this.closed;
+  }
+
+  /**
+   * Drops the socket at once, without waiting for the close handshake. Pending
+   * calls fail with `ConnectionClosedError` (code 1006).
+   */
+  terminate(): Promise<void> {
+    const state = this.state;
+    if (state === 'connecting' || state === 'open') {
+      // A local close like close()'s, never followed by a reconnect; only the socket is dropped instead of closed.
+      this.terminating = true;
+      this.closeError = localCloseError(this.connection.url, 'terminated locally', 1006, '');
+      this.step({ type: 'connection.close', code: 1006 });
+    } else if (state === 'closing') this.transport.terminate();
+    return this.closed;
+  }
+
+  /**
+   * Writes a raw text frame, bypassing the protocol. For tools and tests that
+   * need to send what a well-behaved peer never would.
+   */
+  sendRaw(text: string): void {
+    this.send(text);
+  }
+
+  // ── Plumbing.
+
+  /** Every frame leaves through here, so that what the peer makes us buffer is watched. Returns false when the transport refused it. */
+  protected send(text: string, done?: (error?: Error) => void): boolean {
+    if (!this.transport.send(text, done)) return false;
+    this.budget.wrote(text.length);
+    return true;
+  }
+
+  /** Answers to the peer's frames (one function for every frame: nothing allocated per message). */
+  protected readonly reply = (text: string): void => void this.send(text);
+
+  /** Whether the socket's buffer holds `highWaterMark` unsent bytes: the peer's new requests are refused. */
+  protected get sendBufferFull(): boolean {
+    return this.budget.full;
+  }
+
+  /** Why a call or notification made on a closing or closed connection fails at once. */
+  protected notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
+    return notOpenError(this.connection.url, this.state, verb, method, this.actor.getSnapshot().context, this.closeError);
+  }
+
+  /** Drops the socket without a close handshake, failing pending calls with `error`. */
+  private drop(error: ConnectionClosedError): void {
+    this.closeError = error;
+    this.transport.terminate();
+  }
+
+  private stopWatching(): void {
+    this.heartbeat?.stop();
+    this.budget.stop();
+  }
+
+  /** Sends an event to the connection actor, then runs the handlers its actions asked for. */
+  private step(event: ConnectionEvent): void {
+    this.actor.send(event);
+    this.afterStep();
+  }
+
+  private later(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  private afterStep(): void {
+    this.bypassesActor = this.connection.inspect === undefined && DISPATCH_STATES.has(this.state);
+    // Handlers may step the machine again (a listener closing the connection): drain until none is left.
+    while (this.effects.length > 0) {
+      const batch = this.effects;
+      this.effects = [];
+      for (const effect of batch) effect();
+    }
+  }
+}
+
+/**
+ * The connection states in which `message.received` does nothing but the
+ * `routeMessage` action (no target, no guard), read off the machine. In those
+ * states the host hands each frame to the dispatcher itself, which is what the
+ * machine would do, without an interpreter step per frame. With an inspector
+ * attached, every frame still goes through the actor so that it shows.
+ */
+const DISPATCH_STATES: ReadonlySet<string> = new Set(
+  Object.entries(connectionMachine.root.states)
+    .filter(([, node]) => {
+      const transitions = node.transitions.get('message.received');
+      if (transitions?.length !== 1) return false;
+      const [t] = transitions;
+      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'routeMessage';
+    })
+    .map(([key]) => key),
+);
+
+/** The close reason sent to a peer dropped for not reading what was sent to it. */
+const PEER_NOT_READING = 'not reading: too much data waits to be sent';
+
