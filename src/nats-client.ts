@@ -6,7 +6,6 @@
  */
 import { Peer, type PeerOptions } from './peer.js';
 import { NatsClientTransport } from './transports/nats.js';
-import type { ClientOptions } from './client.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateNatsUrl, validateSubject } from './validate.js';
 
@@ -34,7 +33,7 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 /** The NATS half of `connect()`: `common` holds the options already validated there. */
 export function connectNats<Api extends AnyApi>(
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: ClientOptions<any>,
+  options: { subject?: unknown; headers?: unknown; maxPayload?: unknown },
   handshakeTimeout: number,
 ): NatsClient<Api> {
   validateNatsUrl(common.url, 'url');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Client, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;

@@ -1,0 +1,49 @@
+/**
+ * The layer rules (README "Layout"): imports point down only. Run by `npm run lint:deps`, part of `npm test`.
+ */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'An import cycle: the layers are tangled.', from: {}, to: { circular: true } },
+    {
+      name: 'protocol-is-pure',
+      severity: 'error',
+      comment: 'src/protocol/ encodes and decodes JSON-RPC: it imports nothing of ours.',
+      from: { path: '^src/protocol/' },
+      to: { path: '^(src|machines)/', pathNot: '^src/protocol/' },
+    },
+    {
+      name: 'machines-are-pure',
+      severity: 'error',
+      comment: 'machines/ defines XState machines with no I/O: it imports nothing of ours.',
+      from: { path: '^machines/' },
+      to: { path: '^(src|machines)/', pathNot: '^machines/' },
+    },
+    {
+      name: 'transports-stand-alone',
+      severity: 'error',
+      comment: 'A transport knows the Transport interface and its own library, nothing of the core.',
+      from: { path: '^src/transports/' },
+      to: { path: '^(src|machines)/', pathNot: '^src/transports/' },
+    },
+    {
+      name: 'only-transports-touch-sockets',
+      severity: 'error',
+      comment: 'Only transport files import ws or a NATS client.',
+      from: { path: '^(src|machines)/', pathNot: '^src/transports/' },
+      to: { dependencyTypesNot: ['type-only'], path: 'node_modules/(ws|@nats-io)/' },
+    },
+    {
+      name: 'engine-is-the-interpreter',
+      severity: 'error',
+      comment: 'src/engine/ interprets machines: it imports only machines and itself.',
+      from: { path: '^src/engine/' },
+      to: { path: '^src/', pathNot: '^src/engine/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};
