@@ -84,8 +84,8 @@ const cases: Case[] = [
  * XState's serialization, but for `children`: XState lists the invoked handler
  * there as a child actor; the light engine runs it as a promise and has none.
  */
-function json(snapshot: { toJSON(): object }) {
-  return JSON.parse(JSON.stringify({ ...snapshot.toJSON(), children: {} }));
+function json(snapshot: { toJSON(): unknown }) {
+  return JSON.parse(JSON.stringify({ ...(snapshot.toJSON() as object), children: {} }));
 }
 
 describe('light snapshots carry what XState snapshots carry', () => {
@@ -106,7 +106,7 @@ describe('light snapshots carry what XState snapshots carry', () => {
           expect(actual.value, where).toEqual(expected.value);
           expect(json(actual), where).toEqual(json(expected));
           expect(Object.keys(actual), where).toEqual(Object.keys(expected));
-          expect(Object.keys(actual.toJSON()), where).toEqual(Object.keys(expected.toJSON()));
+          expect(Object.keys(actual.toJSON()), where).toEqual(Object.keys(expected.toJSON() as object));
           expect(actual.getMeta(), where).toEqual(expected.getMeta());
           expect([...actual.tags], where).toEqual([...expected.tags]);
           for (const value of candidates) expect(actual.matches(value), `${where}: matches(${JSON.stringify(value)})`).toBe(expected.matches(value as never));
