@@ -137,13 +137,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         return reply;
       }),
     );
-    // One call with a timeout shorter than the server's delay.
+
+    await client.ready;
+    // One call with a timeout shorter than the server's delay, made once the socket is open: its
+    // deadline runs from creation, and made earlier it could expire before it was ever sent (on a
+    // slow start), leaving the server nothing to answer late.
     const slow = client.request('slow', { n: -1 }, { timeout: maxDelay }).then(
       () => 'resolved',
       (error: unknown) => (error instanceof TimeoutError ? `timed out: ${error.message}` : `failed: ${String(error)}`),
     );
-
-    await client.ready;
     const replies = await Promise.all(echoes);
     const matched = replies.filter((reply, i) => reply.n === sent[i]).length;
     const outOfOrder = finished.filter((callIndex, position) => callIndex !== position).length;
