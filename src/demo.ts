@@ -11,7 +11,7 @@ import { connect } from './client.js';
 import { TimeoutError } from './errors.js';
 import type { Peer } from './peer.js';
 import { serve } from './server.js';
-import type { UnmatchedEvent, UnmatchedReason } from './types.js';
+import type { Engine, UnmatchedEvent, UnmatchedReason } from './types.js';
 
 export interface DemoOptions {
   /** Number of concurrent echo calls. Default: 20. */
@@ -20,6 +20,8 @@ export interface DemoOptions {
   maxDelay?: number;
   /** Where the demo prints. Default: process.stdout. */
   write?: (line: string) => void;
+  /** Which interpreter runs each call (see `ClientOptions.engine`). Default: 'light'. */
+  engine?: Engine;
 }
 
 export interface DemoSummary {
@@ -39,6 +41,9 @@ interface DemoApi {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Width of the label column: `call 21 slow({"n":-1})` and echo calls with six-digit numbers fit. */
+const LABEL_WIDTH = 30;
+
 function stateName(value: unknown): string {
   return typeof value === 'string' ? value : Object.values(value as Record<string, unknown>).map(stateName).join('.');
 }
@@ -54,6 +59,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   /** What the server answered, so it can answer one call a second time. */
   const answered: Array<{ id: string | number; result: unknown }> = [];
   const server = await serve<DemoApi>({
+    engine: options.engine,
     methods: {
       echo: async (params, ctx) => {
         await sleep(Math.floor(Math.random() * maxDelay));
@@ -76,8 +82,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   server.on('connection', (peer) => (serverSide = peer));
   write(`callstate demo: echo server listening on ${server.url}`);
 
-  // Label each call actor as it appears, and print every state an actor enters.
-  const labels = new Map<unknown, string>();
+  // Label each actor as it appears, by the machine it runs (`snapshot.machine.id`, as
+  // inspectors tell actors apart), and print every state a call or the connection enters.
+  const labels = new Map<unknown, string | null>();
   const last = new Map<unknown, string>();
   let callCount = 0;
   const inspect = (event: InspectionEvent) => {
@@ -85,22 +92,28 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const snapshot = event.snapshot as unknown as {
       value: unknown;
       machine?: { id: string };
-      context: { id: string; method: string; params?: { n?: number } };
+      context: { method?: string; params?: unknown };
     };
     let label = labels.get(event.actorRef);
     if (label === undefined) {
-      const { method, params, id } = snapshot.context;
-      label = snapshot.machine?.id === 'call' ? `call ${String(++callCount).padStart(2)} ${method}(${params?.n}) id=${id.slice(0, 8)}…` : 'connection';
+      label = labelOf(snapshot.machine?.id, snapshot.context);
       labels.set(event.actorRef, label);
     }
+    // Actors of other logic (a connection's socket, say) are not part of the story.
+    if (label === null) return;
     const state = stateName(snapshot.value);
     if (last.get(event.actorRef) === state) return;
     last.set(event.actorRef, state);
-    write(`${stamp()}  ${label.padEnd(40)} ${state}`);
+    write(`${stamp()}  ${label.padEnd(LABEL_WIDTH)} ${state}`);
+  };
+  const labelOf = (machine: string | undefined, context: { method?: string; params?: unknown }): string | null => {
+    if (machine === 'call') return `call ${String(++callCount).padStart(2)} ${context.method}(${JSON.stringify(context.params) ?? ''})`;
+    if (machine === 'connection') return 'connection';
+    return null;
   };
 
   // Echo calls get ample time; only the slow call has a deadline shorter than the server's delay.
-  const client = connect<DemoApi>(server.url, { timeout: Math.max(2_000, maxDelay * 5), inspect });
+  const client = connect<DemoApi>(server.url, { timeout: Math.max(2_000, maxDelay * 5), inspect, engine: options.engine });
   try {
     return await scenario();
   } finally {
@@ -124,13 +137,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         return reply;
       }),
     );
-    // One call with a timeout shorter than the server's delay.
+
+    await client.ready;
+    // One call with a timeout shorter than the server's delay, made once the socket is open: its
+    // deadline runs from creation, and made earlier it could expire before it was ever sent (on a
+    // slow start), leaving the server nothing to answer late.
     const slow = client.request('slow', { n: -1 }, { timeout: maxDelay }).then(
       () => 'resolved',
       (error: unknown) => (error instanceof TimeoutError ? `timed out: ${error.message}` : `failed: ${String(error)}`),
     );
-
-    await client.ready;
     const replies = await Promise.all(echoes);
     const matched = replies.filter((reply, i) => reply.n === sent[i]).length;
     const outOfOrder = finished.filter((callIndex, position) => callIndex !== position).length;
@@ -142,8 +157,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
     const slowOutcome = await slow;
     write(`${stamp()}  slow call ${slowOutcome}`);
-    // Wait (bounded) for the slow call's late answer and the unsolicited frames to be reported.
-    for (let i = 0; i < 100 && unmatched.length < 4; i++) await sleep(maxDelay / 10);
+    // Wait (bounded, generously: a loaded machine is slow to answer) for the slow call's late answer
+    // and the unsolicited frames to be reported.
+    const waitUntil = Date.now() + Math.max(3_000, maxDelay * 10);
+    while (unmatched.length < 4 && Date.now() < waitUntil) await sleep(Math.max(1, maxDelay / 10));
 
     await client.close();
 

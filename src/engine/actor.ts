@@ -8,7 +8,7 @@
  * `@xstate.snapshot`), with its parent, so the Stately inspector and
  * callstate's own page see each call as they would see an XState actor.
  */
-import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import type { AnyActorRef, AnyStateMachine, AnyStateNode, InspectionEvent, Observer } from 'xstate';
 import { matchesValue, type CompiledMachine, type CompiledState, type CompiledTransition, type InvokeScope } from './compile.js';
 import type { DeadlineEntry } from './deadlines.js';
 
@@ -39,19 +39,90 @@ let sessions = 0;
 /** The start event every actor begins with (one object for all: nothing writes to it). */
 const INIT_EVENT: AnyEvent = Object.freeze({ type: 'xstate.init', input: undefined });
 
-/** A snapshot shaped like XState's machine snapshot (made on demand). */
+/**
+ * A snapshot shaped like XState's machine snapshot, made only on demand (for an
+ * inspector, or `getSnapshot()`): the same fields in the same order, so tools
+ * that read `snapshot.machine.id`, call `matches`/`hasTag`/`can`/`getMeta`, or
+ * serialize it (`toJSON`) treat a light call as they treat an XState one.
+ *
+ * Where it differs from XState's: `children` is always empty (the light engine
+ * runs an invoked handler as a plain promise, not as a child actor, and reports
+ * no `@xstate.actor` for it), and `historyValue` is empty (no history states are
+ * compiled). `can` is answered from the compiled transitions (see there).
+ * And, to keep uninspected actors free of copies, `assign` updates an
+ * uninspected actor's context in place: a snapshot kept across events then
+ * shows the newer context. With an inspector attached every `assign` makes a
+ * new context, as XState does, so the snapshots an inspector receives stay as
+ * they were.
+ */
 export interface FlatSnapshot<TContext> {
-  value: unknown;
-  context: TContext;
   status: ActorStatus;
   output: unknown;
   error: unknown;
+  /** The XState machine the light actor was compiled from (without the owner's implementations). */
+  machine: AnyStateMachine;
+  context: TContext;
+  /** XState's active state nodes: the root, then each ancestor of the atomic state, then the atomic state. */
+  _nodes: readonly AnyStateNode[];
+  value: unknown;
+  tags: Set<string>;
+  children: Record<string, never>;
+  historyValue: Record<string, never>;
+  matches(value: unknown): boolean;
+  hasTag(tag: string): boolean;
+  can(event: AnyEvent): boolean;
+  getMeta(): Record<string, any>;
+  toJSON(): FlatSnapshotJSON<TContext>;
+}
+
+/** What `toJSON` gives: XState's own serialization (no machine, nodes or methods; tags as an array). */
+export interface FlatSnapshotJSON<TContext> {
+  status: ActorStatus;
+  output: unknown;
+  error: unknown;
+  context: TContext;
+  value: unknown;
   children: Record<string, never>;
   historyValue: Record<string, never>;
   tags: string[];
-  matches(value: unknown): boolean;
-  hasTag(tag: string): boolean;
-  toJSON(): object;
+}
+
+/** What a snapshot derives from XState's state nodes, per compiled state: found once, on the first snapshot made in it. */
+interface NodesOf {
+  nodes: readonly AnyStateNode[];
+  tags: ReadonlySet<string>;
+}
+const nodesCache = new WeakMap<CompiledState, NodesOf>();
+
+function nodesOf(machine: AnyStateMachine, state: CompiledState): NodesOf {
+  let found = nodesCache.get(state);
+  if (found === undefined) {
+    const nodes: AnyStateNode[] = [machine.root];
+    for (const key of state.path) nodes.push(nodes[nodes.length - 1]!.states[key]!);
+    found = { nodes, tags: new Set(nodes.flatMap((node) => node.tags)) };
+    nodesCache.set(state, found);
+  }
+  return found;
+}
+
+/** The error an actor stopped with: kept apart, and only for actors that failed, so no actor carries a field for it. */
+const errors = new WeakMap<FlatActor<any, any>, unknown>();
+
+// The snapshot methods are shared, as XState's are, and read the snapshot they are called on.
+function snapshotMatches(this: FlatSnapshot<unknown>, value: unknown): boolean {
+  return matchesValue(this._nodes[this._nodes.length - 1]!.path, value);
+}
+function snapshotHasTag(this: FlatSnapshot<unknown>, tag: string): boolean {
+  return this.tags.has(tag);
+}
+function snapshotGetMeta(this: FlatSnapshot<unknown>): Record<string, any> {
+  const meta: Record<string, any> = {};
+  for (const node of this._nodes) if (node.meta !== undefined) meta[node.id] = node.meta;
+  return meta;
+}
+function snapshotToJSON<TContext>(this: FlatSnapshot<TContext>): FlatSnapshotJSON<TContext> {
+  const { _nodes, tags, machine, getMeta, toJSON, can, hasTag, matches, ...rest } = this;
+  return { ...rest, tags: Array.from(tags) };
 }
 
 export class FlatActor<TContext, TOwner> implements DeadlineEntry {
@@ -163,22 +234,46 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     this.reportSnapshot({ type: 'xstate.stop' });
   }
 
+  /** The current state as an XState-shaped snapshot; made only when asked for (inspection, tests), never on the way of an event. */
   getSnapshot(): FlatSnapshot<TContext> {
-    const { value, path } = this.state;
-    const snapshot = {
-      value,
-      context: this.context,
-      status: this.status,
-      output: this.status === 'done' ? this.output() : undefined,
-      error: undefined,
+    const state = this.state;
+    const context = this.context;
+    const { machine } = this.compiled;
+    const { nodes, tags } = nodesOf(machine, state);
+    const status = this.status;
+    return {
+      status,
+      output: status === 'done' ? this.output() : undefined,
+      error: status === 'error' ? errors.get(this) : undefined,
+      machine,
+      context,
+      _nodes: nodes,
+      value: state.value,
+      tags: new Set(tags),
       children: {},
       historyValue: {},
-      tags: [] as string[],
-      matches: (v: unknown) => matchesValue(path, v),
-      hasTag: () => false,
-      toJSON: () => ({ value, context: snapshot.context, status: snapshot.status, output: snapshot.output, error: undefined, children: {}, tags: [] }),
+      matches: snapshotMatches,
+      hasTag: snapshotHasTag,
+      can: (event) => this.wouldTransition(state, context, event),
+      getMeta: snapshotGetMeta,
+      toJSON: snapshotToJSON,
     };
-    return snapshot;
+  }
+
+  /**
+   * Whether `event` would take a transition in `state` with `context`, as XState's
+   * `snapshot.can` answers: the first candidate whose guard passes, if it changes
+   * state or runs an action. Guards run with the snapshot's state and context (and
+   * the actor's owner, as the owner's guards need it), so they must not have side effects.
+   */
+  private wouldTransition(state: CompiledState, context: TContext, event: AnyEvent): boolean {
+    const candidates = state.on.get(event.type);
+    if (candidates === undefined) return false;
+    const view = Object.create(this, { state: { value: state }, context: { value: context } }) as this;
+    for (const t of candidates) {
+      if (t.guard === undefined || t.guard(view, event)) return t.target !== state || t.steps.length > 0;
+    }
+    return false;
   }
 
   private apply(t: CompiledTransition, event: AnyEvent): void {
@@ -232,6 +327,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   /** An action or guard threw: the actor stops in error, as an XState actor would, and the error is rethrown outside. */
   private fail(error: unknown): void {
     this.status = 'error';
+    errors.set(this, error);
     this.release();
     queueMicrotask(() => {
       throw error;
