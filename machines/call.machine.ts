@@ -1,13 +1,14 @@
 /**
  * The lifecycle of one outgoing call.
  *
- *   queued ──call.release──▶ sent ──request.written──▶ awaiting
- *     ▲  │                      │  │                         │
- *     │  │                      │  └───── response.* ────────┤
- *     │  │                      │                            ▼
+ *                            ┌─ inFlight ───────────────────────────────┐
+ *   queued ──call.release──▶ │ sent ──request.written──▶ awaiting       │
+ *     ▲  │                   └──┬───────────────────────────────────┬───┘
+ *     │  │                      │                                   │ response.*
+ *     │  │                      │                                   ▼
  *     │  └── call.cancel / connection.closed / deadline ──▶ resolved | failed | timedOut | cancelled
- *     │                         │                            ▲
- *     └── connection.lost ──────┴── (retry) ── otherwise ────┘
+ *     │                         │                                   ▲
+ *     └── connection.lost ──────┴── (retry) ── otherwise ───────────┘
  *
  * A call waits in `queued` while the connection is not open (connecting, or
  * reconnecting) or has no room for it (the in-flight limit, or a socket whose
@@ -16,10 +17,13 @@
  * it `retry` (safe to run twice): then it waits in `queued` again and is re-sent
  * on the next connection. A call is never re-sent otherwise.
  *
- * Leaving `sent` or `awaiting` by cancel or deadline tells the peer with
+ * `sent` and `awaiting` are the two steps of `inFlight`, which holds what they
+ * share: a response, a cancel or a lost connection is handled the same in both.
+ * Leaving `inFlight` by cancel or deadline tells the peer with
  * `$/cancelRequest`, so its handler stops working for nobody.
  * The deadline runs from the moment the call is made, through `queued`, `sent` and
- * `awaiting`: a call never waits longer than its timeout, whatever holds it up.
+ * `awaiting` (it is armed once, on `pending`): a call never waits longer than its
+ * timeout, whatever holds it up.
  * The machine does no I/O. Writing the request, telling the peer about a
  * cancellation and settling the caller's promise are named actions that the
  * owner provides (`callMachine.provide({ actions })`).
@@ -121,7 +125,7 @@ export const callMachine = setup({
   initial: 'pending',
   states: {
     pending: {
-      description: 'In flight: the deadline runs from creation through every pending state.',
+      description: 'Not settled yet: the deadline runs from creation through every pending state.',
       initial: 'queued',
       after: {
         // A request the peer may have seen is cancelled there too, so the deadline reaches its handler.
@@ -133,21 +137,16 @@ export const callMachine = setup({
       states: {
         queued: {
           description: 'Waiting for the connection to open, or for room in it (in-flight limit, full socket buffer); goes out when released.',
-          always: { guard: 'mayBeSentNow', target: 'sent' },
+          always: { guard: 'mayBeSentNow', target: 'inFlight' },
           on: {
-            'call.release': { target: 'sent' },
+            'call.release': { target: 'inFlight' },
             'call.cancel': { target: '#call.cancelled', actions: 'recordError' },
           },
         },
-        sent: {
-          description: 'The request frame is handed to the transport.',
-          entry: 'writeRequest',
+        inFlight: {
+          description: 'Handed to the transport (counted against the in-flight limit): the peer may have the request, so a cancel or the deadline tells it.',
+          initial: 'sent',
           on: {
-            'request.written': { target: 'awaiting' },
-            'request.writeFailed': [
-              { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
-              { target: '#call.failed', actions: 'recordError' },
-            ],
             'connection.lost': [
               { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
               { target: '#call.failed', actions: 'recordError' },
@@ -156,17 +155,21 @@ export const callMachine = setup({
             'response.error': { target: '#call.failed', actions: 'recordError' },
             'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
           },
-        },
-        awaiting: {
-          description: 'The request is on the wire; waiting for the response with its id.',
-          on: {
-            'connection.lost': [
-              { guard: 'mayRetry', target: 'queued', actions: 'holdForRelease' },
-              { target: '#call.failed', actions: 'recordError' },
-            ],
-            'response.result': { target: '#call.resolved', actions: 'recordResult' },
-            'response.error': { target: '#call.failed', actions: 'recordError' },
-            'call.cancel': { target: '#call.cancelled', actions: ['recordError', 'notifyPeerOfCancel'] },
+          states: {
+            sent: {
+              description: 'The request frame is handed to the transport.',
+              entry: 'writeRequest',
+              on: {
+                'request.written': { target: 'awaiting' },
+                'request.writeFailed': [
+                  { guard: 'mayRetry', target: '#call.pending.queued', actions: 'holdForRelease' },
+                  { target: '#call.failed', actions: 'recordError' },
+                ],
+              },
+            },
+            awaiting: {
+              description: 'The request is on the wire; waiting for the response with its id.',
+            },
           },
         },
       },

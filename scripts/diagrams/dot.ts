@@ -8,6 +8,9 @@ import { stateActions } from './mermaid.js';
 
 export function toDot(graph: MachineGraph, header: string): string {
   const states = new Map(allStates(graph).map((s) => [s.id, s]));
+  // Declaration order: an edge back to a state declared earlier (a retry, a reconnect) does not
+  // rank its target after its source, so the states keep reading left to right in the order written.
+  const order = new Map([...states.keys()].map((id, i) => [id, i]));
   const lines = [
     `// ${header}`,
     `digraph ${quote(graph.id)} {`,
@@ -32,6 +35,7 @@ export function toDot(graph: MachineGraph, header: string): string {
       const attrs = [`label=${quote(label)}`];
       if (source.children.length > 0) attrs.push(`ltail=${quote(clusterName(source))}`);
       if (target.children.length > 0) attrs.push(`lhead=${quote(clusterName(target))}`);
+      if (order.get(targetId)! < order.get(t.source)!) attrs.push('constraint=false');
       lines.push(`  ${quote(anchorOf(source))} -> ${quote(anchorOf(target))} [${attrs.join(', ')}];`);
     }
   }

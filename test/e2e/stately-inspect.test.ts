@@ -68,7 +68,7 @@ async function inspectedCalls() {
   const cancelled = client.request('hang', undefined, { signal: controller.signal });
   await watcher.entered;
   // Cancel once the call is written (awaiting), as seen by the relay: the write's callback may come after the handler starts.
-  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":"awaiting"}');
+  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":{"inFlight":"awaiting"}}');
   await until(() => awaiting().length === 4, 'the fourth call to be awaiting', 200_000);
   controller.abort('changed my mind');
   outcomes.push(await settle(cancelled));
@@ -114,10 +114,10 @@ describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopb
     const calls = actors.filter((e) => machineOf(e) === 'call');
     expect(new Set(calls.map((c) => c.sessionId)).size).toBe(4);
     expect(calls.map((c) => statesOf(received, c.sessionId))).toEqual([
-      [{ pending: 'sent' }, { pending: 'awaiting' }, 'resolved'],
-      [{ pending: 'sent' }, { pending: 'awaiting' }, 'failed'],
-      [{ pending: 'sent' }, { pending: 'awaiting' }, 'timedOut'],
-      [{ pending: 'sent' }, { pending: 'awaiting' }, 'cancelled'],
+      [{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved'],
+      [{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'failed'],
+      [{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'timedOut'],
+      [{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'cancelled'],
     ]);
     // Each call ends 'done', and its last snapshot carries the call's context (method, id).
     for (const [i, method] of ['echo', 'refuse', 'hang', 'hang'].entries()) {

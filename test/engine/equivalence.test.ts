@@ -170,6 +170,6 @@ describe('light engine ≡ XState on every generated path', () => {
     const expected = runXState(c.machine, c.xstate, c.input, events);
     const actual = runLight(c.machine, c.light, c.input, events);
     expect(actual.inspected).toEqual(expected.inspected);
-    expect(actual.states.map((s) => s.value)).toEqual([{ pending: 'queued' }, { pending: 'queued' }, { pending: 'sent' }]);
+    expect(actual.states.map((s) => s.value)).toEqual([{ pending: 'queued' }, { pending: 'queued' }, { pending: { inFlight: 'sent' } }]);
   });
 });

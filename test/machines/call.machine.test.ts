@@ -34,11 +34,18 @@ function contextSeenBySettle(settleCaller: ReturnType<typeof startCall>['settleC
   return args?.context;
 }
 
+type PendingState = 'queued' | 'sent' | 'awaiting';
+
+/** The state value of a pending state: `queued` directly under `pending`, `sent` and `awaiting` under `pending.inFlight`. */
+function valueOf(state: PendingState) {
+  return state === 'queued' ? { pending: 'queued' } : { pending: { inFlight: state } };
+}
+
 /** Brings a fresh call into the named pending state. */
-function startIn(state: 'queued' | 'sent' | 'awaiting') {
-  const call = startCall({ sendNow: state !== 'queued' });
+function startIn(state: PendingState, input: Partial<CallInput> = {}) {
+  const call = startCall({ sendNow: state !== 'queued', ...input });
   if (state === 'awaiting') call.actor.send({ type: 'request.written' });
-  expect(call.actor.getSnapshot().value).toEqual({ pending: state });
+  expect(call.actor.getSnapshot().value).toEqual(valueOf(state));
   return call;
 }
 
@@ -70,7 +77,7 @@ describe('callMachine: starting', () => {
   it('starts in sent when the connection is open (queued skipped)', () => {
     const { actor, writeRequest } = startCall({ sendNow: true });
 
-    expect(actor.getSnapshot().value).toEqual({ pending: 'sent' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'sent' } });
     expect(writeRequest).toHaveBeenCalledTimes(1);
   });
 
@@ -91,7 +98,7 @@ describe('callMachine: starting', () => {
 
     actor.send({ type: 'call.release' });
 
-    expect(actor.getSnapshot().value).toEqual({ pending: 'sent' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'sent' } });
     expect(writeRequest).toHaveBeenCalledTimes(1);
     const args = writeRequest.mock.calls[0] as unknown as [{ context: { id: string; method: string } }];
     expect(args[0].context).toMatchObject({ id: 'c1', method: 'sum', params: [1, 2] });
@@ -102,7 +109,7 @@ describe('callMachine: starting', () => {
 
     actor.send({ type: 'request.written' });
 
-    expect(actor.getSnapshot().value).toEqual({ pending: 'awaiting' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'awaiting' } });
   });
 
   it('does not write the request again when call.release arrives after it was sent', () => {
@@ -110,7 +117,7 @@ describe('callMachine: starting', () => {
 
     actor.send({ type: 'call.release' });
 
-    expect(actor.getSnapshot().value).toEqual({ pending: 'awaiting' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'awaiting' } });
     expect(writeRequest).toHaveBeenCalledTimes(1);
   });
 });
@@ -271,7 +278,7 @@ describe('callMachine: timeout', () => {
     const { actor, clock, log, notifyPeerOfCancel } = startIn(state);
 
     clock.increment(TIMEOUT - 1);
-    expect(actor.getSnapshot().value).toEqual({ pending: state });
+    expect(actor.getSnapshot().value).toEqual(valueOf(state));
 
     clock.increment(1);
     expect(actor.getSnapshot().value).toBe('timedOut');
@@ -287,7 +294,7 @@ describe('callMachine: timeout', () => {
     clock.increment(100);
     actor.send({ type: 'request.written' });
     clock.increment(99);
-    expect(actor.getSnapshot().value).toEqual({ pending: 'awaiting' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'awaiting' } });
 
     clock.increment(1);
     expect(actor.getSnapshot().value).toBe('timedOut');
@@ -388,6 +395,65 @@ describe('callMachine: connection lost (reconnecting)', () => {
   });
 });
 
+describe('callMachine: inFlight (sent and awaiting share their transitions)', () => {
+  it('writes the four shared transitions once, on inFlight, and none of them on sent or awaiting', () => {
+    const inFlight = callMachine.root.states.pending!.states.inFlight!;
+    const shared = ['connection.lost', 'response.result', 'response.error', 'call.cancel'];
+    expect([...inFlight.transitions.keys()].sort()).toEqual([...shared].sort());
+    expect([...inFlight.states.sent!.transitions.keys()].sort()).toEqual(['request.writeFailed', 'request.written']);
+    expect([...inFlight.states.awaiting!.transitions.keys()]).toEqual([]);
+  });
+
+  const remote = { code: -32601, message: 'Method not found' };
+  const lost = new Error('lost');
+  const reason = new Error('user aborted');
+  const shared = [
+    ['response.result', { type: 'response.result', result: 3 }, 'resolved', { result: 3, error: undefined }, ['settleCaller:resolved']],
+    ['response.error', { type: 'response.error', error: remote }, 'failed', { result: undefined, error: remote }, ['settleCaller:failed']],
+    ['connection.lost', { type: 'connection.lost', error: lost }, 'failed', { result: undefined, error: lost }, ['settleCaller:failed']],
+    ['call.cancel', { type: 'call.cancel', reason }, 'cancelled', { result: undefined, error: reason }, ['notifyPeerOfCancel', 'settleCaller:cancelled']],
+  ] as const;
+  for (const state of ['sent', 'awaiting'] as const) {
+    it.each(shared)(`%s from ${state}: settles as the parent's transition says, once, and clears the deadline`, (_, event, status, settled, actions) => {
+      const { actor, clock, log, settleCaller } = startIn(state);
+      log.length = 0;
+
+      actor.send(event as CallEvent);
+      clock.increment(TIMEOUT * 10);
+
+      expectSettled(actor, status, settled);
+      expect(log).toEqual(actions);
+      expect(settleCaller).toHaveBeenCalledOnce();
+    });
+
+    it(`connection.lost from ${state} with retry: back to queued (out of inFlight), written again only when released`, () => {
+      const { actor, log } = startIn(state, { retry: true });
+      log.length = 0;
+
+      actor.send({ type: 'connection.lost', error: lost });
+
+      expect(actor.getSnapshot().value).toEqual({ pending: 'queued' });
+      expect(actor.getSnapshot().context.sendNow).toBe(false);
+      expect(log).toEqual([]);
+      actor.send({ type: 'call.release' });
+      expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'sent' } });
+      expect(log).toEqual(['writeRequest']);
+    });
+  }
+
+  it('moving from sent to awaiting inside inFlight neither writes again nor re-arms the deadline', () => {
+    const { actor, clock, log } = startIn('sent');
+    clock.increment(TIMEOUT - 1);
+
+    actor.send({ type: 'request.written' });
+    expect(actor.getSnapshot().value).toEqual({ pending: { inFlight: 'awaiting' } });
+    clock.increment(1);
+
+    expect(actor.getSnapshot().value).toBe('timedOut');
+    expect(log).toEqual(['writeRequest', 'notifyPeerOfCancel', 'settleCaller:timedOut']);
+  });
+});
+
 describe('callMachine: output of each final state', () => {
   it('resolved outputs { status: resolved, result }', () => {
     const { actor } = startIn('awaiting');
@@ -428,7 +494,7 @@ describe('callMachine: graph', () => {
     return paths;
   }
 
-  /** The state paths a state value stands for: `{ pending: 'sent' }` → `pending`, `pending.sent`. */
+  /** The state paths a state value stands for: `{ pending: { inFlight: 'sent' } }` → `pending`, `pending.inFlight`, `pending.inFlight.sent`. */
   function pathsOf(value: unknown, prefix: string[] = []): string[] {
     if (typeof value === 'string') return [[...prefix, value].join('.')];
     return Object.entries(value as Record<string, unknown>).flatMap(([key, child]) => [

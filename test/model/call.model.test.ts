@@ -73,8 +73,8 @@ const VARIANTS: Variant[] = [
 
 const generated = generatePaths(VARIANTS, EVENTS);
 
-/** The value of a step's state, as the key of the pending substate or the final state. */
-const stateName = (value: unknown) => (typeof value === 'string' ? value : (value as { pending: string }).pending);
+/** The value of a step's state, as its innermost key: `queued`, `sent`, `awaiting` (under `pending.inFlight`) or the final state. */
+const stateName = (value: unknown): string => (typeof value === 'string' ? value : stateName(Object.values(value as Record<string, unknown>)[0]));
 const stateAt = (path: ModelPath, i: number) => stateName(path.steps[i]!.state.value);
 
 /** The steps at which the call is in `sent`: the first send, then a re-send after a loss. */
@@ -119,9 +119,20 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
     expect([...covered.states].sort()).toEqual([...all.states].sort());
     expect([...covered.transitions].sort()).toEqual([...all.transitions].sort());
     // The retry transitions (holdForRelease) among them, and paths that go on after them.
-    const holdForRelease = ['call.pending.sent|request.writeFailed|0', 'call.pending.sent|connection.lost|0', 'call.pending.awaiting|connection.lost|0'];
+    const holdForRelease = ['call.pending.inFlight.sent|request.writeFailed|0', 'call.pending.inFlight|connection.lost|0'];
     expect(all.transitions).toEqual(expect.arrayContaining(holdForRelease));
     expect(replayable.some((path) => /connection\.lost → call\.release → request\.written → response\.result/.test(describePath(path)))).toBe(true);
+    // The transitions written once on `inFlight` are replayed from each of its children, `sent` and `awaiting`.
+    const fromInFlight = new Set(
+      replayable.flatMap((path) =>
+        path.steps.slice(1).flatMap((step, i) => {
+          const from = stateAt(path, i);
+          return from === 'sent' || from === 'awaiting' ? [`${from}: ${step.event.type} ⇒ ${stateName(step.state.value)}`] : [];
+        }),
+      ),
+    );
+    const shared = ['connection.lost ⇒ queued', 'connection.lost ⇒ failed', 'response.result ⇒ resolved', 'response.error ⇒ failed', 'call.cancel ⇒ cancelled'];
+    expect([...fromInFlight]).toEqual(expect.arrayContaining(['sent', 'awaiting'].flatMap((from) => shared.map((t) => `${from}: ${t}`))));
     expect(generated.shortest).toBeGreaterThan(0);
     expect(generated.simple).toBeGreaterThanOrEqual(generated.shortest);
   });
