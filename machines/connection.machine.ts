@@ -91,14 +91,14 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
   },
   actions: {
-    /** Sends every call that waited in `queued`. Provided by the owner. */
-    flushQueuedCalls: () => {},
-    /** Decodes an incoming frame and routes it to its call, its handler or the `unmatched` report. Provided by the owner. */
-    routeMessage: () => {},
+    /** The connection is open (a new epoch): the owner resolves `ready`, starts the heartbeat, sends what waited in `queued` and emits `open`. Provided by the owner. */
+    reportOpen: () => {},
+    /** Hands an incoming frame to the owner's inbound dispatcher (its call, its handler, or the `unmatched` report). Provided by the owner. */
+    dispatchMessage: () => {},
     /** Starts the close handshake on the transport. Provided by the owner. */
     closeTransport: () => {},
-    /** Fails every pending call and cancels every incoming one, at once. Provided by the owner. */
-    failPendingCalls: () => {},
+    /** The connection ends for good: the owner stops the heartbeat, rejects `ready` if it never opened, fails every pending call and cancels every incoming one, at once. Provided by the owner. */
+    reportClosing: () => {},
     recordClose: assign({
       closeCode: ({ event, context }) => (event.type === 'transport.closed' ? event.code : context.closeCode),
       closeReason: ({ event, context }) => (event.type === 'transport.closed' ? event.reason : context.closeReason),
@@ -118,8 +118,8 @@ export const connectionMachine = setup({
       return { attempt, retryDelay: backoffDelay(context.reconnect!, attempt, Math.random()) };
     }),
     resetAttempts: assign({ attempt: 0 }),
-    /** The open transport is lost and will be replaced: fails the calls written on it (except retry ones) and cancels incoming ones. Provided by the owner. */
-    suspendCalls: () => {},
+    /** The open transport is lost and will be replaced: the owner fails the calls written on it (retry ones wait again) and cancels incoming ones. Provided by the owner. */
+    reportLoss: () => {},
     /** Tells the owner's listeners that a new attempt comes after `retryDelay`. Provided by the owner. */
     reportReconnecting: () => {},
   },
@@ -177,11 +177,11 @@ export const connectionMachine = setup({
     },
     open: {
       description: 'Messages flow both ways; responses are routed to their calls by id.',
-      entry: ['resetAttempts', 'flushQueuedCalls'],
+      entry: ['resetAttempts', 'reportOpen'],
       on: {
-        'message.received': { actions: 'routeMessage' },
+        'message.received': { actions: 'dispatchMessage' },
         'transport.closed': [
-          { guard: 'mayReconnect', target: '#connection.connecting.waiting', actions: ['recordClose', 'planReconnect', 'suspendCalls'] },
+          { guard: 'mayReconnect', target: '#connection.connecting.waiting', actions: ['recordClose', 'planReconnect', 'reportLoss'] },
           { target: 'closed', actions: 'recordClose' },
         ],
         'transport.error': { actions: 'recordError' },
@@ -190,9 +190,9 @@ export const connectionMachine = setup({
     },
     closing: {
       description: 'Close requested: pending calls have failed; waiting for the close handshake.',
-      entry: ['failPendingCalls', 'closeTransport'],
+      entry: ['reportClosing', 'closeTransport'],
       on: {
-        'message.received': { actions: 'routeMessage' },
+        'message.received': { actions: 'dispatchMessage' },
         'transport.closed': { target: 'closed', actions: 'recordClose' },
         'transport.error': { actions: 'recordError' },
       },
@@ -200,7 +200,7 @@ export const connectionMachine = setup({
     closed: {
       description: 'The transport is gone; every call still pending has failed.',
       type: 'final',
-      entry: ['failPendingCalls', 'reportClosed'],
+      entry: ['reportClosing', 'reportClosed'],
     },
   },
 });

@@ -128,16 +128,16 @@ export abstract class Connection {
   private connectionActions() {
     return {
       openTransport: () => this.later(() => this.attach(this.connection.openTransport())),
-      flushQueuedCalls: () => this.later(() => this.onOpen()),
-      suspendCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
+      reportOpen: () => this.later(() => this.onOpen()),
+      reportLoss: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
       reportReconnecting: ({ context }: { context: ConnectionContext }) => this.later(() => this.onReconnecting(context)),
-      routeMessage: ({ event }: { event: ConnectionEvent }) => {
+      dispatchMessage: ({ event }: { event: ConnectionEvent }) => {
         if (event.type === 'message.received') this.later(() => this.onFrame(event.data));
       },
       closeTransport: ({ event }: { event: ConnectionEvent }) => {
         if (event.type === 'connection.close') this.later(() => this.onCloseRequested(event.code, event.reason));
       },
-      failPendingCalls: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosing(context)),
+      reportClosing: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosing(context)),
       reportClosed: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosed(context)),
     };
   }
@@ -202,7 +202,7 @@ export abstract class Connection {
   private transportOnMessage(data: string, isBinary: boolean): void {
     this.heartbeat?.heard();
     if (isBinary) this.onBinaryFrame();
-    // In a state whose only answer to a frame is routeMessage, take it without an interpreter step.
+    // In a state whose only answer to a frame is dispatchMessage, take it without an interpreter step.
     else if (this.bypassesActor) this.onFrame(data);
     else this.step({ type: 'message.received', data });
   }
@@ -329,7 +329,7 @@ export abstract class Connection {
 
 /**
  * The connection states in which `message.received` does nothing but the
- * `routeMessage` action (no target, no guard), read off the machine. In those
+ * `dispatchMessage` action (no target, no guard), read off the machine. In those
  * states the host hands each frame to the dispatcher itself, which is what the
  * machine would do, without an interpreter step per frame. With an inspector
  * attached, every frame still goes through the actor so that it shows.
@@ -340,7 +340,7 @@ const DISPATCH_STATES: ReadonlySet<string> = new Set(
       const transitions = node.transitions.get('message.received');
       if (transitions?.length !== 1) return false;
       const [t] = transitions;
-      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'routeMessage';
+      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'dispatchMessage';
     })
     .map(([key]) => key),
 );

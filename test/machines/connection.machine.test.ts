@@ -12,12 +12,12 @@ function startConnection(input: Partial<ConnectionInput> = {}) {
     });
   const actions = {
     openTransport: vi.fn(),
-    suspendCalls: spy('suspendCalls'),
+    reportLoss: spy('reportLoss'),
     reportReconnecting: spy('reportReconnecting'),
-    flushQueuedCalls: spy('flushQueuedCalls'),
-    routeMessage: spy('routeMessage'),
+    reportOpen: spy('reportOpen'),
+    dispatchMessage: spy('dispatchMessage'),
     closeTransport: spy('closeTransport'),
-    failPendingCalls: spy('failPendingCalls'),
+    reportClosing: spy('reportClosing'),
     reportClosed: spy('reportClosed'),
   };
   const clock = new SimulatedClock();
@@ -57,13 +57,13 @@ describe('connectionMachine: opening', () => {
   });
 
   it('opens on transport.opened and flushes the queued calls once', () => {
-    const { actor, log, flushQueuedCalls } = startConnection();
+    const { actor, log, reportOpen } = startConnection();
 
     actor.send({ type: 'transport.opened' });
 
     expect(actor.getSnapshot().value).toBe('open');
-    expect(flushQueuedCalls).toHaveBeenCalledOnce();
-    expect(log).toEqual(['flushQueuedCalls']);
+    expect(reportOpen).toHaveBeenCalledOnce();
+    expect(log).toEqual(['reportOpen']);
   });
 
   it('starts open when the transport is already open (a server-side socket)', () => {
@@ -71,56 +71,56 @@ describe('connectionMachine: opening', () => {
 
     expect(actor.getSnapshot().value).toBe('open');
     expect(actor.getSnapshot().context.alreadyOpen).toBe(true);
-    expect(log).toEqual(['flushQueuedCalls']);
+    expect(log).toEqual(['reportOpen']);
   });
 
   it('does not route a message that arrives before the transport opened', () => {
-    const { actor, routeMessage } = startConnection();
+    const { actor, dispatchMessage } = startConnection();
 
     actor.send({ type: 'message.received', data: '{}' });
 
     expect(actor.getSnapshot().value).toEqual({ connecting: 'opening' });
-    expect(routeMessage).not.toHaveBeenCalled();
+    expect(dispatchMessage).not.toHaveBeenCalled();
   });
 });
 
 describe('connectionMachine: open', () => {
-  it('message.received in open calls routeMessage with the data', () => {
-    const { actor, routeMessage } = startConnection({ alreadyOpen: true });
+  it('message.received in open calls dispatchMessage with the data', () => {
+    const { actor, dispatchMessage } = startConnection({ alreadyOpen: true });
     const data = '{"jsonrpc":"2.0","id":"c1","result":3}';
 
     actor.send({ type: 'message.received', data });
     actor.send({ type: 'message.received', data: 'second' });
 
     expect(actor.getSnapshot().value).toBe('open');
-    expect(routeMessage).toHaveBeenCalledTimes(2);
-    expect(eventOf(routeMessage, 0)).toEqual({ type: 'message.received', data });
-    expect(eventOf(routeMessage, 1)).toEqual({ type: 'message.received', data: 'second' });
+    expect(dispatchMessage).toHaveBeenCalledTimes(2);
+    expect(eventOf(dispatchMessage, 0)).toEqual({ type: 'message.received', data });
+    expect(eventOf(dispatchMessage, 1)).toEqual({ type: 'message.received', data: 'second' });
   });
 
   it('transport.error in open keeps the error and stays open', () => {
-    const { actor, failPendingCalls } = startConnection({ alreadyOpen: true });
+    const { actor, reportClosing } = startConnection({ alreadyOpen: true });
     const error = new Error('ECONNRESET');
 
     actor.send({ type: 'transport.error', error });
 
     expect(actor.getSnapshot().value).toBe('open');
     expect(actor.getSnapshot().context.error).toBe(error);
-    expect(failPendingCalls).not.toHaveBeenCalled();
+    expect(reportClosing).not.toHaveBeenCalled();
   });
 
   it('transport.opened in open does not flush again', () => {
-    const { actor, flushQueuedCalls } = startConnection({ alreadyOpen: true });
+    const { actor, reportOpen } = startConnection({ alreadyOpen: true });
 
     actor.send({ type: 'transport.opened' });
 
-    expect(flushQueuedCalls).toHaveBeenCalledOnce();
+    expect(reportOpen).toHaveBeenCalledOnce();
   });
 });
 
 describe('connectionMachine: closing', () => {
   it('connecting → closed on transport.closed records code and reason, then fails calls and reports', () => {
-    const { actor, log, flushQueuedCalls, closeTransport } = startConnection();
+    const { actor, log, reportOpen, closeTransport } = startConnection();
 
     actor.send({ type: 'transport.closed', code: 1006, reason: '' });
 
@@ -128,8 +128,8 @@ describe('connectionMachine: closing', () => {
     expect(snapshot.value).toBe('closed');
     expect(snapshot.status).toBe('done');
     expect(snapshot.context).toMatchObject({ closeCode: 1006, closeReason: '', closedLocally: false });
-    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
-    expect(flushQueuedCalls).not.toHaveBeenCalled();
+    expect(log).toEqual(['reportClosing', 'reportClosed']);
+    expect(reportOpen).not.toHaveBeenCalled();
     expect(closeTransport).not.toHaveBeenCalled();
   });
 
@@ -145,7 +145,7 @@ describe('connectionMachine: closing', () => {
     actor.send({ type: 'transport.closed', code: 1006, reason: '' });
     expect(actor.getSnapshot().value).toBe('closed');
     expect(actor.getSnapshot().context).toMatchObject({ error, closeCode: 1006, closeReason: '' });
-    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+    expect(log).toEqual(['reportClosing', 'reportClosed']);
   });
 
   it('the peer closing an open connection fails pending calls and reports, without closing the transport again', () => {
@@ -155,7 +155,7 @@ describe('connectionMachine: closing', () => {
 
     expect(actor.getSnapshot().value).toBe('closed');
     expect(actor.getSnapshot().context).toMatchObject({ closeCode: 1001, closeReason: 'going away', closedLocally: false });
-    expect(log).toEqual(['flushQueuedCalls', 'failPendingCalls', 'reportClosed']);
+    expect(log).toEqual(['reportOpen', 'reportClosing', 'reportClosed']);
   });
 
   it('open → closing on connection.close: fails pending calls, then closes the transport', () => {
@@ -166,7 +166,7 @@ describe('connectionMachine: closing', () => {
 
     expect(actor.getSnapshot().value).toBe('closing');
     expect(actor.getSnapshot().context.closedLocally).toBe(true);
-    expect(log).toEqual(['failPendingCalls', 'closeTransport']);
+    expect(log).toEqual(['reportClosing', 'closeTransport']);
     expect(eventOf(closeTransport)).toEqual({ type: 'connection.close', code: 1000, reason: 'bye' });
     expect(reportClosed).not.toHaveBeenCalled();
   });
@@ -182,8 +182,8 @@ describe('connectionMachine: closing', () => {
     expect(actor.getSnapshot().status).toBe('done');
     expect(actor.getSnapshot().context).toMatchObject({ closeCode: 1000, closeReason: 'bye', closedLocally: true });
     // `closed` fails pending calls on entry whatever the way in, so after a local close
-    // failPendingCalls runs a second time: the owner's implementation must be idempotent.
-    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+    // reportClosing runs a second time: the owner's implementation must be idempotent.
+    expect(log).toEqual(['reportClosing', 'reportClosed']);
   });
 
   it('connection.close while connecting closes the transport without flushing', () => {
@@ -193,29 +193,29 @@ describe('connectionMachine: closing', () => {
 
     expect(actor.getSnapshot().value).toBe('closing');
     expect(actor.getSnapshot().context.closedLocally).toBe(true);
-    expect(log).toEqual(['failPendingCalls', 'closeTransport']);
+    expect(log).toEqual(['reportClosing', 'closeTransport']);
   });
 
   it('routes messages that arrive during the close handshake', () => {
-    const { actor, routeMessage } = startConnection({ alreadyOpen: true });
+    const { actor, dispatchMessage } = startConnection({ alreadyOpen: true });
     actor.send({ type: 'connection.close' });
 
     actor.send({ type: 'message.received', data: 'late response' });
 
     expect(actor.getSnapshot().value).toBe('closing');
-    expect(routeMessage).toHaveBeenCalledOnce();
-    expect(eventOf(routeMessage)).toEqual({ type: 'message.received', data: 'late response' });
+    expect(dispatchMessage).toHaveBeenCalledOnce();
+    expect(eventOf(dispatchMessage)).toEqual({ type: 'message.received', data: 'late response' });
   });
 
   it('a second connection.close while closing does nothing', () => {
-    const { actor, closeTransport, failPendingCalls } = startConnection({ alreadyOpen: true });
+    const { actor, closeTransport, reportClosing } = startConnection({ alreadyOpen: true });
     actor.send({ type: 'connection.close' });
 
     actor.send({ type: 'connection.close' });
 
     expect(actor.getSnapshot().value).toBe('closing');
     expect(closeTransport).toHaveBeenCalledOnce();
-    expect(failPendingCalls).toHaveBeenCalledOnce();
+    expect(reportClosing).toHaveBeenCalledOnce();
   });
 
   it('transport.error while closing is kept and the close still completes', () => {
@@ -300,7 +300,7 @@ describe('connectionMachine: reconnecting', () => {
     actor.send({ type: 'transport.closed', code: 1006, reason: '' });
     expect(actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
     expect(actor.getSnapshot().context).toMatchObject({ attempt: 1, retryDelay: 100, closeCode: 1006 });
-    expect(log).toEqual(['suspendCalls', 'reportReconnecting']);
+    expect(log).toEqual(['reportLoss', 'reportReconnecting']);
 
     clock.increment(99);
     expect(actor.getSnapshot().value).toEqual({ connecting: 'waiting' });
@@ -313,7 +313,7 @@ describe('connectionMachine: reconnecting', () => {
     actor.send({ type: 'transport.opened' });
     expect(actor.getSnapshot().value).toBe('open');
     expect(actor.getSnapshot().context.attempt).toBe(0);
-    expect(log).toEqual(['suspendCalls', 'reportReconnecting', 'flushQueuedCalls']);
+    expect(log).toEqual(['reportLoss', 'reportReconnecting', 'reportOpen']);
   });
 
   it('failed attempts back off exponentially and give up after maxAttempts, failing what is pending', () => {
@@ -331,7 +331,7 @@ describe('connectionMachine: reconnecting', () => {
     actor.send({ type: 'transport.closed', code: 1006, reason: '' });
     expect(actor.getSnapshot().value).toBe('closed');
     expect(actor.getSnapshot().context.attempt).toBe(3);
-    expect(log.filter((name) => name !== 'reportReconnecting')).toEqual(['failPendingCalls', 'reportClosed']);
+    expect(log.filter((name) => name !== 'reportReconnecting')).toEqual(['reportClosing', 'reportClosed']);
     expect(log.filter((name) => name === 'reportReconnecting')).toHaveLength(3);
   });
 
@@ -344,7 +344,7 @@ describe('connectionMachine: reconnecting', () => {
     actor.send({ type: 'connection.close' });
     expect(actor.getSnapshot().value).toBe('closed');
     expect(actor.getSnapshot().context.closedLocally).toBe(true);
-    expect(log).toEqual(['failPendingCalls', 'reportClosed']);
+    expect(log).toEqual(['reportClosing', 'reportClosed']);
     clock.increment(10_000);
     expect(openTransport).toHaveBeenCalledTimes(1);
     expect(closeTransport).not.toHaveBeenCalled();
