@@ -20,11 +20,9 @@
  * owner's side of the machine (writing the request, telling the peer about a
  * cancellation, settling the caller) is the same code for both.
  */
-import { createActor, type Actor } from 'xstate';
-import { callMachine, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
-import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
-import { compileMachine } from './engine/compile.js';
-import { schedulerFor } from './engine/deadlines.js';
+import type { AnyActorRef } from 'xstate';
+import { callMachine, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
+import { defineRunner, type Actors, type RunningActor } from './engine/runner.js';
 import { DEFAULT_MAX_BATCH } from './limits.js';
 import { Fifo } from './engine/fifo.js';
 import { Line, type LinePlace } from './engine/line.js';
@@ -41,13 +39,9 @@ import type { ErrorObject } from './protocol/jsonrpc.js';
 import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
 
-interface CallActor {
-  send(event: CallEvent): void;
-}
-
 /** One pending call: its actor and what the caller waits on. */
 interface PendingCall {
-  actor: CallActor;
+  actor: RunningActor<CallContext, CallEvent>;
   /** The encoded request, until it is written (kept for a `retry` call, which may be written again). */
   frame: string | undefined;
   retry: boolean;
@@ -72,18 +66,16 @@ interface WaitingNotice {
 type Waiting = PendingCall | WaitingNotice;
 
 type Ending = 'answered' | 'abandoned';
-type CallContext = CallInput & { result?: unknown; error?: unknown };
-type LightCall = FlatActor<CallContext, PendingCall>;
 
-/** The call machine compiled once for every connection; its actions reach their connection through the actor's scope. */
-const lightCall = compileMachine<CallContext>(callMachine, {
+/** The owner's side of the call machine, for both engines; the light table is compiled here, once. */
+const callRunner = defineRunner<CallInput, OutgoingCalls, PendingCall, CallContext, CallEvent>(callMachine, {
   actions: {
-    writeRequest: ({ self }) => hostOf(self).writeRequest(self.owner as PendingCall),
-    notifyPeerOfCancel: ({ context, self }) => hostOf(self).notifyPeerOfCancel(context.id),
-    settleCaller: ({ context, self }, { status }: { status: CallStatus }) => hostOf(self).settle(context.id, self.owner as PendingCall, status, context),
+    writeRequest: (calls, call) => calls.writeRequest(call),
+    notifyPeerOfCancel: (calls, _call, context) => calls.notifyPeerOfCancel(context.id),
+    settleCaller: (calls, call, context, { status }: { status: CallStatus }) => calls.settle(context.id, call, status, context),
   },
 });
-const QUEUED = lightCall.states.get('call.pending.queued')!;
+const QUEUED = callRunner.state('pending.queued');
 
 /** Most `$/cancelRequest` notices in one batch frame: a server's default `maxBatch`. */
 const MAX_CANCEL_BATCH = DEFAULT_MAX_BATCH;
@@ -92,10 +84,6 @@ const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
 const RELEASE: CallEvent = Object.freeze({ type: 'call.release' });
 /** How often a line held only by a full socket buffer looks again, when no write of its own will call back, in ms. */
 const DRAIN_POLL = 10;
-
-function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
-  return actor.scope.host as OutgoingCalls;
-}
 
 export interface OutgoingOptions {
   /**
@@ -146,28 +134,15 @@ export class OutgoingCalls {
   private epoch = 0;
   private pumpScheduled = false;
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly scope: ActorScope<OutgoingCalls>;
-  private readonly xstateLogic;
-  private readonly xstateOptions: { inspect?: InspectOption; clock?: Clock };
+  private readonly actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
 
   constructor(private readonly options: OutgoingOptions) {
-    this.scope = { host: this, scheduler: schedulerFor(options.clock), inspect: toInspectFunction(options.inspect), parent: undefined, onDone: undefined };
-    // `clock` only when given: an explicit undefined would replace XState's default.
-    this.xstateOptions = {};
-    if (options.inspect) this.xstateOptions.inspect = options.inspect;
-    if (options.clock) this.xstateOptions.clock = options.clock;
-    this.xstateLogic = callMachine.provide({
-      actions: {
-        writeRequest: ({ context }) => this.writeRequest(this.pending.get(context.id)!),
-        notifyPeerOfCancel: ({ context }) => this.notifyPeerOfCancel(context.id),
-        settleCaller: ({ context }, { status }) => this.settle(context.id, this.pending.get(context.id), status, context),
-      },
-    });
+    this.actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock });
   }
 
   /** Reported as every call actor's parent to inspectors (light engine). */
-  set parent(actor: ActorScope['parent']) {
-    this.scope.parent = actor;
+  set parent(actor: AnyActorRef | undefined) {
+    this.actors.parent = actor;
   }
 
   /** Number of calls not yet settled. */
@@ -210,23 +185,14 @@ export class OutgoingCalls {
         settled: false,
       };
       this.pending.set(input.id, call);
-      let start: () => void;
-      if (this.options.engine === 'light') {
-        // The frame carries the params; the context keeps them only for inspectors to show.
-        const context = this.scope.inspect ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
-        const actor: LightCall = new FlatActor(lightCall, this.scope, context, call);
-        call.actor = actor;
-        start = () => actor.start();
-      } else {
-        const actor = createActor(this.xstateLogic, { input: { ...input, sendNow, retry }, ...this.xstateOptions });
-        call.actor = actor;
-        start = () => actor.start();
-      }
+      // The frame carries the params; the context keeps them only for inspectors to show.
+      const context = this.actors.inspected ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
+      call.actor = this.actors.create(context, call);
       if (signal) {
         call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
-      start();
+      call.actor.start();
       if (!sendNow && !call.settled) call.place = this.line.push(call);
     });
   }
@@ -267,7 +233,7 @@ export class OutgoingCalls {
     if (call === undefined || call.settled || call.epoch !== epoch || call.place !== undefined) return;
     call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
     // A retry call whose write failed waits again, first in line.
-    if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);
+    if (error && !call.settled && call.actor.in(QUEUED)) this.putBack([call]);
   }
 
   /**
@@ -378,7 +344,7 @@ export class OutgoingCalls {
     const call = this.pending.get(id);
     if (!call) return this.unmatchedReason(id);
     // A queued call has not been written yet: nothing can legitimately answer it.
-    if (isQueued(call.actor)) return 'unknown';
+    if (call.actor.in(QUEUED)) return 'unknown';
     if ('result' in outcome) {
       call.actor.send({ type: 'response.result', result: outcome.result });
     } else {
@@ -392,7 +358,7 @@ export class OutgoingCalls {
   failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
     const call = this.pending.get(id);
     if (!call) return this.unmatchedReason(id);
-    call.actor.send({ type: 'response.error', error: new NoRespondersError(methodOf(call.actor), subject) });
+    call.actor.send({ type: 'response.error', error: new NoRespondersError(call.actor.context.method, subject) });
     return undefined;
   }
 
@@ -486,14 +452,6 @@ export class OutgoingCalls {
       this.recent = new Map();
     }
   }
-}
-
-function isQueued(actor: CallActor): boolean {
-  return actor instanceof FlatActor ? actor.state === QUEUED : (actor as Actor<typeof callMachine>).getSnapshot().matches({ pending: 'queued' });
-}
-
-function methodOf(actor: CallActor): string {
-  return actor instanceof FlatActor ? (actor as LightCall).context.method : (actor as Actor<typeof callMachine>).getSnapshot().context.method;
 }
 
 function ignoreWriteError(): void {
