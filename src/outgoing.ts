@@ -33,6 +33,8 @@ interface PendingCall extends QueuedCall {
   onAbort: (() => void) | undefined;
   /** Set once the call's final state is reached (its actor may still be finishing the step). */
   settled: boolean;
+  /** Where the caller made the call (see `captureCallSite`): the stack its failure shows. */
+  site: Error | undefined;
 }
 
 /** The owner's side of the call machine, for both engines; the light table is compiled here, once. */
@@ -114,9 +116,10 @@ export class OutgoingCalls {
    * when the line is full.
    */
   start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
+    const site = captureCallSite();
     const sendNow = this.queue.mayWriteNow();
     const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`);
-    if (refusal) return Promise.reject(refusal);
+    if (refusal) return Promise.reject(pointAt(refusal, site));
     return new Promise((resolve, reject) => {
       const retry = input.retry === true;
       const call: PendingCall = {
@@ -131,6 +134,7 @@ export class OutgoingCalls {
         signal,
         onAbort: undefined,
         settled: false,
+        site,
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show.
@@ -227,21 +231,64 @@ export class OutgoingCalls {
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
     this.settledIds.remember(id, answered ? 'answered' : 'abandoned');
     if (status === 'resolved') call.resolve(context.result);
-    else call.reject(failure(status, context));
+    else call.reject(failure(status, context, call.site));
   }
 }
 
-/** Why a call that did not resolve failed, as the caller sees it. */
-function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext): unknown {
+/** Why a call that did not resolve failed, as the caller sees it: our errors show the caller's stack; an abort reason is the caller's own. */
+function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, site: Error | undefined): unknown {
   const { method, id, error } = context;
   switch (status) {
     case 'timedOut':
-      return new TimeoutError(method, id, context.timeout);
+      return pointAt(new TimeoutError(method, id, context.timeout), site);
     case 'cancelled':
-      return error !== undefined ? error : new AbortError(`call "${method}" (id ${id}) was aborted`);
+      return error !== undefined ? error : pointAt(new AbortError(`call "${method}" (id ${id}) was aborted`), site);
     case 'failed':
-      return error instanceof CallstateError ? error : new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error });
+      if (!(error instanceof CallstateError)) return pointAt(new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error }), site);
+      // A close's error is one object for every call it fails (and for `ready`), as net/rpc's ErrShutdown: it shows the first caller's stack.
+      if (error instanceof ConnectionClosedError && pointed.has(error)) return error;
+      return pointAt(error, site);
   }
+}
+
+/**
+ * Stack frames kept of a call site: `start`, `Peer.request` and two of the
+ * caller's. Each frame costs about 64 bytes for as long as the call is pending
+ * (ten, V8's default, would double the heap of a pending call); a process that
+ * raised `Error.stackTraceLimit` past the default gets as many as it asked for.
+ */
+const CALL_SITE_FRAMES = 4;
+const DEFAULT_STACK_TRACE_LIMIT = 10;
+
+/**
+ * Where the caller made the call, captured when it is made (as nats.js's
+ * `RequestError`): errors settle the call later, from a timer or a socket
+ * event, where their own stack would show only callstate's internals. The
+ * stack is captured now and formatted only if the call fails.
+ */
+function captureCallSite(): Error | undefined {
+  const limit = Error.stackTraceLimit;
+  if (!(limit > 0)) return undefined;
+  if (limit <= DEFAULT_STACK_TRACE_LIMIT) Error.stackTraceLimit = Math.min(limit, CALL_SITE_FRAMES);
+  const site = new Error();
+  Error.stackTraceLimit = limit;
+  return site;
+}
+
+/** Errors whose stack already shows a call site. */
+const pointed = new WeakSet<Error>();
+
+/** Gives `error` the stack of the call site: its own first line, then the caller's frames (below `start`). */
+function pointAt<E extends Error>(error: E, site: Error | undefined): E {
+  if (site === undefined) return error;
+  const frames = site.stack;
+  if (typeof frames !== 'string') return error;
+  // The site's first line is its empty header ("Error"), its first frame `start` itself.
+  const first = frames.indexOf('\n    at ');
+  const below = first < 0 ? -1 : frames.indexOf('\n', first + 1);
+  error.stack = `${error.name}: ${error.message}${below < 0 ? '' : frames.slice(below)}`;
+  pointed.add(error);
+  return error;
 }
 
 /** The send queue releases a waiting call: its machine leaves `queued` for `sent`, whose entry writes it. */
