@@ -3,17 +3,18 @@
  * handler run as its invoked promise actor (whose signal becomes `ctx.signal`),
  * and replies collected per batch when the request came in a JSON-RPC batch.
  */
-import { createActor, fromPromise } from 'xstate';
+import type { AnyActorRef } from 'xstate';
 import {
   incomingCallMachine,
   type HandlerInput,
   type IncomingCallContext,
   type IncomingCallEvent,
+  type IncomingCallInput,
 } from '../machines/incomingCall.machine.js';
-import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
-import { compileMachine } from './engine/compile.js';
 import { schedulerFor, type DeadlineEntry } from './engine/deadlines.js';
+import { defineRunner, type Actors, type RunningActor } from './engine/runner.js';
 import { RpcError } from './errors.js';
+import { messageOf, toErrorObject } from './handler-error.js';
 import {
   encode,
   encodeResult,
@@ -85,7 +86,7 @@ export function inFlightBusy(limit: number, method: string): ErrorObject {
 }
 
 interface IncomingEntry {
-  actor: { send(event: IncomingCallEvent): void };
+  actor: RunningActor<IncomingContext, IncomingCallEvent>;
   batch: BatchReply | undefined;
   /** The handler's deadline, when the responder has a `handlerTimeout`. */
   deadline?: HandlerDeadline;
@@ -111,29 +112,18 @@ export interface IncomingOptions {
 const hasOwn = Object.prototype.hasOwnProperty;
 
 type IncomingContext = IncomingCallContext;
-type LightIncoming = FlatActor<IncomingContext, IncomingEntry>;
 
-/** The incoming-call machine compiled once for every connection; its actions reach their connection through the actor's scope. */
-const lightIncoming = compileMachine<IncomingContext>(incomingCallMachine, {
-  guards: { hasMethod: ({ context, self }) => hostOf(self).hasMethod(context.method) },
-  actors: {
-    handler: (scope, self) => {
-      const { method, params, id } = scope.input as HandlerInput;
-      return hostOf(self).runHandler(method, params, id, scope);
-    },
-  },
+/** The owner's side of the incoming-call machine, for both engines; the light table is compiled here, once. */
+const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEntry, IncomingContext, IncomingCallEvent>(incomingCallMachine, {
+  guards: { hasMethod: (calls, context) => calls.hasMethod(context.method) },
+  actors: { handler: (calls, { method, params, id }: HandlerInput, scope) => calls.runHandler(method, params, id, scope) },
   actions: {
-    sendResult: ({ context, self }) => hostOf(self).sendResult(context),
-    sendError: ({ context, self }) => hostOf(self).sendError(context),
+    sendResult: (calls, _entry, context) => calls.sendResult(context),
+    sendError: (calls, _entry, context) => calls.sendError(context),
   },
 });
-const CANCELLED = lightIncoming.states.get('incomingCall.cancelled')!;
+const CANCELLED = incomingRunner.state('cancelled');
 
-function hostOf(actor: FlatActor<any, any>): IncomingCalls {
-  return actor.scope.host as IncomingCalls;
-}
-
-/** What a handler receives: its signal is made only if the handler reads it. */
 /**
  * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
  * signal aborts and the call fails with -32001, whatever the handler does next.
@@ -196,37 +186,21 @@ class Context implements HandlerContext<any> {
 
 export class IncomingCalls {
   private readonly inFlight = new Map<Id, IncomingEntry>();
-  private readonly scope: ActorScope<IncomingCalls>;
-  private readonly xstateLogic;
+  private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
   private readonly handlerDeadlines;
 
   constructor(private readonly options: IncomingOptions) {
     this.handlerDeadlines = options.handlerTimeout === undefined ? undefined : schedulerFor(options.clock);
-    this.scope = {
-      host: this,
-      scheduler: schedulerFor(undefined),
-      inspect: toInspectFunction(options.inspect),
-      parent: undefined,
-      onDone: (actor) => this.finished((actor as LightIncoming).context.id, actor.state === CANCELLED),
-    };
-    this.xstateLogic = incomingCallMachine.provide({
-      guards: { hasMethod: ({ context }) => this.hasMethod(context.method) },
-      actors: {
-        handler: fromPromise<unknown, HandlerInput>(({ input, signal }) =>
-          this.runHandler(input.method, input.params, input.id, { signal }),
-        ),
-      },
-      actions: {
-        sendResult: ({ context }) => this.sendResult(context),
-        sendError: ({ context }) => this.sendError(context),
-      },
+    this.actors = incomingRunner.create(options.engine, this, {
+      inspect: options.inspect,
+      onDone: (_entry, actor) => this.finished(actor.context.id, actor.in(CANCELLED)),
     });
   }
 
   /** Reported as every incoming call actor's parent to inspectors (light engine). */
-  set parent(actor: ActorScope['parent']) {
-    this.scope.parent = actor;
+  set parent(actor: AnyActorRef | undefined) {
+    this.actors.parent = actor;
   }
 
   /** Number of incoming calls still being handled. */
@@ -241,16 +215,8 @@ export class IncomingCalls {
     const entry: IncomingEntry = { actor: undefined!, batch };
     batch?.expect();
     this.inFlight.set(frame.id, entry);
-    if (this.options.engine === 'light') {
-      const actor: LightIncoming = new FlatActor(lightIncoming, this.scope, input, entry);
-      entry.actor = actor;
-      actor.start();
-    } else {
-      const actor = createActor(this.xstateLogic, { input, inspect: this.options.inspect });
-      entry.actor = actor;
-      actor.subscribe({ complete: () => this.finished(frame.id, actor.getSnapshot().matches('cancelled')) });
-      actor.start();
-    }
+    entry.actor = this.actors.create(input, entry);
+    entry.actor.start();
     return true;
   }
 
@@ -337,60 +303,5 @@ export class IncomingCalls {
     const batch = this.inFlight.get(id)?.batch;
     if (batch) batch.add(text);
     else this.options.write(text, id);
-  }
-}
-
-/**
- * The error response for what a handler threw, which can be any value: an
- * `RpcError` keeps its code, message and data where they can be read, anything
- * else is -32603. Total: every read of the thrown value is guarded, since a
- * getter, a Proxy trap (even behind `instanceof`) or a `toString` may throw.
- */
-function toErrorObject(thrown: unknown, exposeStack: boolean): ErrorObject {
-  if (attempt(() => thrown instanceof RpcError, false)) {
-    const error = thrown as RpcError;
-    const code = attempt(() => error.code, undefined);
-    const data = attempt(() => error.data, undefined);
-    return {
-      // A code the caller cannot read as an integer would make the whole response malformed.
-      code: Number.isSafeInteger(code) ? code! : ErrorCodes.InternalError,
-      message: messageOf(error),
-      ...(data === undefined ? {} : { data }),
-    };
-  }
-  const isError = attempt(() => thrown instanceof Error, false);
-  const name = isError ? attempt(() => safeString((thrown as Error).name), 'Error') : typeof thrown;
-  const stack = isError && exposeStack ? attempt(() => (thrown as Error).stack, undefined) : undefined;
-  return {
-    code: ErrorCodes.InternalError,
-    message: messageOf(thrown),
-    data: stack === undefined ? { name } : { name, stack },
-  };
-}
-
-/** An error's message, or any other value as a string; never throws. */
-function messageOf(value: unknown): string {
-  if (!attempt(() => value instanceof Error, false)) return safeString(value);
-  return attempt(() => safeString((value as Error).message), 'an error whose message cannot be read');
-}
-
-/** `read()`, or `otherwise` when reading throws. */
-function attempt<T>(read: () => T, otherwise: T): T {
-  try {
-    return read();
-  } catch {
-    return otherwise;
-  }
-}
-
-/**
- * String(value) that cannot throw: an object without a prototype has no
- * toString, and a Proxy's traps can throw even from Object.prototype.toString.
- */
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return attempt(() => Object.prototype.toString.call(value), `[unreadable ${typeof value}]`);
   }
 }

@@ -1,101 +1,54 @@
 /**
- * Outgoing calls of one connection: one call actor per request, tracked in a
- * Map by id (never as children of the connection actor), plus a bounded memory
- * of recently settled ids so that a late or duplicate response is told apart
- * from an unknown one.
+ * Outgoing calls of one connection, as Go's net/rpc client keeps them: a
+ * pending map by id, `start` (make the call), `route` (match a response to
+ * its call), `settle` (complete the call, once) and `failAll` (fail every
+ * pending call with the reason when the connection ends). Calls are never
+ * children of the connection actor.
  *
- * Calls that cannot be written at once wait in `queued`, in a line, in order:
- * while the connection is not open (connecting, reconnecting), while
- * `maxInFlight` calls are in flight, and while the socket's buffer holds
- * `highWaterMark` bytes or more. Notifications made meanwhile join the same
- * line, so that everything leaves in the order it was made. The line holds at
- * most `maxQueued`; beyond that a call rejects at once with `QueueFullError`.
- * Each open transport is an epoch: a write completing from an earlier epoch
- * changes nothing, and a call written on a lost epoch is re-sent only if its
- * caller marked it `retry`.
+ * Beside the core, each in its own file: the send queue (what is written when:
+ * the waiting line, in-flight and buffer limits, epochs; `send-queue.ts`), the
+ * memory of settled ids (late and duplicate responses; `settled-ids.ts`) and
+ * the batcher of `$/cancelRequest` notices (`cancel-batcher.ts`).
  *
- * Each call runs `callMachine`, by default on the light engine (a transition
- * table compiled from the machine, one shared deadline timer, see
- * `src/engine/`), or as a full XState actor with `engine: 'xstate'`. The
- * owner's side of the machine (writing the request, telling the peer about a
- * cancellation, settling the caller) is the same code for both.
+ * Each call runs `callMachine` on the engine the connection was made with (the
+ * light engine by default, or full XState, see `engine/runner.ts`); the owner's
+ * side of the machine below is written once for both.
  */
-import { createActor, type Actor } from 'xstate';
-import { callMachine, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
-import { FlatActor, toInspectFunction, type ActorScope } from './engine/actor.js';
-import { compileMachine } from './engine/compile.js';
-import { schedulerFor } from './engine/deadlines.js';
-import { DEFAULT_MAX_BATCH } from './limits.js';
-import { Fifo } from './engine/fifo.js';
-import { Line, type LinePlace } from './engine/line.js';
-import {
-  AbortError,
-  CallstateError,
-  ConnectionClosedError,
-  NoRespondersError,
-  QueueFullError,
-  RemoteError,
-  TimeoutError,
-} from './errors.js';
+import type { AnyActorRef } from 'xstate';
+import { callMachine, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
+import { CancelBatcher } from './cancel-batcher.js';
+import { defineRunner, type Actors, type RunningActor } from './engine/runner.js';
+import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from './errors.js';
 import type { ErrorObject } from './protocol/jsonrpc.js';
-import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
+import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
+import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
 
-interface CallActor {
-  send(event: CallEvent): void;
-}
-
-/** One pending call: its actor and what the caller waits on. */
-interface PendingCall {
-  actor: CallActor;
-  /** The encoded request, until it is written (kept for a `retry` call, which may be written again). */
-  frame: string | undefined;
-  retry: boolean;
-  /** Its place in the waiting line, while it waits in `queued`. */
-  place: LinePlace<Waiting> | undefined;
-  /** Written and not settled: it counts against `maxInFlight`. */
-  inFlight: boolean;
-  /** The epoch it was last written on. */
-  epoch: number;
+/** One pending call: its actor, what the caller waits on, and what the send queue keeps on it. */
+interface PendingCall extends QueuedCall {
+  actor: RunningActor<CallContext, CallEvent>;
   resolve: (value: any) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   /** Set once the call's final state is reached (its actor may still be finishing the step). */
   settled: boolean;
+  /** Where the caller made the call (see `captureCallSite`): the stack its failure shows. */
+  site: Error | undefined;
 }
 
-/** A notification made while calls wait: it keeps its place among them. */
-interface WaitingNotice {
-  notice: string;
-}
-type Waiting = PendingCall | WaitingNotice;
-
-type Ending = 'answered' | 'abandoned';
-type CallContext = CallInput & { result?: unknown; error?: unknown };
-type LightCall = FlatActor<CallContext, PendingCall>;
-
-/** The call machine compiled once for every connection; its actions reach their connection through the actor's scope. */
-const lightCall = compileMachine<CallContext>(callMachine, {
+/** The owner's side of the call machine, for both engines; the light table is compiled here, once. */
+const callRunner = defineRunner<CallInput, OutgoingCalls, PendingCall, CallContext, CallEvent>(callMachine, {
   actions: {
-    writeRequest: ({ self }) => hostOf(self).writeRequest(self.owner as PendingCall),
-    notifyPeerOfCancel: ({ context, self }) => hostOf(self).notifyPeerOfCancel(context.id),
-    settleCaller: ({ context, self }, { status }: { status: CallStatus }) => hostOf(self).settle(context.id, self.owner as PendingCall, status, context),
+    writeRequest: (calls, call) => calls.writeRequest(call),
+    notifyPeerOfCancel: (calls, _call, context) => calls.notifyPeerOfCancel(context.id),
+    settleCaller: (calls, call, context, { status }: { status: CallStatus }) => calls.settle(call, status, context),
   },
 });
-const QUEUED = lightCall.states.get('call.pending.queued')!;
-
-/** Most `$/cancelRequest` notices in one batch frame: a server's default `maxBatch`. */
-const MAX_CANCEL_BATCH = DEFAULT_MAX_BATCH;
+const QUEUED = callRunner.state('pending.queued');
 
 const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
 const RELEASE: CallEvent = Object.freeze({ type: 'call.release' });
-/** How often a line held only by a full socket buffer looks again, when no write of its own will call back, in ms. */
-const DRAIN_POLL = 10;
-
-function hostOf(actor: FlatActor<any, any>): OutgoingCalls {
-  return actor.scope.host as OutgoingCalls;
-}
 
 export interface OutgoingOptions {
   /**
@@ -123,51 +76,22 @@ export interface OutgoingOptions {
 
 export class OutgoingCalls {
   private readonly pending = new Map<string, PendingCall>();
-  /**
-   * Recently settled ids and how they ended, in two generations: ids go into
-   * `recent`; when it holds `settledMemory` ids it becomes `older` and the
-   * previous `older` is dropped whole. So the last `settledMemory` ids (and at
-   * most twice as many) are remembered, with no per-id eviction: deleting
-   * from a Map one key at a time leaves holes that cost on every insert.
-   * A call that ended without any response (timeout, cancel, connection lost,
-   * write failed) is 'abandoned': a response for it later is late, not a duplicate.
-   */
-  private recent = new Map<string, Ending>();
-  private older = new Map<string, Ending>();
-  /** Calls whose request frame is being written on this epoch's transport, in write order (transports call back in that order). */
-  private writing = new Fifo<PendingCall>();
-  /** Calls and notifications waiting to be written, in order. */
-  private readonly line = new Line<Waiting>();
-  private queuedNotices = 0;
-  /** Calls written and not settled. */
-  private inFlight = 0;
-  /** Whether a transport is open to write on. */
-  private isOpen = false;
-  private epoch = 0;
-  private pumpScheduled = false;
-  private drainTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly scope: ActorScope<OutgoingCalls>;
-  private readonly xstateLogic;
-  private readonly xstateOptions: { inspect?: InspectOption; clock?: Clock };
+  private readonly queue: SendQueue<PendingCall>;
+  private readonly settledIds: SettledIds;
+  private readonly cancels: CancelBatcher;
+  private readonly actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
 
-  constructor(private readonly options: OutgoingOptions) {
-    this.scope = { host: this, scheduler: schedulerFor(options.clock), inspect: toInspectFunction(options.inspect), parent: undefined, onDone: undefined };
-    // `clock` only when given: an explicit undefined would replace XState's default.
-    this.xstateOptions = {};
-    if (options.inspect) this.xstateOptions.inspect = options.inspect;
-    if (options.clock) this.xstateOptions.clock = options.clock;
-    this.xstateLogic = callMachine.provide({
-      actions: {
-        writeRequest: ({ context }) => this.writeRequest(this.pending.get(context.id)!),
-        notifyPeerOfCancel: ({ context }) => this.notifyPeerOfCancel(context.id),
-        settleCaller: ({ context }, { status }) => this.settle(context.id, this.pending.get(context.id), status, context),
-      },
-    });
+  constructor(options: OutgoingOptions) {
+    const { write } = options;
+    this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
+    this.settledIds = new SettledIds(options.settledMemory);
+    this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
+    this.actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock });
   }
 
   /** Reported as every call actor's parent to inspectors (light engine). */
-  set parent(actor: ActorScope['parent']) {
-    this.scope.parent = actor;
+  set parent(actor: AnyActorRef | undefined) {
+    this.actors.parent = actor;
   }
 
   /** Number of calls not yet settled. */
@@ -177,12 +101,12 @@ export class OutgoingCalls {
 
   /** Number of calls waiting in `queued`. */
   get queued(): number {
-    return this.line.size - this.queuedNotices;
+    return this.queue.waiting;
   }
 
   /** The transport's epoch, counted from 1: how many times the connection has opened. */
   get openings(): number {
-    return this.epoch;
+    return this.queue.openings;
   }
 
   /**
@@ -192,8 +116,10 @@ export class OutgoingCalls {
    * when the line is full.
    */
   start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
-    const sendNow = this.line.size === 0 && this.hasRoom();
-    if (!sendNow && this.line.size >= this.options.maxQueued) return Promise.reject(this.queueFull(`call "${input.method}"`));
+    const site = captureCallSite();
+    const sendNow = this.queue.mayWriteNow();
+    const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`);
+    if (refusal) return Promise.reject(pointAt(refusal, site));
     return new Promise((resolve, reject) => {
       const retry = input.retry === true;
       const call: PendingCall = {
@@ -208,66 +134,29 @@ export class OutgoingCalls {
         signal,
         onAbort: undefined,
         settled: false,
+        site,
       };
       this.pending.set(input.id, call);
-      let start: () => void;
-      if (this.options.engine === 'light') {
-        // The frame carries the params; the context keeps them only for inspectors to show.
-        const context = this.scope.inspect ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
-        const actor: LightCall = new FlatActor(lightCall, this.scope, context, call);
-        call.actor = actor;
-        start = () => actor.start();
-      } else {
-        const actor = createActor(this.xstateLogic, { input: { ...input, sendNow, retry }, ...this.xstateOptions });
-        call.actor = actor;
-        start = () => actor.start();
-      }
+      // The frame carries the params; the context keeps them only for inspectors to show.
+      const context = this.actors.inspected ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
+      call.actor = this.actors.create(context, call);
       if (signal) {
         call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
-      start();
-      if (!sendNow && !call.settled) call.place = this.line.push(call);
+      call.actor.start();
+      if (!sendNow && !call.settled) this.queue.wait(call);
     });
   }
 
   /** Sends a notification frame now, or after what waits before it. Throws `QueueFullError` when the line is full. */
   notify(method: string, frame: string): void {
-    if (this.line.size === 0 && this.isOpen && !this.isSaturated()) {
-      this.options.write(frame, ignoreWriteError);
-      return;
-    }
-    if (this.line.size >= this.options.maxQueued) throw this.queueFull(`notification "${method}"`);
-    this.line.push({ notice: frame });
-    this.queuedNotices++;
+    this.queue.notify(method, frame);
   }
 
   /** A transport is open: a new epoch. What waits goes out, as far as there is room. */
   open(): void {
-    this.isOpen = true;
-    this.epoch++;
-    const writing = (this.writing = new Fifo<PendingCall>());
-    const epoch = this.epoch;
-    // One callback for every request write of this epoch: the transport calls back in write order.
-    this.written = (error?: Error): void => {
-      this.writeEnded(writing.shift(), epoch, error);
-      // A completed write frees room in the socket's buffer.
-      if (this.line.size > 0) this.schedulePump();
-    };
-    this.pump();
-  }
-
-  /** The transport reports how the write of `call`'s request on `epoch` ended. */
-  private writeEnded(call: PendingCall | undefined, epoch: number, error: Error | undefined): void {
-    // A failed write means this transport is going: nothing more is written on it (its close follows, then
-    // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
-    if (error && epoch === this.epoch) this.isOpen = false;
-    // The call may have settled (timeout, abort) before the socket finished the write, or be waiting in line
-    // again since a loss (this callback is then the late news of the old write).
-    if (call === undefined || call.settled || call.epoch !== epoch || call.place !== undefined) return;
-    call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
-    // A retry call whose write failed waits again, first in line.
-    if (error && !call.settled && isQueued(call.actor)) this.putBack([call]);
+    this.queue.open();
   }
 
   /**
@@ -276,97 +165,21 @@ export class OutgoingCalls {
    * of those already waiting. Calls already waiting keep waiting.
    */
   lost(error: ConnectionClosedError): void {
-    this.isOpen = false;
+    this.queue.lost();
     const back: PendingCall[] = [];
     for (const call of [...this.pending.values()]) {
       // A call in line is the one waiting in `queued`: it was never written on the lost transport.
-      if (call.place || call.settled) continue;
+      if (this.queue.isWaiting(call) || call.settled) continue;
       call.actor.send({ type: 'connection.lost', error });
       if (!call.settled) back.push(call);
     }
-    this.putBack(back);
+    this.queue.putBack(back);
   }
 
   /** Fails every pending call with the same error; what waits in line is dropped. */
   failAll(error: ConnectionClosedError): void {
-    this.isOpen = false;
-    clearTimeout(this.drainTimer);
-    for (const waiting of this.line.drain()) if ('actor' in waiting) waiting.place = undefined;
-    this.queuedNotices = 0;
+    this.queue.close();
     for (const call of [...this.pending.values()]) call.actor.send({ type: 'connection.closed', error });
-  }
-
-  /** Calls that went back to `queued` after being written: they wait first, in the order given. */
-  private putBack(calls: PendingCall[]): void {
-    for (let i = calls.length - 1; i >= 0; i--) {
-      const call = calls[i]!;
-      this.leaveFlight(call);
-      call.place = this.line.unshift(call);
-    }
-  }
-
-  /** Whether one more call may be written now. */
-  private hasRoom(): boolean {
-    return this.isOpen && this.inFlight < this.options.maxInFlight && !this.isSaturated();
-  }
-
-  private isSaturated(): boolean {
-    return this.options.bufferedAmount() >= this.options.highWaterMark;
-  }
-
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    queueMicrotask(this.pump);
-  }
-
-  /** Writes what waits, first to last, while there is room. */
-  private readonly pump = (): void => {
-    this.pumpScheduled = false;
-    while (this.isOpen && this.line.size > 0) {
-      const first = this.line.peek()!;
-      if (!('actor' in first)) {
-        if (this.isSaturated()) break;
-        this.line.shift();
-        this.queuedNotices--;
-        this.options.write(first.notice, ignoreWriteError);
-        continue;
-      }
-      if (!this.hasRoom()) break;
-      this.line.shift();
-      first.place = undefined;
-      first.actor.send(RELEASE);
-    }
-    // Held only by the socket's buffer, with no write of ours left to call back when it drains: look again soon.
-    if (this.isOpen && this.line.size > 0 && this.writing.size === 0 && this.isSaturated() && this.drainTimer === undefined) {
-      this.drainTimer = setTimeout(() => {
-        this.drainTimer = undefined;
-        this.pump();
-      }, DRAIN_POLL);
-      this.drainTimer.unref?.();
-    }
-  };
-
-  private leaveFlight(call: PendingCall): void {
-    if (!call.inFlight) return;
-    call.inFlight = false;
-    this.inFlight--;
-    if (this.line.size > 0 && this.isOpen) this.schedulePump();
-  }
-
-  private queueFull(what: string): QueueFullError {
-    const { maxQueued, maxInFlight, url } = this.options;
-    const why = !this.isOpen
-      ? 'it is not open'
-      : this.inFlight >= maxInFlight
-        ? `${maxInFlight} calls are in flight (maxInFlight)`
-        : this.isSaturated()
-          ? "its socket's buffer is full (highWaterMark)"
-          : 'earlier calls still wait';
-    return new QueueFullError(
-      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} (maxQueued ${maxQueued}), because ${why}`,
-      maxQueued,
-    );
   }
 
   /**
@@ -376,9 +189,9 @@ export class OutgoingCalls {
   route(id: string | number | null, outcome: { result: unknown } | { error: ErrorObject }): UnmatchedReason | undefined {
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
-    if (!call) return this.unmatchedReason(id);
+    if (!call) return this.settledIds.reasonFor(id);
     // A queued call has not been written yet: nothing can legitimately answer it.
-    if (isQueued(call.actor)) return 'unknown';
+    if (call.actor.in(QUEUED)) return 'unknown';
     if ('result' in outcome) {
       call.actor.send({ type: 'response.result', result: outcome.result });
     } else {
@@ -391,111 +204,102 @@ export class OutgoingCalls {
   /** The channel says no one listens on `subject`: the call fails now, not at its deadline. */
   failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
     const call = this.pending.get(id);
-    if (!call) return this.unmatchedReason(id);
-    call.actor.send({ type: 'response.error', error: new NoRespondersError(methodOf(call.actor), subject) });
+    if (!call) return this.settledIds.reasonFor(id);
+    call.actor.send({ type: 'response.error', error: new NoRespondersError(call.actor.context.method, subject) });
     return undefined;
   }
 
-  /** Why an answer for `id`, which no pending call has, matches nothing: a call that ended without one (late), with one (duplicate), or none remembered. */
-  private unmatchedReason(id: string): UnmatchedReason {
-    const ending = this.recent.get(id) ?? this.older.get(id);
-    if (ending === undefined) return 'unknown';
-    return ending === 'abandoned' ? 'late' : 'duplicate';
-  }
-
-  /** `writeRequest`: hands the frame to the transport; the epoch's shared callback tells the call when it is on the wire. */
+  /** `writeRequest` (the call enters `sent`): hands its frame to the send queue, which writes it now. */
   writeRequest(call: PendingCall): void {
-    const frame = call.frame!;
-    if (!call.retry) call.frame = undefined;
-    if (!call.inFlight) {
-      call.inFlight = true;
-      this.inFlight++;
-    }
-    call.epoch = this.epoch;
-    this.writing.push(call);
-    if (this.options.write(frame, this.written)) return;
-    // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
-    this.writing.pop();
-    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'));
+    this.queue.write(call);
   }
 
-  /** The callback of every request write on the current epoch (see `open`). */
-  private written: (error?: Error) => void = () => {};
-
-  /**
-   * `notifyPeerOfCancel`: tells the peer that the call it may be handling is
-   * abandoned. Notices made in the same tick (a burst of timeouts, a close)
-   * go out together as JSON-RPC batch frames of at most MAX_CANCEL_BATCH
-   * notices, instead of a frame each.
-   */
+  /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned (batched per tick). */
   notifyPeerOfCancel(id: string): void {
-    if (this.cancelNotices.push(id) === 1) queueMicrotask(this.flushCancelNotices);
+    this.cancels.cancel(id);
   }
-
-  private cancelNotices: string[] = [];
-
-  private readonly flushCancelNotices = (): void => {
-    const ids = this.cancelNotices;
-    this.cancelNotices = [];
-    // In batches no longer than a server's default maxBatch accepts.
-    for (let start = 0; start < ids.length; start += MAX_CANCEL_BATCH) {
-      const frames = ids.slice(start, start + MAX_CANCEL_BATCH).map((id) => notificationFrame(CANCEL_METHOD, { id }));
-      this.options.write(encode(frames.length === 1 ? frames[0]! : frames), ignoreWriteError);
-    }
-  };
 
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
-  settle(id: string, call: PendingCall | undefined, status: CallStatus, context: { method: string; timeout: number; result?: unknown; error?: unknown }): void {
-    if (!call || call.settled) return;
+  settle(call: PendingCall, status: CallStatus, context: CallContext): void {
+    if (call.settled) return;
+    const { id } = context;
     call.settled = true;
     this.pending.delete(id);
-    if (call.place) {
-      this.line.remove(call.place);
-      call.place = undefined;
-    }
-    this.leaveFlight(call);
+    this.queue.forget(call);
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
     const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
-    this.remember(id, answered ? 'answered' : 'abandoned');
-    switch (status) {
-      case 'resolved':
-        call.resolve(context.result);
-        break;
-      case 'timedOut':
-        call.reject(new TimeoutError(context.method, id, context.timeout));
-        break;
-      case 'cancelled':
-        call.reject(context.error !== undefined ? context.error : new AbortError(`call "${context.method}" (id ${id}) was aborted`));
-        break;
-      case 'failed':
-        call.reject(
-          context.error instanceof CallstateError
-            ? context.error
-            : new ConnectionClosedError(`call "${context.method}" (id ${id}) could not be written`, { cause: context.error }),
-        );
-        break;
-    }
-  }
-
-  private remember(id: string, ending: Ending): void {
-    const capacity = this.options.settledMemory;
-    if (capacity === 0) return;
-    this.recent.set(id, ending);
-    if (this.recent.size >= capacity) {
-      this.older = this.recent;
-      this.recent = new Map();
-    }
+    // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
+    this.settledIds.remember(id, answered ? 'answered' : 'abandoned');
+    if (status === 'resolved') call.resolve(context.result);
+    else call.reject(failure(status, context, call.site));
   }
 }
 
-function isQueued(actor: CallActor): boolean {
-  return actor instanceof FlatActor ? actor.state === QUEUED : (actor as Actor<typeof callMachine>).getSnapshot().matches({ pending: 'queued' });
+/** Why a call that did not resolve failed, as the caller sees it: our errors show the caller's stack; an abort reason is the caller's own. */
+function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, site: Error | undefined): unknown {
+  const { method, id, error } = context;
+  switch (status) {
+    case 'timedOut':
+      return pointAt(new TimeoutError(method, id, context.timeout), site);
+    case 'cancelled':
+      return error !== undefined ? error : pointAt(new AbortError(`call "${method}" (id ${id}) was aborted`), site);
+    case 'failed':
+      if (!(error instanceof CallstateError)) return pointAt(new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error }), site);
+      // A close's error is one object for every call it fails (and for `ready`), as net/rpc's ErrShutdown: it shows the first caller's stack.
+      if (error instanceof ConnectionClosedError && pointed.has(error)) return error;
+      return pointAt(error, site);
+  }
 }
 
-function methodOf(actor: CallActor): string {
-  return actor instanceof FlatActor ? (actor as LightCall).context.method : (actor as Actor<typeof callMachine>).getSnapshot().context.method;
+/**
+ * Stack frames kept of a call site: `start`, `Peer.request` and two of the
+ * caller's. Each frame costs about 64 bytes for as long as the call is pending
+ * (ten, V8's default, would double the heap of a pending call); a process that
+ * raised `Error.stackTraceLimit` past the default gets as many as it asked for.
+ */
+const CALL_SITE_FRAMES = 4;
+const DEFAULT_STACK_TRACE_LIMIT = 10;
+
+/**
+ * Where the caller made the call, captured when it is made (as nats.js's
+ * `RequestError`): errors settle the call later, from a timer or a socket
+ * event, where their own stack would show only callstate's internals. The
+ * stack is captured now and formatted only if the call fails.
+ */
+function captureCallSite(): Error | undefined {
+  const limit = Error.stackTraceLimit;
+  if (!(limit > 0)) return undefined;
+  if (limit <= DEFAULT_STACK_TRACE_LIMIT) Error.stackTraceLimit = Math.min(limit, CALL_SITE_FRAMES);
+  const site = new Error();
+  Error.stackTraceLimit = limit;
+  return site;
 }
 
-function ignoreWriteError(): void {
-  // A cancel notice that cannot be written has nobody left to tell.
+/** Errors whose stack already shows a call site. */
+const pointed = new WeakSet<Error>();
+
+/** Gives `error` the stack of the call site: its own first line, then the caller's frames (below `start`). */
+function pointAt<E extends Error>(error: E, site: Error | undefined): E {
+  if (site === undefined) return error;
+  const frames = site.stack;
+  if (typeof frames !== 'string') return error;
+  // The site's first line is its empty header ("Error"), its first frame `start` itself.
+  const first = frames.indexOf('\n    at ');
+  const below = first < 0 ? -1 : frames.indexOf('\n', first + 1);
+  error.stack = `${error.name}: ${error.message}${below < 0 ? '' : frames.slice(below)}`;
+  pointed.add(error);
+  return error;
+}
+
+/** The send queue releases a waiting call: its machine leaves `queued` for `sent`, whose entry writes it. */
+function releaseCall(call: PendingCall): void {
+  call.actor.send(RELEASE);
+}
+
+/** The send queue reports how a call's write ended; returns whether the call waits again (a retry call whose write failed). */
+function tellWriteEnded(call: PendingCall, error: Error | undefined): boolean {
+  // The call may have settled (timeout, abort) before the socket finished the write.
+  if (call.settled) return false;
+  call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
+  return error !== undefined && !call.settled && call.actor.in(QUEUED);
 }

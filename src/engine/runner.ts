@@ -1,0 +1,192 @@
+/**
+ * One seam between an owner (the outgoing or incoming calls of a connection)
+ * and the interpreter that runs its machine: the light engine (a transition
+ * table compiled once, see `compile.ts`, run by `FlatActor`) or a full XState
+ * actor. The owner writes each action, guard and promise actor once, as a
+ * function of its host (the calls of one connection), the actor's owner data
+ * (the pending call) and the context; it never asks which engine runs them,
+ * as Go's net/rpc client never asks which codec it holds.
+ *
+ *   defineRunner(machine, impl)      once per module: compiles the light table
+ *     .create(engine, host, opts)    once per connection: XState's logic is provided here
+ *       .create(input, owner)        once per call: an actor, not yet started
+ *
+ * The light engine reaches the host through the actor's shared scope and the
+ * owner through `actor.owner`, so a call costs no closure; XState's actions
+ * find their owner through a WeakMap keyed by the actor, set before it starts.
+ */
+import { createActor, fromPromise, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import type { Clock, Engine, InspectOption } from '../types.js';
+import { FlatActor, toInspectFunction, type ActorScope } from './actor.js';
+import { compileMachine, type CompiledMachine, type CompiledState } from './compile.js';
+import { schedulerFor } from './deadlines.js';
+
+type AnyEvent = { type: string; [key: string]: unknown };
+
+/** The owner's side of a machine, written once for both engines. */
+export interface OwnerImplementations<THost, TOwner, TContext> {
+  actions?: Record<string, (host: THost, owner: TOwner, context: TContext, params: any) => void>;
+  /** Guards see no owner: XState gives a guard no `self` to find it by. */
+  guards?: Record<string, (host: THost, context: TContext, params: any) => boolean>;
+  /** Promise actors by `src` name; `scope.signal` aborts when the invoking state is left (made on first read by the light engine). */
+  actors?: Record<string, (host: THost, input: any, scope: { readonly signal: AbortSignal }) => PromiseLike<unknown>>;
+}
+
+/** A state of the machine, found once by its path (`'pending.queued'`), to test actors against cheaply. */
+export interface StateRef {
+  readonly path: string;
+  /** The state value XState matches, e.g. `{ pending: 'queued' }`. */
+  readonly value: unknown;
+  /** The light engine's atomic state. */
+  readonly compiled: CompiledState;
+}
+
+/** One call's actor, whichever engine runs it. */
+export interface RunningActor<TContext, TEvent> {
+  /** Enters the initial state: its entry actions run now. */
+  start(): void;
+  send(event: TEvent): void;
+  /** Whether the actor is in `state` (see `Runner.state`). */
+  in(state: StateRef): boolean;
+  readonly context: TContext;
+}
+
+export interface HostOptions<TOwner, TContext, TEvent> {
+  inspect?: InspectOption;
+  /** The clock of the machine's delays (real time when none). */
+  clock?: Clock | undefined;
+  /** Called once an actor reaches a final state. */
+  onDone?: (owner: TOwner, actor: RunningActor<TContext, TEvent>) => void;
+}
+
+/** What one host (the calls of one connection) makes its actors with. */
+export interface Actors<TInput, TOwner, TContext, TEvent> {
+  /** A new actor for `input`, carrying `owner`; call `start()` once the owner holds it. */
+  create(input: TInput, owner: TOwner): RunningActor<TContext, TEvent>;
+  /** Whether an inspector sees the actors (what they keep in their context for it is then worth keeping). */
+  readonly inspected: boolean;
+  /** Reported as every actor's parent to inspectors (the connection actor; light engine). */
+  parent: AnyActorRef | undefined;
+}
+
+export interface Runner<TInput, THost, TOwner, TContext, TEvent> {
+  readonly machine: AnyStateMachine;
+  /** The state at `path` (dot-separated, below the root); throws for a path that is not an atomic state. */
+  state(path: string): StateRef;
+  create(engine: Engine, host: THost, options: HostOptions<TOwner, TContext, TEvent>): Actors<TInput, TOwner, TContext, TEvent>;
+}
+
+/** A light actor that answers `in` by identity of its compiled state. */
+class LightActor<TContext, TOwner> extends FlatActor<TContext, TOwner> {
+  in(state: StateRef): boolean {
+    return this.state === state.compiled;
+  }
+}
+
+/** An XState actor seen through `RunningActor`. */
+class XStateActor<TContext, TEvent> {
+  constructor(readonly actor: ReturnType<typeof createActor<AnyStateMachine>>) {}
+
+  start(): void {
+    this.actor.start();
+  }
+
+  send(event: TEvent): void {
+    this.actor.send(event as AnyEvent);
+  }
+
+  in(state: StateRef): boolean {
+    return this.actor.getSnapshot().matches(state.value as never);
+  }
+
+  get context(): TContext {
+    return this.actor.getSnapshot().context as TContext;
+  }
+}
+
+/** Compiles `machine` for the light engine now (call it at module load), and keeps `impl` for XState hosts. */
+export function defineRunner<TInput, THost, TOwner, TContext, TEvent = AnyEvent>(
+  machine: AnyStateMachine,
+  impl: OwnerImplementations<THost, TOwner, TContext>,
+): Runner<TInput, THost, TOwner, TContext, TEvent> {
+  const hostOf = (actor: FlatActor<any, any>) => actor.scope.host as THost;
+  const compiled: CompiledMachine = compileMachine<TContext>(machine, {
+    actions: mapValues(impl.actions, (fn) => ({ context, self }, params) => fn(hostOf(self), self.owner as TOwner, context, params)),
+    guards: mapValues(impl.guards, (fn) => ({ context, self }, params) => fn(hostOf(self), context, params)),
+    actors: mapValues(impl.actors, (fn) => (scope, self) => fn(hostOf(self), scope.input, scope)),
+  });
+
+  return {
+    machine,
+    state(path) {
+      const state = compiled.states.get(`${machine.id}.${path}`);
+      if (state === undefined) throw new Error(`machine "${machine.id}" has no atomic state "${path}"`);
+      return { path, value: state.value, compiled: state };
+    },
+    create(engine, host, options) {
+      return engine === 'light' ? lightActors(compiled, host, options) : xstateActors(machine, impl, host, options);
+    },
+  };
+}
+
+function lightActors<TInput, THost, TOwner, TContext, TEvent>(
+  compiled: CompiledMachine,
+  host: THost,
+  options: HostOptions<TOwner, TContext, TEvent>,
+): Actors<TInput, TOwner, TContext, TEvent> {
+  const { onDone } = options;
+  const scope: ActorScope<THost> = {
+    host,
+    scheduler: schedulerFor(options.clock),
+    inspect: toInspectFunction(options.inspect),
+    parent: undefined,
+    onDone: onDone === undefined ? undefined : (actor) => onDone(actor.owner as TOwner, actor as LightActor<TContext, TOwner> as never),
+  };
+  return {
+    inspected: scope.inspect !== undefined,
+    get parent() {
+      return scope.parent;
+    },
+    set parent(actor) {
+      scope.parent = actor;
+    },
+    create: (input, owner) => new LightActor<TContext, TOwner>(compiled, scope, input, owner) as unknown as RunningActor<TContext, TEvent>,
+  };
+}
+
+function xstateActors<TInput, THost, TOwner, TContext, TEvent>(
+  machine: AnyStateMachine,
+  impl: OwnerImplementations<THost, TOwner, TContext>,
+  host: THost,
+  options: HostOptions<TOwner, TContext, TEvent>,
+): Actors<TInput, TOwner, TContext, TEvent> {
+  const owners = new WeakMap<object, TOwner>();
+  const ownerOf = (self: object) => owners.get(self) as TOwner;
+  const logic = machine.provide({
+    actions: mapValues(impl.actions, (fn) => ({ context, self }: any, params: unknown) => fn(host, ownerOf(self), context, params)),
+    guards: mapValues(impl.guards, (fn) => ({ context }: any, params: unknown) => fn(host, context, params)),
+    actors: mapValues(impl.actors, (fn) => fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args)))),
+  } as never);
+  // Only options that are given: an explicit undefined `clock` would replace XState's default.
+  const actorOptions: { inspect?: InspectOption; clock?: Clock } = {};
+  if (options.inspect) actorOptions.inspect = options.inspect;
+  if (options.clock) actorOptions.clock = options.clock;
+  const { onDone } = options;
+  return {
+    inspected: options.inspect !== undefined,
+    parent: undefined,
+    create(input, owner) {
+      const actor = createActor(logic, { input, ...actorOptions });
+      owners.set(actor, owner);
+      const running = new XStateActor<TContext, TEvent>(actor);
+      if (onDone) actor.subscribe({ complete: () => onDone(owner, running) });
+      return running;
+    },
+  };
+}
+
+function mapValues<A, B>(record: Record<string, A> | undefined, map: (value: A) => B): Record<string, B> | undefined {
+  if (record === undefined) return undefined;
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
+}
+

@@ -1,0 +1,266 @@
+/**
+ * The send queue of one connection's outgoing calls: what is written when.
+ *
+ * Calls that cannot be written at once wait in a line, in order: while the
+ * connection is not open (connecting, reconnecting), while `maxInFlight` calls
+ * are in flight, and while the socket's buffer holds `highWaterMark` bytes or
+ * more. Notifications made meanwhile join the same line, so that everything
+ * leaves in the order it was made. The line holds at most `maxQueued`; beyond
+ * that a call or notification is refused with `QueueFullError`.
+ *
+ * Each open transport is an epoch. The requests written on it are remembered
+ * in write order (transports call back in that order), so that one callback
+ * serves every write of the epoch; a write completing from an earlier epoch
+ * changes nothing.
+ *
+ * The queue does not run the calls' machines: it asks its owner to `release`
+ * a call (whose machine then enters `sent` and calls `write`), and tells it how
+ * each write ended (`writeEnded`).
+ */
+import { QueueFullError } from './errors.js';
+import { Fifo } from './engine/fifo.js';
+import { Line, type LinePlace } from './engine/line.js';
+
+/** What the queue keeps on each call: fields of the call itself, so that nothing is allocated per call but its place in line. */
+export interface QueuedCall {
+  /** The encoded request, until it is written (kept for a `retry` call, which may be written again). */
+  frame: string | undefined;
+  readonly retry: boolean;
+  /** Its place in the line, while it waits. */
+  place: LinePlace<QueuedCall | WaitingNotice> | undefined;
+  /** Written and not settled: it counts against `maxInFlight`. */
+  inFlight: boolean;
+  /** The epoch it was last written on. */
+  epoch: number;
+}
+
+/** A notification made while calls wait: it keeps its place among them. */
+class WaitingNotice {
+  constructor(readonly notice: string) {}
+}
+
+export interface SendQueueOptions<T extends QueuedCall> {
+  /**
+   * Writes a text frame; `done` reports the write's outcome, in the order of the writes. Returns false,
+   * without calling `done`, when the transport refused the frame at once (not open): it was not written.
+   */
+  write: (frame: string, done?: (error?: Error) => void) => boolean;
+  /** Most calls written and not yet settled. */
+  maxInFlight: number;
+  /** Most calls and notifications waiting in the line. */
+  maxQueued: number;
+  /** While the socket holds this many bytes not yet sent, calls wait. */
+  highWaterMark: number;
+  /** Bytes the current transport holds not yet sent. */
+  bufferedAmount: () => number;
+  /** Shown in errors: where the connection goes. */
+  url: string;
+  /** A waiting call may be written now: its owner sends it on (its machine's `sent` entry calls `write`). */
+  release: (call: T) => void;
+  /** The write of `call`'s request on the current epoch ended; returns whether the call waits again (a retry call whose write failed). */
+  writeEnded: (call: T, error: Error | undefined) => boolean;
+}
+
+/** How often a line held only by a full socket buffer looks again, when no write of its own will call back, in ms. */
+const DRAIN_POLL = 10;
+
+export class SendQueue<T extends QueuedCall> {
+  /** Calls and notifications waiting to be written, in order. */
+  private readonly line = new Line<T | WaitingNotice>();
+  private notices = 0;
+  /** Calls whose request frame is being written on this epoch's transport, in write order. */
+  private writing = new Fifo<T>();
+  /** Calls written and not settled. */
+  private inFlight = 0;
+  /** Whether a transport is open to write on. */
+  private isOpen = false;
+  private epoch = 0;
+  private pumpScheduled = false;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The callback of every request write on the current epoch (see `open`). */
+  private written: (error?: Error) => void = () => {};
+
+  constructor(private readonly options: SendQueueOptions<T>) {}
+
+  /** Calls waiting in line. */
+  get waiting(): number {
+    return this.line.size - this.notices;
+  }
+
+  /** The transport's epoch, counted from 1: how many times the connection has opened. */
+  get openings(): number {
+    return this.epoch;
+  }
+
+  /** Whether a new call may be written at once: nothing waits before it, and there is room. */
+  mayWriteNow(): boolean {
+    return this.line.size === 0 && this.hasRoom();
+  }
+
+  /** The error for `what` (`call "echo"`) when the line is full; undefined while it has room. */
+  refusal(what: string): QueueFullError | undefined {
+    return this.line.size >= this.options.maxQueued ? this.queueFull(what) : undefined;
+  }
+
+  /** `call` waits its turn, at the back. */
+  wait(call: T): void {
+    call.place = this.line.push(call);
+  }
+
+  /** Whether `call` waits in line. */
+  isWaiting(call: T): boolean {
+    return call.place !== undefined;
+  }
+
+  /** Sends a notification frame now, or after what waits before it. Throws `QueueFullError` when the line is full. */
+  notify(method: string, frame: string): void {
+    if (this.line.size === 0 && this.isOpen && !this.isSaturated()) {
+      this.options.write(frame, ignoreWriteError);
+      return;
+    }
+    const refusal = this.refusal(`notification "${method}"`);
+    if (refusal) throw refusal;
+    this.line.push(new WaitingNotice(frame));
+    this.notices++;
+  }
+
+  /** A transport is open: a new epoch. What waits goes out, as far as there is room. */
+  open(): void {
+    this.isOpen = true;
+    this.epoch++;
+    const writing = (this.writing = new Fifo<T>());
+    const epoch = this.epoch;
+    // One callback for every request write of this epoch: the transport calls back in write order.
+    this.written = (error?: Error): void => {
+      this.writeEnded(writing.shift(), epoch, error);
+      // A completed write frees room in the socket's buffer.
+      if (this.line.size > 0) this.schedulePump();
+    };
+    this.pump();
+  }
+
+  /** The open transport is lost; another may follow. What waits keeps waiting. */
+  lost(): void {
+    this.isOpen = false;
+  }
+
+  /** The connection is closed for good: what waits is dropped (its calls are failed by their owner). */
+  close(): void {
+    this.isOpen = false;
+    clearTimeout(this.drainTimer);
+    for (const waiting of this.line.drain()) if (!(waiting instanceof WaitingNotice)) waiting.place = undefined;
+    this.notices = 0;
+  }
+
+  /** Hands `call`'s request to the transport; the epoch's shared callback reports when it is on the wire. */
+  write(call: T): void {
+    const frame = call.frame!;
+    if (!call.retry) call.frame = undefined;
+    if (!call.inFlight) {
+      call.inFlight = true;
+      this.inFlight++;
+    }
+    call.epoch = this.epoch;
+    this.writing.push(call);
+    if (this.options.write(frame, this.written)) return;
+    // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
+    this.writing.pop();
+    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'));
+  }
+
+  /** Calls that went back to waiting after being written: they wait first, in the order given. */
+  putBack(calls: T[]): void {
+    for (let i = calls.length - 1; i >= 0; i--) {
+      const call = calls[i]!;
+      this.leaveFlight(call);
+      call.place = this.line.unshift(call);
+    }
+  }
+
+  /** `call` settled: it leaves the line, or the calls in flight. */
+  forget(call: T): void {
+    if (call.place) {
+      this.line.remove(call.place as LinePlace<T | WaitingNotice>);
+      call.place = undefined;
+    }
+    this.leaveFlight(call);
+  }
+
+  /** The transport reports how the write of `call`'s request on `epoch` ended. */
+  private writeEnded(call: T | undefined, epoch: number, error: Error | undefined): void {
+    // A failed write means this transport is going: nothing more is written on it (its close follows, then
+    // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
+    if (error && epoch === this.epoch) this.isOpen = false;
+    // The call may be waiting in line again since a loss (this callback is then the late news of the old write).
+    if (call === undefined || call.epoch !== epoch || call.place !== undefined) return;
+    // A retry call whose write failed waits again, first in line.
+    if (this.options.writeEnded(call, error)) this.putBack([call]);
+  }
+
+  /** Whether one more call may be written now. */
+  private hasRoom(): boolean {
+    return this.isOpen && this.inFlight < this.options.maxInFlight && !this.isSaturated();
+  }
+
+  private isSaturated(): boolean {
+    return this.options.bufferedAmount() >= this.options.highWaterMark;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.pump);
+  }
+
+  /** Writes what waits, first to last, while there is room. */
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    while (this.isOpen && this.line.size > 0) {
+      const first = this.line.peek()!;
+      if (first instanceof WaitingNotice) {
+        if (this.isSaturated()) break;
+        this.line.shift();
+        this.notices--;
+        this.options.write(first.notice, ignoreWriteError);
+        continue;
+      }
+      if (!this.hasRoom()) break;
+      this.line.shift();
+      first.place = undefined;
+      this.options.release(first);
+    }
+    // Held only by the socket's buffer, with no write of ours left to call back when it drains: look again soon.
+    if (this.isOpen && this.line.size > 0 && this.writing.size === 0 && this.isSaturated() && this.drainTimer === undefined) {
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = undefined;
+        this.pump();
+      }, DRAIN_POLL);
+      this.drainTimer.unref?.();
+    }
+  };
+
+  private leaveFlight(call: T): void {
+    if (!call.inFlight) return;
+    call.inFlight = false;
+    this.inFlight--;
+    if (this.line.size > 0 && this.isOpen) this.schedulePump();
+  }
+
+  private queueFull(what: string): QueueFullError {
+    const { maxQueued, maxInFlight, url } = this.options;
+    const why = !this.isOpen
+      ? 'it is not open'
+      : this.inFlight >= maxInFlight
+        ? `${maxInFlight} calls are in flight (maxInFlight)`
+        : this.isSaturated()
+          ? "its socket's buffer is full (highWaterMark)"
+          : 'earlier calls still wait';
+    return new QueueFullError(
+      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} (maxQueued ${maxQueued}), because ${why}`,
+      maxQueued,
+    );
+  }
+}
+
+/** A notification that cannot be written has nobody left to tell. */
+export function ignoreWriteError(): void {}

@@ -1,0 +1,149 @@
+/**
+ * The send queue on its own: calls wait while the connection is closed, while
+ * `maxInFlight` are in flight or the buffer is at its high-water mark; they
+ * leave in order, notifications among them; the line refuses past `maxQueued`;
+ * and a write completing on an earlier epoch changes nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { QueueFullError } from '../src/errors.js';
+import { SendQueue, type QueuedCall } from '../src/send-queue.js';
+
+interface Call extends QueuedCall {
+  name: string;
+}
+
+function call(name: string, retry = false): Call {
+  return { name, frame: name, retry, place: undefined, inFlight: false, epoch: 0 };
+}
+
+function setup(limits: { maxInFlight?: number; maxQueued?: number; highWaterMark?: number } = {}) {
+  const written: string[] = [];
+  const callbacks: Array<(error?: Error) => void> = [];
+  const ended: string[] = [];
+  let buffered = 0;
+  let waitAgain = false;
+  const queue: SendQueue<Call> = new SendQueue<Call>({
+    write: (frame, done) => {
+      written.push(frame);
+      if (done) callbacks.push(done);
+      return true;
+    },
+    maxInFlight: limits.maxInFlight ?? Infinity,
+    maxQueued: limits.maxQueued ?? 100,
+    highWaterMark: limits.highWaterMark ?? 1024,
+    bufferedAmount: () => buffered,
+    url: 'ws://test',
+    // As the call machine does: a released call enters `sent`, whose entry writes it.
+    release: (c) => queue.write(c),
+    writeEnded: (c, error) => (ended.push(`${c.name} ${error ? error.message : 'ok'}`), waitAgain),
+  });
+  return {
+    queue,
+    written,
+    callbacks,
+    ended,
+    setBuffered: (bytes: number) => (buffered = bytes),
+    waitAgainAfterFailure: () => (waitAgain = true),
+  };
+}
+
+/** Starts `c` as OutgoingCalls does: written now if it may be, else waiting. */
+function start(queue: SendQueue<Call>, c: Call): void {
+  if (queue.mayWriteNow()) queue.write(c);
+  else queue.wait(c);
+}
+
+describe('SendQueue', () => {
+  it('holds calls and notifications until open, then writes them in the order they were made', () => {
+    const { queue, written } = setup();
+    start(queue, call('a'));
+    queue.notify('log', 'n1');
+    start(queue, call('b'));
+    expect([written, queue.waiting, queue.openings]).toEqual([[], 2, 0]);
+    queue.open();
+    expect([written, queue.waiting, queue.openings]).toEqual([['a', 'n1', 'b'], 0, 1]);
+  });
+
+  it('keeps at most maxInFlight calls in flight; a settled call makes room for the next', async () => {
+    const { queue, written } = setup({ maxInFlight: 1 });
+    queue.open();
+    const a = call('a');
+    start(queue, a);
+    start(queue, call('b'));
+    expect([written, queue.waiting]).toEqual([['a'], 1]);
+    queue.forget(a);
+    await Promise.resolve();
+    expect([written, queue.waiting]).toEqual([['a', 'b'], 0]);
+  });
+
+  it('holds calls while the buffer is at its high-water mark, and looks again once it drains', async () => {
+    const { queue, written, setBuffered } = setup({ highWaterMark: 10 });
+    setBuffered(10);
+    start(queue, call('a'));
+    queue.open(); // full from the start: no write of its own will call back when the buffer drains
+    expect(written).toEqual([]);
+    setBuffered(0);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(written).toEqual(['a']);
+  });
+
+  it('refuses past maxQueued with QueueFullError, saying why the line is held', () => {
+    const { queue } = setup({ maxQueued: 1 });
+    start(queue, call('a'));
+    const error = queue.refusal('call "b"')!;
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect([error.code, error.maxQueued, error.message]).toEqual([
+      'ERR_QUEUE_FULL',
+      1,
+      'call "b" was not sent: 1 calls and notifications already wait on the connection to ws://test (maxQueued 1), because it is not open',
+    ]);
+    expect(() => queue.notify('log', 'n')).toThrow(QueueFullError);
+  });
+
+  it('a call that settles while it waits leaves the line', () => {
+    const { queue, written } = setup();
+    const a = call('a');
+    start(queue, a);
+    start(queue, call('b'));
+    queue.forget(a);
+    queue.open();
+    expect(written).toEqual(['b']);
+  });
+
+  it('reports write outcomes of the current epoch only; a retry call put back waits first', () => {
+    const { queue, callbacks, ended, written } = setup();
+    queue.open();
+    const a = call('a', true);
+    start(queue, a);
+    queue.lost();
+    queue.putBack([a]);
+    start(queue, call('b'));
+    queue.open();
+    expect(written).toEqual(['a', 'a', 'b']);
+    callbacks[0]!(new Error('EPIPE')); // the lost epoch's write: its news changes nothing
+    callbacks[1]!();
+    expect(ended).toEqual(['a ok']);
+  });
+
+  it('a failed write stops writing on that transport; a call that waits again goes first on the next epoch', () => {
+    const { queue, callbacks, ended, written, waitAgainAfterFailure } = setup();
+    waitAgainAfterFailure();
+    queue.open();
+    start(queue, call('a', true));
+    callbacks[0]!(new Error('EPIPE'));
+    expect([ended, queue.waiting, queue.mayWriteNow()]).toEqual([['a EPIPE'], 1, false]);
+    queue.open();
+    expect(written).toEqual(['a', 'a']);
+  });
+
+  it('close drops what waits', () => {
+    const { queue, written } = setup();
+    const a = call('a');
+    start(queue, a);
+    queue.notify('log', 'n');
+    queue.close();
+    expect([queue.waiting, queue.isWaiting(a)]).toEqual([0, false]);
+    queue.open();
+    expect(written).toEqual([]);
+  });
+});

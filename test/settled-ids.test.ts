@@ -1,0 +1,25 @@
+/** The memory of settled ids: late after an abandoned call, duplicate after an answered one, unknown otherwise or once forgotten. */
+import { describe, expect, it } from 'vitest';
+import { SettledIds } from '../src/settled-ids.js';
+
+describe('SettledIds', () => {
+  it('tells a late answer (call abandoned) from a duplicate (call answered) and from an unknown id', () => {
+    const ids = new SettledIds(10);
+    ids.remember('a', 'answered');
+    ids.remember('b', 'abandoned');
+    expect([ids.reasonFor('a'), ids.reasonFor('b'), ids.reasonFor('c')]).toEqual(['duplicate', 'late', 'unknown']);
+  });
+
+  it('remembers at least the last `capacity` ids, in two generations, and forgets older ones whole', () => {
+    const ids = new SettledIds(3);
+    for (const id of ['1', '2', '3', '4', '5', '6', '7']) ids.remember(id, 'answered');
+    // '1'–'3' filled the first generation, '4'–'6' the second and dropped the first; '7' starts a third.
+    expect(['1', '2', '3', '4', '5', '6', '7'].map((id) => ids.reasonFor(id))).toEqual(['unknown', 'unknown', 'unknown', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+  });
+
+  it('remembers nothing with capacity 0', () => {
+    const ids = new SettledIds(0);
+    ids.remember('a', 'abandoned');
+    expect(ids.reasonFor('a')).toBe('unknown');
+  });
+});
