@@ -9,11 +9,19 @@ import { Peer } from './peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { isNatsUrl, optionalLimit, optionalTimeout, validateEngine, validateInteger, validateMethods, validateReconnect, validateUrl } from './validate.js';
+import { isNatsUrl, optionalBoolean, optionalLimit, optionalTimeout, validateEngine, validateInteger, validateMethods, validateReconnect, validateUrl } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
   timeout?: number;
+  /**
+   * Capture where each call is made, so that the error that settles it (`TimeoutError`,
+   * `ConnectionClosedError`, `RemoteError`…, raised later from a timer or a socket event) shows the
+   * stack of the line that called `request()`, as nats.js does. Costs about 3 µs of CPU and 0.3 KB
+   * per call (4 stack frames kept while it is pending): about a fifth of a call's CPU at 64 in
+   * flight, so it is off unless asked for. Default: false.
+   */
+  callSiteStacks?: boolean;
   /** Methods the server may call on this client through `ctx.peer`. Default: none. */
   methods?: Partial<Methods<LocalApi, any>>;
   /**
@@ -117,6 +125,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   const common = {
     url,
     timeout,
+    callSiteStacks: optionalBoolean(options.callSiteStacks, 'options.callSiteStacks'),
     methods,
     inspect: options.inspect,
     clock: options.clock,

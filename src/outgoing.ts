@@ -56,6 +56,8 @@ export interface OutgoingOptions {
    * without calling `done`, when the transport refused the frame at once (not open): it was not written.
    */
   write: (frame: string, done?: (error?: Error) => void) => boolean;
+  /** Capture each call's site when it is made, so that the error that settles it shows the caller's stack (about 3 µs a call). */
+  callSiteStacks: boolean;
   inspect: InspectOption;
   clock: Clock | undefined;
   /** How many settled ids to remember for late/duplicate detection. */
@@ -81,8 +83,12 @@ export class OutgoingCalls {
   private readonly cancels: CancelBatcher;
   private readonly actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
 
+  /** Whether each call's site is captured for its errors. */
+  private readonly callSiteStacks: boolean;
+
   constructor(options: OutgoingOptions) {
     const { write } = options;
+    this.callSiteStacks = options.callSiteStacks;
     this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
     this.settledIds = new SettledIds(options.settledMemory);
     this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
@@ -116,7 +122,7 @@ export class OutgoingCalls {
    * when the line is full.
    */
   start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
-    const site = captureCallSite();
+    const site = this.callSiteStacks ? captureCallSite() : undefined;
     const sendNow = this.queue.mayWriteNow();
     const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`);
     if (refusal) return Promise.reject(pointAt(refusal, site));

@@ -36,6 +36,8 @@ export interface PeerOptions extends ConnectionOptions {
   maxQueued: number;
   /** Default timeout of outgoing calls, in ms. */
   timeout: number;
+  /** Errors that settle a call show the stack of the line that made it: see `ClientOptions.callSiteStacks`. */
+  callSiteStacks: boolean;
   methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
   /** What runs each call's machine. */
   engine: Engine;
@@ -57,6 +59,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const write = (text: string, done?: (error?: Error) => void) => this.send(text, done);
     this.outgoing = new OutgoingCalls({
       write,
+      callSiteStacks: options.callSiteStacks,
       inspect: options.inspect,
       clock: options.clock,
       settledMemory: options.settledMemory,

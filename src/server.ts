@@ -19,7 +19,7 @@ import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server
 import { Peer } from './peer.js';
 import { listenWs } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
+import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Port to listen on; 0 picks a free one. Default: 0. */
@@ -30,6 +30,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   methods: Methods<Api, ClientApi>;
   /** Default timeout of calls the server makes to clients through `ctx.peer`, in ms. Default: 10,000. */
   timeout?: number;
+  /** Errors of the server's calls to clients show the caller's stack: see `ClientOptions.callSiteStacks`. Default: false. */
+  callSiteStacks?: boolean;
   /** Inspection observer given to every actor the server creates. Default: none. */
   inspect?: InspectOption;
   /** Clock for timeouts of server-to-client calls. Default: real timers. */
@@ -131,6 +133,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
+  const callSiteStacks = optionalBoolean(options.callSiteStacks, 'options.callSiteStacks');
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
@@ -144,6 +147,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       url: `client ${address}`,
       openTransport: () => transport,
       timeout,
+      callSiteStacks,
       methods,
       inspect: options.inspect,
       clock: options.clock,

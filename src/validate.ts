@@ -23,6 +23,13 @@ export function optionalTimeout(value: unknown, name: string, fallback: number):
   return value === undefined ? fallback : validateTimeout(value, name);
 }
 
+/** A boolean option: false when not given. */
+export function optionalBoolean(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
 /** Params of a request or notification: absent, an object or an array (JSON-RPC 2.0). */
 export function validateParams(params: unknown): void {
   if (params !== undefined && (params === null || typeof params !== 'object')) {

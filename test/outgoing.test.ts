@@ -16,6 +16,7 @@ import { settle } from './helpers.js';
 function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClock()): OutgoingCalls {
   return new OutgoingCalls({
     write,
+    callSiteStacks: false,
     inspect: undefined,
     clock,
     settledMemory: 100,

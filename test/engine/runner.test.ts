@@ -25,7 +25,7 @@ const calls = defineRunner<CallInput, Host, Owner, CallContext, CallEvent>(callM
   },
 });
 const QUEUED = calls.state('pending.queued');
-const AWAITING = calls.state('pending.awaiting');
+const AWAITING = calls.state('pending.inFlight.awaiting');
 
 const incoming = defineRunner<IncomingCallInput, Host, Owner, IncomingCallContext, IncomingCallEvent>(incomingCallMachine, {
   guards: { hasMethod: (host, context) => host.seen.push(`${host.name} has ${context.method}`) > 0 },
