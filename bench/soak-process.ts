@@ -1,14 +1,18 @@
 /**
  * The soak's handle on its server process (soak-server.ts): start it, SIGKILL
  * it, start it again on the same port, and count the requests it received
- * per `seq` from the lines it prints, across every process it ran.
+ * per `seq` from the lines it prints, across every process it ran, and the
+ * slow readers it dropped (lines `d`) and the client's 1009 closes it saw (lines `o`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const entry = fileURLToPath(new URL('./soak-server.ts', import.meta.url));
 const NEWLINE = 10;
 const SPACE = 32;
+const D = 100;
+const O = 111;
 
 export class SoakServer {
   private child: ChildProcess | undefined;
@@ -19,6 +23,10 @@ export class SoakServer {
   crashes = 0;
   /** The last words of a crashed process (its stderr tail). */
   crashOutput = '';
+  /** Slow readers the server processes dropped with 1008. */
+  slowReadersDropped = 0;
+  /** Connections the soak's client closed with 1009, as the server processes saw them. */
+  clientCloses1009 = 0;
 
   /** @param received requests received per seq (saturating at 255), filled as the server reports them. */
   constructor(readonly received: Uint8Array) {}
@@ -58,8 +66,19 @@ export class SoakServer {
     await this.exited;
   }
 
+  /** The running process's resident set size in bytes (from /proc, Linux), or undefined. */
+  rss(): number | undefined {
+    try {
+      const status = readFileSync(`/proc/${this.child?.pid}/status`, 'latin1');
+      const kB = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+      return kB === undefined ? undefined : Number(kB) * 1024;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
-   * Parses the child's stdout: first `ready <url>`, then one seq per line,
+   * Parses the child's stdout: first `ready <url>`, then one seq (or `d`, `o`) per line,
    * counted without making a string per line (the soak measures its own heap).
    */
   private readLines(child: ChildProcess): Promise<string> {
@@ -76,8 +95,12 @@ export class SoakServer {
               header = undefined;
               resolve(line.slice(line.indexOf(' ') + 1));
             }
+          } else if (byte === D || byte === O) {
+            if (byte === D) this.slowReadersDropped++;
+            else this.clientCloses1009++;
+            value = -1;
           } else if (byte === NEWLINE) {
-            if (value < this.received.length && this.received[value]! < 255) this.received[value] = this.received[value]! + 1;
+            if (value >= 0 && value < this.received.length && this.received[value]! < 255) this.received[value] = this.received[value]! + 1;
             value = 0;
           } else if (byte !== SPACE) value = value * 10 + (byte - 48);
         }

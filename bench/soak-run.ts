@@ -1,13 +1,18 @@
 /**
  * The soak: many calls from one reconnecting client to a server process,
  * with random faults (server killed and restarted, socket dropped, calls
- * aborted, calls timing out, hostile frames both ways), and an account of
- * every call. `runSoak` returns the summary; soak.ts is the command line.
+ * aborted, calls timing out, hostile frames both ways, answers larger than
+ * the client's maxPayload, hostile handler values, and beside the client,
+ * slow readers and oversized frame headers on raw connections), and an
+ * account of every call. `runSoak` returns the summary; soak.ts is the
+ * command line.
  */
-import { connect, type Client, type UnmatchedReason } from '../src/index.js';
+import { connect, ConnectionClosedError, RemoteError, type Client, type UnmatchedReason } from '../src/index.js';
 import { clientJunk, type JunkKind } from './soak-junk.js';
+import { POISON, poisonExpected } from './soak-poison.js';
 import { SoakServer } from './soak-process.js';
-import { checkSoak, heapReport, Kind, OUTCOMES, tally, type Outcome, type SoakSummary } from './soak-summary.js';
+import { oversizedHeader, slowReader } from './soak-raw.js';
+import { checkSoak, heapReport, Kind, OUTCOMES, rssReport, tally, type Outcome, type SoakSummary } from './soak-summary.js';
 
 export interface SoakOptions {
   /** Calls to make. Default: 1,000,000. */
@@ -26,6 +31,14 @@ export interface SoakOptions {
   abortShare?: number;
   /** Share of calls to a method that never answers, with a short timeout. Default: 0.002. */
   hangShare?: number;
+  /** One call in this many asks for an answer larger than the client's maxPayload (the client closes with 1009). Default: 50,000. */
+  oversizeEvery?: number;
+  /** One call in this many goes to `poison`, whose handler returns, throws, resolves or rejects a hostile value. Default: 1,000. */
+  poisonEvery?: number;
+  /** A slow reader (a raw connection asking for large answers, never reading) opens every this many calls. Default: 25,000. */
+  slowReaderEvery?: number;
+  /** A raw connection sends a frame header claiming 1 GiB every this many calls. Default: 25,000. */
+  oversizedHeaderEvery?: number;
   /** Share of echo calls made with `retry: true`. Default: 0.5. */
   retryShare?: number;
   /** Calls kept outstanding by the caller (more than `maxInFlight`, so some queue). Default: 400. */
@@ -50,10 +63,29 @@ function chance(seed: number, seq: number, salt: number): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-const METHODS = ['echo', 'echo', 'hang', 'drop', 'hostile'] as const;
+const METHODS = ['echo', 'echo', 'hang', 'drop', 'hostile', 'oversize', 'poison'] as const;
 
 const DRAIN_TIMEOUT = 30_000;
 const CALL_TIMEOUT = 5_000;
+const MiB = 2 ** 20;
+/** The client's maxPayload: the server's `oversize` answers 2 MiB. */
+const CLIENT_MAX_PAYLOAD = MiB;
+/**
+ * A slow reader asks for 128 answers of 256 KiB (32 MiB, four times the
+ * server's maxBufferedAmount) and reads nothing for 2.5 s: past the server's
+ * drainTimeout (1 s) and closeTimeout (1 s). Then it reads, and must see its
+ * socket closed within 5 s.
+ */
+const SLOW_READER = { requests: 128, holdMs: 2_500, readMs: 5_000 };
+const HEADER_WAIT = 5_000;
+
+/**
+ * Whether a connection was lost because the client refused a frame over its
+ * maxPayload. It closes with 1009 (the server sees that code), but reports
+ * 1006: the server's answer to its close frame comes after the refused
+ * payload, which ws no longer reads, so the close handshake never completes.
+ */
+const refusedOversize = (error: unknown) => (error as { code?: unknown } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
 export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   const total = options.calls ?? 1_000_000;
@@ -66,6 +98,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   const abortShare = options.abortShare ?? 0.005;
   const hangShare = options.hangShare ?? 0.002;
   const retryShare = options.retryShare ?? 0.5;
+  const oversizeEvery = options.oversizeEvery ?? 50_000;
+  const poisonEvery = options.poisonEvery ?? 1_000;
+  const slowReaderEvery = options.slowReaderEvery ?? 25_000;
+  const oversizedHeaderEvery = options.oversizedHeaderEvery ?? 25_000;
   const heapSamples = options.heapSamples ?? 100;
   const progress = options.progress ?? (() => {});
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -80,6 +116,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   const unmatched: Record<UnmatchedReason, number> = { unknown: 0, late: 0, duplicate: 0, malformed: 0 };
   const junkSent: Partial<Record<JunkKind, number>> = {};
   const faults = { serverKills: 0, dropCalls: 0, abortsFired: 0, hangCalls: 0, clientHostileFrames: 0, serverHostileCalls: 0 };
+  const slowReaders = { opened: 0, socketsClosed: 0, endedByKill: 0, stillOpen: 0, notConnected: 0, notConnectedUnexplained: 0, flowChecked: 0, stalledMainClient: 0, minResolvedDuringOne: Infinity };
+  const oversized = { headersSent: 0, headersRefused1009: 0, headersEndedByKill: 0, headersOther: 0, answerCalls: 0, clientRefusals: 0, callsFailedRefused: 0 };
+  const hostileValues = { calls: 0, answeredWithResult: 0, answeredWithError: 0, mismatched: 0 };
+  const remoteErrors = { busy: 0, hostileValues: 0, unexpected: 0 };
+  const rss: number[] = [];
+  const rawFaults = new Set<Promise<void>>();
   let wrongResults = 0;
   let retryConnectionClosed = 0;
   let otherErrors = '';
@@ -93,11 +135,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     maxInFlight: options.maxInFlight ?? 256,
     maxQueued: options.maxQueued ?? 128,
     timeout: CALL_TIMEOUT,
+    maxPayload: CLIENT_MAX_PAYLOAD,
   });
   client.on('unmatched', ({ reason }) => unmatched[reason]++);
-  client.on('reconnecting', ({ attempt }) => {
+  client.on('reconnecting', ({ attempt, error }) => {
     reconnectAttempts++;
     if (attempt === 1) losses++;
+    if (attempt === 1 && refusedOversize(error)) oversized.clientRefusals++;
   });
   await client.ready;
   const { status } = options;
@@ -117,6 +161,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   const sampleEvery = Math.max(1, Math.floor(total / heapSamples));
   const progressEvery = Math.max(1, Math.floor(total / 20));
   const heap: number[] = [];
+  const sampleRss = () => {
+    const bytes = server.rss();
+    if (bytes !== undefined) rss.push(bytes);
+  };
   const startedAt = performance.now();
   const deadline = options.seconds === undefined ? Infinity : startedAt + options.seconds * 1_000;
   let started = 0;
@@ -135,6 +183,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     if (settled % sampleEvery === 0 && gc) {
       gc();
       heap.push(process.memoryUsage().heapUsed);
+      sampleRss();
     }
     if (settled % progressEvery === 0) {
       const seconds = (performance.now() - startedAt) / 1_000;
@@ -147,8 +196,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   };
 
   const onResult = (seq: number) => (result: unknown) => {
-    const echoed = result as { seq?: unknown; tag?: unknown } | null;
-    if (kinds[seq] === Kind.Hang || echoed?.seq !== seq || echoed.tag !== tags[seq]) wrongResults++;
+    if (kinds[seq] === Kind.Poison) {
+      const expected = poisonExpected(tags[seq]!);
+      if ('result' in expected && JSON.stringify(result) === JSON.stringify(expected.result)) hostileValues.answeredWithResult++;
+      else hostileValues.mismatched++;
+    } else {
+      const echoed = result as { seq?: unknown; tag?: unknown } | null;
+      if (kinds[seq] === Kind.Hang || kinds[seq] === Kind.Oversize || echoed?.seq !== seq || echoed.tag !== tags[seq]) wrongResults++;
+    }
     settle(seq, 'resolved');
   };
   const onError = (seq: number) => (error: unknown) => {
@@ -156,8 +211,66 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     const outcome = (OUTCOMES as readonly string[]).includes(name ?? '') ? (name as Outcome) : 'other';
     if (outcome === 'other' && otherErrors.length < 2_000) otherErrors += `${String(error)}\n`;
     if (outcome === 'ConnectionClosedError' && kinds[seq] === Kind.RetryEcho) retryConnectionClosed++;
+    if (error instanceof ConnectionClosedError && refusedOversize(error.cause) && kinds[seq] === Kind.Oversize) oversized.callsFailedRefused++;
+    if (error instanceof RemoteError) remoteError(seq, error);
     if (outcome === 'QueueFullError') pauseBriefly();
     settle(seq, outcome);
+  };
+  /** Sorts a RemoteError: a hostile value's expected error, busy, or unexpected. */
+  const remoteError = (seq: number, error: RemoteError) => {
+    const expected = kinds[seq] === Kind.Poison ? poisonExpected(tags[seq]!) : undefined;
+    if (expected && 'code' in expected && error.code === expected.code) {
+      hostileValues.answeredWithError++;
+      remoteErrors.hostileValues++;
+    } else if (error.code === -32000) remoteErrors.busy++;
+    else {
+      if (expected) hostileValues.mismatched++;
+      remoteErrors.unexpected++;
+      if (otherErrors.length < 2_000) otherErrors += `${kinds[seq] === Kind.Poison ? `poison case ${tags[seq]}: ` : ''}RemoteError ${error.code} ${error.message}\n`;
+    }
+  };
+
+  /** Whether a kill came during a raw connection's life, given what was so when it started. */
+  const killSince = (killsBefore: number) => faults.serverKills !== killsBefore || restarting !== undefined;
+
+  /** Runs a raw fault once the server is up (never while it restarts), and keeps it on record until the end. */
+  const beside = (fault: () => Promise<void>) => {
+    const run: () => Promise<void> = () => (restarting ? restarting.then(run) : fault());
+    const task = run().finally(() => rawFaults.delete(task));
+    rawFaults.add(task);
+  };
+
+  const openSlowReader = async () => {
+    const killsBefore = faults.serverKills;
+    const resolvedBefore = outcomeCounts.resolved;
+    const callsWaiting = outstanding > 0 || started < total;
+    slowReaders.opened++;
+    const end = await slowReader(server.url, SLOW_READER.requests, SLOW_READER.holdMs, SLOW_READER.readMs, sampleRss);
+    const killed = killSince(killsBefore);
+    // The main client's calls must flow meanwhile, if it had any to make and no kill stopped them.
+    if (callsWaiting && !killed) {
+      const resolved = outcomeCounts.resolved - resolvedBefore;
+      slowReaders.flowChecked++;
+      slowReaders.minResolvedDuringOne = Math.min(slowReaders.minResolvedDuringOne, resolved);
+      if (resolved === 0) slowReaders.stalledMainClient++;
+    }
+    if (end === 'closed') slowReaders.socketsClosed++;
+    if (end === 'still open') slowReaders.stillOpen++;
+    if (end === 'not connected') slowReaders.notConnected++;
+    if (end === 'not connected' && !killed) slowReaders.notConnectedUnexplained++;
+    if (killed) slowReaders.endedByKill++;
+  };
+
+  const sendOversizedHeader = async () => {
+    const killsBefore = faults.serverKills;
+    oversized.headersSent++;
+    const end = await oversizedHeader(server.url, HEADER_WAIT);
+    if (end === 1009) oversized.headersRefused1009++;
+    else if (killSince(killsBefore)) oversized.headersEndedByKill++;
+    else {
+      oversized.headersOther++;
+      if (otherErrors.length < 2_000) otherErrors += `oversized frame header: ${end}\n`;
+    }
   };
 
   /**
@@ -195,11 +308,18 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
           ? Kind.Hang
           : chance(seed, seq, 2) < 1 / serverJunkEvery
             ? Kind.Junk
-            : chance(seed, seq, 3) < retryShare
-              ? Kind.RetryEcho
-              : Kind.Echo;
+            : chance(seed, seq, 9) < 1 / oversizeEvery
+              ? Kind.Oversize
+              : chance(seed, seq, 10) < 1 / poisonEvery
+                ? Kind.Poison
+                : chance(seed, seq, 3) < retryShare
+                  ? Kind.RetryEcho
+                  : Kind.Echo;
     kinds[seq] = kind;
-    tags[seq] = Math.floor(chance(seed, seq, 4) * 2 ** 32);
+    // A poison call's tag is the case it asks for (and the result it expects).
+    tags[seq] = kind === Kind.Poison ? Math.floor(chance(seed, seq, 4) * POISON.length) : Math.floor(chance(seed, seq, 4) * 2 ** 32);
+    if (kind === Kind.Oversize) oversized.answerCalls++;
+    if (kind === Kind.Poison) hostileValues.calls++;
     if (kind === Kind.Drop) faults.dropCalls++;
     if (kind === Kind.Hang) faults.hangCalls++;
     if (kind === Kind.Junk) faults.serverHostileCalls++;
@@ -214,9 +334,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     }
     const timeout = kind === Kind.Hang ? 20 + Math.floor(chance(seed, seq, 7) * 40) : CALL_TIMEOUT;
     outstanding++;
-    client
-      .request(METHODS[kind], { seq, tag: tags[seq] }, { retry: kind === Kind.RetryEcho, timeout, signal })
-      .then(onResult(seq), onError(seq));
+    const params = kind === Kind.Poison ? { seq, case: tags[seq] } : { seq, tag: tags[seq] };
+    client.request(METHODS[kind], params, { retry: kind === Kind.RetryEcho, timeout, signal }).then(onResult(seq), onError(seq));
+    if (seq % slowReaderEvery === slowReaderEvery >> 1) beside(openSlowReader);
+    if (seq % oversizedHeaderEvery === oversizedHeaderEvery >> 1) beside(sendOversizedHeader);
     if (chance(seed, seq, 8) < 1 / clientJunkEvery && client.state === 'open') {
       const { kind: junkKind, frame } = clientJunk(faults.clientHostileFrames++);
       junkSent[junkKind] = (junkSent[junkKind] ?? 0) + 1;
@@ -260,17 +381,27 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   });
   const seconds = (performance.now() - startedAt) / 1_000;
   await restarting;
+  while (rawFaults.size) await Promise.all(rawFaults);
   const pendingAtEnd = client.pendingCalls;
   const queuedAtEnd = client.queuedCalls;
   const opens = client.epoch;
   await client.close();
   await server.kill();
 
-  const { lost, settledTwice, ghostReplays, retryResends, serverReceived, drops, junk } = tally(started, settles, received, kinds);
+  const { lost, settledTwice, ghostReplays, retryResends, serverReceived, drops, junk, oversize } = tally(started, settles, received, kinds);
   const summary: Omit<SoakSummary, 'checks' | 'ok'> = {
     calls: { requested: total, started, settled, lost, seconds: round(seconds), perSecond: Math.round(settled / seconds) },
     outcomes: outcomeCounts,
-    faults: { ...faults, socketDrops: drops, unexplainedLosses: Math.max(0, losses - faults.serverKills - drops) },
+    faults: { ...faults, socketDrops: drops, unexplainedLosses: Math.max(0, losses - faults.serverKills - drops - oversized.clientRefusals) },
+    slowReaders: {
+      ...slowReaders,
+      droppedByServer: server.slowReadersDropped,
+      minResolvedDuringOne: slowReaders.flowChecked ? slowReaders.minResolvedDuringOne : 0,
+    },
+    serverRss: rssReport(rss),
+    oversizedFrames: { ...oversized, answerCallsReceived: oversize, serverSawClose1009: server.clientCloses1009 },
+    hostileValues,
+    remoteErrors,
     hostileInputs: { clientFrames: junkSent, serverFrames: 3 * junk },
     integrity: {
       lost,

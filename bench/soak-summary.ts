@@ -15,15 +15,15 @@ export const OUTCOMES = [
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** What a call is, by its seq: its method (echo for both echo kinds) and whether it may be sent again. */
-export const Kind = { Echo: 0, RetryEcho: 1, Hang: 2, Drop: 3, Junk: 4 } as const;
+export const Kind = { Echo: 0, RetryEcho: 1, Hang: 2, Drop: 3, Junk: 4, Oversize: 5, Poison: 6 } as const;
 
 /**
  * Counts from the per-call records: calls never settled (lost) or settled
  * twice, non-retry requests the server received twice (ghost replays), retry
- * resends, all requests received, and the drop and hostile calls received.
+ * resends, all requests received, and the drop, hostile and oversize calls received.
  */
 export function tally(started: number, settles: Uint8Array, received: Uint8Array, kinds: Uint8Array) {
-  const counts = { lost: 0, settledTwice: 0, ghostReplays: 0, retryResends: 0, serverReceived: 0, drops: 0, junk: 0 };
+  const counts = { lost: 0, settledTwice: 0, ghostReplays: 0, retryResends: 0, serverReceived: 0, drops: 0, junk: 0, oversize: 0 };
   for (let seq = 0; seq < started; seq++) {
     const times = received[seq]!;
     counts.serverReceived += times;
@@ -33,9 +33,13 @@ export function tally(started: number, settles: Uint8Array, received: Uint8Array
     else if (times > 1) counts.ghostReplays++;
     if (times > 0 && kinds[seq] === Kind.Drop) counts.drops++;
     if (times > 0 && kinds[seq] === Kind.Junk) counts.junk++;
+    if (times > 0 && kinds[seq] === Kind.Oversize) counts.oversize++;
   }
   return counts;
 }
+
+/** Server RSS growth allowed above its first sample: slow readers may hold at most maxBufferedAmount (8 MiB) each. */
+export const SERVER_RSS_GROWTH_BYTES = 128 * 2 ** 20;
 
 /** Heap growth allowed from the first quarter's median to the last quarter's: the larger of the two bounds. */
 export const HEAP_GROWTH_BYTES = 10 * 2 ** 20;
@@ -67,9 +71,65 @@ export interface SoakSummary {
     hangCalls: number;
     clientHostileFrames: number;
     serverHostileCalls: number;
-    /** Connection losses that no kill or drop explains (hostile input must never close the connection). */
+    /** Connection losses that no kill, drop or oversize answer explains (hostile input must never close the connection). */
     unexplainedLosses: number;
   };
+  /**
+   * Raw connections that ask for 256 KiB answers and never read. Each must end
+   * (its socket closed by the server) and, unless a server kill ended it
+   * first, be dropped with 1008; the main client's calls flow meanwhile.
+   */
+  slowReaders: {
+    opened: number;
+    /** Dropped with 1008, as the server processes reported. */
+    droppedByServer: number;
+    socketsClosed: number;
+    /** Opened while the server restarted or alive during a kill. */
+    endedByKill: number;
+    /** Still open after being read again: never dropped (a failure). */
+    stillOpen: number;
+    /** Could not connect (the server was killed meanwhile), and of those, with no kill to explain it (a failure). */
+    notConnected: number;
+    notConnectedUnexplained: number;
+    /** Slow readers opened while the main client had calls to make, and no kill during their life: the main client's calls must resolve meanwhile. */
+    flowChecked: number;
+    /** Of those, slow readers during whose life the main client resolved no call (a failure). */
+    stalledMainClient: number;
+    /** Of those, the fewest main-client calls resolved during one slow reader's life. */
+    minResolvedDuringOne: number;
+  };
+  /** The server process's resident set size (/proc), sampled with the heap and as each slow reader resumes reading. */
+  serverRss: { samples: number; firstMB: number; maxMB: number; lastMB: number; boundMB: number };
+  oversizedFrames: {
+    /** Raw connections that sent a frame header claiming 1 GiB. */
+    headersSent: number;
+    headersRefused1009: number;
+    headersEndedByKill: number;
+    /** Ended otherwise (another code, no close frame, no connection) with no kill to explain it: a failure. */
+    headersOther: number;
+    /** Calls to `oversize` (a 2 MiB answer against the client's 1 MiB maxPayload), and those the server received. */
+    answerCalls: number;
+    answerCallsReceived: number;
+    /**
+     * Client connections lost because the client refused an answer over its
+     * maxPayload (ws closes with 1009; locally the loss reports 1006), the
+     * closes with 1009 the server processes saw, and the `oversize` calls that
+     * failed with ConnectionClosedError caused by a refusal.
+     */
+    clientRefusals: number;
+    serverSawClose1009: number;
+    callsFailedRefused: number;
+  };
+  /** Calls to `poison` (soak-poison.ts): each must settle once, as its case says. */
+  hostileValues: {
+    calls: number;
+    answeredWithResult: number;
+    answeredWithError: number;
+    /** Settled with another result or another error code (a failure). */
+    mismatched: number;
+  };
+  /** RemoteErrors by what they mean: busy (-32000, the server's buffer at highWaterMark), a hostile value's expected error, or anything else (a failure). */
+  remoteErrors: { busy: number; hostileValues: number; unexpected: number };
   /** Hostile frames written by the client (by kind), and by the server (three per `hostile` call it received). */
   hostileInputs: { clientFrames: Partial<Record<JunkKind, number>>; serverFrames: number };
   integrity: {
@@ -120,9 +180,21 @@ export function heapReport(samples: number[], measured: boolean): HeapReport {
   };
 }
 
+/** The server's RSS samples, in MB, and the bound on its peak. */
+export function rssReport(samples: number[]): SoakSummary['serverRss'] {
+  const first = samples[0] ?? 0;
+  return {
+    samples: samples.length,
+    firstMB: mb(first),
+    maxMB: mb(samples.length ? Math.max(...samples) : 0),
+    lastMB: mb(samples.at(-1) ?? 0),
+    boundMB: mb(first + SERVER_RSS_GROWTH_BYTES),
+  };
+}
+
 /** Adds the pass/fail checks to a summary. */
 export function checkSoak(summary: Omit<SoakSummary, 'checks' | 'ok'>, crashOutput: string): SoakSummary {
-  const { integrity: i, heap, faults, outcomes } = summary;
+  const { integrity: i, heap, faults, outcomes, slowReaders: slow, serverRss, oversizedFrames: big, hostileValues, remoteErrors } = summary;
   const checks = [
     { check: 'every started call settled (lost = 0)', ok: i.lost === 0 },
     { check: 'no call settled twice', ok: i.settledTwice === 0 },
@@ -134,6 +206,27 @@ export function checkSoak(summary: Omit<SoakSummary, 'checks' | 'ok'>, crashOutp
     { check: 'pendingCalls = 0 and queuedCalls = 0 at the end', ok: i.pendingAtEnd === 0 && i.queuedAtEnd === 0 },
     { check: 'the server process never crashed', ok: i.serverCrashes === 0 },
     { check: 'no connection loss beyond the injected faults', ok: faults.unexplainedLosses === 0 },
+    {
+      check: 'every slow reader dropped with 1008 (or ended by a kill), its socket closed',
+      ok:
+        slow.stillOpen === 0 &&
+        slow.notConnectedUnexplained === 0 &&
+        slow.socketsClosed + slow.notConnected === slow.opened &&
+        slow.droppedByServer + slow.endedByKill >= slow.opened,
+    },
+    { check: "the main client's calls resolved during every slow reader's life", ok: slow.stalledMainClient === 0 },
+    { check: `server RSS bounded (peak at most ${serverRss.boundMB} MB)`, ok: serverRss.maxMB <= serverRss.boundMB },
+    { check: 'every oversized frame header refused with 1009 (or ended by a kill)', ok: big.headersOther === 0 },
+    {
+      check: 'answers over maxPayload refused by the client with 1009',
+      // Each refusal follows an `oversize` answer, and the server saw its 1009 unless killed first.
+      ok:
+        big.clientRefusals <= big.answerCallsReceived &&
+        big.serverSawClose1009 <= big.clientRefusals &&
+        big.clientRefusals <= big.serverSawClose1009 + faults.serverKills,
+    },
+    { check: 'every hostile handler value answered as expected', ok: hostileValues.mismatched === 0 },
+    { check: 'no unexpected RemoteError', ok: remoteErrors.unexpected === 0 },
     {
       check: `heap flat (growth at most ${heap.boundMB} MB)`,
       ok: !heap.measured || heap.growthMB <= heap.boundMB,

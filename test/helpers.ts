@@ -116,27 +116,8 @@ export function recorder() {
   };
 }
 
-/** A Proxy whose traps throw `thrown`: every trap, or only those named. Reading it, `instanceof`, `String()` can all throw. */
-export function throwingProxy(thrown: unknown = undefined, traps: readonly ProxyTrap[] = PROXY_TRAPS): object {
-  const trap = () => {
-    throw thrown;
-  };
-  return new Proxy({}, Object.fromEntries(traps.map((name) => [name, trap])));
-}
-
-export type ProxyTrap = 'get' | 'getPrototypeOf' | 'ownKeys' | 'has' | 'getOwnPropertyDescriptor';
-const PROXY_TRAPS: readonly ProxyTrap[] = ['get', 'getPrototypeOf', 'ownKeys', 'has', 'getOwnPropertyDescriptor'];
-
-/** An Error one of whose properties is a getter that throws `thrown`. */
-export function errorWithThrowingGetter(property: 'message' | 'name' | 'stack', thrown: unknown, message = 'original'): Error {
-  const error = new Error(message);
-  Object.defineProperty(error, property, {
-    get() {
-      throw thrown;
-    },
-  });
-  return error;
-}
+// Hostile values, in a file without vitest so that bench/ can build them too.
+export { errorWithThrowingGetter, throwingProxy, type ProxyTrap } from './hostile-values.js';
 
 /**
  * Everything thrown or rejected without a handler during each test of the

@@ -78,10 +78,14 @@ export async function rawUpgrade(url: string): Promise<Socket> {
       const end = head.indexOf('\r\n\r\n');
       if (end === -1) return;
       socket.off('data', onData);
+      socket.off('close', onClose);
       if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
       else resolve();
     };
+    // A server that goes away before answering (killed, say) must not leave the caller waiting.
+    const onClose = () => reject(new Error('closed before the upgrade was answered'));
     socket.on('data', onData);
+    socket.once('close', onClose);
   });
   return socket;
 }
