@@ -30,11 +30,7 @@ import { validateCloseCode } from './validate.js';
 export interface ConnectionOptions {
   /** Shown in errors: the URL connected to, or the client's address. */
   url: string;
-  /**
-   * Opens the transport of a new epoch: called once, when the connection
-   * starts, and again for each reconnection attempt (a server-side peer hands
-   * over its accepted socket once and never reconnects).
-   */
+  /** Opens the transport of a new epoch: once at the start, again for each reconnection attempt (a server hands over its socket once). */
   openTransport: () => Transport;
   /** How to reconnect when the transport is lost or fails to open; none: it closes the connection. */
   reconnect?: ReconnectPolicy;
@@ -69,6 +65,8 @@ export abstract class Connection {
   private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
   private closeError: ConnectionClosedError | undefined;
+  /** Why this side dropped the peer (no heartbeat, not reading), for the `close` event. */
+  private dropped: ConnectionClosedError | undefined;
   /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
   private terminating = false;
   private opened = false;
@@ -91,9 +89,10 @@ export abstract class Connection {
         this.drop(localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '')),
       );
     }
-    this.budget = new SendBudget(connection.send, clock, () => this.transport.bufferedAmount, (reason) =>
-      this.closeLocally(localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING), 1008, PEER_NOT_READING),
-    );
+    this.budget = new SendBudget(connection.send, clock, () => this.transport.bufferedAmount, (reason) => {
+      this.dropped = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
+      void this.closeLocally(this.dropped, 1008, PEER_NOT_READING);
+    });
     this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
       input: { url, alreadyOpen: connection.alreadyOpen, reconnect: connection.reconnect },
       inspect: connection.inspect,
@@ -157,7 +156,7 @@ export abstract class Connection {
   private onLost(context: ConnectionContext): void {
     this.stopWatching();
     const error = this.closeError ?? lostError(this.connection.url, context);
-    this.closeError = undefined;
+    this.closeError = this.dropped = undefined;
     this.epochLost(error);
   }
 
@@ -179,7 +178,8 @@ export abstract class Connection {
   }
 
   private onClosed({ closeCode, closeReason, error }: ConnectionContext): void {
-    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error });
+    // A peer this side dropped (silent, or not reading) closes with 1006 on the wire: the event says why.
+    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error: error ?? this.dropped });
     this.resolveClosed();
   }
 
@@ -265,10 +265,7 @@ export abstract class Connection {
     return this.closed;
   }
 
-  /**
-   * Writes a raw text frame, bypassing the protocol. For tools and tests that
-   * need to send what a well-behaved peer never would.
-   */
+  /** Writes a raw text frame, bypassing the protocol: for tools and tests that send what a well-behaved peer never would. */
   sendRaw(text: string): void {
     this.send(text);
   }
@@ -297,7 +294,7 @@ export abstract class Connection {
 
   /** Drops the socket without a close handshake, failing pending calls with `error`. */
   private drop(error: ConnectionClosedError): void {
-    this.closeError = error;
+    this.closeError = this.dropped = error;
     this.transport.terminate();
   }
 

@@ -92,6 +92,7 @@ describe('a client that does not read its answers', () => {
     socket.pause();
     const peer = await connected.promise;
     const buffer = watchBuffer(peer);
+    const closeEvent = new Promise<{ error?: unknown }>((resolve) => peer.on('close', resolve));
     const pending = settle(peer.request('status', undefined, { timeout: 60_000 }));
     // 40 answers of 1 MiB each, all released at once: 40 MiB if nothing stopped them.
     for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), true));
@@ -105,6 +106,8 @@ describe('a client that does not read its answers', () => {
     await peer.closed;
     // The mark plus the answer that crossed it (1 MiB of characters and its framing).
     expect(buffer.max()).toBeLessThan(4 * MiB + MiB + 1024);
+    // The close event says why the server dropped it.
+    expect((await closeEvent).error).toBe(error);
     expect(peer.handlingCalls).toBe(0);
   });
 });
