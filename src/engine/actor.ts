@@ -8,9 +8,12 @@
  * `@xstate.snapshot`), with its parent, so the Stately inspector and
  * callstate's own page see each call as they would see an XState actor.
  */
-import type { AnyActorRef, AnyStateMachine, AnyStateNode, InspectionEvent, Observer } from 'xstate';
-import { matchesValue, type CompiledMachine, type CompiledState, type CompiledTransition, type InvokeScope } from './compile.js';
+import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import { type CompiledMachine, type CompiledState, type CompiledTransition, type InvokeScope } from './compile.js';
 import type { DeadlineEntry } from './deadlines.js';
+import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
+
+export type { ActorStatus, FlatSnapshot, FlatSnapshotJSON } from './snapshot.js';
 
 type AnyEvent = { type: string; [key: string]: unknown };
 
@@ -32,98 +35,14 @@ export interface ActorScope<THost = unknown> {
   onDone: ((actor: FlatActor<any, any>) => void) | undefined;
 }
 
-export type ActorStatus = 'active' | 'done' | 'error' | 'stopped';
 
 let sessions = 0;
 
 /** The start event every actor begins with (one object for all: nothing writes to it). */
 const INIT_EVENT: AnyEvent = Object.freeze({ type: 'xstate.init', input: undefined });
 
-/**
- * A snapshot shaped like XState's machine snapshot, made only on demand (for an
- * inspector, or `getSnapshot()`): the same fields in the same order, so tools
- * that read `snapshot.machine.id`, call `matches`/`hasTag`/`can`/`getMeta`, or
- * serialize it (`toJSON`) treat a light call as they treat an XState one.
- *
- * Where it differs from XState's: `children` is always empty (the light engine
- * runs an invoked handler as a plain promise, not as a child actor, and reports
- * no `@xstate.actor` for it), and `historyValue` is empty (no history states are
- * compiled). `can` is answered from the compiled transitions (see there).
- * And, to keep uninspected actors free of copies, `assign` updates an
- * uninspected actor's context in place: a snapshot kept across events then
- * shows the newer context. With an inspector attached every `assign` makes a
- * new context, as XState does, so the snapshots an inspector receives stay as
- * they were.
- */
-export interface FlatSnapshot<TContext> {
-  status: ActorStatus;
-  output: unknown;
-  error: unknown;
-  /** The XState machine the light actor was compiled from (without the owner's implementations). */
-  machine: AnyStateMachine;
-  context: TContext;
-  /** XState's active state nodes: the root, then each ancestor of the atomic state, then the atomic state. */
-  _nodes: readonly AnyStateNode[];
-  value: unknown;
-  tags: Set<string>;
-  children: Record<string, never>;
-  historyValue: Record<string, never>;
-  matches(value: unknown): boolean;
-  hasTag(tag: string): boolean;
-  can(event: AnyEvent): boolean;
-  getMeta(): Record<string, any>;
-  toJSON(): FlatSnapshotJSON<TContext>;
-}
-
-/** What `toJSON` gives: XState's own serialization (no machine, nodes or methods; tags as an array). */
-export interface FlatSnapshotJSON<TContext> {
-  status: ActorStatus;
-  output: unknown;
-  error: unknown;
-  context: TContext;
-  value: unknown;
-  children: Record<string, never>;
-  historyValue: Record<string, never>;
-  tags: string[];
-}
-
-/** What a snapshot derives from XState's state nodes, per compiled state: found once, on the first snapshot made in it. */
-interface NodesOf {
-  nodes: readonly AnyStateNode[];
-  tags: ReadonlySet<string>;
-}
-const nodesCache = new WeakMap<CompiledState, NodesOf>();
-
-function nodesOf(machine: AnyStateMachine, state: CompiledState): NodesOf {
-  let found = nodesCache.get(state);
-  if (found === undefined) {
-    const nodes: AnyStateNode[] = [machine.root];
-    for (const key of state.path) nodes.push(nodes[nodes.length - 1]!.states[key]!);
-    found = { nodes, tags: new Set(nodes.flatMap((node) => node.tags)) };
-    nodesCache.set(state, found);
-  }
-  return found;
-}
-
 /** The error an actor stopped with: kept apart, and only for actors that failed, so no actor carries a field for it. */
 const errors = new WeakMap<FlatActor<any, any>, unknown>();
-
-// The snapshot methods are shared, as XState's are, and read the snapshot they are called on.
-function snapshotMatches(this: FlatSnapshot<unknown>, value: unknown): boolean {
-  return matchesValue(this._nodes[this._nodes.length - 1]!.path, value);
-}
-function snapshotHasTag(this: FlatSnapshot<unknown>, tag: string): boolean {
-  return this.tags.has(tag);
-}
-function snapshotGetMeta(this: FlatSnapshot<unknown>): Record<string, any> {
-  const meta: Record<string, any> = {};
-  for (const node of this._nodes) if (node.meta !== undefined) meta[node.id] = node.meta;
-  return meta;
-}
-function snapshotToJSON<TContext>(this: FlatSnapshot<TContext>): FlatSnapshotJSON<TContext> {
-  const { _nodes, tags, machine, getMeta, toJSON, can, hasTag, matches, ...rest } = this;
-  return { ...rest, tags: Array.from(tags) };
-}
 
 export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   state: CompiledState;
@@ -239,25 +158,16 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     const state = this.state;
     const context = this.context;
     const { machine } = this.compiled;
-    const { nodes, tags } = nodesOf(machine, state);
     const status = this.status;
-    return {
+    return makeSnapshot({
       status,
       output: status === 'done' ? this.output() : undefined,
       error: status === 'error' ? errors.get(this) : undefined,
       machine,
       context,
-      _nodes: nodes,
-      value: state.value,
-      tags: new Set(tags),
-      children: {},
-      historyValue: {},
-      matches: snapshotMatches,
-      hasTag: snapshotHasTag,
+      state,
       can: (event) => this.wouldTransition(state, context, event),
-      getMeta: snapshotGetMeta,
-      toJSON: snapshotToJSON,
-    };
+    });
   }
 
   /**

@@ -19,7 +19,6 @@
  * call misbehaves.
  */
 import type { AnyStateMachine } from 'xstate';
-import type { FlatActor } from './actor.js';
 
 /** What the compiler reads of XState's `StateNode` (typed loosely: these are XState's internals). */
 interface AnyNode {
@@ -38,10 +37,24 @@ interface AnyNode {
 }
 type AnyEvent = { type: string; [key: string]: unknown };
 
+/**
+ * What compiled steps read and write of the actor that runs them (a `FlatActor`,
+ * named here by its shape so that the compiler does not import the interpreter).
+ */
+export interface StepActor<TContext = any> {
+  context: TContext;
+  readonly state: CompiledState;
+  /** Whether an inspector watches: `assign` then makes a new context instead of changing it in place. */
+  readonly inspected: boolean;
+  /** Who the actor is for (one call), and what all actors of one owner share (its `host`). */
+  readonly owner: unknown;
+  readonly scope: { readonly host?: unknown };
+}
+
 export interface ActionArgs<TContext> {
   context: TContext;
   event: AnyEvent;
-  self: FlatActor<TContext, any>;
+  self: StepActor<TContext>;
 }
 
 /** What a light actor can run for an invoked promise actor: the input and a lazily made abort signal. */
@@ -56,19 +69,19 @@ export interface Implementations<TContext> {
   guards?: Record<string, (args: ActionArgs<TContext>, params: any) => boolean>;
   delays?: Record<string, (args: ActionArgs<TContext>) => number>;
   /** Promise actors by `src` name. */
-  actors?: Record<string, (scope: InvokeScope, self: FlatActor<TContext, any>) => PromiseLike<unknown>>;
+  actors?: Record<string, (scope: InvokeScope, self: StepActor<TContext>) => PromiseLike<unknown>>;
 }
 
 /** One step of a transition, in execution order. */
 export type Step =
-  | { kind: 'action'; type: string; run: (actor: FlatActor<any, any>, event: AnyEvent) => void }
+  | { kind: 'action'; type: string; run: (actor: StepActor, event: AnyEvent) => void }
   | { kind: 'startTimer' }
   | { kind: 'stopTimer' }
   | { kind: 'startInvoke' }
   | { kind: 'stopInvoke' };
 
 export interface CompiledTransition {
-  guard: ((actor: FlatActor<any, any>, event: AnyEvent) => boolean) | undefined;
+  guard: ((actor: StepActor, event: AnyEvent) => boolean) | undefined;
   /** Where the actor ends up (itself for a targetless transition). */
   target: CompiledState;
   steps: Step[];
@@ -97,7 +110,7 @@ export interface CompiledMachine {
   readonly timer: { eventType: string; delay: (args: ActionArgs<any>) => number } | undefined;
   /** The one invoked promise actor, if the machine has an `invoke`. */
   readonly invoke:
-    | { id: string; run: (scope: InvokeScope, self: FlatActor<any, any>) => PromiseLike<unknown>; input: (args: ActionArgs<any>) => unknown }
+    | { id: string; run: (scope: InvokeScope, self: StepActor) => PromiseLike<unknown>; input: (args: ActionArgs<any>) => unknown }
     | undefined;
   readonly rootOutput: ((args: { context: any; event: AnyEvent; self: unknown }) => unknown) | undefined;
   readonly createContext: (input: unknown) => any;
@@ -276,7 +289,7 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
   }
 }
 
-function argsOf<TContext>(actor: FlatActor<TContext, any>, event: AnyEvent): ActionArgs<TContext> {
+function argsOf<TContext>(actor: StepActor<TContext>, event: AnyEvent): ActionArgs<TContext> {
   return { context: actor.context, event, self: actor };
 }
 

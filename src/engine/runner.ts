@@ -18,7 +18,7 @@
 import { createActor, fromPromise, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import type { Clock, Engine, InspectOption } from '../types.js';
 import { FlatActor, toInspectFunction, type ActorScope } from './actor.js';
-import { compileMachine, type CompiledMachine, type CompiledState } from './compile.js';
+import { compileMachine, type CompiledMachine, type CompiledState, type StepActor } from './compile.js';
 import { schedulerFor } from './deadlines.js';
 
 type AnyEvent = { type: string; [key: string]: unknown };
@@ -109,7 +109,7 @@ export function defineRunner<TInput, THost, TOwner, TContext, TEvent = AnyEvent>
   machine: AnyStateMachine,
   impl: OwnerImplementations<THost, TOwner, TContext>,
 ): Runner<TInput, THost, TOwner, TContext, TEvent> {
-  const hostOf = (actor: FlatActor<any, any>) => actor.scope.host as THost;
+  const hostOf = (actor: StepActor) => actor.scope.host as THost;
   const compiled: CompiledMachine = compileMachine<TContext>(machine, {
     actions: mapValues(impl.actions, (fn) => ({ context, self }, params) => fn(hostOf(self), self.owner as TOwner, context, params)),
     guards: mapValues(impl.guards, (fn) => ({ context, self }, params) => fn(hostOf(self), context, params)),
