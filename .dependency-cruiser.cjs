@@ -39,6 +39,20 @@ module.exports = {
       from: { path: '^src/engine/' },
       to: { path: '^src/', pathNot: '^src/(engine/|types\\.ts$)' },
     },
+    {
+      name: 'tools-apart',
+      severity: 'error',
+      comment: 'Developer tools (CLI, demo, inspection page) sit apart: no library file imports them.',
+      from: { path: '^src/', pathNot: '^src/tools/' },
+      to: { path: '^src/tools/' },
+    },
+    {
+      name: 'core-below-the-api',
+      severity: 'error',
+      comment: 'The core serves every transport: it imports no entry point (client, server, their NATS variants).',
+      from: { path: '^src/core/' },
+      to: { path: '^src/(client|server|nats-client|nats-server|index)\\.ts$' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The compiled CLI lives in dist/ (built by `npm run build`, which `npm ci` runs through `prepare`).
-import { main } from '../dist/src/cli.js';
+import { main } from '../dist/src/tools/cli.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

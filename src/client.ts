@@ -5,7 +5,7 @@
  */
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import { DEFAULT_MAX_QUEUED, DEFAULT_SETTLED_MEMORY, resolveConnectionLimits, resolveResponderLimits, resolveSendLimits, type ResponderLimitOptions, type SendLimitOptions } from './limits.js';
-import { Peer } from './peer.js';
+import { Peer } from './core/peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';

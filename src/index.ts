@@ -17,7 +17,7 @@ export {
 export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
-export { Peer, type ConnectionState } from './peer.js';
+export { Peer, type ConnectionState } from './core/peer.js';
 export {
   CallstateError,
   TimeoutError,

@@ -4,7 +4,7 @@
  * cancellation, unmatched reports) over a NATS transport; what NATS adds is the
  * 503 status that says no responder is subscribed, turned into `NoRespondersError`.
  */
-import { Peer, type PeerOptions } from './peer.js';
+import { Peer, type PeerOptions } from './core/peer.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateNatsUrl, validateSubject } from './validate.js';

@@ -9,10 +9,10 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { Emitter } from './emitter.js';
+import { Emitter } from './core/emitter.js';
 import { NotSupportedError } from './errors.js';
-import { receiveFrame, type InboundHost } from './inbound.js';
-import { IncomingCalls } from './incoming.js';
+import { receiveFrame, type InboundHost } from './core/inbound.js';
+import { IncomingCalls } from './core/incoming.js';
 import { DEFAULT_CLOSE_TIMEOUT, resolveResponderLimits, type ResponderLimitOptions } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';

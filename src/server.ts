@@ -4,7 +4,7 @@
  * can call the client back through `ctx.peer`.
  */
 import { accessCheck, type Authenticate } from './access.js';
-import { Emitter } from './emitter.js';
+import { Emitter } from './core/emitter.js';
 import {
   DEFAULT_MAX_QUEUED,
   DEFAULT_SETTLED_MEMORY,
@@ -16,7 +16,7 @@ import {
   type SendLimitOptions,
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
-import { Peer } from './peer.js';
+import { Peer } from './core/peer.js';
 import { listenWs } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';

@@ -1,6 +1,6 @@
 /** The cancel batcher: `$/cancelRequest` notices of one tick go out together, in batch frames of at most `maxBatch`. */
 import { describe, expect, it } from 'vitest';
-import { CancelBatcher } from '../src/cancel-batcher.js';
+import { CancelBatcher } from '../src/core/cancel-batcher.js';
 
 const notice = (id: string) => ({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Emitter } from '../src/emitter.js';
+import { Emitter } from '../src/core/emitter.js';
 
 interface Events {
   data: string;

@@ -1,7 +1,7 @@
 /** The inbound dispatcher on its own: literal frames in, a recording host, literal answers out. */
 import { describe, expect, it } from 'vitest';
-import { receiveFrame, type InboundHost, type Reply } from '../src/inbound.js';
-import type { BatchReply } from '../src/incoming.js';
+import { receiveFrame, type InboundHost, type Reply } from '../src/core/inbound.js';
+import type { BatchReply } from '../src/core/incoming.js';
 import type { RequestFrame } from '../src/protocol/jsonrpc.js';
 
 /** A host that records what reaches it; its calls answer `true` (started) unless the id is in `running`. */

@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { ConnectionClosedError, NoRespondersError, TimeoutError } from '../src/errors.js';
-import { Line } from '../src/engine/line.js';
-import { OutgoingCalls, type OutgoingOptions } from '../src/outgoing.js';
+import { Line } from '../src/core/line.js';
+import { OutgoingCalls, type OutgoingOptions } from '../src/core/outgoing.js';
 import { settle } from './helpers.js';
 
 /** Outgoing calls writing through `write`, on the light engine, with no backpressure in the way. */

@@ -1,7 +1,7 @@
 /** SendBudget on its own: a buffer read from a variable, time from a simulated clock. */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { SendBudget } from '../src/send-budget.js';
+import { SendBudget } from '../src/core/send-budget.js';
 
 function budget() {
   const clock = new SimulatedClock();

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { QueueFullError } from '../src/errors.js';
-import { SendQueue, type QueuedCall } from '../src/send-queue.js';
+import { SendQueue, type QueuedCall } from '../src/core/send-queue.js';
 
 interface Call extends QueuedCall {
   name: string;

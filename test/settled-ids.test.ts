@@ -1,6 +1,6 @@
 /** The memory of settled ids: late after an abandoned call, duplicate after an answered one, unknown otherwise or once forgotten. */
 import { describe, expect, it } from 'vitest';
-import { SettledIds } from '../src/settled-ids.js';
+import { SettledIds } from '../src/core/settled-ids.js';
 
 describe('SettledIds', () => {
   it('tells a late answer (call abandoned) from a duplicate (call answered) and from an unknown id', () => {

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { PageModel } from '../../src/inspect/model.js';
+import type { PageModel } from '../../src/tools/inspect/model.js';
 
 const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../src/demo.js';
+import { runDemo } from '../../src/tools/demo.js';
 
 /** A printed state line: `  123 ms  call  7 echo({"n":42})       awaiting` or `  12 ms  connection    open`. */
 const LINE = /^\s*\d+ ms {2}(?:call +(\d+) (\w+)\((.*)\)|(connection)) +(\w+)$/;

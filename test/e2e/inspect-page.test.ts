@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcError, type HandlerContext } from '../../src/index.js';
-import { startInspectPage, type InspectPage } from '../../src/inspect/server.js';
+import { startInspectPage, type InspectPage } from '../../src/tools/inspect/server.js';
 import { deferred, settle, type Deferred } from '../helpers.js';
 
 const CHROMIUM_ARGS = [

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClockTimers, Deadlines, type DeadlineEntry, type TimeSource } from '../../src/engine/deadlines.js';
-import { Fifo } from '../../src/engine/fifo.js';
+import { Fifo } from '../../src/core/fifo.js';
 
 /** A clock the test moves by hand, counting the timers it holds. */
 function manualTime() {

@@ -1,8 +1,8 @@
 import { createActor, createMachine, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { callMachine, connectionMachine } from '../../src/index.js';
-import { inspectionFeed, leafState } from '../../src/inspect/feed.js';
-import type { PageEvent } from '../../src/inspect/model.js';
+import { inspectionFeed, leafState } from '../../src/tools/inspect/feed.js';
+import type { PageEvent } from '../../src/tools/inspect/model.js';
 
 function feed(side: 'client' | 'server' = 'client') {
   const events: PageEvent[] = [];

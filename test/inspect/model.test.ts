@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyModel, type PageEvent } from '../../src/inspect/model.js';
+import { applyEvent, emptyModel, type PageEvent } from '../../src/tools/inspect/model.js';
 
 const call = (sid: string, state: string, at: number, done = false, side: 'client' | 'server' = 'client'): PageEvent => ({
   k: 'call', side, sid, method: 'm', id: `id-${sid}`, state, done, at,

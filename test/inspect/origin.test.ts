@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startInspectPage, type InspectPage } from '../../src/inspect/server.js';
+import { startInspectPage, type InspectPage } from '../../src/tools/inspect/server.js';
 
 let page: InspectPage | undefined;
 

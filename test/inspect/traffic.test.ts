@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { planCall, seededRandom } from '../../src/inspect/traffic.js';
-import { startInspectPage, type InspectPage } from '../../src/inspect/server.js';
+import { planCall, seededRandom } from '../../src/tools/inspect/traffic.js';
+import { startInspectPage, type InspectPage } from '../../src/tools/inspect/server.js';
 
 let page: InspectPage | undefined;
 afterEach(async () => {

@@ -15,8 +15,8 @@
  * deadlock two peers whose buffers are both full. A single large frame
  * written onto a buffer below the mark is never a reason to drop.
  */
-import type { SendLimits } from './limits.js';
-import type { Clock } from './types.js';
+import type { SendLimits } from '../limits.js';
+import type { Clock } from '../types.js';
 
 export class SendBudget {
   private timer: unknown;

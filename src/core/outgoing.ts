@@ -15,14 +15,14 @@
  * side of the machine below is written once for both.
  */
 import type { AnyActorRef } from 'xstate';
-import { callMachine, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../machines/call.machine.js';
+import { callMachine, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../../machines/call.machine.js';
 import { CancelBatcher } from './cancel-batcher.js';
-import { defineRunner, type Actors, type RunningActor } from './engine/runner.js';
-import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from './errors.js';
-import type { ErrorObject } from './protocol/jsonrpc.js';
+import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
+import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from '../errors.js';
+import type { ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { SettledIds } from './settled-ids.js';
-import type { Clock, Engine, InspectOption, UnmatchedReason } from './types.js';
+import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
 
 /** One pending call: its actor, what the caller waits on, and what the send queue keeps on it. */
 interface PendingCall extends QueuedCall {

@@ -17,9 +17,9 @@
  * a call (whose machine then enters `sent` and calls `write`), and tells it how
  * each write ended (`writeEnded`).
  */
-import { QueueFullError } from './errors.js';
-import { Fifo } from './engine/fifo.js';
-import { Line, type LinePlace } from './engine/line.js';
+import { QueueFullError } from '../errors.js';
+import { Fifo } from './fifo.js';
+import { Line, type LinePlace } from './line.js';
 
 /** What the queue keeps on each call: fields of the call itself, so that nothing is allocated per call but its place in line. */
 export interface QueuedCall {

@@ -4,10 +4,10 @@
  * caller, and a reconnection now and then so that calls wait in `queued`.
  * Random choices come from a seeded generator: the same seed plans the same calls.
  */
-import { RpcError } from '../errors.js';
-import type { Client } from '../client.js';
-import type { HandlerContext } from '../types.js';
-import { validateInteger } from '../validate.js';
+import { RpcError } from '../../errors.js';
+import type { Client } from '../../client.js';
+import type { HandlerContext } from '../../types.js';
+import { validateInteger } from '../../validate.js';
 
 export interface TrafficOptions {
   /** Seed of the generator; the same seed plans the same sequence of calls. Default: random. */

@@ -10,10 +10,10 @@ import {
   type IncomingCallContext,
   type IncomingCallEvent,
   type IncomingCallInput,
-} from '../machines/incomingCall.machine.js';
-import { schedulerFor, type DeadlineEntry } from './engine/deadlines.js';
-import { defineRunner, type Actors, type RunningActor } from './engine/runner.js';
-import { RpcError } from './errors.js';
+} from '../../machines/incomingCall.machine.js';
+import { schedulerFor, type DeadlineEntry } from '../engine/deadlines.js';
+import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
+import { RpcError } from '../errors.js';
 import { messageOf, toErrorObject } from './handler-error.js';
 import {
   encode,
@@ -24,8 +24,8 @@ import {
   type ErrorObject,
   type Id,
   type RequestFrame,
-} from './protocol/jsonrpc.js';
-import type { Clock, Engine, HandlerContext, InspectOption } from './types.js';
+} from '../protocol/jsonrpc.js';
+import type { Clock, Engine, HandlerContext, InspectOption } from '../types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 

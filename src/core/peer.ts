@@ -8,12 +8,12 @@
  */
 import { nanoid } from 'nanoid';
 import { Connection, type ConnectionOptions } from './connection.js';
-import { ProtocolError, type ConnectionClosedError } from './errors.js';
+import { ProtocolError, type ConnectionClosedError } from '../errors.js';
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
 import { IncomingCalls } from './incoming.js';
-import type { ResponderLimits } from './limits.js';
+import type { ResponderLimits } from '../limits.js';
 import { OutgoingCalls } from './outgoing.js';
-import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from './protocol/jsonrpc.js';
+import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,
   Engine,
@@ -25,8 +25,8 @@ import type {
   RequestOptions,
   ResultOf,
   UntypedApi,
-} from './types.js';
-import { validateMethodName, validateParams, validateRequestOptions } from './validate.js';
+} from '../types.js';
+import { validateMethodName, validateParams, validateRequestOptions } from '../validate.js';
 
 export type { ConnectionState } from './connection.js';
 

@@ -5,8 +5,8 @@
  * JSON-RPC batch frames of at most `maxBatch` notices (a server's default
  * `maxBatch` accepts them), instead of a frame each.
  */
-import { DEFAULT_MAX_BATCH } from './limits.js';
-import { CANCEL_METHOD, encode, notificationFrame } from './protocol/jsonrpc.js';
+import { DEFAULT_MAX_BATCH } from '../limits.js';
+import { CANCEL_METHOD, encode, notificationFrame } from '../protocol/jsonrpc.js';
 
 export class CancelBatcher {
   private ids: string[] = [];

@@ -11,7 +11,7 @@
  * eviction: deleting from a Map one key at a time leaves holes that cost on
  * every insert.
  */
-import type { UnmatchedReason } from './types.js';
+import type { UnmatchedReason } from '../types.js';
 
 /** How a call ended: with a response ('answered'), or without one ('abandoned'). */
 export type Ending = 'answered' | 'abandoned';

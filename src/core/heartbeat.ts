@@ -9,7 +9,7 @@
  *   ping ──(interval/2)──▶ heard since? ─yes─▶ ping ──▶ …
  *                                 └──no──▶ gone
  */
-import type { Clock } from './types.js';
+import type { Clock } from '../types.js';
 
 export class Heartbeat {
   private timer: unknown;

@@ -17,7 +17,7 @@
  * is the `InboundHost` they pass.
  */
 import { BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
-import type { ResponderLimits } from './limits.js';
+import type { ResponderLimits } from '../limits.js';
 import {
   CANCEL_METHOD,
   decode,
@@ -29,8 +29,8 @@ import {
   type Id,
   type Message,
   type RequestFrame,
-} from './protocol/jsonrpc.js';
-import type { UnmatchedReason } from './types.js';
+} from '../protocol/jsonrpc.js';
+import type { UnmatchedReason } from '../types.js';
 
 /** Where the answers to one frame go: a function that writes a text frame, or nothing (no way back). */
 export type Reply = ((text: string) => void) | undefined;

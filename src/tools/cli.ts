@@ -85,7 +85,7 @@ export async function main(args: string[]): Promise<number> {
     }
     case '-v':
     case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
       process.stdout.write(`${pkg.version}\n`);
       return 0;
     }

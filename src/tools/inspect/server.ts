@@ -14,11 +14,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { connect, type Client } from '../client.js';
-import { serve, type Server } from '../server.js';
-import { attachBroadcast, type Broadcast } from '../transports/broadcast.js';
-import type { Methods } from '../types.js';
-import { validateInteger } from '../validate.js';
+import { connect, type Client } from '../../client.js';
+import { serve, type Server } from '../../server.js';
+import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
+import type { Methods } from '../../types.js';
+import { validateInteger } from '../../validate.js';
 import { inspectionFeed } from './feed.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
 import { pageHtml } from './page.js';

@@ -3,8 +3,8 @@
  * anything, and every read of it (a getter, a Proxy trap, even behind
  * `instanceof`, or a `toString`) may throw in turn.
  */
-import { RpcError } from './errors.js';
-import { ErrorCodes, type ErrorObject } from './protocol/jsonrpc.js';
+import { RpcError } from '../errors.js';
+import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 
 /**
  * The error response for what a handler threw, which can be any value: an

@@ -7,11 +7,11 @@
  * lifecycle is printed as it moves, from the actors' inspection events.
  */
 import type { InspectionEvent } from 'xstate';
-import { connect } from './client.js';
-import { TimeoutError } from './errors.js';
-import type { Peer } from './peer.js';
-import { serve } from './server.js';
-import type { Engine, UnmatchedEvent, UnmatchedReason } from './types.js';
+import { connect } from '../client.js';
+import { TimeoutError } from '../errors.js';
+import type { Peer } from '../core/peer.js';
+import { serve } from '../server.js';
+import type { Engine, UnmatchedEvent, UnmatchedReason } from '../types.js';
 
 export interface DemoOptions {
   /** Number of concurrent echo calls. Default: 20. */

@@ -3,8 +3,8 @@
  * fails its pending calls, built from the connection actor's context. One
  * error object per event, shared by every call that event failed.
  */
-import type { ConnectionContext } from '../machines/connection.machine.js';
-import { ConnectionClosedError } from './errors.js';
+import type { ConnectionContext } from '../../machines/connection.machine.js';
+import { ConnectionClosedError } from '../errors.js';
 
 /** The connection closed for good (or never opened): every pending call fails with this. */
 export function closedError(url: string, context: ConnectionContext, opened: boolean): ConnectionClosedError {

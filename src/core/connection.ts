@@ -15,17 +15,17 @@
  *        └── waiting (reconnect) ◀────┴──────── transport.closed ──────────┘
  */
 import { createActor, type Actor } from 'xstate';
-import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
+import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../../machines/connection.machine.js';
 import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
-import { realTime } from './engine/deadlines.js';
-import type { ConnectionClosedError } from './errors.js';
+import { realTime } from '../engine/deadlines.js';
+import type { ConnectionClosedError } from '../errors.js';
 import { Heartbeat } from './heartbeat.js';
-import type { SendLimits } from './limits.js';
+import type { SendLimits } from '../limits.js';
 import { SendBudget } from './send-budget.js';
-import type { Transport } from './transports/transport.js';
-import type { Clock, InspectOption, PeerEvents } from './types.js';
-import { validateCloseCode } from './validate.js';
+import type { Transport } from '../transports/transport.js';
+import type { Clock, InspectOption, PeerEvents } from '../types.js';
+import { validateCloseCode } from '../validate.js';
 
 export interface ConnectionOptions {
   /** Shown in errors: the URL connected to, or the client's address. */
