@@ -13,7 +13,10 @@ export default tseslint.config(
     rules: {
       // Handlers and params are `any` where JSON-RPC carries arbitrary JSON.
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // `catch {}` blocks that ignore a failure say why in a comment.
       'no-empty': ['error', { allowEmptyCatch: true }],
       // A binding used by closures made before its one assignment (a listener set up before `await`) stays `let`.

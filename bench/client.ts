@@ -38,7 +38,8 @@ async function capacity(job: CapacityJob, server: ServerProcess): Promise<Capaci
   const { memory, storm, scale } = job;
   if (memory) outcome.memory = await section('memory', () => measureMemory(system, server, memory.pending, job.warmupCalls));
   if (storm) outcome.storm = await section('storm', () => measureStorm(system, server, storm.calls, storm.timeoutMs, job.warmupCalls));
-  if (scale) outcome.scale = await section('scale', () => measureScale(system, server, scale.sizes, scale.repeats, scale.minCalls, job.warmupCalls));
+  if (scale)
+    outcome.scale = await section('scale', () => measureScale(system, server, scale.sizes, scale.repeats, scale.minCalls, job.warmupCalls));
   return outcome;
 }
 

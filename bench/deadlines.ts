@@ -57,7 +57,7 @@ function run(timeoutOf: (i: number) => number, scheduler?: Deadlines): { cpuMs: 
   // Every other call settles at a random point before its deadline.
   const settleAt: Call[][] = [];
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const start = process.cpuUsage();
   let i = 0;
   for (let t = 0; i < CALLS || deadlines.size > 0; t++) {

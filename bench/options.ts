@@ -69,7 +69,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--reps N] [--duration M
                         [--sections ${SECTIONS.join(',')}] [--out FILE]`;
 
 function list(value: string, known: readonly string[], what: string, flag: string): string[] {
-  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   for (const item of items) if (!known.includes(item)) throw new RangeError(`unknown ${what} "${item}" (known: ${known.join(', ')})`);
   if (items.length === 0) throw new RangeError(`${flag} needs at least one ${what}`);
   return known.filter((name) => items.includes(name)); // canonical order: baseline first

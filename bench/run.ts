@@ -65,18 +65,29 @@ function schedule(options: BenchOptions): Batch[] {
   const has = (section: Section) => options.sections.includes(section);
   const throughput = (system: string): Job[] =>
     has('throughput')
-      ? [{ kind: 'throughput', system, levels: options.levels, warmup: options.warmup, window: options.window, timeoutMs: options.callTimeoutMs }]
+      ? [
+          {
+            kind: 'throughput',
+            system,
+            levels: options.levels,
+            warmup: options.warmup,
+            window: options.window,
+            timeoutMs: options.callTimeoutMs,
+          },
+        ]
       : [];
   const capacity = (system: string): Job[] =>
     has('memory') || has('scale') || has('storm')
-      ? [{
-          kind: 'capacity',
-          system,
-          warmupCalls: options.capacityWarmupCalls,
-          memory: has('memory') ? { pending: options.memoryPending } : undefined,
-          storm: has('storm') ? { calls: options.stormCalls, timeoutMs: options.stormTimeoutMs } : undefined,
-          scale: has('scale') ? { sizes: options.scaleSizes, repeats: options.scaleRepeats, minCalls: options.scaleMinCalls } : undefined,
-        }]
+      ? [
+          {
+            kind: 'capacity',
+            system,
+            warmupCalls: options.capacityWarmupCalls,
+            memory: has('memory') ? { pending: options.memoryPending } : undefined,
+            storm: has('storm') ? { calls: options.stormCalls, timeoutMs: options.stormTimeoutMs } : undefined,
+            scale: has('scale') ? { sizes: options.scaleSizes, repeats: options.scaleRepeats, minCalls: options.scaleMinCalls } : undefined,
+          },
+        ]
       : [];
   if (options.mode === 'quick' && options.reps === 1) {
     return options.systems.map((system) => ({ system, rep: 0, jobs: [...throughput(system), ...capacity(system)] }));

@@ -4,9 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export type ServerCommand = { id: number; cmd: 'held' | 'release' | 'cpu' | 'close' };
 export type ServerMessage =
-  | { type: 'ready'; url: string }
-  | { type: 'failed'; message: string }
-  | { type: 'reply'; id: number; value: number };
+  { type: 'ready'; url: string } | { type: 'failed'; message: string } | { type: 'reply'; id: number; value: number };
 
 const entry = fileURLToPath(new URL('./server.ts', import.meta.url));
 

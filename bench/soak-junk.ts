@@ -6,14 +6,7 @@
  */
 
 export type JunkKind =
-  | 'malformed-json'
-  | 'wrong-id-type'
-  | 'deep-nesting'
-  | 'unknown-id'
-  | 'binary-ish'
-  | 'bad-batch'
-  | 'unknown-method'
-  | 'bad-cancel';
+  'malformed-json' | 'wrong-id-type' | 'deep-nesting' | 'unknown-id' | 'binary-ish' | 'bad-batch' | 'unknown-method' | 'bad-cancel';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const nestedObject = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);

@@ -16,7 +16,13 @@ export type SlowReaderEnd = 'closed' | 'still open' | 'not connected';
  * closed the socket within `readMs`, 'still open' if it did not.
  * `beforeReading` runs when the hold ends (the server's buffer for it is at its largest, unless it was dropped).
  */
-export async function slowReader(url: string, requests: number, holdMs: number, readMs: number, beforeReading = () => {}): Promise<SlowReaderEnd> {
+export async function slowReader(
+  url: string,
+  requests: number,
+  holdMs: number,
+  readMs: number,
+  beforeReading = () => {},
+): Promise<SlowReaderEnd> {
   const socket = await rawUpgrade(url).catch(() => undefined);
   if (!socket) return 'not connected';
   socket.pause();

@@ -116,8 +116,26 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   const unmatched: Record<UnmatchedReason, number> = { unknown: 0, late: 0, duplicate: 0, malformed: 0 };
   const junkSent: Partial<Record<JunkKind, number>> = {};
   const faults = { serverKills: 0, dropCalls: 0, abortsFired: 0, hangCalls: 0, clientHostileFrames: 0, serverHostileCalls: 0 };
-  const slowReaders = { opened: 0, socketsClosed: 0, endedByKill: 0, stillOpen: 0, notConnected: 0, notConnectedUnexplained: 0, flowChecked: 0, stalledMainClient: 0, minResolvedDuringOne: Infinity };
-  const oversized = { headersSent: 0, headersRefused1009: 0, headersEndedByKill: 0, headersOther: 0, answerCalls: 0, clientRefusals: 0, callsFailedRefused: 0 };
+  const slowReaders = {
+    opened: 0,
+    socketsClosed: 0,
+    endedByKill: 0,
+    stillOpen: 0,
+    notConnected: 0,
+    notConnectedUnexplained: 0,
+    flowChecked: 0,
+    stalledMainClient: 0,
+    minResolvedDuringOne: Infinity,
+  };
+  const oversized = {
+    headersSent: 0,
+    headersRefused1009: 0,
+    headersEndedByKill: 0,
+    headersOther: 0,
+    answerCalls: 0,
+    clientRefusals: 0,
+    callsFailedRefused: 0,
+  };
   const hostileValues = { calls: 0, answeredWithResult: 0, answeredWithError: 0, mismatched: 0 };
   const remoteErrors = { busy: 0, hostileValues: 0, unexpected: 0 };
   const rss: number[] = [];
@@ -211,7 +229,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     const outcome = (OUTCOMES as readonly string[]).includes(name ?? '') ? (name as Outcome) : 'other';
     if (outcome === 'other' && otherErrors.length < 2_000) otherErrors += `${String(error)}\n`;
     if (outcome === 'ConnectionClosedError' && kinds[seq] === Kind.RetryEcho) retryConnectionClosed++;
-    if (error instanceof ConnectionClosedError && refusedOversize(error.cause) && kinds[seq] === Kind.Oversize) oversized.callsFailedRefused++;
+    if (error instanceof ConnectionClosedError && refusedOversize(error.cause) && kinds[seq] === Kind.Oversize)
+      oversized.callsFailedRefused++;
     if (error instanceof RemoteError) remoteError(seq, error);
     if (outcome === 'QueueFullError') pauseBriefly();
     settle(seq, outcome);
@@ -226,7 +245,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     else {
       if (expected) hostileValues.mismatched++;
       remoteErrors.unexpected++;
-      if (otherErrors.length < 2_000) otherErrors += `${kinds[seq] === Kind.Poison ? `poison case ${tags[seq]}: ` : ''}RemoteError ${error.code} ${error.message}\n`;
+      if (otherErrors.length < 2_000)
+        otherErrors += `${kinds[seq] === Kind.Poison ? `poison case ${tags[seq]}: ` : ''}RemoteError ${error.code} ${error.message}\n`;
     }
   };
 
@@ -327,10 +347,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     if (chance(seed, seq, 5) < abortShare) {
       const controller = new AbortController();
       signal = controller.signal;
-      setTimeout(() => {
-        if (outcomes[seq] === 0) faults.abortsFired++;
-        controller.abort();
-      }, Math.floor(chance(seed, seq, 6) * 5));
+      setTimeout(
+        () => {
+          if (outcomes[seq] === 0) faults.abortsFired++;
+          controller.abort();
+        },
+        Math.floor(chance(seed, seq, 6) * 5),
+      );
     }
     const timeout = kind === Kind.Hang ? 20 + Math.floor(chance(seed, seq, 7) * 40) : CALL_TIMEOUT;
     outstanding++;
@@ -388,11 +411,20 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   await client.close();
   await server.kill();
 
-  const { lost, settledTwice, ghostReplays, retryResends, serverReceived, drops, junk, oversize } = tally(started, settles, received, kinds);
+  const { lost, settledTwice, ghostReplays, retryResends, serverReceived, drops, junk, oversize } = tally(
+    started,
+    settles,
+    received,
+    kinds,
+  );
   const summary: Omit<SoakSummary, 'checks' | 'ok'> = {
     calls: { requested: total, started, settled, lost, seconds: round(seconds), perSecond: Math.round(settled / seconds) },
     outcomes: outcomeCounts,
-    faults: { ...faults, socketDrops: drops, unexplainedLosses: Math.max(0, losses - faults.serverKills - drops - oversized.clientRefusals) },
+    faults: {
+      ...faults,
+      socketDrops: drops,
+      unexplainedLosses: Math.max(0, losses - faults.serverKills - drops - oversized.clientRefusals),
+    },
     slowReaders: {
       ...slowReaders,
       droppedByServer: server.slowReadersDropped,

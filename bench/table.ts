@@ -44,14 +44,20 @@ function throughputTables(report: Report): Table[] {
       if (!s) return [];
       const r = (metric: keyof NonNullable<typeof s.ratio>) => (s.ratio ? withSpread(s.ratio[metric], ratio) : 'n/a');
       const errors = s.errors > 0 ? ` (${s.errors} errors)` : '';
-      return [[
-        system + errors,
-        withSpread(s.callsPerSec, rate), r('callsPerSec'),
-        withSpread(s.p50Us, num), r('p50Us'),
-        withSpread(s.p99Us, num), r('p99Us'),
-        withSpread(s.clientCpuUsPerCall, num), r('clientCpuUsPerCall'),
-        withSpread(s.serverCpuUsPerCall, num),
-      ]];
+      return [
+        [
+          system + errors,
+          withSpread(s.callsPerSec, rate),
+          r('callsPerSec'),
+          withSpread(s.p50Us, num),
+          r('p50Us'),
+          withSpread(s.p99Us, num),
+          r('p99Us'),
+          withSpread(s.clientCpuUsPerCall, num),
+          r('clientCpuUsPerCall'),
+          withSpread(s.serverCpuUsPerCall, num),
+        ],
+      ];
     }),
   }));
 }
@@ -74,8 +80,10 @@ function capacityTables(report: Report): Table[] {
       header: ['system', ...sizes.map((s) => `issue @${s}`), span, ...sizes.map((s) => `settle @${s}`), span],
       rows: Object.entries(report.scale).map(([system, s]) => [
         system,
-        ...s.points.map((p) => num(p.issueUs)), ratio(s.issueRatio),
-        ...s.points.map((p) => num(p.settleUs)), ratio(s.settleRatio),
+        ...s.points.map((p) => num(p.issueUs)),
+        ratio(s.issueRatio),
+        ...s.points.map((p) => num(p.settleUs)),
+        ratio(s.settleRatio),
       ]),
     });
   }
@@ -86,7 +94,8 @@ function capacityTables(report: Report): Table[] {
       header: ['system', 'all rejected after, ms', '×raw', 'rejected', 'heap left, KB', 'timers left', 'entries left'],
       rows: Object.entries(report.storm).map(([system, s]) => [
         system,
-        num(s.settleMs), ratio(s.ratioToRaw),
+        num(s.settleMs),
+        ratio(s.ratioToRaw),
         `${s.rejected}/${s.calls}`,
         (s.heapDeltaBytes / KB).toFixed(1),
         String(s.timersLeft),
@@ -103,7 +112,12 @@ export function reportTables(report: Report): Table[] {
     tables.push({
       title: `Targets (issue 3: callstate; issue 6: callstate over NATS), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
-      rows: report.targets.map((t) => [t.name, t.value === null ? 'n/a' : num(t.value), t.limit, t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL']),
+      rows: report.targets.map((t) => [
+        t.name,
+        t.value === null ? 'n/a' : num(t.value),
+        t.limit,
+        t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL',
+      ]),
     });
   }
   if (report.errors.length > 0) {

@@ -129,14 +129,18 @@ export const callMachine = setup({
       initial: 'queued',
       after: {
         // A request the peer may have seen is cancelled there too, so the deadline reaches its handler.
-        callTimeout: [{ guard: 'isQueued', target: 'timedOut' }, { target: 'timedOut', actions: 'notifyPeerOfCancel' }],
+        callTimeout: [
+          { guard: 'isQueued', target: 'timedOut' },
+          { target: 'timedOut', actions: 'notifyPeerOfCancel' },
+        ],
       },
       on: {
         'connection.closed': { target: 'failed', actions: 'recordError' },
       },
       states: {
         queued: {
-          description: 'Waiting for the connection to open, or for room in it (in-flight limit, full socket buffer); goes out when released.',
+          description:
+            'Waiting for the connection to open, or for room in it (in-flight limit, full socket buffer); goes out when released.',
           always: { guard: 'mayBeSentNow', target: 'inFlight' },
           on: {
             'call.release': { target: 'inFlight' },
@@ -144,7 +148,8 @@ export const callMachine = setup({
           },
         },
         inFlight: {
-          description: 'Handed to the transport (counted against the in-flight limit): the peer may have the request, so a cancel or the deadline tells it.',
+          description:
+            'Handed to the transport (counted against the in-flight limit): the peer may have the request, so a cancel or the deadline tells it.',
           initial: 'sent',
           on: {
             'connection.lost': [
@@ -181,7 +186,8 @@ export const callMachine = setup({
       output: outputFor('resolved'),
     },
     failed: {
-      description: 'The peer answered with an error, the write failed, or the connection closed (or was lost, for a call not marked retry).',
+      description:
+        'The peer answered with an error, the write failed, or the connection closed (or was lost, for a call not marked retry).',
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'failed' } },
       output: outputFor('failed'),

@@ -33,9 +33,7 @@ export interface HandlerInput {
   id: string | number;
 }
 
-export type IncomingCallEvent =
-  | { type: 'call.cancel'; reason?: unknown }
-  | { type: 'connection.closed'; error?: unknown };
+export type IncomingCallEvent = { type: 'call.cancel'; reason?: unknown } | { type: 'connection.closed'; error?: unknown };
 
 export const incomingCallMachine = setup({
   types: {
@@ -67,7 +65,10 @@ export const incomingCallMachine = setup({
   states: {
     received: {
       description: 'A request arrived; looking up its method.',
-      always: [{ guard: 'hasMethod', target: 'handling' }, { target: 'failed', actions: 'recordMethodNotFound' }],
+      always: [
+        { guard: 'hasMethod', target: 'handling' },
+        { target: 'failed', actions: 'recordMethodNotFound' },
+      ],
     },
     handling: {
       description: "The method's handler runs; its signal aborts if the call is cancelled or the connection closes.",

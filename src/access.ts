@@ -51,7 +51,8 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
     if (answer === true) return undefined;
     if (answer === false || answer === null || typeof answer !== 'object') return { status: 401, reason: 'Unauthorized' };
     const status = answer.status === 403 ? 403 : 401;
-    const reason = typeof answer.reason === 'string' && answer.reason !== '' ? answer.reason : status === 403 ? 'Forbidden' : 'Unauthorized';
+    const reason =
+      typeof answer.reason === 'string' && answer.reason !== '' ? answer.reason : status === 403 ? 'Forbidden' : 'Unauthorized';
     return { status, reason };
   };
 }
@@ -62,7 +63,8 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
  * Origin of sandboxed and file pages) or `'none'` (NO_ORIGIN).
  */
 function validateOrigins(origins: unknown): Set<string> {
-  if (!Array.isArray(origins)) throw new TypeError(`options.origins must be an array of origins, got ${origins === null ? 'null' : typeof origins}`);
+  if (!Array.isArray(origins))
+    throw new TypeError(`options.origins must be an array of origins, got ${origins === null ? 'null' : typeof origins}`);
   origins.forEach((origin, i) => {
     if (typeof origin !== 'string') throw new TypeError(`options.origins[${i}] must be a string, got ${typeof origin}`);
     if (origin === NO_ORIGIN || origin === 'null') return;

@@ -4,12 +4,30 @@
  * connection's `Peer`, typed by the server's API.
  */
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
-import { DEFAULT_MAX_QUEUED, DEFAULT_SETTLED_MEMORY, resolveConnectionLimits, resolveResponderLimits, resolveSendLimits, type ResponderLimitOptions, type SendLimitOptions } from './limits.js';
+import {
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_SETTLED_MEMORY,
+  resolveConnectionLimits,
+  resolveResponderLimits,
+  resolveSendLimits,
+  type ResponderLimitOptions,
+  type SendLimitOptions,
+} from './limits.js';
 import { Peer } from './core/peer.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { isNatsUrl, optionalBoolean, optionalLimit, optionalTimeout, validateEngine, validateInteger, validateMethods, validateReconnect, validateUrl } from './validate.js';
+import {
+  isNatsUrl,
+  optionalBoolean,
+  optionalLimit,
+  optionalTimeout,
+  validateEngine,
+  validateInteger,
+  validateMethods,
+  validateReconnect,
+  validateUrl,
+} from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
@@ -143,7 +161,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
 
   // The transport seam: nats:// goes to the responders of a subject, anything else is a WebSocket.
   if (isNatsUrl(url)) {
-    if (reconnect) throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
+    if (reconnect)
+      throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');

@@ -32,6 +32,25 @@ export {
 } from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
 export type * from './types.js';
-export { callMachine, type CallInput, type CallContext, type CallEvent, type CallOutput, type CallStatus } from '../machines/call.machine.js';
-export { connectionMachine, backoffDelay, type ConnectionInput, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../machines/connection.machine.js';
-export { incomingCallMachine, type IncomingCallInput, type IncomingCallContext, type IncomingCallEvent } from '../machines/incomingCall.machine.js';
+export {
+  callMachine,
+  type CallInput,
+  type CallContext,
+  type CallEvent,
+  type CallOutput,
+  type CallStatus,
+} from '../machines/call.machine.js';
+export {
+  connectionMachine,
+  backoffDelay,
+  type ConnectionInput,
+  type ConnectionContext,
+  type ConnectionEvent,
+  type ReconnectPolicy,
+} from '../machines/connection.machine.js';
+export {
+  incomingCallMachine,
+  type IncomingCallInput,
+  type IncomingCallContext,
+  type IncomingCallEvent,
+} from '../machines/incomingCall.machine.js';

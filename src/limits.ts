@@ -75,11 +75,20 @@ export interface SendLimitOptions {
 
 export function resolveSendLimits(options: SendLimitOptions): SendLimits {
   const highWaterMark = optionalLimit(options.highWaterMark, 'options.highWaterMark', DEFAULT_HIGH_WATER_MARK, 1);
-  const maxBufferedAmount = optionalLimit(options.maxBufferedAmount, 'options.maxBufferedAmount', Math.max(DEFAULT_MAX_BUFFERED_AMOUNT, highWaterMark), 1);
+  const maxBufferedAmount = optionalLimit(
+    options.maxBufferedAmount,
+    'options.maxBufferedAmount',
+    Math.max(DEFAULT_MAX_BUFFERED_AMOUNT, highWaterMark),
+    1,
+  );
   if (maxBufferedAmount < highWaterMark) {
     throw new RangeError(`options.maxBufferedAmount (${maxBufferedAmount}) must be at least options.highWaterMark (${highWaterMark})`);
   }
-  return { highWaterMark, maxBufferedAmount, drainTimeout: optionalTimeout(options.drainTimeout, 'options.drainTimeout', DEFAULT_DRAIN_TIMEOUT) };
+  return {
+    highWaterMark,
+    maxBufferedAmount,
+    drainTimeout: optionalTimeout(options.drainTimeout, 'options.drainTimeout', DEFAULT_DRAIN_TIMEOUT),
+  };
 }
 
 /** The options every WebSocket connection shares, on either side. */
@@ -92,8 +101,12 @@ export interface ConnectionLimitOptions {
 
 export function resolveConnectionLimits(options: ConnectionLimitOptions) {
   return {
-    maxPayload: options.maxPayload === undefined ? DEFAULT_MAX_PAYLOAD : validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER),
-    heartbeat: options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT),
+    maxPayload:
+      options.maxPayload === undefined
+        ? DEFAULT_MAX_PAYLOAD
+        : validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER),
+    heartbeat:
+      options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT),
     closeTimeout: optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT),
     timeout: optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT),
   };

@@ -39,6 +39,7 @@ export function connectNats<Api extends AnyApi>(
   validateNatsUrl(common.url, 'url');
   const subject = validateSubject(options.subject, 'options.subject');
   if (options.headers !== undefined) throw new TypeError('options.headers applies to WebSocket URLs only');
-  if (options.maxPayload !== undefined) throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
+  if (options.maxPayload !== undefined)
+    throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
   return new NatsClient<Api>({ ...common, subject, handshakeTimeout });
 }

@@ -122,7 +122,16 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   /** Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so. */
   const publish = (reply: string, text: string, id: Id | null) => {
     const error = link?.reply(reply, text);
-    if (error) link?.reply(reply, encode(errorFrame(id, { code: ErrorCodes.InternalError, message: `the answer (${text.length} characters) could not be published: ${error.message}` })));
+    if (error)
+      link?.reply(
+        reply,
+        encode(
+          errorFrame(id, {
+            code: ErrorCodes.InternalError,
+            message: `the answer (${text.length} characters) could not be published: ${error.message}`,
+          }),
+        ),
+      );
   };
 
   /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */

@@ -21,7 +21,8 @@ import { listenWs } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
-export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
+export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
+  extends ResponderLimitOptions, SendLimitOptions {
   /** Port to listen on; 0 picks a free one. Default: 0. */
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
@@ -185,4 +186,3 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       })()),
   };
 }
-

@@ -21,9 +21,8 @@ export type ParamsOf<F> = F extends (params: infer P, ...rest: any[]) => unknown
 export type ResultOf<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
 
 /** Arguments of `request(method, ...)`: params are optional only when the method accepts none. */
-export type RequestArgs<F> = undefined extends ParamsOf<F>
-  ? [params?: ParamsOf<F>, options?: RequestOptions]
-  : [params: ParamsOf<F>, options?: RequestOptions];
+export type RequestArgs<F> =
+  undefined extends ParamsOf<F> ? [params?: ParamsOf<F>, options?: RequestOptions] : [params: ParamsOf<F>, options?: RequestOptions];
 
 export interface RequestOptions {
   /** Milliseconds before the call rejects with `TimeoutError`. Default: the connection's `timeout`. */

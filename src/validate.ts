@@ -104,7 +104,8 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   const sendable = (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
   if (!sendable) throw new RangeError(`close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got ${code}`);
   if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, got ${describe(reason)}`);
-  if (Buffer.byteLength(reason) > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
+  if (Buffer.byteLength(reason) > 123)
+    throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
 }
 
 /** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
@@ -130,15 +131,18 @@ export function isNatsUrl(url: unknown): url is string {
 /** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */
 export function validateNatsUrl(url: unknown, name: string): string {
   const urls = typeof url === 'string' ? url.split(',') : [];
-  const valid = urls.length > 0 && urls.every((u) => {
-    try {
-      const parsed = new URL(u.trim());
-      return parsed.protocol === 'nats:' && parsed.hostname !== '' && !parsed.hash && (parsed.pathname === '' || parsed.pathname === '/');
-    } catch {
-      return false;
-    }
-  });
-  if (!valid) throw new TypeError(`${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(url) : describe(url)}`);
+  const valid =
+    urls.length > 0 &&
+    urls.every((u) => {
+      try {
+        const parsed = new URL(u.trim());
+        return parsed.protocol === 'nats:' && parsed.hostname !== '' && !parsed.hash && (parsed.pathname === '' || parsed.pathname === '/');
+      } catch {
+        return false;
+      }
+    });
+  if (!valid)
+    throw new TypeError(`${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(url) : describe(url)}`);
   return url as string;
 }
 
@@ -191,8 +195,12 @@ export function validateReconnect(value: unknown, name: string): ReconnectPolicy
     if (!(key in DEFAULT_RECONNECT)) throw new TypeError(`${name}.${key} is not an option (${Object.keys(DEFAULT_RECONNECT).join(', ')})`);
   }
   const policy: ReconnectPolicy = {
-    initialDelay: given.initialDelay === undefined ? DEFAULT_RECONNECT.initialDelay : validateInteger(given.initialDelay, `${name}.initialDelay`, 0, MAX_TIMEOUT),
-    maxDelay: given.maxDelay === undefined ? DEFAULT_RECONNECT.maxDelay : validateInteger(given.maxDelay, `${name}.maxDelay`, 0, MAX_TIMEOUT),
+    initialDelay:
+      given.initialDelay === undefined
+        ? DEFAULT_RECONNECT.initialDelay
+        : validateInteger(given.initialDelay, `${name}.initialDelay`, 0, MAX_TIMEOUT),
+    maxDelay:
+      given.maxDelay === undefined ? DEFAULT_RECONNECT.maxDelay : validateInteger(given.maxDelay, `${name}.maxDelay`, 0, MAX_TIMEOUT),
     factor: DEFAULT_RECONNECT.factor,
     jitter: DEFAULT_RECONNECT.jitter,
     maxAttempts: optionalLimit(given.maxAttempts, `${name}.maxAttempts`, DEFAULT_RECONNECT.maxAttempts, 1),

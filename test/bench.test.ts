@@ -21,11 +21,9 @@ let report: Report;
 beforeAll(async () => {
   if (!existsSync(join(root, 'dist/src/index.js'))) throw new Error('dist/ is missing: npm test builds before vitest runs');
   const out = join(dir, 'quick.json');
-  await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', systems.join(','), '--out', out],
-    { cwd: root },
-  );
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', systems.join(','), '--out', out], {
+    cwd: root,
+  });
   report = JSON.parse(readFileSync(out, 'utf8')) as Report;
 }, 90_000);
 

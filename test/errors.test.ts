@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AbortError,
-  CallstateError,
-  ConnectionClosedError,
-  ProtocolError,
-  RemoteError,
-  RpcError,
-  TimeoutError,
-} from '../src/errors.js';
+import { AbortError, CallstateError, ConnectionClosedError, ProtocolError, RemoteError, RpcError, TimeoutError } from '../src/errors.js';
 
 describe('TimeoutError', () => {
   it('is a CallstateError with code ERR_CALL_TIMEOUT and a message naming method, id and timeout', () => {
@@ -214,12 +206,7 @@ describe('error classes as a family', () => {
   });
 
   it('have distinct names and codes', () => {
-    const errors = [
-      new TimeoutError('m', '1', 1),
-      new ConnectionClosedError('c'),
-      new AbortError(),
-      new ProtocolError('p'),
-    ];
+    const errors = [new TimeoutError('m', '1', 1), new ConnectionClosedError('c'), new AbortError(), new ProtocolError('p')];
     expect(new Set(errors.map((e) => e.name)).size).toBe(errors.length);
     expect(new Set(errors.map((e) => e.code)).size).toBe(errors.length);
   });
@@ -227,9 +214,7 @@ describe('error classes as a family', () => {
   it('can be caught from a rejected promise with class, code and message intact', async () => {
     await expect(Promise.reject(new TimeoutError('slow', '3', 50))).rejects.toSatisfy(
       (err: unknown) =>
-        err instanceof TimeoutError &&
-        err.code === 'ERR_CALL_TIMEOUT' &&
-        err.message === 'call "slow" (id 3) got no response within 50 ms',
+        err instanceof TimeoutError && err.code === 'ERR_CALL_TIMEOUT' && err.message === 'call "slow" (id 3) got no response within 50 ms',
     );
   });
 });

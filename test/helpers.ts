@@ -39,7 +39,9 @@ export async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error
 }
 
 /** A raw ws client for protocol-level tests: send literal text, read literal replies. */
-export async function rawClient(url: string): Promise<{ socket: WebSocket; next: () => Promise<unknown>; send: (text: string) => void; close: () => Promise<void> }> {
+export async function rawClient(
+  url: string,
+): Promise<{ socket: WebSocket; next: () => Promise<unknown>; send: (text: string) => void; close: () => Promise<void> }> {
   const socket = new WebSocket(url);
   const inbox: unknown[] = [];
   const waiters: Array<(value: unknown) => void> = [];

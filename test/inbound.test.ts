@@ -34,7 +34,8 @@ function recordingHost(options: { maxInFlight?: number; accepting?: boolean; ful
   return { host, seen, answers, reply, batches };
 }
 
-const send = (host: InboundHost, reply: Reply, value: unknown) => receiveFrame(host, typeof value === 'string' ? value : JSON.stringify(value), reply);
+const send = (host: InboundHost, reply: Reply, value: unknown) =>
+  receiveFrame(host, typeof value === 'string' ? value : JSON.stringify(value), reply);
 
 describe('receiveFrame', () => {
   it('starts a call for a request, hands responses, notifications and cancels to the host, and answers nothing itself', () => {
@@ -44,17 +45,35 @@ describe('receiveFrame', () => {
     send(host, reply, { jsonrpc: '2.0', id: 'b', error: { code: 1, message: 'no' } });
     send(host, reply, { jsonrpc: '2.0', method: 'log', params: { line: 'x' } });
     send(host, reply, { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } });
-    expect(seen).toEqual([['call', 1, 'add'], ['result', 'a'], ['error', 'b'], ['notification', 'log', { line: 'x' }], ['cancel', 1]]);
+    expect(seen).toEqual([
+      ['call', 1, 'add'],
+      ['result', 'a'],
+      ['error', 'b'],
+      ['notification', 'log', { line: 'x' }],
+      ['cancel', 1],
+    ]);
     expect(answers).toEqual([]);
   });
 
   it('answers what cannot be parsed or exceeds maxBatch or maxDepth with id null, and reports it malformed', () => {
     const { host, seen, answers, reply } = recordingHost();
     send(host, reply, '{"jsonrpc":');
-    send(host, reply, [1, 2, 3, 4].map((id) => ({ jsonrpc: '2.0', id, method: 'm' })));
+    send(
+      host,
+      reply,
+      [1, 2, 3, 4].map((id) => ({ jsonrpc: '2.0', id, method: 'm' })),
+    );
     send(host, reply, { jsonrpc: '2.0', id: 1, method: 'm', params: [[[[1]]]] });
-    expect(answers.map((a: any) => [a.id, a.error.code])).toEqual([[null, -32700], [null, -32600], [null, -32600]]);
-    expect(seen.map((s) => s.slice(0, 2))).toEqual([['report', 'malformed'], ['report', 'malformed'], ['report', 'malformed']]);
+    expect(answers.map((a: any) => [a.id, a.error.code])).toEqual([
+      [null, -32700],
+      [null, -32600],
+      [null, -32600],
+    ]);
+    expect(seen.map((s) => s.slice(0, 2))).toEqual([
+      ['report', 'malformed'],
+      ['report', 'malformed'],
+      ['report', 'malformed'],
+    ]);
   });
 
   it('refuses a request as busy beyond maxInFlight, or when the host says so, without starting it', () => {
@@ -62,7 +81,13 @@ describe('receiveFrame', () => {
     send(full.host, full.reply, { jsonrpc: '2.0', id: 1, method: 'a' });
     send(full.host, full.reply, { jsonrpc: '2.0', id: 2, method: 'b' });
     expect(full.seen).toEqual([['call', 1, 'a']]);
-    expect(full.answers).toEqual([{ jsonrpc: '2.0', id: 2, error: expect.objectContaining({ code: -32000, message: expect.stringMatching(/1 calls already in flight/) }) }]);
+    expect(full.answers).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        error: expect.objectContaining({ code: -32000, message: expect.stringMatching(/1 calls already in flight/) }),
+      },
+    ]);
 
     const buffer = recordingHost({ full: true });
     send(buffer.host, buffer.reply, { jsonrpc: '2.0', id: 3, method: 'c' });
@@ -73,7 +98,9 @@ describe('receiveFrame', () => {
     const { host, seen, answers, reply } = recordingHost();
     send(host, reply, { jsonrpc: '2.0', id: 'x', method: 'a' });
     send(host, reply, { jsonrpc: '2.0', id: 'x', method: 'a' });
-    expect(answers).toEqual([{ jsonrpc: '2.0', id: 'x', error: { code: -32600, message: 'a request with id "x" is already being handled' } }]);
+    expect(answers).toEqual([
+      { jsonrpc: '2.0', id: 'x', error: { code: -32600, message: 'a request with id "x" is already being handled' } },
+    ]);
     expect(seen[1]).toEqual(['report', 'duplicate', 'x', 'a request with this id is already being handled']);
 
     const closing = recordingHost({ accepting: false });
@@ -94,13 +121,20 @@ describe('receiveFrame', () => {
     expect(answers).toEqual([]);
     batches[0]!.add('{"jsonrpc":"2.0","id":1,"result":"a"}');
     expect(answers).toHaveLength(1);
-    expect((answers[0] as any[]).map((a) => [a.id, a.result ?? a.error.code])).toEqual([[2, -32000], [null, -32600], [1, 'a']]);
+    expect((answers[0] as any[]).map((a) => [a.id, a.result ?? a.error.code])).toEqual([
+      [2, -32000],
+      [null, -32600],
+      [1, 'a'],
+    ]);
   });
 
   it('with no way back, reports requests unanswerable and answers nothing', () => {
     const { host, seen } = recordingHost();
     receiveFrame(host, '{"jsonrpc":"2.0","id":1,"method":"a"}', undefined);
     receiveFrame(host, 'nonsense', undefined);
-    expect(seen.map((s) => s.slice(0, 3))).toEqual([['report', 'malformed', 1], ['report', 'malformed', null]]);
+    expect(seen.map((s) => s.slice(0, 3))).toEqual([
+      ['report', 'malformed', 1],
+      ['report', 'malformed', null],
+    ]);
   });
 });

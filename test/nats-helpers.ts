@@ -115,9 +115,15 @@ async function startNatsClusterOnce(size: number): Promise<NatsServerProcess[]> 
     nodes.map((node, i) =>
       startNatsServer(
         [
-          '--cluster_name', 'callstate-test',
-          '--cluster', `nats://127.0.0.1:${node.cluster}`,
-          '--routes', nodes.filter((_, j) => j !== i).map((other) => `nats://127.0.0.1:${other.cluster}`).join(','),
+          '--cluster_name',
+          'callstate-test',
+          '--cluster',
+          `nats://127.0.0.1:${node.cluster}`,
+          '--routes',
+          nodes
+            .filter((_, j) => j !== i)
+            .map((other) => `nats://127.0.0.1:${other.cluster}`)
+            .join(','),
         ],
         node,
       ),

@@ -85,9 +85,7 @@ describe('decode: valid single messages', () => {
   });
 
   it('classifies an error response with a number id and data', () => {
-    expect(
-      single('{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"Method not found","data":{"method":"nope"}}}'),
-    ).toEqual({
+    expect(single('{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"Method not found","data":{"method":"nope"}}}')).toEqual({
       kind: 'error',
       frame: { jsonrpc: '2.0', id: 5, error: { code: -32601, message: 'Method not found', data: { method: 'nope' } } },
     });
@@ -116,7 +114,8 @@ describe('decode: invalid messages', () => {
   const BAD_PARAMS = '"params" must be an array or an object';
   const BAD_ID = '"id" must be a string or a number';
   const BAD_ERROR_ID = '"id" must be a string, a number or null';
-  const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
+  const UNSAFE_ID =
+    '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
   const ONE_OF = 'a response must have exactly one of "result" and "error"';
   const NO_ID = 'a response must have an "id"';
   const BAD_ERROR = '"error" must have an integer "code" and a string "message"';
@@ -143,7 +142,12 @@ describe('decode: invalid messages', () => {
     ['an array request id is rejected', '{"jsonrpc":"2.0","id":[1],"method":"m"}', BAD_ID, null],
     ['a null request id is rejected', '{"jsonrpc":"2.0","id":null,"method":"m"}', BAD_ID, null],
     ['a request id that overflows to Infinity is rejected', '{"jsonrpc":"2.0","id":1e400,"method":"m"}', UNSAFE_ID, null],
-    ['a request id beyond 2^53, which JSON.parse rounds, is rejected', '{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}', UNSAFE_ID, null],
+    [
+      'a request id beyond 2^53, which JSON.parse rounds, is rejected',
+      '{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}',
+      UNSAFE_ID,
+      null,
+    ],
     ['a negative request id beyond -2^53 is rejected', '{"jsonrpc":"2.0","id":-9007199254740992,"method":"m"}', UNSAFE_ID, null],
     ['a fractional request id is rejected', '{"jsonrpc":"2.0","id":1.5,"method":"m"}', UNSAFE_ID, null],
     [
@@ -167,18 +171,8 @@ describe('decode: invalid messages', () => {
       UNSAFE_ID,
       null,
     ],
-    [
-      'an error with a boolean id is rejected',
-      '{"jsonrpc":"2.0","id":true,"error":{"code":1,"message":"m"}}',
-      BAD_ERROR_ID,
-      null,
-    ],
-    [
-      'an error with an object id is rejected',
-      '{"jsonrpc":"2.0","id":{},"error":{"code":1,"message":"m"}}',
-      BAD_ERROR_ID,
-      null,
-    ],
+    ['an error with a boolean id is rejected', '{"jsonrpc":"2.0","id":true,"error":{"code":1,"message":"m"}}', BAD_ERROR_ID, null],
+    ['an error with an object id is rejected', '{"jsonrpc":"2.0","id":{},"error":{"code":1,"message":"m"}}', BAD_ERROR_ID, null],
     ['a null error object is rejected', '{"jsonrpc":"2.0","id":5,"error":null}', BAD_ERROR, 5],
     ['a string error object is rejected', '{"jsonrpc":"2.0","id":5,"error":"boom"}', BAD_ERROR, 5],
     ['an array error object is rejected', '{"jsonrpc":"2.0","id":5,"error":[-32600,"m"]}', BAD_ERROR, 5],
@@ -387,9 +381,7 @@ describe('decode: prototype pollution', () => {
 describe('frame builders and encode', () => {
   it('encodes a request with params', () => {
     expect(encode(requestFrame(1, 'add', [1, 2]))).toBe('{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]}');
-    expect(encode(requestFrame('a1', 'get', { key: 'k' }))).toBe(
-      '{"jsonrpc":"2.0","id":"a1","method":"get","params":{"key":"k"}}',
-    );
+    expect(encode(requestFrame('a1', 'get', { key: 'k' }))).toBe('{"jsonrpc":"2.0","id":"a1","method":"get","params":{"key":"k"}}');
   });
 
   it('omits params from a request when they are undefined', () => {
@@ -427,7 +419,15 @@ describe('frame builders and encode', () => {
   });
 
   it('encodes a result as encode(resultFrame()) would, in one JSON.stringify of the result', () => {
-    for (const [id, result] of [[1, { sum: 3 }], ['r', [1, 'a']], [0, 0], [2, false], [3, ''], [4, null], ['q', 'x"y']] as const) {
+    for (const [id, result] of [
+      [1, { sum: 3 }],
+      ['r', [1, 'a']],
+      [0, 0],
+      [2, false],
+      [3, ''],
+      [4, null],
+      ['q', 'x"y'],
+    ] as const) {
       expect(encodeResult(id, result)).toBe(encode(resultFrame(id, result)));
     }
   });
@@ -499,7 +499,11 @@ describe('ErrorCodes', () => {
 describe('decode limits', () => {
   it('answers a batch longer than maxBatch with -32600, and checks nothing when no limit is given', () => {
     const batch = JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'm' })));
-    expect(decode(batch, { maxBatch: 2 })).toEqual({ kind: 'unparseable', reason: 'batch of 3 messages exceeds 2 (maxBatch)', code: -32600 });
+    expect(decode(batch, { maxBatch: 2 })).toEqual({
+      kind: 'unparseable',
+      reason: 'batch of 3 messages exceeds 2 (maxBatch)',
+      code: -32600,
+    });
     expect(decode(batch, { maxBatch: 3 }).kind).toBe('batch');
     expect(decode(batch).kind).toBe('batch');
   });
@@ -507,7 +511,11 @@ describe('decode limits', () => {
   it('counts nesting from the frame itself, arrays and objects alike', () => {
     const frame = '{"jsonrpc":"2.0","method":"m","params":{"a":[{"b":[]}]}}'; // depth 5
     expect(decode(frame, { maxDepth: 5 }).kind).toBe('single');
-    expect(decode(frame, { maxDepth: 4 })).toEqual({ kind: 'unparseable', reason: 'frame nested deeper than 4 levels (maxDepth)', code: -32600 });
+    expect(decode(frame, { maxDepth: 4 })).toEqual({
+      kind: 'unparseable',
+      reason: 'frame nested deeper than 4 levels (maxDepth)',
+      code: -32600,
+    });
     expect(depthExceeds(JSON.parse(frame), 4)).toBe(true);
     expect(depthExceeds(JSON.parse(frame), 5)).toBe(false);
     expect(depthExceeds(7, 0)).toBe(false);

@@ -98,7 +98,9 @@ export async function rawServer(): Promise<{ url: string; accepted: Promise<Sock
     http.on('upgrade', (request: IncomingMessage, socket: Socket) => {
       sockets.add(socket);
       const accept = createHash('sha1').update(`${request.headers['sec-websocket-key']}${GUID}`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       resolve(socket);
     });
   });

@@ -7,7 +7,12 @@ function budget() {
   const clock = new SimulatedClock();
   let amount = 0;
   const drops: string[] = [];
-  const b = new SendBudget({ highWaterMark: 100, maxBufferedAmount: 400, drainTimeout: 1_000 }, clock, () => amount, (why) => drops.push(why));
+  const b = new SendBudget(
+    { highWaterMark: 100, maxBufferedAmount: 400, drainTimeout: 1_000 },
+    clock,
+    () => amount,
+    (why) => drops.push(why),
+  );
   return { b, clock, drops, set: (n: number) => (amount = n) };
 }
 

@@ -14,7 +14,15 @@ describe('SettledIds', () => {
     const ids = new SettledIds(3);
     for (const id of ['1', '2', '3', '4', '5', '6', '7']) ids.remember(id, 'answered');
     // '1'–'3' filled the first generation, '4'–'6' the second and dropped the first; '7' starts a third.
-    expect(['1', '2', '3', '4', '5', '6', '7'].map((id) => ids.reasonFor(id))).toEqual(['unknown', 'unknown', 'unknown', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect(['1', '2', '3', '4', '5', '6', '7'].map((id) => ids.reasonFor(id))).toEqual([
+      'unknown',
+      'unknown',
+      'unknown',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
   });
 
   it('remembers nothing with capacity 0', () => {

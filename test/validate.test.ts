@@ -45,11 +45,7 @@ describe('validateTimeout', () => {
     ['a bigint', 100n, 'got bigint 100'],
     ['NaN', Number.NaN, 'got number NaN'],
   ])('throws a TypeError naming the option for %s', (_name, value, got) => {
-    expectThrows(
-      () => validateTimeout(value, 'options.timeout'),
-      TypeError,
-      `options.timeout must be a number of milliseconds, ${got}`,
-    );
+    expectThrows(() => validateTimeout(value, 'options.timeout'), TypeError, `options.timeout must be a number of milliseconds, ${got}`);
   });
 
   it.each([
@@ -138,11 +134,7 @@ describe('validateRequestOptions', () => {
     ['a boolean', true, 'got boolean true'],
     ['a string', 'abort', 'got "abort"'],
   ])('throws a TypeError when the signal is %s', (_name, signal, got) => {
-    expectThrows(
-      () => validateRequestOptions({ signal }),
-      TypeError,
-      `options.signal must be an AbortSignal, ${got}`,
-    );
+    expectThrows(() => validateRequestOptions({ signal }), TypeError, `options.signal must be an AbortSignal, ${got}`);
   });
 
   it('validates the timeout under the name options.timeout', () => {
@@ -151,11 +143,7 @@ describe('validateRequestOptions', () => {
       RangeError,
       'options.timeout must be greater than 0 and at most 2147483647 ms, got 0',
     );
-    expectThrows(
-      () => validateRequestOptions({ timeout: '5' }),
-      TypeError,
-      'options.timeout must be a number of milliseconds, got "5"',
-    );
+    expectThrows(() => validateRequestOptions({ timeout: '5' }), TypeError, 'options.timeout must be a number of milliseconds, got "5"');
   });
 });
 

@@ -28,10 +28,7 @@ export interface ActionInfo {
 
 /** How the transition is triggered. */
 export type Trigger =
-  | { kind: 'event'; event: string }
-  | { kind: 'after'; delay: string }
-  | { kind: 'always' }
-  | { kind: 'done' | 'error'; actor: string };
+  { kind: 'event'; event: string } | { kind: 'after'; delay: string } | { kind: 'always' } | { kind: 'done' | 'error'; actor: string };
 
 export interface TransitionInfo {
   source: string;
@@ -167,7 +164,9 @@ function readActions(actions: readonly unknown[]): ActionInfo[] {
     if (typeof action === 'string') return { type: action };
     if (typeof action === 'object' && action !== null && 'type' in action) {
       const { type, params } = action as { type: unknown; params?: unknown };
-      return params && typeof params === 'object' ? { type: String(type), params: params as Record<string, unknown> } : { type: String(type) };
+      return params && typeof params === 'object'
+        ? { type: String(type), params: params as Record<string, unknown> }
+        : { type: String(type) };
     }
     throw new TypeError('unnamed action: name every action in setup() so diagrams can show it');
   });

@@ -87,5 +87,8 @@ export function stateActions(state: StateInfo): string[] {
 
 /** Mermaid ends a statement at `;` and reads `#…;` as an entity: write both as entity codes. */
 function text(value: string): string {
-  return value.replace(/[#;]/g, (c) => (c === '#' ? '#35;' : '#59;')).replace(/\s+/g, ' ').trim();
+  return value
+    .replace(/[#;]/g, (c) => (c === '#' ? '#35;' : '#59;'))
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -26,7 +26,14 @@ export function lostError(url: string, context: ConnectionContext): ConnectionCl
 }
 
 /** A call or notification made on a closing or closed connection fails at once with this. */
-export function notOpenError(url: string, state: string, verb: 'call' | 'notify', method: string, context: ConnectionContext, cause: unknown) {
+export function notOpenError(
+  url: string,
+  state: string,
+  verb: 'call' | 'notify',
+  method: string,
+  context: ConnectionContext,
+  cause: unknown,
+) {
   const { closeCode, closeReason } = context;
   return new ConnectionClosedError(`cannot ${verb} "${method}": the connection to ${url} is ${state}`, { closeCode, closeReason, cause });
 }

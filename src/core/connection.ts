@@ -15,7 +15,13 @@
  *        └── waiting (reconnect) ◀────┴──────── transport.closed ──────────┘
  */
 import { createActor, type Actor } from 'xstate';
-import { connectionMachine, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../../machines/connection.machine.js';
+import {
+  connectionMachine,
+  type ConnectionContext,
+  type ConnectionEvent,
+  type ReconnectPolicy,
+} from '../../machines/connection.machine.js';
+import { DISPATCH_STATES } from './dispatch-states.js';
 import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
 import { realTime } from '../engine/deadlines.js';
@@ -85,14 +91,22 @@ export abstract class Connection {
     const clock = connection.clock ?? realTime;
     const { heartbeat = 0, url } = connection;
     if (heartbeat > 0) {
-      this.heartbeat = new Heartbeat(heartbeat, clock, () => this.transport.ping?.(), () =>
-        this.drop(localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '')),
+      this.heartbeat = new Heartbeat(
+        heartbeat,
+        clock,
+        () => this.transport.ping?.(),
+        () => this.drop(localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '')),
       );
     }
-    this.budget = new SendBudget(connection.send, clock, () => this.transport.bufferedAmount, (reason) => {
-      this.dropped = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
-      void this.closeLocally(this.dropped, 1008, PEER_NOT_READING);
-    });
+    this.budget = new SendBudget(
+      connection.send,
+      clock,
+      () => this.transport.bufferedAmount,
+      (reason) => {
+        this.dropped = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
+        void this.closeLocally(this.dropped, 1008, PEER_NOT_READING);
+      },
+    );
     this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
       input: { url, alreadyOpen: connection.alreadyOpen, reconnect: connection.reconnect },
       inspect: connection.inspect,
@@ -324,24 +338,5 @@ export abstract class Connection {
   }
 }
 
-/**
- * The connection states in which `message.received` does nothing but the
- * `dispatchMessage` action (no target, no guard), read off the machine. In those
- * states the host hands each frame to the dispatcher itself, which is what the
- * machine would do, without an interpreter step per frame. With an inspector
- * attached, every frame still goes through the actor so that it shows.
- */
-const DISPATCH_STATES: ReadonlySet<string> = new Set(
-  Object.entries(connectionMachine.root.states)
-    .filter(([, node]) => {
-      const transitions = node.transitions.get('message.received');
-      if (transitions?.length !== 1) return false;
-      const [t] = transitions;
-      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'dispatchMessage';
-    })
-    .map(([key]) => key),
-);
-
 /** The close reason sent to a peer dropped for not reading what was sent to it. */
 const PEER_NOT_READING = 'not reading: too much data waits to be sent';
-

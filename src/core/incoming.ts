@@ -114,14 +114,17 @@ const hasOwn = Object.prototype.hasOwnProperty;
 type IncomingContext = IncomingCallContext;
 
 /** The owner's side of the incoming-call machine, for both engines; the light table is compiled here, once. */
-const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEntry, IncomingContext, IncomingCallEvent>(incomingCallMachine, {
-  guards: { hasMethod: (calls, context) => calls.hasMethod(context.method) },
-  actors: { handler: (calls, { method, params, id }: HandlerInput, scope) => calls.runHandler(method, params, id, scope) },
-  actions: {
-    sendResult: (calls, _entry, context) => calls.sendResult(context),
-    sendError: (calls, _entry, context) => calls.sendError(context),
+const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEntry, IncomingContext, IncomingCallEvent>(
+  incomingCallMachine,
+  {
+    guards: { hasMethod: (calls, context) => calls.hasMethod(context.method) },
+    actors: { handler: (calls, { method, params, id }: HandlerInput, scope) => calls.runHandler(method, params, id, scope) },
+    actions: {
+      sendResult: (calls, _entry, context) => calls.sendResult(context),
+      sendError: (calls, _entry, context) => calls.sendError(context),
+    },
   },
-});
+);
 const CANCELLED = incomingRunner.state('cancelled');
 
 /**
@@ -261,7 +264,10 @@ export class IncomingCalls {
     this.reply(
       id,
       () => encodeResult(id, result),
-      (thrown) => ({ code: ErrorCodes.InternalError, message: `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}` }),
+      (thrown) => ({
+        code: ErrorCodes.InternalError,
+        message: `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`,
+      }),
     );
   }
 
@@ -272,7 +278,11 @@ export class IncomingCalls {
         ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
         : toErrorObject(context.error, this.options.exposeErrorStack);
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-    this.reply(context.id, () => encode(errorFrame(context.id, error)), () => ({ code: error.code, message: error.message }));
+    this.reply(
+      context.id,
+      () => encode(errorFrame(context.id, error)),
+      () => ({ code: error.code, message: error.message }),
+    );
   }
 
   /** The call reached a final state. Cancelled calls send nothing, so a batch must not wait for them. */

@@ -144,7 +144,9 @@ export class OutgoingCalls {
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show.
-      const context = this.actors.inspected ? { ...input, sendNow, retry } : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
+      const context = this.actors.inspected
+        ? { ...input, sendNow, retry }
+        : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry };
       call.actor = this.actors.create(context, call);
       if (signal) {
         call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
@@ -250,7 +252,8 @@ function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, 
     case 'cancelled':
       return error !== undefined ? error : pointAt(new AbortError(`call "${method}" (id ${id}) was aborted`), site);
     case 'failed':
-      if (!(error instanceof CallstateError)) return pointAt(new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error }), site);
+      if (!(error instanceof CallstateError))
+        return pointAt(new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error }), site);
       // A close's error is one object for every call it fails (and for `ready`), as net/rpc's ErrShutdown: it shows the first caller's stack.
       if (error instanceof ConnectionClosedError && pointed.has(error)) return error;
       return pointAt(error, site);

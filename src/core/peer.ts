@@ -142,7 +142,12 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       },
       notification: (method, params) => this.events.emit('notification', { method, params }),
       report: (reason, message, id, detail) =>
-        this.events.emit('unmatched', { reason, message, ...(typeof id === 'string' || typeof id === 'number' || id === null ? { id } : {}), detail }),
+        this.events.emit('unmatched', {
+          reason,
+          message,
+          ...(typeof id === 'string' || typeof id === 'number' || id === null ? { id } : {}),
+          detail,
+        }),
     };
   }
 

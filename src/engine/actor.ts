@@ -35,7 +35,6 @@ export interface ActorScope<THost = unknown> {
   onDone: ((actor: FlatActor<any, any>) => void) | undefined;
 }
 
-
 let sessions = 0;
 
 /** The start event every actor begins with (one object for all: nothing writes to it). */
@@ -293,7 +292,8 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
 
   private reportSnapshot(event: AnyEvent): void {
     const inspect = this.scope.inspect;
-    if (inspect !== undefined) inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
+    if (inspect !== undefined)
+      inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
   }
 }
 

@@ -19,22 +19,20 @@
  * call misbehaves.
  */
 import type { AnyStateMachine } from 'xstate';
+import {
+  ancestry,
+  atomicOf,
+  entryPath,
+  isDescendant,
+  lcca,
+  matchesValue,
+  nest,
+  UnsupportedMachineError,
+  type AnyNode,
+} from './state-tree.js';
 
-/** What the compiler reads of XState's `StateNode` (typed loosely: these are XState's internals). */
-interface AnyNode {
-  id: string;
-  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
-  path: string[];
-  parent: AnyNode | undefined;
-  states: Record<string, AnyNode>;
-  entry: any[];
-  exit: any[];
-  invoke: any[];
-  transitions: Map<string, any[]>;
-  always: any[] | undefined;
-  initial: { target: AnyNode[]; actions: unknown[] } | undefined;
-  output: unknown;
-}
+export { matchesValue, UnsupportedMachineError } from './state-tree.js';
+
 type AnyEvent = { type: string; [key: string]: unknown };
 
 /**
@@ -116,11 +114,6 @@ export interface CompiledMachine {
   readonly createContext: (input: unknown) => any;
 }
 
-/** Thrown at load time when a machine uses what the light engine does not run. */
-export class UnsupportedMachineError extends Error {
-  override name = 'UnsupportedMachineError';
-}
-
 export function compileMachine<TContext>(machine: AnyStateMachine, provided: Implementations<TContext> = {}): CompiledMachine {
   const impl = machine.implementations as { actions: Record<string, any>; guards: Record<string, any>; delays: Record<string, any> };
   const unsupported = (what: string): never => {
@@ -166,13 +159,15 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
       if (item.type === 'xstate.assign') return assignStep('assign', item, undefined);
       return unsupported(`built-in action "${item.type}"`);
     }
-    if (typeof item === 'function') return { kind: 'action', type: item.name || 'inline', run: (actor, event) => item(argsOf(actor, event), undefined) };
+    if (typeof item === 'function')
+      return { kind: 'action', type: item.name || 'inline', run: (actor, event) => item(argsOf(actor, event), undefined) };
     const type: string = typeof item === 'string' ? item : item.type;
     const params = typeof item === 'string' ? undefined : item.params;
     const fn = provided.actions?.[type] ?? impl.actions[type];
     if (typeof fn !== 'function') return unsupported(`action "${type}" without implementation`);
     if ((fn as any).type === 'xstate.assign') return assignStep(type, fn, params);
-    if (typeof (fn as any).type === 'string' && (fn as any).type.startsWith('xstate.')) return unsupported(`built-in action "${(fn as any).type}"`);
+    if (typeof (fn as any).type === 'string' && (fn as any).type.startsWith('xstate.'))
+      return unsupported(`built-in action "${(fn as any).type}"`);
     if (typeof params === 'function') {
       return { kind: 'action', type, run: (actor, event) => fn(argsOf(actor, event), params({ context: actor.context, event })) };
     }
@@ -183,7 +178,7 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
     if (item === undefined) return undefined;
     const type: string | undefined = typeof item === 'string' ? item : typeof item === 'object' ? item.type : undefined;
     const params = typeof item === 'object' ? item.params : undefined;
-    const fn = typeof item === 'function' ? item : provided.guards?.[type!] ?? impl.guards[type!];
+    const fn = typeof item === 'function' ? item : (provided.guards?.[type!] ?? impl.guards[type!]);
     if (typeof fn !== 'function') return unsupported(`guard "${String(type)}" without implementation`);
     if (typeof (fn as any).check === 'function') {
       if ((fn as any).stateValue === undefined) return unsupported(`built-in guard "${fn.name}"`);
@@ -198,8 +193,14 @@ export function compileMachine<TContext>(machine: AnyStateMachine, provided: Imp
   const stateOf = (node: AnyNode): CompiledState => states.get(atomicOf(node).id)!;
 
   // Entering a node means its entry actions, then its invoke; leaving it, its exit actions and stopping its invoke.
-  const entrySteps = (node: AnyNode): Step[] => [...node.entry.map(action), ...(node.invoke.length > 0 ? [{ kind: 'startInvoke' } as const] : [])];
-  const exitSteps = (node: AnyNode): Step[] => [...node.exit.map(action), ...(node.invoke.length > 0 ? [{ kind: 'stopInvoke' } as const] : [])];
+  const entrySteps = (node: AnyNode): Step[] => [
+    ...node.entry.map(action),
+    ...(node.invoke.length > 0 ? [{ kind: 'startInvoke' } as const] : []),
+  ];
+  const exitSteps = (node: AnyNode): Step[] => [
+    ...node.exit.map(action),
+    ...(node.invoke.length > 0 ? [{ kind: 'stopInvoke' } as const] : []),
+  ];
 
   /** Compiles transition `t` (defined on `from` or one of its ancestors) as taken from the atomic state `from`. */
   const transition = (from: AnyNode, t: any): CompiledTransition => {
@@ -295,56 +296,4 @@ function argsOf<TContext>(actor: StepActor<TContext>, event: AnyEvent): ActionAr
 
 function unsupportedSpawn(): never {
   throw new UnsupportedMachineError('spawn in context is not supported by the light engine');
-}
-
-/** `['pending', 'queued']` → `{ pending: 'queued' }`. */
-function nest(path: readonly string[]): unknown {
-  let value: unknown = path[path.length - 1];
-  for (let i = path.length - 2; i >= 0; i--) value = { [path[i]!]: value };
-  return value;
-}
-
-/** The node and its ancestors, outermost (root) first. */
-function ancestry(node: AnyNode): AnyNode[] {
-  const chain: AnyNode[] = [];
-  for (let n: AnyNode | undefined = node; n; n = n.parent) chain.unshift(n);
-  return chain;
-}
-
-function isDescendant(node: AnyNode, of: AnyNode): boolean {
-  for (let n = node.parent; n; n = n.parent) if (n === of) return true;
-  return false;
-}
-
-/** The least common compound ancestor: the deepest proper ancestor holding every node. */
-function lcca(nodes: AnyNode[], root: AnyNode): AnyNode {
-  for (const candidate of ancestry(nodes[0]!).reverse()) {
-    if (candidate === nodes[0]) continue;
-    if (nodes.every((n) => isDescendant(n, candidate))) return candidate;
-  }
-  return root;
-}
-
-/** Follows initial states down to an atomic state. */
-function atomicOf(node: AnyNode): AnyNode {
-  let n = node;
-  while (Object.keys(n.states).length > 0) {
-    const initial = n.initial;
-    if (!initial || initial.target.length !== 1) throw new UnsupportedMachineError(`state "${n.id}" has no single initial state`);
-    if (initial.actions.length > 0) throw new UnsupportedMachineError(`initial transition of "${n.id}" has actions`);
-    n = initial.target[0]!;
-  }
-  return n;
-}
-
-/** The nodes entered going from `domain` (exclusive) down to the atomic `target`, outermost first. */
-function entryPath(domain: AnyNode, target: AnyNode): AnyNode[] {
-  return ancestry(target).filter((n) => n !== domain && isDescendant(n, domain));
-}
-
-/** Whether a state path matches a state value such as `{ pending: 'queued' }` or `'resolved'`. */
-export function matchesValue(path: readonly string[], value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return path[depth] === value;
-  if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value).every(([key, inner]) => path[depth] === key && (inner === undefined || matchesValue(path, inner, depth + 1)));
 }

@@ -259,11 +259,17 @@ export class ClockTimers {
 const shared = new Deadlines(realTime);
 
 /** The scheduler for calls timed by `clock` (the shared real-time one when none is given). */
-export function schedulerFor(clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void; now?: () => number } | undefined) {
+export function schedulerFor(
+  clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void; now?: () => number } | undefined,
+) {
   if (clock === undefined) return shared;
   if (typeof clock.now === 'function') {
     const now = clock.now.bind(clock);
-    return new Deadlines({ now, setTimeout: (callback, ms) => clock.setTimeout(callback, ms), clearTimeout: (handle) => clock.clearTimeout(handle) });
+    return new Deadlines({
+      now,
+      setTimeout: (callback, ms) => clock.setTimeout(callback, ms),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    });
   }
   return new ClockTimers(clock);
 }

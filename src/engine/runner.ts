@@ -111,8 +111,18 @@ export function defineRunner<TInput, THost, TOwner, TContext, TEvent = AnyEvent>
 ): Runner<TInput, THost, TOwner, TContext, TEvent> {
   const hostOf = (actor: StepActor) => actor.scope.host as THost;
   const compiled: CompiledMachine = compileMachine<TContext>(machine, {
-    actions: mapValues(impl.actions, (fn) => ({ context, self }, params) => fn(hostOf(self), self.owner as TOwner, context, params)),
-    guards: mapValues(impl.guards, (fn) => ({ context, self }, params) => fn(hostOf(self), context, params)),
+    actions: mapValues(
+      impl.actions,
+      (fn) =>
+        ({ context, self }, params) =>
+          fn(hostOf(self), self.owner as TOwner, context, params),
+    ),
+    guards: mapValues(
+      impl.guards,
+      (fn) =>
+        ({ context, self }, params) =>
+          fn(hostOf(self), context, params),
+    ),
     actors: mapValues(impl.actors, (fn) => (scope, self) => fn(hostOf(self), scope.input, scope)),
   });
 
@@ -163,8 +173,18 @@ function xstateActors<TInput, THost, TOwner, TContext, TEvent>(
   const owners = new WeakMap<object, TOwner>();
   const ownerOf = (self: object) => owners.get(self) as TOwner;
   const logic = machine.provide({
-    actions: mapValues(impl.actions, (fn) => ({ context, self }: any, params: unknown) => fn(host, ownerOf(self), context, params)),
-    guards: mapValues(impl.guards, (fn) => ({ context }: any, params: unknown) => fn(host, context, params)),
+    actions: mapValues(
+      impl.actions,
+      (fn) =>
+        ({ context, self }: any, params: unknown) =>
+          fn(host, ownerOf(self), context, params),
+    ),
+    guards: mapValues(
+      impl.guards,
+      (fn) =>
+        ({ context }: any, params: unknown) =>
+          fn(host, context, params),
+    ),
     actors: mapValues(impl.actors, (fn) => fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args)))),
   } as never);
   // Only options that are given: an explicit undefined `clock` would replace XState's default.
@@ -189,4 +209,3 @@ function mapValues<A, B>(record: Record<string, A> | undefined, map: (value: A) 
   if (record === undefined) return undefined;
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
 }
-

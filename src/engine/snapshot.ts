@@ -87,7 +87,15 @@ export interface SnapshotFields<TContext> {
   can(event: AnyEvent): boolean;
 }
 
-export function makeSnapshot<TContext>({ status, output, error, machine, context, state, can }: SnapshotFields<TContext>): FlatSnapshot<TContext> {
+export function makeSnapshot<TContext>({
+  status,
+  output,
+  error,
+  machine,
+  context,
+  state,
+  can,
+}: SnapshotFields<TContext>): FlatSnapshot<TContext> {
   const { nodes, tags } = nodesOf(machine, state);
   return {
     status,
@@ -124,4 +132,3 @@ function snapshotToJSON<TContext>(this: FlatSnapshot<TContext>): FlatSnapshotJSO
   const { _nodes, tags, machine, getMeta, toJSON, can, hasTag, matches, ...rest } = this;
   return { ...rest, tags: Array.from(tags) };
 }
-

@@ -90,14 +90,14 @@ function isId(value: unknown): value is Id {
   return typeof value === 'string' || Number.isSafeInteger(value);
 }
 
-const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
+const UNSAFE_ID =
+  '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
 
 /** Why `value` is not an id; `nullable` for an error response, whose id may be null. */
 function badId(value: unknown, nullable: boolean): string {
   if (typeof value === 'number') return UNSAFE_ID;
   return nullable ? '"id" must be a string, a number or null' : '"id" must be a string or a number';
 }
-
 
 function readableId(value: unknown): Id | null {
   if (value !== null && typeof value === 'object' && hasOwn.call(value, 'id')) {
@@ -179,7 +179,11 @@ export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   if (Array.isArray(value)) {
     if (value.length === 0) return { kind: 'unparseable', reason: 'empty batch', code: ErrorCodes.InvalidRequest };
     if (maxBatch !== undefined && value.length > maxBatch) {
-      return { kind: 'unparseable', reason: `batch of ${value.length} messages exceeds ${maxBatch} (maxBatch)`, code: ErrorCodes.InvalidRequest };
+      return {
+        kind: 'unparseable',
+        reason: `batch of ${value.length} messages exceeds ${maxBatch} (maxBatch)`,
+        code: ErrorCodes.InvalidRequest,
+      };
     }
     return { kind: 'batch', messages: value.map(classify) };
   }

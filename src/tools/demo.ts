@@ -45,7 +45,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LABEL_WIDTH = 30;
 
 function stateName(value: unknown): string {
-  return typeof value === 'string' ? value : Object.values(value as Record<string, unknown>).map(stateName).join('.');
+  return typeof value === 'string'
+    ? value
+    : Object.values(value as Record<string, unknown>)
+        .map(stateName)
+        .join('.');
 }
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
@@ -174,10 +178,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     write(`  echo calls           ${count}, each answered with what it sent: ${matched}/${count}`);
     write(`  out of order         ${outOfOrder} of ${count} completed at a different position than they were made`);
     write(`  timed out            ${timedOut} (TimeoutError), its late answer reported, not delivered`);
-    write(`  unmatched reported   unknown ${byReason.unknown}, late ${byReason.late}, duplicate ${byReason.duplicate}, malformed ${byReason.malformed}`);
+    write(
+      `  unmatched reported   unknown ${byReason.unknown}, late ${byReason.late}, duplicate ${byReason.duplicate}, malformed ${byReason.malformed}`,
+    );
     write(`  connection           ${client.state}, pending calls left: ${client.pendingCalls}`);
     write(ok ? 'demo passed' : 'demo FAILED: see above');
     return { calls: count, matched, outOfOrder, timedOut, unmatched: byReason, ok };
   }
 }
-

@@ -49,7 +49,9 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
  * any), then `method`/`result`/`error`, in that order. Anything else goes to
  * the service subject as is.
  */
-export function peekFrame(text: string): { kind: 'request'; token: string | undefined } | { kind: 'cancel' | 'notification' | 'response' | 'other' } {
+export function peekFrame(
+  text: string,
+): { kind: 'request'; token: string | undefined } | { kind: 'cancel' | 'notification' | 'response' | 'other' } {
   if (text.startsWith(REQUEST_PREFIX)) {
     const end = text.indexOf('"', REQUEST_PREFIX.length);
     if (end > 0 && text.startsWith('","method":', end)) {
@@ -258,7 +260,14 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
     close: async (timeout) => {
       if (nc.isClosed()) return;
       cancels.unsubscribe();
-      const drained = await Promise.race([nc.drain().then(() => true, () => false), nc.closed().then(() => true), delay(timeout).then(() => false)]);
+      const drained = await Promise.race([
+        nc.drain().then(
+          () => true,
+          () => false,
+        ),
+        nc.closed().then(() => true),
+        delay(timeout).then(() => false),
+      ]);
       if (!drained) await nc.close().catch(() => {});
     },
   };

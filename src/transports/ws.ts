@@ -157,7 +157,6 @@ export class WsTransport implements Transport {
     this.tcp = undefined;
   };
 
-
   close(code = 1000, reason = ''): void {
     const state = this.socket.readyState;
     if (state === WebSocket.CLOSING || state === WebSocket.CLOSED) return;

@@ -45,7 +45,9 @@ describe('origins', () => {
   it('throws TypeError for an origins list that is not origins', async () => {
     await expect(serve({ origins: 'https://app.example' as unknown as string[], methods: {} })).rejects.toThrow(TypeError);
     await expect(serve({ origins: ['https://app.example/'], methods: {} })).rejects.toThrow(
-      new TypeError(`options.origins[0] must be an origin such as "https://app.example" (scheme, host and port only), 'null' or 'none', got "https://app.example/"`),
+      new TypeError(
+        `options.origins[0] must be an origin such as "https://app.example" (scheme, host and port only), 'null' or 'none', got "https://app.example/"`,
+      ),
     );
   });
 });

@@ -45,13 +45,13 @@ async function echoServer() {
     connected: () => socket !== undefined,
     pause: () => tcp().pause(),
     resume: () => tcp().resume(),
-    close: () => new Promise<void>((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
   };
 }
-
 
 describe('maxInFlight and maxQueued', () => {
   it('holds calls beyond maxInFlight in queued and sends them in order as answers come', async () => {
@@ -97,7 +97,9 @@ describe('maxInFlight and maxQueued', () => {
     expect(error).toBeInstanceOf(QueueFullError);
     expect(error.code).toBe('ERR_QUEUE_FULL');
     expect(error.maxQueued).toBe(2);
-    expect(error.message).toMatch(/^call "work" was not sent: 2 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ \(maxQueued 2\), because 1 calls are in flight \(maxInFlight\)$/);
+    expect(error.message).toMatch(
+      /^call "work" was not sent: 2 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ \(maxQueued 2\), because 1 calls are in flight \(maxInFlight\)$/,
+    );
     expect(() => client!.notify('log', {})).toThrow(QueueFullError);
     gate.resolve();
     expect(await Promise.all(admitted)).toEqual(['done', 'done', 'done']);

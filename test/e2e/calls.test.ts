@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, RemoteError, TimeoutError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  RemoteError,
+  TimeoutError,
+  type Client,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { closeAfterEach, deferred, settle, until, type Deferred } from '../helpers.js';
 
 let server: Server | undefined;

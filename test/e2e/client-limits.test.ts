@@ -5,7 +5,14 @@
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { connect, DEFAULT_MAX_BATCH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, ErrorCodes, type Client } from '../../src/index.js';
+import {
+  connect,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+  ErrorCodes,
+  type Client,
+} from '../../src/index.js';
 import { closeAfterEach, until } from '../helpers.js';
 
 let client: Client | undefined;
@@ -60,7 +67,10 @@ describe('limits on calls from the server', () => {
     await client.ready;
     socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hang', params: [JSON.parse('['.repeat(70) + ']'.repeat(70))] }));
     await until(() => peer.answers.length === 1, 'the answer');
-    expect(peer.answers[0].error).toEqual({ code: ErrorCodes.InvalidRequest, message: expect.stringMatching(/deeper than 64 levels \(maxDepth\)/) });
+    expect(peer.answers[0].error).toEqual({
+      code: ErrorCodes.InvalidRequest,
+      message: expect.stringMatching(/deeper than 64 levels \(maxDepth\)/),
+    });
   });
 
   it('fails a handler of a call from the server past handlerTimeout with -32001 and aborts its signal', async () => {
@@ -78,7 +88,11 @@ describe('limits on calls from the server', () => {
     expect(peer.answers[0]).toEqual({
       jsonrpc: '2.0',
       id: 7,
-      error: { code: ErrorCodes.HandlerTimeout, message: 'method "hang" did not finish within 50 ms (handlerTimeout)', data: { method: 'hang', handlerTimeout: 50 } },
+      error: {
+        code: ErrorCodes.HandlerTimeout,
+        message: 'method "hang" did not finish within 50 ms (handlerTimeout)',
+        data: { method: 'hang', handlerTimeout: 50 },
+      },
     });
     expect((reason as DOMException).name).toBe('TimeoutError');
     expect(client.handlingCalls).toBe(0);

@@ -23,7 +23,9 @@ describe('connection loss', () => {
     for (const { error } of outcomes) {
       expect(error).toBeInstanceOf(ConnectionClosedError);
       expect(error.code).toBe('ERR_CONNECTION_CLOSED');
-      expect(error.message).toMatch(/^the connection to ws:\/\/127\.0\.0\.1:\d+ closed before the call settled \(code 4001, reason "maintenance"\)$/);
+      expect(error.message).toMatch(
+        /^the connection to ws:\/\/127\.0\.0\.1:\d+ closed before the call settled \(code 4001, reason "maintenance"\)$/,
+      );
       expect([error.closeCode, error.closeReason]).toEqual([4001, 'maintenance']);
     }
     // One error object for the one event that failed them all.

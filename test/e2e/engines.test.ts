@@ -17,7 +17,10 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
   it('resolves, rejects with RemoteError, times out, aborts and fails on close, as the other engine does', async () => {
     const clock = new SimulatedClock();
     const { handler, entered, aborted } = abortWatcher();
-    server = await serve({ engine, methods: { echo: (p: unknown) => p, fail: () => Promise.reject(new Error('nope')), hang: handler, idle: () => new Promise(() => {}) } });
+    server = await serve({
+      engine,
+      methods: { echo: (p: unknown) => p, fail: () => Promise.reject(new Error('nope')), hang: handler, idle: () => new Promise(() => {}) },
+    });
     client = connect(server.url, { engine, clock });
 
     const early = client.request('echo', { queued: true });
@@ -56,7 +59,9 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
 
 describe('engine option', () => {
   it('rejects an unknown engine before connecting', () => {
-    expect(() => connect('ws://127.0.0.1:1', { engine: 'fast' as never })).toThrow(new TypeError(`options.engine must be 'light' or 'xstate', got "fast"`));
+    expect(() => connect('ws://127.0.0.1:1', { engine: 'fast' as never })).toThrow(
+      new TypeError(`options.engine must be 'light' or 'xstate', got "fast"`),
+    );
   });
 });
 
@@ -65,11 +70,15 @@ describe('writes gathered per tick', () => {
     server = await serve({ methods: { echo: (p: unknown) => p } });
     client = connect(server.url);
     await client.ready;
-    const tcp = (client as unknown as { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } }).transport.socket._socket;
+    const tcp = (client as unknown as { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } }).transport.socket
+      ._socket;
     const writes: number[] = [];
     for (const name of ['_write', '_writev'] as const) {
       const original = tcp[name]!.bind(tcp);
-      tcp[name] = (chunks: unknown, ...rest: unknown[]) => (writes.push(Array.isArray(chunks) ? chunks.length : 1), original(chunks, ...rest));
+      tcp[name] = (chunks: unknown, ...rest: unknown[]) => (
+        writes.push(Array.isArray(chunks) ? chunks.length : 1),
+        original(chunks, ...rest)
+      );
     }
     const results = await Promise.all(Array.from({ length: 50 }, (_, n) => client!.request('echo', [n])));
     expect(results).toEqual(Array.from({ length: 50 }, (_, n) => [n]));

@@ -22,21 +22,27 @@ describe('the stack of a call that fails after it was made', () => {
   it('is captured only with callSiteStacks (off by default: it costs about 3 µs a call), and the option is checked', async () => {
     server = await serve({ port: 0, host: '127.0.0.1', methods: { idle } });
     client = connect(server.url);
-    const call = settle(client.request('idle', {}, { timeout: 50 })); const line = thisLine();
+    const [call, line] = [settle(client.request('idle', {}, { timeout: 50 })), thisLine()]; // one line: the call's
     const { error } = await call;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.stack).not.toContain(`${line}:`);
-    expect(() => connect(server!.url, { callSiteStacks: 'yes' as never })).toThrow(new TypeError('options.callSiteStacks must be a boolean, got "yes"'));
+    expect(() => connect(server!.url, { callSiteStacks: 'yes' as never })).toThrow(
+      new TypeError('options.callSiteStacks must be a boolean, got "yes"'),
+    );
   });
 
   it('rejects with TimeoutError whose stack names the line that made the call', async () => {
     server = await serve({ port: 0, host: '127.0.0.1', methods: { idle } });
     client = connect(server.url, { callSiteStacks: true });
     await client.ready;
-    const call = settle(client.request('idle', {}, { timeout: 50 })); const line = thisLine();
+    const [call, line] = [settle(client.request('idle', {}, { timeout: 50 })), thisLine()]; // one line: the call's
     const { error } = await call;
     expect(error).toBeInstanceOf(TimeoutError);
-    expect([error.name, error.code, error.message]).toEqual(['TimeoutError', 'ERR_CALL_TIMEOUT', expect.stringMatching(/^call "idle" \(id .+\) got no response within 50 ms$/)]);
+    expect([error.name, error.code, error.message]).toEqual([
+      'TimeoutError',
+      'ERR_CALL_TIMEOUT',
+      expect.stringMatching(/^call "idle" \(id .+\) got no response within 50 ms$/),
+    ]);
     const lines = (error.stack as string).split('\n');
     expect(lines[0]).toBe(`TimeoutError: ${error.message}`);
     expect(error.stack).toContain(`${line}:`);
@@ -48,7 +54,7 @@ describe('the stack of a call that fails after it was made', () => {
     server = await serve({ port: 0, host: '127.0.0.1', methods: { idle } });
     client = connect(server.url, { callSiteStacks: true });
     await client.ready;
-    const call = settle(client.request('idle')); const line = thisLine();
+    const [call, line] = [settle(client.request('idle')), thisLine()]; // one line: the call's
     await until(() => [...server!.connections][0]?.handlingCalls === 1, 'the server to take the call');
     await client.close();
     const { error } = await call;

@@ -43,7 +43,9 @@ describe('handshakeTimeout', () => {
     const { error } = await settle(client.ready);
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect([error.code, error.closeCode]).toEqual(['ERR_CONNECTION_CLOSED', 1006]);
-    expect(error.message).toMatch(new RegExp(`^could not connect to ${url} \\(code 1006\\): the server refused the connection with HTTP 401 Unauthorized: no x*$`));
+    expect(error.message).toMatch(
+      new RegExp(`^could not connect to ${url} \\(code 1006\\): the server refused the connection with HTTP 401 Unauthorized: no x*$`),
+    );
   });
 
   it('rejects ready when a server trickles its answer headers', async () => {

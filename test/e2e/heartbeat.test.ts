@@ -87,7 +87,9 @@ describe('heartbeat', () => {
   });
 
   it('refuses heartbeat values that are not an integer number of ms', async () => {
-    expect(() => connect('ws://127.0.0.1:1', { heartbeat: -1 })).toThrow(new RangeError('options.heartbeat must be between 0 and 2147483647, got -1'));
+    expect(() => connect('ws://127.0.0.1:1', { heartbeat: -1 })).toThrow(
+      new RangeError('options.heartbeat must be between 0 and 2147483647, got -1'),
+    );
     expect(() => connect('ws://127.0.0.1:1', { heartbeat: '5' as never })).toThrow(TypeError);
     await expect(serve({ methods: {}, heartbeat: 1.5 })).rejects.toThrow(TypeError);
   });

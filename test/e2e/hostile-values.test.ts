@@ -26,18 +26,111 @@ const E = (method: string) => `the result of "${method}" cannot be encoded as JS
 
 /** Handlers on method "m", and what the caller must get. */
 const hostileCases: Case[] = [
-  ['returns a value whose toJSON throws undefined', () => ({ toJSON: () => { throw undefined; } }), -32603, `${E('m')}: undefined`],
-  ['returns a value with a getter that throws null', () => ({ get x() { throw null; } }), -32603, `${E('m')}: null`],
-  ['returns a value whose toJSON throws a symbol', () => ({ toJSON: () => { throw Symbol('no'); } }), -32603, `${E('m')}: Symbol(no)`],
-  ['returns a value whose toJSON throws a Proxy', () => ({ toJSON: () => { throw throwingProxy(); } }), -32603, `${E('m')}: [unreadable object]`],
+  [
+    'returns a value whose toJSON throws undefined',
+    () => ({
+      toJSON: () => {
+        throw undefined;
+      },
+    }),
+    -32603,
+    `${E('m')}: undefined`,
+  ],
+  [
+    'returns a value with a getter that throws null',
+    () => ({
+      get x() {
+        throw null;
+      },
+    }),
+    -32603,
+    `${E('m')}: null`,
+  ],
+  [
+    'returns a value whose toJSON throws a symbol',
+    () => ({
+      toJSON: () => {
+        throw Symbol('no');
+      },
+    }),
+    -32603,
+    `${E('m')}: Symbol(no)`,
+  ],
+  [
+    'returns a value whose toJSON throws a Proxy',
+    () => ({
+      toJSON: () => {
+        throw throwingProxy();
+      },
+    }),
+    -32603,
+    `${E('m')}: [unreadable object]`,
+  ],
   ['returns a BigInt', () => 10n, -32603, `${E('m')}: Do not know how to serialize a BigInt`],
-  ['throws undefined', () => { throw undefined; }, -32603, 'undefined', { name: 'undefined' }],
-  ['throws an Error whose message getter throws', () => { throw errorWithThrowingGetter('message', undefined); }, -32603, 'an error whose message cannot be read', { name: 'Error' }],
-  ['throws an Error whose name getter throws', () => { throw errorWithThrowingGetter('name', null); }, -32603, 'original', { name: 'Error' }],
-  ['throws a Proxy whose traps throw', () => { throw throwingProxy(new Error('trap')); }, -32603, '[unreadable object]', { name: 'object' }],
-  ['rejects with a Proxy whose traps throw undefined', () => Promise.reject(throwingProxy()), -32603, '[unreadable object]', { name: 'object' }],
-  ['throws an RpcError whose data toJSON throws undefined', () => { throw new RpcError(-32050, 'kept', { toJSON: () => { throw undefined; } }); }, -32050, 'kept'],
-  ['throws an RpcError whose code is not an integer', () => { throw new RpcError('E_BAD' as unknown as number, 'kept', { n: 1 }); }, -32603, 'kept', { n: 1 }],
+  [
+    'throws undefined',
+    () => {
+      throw undefined;
+    },
+    -32603,
+    'undefined',
+    { name: 'undefined' },
+  ],
+  [
+    'throws an Error whose message getter throws',
+    () => {
+      throw errorWithThrowingGetter('message', undefined);
+    },
+    -32603,
+    'an error whose message cannot be read',
+    { name: 'Error' },
+  ],
+  [
+    'throws an Error whose name getter throws',
+    () => {
+      throw errorWithThrowingGetter('name', null);
+    },
+    -32603,
+    'original',
+    { name: 'Error' },
+  ],
+  [
+    'throws a Proxy whose traps throw',
+    () => {
+      throw throwingProxy(new Error('trap'));
+    },
+    -32603,
+    '[unreadable object]',
+    { name: 'object' },
+  ],
+  [
+    'rejects with a Proxy whose traps throw undefined',
+    () => Promise.reject(throwingProxy()),
+    -32603,
+    '[unreadable object]',
+    { name: 'object' },
+  ],
+  [
+    'throws an RpcError whose data toJSON throws undefined',
+    () => {
+      throw new RpcError(-32050, 'kept', {
+        toJSON: () => {
+          throw undefined;
+        },
+      });
+    },
+    -32050,
+    'kept',
+  ],
+  [
+    'throws an RpcError whose code is not an integer',
+    () => {
+      throw new RpcError('E_BAD' as unknown as number, 'kept', { n: 1 });
+    },
+    -32603,
+    'kept',
+    { n: 1 },
+  ],
 ];
 
 /** Handlers whose result JSON would drop: the caller gets `null`, never a frame without `result`. */
@@ -49,16 +142,19 @@ const nothingCases: Array<[behaviour: string, handler: () => unknown]> = [
 ];
 
 describe.each(['light', 'xstate'] as const)('a WebSocket server (engine %s) whose handler', (engine) => {
-  it.each(hostileCases)('%s: answers RemoteError with the code and message, and keeps serving', async (_name, m, code, message, data?: unknown) => {
-    server = await serve({ port: 0, host: '127.0.0.1', engine, methods: { m, echo: (p: unknown) => p } });
-    client = connect(server.url, { timeout: 2_000 });
-    const { error } = await settle(client.request('m'));
-    expect(error).toBeInstanceOf(RemoteError);
-    expect([error.code, error.message, error.data]).toEqual([code, message, data]);
-    expect(await client.request('echo', ['still up'])).toEqual(['still up']);
-    await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to release the call');
-    expect(uncaught).toEqual([]);
-  });
+  it.each(hostileCases)(
+    '%s: answers RemoteError with the code and message, and keeps serving',
+    async (_name, m, code, message, data?: unknown) => {
+      server = await serve({ port: 0, host: '127.0.0.1', engine, methods: { m, echo: (p: unknown) => p } });
+      client = connect(server.url, { timeout: 2_000 });
+      const { error } = await settle(client.request('m'));
+      expect(error).toBeInstanceOf(RemoteError);
+      expect([error.code, error.message, error.data]).toEqual([code, message, data]);
+      expect(await client.request('echo', ['still up'])).toEqual(['still up']);
+      await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to release the call');
+      expect(uncaught).toEqual([]);
+    },
+  );
 
   it.each(nothingCases)('returns %s: answers null', async (_name, m) => {
     server = await serve({ port: 0, host: '127.0.0.1', engine, methods: { m } });
@@ -68,17 +164,20 @@ describe.each(['light', 'xstate'] as const)('a WebSocket server (engine %s) whos
 });
 
 describe('a client whose own method (called by the server)', () => {
-  it.each(hostileCases)('%s: answers the server with the code and message, and keeps serving', async (_name, m, code, message, data?: unknown) => {
-    const called = deferred<{ error?: any }>();
-    server = await serve({ port: 0, host: '127.0.0.1', methods: {} });
-    server.on('connection', (peer) => void settle(peer.request('m')).then(called.resolve));
-    client = connect(server.url, { methods: { m } });
-    const { error } = await called.promise;
-    expect(error).toBeInstanceOf(RemoteError);
-    expect([error.code, error.message, error.data]).toEqual([code, message, data]);
-    expect(client.handlingCalls).toBe(0);
-    expect(uncaught).toEqual([]);
-  });
+  it.each(hostileCases)(
+    '%s: answers the server with the code and message, and keeps serving',
+    async (_name, m, code, message, data?: unknown) => {
+      const called = deferred<{ error?: any }>();
+      server = await serve({ port: 0, host: '127.0.0.1', methods: {} });
+      server.on('connection', (peer) => void settle(peer.request('m')).then(called.resolve));
+      client = connect(server.url, { methods: { m } });
+      const { error } = await called.promise;
+      expect(error).toBeInstanceOf(RemoteError);
+      expect([error.code, error.message, error.data]).toEqual([code, message, data]);
+      expect(client.handlingCalls).toBe(0);
+      expect(uncaught).toEqual([]);
+    },
+  );
 });
 
 describe('a batch whose handler returns a function', () => {
@@ -108,7 +207,9 @@ describe('request ids a WebSocket server cannot tell apart', () => {
       id: 'same',
       error: { code: -32600, message: 'a request with id "same" is already being handled' },
     });
-    expect(unmatched).toEqual([expect.objectContaining({ reason: 'duplicate', id: 'same', detail: 'a request with this id is already being handled' })]);
+    expect(unmatched).toEqual([
+      expect.objectContaining({ reason: 'duplicate', id: 'same', detail: 'a request with this id is already being handled' }),
+    ]);
     release.resolve('first');
     expect(await raw.next()).toEqual({ jsonrpc: '2.0', id: 'same', result: 'first' });
     await raw.close();
@@ -136,7 +237,8 @@ describe('request ids a WebSocket server cannot tell apart', () => {
       id: null,
       error: {
         code: -32600,
-        message: '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly',
+        message:
+          '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly',
       },
     };
     expect([await raw.next(), await raw.next()]).toEqual([refusal, refusal]);
@@ -179,24 +281,28 @@ describe('a NATS responder', () => {
   });
 
   describe.each(['light', 'xstate'] as const)('(engine %s) whose handler', (engine) => {
-    it.each(hostileCases)('%s: answers RemoteError with the code and message, and keeps serving', async (_name, m, code, message, data?: unknown) => {
-      const subject = `hostile.e2e${++subjects}`;
-      responder = await serve({ nats: nats.url, subject, engine, methods: { m, echo: (p: unknown) => p } });
-      client = connect(nats.url, { subject, timeout: 2_000 });
-      const { error } = await settle(client.request('m'));
-      expect(error).toBeInstanceOf(RemoteError);
-      expect([error.code, error.message, error.data]).toEqual([code, message, data]);
-      expect(await client.request('echo', ['still up'])).toEqual(['still up']);
-      expect(responder.handlingCalls).toBe(0);
-      expect(uncaught).toEqual([]);
-    });
+    it.each(hostileCases)(
+      '%s: answers RemoteError with the code and message, and keeps serving',
+      async (_name, m, code, message, data?: unknown) => {
+        const subject = `hostile.e2e${++subjects}`;
+        responder = await serve({ nats: nats.url, subject, engine, methods: { m, echo: (p: unknown) => p } });
+        client = connect(nats.url, { subject, timeout: 2_000 });
+        const { error } = await settle(client.request('m'));
+        expect(error).toBeInstanceOf(RemoteError);
+        expect([error.code, error.message, error.data]).toEqual([code, message, data]);
+        expect(await client.request('echo', ['still up'])).toEqual(['still up']);
+        expect(responder.handlingCalls).toBe(0);
+        expect(uncaught).toEqual([]);
+      },
+    );
   });
 
   it('answers a second request reusing an id still in flight with -32600, in the same words as over WebSocket', async () => {
     const subject = `hostile.e2e${++subjects}`;
     const release = deferred<string>();
     responder = await serve({ nats: nats.url, subject, methods: { wait: () => release.promise } });
-    const request = (text: string) => raw.request(subject, new TextEncoder().encode(text), { timeout: 2_000 }).then((msg) => JSON.parse(msg.string()));
+    const request = (text: string) =>
+      raw.request(subject, new TextEncoder().encode(text), { timeout: 2_000 }).then((msg) => JSON.parse(msg.string()));
     const first = request('{"jsonrpc":"2.0","id":"same","method":"wait"}');
     await until(() => responder!.handlingCalls === 1, 'the first call to run');
     expect(await request('{"jsonrpc":"2.0","id":"same","method":"wait"}')).toEqual({
@@ -211,7 +317,9 @@ describe('a NATS responder', () => {
   it('refuses a request id beyond 2^53 with -32600 and id null', async () => {
     const subject = `hostile.e2e${++subjects}`;
     responder = await serve({ nats: nats.url, subject, methods: { echo: () => 'ran' } });
-    const msg = await raw.request(subject, new TextEncoder().encode('{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}'), { timeout: 2_000 });
+    const msg = await raw.request(subject, new TextEncoder().encode('{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}'), {
+      timeout: 2_000,
+    });
     expect(JSON.parse(msg.string())).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
   });
 });

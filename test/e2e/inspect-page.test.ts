@@ -124,9 +124,11 @@ describe('the inspection page (headless Chromium)', () => {
     expect(await early).toBe('late but fine');
     await shows(page, '#count-client-resolved', '2');
 
-    const rows = await page.locator('#timeline tr').evaluateAll((trs) =>
-      trs.map((tr) => [tr.children[1]!.textContent, tr.querySelector('.path')!.textContent, tr.querySelector('.outcome')!.textContent]),
-    );
+    const rows = await page
+      .locator('#timeline tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [tr.children[1]!.textContent, tr.querySelector('.path')!.textContent, tr.querySelector('.outcome')!.textContent]),
+      );
     expect(rows).toEqual([
       ['gate', 'queued → sent → awaiting → resolved', 'resolved'],
       ['gate', 'sent → awaiting → timedOut', 'timedOut'],

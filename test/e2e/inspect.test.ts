@@ -26,7 +26,12 @@ describe('inspection', () => {
     const calls = atClient.actorsOf('call');
     expect(calls).toHaveLength(2);
     // The first call was made before the socket opened, so it waited in queued.
-    expect(atClient.states.get(calls[0]!)).toEqual([{ pending: 'queued' }, { pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved']);
+    expect(atClient.states.get(calls[0]!)).toEqual([
+      { pending: 'queued' },
+      { pending: { inFlight: 'sent' } },
+      { pending: { inFlight: 'awaiting' } },
+      'resolved',
+    ]);
     expect(atClient.states.get(calls[1]!)).toEqual([{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved']);
     // Events sent to the call actors are visible too.
     const callEvents = atClient.events.flatMap((e) => (e.type === '@xstate.event' && e.actorRef === calls[1] ? [e.event.type] : []));

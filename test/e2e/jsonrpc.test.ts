@@ -10,7 +10,8 @@ beforeEach(async () => {
     methods: {
       echo: (p: unknown) => p,
       add: ([a, b]: [number, number]) => {
-        if (typeof a !== 'number' || typeof b !== 'number') throw new RpcError(ErrorCodes.InvalidParams, 'add takes two numbers', { got: [a, b] });
+        if (typeof a !== 'number' || typeof b !== 'number')
+          throw new RpcError(ErrorCodes.InvalidParams, 'add takes two numbers', { got: [a, b] });
         return a + b;
       },
       nothing: () => undefined,
@@ -138,13 +139,21 @@ describe('misuse', () => {
   it('throws TypeError and RangeError synchronously for bad arguments', async () => {
     client = connect(server.url);
     expect(() => client!.request('' as string)).toThrow(new TypeError('method must be a non-empty string, got ""'));
-    expect(() => client!.request('echo', 5 as never)).toThrow(new TypeError('params must be an object or an array (JSON-RPC 2.0), got number'));
+    expect(() => client!.request('echo', 5 as never)).toThrow(
+      new TypeError('params must be an object or an array (JSON-RPC 2.0), got number'),
+    );
     expect(() => client!.request('echo', {}, { timeout: -1 })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { timeout: Infinity })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { signal: {} as AbortSignal })).toThrow(TypeError);
-    expect(() => connect('http://example.invalid')).toThrow(new TypeError('url must be a ws://, wss:// or nats:// URL, got "http://example.invalid"'));
-    expect(() => connect(server.url, { timeout: 0 })).toThrow(new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'));
-    await expect(serve({ methods: { x: 1 as never } })).rejects.toThrow(new TypeError('options.methods.x must be a function, got number 1'));
+    expect(() => connect('http://example.invalid')).toThrow(
+      new TypeError('url must be a ws://, wss:// or nats:// URL, got "http://example.invalid"'),
+    );
+    expect(() => connect(server.url, { timeout: 0 })).toThrow(
+      new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'),
+    );
+    await expect(serve({ methods: { x: 1 as never } })).rejects.toThrow(
+      new TypeError('options.methods.x must be a function, got number 1'),
+    );
   });
 
   it('rejects params that cannot be encoded with ProtocolError, sending nothing', async () => {

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, ErrorCodes, RemoteError, type Client, type HandlerContext, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  ErrorCodes,
+  RemoteError,
+  type Client,
+  type HandlerContext,
+  type Peer,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
@@ -46,7 +57,7 @@ class CountingClock extends SimulatedClock {
 
 describe('handlerTimeout', () => {
   it.each(['light', 'xstate'] as const)(
-    "aborts ctx.signal and answers -32001 naming the method and the limit when a handler runs past it (%s engine)",
+    'aborts ctx.signal and answers -32001 naming the method and the limit when a handler runs past it (%s engine)',
     async (engine) => {
       const clock = new SimulatedClock();
       const { handler, entered, aborted } = signalWatcher();
@@ -127,7 +138,11 @@ describe('maxBatch', () => {
     const r = await raw(server.url);
     const request = (id: number) => ({ jsonrpc: '2.0', id, method: 'count' });
     r.send(JSON.stringify([request(1), request(2), request(3)]));
-    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batch of 3 messages exceeds 2 (maxBatch)' } });
+    expect(await r.next()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'batch of 3 messages exceeds 2 (maxBatch)' },
+    });
     r.send(JSON.stringify([request(4), request(5)]));
     expect(await r.next()).toEqual([
       { jsonrpc: '2.0', id: 4, result: 1 },
@@ -179,7 +194,11 @@ describe('maxDepth', () => {
     r.send(`{"jsonrpc":"2.0","id":1,"method":"count","params":${nested(3)}}`);
     expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 1, result: 1 });
     r.send(`{"jsonrpc":"2.0","id":2,"method":"count","params":${nested(4)}}`);
-    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'frame nested deeper than 4 levels (maxDepth)' } });
+    expect(await r.next()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'frame nested deeper than 4 levels (maxDepth)' },
+    });
     expect(runs).toBe(1);
   });
 
@@ -234,7 +253,10 @@ describe('maxInFlightPerConnection', () => {
     void settle(client.request('hold'));
     const { error } = await settle(client.request('hold'));
     expect(error).toBeInstanceOf(RemoteError);
-    expect([error.code, error.message]).toEqual([ErrorCodes.ServerBusy, 'server busy: 1 calls already in flight on this connection (maxInFlightPerConnection); "hold" was not run']);
+    expect([error.code, error.message]).toEqual([
+      ErrorCodes.ServerBusy,
+      'server busy: 1 calls already in flight on this connection (maxInFlightPerConnection); "hold" was not run',
+    ]);
   });
 });
 
@@ -245,7 +267,11 @@ describe('frames a JSON-RPC peer should not send', () => {
     server.on('connection', (peer: Peer) => peer.on('unmatched', (event) => unmatched.push(event)));
     const r = await raw(server.url);
     r.socket.send(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}'), { binary: true });
-    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'binary frame: JSON-RPC travels in text frames' } });
+    expect(await r.next()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'binary frame: JSON-RPC travels in text frames' },
+    });
     expect(unmatched).toMatchObject([{ reason: 'malformed', id: null, detail: 'binary frame: JSON-RPC travels in text frames' }]);
     r.send('{"jsonrpc":"2.0","id":2,"method":"echo","params":[2]}');
     expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 2, result: [2] });
@@ -264,7 +290,8 @@ describe('frames a JSON-RPC peer should not send', () => {
   });
 
   const BAD_ID = '"id" must be a string or a number';
-  const UNSAFE_ID = '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
+  const UNSAFE_ID =
+    '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
   it.each([
     ['an object', '{"a":1}', BAD_ID],
     ['an array', '[1]', BAD_ID],
@@ -284,8 +311,13 @@ describe('frames a JSON-RPC peer should not send', () => {
 });
 
 describe('limit options', () => {
-  it.each(['maxBatch', 'maxDepth', 'maxInFlightPerConnection'] as const)('throws for a %s that is not a whole number from 1', async (name) => {
-    await expect(serve({ [name]: 1.5, methods: {} })).rejects.toThrow(new TypeError(`options.${name} must be an integer, got number 1.5`));
-    await expect(serve({ [name]: 0, methods: {} })).rejects.toThrow(RangeError);
-  });
+  it.each(['maxBatch', 'maxDepth', 'maxInFlightPerConnection'] as const)(
+    'throws for a %s that is not a whole number from 1',
+    async (name) => {
+      await expect(serve({ [name]: 1.5, methods: {} })).rejects.toThrow(
+        new TypeError(`options.${name} must be an integer, got number 1.5`),
+      );
+      await expect(serve({ [name]: 0, methods: {} })).rejects.toThrow(RangeError);
+    },
+  );
 });

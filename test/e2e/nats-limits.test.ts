@@ -43,7 +43,11 @@ describe('a NATS responder', () => {
     let ran = 0;
     responder = await serve({ nats: nats.url, subject, methods: { echo: () => ++ran } });
     const answer = await request(subject, JSON.stringify(Array.from({ length: 101 }, (_, i) => call(i))));
-    expect(answer).toEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.InvalidRequest, message: 'batch of 101 messages exceeds 100 (maxBatch)' } });
+    expect(answer).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: ErrorCodes.InvalidRequest, message: 'batch of 101 messages exceeds 100 (maxBatch)' },
+    });
     expect(ran).toBe(0);
   });
 
@@ -83,7 +87,9 @@ describe('a NATS responder', () => {
       nats: nats.url,
       subject,
       handlerTimeout: 50,
-      methods: { hang: (_p: unknown, ctx) => new Promise(() => ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason.name))) },
+      methods: {
+        hang: (_p: unknown, ctx) => new Promise(() => ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason.name))),
+      },
     });
     client = connect(nats.url, { subject });
     const { error } = await settle(client.request('hang'));
@@ -105,6 +111,8 @@ describe('a NATS responder', () => {
 
   it('refuses bad limit options with TypeError and RangeError, as serve() over WebSocket does', async () => {
     await expect(serve({ nats: nats.url, subject: nextSubject(), maxBatch: 0, methods: {} })).rejects.toThrow(RangeError);
-    await expect(serve({ nats: nats.url, subject: nextSubject(), handlerTimeout: 'soon' as never, methods: {} })).rejects.toThrow(TypeError);
+    await expect(serve({ nats: nats.url, subject: nextSubject(), handlerTimeout: 'soon' as never, methods: {} })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

@@ -222,10 +222,20 @@ describe('inspection over NATS', () => {
     expect(atClient.states.get(client.actor)).toEqual([{ connecting: 'opening' }, 'open', 'closing', 'closed']);
     const calls = atClient.actorsOf('call');
     expect(calls).toHaveLength(3);
-    expect(atClient.states.get(calls[0]!)).toEqual([{ pending: 'queued' }, { pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved']);
+    expect(atClient.states.get(calls[0]!)).toEqual([
+      { pending: 'queued' },
+      { pending: { inFlight: 'sent' } },
+      { pending: { inFlight: 'awaiting' } },
+      'resolved',
+    ]);
     expect(atClient.states.get(calls[1]!)).toEqual([{ pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved']);
     // No responders: the call ends failed (with NoRespondersError), queued first as it was made while connecting.
-    expect(atClient.states.get(calls[2]!)).toEqual([{ pending: 'queued' }, { pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'failed']);
+    expect(atClient.states.get(calls[2]!)).toEqual([
+      { pending: 'queued' },
+      { pending: { inFlight: 'sent' } },
+      { pending: { inFlight: 'awaiting' } },
+      'failed',
+    ]);
     const incoming = atResponder.actorsOf('incomingCall');
     expect(incoming).toHaveLength(2);
     expect(atResponder.states.get(incoming[0]!)).toEqual(['handling', 'replied']);

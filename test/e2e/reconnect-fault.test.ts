@@ -52,50 +52,56 @@ afterEach(async () => {
 const tag = (params: object) => JSON.stringify(params);
 
 describe('server killed mid-call and restarted: reconnect', () => {
-  it('fails calls written on the lost connection, re-sends retry calls, sends queued ones, replays nothing else', { timeout: 60_000 }, async () => {
-    const first = await startServer(0, 'hang');
-    const port = Number(new URL(first.url).port);
-    client = connect(first.url, { reconnect: { initialDelay: 20, maxDelay: 200 }, timeout: 30_000, heartbeat: 0 });
-    const reconnecting: ReconnectingEvent[] = [];
-    client.on('reconnecting', (event) => reconnecting.push(event));
-    await client.ready;
-    expect(client.epoch).toBe(1);
+  it(
+    'fails calls written on the lost connection, re-sends retry calls, sends queued ones, replays nothing else',
+    { timeout: 60_000 },
+    async () => {
+      const first = await startServer(0, 'hang');
+      const port = Number(new URL(first.url).port);
+      client = connect(first.url, { reconnect: { initialDelay: 20, maxDelay: 200 }, timeout: 30_000, heartbeat: 0 });
+      const reconnecting: ReconnectingEvent[] = [];
+      client.on('reconnecting', (event) => reconnecting.push(event));
+      await client.ready;
+      expect(client.epoch).toBe(1);
 
-    // Three plain calls and two retry calls in flight; the first server never answers.
-    const plain = [1, 2, 3].map((n) => settle(client!.request('echo', { plain: n })));
-    const retried = [1, 2].map((n) => settle(client!.request('echo', { retried: n }, { retry: true })));
-    await first.seenAtLeast(5);
+      // Three plain calls and two retry calls in flight; the first server never answers.
+      const plain = [1, 2, 3].map((n) => settle(client!.request('echo', { plain: n })));
+      const retried = [1, 2].map((n) => settle(client!.request('echo', { retried: n }, { retry: true })));
+      await first.seenAtLeast(5);
 
-    first.child.kill('SIGKILL');
-    for (const { error } of await Promise.all(plain)) {
-      expect(error).toBeInstanceOf(ConnectionClosedError);
-      expect(error.closeCode).toBe(1006);
-      expect(error.message).toMatch(/was lost after the call was written \(code 1006\); it is reconnecting, and a call is re-sent only with \{ retry: true \}$/);
-    }
-    expect(client.state).toBe('connecting');
-    expect(client.reconnecting).toBe(true);
-    expect(reconnecting[0]).toMatchObject({ attempt: 1, code: 1006 });
+      first.child.kill('SIGKILL');
+      for (const { error } of await Promise.all(plain)) {
+        expect(error).toBeInstanceOf(ConnectionClosedError);
+        expect(error.closeCode).toBe(1006);
+        expect(error.message).toMatch(
+          /was lost after the call was written \(code 1006\); it is reconnecting, and a call is re-sent only with \{ retry: true \}$/,
+        );
+      }
+      expect(client.state).toBe('connecting');
+      expect(client.reconnecting).toBe(true);
+      expect(reconnecting[0]).toMatchObject({ attempt: 1, code: 1006 });
 
-    // Made while reconnecting: they wait in queued, behind the two retry calls.
-    const queued = [1, 2].map((n) => settle(client!.request('echo', { queued: n })));
-    expect(client.queuedCalls).toBe(4);
-    expect(client.pendingCalls).toBe(4);
+      // Made while reconnecting: they wait in queued, behind the two retry calls.
+      const queued = [1, 2].map((n) => settle(client!.request('echo', { queued: n })));
+      expect(client.queuedCalls).toBe(4);
+      expect(client.pendingCalls).toBe(4);
 
-    const second = await startServer(port, 'answer');
-    const outcomes = await Promise.all([...retried, ...queued]);
-    expect(outcomes.map((o) => o.value)).toEqual([{ retried: 1 }, { retried: 2 }, { queued: 1 }, { queued: 2 }]);
-    expect(client.epoch).toBe(2);
-    expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
-    expect(reconnecting.length).toBeGreaterThanOrEqual(1);
+      const second = await startServer(port, 'answer');
+      const outcomes = await Promise.all([...retried, ...queued]);
+      expect(outcomes.map((o) => o.value)).toEqual([{ retried: 1 }, { retried: 2 }, { queued: 1 }, { queued: 2 }]);
+      expect(client.epoch).toBe(2);
+      expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
+      expect(reconnecting.length).toBeGreaterThanOrEqual(1);
 
-    // Every request each server saw, in order: no call was replayed except the retry ones, with the same ids.
-    const plainTags = [1, 2, 3].map((n) => tag({ plain: n }));
-    const retryTags = [1, 2].map((n) => tag({ retried: n }));
-    const queuedTags = [1, 2].map((n) => tag({ queued: n }));
-    expect(first.seen.map((s) => s.params).sort()).toEqual([...plainTags, ...retryTags].sort());
-    expect(second.seen.map((s) => s.params)).toEqual([...retryTags, ...queuedTags]);
-    const idOf = (seen: Seen[], t: string) => seen.find((s) => s.params === t)!.id;
-    expect(retryTags.map((t) => idOf(second.seen, t))).toEqual(retryTags.map((t) => idOf(first.seen, t)));
-    expect(new Set([...first.seen, ...second.seen].map((s) => s.id)).size).toBe(3 + 2 + 2);
-  });
+      // Every request each server saw, in order: no call was replayed except the retry ones, with the same ids.
+      const plainTags = [1, 2, 3].map((n) => tag({ plain: n }));
+      const retryTags = [1, 2].map((n) => tag({ retried: n }));
+      const queuedTags = [1, 2].map((n) => tag({ queued: n }));
+      expect(first.seen.map((s) => s.params).sort()).toEqual([...plainTags, ...retryTags].sort());
+      expect(second.seen.map((s) => s.params)).toEqual([...retryTags, ...queuedTags]);
+      const idOf = (seen: Seen[], t: string) => seen.find((s) => s.params === t)!.id;
+      expect(retryTags.map((t) => idOf(second.seen, t))).toEqual(retryTags.map((t) => idOf(first.seen, t)));
+      expect(new Set([...first.seen, ...second.seen].map((s) => s.id)).size).toBe(3 + 2 + 2);
+    },
+  );
 });

@@ -54,7 +54,15 @@ describe('reconnect', () => {
       await until(() => client!.state === 'open', 'the client to reopen');
       expect(await client.request('echo', { drop })).toEqual({ drop });
     }
-    expect(events).toEqual(['open 1', 'reconnecting 1 in 100', 'open 2', 'reconnecting 1 in 100', 'open 3', 'reconnecting 1 in 100', 'open 4']);
+    expect(events).toEqual([
+      'open 1',
+      'reconnecting 1 in 100',
+      'open 2',
+      'reconnecting 1 in 100',
+      'open 3',
+      'reconnecting 1 in 100',
+      'open 4',
+    ]);
     expect(handled).toBe(3);
   });
 
@@ -79,7 +87,12 @@ describe('reconnect', () => {
       clock.increment(delay);
       await until(() => reconnecting.length === before + 1, 'the attempt to fail');
     }
-    expect(reconnecting.map((e) => [e.attempt, e.delay])).toEqual([[1, 100], [2, 200], [3, 400], [4, 400]]);
+    expect(reconnecting.map((e) => [e.attempt, e.delay])).toEqual([
+      [1, 100],
+      [2, 200],
+      [3, 400],
+      [4, 400],
+    ]);
     expect(reconnecting.at(-1)!.error).toBeInstanceOf(Error);
 
     server = await serve({ port, methods: { echo: (p: unknown) => p } });
@@ -103,7 +116,9 @@ describe('reconnect', () => {
     clock.increment(200);
     const [ready, { error }] = await Promise.all([settle(client.ready), call]);
     expect(ready.error).toBeInstanceOf(ConnectionClosedError);
-    expect(ready.error.message).toMatch(/^could not connect to ws:\/\/127\.0\.0\.1:\d+ \(code 1006\): .*; gave up after 2 attempts to reconnect \(maxAttempts\)$/);
+    expect(ready.error.message).toMatch(
+      /^could not connect to ws:\/\/127\.0\.0\.1:\d+ \(code 1006\): .*; gave up after 2 attempts to reconnect \(maxAttempts\)$/,
+    );
     expect(error).toBe(ready.error);
     expect(client.state).toBe('closed');
   });
@@ -183,8 +198,12 @@ describe('reconnect', () => {
 
   it('rejects bad reconnect options and reconnect on nats:// synchronously', () => {
     expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay: -1 } })).toThrow(RangeError);
-    expect(() => connect('ws://127.0.0.1:1', { reconnect: { jitter: 2 } })).toThrow(/options\.reconnect\.jitter must be a number from 0 to 1/);
-    expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay: 500, maxDelay: 100 } })).toThrow(/maxDelay \(100\) must be at least/);
+    expect(() => connect('ws://127.0.0.1:1', { reconnect: { jitter: 2 } })).toThrow(
+      /options\.reconnect\.jitter must be a number from 0 to 1/,
+    );
+    expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay: 500, maxDelay: 100 } })).toThrow(
+      /maxDelay \(100\) must be at least/,
+    );
     expect(() => connect('ws://127.0.0.1:1', { reconnect: { delay: 1 } as never })).toThrow(/options\.reconnect\.delay is not an option/);
     expect(() => connect('ws://127.0.0.1:1', { reconnect: 'yes' as never })).toThrow(TypeError);
     expect(() => connect('nats://127.0.0.1:4222', { subject: 'x', reconnect: true })).toThrow(/applies to WebSocket URLs only/);

@@ -2,7 +2,16 @@ import { WebSocketServer } from 'ws';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, RemoteError, RpcError, type Client, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  RemoteError,
+  RpcError,
+  type Client,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { abortWatcher, closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
@@ -11,17 +20,36 @@ closeAfterEach(() => [client, server]);
 
 describe('handler errors that cannot travel as JSON', () => {
   it.each([
-    ['a BigInt in data', () => { throw new RpcError(-32000, 'bad', { n: 10n }); }, -32000, 'bad'],
-    ['a cycle in data', () => { const d: Record<string, unknown> = {}; d.self = d; throw new RpcError(-32001, 'cyclic', d); }, -32001, 'cyclic'],
+    [
+      'a BigInt in data',
+      () => {
+        throw new RpcError(-32000, 'bad', { n: 10n });
+      },
+      -32000,
+      'bad',
+    ],
+    [
+      'a cycle in data',
+      () => {
+        const d: Record<string, unknown> = {};
+        d.self = d;
+        throw new RpcError(-32001, 'cyclic', d);
+      },
+      -32001,
+      'cyclic',
+    ],
     ['an object without a prototype', () => Promise.reject(Object.create(null)), -32603, '[object Object]', { name: 'object' }],
-  ])('answers an error the peer can read when the handler throws %s, and the server keeps serving', async (_name, fail, code, message, data?: unknown) => {
-    server = await serve({ methods: { fail, echo: (p: unknown) => p } });
-    client = connect(server.url);
-    const { error } = await settle(client.request('fail'));
-    expect(error).toBeInstanceOf(RemoteError);
-    expect([error.code, error.message, error.data]).toEqual([code, message, data]);
-    expect(await client.request('echo', ['still up'])).toEqual(['still up']);
-  });
+  ])(
+    'answers an error the peer can read when the handler throws %s, and the server keeps serving',
+    async (_name, fail, code, message, data?: unknown) => {
+      server = await serve({ methods: { fail, echo: (p: unknown) => p } });
+      client = connect(server.url);
+      const { error } = await settle(client.request('fail'));
+      expect(error).toBeInstanceOf(RemoteError);
+      expect([error.code, error.message, error.data]).toEqual([code, message, data]);
+      expect(await client.request('echo', ['still up'])).toEqual(['still up']);
+    },
+  );
 });
 
 describe('deadlines reach the other side', () => {
@@ -44,7 +72,8 @@ describe('deadlines reach the other side', () => {
     const aborted: string[] = [];
     server = await serve({
       methods: {
-        work: ({ n }: { n: string }, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(n), reject(ctx.signal.reason)))),
+        work: ({ n }: { n: string }, ctx) =>
+          new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(n), reject(ctx.signal.reason)))),
       },
     });
     server.on('connection', (peer) => peer.on('unmatched', (e) => frames.push(e)));
@@ -61,7 +90,11 @@ describe('deadlines reach the other side', () => {
     await until(() => aborted.length === 3, 'every handler to be aborted');
     expect(aborted.sort()).toEqual(['a', 'b', 'c']);
     expect(sent).toHaveLength(1);
-    expect(JSON.parse(sent[0]!).map((f: { method: string }) => f.method)).toEqual(['$/cancelRequest', '$/cancelRequest', '$/cancelRequest']);
+    expect(JSON.parse(sent[0]!).map((f: { method: string }) => f.method)).toEqual([
+      '$/cancelRequest',
+      '$/cancelRequest',
+      '$/cancelRequest',
+    ]);
     // A batch of notifications gets no reply and nothing is reported as unmatched.
     expect(frames).toEqual([]);
   });
@@ -72,7 +105,9 @@ describe('closing', () => {
     server = await serve({ methods: { echo: (p: unknown) => p } });
     client = connect(server.url);
     await client.ready;
-    expect(() => client!.close(1005)).toThrow(new RangeError('close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got 1005'));
+    expect(() => client!.close(1005)).toThrow(
+      new RangeError('close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got 1005'),
+    );
     expect(() => client!.close(999)).toThrow(RangeError);
     expect(() => client!.close(1000, 'x'.repeat(124))).toThrow(new RangeError('close reason must be at most 123 bytes of UTF-8, got 124'));
     expect(client.state).toBe('open');

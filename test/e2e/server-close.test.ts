@@ -128,7 +128,11 @@ describe('server.close() resolves and leaves no socket open', () => {
 
   it('with all of these at once', async () => {
     const entered = deferred();
-    server = await serve({ closeTimeout: CLOSE_TIMEOUT, authenticate: ({ url }) => url === '/ok' || (entered.resolve(), never()), methods: { hang: never } });
+    server = await serve({
+      closeTimeout: CLOSE_TIMEOUT,
+      authenticate: ({ url }) => url === '/ok' || (entered.resolve(), never()),
+      methods: { hang: never },
+    });
     const idle = await tcp(server);
     const half = await tcp(server);
     half.socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');

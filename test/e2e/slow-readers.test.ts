@@ -72,7 +72,9 @@ describe('a client that does not read its answers', () => {
     const { error } = await pending;
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.closeCode).toBe(1008);
-    expect(error.message).toMatch(/was dropped: the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/);
+    expect(error.message).toMatch(
+      /was dropped: the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/,
+    );
     await peer.closed;
     expect(server.connections.size).toBe(0);
   });
@@ -113,11 +115,17 @@ describe('a client that does not read its answers', () => {
 });
 
 describe('a server that does not read the answers to its calls', () => {
-  it("flooding a client with calls: the client refuses them busy at highWaterMark and drops the server with 1008 after drainTimeout", async () => {
+  it('flooding a client with calls: the client refuses them busy at highWaterMark and drops the server with 1008 after drainTimeout', async () => {
     const clock = new SimulatedClock();
     let ran = 0;
     raw = await rawServer();
-    client = connect(raw.url, { clock, heartbeat: 0, highWaterMark: MiB, drainTimeout: 5_000, methods: { big: () => (ran++, 'x'.repeat(MiB)) } });
+    client = connect(raw.url, {
+      clock,
+      heartbeat: 0,
+      highWaterMark: MiB,
+      drainTimeout: 5_000,
+      methods: { big: () => (ran++, 'x'.repeat(MiB)) },
+    });
     await client.ready;
     socket = await raw.accepted;
     socket.pause();

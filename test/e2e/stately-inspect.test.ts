@@ -68,7 +68,8 @@ async function inspectedCalls() {
   const cancelled = client.request('hang', undefined, { signal: controller.signal });
   await watcher.entered;
   // Cancel once the call is written (awaiting), as seen by the relay: the write's callback may come after the handler starts.
-  const awaiting = () => received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":{"inFlight":"awaiting"}}');
+  const awaiting = () =>
+    received.filter((e) => e.type === '@xstate.snapshot' && JSON.stringify(valueOf(e)) === '{"pending":{"inFlight":"awaiting"}}');
   await until(() => awaiting().length === 4, 'the fourth call to be awaiting', 200_000);
   controller.abort('changed my mind');
   outcomes.push(await settle(cancelled));
@@ -76,12 +77,16 @@ async function inspectedCalls() {
 
   const byId = () => received.filter((e) => e.type === '@xstate.actor');
   // Wait until the relay has the closed connection's snapshot and four calls that ended.
-  await until(() => {
-    const connection = byId().find((e) => machineOf(e) === 'connection');
-    const calls = byId().filter((e) => machineOf(e) === 'call');
-    const finals = received.filter((e) => e.type === '@xstate.snapshot' && e.snapshot.status === 'done');
-    return !!connection && calls.length === 4 && finals.length === 5;
-  }, 'the relay to receive every event', 200_000);
+  await until(
+    () => {
+      const connection = byId().find((e) => machineOf(e) === 'connection');
+      const calls = byId().filter((e) => machineOf(e) === 'call');
+      const finals = received.filter((e) => e.type === '@xstate.snapshot' && e.snapshot.status === 'done');
+      return !!connection && calls.length === 4 && finals.length === 5;
+    },
+    'the relay to receive every event',
+    200_000,
+  );
   return { received, outcomes, actors: byId() };
 }
 
@@ -125,7 +130,9 @@ describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopb
       expect(last).toMatchObject({ snapshot: { status: 'done', context: { method } } });
     }
     // The events each call received are forwarded too.
-    const eventsOfFirst = received.flatMap((e) => (e.type === '@xstate.event' && e.sessionId === calls[0]!.sessionId ? [e.event.type] : []));
+    const eventsOfFirst = received.flatMap((e) =>
+      e.type === '@xstate.event' && e.sessionId === calls[0]!.sessionId ? [e.event.type] : [],
+    );
     expect(eventsOfFirst).toEqual(expect.arrayContaining(['request.written', 'response.result']));
   });
 

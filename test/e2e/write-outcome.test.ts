@@ -19,7 +19,7 @@ function socketOf(peer: Client): WebSocket {
 }
 
 describe('the written / not-written distinction', () => {
-  it('a call made after the peer\'s close frame fails as not written, and the call still being written is not blamed for it', async () => {
+  it("a call made after the peer's close frame fails as not written, and the call still being written is not blamed for it", async () => {
     // A server that stops reading, then starts the close handshake: the client's big write stays in its socket.
     wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((resolve) => wss!.once('listening', resolve));

@@ -121,7 +121,15 @@ describe('Deadlines: many deadlines on one timer', () => {
     const listener = (error: unknown) => thrown.push(error);
     process.prependListener('uncaughtException', listener);
     try {
-      deadlines.add({ ...entry('bad', expired), expire: () => { throw new Error('bad entry'); } }, 10);
+      deadlines.add(
+        {
+          ...entry('bad', expired),
+          expire: () => {
+            throw new Error('bad entry');
+          },
+        },
+        10,
+      );
       deadlines.add(entry('good', expired), 10);
       clock.advance(10);
       expect(expired).toEqual(['good']);
@@ -204,12 +212,25 @@ describe('Deadlines: cost with many distinct durations', () => {
 
   it('expires exactly the due entries, in deadline order, never early, each once (random adds, removes and clock moves)', () => {
     // Mostly distinct durations (quarter milliseconds too), some shared so chains form.
-    const duration = fc.oneof(fc.integer({ min: 1, max: 12_000 }).map((q) => q / 4), fc.constantFrom(50, 100, 1000));
+    const duration = fc.oneof(
+      fc.integer({ min: 1, max: 12_000 }).map((q) => q / 4),
+      fc.constantFrom(50, 100, 1000),
+    );
     const command = fc.oneof(
-      { weight: 5, arbitrary: fc.record({ kind: fc.constant('add' as const), ms: duration, onExpire: fc.option(fc.record({ ms: duration, remove: fc.nat() })) }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          kind: fc.constant('add' as const),
+          ms: duration,
+          onExpire: fc.option(fc.record({ ms: duration, remove: fc.nat() })),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
       // A late clock fires its timer after `ms` has passed, not when due: several entries are due at once.
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }), late: fc.boolean() }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }), late: fc.boolean() }),
+      },
     );
     fc.assert(
       fc.property(fc.array(command, { maxLength: 150 }), (commands) => {

@@ -43,7 +43,8 @@ function recorder(names: string[], actions: string[]) {
 function inspectRecorder(into: Trace['inspected']) {
   return (event: InspectionEvent) => {
     if (event.type === '@xstate.event') into.push({ type: event.type, event: event.event.type, actorRef: event.actorRef });
-    if (event.type === '@xstate.snapshot') into.push({ type: event.type, value: (event.snapshot as unknown as { value: unknown }).value, actorRef: event.actorRef });
+    if (event.type === '@xstate.snapshot')
+      into.push({ type: event.type, value: (event.snapshot as unknown as { value: unknown }).value, actorRef: event.actorRef });
   };
 }
 
@@ -51,7 +52,11 @@ type Provide = (actions: string[]) => any;
 
 function runXState(machine: AnyStateMachine, provided: Provide, input: unknown, events: Event[]): Trace {
   const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
-  const actor = createActor(machine.provide(provided(trace.actions)), { input, clock: new SimulatedClock(), inspect: inspectRecorder(trace.inspected) });
+  const actor = createActor(machine.provide(provided(trace.actions)), {
+    input,
+    clock: new SimulatedClock(),
+    inspect: inspectRecorder(trace.inspected),
+  });
   actor.start();
   const record = () => trace.states.push({ value: actor.getSnapshot().value, status: actor.getSnapshot().status });
   record();
@@ -64,16 +69,15 @@ function runXState(machine: AnyStateMachine, provided: Provide, input: unknown, 
   return ownEvents(trace, actor);
 }
 
-function runLight(
-  machine: AnyStateMachine,
-  provided: Provide,
-  input: unknown,
-  events: Event[],
-): Trace & { timersLeft: number } {
+function runLight(machine: AnyStateMachine, provided: Provide, input: unknown, events: Event[]): Trace & { timersLeft: number } {
   const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
   const compiled = compileMachine(machine, provided(trace.actions));
   const clock = new SimulatedClock();
-  const deadlines = new Deadlines({ now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) });
+  const deadlines = new Deadlines({
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (id) => clock.clearTimeout(id as number),
+  });
   const scope: ActorScope = { scheduler: deadlines, inspect: inspectRecorder(trace.inspected), parent: undefined, onDone: undefined };
   const actor = new FlatActor(compiled, scope, input, undefined).start();
   const record = () => trace.states.push({ value: actor.getSnapshot().value, status: actor.getSnapshot().status });
@@ -90,7 +94,10 @@ function runLight(
 
 /** Only the actor's own inspection events (XState also reports the invoked handler as an actor of its own). */
 function ownEvents(trace: Trace, actor: unknown): Trace {
-  return { ...trace, inspected: trace.inspected.filter((e) => e.actorRef === actor).map(({ actorRef: _, ...rest }) => ({ ...rest, actorRef: undefined })) };
+  return {
+    ...trace,
+    inspected: trace.inspected.filter((e) => e.actorRef === actor).map(({ actorRef: _, ...rest }) => ({ ...rest, actorRef: undefined })),
+  };
 }
 
 const callEvents = CALL_EVENTS as Event[];
@@ -111,20 +118,29 @@ interface Case {
   light: Provide;
 }
 
-const callInput = (sendNow: boolean, retry: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: 500, sendNow, retry });
+const callInput = (sendNow: boolean, retry: boolean): CallInput => ({
+  id: 'c1',
+  method: 'sum',
+  params: [1, 2],
+  timeout: 500,
+  sendNow,
+  retry,
+});
 const callActions = ['writeRequest', 'notifyPeerOfCancel', 'settleCaller'];
 const incomingInput: IncomingCallInput = { id: 7, method: 'echo', params: { a: 1 } };
 const never = () => new Promise<never>(() => {});
 
 const cases: Case[] = [
-  ...[false, true].flatMap((open) => [false, true].map((retry) => ({
-    name: `call (connection ${open ? 'open' : 'not open'} at start${retry ? ', retry' : ''})`,
-    machine: callMachine,
-    input: callInput(open, retry),
-    events: callEvents,
-    xstate: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
-    light: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
-  }))),
+  ...[false, true].flatMap((open) =>
+    [false, true].map((retry) => ({
+      name: `call (connection ${open ? 'open' : 'not open'} at start${retry ? ', retry' : ''})`,
+      machine: callMachine,
+      input: callInput(open, retry),
+      events: callEvents,
+      xstate: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
+      light: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
+    })),
+  ),
   ...[true, false].map((hasMethod) => ({
     name: `incomingCall (method ${hasMethod ? 'found' : 'missing'})`,
     machine: incomingCallMachine,
@@ -155,7 +171,10 @@ describe('light engine ≡ XState on every generated path', () => {
         const events = path.steps.slice(1).map((step) => step.event as Event);
         const expected = runXState(c.machine, c.xstate, c.input, events);
         const actual = runLight(c.machine, c.light, c.input, events);
-        expect({ ...actual, timersLeft: undefined }, `path ${events.map((e) => e.type).join(' → ')}`).toEqual({ ...expected, timersLeft: undefined });
+        expect({ ...actual, timersLeft: undefined }, `path ${events.map((e) => e.type).join(' → ')}`).toEqual({
+          ...expected,
+          timersLeft: undefined,
+        });
         expect(actual.timersLeft).toBe(0);
         finals.add(JSON.stringify(actual.states.at(-1)));
       }

@@ -6,7 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { callMachine, type CallContext, type CallEvent, type CallInput } from '../../machines/call.machine.js';
-import { incomingCallMachine, type IncomingCallContext, type IncomingCallEvent, type IncomingCallInput } from '../../machines/incomingCall.machine.js';
+import {
+  incomingCallMachine,
+  type IncomingCallContext,
+  type IncomingCallEvent,
+  type IncomingCallInput,
+} from '../../machines/incomingCall.machine.js';
 import { defineRunner } from '../../src/engine/runner.js';
 
 interface Host {
@@ -21,7 +26,8 @@ const calls = defineRunner<CallInput, Host, Owner, CallContext, CallEvent>(callM
   actions: {
     writeRequest: (host, owner, context) => host.seen.push(`${host.name} write ${owner.label} ${context.id}`),
     notifyPeerOfCancel: (host, owner, context) => host.seen.push(`${host.name} cancel ${owner.label} ${context.id}`),
-    settleCaller: (host, owner, context, params: { status: string }) => host.seen.push(`${host.name} settle ${owner.label} ${context.id} ${params.status}`),
+    settleCaller: (host, owner, context, params: { status: string }) =>
+      host.seen.push(`${host.name} settle ${owner.label} ${context.id} ${params.status}`),
   },
 });
 const QUEUED = calls.state('pending.queued');
@@ -62,7 +68,9 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
   it('runs promise actors with their input and signal, and reports each actor done with its owner', async () => {
     const host: Host = { name: 'conn', seen: [] };
     const done: string[] = [];
-    const actors = incoming.create(engine, host, { onDone: (owner, actor) => done.push(`${owner.label} ${actor.in(CANCELLED) ? 'cancelled' : 'ended'}`) });
+    const actors = incoming.create(engine, host, {
+      onDone: (owner, actor) => done.push(`${owner.label} ${actor.in(CANCELLED) ? 'cancelled' : 'ended'}`),
+    });
     const answered = actors.create({ id: 1, method: 'echo', params: [1] }, { label: 'a' });
     const cancelled = actors.create({ id: 2, method: 'echo', params: [2] }, { label: 'b' });
     answered.start();
@@ -70,7 +78,13 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
     cancelled.send({ type: 'call.cancel', reason: 'stop' });
     await new Promise((resolve) => setImmediate(resolve));
     // XState starts an invoked actor once the step is over, the light engine within it: the order across actors differs.
-    expect([...host.seen].sort()).toEqual(['conn has echo', 'conn has echo', 'conn result a "answer"', 'conn run echo [1] signal false', 'conn run echo [2] signal false']);
+    expect([...host.seen].sort()).toEqual([
+      'conn has echo',
+      'conn has echo',
+      'conn result a "answer"',
+      'conn run echo [1] signal false',
+      'conn run echo [2] signal false',
+    ]);
     expect(done).toEqual(['b cancelled', 'a ended']);
   });
 });

@@ -23,7 +23,11 @@ const noop = () => {};
 
 function lightActor(machine: AnyStateMachine, provided: object, input: unknown, inspect?: (event: InspectionEvent) => void) {
   const clock = new SimulatedClock();
-  const deadlines = new Deadlines({ now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) });
+  const deadlines = new Deadlines({
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (id) => clock.clearTimeout(id as number),
+  });
   const scope: ActorScope = { scheduler: deadlines, inspect, parent: undefined, onDone: undefined };
   return new FlatActor(compileMachine(machine, provided as never), scope, input, undefined);
 }
@@ -75,7 +79,11 @@ const cases: Case[] = [
       { type: `xstate.done.actor.${HANDLER_ID}`, output: 42, actorId: HANDLER_ID },
       { type: `xstate.error.actor.${HANDLER_ID}`, error: 'boom', actorId: HANDLER_ID },
     ],
-    xstate: { actions: { sendResult: noop, sendError: noop }, guards: { hasMethod: () => hasMethod }, actors: { handler: fromPromise(never) } },
+    xstate: {
+      actions: { sendResult: noop, sendError: noop },
+      guards: { hasMethod: () => hasMethod },
+      actors: { handler: fromPromise(never) },
+    },
     light: { actions: { sendResult: noop, sendError: noop }, guards: { hasMethod: () => hasMethod }, actors: { handler: never } },
   })),
 ];
@@ -91,7 +99,10 @@ function json(snapshot: { toJSON(): unknown }) {
 describe('light snapshots carry what XState snapshots carry', () => {
   for (const c of cases) {
     it(`${c.name}: machine, value, matches, can and toJSON as XState's after every event of every path`, () => {
-      const paths = [...getShortestPaths(c.machine.provide(c.xstate as never), { input: c.input, events: c.events }), ...getSimplePaths(c.machine.provide(c.xstate as never), { input: c.input, events: c.events })];
+      const paths = [
+        ...getShortestPaths(c.machine.provide(c.xstate as never), { input: c.input, events: c.events }),
+        ...getSimplePaths(c.machine.provide(c.xstate as never), { input: c.input, events: c.events }),
+      ];
       expect(paths.length).toBeGreaterThan(1);
       const candidates = matchCandidates(c.machine);
       for (const path of paths) {
@@ -109,14 +120,20 @@ describe('light snapshots carry what XState snapshots carry', () => {
           expect(Object.keys(actual.toJSON()), where).toEqual(Object.keys(expected.toJSON() as object));
           expect(actual.getMeta(), where).toEqual(expected.getMeta());
           expect([...actual.tags], where).toEqual([...expected.tags]);
-          for (const value of candidates) expect(actual.matches(value), `${where}: matches(${JSON.stringify(value)})`).toBe(expected.matches(value as never));
+          for (const value of candidates)
+            expect(actual.matches(value), `${where}: matches(${JSON.stringify(value)})`).toBe(expected.matches(value as never));
           for (const event of c.events) expect(actual.can(event), `${where}: can(${event.type})`).toBe(expected.can(event as never));
         };
         compare('after start');
         for (const [i, event] of events.entries()) {
           xstate.send(event as never);
           light.send(event);
-          compare(`after ${events.slice(0, i + 1).map((e) => e.type).join(' → ')}`);
+          compare(
+            `after ${events
+              .slice(0, i + 1)
+              .map((e) => e.type)
+              .join(' → ')}`,
+          );
         }
         xstate.stop();
         light.stop();
@@ -147,7 +164,14 @@ describe('light snapshots carry what XState snapshots carry', () => {
         meta: { label: 'outer' },
         initial: 'inner',
         states: {
-          inner: { tags: ['deep'], meta: { label: 'inner' }, on: { next: { target: 'second', guard: ({ context }) => context.n > 0 }, bump: { actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+          inner: {
+            tags: ['deep'],
+            meta: { label: 'inner' },
+            on: {
+              next: { target: 'second', guard: ({ context }) => context.n > 0 },
+              bump: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+            },
+          },
           second: { on: { noop: {} } },
         },
         on: { finish: 'done' },
@@ -169,7 +193,12 @@ describe('light snapshots carry what XState snapshots carry', () => {
     expect(first.getMeta()).toEqual({ 'tagged.outer': { label: 'outer' }, 'tagged.outer.inner': { label: 'inner' } });
     expect(first.getMeta()).toEqual(xstate.getSnapshot().getMeta());
     // The guard reads context.n, 0 here: no transition; a targetless one with actions counts, as in XState.
-    expect([first.can({ type: 'next' }), first.can({ type: 'bump' }), first.can({ type: 'finish' }), first.can({ type: 'nothing' })]).toEqual([false, true, true, false]);
+    expect([
+      first.can({ type: 'next' }),
+      first.can({ type: 'bump' }),
+      first.can({ type: 'finish' }),
+      first.can({ type: 'nothing' }),
+    ]).toEqual([false, true, true, false]);
     for (const actor of [xstate, light]) actor.send({ type: 'bump' } as never);
     // The old snapshot still answers for its own context; the new one for the new context.
     expect(first.can({ type: 'next' })).toBe(false);
@@ -190,7 +219,21 @@ describe('light snapshots carry what XState snapshots carry', () => {
 
   it('carries the error an action threw, with status error, as XState does', async () => {
     const boom = new Error('boom');
-    const failing = createMachine({ id: 'failing', initial: 'a', states: { a: { on: { go: { actions: () => { throw boom; } } } } } });
+    const failing = createMachine({
+      id: 'failing',
+      initial: 'a',
+      states: {
+        a: {
+          on: {
+            go: {
+              actions: () => {
+                throw boom;
+              },
+            },
+          },
+        },
+      },
+    });
     const light = lightActor(failing, {}, undefined).start();
     const thrown = new Promise((resolve) => process.once('uncaughtException', resolve));
     light.send({ type: 'go' });

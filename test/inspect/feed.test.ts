@@ -6,7 +6,14 @@ import type { PageEvent } from '../../src/tools/inspect/model.js';
 
 function feed(side: 'client' | 'server' = 'client') {
   const events: PageEvent[] = [];
-  return { events, inspect: inspectionFeed(side, (e) => events.push(e), () => 7) };
+  return {
+    events,
+    inspect: inspectionFeed(
+      side,
+      (e) => events.push(e),
+      () => 7,
+    ),
+  };
 }
 
 describe('inspectionFeed', () => {
@@ -21,7 +28,14 @@ describe('inspectionFeed', () => {
     const sid = call.sessionId;
     expect(events).toEqual(
       (['queued', 'sent', 'awaiting', 'resolved'] as const).map((state) => ({
-        k: 'call', side: 'client', sid, method: 'echo', id: 'c1', state, done: state === 'resolved', at: 7,
+        k: 'call',
+        side: 'client',
+        sid,
+        method: 'echo',
+        id: 'c1',
+        state,
+        done: state === 'resolved',
+        at: 7,
       })),
     );
   });

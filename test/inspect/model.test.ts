@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { applyEvent, emptyModel, type PageEvent } from '../../src/tools/inspect/model.js';
 
 const call = (sid: string, state: string, at: number, done = false, side: 'client' | 'server' = 'client'): PageEvent => ({
-  k: 'call', side, sid, method: 'm', id: `id-${sid}`, state, done, at,
+  k: 'call',
+  side,
+  sid,
+  method: 'm',
+  id: `id-${sid}`,
+  state,
+  done,
+  at,
 });
 
 describe('the page model', () => {
@@ -15,10 +22,21 @@ describe('the page model', () => {
     applyEvent(model, call('a', 'timedOut', 9, true));
     expect(model.inflight).toEqual({});
     expect(model.counts.client).toEqual({ resolved: 0, failed: 0, timedOut: 1, cancelled: 0 });
-    expect(model.recent).toEqual([{ sid: 'a', side: 'client', method: 'm', id: 'id-a', state: 'timedOut', path: ['queued', 'sent', 'awaiting', 'timedOut'], started: 1, ended: 9 }]);
+    expect(model.recent).toEqual([
+      {
+        sid: 'a',
+        side: 'client',
+        method: 'm',
+        id: 'id-a',
+        state: 'timedOut',
+        path: ['queued', 'sent', 'awaiting', 'timedOut'],
+        started: 1,
+        ended: 9,
+      },
+    ]);
   });
 
-  it('counts server calls without adding them to the timeline, and tracks each side\'s connection', () => {
+  it("counts server calls without adding them to the timeline, and tracks each side's connection", () => {
     const model = emptyModel();
     applyEvent(model, { k: 'connection', side: 'server', state: 'open', at: 1 });
     applyEvent(model, call('s', 'handling', 1, false, 'server'));

@@ -26,16 +26,19 @@ describe('demo traffic', () => {
   });
 
   it('refuses traffic options out of range before starting anything', async () => {
-    await expect(startInspectPage({ traffic: { rate: 0 } })).rejects.toThrow(new RangeError('traffic.rate must be between 1 and 1000, got 0'));
-    await expect(startInspectPage({ traffic: { maxDelay: 1.5 } })).rejects.toThrow(new TypeError('traffic.maxDelay must be an integer, got number 1.5'));
+    await expect(startInspectPage({ traffic: { rate: 0 } })).rejects.toThrow(
+      new RangeError('traffic.rate must be between 1 and 1000, got 0'),
+    );
+    await expect(startInspectPage({ traffic: { maxDelay: 1.5 } })).rejects.toThrow(
+      new TypeError('traffic.maxDelay must be an integer, got number 1.5'),
+    );
     await expect(startInspectPage({ port: -1 })).rejects.toThrow(RangeError);
   });
 
   it('ends calls in every final state, and after a reconnection some calls waited in queued', async () => {
     page = await startInspectPage({ traffic: { seed: 7, rate: 100, maxDelay: 30, reconnectEvery: 150 } });
     const { model } = page;
-    const seen = () =>
-      Object.values(model.counts.client).every((n) => n > 0) && model.recent.some((c) => c.path[0] === 'queued');
+    const seen = () => Object.values(model.counts.client).every((n) => n > 0) && model.recent.some((c) => c.path[0] === 'queued');
     // Bounded by a number of polls, not asserted as a duration.
     for (let i = 0; i < 400 && !seen(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
     expect(Object.values(model.counts.client).every((n) => n > 0)).toBe(true);

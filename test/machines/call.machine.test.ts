@@ -411,20 +411,29 @@ describe('callMachine: inFlight (sent and awaiting share their transitions)', ()
     ['response.result', { type: 'response.result', result: 3 }, 'resolved', { result: 3, error: undefined }, ['settleCaller:resolved']],
     ['response.error', { type: 'response.error', error: remote }, 'failed', { result: undefined, error: remote }, ['settleCaller:failed']],
     ['connection.lost', { type: 'connection.lost', error: lost }, 'failed', { result: undefined, error: lost }, ['settleCaller:failed']],
-    ['call.cancel', { type: 'call.cancel', reason }, 'cancelled', { result: undefined, error: reason }, ['notifyPeerOfCancel', 'settleCaller:cancelled']],
+    [
+      'call.cancel',
+      { type: 'call.cancel', reason },
+      'cancelled',
+      { result: undefined, error: reason },
+      ['notifyPeerOfCancel', 'settleCaller:cancelled'],
+    ],
   ] as const;
   for (const state of ['sent', 'awaiting'] as const) {
-    it.each(shared)(`%s from ${state}: settles as the parent's transition says, once, and clears the deadline`, (_, event, status, settled, actions) => {
-      const { actor, clock, log, settleCaller } = startIn(state);
-      log.length = 0;
+    it.each(shared)(
+      `%s from ${state}: settles as the parent's transition says, once, and clears the deadline`,
+      (_, event, status, settled, actions) => {
+        const { actor, clock, log, settleCaller } = startIn(state);
+        log.length = 0;
 
-      actor.send(event as CallEvent);
-      clock.increment(TIMEOUT * 10);
+        actor.send(event as CallEvent);
+        clock.increment(TIMEOUT * 10);
 
-      expectSettled(actor, status, settled);
-      expect(log).toEqual(actions);
-      expect(settleCaller).toHaveBeenCalledOnce();
-    });
+        expectSettled(actor, status, settled);
+        expect(log).toEqual(actions);
+        expect(settleCaller).toHaveBeenCalledOnce();
+      },
+    );
 
     it(`connection.lost from ${state} with retry: back to queued (out of inFlight), written again only when released`, () => {
       const { actor, log } = startIn(state, { retry: true });

@@ -272,7 +272,9 @@ describe('connectionMachine: graph', () => {
     expect(all).toEqual(['connecting', 'open', 'closing', 'closed']);
     expect([...reached].sort()).toEqual([...all].sort());
     // Without a reconnect policy, waiting to reconnect is unreachable; with one, it is reached.
-    expect(shortest.some((path) => topLevel(path.state.value) === 'connecting' && JSON.stringify(path.state.value).includes('waiting'))).toBe(false);
+    expect(
+      shortest.some((path) => topLevel(path.state.value) === 'connecting' && JSON.stringify(path.state.value).includes('waiting')),
+    ).toBe(false);
     const withReconnect = getShortestPaths(connectionMachine, { input: { url: 'ws://x', reconnect: POLICY }, events });
     expect(withReconnect.some((path) => JSON.stringify(path.state.value) === '{"connecting":"waiting"}')).toBe(true);
     const closing = shortest.find((path) => path.state.value === 'closing' && !path.state.context.error);

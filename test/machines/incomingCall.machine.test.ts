@@ -209,10 +209,7 @@ describe('incomingCallMachine: graph', () => {
     const all = Object.keys(incomingCallMachine.root.states);
     expect(all).toEqual(['received', 'handling', 'replied', 'failed', 'cancelled']);
     // `received` only decides where to go (an eventless `always`), so no snapshot ever rests in it.
-    expect(incomingCallMachine.root.states.received?.always?.map((t) => t.target?.[0]?.key)).toEqual([
-      'handling',
-      'failed',
-    ]);
+    expect(incomingCallMachine.root.states.received?.always?.map((t) => t.target?.[0]?.key)).toEqual(['handling', 'failed']);
     expect([...reached].sort()).toEqual(all.filter((state) => state !== 'received').sort());
     expect(withoutMethod.map((path) => path.state.value)).toEqual(['failed']);
     const replied = withMethod.find((path) => path.state.value === 'replied');

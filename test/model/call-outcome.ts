@@ -6,7 +6,14 @@ import { expect } from 'vitest';
 import { ConnectionClosedError, RemoteError, TimeoutError } from '../../src/index.js';
 
 /** The caller's promise settled as the final state says, with the error of the event that ended the call. */
-export function expectOutcome(outcome: { value?: unknown; error?: any }, final: string, last: string, lastFrom: string | undefined, epochs: number, timeout: number): void {
+export function expectOutcome(
+  outcome: { value?: unknown; error?: any },
+  final: string,
+  last: string,
+  lastFrom: string | undefined,
+  epochs: number,
+  timeout: number,
+): void {
   switch (final) {
     case 'resolved':
       expect(outcome).toEqual({ value: 3 });

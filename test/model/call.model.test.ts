@@ -61,7 +61,14 @@ const HIGH_WATER_MARK = 4 * FILLER_BYTES;
 
 const EVENTS = CALL_EVENTS as EventObject[];
 
-const input = (sendNow: boolean, retry: boolean): CallInput => ({ id: 'c1', method: 'sum', params: [1, 2], timeout: TIMEOUT, sendNow, retry });
+const input = (sendNow: boolean, retry: boolean): CallInput => ({
+  id: 'c1',
+  method: 'sum',
+  params: [1, 2],
+  timeout: TIMEOUT,
+  sendNow,
+  retry,
+});
 /** A call put back in `queued` after a loss has `sendNow` false: a vertex apart, from which paths go on to its re-send. */
 const contextKey = (context: CallInput) => (context.sendNow ? 'sendNow' : '');
 const VARIANTS: Variant[] = [
@@ -74,7 +81,8 @@ const VARIANTS: Variant[] = [
 const generated = generatePaths(VARIANTS, EVENTS);
 
 /** The value of a step's state, as its innermost key: `queued`, `sent`, `awaiting` (under `pending.inFlight`) or the final state. */
-const stateName = (value: unknown): string => (typeof value === 'string' ? value : stateName(Object.values(value as Record<string, unknown>)[0]));
+const stateName = (value: unknown): string =>
+  typeof value === 'string' ? value : stateName(Object.values(value as Record<string, unknown>)[0]);
 const stateAt = (path: ModelPath, i: number) => stateName(path.steps[i]!.state.value);
 
 /** The steps at which the call is in `sent`: the first send, then a re-send after a loss. */
@@ -121,7 +129,9 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
     // The retry transitions (holdForRelease) among them, and paths that go on after them.
     const holdForRelease = ['call.pending.inFlight.sent|request.writeFailed|0', 'call.pending.inFlight|connection.lost|0'];
     expect(all.transitions).toEqual(expect.arrayContaining(holdForRelease));
-    expect(replayable.some((path) => /connection\.lost → call\.release → request\.written → response\.result/.test(describePath(path)))).toBe(true);
+    expect(
+      replayable.some((path) => /connection\.lost → call\.release → request\.written → response\.result/.test(describePath(path))),
+    ).toBe(true);
     // The transitions written once on `inFlight` are replayed from each of its children, `sent` and `awaiting`.
     const fromInFlight = new Set(
       replayable.flatMap((path) =>
@@ -131,7 +141,13 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
         }),
       ),
     );
-    const shared = ['connection.lost ⇒ queued', 'connection.lost ⇒ failed', 'response.result ⇒ resolved', 'response.error ⇒ failed', 'call.cancel ⇒ cancelled'];
+    const shared = [
+      'connection.lost ⇒ queued',
+      'connection.lost ⇒ failed',
+      'response.result ⇒ resolved',
+      'response.error ⇒ failed',
+      'call.cancel ⇒ cancelled',
+    ];
     expect([...fromInFlight]).toEqual(expect.arrayContaining(['sent', 'awaiting'].flatMap((from) => shared.map((t) => `${from}: ${t}`))));
     expect(generated.shortest).toBeGreaterThan(0);
     expect(generated.simple).toBeGreaterThanOrEqual(generated.shortest);
@@ -141,7 +157,9 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
     const listed = notReplayable.map((path) => `${path.variant}: ${describePath(path)}: ${whyNotReplayable(path)}`);
     const why = 'a re-sent request is written first on the new socket: no answer can come before its write ends';
     const expected = ['request.writeFailed', 'connection.lost', 'request.written → connection.lost'].flatMap((lost) =>
-      ['response.result ⇒ resolved', 'response.error ⇒ failed'].map((answer) => `retry, made on an open connection: init → ${lost} → call.release → ${answer}: ${why}`),
+      ['response.result ⇒ resolved', 'response.error ⇒ failed'].map(
+        (answer) => `retry, made on an open connection: init → ${lost} → call.release → ${answer}: ${why}`,
+      ),
     );
     expect(listed.sort()).toEqual(expected.sort());
   });
@@ -187,7 +205,9 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
       if (s.handshakes() === 0) advance(RECONNECT_DELAY);
       await s.handshakeWaiting();
     };
-    const check = follower(rec, callActor, path, (i) => (path.steps[i]!.event.type === 'connection.lost' && stateAt(path, i - 1) === 'sent' ? ['request.writeFailed'] : []));
+    const check = follower(rec, callActor, path, (i) =>
+      path.steps[i]!.event.type === 'connection.lost' && stateAt(path, i - 1) === 'sent' ? ['request.writeFailed'] : [],
+    );
 
     /** Causes the event of step `i` for real. Synchronous for what it does in `sent`, so it can run inside the `open` listener. */
     const act = async (i: number): Promise<void> => {
@@ -220,7 +240,11 @@ describe(`call machine: ${replayable.length} paths replayed against the live cli
         case 'response.result':
         case 'response.error': {
           const id = from === 'awaiting' ? (await s.received((f) => f.method === 'sum', 'the request', latest())).id : idOfCall();
-          s.send(type === 'response.result' ? { jsonrpc: '2.0', id, result: 3 } : { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } });
+          s.send(
+            type === 'response.result'
+              ? { jsonrpc: '2.0', id, result: 3 }
+              : { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } },
+          );
           break;
         }
         case 'connection.closed':

@@ -31,7 +31,16 @@ import { connectionMachine, type ReconnectPolicy } from '../../machines/connecti
 import { connect, serve, type Client, type Peer, type Server } from '../../src/index.js';
 import { until } from '../helpers.js';
 import { follower, rawServer, recorder, type RawServer, type Recorder } from './live.js';
-import { coverageOf, describePath, generatePaths, machineElements, replayReport, valueText, type ModelPath, type Variant } from './paths.js';
+import {
+  coverageOf,
+  describePath,
+  generatePaths,
+  machineElements,
+  replayReport,
+  valueText,
+  type ModelPath,
+  type Variant,
+} from './paths.js';
 
 /** Backoff of the reconnecting client: 100 ms, then 200 ms, no jitter; it gives up after two failed attempts in a row. */
 const POLICY: ReconnectPolicy = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0, maxAttempts: 2 };
@@ -50,7 +59,12 @@ const VARIANTS: Variant[] = [
   { name: 'client', input: { url: 'ws://127.0.0.1', alreadyOpen: false }, machine: connectionMachine },
   { name: 'server side', input: { url: 'client 127.0.0.1', alreadyOpen: true }, machine: connectionMachine },
   // Failed attempts in a row decide whether the client tries again: vertices apart, so paths reach giving up.
-  { name: 'reconnecting client', input: { url: 'ws://127.0.0.1', alreadyOpen: false, reconnect: POLICY }, machine: connectionMachine, contextKey: (c) => `attempt ${c.attempt}` },
+  {
+    name: 'reconnecting client',
+    input: { url: 'ws://127.0.0.1', alreadyOpen: false, reconnect: POLICY },
+    machine: connectionMachine,
+    contextKey: (c) => `attempt ${c.attempt}`,
+  },
 ];
 
 /** `open`, `closing`, `closed`, or `connecting` for both of its substates. */
@@ -73,7 +87,8 @@ function whyNotReplayable(path: ModelPath): string | undefined {
     if (i === 0) continue;
     const type = step.event.type;
     const from = path.steps[i - 1]!.state.value;
-    if (type === 'transport.error' && valueText(from) === '{connecting:waiting}') return 'no transport is open while waiting to reconnect: nothing can report an error';
+    if (type === 'transport.error' && valueText(from) === '{connecting:waiting}')
+      return 'no transport is open while waiting to reconnect: nothing can report an error';
     if (type === 'message.received' && !opened) return 'no message can arrive on a socket that never opened';
     if (type === 'message.received' && errored) return 'ws stops reading a socket once it reported a protocol error';
     if (type === 'transport.opened' && errored) return 'ws never opens a socket after reporting a handshake error';
@@ -215,7 +230,8 @@ describe(`connection machine: ${replayable.length} paths replayed on both ends o
   });
 
   it.each(replayable.map((path) => [`${path.variant}: ${describePath(path)}`, path] as const))('%s', async (_, path) => {
-    const ends = path.variant === 'server side' ? await serverSideEnds() : await clientEnds((path.input as { reconnect?: ReconnectPolicy }).reconnect);
+    const ends =
+      path.variant === 'server side' ? await serverSideEnds() : await clientEnds((path.input as { reconnect?: ReconnectPolicy }).reconnect);
     const check = follower(ends.rec, () => ends.rec.actorsOf('connection')[0], path);
     // The current epoch's transport: whether it opened, whether its handshake was answered, and whether ws
     // will report its close by itself (a refused or aborted handshake).
@@ -281,7 +297,10 @@ describe(`connection machine: ${replayable.length} paths replayed on both ends o
     } else if (closesByItself) {
       // A refused or aborted handshake goes on by itself, as the model does on the close ws then reports.
       const next = getNextSnapshot(connectionMachine, path.state as never, { type: 'transport.closed', code: 1006, reason: '' });
-      await until(() => JSON.stringify(live()) === JSON.stringify(next.value), `the connection to go on to ${valueText(next.value)} by itself`);
+      await until(
+        () => JSON.stringify(live()) === JSON.stringify(next.value),
+        `the connection to go on to ${valueText(next.value)} by itself`,
+      );
       expect(ends.closes()).toBe(next.value === 'closed' ? 1 : 0);
       if (top(next.value) === 'connecting') waitsAfter = 1;
     } else {
@@ -298,5 +317,10 @@ describe(`connection machine: ${replayable.length} paths replayed on both ends o
 
 /** How many times the path enters `connecting.waiting` (each one announced by a `reconnecting` event). */
 function countWaits(path: ModelPath): number {
-  return path.steps.filter((step, i) => i > 0 && valueText(step.state.value) === '{connecting:waiting}' && valueText(path.steps[i - 1]!.state.value) !== '{connecting:waiting}').length;
+  return path.steps.filter(
+    (step, i) =>
+      i > 0 &&
+      valueText(step.state.value) === '{connecting:waiting}' &&
+      valueText(path.steps[i - 1]!.state.value) !== '{connecting:waiting}',
+  ).length;
 }

@@ -15,7 +15,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventObject } from 'xstate';
 import { incomingCallMachine } from '../../machines/incomingCall.machine.js';
-import { connect, ConnectionClosedError, RemoteError, serve, type Client, type HandlerContext, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  ConnectionClosedError,
+  RemoteError,
+  serve,
+  type Client,
+  type HandlerContext,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { deferred, settle, until, type Deferred } from '../helpers.js';
 import { follower, recorder } from './live.js';
 import { coverageOf, describePath, generatePaths, machineElements, replayReport, type Variant } from './paths.js';

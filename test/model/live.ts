@@ -33,7 +33,11 @@ export function recorder() {
       } else if (event.type === '@xstate.snapshot') {
         const snapshot = event.snapshot as { value?: unknown; status: string };
         const list = steps.get(event.actorRef) ?? [];
-        list.push({ event: (event.event as EventObject | undefined)?.type ?? lastEvent.get(event.actorRef) ?? '?', value: snapshot.value, status: snapshot.status });
+        list.push({
+          event: (event.event as EventObject | undefined)?.type ?? lastEvent.get(event.actorRef) ?? '?',
+          value: snapshot.value,
+          status: snapshot.status,
+        });
         steps.set(event.actorRef, list);
       }
     },
@@ -54,7 +58,12 @@ export type Recorder = ReturnType<typeof recorder>;
  * `i`'s when the real world cannot order them as the model does; the state
  * reached must still be the model's.
  */
-export function follower(rec: Recorder, actorOf: () => ActorRefLike | undefined, path: ModelPath, alternatives: (i: number) => readonly string[] = () => []) {
+export function follower(
+  rec: Recorder,
+  actorOf: () => ActorRefLike | undefined,
+  path: ModelPath,
+  alternatives: (i: number) => readonly string[] = () => [],
+) {
   let cursor = 0;
   return async (i: number) => {
     const step = path.steps[i]!;
@@ -69,7 +78,14 @@ export function follower(rec: Recorder, actorOf: () => ActorRefLike | undefined,
     }
     const accepted = [step.event.type, ...alternatives(i)];
     const previous = rec.stepsOf(actor)[cursor - 1]!.value;
-    await until(() => rec.stepsOf(actor).slice(cursor).some((s) => accepted.includes(s.event)), `the live actor to receive ${what}`);
+    await until(
+      () =>
+        rec
+          .stepsOf(actor)
+          .slice(cursor)
+          .some((s) => accepted.includes(s.event)),
+      `the live actor to receive ${what}`,
+    );
     const live = rec.stepsOf(actor);
     const at = live.findIndex((s, k) => k >= cursor && accepted.includes(s.event));
     for (const skipped of live.slice(cursor, at)) {
@@ -136,7 +152,7 @@ export async function rawServer(options: { holdHandshake?: boolean; stopReading?
     drop: () => socket!.terminate(),
     /** Waits for a frame from the client that matches, on any connection or on the given one. */
     received: async (match: (frame: any) => boolean, what: string, connection?: number) => {
-      const frames = () => (connection === undefined ? inbox : connections[connection] ?? []);
+      const frames = () => (connection === undefined ? inbox : (connections[connection] ?? []));
       await until(() => frames().some(match), what);
       return frames().find(match);
     },

@@ -30,7 +30,11 @@ export interface Variant {
  * cover it. Events that no transition takes lead nowhere new.
  */
 function serializerFor(machine: AnyStateMachine, contextKey: Variant['contextKey']) {
-  return (state: { value: unknown; context: unknown }, event: EventObject | undefined, previous?: { value: unknown; context: unknown }): string => {
+  return (
+    state: { value: unknown; context: unknown },
+    event: EventObject | undefined,
+    previous?: { value: unknown; context: unknown },
+  ): string => {
     const value = valueKey(state, contextKey);
     if (!previous || !event || valueKey(previous, contextKey) !== value) return value;
     return machine.getTransitionData(previous as never, event).length > 0 ? `${value}+${event.type}` : value;
@@ -126,7 +130,7 @@ export function coverageOf(paths: ModelPath[], variants: Variant[]): { states: S
       if (event.type !== '@xstate.microstep') return;
       for (const t of event._transitions) {
         const source = t.source;
-        const list = t.eventType === null || t.eventType === '' ? source.always ?? [] : source.transitions.get(t.eventType) ?? [];
+        const list = t.eventType === null || t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
         transitions.add(`${source.id}|${t.eventType ? t.eventType : 'always'}|${list.indexOf(t)}`);
       }
     };

@@ -30,7 +30,11 @@ const anyMember = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.string({ unit: 'bin
 
 const errorMember = fc.oneof(
   fc.record(
-    { code: fc.oneof(fc.integer(), fc.double(), fc.string({ maxLength: 4 })), message: fc.oneof(fc.string({ maxLength: 12 }), fc.integer()), data: anyMember },
+    {
+      code: fc.oneof(fc.integer(), fc.double(), fc.string({ maxLength: 4 })),
+      message: fc.oneof(fc.string({ maxLength: 12 }), fc.integer()),
+      data: anyMember,
+    },
     { requiredKeys: [] },
   ),
   anyMember,
@@ -190,7 +194,11 @@ export function hostileRecipe(maxStringBytes = 3 * 1024 * 1024): fc.Arbitrary<Ho
       fc.constantFrom(10, 1_000, 100_000).map((depth) => ({ kind: 'deep' as const, depth })),
       tie('recipe').map((inner) => ({ kind: 'nested' as const, inner })),
       fc
-        .record({ code: fc.oneof(fc.integer({ min: -32099, max: -32000 }), fc.constantFrom<number | string>(1.5, NaN, 'E_CODE')), message: fc.string({ maxLength: 8 }), data: tie('recipe') })
+        .record({
+          code: fc.oneof(fc.integer({ min: -32099, max: -32000 }), fc.constantFrom<number | string>(1.5, NaN, 'E_CODE')),
+          message: fc.string({ maxLength: 8 }),
+          data: tie('recipe'),
+        })
         .map((r) => ({ kind: 'rpc-error' as const, ...r })),
     ),
   }));

@@ -66,9 +66,12 @@ describe('decode and classify', () => {
 
   it('never throws for any value, JSON-RPC-shaped or not', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything({ withNullPrototype: true, withBoxedValues: true, withMap: true, withSet: true }), jsonRpcShaped), (value) => {
-        expect(['request', 'notification', 'result', 'error', 'invalid']).toContain(classify(value).kind);
-      }),
+      fc.property(
+        fc.oneof(fc.anything({ withNullPrototype: true, withBoxedValues: true, withMap: true, withSet: true }), jsonRpcShaped),
+        (value) => {
+          expect(['request', 'notification', 'result', 'error', 'invalid']).toContain(classify(value).kind);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
@@ -99,26 +102,31 @@ describe('a server fed arbitrary frames by a raw peer', () => {
   it('keeps serving: legitimate calls from a callstate client and from the raw peer get exactly their own results', async () => {
     let reported = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(junkFrame, { minLength: 1, maxLength: 6 }), fc.array(callParams, { minLength: 1, maxLength: 3 }), callParams, async (junk, params, rawParams) => {
-        const rawId = `legit:${randomUUID()}`;
-        // Junk, then legitimate calls from both connections, then more junk while they are in flight.
-        for (const frame of junk) sendFrame(raw, frame);
-        const calls = params.map((p) => client.request('echo', p));
-        raw.send(JSON.stringify({ jsonrpc: '2.0', id: rawId, method: 'echo', params: rawParams }));
-        for (const frame of junk) sendFrame(raw, frame);
+      fc.asyncProperty(
+        fc.array(junkFrame, { minLength: 1, maxLength: 6 }),
+        fc.array(callParams, { minLength: 1, maxLength: 3 }),
+        callParams,
+        async (junk, params, rawParams) => {
+          const rawId = `legit:${randomUUID()}`;
+          // Junk, then legitimate calls from both connections, then more junk while they are in flight.
+          for (const frame of junk) sendFrame(raw, frame);
+          const calls = params.map((p) => client.request('echo', p));
+          raw.send(JSON.stringify({ jsonrpc: '2.0', id: rawId, method: 'echo', params: rawParams }));
+          for (const frame of junk) sendFrame(raw, frame);
 
-        expect(await Promise.all(calls)).toEqual(params.map(viaJson));
-        await until(() => rawInbox.some((m) => hasId(m, rawId)), 'the raw peer to get its answer');
-        const answers = rawInbox.filter((m) => hasId(m, rawId));
-        expect(answers).toEqual([{ jsonrpc: '2.0', id: rawId, result: viaJson(rawParams) }]);
-        rawInbox.length = 0;
+          expect(await Promise.all(calls)).toEqual(params.map(viaJson));
+          await until(() => rawInbox.some((m) => hasId(m, rawId)), 'the raw peer to get its answer');
+          const answers = rawInbox.filter((m) => hasId(m, rawId));
+          expect(answers).toEqual([{ jsonrpc: '2.0', id: rawId, result: viaJson(rawParams) }]);
+          rawInbox.length = 0;
 
-        expect(raw.readyState).toBe(WebSocket.OPEN);
-        expect(client.state).toBe('open');
-        expect(server.connections.size).toBe(2);
-        reported += takeReports(serverUnmatched);
-        expect(uncaught).toEqual([]);
-      }),
+          expect(raw.readyState).toBe(WebSocket.OPEN);
+          expect(client.state).toBe('open');
+          expect(server.connections.size).toBe(2);
+          reported += takeReports(serverUnmatched);
+          expect(uncaught).toEqual([]);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
     expect(client.pendingCalls).toBe(0);
@@ -168,15 +176,19 @@ describe('a client fed arbitrary frames by a raw ws server', () => {
     let reported = 0;
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(junkFrame, { minLength: 1, maxLength: 6 }), fc.array(callParams, { minLength: 1, maxLength: 4 }), async (frames, params) => {
-          junk = frames;
-          const results = await Promise.all(params.map((p) => client.request('echo', p)));
-          expect(results).toEqual(params.map(viaJson));
-          expect(client.state).toBe('open');
-          expect(client.pendingCalls).toBe(0);
-          reported += takeReports(unmatched);
-          expect(uncaught).toEqual([]);
-        }),
+        fc.asyncProperty(
+          fc.array(junkFrame, { minLength: 1, maxLength: 6 }),
+          fc.array(callParams, { minLength: 1, maxLength: 4 }),
+          async (frames, params) => {
+            junk = frames;
+            const results = await Promise.all(params.map((p) => client.request('echo', p)));
+            expect(results).toEqual(params.map(viaJson));
+            expect(client.state).toBe('open');
+            expect(client.pendingCalls).toBe(0);
+            reported += takeReports(unmatched);
+            expect(uncaught).toEqual([]);
+          },
+        ),
         { numRuns: NUM_RUNS / 2 },
       );
       expect(reported).toBeGreaterThan(0);

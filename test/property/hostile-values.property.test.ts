@@ -30,10 +30,10 @@ interface Plan {
   mode: Mode;
 }
 
-const plans = fc.array(
-  fc.record({ recipe: hostileRecipe(), mode: fc.constantFrom<Mode>('return', 'throw', 'resolve', 'reject') }),
-  { minLength: 1, maxLength: 4 },
-);
+const plans = fc.array(fc.record({ recipe: hostileRecipe(), mode: fc.constantFrom<Mode>('return', 'throw', 'resolve', 'reject') }), {
+  minLength: 1,
+  maxLength: 4,
+});
 
 /** Everything thrown or rejected without a handler while a property runs. */
 const uncaught = collectUncaught();

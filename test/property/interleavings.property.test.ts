@@ -13,7 +13,17 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { sharedDeadlines } from '../../src/engine/deadlines.js';
-import { connect, serve, ConnectionClosedError, RemoteError, RpcError, TimeoutError, type Peer, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  RemoteError,
+  RpcError,
+  TimeoutError,
+  type Peer,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { until } from '../helpers.js';
 import { abortOne, simulatedTimers } from './arbitraries.js';
 
@@ -27,7 +37,10 @@ type Op =
   | { op: 'drop' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('call' as const), timeout: fc.constantFrom(50, 100, 150), withSignal: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ op: fc.constant('call' as const), timeout: fc.constantFrom(50, 100, 150), withSignal: fc.boolean() }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('reply' as const), pick: fc.nat(), asError: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('replyAgain' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(25, 50, 100) }) },

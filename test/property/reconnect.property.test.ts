@@ -24,7 +24,15 @@ type Op =
   | { op: 'drop' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('call' as const), timeout: fc.constantFrom(50, 100, 150), retry: fc.boolean(), withSignal: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('call' as const),
+      timeout: fc.constantFrom(50, 100, 150),
+      retry: fc.boolean(),
+      withSignal: fc.boolean(),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('reply' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(25, 50, 100) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('abort' as const), pick: fc.nat() }) },
@@ -119,7 +127,12 @@ describe('random interleavings with reconnect: drops, retry calls, queued calls'
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 20 }), async (ops) => {
         const clock = new SimulatedClock();
         latestPeer = undefined;
-        const client = connect(server.url, { clock, heartbeat: 0, timeout: 1_000, reconnect: { initialDelay: BACKOFF, maxDelay: BACKOFF, jitter: 0 } });
+        const client = connect(server.url, {
+          clock,
+          heartbeat: 0,
+          timeout: 1_000,
+          reconnect: { initialDelay: BACKOFF, maxDelay: BACKOFF, jitter: 0 },
+        });
         await client.ready;
         await until(() => latestPeer !== undefined, 'the server to accept');
         const calls: ModelCall[] = [];
@@ -132,9 +145,13 @@ describe('random interleavings with reconnect: drops, retry calls, queued calls'
         const quiet = async (what: string) => {
           const settledInModel = calls.length - pending().length;
           await until(() => settledCount() >= settledInModel, `calls to settle after ${what}`);
-          for (const call of pending()) if (call.written) await until(() => handlers.has(call.tag), `call ${call.tag} to run after ${what}`);
+          for (const call of pending())
+            if (call.written) await until(() => handlers.has(call.tag), `call ${call.tag} to run after ${what}`);
           const running = pending().filter((c) => c.written).length;
-          await until(() => (connected ? latestPeer!.handlingCalls === running : true), `the server to run only the pending calls after ${what}`);
+          await until(
+            () => (connected ? latestPeer!.handlingCalls === running : true),
+            `the server to run only the pending calls after ${what}`,
+          );
         };
 
         for (const step of ops) {
@@ -231,6 +248,7 @@ describe('random interleavings with reconnect: drops, retry calls, queued calls'
       }),
       { numRuns: 30, examples: [[EVERY_OUTCOME]] },
     );
-    for (const outcome of ['plain lost', 'retry resolved re-sent', 'plain timeout', 'plain aborted', 'plain resolved']) expect(seen).toContain(outcome);
+    for (const outcome of ['plain lost', 'retry resolved re-sent', 'plain timeout', 'plain aborted', 'plain resolved'])
+      expect(seen).toContain(outcome);
   }, 60_000);
 });

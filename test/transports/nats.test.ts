@@ -4,7 +4,10 @@ import { cancelSubject, peekFrame } from '../../src/transports/nats.js';
 
 describe('peekFrame (routing outgoing frames to NATS subjects without parsing them)', () => {
   it('reads the id of a request as its reply token', () => {
-    expect(peekFrame(encode(requestFrame('V1StGXR8_Z5jdHi6B-myT', 'echo', { a: 1 })))).toEqual({ kind: 'request', token: 'V1StGXR8_Z5jdHi6B-myT' });
+    expect(peekFrame(encode(requestFrame('V1StGXR8_Z5jdHi6B-myT', 'echo', { a: 1 })))).toEqual({
+      kind: 'request',
+      token: 'V1StGXR8_Z5jdHi6B-myT',
+    });
     expect(peekFrame(encode(requestFrame('abc', 'noParams', undefined)))).toEqual({ kind: 'request', token: 'abc' });
   });
 

@@ -44,7 +44,11 @@ interface InspectedSnapshot {
  * An `inspect` observer for one side: calls `emit` each time a connection or
  * call actor enters a new state (repeated snapshots in the same state are dropped).
  */
-export function inspectionFeed(side: Side, emit: (event: PageEvent) => void, now: () => number = Date.now): (event: InspectionEvent) => void {
+export function inspectionFeed(
+  side: Side,
+  emit: (event: PageEvent) => void,
+  now: () => number = Date.now,
+): (event: InspectionEvent) => void {
   /** Last state per live actor, by sessionId; forgotten once the actor is done. */
   const last = new Map<string, string>();
   return (event) => {

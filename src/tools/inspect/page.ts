@@ -117,7 +117,10 @@ function pageScript(apply: (model: PageModel, event: PageEvent) => void): void {
       lane.querySelector('.n').textContent = String(here.length);
       lane.querySelector('.cards').innerHTML = here
         .slice(0, 200)
-        .map((c) => `<div class="call" data-state="${text(c.state)}" data-sid="${text(c.sid)}" title="${text(c.id)}">${text(c.method)} ${text(c.id.slice(0, 8))}</div>`)
+        .map(
+          (c) =>
+            `<div class="call" data-state="${text(c.state)}" data-sid="${text(c.sid)}" title="${text(c.id)}">${text(c.method)} ${text(c.id.slice(0, 8))}</div>`,
+        )
         .join('');
     }
     $('#timeline').innerHTML = model.recent

@@ -60,10 +60,14 @@ export function planCall(random: () => number, maxDelay: number): CallPlan {
 export async function work(params: { delay: number; fail?: boolean }, ctx: HandlerContext): Promise<{ waited: number }> {
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, params.delay);
-    ctx.signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(new RpcError(-32800, 'cancelled'));
-    }, { once: true });
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new RpcError(-32800, 'cancelled'));
+      },
+      { once: true },
+    );
   });
   if (params.fail) throw new RpcError(-32000, 'the demo failed this call on purpose');
   return { waited: params.delay };
@@ -103,7 +107,11 @@ export function startTraffic(client: () => Client, reconnect: () => Promise<Clie
       }, plan.cancelAfter);
       timers.add(timer);
     }
-    const call = target.request('work', { delay: plan.delay, fail: plan.kind === 'error' }, { timeout: plan.timeout, signal: controller?.signal });
+    const call = target.request(
+      'work',
+      { delay: plan.delay, fail: plan.kind === 'error' },
+      { timeout: plan.timeout, signal: controller?.signal },
+    );
     call.catch(() => {
       // Failures are the point of the demo; the page shows them.
     });
@@ -111,7 +119,11 @@ export function startTraffic(client: () => Client, reconnect: () => Promise<Clie
 
   const ticker = setInterval(startOne, Math.max(1, Math.round(1_000 / rate)));
   // A few calls right after reconnecting are made before the new connection opens: they wait in queued.
-  const cycle = () => reconnect().then(() => [1, 2, 3].forEach(startOne), () => {});
+  const cycle = () =>
+    reconnect().then(
+      () => [1, 2, 3].forEach(startOne),
+      () => {},
+    );
   const reconnector = reconnectEvery > 0 ? setInterval(cycle, reconnectEvery) : undefined;
   return {
     stop() {
