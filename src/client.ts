@@ -23,6 +23,7 @@ import {
   optionalLimit,
   optionalTimeout,
   validateEngine,
+  validateHeaders,
   validateInteger,
   validateMethods,
   validateReconnect,
@@ -166,6 +167,6 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
-  const socketOptions = { maxPayload, headers: options.headers ?? {}, handshakeTimeout };
+  const socketOptions = { maxPayload, headers: validateHeaders(options.headers, 'options.headers'), handshakeTimeout };
   return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
 }

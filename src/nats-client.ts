@@ -7,12 +7,14 @@
 import { Peer, type PeerOptions } from './core/peer.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
-import { validateNatsUrl, validateSubject } from './validate.js';
+import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
 
 export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
   subject: string;
   /** How long connecting to nats-server may take, in ms. */
   handshakeTimeout: number;
+  /** NATS headers sent with every message: what a responder's `authenticate` sees. */
+  headers: Record<string, string>;
 }
 
 /**
@@ -24,7 +26,11 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   readonly subject: string;
 
   constructor(options: NatsPeerOptions) {
-    const transport = NatsClientTransport.connect(options.url, { subject: options.subject, timeout: options.handshakeTimeout });
+    const transport = NatsClientTransport.connect(options.url, {
+      subject: options.subject,
+      timeout: options.handshakeTimeout,
+      headers: options.headers,
+    });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
   }
@@ -38,8 +44,8 @@ export function connectNats<Api extends AnyApi>(
 ): NatsClient<Api> {
   validateNatsUrl(common.url, 'url');
   const subject = validateSubject(options.subject, 'options.subject');
-  if (options.headers !== undefined) throw new TypeError('options.headers applies to WebSocket URLs only');
   if (options.maxPayload !== undefined)
     throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
-  return new NatsClient<Api>({ ...common, subject, handshakeTimeout });
+  const headers = validateHeaders(options.headers, 'options.headers');
+  return new NatsClient<Api>({ ...common, subject, handshakeTimeout, headers });
 }

@@ -9,6 +9,7 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
+import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
 import { NotSupportedError } from './errors.js';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
@@ -36,6 +37,18 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   closeTimeout?: number;
   /** What runs each incoming call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
+  /**
+   * Allowed values of a message's `Origin` NATS header (see `ServeOptions.origins`); a caller outside it is
+   * answered -32003 (`ErrorCodes.AccessDenied`) and none of its messages run. Default: any origin, and none.
+   */
+  origins?: string[];
+  /**
+   * Decides on each message from its NATS headers (`{ headers, url: subject, remoteAddress: undefined }`; clients
+   * send them with `connect('nats://…', { headers })`), as `ServeOptions.authenticate` decides on an upgrade: a
+   * refused request is answered -32003 with the status and reason in the error, and not run. Checks run
+   * concurrently; messages are still handled in the order they came. Default: none.
+   */
+  authenticate?: Authenticate;
   /** Longest a handler may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch: see `ServeOptions.maxBatch`. Default: 100. */
@@ -74,6 +87,17 @@ export interface NatsServer {
 
 export const DEFAULT_QUEUE = 'callstate';
 
+/** Answers each request in a refused message -32003 with the refusal's status and reason; runs none of it. */
+function refuse(text: string, { status, reason }: { status: number; reason: string }, reply: (text: string) => void): void {
+  const decoded = decode(text);
+  if (decoded.kind === 'unparseable') return;
+  const requests = (decoded.kind === 'single' ? [decoded.message] : decoded.messages).filter((m) => m.kind === 'request');
+  const answers = requests.map((m) =>
+    encode(errorFrame(m.frame.id, { code: ErrorCodes.AccessDenied, message: `access denied (${status}): ${reason}`, data: { status } })),
+  );
+  if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
+}
+
 /** What handlers get as `ctx.peer` over NATS: there is no way back to the caller. */
 const noPeer: PeerApi<any> = {
   request: (method: string) =>
@@ -93,6 +117,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const engine = validateEngine(options.engine);
   const limits = resolveResponderLimits(options);
+  const check = accessCheck(options.origins, options.authenticate);
 
   const events = new Emitter<NatsServerEvents>();
   /** Reply subject of each single request in flight, by id. */
@@ -161,6 +186,14 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 
+  /** Messages run in arrival order: each waits for its own check and for the message before it. */
+  let admitted: Promise<void> = Promise.resolve();
+  const admit = (headers: Record<string, string>, run: () => void, refused?: (refusal: { status: number; reason: string }) => void) => {
+    if (check === undefined) return run();
+    const verdict = check({ headers, url: subject, remoteAddress: undefined });
+    admitted = admitted.then(() => verdict).then((refusal) => (refusal ? refused?.(refusal) : run()));
+  };
+
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let closing: Promise<void> | undefined;
@@ -169,18 +202,24 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     url,
     subject,
     queue,
-    onMessage: (text, reply) => {
-      // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
-      replySubject = reply;
-      receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
-      replySubject = undefined;
-    },
-    onCancel: (text) => {
-      const decoded = decode(text);
-      if (decoded.kind !== 'single' || decoded.message.kind !== 'notification') return;
-      const id = (decoded.message.frame.params as { id?: unknown } | undefined)?.id;
-      if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
-    },
+    onMessage: (text, reply, headers) =>
+      admit(
+        headers,
+        () => {
+          // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
+          replySubject = reply;
+          receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
+          replySubject = undefined;
+        },
+        (refusal) => reply !== undefined && refuse(text, refusal, (answer) => publish(reply, answer, null)),
+      ),
+    onCancel: (text, headers) =>
+      admit(headers, () => {
+        const decoded = decode(text);
+        if (decoded.kind !== 'single' || decoded.message.kind !== 'notification') return;
+        const id = (decoded.message.frame.params as { id?: unknown } | undefined)?.id;
+        if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
+      }),
     onClosed: (error) => {
       incoming.cancelAll();
       replies.clear();

@@ -23,6 +23,17 @@ export function optionalTimeout(value: unknown, name: string, fallback: number):
   return value === undefined ? fallback : validateTimeout(value, name);
 }
 
+/** Extra headers (upgrade request, or every NATS message): string names and values; none when not given. */
+export function validateHeaders(value: unknown, name: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new TypeError(`${name} must be an object of strings, got ${describe(value)}`);
+  for (const [key, entry] of Object.entries(value)) {
+    if (typeof entry !== 'string') throw new TypeError(`${name}.${key} must be a string, got ${describe(entry)}`);
+  }
+  return value as Record<string, string>;
+}
+
 /** A boolean option: false when not given. */
 export function optionalBoolean(value: unknown, name: string): boolean {
   if (value === undefined) return false;

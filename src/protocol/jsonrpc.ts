@@ -55,6 +55,8 @@ export const ErrorCodes = {
   ServerBusy: -32000,
   /** Server error: the handler ran past the server's `handlerTimeout`. */
   HandlerTimeout: -32001,
+  /** Server error: a NATS responder's `origins` or `authenticate` refused the caller (over WebSocket the upgrade is refused instead). */
+  AccessDenied: -32003,
   /** LSP's code for a request cancelled by its caller. */
   RequestCancelled: -32800,
 } as const;

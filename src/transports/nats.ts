@@ -14,7 +14,7 @@
  *   responder ─reply──▶ <inbox>.<call id>
  *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Transport, TransportHandlers } from './transport.js';
 
 type NatsModule = typeof import('@nats-io/transport-node');
@@ -74,6 +74,8 @@ export interface NatsClientOptions {
   subject: string;
   /** Longest the connection to nats-server may take to open, in ms. */
   timeout: number;
+  /** NATS headers sent with every message (a responder's `authenticate` reads them). */
+  headers: Record<string, string>;
 }
 
 /**
@@ -90,6 +92,8 @@ export class NatsClientTransport implements Transport {
   private ending: { code: number; reason: string; drain: boolean } | undefined;
   private ended = false;
   private readonly encoder = new TextEncoder();
+  /** The headers every message carries, made once the NATS client is loaded (none when empty). */
+  private headers: MsgHdrs | undefined;
 
   private constructor(
     private readonly url: string,
@@ -115,16 +119,19 @@ export class NatsClientTransport implements Transport {
       switch (frame.kind) {
         case 'request':
           // The call id as the reply token lets a 503 (which carries no body) name its call.
-          nc.publish(this.options.subject, this.encoder.encode(text), { reply: `${this.inbox}.${frame.token ?? '_'}` });
+          nc.publish(this.options.subject, this.encoder.encode(text), {
+            reply: `${this.inbox}.${frame.token ?? '_'}`,
+            headers: this.headers,
+          });
           break;
         case 'cancel':
-          nc.publish(cancelSubject(this.options.subject), this.encoder.encode(text));
+          nc.publish(cancelSubject(this.options.subject), this.encoder.encode(text), { headers: this.headers });
           break;
         case 'response':
           // Responders do not call clients over NATS: a response has no reply subject to go to.
           break;
         default:
-          nc.publish(this.options.subject, this.encoder.encode(text));
+          nc.publish(this.options.subject, this.encoder.encode(text), { headers: this.headers });
       }
     } catch (error) {
       // Through the same queue as the successes, so that callbacks keep the order of the writes.
@@ -165,6 +172,11 @@ export class NatsClientTransport implements Transport {
       const nats = await loadNats();
       nc = await nats.connect({ servers: this.url, reconnect: false, timeout: this.options.timeout, name: 'callstate client' });
       this.inbox = nats.createInbox();
+      const entries = Object.entries(this.options.headers);
+      if (entries.length > 0) {
+        this.headers = nats.headers();
+        for (const [name, value] of entries) this.headers.set(name, value);
+      }
     } catch (error) {
       this.ended = true;
       this.handlers?.error(error as Error);
@@ -201,10 +213,10 @@ export interface NatsResponderOptions {
   url: string;
   subject: string;
   queue: string;
-  /** A request or notification published to the subject; `reply` is where its answer goes. */
-  onMessage: (text: string, reply: string | undefined) => void;
+  /** A request or notification published to the subject; `reply` is where its answer goes, `headers` what the caller sent (names in lower case). */
+  onMessage: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
   /** A `$/cancelRequest` published by any client of the subject. */
-  onCancel: (text: string) => void;
+  onCancel: (text: string, headers: Record<string, string>) => void;
   /** The connection to nats-server closed, with the error that closed it if any. */
   onClosed: (error: Error | undefined) => void;
 }
@@ -230,12 +242,12 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,
     callback: (error, msg) => {
-      if (!error) options.onMessage(msg.string(), msg.reply || undefined);
+      if (!error) options.onMessage(msg.string(), msg.reply || undefined, headersOf(msg));
     },
   });
   const cancels = nc.subscribe(cancelSubject(options.subject), {
     callback: (error, msg) => {
-      if (!error) options.onCancel(msg.string());
+      if (!error) options.onCancel(msg.string(), headersOf(msg));
     },
   });
   void nc.closed().then((error) => options.onClosed(error || undefined));
@@ -271,6 +283,13 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
       if (!drained) await nc.close().catch(() => {});
     },
   };
+}
+
+/** A message's NATS headers as a plain object, names in lower case (as Node gives HTTP headers). */
+function headersOf(msg: Msg): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (msg.headers) for (const name of msg.headers.keys()) headers[name.toLowerCase()] = msg.headers.get(name);
+  return headers;
 }
 
 function delay(ms: number): Promise<void> {

@@ -193,7 +193,10 @@ describe('calls over NATS', () => {
       new TypeError('options.subject must be a NATS subject without wildcards, empty tokens or whitespace, got "a.*"'),
     );
     expect(() => connect('nats://', { subject: 'a' })).toThrow(new TypeError('url must be a nats://host:port URL, got "nats://"'));
-    expect(() => connect(nats.url, { subject: 'a', headers: {} })).toThrow(new TypeError('options.headers applies to WebSocket URLs only'));
+    // headers go with every NATS message (a responder's authenticate reads them): only their shape is checked.
+    expect(() => connect(nats.url, { subject: 'a', headers: [] as never })).toThrow(
+      new TypeError('options.headers must be an object of strings, got object'),
+    );
     expect(() => connect('ws://127.0.0.1:1', { subject: 'a' })).toThrow(new TypeError('options.subject applies to nats:// URLs only'));
     await expect(serve({ nats: nats.url, subject: 'a b', methods: {} })).rejects.toThrow(TypeError);
     await expect(serve({ nats: nats.url, subject: 'a', queue: '', methods: {} })).rejects.toThrow(

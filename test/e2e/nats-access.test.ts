@@ -1,0 +1,147 @@
+/**
+ * The access options of `serve()` on a NATS responder, against a real
+ * nats-server: there is no upgrade to refuse, so each message is checked from
+ * the NATS headers its caller sent (`connect('nats://…', { headers })`), and a
+ * refused request is answered -32003 and never run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, serve, ErrorCodes, RemoteError, type Client, type NatsServer, type UpgradeRequest } from '../../src/index.js';
+import { closeAfterEach, settle } from '../helpers.js';
+import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+
+let nats: NatsServerProcess;
+let clients: Client[] = [];
+let responder: NatsServer | undefined;
+let subjects = 0;
+const nextSubject = () => `access.svc${++subjects}`;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+closeAfterEach(() => {
+  const items = [...clients, responder];
+  clients = [];
+  responder = undefined;
+  return items;
+});
+
+const client = (subject: string, headers?: Record<string, string>) => {
+  const made = connect(nats.url, { subject, timeout: 5_000, ...(headers ? { headers } : {}) });
+  clients.push(made);
+  return made;
+};
+
+describe('a NATS responder with authenticate', () => {
+  it('runs the calls of a caller it accepts, sees its headers, and answers a refused one -32003 without running it', async () => {
+    const subject = nextSubject();
+    const seen: UpgradeRequest[] = [];
+    let ran = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      authenticate: (request) => (
+        seen.push(request),
+        request.headers.authorization === 'Bearer good' || { status: 403, reason: 'account suspended' }
+      ),
+      methods: { add: ([a, b]: [number, number]) => (ran++, a + b) },
+    });
+    expect(await client(subject, { Authorization: 'Bearer good' }).request('add', [1, 2])).toBe(3);
+    expect(seen[0]).toEqual({ headers: { authorization: 'Bearer good' }, url: subject, remoteAddress: undefined });
+
+    const { error } = await settle(client(subject, { Authorization: 'Bearer bad' }).request('add', [1, 2]));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect([error.code, error.message, error.data]).toEqual([
+      ErrorCodes.AccessDenied,
+      'access denied (403): account suspended',
+      { status: 403 },
+    ]);
+    const anonymous = await settle(client(subject).request('add', [1, 2]));
+    expect([anonymous.error.code, anonymous.error.message]).toEqual([ErrorCodes.AccessDenied, 'access denied (403): account suspended']);
+    expect(ran).toBe(1);
+  });
+
+  it('refuses with 401 when the hook says false and 500 when it throws', async () => {
+    const subject = nextSubject();
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      authenticate: ({ headers }) => {
+        if (headers['x-boom']) throw new Error('database down');
+        return false;
+      },
+      methods: { echo: (p: unknown) => p },
+    });
+    const denied = await settle(client(subject).request('echo', {}));
+    expect(denied.error.message).toBe('access denied (401): Unauthorized');
+    const broken = await settle(client(subject, { 'X-Boom': '1' }).request('echo', {}));
+    expect(broken.error.message).toBe('access denied (500): authentication failed');
+  });
+
+  it('handles the messages of one caller in the order they came, even when checks finish out of order', async () => {
+    const subject = nextSubject();
+    const order: number[] = [];
+    let checks = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      // The first check is the slowest.
+      authenticate: () => new Promise((resolve) => setTimeout(() => resolve(true), ++checks === 1 ? 50 : 0)),
+      methods: { note: ([n]: [number]) => (order.push(n), n) },
+    });
+    const caller = client(subject);
+    await caller.ready;
+    expect(await Promise.all([1, 2, 3].map((n) => caller.request('note', [n])))).toEqual([1, 2, 3]);
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('lets no refused caller cancel the calls of another', async () => {
+    const subject = nextSubject();
+    const ids: Array<string | number> = [];
+    let aborted = false;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      authenticate: ({ headers }) => headers.authorization === 'Bearer good',
+      methods: {
+        wait: (_p: unknown, ctx) => {
+          ids.push(ctx.id);
+          return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted')))));
+        },
+      },
+    });
+    const controller = new AbortController();
+    const call = settle(client(subject, { Authorization: 'Bearer good' }).request('wait', {}, { signal: controller.signal }));
+    await expect.poll(() => ids.length).toBe(1);
+    const intruder = client(subject);
+    await intruder.ready;
+    intruder.notify('$/cancelRequest', { id: ids[0] });
+    // The intruder's next request is refused: by then its cancel has been checked too.
+    expect((await settle(intruder.request('wait'))).error.code).toBe(ErrorCodes.AccessDenied);
+    expect([aborted, responder.handlingCalls]).toEqual([false, 1]);
+    controller.abort();
+    await expect.poll(() => aborted).toBe(true);
+    expect((await call).error).toBeDefined();
+  });
+});
+
+describe('a NATS responder with origins', () => {
+  it("refuses a caller whose Origin header is not listed, and one without unless 'none' is", async () => {
+    const subject = nextSubject();
+    responder = await serve({ nats: nats.url, subject, origins: ['https://app.example'], methods: { echo: (p: unknown) => p } });
+    expect(await client(subject, { Origin: 'https://app.example' }).request('echo', [1])).toEqual([1]);
+    const other = await settle(client(subject, { Origin: 'https://evil.example' }).request('echo', [1]));
+    expect(other.error.message).toBe('access denied (403): origin https://evil.example is not allowed');
+    const none = await settle(client(subject).request('echo', [1]));
+    expect(none.error.message).toBe('access denied (403): no Origin header');
+  });
+
+  it('rejects bad access options and bad headers with TypeError', async () => {
+    await expect(serve({ nats: nats.url, subject: nextSubject(), authenticate: 'yes' as never, methods: {} })).rejects.toThrow(TypeError);
+    expect(() => connect(nats.url, { subject: 's', headers: { a: 1 as never } })).toThrow(
+      new TypeError('options.headers.a must be a string, got number 1'),
+    );
+  });
+});
