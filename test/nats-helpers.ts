@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface NatsServerProcess {
   /** nats://127.0.0.1:PORT */
@@ -144,4 +146,29 @@ async function startNatsClusterOnce(size: number): Promise<NatsServerProcess[]> 
     throw error;
   }
   return servers;
+}
+
+/**
+ * One nats-server for the tests of a file or a describe block, started before them and
+ * stopped after, with a plain nats.js connection to it for publishing raw frames.
+ */
+export function useNatsServer(): { readonly url: string; readonly raw: NatsConnection } {
+  let nats: NatsServerProcess | undefined;
+  let raw: NatsConnection | undefined;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    raw = await natsConnect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    await raw?.close();
+    await nats?.stop();
+  });
+  return {
+    get url() {
+      return nats!.url;
+    },
+    get raw() {
+      return raw!;
+    },
+  };
 }

@@ -4,13 +4,12 @@
  * from the client's own methods (server → client calls), and on a NATS responder.
  * Also: request ids a responder cannot tell apart are refused, not run.
  */
-import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { connect, serve, RemoteError, RpcError, type Client, type NatsServer, type Server, type UnmatchedEvent } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, errorWithThrowingGetter, rawClient, settle, throwingProxy, until } from '../helpers.js';
-import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -268,17 +267,8 @@ describe('a client sent a response whose id is beyond 2^53', () => {
 });
 
 describe('a NATS responder', () => {
-  let nats: NatsServerProcess;
-  let raw: NatsConnection;
+  const nats = useNatsServer();
   let subjects = 0;
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    raw = await natsConnect({ servers: nats.url });
-  });
-  afterAll(async () => {
-    await raw?.close();
-    await nats?.stop();
-  });
 
   describe.each(['light', 'xstate'] as const)('(engine %s) whose handler', (engine) => {
     it.each(hostileCases)(
@@ -302,7 +292,7 @@ describe('a NATS responder', () => {
     const release = deferred<string>();
     responder = await serve({ nats: nats.url, subject, methods: { wait: () => release.promise } });
     const request = (text: string) =>
-      raw.request(subject, new TextEncoder().encode(text), { timeout: 2_000 }).then((msg) => JSON.parse(msg.string()));
+      nats.raw.request(subject, new TextEncoder().encode(text), { timeout: 2_000 }).then((msg) => JSON.parse(msg.string()));
     const first = request('{"jsonrpc":"2.0","id":"same","method":"wait"}');
     await until(() => responder!.handlingCalls === 1, 'the first call to run');
     expect(await request('{"jsonrpc":"2.0","id":"same","method":"wait"}')).toEqual({
@@ -317,7 +307,7 @@ describe('a NATS responder', () => {
   it('refuses a request id beyond 2^53 with -32600 and id null', async () => {
     const subject = `hostile.e2e${++subjects}`;
     responder = await serve({ nats: nats.url, subject, methods: { echo: () => 'ran' } });
-    const msg = await raw.request(subject, new TextEncoder().encode('{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}'), {
+    const msg = await nats.raw.request(subject, new TextEncoder().encode('{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"}'), {
       timeout: 2_000,
     });
     expect(JSON.parse(msg.string())).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });

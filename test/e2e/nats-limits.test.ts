@@ -4,27 +4,17 @@
  * answer nats-server will not carry (past its max_payload) is replaced by a
  * -32603 that says so, instead of leaving the caller to time out.
  */
-import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, serve, ErrorCodes, RemoteError, type Client, type NatsServer } from '../../src/index.js';
 import { closeAfterEach, deferred, settle } from '../helpers.js';
-import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
 
-let nats: NatsServerProcess;
-let raw: NatsConnection;
+const nats = useNatsServer();
 let client: Client | undefined;
 let responder: NatsServer | undefined;
 let subjects = 0;
 const nextSubject = () => `limits.svc${++subjects}`;
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-  raw = await natsConnect({ servers: nats.url });
-});
-afterAll(async () => {
-  await raw?.close();
-  await nats?.stop();
-});
 closeAfterEach(() => {
   const items = [client, responder];
   client = responder = undefined;
@@ -33,7 +23,7 @@ closeAfterEach(() => {
 
 /** Publishes `text` to `subject` as a request and parses the answer. */
 const request = (subject: string, text: string) =>
-  raw.request(subject, new TextEncoder().encode(text), { timeout: 5_000 }).then((msg) => JSON.parse(msg.string()));
+  nats.raw.request(subject, new TextEncoder().encode(text), { timeout: 5_000 }).then((msg) => JSON.parse(msg.string()));
 
 const call = (id: number, method = 'echo') => ({ jsonrpc: '2.0', id, method, params: [] });
 
