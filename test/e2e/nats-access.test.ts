@@ -4,23 +4,17 @@
  * the NATS headers its caller sent (`connect('nats://…', { headers })`), and a
  * refused request is answered -32003 and never run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, serve, ErrorCodes, RemoteError, type Client, type NatsServer, type UpgradeRequest } from '../../src/index.js';
 import { closeAfterEach, settle } from '../helpers.js';
-import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
 
-let nats: NatsServerProcess;
+const nats = useNatsServer();
 let clients: Client[] = [];
 let responder: NatsServer | undefined;
 let subjects = 0;
 const nextSubject = () => `access.svc${++subjects}`;
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
 closeAfterEach(() => {
   const items = [...clients, responder];
   clients = [];
