@@ -191,7 +191,15 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const admit = (headers: Record<string, string>, run: () => void, refused?: (refusal: { status: number; reason: string }) => void) => {
     if (check === undefined) return run();
     const verdict = check({ headers, url: subject, remoteAddress: undefined });
-    admitted = admitted.then(() => verdict).then((refusal) => (refusal ? refused?.(refusal) : run()));
+    admitted = admitted
+      .then(() => verdict)
+      .then((refusal) => (refusal ? refused?.(refusal) : run()))
+      // A bug in handling one message must not stop the messages after it: surface it, and go on.
+      .catch((error: unknown) =>
+        queueMicrotask(() => {
+          throw error;
+        }),
+      );
   };
 
   let resolveClosed!: () => void;
