@@ -13,9 +13,15 @@ import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
 import { NotSupportedError } from './errors.js';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
-import { IncomingCalls } from './core/incoming.js';
-import { DEFAULT_CLOSE_TIMEOUT, resolveResponderLimits, type ResponderLimitOptions } from './limits.js';
-import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
+import { IncomingCalls, inFlightBusy } from './core/incoming.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_UPGRADE_TIMEOUT,
+  resolveResponderLimits,
+  type ResponderLimitOptions,
+  type ResponderLimits,
+} from './limits.js';
+import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
@@ -49,6 +55,8 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
    * concurrently; messages are still handled in the order they came. Default: none.
    */
   authenticate?: Authenticate;
+  /** Longest `authenticate` may take on one message, in ms; past it the request is refused (-32003, status 408). Default: 10,000. */
+  authenticateTimeout?: number;
   /** Longest a handler may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch: see `ServeOptions.maxBatch`. Default: 100. */
@@ -87,13 +95,40 @@ export interface NatsServer {
 
 export const DEFAULT_QUEUE = 'callstate';
 
-/** Answers each request in a refused message -32003 with the refusal's status and reason; runs none of it. */
-function refuse(text: string, { status, reason }: { status: number; reason: string }, reply: (text: string) => void): void {
-  const decoded = decode(text);
+/** Why a message is refused before it runs: an access check's answer, or too many messages waiting for theirs. */
+type Refusal = { status: number; reason: string };
+const BUSY: Refusal = { status: 503, reason: 'busy' };
+
+/** A check's verdict, or a 408 refusal once `ms` have passed without one. */
+function withDeadline(verdict: Promise<Refusal | undefined>, ms: number): Promise<Refusal | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Refusal>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 408, reason: `authenticate did not answer within ${ms} ms (authenticateTimeout)` }), ms);
+  });
+  return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Answers each request in a refused message, none of which runs: -32003 with the access check's status and
+ * reason, or -32000 when too many messages already wait for their checks (maxInFlightPerConnection).
+ */
+function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: (text: string) => void): void {
+  const decoded = decode(text, limits);
   if (decoded.kind === 'unparseable') return;
   const requests = (decoded.kind === 'single' ? [decoded.message] : decoded.messages).filter((m) => m.kind === 'request');
   const answers = requests.map((m) =>
-    encode(errorFrame(m.frame.id, { code: ErrorCodes.AccessDenied, message: `access denied (${status}): ${reason}`, data: { status } })),
+    encode(
+      errorFrame(
+        m.frame.id,
+        refusal === BUSY
+          ? inFlightBusy(limits.maxInFlight, m.frame.method)
+          : {
+              code: ErrorCodes.AccessDenied,
+              message: `access denied (${refusal.status}): ${refusal.reason}`,
+              data: { status: refusal.status },
+            },
+      ),
+    ),
   );
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
@@ -118,6 +153,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const engine = validateEngine(options.engine);
   const limits = resolveResponderLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
+  const authenticateTimeout = optionalTimeout(options.authenticateTimeout, 'options.authenticateTimeout', DEFAULT_UPGRADE_TIMEOUT);
 
   const events = new Emitter<NatsServerEvents>();
   /** Reply subject of each single request in flight, by id. */
@@ -166,7 +202,15 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       return incoming.size;
     },
     accepting: () => true,
-    busy: () => undefined,
+    // Requests admitted while closing (their checks ended late) are refused, so that callers can go to another responder.
+    busy: (method) =>
+      closing === undefined
+        ? undefined
+        : {
+            code: ErrorCodes.ServerBusy,
+            message: `server busy: this responder is closing; "${method}" was not run`,
+            data: { closing: true },
+          },
     startCall: (frame, batch) => {
       if (batch) return incoming.receive(frame, batch);
       // Two callers reusing one id at once cannot both be answered by id.
@@ -186,14 +230,25 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 
-  /** Messages run in arrival order: each waits for its own check and for the message before it. */
+  /**
+   * Messages run in arrival order: each waits for its own check and for the message before it. A check
+   * that takes longer than `authenticateTimeout` refuses (408); past `maxInFlightPerConnection` messages
+   * waiting for their checks, the next is refused busy at once, so a hook that hangs holds nothing unbounded.
+   */
   let admitted: Promise<void> = Promise.resolve();
-  const admit = (headers: Record<string, string>, run: () => void, refused?: (refusal: { status: number; reason: string }) => void) => {
+  let awaitingAdmission = 0;
+  const admit = (headers: Record<string, string>, run: () => void, refused?: (refusal: Refusal) => void) => {
     if (check === undefined) return run();
-    const verdict = check({ headers, url: subject, remoteAddress: undefined });
+    if (awaitingAdmission >= limits.maxInFlight) return refused?.(BUSY);
+    awaitingAdmission++;
+    const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout);
     admitted = admitted
       .then(() => verdict)
-      .then((refusal) => (refusal ? refused?.(refusal) : run()))
+      .then((refusal) => {
+        awaitingAdmission--;
+        if (refusal) refused?.(refusal);
+        else run();
+      })
       // A bug in handling one message must not stop the messages after it: surface it, and go on.
       .catch((error: unknown) =>
         queueMicrotask(() => {
@@ -219,14 +274,18 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
           replySubject = undefined;
         },
-        (refusal) => reply !== undefined && refuse(text, refusal, (answer) => publish(reply, answer, null)),
+        (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
     onCancel: (text, headers) =>
       admit(headers, () => {
-        const decoded = decode(text);
-        if (decoded.kind !== 'single' || decoded.message.kind !== 'notification') return;
-        const id = (decoded.message.frame.params as { id?: unknown } | undefined)?.id;
-        if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
+        const decoded = decode(text, limits);
+        if (decoded.kind === 'unparseable') return;
+        // One notice, or the batch a caller's timeouts of one tick made.
+        for (const message of decoded.kind === 'single' ? [decoded.message] : decoded.messages) {
+          if (message.kind !== 'notification' || message.frame.method !== CANCEL_METHOD) continue;
+          const id = (message.frame.params as { id?: unknown } | undefined)?.id;
+          if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
+        }
       }),
     onClosed: (error) => {
       incoming.cancelAll();
@@ -248,6 +307,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     close: () =>
       (closing ??= (async () => {
         await link!.stopReceiving(closeTimeout);
+        // Messages still waiting for their access checks are answered (busy) before the connection goes.
+        await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
         if (incoming.size > 0) {
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {

@@ -59,7 +59,8 @@ export function peekFrame(
       return { kind: 'request', token: TOKEN.test(id) ? id : undefined };
     }
   }
-  if (text.startsWith(CANCEL_PREFIX)) return { kind: 'cancel' };
+  // A lone notice, or a batch of them (the cancels of one tick): every responder hears the cancel subject.
+  if (text.startsWith(CANCEL_PREFIX) || text.startsWith(`[${CANCEL_PREFIX}`)) return { kind: 'cancel' };
   if (text.startsWith(NOTIFY_PREFIX)) return { kind: 'notification' };
   if (text.startsWith(RESPONSE_PREFIX)) {
     // A numeric id (or a string id with escapes): a request all the same when `method` follows the id.

@@ -121,6 +121,97 @@ describe('a NATS responder with authenticate', () => {
   });
 });
 
+describe('a NATS responder whose authenticate is slow or hangs', () => {
+  it('refuses a message whose check takes longer than authenticateTimeout (408), and serves the callers after it', async () => {
+    const subject = nextSubject();
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      authenticateTimeout: 100,
+      authenticate: ({ headers }) => (headers['x-who'] === 'slow' ? new Promise<boolean>(() => {}) : true),
+      methods: { echo: (p: unknown) => p },
+    });
+    const slow = settle(client(subject, { 'X-Who': 'slow' }).request('echo', [1]));
+    const good = client(subject, { 'X-Who': 'good' }).request('echo', [2]);
+    const { error } = await slow;
+    expect([error.code, error.message, error.data]).toEqual([
+      ErrorCodes.AccessDenied,
+      'access denied (408): authenticate did not answer within 100 ms (authenticateTimeout)',
+      { status: 408 },
+    ]);
+    expect(await good).toEqual([2]);
+  });
+
+  it('answers busy at once past maxInFlightPerConnection messages waiting for their checks, holding nothing more', async () => {
+    const subject = nextSubject();
+    let checks = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      maxInFlightPerConnection: 2,
+      closeTimeout: 200,
+      authenticate: () => (checks++, new Promise<boolean>(() => {})),
+      methods: { echo: (p: unknown) => p },
+    });
+    const caller = client(subject);
+    const held = [settle(caller.request('echo', [1])), settle(caller.request('echo', [2]))];
+    await expect.poll(() => checks).toBe(2);
+    const { error } = await settle(caller.request('echo', [3]));
+    expect([error.code, error.message]).toEqual([
+      ErrorCodes.ServerBusy,
+      'server busy: 2 calls already in flight on this connection (maxInFlightPerConnection); "echo" was not run',
+    ]);
+    expect(checks).toBe(2);
+    await responder.close();
+    responder = undefined;
+    for (const { error: failed } of await Promise.all(held)) expect(failed).toBeDefined();
+  });
+
+  it('refuses, busy, a request whose check ends while the responder closes, and never runs it', async () => {
+    const subject = nextSubject();
+    let release!: (ok: boolean) => void;
+    let ran = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      authenticate: () => new Promise<boolean>((resolve) => (release = resolve)),
+      methods: { echo: (p: unknown) => (ran++, p) },
+    });
+    const call = settle(client(subject).request('echo', [1]));
+    await expect.poll(() => release !== undefined).toBe(true);
+    const closing = responder.close();
+    release(true);
+    const { error } = await call;
+    expect([error.code, error.message]).toEqual([ErrorCodes.ServerBusy, 'server busy: this responder is closing; "echo" was not run']);
+    await closing;
+    responder = undefined;
+    expect(ran).toBe(0);
+  });
+});
+
+describe('cancellation over NATS with several responders', () => {
+  it('reaches the responder running each call when many calls time out in the same tick (their cancels go out as one batch)', async () => {
+    const subject = nextSubject();
+    let started = 0;
+    let aborted = 0;
+    const wait = (_p: unknown, ctx: { signal: AbortSignal }) =>
+      new Promise((_, reject) => (started++, ctx.signal.addEventListener('abort', () => (aborted++, reject(new Error('aborted'))))));
+    const second = await serve({ nats: nats.url, subject, methods: { wait } });
+    responder = await serve({ nats: nats.url, subject, methods: { wait } });
+    try {
+      const caller = client(subject);
+      await caller.ready;
+      const calls = Array.from({ length: 20 }, () => settle(caller.request('wait', {}, { timeout: 300 })));
+      await expect.poll(() => started).toBe(20);
+      for (const { error } of await Promise.all(calls)) expect(error.code).toBe('ERR_CALL_TIMEOUT');
+      await expect.poll(() => aborted).toBe(20);
+      expect(responder.handlingCalls + second.handlingCalls).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('a NATS responder with origins', () => {
   it("refuses a caller whose Origin header is not listed, and one without unless 'none' is", async () => {
     const subject = nextSubject();
