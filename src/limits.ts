@@ -26,7 +26,7 @@ export const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
 /** How long the socket's buffer may stay at its high-water mark without draining before the peer is dropped (1008), in ms. */
 export const DEFAULT_DRAIN_TIMEOUT = 30_000;
-/** Most messages in a JSON-RPC batch. A callstate peer never sends a longer one (its cancel notices go in batches of at most this). */
+/** Most messages in a JSON-RPC batch. A callstate peer sends no batches of its own (each cancel notice is a frame). */
 export const DEFAULT_MAX_BATCH = 100;
 /** Deepest nesting of arrays and objects in a frame (the frame itself is 1). */
 export const DEFAULT_MAX_DEPTH = 64;

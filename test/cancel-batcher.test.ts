@@ -1,4 +1,4 @@
-/** The cancel batcher: `$/cancelRequest` notices of one tick go out together, in batch frames of at most `maxBatch`. */
+/** The cancel batcher: `$/cancelRequest` notices of one tick go out together after it, a frame each. */
 import { describe, expect, it } from 'vitest';
 import { CancelBatcher } from '../src/core/cancel-batcher.js';
 
@@ -15,12 +15,13 @@ describe('CancelBatcher', () => {
     expect(batcher.size).toBe(0);
   });
 
-  it('batches the notices of one tick in frames of at most maxBatch, in order', async () => {
+  it('writes the notices of one tick together after it, each as a frame of its own, in order', async () => {
     const frames: string[] = [];
-    const batcher = new CancelBatcher((frame) => frames.push(frame), 2);
+    const batcher = new CancelBatcher((frame) => frames.push(frame));
     for (const id of ['a', 'b', 'c', 'd', 'e']) batcher.cancel(id);
+    expect(frames).toEqual([]);
     await Promise.resolve();
-    expect(frames.map((f) => JSON.parse(f))).toEqual([[notice('a'), notice('b')], [notice('c'), notice('d')], notice('e')]);
+    expect(frames.map((f) => JSON.parse(f))).toEqual(['a', 'b', 'c', 'd', 'e'].map(notice));
     batcher.cancel('f');
     await Promise.resolve();
     expect(JSON.parse(frames.at(-1)!)).toEqual(notice('f'));

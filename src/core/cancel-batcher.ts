@@ -1,21 +1,20 @@
 /**
  * Tells the peer about abandoned calls with `$/cancelRequest` notices, so its
  * handlers stop working for nobody. Notices made in the same tick (a burst of
- * timeouts, a close) go out together, after the current task's microtasks, as
- * JSON-RPC batch frames of at most `maxBatch` notices (a server's default
- * `maxBatch` accepts them), instead of a frame each.
+ * timeouts, a close) go out together, after the current task's microtasks, each
+ * as a frame of its own: the transport gathers the frames of one tick into a
+ * few socket writes, and a frame per notice reaches every JSON-RPC server,
+ * whatever its `maxBatch` and whether or not it takes batches at all
+ * (vscode-jsonrpc does not), where a batch beyond a server's `maxBatch` would
+ * be refused whole and its handlers left running.
  */
-import { DEFAULT_MAX_BATCH } from '../limits.js';
 import { CANCEL_METHOD, encode, notificationFrame } from '../protocol/jsonrpc.js';
 
 export class CancelBatcher {
   private ids: string[] = [];
 
   /** `write` sends one frame; a notice that cannot be written has nobody left to tell, so it returns nothing. */
-  constructor(
-    private readonly write: (frame: string) => void,
-    private readonly maxBatch = DEFAULT_MAX_BATCH,
-  ) {}
+  constructor(private readonly write: (frame: string) => void) {}
 
   /** Notices waiting for the end of the tick. */
   get size(): number {
@@ -30,9 +29,6 @@ export class CancelBatcher {
   private readonly flush = (): void => {
     const ids = this.ids;
     this.ids = [];
-    for (let start = 0; start < ids.length; start += this.maxBatch) {
-      const frames = ids.slice(start, start + this.maxBatch).map((id) => notificationFrame(CANCEL_METHOD, { id }));
-      this.write(encode(frames.length === 1 ? frames[0]! : frames));
-    }
+    for (const id of ids) this.write(encode(notificationFrame(CANCEL_METHOD, { id })));
   };
 }

@@ -66,7 +66,7 @@ describe('deadlines reach the other side', () => {
     await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to drop the call');
   });
 
-  it('sends the cancel notices of calls timing out together as one batch frame, and every handler is aborted', async () => {
+  it('sends the cancel notices of calls timing out together, a frame each, and every handler is aborted', async () => {
     const clock = new SimulatedClock();
     const frames: unknown[] = [];
     const aborted: string[] = [];
@@ -89,14 +89,32 @@ describe('deadlines reach the other side', () => {
     expect((await Promise.all(calls)).map((c) => c.error.name)).toEqual(['TimeoutError', 'TimeoutError', 'TimeoutError']);
     await until(() => aborted.length === 3, 'every handler to be aborted');
     expect(aborted.sort()).toEqual(['a', 'b', 'c']);
-    expect(sent).toHaveLength(1);
-    expect(JSON.parse(sent[0]!).map((f: { method: string }) => f.method)).toEqual([
-      '$/cancelRequest',
-      '$/cancelRequest',
-      '$/cancelRequest',
-    ]);
-    // A batch of notifications gets no reply and nothing is reported as unmatched.
+    expect(sent).toHaveLength(3);
+    expect(sent.map((text) => JSON.parse(text).method)).toEqual(['$/cancelRequest', '$/cancelRequest', '$/cancelRequest']);
+    // Notifications get no reply and nothing is reported as unmatched.
     expect(frames).toEqual([]);
+  });
+});
+
+describe('cancellation and a server with a small maxBatch', () => {
+  it("aborts every handler when more calls time out together than the server's maxBatch", async () => {
+    const clock = new SimulatedClock();
+    const aborted: string[] = [];
+    server = await serve({
+      maxBatch: 2,
+      methods: {
+        work: ({ n }: { n: string }, ctx) =>
+          new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.push(n), reject(ctx.signal.reason)))),
+      },
+    });
+    client = connect(server.url, { clock });
+    const calls = ['a', 'b', 'c', 'd', 'e'].map((n) => settle(client!.request('work', { n }, { timeout: 100 })));
+    await until(() => [...server!.connections][0]?.handlingCalls === 5, 'the server to handle all five');
+    clock.increment(100);
+    for (const { error } of await Promise.all(calls)) expect(error.name).toBe('TimeoutError');
+    await until(() => aborted.length === 5, 'every handler to be aborted');
+    expect(aborted.sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect([...server.connections][0]!.handlingCalls).toBe(0);
   });
 });
 
