@@ -12,7 +12,7 @@
 import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
 import { NotSupportedError } from './errors.js';
-import { receiveFrame, type InboundHost } from './core/inbound.js';
+import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls, inFlightBusy } from './core/incoming.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -21,7 +21,7 @@ import {
   type ResponderLimitOptions,
   type ResponderLimits,
 } from './limits.js';
-import { CANCEL_METHOD, decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
+import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
@@ -276,17 +276,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         },
         (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
-    onCancel: (text, headers) =>
-      admit(headers, () => {
-        const decoded = decode(text, limits);
-        if (decoded.kind === 'unparseable') return;
-        // One notice, or the batch a caller's timeouts of one tick made.
-        for (const message of decoded.kind === 'single' ? [decoded.message] : decoded.messages) {
-          if (message.kind !== 'notification' || message.frame.method !== CANCEL_METHOD) continue;
-          const id = (message.frame.params as { id?: unknown } | undefined)?.id;
-          if (typeof id === 'string' || typeof id === 'number') inbound.cancelCall(id);
-        }
-      }),
+    onCancel: (text, headers) => admit(headers, () => receiveCancels(inbound, text)),
     onClosed: (error) => {
       incoming.cancelAll();
       replies.clear();

@@ -1,6 +1,6 @@
 /** The inbound dispatcher on its own: literal frames in, a recording host, literal answers out. */
 import { describe, expect, it } from 'vitest';
-import { receiveFrame, type InboundHost, type Reply } from '../src/core/inbound.js';
+import { receiveCancels, receiveFrame, type InboundHost, type Reply } from '../src/core/inbound.js';
 import type { BatchReply } from '../src/core/incoming.js';
 import type { RequestFrame } from '../src/protocol/jsonrpc.js';
 
@@ -135,6 +135,28 @@ describe('receiveFrame', () => {
     expect(seen.map((s) => s.slice(0, 3))).toEqual([
       ['report', 'malformed', 1],
       ['report', 'malformed', null],
+    ]);
+  });
+});
+
+describe('receiveCancels', () => {
+  it('cancels each $/cancelRequest of a frame, alone or in a batch, and ignores everything else', () => {
+    const { host, seen } = recordingHost();
+    receiveCancels(host, JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 'a' } }));
+    receiveCancels(
+      host,
+      JSON.stringify([
+        { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 'b' } },
+        { jsonrpc: '2.0', id: 1, method: 'work' },
+        { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: { not: 'an id' } } },
+      ]),
+    );
+    receiveCancels(host, 'nonsense');
+    // Within the limits: a batch past maxBatch (3 here) is dropped whole.
+    receiveCancels(host, JSON.stringify(['c', 'd', 'e', 'f'].map((id) => ({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } }))));
+    expect(seen).toEqual([
+      ['cancel', 'a'],
+      ['cancel', 'b'],
     ]);
   });
 });

@@ -85,10 +85,7 @@ function onMessage(host: InboundHost, message: Message, batch: BatchReply | unde
     case 'notification': {
       const { method, params } = message.frame;
       if (method !== CANCEL_METHOD) host.notification(method, params);
-      else {
-        const id = (params as { id?: unknown } | undefined)?.id;
-        if (typeof id === 'string' || typeof id === 'number') host.cancelCall(id);
-      }
+      else cancelNotice(host, params);
       return;
     }
     case 'result':
@@ -103,6 +100,24 @@ function onMessage(host: InboundHost, message: Message, batch: BatchReply | unde
       if (!meantAsResponse) answer(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }), batch, reply);
       return;
     }
+  }
+}
+
+/** `$/cancelRequest` with `{ id }`: the host cancels the incoming call with that id, if it runs one. */
+function cancelNotice(host: InboundHost, params: unknown): void {
+  const id = (params as { id?: unknown } | undefined)?.id;
+  if (typeof id === 'string' || typeof id === 'number') host.cancelCall(id);
+}
+
+/**
+ * Takes a frame from a channel that carries only cancel notices (a NATS responder's cancel subject):
+ * each `$/cancelRequest` in it, alone or in a batch, cancels its call; anything else is ignored.
+ */
+export function receiveCancels(host: InboundHost, text: string): void {
+  const decoded = decode(text, host.limits);
+  if (decoded.kind === 'unparseable') return;
+  for (const message of decoded.kind === 'single' ? [decoded.message] : decoded.messages) {
+    if (message.kind === 'notification' && message.frame.method === CANCEL_METHOD) cancelNotice(host, message.frame.params);
   }
 }
 
