@@ -167,6 +167,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const incoming = new IncomingCalls({
     methods,
     peer: noPeer,
+    connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
       const reply = replies.get(id);
       if (reply === undefined) return;

@@ -39,8 +39,27 @@ export interface RequestOptions {
   retry?: boolean;
 }
 
+/**
+ * Who is on the other end, as a handler sees it in `ctx.connection`: the
+ * WebSocket upgrade request, the HTTP request, or the NATS message.
+ */
+export interface ConnectionInfo {
+  /** How the call arrived. */
+  readonly transport: 'ws' | 'http' | 'nats';
+  /** The caller's IP address (WebSocket, HTTP); undefined on NATS and for the server seen from a client. */
+  readonly remoteAddress: string | undefined;
+  /** The upgrade or HTTP request's headers (names in lower case), or the NATS message's headers. Empty when none. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request's path and query (`/rpc?token=x`); on NATS the subject; on a client, the URL it connected to. */
+  readonly url: string;
+  /** What `authenticate` attached by answering `{ data }`; undefined otherwise. */
+  readonly data: unknown;
+}
+
 /** What a handler receives besides its params. */
 export interface HandlerContext<RemoteApi extends AnyApi = UntypedApi> {
+  /** Who is calling: see `ConnectionInfo`. */
+  connection: ConnectionInfo;
   /** Aborts when the caller cancels (`$/cancelRequest`) or the connection closes. */
   signal: AbortSignal;
   /** The other end of the connection: call its methods, notify it. */

@@ -25,7 +25,7 @@ import {
   type Id,
   type RequestFrame,
 } from '../protocol/jsonrpc.js';
-import type { Clock, Engine, HandlerContext, InspectOption } from '../types.js';
+import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 
@@ -88,6 +88,8 @@ export function inFlightBusy(limit: number, method: string): ErrorObject {
 interface IncomingEntry {
   actor: RunningActor<IncomingContext, IncomingCallEvent>;
   batch: BatchReply | undefined;
+  /** Who made the call: `ctx.connection`. */
+  connection: ConnectionInfo;
   /** The handler's deadline, when the responder has a `handlerTimeout`. */
   deadline?: HandlerDeadline;
 }
@@ -96,6 +98,8 @@ export interface IncomingOptions {
   methods: Record<string, AnyHandler>;
   /** What handlers see as `ctx.peer`. */
   peer: HandlerContext<any>['peer'];
+  /** What handlers see as `ctx.connection`, unless `receive` is given one for its call (NATS: per message). */
+  connection: ConnectionInfo;
   /** Writes a reply frame (ignored once the connection is gone); `id` is the request's, for transports that route replies by it. */
   write: (text: string, id: Id) => void;
   inspect: InspectOption;
@@ -178,6 +182,7 @@ class Context implements HandlerContext<any> {
   constructor(
     private readonly scope: { readonly signal: AbortSignal },
     readonly peer: HandlerContext<any>['peer'],
+    readonly connection: ConnectionInfo,
     readonly id: Id,
     readonly method: string,
   ) {}
@@ -211,11 +216,14 @@ export class IncomingCalls {
     return this.inFlight.size;
   }
 
-  /** Handles one request. Returns false when a request with the same id is already in flight. */
-  receive(frame: RequestFrame, batch?: BatchReply): boolean {
+  /**
+   * Handles one request, made by `connection` (default: the connection's own). Returns false when a request
+   * with the same id is already in flight.
+   */
+  receive(frame: RequestFrame, batch?: BatchReply, connection: ConnectionInfo = this.options.connection): boolean {
     if (this.inFlight.has(frame.id)) return false;
     const input = { id: frame.id, method: frame.method, params: frame.params };
-    const entry: IncomingEntry = { actor: undefined!, batch };
+    const entry: IncomingEntry = { actor: undefined!, batch, connection };
     batch?.expect();
     this.inFlight.set(frame.id, entry);
     entry.actor = this.actors.create(input, entry);
@@ -247,14 +255,15 @@ export class IncomingCalls {
     const handler = this.options.methods[method]!;
     const { handlerTimeout, peer } = this.options;
     const entry = this.inFlight.get(id);
+    const connection = entry?.connection ?? this.options.connection;
     if (handlerTimeout === undefined || this.handlerDeadlines === undefined || entry === undefined) {
-      const ctx = new Context(scope, peer, id, method);
+      const ctx = new Context(scope, peer, connection, id, method);
       return Promise.resolve().then(() => handler(params, ctx));
     }
     const deadline = new HandlerDeadline(scope, method, handlerTimeout);
     entry.deadline = deadline;
     this.handlerDeadlines.add(deadline, handlerTimeout);
-    const ctx = new Context(deadline, peer, id, method);
+    const ctx = new Context(deadline, peer, connection, id, method);
     return deadline.race(Promise.resolve().then(() => handler(params, ctx)));
   }
 

@@ -16,6 +16,7 @@ import { OutgoingCalls } from './outgoing.js';
 import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,
+  ConnectionInfo,
   Engine,
   HandlerContext,
   MethodName,
@@ -46,6 +47,8 @@ export interface PeerOptions extends ConnectionOptions {
   settledMemory: number;
   /** Limits on what the other end sends: see `ServeOptions` for each. */
   limits: ResponderLimits;
+  /** Who is on the other end, for handlers' `ctx.connection`. Default: the `url`, no address, headers or data. */
+  connection?: ConnectionInfo;
 }
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection implements PeerApi<RemoteApi> {
@@ -73,6 +76,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     this.incoming = new IncomingCalls({
       methods: options.methods,
       peer: this as PeerApi<any>,
+      connection: options.connection ?? { transport: 'ws', remoteAddress: undefined, headers: {}, url: options.url, data: undefined },
       write: (text) => write(text),
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
