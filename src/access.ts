@@ -2,11 +2,12 @@
  * Who may open a connection: the `origins` allow-list and the `authenticate`
  * hook of `serve()`, combined into one check that the WebSocket listener runs
  * on each upgrade request, before the socket is accepted. A refused client
- * gets an HTTP answer (401 or 403, with the reason as its body), never a socket.
+ * gets an HTTP answer (401 or 403, with the reason as its body), never a socket;
+ * an accepted one may carry data, which its connection keeps (`ctx.connection.data`).
  */
-import type { UpgradeCheck, UpgradeRequest } from './transports/ws-listener.js';
+import type { AccessVerdict, UpgradeCheck, UpgradeRequest } from './transports/ws-listener.js';
 
-export type { UpgradeRequest } from './transports/ws-listener.js';
+export type { AccessVerdict, UpgradeRequest } from './transports/ws-listener.js';
 
 /** How `authenticate` refuses with a chosen status and reason. */
 export interface Refusal {
@@ -16,15 +17,23 @@ export interface Refusal {
   reason?: string;
 }
 
+/** How `authenticate` accepts and attaches data to the connection (`ctx.connection.data`). */
+export interface Acceptance {
+  data: unknown;
+}
+
 /**
- * Decides on an upgrade request: `true` accepts it, `false` refuses it with 401,
- * a `Refusal` refuses it with its status and reason. A hook that throws or
- * rejects refuses with 500.
+ * Decides on an upgrade request (or a NATS message): `true` accepts it, `{ data }` accepts it and
+ * attaches `data` to the connection, `false` refuses it with 401, a `Refusal` refuses it with its
+ * status and reason. An object is an acceptance only when it has a `data` property and neither
+ * `status` nor `reason`; any other answer refuses (401). A hook that throws or rejects refuses with 500.
  */
-export type Authenticate = (request: UpgradeRequest) => boolean | Refusal | Promise<boolean | Refusal>;
+export type Authenticate = (request: UpgradeRequest) => boolean | Refusal | Acceptance | Promise<boolean | Refusal | Acceptance>;
 
 /** In `origins`: allow requests without an Origin header (clients other than browsers). */
 export const NO_ORIGIN = 'none';
+
+const ACCEPTED: AccessVerdict = { accepted: true, data: undefined };
 
 /** Validates `origins` and `authenticate`; returns the combined check, or undefined when neither is set. */
 export function accessCheck(origins: unknown, authenticate: unknown): UpgradeCheck | undefined {
@@ -38,23 +47,29 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
     if (allowed !== undefined) {
       const origin = request.headers.origin;
       if (origin === undefined ? !allowed.has(NO_ORIGIN) : !allowed.has(origin)) {
-        return { status: 403, reason: origin === undefined ? 'no Origin header' : `origin ${origin} is not allowed` };
+        return { accepted: false, status: 403, reason: origin === undefined ? 'no Origin header' : `origin ${origin} is not allowed` };
       }
     }
-    if (hook === undefined) return undefined;
-    let answer: boolean | Refusal;
+    if (hook === undefined) return ACCEPTED;
+    let answer: unknown;
     try {
       answer = await hook(request);
     } catch {
-      return { status: 500, reason: 'authentication failed' };
+      return { accepted: false, status: 500, reason: 'authentication failed' };
     }
-    if (answer === true) return undefined;
-    if (answer === false || answer === null || typeof answer !== 'object') return { status: 401, reason: 'Unauthorized' };
-    const status = answer.status === 403 ? 403 : 401;
-    const reason =
-      typeof answer.reason === 'string' && answer.reason !== '' ? answer.reason : status === 403 ? 'Forbidden' : 'Unauthorized';
-    return { status, reason };
+    return verdictOf(answer);
   };
+}
+
+/** Reads `authenticate`'s answer; anything but `true` or an unambiguous `{ data }` refuses (fail closed). */
+function verdictOf(answer: unknown): AccessVerdict {
+  if (answer === true) return ACCEPTED;
+  if (answer === false || answer === null || typeof answer !== 'object') return { accepted: false, status: 401, reason: 'Unauthorized' };
+  const { status: asked, reason: given } = answer as Refusal;
+  if ('data' in answer && asked === undefined && given === undefined) return { accepted: true, data: (answer as Acceptance).data };
+  const status = asked === 403 ? 403 : 401;
+  const reason = typeof given === 'string' && given !== '' ? given : status === 403 ? 'Forbidden' : 'Unauthorized';
+  return { accepted: false, status, reason };
 }
 
 /**

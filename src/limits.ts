@@ -116,3 +116,21 @@ export function resolveConnectionLimits(options: ConnectionLimitOptions) {
 function optionalCount(value: unknown, name: string, fallback: number): number {
   return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
 }
+
+/** What `server.close()` takes. */
+export interface CloseOptions {
+  /**
+   * Drain first: stop accepting connections and requests (new ones are refused, -32000 "server closing"),
+   * and let running handlers answer for up to this many ms before the connections close. 0: close at once.
+   */
+  drain?: number;
+}
+
+/** `close(options)`'s drain, in ms: `fallback` when not given. */
+export function resolveDrain(options: unknown, fallback: number): number {
+  if (options === undefined) return fallback;
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`close options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const { drain } = options as CloseOptions;
+  return drain === undefined ? fallback : validateInteger(drain, 'options.drain', 0, MAX_TIMEOUT);
+}

@@ -9,7 +9,8 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { accessCheck, type Authenticate } from './access.js';
+import { accessCheck, type AccessVerdict, type Authenticate } from './access.js';
+import { serverClosing } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { NotSupportedError } from './errors.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
@@ -17,13 +18,25 @@ import { IncomingCalls, inFlightBusy } from './core/incoming.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
+  resolveDrain,
   resolveResponderLimits,
+  type CloseOptions,
   type ResponderLimitOptions,
   type ResponderLimits,
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
-import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
+import type {
+  AnyApi,
+  ConnectionInfo,
+  Engine,
+  InspectOption,
+  Methods,
+  NotificationEvent,
+  PeerApi,
+  UnmatchedEvent,
+  UntypedApi,
+} from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
@@ -87,10 +100,11 @@ export interface NatsServer {
   readonly closed: Promise<void>;
   on<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
   /**
-   * Leaves the queue group (new calls go to the other responders), lets running
-   * handlers answer for up to `closeTimeout`, aborts the rest, then disconnects.
+   * Leaves the queue group (new calls go to the other responders; a request already delivered is answered
+   * -32000 "server closing"), lets running handlers answer for up to `drain` ms (default: `closeTimeout`),
+   * aborts the rest, then disconnects. Only the first call's options count.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export const DEFAULT_QUEUE = 'callstate';
@@ -100,10 +114,13 @@ type Refusal = { status: number; reason: string };
 const BUSY: Refusal = { status: 503, reason: 'busy' };
 
 /** A check's verdict, or a 408 refusal once `ms` have passed without one. */
-function withDeadline(verdict: Promise<Refusal | undefined>, ms: number): Promise<Refusal | undefined> {
+function withDeadline(verdict: Promise<AccessVerdict>, ms: number): Promise<AccessVerdict> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Refusal>((resolve) => {
-    timer = setTimeout(() => resolve({ status: 408, reason: `authenticate did not answer within ${ms} ms (authenticateTimeout)` }), ms);
+  const late = new Promise<AccessVerdict>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ accepted: false, status: 408, reason: `authenticate did not answer within ${ms} ms (authenticateTimeout)` }),
+      ms,
+    );
   });
   return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
 }
@@ -164,6 +181,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   let idle: (() => void) | undefined;
   const checkIdle = () => queueMicrotask(() => incoming.size === 0 && idle?.());
 
+  /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
+  let caller: ConnectionInfo | undefined;
   const incoming = new IncomingCalls({
     methods,
     peer: noPeer,
@@ -204,20 +223,13 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     accepting: () => true,
     // Requests admitted while closing (their checks ended late) are refused, so that callers can go to another responder.
-    busy: (method) =>
-      closing === undefined
-        ? undefined
-        : {
-            code: ErrorCodes.ServerBusy,
-            message: `server busy: this responder is closing; "${method}" was not run`,
-            data: { closing: true },
-          },
+    busy: (method) => (closing === undefined ? undefined : serverClosing(method)),
     startCall: (frame, batch) => {
-      if (batch) return incoming.receive(frame, batch);
+      if (batch) return incoming.receive(frame, batch, caller);
       // Two callers reusing one id at once cannot both be answered by id.
       if (replies.has(frame.id)) return false;
       replies.set(frame.id, replySubject!); // before receive: an unknown method is answered at once
-      if (incoming.receive(frame)) return true;
+      if (incoming.receive(frame, undefined, caller)) return true;
       replies.delete(frame.id);
       return false;
     },
@@ -238,17 +250,17 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
    */
   let admitted: Promise<void> = Promise.resolve();
   let awaitingAdmission = 0;
-  const admit = (headers: Record<string, string>, run: () => void, refused?: (refusal: Refusal) => void) => {
-    if (check === undefined) return run();
+  const admit = (headers: Record<string, string>, run: (data: unknown) => void, refused?: (refusal: Refusal) => void) => {
+    if (check === undefined) return run(undefined);
     if (awaitingAdmission >= limits.maxInFlight) return refused?.(BUSY);
     awaitingAdmission++;
     const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout);
     admitted = admitted
       .then(() => verdict)
-      .then((refusal) => {
+      .then((answer) => {
         awaitingAdmission--;
-        if (refusal) refused?.(refusal);
-        else run();
+        if (answer.accepted) run(answer.data);
+        else refused?.(answer);
       })
       // A bug in handling one message must not stop the messages after it: surface it, and go on.
       .catch((error: unknown) =>
@@ -269,11 +281,12 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     onMessage: (text, reply, headers) =>
       admit(
         headers,
-        () => {
+        (data) => {
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
+          caller = { transport: 'nats', remoteAddress: undefined, headers, url: subject, data };
           receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
-          replySubject = undefined;
+          replySubject = caller = undefined;
         },
         (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
@@ -295,8 +308,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     closed,
     on: (event, listener) => events.on(event, listener),
-    close: () =>
-      (closing ??= (async () => {
+    close: (closeOptions) => {
+      const drain = resolveDrain(closeOptions, closeTimeout);
+      return (closing ??= (async () => {
         await link!.stopReceiving(closeTimeout);
         // Messages still waiting for their access checks are answered (busy) before the connection goes.
         await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
@@ -304,13 +318,14 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             idle = resolve;
-            timer = setTimeout(resolve, closeTimeout);
+            timer = setTimeout(resolve, drain);
           });
           clearTimeout(timer);
         }
         incoming.cancelAll();
         await link!.close(closeTimeout);
         await closed;
-      })()),
+      })());
+    },
   };
 }

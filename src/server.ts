@@ -3,6 +3,9 @@
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
  * can call the client back through `ctx.peer`.
  */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
 import {
@@ -10,6 +13,8 @@ import {
   DEFAULT_SETTLED_MEMORY,
   DEFAULT_UPGRADE_TIMEOUT,
   resolveConnectionLimits,
+  resolveDrain,
+  type CloseOptions,
   resolveResponderLimits,
   resolveSendLimits,
   type ResponderLimitOptions,
@@ -17,16 +22,34 @@ import {
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './core/peer.js';
-import { listenWs } from './transports/ws-listener.js';
+import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
   extends ResponderLimitOptions, SendLimitOptions {
-  /** Port to listen on; 0 picks a free one. Default: 0. */
+  /** Port to listen on; 0 picks a free one. Not with `server` or `noServer`. Default: 0. */
   port?: number;
-  /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
+  /** Interface to listen on. Not with `server` or `noServer`. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
   host?: string;
+  /**
+   * Attach to an existing `http.Server` or `https.Server` (Express's, Fastify's `server`, …) instead of
+   * listening: WebSocket upgrades on `path` become connections; requests and upgrades on other paths are
+   * left to the app (an upgrade on another path is answered 404 only if the app has no 'upgrade' listener
+   * of its own). `close()` closes callstate's connections, never the server. Default: none.
+   */
+  server?: HttpServer | HttpsServer;
+  /**
+   * Listen on nothing: the app hands upgrade requests over with `server.handleUpgrade(request, socket, head)`
+   * (for frameworks that route upgrades themselves). Default: false.
+   */
+  noServer?: boolean;
+  /**
+   * The path (without query) WebSocket upgrades are taken on, e.g. `'/rpc'`; others are answered 404 (own
+   * listener) or left to the app (`server`). Not with `noServer`, where the app routes. Default: '/' with
+   * `server`, any path on the own listener.
+   */
+  path?: string;
   /** The methods clients may call. */
   methods: Methods<Api, ClientApi>;
   /** Default timeout of calls the server makes to clients through `ctx.peer`, in ms. Default: 10,000. */
@@ -82,8 +105,11 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   origins?: string[];
   /**
    * Decides on each upgrade request (`{ headers, url, remoteAddress }`) before the socket is accepted:
-   * `true` accepts, `false` refuses with HTTP 401, `{ status: 401 | 403, reason }` refuses with that status
-   * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Default: none.
+   * `true` accepts, `{ data }` accepts and attaches `data` to the connection (`peer.connection.data`,
+   * handlers' `ctx.connection.data`), `false` refuses with HTTP 401, `{ status: 401 | 403, reason }` refuses
+   * with that status (the reason is the body, shown in the client's error); a hook that throws refuses with
+   * 500. An object is an acceptance only with a `data` property and neither `status` nor `reason`: anything
+   * else refuses. Default: none.
    */
   authenticate?: Authenticate;
   /**
@@ -100,18 +126,29 @@ export interface ServerEvents<ClientApi extends AnyApi> {
 }
 
 export interface Server<ClientApi extends AnyApi = UntypedApi> {
-  /** The bound port. */
+  /** The bound port; with `server`, that server's while it listens; 0 otherwise (and with `noServer`). */
   readonly port: number;
-  /** `ws://host:port`, ready for `connect()`. */
+  /**
+   * `ws://host:port` (with the `path` when one is set), ready for `connect()`; `wss://` for an attached
+   * `https.Server`. With `server`, read from its address while it listens, '' before; '' with `noServer`.
+   */
   readonly url: string;
-  /** Connections currently open. */
+  /** Connections currently open. Each peer's `connection` tells who is on the other end. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
   /**
+   * Takes an upgrade request the app routed here (its 'upgrade' event's arguments): the access checks,
+   * `upgradeTimeout` and `maxPayload` apply as to any other. The way in with `noServer`; works in every mode.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
    * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
    * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
+   * With `{ drain: ms }`, first stops accepting: new upgrades are answered 503 and new requests on open
+   * connections -32000 ("server closing"), while running handlers may answer for up to `ms`. An attached
+   * server is never closed. Only the first call's options count.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** A responder in a NATS queue group (`options.nats`): see nats-server.ts. */
@@ -129,8 +166,7 @@ export async function serve(options: ServeOptions<any, any> | NatsServeOptions<a
 
 async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: ServeOptions<Api, ClientApi>): Promise<Server<ClientApi>> {
   const methods = validateMethods(options.methods, 'options.methods');
-  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
-  const host = options.host ?? '127.0.0.1';
+  const { mode, path } = resolveListenMode(options);
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
@@ -139,13 +175,14 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload, check, upgradeTimeout });
+  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout });
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const connections = new Set<Peer<ClientApi>>();
-  listener.onConnection((transport, address) => {
+  listener.onConnection((transport, upgrade, address) => {
     const peer = new Peer<ClientApi>({
       url: `client ${address}`,
+      connection: { transport: 'ws', ...upgrade },
       openTransport: () => transport,
       timeout,
       callSiteStacks,
@@ -169,20 +206,80 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     events.emit('connection', peer);
   });
 
-  const bound = listener.port;
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
 
   return {
-    port: bound,
-    url: `ws://${urlHost}:${bound}`,
+    get port() {
+      return listener.port;
+    },
+    get url() {
+      return urlOf(listener, mode.kind === 'own' ? mode.host : undefined, path);
+    },
     connections,
     on: (event, listener) => events.on(event, listener),
-    close: () =>
-      (closing ??= (async () => {
+    handleUpgrade: (request, socket, head) => listener.handleUpgrade(request, socket, head),
+    close: (closeOptions) => {
+      const drain = resolveDrain(closeOptions, 0);
+      return (closing ??= (async () => {
+        if (drain > 0) {
+          listener.stopAccepting();
+          let timer: NodeJS.Timeout | undefined;
+          const window = new Promise<void>((resolve) => (timer = setTimeout(resolve, drain)));
+          await Promise.race([Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), window]);
+          clearTimeout(timer);
+        }
         const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
         await done;
-      })()),
+      })());
+    },
   };
+}
+
+/** Which listener `options` ask for: own (port, host), attached (server) or none (noServer); contradictions are TypeErrors. */
+function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode; path: string | undefined } {
+  const { server, noServer } = options;
+  if (noServer !== undefined && typeof noServer !== 'boolean')
+    throw new TypeError(`options.noServer must be a boolean, got ${typeof noServer}`);
+  const chosen = [options.port !== undefined && 'port', server !== undefined && 'server', noServer === true && 'noServer'].filter(Boolean);
+  if (chosen.length > 1)
+    throw new TypeError(`options.${chosen.join(' and options.')} cannot be used together: give one of port, server or noServer`);
+  const path = options.path === undefined ? undefined : validatePath(options.path);
+  if (server !== undefined) {
+    if (
+      server === null ||
+      typeof server !== 'object' ||
+      typeof (server as { on?: unknown }).on !== 'function' ||
+      typeof (server as { address?: unknown }).address !== 'function'
+    )
+      throw new TypeError('options.server must be an http.Server or https.Server');
+    if (options.host !== undefined)
+      throw new TypeError('options.host applies to the own listener only (the attached server is already bound)');
+    return { mode: { kind: 'attached', server }, path: path ?? '/' };
+  }
+  if (noServer === true) {
+    if (options.host !== undefined) throw new TypeError('options.host does not apply with options.noServer');
+    if (path !== undefined)
+      throw new TypeError('options.path does not apply with options.noServer: the app routes upgrades to handleUpgrade');
+    return { mode: { kind: 'noServer' }, path };
+  }
+  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
+  return { mode: { kind: 'own', port, host: options.host ?? '127.0.0.1' }, path };
+}
+
+/** A path as a request's URL starts: '/' and no query or fragment. */
+function validatePath(path: unknown): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path))
+    throw new TypeError(`options.path must be a path such as '/rpc' (starting with '/', no query), got ${JSON.stringify(path)}`);
+  return path;
+}
+
+/** The URL clients connect to: at `host` (the own listener's), else where the server listens; '' when it does not (yet). */
+function urlOf(listener: WsListener, host: string | undefined, path: string | undefined): string {
+  const address = listener.address;
+  if (address === undefined) return '';
+  host ??= address.address === '::' ? '::1' : address.address;
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `${listener.secure ? 'wss' : 'ws'}://${shown}:${address.port}${path === undefined || path === '/' ? '' : path}`;
 }

@@ -84,12 +84,12 @@ export abstract class Connection {
   private bypassesActor = false;
 
   /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
-  constructor(private readonly connection: ConnectionOptions) {
+  constructor(private readonly settings: ConnectionOptions) {
     this.ready = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
     this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
-    const clock = connection.clock ?? realTime;
-    const { heartbeat = 0, url } = connection;
+    const clock = settings.clock ?? realTime;
+    const { heartbeat = 0, url } = settings;
     if (heartbeat > 0) {
       this.heartbeat = new Heartbeat(
         heartbeat,
@@ -99,7 +99,7 @@ export abstract class Connection {
       );
     }
     this.budget = new SendBudget(
-      connection.send,
+      settings.send,
       clock,
       () => this.transport.bufferedAmount,
       (reason) => {
@@ -108,10 +108,10 @@ export abstract class Connection {
       },
     );
     this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
-      input: { url, alreadyOpen: connection.alreadyOpen, reconnect: connection.reconnect },
-      inspect: connection.inspect,
+      input: { url, alreadyOpen: settings.alreadyOpen, reconnect: settings.reconnect },
+      inspect: settings.inspect,
       // Only when given: an explicit undefined would replace XState's own clock.
-      ...(connection.clock ? { clock: connection.clock } : {}),
+      ...(settings.clock ? { clock: settings.clock } : {}),
     });
   }
 
@@ -140,7 +140,7 @@ export abstract class Connection {
 
   private connectionActions() {
     return {
-      openTransport: () => this.later(() => this.attach(this.connection.openTransport())),
+      openTransport: () => this.later(() => this.attach(this.settings.openTransport())),
       reportOpen: () => this.later(() => this.onOpen()),
       reportLoss: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
       reportReconnecting: ({ context }: { context: ConnectionContext }) => this.later(() => this.onReconnecting(context)),
@@ -169,7 +169,7 @@ export abstract class Connection {
   /** The transport was lost and a reconnection follows: calls written on it fail (or wait again, if retry), handlers abort. */
   private onLost(context: ConnectionContext): void {
     this.stopWatching();
-    const error = this.closeError ?? lostError(this.connection.url, context);
+    const error = this.closeError ?? lostError(this.settings.url, context);
     this.closeError = this.dropped = undefined;
     this.epochLost(error);
   }
@@ -186,7 +186,7 @@ export abstract class Connection {
   /** The connection ends for good: every pending call fails at once with one error, `ready` rejects if it never opened. */
   private onClosing(context: ConnectionContext): void {
     this.stopWatching();
-    const error = this.closeError ?? (this.closeError = closedError(this.connection.url, context, this.opened));
+    const error = this.closeError ?? (this.closeError = closedError(this.settings.url, context, this.opened));
     this.settleReady.reject(error);
     this.ended(error);
   }
@@ -249,7 +249,7 @@ export abstract class Connection {
    */
   close(code = 1000, reason = ''): Promise<void> {
     validateCloseCode(code, reason);
-    return this.closeLocally(localCloseError(this.connection.url, 'closed locally', code, reason), code, reason);
+    return this.closeLocally(localCloseError(this.settings.url, 'closed locally', code, reason), code, reason);
   }
 
   /** Starts the close handshake, failing pending calls with `error`; the socket is dropped if it does not end within `closeTimeout`. */
@@ -257,7 +257,7 @@ export abstract class Connection {
     if (this.state === 'connecting' || this.state === 'open') {
       this.closeError = error;
       this.step({ type: 'connection.close', code, reason });
-      const timer = setTimeout(() => this.transport.terminate(), this.connection.closeTimeout);
+      const timer = setTimeout(() => this.transport.terminate(), this.settings.closeTimeout);
       timer.unref?.();
       void this.closed.then(() => clearTimeout(timer));
     }
@@ -273,7 +273,7 @@ export abstract class Connection {
     if (state === 'connecting' || state === 'open') {
       // A local close like close()'s, never followed by a reconnect; only the socket is dropped instead of closed.
       this.terminating = true;
-      this.closeError = localCloseError(this.connection.url, 'terminated locally', 1006, '');
+      this.closeError = localCloseError(this.settings.url, 'terminated locally', 1006, '');
       this.step({ type: 'connection.close', code: 1006 });
     } else if (state === 'closing') this.transport.terminate();
     return this.closed;
@@ -303,7 +303,7 @@ export abstract class Connection {
 
   /** Why a call or notification made on a closing or closed connection fails at once. */
   protected notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
-    return notOpenError(this.connection.url, this.state, verb, method, this.actor.getSnapshot().context, this.closeError);
+    return notOpenError(this.settings.url, this.state, verb, method, this.actor.getSnapshot().context, this.closeError);
   }
 
   /** Drops the socket without a close handshake, failing pending calls with `error`. */
@@ -328,7 +328,7 @@ export abstract class Connection {
   }
 
   private afterStep(): void {
-    this.bypassesActor = this.connection.inspect === undefined && DISPATCH_STATES.has(this.state);
+    this.bypassesActor = this.settings.inspect === undefined && DISPATCH_STATES.has(this.state);
     // Handlers may step the machine again (a listener closing the connection): drain until none is left.
     while (this.effects.length > 0) {
       const batch = this.effects;

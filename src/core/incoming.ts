@@ -111,6 +111,8 @@ export interface IncomingOptions {
   handlerTimeout?: number;
   /** Clock of the handler timeouts (real time when none). */
   clock?: Clock;
+  /** Called each time the last call in flight ends (a server draining waits for it). */
+  idle?: () => void;
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -300,6 +302,7 @@ export class IncomingCalls {
     this.inFlight.delete(id);
     if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
     if (cancelled) entry?.batch?.drop();
+    if (this.inFlight.size === 0) this.options.idle?.();
   }
 
   /**

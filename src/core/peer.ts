@@ -7,6 +7,7 @@
  * per accepted socket.
  */
 import { nanoid } from 'nanoid';
+import { serverClosing } from './closing.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { ProtocolError, type ConnectionClosedError } from '../errors.js';
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
@@ -76,18 +77,50 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     this.incoming = new IncomingCalls({
       methods: options.methods,
       peer: this as PeerApi<any>,
-      connection: options.connection ?? { transport: 'ws', remoteAddress: undefined, headers: {}, url: options.url, data: undefined },
+      connection: this.connection,
       write: (text) => write(text),
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
       engine: options.engine,
       handlerTimeout: options.limits.handlerTimeout,
       clock: options.clock,
+      idle: () => this.idle?.(),
     });
     this.inbound = this.inboundHost();
     this.outgoing.parent = this.actor;
     this.incoming.parent = this.actor;
     this.start();
+  }
+
+  /** Who is on the other end: for a server's connection, the upgrade request and what `authenticate` attached. */
+  get connection(): ConnectionInfo {
+    return (this.info ??= this.options.connection ?? {
+      transport: 'ws',
+      remoteAddress: undefined,
+      headers: {},
+      url: this.options.url,
+      data: undefined,
+    });
+  }
+
+  private info: ConnectionInfo | undefined;
+  /** Set once the server drains: new requests are refused (-32000, server closing). */
+  private draining = false;
+  /** Called when the last incoming call ends, while draining. */
+  private idle: (() => void) | undefined;
+
+  /**
+   * Refuses new requests from now on (-32000, "server closing"); resolves once no incoming call
+   * runs any more (handlers answered, were cancelled, or the connection closed). Outgoing calls and
+   * their answers go on: a running handler may still call the other end.
+   */
+  stopAcceptingCalls(): Promise<void> {
+    this.draining = true;
+    if (this.incoming.size === 0 || this.state === 'closed') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.idle = resolve;
+      void this.closed.then(resolve);
+    });
   }
 
   // ── What the connection's life means for the calls.
@@ -157,6 +190,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
 
   /** Why a request is refused unrun by this connection's send buffer (-32000), or undefined. */
   private busy(method: string): ErrorObject | undefined {
+    if (this.draining) return serverClosing(method);
     if (!this.sendBufferFull) return undefined;
     const { highWaterMark } = this.options.send;
     const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;

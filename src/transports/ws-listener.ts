@@ -1,33 +1,67 @@
 /**
- * The WebSocket listener: an HTTP server of its own whose upgrade requests `ws`
- * turns into sockets. It owns every TCP connection from accept to close, so
- * that none can hold the server open:
+ * The WebSocket listener: upgrade requests that `ws` turns into sockets, in one
+ * of three modes that differ only in where requests come from:
+ *
+ *   own       an HTTP server of its own, listening on `port`: it owns every TCP connection
+ *   attached  the user's `http.Server`/`https.Server`: upgrades on `path` only; other paths are
+ *             left to the app's own 'upgrade' listeners (404 when it has none)
+ *   noServer  the user's framework routes upgrades to `handleUpgrade(request, socket, head)`
+ *
+ * Each upgrade then goes the same way:
  *
  *   accepted ──(request, access check, 101)──► upgraded: a WsTransport, closed by its Peer
  *      │
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
+ *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
  *      └── close() ────────────────► dropped at once
  *
- * `ws` alone leaves the first row open: its `close()` waits for the HTTP
- * server, and the HTTP server waits for every connection, including one that
- * never sends a byte. An upgrade abandoned by its deadline is never completed,
- * whatever its access check answers later.
+ * The deadline starts at the TCP accept in the own mode (so a connection that
+ * never sends a byte cannot hold the server open: `ws` alone would leave it
+ * open, and its `close()` would wait for it) and at the upgrade request in the
+ * others. An upgrade abandoned by its deadline is never completed, whatever
+ * its access check answers later. Closing never closes the user's server.
+ *
+ * Plain (non-upgrade) requests on `path` go to `onRequest` when one is given:
+ * in the attached mode the server's own 'request' listeners are wrapped (as
+ * engine.io's `attach()` does) so that everything else still reaches the app.
  */
-import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { WsTransport } from './ws.js';
 
+/** A plain HTTP request handler, as `http.createServer` takes. */
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
 export interface WsListener {
-  /** The bound port. */
+  /** The bound port (own mode), or the attached server's while it listens; 0 otherwise. */
   readonly port: number;
-  /** Sets the handler of each accepted socket, with the client's address. */
-  onConnection(handler: (transport: WsTransport, address: string) => void): void;
+  /** The address the server listens on (own and attached modes, while listening). */
+  readonly address: AddressInfo | undefined;
+  /** Whether the server speaks TLS (an attached `https.Server`): its URLs are `wss://`. */
+  readonly secure: boolean;
+  /** Sets the handler of each accepted socket, with who is on the other end and its `address:port`. */
+  onConnection(handler: (transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void): void;
+  /** Takes an upgrade request the caller routed here (every mode; the noServer mode's only way in). */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Takes a plain request the caller routed here: `onRequest` when set, else 426 (this endpoint speaks WebSocket). */
+  handleRequest: RequestHandler;
+  /** New upgrades are refused with 503 from now on; open sockets are left alone (a server draining). */
+  stopAccepting(): void;
   /**
    * Stops accepting and drops every connection not yet upgraded. Upgraded
    * sockets are left to their owners to close; any still open after `timeout`
-   * ms is dropped. Resolves once every socket has closed.
+   * ms is dropped. Resolves once every socket this listener took has closed.
    */
   close(timeout: number): Promise<void>;
 }
@@ -40,27 +74,51 @@ export interface UpgradeRequest {
   remoteAddress: string | undefined;
 }
 
-/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
-export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
+/** An upgrade request that became a socket, with the data its access check attached. */
+export interface AcceptedUpgrade extends UpgradeRequest {
+  data: unknown;
+}
+
+/** An access check's answer: accepted with the data to attach to the connection, or the HTTP status and body to refuse with. */
+export type AccessVerdict = { accepted: true; data: unknown } | { accepted: false; status: number; reason: string };
+
+export type UpgradeCheck = (request: UpgradeRequest) => Promise<AccessVerdict>;
+
+/** Where requests come from: see the modes above. */
+export type ListenMode =
+  { kind: 'own'; port: number; host: string } | { kind: 'attached'; server: HttpServer | HttpsServer } | { kind: 'noServer' };
 
 export interface WsListenOptions {
-  port: number;
-  host: string;
+  mode: ListenMode;
+  /** The pathname upgrades (and `onRequest` requests) are taken on; undefined: any (own and noServer modes only). */
+  path: string | undefined;
   /** Largest incoming frame in bytes (required: ws reads an undefined as "no limit"). */
   maxPayload: number;
   /** Runs on every upgrade request before the socket is accepted; a refusal answers with its HTTP status. */
   check?: UpgradeCheck;
-  /** Longest a connection may go from accept to upgraded (request, check and answer), in ms; then it gets 408 and is dropped. */
+  /** Longest a connection may go from accept (or its upgrade request) to upgraded, in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
+  /** Plain requests on `path` (the HTTP endpoint). Default: none: 426 in the own mode, the app's listeners when attached. */
+  onRequest?: RequestHandler;
 }
 
-/** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
+/** A connection not yet upgraded: its deadline, whether its upgrade request came, and once its check accepted, the data to attach. */
+interface Pending {
+  timer: NodeJS.Timeout;
+  requested?: boolean;
+  data?: unknown;
+}
+
+/** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE) in the own mode. */
 export async function listenWs(options: WsListenOptions): Promise<WsListener> {
-  const { check, upgradeTimeout } = options;
-  /** Connections not yet upgraded (nor answered), with the timer of their deadline. */
-  const upgrading = new Map<Duplex, NodeJS.Timeout>();
-  /** Every open TCP connection. */
-  const sockets = new Set<Socket>();
+  const { check, upgradeTimeout, mode, path, onRequest } = options;
+  /** Connections not yet upgraded (nor answered), with their deadlines. */
+  const upgrading = new Map<Duplex, Pending>();
+  /** Every socket this listener holds: every TCP connection in the own mode, upgraded (and upgrading) ones otherwise. */
+  const sockets = new Set<Duplex>();
+  let accepting = true;
+  let closed: Promise<void> | undefined;
+  let connectionHandler: ((transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void) | undefined;
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -70,67 +128,160 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     verifyClient: check
       ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {
           const { req } = info;
-          void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((refusal) => {
-            // Past its deadline (answered 408) or the listener's close (dropped): the answer comes too late.
-            if (!upgrading.has(req.socket)) return;
-            if (refusal) accept(false, refusal.status, refusal.reason);
-            else accept(true);
+          void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((verdict) => {
+            // Past its deadline (answered 408), the listener's close (dropped) or a drain (503): the answer comes too late.
+            const pending = upgrading.get(req.socket);
+            if (pending === undefined) return;
+            if (!verdict.accepted) return accept(false, verdict.status, verdict.reason);
+            pending.data = verdict.data;
+            accept(true);
           });
         }
       : undefined,
   });
 
-  // The HTTP timeouts bound a request's headers in Node's own way (checked every few seconds); the
-  // upgrade deadline below is the exact bound, and also covers the access check.
-  const http = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, answerPlainRequest);
-  http.on('connection', (socket: Socket) => {
+  /** Tracks `socket` until it closes; it must be upgraded within upgradeTimeout. */
+  const track = (socket: Duplex) => {
+    if (sockets.has(socket)) return;
     sockets.add(socket);
-    upgrading.set(
-      socket,
-      setTimeout(() => {
+    upgrading.set(socket, {
+      timer: setTimeout(() => {
         upgrading.delete(socket);
         abort(socket, 408);
       }, upgradeTimeout),
-    );
+    });
     socket.once('close', () => {
       sockets.delete(socket);
-      clearTimeout(upgrading.get(socket));
+      clearTimeout(upgrading.get(socket)?.timer);
       upgrading.delete(socket);
+      if (closed !== undefined && sockets.size === 0) allClosed();
     });
-  });
-  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!upgrading.has(socket)) return void socket.destroy();
+  };
+
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (closed !== undefined) return void socket.destroy();
+    track(socket); // own mode: already tracked since the accept, with its deadline running
+    const pending = upgrading.get(socket);
+    if (pending === undefined) return void socket.destroy(); // past its deadline
+    if (!accepting) return refuse(socket, 503);
+    pending.requested = true;
     wss.handleUpgrade(request, socket, head, (ws) => {
-      clearTimeout(upgrading.get(socket));
+      clearTimeout(pending.timer);
       upgrading.delete(socket);
-      wss.emit('connection', ws, request);
+      const upgrade: AcceptedUpgrade = {
+        remoteAddress: request.socket.remoteAddress,
+        headers: request.headers,
+        url: request.url ?? '/',
+        data: pending.data,
+      };
+      connectionHandler?.(new WsTransport(ws), upgrade, `${request.socket.remoteAddress}:${request.socket.remotePort}`);
     });
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port, options.host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  // A failed accept (EMFILE, for one) fails that client's connect; the server keeps listening.
-  http.on('error', () => {});
+  /** Drops the upgrade with `status` (its deadline no longer runs). */
+  const refuse = (socket: Duplex, status: number) => {
+    clearTimeout(upgrading.get(socket)?.timer);
+    upgrading.delete(socket);
+    abort(socket, status);
+  };
 
-  let closed: Promise<void> | undefined;
-  return {
-    port: (http.address() as AddressInfo).port,
-    onConnection: (handler) => {
-      wss.on('connection', (socket, request) =>
-        handler(new WsTransport(socket), `${request.socket.remoteAddress}:${request.socket.remotePort}`),
+  const handleRequest: RequestHandler = onRequest ?? answerPlainRequest;
+  const onPath = (request: IncomingMessage) => path === undefined || pathnameOf(request.url) === path;
+
+  let allClosed: () => void = () => {};
+  /** Undoes what the listener did to the user's server, or closes its own. */
+  let release: () => void;
+  let server: HttpServer | HttpsServer | undefined;
+
+  switch (mode.kind) {
+    case 'own': {
+      // The HTTP timeouts bound a request's headers in Node's own way (checked every few seconds); the
+      // upgrade deadline is the exact bound, and also covers the access check.
+      const own = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, (request, response) =>
+        onPath(request) ? handleRequest(request, response) : answerStatus(response, 404),
       );
+      own.on('connection', (socket: Socket) => track(socket));
+      own.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+        onPath(request) ? handleUpgrade(request, socket, head) : abort(socket, 404),
+      );
+      await new Promise<void>((resolve, reject) => {
+        own.once('error', reject);
+        own.listen(mode.port, mode.host, () => {
+          own.off('error', reject);
+          resolve();
+        });
+      });
+      // A failed accept (EMFILE, for one) fails that client's connect; the server keeps listening.
+      own.on('error', () => {});
+      server = own;
+      release = () => own.close();
+      break;
+    }
+    case 'attached': {
+      const user = mode.server;
+      // Other paths belong to the app: its own upgrade listeners answer them; with none, nobody would.
+      const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (onPath(request)) handleUpgrade(request, socket, head);
+        else if (user.listenerCount('upgrade') === 1) abort(socket, 404);
+      };
+      user.on('upgrade', onUpgrade);
+      let restoreRequests = () => {};
+      if (onRequest !== undefined) {
+        const appListeners = user.listeners('request') as RequestHandler[];
+        const onRequestEvent = (request: IncomingMessage, response: ServerResponse) => {
+          if (onPath(request)) return handleRequest(request, response);
+          for (const listener of appListeners) listener.call(user, request, response);
+          if (appListeners.length === 0) answerStatus(response, 404);
+        };
+        user.removeAllListeners('request');
+        user.on('request', onRequestEvent);
+        restoreRequests = () => {
+          if (!user.listeners('request').includes(onRequestEvent)) return;
+          user.off('request', onRequestEvent);
+          for (const listener of appListeners) user.on('request', listener);
+        };
+      }
+      server = user;
+      release = () => {
+        user.off('upgrade', onUpgrade);
+        restoreRequests();
+      };
+      break;
+    }
+    case 'noServer':
+      release = () => {};
+      break;
+  }
+
+  const address = () => {
+    const bound = server?.address();
+    return bound !== null && typeof bound === 'object' ? bound : undefined;
+  };
+
+  return {
+    get port() {
+      return address()?.port ?? 0;
+    },
+    get address() {
+      return address();
+    },
+    secure: server instanceof TlsServer,
+    onConnection: (handler) => {
+      connectionHandler = handler;
+    },
+    handleUpgrade,
+    handleRequest,
+    stopAccepting: () => {
+      accepting = false;
+      // Upgrades waiting on their checks are refused now, not let in late; the others are when their request comes.
+      for (const [socket, pending] of [...upgrading]) if (pending.requested) refuse(socket, 503);
     },
     close: (timeout) =>
       (closed ??= new Promise<void>((resolve) => {
-        // Resolves once every connection has closed, upgraded ones included.
-        http.close(() => resolve());
+        accepting = false;
+        release();
         wss.close();
-        for (const [socket, timer] of upgrading) {
+        for (const [socket, { timer }] of upgrading) {
           clearTimeout(timer);
           socket.destroy();
         }
@@ -138,15 +289,30 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
         const late = setTimeout(() => {
           for (const socket of sockets) socket.destroy();
         }, timeout);
-        http.once('close', () => clearTimeout(late));
+        allClosed = () => {
+          clearTimeout(late);
+          resolve();
+        };
+        if (sockets.size === 0) allClosed();
       })),
   };
 }
 
-/** A request that asks for no upgrade: this port speaks WebSocket only. */
+/** The path of a request's URL, without its query. */
+function pathnameOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
+/** A request that asks for no upgrade: this endpoint speaks WebSocket only. */
 function answerPlainRequest(_request: IncomingMessage, response: ServerResponse): void {
-  const body = STATUS_CODES[426]!;
-  response.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
+  answerStatus(response, 426);
+}
+
+function answerStatus(response: ServerResponse, status: number): void {
+  const body = STATUS_CODES[status]!;
+  response.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
 }
 
 /** Answers with `status` on the raw socket, then drops it. */

@@ -182,7 +182,7 @@ describe('a NATS responder whose authenticate is slow or hangs', () => {
     const closing = responder.close();
     release(true);
     const { error } = await call;
-    expect([error.code, error.message]).toEqual([ErrorCodes.ServerBusy, 'server busy: this responder is closing; "echo" was not run']);
+    expect([error.code, error.message]).toEqual([ErrorCodes.ServerBusy, 'server closing: no new calls are accepted; "echo" was not run']);
     await closing;
     responder = undefined;
     expect(ran).toBe(0);
