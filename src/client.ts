@@ -15,7 +15,7 @@ import {
 } from './limits.js';
 import { Peer } from './core/peer.js';
 import { connectNats } from './nats-client.js';
-import { WsTransport } from './transports/ws.js';
+import { WsTransport, type ClientTlsOptions } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import {
   isNatsUrl,
@@ -27,6 +27,7 @@ import {
   validateInteger,
   validateMethods,
   validateReconnect,
+  validateTls,
   validateUrl,
 } from './validate.js';
 
@@ -64,6 +65,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   maxPayload?: number;
   /** Extra HTTP headers for the upgrade request. Default: none. */
   headers?: Record<string, string>;
+  /**
+   * TLS settings of a `wss://` connection: `ca` to trust (a private CA, a self-signed server), `cert` and `key`
+   * for a client certificate, `servername`, `rejectUnauthorized`. Default: Node's (the system's CAs, verified).
+   */
+  tls?: ClientTlsOptions;
   /** Include handler error stacks in error responses sent to the server. Default: false. */
   exposeErrorStack?: boolean;
   /** How many of the most recently settled call ids are remembered (up to twice as many are kept), to report late and duplicate responses as such. Default: 10,000. */
@@ -167,6 +173,11 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
-  const socketOptions = { maxPayload, headers: validateHeaders(options.headers, 'options.headers'), handshakeTimeout };
+  const socketOptions = {
+    maxPayload,
+    headers: validateHeaders(options.headers, 'options.headers'),
+    handshakeTimeout,
+    tls: validateTls(options.tls, 'options.tls'),
+  };
   return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
 }

@@ -14,7 +14,9 @@ export {
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
 } from './limits.js';
-export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
+export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access.js';
+export type { CloseOptions } from './limits.js';
+export type { ClientTlsOptions } from './transports/ws.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';

@@ -2,6 +2,7 @@
  * Option validation, in one place, before anything starts: misuse throws
  * `TypeError` or `RangeError` synchronously with the option's name.
  */
+import type { ClientTlsOptions } from './transports/ws.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { RequestOptions } from './types.js';
 
@@ -232,4 +233,32 @@ export function validateReconnect(value: unknown, name: string): ReconnectPolicy
     throw new RangeError(`${name}.maxDelay (${policy.maxDelay}) must be at least ${name}.initialDelay (${policy.initialDelay})`);
   }
   return policy;
+}
+
+const TLS_PEM_KEYS = ['ca', 'cert', 'key'] as const;
+
+/** A client's `tls` option: only the known keys, each checked; none when not given. Undefined entries are left out. */
+export function validateTls(value: unknown, name: string): ClientTlsOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+  const given = value as Record<string, unknown>;
+  const tls: ClientTlsOptions = {};
+  for (const key of Object.keys(given)) {
+    const entry = given[key];
+    if (entry === undefined) continue;
+    if ((TLS_PEM_KEYS as readonly string[]).includes(key)) {
+      const items = Array.isArray(entry) ? entry : [entry];
+      if (!items.every((item) => typeof item === 'string' || Buffer.isBuffer(item)))
+        throw new TypeError(`${name}.${key} must be a PEM string or Buffer, or an array of them`);
+      tls[key as (typeof TLS_PEM_KEYS)[number]] = entry as string;
+    } else if (key === 'rejectUnauthorized') {
+      if (typeof entry !== 'boolean') throw new TypeError(`${name}.rejectUnauthorized must be a boolean, got ${describe(entry)}`);
+      tls.rejectUnauthorized = entry;
+    } else if (key === 'servername') {
+      if (typeof entry !== 'string') throw new TypeError(`${name}.servername must be a string, got ${describe(entry)}`);
+      tls.servername = entry;
+    } else throw new TypeError(`${name}.${key} is not a TLS option callstate passes on (ca, cert, key, rejectUnauthorized, servername)`);
+  }
+  return tls;
 }

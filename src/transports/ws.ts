@@ -14,6 +14,22 @@ export interface WsTransportOptions {
   headers: Record<string, string>;
   /** Longest the opening handshake may take, in ms (client side). */
   handshakeTimeout: number;
+  /** TLS settings of `wss://` connections (client side), only those given. */
+  tls: ClientTlsOptions;
+}
+
+/** What a `wss://` client may set of its TLS connection (passed to `tls.connect` through `ws`). */
+export interface ClientTlsOptions {
+  /** Certificates to trust besides the system's (PEM), e.g. a private CA's or a self-signed server's. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Client certificate (PEM), for servers that ask for one. */
+  cert?: string | Buffer | Array<string | Buffer>;
+  /** The client certificate's private key (PEM). */
+  key?: string | Buffer | Array<string | Buffer>;
+  /** `false` accepts any server certificate: for tests only. Default: true. */
+  rejectUnauthorized?: boolean;
+  /** Name to verify the server's certificate against (SNI). Default: the URL's host. */
+  servername?: string;
 }
 
 /** What the transport uses of the TCP socket under a `ws` WebSocket (its `_socket`). */
@@ -101,6 +117,7 @@ export class WsTransport implements Transport {
       headers: options.headers,
       handshakeTimeout: options.handshakeTimeout,
       perMessageDeflate: false,
+      ...options.tls,
     });
     const transport = new WsTransport(socket);
     transport.limitHandshake(options.handshakeTimeout);
