@@ -1,0 +1,188 @@
+/**
+ * `serve({ server, path })` on the app's own `http.Server`, and `serve({ noServer: true })` with the
+ * app routing upgrades to `handleUpgrade`, over real sockets on 127.0.0.1: the app's routes and its
+ * own WebSocket path keep working beside callstate's, the access checks and limits hold as on
+ * callstate's own listener, and closing callstate never closes the app's server.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { connect as tcpConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
+import { deferred, settle } from '../helpers.js';
+
+let app: HttpServer | undefined;
+let server: Server | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  if (app?.listening) await new Promise((resolve) => app!.close(resolve));
+  app = server = client = undefined;
+});
+
+/** An app with a plain route, `/health`, and nothing else (404). */
+function makeApp(): HttpServer {
+  return createServer((request, response) => {
+    if (request.url === '/health') response.end('app ok');
+    else response.writeHead(404).end('app: not found');
+  });
+}
+
+async function listen(target: HttpServer): Promise<number> {
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  return (target.address() as { port: number }).port;
+}
+
+/** Sends `request` (raw HTTP) and returns everything the server answered until it closed the socket. */
+async function raw(port: number, request: string): Promise<string> {
+  const socket = tcpConnect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.write(request);
+  await once(socket, 'close');
+  return received;
+}
+
+const upgrade = (path: string, extra = '') =>
+  `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+
+describe('serve({ server, path })', () => {
+  it("takes upgrades on its path and leaves the app's routes and its other WebSocket path to the app", async () => {
+    app = makeApp();
+    // The app's own WebSocket route, on another path of the same server.
+    const chat = new WebSocketServer({ noServer: true });
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (request.url === '/chat') chat.handleUpgrade(request, socket, head, (ws) => ws.send('chat ok'));
+    });
+    server = await serve({ server: app, path: '/rpc', methods: { echo: (p: unknown) => p } });
+    expect([server.port, server.url]).toEqual([0, '']); // the app does not listen yet
+    const port = await listen(app);
+    expect([server.port, server.url]).toEqual([port, `ws://127.0.0.1:${port}/rpc`]);
+
+    client = connect(server.url);
+    expect(await client.request('echo', { n: 1 })).toEqual({ n: 1 });
+    expect(await (await fetch(`http://127.0.0.1:${port}/health`)).text()).toBe('app ok');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+    const [message] = (await once(ws, 'message')) as [Buffer];
+    expect(message.toString()).toBe('chat ok');
+    ws.close();
+    chat.close();
+
+    // Closing callstate closes its connections (1001), not the app's server.
+    const closed = deferred<number | undefined>();
+    client.on('close', ({ code }) => closed.resolve(code));
+    await server.close();
+    expect(await closed.promise).toBe(1001);
+    expect(app.listening).toBe(true);
+    expect(await (await fetch(`http://127.0.0.1:${port}/health`)).text()).toBe('app ok');
+    // Its upgrades are no longer taken: the app has no other upgrade listener for that path.
+    expect(app.listenerCount('upgrade')).toBe(1);
+  });
+
+  it('answers 404 to an upgrade on another path when the app has no upgrade listener of its own', async () => {
+    app = makeApp();
+    server = await serve({ server: app, path: '/rpc', methods: {} });
+    const port = await listen(app);
+    expect(await raw(port, upgrade('/elsewhere'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+    // The query is not part of the path.
+    client = connect(`ws://127.0.0.1:${port}/rpc?token=x`);
+    await client.ready;
+  });
+
+  it('runs the access check, upgradeTimeout and maxPayload as on its own listener', async () => {
+    app = makeApp();
+    const hang = deferred<boolean>();
+    server = await serve({
+      server: app,
+      upgradeTimeout: 300,
+      maxPayload: 1_000,
+      authenticate: (request) => (request.url === '/?wait' ? hang.promise : request.headers.authorization === 'Bearer good'),
+      methods: { echo: (p: unknown) => p },
+    });
+    const port = await listen(app);
+    expect(server.url).toBe(`ws://127.0.0.1:${port}`);
+
+    client = connect(server.url);
+    const refused = await settle(client.ready);
+    expect(refused.error).toBeInstanceOf(ConnectionClosedError);
+    expect(refused.error.message).toMatch(/refused the connection with HTTP 401 Unauthorized: Unauthorized$/);
+
+    // An authenticate that never answers: 408 at the deadline, and its late answer changes nothing.
+    expect(await raw(port, upgrade('/?wait'))).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
+    hang.resolve(true);
+
+    client = connect(server.url, { headers: { Authorization: 'Bearer good' } });
+    const closed = deferred<number | undefined>();
+    client.on('close', ({ code }) => closed.resolve(code));
+    expect(await client.request('echo', ['x'.repeat(10)])).toEqual(['x'.repeat(10)]);
+    void settle(client.request('echo', ['x'.repeat(2_000)]));
+    expect(await closed.promise).toBe(1009);
+    expect(server.connections.size).toBe(0);
+  });
+
+  it('leaves every plain request to the app, its path included, while there is no HTTP endpoint', async () => {
+    app = makeApp();
+    server = await serve({ server: app, path: '/rpc', methods: {} });
+    const port = await listen(app);
+    // Without an HTTP endpoint, the app's own request listeners still get every plain request, its path included.
+    expect((await fetch(`http://127.0.0.1:${port}/rpc`)).status).toBe(404);
+    expect(app.listenerCount('request')).toBe(1);
+  });
+
+  it('refuses contradictory options', async () => {
+    app = makeApp();
+    await expect(serve({ server: app, port: 0, methods: {} })).rejects.toThrow(
+      new TypeError('options.port and options.server cannot be used together: give one of port, server or noServer'),
+    );
+    await expect(serve({ server: app, host: '::', methods: {} })).rejects.toThrow(TypeError);
+    await expect(serve({ noServer: true, path: '/rpc', methods: {} })).rejects.toThrow(TypeError);
+    await expect(serve({ server: {} as HttpServer, methods: {} })).rejects.toThrow(
+      new TypeError('options.server must be an http.Server or https.Server'),
+    );
+    await expect(serve({ server: app, path: 'rpc', methods: {} })).rejects.toThrow(
+      new TypeError(`options.path must be a path such as '/rpc' (starting with '/', no query), got "rpc"`),
+    );
+  });
+});
+
+describe('serve({ path }) on its own listener', () => {
+  it('answers 404 to upgrades on other paths', async () => {
+    server = await serve({ path: '/rpc', methods: { echo: (p: unknown) => p } });
+    expect(server.url).toBe(`ws://127.0.0.1:${server.port}/rpc`);
+    expect(await raw(server.port, upgrade('/'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+});
+
+describe('serve({ noServer: true })', () => {
+  it('takes the upgrades the app hands to handleUpgrade, with the access check', async () => {
+    server = await serve({
+      noServer: true,
+      authenticate: (request) => request.headers.authorization === 'Bearer good',
+      methods: { echo: (p: unknown) => p },
+    });
+    expect([server.port, server.url]).toEqual([0, '']);
+    const rpc = server;
+    app = makeApp();
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (request.url?.startsWith('/api/ws')) rpc.handleUpgrade(request, socket, head);
+      else socket.destroy();
+    });
+    const port = await listen(app);
+    client = connect(`ws://127.0.0.1:${port}/api/ws`, { headers: { Authorization: 'Bearer good' } });
+    expect(await client.request('echo', [1])).toEqual([1]);
+    await client.close();
+
+    client = connect(`ws://127.0.0.1:${port}/api/ws`);
+    expect((await settle(client.ready)).error.message).toMatch(/HTTP 401 Unauthorized/);
+    await server.close();
+    expect(app.listening).toBe(true);
+  });
+});
