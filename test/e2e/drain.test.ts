@@ -1,0 +1,131 @@
+/**
+ * `server.close({ drain })` on WebSocket and NATS: new connections are refused (503) and new requests
+ * answered -32000 "server closing", in the same words on both; running handlers answer if they finish
+ * within the window, and are aborted with their connections (1001) if they do not. Handlers are
+ * released by the test: nothing here depends on how long anything takes.
+ */
+import { describe, expect, it } from 'vitest';
+import { connect, serve, ConnectionClosedError, ErrorCodes, type Client, type NatsServer, type Server } from '../../src/index.js';
+import { abortWatcher, closeAfterEach, deferred, settle } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
+
+let server: Server | undefined;
+let responder: NatsServer | undefined;
+let clients: Client[] = [];
+
+closeAfterEach(() => {
+  const items = [...clients, server, responder];
+  clients = [];
+  server = responder = undefined;
+  return items;
+});
+
+const nats = useNatsServer();
+
+const closingAnswer = (method: string) => [
+  ErrorCodes.ServerBusy,
+  `server closing: no new calls are accepted; "${method}" was not run`,
+  { closing: true },
+];
+
+/** A handler that answers `value` once the test releases it; `entered` resolves when it starts. */
+function held() {
+  const entered = deferred();
+  const release = deferred<string>();
+  const handler = async () => {
+    entered.resolve();
+    return release.promise;
+  };
+  return { handler, entered: entered.promise, release: release.resolve };
+}
+
+describe('close({ drain }) over WebSocket', () => {
+  it('refuses new connections (503) and new requests (-32000), lets a running handler answer, then closes (1001)', async () => {
+    const slow = held();
+    let runs = 0;
+    server = await serve({ methods: { slow: slow.handler, echo: (p: unknown) => (runs++, p) } });
+    const client = connect(server.url);
+    clients.push(client);
+    const closed = deferred<number | undefined>();
+    client.on('close', ({ code }) => closed.resolve(code));
+    const answer = client.request('slow');
+    await slow.entered;
+
+    const closing = server.close({ drain: 60_000 });
+    const refused = await settle(client.request('echo', [1]));
+    expect(refused.error).toBeInstanceOf(Error);
+    expect([refused.error.code, refused.error.message, refused.error.data]).toEqual(closingAnswer('echo'));
+    expect(runs).toBe(0);
+
+    const late = connect(server.url);
+    clients.push(late);
+    expect((await settle(late.ready)).error.message).toMatch(/refused the connection with HTTP 503 Service Unavailable/);
+
+    slow.release('done');
+    expect(await answer).toBe('done');
+    await closing;
+    expect(await closed.promise).toBe(1001);
+  });
+
+  it('aborts a handler still running when the window ends, failing its call with the connection', async () => {
+    const stuck = abortWatcher();
+    server = await serve({ methods: { stuck: stuck.handler } });
+    const client = connect(server.url);
+    clients.push(client);
+    const call = settle(client.request('stuck'));
+    await stuck.entered;
+    await server.close({ drain: 20 });
+    expect(await stuck.aborted).toBe(true);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect([error.code, error.closeCode, error.closeReason]).toEqual(['ERR_CONNECTION_CLOSED', 1001, 'server closing']);
+  });
+
+  it('refuses (503) an upgrade whose authenticate is still deciding when the drain begins', async () => {
+    const decide = deferred<boolean>();
+    const checking = deferred();
+    server = await serve({ authenticate: () => (checking.resolve(), decide.promise), methods: {} });
+    const client = connect(server.url);
+    clients.push(client);
+    await checking.promise;
+    const closing = server.close({ drain: 60_000 });
+    expect((await settle(client.ready)).error.message).toMatch(/HTTP 503 Service Unavailable/);
+    decide.resolve(true);
+    await closing;
+    expect(server.connections.size).toBe(0);
+  });
+
+  it('validates the drain', async () => {
+    server = await serve({ methods: {} });
+    expect(() => server!.close({ drain: -1 })).toThrow(new RangeError('options.drain must be between 0 and 2147483647, got -1'));
+    expect(() => server!.close('soon' as never)).toThrow(new TypeError('close options must be an object, got string'));
+  });
+});
+
+describe('close({ drain }) on a NATS responder', () => {
+  it('lets a running handler answer within the window, then disconnects', async () => {
+    const slow = held();
+    responder = await serve({ nats: nats.url, subject: 'drain.svc', methods: { slow: slow.handler } });
+    const client = connect(nats.url, { subject: 'drain.svc', timeout: 60_000 });
+    clients.push(client);
+    const answer = client.request('slow');
+    await slow.entered;
+    const closing = responder.close({ drain: 60_000 });
+    slow.release('done');
+    expect(await answer).toBe('done');
+    await closing;
+    expect(responder.handlingCalls).toBe(0);
+  });
+
+  it('aborts a handler still running when the window ends', async () => {
+    const stuck = abortWatcher();
+    responder = await serve({ nats: nats.url, subject: 'drain.stuck', closeTimeout: 60_000, methods: { stuck: stuck.handler } });
+    const client = connect(nats.url, { subject: 'drain.stuck', timeout: 60_000 });
+    clients.push(client);
+    void settle(client.request('stuck'));
+    await stuck.entered;
+    await responder.close({ drain: 20 });
+    expect(await stuck.aborted).toBe(true);
+    expect(responder.handlingCalls).toBe(0);
+  });
+});
