@@ -76,6 +76,18 @@ export function closeAfterEach(get: () => Array<{ close(): Promise<unknown> } | 
 }
 
 /**
+ * Returns `track`: whatever it is given (a server, a client, a NATS responder) is closed after each
+ * test, the last tracked first (clients before the server they connect to).
+ */
+export function closeTrackedAfterEach(): <T extends { close(): Promise<unknown> }>(item: T) => T {
+  const items: Array<{ close(): Promise<unknown> }> = [];
+  afterEach(async () => {
+    for (const item of items.splice(0).reverse()) await item.close();
+  });
+  return (item) => (items.push(item), item);
+}
+
+/**
  * A handler that never answers: `entered` resolves when it starts, `aborted`
  * with `ctx.signal.aborted` when its signal fires (then it rejects).
  */

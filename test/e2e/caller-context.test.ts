@@ -12,26 +12,14 @@ import {
   RemoteError,
   RpcError,
   type Authenticate,
-  type Client,
   type ConnectionInfo,
   type HandlerContext,
-  type NatsServer,
   type Peer,
-  type Server,
 } from '../../src/index.js';
-import { closeAfterEach, settle } from '../helpers.js';
+import { closeTrackedAfterEach, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
-let server: Server | undefined;
-let responder: NatsServer | undefined;
-let clients: Client[] = [];
-
-closeAfterEach(() => {
-  const items = [...clients, server, responder];
-  clients = [];
-  server = responder = undefined;
-  return items;
-});
+const track = closeTrackedAfterEach();
 
 const nats = useNatsServer();
 
@@ -55,12 +43,11 @@ const methods = {
 
 describe('caller context over WebSocket', () => {
   it('gives every connection and handler the upgrade request and what authenticate attached, and authorizes per method', async () => {
-    server = await serve({ path: '/rpc', authenticate, methods });
+    const server = track(await serve({ path: '/rpc', authenticate, methods }));
     const peers: Peer[] = [];
     server.on('connection', (peer) => peers.push(peer));
-    const admin = connect(`${server.url}?tenant=7`, { headers: { Authorization: 'Bearer admin-token' } });
-    const user = connect(server.url, { headers: { Authorization: 'Bearer user-token' } });
-    clients.push(admin, user);
+    const admin = track(connect(`${server.url}?tenant=7`, { headers: { Authorization: 'Bearer admin-token' } }));
+    const user = track(connect(server.url, { headers: { Authorization: 'Bearer user-token' } }));
 
     const seen = (await admin.request('whoami')) as ConnectionInfo;
     expect(seen).toMatchObject({ transport: 'ws', remoteAddress: '127.0.0.1', url: '/rpc?tenant=7', data: { role: 'admin' } });
@@ -77,17 +64,15 @@ describe('caller context over WebSocket', () => {
   });
 
   it('gives data undefined when authenticate answers true, and when there is none', async () => {
-    server = await serve({ authenticate: () => true, methods });
-    const client = connect(server.url);
-    clients.push(client);
+    const server = track(await serve({ authenticate: () => true, methods }));
+    const client = track(connect(server.url));
     expect(await client.request('whoami')).toMatchObject({ transport: 'ws', url: '/', remoteAddress: '127.0.0.1' });
     expect(((await client.request('whoami')) as ConnectionInfo).data).toBeUndefined();
   });
 
   it('refuses an answer that has data beside a status or reason (ambiguous: it fails closed)', async () => {
-    server = await serve({ authenticate: () => ({ data: { role: 'admin' }, status: 403 }) as never, methods });
-    const client = connect(server.url);
-    clients.push(client);
+    const server = track(await serve({ authenticate: () => ({ data: { role: 'admin' }, status: 403 }) as never, methods }));
+    const client = track(connect(server.url));
     expect((await settle(client.ready)).error.message).toMatch(/refused the connection with HTTP 403 Forbidden: Forbidden$/);
   });
 });
@@ -95,10 +80,9 @@ describe('caller context over WebSocket', () => {
 describe('caller context over NATS', () => {
   it("gives each call its message's headers and subject and what authenticate attached, and authorizes per method", async () => {
     const subject = 'context.svc';
-    responder = await serve({ nats: nats.url, subject, authenticate, methods });
-    const admin = connect(nats.url, { subject, headers: { Authorization: 'Bearer admin-token' } });
-    const user = connect(nats.url, { subject, headers: { Authorization: 'Bearer user-token' } });
-    clients.push(admin, user);
+    track(await serve({ nats: nats.url, subject, authenticate, methods }));
+    const admin = track(connect(nats.url, { subject, headers: { Authorization: 'Bearer admin-token' } }));
+    const user = track(connect(nats.url, { subject, headers: { Authorization: 'Bearer user-token' } }));
 
     expect(await admin.request('whoami')).toEqual({
       transport: 'nats',
@@ -118,9 +102,8 @@ describe('caller context over NATS', () => {
 
   it('gives the headers and no data without authenticate', async () => {
     const subject = 'context.open';
-    responder = await serve({ nats: nats.url, subject, methods });
-    const client = connect(nats.url, { subject, headers: { 'X-Trace': 'abc' } });
-    clients.push(client);
+    track(await serve({ nats: nats.url, subject, methods }));
+    const client = track(connect(nats.url, { subject, headers: { 'X-Trace': 'abc' } }));
     expect(await client.request('whoami')).toEqual({
       transport: 'nats',
       remoteAddress: undefined,

@@ -5,20 +5,11 @@
  * released by the test: nothing here depends on how long anything takes.
  */
 import { describe, expect, it } from 'vitest';
-import { connect, serve, ConnectionClosedError, ErrorCodes, type Client, type NatsServer, type Server } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, settle } from '../helpers.js';
+import { connect, serve, ConnectionClosedError, ErrorCodes } from '../../src/index.js';
+import { abortWatcher, closeTrackedAfterEach, deferred, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
-let server: Server | undefined;
-let responder: NatsServer | undefined;
-let clients: Client[] = [];
-
-closeAfterEach(() => {
-  const items = [...clients, server, responder];
-  clients = [];
-  server = responder = undefined;
-  return items;
-});
+const track = closeTrackedAfterEach();
 
 const nats = useNatsServer();
 
@@ -43,9 +34,8 @@ describe('close({ drain }) over WebSocket', () => {
   it('refuses new connections (503) and new requests (-32000), lets a running handler answer, then closes (1001)', async () => {
     const slow = held();
     let runs = 0;
-    server = await serve({ methods: { slow: slow.handler, echo: (p: unknown) => (runs++, p) } });
-    const client = connect(server.url);
-    clients.push(client);
+    const server = track(await serve({ methods: { slow: slow.handler, echo: (p: unknown) => (runs++, p) } }));
+    const client = track(connect(server.url));
     const closed = deferred<number | undefined>();
     client.on('close', ({ code }) => closed.resolve(code));
     const answer = client.request('slow');
@@ -57,8 +47,7 @@ describe('close({ drain }) over WebSocket', () => {
     expect([refused.error.code, refused.error.message, refused.error.data]).toEqual(closingAnswer('echo'));
     expect(runs).toBe(0);
 
-    const late = connect(server.url);
-    clients.push(late);
+    const late = track(connect(server.url));
     expect((await settle(late.ready)).error.message).toMatch(/refused the connection with HTTP 503 Service Unavailable/);
 
     slow.release('done');
@@ -69,9 +58,8 @@ describe('close({ drain }) over WebSocket', () => {
 
   it('aborts a handler still running when the window ends, failing its call with the connection', async () => {
     const stuck = abortWatcher();
-    server = await serve({ methods: { stuck: stuck.handler } });
-    const client = connect(server.url);
-    clients.push(client);
+    const server = track(await serve({ methods: { stuck: stuck.handler } }));
+    const client = track(connect(server.url));
     const call = settle(client.request('stuck'));
     await stuck.entered;
     await server.close({ drain: 20 });
@@ -84,9 +72,8 @@ describe('close({ drain }) over WebSocket', () => {
   it('refuses (503) an upgrade whose authenticate is still deciding when the drain begins', async () => {
     const decide = deferred<boolean>();
     const checking = deferred();
-    server = await serve({ authenticate: () => (checking.resolve(), decide.promise), methods: {} });
-    const client = connect(server.url);
-    clients.push(client);
+    const server = track(await serve({ authenticate: () => (checking.resolve(), decide.promise), methods: {} }));
+    const client = track(connect(server.url));
     await checking.promise;
     const closing = server.close({ drain: 60_000 });
     expect((await settle(client.ready)).error.message).toMatch(/HTTP 503 Service Unavailable/);
@@ -96,18 +83,17 @@ describe('close({ drain }) over WebSocket', () => {
   });
 
   it('validates the drain', async () => {
-    server = await serve({ methods: {} });
-    expect(() => server!.close({ drain: -1 })).toThrow(new RangeError('options.drain must be between 0 and 2147483647, got -1'));
-    expect(() => server!.close('soon' as never)).toThrow(new TypeError('close options must be an object, got string'));
+    const server = track(await serve({ methods: {} }));
+    expect(() => server.close({ drain: -1 })).toThrow(new RangeError('options.drain must be between 0 and 2147483647, got -1'));
+    expect(() => server.close('soon' as never)).toThrow(new TypeError('close options must be an object, got string'));
   });
 });
 
 describe('close({ drain }) on a NATS responder', () => {
   it('lets a running handler answer within the window, then disconnects', async () => {
     const slow = held();
-    responder = await serve({ nats: nats.url, subject: 'drain.svc', methods: { slow: slow.handler } });
-    const client = connect(nats.url, { subject: 'drain.svc', timeout: 60_000 });
-    clients.push(client);
+    const responder = track(await serve({ nats: nats.url, subject: 'drain.svc', methods: { slow: slow.handler } }));
+    const client = track(connect(nats.url, { subject: 'drain.svc', timeout: 60_000 }));
     const answer = client.request('slow');
     await slow.entered;
     const closing = responder.close({ drain: 60_000 });
@@ -119,9 +105,10 @@ describe('close({ drain }) on a NATS responder', () => {
 
   it('aborts a handler still running when the window ends', async () => {
     const stuck = abortWatcher();
-    responder = await serve({ nats: nats.url, subject: 'drain.stuck', closeTimeout: 60_000, methods: { stuck: stuck.handler } });
-    const client = connect(nats.url, { subject: 'drain.stuck', timeout: 60_000 });
-    clients.push(client);
+    const responder = track(
+      await serve({ nats: nats.url, subject: 'drain.stuck', closeTimeout: 60_000, methods: { stuck: stuck.handler } }),
+    );
+    const client = track(connect(nats.url, { subject: 'drain.stuck', timeout: 60_000 }));
     void settle(client.request('stuck'));
     await stuck.entered;
     await responder.close({ drain: 20 });
