@@ -1,6 +1,6 @@
 /** Type tests: `connect<Api>()` types method names, params and results; `serve<Api>()` types handlers. */
 import { describe, expectTypeOf, it } from 'vitest';
-import { connect, serve, type Client } from '../src/index.js';
+import { connect, serve, type Client, type ConnectionInfo } from '../src/index.js';
 
 interface Api {
   echo(params: { n: number }): { n: number };
@@ -54,5 +54,19 @@ describe('typed methods', () => {
           now: async () => '',
         },
       }));
+  });
+
+  it('authenticate answers true, false, a refusal or { data }; servers close with { drain }; peers expose ConnectionInfo', () => {
+    void (() =>
+      serve({
+        authenticate: (request) =>
+          request.url === '/a' ? { data: { role: 'admin' } } : request.url === '/b' || { status: 403, reason: 'no' },
+        methods: { whoami: (_p, ctx) => ctx.connection.data },
+      }).then(async (server) => {
+        server.on('connection', (peer) => expectTypeOf(peer.connection).toEqualTypeOf<ConnectionInfo>());
+        await server.close({ drain: 1_000 });
+      }));
+    // @ts-expect-error: authenticate cannot answer a string
+    void (() => serve({ authenticate: () => 'yes', methods: {} }));
   });
 });
