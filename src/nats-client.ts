@@ -39,13 +39,14 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 /** The NATS half of `connect()`: `common` holds the options already validated there. */
 export function connectNats<Api extends AnyApi>(
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: { subject?: unknown; headers?: unknown; maxPayload?: unknown },
+  options: { subject?: unknown; headers?: unknown; maxPayload?: unknown; tls?: unknown },
   handshakeTimeout: number,
 ): NatsClient<Api> {
   validateNatsUrl(common.url, 'url');
   const subject = validateSubject(options.subject, 'options.subject');
   if (options.maxPayload !== undefined)
     throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
+  if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
   const headers = validateHeaders(options.headers, 'options.headers');
   return new NatsClient<Api>({ ...common, subject, handshakeTimeout, headers });
 }

@@ -89,5 +89,8 @@ describe('wss://', () => {
     expect(() => connect('wss://127.0.0.1:1', { tls: { ca: 42 } as never })).toThrow(
       new TypeError('options.tls.ca must be a PEM string or Buffer, or an array of them'),
     );
+    expect(() => connect('nats://127.0.0.1:1', { subject: 's', tls: { ca: 'x' } })).toThrow(
+      new TypeError('options.tls applies to wss:// URLs only'),
+    );
   });
 });
