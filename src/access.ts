@@ -4,9 +4,9 @@
  * on each upgrade request, before the socket is accepted. A refused client
  * gets an HTTP answer (401 or 403, with the reason as its body), never a socket.
  */
-import type { UpgradeCheck, UpgradeRequest } from './transports/ws-listener.js';
+import type { UpgradeCheck, UpgradeRequest } from './transports/upgrade.js';
 
-export type { UpgradeRequest } from './transports/ws-listener.js';
+export type { UpgradeRequest } from './transports/upgrade.js';
 
 /** How `authenticate` refuses with a chosen status and reason. */
 export interface Refusal {
@@ -36,7 +36,9 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
   const hook = authenticate as Authenticate | undefined;
   return async (request) => {
     if (allowed !== undefined) {
-      const origin = request.headers.origin;
+      // Node gives one string; several Origin headers (an array) match no allowed origin.
+      const header = request.headers.origin;
+      const origin = Array.isArray(header) ? header.join(', ') : header;
       if (origin === undefined ? !allowed.has(NO_ORIGIN) : !allowed.has(origin)) {
         return { status: 403, reason: origin === undefined ? 'no Origin header' : `origin ${origin} is not allowed` };
       }

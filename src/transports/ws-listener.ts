@@ -13,10 +13,11 @@
  * never sends a byte. An upgrade abandoned by its deadline is never completed,
  * whatever its access check answers later.
  */
-import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { UpgradeCheck } from './upgrade.js';
 import { WsTransport } from './ws.js';
 
 export interface WsListener {
@@ -31,17 +32,6 @@ export interface WsListener {
    */
   close(timeout: number): Promise<void>;
 }
-
-/** What an access check sees of an upgrade request. */
-export interface UpgradeRequest {
-  headers: IncomingHttpHeaders;
-  /** The request's path and query, e.g. `/rpc?token=x`. */
-  url: string;
-  remoteAddress: string | undefined;
-}
-
-/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
-export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
 
 export interface WsListenOptions {
   port: number;

@@ -1,0 +1,18 @@
+/**
+ * What an access check sees of a WebSocket upgrade request, and how it answers.
+ * Types only, apart from the listener: the public types (`Authenticate`) reach
+ * this file, so it imports neither `ws` nor Node's `http`, and a project using
+ * callstate typechecks without `@types/ws`.
+ */
+
+/** What an access check sees of an upgrade request. */
+export interface UpgradeRequest {
+  /** The request's headers, names in lower case (Node's `IncomingHttpHeaders`). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request's path and query, e.g. `/rpc?token=x`. */
+  url: string;
+  remoteAddress: string | undefined;
+}
+
+/** An access check's answer: undefined to accept, or the HTTP status and body to refuse with. */
+export type UpgradeCheck = (request: UpgradeRequest) => Promise<{ status: number; reason: string } | undefined>;
