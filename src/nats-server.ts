@@ -86,6 +86,8 @@ export interface NatsServer {
   /** Resolves once the connection to nats-server is closed, however it closed. */
   readonly closed: Promise<void>;
   on<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
+  /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
   /**
    * Leaves the queue group (new calls go to the other responders), lets running
    * handlers answer for up to `closeTimeout`, aborts the rest, then disconnects.
@@ -141,6 +143,7 @@ const noPeer: PeerApi<any> = {
     throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
   },
   on: () => () => {},
+  once: () => () => {},
   close: () => Promise.resolve(),
 };
 
@@ -295,6 +298,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     closed,
     on: (event, listener) => events.on(event, listener),
+    once: (event, listener) => events.once(event, listener),
     close: () =>
       (closing ??= (async () => {
         await link!.stopReceiving(closeTimeout);

@@ -107,6 +107,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** Connections currently open. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
+  /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
   /**
    * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
    * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
@@ -178,6 +180,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     url: `ws://${urlHost}:${bound}`,
     connections,
     on: (event, listener) => events.on(event, listener),
+    once: (event, listener) => events.once(event, listener),
     close: () =>
       (closing ??= (async () => {
         const done = listener.close(closeTimeout);
