@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (built by `npm run build`, which `npm ci` runs through `prepare`).
+// The compiled CLI lives in dist/: built by `npm run build` (which `npm test` and `npm pack` run); the published package ships it.
 import { main } from '../dist/src/tools/cli.js';
 
 main(process.argv.slice(2)).then(

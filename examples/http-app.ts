@@ -40,7 +40,8 @@ export async function startApp(port = 0): Promise<{ app: HttpServer; rpc: Server
     path: '/rpc',
     // Accept with the caller attached, or refuse with 401 before any socket exists.
     authenticate: (request) => {
-      const known = TOKENS[(request.headers.authorization ?? '').replace(/^Bearer /, '')];
+      const header = request.headers.authorization;
+      const known = typeof header === 'string' ? TOKENS[header.replace(/^Bearer /, '')] : undefined;
       return known ? { data: known } : { status: 401, reason: 'unknown token' };
     },
     methods: {

@@ -5,9 +5,9 @@
  * gets an HTTP answer (401 or 403, with the reason as its body), never a socket;
  * an accepted one may carry data, which its connection keeps (`ctx.connection.data`).
  */
-import type { AccessVerdict, UpgradeCheck, UpgradeRequest } from './transports/ws-listener.js';
+import type { AccessVerdict, UpgradeCheck, UpgradeRequest } from './transports/upgrade.js';
 
-export type { AccessVerdict, UpgradeRequest } from './transports/ws-listener.js';
+export type { AccessVerdict, UpgradeRequest } from './transports/upgrade.js';
 
 /** How `authenticate` refuses with a chosen status and reason. */
 export interface Refusal {
@@ -45,7 +45,9 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
   const hook = authenticate as Authenticate | undefined;
   return async (request) => {
     if (allowed !== undefined) {
-      const origin = request.headers.origin;
+      // Node gives one string; several Origin headers (an array) match no allowed origin.
+      const header = request.headers.origin;
+      const origin = Array.isArray(header) ? header.join(', ') : header;
       if (origin === undefined ? !allowed.has(NO_ORIGIN) : !allowed.has(origin)) {
         return { accepted: false, status: 403, reason: origin === undefined ? 'no Origin header' : `origin ${origin} is not allowed` };
       }

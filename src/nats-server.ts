@@ -99,6 +99,8 @@ export interface NatsServer {
   /** Resolves once the connection to nats-server is closed, however it closed. */
   readonly closed: Promise<void>;
   on<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
+  /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof NatsServerEvents>(event: K, listener: (payload: NatsServerEvents[K]) => void): () => void;
   /**
    * Leaves the queue group (new calls go to the other responders; a request already delivered is answered
    * -32000 "server closing"), lets running handlers answer for up to `drain` ms (default: `closeTimeout`),
@@ -158,6 +160,7 @@ const noPeer: PeerApi<any> = {
     throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
   },
   on: () => () => {},
+  once: () => () => {},
   close: () => Promise.resolve(),
 };
 
@@ -308,6 +311,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     closed,
     on: (event, listener) => events.on(event, listener),
+    once: (event, listener) => events.once(event, listener),
     close: (closeOptions) => {
       const drain = resolveDrain(closeOptions, closeTimeout);
       return (closing ??= (async () => {

@@ -136,6 +136,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** Connections currently open. Each peer's `connection` tells who is on the other end. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
+  /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
   /**
    * Takes an upgrade request the app routed here (its 'upgrade' event's arguments): the access checks,
    * `upgradeTimeout` and `maxPayload` apply as to any other. The way in with `noServer`; works in every mode.
@@ -217,6 +219,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     },
     connections,
     on: (event, listener) => events.on(event, listener),
+    once: (event, listener) => events.once(event, listener),
     handleUpgrade: (request, socket, head) => listener.handleUpgrade(request, socket, head),
     close: (closeOptions) => {
       const drain = resolveDrain(closeOptions, 0);

@@ -123,6 +123,8 @@ export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
   request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>>;
   notify(method: string, params?: unknown): void;
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
+  /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
   close(code?: number, reason?: string): Promise<void>;
 }
 

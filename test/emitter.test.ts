@@ -224,4 +224,60 @@ describe('Emitter', () => {
       expect(rethrown).toBe(boom);
     });
   });
+
+  describe('once', () => {
+    it('calls a listener added with once for the next emit only', () => {
+      const emitter = new Emitter<Events>();
+      const listener = vi.fn();
+      emitter.once('data', listener);
+      expect(emitter.listenerCount('data')).toBe(1);
+      emitter.emit('data', 'first');
+      emitter.emit('data', 'second');
+      expect(listener).toHaveBeenCalledTimes(1);
+      expect(listener).toHaveBeenCalledWith('first');
+      expect(emitter.listenerCount('data')).toBe(0);
+    });
+
+    it('removes a once listener before the emit with the function it returns, or with off and the listener itself', () => {
+      const emitter = new Emitter<Events>();
+      const removed = vi.fn();
+      const offed = vi.fn();
+      const remove = emitter.once('data', removed);
+      emitter.once('data', offed);
+      remove();
+      emitter.off('data', offed);
+      expect(emitter.emit('data', 'x')).toBe(false);
+      expect(removed).not.toHaveBeenCalled();
+      expect(offed).not.toHaveBeenCalled();
+    });
+
+    it('removes a once listener that throws, reporting the error once', () => {
+      const errors: unknown[] = [];
+      const emitter = new Emitter<Events>((error) => errors.push(error));
+      const boom = new Error('boom');
+      emitter.once('data', () => {
+        throw boom;
+      });
+      emitter.emit('data', 'a');
+      emitter.emit('data', 'b');
+      expect(errors).toEqual([boom]);
+      expect(emitter.listenerCount()).toBe(0);
+    });
+
+    it('calls a listener once per once, and not again when an emit from inside it re-enters', () => {
+      const emitter = new Emitter<Events>();
+      const seen: string[] = [];
+      emitter.once('data', (payload) => {
+        seen.push(payload);
+        emitter.emit('data', `${payload} again`);
+      });
+      emitter.emit('data', 'x');
+      expect(seen).toEqual(['x']);
+    });
+
+    it('throws TypeError for a listener that is not a function', () => {
+      const emitter = new Emitter<Events>();
+      expect(() => emitter.once('data', 'nope' as never)).toThrow(new TypeError('listener for "data" must be a function'));
+    });
+  });
 });

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { delimiter } from 'node:path';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -65,6 +66,8 @@ export async function startNatsServer(extraArgs: string[] = [], ports?: { port: 
 async function startNatsServerOn(extraArgs: string[], port: number, monitorPort: number): Promise<NatsServerProcess> {
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // Debian installs it in /usr/sbin, which a user's PATH often lacks.
+    env: { ...process.env, PATH: [process.env.PATH, '/usr/local/sbin', '/usr/sbin'].join(delimiter) },
   });
   let log = '';
   child.stderr!.on('data', (chunk) => (log += chunk));

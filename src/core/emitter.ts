@@ -5,6 +5,9 @@
  */
 export type Listener<T> = (payload: T) => void;
 
+/** What `once` adds in place of a listener: it removes itself, then calls `listener` (which `off` also matches). */
+type OnceWrapper = Listener<never> & { readonly listener: Listener<never> };
+
 export class Emitter<Events extends { [K in keyof Events]: unknown }> {
   private readonly listeners = new Map<keyof Events, Set<Listener<never>>>();
 
@@ -19,10 +22,32 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
     return () => this.off(event, listener);
   }
 
+  /** Adds a listener for the next emit of `event` only; returns a function that removes it before then. */
+  once<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`listener for "${String(event)}" must be a function`);
+    const wrapper = Object.assign(
+      (payload: Events[K]) => {
+        this.off(event, wrapper);
+        listener(payload);
+      },
+      { listener: listener as Listener<never> },
+    );
+    return this.on(event, wrapper);
+  }
+
+  /** Removes a listener added with `on`, or with `once` (by the listener it was given). */
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
     const set = this.listeners.get(event);
-    set?.delete(listener as Listener<never>);
-    if (set?.size === 0) this.listeners.delete(event);
+    if (!set) return;
+    if (!set.delete(listener as Listener<never>)) {
+      for (const entry of set) {
+        if ((entry as Partial<OnceWrapper>).listener === listener) {
+          set.delete(entry);
+          break;
+        }
+      }
+    }
+    if (set.size === 0) this.listeners.delete(event);
   }
 
   /** Number of listeners for one event, or for all. */

@@ -251,6 +251,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     return this.events.on(event, listener);
   }
 
+  /** Like `on`, for the next emit of `event` only. */
+  once<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
+    return this.events.once(event, listener);
+  }
+
   off<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): void {
     this.events.off(event, listener);
   }

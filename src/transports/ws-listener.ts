@@ -25,19 +25,15 @@
  * in the attached mode the server's own 'request' listeners are wrapped (as
  * engine.io's `attach()` does) so that everything else still reaches the app.
  */
-import {
-  createServer,
-  STATUS_CODES,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server as HttpServer,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { AcceptedUpgrade, UpgradeCheck } from './upgrade.js';
+
+export type { AcceptedUpgrade, AccessVerdict, UpgradeCheck, UpgradeRequest } from './upgrade.js';
 import { WsTransport } from './ws.js';
 
 /** A plain HTTP request handler, as `http.createServer` takes. */
@@ -65,24 +61,6 @@ export interface WsListener {
    */
   close(timeout: number): Promise<void>;
 }
-
-/** What an access check sees of an upgrade request. */
-export interface UpgradeRequest {
-  headers: IncomingHttpHeaders;
-  /** The request's path and query, e.g. `/rpc?token=x`. */
-  url: string;
-  remoteAddress: string | undefined;
-}
-
-/** An upgrade request that became a socket, with the data its access check attached. */
-export interface AcceptedUpgrade extends UpgradeRequest {
-  data: unknown;
-}
-
-/** An access check's answer: accepted with the data to attach to the connection, or the HTTP status and body to refuse with. */
-export type AccessVerdict = { accepted: true; data: unknown } | { accepted: false; status: number; reason: string };
-
-export type UpgradeCheck = (request: UpgradeRequest) => Promise<AccessVerdict>;
 
 /** Where requests come from: see the modes above. */
 export type ListenMode =

@@ -143,6 +143,21 @@ describe('calls over NATS', () => {
     expect(await got.promise).toEqual({ method: 'log', params: { line: 'x' } });
   });
 
+  it("responder.once('notification') sees the first notification only", async () => {
+    const subject = nextSubject();
+    const responder = await serve({ nats: nats.url, subject, methods: {} });
+    responders.push(responder);
+    const first: unknown[] = [];
+    const all: unknown[] = [];
+    responder.once('notification', ({ params }) => first.push(params));
+    responder.on('notification', ({ params }) => all.push(params));
+    client = connect(nats.url, { subject });
+    client.notify('log', [1]);
+    client.notify('log', [2]);
+    await until(() => all.length === 2, 'both notifications');
+    expect(first).toEqual([[1]]);
+  });
+
   it('rejects calls back to the caller from a handler with NotSupportedError', async () => {
     const subject = nextSubject();
     responders.push(
