@@ -9,11 +9,11 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { accessCheck, type Authenticate } from './access.js';
+import { accessCheck, withDeadline, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
-import { NotSupportedError } from './errors.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls, inFlightBusy } from './core/incoming.js';
+import { noPeer } from './core/no-peer.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
@@ -23,7 +23,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
-import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
+import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
@@ -99,15 +99,6 @@ export const DEFAULT_QUEUE = 'callstate';
 type Refusal = { status: number; reason: string };
 const BUSY: Refusal = { status: 503, reason: 'busy' };
 
-/** A check's verdict, or a 408 refusal once `ms` have passed without one. */
-function withDeadline(verdict: Promise<Refusal | undefined>, ms: number): Promise<Refusal | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Refusal>((resolve) => {
-    timer = setTimeout(() => resolve({ status: 408, reason: `authenticate did not answer within ${ms} ms (authenticateTimeout)` }), ms);
-  });
-  return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Answers each request in a refused message, none of which runs: -32003 with the access check's status and
  * reason, or -32000 when too many messages already wait for their checks (maxInFlightPerConnection).
@@ -133,17 +124,6 @@ function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: 
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
 
-/** What handlers get as `ctx.peer` over NATS: there is no way back to the caller. */
-const noPeer: PeerApi<any> = {
-  request: (method: string) =>
-    Promise.reject(new NotSupportedError(`cannot call "${method}" on the caller: responders cannot call back over NATS`)),
-  notify: (method: string) => {
-    throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
-  },
-  on: () => () => {},
-  close: () => Promise.resolve(),
-};
-
 export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer> {
   const url = validateNatsUrl(options.nats, 'options.nats');
   const subject = validateSubject(options.subject, 'options.subject');
@@ -166,7 +146,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   const incoming = new IncomingCalls({
     methods,
-    peer: noPeer,
+    peer: noPeer('NATS'),
     connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
       const reply = replies.get(id);
@@ -242,7 +222,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     if (check === undefined) return run();
     if (awaitingAdmission >= limits.maxInFlight) return refused?.(BUSY);
     awaitingAdmission++;
-    const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout);
+    const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout, 'authenticateTimeout');
     admitted = admitted
       .then(() => verdict)
       .then((refusal) => {

@@ -3,7 +3,8 @@
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
  * can call the client back through `ctx.peer`.
  */
-import { accessCheck, type Authenticate } from './access.js';
+import { accessCheck, allowedOrigins, type Authenticate } from './access.js';
+import { httpEndpoint } from './http-server.js';
 import { Emitter } from './core/emitter.js';
 import {
   DEFAULT_MAX_QUEUED,
@@ -18,8 +19,8 @@ import {
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './core/peer.js';
 import { listenWs } from './transports/ws-listener.js';
-import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
+import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
+import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
   extends ResponderLimitOptions, SendLimitOptions {
@@ -27,6 +28,11 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
   host?: string;
+  /**
+   * The path JSON-RPC over HTTP POST is answered at (`http://host:port/path`); plain HTTP requests to other
+   * paths get 404. Must start with '/'. Default: '/'.
+   */
+  path?: string;
   /** The methods clients may call. */
   methods: Methods<Api, ClientApi>;
   /** Default timeout of calls the server makes to clients through `ctx.peer`, in ms. Default: 10,000. */
@@ -45,7 +51,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   heartbeat?: number;
   /** What runs each call's machine, both ways: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Default: 100 MiB (as `ws`). */
+  /**
+   * Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Over HTTP, the
+   * largest request body: a larger one is answered 413 without being read (a chunked one once it passes the limit). Default: 100 MiB (as `ws`).
+   */
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
   exposeErrorStack?: boolean;
@@ -63,7 +72,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * and not run. A single response (the answer to a call this side made) is not limited. Default: 64.
    */
   maxDepth?: number;
-  /** Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run. Default: 10,000. */
+  /**
+   * Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run.
+   * Over HTTP a connection is a TCP connection (keep-alive): the calls of every request on it count. Default: 10,000.
+   */
   maxInFlightPerConnection?: number;
   /**
    * While a client's socket holds this many bytes not yet sent (a client that does not read its answers),
@@ -77,13 +89,18 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   /**
    * Allowed values of the upgrade request's Origin header, e.g. `['https://app.example']`; another
    * origin is refused with HTTP 403. A request without Origin (not a browser) is refused too, unless
-   * the list holds `'none'`. Default: any origin, and none.
+   * the list holds `'none'`. Over HTTP the same holds for each POST, and CORS follows it: answers to an
+   * allowed origin carry `Access-Control-Allow-Origin` (that origin; `*` when `origins` is not set), and a
+   * preflight (OPTIONS) from an allowed origin is answered 204 with the allowed methods and headers, from
+   * another 403. No `Access-Control-Allow-Credentials` is sent. Default: any origin, and none.
    */
   origins?: string[];
   /**
    * Decides on each upgrade request (`{ headers, url, remoteAddress }`) before the socket is accepted:
    * `true` accepts, `false` refuses with HTTP 401, `{ status: 401 | 403, reason }` refuses with that status
-   * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Default: none.
+   * (the reason is the body, shown in the client's error); a hook that throws refuses with 500. Over HTTP it
+   * decides on each POST the same way (nothing in a refused body runs); one that takes longer than
+   * `upgradeTimeout` refuses with 408. Default: none.
    */
   authenticate?: Authenticate;
   /**
@@ -97,6 +114,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
 export interface ServerEvents<ClientApi extends AnyApi> {
   /** A client connected; the peer can call the client's methods. */
   connection: Peer<ClientApi>;
+  /** A notification posted over HTTP (WebSocket clients' notifications are their peer's `notification` events). */
+  notification: NotificationEvent;
+  /** A message posted over HTTP that matched nothing (malformed, a response): see `PeerEvents.unmatched`. */
+  unmatched: UnmatchedEvent;
 }
 
 export interface Server<ClientApi extends AnyApi = UntypedApi> {
@@ -104,6 +125,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   readonly port: number;
   /** `ws://host:port`, ready for `connect()`. */
   readonly url: string;
+  /** `http://host:port/path`: where JSON-RPC is answered over HTTP POST, ready for `connect()` too. */
+  readonly httpUrl: string;
   /** Connections currently open. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
@@ -116,7 +139,7 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
 
 /** A responder in a NATS queue group (`options.nats`): see nats-server.ts. */
 export function serve<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer>;
-/** A WebSocket server. */
+/** A WebSocket server, which also answers JSON-RPC over HTTP POST on its port (at `path`). */
 export function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>(
   options: ServeOptions<Api, ClientApi>,
 ): Promise<Server<ClientApi>>;
@@ -139,9 +162,26 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ port, host, maxPayload, check, upgradeTimeout });
-
+  const path = validatePath(options.path, 'options.path');
   const events = new Emitter<ServerEvents<ClientApi>>();
+  const endpoint = httpEndpoint({
+    path,
+    methods,
+    limits,
+    maxPayload,
+    check,
+    checkTimeout: upgradeTimeout,
+    origins: allowedOrigins(options.origins),
+    inspect: options.inspect,
+    exposeErrorStack: options.exposeErrorStack ?? false,
+    engine,
+    clock: options.clock,
+    onNotification: (event) => events.emit('notification', event),
+    onUnmatched: (event) => events.emit('unmatched', event),
+  });
+
+  const listener = await listenWs({ port, host, maxPayload, check, upgradeTimeout, onRequest: endpoint.handle });
+
   const connections = new Set<Peer<ClientApi>>();
   listener.onConnection((transport, address) => {
     const peer = new Peer<ClientApi>({
@@ -176,10 +216,12 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   return {
     port: bound,
     url: `ws://${urlHost}:${bound}`,
+    httpUrl: `http://${urlHost}:${bound}${path}`,
     connections,
     on: (event, listener) => events.on(event, listener),
     close: () =>
       (closing ??= (async () => {
+        endpoint.close();
         const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
         await done;

@@ -134,6 +134,15 @@ export function validateUrl(url: unknown): asserts url is string {
   if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
 
+/** The `path` option of `serve()`: starts with '/', no query or fragment; '/' when not given. */
+export function validatePath(value: unknown, name: string): string {
+  if (value === undefined) return '/';
+  if (typeof value !== 'string' || !value.startsWith('/') || /[?#\s]/.test(value)) {
+    throw new TypeError(`${name} must be a path starting with '/' (no query, fragment or whitespace), got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
 export function isNatsUrl(url: unknown): url is string {
   return typeof url === 'string' && url.startsWith('nats://');

@@ -52,6 +52,12 @@ export interface WsListenOptions {
   check?: UpgradeCheck;
   /** Longest a connection may go from accept to upgraded (request, check and answer), in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
+  /**
+   * Answers plain (non-upgrade) HTTP requests. A connection that sends one is an HTTP connection from then
+   * on: its upgrade deadline no longer applies (Node's `requestTimeout` and `keepAliveTimeout` bound it).
+   * Default: every plain request is answered 426 (this port speaks WebSocket only).
+   */
+  onRequest?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 /** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE). */
@@ -82,9 +88,20 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
 
   // The HTTP timeouts bound a request's headers in Node's own way (checked every few seconds); the
   // upgrade deadline below is the exact bound, and also covers the access check.
-  const http = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, answerPlainRequest);
-  http.on('connection', (socket: Socket) => {
-    sockets.add(socket);
+  const onRequest = options.onRequest ?? answerPlainRequest;
+  /** Connections that carried plain HTTP requests: one may still ask for an upgrade later, under a new deadline. */
+  const served = new WeakSet<Duplex>();
+  const http = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, (request, response) => {
+    const socket = request.socket;
+    if (!served.has(socket)) {
+      served.add(socket);
+      clearTimeout(upgrading.get(socket));
+      upgrading.delete(socket);
+    }
+    onRequest(request, response);
+  });
+  /** Drops `socket` with 408 unless it is upgraded within `upgradeTimeout`. */
+  const limitUpgrade = (socket: Duplex) =>
     upgrading.set(
       socket,
       setTimeout(() => {
@@ -92,6 +109,9 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
         abort(socket, 408);
       }, upgradeTimeout),
     );
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    limitUpgrade(socket);
     socket.once('close', () => {
       sockets.delete(socket);
       clearTimeout(upgrading.get(socket));
@@ -99,6 +119,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     });
   });
   http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (served.has(socket) && !upgrading.has(socket) && !closed) limitUpgrade(socket);
     if (!upgrading.has(socket)) return void socket.destroy();
     wss.handleUpgrade(request, socket, head, (ws) => {
       clearTimeout(upgrading.get(socket));
