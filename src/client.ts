@@ -14,10 +14,12 @@ import {
   type SendLimitOptions,
 } from './limits.js';
 import { Peer } from './core/peer.js';
+import { connectHttp } from './http-client.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import {
+  isHttpUrl,
   isNatsUrl,
   optionalBoolean,
   optionalLimit,
@@ -131,7 +133,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   url: string,
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
-  if (!isNatsUrl(url)) validateUrl(url);
+  if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const methods = validateMethods(options.methods, 'options.methods');
@@ -167,6 +169,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
+  if (isHttpUrl(url)) return connectHttp<Api>(common, options, maxPayload);
   const socketOptions = { maxPayload, headers: validateHeaders(options.headers, 'options.headers'), handshakeTimeout };
   return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
 }

@@ -16,6 +16,7 @@ export {
 } from './limits.js';
 export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
 export { NatsClient } from './nats-client.js';
+export { HttpClient } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';
 export {
@@ -27,6 +28,7 @@ export {
   ProtocolError,
   NoRespondersError,
   NotSupportedError,
+  HttpError,
   QueueFullError,
   RpcError,
 } from './errors.js';

@@ -217,6 +217,11 @@ export class OutgoingCalls {
     return undefined;
   }
 
+  /** The transport failed the call `id` without an answer (HTTP status, network error): it fails with `error` unless it settled already. */
+  failCall(id: string, error: Error): void {
+    this.pending.get(id)?.actor.send({ type: 'response.error', error });
+  }
+
   /** `writeRequest` (the call enters `sent`): hands its frame to the send queue, which writes it now. */
   writeRequest(call: PendingCall): void {
     this.queue.write(call);
