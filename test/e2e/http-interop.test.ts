@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { JSONRPCClient, JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
+import { JSONRPCClient, JSONRPCErrorException, JSONRPCServer, type JSONRPCResponse } from 'json-rpc-2.0';
 import { describe, expect, it } from 'vitest';
 import { connect, serve, RemoteError, type Client, type Server } from '../../src/index.js';
 import { closeAfterEach, settle, until } from '../helpers.js';
@@ -72,7 +72,7 @@ describe('third-party clients call our HTTP endpoint', () => {
     const url = server.httpUrl;
     const rpc: JSONRPCClient = new JSONRPCClient(async (request) => {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-      if (response.status === 200) rpc.receive(await response.json());
+      if (response.status === 200) rpc.receive((await response.json()) as JSONRPCResponse);
       else if (request.id !== undefined) throw new Error(response.statusText);
     });
     expect(await rpc.request('add', [20, 22])).toBe(42);
