@@ -10,7 +10,8 @@ import type { System } from './types.js';
 
 const entry = new URL('../../dist/src/index.js', import.meta.url);
 
-async function load(): Promise<typeof Callstate> {
+/** The built package (dist/): run `npm run build` first. */
+export async function loadCallstate(): Promise<typeof Callstate> {
   if (!existsSync(fileURLToPath(entry))) {
     throw new Error(`callstate is not built (${fileURLToPath(entry)} is missing): run npm run build`);
   }
@@ -21,7 +22,7 @@ export const system: System = {
   timeoutScope: 'per call (request option; connection default)',
 
   async serve(held) {
-    const { serve } = await load();
+    const { serve } = await loadCallstate();
     const server = await serve({
       port: 0,
       // The memory and scale sections hold up to 100,000 calls on one connection: above the default limit.
@@ -35,7 +36,7 @@ export const system: System = {
   },
 
   async connect(url, { timeout }) {
-    const { connect } = await load();
+    const { connect } = await loadCallstate();
     // The same sections issue up to 100,000 calls in bursts: the client's backpressure (which holds calls beyond
     // 4 MiB of socket buffer, and at most 10,000 of them) is lifted too, as none of the peers has any.
     const client = connect(url, { timeout, maxQueued: Infinity, highWaterMark: Infinity });
