@@ -1,5 +1,5 @@
 /** The report as tables: plain text for the terminal, Markdown for the README. */
-import { BASELINE, KB, type ClosedLoopSection, type Report } from './report.js';
+import { BASELINE, HTTP_BASELINE, KB, type ClosedLoopSection, type Report } from './report.js';
 import type { Spread } from './stats.js';
 
 export interface Table {
@@ -175,6 +175,6 @@ export function provenance(report: Report): string {
   return [
     `Measured ${meta.date} on ${meta.cpu} (${meta.cores} cores, ${meta.platform}), Node ${meta.node}, ${reps}` +
       (meta.loadAverage ? `; load average ${meta.loadAverage.map((l) => l.toFixed(1)).join(' → ')} during the run.` : '.'),
-    `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency.`,
+    `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency; in the HTTP section, to plain \`node:http\` + \`fetch\` (${HTTP_BASELINE}).`,
   ].join('\n');
 }
