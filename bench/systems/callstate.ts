@@ -18,7 +18,8 @@ export async function loadCallstate(): Promise<typeof Callstate> {
   return (await import(entry.href)) as typeof Callstate;
 }
 
-export const system: System = {
+/** callstate's server and client; the client connects to the server's `endpoint`: its WebSocket `url`, or its HTTP one (`httpUrl`). */
+export const callstateSystem = (endpoint: 'url' | 'httpUrl'): System => ({
   timeoutScope: 'per call (request option; connection default)',
 
   async serve(held) {
@@ -32,7 +33,7 @@ export const system: System = {
         hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),
       },
     });
-    return { url: server.url, close: () => server.close() };
+    return { url: server[endpoint], close: () => server.close() };
   },
 
   async connect(url, { timeout }) {
@@ -47,4 +48,6 @@ export const system: System = {
       close: () => client.close(),
     };
   },
-};
+});
+
+export const system = callstateSystem('url');
