@@ -128,8 +128,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   }
 
   /** The channel failed the call without an answer (HTTP): it fails now, unless it settled already. */
-  protected onCallFailed(id: string, error: Error): void {
-    this.outgoing.failCall(id, error);
+  protected onCallFailed(id: string, reason: () => Error): void {
+    this.outgoing.failCall(id, reason);
   }
 
   /** What the inbound dispatcher needs of this connection. */

@@ -132,8 +132,7 @@ export class HttpTransport implements Transport {
       .then((response) => this.answered(response, id))
       .catch((cause: unknown) => {
         if (controller.signal.aborted || id === undefined) return;
-        const message = `POST ${this.url} failed: ${describeCause(cause)}`;
-        this.fail(id, { message, status: undefined, body: '', cause });
+        this.fail(id, () => ({ message: `POST ${this.url} failed: ${describeCause(cause)}`, status: undefined, body: '', cause }));
       })
       .finally(() => {
         if (id !== undefined && this.posts.get(id) === controller) this.posts.delete(id);
@@ -144,23 +143,28 @@ export class HttpTransport implements Transport {
     const { status } = response;
     if (status < 200 || status >= 300) {
       const body = (await readText(response, BODY_LIMIT, true)) ?? '';
-      if (id !== undefined) this.fail(id, { message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body });
+      if (id !== undefined)
+        this.fail(id, () => ({ message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body }));
       return;
     }
     const body = await readText(response, this.options.maxPayload, false);
     if (id === undefined || this.ended) return;
     if (body === undefined) {
       const message = `${this.url} answered HTTP ${status} with a body larger than ${this.options.maxPayload} bytes (maxPayload)`;
-      return this.fail(id, { message, status, body: '' });
+      return this.fail(id, () => ({ message, status, body: '' }));
     }
     if (body !== '') this.handlers?.message(body, false);
-    // Whatever the body held, the call is answered now or never: one it did not settle fails (a no-op once settled).
-    const what = body === '' ? 'no body' : 'a body that holds no JSON-RPC answer to this call';
-    this.fail(id, { message: `${this.url} answered HTTP ${status} with ${what}`, status, body: body.slice(0, BODY_LIMIT) });
+    // Whatever the body held, the call is answered now or never: one it did not settle fails (nothing is made once settled).
+    this.fail(id, () => ({
+      message: `${this.url} answered HTTP ${status} with ${body === '' ? 'no body' : 'a body that holds no JSON-RPC answer to this call'}`,
+      status,
+      body: body.slice(0, BODY_LIMIT),
+    }));
   }
 
-  private fail(id: string, failure: HttpFailure): void {
-    if (!this.ended) this.handlers?.callFailed?.(id, this.options.failure(failure));
+  /** Fails the call `id`, if it is still pending, with the error made from `failure()`. */
+  private fail(id: string, failure: () => HttpFailure): void {
+    if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure(failure()));
   }
 }
 

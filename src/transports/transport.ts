@@ -16,10 +16,10 @@ export interface TransportHandlers {
   noResponders?(id: string, subject: string): void;
   /**
    * The channel failed the call with this id without an answer from the peer (an HTTP error status,
-   * a network error, a body that holds no answer): the call fails with `error`. Only request-per-call
-   * transports (HTTP) report this.
+   * a network error, a body that holds no answer): the call fails with the error `reason` makes, which is
+   * made only if the call is still pending. Only request-per-call transports (HTTP) report this.
    */
-  callFailed?(id: string, error: Error): void;
+  callFailed?(id: string, reason: () => Error): void;
   /** The peer answered a ping. */
   pong?(): void;
 }
