@@ -1,7 +1,9 @@
 /**
  * `serve()`: a JSON-RPC 2.0 server over WebSocket. Every accepted socket gets
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
- * can call the client back through `ctx.peer`.
+ * can call the client back through `ctx.peer`. The same port answers JSON-RPC
+ * sent by HTTP POST at `path` (http-server.ts): the same methods and limits,
+ * each request an incoming call, with no way back to the caller.
  */
 import { accessCheck, allowedOrigins, type Authenticate } from './access.js';
 import { httpEndpoint } from './http-server.js';
@@ -132,7 +134,9 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
   /**
    * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
-   * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
+   * after `closeTimeout`). Idle HTTP keep-alive connections close at once; those with a request still
+   * running are dropped after `closeTimeout` (aborting its handlers), and new calls on them are answered
+   * -32000. Resolves once every socket has closed: within about `closeTimeout`.
    */
   close(): Promise<void>;
 }

@@ -5,8 +5,10 @@
  *
  *   accepted ──(request, access check, 101)──► upgraded: a WsTransport, closed by its Peer
  *      │
+ *      ├── a plain request ────────► onRequest: an HTTP connection (keep-alive) from then on;
+ *      │                              Node's timeouts bound it, a later upgrade gets a new deadline
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
- *      └── close() ────────────────► dropped at once
+ *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
  * `ws` alone leaves the first row open: its `close()` waits for the HTTP
  * server, and the HTTP server waits for every connection, including one that
@@ -91,15 +93,20 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   const onRequest = options.onRequest ?? answerPlainRequest;
   /** Connections that carried plain HTTP requests: one may still ask for an upgrade later, under a new deadline. */
   const served = new WeakSet<Duplex>();
-  const http = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, (request, response) => {
-    const socket = request.socket;
-    if (!served.has(socket)) {
-      served.add(socket);
-      clearTimeout(upgrading.get(socket));
-      upgrading.delete(socket);
-    }
-    onRequest(request, response);
-  });
+  // Node checks these every `connectionsCheckingInterval` (30 s by default): often enough here that a POST body
+  // trickled byte by byte is answered 408 within about upgradeTimeout, not half a minute later.
+  const http = createServer(
+    { headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout, connectionsCheckingInterval: Math.min(upgradeTimeout, 1_000) },
+    (request, response) => {
+      const socket = request.socket;
+      if (!served.has(socket)) {
+        served.add(socket);
+        clearTimeout(upgrading.get(socket));
+        upgrading.delete(socket);
+      }
+      onRequest(request, response);
+    },
+  );
   /** Drops `socket` with 408 unless it is upgraded within `upgradeTimeout`. */
   const limitUpgrade = (socket: Duplex) =>
     upgrading.set(

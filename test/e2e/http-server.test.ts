@@ -1,4 +1,5 @@
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { serve, NotSupportedError, type ConnectionInfo, type NotificationEvent, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, until } from '../helpers.js';
@@ -158,6 +159,20 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
 });
 
 describe('JSON-RPC over HTTP POST: limits', () => {
+  it('answers 408 to a body that stops coming, within about upgradeTimeout (Node checks every second at most)', async () => {
+    let runs = 0;
+    server = await serve({ upgradeTimeout: 200, methods: { count: () => ++runs } });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
+    // Without the checking interval, Node would look again only after 30 s (this test's timeout ends first).
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(runs).toBe(0);
+  });
+
   it('applies maxBatch, maxDepth and handlerTimeout as over WebSocket', async () => {
     server = await serve({ maxBatch: 2, maxDepth: 3, handlerTimeout: 20, methods: { echo: (p) => p, hang: () => new Promise(() => {}) } });
     const call = '{"jsonrpc":"2.0","id":1,"method":"echo"}';
