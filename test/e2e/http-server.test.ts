@@ -297,6 +297,27 @@ describe('JSON-RPC over HTTP POST: limits', () => {
   });
 });
 
+describe('HTTP and WebSocket on one port', () => {
+  it('upgrades a TCP connection that first carried a POST (and bounds the upgrade by its own deadline)', async () => {
+    server = await serve({ methods: { echo: (p) => p } });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[7]}';
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await until(() => received.includes('"result":[7]'), 'the POST answer');
+    received = '';
+    socket.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until(() => received.includes('\r\n\r\n'), 'the upgrade answer');
+    expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols/);
+    await until(() => server!.connections.size === 1, 'the WebSocket connection');
+    socket.destroy();
+  });
+});
+
 describe('JSON-RPC over HTTP POST: access', () => {
   it('CORS: a preflight from an allowed origin gets 204 with the allowed methods and headers, another 403', async () => {
     server = await serve({ origins: ['https://app.example'], methods: { echo: (p) => p } });
