@@ -2,8 +2,8 @@
 import { SYSTEM_NAMES } from './systems/index.js';
 import type { LoopLimits } from './measure/closed-loop.js';
 
-export type Section = 'throughput' | 'memory' | 'scale' | 'storm';
-export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm'];
+export type Section = 'throughput' | 'memory' | 'scale' | 'storm' | 'http';
+export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm', 'http'];
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
@@ -14,6 +14,8 @@ export interface BenchOptions {
   reps: number;
   /** Calls in flight for the closed-loop runs. Default: 1, 64, 1,024. */
   levels: number[];
+  /** Calls in flight for the HTTP section's closed-loop runs (each one a POST; fetch opens a connection per call in flight). Default: 1, 64. */
+  httpLevels: number[];
   /** Warm-up before each measured window, same connection. Default: 500 ms (quick: 50 ms). */
   warmup: LoopLimits;
   /** Measured window of each closed-loop run. Default: 2,000 ms (quick: 150 ms). */
@@ -92,6 +94,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     systems: [...SYSTEM_NAMES],
     sections: [...SECTIONS],
     levels: [1, 64, 1_024],
+    httpLevels: [1, 64],
     callTimeoutMs: 10_000,
     stormTimeoutMs: 50,
     out: 'bench/results/latest.json',

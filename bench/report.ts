@@ -13,6 +13,9 @@ export const SUBJECT = 'callstate';
 /** The NATS pair (issue 6): callstate over NATS, measured against nats.js `request()`. */
 export const NATS_SUBJECT = 'callstate-nats';
 export const NATS_PEER = 'nats.js';
+/** The HTTP section (issue 13): callstate over HTTP POST against plain node:http + fetch. */
+export const HTTP_BASELINE = 'http';
+export const HTTP_SUBJECT = 'callstate-http';
 /** Systems over NATS are not WebSocket peers: the issue 3 comparison leaves them out. */
 const OVER_NATS = new Set([NATS_SUBJECT, NATS_PEER]);
 
@@ -29,6 +32,12 @@ export interface LevelSummary extends Record<Metric, Spread> {
   errors: number;
   /** Per repetition, the system's figure over raw ws's in the same repetition; null without raw. */
   ratio: Record<Metric, Spread> | null;
+}
+
+export interface ClosedLoopSection {
+  levels: number[];
+  runs: ThroughputRun[];
+  summary: Record<string, Record<string, LevelSummary>>;
 }
 
 export interface Target {
@@ -54,7 +63,9 @@ export interface Report {
     timeoutScope: Record<string, string>;
   };
   systems: string[];
-  throughput?: { levels: number[]; runs: ThroughputRun[]; summary: Record<string, Record<string, LevelSummary>> };
+  throughput?: ClosedLoopSection;
+  /** JSON-RPC over HTTP POST (issue 13): ratios to the plain `node:http` + `fetch` baseline (`http`). */
+  http?: ClosedLoopSection;
   memory?: Record<string, MemoryResult & { ratioToRaw: number | null }>;
   scale?: Record<string, { points: ScalePoint[]; issueRatio: number; settleRatio: number }>;
   storm?: Record<string, StormResult & { ratioToRaw: number | null }>;
@@ -62,7 +73,8 @@ export interface Report {
   errors: Array<{ system: string; section: string; message: string }>;
 }
 
-export function summarizeThroughput(runs: ThroughputRun[], systems: string[], levels: number[]) {
+/** Per system and level: the spread of each metric over repetitions, and of its per-rep ratio to `baseline`. */
+export function summarizeThroughput(runs: ThroughputRun[], systems: string[], levels: number[], baseline = BASELINE) {
   const summary: Record<string, Record<string, LevelSummary>> = {};
   for (const system of systems) {
     summary[system] = {};
@@ -70,7 +82,7 @@ export function summarizeThroughput(runs: ThroughputRun[], systems: string[], le
       const mine = runs.filter((run) => run.system === system && run.concurrency === level);
       if (mine.length === 0) continue;
       const ratios = mine.flatMap((run) => {
-        const base = runs.find((b) => b.system === BASELINE && b.rep === run.rep && b.concurrency === level);
+        const base = runs.find((b) => b.system === baseline && b.rep === run.rep && b.concurrency === level);
         return base ? [{ run, base }] : [];
       });
       const entry = {
@@ -159,6 +171,11 @@ export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
     add('timeout storm: timers left', storm.timersLeft, '0', storm.timersLeft === 0);
     add('timeout storm: pending entries left', storm.pendingLeft, '0', storm.pendingLeft === 0);
     add('timeout storm: calls rejected', storm.rejected, `${storm.calls}`, storm.rejected === storm.calls);
+  }
+  for (const level of report.http?.levels ?? []) {
+    if (level === 1) continue;
+    const ratio = report.http?.summary[HTTP_SUBJECT]?.[level]?.ratio?.callsPerSec.median;
+    add(`over HTTP: calls/s at ${level} in flight, ratio to plain node:http + fetch`, ratio, '>= 0.9', ratio !== undefined && ratio >= 0.9);
   }
   return targets;
 }

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { Job, Outcome, WorkerReply } from './jobs.js';
 import type { MemoryResult, StormResult } from './measure/capacity.js';
 import { parseOptions, type BenchOptions, type Section } from './options.js';
-import { evaluateTargets, ratioTo, scaleSummary, summarizeThroughput, type Report, type ThroughputRun } from './report.js';
-import { loadSystem } from './systems/index.js';
+import { evaluateTargets, HTTP_BASELINE, ratioTo, scaleSummary, summarizeThroughput, type Report, type ThroughputRun } from './report.js';
+import { HTTP_SYSTEM_NAMES, loadSystem } from './systems/index.js';
 import { renderText, reportTables } from './table.js';
 
 const worker = fileURLToPath(new URL('./client.ts', import.meta.url));
@@ -89,8 +89,26 @@ function schedule(options: BenchOptions): Batch[] {
           },
         ]
       : [];
+  // The HTTP section (issue 13): its own systems and baseline, interleaved the same way.
+  const http: Batch[] = [];
+  if (has('http')) {
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const system of rotate(HTTP_SYSTEM_NAMES, rep)) {
+        const job: Job = {
+          kind: 'throughput',
+          system,
+          levels: options.httpLevels,
+          warmup: options.warmup,
+          window: options.window,
+          timeoutMs: options.callTimeoutMs,
+        };
+        http.push({ system, rep, jobs: [job] });
+      }
+    }
+  }
   if (options.mode === 'quick' && options.reps === 1) {
-    return options.systems.map((system) => ({ system, rep: 0, jobs: [...throughput(system), ...capacity(system)] }));
+    const quick = options.systems.map((system) => ({ system, rep: 0, jobs: [...throughput(system), ...capacity(system)] }));
+    return [...quick.filter((batch) => batch.jobs.length > 0), ...http];
   }
   const batches: Batch[] = [];
   if (has('throughput')) {
@@ -102,13 +120,14 @@ function schedule(options: BenchOptions): Batch[] {
     const jobs = capacity(system);
     if (jobs.length > 0) batches.push({ system, rep: 0, jobs });
   }
-  return batches;
+  return [...batches, ...http];
 }
 
 async function main(options: BenchOptions): Promise<Report> {
   const loadAtStart = loadavg()[0]!;
   const errors: Report['errors'] = [];
   const runs: ThroughputRun[] = [];
+  const httpRuns: ThroughputRun[] = [];
   const memory: Record<string, MemoryResult> = {};
   const storm: Record<string, StormResult> = {};
   const scale: Record<string, ReturnType<typeof scaleSummary>> = {};
@@ -121,7 +140,7 @@ async function main(options: BenchOptions): Promise<Report> {
       const lines: string[] = [];
       for (const outcome of await runJobs(jobs)) {
         if (outcome.kind === 'throughput') {
-          for (const level of outcome.levels) runs.push({ rep, system, ...level });
+          for (const level of outcome.levels) (HTTP_SYSTEM_NAMES.includes(system) ? httpRuns : runs).push({ rep, system, ...level });
           lines.push(outcome.levels.map((l) => `${l.concurrency}: ${Math.round(l.callsPerSec)}/s`).join(', '));
         } else {
           if (outcome.memory) memory[system] = outcome.memory;
@@ -139,7 +158,8 @@ async function main(options: BenchOptions): Promise<Report> {
   }
 
   const timeoutScope: Record<string, string> = {};
-  for (const system of systems) timeoutScope[system] = (await loadSystem(system)).timeoutScope;
+  for (const system of [...systems, ...(has('http') ? HTTP_SYSTEM_NAMES : [])])
+    timeoutScope[system] = (await loadSystem(system)).timeoutScope;
   const cpu = cpus();
   const partial: Omit<Report, 'targets'> = {
     meta: {
@@ -157,6 +177,13 @@ async function main(options: BenchOptions): Promise<Report> {
     systems,
     throughput: has('throughput')
       ? { levels: options.levels, runs, summary: summarizeThroughput(runs, systems, options.levels) }
+      : undefined,
+    http: has('http')
+      ? {
+          levels: options.httpLevels,
+          runs: httpRuns,
+          summary: summarizeThroughput(httpRuns, HTTP_SYSTEM_NAMES, options.httpLevels, HTTP_BASELINE),
+        }
       : undefined,
     memory: has('memory') ? ratioTo(memory, (m) => m.bytesPerCall) : undefined,
     scale: has('scale') ? scale : undefined,

@@ -1,5 +1,5 @@
 /** The report as tables: plain text for the terminal, Markdown for the README. */
-import { BASELINE, KB, type Report } from './report.js';
+import { BASELINE, HTTP_BASELINE, KB, type ClosedLoopSection, type Report } from './report.js';
 import type { Spread } from './stats.js';
 
 export interface Table {
@@ -30,15 +30,20 @@ function withSpread(s: Spread, format: (n: number) => string): string {
   return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median);
 }
 
-function throughputTables(report: Report): Table[] {
-  const t = report.throughput;
+/** One table per level of a closed-loop section; `×base` columns are per-rep ratios to `base`. */
+export function closedLoopTables(
+  t: ClosedLoopSection | undefined,
+  reps: number,
+  heading: string,
+  base: { short: string; long: string },
+): Table[] {
   if (!t) return [];
-  const reps = report.meta.options.reps;
+  const x = `×${base.short}`;
   return t.levels.map((level) => ({
     title:
-      `Closed loop, ${thousands.format(level)} in flight` +
-      (reps > 1 ? ` (median (min–max) of ${reps} interleaved reps; ×raw = per-rep ratio to raw ws)` : ' (one rep)'),
-    header: ['system', 'calls/s', '×raw', 'p50 µs', '×raw', 'p99 µs', '×raw', 'client CPU µs/call', '×raw', 'server CPU µs/call'],
+      `${heading}, ${thousands.format(level)} in flight` +
+      (reps > 1 ? ` (median (min–max) of ${reps} interleaved reps; ${x} = per-rep ratio to ${base.long})` : ' (one rep)'),
+    header: ['system', 'calls/s', x, 'p50 µs', x, 'p99 µs', x, 'client CPU µs/call', x, 'server CPU µs/call'],
     rows: Object.entries(t.summary).flatMap(([system, levels]) => {
       const s = levels[level];
       if (!s) return [];
@@ -107,10 +112,18 @@ function capacityTables(report: Report): Table[] {
 }
 
 export function reportTables(report: Report): Table[] {
-  const tables = [...throughputTables(report), ...capacityTables(report)];
+  const reps = report.meta.options.reps;
+  const tables = [
+    ...closedLoopTables(report.throughput, reps, 'Closed loop', { short: 'raw', long: 'raw ws' }),
+    ...capacityTables(report),
+    ...closedLoopTables(report.http, reps, 'JSON-RPC over HTTP POST (fetch, keep-alive), closed loop', {
+      short: 'http',
+      long: 'plain node:http + JSON.parse, fetch client',
+    }),
+  ];
   if (report.targets.length > 0) {
     tables.push({
-      title: `Targets (issue 3: callstate; issue 6: callstate over NATS), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
+      title: `Targets (issue 3: callstate; issue 6: callstate over NATS; issue 13: callstate over HTTP), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
       rows: report.targets.map((t) => [
         t.name,
@@ -162,6 +175,6 @@ export function provenance(report: Report): string {
   return [
     `Measured ${meta.date} on ${meta.cpu} (${meta.cores} cores, ${meta.platform}), Node ${meta.node}, ${reps}` +
       (meta.loadAverage ? `; load average ${meta.loadAverage.map((l) => l.toFixed(1)).join(' → ')} during the run.` : '.'),
-    `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency.`,
+    `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency; in the HTTP section, to plain \`node:http\` + \`fetch\` (${HTTP_BASELINE}).`,
   ].join('\n');
 }

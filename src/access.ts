@@ -74,6 +74,23 @@ function verdictOf(answer: unknown): AccessVerdict {
   return { accepted: false, status, reason };
 }
 
+/** A check's verdict, or a 408 refusal once `ms` have passed without one (`option` names the limit in the reason). */
+export function withDeadline(verdict: Promise<AccessVerdict>, ms: number, option: string): Promise<AccessVerdict> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<AccessVerdict>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ accepted: false, status: 408, reason: `authenticate did not answer within ${ms} ms (${option})` }),
+      ms,
+    );
+  });
+  return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
+}
+
+/** The `origins` option as a set (validated), or undefined when every origin is allowed. */
+export function allowedOrigins(origins: unknown): ReadonlySet<string> | undefined {
+  return origins === undefined ? undefined : validateOrigins(origins);
+}
+
 /**
  * Each entry is an origin as browsers send it (`https://app.example`, with a
  * port when not the default: scheme, host and port only), `'null'` (the

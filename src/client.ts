@@ -14,10 +14,12 @@ import {
   type SendLimitOptions,
 } from './limits.js';
 import { Peer } from './core/peer.js';
+import { connectHttp } from './http-client.js';
 import { connectNats } from './nats-client.js';
 import { WsTransport, type ClientTlsOptions } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import {
+  isHttpUrl,
   isNatsUrl,
   optionalBoolean,
   optionalLimit,
@@ -137,7 +139,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   url: string,
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
-  if (!isNatsUrl(url)) validateUrl(url);
+  if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const methods = validateMethods(options.methods, 'options.methods');
@@ -173,6 +175,13 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     return connectNats<Api>(common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
+  if (isHttpUrl(url)) {
+    if (options.tls !== undefined)
+      throw new TypeError(
+        'options.tls applies to wss:// URLs only (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)',
+      );
+    return connectHttp<Api>(common, options, maxPayload);
+  }
   const socketOptions = {
     maxPayload,
     headers: validateHeaders(options.headers, 'options.headers'),

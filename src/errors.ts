@@ -100,6 +100,25 @@ export class NotSupportedError extends CallstateError {
 }
 
 /**
+ * An HTTP client's call got no JSON-RPC answer: the server answered with an HTTP
+ * error status (401, 403, 413, 5xx…), with a body that holds no answer to the
+ * call (not JSON, another id, too large), or the request failed on the network.
+ */
+export class HttpError extends CallstateError {
+  override readonly name = 'HttpError';
+  declare readonly code: 'ERR_HTTP';
+  /** The HTTP status, or undefined when no answer came (a network error). */
+  readonly status: number | undefined;
+  /** The first KB of the answer's body (the reason of a refusal), or ''. */
+  readonly body: string;
+  constructor(message: string, status: number | undefined, body = '', options?: { cause?: unknown }) {
+    super(message, 'ERR_HTTP', options);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/**
  * The call (or notification) could not even wait for its turn: the connection
  * already holds `maxQueued` of them waiting, because it is not open (yet, or
  * again) or has no room (`maxInFlight` calls in flight, or the socket's buffer

@@ -18,6 +18,7 @@ export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access
 export type { CloseOptions } from './limits.js';
 export type { ClientTlsOptions } from './transports/ws.js';
 export { NatsClient } from './nats-client.js';
+export { HttpClient } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';
 export {
@@ -29,6 +30,7 @@ export {
   ProtocolError,
   NoRespondersError,
   NotSupportedError,
+  HttpError,
   QueueFullError,
   RpcError,
 } from './errors.js';

@@ -9,12 +9,12 @@
  * Cancellation does map: `$/cancelRequest` is published to `<subject>.$cancel`,
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
-import { accessCheck, type AccessVerdict, type Authenticate } from './access.js';
+import { accessCheck, withDeadline, type Authenticate } from './access.js';
 import { serverClosing } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
-import { NotSupportedError } from './errors.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls, inFlightBusy } from './core/incoming.js';
+import { noPeer } from './core/no-peer.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
@@ -26,17 +26,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
-import type {
-  AnyApi,
-  ConnectionInfo,
-  Engine,
-  InspectOption,
-  Methods,
-  NotificationEvent,
-  PeerApi,
-  UnmatchedEvent,
-  UntypedApi,
-} from './types.js';
+import type { AnyApi, ConnectionInfo, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
@@ -115,18 +105,6 @@ export const DEFAULT_QUEUE = 'callstate';
 type Refusal = { status: number; reason: string };
 const BUSY: Refusal = { status: 503, reason: 'busy' };
 
-/** A check's verdict, or a 408 refusal once `ms` have passed without one. */
-function withDeadline(verdict: Promise<AccessVerdict>, ms: number): Promise<AccessVerdict> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<AccessVerdict>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ accepted: false, status: 408, reason: `authenticate did not answer within ${ms} ms (authenticateTimeout)` }),
-      ms,
-    );
-  });
-  return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Answers each request in a refused message, none of which runs: -32003 with the access check's status and
  * reason, or -32000 when too many messages already wait for their checks (maxInFlightPerConnection).
@@ -152,18 +130,6 @@ function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: 
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
 
-/** What handlers get as `ctx.peer` over NATS: there is no way back to the caller. */
-const noPeer: PeerApi<any> = {
-  request: (method: string) =>
-    Promise.reject(new NotSupportedError(`cannot call "${method}" on the caller: responders cannot call back over NATS`)),
-  notify: (method: string) => {
-    throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
-  },
-  on: () => () => {},
-  once: () => () => {},
-  close: () => Promise.resolve(),
-};
-
 export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer> {
   const url = validateNatsUrl(options.nats, 'options.nats');
   const subject = validateSubject(options.subject, 'options.subject');
@@ -188,7 +154,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   let caller: ConnectionInfo | undefined;
   const incoming = new IncomingCalls({
     methods,
-    peer: noPeer,
+    peer: noPeer('NATS'),
     connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
       const reply = replies.get(id);
@@ -257,7 +223,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     if (check === undefined) return run(undefined);
     if (awaitingAdmission >= limits.maxInFlight) return refused?.(BUSY);
     awaitingAdmission++;
-    const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout);
+    const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout, 'authenticateTimeout');
     admitted = admitted
       .then(() => verdict)
       .then((answer) => {

@@ -1,12 +1,15 @@
 /**
  * `serve()`: a JSON-RPC 2.0 server over WebSocket. Every accepted socket gets
  * its own `Peer` (connection actor, incoming and outgoing calls), so the server
- * can call the client back through `ctx.peer`.
+ * can call the client back through `ctx.peer`. The same port answers JSON-RPC
+ * sent by HTTP POST at `path` (http-server.ts): the same methods and limits,
+ * each request an incoming call, with no way back to the caller.
  */
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { accessCheck, type Authenticate } from './access.js';
+import { accessCheck, allowedOrigins, type Authenticate } from './access.js';
+import { httpEndpoint } from './http-server.js';
 import { Emitter } from './core/emitter.js';
 import {
   DEFAULT_MAX_QUEUED,
@@ -23,8 +26,8 @@ import {
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './core/peer.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
-import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
+import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
+import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
   extends ResponderLimitOptions, SendLimitOptions {
@@ -48,6 +51,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * The path (without query) WebSocket upgrades are taken on, e.g. `'/rpc'`; others are answered 404 (own
    * listener) or left to the app (`server`). Not with `noServer`, where the app routes. Default: '/' with
    * `server`, any path on the own listener.
+   * JSON-RPC over HTTP POST is answered at this path too (default '/'; requests to other paths get 404, or
+   * reach the app's own listeners with `server`).
    */
   path?: string;
   /** The methods clients may call. */
@@ -68,7 +73,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   heartbeat?: number;
   /** What runs each call's machine, both ways: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Default: 100 MiB (as `ws`). */
+  /**
+   * Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Over HTTP, the
+   * largest request body: a larger one is answered 413 without being read (a chunked one once it passes the limit). Default: 100 MiB (as `ws`).
+   */
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
   exposeErrorStack?: boolean;
@@ -86,7 +94,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * and not run. A single response (the answer to a call this side made) is not limited. Default: 64.
    */
   maxDepth?: number;
-  /** Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run. Default: 10,000. */
+  /**
+   * Incoming calls running at once on one connection; a request beyond it is answered -32000 ("server busy") at once and not run.
+   * Over HTTP a connection is a TCP connection (keep-alive): the calls of every request on it count. Default: 10,000.
+   */
   maxInFlightPerConnection?: number;
   /**
    * While a client's socket holds this many bytes not yet sent (a client that does not read its answers),
@@ -100,7 +111,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   /**
    * Allowed values of the upgrade request's Origin header, e.g. `['https://app.example']`; another
    * origin is refused with HTTP 403. A request without Origin (not a browser) is refused too, unless
-   * the list holds `'none'`. Default: any origin, and none.
+   * the list holds `'none'`. Over HTTP the same holds for each POST, and CORS follows it: answers to an
+   * allowed origin carry `Access-Control-Allow-Origin` (that origin; `*` when `origins` is not set), and a
+   * preflight (OPTIONS) from an allowed origin is answered 204 with the allowed methods and headers, from
+   * another 403. No `Access-Control-Allow-Credentials` is sent. Default: any origin, and none.
    */
   origins?: string[];
   /**
@@ -110,6 +124,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * with that status (the reason is the body, shown in the client's error); a hook that throws refuses with
    * 500. An object is an acceptance only with a `data` property and neither `status` nor `reason`: anything
    * else refuses. Default: none.
+   * Over HTTP it decides on each POST the same way (nothing in a refused body runs; `{ data }` reaches
+   * that POST's handlers); one that takes longer than `upgradeTimeout` refuses with 408.
    */
   authenticate?: Authenticate;
   /**
@@ -123,6 +139,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
 export interface ServerEvents<ClientApi extends AnyApi> {
   /** A client connected; the peer can call the client's methods. */
   connection: Peer<ClientApi>;
+  /** A notification posted over HTTP (WebSocket clients' notifications are their peer's `notification` events). */
+  notification: NotificationEvent;
+  /** A message posted over HTTP that matched nothing (malformed, a response): see `PeerEvents.unmatched`. */
+  unmatched: UnmatchedEvent;
 }
 
 export interface Server<ClientApi extends AnyApi = UntypedApi> {
@@ -133,6 +153,11 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
    * `https.Server`. With `server`, read from its address while it listens, '' before; '' with `noServer`.
    */
   readonly url: string;
+  /**
+   * `http://host:port/path` (`https://` for an attached `https.Server`): where JSON-RPC is answered over
+   * HTTP POST, ready for `connect()` too. '' when the server does not listen (yet), and with `noServer`.
+   */
+  readonly httpUrl: string;
   /** Connections currently open. Each peer's `connection` tells who is on the other end. */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
@@ -144,18 +169,25 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
+   * Takes a plain HTTP request the app routed here: JSON-RPC over POST, CORS preflight, and the
+   * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`; works in every mode.
+   */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void;
+  /**
    * Stops listening, drops connections not yet upgraded and closes every open one (code 1001; dropped
    * after `closeTimeout`). Resolves once every socket has closed: within about `closeTimeout`.
    * With `{ drain: ms }`, first stops accepting: new upgrades are answered 503 and new requests on open
    * connections -32000 ("server closing"), while running handlers may answer for up to `ms`. An attached
    * server is never closed. Only the first call's options count.
+   * Idle HTTP keep-alive connections close at once; those with a request still running are dropped after
+   * `closeTimeout` (aborting its handlers), and new calls on them are answered -32000.
    */
   close(options?: CloseOptions): Promise<void>;
 }
 
 /** A responder in a NATS queue group (`options.nats`): see nats-server.ts. */
 export function serve<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer>;
-/** A WebSocket server. */
+/** A WebSocket server, which also answers JSON-RPC over HTTP POST on its port (at `path`). */
 export function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>(
   options: ServeOptions<Api, ClientApi>,
 ): Promise<Server<ClientApi>>;
@@ -177,9 +209,24 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
 
-  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout });
-
   const events = new Emitter<ServerEvents<ClientApi>>();
+  const endpoint = httpEndpoint({
+    path: path ?? '/',
+    methods,
+    limits,
+    maxPayload,
+    check,
+    checkTimeout: upgradeTimeout,
+    origins: allowedOrigins(options.origins),
+    inspect: options.inspect,
+    exposeErrorStack: options.exposeErrorStack ?? false,
+    engine,
+    clock: options.clock,
+    onNotification: (event) => events.emit('notification', event),
+    onUnmatched: (event) => events.emit('unmatched', event),
+  });
+  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, onRequest: endpoint.handle });
+
   const connections = new Set<Peer<ClientApi>>();
   listener.onConnection((transport, upgrade, address) => {
     const peer = new Peer<ClientApi>({
@@ -215,15 +262,20 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       return listener.port;
     },
     get url() {
-      return urlOf(listener, mode.kind === 'own' ? mode.host : undefined, path);
+      return urlOf(listener, mode.kind === 'own' ? mode.host : undefined, path, 'ws');
+    },
+    get httpUrl() {
+      return urlOf(listener, mode.kind === 'own' ? mode.host : undefined, path ?? '/', 'http');
     },
     connections,
     on: (event, listener) => events.on(event, listener),
     once: (event, listener) => events.once(event, listener),
     handleUpgrade: (request, socket, head) => listener.handleUpgrade(request, socket, head),
+    handleRequest: (request, response) => listener.handleRequest(request, response),
     close: (closeOptions) => {
       const drain = resolveDrain(closeOptions, 0);
       return (closing ??= (async () => {
+        endpoint.close();
         if (drain > 0) {
           listener.stopAccepting();
           let timer: NodeJS.Timeout | undefined;
@@ -247,7 +299,7 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
   const chosen = [options.port !== undefined && 'port', server !== undefined && 'server', noServer === true && 'noServer'].filter(Boolean);
   if (chosen.length > 1)
     throw new TypeError(`options.${chosen.join(' and options.')} cannot be used together: give one of port, server or noServer`);
-  const path = options.path === undefined ? undefined : validatePath(options.path);
+  const path = options.path === undefined ? undefined : validatePath(options.path, 'options.path');
   if (server !== undefined) {
     if (
       server === null ||
@@ -270,19 +322,13 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
   return { mode: { kind: 'own', port, host: options.host ?? '127.0.0.1' }, path };
 }
 
-/** A path as a request's URL starts: '/' and no query or fragment. */
-function validatePath(path: unknown): string {
-  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path))
-    throw new TypeError(`options.path must be a path such as '/rpc' (starting with '/', no query), got ${JSON.stringify(path)}`);
-  return path;
-}
-
 /** The URL clients connect to: at `host` (the own listener's), else where the server listens; '' when it does not (yet). */
-function urlOf(listener: WsListener, host: string | undefined, path: string | undefined): string {
+function urlOf(listener: WsListener, host: string | undefined, path: string | undefined, scheme: 'ws' | 'http'): string {
   const address = listener.address;
   if (address === undefined) return '';
   host ??= address.address === '::' ? '::1' : address.address;
   if (host === '0.0.0.0') host = '127.0.0.1';
   const shown = host.includes(':') ? `[${host}]` : host;
-  return `${listener.secure ? 'wss' : 'ws'}://${shown}:${address.port}${path === undefined || path === '/' ? '' : path}`;
+  const shownPath = scheme === 'http' ? path : path === undefined || path === '/' ? '' : path;
+  return `${scheme}${listener.secure ? 's' : ''}://${shown}:${address.port}${shownPath}`;
 }

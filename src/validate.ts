@@ -130,14 +130,36 @@ export function validateUrl(url: unknown): asserts url is string {
     // reported below
   }
   if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
-    throw new TypeError(`url must be a ws://, wss:// or nats:// URL, got ${shown}`);
+    throw new TypeError(`url must be a ws://, wss://, http://, https:// or nats:// URL, got ${shown}`);
   }
   if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
+}
+
+/** The `path` option of `serve()`: starts with '/', no query or fragment; '/' when not given. */
+export function validatePath(value: unknown, name: string): string {
+  if (value === undefined) return '/';
+  if (typeof value !== 'string' || !value.startsWith('/') || /[?#\s]/.test(value)) {
+    throw new TypeError(`${name} must be a path starting with '/' (no query, fragment or whitespace), got ${describe(value)}`);
+  }
+  return value;
 }
 
 /** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
 export function isNatsUrl(url: unknown): url is string {
   return typeof url === 'string' && url.startsWith('nats://');
+}
+
+/** True for a URL that `connect()` hands to the HTTP transport: http:// or https://, without a fragment. */
+export function isHttpUrl(url: unknown): url is string {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return false;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(url)}`);
+  return true;
 }
 
 /** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */

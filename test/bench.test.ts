@@ -1,6 +1,6 @@
 /**
- * The benchmark harness in --quick mode (raw ws, callstate, birpc): every
- * section reports, with positive figures and nothing left after the storm.
+ * The benchmark harness in --quick mode (raw ws, callstate, birpc; and the
+ * HTTP section's three systems): every section reports, with positive figures and nothing left after the storm.
  * Structure and counts only: timings are never asserted.
  */
 import { execFile } from 'node:child_process';
@@ -58,6 +58,24 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it('reports HTTP calls/s and CPU per call at 1 and 64 in flight, as ratios to plain node:http + fetch', () => {
+    const http = report.http!;
+    expect(http.levels).toEqual([1, 64]);
+    expect(http.runs).toHaveLength(3 * 2);
+    for (const system of ['http', 'callstate-http', 'json-rpc-2.0-http']) {
+      for (const level of http.levels) {
+        const s = http.summary[system]![level]!;
+        expect(s.errors).toBe(0);
+        expect(s.calls).toBeGreaterThan(0);
+        for (const metric of ['callsPerSec', 'clientCpuUsPerCall', 'serverCpuUsPerCall'] as const) {
+          expect(s[metric].median).toBeGreaterThan(0);
+          expect(s.ratio![metric].median).toBeGreaterThan(0);
+        }
+      }
+    }
+    expect(http.summary.http![64]!.ratio!.callsPerSec.median).toBe(1);
+  });
+
   it('reports heap per pending call for every system', () => {
     for (const system of systems) {
       const memory = report.memory![system]!;
@@ -104,6 +122,7 @@ describe('npm run bench -- --quick', () => {
       'timeout storm: timers left',
       'timeout storm: pending entries left',
       'timeout storm: calls rejected',
+      'over HTTP: calls/s at 64 in flight, ratio to plain node:http + fetch',
     ]);
     for (const target of report.targets) expect(target.value).not.toBeNull();
   });
@@ -117,9 +136,13 @@ describe('npm run bench -- --quick', () => {
       'Memory',
       'Scale',
       'Timeout storm',
+      'JSON-RPC over HTTP POST',
+      'JSON-RPC over HTTP POST',
       'Targets',
     ]);
     for (const table of tables.slice(0, 6)) expect(table.rows.map((row) => row[0])).toEqual(systems);
+    for (const table of tables.slice(6, 8))
+      expect(table.rows.map((row) => row[0])).toEqual(['http', 'callstate-http', 'json-rpc-2.0-http']);
     expect(renderMarkdown(tables)).toContain('| raw |');
   });
 });

@@ -10,18 +10,20 @@ import type { System } from './types.js';
 
 const entry = new URL('../../dist/src/index.js', import.meta.url);
 
-async function load(): Promise<typeof Callstate> {
+/** The built package (dist/): run `npm run build` first. */
+export async function loadCallstate(): Promise<typeof Callstate> {
   if (!existsSync(fileURLToPath(entry))) {
     throw new Error(`callstate is not built (${fileURLToPath(entry)} is missing): run npm run build`);
   }
   return (await import(entry.href)) as typeof Callstate;
 }
 
-export const system: System = {
+/** callstate's server and client; the client connects to the server's `endpoint`: its WebSocket `url`, or its HTTP one (`httpUrl`). */
+export const callstateSystem = (endpoint: 'url' | 'httpUrl'): System => ({
   timeoutScope: 'per call (request option; connection default)',
 
   async serve(held) {
-    const { serve } = await load();
+    const { serve } = await loadCallstate();
     const server = await serve({
       port: 0,
       // The memory and scale sections hold up to 100,000 calls on one connection: above the default limit.
@@ -31,11 +33,11 @@ export const system: System = {
         hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),
       },
     });
-    return { url: server.url, close: () => server.close() };
+    return { url: server[endpoint], close: () => server.close() };
   },
 
   async connect(url, { timeout }) {
-    const { connect } = await load();
+    const { connect } = await loadCallstate();
     // The same sections issue up to 100,000 calls in bursts: the client's backpressure (which holds calls beyond
     // 4 MiB of socket buffer, and at most 10,000 of them) is lifted too, as none of the peers has any.
     const client = connect(url, { timeout, maxQueued: Infinity, highWaterMark: Infinity });
@@ -46,4 +48,6 @@ export const system: System = {
       close: () => client.close(),
     };
   },
-};
+});
+
+export const system = callstateSystem('url');

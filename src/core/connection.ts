@@ -135,6 +135,8 @@ export abstract class Connection {
   protected abstract onBinaryFrame(): void;
   /** The channel says no one listens on `subject` for the call `id` (NATS's 503). */
   protected abstract onNoResponders(id: string, subject: string): void;
+  /** The channel failed the call `id` without an answer (HTTP status, network error); `reason` makes its error. */
+  protected abstract onCallFailed(id: string, reason: () => Error): void;
 
   // ── The connection machine's actions: each asks for its handler, run once the step is done.
 
@@ -210,6 +212,7 @@ export abstract class Connection {
       error: (error) => current() && this.step({ type: 'transport.error', error }),
       pong: () => current() && this.heartbeat?.heard(),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
+      callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
     });
   }
 

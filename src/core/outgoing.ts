@@ -217,6 +217,14 @@ export class OutgoingCalls {
     return undefined;
   }
 
+  /**
+   * The transport failed the call `id` without an answer (HTTP status, network error): it fails with the
+   * error `reason` makes, unless it settled already (then nothing is made).
+   */
+  failCall(id: string, reason: () => Error): void {
+    this.pending.get(id)?.actor.send({ type: 'response.error', error: reason() });
+  }
+
   /** `writeRequest` (the call enters `sent`): hands its frame to the send queue, which writes it now. */
   writeRequest(call: PendingCall): void {
     this.queue.write(call);

@@ -160,6 +160,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     if (reason) this.inbound.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
   }
 
+  /** The channel failed the call without an answer (HTTP): it fails now, unless it settled already. */
+  protected onCallFailed(id: string, reason: () => Error): void {
+    this.outgoing.failCall(id, reason);
+  }
+
   /** What the inbound dispatcher needs of this connection. */
   private inboundHost(): InboundHost {
     const incoming = this.incoming;

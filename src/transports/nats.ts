@@ -15,7 +15,10 @@
  *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
  */
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { peekFrame } from './peek-frame.js';
 import type { Transport, TransportHandlers } from './transport.js';
+
+export { peekFrame } from './peek-frame.js';
 
 type NatsModule = typeof import('@nats-io/transport-node');
 
@@ -34,40 +37,6 @@ export function loadNats(): Promise<NatsModule> {
 /** The subject cancellations of calls on `subject` are published to. */
 export function cancelSubject(subject: string): string {
   return `${subject}.$cancel`;
-}
-
-const REQUEST_PREFIX = '{"jsonrpc":"2.0","id":"';
-const CANCEL_PREFIX = '{"jsonrpc":"2.0","method":"$/cancelRequest"';
-const NOTIFY_PREFIX = '{"jsonrpc":"2.0","method":';
-const RESPONSE_PREFIX = '{"jsonrpc":"2.0","id":';
-/** Characters a reply-subject token may hold (nanoid's alphabet). */
-const TOKEN = /^[A-Za-z0-9_-]+$/;
-
-/**
- * What an outgoing frame is, read from its first bytes instead of parsing it:
- * the frames come from our own encoder, which writes `jsonrpc`, `id` (when
- * any), then `method`/`result`/`error`, in that order. Anything else goes to
- * the service subject as is.
- */
-export function peekFrame(
-  text: string,
-): { kind: 'request'; token: string | undefined } | { kind: 'cancel' | 'notification' | 'response' | 'other' } {
-  if (text.startsWith(REQUEST_PREFIX)) {
-    const end = text.indexOf('"', REQUEST_PREFIX.length);
-    if (end > 0 && text.startsWith('","method":', end)) {
-      const id = text.slice(REQUEST_PREFIX.length, end);
-      return { kind: 'request', token: TOKEN.test(id) ? id : undefined };
-    }
-  }
-  // A lone notice, or a batch of them (the cancels of one tick): every responder hears the cancel subject.
-  if (text.startsWith(CANCEL_PREFIX) || text.startsWith(`[${CANCEL_PREFIX}`)) return { kind: 'cancel' };
-  if (text.startsWith(NOTIFY_PREFIX)) return { kind: 'notification' };
-  if (text.startsWith(RESPONSE_PREFIX)) {
-    // A numeric id (or a string id with escapes): a request all the same when `method` follows the id.
-    const comma = text.indexOf(',', RESPONSE_PREFIX.length);
-    return comma > 0 && text.startsWith('"method":', comma + 1) ? { kind: 'request', token: undefined } : { kind: 'response' };
-  }
-  return { kind: 'other' };
 }
 
 export interface NatsClientOptions {

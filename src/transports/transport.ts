@@ -14,6 +14,12 @@ export interface TransportHandlers {
    * `subject` (NATS's 503 no-responders status). Only brokers report this.
    */
   noResponders?(id: string, subject: string): void;
+  /**
+   * The channel failed the call with this id without an answer from the peer (an HTTP error status,
+   * a network error, a body that holds no answer): the call fails with the error `reason` makes, which is
+   * made only if the call is still pending. Only request-per-call transports (HTTP) report this.
+   */
+  callFailed?(id: string, reason: () => Error): void;
   /** The peer answered a ping. */
   pong?(): void;
 }

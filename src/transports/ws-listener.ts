@@ -11,9 +11,11 @@
  *
  *   accepted ──(request, access check, 101)──► upgraded: a WsTransport, closed by its Peer
  *      │
+ *      ├── a plain request ────────► onRequest: an HTTP connection (keep-alive) from then on;
+ *      │                              Node's timeouts bound it, a later upgrade gets a new deadline
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
  *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
- *      └── close() ────────────────► dropped at once
+ *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
  * The deadline starts at the TCP accept in the own mode (so a connection that
  * never sends a byte cannot hold the server open: `ws` alone would leave it
@@ -76,7 +78,12 @@ export interface WsListenOptions {
   check?: UpgradeCheck;
   /** Longest a connection may go from accept (or its upgrade request) to upgraded, in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
-  /** Plain requests on `path` (the HTTP endpoint). Default: none: 426 in the own mode, the app's listeners when attached. */
+  /**
+   * Answers plain (non-upgrade) HTTP requests on `path` (the HTTP endpoint). In the own mode a connection that
+   * sends one is an HTTP connection from then on: its upgrade deadline no longer applies (Node's
+   * `requestTimeout` and `keepAliveTimeout` bound it). Default: none: 426 in the own mode, the app's
+   * listeners when attached.
+   */
   onRequest?: RequestHandler;
 }
 
@@ -118,16 +125,23 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
       : undefined,
   });
 
-  /** Tracks `socket` until it closes; it must be upgraded within upgradeTimeout. */
-  const track = (socket: Duplex) => {
-    if (sockets.has(socket)) return;
-    sockets.add(socket);
+  /** Connections that carried plain HTTP requests (own mode): one may still ask for an upgrade later, under a new deadline. */
+  const served = new WeakSet<Duplex>();
+
+  /** Drops `socket` with 408 unless it is upgraded within `upgradeTimeout`. */
+  const limitUpgrade = (socket: Duplex) =>
     upgrading.set(socket, {
       timer: setTimeout(() => {
         upgrading.delete(socket);
         abort(socket, 408);
       }, upgradeTimeout),
     });
+
+  /** Tracks `socket` until it closes; it must be upgraded within upgradeTimeout. */
+  const track = (socket: Duplex) => {
+    if (sockets.has(socket)) return;
+    sockets.add(socket);
+    limitUpgrade(socket);
     socket.once('close', () => {
       sockets.delete(socket);
       clearTimeout(upgrading.get(socket)?.timer);
@@ -139,6 +153,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (closed !== undefined) return void socket.destroy();
     track(socket); // own mode: already tracked since the accept, with its deadline running
+    if (served.has(socket) && !upgrading.has(socket)) limitUpgrade(socket); // an HTTP connection asking to upgrade
     const pending = upgrading.get(socket);
     if (pending === undefined) return void socket.destroy(); // past its deadline
     if (!accepting) return refuse(socket, 503);
@@ -175,8 +190,21 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     case 'own': {
       // The HTTP timeouts bound a request's headers in Node's own way (checked every few seconds); the
       // upgrade deadline is the exact bound, and also covers the access check.
-      const own = createServer({ headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout }, (request, response) =>
-        onPath(request) ? handleRequest(request, response) : answerStatus(response, 404),
+      // Node checks these every `connectionsCheckingInterval` (30 s by default): often enough here that a POST body
+      // trickled byte by byte is answered 408 within about upgradeTimeout, not half a minute later.
+      const own = createServer(
+        { headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout, connectionsCheckingInterval: Math.min(upgradeTimeout, 1_000) },
+        (request, response) => {
+          const socket = request.socket;
+          if (!served.has(socket)) {
+            // An HTTP connection from now on: Node's timeouts bound it, not the upgrade deadline.
+            served.add(socket);
+            clearTimeout(upgrading.get(socket)?.timer);
+            upgrading.delete(socket);
+          }
+          if (onPath(request)) handleRequest(request, response);
+          else answerStatus(response, 404);
+        },
       );
       own.on('connection', (socket: Socket) => track(socket));
       own.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>

@@ -126,13 +126,29 @@ describe('serve({ server, path })', () => {
     expect(server.connections.size).toBe(0);
   });
 
-  it('leaves every plain request to the app, its path included, while there is no HTTP endpoint', async () => {
+  it("answers JSON-RPC POSTs on its path, leaves every other request to the app, and gives the app's listeners back on close", async () => {
     app = makeApp();
-    server = await serve({ server: app, path: '/rpc', methods: {} });
+    server = await serve({ server: app, path: '/rpc', methods: { add: ([a, b]: [number, number]) => a + b } });
     const port = await listen(app);
-    // Without an HTTP endpoint, the app's own request listeners still get every plain request, its path included.
-    expect((await fetch(`http://127.0.0.1:${port}/rpc`)).status).toBe(404);
+    expect(server.httpUrl).toBe(`http://127.0.0.1:${port}/rpc`);
+    const post = (path: string) =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'add', params: [2, 3] }),
+      });
+    expect(await (await post('/rpc')).json()).toEqual({ jsonrpc: '2.0', id: 1, result: 5 });
+    expect(await (await post('/rpc?x=1')).json()).toEqual({ jsonrpc: '2.0', id: 1, result: 5 });
+    // Everything else is the app's: its route, its 404, a POST elsewhere.
+    expect(await (await fetch(`http://127.0.0.1:${port}/health`)).text()).toBe('app ok');
+    const elsewhere = await post('/other');
+    expect([elsewhere.status, await elsewhere.text()]).toEqual([404, 'app: not found']);
+    await server.close();
+    server = undefined;
+    // The app's own request listener again, alone: a POST on /rpc is the app's now.
     expect(app.listenerCount('request')).toBe(1);
+    const after = await post('/rpc');
+    expect([after.status, await after.text()]).toEqual([404, 'app: not found']);
   });
 
   it('refuses contradictory options', async () => {
@@ -146,7 +162,7 @@ describe('serve({ server, path })', () => {
       new TypeError('options.server must be an http.Server or https.Server'),
     );
     await expect(serve({ server: app, path: 'rpc', methods: {} })).rejects.toThrow(
-      new TypeError(`options.path must be a path such as '/rpc' (starting with '/', no query), got "rpc"`),
+      new TypeError(`options.path must be a path starting with '/' (no query, fragment or whitespace), got "rpc"`),
     );
   });
 });

@@ -145,8 +145,8 @@ describe('misuse', () => {
     expect(() => client!.request('echo', {}, { timeout: -1 })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { timeout: Infinity })).toThrow(RangeError);
     expect(() => client!.request('echo', {}, { signal: {} as AbortSignal })).toThrow(TypeError);
-    expect(() => connect('http://example.invalid')).toThrow(
-      new TypeError('url must be a ws://, wss:// or nats:// URL, got "http://example.invalid"'),
+    expect(() => connect('ftp://example.invalid')).toThrow(
+      new TypeError('url must be a ws://, wss://, http://, https:// or nats:// URL, got "ftp://example.invalid"'),
     );
     expect(() => connect(server.url, { timeout: 0 })).toThrow(
       new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'),

@@ -232,8 +232,10 @@ describe('ordering before open', () => {
 });
 
 describe('urls', () => {
-  it.each(['ws://', 'ws://exa mple.com', 'http://127.0.0.1:1', 'not a url'])('throws TypeError for %j', (url) => {
-    expect(() => connect(url)).toThrow(new TypeError(`url must be a ws://, wss:// or nats:// URL, got ${JSON.stringify(url)}`));
+  it.each(['ws://', 'ws://exa mple.com', 'ftp://127.0.0.1:1', 'not a url'])('throws TypeError for %j', (url) => {
+    expect(() => connect(url)).toThrow(
+      new TypeError(`url must be a ws://, wss://, http://, https:// or nats:// URL, got ${JSON.stringify(url)}`),
+    );
   });
 
   it('throws TypeError for a url with a fragment', () => {

@@ -1,0 +1,60 @@
+/**
+ * `connect('http://…' | 'https://…')`: a client whose calls are HTTP POSTs to
+ * a JSON-RPC endpoint (a callstate server's `httpUrl`, or any JSON-RPC 2.0 over
+ * HTTP server). The same `Peer` (connection actor, a call actor per call,
+ * timeouts, cancellation by AbortSignal, typed errors) over the HTTP transport.
+ *
+ * What HTTP cannot carry: the server cannot call or notify the client (there is
+ * no channel back outside an answer), so client `methods` and `reconnect` are
+ * refused with a `TypeError`, and `on('notification')` throws `NotSupportedError`.
+ * A call whose POST fails (HTTP error status, network error, no answer in the
+ * body) fails with `HttpError`. There is no heartbeat (nothing stays open).
+ */
+import { Peer, type PeerOptions } from './core/peer.js';
+import { HttpError, NotSupportedError } from './errors.js';
+import { HttpTransport } from './transports/http.js';
+import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
+import { validateHeaders } from './validate.js';
+
+export interface HttpPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
+  /** Headers sent with every POST (an `Authorization` header, say). */
+  headers: Record<string, string>;
+  /** Largest answer body read, in bytes. */
+  maxPayload: number;
+}
+
+/** A client of a JSON-RPC over HTTP endpoint: a `Peer` over the HTTP transport. */
+export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
+  constructor(options: HttpPeerOptions) {
+    const transport = HttpTransport.connect(options.url, {
+      headers: options.headers,
+      maxPayload: options.maxPayload,
+      failure: ({ message, status, body, cause }) => new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
+    });
+    super({ ...options, openTransport: () => transport, alreadyOpen: false });
+  }
+
+  /** As `Peer.on`, but `notification` throws `NotSupportedError`: a server cannot notify an HTTP client. */
+  override on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
+    if (event === 'notification') {
+      throw new NotSupportedError('servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL');
+    }
+    return super.on(event, listener);
+  }
+}
+
+/** The HTTP half of `connect()`: `common` holds the options already validated there. */
+export function connectHttp<Api extends AnyApi>(
+  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
+  options: { headers?: unknown; methods?: unknown; reconnect?: unknown },
+  maxPayload: number,
+): HttpClient<Api> {
+  if (Object.keys(common.methods).length > 0) {
+    throw new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client');
+  }
+  if (options.reconnect !== undefined && options.reconnect !== false) {
+    throw new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request');
+  }
+  const headers = validateHeaders(options.headers, 'options.headers');
+  return new HttpClient<Api>({ ...common, headers, maxPayload });
+}

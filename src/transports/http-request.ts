@@ -1,0 +1,129 @@
+/**
+ * The HTTP side of JSON-RPC over HTTP POST on the server, with nothing of the
+ * core: which requests are JSON-RPC at all (path, method, content type, CORS
+ * preflight), reading a body within a byte limit, and plain status answers.
+ * The server's endpoint (src/http-server.ts) dispatches what passes.
+ *
+ *   request ─ path ≠ path ──────────────▶ 404
+ *           ─ OPTIONS ──────────────────▶ 204 (CORS preflight for an allowed origin, else 403) │ 204 Allow
+ *           ─ GET/HEAD (no upgrade) ────▶ 426 Upgrade: websocket (this path speaks WebSocket on GET)
+ *           ─ not POST ─────────────────▶ 405 Allow: POST, OPTIONS
+ *           ─ not application/json ─────▶ 415
+ *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
+ *           ─ else ─────────────────────▶ the body, as text
+ */
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+
+/** What the endpoint allows, for `Allow` and `Access-Control-Allow-Methods`. */
+export const ALLOWED_METHODS = 'POST, OPTIONS';
+
+/** Media types taken as JSON-RPC (parameters such as `charset=utf-8` aside). */
+const JSON_TYPES = new Set(['application/json', 'application/json-rpc', 'application/jsonrequest']);
+
+/** How long a browser may cache a preflight's answer, in seconds. */
+const PREFLIGHT_MAX_AGE = '600';
+
+/** Header names a preflight may ask for: tokens, comma-separated. */
+const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/** Whether the request's path (its URL without the query) is `path`. */
+export function pathMatches(request: IncomingMessage, path: string): boolean {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)) === path;
+}
+
+/** Whether the request's Content-Type is JSON. */
+export function isJson(request: IncomingMessage): boolean {
+  const type = request.headers['content-type'];
+  if (type === undefined) return false;
+  const semicolon = type.indexOf(';');
+  return JSON_TYPES.has((semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase());
+}
+
+/**
+ * CORS headers for an answer to a request from `origin`: `*` when every origin is allowed
+ * (`allowed` undefined), else the origin itself (which the caller checked) and `Vary: Origin`.
+ */
+export function corsHeaders(origin: string | undefined, allowed: ReadonlySet<string> | undefined): OutgoingHttpHeaders {
+  if (origin === undefined) return {};
+  return allowed === undefined ? { 'Access-Control-Allow-Origin': '*' } : { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
+}
+
+/**
+ * Answers an OPTIONS request: a CORS preflight from an allowed origin gets 204 with the methods and
+ * the headers it asked for; from another origin, 403. An OPTIONS that is no preflight gets 204 with `Allow`.
+ */
+export function answerOptions(request: IncomingMessage, response: ServerResponse, allowed: ReadonlySet<string> | undefined): void {
+  const origin = request.headers.origin;
+  if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
+    return answer(response, 204, { Allow: ALLOWED_METHODS });
+  }
+  if (allowed !== undefined && !allowed.has(origin)) return answer(response, 403, {}, `origin ${origin} is not allowed`);
+  const asked = request.headers['access-control-request-headers'];
+  answer(response, 204, {
+    ...corsHeaders(origin, allowed),
+    'Access-Control-Allow-Methods': ALLOWED_METHODS,
+    'Access-Control-Allow-Headers': asked !== undefined && HEADER_LIST.test(asked) ? asked : 'Content-Type',
+    'Access-Control-Max-Age': PREFLIGHT_MAX_AGE,
+  });
+}
+
+/** Answers with `status`, its reason phrase (or `body`) as plain text. `close` ends the TCP connection after it. */
+export function answer(response: ServerResponse, status: number, headers: OutgoingHttpHeaders, body?: string, close = false): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = status === 204 ? '' : (body ?? STATUS_CODES[status] ?? '');
+  response.writeHead(status, {
+    ...headers,
+    ...(text === '' ? {} : { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }),
+    ...(close ? { Connection: 'close' } : {}),
+  });
+  response.end(text);
+}
+
+/** Answers with a JSON body (a JSON-RPC response or batch), 200. */
+export function answerJson(response: ServerResponse, text: string, headers: OutgoingHttpHeaders): void {
+  if (response.headersSent || response.destroyed) return;
+  response.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/**
+ * Reads the body as UTF-8 text, up to `limit` bytes. A body that says it is longer (Content-Length) is
+ * refused without reading a byte of it; one that turns out longer (chunked) is refused once it passes the
+ * limit, without keeping more: either way `done(undefined)` is called once, after a 413 that closes the TCP
+ * connection (the rest of the body is never read). Request errors (the client went away) call nothing.
+ */
+export function readBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  limit: number,
+  done: (text: string | undefined) => void,
+): void {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return tooLarge(request, response, limit, done);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let over = false;
+  request.on('data', (chunk: Buffer) => {
+    if (over) return;
+    length += chunk.length;
+    if (length > limit) {
+      over = true;
+      chunks.length = 0;
+      tooLarge(request, response, limit, done);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  request.on('end', () => {
+    if (!over) done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8'));
+  });
+}
+
+function tooLarge(request: IncomingMessage, response: ServerResponse, limit: number, done: (text: string | undefined) => void): void {
+  answer(response, 413, {}, `the body is larger than ${limit} bytes (maxPayload)`, true);
+  // Read no more of it: the connection ends once the answer is written.
+  response.once('finish', () => request.socket.destroy());
+  done(undefined);
+}

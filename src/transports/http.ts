@@ -1,0 +1,204 @@
+/**
+ * HTTP transport (client side) over the global `fetch` (undici in Node, which
+ * keeps connections alive): each request frame is one POST, whose answer body
+ * comes back as an inbound frame. There is no connection to open or lose: the
+ * transport is open from the start until closed.
+ *
+ *   request ──POST──▶ 200 + JSON  ─▶ message(body); a body that did not settle the call fails it
+ *                    204 / empty ─▶ the call fails (no answer)
+ *                    4xx / 5xx ──▶ the call fails, naming the status and the body's first KB
+ *                    network ────▶ the call fails, naming the cause
+ *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
+ *   notification ──POST──▶ answer ignored (nothing to settle)
+ *   response ───────▶ dropped: the server cannot call an HTTP client
+ */
+import { peekFrame } from './peek-frame.js';
+import type { Transport, TransportHandlers } from './transport.js';
+
+/** Why a call failed, for the owner to turn into its error. */
+export interface HttpFailure {
+  message: string;
+  /** The HTTP status, or undefined for a network error. */
+  status: number | undefined;
+  /** The answer's first KB, or ''. */
+  body: string;
+  cause?: unknown;
+}
+
+export interface HttpTransportOptions {
+  /** Extra headers sent with every POST. */
+  headers: Record<string, string>;
+  /** Largest answer body read, in bytes; a larger one fails its call. */
+  maxPayload: number;
+  /** Makes the error a failed call settles with. */
+  failure: (failure: HttpFailure) => Error;
+}
+
+/** Most characters of an error answer's body kept in the error. */
+const BODY_LIMIT = 1_024;
+
+export class HttpTransport implements Transport {
+  readonly bufferedAmount = 0;
+  private handlers: TransportHandlers | undefined;
+  private opened = false;
+  private ended = false;
+  /** The POST of each call in flight, by call id, to abort it on cancel or close. */
+  private readonly posts = new Map<string, AbortController>();
+  private readonly headers: Record<string, string>;
+
+  private constructor(
+    private readonly url: string,
+    private readonly options: HttpTransportOptions,
+  ) {
+    this.headers = { ...options.headers, 'content-type': 'application/json', accept: 'application/json' };
+  }
+
+  /** A transport for `url`; it reports open once `attach` is called (before the next tick). */
+  static connect(url: string, options: HttpTransportOptions): HttpTransport {
+    const transport = new HttpTransport(url, options);
+    queueMicrotask(() => {
+      if (transport.ended) return;
+      transport.opened = true;
+      transport.handlers?.open();
+    });
+    return transport;
+  }
+
+  get isOpen(): boolean {
+    return this.opened && !this.ended;
+  }
+
+  send(text: string, done?: (error?: Error) => void): boolean {
+    if (!this.isOpen) return false;
+    const frame = peekFrame(text);
+    switch (frame.kind) {
+      case 'request':
+        this.post(text, frame.token);
+        break;
+      case 'cancel':
+        this.cancel(text);
+        break;
+      case 'response':
+        break;
+      default:
+        this.post(text, undefined);
+    }
+    // Handed to fetch: written, as far as the caller can tell; reported asynchronously, as ws does.
+    if (done) queueMicrotask(done);
+    return true;
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.end(code, reason);
+  }
+
+  terminate(): void {
+    this.end(1006, '');
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+
+  private end(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const controller of this.posts.values()) controller.abort();
+    this.posts.clear();
+    queueMicrotask(() => this.handlers?.close(code, reason));
+  }
+
+  /** `$/cancelRequest` notices (one, or a batch of them): abort each call's POST. */
+  private cancel(text: string): void {
+    let notices: unknown;
+    try {
+      notices = JSON.parse(text);
+    } catch {
+      return;
+    }
+    for (const notice of Array.isArray(notices) ? notices : [notices]) {
+      const id = (notice as { params?: { id?: unknown } } | null)?.params?.id;
+      if (typeof id !== 'string') continue;
+      this.posts.get(id)?.abort();
+      this.posts.delete(id);
+    }
+  }
+
+  /** POSTs one frame; `id` is the call's, when it is a request whose answer settles a call. */
+  private post(text: string, id: string | undefined): void {
+    const controller = new AbortController();
+    if (id !== undefined) this.posts.set(id, controller);
+    fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal })
+      .then((response) => this.answered(response, id))
+      .catch((cause: unknown) => {
+        if (controller.signal.aborted || id === undefined) return;
+        this.fail(id, () => ({ message: `POST ${this.url} failed: ${describeCause(cause)}`, status: undefined, body: '', cause }));
+      })
+      .finally(() => {
+        if (id !== undefined && this.posts.get(id) === controller) this.posts.delete(id);
+      });
+  }
+
+  private async answered(response: Response, id: string | undefined): Promise<void> {
+    const { status } = response;
+    if (status < 200 || status >= 300) {
+      const body = (await readText(response, BODY_LIMIT, true)) ?? '';
+      if (id !== undefined)
+        this.fail(id, () => ({ message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body }));
+      return;
+    }
+    const body = await readText(response, this.options.maxPayload, false);
+    if (id === undefined || this.ended) return;
+    if (body === undefined) {
+      const message = `${this.url} answered HTTP ${status} with a body larger than ${this.options.maxPayload} bytes (maxPayload)`;
+      return this.fail(id, () => ({ message, status, body: '' }));
+    }
+    if (body !== '') this.handlers?.message(body, false);
+    // Whatever the body held, the call is answered now or never: one it did not settle fails (nothing is made once settled).
+    this.fail(id, () => ({
+      message: `${this.url} answered HTTP ${status} with ${body === '' ? 'no body' : 'a body that holds no JSON-RPC answer to this call'}`,
+      status,
+      body: body.slice(0, BODY_LIMIT),
+    }));
+  }
+
+  /** Fails the call `id`, if it is still pending, with the error made from `failure()`. */
+  private fail(id: string, failure: () => HttpFailure): void {
+    if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure(failure()));
+  }
+}
+
+/**
+ * The body as text, or undefined when it is longer than `limit` bytes (declared, or as read);
+ * `truncate` keeps the first `limit` characters instead. A body that fails to arrive reads as ''.
+ */
+async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
+  try {
+    const declared = response.headers.get('content-length');
+    if (declared !== null && Number(declared) <= limit) return await response.text();
+    if (!response.body) return '';
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    let length = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      length += value.byteLength;
+      if (length > limit) {
+        void reader.cancel().catch(() => {});
+        return truncate ? (text + decoder.decode(value)).slice(0, limit) : undefined;
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** A fetch failure's reason: undici's `TypeError('fetch failed')` holds the real one as its cause. */
+function describeCause(cause: unknown): string {
+  const inner = (cause as { cause?: unknown } | null)?.cause;
+  const shown = inner instanceof Error ? inner : cause;
+  return shown instanceof Error ? shown.message : String(shown);
+}

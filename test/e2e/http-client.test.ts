@@ -1,0 +1,213 @@
+import { createServer, type Server as HttpServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  HttpClient,
+  HttpError,
+  NotSupportedError,
+  RemoteError,
+  TimeoutError,
+  type Client,
+  type Server,
+} from '../../src/index.js';
+import { closeAfterEach, deferred, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let plain: HttpServer | undefined;
+
+closeAfterEach(() => [client, server, plain && { close: () => new Promise((resolve) => plain!.close(resolve)) }]);
+
+/** A bare node:http server answering every request with `listener`; resolves with its URL. */
+async function plainServer(listener: RequestListener): Promise<string> {
+  plain = createServer(listener);
+  await new Promise<void>((resolve) => plain!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(plain.address() as AddressInfo).port}/`;
+}
+
+/** A handler that settles `started` when it runs and `aborted` (with its signal's reason) when its signal aborts. */
+function watchedHandler() {
+  const started = deferred();
+  const aborted = deferred<unknown>();
+  const handler = (_params: unknown, ctx: { signal: AbortSignal }) =>
+    new Promise((resolve) => {
+      started.resolve();
+      ctx.signal.addEventListener('abort', () => {
+        aborted.resolve(ctx.signal.reason);
+        resolve('late');
+      });
+    });
+  return { started, aborted, handler };
+}
+
+describe('connect(http://…): calls', () => {
+  it('makes calls and notifications over HTTP POST, answered out of order, with remote errors', async () => {
+    const first = deferred();
+    const notes: unknown[] = [];
+    server = await serve({
+      methods: {
+        add: ([a, b]: [number, number]) => a + b,
+        first: async () => {
+          await first.promise;
+          return 'first';
+        },
+        fail: () => {
+          throw new Error('nope');
+        },
+      },
+    });
+    server.on('notification', (event) => notes.push(event));
+    client = connect(server.httpUrl);
+    expect(client).toBeInstanceOf(HttpClient);
+    await client.ready;
+    const slow = client.request('first');
+    expect(await client.request('add', [1, 2])).toBe(3); // answered while "first" still runs
+    first.resolve();
+    expect(await slow).toBe('first');
+    const { error } = await settle(client.request('fail'));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ code: -32603, message: 'nope' });
+    client.notify('log', { line: 'x' });
+    // A POST of its own, maybe on another TCP connection: it arrives in its own time.
+    await until(() => notes.length === 1, 'the notification');
+    expect(notes).toEqual([{ method: 'log', params: { line: 'x' } }]);
+  });
+
+  it('times out a call (TimeoutError) and aborts its POST, so the handler sees ctx.signal abort', async () => {
+    const watched = watchedHandler();
+    server = await serve({ methods: { slow: watched.handler } });
+    client = connect(server.httpUrl);
+    const { error } = await settle(client.request('slow', undefined, { timeout: 50 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.code).toBe('ERR_CALL_TIMEOUT');
+    await watched.aborted.promise;
+  });
+
+  it('aborts a call through its AbortSignal, reaching the handler', async () => {
+    const watched = watchedHandler();
+    server = await serve({ methods: { slow: watched.handler } });
+    client = connect(server.httpUrl);
+    const controller = new AbortController();
+    const call = settle(client.request('slow', undefined, { signal: controller.signal }));
+    await watched.started.promise;
+    controller.abort();
+    expect((await call).error).toBe(controller.signal.reason); // the signal's own reason, as over WebSocket
+    await watched.aborted.promise;
+  });
+
+  it('close() fails pending calls with ConnectionClosedError and aborts their POSTs', async () => {
+    const watched = watchedHandler();
+    server = await serve({ methods: { slow: watched.handler } });
+    client = connect(server.httpUrl);
+    const call = settle(client.request('slow'));
+    await watched.started.promise;
+    await client.close();
+    expect((await call).error).toBeInstanceOf(ConnectionClosedError);
+    await watched.aborted.promise;
+  });
+
+  it('sends options.headers with every POST', async () => {
+    let seen: unknown;
+    server = await serve({
+      authenticate: ({ headers }) => headers.authorization === 'Bearer t',
+      methods: { who: (_params, ctx) => (seen = ctx.connection.headers['x-app']) },
+    });
+    client = connect(server.httpUrl, { headers: { authorization: 'Bearer t', 'x-app': 'demo' } });
+    expect(await client.request('who')).toBe('demo');
+    expect(seen).toBe('demo');
+  });
+});
+
+describe('connect(http://…): failures of the POST fail its call with HttpError', () => {
+  it('names the status and the reason of a refusal (401, 403)', async () => {
+    server = await serve({ authenticate: () => ({ status: 403, reason: 'no entry' }), methods: { x: () => 1 } });
+    client = connect(server.httpUrl);
+    const { error } = await settle(client.request('x'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ name: 'HttpError', code: 'ERR_HTTP', status: 403, body: 'no entry' });
+    expect(error.message).toBe(`${server.httpUrl} answered HTTP 403: no entry`);
+  });
+
+  it('413 when the request is past the server maxPayload', async () => {
+    server = await serve({ maxPayload: 64, methods: { echo: (p) => p } });
+    client = connect(server.httpUrl);
+    const { error } = await settle(client.request('echo', ['x'.repeat(100)]));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.status).toBe(413);
+  });
+
+  it('a 500, a 200 whose body is not JSON, and a 204 to a request: each fails its call at once', async () => {
+    const answers: Array<[number, string]> = [
+      [500, 'broken'],
+      [200, '<html>hello</html>'],
+      [204, ''],
+    ];
+    const url = await plainServer((_req, res) => {
+      const [status, body] = answers.shift()!;
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+    });
+    // A long timeout: a call that waited for it would fail the test instead.
+    client = connect(url, { timeout: 60_000 });
+    const broken = await settle(client.request('x'));
+    expect(broken.error).toMatchObject({ name: 'HttpError', status: 500, body: 'broken', message: `${url} answered HTTP 500: broken` });
+    const html = await settle(client.request('x'));
+    expect(html.error).toMatchObject({
+      name: 'HttpError',
+      status: 200,
+      message: `${url} answered HTTP 200 with a body that holds no JSON-RPC answer to this call`,
+    });
+    const empty = await settle(client.request('x'));
+    expect(empty.error).toMatchObject({ name: 'HttpError', status: 204, message: `${url} answered HTTP 204 with no body` });
+  });
+
+  it('an answer for another id fails the call and is reported unmatched', async () => {
+    const url = await plainServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":"other","result":1}');
+    });
+    client = connect(url, { timeout: 60_000 });
+    const unmatched: unknown[] = [];
+    client.on('unmatched', ({ reason, id }) => unmatched.push({ reason, id }));
+    const { error } = await settle(client.request('x'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(unmatched).toEqual([{ reason: 'unknown', id: 'other' }]);
+  });
+
+  it('an answer larger than the client maxPayload fails the call without being read', async () => {
+    server = await serve({ methods: { big: () => 'y'.repeat(10_000) } });
+    client = connect(server.httpUrl, { maxPayload: 1_000 });
+    const { error } = await settle(client.request('big'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.message).toBe(`${server.httpUrl} answered HTTP 200 with a body larger than 1000 bytes (maxPayload)`);
+  });
+
+  it('a network error (nothing listening) fails the call with HttpError and no status', async () => {
+    const url = await plainServer(() => {});
+    await new Promise((resolve) => plain!.close(resolve));
+    plain = undefined;
+    client = connect(url, { timeout: 60_000 });
+    const { error } = await settle(client.request('x'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.status).toBeUndefined();
+    expect(error.message).toMatch(new RegExp(`^POST ${url} failed: .*ECONNREFUSED`));
+  });
+});
+
+describe('connect(http://…): what HTTP cannot carry', () => {
+  it('refuses client methods and reconnect with TypeError, and notification listeners with NotSupportedError', () => {
+    expect(() => connect('http://127.0.0.1:1/', { methods: { ping: () => 'pong' } })).toThrow(
+      new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client'),
+    );
+    expect(() => connect('http://127.0.0.1:1/', { reconnect: true })).toThrow(
+      new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request'),
+    );
+    expect(() => connect('http://127.0.0.1:1/#x')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#x"'));
+    client = connect('http://127.0.0.1:1/');
+    expect(() => client!.on('notification', () => {})).toThrow(NotSupportedError);
+    expect(() => client!.on('notification', () => {})).toThrow(
+      'servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL',
+    );
+  });
+});

@@ -1,0 +1,369 @@
+import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
+import { connect as connectTcp } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { serve, NotSupportedError, type ConnectionInfo, type NotificationEvent, type Server } from '../../src/index.js';
+import { closeAfterEach, deferred, until } from '../helpers.js';
+
+let server: Server | undefined;
+
+closeAfterEach(() => [server]);
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request with node:http (so nothing of ours is on the client side); `agent` keeps its TCP connection. */
+function send(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | string[]; agent?: Agent; path?: string } = {},
+): Promise<Answer> {
+  const target = new URL(options.path ?? '', url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      target,
+      {
+        method: options.method ?? 'POST',
+        headers: { 'content-type': 'application/json', ...options.headers },
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    // An array is written chunk by chunk (Transfer-Encoding: chunked, no Content-Length).
+    if (Array.isArray(options.body)) for (const chunk of options.body) req.write(chunk);
+    else if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+const post = (body: string, headers?: Record<string, string>) => send(server!.httpUrl, { body, headers });
+const json = (answer: Answer) => JSON.parse(answer.body) as unknown;
+
+describe('JSON-RPC over HTTP POST: answers', () => {
+  it('answers a request, a batch (notifications in it unanswered), and 204 for notifications alone', async () => {
+    const notes: NotificationEvent[] = [];
+    server = await serve({ methods: { add: ([a, b]: [number, number]) => a + b } });
+    server.on('notification', (event) => notes.push(event));
+    expect(server.httpUrl).toBe(`http://127.0.0.1:${server.port}/`);
+
+    const single = await post('{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]}');
+    expect(single.status).toBe(200);
+    expect(single.headers['content-type']).toBe('application/json');
+    expect(json(single)).toEqual({ jsonrpc: '2.0', id: 1, result: 3 });
+
+    const batch = await post(
+      '[{"jsonrpc":"2.0","id":"a","method":"add","params":[1,1]},{"jsonrpc":"2.0","method":"log","params":{"n":1}},{"jsonrpc":"2.0","id":"b","method":"missing"}]',
+    );
+    expect(batch.status).toBe(200);
+    expect(json(batch)).toEqual(
+      expect.arrayContaining([
+        { jsonrpc: '2.0', id: 'a', result: 2 },
+        { jsonrpc: '2.0', id: 'b', error: { code: -32601, message: 'method not found: missing' } },
+      ]),
+    );
+    expect((json(batch) as unknown[]).length).toBe(2);
+
+    const notification = await post('{"jsonrpc":"2.0","method":"log","params":{"n":2}}');
+    expect(notification).toMatchObject({ status: 204, body: '' });
+    const notifications = await post('[{"jsonrpc":"2.0","method":"log","params":{"n":3}},{"jsonrpc":"2.0","method":"log"}]');
+    expect(notifications).toMatchObject({ status: 204, body: '' });
+    expect(notes).toEqual([
+      { method: 'log', params: { n: 1 } },
+      { method: 'log', params: { n: 2 } },
+      { method: 'log', params: { n: 3 } },
+      { method: 'log', params: undefined },
+    ]);
+  });
+
+  it('answers unparseable bodies -32700 and invalid requests -32600, as over WebSocket', async () => {
+    server = await serve({ methods: {} });
+    const unmatched: unknown[] = [];
+    server.on('unmatched', ({ reason }) => unmatched.push(reason));
+    expect(json(await post('{nope'))).toMatchObject({ id: null, error: { code: -32700 } });
+    expect(json(await post('{"jsonrpc":"1.0","id":1,"method":"x"}'))).toMatchObject({ id: 1, error: { code: -32600 } });
+    expect(await post('{"jsonrpc":"2.0","id":1,"result":1}')).toMatchObject({ status: 204 });
+    expect(unmatched).toEqual(['malformed', 'malformed', 'unknown']);
+  });
+
+  it('gives handlers ctx.connection for the HTTP request, and a ctx.peer that cannot call back', async () => {
+    const seen = deferred<{ connection: ConnectionInfo; call: unknown; notify: unknown }>();
+    server = await serve({
+      path: '/rpc',
+      methods: {
+        who: async (_params, ctx) => {
+          const call = await ctx.peer.request('x').catch((error: unknown) => error);
+          let notify: unknown;
+          try {
+            ctx.peer.notify('x');
+          } catch (error) {
+            notify = error;
+          }
+          seen.resolve({ connection: ctx.connection, call, notify });
+          return 'ok';
+        },
+      },
+    });
+    expect(server.httpUrl).toBe(`http://127.0.0.1:${server.port}/rpc`);
+    const answer = await send(server.httpUrl, {
+      path: '/rpc?token=t',
+      body: '{"jsonrpc":"2.0","id":1,"method":"who"}',
+      headers: { 'x-user': 'ann' },
+    });
+    expect(json(answer)).toEqual({ jsonrpc: '2.0', id: 1, result: 'ok' });
+    const { connection, call, notify } = await seen.promise;
+    expect(connection).toMatchObject({ transport: 'http', remoteAddress: '127.0.0.1', url: '/rpc?token=t', data: undefined });
+    expect(connection.headers['x-user']).toBe('ann');
+    expect(call).toBeInstanceOf(NotSupportedError);
+    expect((call as NotSupportedError).message).toBe('cannot call "x" on the caller: responders cannot call back over HTTP');
+    expect(notify).toBeInstanceOf(NotSupportedError);
+  });
+});
+
+describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
+  it('answers 404 off the path, 426 to GET, 405 with Allow to other methods, 415 to other content types', async () => {
+    let runs = 0;
+    server = await serve({ path: '/rpc', methods: { count: () => ++runs } });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"count"}';
+    expect((await send(server.httpUrl, { path: '/other', body })).status).toBe(404);
+    const get = await send(server.httpUrl, { method: 'GET' });
+    expect(get.status).toBe(426);
+    expect(get.headers.upgrade).toBe('websocket');
+    const put = await send(server.httpUrl, { method: 'PUT', body });
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe('POST, OPTIONS');
+    const form = await send(server.httpUrl, { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form).toMatchObject({ status: 415, body: 'Content-Type must be application/json' });
+    expect((await send(server.httpUrl, { body, headers: { 'content-type': 'application/json; charset=utf-8' } })).status).toBe(200);
+    expect(runs).toBe(1);
+  });
+
+  it('answers 413 to a body past maxPayload, declared or chunked, without running it', async () => {
+    let runs = 0;
+    server = await serve({ maxPayload: 100, methods: { count: () => ++runs } });
+    const big = `{"jsonrpc":"2.0","id":1,"method":"count","params":["${'x'.repeat(200)}"]}`;
+    const declared = await post(big);
+    expect(declared).toMatchObject({ status: 413, body: 'the body is larger than 100 bytes (maxPayload)' });
+    expect(declared.headers.connection).toBe('close');
+    const chunked = await send(server.httpUrl, { body: [big.slice(0, 60), big.slice(60, 120), big.slice(120)] });
+    expect(chunked.status).toBe(413);
+    expect(runs).toBe(0);
+    expect(json(await post('{"jsonrpc":"2.0","id":1,"method":"count"}'))).toMatchObject({ result: 1 });
+  });
+});
+
+describe('JSON-RPC over HTTP POST: limits', () => {
+  it('answers 408 to a body that stops coming, within about upgradeTimeout (Node checks every second at most)', async () => {
+    let runs = 0;
+    server = await serve({ upgradeTimeout: 200, methods: { count: () => ++runs } });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
+    // Without the checking interval, Node would look again only after 30 s (this test's timeout ends first).
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(runs).toBe(0);
+  });
+
+  it('applies maxBatch, maxDepth and handlerTimeout as over WebSocket', async () => {
+    server = await serve({ maxBatch: 2, maxDepth: 3, handlerTimeout: 20, methods: { echo: (p) => p, hang: () => new Promise(() => {}) } });
+    const call = '{"jsonrpc":"2.0","id":1,"method":"echo"}';
+    expect(json(await post(`[${call},${call},${call}]`))).toMatchObject({ id: null, error: { code: -32600 } });
+    expect(json(await post('{"jsonrpc":"2.0","id":1,"method":"echo","params":[[[1]]]}'))).toMatchObject({
+      id: null,
+      error: { code: -32600 },
+    });
+    expect(json(await post('{"jsonrpc":"2.0","id":1,"method":"hang"}'))).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      error: {
+        code: -32001,
+        message: 'method "hang" did not finish within 20 ms (handlerTimeout)',
+        data: { method: 'hang', handlerTimeout: 20 },
+      },
+    });
+  });
+
+  it('counts maxInFlightPerConnection per TCP connection', async () => {
+    const release = deferred();
+    let running = 0;
+    server = await serve({
+      maxInFlightPerConnection: 2,
+      methods: {
+        wait: async () => {
+          running++;
+          await release.promise;
+          return 'done';
+        },
+        now: () => 'now',
+      },
+    });
+    const call = (id: number, method = 'wait') => `{"jsonrpc":"2.0","id":${id},"method":"${method}"}`;
+    const held = post(`[${call(1)},${call(2)},${call(3)}]`);
+    await until(() => running === 2, 'two handlers running');
+    // Another TCP connection has its own count.
+    expect(json(await post(call(4, 'now')))).toMatchObject({ id: 4, result: 'now' });
+    release.resolve();
+    const answers = json(await held) as Array<{ id: number; result?: unknown; error?: { code: number; message: string } }>;
+    expect(answers.find((a) => a.id === 3)?.error).toMatchObject({
+      code: -32000,
+      message: 'server busy: 2 calls already in flight on this connection (maxInFlightPerConnection); "wait" was not run',
+    });
+    expect(
+      answers
+        .filter((a) => a.result === 'done')
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual([1, 2]);
+  });
+
+  it('aborts ctx.signal when the HTTP client goes away, and answers nothing', async () => {
+    const aborted = deferred<unknown>();
+    const started = deferred();
+    server = await serve({
+      methods: {
+        slow: (_params, ctx) =>
+          new Promise((resolve) => {
+            started.resolve();
+            ctx.signal.addEventListener('abort', () => {
+              aborted.resolve(ctx.signal.reason);
+              resolve('late');
+            });
+          }),
+      },
+    });
+    const controller = new AbortController();
+    const call = fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"slow"}',
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await started.promise;
+    controller.abort();
+    expect(((await call) as Error).name).toBe('AbortError');
+    await aborted.promise;
+  });
+
+  it('keeps a keep-alive connection past upgradeTimeout: the upgrade deadline is not an HTTP one', async () => {
+    server = await serve({ upgradeTimeout: 30, methods: { echo: (p) => p } });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    agent.on('free', (socket) => sockets.add(socket));
+    try {
+      const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+      expect((await send(server.httpUrl, { body, agent })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // past the 30 ms upgrade deadline
+      expect(json(await send(server.httpUrl, { body, agent }))).toMatchObject({ result: [1] });
+      expect(sockets.size).toBe(1); // the same TCP connection answered both
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('close() ends keep-alive connections and aborts handlers still running on them', async () => {
+    const aborted = deferred();
+    const started = deferred();
+    server = await serve({
+      closeTimeout: 50,
+      methods: {
+        echo: (p) => p,
+        hang: (_params, ctx) => {
+          started.resolve();
+          ctx.signal.addEventListener('abort', () => aborted.resolve());
+          return new Promise(() => {});
+        },
+      },
+    });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      expect((await send(server.httpUrl, { body: '{"jsonrpc":"2.0","id":1,"method":"echo"}', agent })).status).toBe(200);
+      const hanging = send(server.httpUrl, { body: '{"jsonrpc":"2.0","id":2,"method":"hang"}', agent }).catch((error: Error) => error);
+      await started.promise;
+      await server.close();
+      await aborted.promise;
+      expect(await hanging).toBeInstanceOf(Error); // the socket was dropped: no answer
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('HTTP and WebSocket on one port', () => {
+  it('upgrades a TCP connection that first carried a POST (and bounds the upgrade by its own deadline)', async () => {
+    server = await serve({ methods: { echo: (p) => p } });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[7]}';
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await until(() => received.includes('"result":[7]'), 'the POST answer');
+    received = '';
+    socket.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until(() => received.includes('\r\n\r\n'), 'the upgrade answer');
+    expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols/);
+    await until(() => server!.connections.size === 1, 'the WebSocket connection');
+    socket.destroy();
+  });
+});
+
+describe('JSON-RPC over HTTP POST: access', () => {
+  it('CORS: a preflight from an allowed origin gets 204 with the allowed methods and headers, another 403', async () => {
+    server = await serve({ origins: ['https://app.example'], methods: { echo: (p) => p } });
+    const preflight = (origin: string) =>
+      send(server!.httpUrl, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      });
+    const allowed = await preflight('https://app.example');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers).toMatchObject({
+      'access-control-allow-origin': 'https://app.example',
+      'access-control-allow-methods': 'POST, OPTIONS',
+      'access-control-allow-headers': 'content-type, authorization',
+      vary: 'Origin',
+    });
+    expect((await preflight('https://evil.example')).status).toBe(403);
+
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+    const ok = await post(body, { origin: 'https://app.example' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(await post(body, { origin: 'https://evil.example' })).toMatchObject({
+      status: 403,
+      body: 'origin https://evil.example is not allowed',
+    });
+    expect(await post(body)).toMatchObject({ status: 403, body: 'no Origin header' });
+  });
+
+  it('CORS without an origins list: any origin, answered with Access-Control-Allow-Origin: *', async () => {
+    server = await serve({ methods: { echo: (p) => p } });
+    const answer = await post('{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}', { origin: 'https://any.example' });
+    expect(answer.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  it('authenticate decides on each POST: 401, 403 with its reason, nothing run when refused', async () => {
+    let runs = 0;
+    server = await serve({
+      authenticate: ({ headers }) =>
+        headers.authorization === 'Bearer good' ? true : headers.authorization === undefined ? false : { status: 403, reason: 'bad token' },
+      methods: { count: () => ++runs },
+    });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"count"}';
+    expect(await post(body)).toMatchObject({ status: 401, body: 'Unauthorized' });
+    expect(await post(body, { authorization: 'Bearer bad' })).toMatchObject({ status: 403, body: 'bad token' });
+    expect(runs).toBe(0);
+    expect(json(await post(body, { authorization: 'Bearer good' }))).toMatchObject({ result: 1 });
+  });
+});
