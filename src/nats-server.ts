@@ -10,7 +10,9 @@
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
 import { accessCheck, type Authenticate } from './access.js';
+import { callProxy } from './core/call-proxy.js';
 import { Emitter } from './core/emitter.js';
+import { resolveHooks, type HookOptions } from './hooks.js';
 import { NotSupportedError } from './errors.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls, inFlightBusy } from './core/incoming.js';
@@ -26,7 +28,7 @@ import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, Engine, InspectOption, Methods, NotificationEvent, PeerApi, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
-export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
+export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
   nats: string;
   /** The subject to answer calls on (no wildcards). */
@@ -134,9 +136,11 @@ function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: 
 }
 
 /** What handlers get as `ctx.peer` over NATS: there is no way back to the caller. */
+const noRequest = (method: string) =>
+  Promise.reject(new NotSupportedError(`cannot call "${method}" on the caller: responders cannot call back over NATS`));
 const noPeer: PeerApi<any> = {
-  request: (method: string) =>
-    Promise.reject(new NotSupportedError(`cannot call "${method}" on the caller: responders cannot call back over NATS`)),
+  request: noRequest,
+  call: callProxy(noRequest),
   notify: (method: string) => {
     throw new NotSupportedError(`cannot notify "${method}" to the caller: responders cannot notify callers over NATS`);
   },
@@ -164,8 +168,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   let idle: (() => void) | undefined;
   const checkIdle = () => queueMicrotask(() => incoming.size === 0 && idle?.());
 
+  const hooks = resolveHooks(options);
   const incoming = new IncomingCalls({
     methods,
+    hooks,
     peer: noPeer,
     connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
@@ -199,6 +205,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */
   const inbound: InboundHost = {
     limits,
+    hooks,
+    connection: incoming.connection,
     get handling() {
       return incoming.size;
     },
@@ -228,6 +236,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     response: ({ frame }) => inbound.report('unknown', frame, frame.id, 'responders make no calls: a response matches nothing'),
     notification: (method, params) => events.emit('notification', { method, params }),
+    runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight),
     report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 

@@ -5,6 +5,7 @@
  */
 import { accessCheck, type Authenticate } from './access.js';
 import { Emitter } from './core/emitter.js';
+import { resolveHooks, type HookOptions } from './hooks.js';
 import {
   DEFAULT_MAX_QUEUED,
   DEFAULT_SETTLED_MEMORY,
@@ -22,7 +23,7 @@ import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from '
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
-  extends ResponderLimitOptions, SendLimitOptions {
+  extends ResponderLimitOptions, SendLimitOptions, HookOptions {
   /** Port to listen on; 0 picks a free one. Default: 0. */
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
@@ -138,6 +139,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
+  const hooks = resolveHooks(options);
 
   const listener = await listenWs({ port, host, maxPayload, check, upgradeTimeout });
 
@@ -150,6 +152,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       timeout,
       callSiteStacks,
       methods,
+      hooks,
       inspect: options.inspect,
       clock: options.clock,
       engine,

@@ -125,7 +125,7 @@ describe('JSON-RPC 2.0 on the wire', () => {
   it('uses string nanoid ids, unique across clients', async () => {
     const seen: Array<string | number> = [];
     await server.close();
-    server = await serve({ methods: { id: (_p: unknown, ctx) => (seen.push(ctx.id), ctx.id) } });
+    server = await serve({ methods: { id: (_p: unknown, ctx) => (seen.push(ctx.id!), ctx.id) } });
     const clients = [connect(server.url), connect(server.url), connect(server.url)];
     await Promise.all(clients.flatMap((c) => Array.from({ length: 50 }, () => c.request('id'))));
     await Promise.all(clients.map((c) => c.close()));
