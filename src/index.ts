@@ -15,6 +15,10 @@ export {
   DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
 } from './limits.js';
 export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
+export type { ErrorInfo, HookOptions, Logger, Middleware, MiddlewareContext } from './hooks.js';
+export { method } from './method.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export type { ParamsIssue } from './core/params-schema.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';

@@ -152,7 +152,7 @@ describe('misuse', () => {
       new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'),
     );
     await expect(serve({ methods: { x: 1 as never } })).rejects.toThrow(
-      new TypeError('options.methods.x must be a function, got number 1'),
+      new TypeError('options.methods.x must be a function or { params, handler }, got number 1'),
     );
   });
 
