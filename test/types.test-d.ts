@@ -106,12 +106,12 @@ describe('schema-checked methods', () => {
 
   it("connect<typeof methods>() takes params from the schema's input and results from the handler", () => {
     const pair: StandardSchemaV1<[number, number]> = null!;
-    const methods = {
+    const _methods = {
       add: method({ params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b }),
       pair: method({ params: pair, handler: async ([a, b]) => `${a},${b}` }),
       echo: (p: { s: string }, _ctx: HandlerContext) => p,
     };
-    const typed = connect<typeof methods>('ws://127.0.0.1:1');
+    const typed = connect<typeof _methods>('ws://127.0.0.1:1');
     expectTypeOf(typed.request('add', [1, 2])).toEqualTypeOf<Promise<number>>();
     expectTypeOf(typed.request('pair', [1, 2])).toEqualTypeOf<Promise<string>>();
     expectTypeOf(typed.request('echo', { s: '' })).toEqualTypeOf<Promise<{ s: string }>>();
