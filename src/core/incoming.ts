@@ -320,7 +320,8 @@ export class IncomingCalls {
     const run = invoke(this.options.methods[method]!, hooks.use, ctx);
     (deadline ? deadline.race(run) : run)
       .catch((error: unknown) => {
-        if (!controller.signal.aborted || deadline) hooks.handlerError(error, method, undefined, connection);
+        // Aborted because the connection went: nobody needs to hear of it.
+        if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
       })
       .finally(() => {
         this.notifications.delete(controller);

@@ -3,6 +3,7 @@
  * vscode-jsonrpc servers do, whose clients wait for that answer), and notifications run the method they name.
  */
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { connect, serve, type Client, type ErrorInfo, type Server, type UnmatchedEvent } from '../../src/index.js';
 import { closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 
@@ -131,6 +132,27 @@ describe('a notification', () => {
     expect(await raw.next()).toMatchObject({ id: 1, error: { code: -32601 } });
     await until(() => trail.length === 2, 'the notification to run');
     expect(trail).toEqual(['mw log undefined', 'handler']);
+  });
+
+  it('is bounded by handlerTimeout: its signal aborts, onError hears -32001, and its slot is freed', async () => {
+    const hold = untilAborted();
+    const clock = new SimulatedClock();
+    const seen = deferred<[number, ErrorInfo['kind']]>();
+    server = await serve({
+      clock,
+      handlerTimeout: 50,
+      onError: (error, info) => seen.resolve([(error as { code: number }).code, info.kind]),
+      methods: { hold: hold.handler },
+    });
+    raw = await rawClient(server.url);
+    raw.send(JSON.stringify({ jsonrpc: '2.0', method: 'hold' }));
+    await hold.started.promise;
+    const serverSide = [...server.connections][0]!;
+    expect(serverSide.handlingCalls).toBe(1);
+    clock.increment(50);
+    expect(await seen.promise).toEqual([-32001, 'notification']);
+    expect((await hold.aborted.promise) as DOMException).toMatchObject({ name: 'TimeoutError' });
+    await until(() => serverSide.handlingCalls === 0, 'the slot to be freed');
   });
 
   it('is not run beyond maxInFlightPerConnection (reported -32000 to onError), and its handler aborts when the client goes', async () => {
