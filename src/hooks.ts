@@ -64,7 +64,7 @@ export interface HookOptions {
   /**
    * A pino-style logger. Levels: `error` for what a handler or middleware throws that is not an `RpcError`
    * (a bug; with the error), and a throwing `onError`; `warn` for protocol errors answered (parse error,
-   * invalid request, method not found, limits, busy) and handler timeouts; `debug` for `RpcError`s thrown on
+   * invalid request, method not found, limits, busy), handler timeouts and notifications not run (busy); `debug` for `RpcError`s thrown on
    * purpose (refusals, invalid params). Nothing is logged per call at `info`. Default: none.
    */
   logger?: Logger;
@@ -159,12 +159,13 @@ export function resolveHooks(options: HookOptions): Hooks {
   return new Hooks({ use, onError, logger, exposeErrors });
 }
 
-/** An `RpcError` was thrown on purpose (debug; a handler timeout is warn); anything else is a bug (error). */
+/** An `RpcError` was thrown on purpose (debug; a handler timeout or a notification refused busy is warn); anything else is a bug (error). */
 function levelOf(error: unknown, method: string, kind: ErrorInfo['kind']): ['debug' | 'warn' | 'error', string] {
   const where = kind === 'notification' ? `notification "${method}"` : `"${method}"`;
   if (isRpcError(error)) {
     const code = (error as RpcError).code;
-    return [code === ErrorCodes.HandlerTimeout ? 'warn' : 'debug', `${where} answered ${code}: ${messageOf(error)}`];
+    const warn = code === ErrorCodes.HandlerTimeout || code === ErrorCodes.ServerBusy;
+    return [warn ? 'warn' : 'debug', `${where} answered ${code}: ${messageOf(error)}`];
   }
   return ['error', `${where} threw: ${messageOf(error)}`];
 }

@@ -31,7 +31,7 @@ describe('SettledIds', () => {
     expect(ids.reasonFor('a')).toBe('unknown');
   });
 
-  it('takes one -32800 for a call it cancelled as expected; a second is a duplicate, and other answers for it are late', () => {
+  it('takes one -32800 for a call it cancelled as expected; anything after it, or other answers for it, are late', () => {
     const ids = new SettledIds(10);
     ids.remember('c', 'cancelled');
     ids.remember('t', 'abandoned');
@@ -40,6 +40,6 @@ describe('SettledIds', () => {
     expect(ids.cancelAcknowledged('unseen')).toBe(false);
     expect(ids.cancelAcknowledged('c')).toBe(true);
     expect(ids.cancelAcknowledged('c')).toBe(false);
-    expect(ids.reasonFor('c')).toBe('duplicate');
+    expect(ids.reasonFor('c')).toBe('late');
   });
 });

@@ -35,11 +35,12 @@ export class SettledIds {
 
   /**
    * The peer answered -32800 for `id`: true when this side had cancelled that call, so the answer is the one
-   * expected (a second one is then a duplicate); false when it is not (reported as `reasonFor` says).
+   * expected; false when it is not (reported as `reasonFor` says). Anything after it for that id, a second
+   * -32800 included, is late, as it was before this one.
    */
   cancelAcknowledged(id: string): boolean {
     const generation = this.recent.get(id) === 'cancelled' ? this.recent : this.older.get(id) === 'cancelled' ? this.older : undefined;
-    generation?.set(id, 'answered');
+    generation?.set(id, 'abandoned');
     return generation !== undefined;
   }
 
