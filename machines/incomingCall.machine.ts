@@ -3,7 +3,8 @@
  *
  *   received ──▶ handling ──handler done──▶ replied
  *      │            ├────── handler threw ──▶ failed
- *      │            └── call.cancel / connection.closed ──▶ cancelled
+ *      │            ├── call.cancel (answered -32800) ─────▶ cancelled
+ *      │            └── connection.closed ──────────────────▶ cancelled
  *      └── no such method ──▶ failed
  *
  * The handler runs as an invoked promise actor: leaving `handling` for any
@@ -50,6 +51,8 @@ export const incomingCallMachine = setup({
     sendResult: () => {},
     /** Writes the error response (method not found, or what the handler threw). Provided by the owner. */
     sendError: () => {},
+    /** Answers a request its caller cancelled with -32800 (RequestCancelled), as LSP servers do. Provided by the owner. */
+    sendCancelled: () => {},
     recordResult: assign({ result: (_, params: { output: unknown }) => params.output }),
     recordError: assign({ error: (_, params: { error: unknown }) => params.error, failure: 'handlerThrew' as const }),
     recordMethodNotFound: assign({ failure: 'methodNotFound' as const }),
@@ -85,7 +88,7 @@ export const incomingCallMachine = setup({
         },
       },
       on: {
-        'call.cancel': { target: 'cancelled' },
+        'call.cancel': { target: 'cancelled', actions: 'sendCancelled' },
         'connection.closed': { target: 'cancelled' },
       },
     },
@@ -100,7 +103,7 @@ export const incomingCallMachine = setup({
       entry: 'sendError',
     },
     cancelled: {
-      description: 'The caller cancelled or went away; nothing is sent.',
+      description: 'The caller cancelled (answered -32800) or went away (nothing is sent).',
       type: 'final',
     },
   },

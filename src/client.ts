@@ -13,6 +13,7 @@ import {
   type ResponderLimitOptions,
   type SendLimitOptions,
 } from './limits.js';
+import { resolveHooks, type HookOptions } from './hooks.js';
 import { Peer } from './core/peer.js';
 import { connectHttp } from './http-client.js';
 import { connectNats } from './nats-client.js';
@@ -33,7 +34,7 @@ import {
   validateUrl,
 } from './validate.js';
 
-export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions {
+export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions, HookOptions {
   /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
   timeout?: number;
   /**
@@ -154,6 +155,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     timeout,
     callSiteStacks: optionalBoolean(options.callSiteStacks, 'options.callSiteStacks'),
     methods,
+    hooks: resolveHooks(options),
     inspect: options.inspect,
     clock: options.clock,
     engine,

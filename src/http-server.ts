@@ -23,7 +23,8 @@ import type { Socket } from 'node:net';
 import { withDeadline } from './access.js';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
 import { serverClosing } from './core/closing.js';
-import { IncomingCalls } from './core/incoming.js';
+import { IncomingCalls, type AnyMethod } from './core/incoming.js';
+import type { Hooks } from './hooks.js';
 import { noPeer } from './core/no-peer.js';
 import type { ResponderLimits } from './limits.js';
 import type { Id } from './protocol/jsonrpc.js';
@@ -38,12 +39,14 @@ import {
   ALLOWED_METHODS,
 } from './transports/http-request.js';
 import type { UpgradeCheck } from './transports/upgrade.js';
-import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
+import type { Clock, ConnectionInfo, Engine, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
 
 export interface HttpEndpointOptions {
   /** The path JSON-RPC is posted to; other paths are answered 404. */
   path: string;
-  methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
+  methods: Record<string, AnyMethod>;
+  /** Middleware, `onError` and the logger: the same as over WebSocket. */
+  hooks: Hooks;
   limits: ResponderLimits;
   /** Largest body, in bytes: a larger one is answered 413 and not read. */
   maxPayload: number;
@@ -99,6 +102,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     const replies = new Map<Id, (text: string) => void>();
     const incoming = new IncomingCalls({
       methods: options.methods,
+      hooks: options.hooks,
       peer,
       // Every call is given its request's ConnectionInfo; this one is never seen.
       connection: { transport: 'http', remoteAddress: socket.remoteAddress, headers: {}, url: path, data: undefined },
@@ -116,6 +120,11 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     });
     const host: InboundHost = {
       limits,
+      hooks: options.hooks,
+      // Only read while a POST is dispatched: its request's ConnectionInfo.
+      get connection() {
+        return current?.connection ?? incoming.connection;
+      },
       get handling() {
         return incoming.size;
       },
@@ -140,6 +149,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       },
       response: ({ frame }) => host.report('unknown', frame, frame.id, 'the server makes no calls over HTTP: a response matches nothing'),
       notification: (method, params) => options.onNotification({ method, params }),
+      runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight, current?.connection),
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };
     const calls = { incoming, host };

@@ -17,6 +17,10 @@ export {
 export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access.js';
 export type { CloseOptions } from './limits.js';
 export type { ClientTlsOptions } from './transports/ws.js';
+export type { ErrorInfo, HookOptions, Logger, Middleware, MiddlewareContext } from './hooks.js';
+export { method } from './method.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export type { ParamsIssue } from './core/params-schema.js';
 export { NatsClient } from './nats-client.js';
 export { HttpClient } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';

@@ -12,6 +12,7 @@
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
 import { serverClosing } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
+import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls, inFlightBusy } from './core/incoming.js';
 import { noPeer } from './core/no-peer.js';
@@ -29,7 +30,7 @@ import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type { AnyApi, ConnectionInfo, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
-export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions {
+export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
   nats: string;
   /** The subject to answer calls on (no wildcards). */
@@ -152,8 +153,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
   let caller: ConnectionInfo | undefined;
+  const hooks = resolveHooks(options);
   const incoming = new IncomingCalls({
     methods,
+    hooks,
     peer: noPeer('NATS'),
     connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
@@ -187,6 +190,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */
   const inbound: InboundHost = {
     limits,
+    hooks,
+    get connection() {
+      return caller ?? incoming.connection;
+    },
     get handling() {
       return incoming.size;
     },
@@ -209,6 +216,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     response: ({ frame }) => inbound.report('unknown', frame, frame.id, 'responders make no calls: a response matches nothing'),
     notification: (method, params) => events.emit('notification', { method, params }),
+    runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight, caller),
     report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 

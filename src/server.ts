@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { accessCheck, allowedOrigins, type Authenticate } from './access.js';
 import { httpEndpoint } from './http-server.js';
 import { Emitter } from './core/emitter.js';
+import { resolveHooks, type HookOptions } from './hooks.js';
 import {
   DEFAULT_MAX_QUEUED,
   DEFAULT_SETTLED_MEMORY,
@@ -30,7 +31,7 @@ import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, 
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
-  extends ResponderLimitOptions, SendLimitOptions {
+  extends ResponderLimitOptions, SendLimitOptions, HookOptions {
   /** Port to listen on; 0 picks a free one. Not with `server` or `noServer`. Default: 0. */
   port?: number;
   /** Interface to listen on. Not with `server` or `noServer`. Default: '127.0.0.1' (pass '0.0.0.0' or '::' to accept remote clients). */
@@ -208,11 +209,13 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
+  const hooks = resolveHooks(options);
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const endpoint = httpEndpoint({
     path: path ?? '/',
     methods,
+    hooks,
     limits,
     maxPayload,
     check,
@@ -236,6 +239,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       timeout,
       callSiteStacks,
       methods,
+      hooks,
       inspect: options.inspect,
       clock: options.clock,
       engine,

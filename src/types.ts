@@ -4,10 +4,13 @@
  */
 import type { ActorOptions, AnyActorLogic } from 'xstate';
 import type { Id } from './protocol/jsonrpc.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 /**
  * The shape of an API: method names to functions from params to result.
- * An interface works too: `interface Api { add(params: [number, number]): number }`.
+ * An interface works too: `interface Api { add(params: [number, number]): number }`,
+ * and so does the methods object a server is given (`connect<typeof methods>`), where a method
+ * checked by a schema (`{ params: schema, handler }`) takes the schema's input and returns the handler's result.
  */
 export type AnyApi = object;
 
@@ -17,8 +20,29 @@ export interface UntypedApi {
 }
 
 export type MethodName<Api> = Extract<keyof Api, string>;
-export type ParamsOf<F> = F extends (params: infer P, ...rest: any[]) => unknown ? P : never;
-export type ResultOf<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
+/**
+ * The params a method takes: a function's first parameter, or the input type of a method's (or an entry's)
+ * schema; anything when the method's type is unknown (a method inferred from an untyped handler).
+ */
+export type ParamsOf<F> = unknown extends F
+  ? any
+  : F extends (params: infer P, ...rest: any[]) => unknown
+    ? P
+    : F extends { readonly params: StandardSchemaV1<infer I, any> }
+      ? I
+      : F extends StandardSchemaV1<infer I, any>
+        ? I
+        : never;
+/** What a method answers: a function's (or a schema-checked method's handler's) result, awaited. */
+export type ResultOf<F> = unknown extends F
+  ? unknown
+  : F extends (...args: any[]) => infer R
+    ? Awaited<R>
+    : F extends { readonly handler: (...args: any[]) => infer R }
+      ? Awaited<R>
+      : F extends StandardSchemaV1
+        ? unknown
+        : never;
 
 /** Arguments of `request(method, ...)`: params are optional only when the method accepts none. */
 export type RequestArgs<F> =
@@ -64,8 +88,9 @@ export interface HandlerContext<RemoteApi extends AnyApi = UntypedApi> {
   signal: AbortSignal;
   /** The other end of the connection: call its methods, notify it. */
   peer: PeerApi<RemoteApi>;
-  /** The request's id and method. */
-  id: Id;
+  /** The request's id; undefined when a notification runs the method (nobody is answered). */
+  id: Id | undefined;
+  /** The method called. */
   method: string;
 }
 
@@ -74,9 +99,35 @@ export type Handler<F, RemoteApi extends AnyApi = UntypedApi> = (
   ctx: HandlerContext<RemoteApi>,
 ) => ResultOf<F> | Promise<ResultOf<F>>;
 
-/** Handlers for the methods a side exposes to its peer. */
+/**
+ * A method whose params a Standard Schema (zod, valibot, arktype…) checks before its handler runs: params the
+ * schema refuses are answered -32602 with the schema's issues in `data.issues`, and the handler gets the
+ * schema's output. `F` is the schema itself (methods inferred from the object given) or a method's type.
+ */
+export interface SchemaMethod<F = StandardSchemaV1, RemoteApi extends AnyApi = UntypedApi> {
+  params: F extends StandardSchemaV1 ? F : StandardSchemaV1<ParamsOf<F>, unknown>;
+  handler: (
+    params: F extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<F> : ParamsOf<F>,
+    ctx: HandlerContext<RemoteApi>,
+  ) => (F extends StandardSchemaV1 ? unknown : ResultOf<F>) | Promise<F extends StandardSchemaV1 ? unknown : ResultOf<F>>;
+}
+
+/**
+ * Handlers for the methods a side exposes to its peer: each a function `(params, ctx) => result`, or
+ * `{ params: schema, handler }` (see `SchemaMethod`), whose handler's params are typed from the schema.
+ */
 export type Methods<Api extends AnyApi = UntypedApi, RemoteApi extends AnyApi = UntypedApi> = {
-  [K in MethodName<Api>]: Handler<Api[K], RemoteApi>;
+  // Api is inferred (when not given) from a schema-checked method's `params` only: a handler's types say too little.
+  [K in keyof Api]: K extends string ? Handler<NoInfer<Api[K]>, RemoteApi> | SchemaMethod<Api[K], RemoteApi> : never;
+};
+
+/**
+ * `client.call.add([1, 2])`: each method of the remote API as a function of its params and per-call options,
+ * the same as `request('add', [1, 2], options)`. A method named `then` is left out (the proxy must not be a
+ * thenable): call it with `request('then', …)`.
+ */
+export type CallProxy<RemoteApi extends AnyApi = UntypedApi> = {
+  readonly [M in Exclude<MethodName<RemoteApi>, 'then'>]: (...args: RequestArgs<RemoteApi[M]>) => Promise<ResultOf<RemoteApi[M]>>;
 };
 
 export type UnmatchedReason = 'unknown' | 'late' | 'duplicate' | 'malformed';
@@ -121,6 +172,8 @@ export interface ReconnectingEvent {
 /** The surface shared by `connect()`'s client and the server's view of each client. */
 export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
   request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>>;
+  /** The remote methods as functions: `await peer.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
+  readonly call: CallProxy<RemoteApi>;
   notify(method: string, params?: unknown): void;
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
   /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */

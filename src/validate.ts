@@ -4,6 +4,8 @@
  */
 import type { ClientTlsOptions } from './transports/ws.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
+import type { AnyMethod } from './core/incoming.js';
+import { isStandardSchema } from './core/params-schema.js';
 import type { RequestOptions } from './types.js';
 
 /** setTimeout's largest delay; a longer one would fire at once. */
@@ -69,15 +71,24 @@ export function validateRequestOptions(options: unknown): RequestOptions {
   return { timeout, signal, retry };
 }
 
-export function validateMethods(methods: unknown, name: string): Record<string, (...args: any[]) => unknown> {
+/** Methods: each a function, or `{ params: schema, handler }` with a Standard Schema and a function. */
+export function validateMethods(methods: unknown, name: string): Record<string, AnyMethod> {
   if (methods === undefined) return {};
   if (methods === null || typeof methods !== 'object' || Array.isArray(methods)) {
     throw new TypeError(`${name} must be an object of functions, got ${Array.isArray(methods) ? 'an array' : describe(methods)}`);
   }
-  for (const [key, fn] of Object.entries(methods)) {
-    if (typeof fn !== 'function') throw new TypeError(`${name}.${key} must be a function, got ${describe(fn)}`);
+  for (const [key, method] of Object.entries(methods)) {
+    if (typeof method === 'function') continue;
+    if (method === null || typeof method !== 'object')
+      throw new TypeError(`${name}.${key} must be a function or { params, handler }, got ${describe(method)}`);
+    const { params, handler } = method as { params?: unknown; handler?: unknown };
+    if (typeof handler !== 'function') throw new TypeError(`${name}.${key}.handler must be a function, got ${describe(handler)}`);
+    if (!isStandardSchema(params))
+      throw new TypeError(
+        `${name}.${key}.params must be a Standard Schema (zod, valibot, arktype…: an object with '~standard'), got ${describe(params)}`,
+      );
   }
-  return methods as Record<string, (...args: any[]) => unknown>;
+  return methods as Record<string, AnyMethod>;
 }
 
 /** The `engine` option: 'light' (default) or 'xstate'. */

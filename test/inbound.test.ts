@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { receiveCancels, receiveFrame, type InboundHost, type Reply } from '../src/core/inbound.js';
 import type { BatchReply } from '../src/core/incoming.js';
+import { RpcError } from '../src/errors.js';
+import { Hooks, type ErrorInfo } from '../src/hooks.js';
 import type { RequestFrame } from '../src/protocol/jsonrpc.js';
 
 /** A host that records what reaches it; its calls answer `true` (started) unless the id is in `running`. */
@@ -9,8 +11,11 @@ function recordingHost(options: { maxInFlight?: number; accepting?: boolean; ful
   const seen: unknown[][] = [];
   const running = new Set<string | number>();
   const batches: Array<BatchReply | undefined> = [];
+  const errors: Array<[unknown, ErrorInfo]> = [];
   const host: InboundHost = {
     limits: { handlerTimeout: undefined, maxBatch: 3, maxDepth: 4, maxInFlight: options.maxInFlight ?? 10 },
+    hooks: new Hooks({ onError: (error, info) => errors.push([error, info]) }),
+    connection,
     get handling() {
       return running.size;
     },
@@ -27,12 +32,15 @@ function recordingHost(options: { maxInFlight?: number; accepting?: boolean; ful
     cancelCall: (id) => seen.push(['cancel', id]),
     response: ({ kind, frame }) => seen.push([kind, frame.id]),
     notification: (method, params) => seen.push(['notification', method, params]),
+    runNotification: (method) => seen.push(['run', method]),
     report: (reason, _message, id, detail) => seen.push(['report', reason, id, detail]),
   };
   const answers: unknown[] = [];
   const reply: Reply = (text) => answers.push(JSON.parse(text));
-  return { host, seen, answers, reply, batches };
+  return { host, seen, answers, reply, batches, errors };
 }
+
+const connection = { transport: 'ws', remoteAddress: '127.0.0.1', headers: {}, url: '/', data: undefined } as const;
 
 const send = (host: InboundHost, reply: Reply, value: unknown) =>
   receiveFrame(host, typeof value === 'string' ? value : JSON.stringify(value), reply);
@@ -50,9 +58,34 @@ describe('receiveFrame', () => {
       ['result', 'a'],
       ['error', 'b'],
       ['notification', 'log', { line: 'x' }],
+      ['run', 'log'],
       ['cancel', 1],
     ]);
     expect(answers).toEqual([]);
+  });
+
+  it('runs the method a notification names only while the host accepts work; its listeners hear it either way', () => {
+    const closing = recordingHost({ accepting: false });
+    send(closing.host, closing.reply, { jsonrpc: '2.0', method: 'log', params: [1] });
+    expect(closing.seen).toEqual([['notification', 'log', [1]]]);
+  });
+
+  it('reports every error it answers itself to the hooks, with the method, id and connection', () => {
+    const { host, reply, errors } = recordingHost({ maxInFlight: 1 });
+    send(host, reply, '{"jsonrpc":');
+    send(host, reply, { jsonrpc: '2.0', id: 7, method: 1 });
+    send(host, reply, { jsonrpc: '2.0', id: 1, method: 'a' });
+    send(host, reply, { jsonrpc: '2.0', id: 2, method: 'b' });
+    expect(errors.map(([error, info]) => [(error as RpcError).code, info.method, info.id, info.kind, info.connection])).toEqual([
+      [-32700, undefined, null, 'protocol', connection],
+      [-32600, undefined, 7, 'protocol', connection],
+      [-32000, 'b', 2, 'protocol', connection],
+    ]);
+    expect(errors.map(([error, info]) => [error instanceof RpcError, info.response?.code])).toEqual([
+      [true, -32700],
+      [true, -32600],
+      [true, -32000],
+    ]);
   });
 
   it('answers what cannot be parsed or exceeds maxBatch or maxDepth with id null, and reports it malformed', () => {

@@ -30,4 +30,16 @@ describe('SettledIds', () => {
     ids.remember('a', 'abandoned');
     expect(ids.reasonFor('a')).toBe('unknown');
   });
+
+  it('takes one -32800 for a call it cancelled as expected; anything after it, or other answers for it, are late', () => {
+    const ids = new SettledIds(10);
+    ids.remember('c', 'cancelled');
+    ids.remember('t', 'abandoned');
+    expect(ids.reasonFor('c')).toBe('late');
+    expect(ids.cancelAcknowledged('t')).toBe(false);
+    expect(ids.cancelAcknowledged('unseen')).toBe(false);
+    expect(ids.cancelAcknowledged('c')).toBe(true);
+    expect(ids.cancelAcknowledged('c')).toBe(false);
+    expect(ids.reasonFor('c')).toBe('late');
+  });
 });

@@ -1,6 +1,7 @@
 /** Type tests: `connect<Api>()` types method names, params and results; `serve<Api>()` types handlers. */
 import { describe, expectTypeOf, it } from 'vitest';
-import { connect, serve, type Client, type ConnectionInfo } from '../src/index.js';
+import { z } from 'zod';
+import { connect, method, serve, type Client, type ConnectionInfo, type HandlerContext, type StandardSchemaV1 } from '../src/index.js';
 
 interface Api {
   echo(params: { n: number }): { n: number };
@@ -68,5 +69,84 @@ describe('typed methods', () => {
       }));
     // @ts-expect-error: authenticate cannot answer a string
     void (() => serve({ authenticate: () => 'yes', methods: {} }));
+  });
+});
+
+describe('schema-checked methods', () => {
+  it("types the handler's params from the schema's output, inline in serve()", () => {
+    void (() =>
+      serve({
+        methods: {
+          add: {
+            params: z.tuple([z.number(), z.number()]),
+            handler: ([a, b]) => {
+              expectTypeOf(a).toEqualTypeOf<number>();
+              return a + b;
+            },
+          },
+          // A transform: the handler gets the output type.
+          len: { params: z.string().transform((s) => s.length), handler: (n) => expectTypeOf(n).toEqualTypeOf<number>() },
+          plain: (p: string) => p,
+        },
+      }));
+    void (() =>
+      serve({
+        methods: {
+          // @ts-expect-error: a is a number
+          add: { params: z.tuple([z.number(), z.number()]), handler: ([a]) => a.toUpperCase() },
+        },
+      }));
+  });
+
+  it('serve<Api>() checks a schema against the params of the API', () => {
+    void (() =>
+      serve<Api>({
+        methods: {
+          echo: { params: z.object({ n: z.number() }), handler: (p) => p },
+          add: { params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b },
+          now: async () => '',
+        },
+      }));
+    void (() =>
+      serve<Api>({
+        methods: {
+          echo: (p) => p,
+          // @ts-expect-error: the schema's input must be the API's params
+          add: { params: z.tuple([z.string(), z.number()]), handler: ([, b]) => b },
+          now: async () => '',
+        },
+      }));
+  });
+
+  it("connect<typeof methods>() takes params from the schema's input and results from the handler", () => {
+    const pair: StandardSchemaV1<[number, number]> = null!;
+    const _methods = {
+      add: method({ params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b }),
+      pair: method({ params: pair, handler: async ([a, b]) => `${a},${b}` }),
+      echo: (p: { s: string }, _ctx: HandlerContext) => p,
+    };
+    const typed = connect<typeof _methods>('ws://127.0.0.1:1');
+    expectTypeOf(typed.request('add', [1, 2])).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(typed.request('pair', [1, 2])).toEqualTypeOf<Promise<string>>();
+    expectTypeOf(typed.request('echo', { s: '' })).toEqualTypeOf<Promise<{ s: string }>>();
+    expectTypeOf(typed.call.add([1, 2])).toEqualTypeOf<Promise<number>>();
+    // @ts-expect-error: the schema's input is a pair of numbers
+    void typed.request('add', ['1', 2]);
+    // @ts-expect-error: same through the proxy
+    void typed.call.add(['1', 2]);
+  });
+});
+
+describe('typed proxy', () => {
+  it('types client.call.<method> from the same Api as request(), with per-call options', () => {
+    expectTypeOf(client.call.add([1, 2])).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(client.call.add([1, 2], { timeout: 100 })).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(client.call.now()).toEqualTypeOf<Promise<string>>();
+    // @ts-expect-error: no such method
+    void client.call.subtract([1, 2]);
+    // @ts-expect-error: params are required for echo
+    void client.call.echo();
+    // @ts-expect-error: the proxy is not a thenable
+    void client.call.then;
   });
 });

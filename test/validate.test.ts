@@ -173,16 +173,23 @@ describe('validateMethods', () => {
   });
 
   it.each([
-    ['a number', 1, 'got number 1'],
-    ['a string', 'x', 'got "x"'],
-    ['null', null, 'got null'],
-    ['an object', {}, 'got object'],
-  ])('throws a TypeError naming the key when a value is %s', (_name, value, got) => {
-    expectThrows(
-      () => validateMethods({ ok() {}, add: value }, 'server.methods'),
-      TypeError,
-      `server.methods.add must be a function, ${got}`,
-    );
+    ['a number', 1, 'add must be a function or { params, handler }, got number 1'],
+    ['a string', 'x', 'add must be a function or { params, handler }, got "x"'],
+    ['null', null, 'add must be a function or { params, handler }, got null'],
+    ['an object without handler', {}, 'add.handler must be a function, got undefined'],
+    [
+      'a handler without a schema',
+      { handler: () => 1, params: { '~standard': { version: 2, validate: () => ({}) } } },
+      "add.params must be a Standard Schema (zod, valibot, arktype…: an object with '~standard'), got object",
+    ],
+  ])('throws a TypeError naming the key when a value is %s', (_name, value, message) => {
+    expectThrows(() => validateMethods({ ok() {}, add: value }, 'server.methods'), TypeError, `server.methods.${message}`);
+  });
+
+  it('accepts { params: schema, handler } beside functions', () => {
+    const schema = { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } };
+    const methods = { ok() {}, add: { params: schema, handler: () => 1 } };
+    expect(validateMethods(methods, 'server.methods')).toBe(methods);
   });
 });
 

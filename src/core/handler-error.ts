@@ -9,10 +9,10 @@ import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 /**
  * The error response for what a handler threw, which can be any value: an
  * `RpcError` keeps its code, message and data where they can be read, anything
- * else is -32603. Total: every read of the thrown value is guarded, since a
+ * else is -32603, with its message unless `exposeMessage` is false. Total: every read of the thrown value is guarded, since a
  * getter, a Proxy trap (even behind `instanceof`) or a `toString` may throw.
  */
-export function toErrorObject(thrown: unknown, exposeStack: boolean): ErrorObject {
+export function toErrorObject(thrown: unknown, exposeStack: boolean, exposeMessage = true): ErrorObject {
   if (attempt(() => thrown instanceof RpcError, false)) {
     const error = thrown as RpcError;
     const code = attempt(() => error.code, undefined);
@@ -24,6 +24,8 @@ export function toErrorObject(thrown: unknown, exposeStack: boolean): ErrorObjec
       ...(data === undefined ? {} : { data }),
     };
   }
+  // `exposeErrors: false`: what the handler threw stays on this side (onError and logger see it).
+  if (!exposeMessage) return { code: ErrorCodes.InternalError, message: 'internal error' };
   const isError = attempt(() => thrown instanceof Error, false);
   const name = isError ? attempt(() => safeString((thrown as Error).name), 'Error') : typeof thrown;
   const stack = isError && exposeStack ? attempt(() => (thrown as Error).stack, undefined) : undefined;

@@ -7,15 +7,18 @@
  *                                      └─ batch ───────▶ onMessage each; answers gathered in one array
  *
  *   onMessage: request ─────▶ busy? answered -32000, unrun │ duplicate id? -32600 │ else an incoming call
- *              notification ▶ $/cancelRequest cancels that incoming call │ else the host's listeners
+ *              notification ▶ $/cancelRequest cancels that incoming call (answered -32800)
+ *                             │ else the host's listeners, and the method of that name runs if there is one
  *              response ────▶ the host's outgoing call with that id (or reported unmatched)
  *              invalid ─────▶ reported malformed; answered -32600 unless it was meant as a response
  *
  * The WebSocket peer and the NATS responder (and any later transport) hand
  * their frames to `receiveFrame`; what differs between them (how a call
  * starts and where its answer goes, whether responses can match anything)
- * is the `InboundHost` they pass.
+ * is the `InboundHost` they pass. Every error the dispatcher answers itself is
+ * reported to the host's hooks (`onError`, `logger`).
  */
+import type { Hooks } from '../hooks.js';
 import { BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
 import {
@@ -30,13 +33,17 @@ import {
   type Message,
   type RequestFrame,
 } from '../protocol/jsonrpc.js';
-import type { UnmatchedReason } from '../types.js';
+import type { ConnectionInfo, UnmatchedReason } from '../types.js';
 
 /** Where the answers to one frame go: a function that writes a text frame, or nothing (no way back). */
 export type Reply = ((text: string) => void) | undefined;
 
 export interface InboundHost {
   readonly limits: ResponderLimits;
+  /** Where the errors the dispatcher answers are reported. */
+  readonly hooks: Hooks;
+  /** Who sent the frame being dispatched, for the hooks. */
+  readonly connection: ConnectionInfo;
   /** Incoming calls running now (counted against `limits.maxInFlight`). */
   readonly handling: number;
   /** Whether requests may start now; while it is false (a connection closing) they are dropped unanswered. */
@@ -52,7 +59,10 @@ export interface InboundHost {
   cancelCall(id: Id): void;
   /** A response (result or error) to a call this side made, or to nothing: the host matches or reports it. */
   response(message: Extract<Message, { kind: 'result' | 'error' }>): void;
+  /** A notification (not `$/cancelRequest`): for the host's listeners. */
   notification(method: string, params: unknown): void;
+  /** Runs the method a notification names, if there is one (results dropped, errors to the hooks). */
+  runNotification(method: string, params: unknown): void;
   /** Something that matches nothing: reported, never thrown. */
   report(reason: UnmatchedReason, message: unknown, id: Id | null | undefined, detail: string): void;
 }
@@ -61,10 +71,13 @@ export interface InboundHost {
 export function receiveFrame(host: InboundHost, text: string, reply: Reply): void {
   const decoded = decode(text, host.limits);
   switch (decoded.kind) {
-    case 'unparseable':
+    case 'unparseable': {
       host.report('malformed', text, null, decoded.reason);
-      reply?.(encode(errorFrame(null, { code: decoded.code, message: decoded.reason })));
+      const error = { code: decoded.code, message: decoded.reason };
+      host.hooks.protocolError(error, undefined, null, host.connection);
+      reply?.(encode(errorFrame(null, error)));
       return;
+    }
     case 'single':
       onMessage(host, decoded.message, undefined, reply);
       return;
@@ -84,8 +97,10 @@ function onMessage(host: InboundHost, message: Message, batch: BatchReply | unde
       return;
     case 'notification': {
       const { method, params } = message.frame;
-      if (method !== CANCEL_METHOD) host.notification(method, params);
-      else cancelNotice(host, params);
+      if (method === CANCEL_METHOD) return cancelNotice(host, params);
+      host.notification(method, params);
+      // A connection that is closing starts no new work.
+      if (host.accepting()) host.runNotification(method, params);
       return;
     }
     case 'result':
@@ -97,7 +112,7 @@ function onMessage(host: InboundHost, message: Message, batch: BatchReply | unde
       // Answer what may have been meant as a request; a broken response gets no answer.
       const v = message.value as Record<string, unknown> | null;
       const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
-      if (!meantAsResponse) answer(errorFrame(message.id, { code: ErrorCodes.InvalidRequest, message: message.reason }), batch, reply);
+      if (!meantAsResponse) refuse(host, { code: ErrorCodes.InvalidRequest, message: message.reason }, undefined, message.id, batch, reply);
       return;
     }
   }
@@ -131,11 +146,24 @@ function onRequest(host: InboundHost, frame: RequestFrame, batch: BatchReply | u
   const { maxInFlight } = host.limits;
   // Answered at once, never run: the caller may retry later.
   const busy = host.handling >= maxInFlight ? inFlightBusy(maxInFlight, frame.method) : host.busy(frame.method);
-  if (busy) return answer(errorFrame(frame.id, busy), batch, reply);
+  if (busy) return refuse(host, busy, frame.method, frame.id, batch, reply);
   if (host.startCall(frame, batch, reply)) return;
   // Ids are unique per caller: a second request with the id of one still running cannot be answered by id.
   host.report('duplicate', frame, frame.id, 'a request with this id is already being handled');
-  answer(duplicateRequestFrame(frame.id), batch, reply);
+  refuse(host, duplicateRequestFrame(frame.id).error, frame.method, frame.id, batch, reply);
+}
+
+/** A refusal the dispatcher answers itself: reported to the hooks, then answered. */
+function refuse(
+  host: InboundHost,
+  error: ErrorObject,
+  method: string | undefined,
+  id: Id | null,
+  batch: BatchReply | undefined,
+  reply: Reply,
+): void {
+  host.hooks.protocolError(error, method, id, host.connection);
+  answer(errorFrame(id, error), batch, reply);
 }
 
 /** An answer the dispatcher gives itself (refusals), into the batch's array when the request came in one. */

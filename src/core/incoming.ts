@@ -14,7 +14,9 @@ import {
 import { schedulerFor, type DeadlineEntry } from '../engine/deadlines.js';
 import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
 import { RpcError } from '../errors.js';
+import type { Hooks, Middleware } from '../hooks.js';
 import { messageOf, toErrorObject } from './handler-error.js';
+import { checkParams } from './params-schema.js';
 import {
   encode,
   encodeResult,
@@ -25,9 +27,12 @@ import {
   type Id,
   type RequestFrame,
 } from '../protocol/jsonrpc.js';
+import type { StandardSchemaV1 } from '../standard-schema.js';
 import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
 
 type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
+/** A method as the responder was given it: a handler, or a handler behind a params schema. */
+export type AnyMethod = AnyHandler | { params: StandardSchemaV1; handler: AnyHandler };
 
 /** Collects the replies to one batch, each already encoded, and writes them as one array frame. */
 export class BatchReply {
@@ -92,10 +97,14 @@ interface IncomingEntry {
   connection: ConnectionInfo;
   /** The handler's deadline, when the responder has a `handlerTimeout`. */
   deadline?: HandlerDeadline;
+  /** The call was cancelled by its caller and answered -32800. */
+  cancelAnswered?: boolean;
 }
 
 export interface IncomingOptions {
-  methods: Record<string, AnyHandler>;
+  methods: Record<string, AnyMethod>;
+  /** Middleware, error hook and logger (`NO_HOOKS` when none). */
+  hooks: Hooks;
   /** What handlers see as `ctx.peer`. */
   peer: HandlerContext<any>['peer'];
   /** What handlers see as `ctx.connection`, unless `receive` is given one for its call (NATS: per message). */
@@ -128,6 +137,7 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
     actions: {
       sendResult: (calls, _entry, context) => calls.sendResult(context),
       sendError: (calls, _entry, context) => calls.sendError(context),
+      sendCancelled: (calls, _entry, context) => calls.sendCancelled(context),
     },
   },
 );
@@ -180,13 +190,15 @@ class HandlerDeadline implements DeadlineEntry {
   }
 }
 
+/** `ctx`: what a handler (and each middleware, which reads `params` too) gets. */
 class Context implements HandlerContext<any> {
   constructor(
     private readonly scope: { readonly signal: AbortSignal },
     readonly peer: HandlerContext<any>['peer'],
     readonly connection: ConnectionInfo,
-    readonly id: Id,
+    readonly id: Id | undefined,
     readonly method: string,
+    readonly params: unknown,
   ) {}
 
   get signal(): AbortSignal {
@@ -194,8 +206,42 @@ class Context implements HandlerContext<any> {
   }
 }
 
+/**
+ * Runs a method: through the middleware, then its params schema, then its handler. Always a promise, so that
+ * a synchronous throw anywhere is an error response too. With no middleware and no schema, exactly the
+ * handler call (nothing more is allocated per call).
+ */
+function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Context): Promise<unknown> {
+  if (use.length === 0) return Promise.resolve().then(() => callMethod(method, ctx));
+  return Promise.resolve().then(() => dispatch(use, 0, ctx, method));
+}
+
+/** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
+function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
+  try {
+    if (i === use.length) return Promise.resolve(callMethod(method, ctx));
+    let called = false;
+    const next = () => {
+      if (called) return Promise.reject(new Error(`next() called more than once by middleware ${i} (options.use[${i}])`));
+      called = true;
+      return dispatch(use, i + 1, ctx, method);
+    };
+    return Promise.resolve(use[i]!(ctx, next));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function callMethod(method: AnyMethod, ctx: Context): unknown {
+  if (typeof method === 'function') return method(ctx.params, ctx);
+  const checked = checkParams(method.params, ctx.params, ctx.method);
+  return checked instanceof Promise ? checked.then((params) => method.handler(params, ctx)) : method.handler(checked, ctx);
+}
+
 export class IncomingCalls {
   private readonly inFlight = new Map<Id, IncomingEntry>();
+  /** Handlers run by notifications: aborted with the connection; counted in `size`. */
+  private readonly notifications = new Set<AbortController>();
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
   private readonly handlerDeadlines;
@@ -213,9 +259,14 @@ export class IncomingCalls {
     this.actors.parent = actor;
   }
 
-  /** Number of incoming calls still being handled. */
+  /** Number of incoming calls still being handled (requests, and notifications that run a method). */
   get size(): number {
-    return this.inFlight.size;
+    return this.inFlight.size + this.notifications.size;
+  }
+
+  /** Who is on the other end by default (a call may come with its own, on NATS). */
+  get connection(): ConnectionInfo {
+    return this.options.connection;
   }
 
   /**
@@ -244,29 +295,63 @@ export class IncomingCalls {
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
     for (const entry of [...this.inFlight.values()]) entry.actor.send({ type: 'connection.closed' });
+    for (const controller of [...this.notifications]) controller.abort();
   }
 
-  /** `hasMethod`: own function properties only; `__proto__`, `toString` and friends are not methods. */
+  /**
+   * A notification for one of this side's methods runs it, as plain JSON-RPC servers do: through the
+   * middleware and schema, its result dropped, what it throws reported to the hooks (nobody is answered).
+   * Not run (and reported as -32000 to the hooks) when `maxInFlight` calls already run.
+   */
+  notify(method: string, params: unknown, maxInFlight: number, connection: ConnectionInfo = this.options.connection): void {
+    if (!this.hasMethod(method)) return;
+    const { hooks, peer, handlerTimeout } = this.options;
+    if (this.size >= maxInFlight) {
+      const busy = inFlightBusy(maxInFlight, method);
+      hooks.handlerError(new RpcError(busy.code, busy.message, busy.data), method, undefined, connection);
+      return;
+    }
+    const controller = new AbortController();
+    this.notifications.add(controller);
+    let deadline: HandlerDeadline | undefined;
+    if (handlerTimeout !== undefined && this.handlerDeadlines !== undefined) {
+      deadline = new HandlerDeadline(controller, method, handlerTimeout);
+      this.handlerDeadlines.add(deadline, handlerTimeout);
+    }
+    const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
+    const run = invoke(this.options.methods[method]!, hooks.use, ctx);
+    (deadline ? deadline.race(run) : run)
+      .catch((error: unknown) => {
+        // Aborted because the connection went: nobody needs to hear of it.
+        if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
+      })
+      .finally(() => {
+        this.notifications.delete(controller);
+        if (deadline) this.handlerDeadlines?.remove(deadline);
+      });
+  }
+
+  /** `hasMethod`: own properties only (`__proto__`, `toString` and friends are not methods), a function or `{ params, handler }`. */
   hasMethod(method: string): boolean {
     const { methods } = this.options;
-    return hasOwn.call(methods, method) && typeof methods[method] === 'function';
+    if (!hasOwn.call(methods, method)) return false;
+    const entry = methods[method];
+    return typeof entry === 'function' || (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function');
   }
 
   /** The `handler` actor: runs the method, through a promise chain so that a synchronous throw is an error response too. */
   runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): Promise<unknown> {
     const handler = this.options.methods[method]!;
-    const { handlerTimeout, peer } = this.options;
+    const { handlerTimeout, peer, hooks } = this.options;
     const entry = this.inFlight.get(id);
     const connection = entry?.connection ?? this.options.connection;
     if (handlerTimeout === undefined || this.handlerDeadlines === undefined || entry === undefined) {
-      const ctx = new Context(scope, peer, connection, id, method);
-      return Promise.resolve().then(() => handler(params, ctx));
+      return invoke(handler, hooks.use, new Context(scope, peer, connection, id, method, params));
     }
     const deadline = new HandlerDeadline(scope, method, handlerTimeout);
     entry.deadline = deadline;
     this.handlerDeadlines.add(deadline, handlerTimeout);
-    const ctx = new Context(deadline, peer, connection, id, method);
-    return deadline.race(Promise.resolve().then(() => handler(params, ctx)));
+    return deadline.race(invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
   }
 
   /** `sendResult`. */
@@ -282,12 +367,18 @@ export class IncomingCalls {
     );
   }
 
-  /** `sendError`: method not found, or what the handler threw. */
+  /** `sendError`: method not found, or what the handler threw; either is reported to the hooks. */
   sendError(context: IncomingContext): void {
-    const error =
-      context.failure === 'methodNotFound'
-        ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
-        : toErrorObject(context.error, this.options.exposeErrorStack);
+    const { hooks } = this.options;
+    const connection = this.inFlight.get(context.id)?.connection ?? this.options.connection;
+    let error: ErrorObject;
+    if (context.failure === 'methodNotFound') {
+      error = { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` };
+      hooks.protocolError(error, context.method, context.id, connection);
+    } else {
+      error = toErrorObject(context.error, this.options.exposeErrorStack, hooks.exposeErrors);
+      hooks.handlerError(context.error, context.method, context.id, connection, error);
+    }
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
     this.reply(
       context.id,
@@ -296,12 +387,24 @@ export class IncomingCalls {
     );
   }
 
-  /** The call reached a final state. Cancelled calls send nothing, so a batch must not wait for them. */
+  /** `sendCancelled`: the caller cancelled with `$/cancelRequest`; answered -32800, so that LSP-style callers stop waiting. */
+  sendCancelled(context: IncomingContext): void {
+    const entry = this.inFlight.get(context.id);
+    if (entry) entry.cancelAnswered = true;
+    const error = { code: ErrorCodes.RequestCancelled, message: `request cancelled: "${context.method}" was cancelled by its caller` };
+    this.reply(
+      context.id,
+      () => encode(errorFrame(context.id, error)),
+      () => error,
+    );
+  }
+
+  /** The call reached a final state. Calls cancelled by the connection's end send nothing, so a batch must not wait for them. */
   private finished(id: Id, cancelled: boolean): void {
     const entry = this.inFlight.get(id);
     this.inFlight.delete(id);
     if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
-    if (cancelled) entry?.batch?.drop();
+    if (cancelled && !entry?.cancelAnswered) entry?.batch?.drop();
     if (this.inFlight.size === 0) this.options.idle?.();
   }
 

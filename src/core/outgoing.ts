@@ -19,7 +19,7 @@ import { callMachine, type CallContext, type CallEvent, type CallInput, type Cal
 import { CancelBatcher } from './cancel-batcher.js';
 import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
 import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from '../errors.js';
-import type { ErrorObject } from '../protocol/jsonrpc.js';
+import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
@@ -33,6 +33,8 @@ interface PendingCall extends QueuedCall {
   onAbort: (() => void) | undefined;
   /** Set once the call's final state is reached (its actor may still be finishing the step). */
   settled: boolean;
+  /** `$/cancelRequest` went to the peer for this call: a -32800 answer to it is expected. */
+  cancelSent: boolean;
   /** Where the caller made the call (see `captureCallSite`): the stack its failure shows. */
   site: Error | undefined;
 }
@@ -140,6 +142,7 @@ export class OutgoingCalls {
         signal,
         onAbort: undefined,
         settled: false,
+        cancelSent: false,
         site,
       };
       this.pending.set(input.id, call);
@@ -197,7 +200,12 @@ export class OutgoingCalls {
   route(id: string | number | null, outcome: { result: unknown } | { error: ErrorObject }): UnmatchedReason | undefined {
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
-    if (!call) return this.settledIds.reasonFor(id);
+    if (!call) {
+      // The peer's answer to this side's $/cancelRequest (LSP: -32800) is expected, not late.
+      if ('error' in outcome && outcome.error.code === ErrorCodes.RequestCancelled && this.settledIds.cancelAcknowledged(id))
+        return undefined;
+      return this.settledIds.reasonFor(id);
+    }
     // A queued call has not been written yet: nothing can legitimately answer it.
     if (call.actor.in(QUEUED)) return 'unknown';
     if ('result' in outcome) {
@@ -232,6 +240,8 @@ export class OutgoingCalls {
 
   /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned (batched per tick). */
   notifyPeerOfCancel(id: string): void {
+    const call = this.pending.get(id);
+    if (call) call.cancelSent = true;
     this.cancels.cancel(id);
   }
 
@@ -245,7 +255,7 @@ export class OutgoingCalls {
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
     const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
-    this.settledIds.remember(id, answered ? 'answered' : 'abandoned');
+    this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
     if (status === 'resolved') call.resolve(context.result);
     else call.reject(failure(status, context, call.site));
   }

@@ -7,19 +7,21 @@
  * per accepted socket.
  */
 import { nanoid } from 'nanoid';
+import { callProxy } from './call-proxy.js';
 import { serverClosing } from './closing.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import type { Hooks } from '../hooks.js';
 import { ProtocolError, type ConnectionClosedError } from '../errors.js';
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
-import { IncomingCalls } from './incoming.js';
+import { IncomingCalls, type AnyMethod } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
 import { OutgoingCalls } from './outgoing.js';
 import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,
+  CallProxy,
   ConnectionInfo,
   Engine,
-  HandlerContext,
   MethodName,
   PeerApi,
   PeerEvents,
@@ -40,7 +42,9 @@ export interface PeerOptions extends ConnectionOptions {
   timeout: number;
   /** Errors that settle a call show the stack of the line that made it: see `ClientOptions.callSiteStacks`. */
   callSiteStacks: boolean;
-  methods: Record<string, (params: any, ctx: HandlerContext<any>) => unknown>;
+  methods: Record<string, AnyMethod>;
+  /** Middleware, error hook and logger around this side's handlers. */
+  hooks: Hooks;
   /** What runs each call's machine. */
   engine: Engine;
   exposeErrorStack: boolean;
@@ -57,6 +61,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   private readonly incoming: IncomingCalls;
   /** What the inbound dispatcher needs of this connection. */
   private readonly inbound: InboundHost;
+  private proxy: CallProxy<RemoteApi> | undefined;
 
   constructor(private readonly options: PeerOptions) {
     super(options);
@@ -76,7 +81,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     });
     this.incoming = new IncomingCalls({
       methods: options.methods,
-      peer: this as PeerApi<any>,
+      hooks: options.hooks,
+      peer: this as unknown as PeerApi<any>,
       connection: this.connection,
       write: (text) => write(text),
       inspect: options.inspect,
@@ -170,6 +176,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const incoming = this.incoming;
     return {
       limits: this.options.limits,
+      hooks: this.options.hooks,
+      connection: incoming.connection,
       get handling() {
         return incoming.size;
       },
@@ -183,6 +191,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
         if (reason) this.inbound.report(reason, frame, frame.id, describeUnmatched(reason));
       },
       notification: (method, params) => this.events.emit('notification', { method, params }),
+      runNotification: (method, params) => incoming.notify(method, params, this.options.limits.maxInFlight),
       report: (reason, message, id, detail) =>
         this.events.emit('unmatched', {
           reason,
@@ -242,6 +251,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       return Promise.reject(error);
     }
     return this.outgoing.start({ id, method, params, timeout, retry }, frame, signal);
+  }
+
+  /** The remote methods as functions: `await client.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
+  get call(): CallProxy<RemoteApi> {
+    return (this.proxy ??= callProxy<RemoteApi>((this as Peer<any>).request.bind(this)));
   }
 
   notify(method: string, params?: unknown): void {

@@ -3,7 +3,8 @@
  * pending call is told apart: for a call that ended without an answer (timeout,
  * cancel, connection lost, write failed) it is late; for a call already
  * answered it is a duplicate; for an id never seen (or long forgotten) it is
- * unknown.
+ * unknown. A call this side cancelled (`$/cancelRequest` sent) expects one
+ * -32800 answer from an LSP-style peer: that one is no surprise.
  *
  * Two generations: ids go into `recent`; when it holds `capacity` ids it
  * becomes `older` and the previous `older` is dropped whole. So the last
@@ -13,8 +14,8 @@
  */
 import type { UnmatchedReason } from '../types.js';
 
-/** How a call ended: with a response ('answered'), or without one ('abandoned'). */
-export type Ending = 'answered' | 'abandoned';
+/** How a call ended: with a response ('answered'), without one ('abandoned'), or cancelled at the peer too ('cancelled'). */
+export type Ending = 'answered' | 'abandoned' | 'cancelled';
 
 export class SettledIds {
   private recent = new Map<string, Ending>();
@@ -32,10 +33,21 @@ export class SettledIds {
     }
   }
 
+  /**
+   * The peer answered -32800 for `id`: true when this side had cancelled that call, so the answer is the one
+   * expected; false when it is not (reported as `reasonFor` says). Anything after it for that id, a second
+   * -32800 included, is late, as it was before this one.
+   */
+  cancelAcknowledged(id: string): boolean {
+    const generation = this.recent.get(id) === 'cancelled' ? this.recent : this.older.get(id) === 'cancelled' ? this.older : undefined;
+    generation?.set(id, 'abandoned');
+    return generation !== undefined;
+  }
+
   /** Why an answer for `id`, which no pending call has, matches nothing. */
   reasonFor(id: string): UnmatchedReason {
     const ending = this.recent.get(id) ?? this.older.get(id);
     if (ending === undefined) return 'unknown';
-    return ending === 'abandoned' ? 'late' : 'duplicate';
+    return ending === 'answered' ? 'duplicate' : 'late';
   }
 }

@@ -67,7 +67,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     methods: {
       echo: async (params, ctx) => {
         await sleep(Math.floor(Math.random() * maxDelay));
-        answered.push({ id: ctx.id, result: params });
+        answered.push({ id: ctx.id!, result: params });
         return params;
       },
       // Answers long after the caller's timeout. The caller's deadline cancels it here

@@ -92,7 +92,7 @@ describe('calls over a real WebSocket', () => {
       methods: {
         slowly: (_params: unknown, ctx) => {
           const answer = deferred<string>();
-          arrived.resolve({ id: ctx.id, answer });
+          arrived.resolve({ id: ctx.id!, answer });
           return answer.promise;
         },
       },

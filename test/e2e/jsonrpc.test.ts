@@ -125,7 +125,7 @@ describe('JSON-RPC 2.0 on the wire', () => {
   it('uses string nanoid ids, unique across clients', async () => {
     const seen: Array<string | number> = [];
     await server.close();
-    server = await serve({ methods: { id: (_p: unknown, ctx) => (seen.push(ctx.id), ctx.id) } });
+    server = await serve({ methods: { id: (_p: unknown, ctx) => (seen.push(ctx.id!), ctx.id) } });
     const clients = [connect(server.url), connect(server.url), connect(server.url)];
     await Promise.all(clients.flatMap((c) => Array.from({ length: 50 }, () => c.request('id'))));
     await Promise.all(clients.map((c) => c.close()));
@@ -152,7 +152,7 @@ describe('misuse', () => {
       new RangeError('options.timeout must be greater than 0 and at most 2147483647 ms, got 0'),
     );
     await expect(serve({ methods: { x: 1 as never } })).rejects.toThrow(
-      new TypeError('options.methods.x must be a function, got number 1'),
+      new TypeError('options.methods.x must be a function or { params, handler }, got number 1'),
     );
   });
 

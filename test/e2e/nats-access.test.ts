@@ -101,7 +101,7 @@ describe('a NATS responder with authenticate', () => {
       authenticate: ({ headers }) => headers.authorization === 'Bearer good',
       methods: {
         wait: (_p: unknown, ctx) => {
-          ids.push(ctx.id);
+          ids.push(ctx.id!);
           return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted')))));
         },
       },

@@ -14,7 +14,7 @@ async function setup(options: { clock?: SimulatedClock; settledMemory?: number }
   server = await serve({
     methods: {
       echo: (p: unknown) => p,
-      hold: (_p: unknown, ctx) => new Promise((resolve) => held.set(ctx.id, resolve)),
+      hold: (_p: unknown, ctx) => new Promise((resolve) => held.set(ctx.id!, resolve)),
     },
   });
   client = connect(server.url, options);

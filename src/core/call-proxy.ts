@@ -1,0 +1,39 @@
+/**
+ * `peer.call.add([1, 2], options)`: the remote methods as functions, each the
+ * same as `peer.request('add', [1, 2], options)`. One Proxy per peer; each
+ * method's function is made on first use and cached, so a call through the
+ * proxy allocates nothing more than `request` does.
+ *
+ * The proxy must not look like a promise: `await peer.call` would call a
+ * method named `then`. So `then` and every symbol key (`Symbol.toPrimitive`,
+ * `Symbol.iterator`, inspection) read as undefined, and a method of that name
+ * is called with `request('then', …)`.
+ */
+import type { AnyApi, CallProxy, PeerApi } from '../types.js';
+
+type Request = PeerApi['request'];
+
+/** Most functions cached per proxy: names past it (computed ones, say) get a new function on each access. */
+const MAX_CACHED = 1_000;
+
+export function callProxy<RemoteApi extends AnyApi>(request: Request): CallProxy<RemoteApi> {
+  const cache = new Map<string, (params?: unknown, options?: never) => Promise<unknown>>();
+  const target = Object.create(null) as object;
+  return new Proxy(target, {
+    get(_target, key) {
+      if (typeof key === 'symbol' || key === 'then') return undefined;
+      let fn = cache.get(key);
+      if (fn === undefined) {
+        fn = (params, options) => request(key, params, options);
+        if (cache.size < MAX_CACHED) cache.set(key, fn);
+      }
+      return fn;
+    },
+    // Enumerable keys, `in` and writes mean nothing here: the remote side decides which methods exist.
+    has: () => false,
+    ownKeys: () => [],
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  }) as CallProxy<RemoteApi>;
+}

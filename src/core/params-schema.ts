@@ -1,0 +1,56 @@
+/**
+ * Params checked by a Standard Schema before the handler runs: a method given
+ * as `{ params: schema, handler }`. Invalid params are the caller's error,
+ * -32602 with the schema's issues in `data` (made JSON-safe: a path segment can
+ * be a symbol or an object, a message anything a library put there).
+ */
+import { RpcError } from '../errors.js';
+import { ErrorCodes } from '../protocol/jsonrpc.js';
+import type { StandardSchemaV1 } from '../standard-schema.js';
+
+/** Most issues sent back in one -32602: a schema can report one per element of a large array. */
+const MAX_ISSUES = 100;
+
+/** One issue as it travels: a message and the path to the value, as keys. */
+export interface ParamsIssue {
+  message: string;
+  path?: (string | number)[];
+}
+
+/** Whether `value` looks like a Standard Schema (version 1, with a `validate` function). */
+export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } })['~standard'];
+  return props !== null && typeof props === 'object' && props.version === 1 && typeof props.validate === 'function';
+}
+
+/**
+ * The params as the schema outputs them, or a rejection with -32602 naming the method, with the issues in
+ * `data.issues`. Synchronous schemas answer synchronously (no promise made on the valid path).
+ */
+export function checkParams(schema: StandardSchemaV1, params: unknown, method: string): unknown {
+  const result = schema['~standard'].validate(params);
+  if (result instanceof Promise) return result.then((settled) => outcome(settled, method));
+  return outcome(result, method);
+}
+
+function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unknown {
+  if (!result.issues) return result.value;
+  throw invalidParams(method, result.issues);
+}
+
+function invalidParams(method: string, issues: ReadonlyArray<StandardSchemaV1.Issue>): RpcError {
+  const list = [...issues].slice(0, MAX_ISSUES).map(toJson);
+  const first = list[0] ? `: ${list[0].path ? `${list[0].path.join('.')}: ` : ''}${list[0].message}` : '';
+  return new RpcError(ErrorCodes.InvalidParams, `invalid params for "${method}"${first}`, { issues: list });
+}
+
+function toJson(issue: StandardSchemaV1.Issue): ParamsIssue {
+  const message = typeof issue.message === 'string' ? issue.message : String(issue.message);
+  if (!issue.path || issue.path.length === 0) return { message };
+  return { message, path: issue.path.map((segment) => key(typeof segment === 'object' && segment !== null ? segment.key : segment)) };
+}
+
+function key(segment: PropertyKey): string | number {
+  return typeof segment === 'number' ? segment : typeof segment === 'symbol' ? (segment.description ?? 'symbol') : String(segment);
+}

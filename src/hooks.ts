@@ -1,0 +1,184 @@
+/**
+ * Hooks around incoming calls, the same for every responder (WebSocket server,
+ * NATS responder, a client answering its server, the HTTP endpoint): middleware
+ * around each handler, an error hook and a logger. One options block
+ * (`HookOptions`), resolved and validated here once into `Hooks`, which the
+ * inbound dispatcher (protocol errors it answers) and the incoming calls
+ * (handler errors) report to.
+ *
+ *   request ─▶ use[0] ─▶ use[1] ─▶ … ─▶ params schema ─▶ handler
+ *              (each `async (ctx, next) => …`: before, `await next()`, after)
+ */
+import { RpcError } from './errors.js';
+import { messageOf } from './core/handler-error.js';
+import { ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
+import type { ConnectionInfo, HandlerContext } from './types.js';
+
+/** What a middleware gets: the handler's context, and the params as they came (before any schema check). */
+export interface MiddlewareContext<RemoteApi extends object = any> extends HandlerContext<RemoteApi> {
+  readonly params: unknown;
+}
+
+/**
+ * Runs around every handler, in the order of `use` (the first is outermost): call `next()` to run the rest of
+ * the chain and the handler and get its result; return a value to answer with it, throw (an `RpcError` to
+ * choose the code) to refuse. A notification runs the chain too (`ctx.id` is undefined); its result is dropped.
+ */
+export type Middleware = (ctx: MiddlewareContext, next: () => Promise<unknown>) => unknown;
+
+/** A pino-style logger: `logger.warn({ method, code }, 'message')`. `console` works too. */
+export interface Logger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** Where an error happened, as `onError` sees it. */
+export interface ErrorInfo {
+  /** The method called, when known (a frame that could not be read has none). */
+  method: string | undefined;
+  /** The request's id: undefined for a notification, null when it could not be read. */
+  id: Id | null | undefined;
+  /** Who sent it. */
+  connection: ConnectionInfo;
+  /**
+   * `'handler'`: a handler or middleware threw (or a schema refused the params); `'protocol'`: the responder
+   * itself answered an error (parse error, invalid request, method not found, batch or depth limit, busy,
+   * duplicate id); `'notification'`: a handler run by a notification threw (nobody is answered).
+   */
+  kind: 'handler' | 'protocol' | 'notification';
+  /** The error sent back to the caller (none for a notification). */
+  response: ErrorObject | undefined;
+}
+
+export interface HookOptions {
+  /** Middleware run around every handler, first to last: see `Middleware`. Default: none. */
+  use?: Middleware[];
+  /**
+   * Called with every error a handler or middleware throws (as thrown: `error.message` and `error.stack` are
+   * there, whatever the caller is sent) and every protocol error this side answers (as an `RpcError` with the
+   * code and message sent). An `onError` that throws is logged (`logger.error`) and otherwise ignored. Default: none.
+   */
+  onError?: (error: unknown, info: ErrorInfo) => void;
+  /**
+   * A pino-style logger. Levels: `error` for what a handler or middleware throws that is not an `RpcError`
+   * (a bug; with the error), and a throwing `onError`; `warn` for protocol errors answered (parse error,
+   * invalid request, method not found, limits, busy), handler timeouts and notifications not run (busy); `debug` for `RpcError`s thrown on
+   * purpose (refusals, invalid params). Nothing is logged per call at `info`. Default: none.
+   */
+  logger?: Logger;
+  /**
+   * Whether the message of an error a handler throws that is not an `RpcError` goes to the caller. `true`:
+   * -32603 with the error's message (and its `name` in `data`). `false`: -32603 "internal error" only; the
+   * message still reaches `onError` and `logger`. An `RpcError` is always sent as thrown. Default: true.
+   */
+  exposeErrors?: boolean;
+}
+
+const LOGGER_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** `HookOptions`, validated; every responder of a server shares one. */
+export class Hooks {
+  /** The middleware, copied (a later change to the user's array changes nothing); empty when none. */
+  readonly use: readonly Middleware[];
+  readonly exposeErrors: boolean;
+  private readonly onError: HookOptions['onError'];
+  private readonly logger: Logger | undefined;
+
+  constructor(options: HookOptions = {}) {
+    const { use, onError, logger, exposeErrors } = options;
+    if (use !== undefined && !Array.isArray(use)) throw new TypeError(`options.use must be an array of functions, got ${typeof use}`);
+    (use ?? []).forEach((middleware, i) => {
+      if (typeof middleware !== 'function') throw new TypeError(`options.use[${i}] must be a function, got ${describe(middleware)}`);
+    });
+    if (onError !== undefined && typeof onError !== 'function')
+      throw new TypeError(`options.onError must be a function, got ${describe(onError)}`);
+    if (logger !== undefined) {
+      if (logger === null || typeof logger !== 'object') throw new TypeError(`options.logger must be an object, got ${describe(logger)}`);
+      for (const level of LOGGER_LEVELS) {
+        if (typeof logger[level] !== 'function')
+          throw new TypeError(`options.logger.${level} must be a function, got ${describe(logger[level])}`);
+      }
+    }
+    if (exposeErrors !== undefined && typeof exposeErrors !== 'boolean')
+      throw new TypeError(`options.exposeErrors must be a boolean, got ${describe(exposeErrors)}`);
+    this.use = Object.freeze([...(use ?? [])]);
+    this.onError = onError;
+    this.logger = logger;
+    this.exposeErrors = exposeErrors ?? true;
+  }
+
+  /** Whether anything listens: when not, reporting is skipped before building anything. */
+  get listening(): boolean {
+    return this.onError !== undefined || this.logger !== undefined;
+  }
+
+  /** A handler, a middleware or a params schema threw `error`; `response` is what the caller is sent. */
+  handlerError(error: unknown, method: string, id: Id | undefined, connection: ConnectionInfo, response?: ErrorObject): void {
+    if (!this.listening) return;
+    const kind = id === undefined ? 'notification' : 'handler';
+    this.report(error, { method, id, connection, kind, response }, ...levelOf(error, method, kind));
+  }
+
+  /** This side answered `response` itself, without running a handler. */
+  protocolError(response: ErrorObject, method: string | undefined, id: Id | null | undefined, connection: ConnectionInfo): void {
+    if (!this.listening) return;
+    const error = new RpcError(response.code, response.message, response.data);
+    this.report(error, { method, id, connection, kind: 'protocol', response }, 'warn', `answered ${response.code}: ${response.message}`);
+  }
+
+  private report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {
+    if (this.onError) {
+      try {
+        this.onError(error, info);
+      } catch (thrown) {
+        this.log('error', { err: thrown, method: info.method, id: info.id }, `onError threw: ${messageOf(thrown)}`);
+      }
+    }
+    this.log(level, { err: error, method: info.method, id: info.id, code: info.response?.code, kind: info.kind }, message);
+  }
+
+  /** A logger that throws breaks nothing. */
+  private log(level: (typeof LOGGER_LEVELS)[number], fields: object, message: string): void {
+    try {
+      this.logger?.[level](fields, message);
+    } catch {
+      // Nowhere left to report it.
+    }
+  }
+}
+
+/** The hooks of a responder given none: nothing runs around handlers, nothing is reported. */
+export const NO_HOOKS = new Hooks();
+
+/** Resolves the hook options of a server or client; `NO_HOOKS` when none is given. */
+export function resolveHooks(options: HookOptions): Hooks {
+  const { use, onError, logger, exposeErrors } = options;
+  if (use === undefined && onError === undefined && logger === undefined && exposeErrors === undefined) return NO_HOOKS;
+  return new Hooks({ use, onError, logger, exposeErrors });
+}
+
+/** An `RpcError` was thrown on purpose (debug; a handler timeout or a notification refused busy is warn); anything else is a bug (error). */
+function levelOf(error: unknown, method: string, kind: ErrorInfo['kind']): ['debug' | 'warn' | 'error', string] {
+  const where = kind === 'notification' ? `notification "${method}"` : `"${method}"`;
+  if (isRpcError(error)) {
+    const code = (error as RpcError).code;
+    const warn = code === ErrorCodes.HandlerTimeout || code === ErrorCodes.ServerBusy;
+    return [warn ? 'warn' : 'debug', `${where} answered ${code}: ${messageOf(error)}`];
+  }
+  return ['error', `${where} threw: ${messageOf(error)}`];
+}
+
+/** `instanceof` on a thrown value can throw (a Proxy's trap). */
+function isRpcError(value: unknown): boolean {
+  try {
+    return value instanceof RpcError;
+  } catch {
+    return false;
+  }
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}

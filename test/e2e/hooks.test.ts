@@ -1,0 +1,270 @@
+/** Middleware, onError, logger and exposeErrors, over real sockets. */
+import { describe, expect, it } from 'vitest';
+import {
+  connect,
+  RemoteError,
+  RpcError,
+  serve,
+  type Client,
+  type ErrorInfo,
+  type Logger,
+  type Middleware,
+  type Server,
+} from '../../src/index.js';
+import { closeAfterEach, rawClient, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let raw: Awaited<ReturnType<typeof rawClient>> | undefined;
+
+closeAfterEach(() => [raw, client, server]);
+
+/** A logger that records each call as [level, message, fields]. */
+function recordingLogger() {
+  const lines: Array<[string, string, Record<string, unknown>]> = [];
+  const at = (level: string) => (fields: object, message: string) => void lines.push([level, message, fields as Record<string, unknown>]);
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { logger, lines };
+}
+
+describe('middleware (options.use)', () => {
+  it('runs around every handler in order, onion-style, with the params and connection in ctx', async () => {
+    const trail: string[] = [];
+    const outer: Middleware = async (ctx, next) => {
+      trail.push(`outer in ${ctx.method} ${JSON.stringify(ctx.params)} ${ctx.connection.transport}`);
+      const result = await next();
+      trail.push('outer out');
+      return result;
+    };
+    const inner: Middleware = async (_ctx, next) => {
+      trail.push('inner in');
+      const result = await next();
+      trail.push('inner out');
+      return result;
+    };
+    server = await serve({ use: [outer, inner], methods: { add: ([a, b]: [number, number]) => (trail.push('handler'), a + b) } });
+    client = connect(server.url);
+    expect(await client.request('add', [1, 2])).toBe(3);
+    expect(trail).toEqual(['outer in add [1,2] ws', 'inner in', 'handler', 'inner out', 'outer out']);
+  });
+
+  it('can refuse with an RpcError (the handler does not run), change the result, or answer without the handler', async () => {
+    let ran = 0;
+    const refuse: Middleware = (ctx, next) => {
+      if (ctx.method === 'secret') throw new RpcError(-32003, 'not for you', { method: ctx.method });
+      return next();
+    };
+    const double: Middleware = async (ctx, next) => (ctx.method === 'add' ? ((await next()) as number) * 2 : next());
+    const cached: Middleware = (ctx, next) => (ctx.method === 'cached' ? 'from cache' : next());
+    server = await serve({
+      use: [refuse, double, cached],
+      methods: {
+        secret: () => (ran++, 'the secret'),
+        add: ([a, b]: [number, number]) => a + b,
+        cached: () => (ran++, 'from handler'),
+      },
+    });
+    client = connect(server.url);
+    const refused = await settle(client.request('secret'));
+    expect(refused.error).toBeInstanceOf(RemoteError);
+    expect([refused.error.code, refused.error.message, refused.error.data]).toEqual([-32003, 'not for you', { method: 'secret' }]);
+    expect(await client.request('add', [1, 2])).toBe(6);
+    expect(await client.request('cached')).toBe('from cache');
+    expect(ran).toBe(0);
+  });
+
+  it('answers -32603 when a middleware calls next() twice, and the handler runs once', async () => {
+    let ran = 0;
+    server = await serve({
+      use: [
+        async (_ctx, next) => {
+          await next();
+          return next();
+        },
+      ],
+      methods: { once: () => ++ran },
+    });
+    client = connect(server.url);
+    const { error } = await settle(client.request('once'));
+    expect([error.code, error.message]).toEqual([-32603, 'next() called more than once by middleware 0 (options.use[0])']);
+    expect(ran).toBe(1);
+  });
+
+  it('refuses a use that is not an array of functions, a logger without its levels and an onError that is not a function', async () => {
+    await expect(serve({ use: [() => {}, 'x' as never], methods: {} })).rejects.toThrow(
+      new TypeError('options.use[1] must be a function, got string'),
+    );
+    await expect(serve({ use: (() => {}) as never, methods: {} })).rejects.toThrow(
+      new TypeError('options.use must be an array of functions, got function'),
+    );
+    await expect(serve({ logger: { debug() {}, info() {}, warn() {} } as never, methods: {} })).rejects.toThrow(
+      new TypeError('options.logger.error must be a function, got undefined'),
+    );
+    await expect(serve({ onError: 1 as never, methods: {} })).rejects.toThrow(
+      new TypeError('options.onError must be a function, got number'),
+    );
+    await expect(serve({ exposeErrors: 'no' as never, methods: {} })).rejects.toThrow(
+      new TypeError('options.exposeErrors must be a boolean, got string'),
+    );
+    expect(() => connect('ws://127.0.0.1:1', { use: [null as never] })).toThrow(
+      new TypeError('options.use[0] must be a function, got null'),
+    );
+  });
+});
+
+describe('onError and logger', () => {
+  it('sees what a handler throws, message and stack, with method, id and connection; the client gets the message by default', async () => {
+    const seen: Array<[unknown, ErrorInfo]> = [];
+    const { logger, lines } = recordingLogger();
+    server = await serve({
+      onError: (error, info) => seen.push([error, info]),
+      logger,
+      methods: {
+        boom: () => {
+          throw new Error('secret internals');
+        },
+      },
+    });
+    client = connect(server.url);
+    const { error } = await settle(client.request('boom'));
+    expect([error.code, error.message]).toEqual([-32603, 'secret internals']);
+    expect(seen).toHaveLength(1);
+    const [thrown, info] = seen[0]!;
+    expect((thrown as Error).message).toBe('secret internals');
+    expect((thrown as Error).stack).toContain('hooks.test.ts');
+    expect(info).toMatchObject({ method: 'boom', kind: 'handler', response: { code: -32603, message: 'secret internals' } });
+    expect(typeof info.id).toBe('string');
+    expect(info.connection.transport).toBe('ws');
+    expect(lines.map(([level, message]) => [level, message])).toEqual([['error', '"boom" threw: secret internals']]);
+    expect(lines[0]![2]).toMatchObject({ err: thrown, method: 'boom', code: -32603, kind: 'handler' });
+  });
+
+  it('with exposeErrors: false, answers -32603 "internal error" while onError and logger still see the message', async () => {
+    const seen: unknown[] = [];
+    server = await serve({
+      exposeErrors: false,
+      onError: (error) => seen.push(error),
+      methods: {
+        boom: () => {
+          throw new Error('secret internals');
+        },
+        refuse: () => {
+          throw new RpcError(-32010, 'meant for the caller', { retry: false });
+        },
+      },
+    });
+    client = connect(server.url);
+    const hidden = await settle(client.request('boom'));
+    expect([hidden.error.code, hidden.error.message, hidden.error.data]).toEqual([-32603, 'internal error', undefined]);
+    expect((seen[0] as Error).message).toBe('secret internals');
+    const refused = await settle(client.request('refuse'));
+    expect([refused.error.code, refused.error.message, refused.error.data]).toEqual([-32010, 'meant for the caller', { retry: false }]);
+  });
+
+  it('sees what a middleware throws, and logs an RpcError thrown on purpose at debug, not error', async () => {
+    const seen: Array<[unknown, ErrorInfo]> = [];
+    const { logger, lines } = recordingLogger();
+    server = await serve({
+      use: [
+        () => {
+          throw new RpcError(-32003, 'denied');
+        },
+      ],
+      onError: (error, info) => seen.push([error, info]),
+      logger,
+      methods: { m: () => 1 },
+    });
+    client = connect(server.url);
+    await settle(client.request('m'));
+    expect(seen.map(([error, info]) => [(error as RpcError).code, info.kind, info.method])).toEqual([[-32003, 'handler', 'm']]);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([['debug', '"m" answered -32003: denied']]);
+  });
+
+  it('sees the protocol errors the server answers: parse error, invalid request, method not found, batch limit, busy', async () => {
+    const seen: Array<[number, ErrorInfo['kind'], string | undefined, unknown]> = [];
+    const { logger, lines } = recordingLogger();
+    let release!: () => void;
+    server = await serve({
+      maxBatch: 2,
+      maxInFlightPerConnection: 1,
+      onError: (error, info) => seen.push([(error as RpcError).code, info.kind, info.method, info.id]),
+      logger,
+      methods: { hold: () => new Promise<void>((resolve) => (release = resolve)) },
+    });
+    raw = await rawClient(server.url);
+    raw.send('{"jsonrpc":');
+    expect(await raw.next()).toMatchObject({ id: null, error: { code: -32700 } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 7 }));
+    expect(await raw.next()).toMatchObject({ id: 1, error: { code: -32600 } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'nope' }));
+    expect(await raw.next()).toMatchObject({ id: 2, error: { code: -32601 } });
+    raw.send(JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'hold' }))));
+    expect(await raw.next()).toMatchObject({ id: null, error: { code: -32600 } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'hold' }));
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'hold' }));
+    expect(await raw.next()).toMatchObject({ id: 4, error: { code: -32000 } });
+    release();
+    expect(await raw.next()).toMatchObject({ id: 3, result: null });
+    expect(seen).toEqual([
+      [-32700, 'protocol', undefined, null],
+      [-32600, 'protocol', undefined, 1],
+      [-32601, 'protocol', 'nope', 2],
+      [-32600, 'protocol', undefined, null],
+      [-32000, 'protocol', 'hold', 4],
+    ]);
+    expect(new Set(lines.map(([level]) => level))).toEqual(new Set(['warn']));
+    expect(lines).toHaveLength(5);
+  });
+
+  it('keeps answering when onError and the logger throw; a throwing onError is logged at error', async () => {
+    const errors: string[] = [];
+    const throwing = () => {
+      throw new Error('hook broke');
+    };
+    server = await serve({
+      onError: throwing,
+      logger: {
+        debug: throwing,
+        info: throwing,
+        warn: throwing,
+        error: (_fields, message) => {
+          errors.push(message);
+          throw new Error('logger broke too');
+        },
+      },
+      methods: {
+        boom: () => {
+          throw new Error('x');
+        },
+        ok: () => 'fine',
+      },
+    });
+    client = connect(server.url);
+    const { error } = await settle(client.request('boom'));
+    expect([error.code, error.message]).toEqual([-32603, 'x']);
+    expect((await settle(client.request('missing'))).error.code).toBe(-32601);
+    expect(await client.request('ok')).toBe('fine');
+    expect(errors).toEqual(['onError threw: hook broke', '"boom" threw: x', 'onError threw: hook broke']);
+  });
+
+  it('a client answering its server has the same hooks', async () => {
+    const seen: ErrorInfo[] = [];
+    server = await serve({ methods: {} });
+    client = connect(server.url, {
+      use: [async (ctx, next) => `${String(await next())} via ${ctx.method}`],
+      onError: (_error, info) => seen.push(info),
+      methods: {
+        hello: () => 'hi',
+        fail: () => {
+          throw new Error('client side');
+        },
+      },
+    });
+    await client.ready;
+    await until(() => server!.connections.size === 1, 'the server to see the client');
+    const peer = [...server.connections][0]!;
+    expect(await peer.request('hello')).toBe('hi via hello');
+    await settle(peer.request('fail'));
+    expect(seen.map((info) => [info.method, info.kind])).toEqual([['fail', 'handler']]);
+  });
+});

@@ -1,0 +1,82 @@
+/** The same hooks, schema checks and interop answers on a NATS responder as over WebSocket. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { connect, serve, type Client, type ErrorInfo, type NatsServer, type UnmatchedEvent } from '../../src/index.js';
+import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+
+let nats: NatsServerProcess;
+let client: Client | undefined;
+let responder: NatsServer | undefined;
+let subjectCount = 0;
+const nextSubject = () => `test.hooks${++subjectCount}`;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+closeAfterEach(() => [client, responder]);
+
+describe('a NATS responder', () => {
+  it('runs middleware, checks params by schema, and reports handler and protocol errors to onError', async () => {
+    const subject = nextSubject();
+    const seen: Array<[string | undefined, ErrorInfo['kind'], string]> = [];
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      use: [async (ctx, next) => ({ wrapped: await next(), via: ctx.connection.transport })],
+      onError: (error, info) => seen.push([info.method, info.kind, (error as Error).message]),
+      methods: {
+        add: { params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b },
+        boom: () => {
+          throw new Error('secret internals');
+        },
+      },
+    });
+    client = connect(nats.url, { subject });
+    expect(await client.request('add', [1, 2])).toEqual({ wrapped: 3, via: 'nats' });
+    expect((await settle(client.request('add', { a: 1 }))).error.code).toBe(-32602);
+    expect((await settle(client.request('boom'))).error.message).toBe('secret internals');
+    expect((await settle(client.request('missing'))).error.code).toBe(-32601);
+    expect(seen.map(([method, kind]) => [method, kind])).toEqual([
+      ['add', 'handler'],
+      ['boom', 'handler'],
+      ['missing', 'protocol'],
+    ]);
+  });
+
+  it('answers -32800 to a cancelled call, which the client expects (not late), and runs notifications', async () => {
+    const subject = nextSubject();
+    const started = deferred();
+    const aborted = deferred();
+    const logged = deferred<unknown>();
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      methods: {
+        slow: (_p: unknown, ctx) =>
+          new Promise((_resolve, reject) => {
+            started.resolve();
+            ctx.signal.addEventListener('abort', () => (aborted.resolve(), reject(new Error('aborted'))));
+          }),
+        log: (params: unknown) => logged.resolve(params),
+        echo: (p: unknown) => p,
+      },
+    });
+    client = connect(nats.url, { subject });
+    const unmatched: UnmatchedEvent[] = [];
+    client.on('unmatched', (event) => unmatched.push(event));
+    const controller = new AbortController();
+    const call = client.request('slow', undefined, { signal: controller.signal });
+    await started.promise;
+    controller.abort(new Error('stop'));
+    expect((await settle(call)).error.message).toBe('stop');
+    await aborted.promise;
+    client.notify('log', { line: 1 });
+    expect(await logged.promise).toEqual({ line: 1 });
+    expect(await client.request('echo', ['after'])).toEqual(['after']);
+    expect(unmatched).toEqual([]);
+  });
+});

@@ -1,0 +1,120 @@
+/** Params checked by a Standard Schema before the handler runs, with zod and with hand-written schemas, over real sockets. */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { connect, method, serve, type Client, type Server, type StandardSchemaV1 } from '../../src/index.js';
+import { closeAfterEach, settle } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+
+closeAfterEach(() => [client, server]);
+
+/** A Standard Schema written by hand: a pair of numbers, checked synchronously or (async) in a later tick. */
+function pairSchema(async: boolean): StandardSchemaV1<[number, number]> {
+  const validate = (value: unknown): StandardSchemaV1.Result<[number, number]> => {
+    if (Array.isArray(value) && value.length === 2 && value.every((n) => typeof n === 'number'))
+      return { value: [value[0] as number, value[1] as number] };
+    if (!Array.isArray(value)) return { issues: [{ message: 'expected an array of two numbers' }] };
+    return {
+      issues: value.flatMap((n, i) =>
+        typeof n === 'number' ? [] : [{ message: `expected a number, got ${typeof n}`, path: [{ key: i }, Symbol('deep'), 'x'] }],
+      ),
+    };
+  };
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: async ? (value) => new Promise((resolve) => setImmediate(() => resolve(validate(value)))) : validate,
+    },
+  };
+}
+
+describe('methods given as { params: schema, handler }', () => {
+  it('run the handler with the schema output (zod), and answer -32602 with the issues in data for params it refuses', async () => {
+    let ran = 0;
+    server = await serve({
+      methods: {
+        add: { params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => (ran++, a + b) },
+        greet: { params: z.object({ name: z.string().trim() }), handler: ({ name }) => `hello ${name}` },
+      },
+    });
+    client = connect(server.url);
+    expect(await client.request('add', [1, 2])).toBe(3);
+    expect(await client.request('greet', { name: '  Ada ' })).toBe('hello Ada');
+
+    // Named params where the handler destructures an array: told from the schema, -32602 (not -32603 "not iterable").
+    const named = await settle(client.request('add', { a: 1, b: 2 }));
+    expect([named.error.name, named.error.code]).toEqual(['RemoteError', -32602]);
+    expect(named.error.message).toMatch(/^invalid params for "add": /);
+    expect(named.error.data).toEqual({ issues: [expect.objectContaining({ message: expect.any(String) })] });
+
+    const wrong = await settle(client.request('add', [1, 'two']));
+    expect(wrong.error.code).toBe(-32602);
+    expect(wrong.error.data.issues).toEqual([{ message: expect.any(String), path: [1] }]);
+    expect(ran).toBe(1);
+  });
+
+  it('take hand-written Standard Schemas, sync or async; issue paths are made JSON-safe (segments, symbols)', async () => {
+    for (const async of [false, true]) {
+      server = await serve({ methods: { add: { params: pairSchema(async), handler: ([a, b]) => a + b } } });
+      client = connect(server.url);
+      expect(await client.request('add', [2, 3])).toBe(5);
+      const { error } = await settle(client.request('add', [2, 'x']));
+      expect([error.code, error.message, error.data]).toEqual([
+        -32602,
+        'invalid params for "add": 1.deep.x: expected a number, got string',
+        { issues: [{ message: 'expected a number, got string', path: [1, 'deep', 'x'] }] },
+      ]);
+      const none = await settle(client.request('add'));
+      expect([none.error.code, none.error.data]).toEqual([-32602, { issues: [{ message: 'expected an array of two numbers' }] }]);
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('answer -32603 when the schema itself throws, and send at most 100 issues', async () => {
+    const throwing: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => {
+          throw new Error('schema bug');
+        },
+      },
+    };
+    server = await serve({
+      methods: {
+        broken: { params: throwing, handler: () => 1 },
+        many: { params: z.array(z.number()), handler: (list) => list.length },
+      },
+    });
+    client = connect(server.url);
+    const broken = await settle(client.request('broken', []));
+    expect([broken.error.code, broken.error.message]).toEqual([-32603, 'schema bug']);
+    const many = await settle(
+      client.request(
+        'many',
+        Array.from({ length: 500 }, () => 'x'),
+      ),
+    );
+    expect(many.error.code).toBe(-32602);
+    expect(many.error.data.issues).toHaveLength(100);
+  });
+
+  it('check params after the middleware, which sees them unchecked; method() types a method declared apart', async () => {
+    const seen: unknown[] = [];
+    const add = method({ params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b });
+    const methods = { add };
+    server = await serve({ use: [(ctx, next) => (seen.push(ctx.params), next())], methods });
+    const typed = connect<typeof methods>(server.url);
+    client = typed as Client;
+    const sum: number = await typed.request('add', [4, 5]);
+    expect(sum).toBe(9);
+    expect((await settle(typed.request('add', ['x', 1] as never))).error.code).toBe(-32602);
+    expect(seen).toEqual([
+      [4, 5],
+      ['x', 1],
+    ]);
+  });
+});
