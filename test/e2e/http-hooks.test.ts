@@ -12,6 +12,10 @@ afterEach(async () => {
   server = undefined;
 });
 
+type Answer = { result?: unknown; error: { code: number; message: string } };
+
+const answer = async (response: Promise<Response>) => (await (await response).json()) as Answer;
+
 const post = (url: string, body: unknown, token: string) =>
   fetch(url, {
     method: 'POST',
@@ -53,7 +57,7 @@ it('gives handlers and middleware the POST as ctx.connection, with what authenti
     id: 1,
     result: 'dropped',
   });
-  const refused = await (await post(url, { jsonrpc: '2.0', id: 2, method: 'drop' }, 'bob')).json();
+  const refused = await answer(post(url, { jsonrpc: '2.0', id: 2, method: 'drop' }, 'bob'));
   expect(refused.error).toMatchObject({ code: ErrorCodes.AccessDenied, message: 'admins only' });
   expect((await post(url, { jsonrpc: '2.0', id: 3, method: 'drop' }, 'eve')).status).toBe(401);
 
@@ -61,9 +65,9 @@ it('gives handlers and middleware the POST as ctx.connection, with what authenti
   expect(seen[0]!.headers.authorization).toBe('Bearer ada');
   expect(seen[1]!.data).toEqual({ role: 'user' });
 
-  const failed = await (await post(url, { jsonrpc: '2.0', id: 4, method: 'fail' }, 'ada')).json();
+  const failed = await answer(post(url, { jsonrpc: '2.0', id: 4, method: 'fail' }, 'ada'));
   expect(failed.error.message).toBe('secret internals');
-  const notFound = await (await post(url, { jsonrpc: '2.0', id: 5, method: 'nope' }, 'ada')).json();
+  const notFound = await answer(post(url, { jsonrpc: '2.0', id: 5, method: 'nope' }, 'ada'));
   expect(notFound.error.code).toBe(ErrorCodes.MethodNotFound);
   const handlerError = errors.find((e) => e.info.method === 'fail');
   expect((handlerError?.error as Error).message).toBe('secret internals');
