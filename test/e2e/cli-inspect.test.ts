@@ -24,8 +24,8 @@ function startInspect(...args: string[]) {
 }
 
 describe('callstate inspect (built package)', () => {
-  it('serves the page on the port given, runs demo traffic, and exits 0 on SIGTERM', async () => {
-    const run = startInspect('--port', '0', '--host', '127.0.0.1');
+  it('serves the page on the port given (--port 0 honoured), runs demo traffic with --demo, and exits 0 on SIGTERM', async () => {
+    const run = startInspect('--port', '0', '--host', '127.0.0.1', '--demo');
     try {
       const url = await run.url;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -56,24 +56,47 @@ describe('callstate inspect (built package)', () => {
     expect(run.output().stderr).toBe('');
   });
 
-  it('exits 1 with the reason when the port is taken, leaving nothing running', async () => {
-    const first = startInspect('--port', '0');
+  it('exits 4 with the reason when the port is taken, leaving nothing running', async () => {
+    const first = startInspect('--port=0');
     try {
       const port = new URL(await first.url).port;
       const second = spawnSync(process.execPath, [bin, 'inspect', '--port', port], { encoding: 'utf8', timeout: 30_000 });
-      expect(second.status).toBe(1);
-      expect(second.stderr).toBe(`callstate: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(second.status).toBe(4);
+      expect(second.stderr).toBe(`callstate inspect: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
     } finally {
       first.child.kill('SIGINT');
     }
     expect(await first.exited).toBe(0);
   });
 
-  it('lists inspect in the help, and refuses a port out of range', () => {
+  it('lists inspect in the help, and refuses a port out of range with exit 2', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/^ {2}inspect \[--port N\] \[--host H\] +serve a live page/m);
     const bad = spawnSync(process.execPath, [bin, 'inspect', '--port', '70000'], { encoding: 'utf8' });
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toBe('callstate: --port takes an integer from 0 to 65535, got "70000"\n');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('callstate inspect: --port takes an integer from 0 to 65535, got "70000" (see callstate inspect --help)\n');
+  });
+
+  it('without --demo shows no traffic of its own: an empty page waiting for applications', async () => {
+    const run = startInspect('--port', '0', '--json');
+    // Its line is JSON here, which startInspect does not look for.
+    run.url.catch(() => {});
+    try {
+      const url = await new Promise<string>((resolve) => {
+        const poll = setInterval(() => {
+          const line = run.output().stdout.split('\n')[0];
+          if (line?.startsWith('{')) {
+            clearInterval(poll);
+            resolve((JSON.parse(line) as { url: string }).url);
+          }
+        }, 10);
+      });
+      const model = (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
+      expect(model.connections).toEqual({ client: 'none', server: 'none' });
+      expect(model.recent).toEqual([]);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    expect(await run.exited).toBe(0);
   });
 });

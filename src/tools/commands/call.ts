@@ -15,7 +15,7 @@ URL connect() accepts) and prints the result as JSON. Params are a JSON array or
 object; "-" reads them from stdin.
 
 options:
-  --timeout MS          give up after MS ms (default: the client's default, 30,000)
+  --timeout MS          give up on the answer after MS ms (default 30,000)
   --header name:value   an HTTP header on the upgrade request (NATS: a message header); repeatable
   --subject S           the NATS subject (required with nats://)
   --json                print errors as JSON on stdout too ({"error":{...}})
@@ -55,11 +55,14 @@ async function readParams(arg: string | undefined): Promise<unknown> {
   }
 }
 
-/** Connect options from the flags, with nothing undefined in them (the library's defaults hold). */
-function clientOptions(values: Record<string, unknown>): ClientOptions {
+/**
+ * Connect options from the flags, with nothing undefined in them (the library's defaults hold).
+ * `--timeout` bounds the call itself (a request option), and connecting only for `notify`: a short
+ * call timeout must not make a slow connect look like an unreachable server.
+ */
+function clientOptions(values: Record<string, unknown>, timeout: number | undefined, notify: boolean): ClientOptions {
   const options: ClientOptions = {};
-  const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1);
-  if (timeout !== undefined) options.timeout = timeout;
+  if (timeout !== undefined && notify) options.handshakeTimeout = timeout;
   const headers = headerFlags(values.header);
   if (headers !== undefined) options.headers = headers;
   if (values.subject !== undefined) options.subject = values.subject as string;
@@ -85,10 +88,11 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
     return EXIT.ok;
   }
   const [url, method, paramsArg] = positionals as [string, string, string | undefined];
+  const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1);
   const params = await readParams(paramsArg);
   let client;
   try {
-    client = connect(url, clientOptions(values));
+    client = connect(url, clientOptions(values, timeout, notify));
   } catch (error) {
     // connect() refuses a bad URL or option synchronously: a command-line mistake.
     throw new UsageError((error as Error).message);
@@ -99,7 +103,7 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
       client.notify(method, params);
       if (values.json) out(JSON.stringify({ sent: true }));
     } else {
-      const result = await client.request(method, params);
+      const result = await client.request(method, params, timeout === undefined ? undefined : { timeout });
       out(JSON.stringify(result) ?? 'null');
     }
     return EXIT.ok;
