@@ -1,26 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { PageModel } from '../../src/tools/inspect/model.js';
-
-const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
+import { bin, startCommand } from '../cli-helpers.js';
 
 /** Starts `callstate inspect` and resolves with the process and the URL it prints. */
 function startInspect(...args: string[]) {
-  const child = spawn(process.execPath, [bin, 'inspect', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /^callstate inspect: (http:\/\/\S+) \(Ctrl-C to stop\)$/m.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`callstate inspect exited with ${code}: ${stderr}`)));
-  });
-  return { child, url, exited, output: () => ({ stdout, stderr }) };
+  const started = startCommand(['inspect', ...args], /^callstate inspect: (http:\/\/\S+) \(Ctrl-C to stop\)$/m);
+  const url = started.match.then((match) => match[1]!);
+  url.catch(() => {}); // awaited by the tests that expect a URL; the others expect no such line
+  return { ...started, url };
 }
 
 describe('callstate inspect (built package)', () => {
@@ -79,8 +67,6 @@ describe('callstate inspect (built package)', () => {
 
   it('without --demo shows no traffic of its own: an empty page waiting for applications', async () => {
     const run = startInspect('--port', '0', '--json');
-    // Its line is JSON here, which startInspect does not look for.
-    run.url.catch(() => {});
     try {
       const url = await new Promise<string>((resolve) => {
         const poll = setInterval(() => {

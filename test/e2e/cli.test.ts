@@ -5,13 +5,11 @@
  * stack, and its own exit code.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type NatsServer, type Server } from '../../src/index.js';
+import { bin, fixture, startCommand as start } from '../cli-helpers.js';
 import { freePorts, useNatsServer } from '../nats-helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 const runSync = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
 
 interface Run {
@@ -29,24 +27,6 @@ function run(args: string[], input?: string): Promise<Run> {
   child.stderr.on('data', (chunk) => (stderr += chunk));
   child.stdin.end(input);
   return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
-}
-
-/** Starts a long-running command and resolves once its first stdout line matches `ready`. */
-function start(args: string[], ready: RegExp) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const match = new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const found = ready.exec(stdout);
-      if (found) resolve(found);
-    });
-    void exited.then((code) => reject(new Error(`callstate ${args[0]} exited with ${code}: ${stderr}`)));
-  });
-  return { child, match, exited, output: () => ({ stdout, stderr }) };
 }
 
 const running: ChildProcess[] = [];

@@ -5,20 +5,24 @@
  * and the page in headless Chromium. Thousands of calls: the page keeps up
  * (events batched, the table bounded) and still answers clicks.
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bin, fixture, startProcess as startChild } from '../cli-helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 const WAIT = { timeout: 60_000 };
 const CALLS = 3_000;
 
-const children: Array<ReturnType<typeof spawn>> = [];
+const children: ChildProcess[] = [];
+/** Starts a process (killed after the test) and resolves with the first group of `pattern` on its stdout. */
+function startProcess(args: string[], pattern: RegExp, env: Record<string, string> = {}) {
+  const started = startChild(args, pattern, env);
+  children.push(started.child);
+  return { ...started, match: started.match.then((found) => found[1]!), stderr: () => started.output().stderr };
+}
 let context: BrowserContext | undefined;
 let userDataDir: string | undefined;
 afterEach(async () => {
@@ -27,25 +31,6 @@ afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   context = userDataDir = undefined;
 });
-
-/** Starts a process and resolves with the first match of `pattern` on its stdout, and its exit. */
-function startProcess(args: string[], pattern: RegExp, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  const match = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const found = pattern.exec(stdout);
-      if (found) resolve(found[1]!);
-    });
-    void exited.then((code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`)));
-  });
-  return { child, match, exited, stderr: () => stderr };
-}
 
 describe('callstate inspect watching applications in other processes (headless Chromium)', () => {
   it("shows a served module's and a client app's calls live, with their counts, the diagram, the bounded table and each call's events", async () => {

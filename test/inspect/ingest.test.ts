@@ -18,6 +18,7 @@ import { startPageServer, type PageServer } from '../../src/tools/inspect/hub.js
 import { MAX_INGEST_BYTES, MAX_INGEST_EVENTS } from '../../src/tools/inspect/ingest.js';
 import type { PageModel } from '../../src/tools/inspect/model.js';
 import { closeAfterEach } from '../helpers.js';
+import { eventually as pollUntil } from '../nats-helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -29,15 +30,8 @@ afterEach(() => {
   client = server = stream = page = inspector = undefined;
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Polls (bounded) until `condition` holds; a failure, never a measured time. */
-async function eventually(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+const eventually = (condition: () => boolean | Promise<boolean>, what: string) => pollUntil(async () => condition(), what, 400);
 
 const model = async (url: string) => (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
 
