@@ -91,6 +91,26 @@ describe('inspectTo', () => {
     await eventually(() => page!.model.dropped === lost, 'the dropped count on the page');
   });
 
+  it('holds at most maxBuffered events while nothing is sent, drops the rest at once, and sends the held ones and the count on close', async () => {
+    page = await startPageServer();
+    const { port } = page;
+    await page.close();
+    // No batch is sent before close(): only the bound decides what is kept.
+    stream = inspectTo(`http://127.0.0.1:${port}`, { maxBuffered: 5, interval: 60_000 });
+    server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+    client = connect(server.url);
+    for (let i = 0; i < 20; i++) await client.request('echo', [i]);
+    expect(stream.buffered).toBe(5);
+    const dropped = stream.dropped;
+    expect(dropped).toBeGreaterThanOrEqual(35);
+    page = await startPageServer({ port });
+    await stream.close();
+    expect(stream.buffered).toBe(0);
+    expect(stream.dropped).toBe(dropped);
+    expect(page.model.dropped).toBe(dropped);
+    expect(page.model.recent.length + page.model.inflightCount).toBeGreaterThan(0);
+  });
+
   it('refuses a URL it cannot stream to', () => {
     expect(() => inspectTo('nats://127.0.0.1:4222')).toThrow(
       new TypeError('inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222"'),

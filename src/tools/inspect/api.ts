@@ -56,6 +56,8 @@ export interface InspectStream {
   readonly inspect: (event: InspectionEvent) => void;
   /** Events dropped so far: the buffer was full, or a batch could not be delivered. */
   readonly dropped: number;
+  /** Events waiting to be sent (at most `maxBuffered`). */
+  readonly buffered: number;
   /** Sends what is buffered (one last try), then stops. */
   close(): Promise<void>;
 }
@@ -146,6 +148,9 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
     inspect,
     get dropped() {
       return dropped;
+    },
+    get buffered() {
+      return buffer.length;
     },
     async close() {
       if (closed) return;
