@@ -54,6 +54,13 @@ describe('callstate inspect watching applications in other processes (headless C
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(pageUrl);
     await page.waitForSelector('#link:text-is("live")', WAIT);
+    // A figure, not an assertion: the main thread's long tasks (over 50 ms) while the calls stream in.
+    await page.evaluate(() => {
+      const tasks: number[] = ((globalThis as unknown as { longTasks: number[] }).longTasks = []);
+      new PerformanceObserver((list) => list.getEntries().forEach((entry) => tasks.push(entry.duration))).observe({
+        entryTypes: ['longtask'] as never,
+      });
+    });
 
     const app = startProcess([fixture('inspected-app.mjs')], /^(\{.*\})$/m, {
       PAGE: pageUrl,
@@ -92,6 +99,10 @@ describe('callstate inspect watching applications in other processes (headless C
     expect(await server.exited).toBe(0);
     expect(await inspect.exited).toBe(0);
     expect(server.stderr() + inspect.stderr()).toBe('');
-    console.log(`${CALLS} calls in ${report.ms} ms while streaming to the page (${Math.round((CALLS / report.ms) * 1000)} calls/s)`);
+    const longTasks = await page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks);
+    console.log(
+      `${CALLS} calls in ${report.ms} ms while streaming to the page (${Math.round((CALLS / report.ms) * 1000)} calls/s); ` +
+        `page long tasks: ${longTasks.length}, longest ${Math.round(Math.max(0, ...longTasks))} ms`,
+    );
   });
 });
