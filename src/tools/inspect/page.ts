@@ -123,6 +123,12 @@ function pageScript(apply: (model: PageModel, event: PageEvent) => void): void {
   const text = (value: unknown) => String(value).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
   let selected: string | null = null;
+  /** HH:MM:SS.mmm, local time (toLocaleTimeString costs too much for 500 rows every 100 ms). */
+  const clock = (ms: number) => {
+    const d = new Date(ms);
+    const two = (n: number) => String(n).padStart(2, '0');
+    return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  };
 
   /** The call with this sessionId: in flight, or among the recent ones. */
   function findCall(sid: string): any {
@@ -187,7 +193,7 @@ function pageScript(apply: (model: PageModel, event: PageEvent) => void): void {
     }
     $('#timeline').innerHTML = model.recent
       .map((c: any) => {
-        const ended = new Date(c.ended).toLocaleTimeString();
+        const ended = clock(c.ended);
         const mark = c.sid === selected ? ' data-selected' : '';
         return `<tr data-sid="${text(c.sid)}"${mark}><td>${ended}</td><td>${text(c.method)}</td><td>${text(c.id.slice(0, 8))}</td><td class="path">${text(c.path.join(' → '))}</td><td>${c.ended - c.started}</td><td class="outcome" data-final="${text(c.state)}">${text(c.state)}</td><td>${c.side}</td></tr>`;
       })
