@@ -97,7 +97,8 @@ async function demo(args: string[]): Promise<number> {
 function exitOnBrokenPipe(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT.ok);
-    throw error;
+    process.stderr.write(`callstate: cannot write to stdout: ${error.message}\n`);
+    process.exit(EXIT.failure);
   });
 }
 

@@ -259,6 +259,12 @@ describe('callstate serve over WebSocket', () => {
     const missing = await run(['serve', fixture('does-not-exist.mjs'), '--port', '0']);
     expect(missing.status).toBe(4);
     expect(missing.stderr).toMatch(/^callstate serve: cannot load .*does-not-exist\.mjs: .+\n$/);
+    const badInspect = await run(['serve', fixture('cli-methods.mjs'), '--inspect', 'nats://127.0.0.1:4222']);
+    expect(badInspect).toMatchObject({
+      status: 2,
+      stderr:
+        'callstate serve: --inspect: inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222" (see callstate serve --help)\n',
+    });
     const mixed = await run(['serve', fixture('cli-methods.mjs'), '--subject', 's']);
     expect(mixed).toMatchObject({
       status: 2,

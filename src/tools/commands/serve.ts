@@ -99,7 +99,12 @@ export async function runServe(args: string[]): Promise<number> {
   if (values.nats !== undefined && (port !== undefined || values.host !== undefined))
     throw new UsageError('--port and --host do not go with --nats');
   if (values.nats !== undefined && values.subject === undefined) throw new UsageError('--nats needs --subject');
-  const stream = values.inspect === undefined ? undefined : inspectTo(values.inspect as string);
+  let stream: ReturnType<typeof inspectTo> | undefined;
+  try {
+    stream = values.inspect === undefined ? undefined : inspectTo(values.inspect as string);
+  } catch (error) {
+    throw new UsageError(`--inspect: ${(error as Error).message}`);
+  }
   const inspect = observers([values.log ? callLog(out, json) : undefined, stream?.inspect]);
   const methods = await loadMethods(positionals[0]!);
 
