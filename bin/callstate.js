@@ -7,7 +7,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error) => {
+    // main() reports its own errors; this is the last resort, still one line.
     process.stderr.write(`callstate: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = 4;
   },
 );

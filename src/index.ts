@@ -62,3 +62,11 @@ export {
   type IncomingCallContext,
   type IncomingCallEvent,
 } from '../machines/incomingCall.machine.js';
+export {
+  createInspector,
+  inspectTo,
+  type Inspector,
+  type InspectorOptions,
+  type InspectStream,
+  type InspectToOptions,
+} from './tools/inspect/api.js';

@@ -1,101 +1,160 @@
 /**
- * The `callstate` command.
+ * The `callstate` command: one function per command, flags parsed strictly
+ * (commands/args.ts), exit codes in EXIT.
  *
- *   callstate demo [--calls N] [--max-delay MS]   run the demo on an embedded server
- *   callstate inspect [--port N] [--host H]       serve the live inspection page
- *   callstate --help | --version
+ *   callstate call <url> <method> [params]   one call from the shell
+ *   callstate notify <url> <method> [params] one notification
+ *   callstate serve <module>                 serve a module's methods
+ *   callstate inspect [--demo]               the live inspection page
+ *   callstate demo                           the demo scenario
  */
 import { readFileSync } from 'node:fs';
+import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './commands/args.js';
+import { CALL_USAGE, NOTIFY_USAGE, runCall } from './commands/call.js';
+import { runServe, SERVE_USAGE } from './commands/serve.js';
 import { runDemo } from './demo.js';
-import { startInspectPage } from './inspect/server.js';
 
 /** Port of `callstate inspect` when --port is not given. */
 export const DEFAULT_INSPECT_PORT = 7070;
 
-const USAGE = `usage: callstate <command>
+const USAGE = `usage: callstate <command> [options]   (callstate <command> --help for its options)
 
 commands:
-  demo [--calls N] [--max-delay MS]   start an embedded echo server and replay the
-                                      concurrent-calls scenario, printing each call's
-                                      lifecycle; exits 0 when every check passes
-  inspect [--port N] [--host H]       serve a live page (default http://127.0.0.1:${DEFAULT_INSPECT_PORT}/)
-                                      showing an in-process client and server with
-                                      demo traffic: each call moving through its
-                                      states, counts per outcome, recent calls;
-                                      --port 0 picks a free port; Ctrl-C stops it
+  call <url> <method> [params]     call a method and print its result as JSON
+  notify <url> <method> [params]   send a notification
+  serve <module>                   serve the methods an ES module exports
+  inspect [--port N] [--host H]    serve a live page (default http://127.0.0.1:${DEFAULT_INSPECT_PORT}/)
+                                   showing the calls of applications that stream to
+                                   it (serve --inspect, inspectTo); --demo adds
+                                   in-process demo traffic; Ctrl-C stops it
+  demo [--calls N] [--max-delay MS]
+                                   start an embedded echo server and replay the
+                                   concurrent-calls scenario, printing each call's
+                                   lifecycle; exits 0 when every check passes
 
 options:
   -h, --help      show this help
-  -v, --version   print the version`;
+  -v, --version   print the version
 
-function readPort(args: string[]): number | undefined {
-  const i = args.indexOf('--port');
-  if (i === -1) return undefined;
-  const value = Number(args[i + 1]);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535 || args[i + 1]?.trim() === '') {
-    throw new RangeError(`--port takes an integer from 0 to 65535, got ${JSON.stringify(args[i + 1])}`);
+exit codes: 0 done; 1 the server answered with an error; 2 bad command line;
+3 a call timed out; 4 anything else (could not connect, port in use, ...)`;
+
+const INSPECT_USAGE = `usage: callstate inspect [options]
+
+Serves the live inspection page. Applications stream their calls to it with
+\`callstate serve <module> --inspect URL\`, or inspectTo(URL) in their code.
+
+options:
+  --port N     port of the page (default ${DEFAULT_INSPECT_PORT}; 0 picks a free one)
+  --host H     interface to listen on (default 127.0.0.1)
+  --demo       also run an in-process client and server with demo traffic
+  --json       print {"url":...} instead of the line
+  -h, --help   show this help`;
+
+const DEMO_USAGE = `usage: callstate demo [options]
+
+options:
+  --calls N        concurrent echo calls (default 20)
+  --max-delay MS   largest random server delay (default 200)
+  -h, --help       show this help`;
+
+async function inspect(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' }, json: { type: 'boolean' } },
+    { min: 0, max: 0 },
+  );
+  if (values.help) {
+    out(INSPECT_USAGE);
+    return EXIT.ok;
   }
-  return value;
+  const options = {
+    port: integerFlag(values.port, 'port', 0, 65_535) ?? DEFAULT_INSPECT_PORT,
+    ...(values.host === undefined ? {} : { host: values.host as string }),
+  };
+  const page = values.demo
+    ? await (await import('./inspect/server.js')).startInspectPage(options)
+    : await (await import('./inspect/hub.js')).startPageServer(options);
+  out(values.json ? JSON.stringify({ url: page.url }) : `callstate inspect: ${page.url} (Ctrl-C to stop)`);
+  await untilStopped();
+  await page.close();
+  return EXIT.ok;
 }
 
-function readString(args: string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  if (i === -1) return undefined;
-  const value = args[i + 1];
-  if (value === undefined || value === '' || value.startsWith('-')) throw new TypeError(`${flag} takes a value`);
-  return value;
+async function demo(args: string[]): Promise<number> {
+  const { values } = parse(args, { calls: { type: 'string' }, 'max-delay': { type: 'string' } }, { min: 0, max: 0 });
+  if (values.help) {
+    out(DEMO_USAGE);
+    return EXIT.ok;
+  }
+  const calls = integerFlag(values.calls, 'calls', 1, 100_000);
+  const maxDelay = integerFlag(values['max-delay'], 'max-delay', 1, 3_600_000);
+  const summary = await runDemo({ ...(calls === undefined ? {} : { calls }), ...(maxDelay === undefined ? {} : { maxDelay }) });
+  return summary.ok ? EXIT.ok : EXIT.failure;
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilStopped(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+/** Leaves quietly when stdout's reader is gone (`callstate demo | head`). */
+function exitOnBrokenPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    process.stderr.write(`callstate: cannot write to stdout: ${error.message}\n`);
+    process.exit(EXIT.failure);
   });
 }
 
-function readNumber(args: string[], flag: string): number | undefined {
-  const i = args.indexOf(flag);
-  if (i === -1) return undefined;
-  const value = Number(args[i + 1]);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${flag} takes a positive integer, got ${JSON.stringify(args[i + 1])}`);
-  }
-  return value;
-}
-
-export async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
+async function dispatch(command: string | undefined, rest: string[]): Promise<number> {
   switch (command) {
-    case 'demo': {
-      const summary = await runDemo({ calls: readNumber(rest, '--calls'), maxDelay: readNumber(rest, '--max-delay') });
-      return summary.ok ? 0 : 1;
-    }
-    case 'inspect': {
-      const page = await startInspectPage({ port: readPort(rest) ?? DEFAULT_INSPECT_PORT, host: readString(rest, '--host') });
-      process.stdout.write(`callstate inspect: ${page.url} (Ctrl-C to stop)\n`);
-      await untilStopped();
-      await page.close();
-      return 0;
-    }
+    case 'call':
+      return runCall(rest, false);
+    case 'notify':
+      return runCall(rest, true);
+    case 'serve':
+      return runServe(rest);
+    case 'inspect':
+      return inspect(rest);
+    case 'demo':
+      return demo(rest);
     case '-v':
     case '--version': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-      process.stdout.write(`${pkg.version}\n`);
-      return 0;
+      out(pkg.version);
+      return EXIT.ok;
     }
-    case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
+      out(USAGE);
+      return EXIT.ok;
+    case undefined:
+      process.stderr.write(`${USAGE}\n`);
+      return EXIT.usage;
     default:
-      process.stderr.write(`callstate: unknown command "${command}"\n${USAGE}\n`);
-      return 2;
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+const USAGES: Record<string, string> = {
+  call: CALL_USAGE,
+  notify: NOTIFY_USAGE,
+  serve: SERVE_USAGE,
+  inspect: INSPECT_USAGE,
+  demo: DEMO_USAGE,
+};
+
+/** Runs the command line `args`; resolves with the exit code. Errors are reported in one line, never as a stack. */
+export async function main(args: string[]): Promise<number> {
+  exitOnBrokenPipe();
+  const [command, ...rest] = args;
+  try {
+    return await dispatch(command, rest);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const known = command !== undefined && command in USAGES;
+    const prefix = known ? `callstate ${command}` : 'callstate';
+    if (error instanceof UsageError) {
+      process.stderr.write(`${prefix}: ${message} (see ${prefix} --help)\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`${prefix}: ${message}\n`);
+    return EXIT.failure;
   }
 }

@@ -1,31 +1,19 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { PageModel } from '../../src/tools/inspect/model.js';
-
-const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
+import { bin, startCommand } from '../cli-helpers.js';
 
 /** Starts `callstate inspect` and resolves with the process and the URL it prints. */
 function startInspect(...args: string[]) {
-  const child = spawn(process.execPath, [bin, 'inspect', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /^callstate inspect: (http:\/\/\S+) \(Ctrl-C to stop\)$/m.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`callstate inspect exited with ${code}: ${stderr}`)));
-  });
-  return { child, url, exited, output: () => ({ stdout, stderr }) };
+  const started = startCommand(['inspect', ...args], /^callstate inspect: (http:\/\/\S+) \(Ctrl-C to stop\)$/m);
+  const url = started.match.then((match) => match[1]!);
+  url.catch(() => {}); // awaited by the tests that expect a URL; the others expect no such line
+  return { ...started, url };
 }
 
 describe('callstate inspect (built package)', () => {
-  it('serves the page on the port given, runs demo traffic, and exits 0 on SIGTERM', async () => {
-    const run = startInspect('--port', '0', '--host', '127.0.0.1');
+  it('serves the page on the port given (--port 0 honoured), runs demo traffic with --demo, and exits 0 on SIGTERM', async () => {
+    const run = startInspect('--port', '0', '--host', '127.0.0.1', '--demo');
     try {
       const url = await run.url;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -56,24 +44,45 @@ describe('callstate inspect (built package)', () => {
     expect(run.output().stderr).toBe('');
   });
 
-  it('exits 1 with the reason when the port is taken, leaving nothing running', async () => {
-    const first = startInspect('--port', '0');
+  it('exits 4 with the reason when the port is taken, leaving nothing running', async () => {
+    const first = startInspect('--port=0');
     try {
       const port = new URL(await first.url).port;
       const second = spawnSync(process.execPath, [bin, 'inspect', '--port', port], { encoding: 'utf8', timeout: 30_000 });
-      expect(second.status).toBe(1);
-      expect(second.stderr).toBe(`callstate: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(second.status).toBe(4);
+      expect(second.stderr).toBe(`callstate inspect: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
     } finally {
       first.child.kill('SIGINT');
     }
     expect(await first.exited).toBe(0);
   });
 
-  it('lists inspect in the help, and refuses a port out of range', () => {
+  it('lists inspect in the help, and refuses a port out of range with exit 2', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/^ {2}inspect \[--port N\] \[--host H\] +serve a live page/m);
     const bad = spawnSync(process.execPath, [bin, 'inspect', '--port', '70000'], { encoding: 'utf8' });
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toBe('callstate: --port takes an integer from 0 to 65535, got "70000"\n');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('callstate inspect: --port takes an integer from 0 to 65535, got "70000" (see callstate inspect --help)\n');
+  });
+
+  it('without --demo shows no traffic of its own: an empty page waiting for applications', async () => {
+    const run = startInspect('--port', '0', '--json');
+    try {
+      const url = await new Promise<string>((resolve) => {
+        const poll = setInterval(() => {
+          const line = run.output().stdout.split('\n')[0];
+          if (line?.startsWith('{')) {
+            clearInterval(poll);
+            resolve((JSON.parse(line) as { url: string }).url);
+          }
+        }, 10);
+      });
+      const model = (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
+      expect(model.connections).toEqual({ client: 'none', server: 'none' });
+      expect(model.recent).toEqual([]);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    expect(await run.exited).toBe(0);
   });
 });

@@ -1,32 +1,283 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+/**
+ * The `callstate` command as installed: the built bin (npm run build first),
+ * in a child process, against real servers (ws on 127.0.0.1 port 0, a real
+ * nats-server), including bad input: every failure is one line on stderr, no
+ * stack, and its own exit code.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type NatsServer, type Server } from '../../src/index.js';
+import { bin, fixture, startCommand as start } from '../cli-helpers.js';
+import { freePorts, useNatsServer } from '../nats-helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/callstate.js', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+const runSync = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
 
-describe('the callstate command (built package)', () => {
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bin without blocking this process (its servers must keep answering), feeding `input` to stdin. */
+function run(args: string[], input?: string): Promise<Run> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** No stack trace: stderr is exactly one line. */
+const oneLine = (stderr: string) => expect(stderr).toMatch(/^[^\n]+\n$/);
+
+describe('callstate: the command line itself', () => {
   it('runs the demo and exits 0 when every check passes', () => {
-    const { status, stdout } = run('demo', '--calls', '8', '--max-delay', '40');
+    const { status, stdout } = runSync('demo', '--calls', '8', '--max-delay=40');
     expect(stdout).toMatch(/^callstate demo: echo server listening on ws:\/\/127\.0\.0\.1:\d+$/m);
     expect(stdout).toMatch(/echo calls +8, each answered with what it sent: 8\/8/);
-    expect(stdout).toMatch(/unmatched reported +unknown 1, late 1, duplicate 1, malformed 1/);
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('demo passed');
     expect(status).toBe(0);
   });
 
-  it('exits 2 with the usage on an unknown command, and 1 on a bad option', () => {
-    const unknown = run('frobnicate');
+  it('refuses an unknown command, an unknown flag and a bad value in one line with exit 2', () => {
+    const unknown = runSync('frobnicate');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/^callstate: unknown command "frobnicate"\nusage: callstate <command>/);
-    const bad = run('demo', '--calls', 'many');
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toBe('callstate: --calls takes a positive integer, got "many"\n');
+    expect(unknown.stderr).toBe('callstate: unknown command "frobnicate" (see callstate --help)\n');
+    const bogus = runSync('demo', '--calls=3', '--bogus');
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toBe("callstate demo: Unknown option '--bogus' (see callstate demo --help)\n");
+    const bad = runSync('demo', '--calls', 'many');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('callstate demo: --calls takes an integer from 1 to 100000, got "many" (see callstate demo --help)\n');
+    const stray = runSync('inspect', 'extra');
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toBe('callstate inspect: unexpected argument "extra" (see callstate inspect --help)\n');
+    const none = runSync();
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^usage: callstate <command>/);
   });
 
-  it('prints its version', () => {
-    const { status, stdout } = run('--version');
+  it('prints its version, and the help of each command', () => {
+    const version = runSync('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    for (const command of ['call', 'notify', 'serve', 'inspect', 'demo']) {
+      const help = runSync(command, '--help');
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^usage: callstate ${command}`));
+    }
+  });
+
+  it('exits quietly when stdout is closed early (callstate demo | head)', async () => {
+    const child = spawn(process.execPath, [bin, 'demo', '--calls', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const status = await new Promise((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('callstate call and notify over WebSocket', () => {
+  let server: Server;
+  const seen: Array<Record<string, unknown>> = [];
+  const notified: unknown[] = [];
+  beforeAll(async () => {
+    server = await serve({
+      methods: {
+        add: ([a, b]: [number, number]) => a + b,
+        sleep: ({ ms }: { ms: number }) => new Promise((resolve) => setTimeout(resolve, ms)),
+      },
+      authenticate: (request) => {
+        seen.push(request.headers);
+        return true;
+      },
+    });
+  });
+  beforeAll(() => {
+    server.on('connection', (peer) => peer.on('notification', ({ params }) => notified.push(params)));
+  });
+  afterAll(() => server.close());
+
+  it('prints the result as JSON and exits 0, params from the command line or stdin, headers on the upgrade', async () => {
+    expect(await run(['call', server.url, 'add', '[1,2]', '--header', 'x-team: blue', '--header=authorization:Bearer t'])).toEqual({
+      status: 0,
+      stdout: '3\n',
+      stderr: '',
+    });
+    expect(seen.at(-1)).toMatchObject({ 'x-team': 'blue', authorization: 'Bearer t' });
+    expect(await run(['call', server.url, 'add', '-'], '[40, 2]\n')).toEqual({ status: 0, stdout: '42\n', stderr: '' });
+  });
+
+  it('calls over HTTP POST too (the server answers JSON-RPC on its port)', async () => {
+    expect(await run(['call', server.httpUrl, 'add', '[20,22]'])).toEqual({ status: 0, stdout: '42\n', stderr: '' });
+    expect(await run(['call', server.httpUrl, 'nope'])).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: 'callstate call: error -32601: method not found: nope\n',
+    });
+  });
+
+  it('exits 1 with the code and message of a remote error (unknown method), as JSON with --json', async () => {
+    const plain = await run(['call', server.url, 'nope', '[]']);
+    expect(plain).toEqual({ status: 1, stdout: '', stderr: 'callstate call: error -32601: method not found: nope\n' });
+    const json = await run(['call', server.url, 'nope', '--json']);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { name: 'RemoteError', code: -32601, message: 'method not found: nope' } });
+  });
+
+  it('exits 3 on a timeout, 2 on params that are not JSON, 4 when nothing listens, each in one line', async () => {
+    const late = await run(['call', server.url, 'sleep', '{"ms":5000}', '--timeout', '50']);
+    expect(late.status).toBe(3);
+    expect(late.stderr).toMatch(/^callstate call: call "sleep" \(id \S+\) got no response within 50 ms\n$/);
+
+    const badJson = await run(['call', server.url, 'add', '[1,']);
+    expect(badJson.status).toBe(2);
+    expect(badJson.stderr).toMatch(/^callstate call: params are not valid JSON: .+ \(see callstate call --help\)\n$/);
+
+    const closed = new URL(server.url);
+    const probe = await serve({ methods: {} });
+    const deadPort = probe.port;
+    await probe.close();
+    closed.port = String(deadPort);
+    const unreachable = await run(['call', closed.href.replace(/\/$/, ''), 'add', '[1,2]']);
+    expect(unreachable.status).toBe(4);
+    oneLine(unreachable.stderr);
+    expect(unreachable.stderr).toMatch(/^callstate call: could not connect to ws:\/\/127\.0\.0\.1:\d+ .*ECONNREFUSED/);
+
+    const badUrl = await run(['call', 'localhost:8080', 'add']);
+    expect(badUrl.status).toBe(2);
+    oneLine(badUrl.stderr);
+    const badTimeout = await run(['call', server.url, 'add', '--timeout', '-1']);
+    expect(badTimeout.status).toBe(2);
+    const badHeader = await run(['call', server.url, 'add', '--header', 'novalue']);
+    expect(badHeader).toMatchObject({
+      status: 2,
+      stderr: 'callstate call: --header takes name:value, got "novalue" (see callstate call --help)\n',
+    });
+    const missing = await run(['call', server.url]);
+    expect(missing).toMatchObject({ status: 2, stderr: 'callstate call: missing arguments (see callstate call --help)\n' });
+  });
+
+  it('sends a notification and exits 0 once it is written', async () => {
+    expect(await run(['notify', server.url, 'log', '{"line":"hello"}', '--json'])).toEqual({
+      status: 0,
+      stdout: '{"sent":true}\n',
+      stderr: '',
+    });
+    await expect.poll(() => notified).toEqual([{ line: 'hello' }]);
+  });
+});
+
+describe('callstate call, notify and serve over NATS (real nats-server)', () => {
+  const nats = useNatsServer();
+  let responder: NatsServer;
+  const notified: unknown[] = [];
+  beforeAll(async () => {
+    responder = await serve({
+      nats: nats.url,
+      subject: 'cli.math',
+      methods: { add: ([a, b]: [number, number]) => a + b },
+    });
+    responder.on('notification', ({ params }) => notified.push(params));
+  });
+  afterAll(() => responder.close());
+
+  it('calls and notifies the responders of a subject', async () => {
+    expect(await run(['call', nats.url, 'add', '[2,3]', '--subject', 'cli.math'])).toEqual({ status: 0, stdout: '5\n', stderr: '' });
+    expect(await run(['notify', nats.url, 'log', '["n"]', '--subject', 'cli.math'])).toEqual({ status: 0, stdout: '', stderr: '' });
+    await expect.poll(() => notified).toEqual([['n']]);
+    const unknown = await run(['call', nats.url, 'nope', '--subject', 'cli.math']);
+    expect(unknown).toEqual({ status: 1, stdout: '', stderr: 'callstate call: error -32601: method not found: nope\n' });
+  });
+
+  it('refuses nats:// without --subject in one line, and exits 4 when no nats-server listens', async () => {
+    const result = await run(['call', nats.url, 'add', '[1,2]']);
+    expect(result.status).toBe(2);
+    oneLine(result.stderr);
+    const [deadPort] = await freePorts(1);
+    const unreachable = await run(['call', `nats://127.0.0.1:${deadPort}`, 'add', '[1,2]', '--subject', 'cli.math']);
+    expect(unreachable).toMatchObject({ status: 4, stdout: '' });
+    oneLine(unreachable.stderr);
+    expect(unreachable.stderr).toMatch(/^callstate call: could not connect to nats:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('serves a module as a NATS responder with --nats and --subject', async () => {
+    const served = start(
+      ['serve', fixture('cli-methods.mjs'), '--nats', nats.url, '--subject', 'cli.served', '--queue', 'q1'],
+      /^callstate serve: (\S+) subject cli\.served queue q1 \(Ctrl-C to stop\)$/m,
+    );
+    running.push(served.child);
+    expect((await served.match)[1]).toBe(nats.url);
+    expect(await run(['call', nats.url, 'add', '[20,22]', '--subject', 'cli.served'])).toEqual({ status: 0, stdout: '42\n', stderr: '' });
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+  });
+});
+
+describe('callstate serve over WebSocket', () => {
+  it('serves the default export on the port given, logs one line per call, and exits 0 on SIGINT', async () => {
+    const served = start(
+      ['serve', fixture('cli-methods.mjs'), '--port', '0', '--log'],
+      /^callstate serve: (ws:\/\/127\.0\.0\.1:\d+) \(Ctrl-C to stop\)$/m,
+    );
+    running.push(served.child);
+    const [, url] = await served.match;
+    expect(await run(['call', url!, 'add', '[1,2]'])).toEqual({ status: 0, stdout: '3\n', stderr: '' });
+    expect((await run(['call', url!, 'nope'])).status).toBe(1);
+    expect((await run(['call', url!, 'sleep', '{"ms":5000}', '--timeout', '50'])).status).toBe(3);
+    await expect.poll(() => served.output().stdout.split('\n').length).toBe(5);
+    const lines = served.output().stdout.trim().split('\n').slice(1);
+    expect(lines.map((line) => line.replace(/id="[^"]+"/, 'id=ID').replace(/\d+ ms$/, 'N ms'))).toEqual([
+      'add id=ID replied N ms',
+      'nope id=ID failed N ms',
+      'sleep id=ID cancelled N ms',
+    ]);
+    served.child.kill('SIGINT');
+    expect(await served.exited).toBe(0);
+    expect(served.output().stderr).toBe('');
+  });
+
+  it('prints JSON with --json, and refuses a module without methods, a missing module and a taken port, each in one line', async () => {
+    const served = start(['serve', fixture('cli-methods.mjs'), '--port=0', '--log', '--json'], /^(\{.*\})$/m);
+    running.push(served.child);
+    const { url } = JSON.parse((await served.match)[1]!) as { url: string };
+    expect(await run(['call', url, 'echo', '{"a":1}'])).toMatchObject({ status: 0, stdout: '{"a":1}\n' });
+    await expect.poll(() => served.output().stdout.trim().split('\n').length).toBe(2);
+    expect(JSON.parse(served.output().stdout.trim().split('\n')[1]!)).toMatchObject({ method: 'echo', state: 'replied' });
+
+    const taken = await run(['serve', fixture('cli-methods.mjs'), '--port', new URL(url).port]);
+    expect(taken.status).toBe(4);
+    expect(taken.stderr).toMatch(/^callstate serve: .*EADDRINUSE.*\n$/);
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+
+    const none = await run(['serve', fixture('cli-no-methods.mjs'), '--port', '0']);
+    expect(none.status).toBe(2);
+    oneLine(none.stderr);
+    expect(none.stderr).toMatch(/exports no methods object/);
+    const missing = await run(['serve', fixture('does-not-exist.mjs'), '--port', '0']);
+    expect(missing.status).toBe(4);
+    expect(missing.stderr).toMatch(/^callstate serve: cannot load .*does-not-exist\.mjs: .+\n$/);
+    const badInspect = await run(['serve', fixture('cli-methods.mjs'), '--inspect', 'nats://127.0.0.1:4222']);
+    expect(badInspect).toMatchObject({
+      status: 2,
+      stderr:
+        'callstate serve: --inspect: inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222" (see callstate serve --help)\n',
+    });
+    const mixed = await run(['serve', fixture('cli-methods.mjs'), '--subject', 's']);
+    expect(mixed).toMatchObject({
+      status: 2,
+      stderr: 'callstate serve: --subject and --queue go with --nats (see callstate serve --help)\n',
+    });
   });
 });

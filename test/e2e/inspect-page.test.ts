@@ -127,7 +127,9 @@ describe('the inspection page (headless Chromium)', () => {
     const rows = await page
       .locator('#timeline tr')
       .evaluateAll((trs) =>
-        trs.map((tr) => [tr.children[1]!.textContent, tr.querySelector('.path')!.textContent, tr.querySelector('.outcome')!.textContent]),
+        trs
+          .filter((tr) => tr.children[6]!.textContent === 'client')
+          .map((tr) => [tr.children[1]!.textContent, tr.querySelector('.path')!.textContent, tr.querySelector('.outcome')!.textContent]),
       );
     expect(rows).toEqual([
       ['gate', 'queued → sent → awaiting → resolved', 'resolved'],
@@ -137,9 +139,27 @@ describe('the inspection page (headless Chromium)', () => {
       ['gate', 'sent → awaiting → resolved', 'resolved'],
     ]);
 
+    // The diagram counts the calls that ended in each final state, and holds what is in flight now.
+    await shows(page, '[data-machine="call"] [data-count="client:resolved"]', '2');
+    await shows(page, '[data-machine="call"] [data-count="client:timedOut"]', '1');
+    await shows(page, '[data-machine="incomingCall"] [data-count="server:replied"]', '2');
+    // Clicking a row shows that call's states, each with the event that caused it.
+    await page.locator('#timeline tr', { hasText: 'queued' }).first().click();
+    await page.waitForSelector('#detail:has-text("client call gate")', WAIT);
+    const detail = (await text(page, '#detail'))!;
+    expect(detail.split('\n').map((line) => line.replace(/^\+ *\d+ ms {2}/, '').trim())).toEqual([
+      expect.stringMatching(/^client call gate id \S+ \(\d+ ms\)$/),
+      'queued     on xstate.init',
+      'sent       on call.release',
+      'awaiting   on request.written',
+      'resolved   on response.result',
+    ]);
+
     // Some calls in flight for the screenshot, then the client closes: both sides show it, and the calls fail.
     const held = ['f', 'g', 'h'].map((key) => settle(next.request('gate', { key })));
     await lanesHold(page, 'awaiting', 3);
+    await shows(page, '[data-machine="call"] [data-state="awaiting"] > .st-head > .dn', '3');
+    await shows(page, '[data-machine="call"] [data-state="inFlight"] > .st-head > .dn', '3');
     await mkdir('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/inspect-page.png', fullPage: true });
     await next.close();

@@ -144,3 +144,22 @@ describe('Stately inspector (@statelyai/inspect) over a WebSocket relay on loopb
     for (const call of calls) expect(call.parentId).toBe(connection.sessionId);
   });
 });
+
+describe('Stately inspector on the server side (light engine)', () => {
+  it("reports each incoming call actor with the server's connection actor as its parent", async () => {
+    const { url, received, connected } = await startRelay();
+    inspector = createWebSocketInspector({ url });
+    await connected;
+    server = await serve({ methods: { echo: (params: unknown) => params }, inspect: inspector.inspect });
+    client = connect(server.url);
+    for (const n of [1, 2, 3]) expect(await client.request('echo', { n })).toEqual({ n });
+    await client.close();
+    const actors = () => received.filter((e) => e.type === '@xstate.actor');
+    await until(() => actors().filter((e) => machineOf(e) === 'incomingCall').length === 3, 'three incoming calls at the relay', 200_000);
+    const connections = actors().filter((e) => machineOf(e) === 'connection');
+    expect(connections).toHaveLength(1);
+    const calls = actors().filter((e) => machineOf(e) === 'incomingCall');
+    for (const call of calls) expect(call.parentId).toBe(connections[0]!.sessionId);
+    expect(new Set(calls.map((c) => c.sessionId)).size).toBe(3);
+  });
+});

@@ -1,15 +1,14 @@
-import { createActor, createMachine, SimulatedClock } from 'xstate';
+import { createActor, createMachine, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { callMachine, connectionMachine } from '../../src/index.js';
+import { callMachine, connectionMachine, incomingCallMachine } from '../../src/index.js';
 import { inspectionFeed, leafState } from '../../src/tools/inspect/feed.js';
 import type { PageEvent } from '../../src/tools/inspect/model.js';
 
-function feed(side: 'client' | 'server' = 'client') {
+function feed() {
   const events: PageEvent[] = [];
   return {
     events,
     inspect: inspectionFeed(
-      side,
       (e) => events.push(e),
       () => 7,
     ),
@@ -27,31 +26,36 @@ describe('inspectionFeed', () => {
     call.send({ type: 'response.result', result: 1 });
     const sid = call.sessionId;
     expect(events).toEqual(
-      (['queued', 'sent', 'awaiting', 'resolved'] as const).map((state) => ({
+      (['queued', 'sent', 'awaiting', 'resolved'] as const).map((state, i) => ({
         k: 'call',
         side: 'client',
         sid,
         method: 'echo',
         id: 'c1',
         state,
+        cause: ['xstate.init', 'call.release', 'request.written', 'response.result'][i],
         done: state === 'resolved',
         at: 7,
       })),
     );
   });
 
-  it('sees a timeout from the simulated clock', () => {
-    const { events, inspect } = feed('server');
+  it('sees a timeout from the simulated clock, and puts incoming calls on the server side', () => {
+    const { events, inspect } = feed();
     const clock = new SimulatedClock();
     const call = createActor(callMachine, { input: { id: 'c2', method: 'slow', timeout: 100, sendNow: true }, inspect, clock });
     call.start();
     call.send({ type: 'request.written' });
     clock.increment(100);
-    expect(events.map((e) => [e.k === 'call' && e.state, e.k === 'call' && e.done, e.side])).toEqual([
-      ['sent', false, 'server'],
-      ['awaiting', false, 'server'],
-      ['timedOut', true, 'server'],
+    expect(events.map((e) => e.k === 'call' && [e.state, e.done, e.side, e.cause])).toEqual([
+      ['sent', false, 'client', 'xstate.init'],
+      ['awaiting', false, 'client', 'request.written'],
+      ['timedOut', true, 'client', 'xstate.after.callTimeout.call.pending'],
     ]);
+    const pending = incomingCallMachine.provide({ actors: { handler: fromPromise(() => new Promise<unknown>(() => {})) } });
+    const incoming = createActor(pending, { input: { id: 'i1', method: 'work' }, inspect });
+    incoming.start();
+    expect(events.at(-1)).toMatchObject({ k: 'call', side: 'server', method: 'work', id: 'i1' });
   });
 
   it('reports connection states and ignores actors of other machines', () => {
@@ -61,7 +65,14 @@ describe('inspectionFeed', () => {
     connection.start();
     connection.send({ type: 'transport.opened' });
     connection.send({ type: 'transport.closed', code: 1006, reason: '' });
-    expect(events).toEqual(['connecting', 'open', 'closed'].map((state) => ({ k: 'connection', side: 'client', state, at: 7 })));
+    const sid = connection.sessionId;
+    expect(events).toEqual(
+      ['connecting', 'open', 'closed'].map((state) => ({ k: 'connection', side: 'client', sid, state, done: state === 'closed', at: 7 })),
+    );
+    // A connection the server accepted starts already open: the server's.
+    const accepted = createActor(connectionMachine, { input: { url: 'ws://x', alreadyOpen: true }, inspect });
+    accepted.start();
+    expect(events.at(-1)).toMatchObject({ k: 'connection', side: 'server', sid: accepted.sessionId, state: 'open' });
   });
 
   it('shows a connection waiting to reconnect as reconnecting, and opening again as connecting', () => {

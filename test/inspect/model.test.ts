@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, emptyModel, type PageEvent } from '../../src/tools/inspect/model.js';
 
-const call = (sid: string, state: string, at: number, done = false, side: 'client' | 'server' = 'client'): PageEvent => ({
+const call = (sid: string, state: string, at: number, done = false, side: 'client' | 'server' = 'client'): PageEvent & { k: 'call' } => ({
   k: 'call',
   side,
   sid,
@@ -30,28 +30,50 @@ describe('the page model', () => {
         id: 'id-a',
         state: 'timedOut',
         path: ['queued', 'sent', 'awaiting', 'timedOut'],
+        times: [1, 2, 3, 9],
+        causes: ['', '', '', ''],
         started: 1,
         ended: 9,
       },
     ]);
   });
 
-  it("counts server calls without adding them to the timeline, and tracks each side's connection", () => {
+  it("counts server calls and lists them with the client's, and tracks each side's connections by sessionId", () => {
     const model = emptyModel();
-    applyEvent(model, { k: 'connection', side: 'server', state: 'open', at: 1 });
+    applyEvent(model, { k: 'connection', side: 'server', sid: 'c1', state: 'open', at: 1 });
+    applyEvent(model, { k: 'connection', side: 'server', sid: 'c2', state: 'open', at: 1 });
     applyEvent(model, call('s', 'handling', 1, false, 'server'));
     applyEvent(model, call('s', 'replied', 2, true, 'server'));
     expect(model.connections).toEqual({ client: 'none', server: 'open' });
+    expect(model.live.server).toEqual({ c1: 'open', c2: 'open' });
+    applyEvent(model, { k: 'connection', side: 'server', sid: 'c1', state: 'closed', done: true, at: 3 });
+    expect(model.live.server).toEqual({ c2: 'open' });
     expect(model.counts.server.replied).toBe(1);
-    expect(model.recent).toEqual([]);
+    expect(model.recent.map((c) => [c.side, c.path])).toEqual([['server', ['handling', 'replied']]]);
   });
 
-  it('keeps the 40 most recent calls, newest first', () => {
+  it('keeps the 500 most recent calls, newest first, and the cause and time of each state', () => {
     const model = emptyModel();
-    for (let i = 0; i < 45; i++) applyEvent(model, call(String(i), 'resolved', i, true));
-    expect(model.recent).toHaveLength(40);
-    expect(model.recent[0]!.sid).toBe('44');
+    for (let i = 0; i < 505; i++) applyEvent(model, { ...call(String(i), 'resolved', i, true), cause: 'response.result' });
+    expect(model.recent).toHaveLength(500);
+    expect(model.recent[0]).toMatchObject({ sid: '504', times: [504], causes: ['response.result'] });
     expect(model.recent.at(-1)!.sid).toBe('5');
-    expect(model.counts.client.resolved).toBe(45);
+    expect(model.counts.client.resolved).toBe(505);
+  });
+
+  it('holds at most 5,000 calls in flight (forgetting the oldest) and 1,000 live connections per side, and adds up dropped events', () => {
+    const model = emptyModel();
+    for (let i = 0; i < 5_010; i++) applyEvent(model, call(`c${i}`, 'awaiting', i));
+    expect(Object.keys(model.inflight)).toHaveLength(5_000);
+    expect(model.inflightCount).toBe(5_000);
+    expect(model.inflight.c0).toBeUndefined();
+    expect(model.inflight.c5009).toBeDefined();
+    applyEvent(model, call('c5009', 'resolved', 9_999, true));
+    expect(model.inflightCount).toBe(4_999);
+    for (let i = 0; i < 1_005; i++) applyEvent(model, { k: 'connection', side: 'client', sid: `k${i}`, state: 'open', at: i });
+    expect(Object.keys(model.live.client)).toHaveLength(1_000);
+    applyEvent(model, { k: 'dropped', n: 3 });
+    applyEvent(model, { k: 'dropped', n: 4 });
+    expect(model.dropped).toBe(7);
   });
 });

@@ -37,18 +37,24 @@ export function connectionState(value: unknown): string {
 interface InspectedSnapshot {
   value?: unknown;
   status?: string;
-  context?: { method?: unknown; id?: unknown };
+  context?: { method?: unknown; id?: unknown; alreadyOpen?: unknown };
 }
 
 /**
- * An `inspect` observer for one side: calls `emit` each time a connection or
- * call actor enters a new state (repeated snapshots in the same state are dropped).
+ * The side an actor belongs to: outgoing calls are the client's, incoming calls
+ * the server's; a connection the server accepted starts already open.
  */
-export function inspectionFeed(
-  side: Side,
-  emit: (event: PageEvent) => void,
-  now: () => number = Date.now,
-): (event: InspectionEvent) => void {
+function sideOf(machine: string, snapshot: InspectedSnapshot): Side {
+  if (machine === 'connection') return snapshot.context?.alreadyOpen === true ? 'server' : 'client';
+  return machine === 'call' ? 'client' : 'server';
+}
+
+/**
+ * An `inspect` observer: calls `emit` each time a connection or call actor
+ * enters a new state (repeated snapshots in the same state are dropped). Works
+ * for a client, a server, or both at once.
+ */
+export function inspectionFeed(emit: (event: PageEvent) => void, now: () => number = Date.now): (event: InspectionEvent) => void {
   /** Last state per live actor, by sessionId; forgotten once the actor is done. */
   const last = new Map<string, string>();
   return (event) => {
@@ -62,11 +68,13 @@ export function inspectionFeed(
     if (last.get(sid) === state && !done) return;
     if (done) last.delete(sid);
     else last.set(sid, state);
+    const side = sideOf(machine, snapshot);
     if (machine === 'connection') {
-      emit({ k: 'connection', side, state, at: now() });
+      emit({ k: 'connection', side, sid, state, done, at: now() });
       return;
     }
     const context = snapshot.context ?? {};
+    const cause = (event as { event?: { type?: unknown } }).event?.type;
     emit({
       k: 'call',
       side,
@@ -74,6 +82,7 @@ export function inspectionFeed(
       method: typeof context.method === 'string' ? context.method : '?',
       id: context.id === undefined ? '' : String(context.id),
       state,
+      ...(typeof cause === 'string' ? { cause } : {}),
       done,
       at: now(),
     });

@@ -10,21 +10,34 @@ export type Side = 'client' | 'server';
 
 /** One compact event on the page's stream, derived from an XState inspection event. */
 export type PageEvent =
-  | { k: 'connection'; side: Side; state: string; at: number }
+  | {
+      k: 'connection';
+      side: Side;
+      /** The connection actor's sessionId (prefixed by its source when streamed from another process). */
+      sid?: string;
+      state: string;
+      /** True once the connection actor is in a final state. */
+      done?: boolean;
+      at: number;
+    }
   | {
       k: 'call';
       side: Side;
-      /** The call actor's sessionId. */
+      /** The call actor's sessionId (prefixed by its source when streamed from another process). */
       sid: string;
       method: string;
       /** The JSON-RPC id, as text. */
       id: string;
       /** The leaf state: queued, sent, awaiting, resolved, ... (or handling, replied, ... on the server). */
       state: string;
+      /** The type of the event that moved the call into `state`. */
+      cause?: string;
       /** True once the actor is in a final state. */
       done: boolean;
       at: number;
-    };
+    }
+  /** Events a streaming application dropped (the page or the link was too slow), counted at the source. */
+  | { k: 'dropped'; n: number };
 
 export interface CallView {
   sid: string;
@@ -34,50 +47,104 @@ export interface CallView {
   state: string;
   /** Every state the call entered, in order. */
   path: string[];
+  /** When it entered each state of `path` (ms since the epoch). */
+  times: number[];
+  /** The event that moved it into each state of `path`. */
+  causes: string[];
   started: number;
   ended?: number;
 }
 
 export interface PageModel {
-  /** The latest state of the connection on each side. */
+  /** The latest state of a connection on each side. */
   connections: Record<Side, string>;
-  /** Calls not yet in a final state, by sessionId. */
+  /** Connections not yet closed, per side, by sessionId: their state. */
+  live: Record<Side, Record<string, string>>;
+  /** Calls not yet in a final state, by sessionId (at most 5,000: the oldest is forgotten past that). */
   inflight: Record<string, CallView>;
   /** How many calls ended in each final state, per side. */
   counts: Record<Side, Record<string, number>>;
-  /** The most recently ended client calls, newest first (at most 40). */
+  /** The most recently ended calls of both sides, newest first (at most 500). */
   recent: CallView[];
+  /** How many entries `inflight` holds (kept, so that bounding it costs no scan). */
+  inflightCount: number;
+  /** Events streaming applications dropped instead of sending (a slow page or link). */
+  dropped: number;
 }
 
 export function emptyModel(): PageModel {
   return {
     connections: { client: 'none', server: 'none' },
+    live: { client: {}, server: {} },
     inflight: {},
     counts: { client: { resolved: 0, failed: 0, timedOut: 0, cancelled: 0 }, server: { replied: 0, failed: 0, cancelled: 0 } },
     recent: [],
+    inflightCount: 0,
+    dropped: 0,
   };
 }
 
 /** Applies one event to the model, in place. */
 export function applyEvent(model: PageModel, event: PageEvent): void {
+  const MAX_RECENT = 500;
+  const MAX_INFLIGHT = 5_000;
+  const MAX_LIVE = 1_000;
+  if (event.k === 'dropped') {
+    model.dropped += event.n;
+    return;
+  }
   if (event.k === 'connection') {
     model.connections[event.side] = event.state;
+    if (event.sid === undefined) return;
+    const live = model.live[event.side];
+    if (event.done) {
+      delete live[event.sid];
+      return;
+    }
+    if (!(event.sid in live) && Object.keys(live).length >= MAX_LIVE) {
+      for (const oldest in live) {
+        delete live[oldest];
+        break;
+      }
+    }
+    live[event.sid] = event.state;
     return;
   }
   let call = model.inflight[event.sid];
   if (!call) {
-    call = { sid: event.sid, side: event.side, method: event.method, id: event.id, state: event.state, path: [], started: event.at };
+    if (model.inflightCount >= MAX_INFLIGHT) {
+      for (const oldest in model.inflight) {
+        delete model.inflight[oldest];
+        model.inflightCount--;
+        break;
+      }
+    }
+    model.inflightCount++;
+    call = {
+      sid: event.sid,
+      side: event.side,
+      method: event.method,
+      id: event.id,
+      state: event.state,
+      path: [],
+      times: [],
+      causes: [],
+      started: event.at,
+    };
     model.inflight[event.sid] = call;
   }
   call.state = event.state;
-  if (call.path[call.path.length - 1] !== event.state) call.path.push(event.state);
+  if (call.path[call.path.length - 1] !== event.state) {
+    call.path.push(event.state);
+    call.times.push(event.at);
+    call.causes.push(event.cause || '');
+  }
   if (!event.done) return;
   call.ended = event.at;
   delete model.inflight[event.sid];
+  model.inflightCount--;
   const counts = model.counts[event.side];
   counts[event.state] = (counts[event.state] || 0) + 1;
-  if (event.side === 'client') {
-    model.recent.unshift(call);
-    if (model.recent.length > 40) model.recent.length = 40;
-  }
+  model.recent.unshift(call);
+  if (model.recent.length > MAX_RECENT) model.recent.length = MAX_RECENT;
 }

@@ -2,8 +2,9 @@
  * The inspection page: one self-contained HTML document (inline CSS and JS,
  * nothing fetched from elsewhere), so it works with no network. It reads the
  * event stream at `/events`, keeps the model with the same `applyEvent` as the
- * server (its source is inlined), and redraws at most every 50 ms.
+ * server (its source is inlined), and redraws at most every 100 ms, however many events arrive.
  */
+import { diagramHtml } from './diagram.js';
 import { applyEvent, type PageEvent, type PageModel } from './model.js';
 
 // The page script runs in the browser; this project compiles without the DOM library.
@@ -47,6 +48,20 @@ td.outcome[data-final=resolved] { color: var(--resolved); } td.outcome[data-fina
 td.outcome[data-final=timedOut] { color: var(--timedOut); } td.outcome[data-final=cancelled] { color: var(--cancelled); }
 #timeline-section { grid-column: 1 / -1; }
 #link[data-state=live] { color: var(--resolved); } #link { color: var(--failed); }
+#dropped[data-n="0"] { display: none; } #dropped { color: var(--failed); font-weight: 600; }
+#diagram-section, #detail-section { grid-column: 1 / -1; }
+.machines { display: grid; grid-template-columns: 3fr 2fr; gap: 12px; }
+.machine h3 { margin: 0 0 6px; font-size: 13px; }
+.st-children { display: flex; flex-wrap: wrap; gap: 6px; align-items: flex-start; }
+.st { border: 1px solid var(--line); border-radius: 8px; padding: 4px 8px; background: var(--bg); font-size: 12px; }
+.st[data-type=final] { border-width: 3px; border-style: double; }
+.st[data-type=compound] { background: var(--card); }
+.st-head { display: flex; gap: 8px; justify-content: space-between; }
+.dn { font: 600 12px ui-monospace, monospace; color: var(--sent); }
+.edges { margin: 2px 0 4px; padding-left: 14px; color: var(--muted); font-size: 11px; }
+#timeline tr, .call { cursor: pointer; } #timeline tr[data-selected] { outline: 2px solid var(--sent); }
+#detail { font: 12px ui-monospace, monospace; white-space: pre-wrap; margin: 0; }
+#table-wrap { max-height: 480px; overflow: auto; }
 `;
 
 const BODY = `
@@ -54,7 +69,9 @@ const BODY = `
   <h1>callstate inspect</h1>
   <span>client connection <span class="conn" id="conn-client" data-state="none">none</span></span>
   <span>server connection <span class="conn" id="conn-server" data-state="none">none</span></span>
+  <span>open: <b id="live-client">0</b> client, <b id="live-server">0</b> server</span>
   <span>stream <span id="link" data-state="down">connecting…</span></span>
+  <span id="dropped" data-n="0"></span>
 </header>
 <main>
   <section id="client">
@@ -80,10 +97,18 @@ const BODY = `
       <div class="count" data-final="cancelled">cancelled<b id="count-server-cancelled">0</b></div>
     </div>
   </section>
+  <section id="diagram-section">
+    <h2>Machines: calls in each state now (final states: ended there)</h2>
+    <div class="machines">%DIAGRAM%</div>
+  </section>
   <section id="timeline-section">
-    <h2>Recent calls (newest first)</h2>
-    <table><thead><tr><th>ended</th><th>method</th><th>id</th><th>states</th><th>ms</th><th>outcome</th></tr></thead>
-    <tbody id="timeline"></tbody></table>
+    <h2>Recent calls (newest first, last 500; click one for its events)</h2>
+    <div id="table-wrap"><table><thead><tr><th>ended</th><th>method</th><th>id</th><th>states</th><th>ms</th><th>outcome</th><th>side</th></tr></thead>
+    <tbody id="timeline"></tbody></table></div>
+  </section>
+  <section id="detail-section">
+    <h2>Selected call</h2>
+    <pre id="detail">click a call in the table or a lane</pre>
   </section>
 </main>`;
 
@@ -97,13 +122,56 @@ function pageScript(apply: (model: PageModel, event: PageEvent) => void): void {
   const $ = (selector: string) => document.querySelector(selector) as HTMLElement;
   const text = (value: unknown) => String(value).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
+  let selected: string | null = null;
+  /** HH:MM:SS.mmm, local time (toLocaleTimeString costs too much for 500 rows every 100 ms). */
+  const clock = (ms: number) => {
+    const d = new Date(ms);
+    const two = (n: number) => String(n).padStart(2, '0');
+    return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  };
+
+  /** The call with this sessionId: in flight, or among the recent ones. */
+  function findCall(sid: string): any {
+    return model.inflight[sid] || model.recent.find((c: any) => c.sid === sid);
+  }
+
+  function renderDetail(): void {
+    const call = selected === null ? undefined : findCall(selected);
+    if (!call) return;
+    const lines = call.path.map(
+      (state: string, i: number) =>
+        `+${String(call.times[i] - call.started).padStart(6)} ms  ${state.padEnd(10)} ${call.causes[i] ? `on ${call.causes[i]}` : ''}`,
+    );
+    const took = call.ended === undefined ? 'in flight' : `${call.ended - call.started} ms`;
+    $('#detail').textContent = `${call.side} call ${call.method} id ${call.id} (${took})\n${lines.join('\n')}`;
+  }
+
+  function renderDiagram(calls: any[]): void {
+    const now: Record<string, number> = {};
+    for (const c of calls) now[`${c.side}:${c.state}`] = (now[`${c.side}:${c.state}`] || 0) + 1;
+    for (const side of ['client', 'server'])
+      for (const [state, n] of Object.entries(model.counts[side])) now[`${side}:${state}`] = n as number;
+    // A compound state holds the sum of its children.
+    const count = (el: HTMLElement): number => {
+      const children = el.querySelectorAll(':scope > .st-children > .st') as HTMLElement[];
+      let n = now[el.querySelector('.dn').dataset.count] || 0;
+      for (const child of children) n += count(child);
+      el.querySelector(':scope > .st-head > .dn').textContent = String(n);
+      return n;
+    };
+    for (const top of document.querySelectorAll('.machine > .st-children > .st') as HTMLElement[]) count(top);
+  }
+
   function render(): void {
     dirty = false;
     if (!model) return;
+    $('#dropped').dataset.n = String(model.dropped);
+    $('#dropped').textContent = `${model.dropped} dropped`;
     for (const side of ['client', 'server']) {
       const el = $(`#conn-${side}`);
       el.textContent = model.connections[side];
       el.dataset.state = model.connections[side];
+      $(`#live-${side}`).textContent = String(Object.keys(model.live[side]).length);
       for (const [state, n] of Object.entries(model.counts[side])) {
         const count = document.getElementById(`count-${side}-${state}`);
         if (count) count.textContent = String(n);
@@ -125,16 +193,26 @@ function pageScript(apply: (model: PageModel, event: PageEvent) => void): void {
     }
     $('#timeline').innerHTML = model.recent
       .map((c: any) => {
-        const ended = new Date(c.ended).toLocaleTimeString();
-        return `<tr><td>${ended}</td><td>${text(c.method)}</td><td>${text(c.id.slice(0, 8))}</td><td class="path">${text(c.path.join(' → '))}</td><td>${c.ended - c.started}</td><td class="outcome" data-final="${text(c.state)}">${text(c.state)}</td></tr>`;
+        const ended = clock(c.ended);
+        const mark = c.sid === selected ? ' data-selected' : '';
+        return `<tr data-sid="${text(c.sid)}"${mark}><td>${ended}</td><td>${text(c.method)}</td><td>${text(c.id.slice(0, 8))}</td><td class="path">${text(c.path.join(' → '))}</td><td>${c.ended - c.started}</td><td class="outcome" data-final="${text(c.state)}">${text(c.state)}</td><td>${c.side}</td></tr>`;
       })
       .join('');
+    renderDiagram(calls);
+    renderDetail();
   }
+
+  document.addEventListener('click', (event: any) => {
+    const target = event.target.closest('[data-sid]');
+    if (!target || !model) return;
+    selected = target.dataset.sid;
+    render();
+  });
 
   function schedule(): void {
     if (dirty) return;
     dirty = true;
-    setTimeout(render, 50);
+    setTimeout(render, 100);
   }
 
   function open(): void {
@@ -163,7 +241,7 @@ export function pageHtml(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>callstate inspect</title><style>${CSS}</style></head>
-<body>${BODY}
+<body>${BODY.replace('%DIAGRAM%', diagramHtml())}
 <script>
 // Under tsx or vitest, esbuild's keepNames wraps functions in __name(fn, name); the build (tsc) does not.
 var __name = (fn) => fn;

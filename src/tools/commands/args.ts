@@ -1,0 +1,84 @@
+/**
+ * What every command shares: strict flag parsing with `node:util` `parseArgs`,
+ * the errors that mean "you typed it wrong" (exit 2), and the exit codes.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes of the `callstate` command. */
+export const EXIT = {
+  ok: 0,
+  /** The remote peer answered with a JSON-RPC error (RemoteError), unknown method included. */
+  remoteError: 1,
+  /** Bad command line: unknown command or flag, bad flag value, params that are not JSON. */
+  usage: 2,
+  /** The call got no answer within its timeout (TimeoutError). */
+  timeout: 3,
+  /** Anything else: unreachable URL, connection closed, a port in use, a module that does not load. */
+  failure: 4,
+} as const;
+
+/** A mistake on the command line: reported in one line, exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+/** Parses `args` strictly: an unknown flag, a flag without its value, or a stray positional is a UsageError. */
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: { min: number; max: number }): Parsed {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, strict: true, allowPositionals: true });
+  } catch (error) {
+    // parseArgs' messages name the flag; drop its advice to use "--" (not meaningful here).
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  if (parsed.values.help) return parsed;
+  if (parsed.positionals.length < positionals.min) throw new UsageError('missing arguments');
+  if (parsed.positionals.length > positionals.max)
+    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
+  return parsed;
+}
+
+/** An integer flag within [min, max], or `undefined` when absent. */
+export function integerFlag(value: unknown, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag} takes an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+/** `--header name:value` flags as an object (a repeated name keeps the last value). */
+export function headerFlags(values: unknown): Record<string, string> | undefined {
+  if (values === undefined) return undefined;
+  const headers: Record<string, string> = {};
+  for (const entry of values as string[]) {
+    const colon = entry.indexOf(':');
+    const name = colon === -1 ? '' : entry.slice(0, colon).trim();
+    if (name === '') throw new UsageError(`--header takes name:value, got ${JSON.stringify(entry)}`);
+    headers[name] = entry.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Writes a line to stdout. */
+export const out = (line: string) => void process.stdout.write(`${line}\n`);

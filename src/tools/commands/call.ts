@@ -1,0 +1,118 @@
+/**
+ * `callstate call <url> <method> [params]` and `callstate notify …`: one call
+ * (or notification) from the shell, through `connect()`, so every URL scheme
+ * `connect()` accepts works here too.
+ */
+import { text } from 'node:stream/consumers';
+import { connect, type ClientOptions } from '../../client.js';
+import { RemoteError, TimeoutError } from '../../errors.js';
+import { EXIT, headerFlags, integerFlag, out, parse, UsageError } from './args.js';
+
+export const CALL_USAGE = `usage: callstate call <url> <method> [params-json | -] [options]
+
+Calls <method> on the server at <url> (ws://, wss://, nats:// with --subject, or any
+URL connect() accepts) and prints the result as JSON. Params are a JSON array or
+object; "-" reads them from stdin.
+
+options:
+  --timeout MS          give up on the answer after MS ms (default 30,000)
+  --header name:value   an HTTP header on the upgrade request (NATS: a message header); repeatable
+  --subject S           the NATS subject (required with nats://)
+  --json                print errors as JSON on stdout too ({"error":{...}})
+  -h, --help            show this help
+
+exit codes: 0 result printed; 1 the server answered with an error (code and message on
+stderr); 2 bad command line or params; 3 timed out; 4 could not connect or the
+connection closed`;
+
+export const NOTIFY_USAGE = `usage: callstate notify <url> <method> [params-json | -] [options]
+
+Sends a notification (no answer is expected) to the server at <url> and exits 0 once
+it is written.
+
+options:
+  --header name:value   as for call; repeatable
+  --subject S           the NATS subject (required with nats://)
+  --timeout MS          bound on connecting (default 30,000)
+  --json                print {"sent":true} (or {"error":{...}}) on stdout
+  -h, --help            show this help`;
+
+const FLAGS = {
+  timeout: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  subject: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Params from the command line or stdin, parsed as JSON; absent stays absent. */
+async function readParams(arg: string | undefined): Promise<unknown> {
+  if (arg === undefined) return undefined;
+  const source = arg === '-' ? await text(process.stdin) : arg;
+  try {
+    return JSON.parse(source);
+  } catch (error) {
+    throw new UsageError(`params are not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Connect options from the flags, with nothing undefined in them (the library's defaults hold).
+ * `--timeout` bounds the call itself (a request option), and connecting only for `notify`: a short
+ * call timeout must not make a slow connect look like an unreachable server.
+ */
+function clientOptions(values: Record<string, unknown>, timeout: number | undefined, notify: boolean): ClientOptions {
+  const options: ClientOptions = {};
+  if (timeout !== undefined && notify) options.handshakeTimeout = timeout;
+  const headers = headerFlags(values.header);
+  if (headers !== undefined) options.headers = headers;
+  if (values.subject !== undefined) options.subject = values.subject as string;
+  return options;
+}
+
+/** The error's exit code and what to print about it. */
+function describeFailure(error: unknown): { code: number; json: Record<string, unknown>; line: string } {
+  if (error instanceof RemoteError) {
+    const json = { name: error.name, code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) };
+    return { code: EXIT.remoteError, json, line: `error ${error.code}: ${error.message}` };
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  const code = e instanceof TimeoutError ? EXIT.timeout : e instanceof TypeError || e instanceof RangeError ? EXIT.usage : EXIT.failure;
+  return { code, json: { name: e.name, code: (e as { code?: unknown }).code, message: e.message }, line: e.message };
+}
+
+/** Runs `call` (notify false) or `notify`; resolves with the exit code. */
+export async function runCall(args: string[], notify: boolean): Promise<number> {
+  const { values, positionals } = parse(args, FLAGS, { min: 2, max: 3 });
+  if (values.help) {
+    out(notify ? NOTIFY_USAGE : CALL_USAGE);
+    return EXIT.ok;
+  }
+  const [url, method, paramsArg] = positionals as [string, string, string | undefined];
+  const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1);
+  const params = await readParams(paramsArg);
+  let client;
+  try {
+    client = connect(url, clientOptions(values, timeout, notify));
+  } catch (error) {
+    // connect() refuses a bad URL or option synchronously: a command-line mistake.
+    throw new UsageError((error as Error).message);
+  }
+  try {
+    if (notify) {
+      await client.ready;
+      client.notify(method, params);
+      if (values.json) out(JSON.stringify({ sent: true }));
+    } else {
+      const result = await client.request(method, params, timeout === undefined ? undefined : { timeout });
+      out(JSON.stringify(result) ?? 'null');
+    }
+    return EXIT.ok;
+  } catch (error) {
+    const failure = describeFailure(error);
+    if (values.json) out(JSON.stringify({ error: failure.json }));
+    process.stderr.write(`callstate ${notify ? 'notify' : 'call'}: ${failure.line}\n`);
+    return failure.code;
+  } finally {
+    await client.close();
+  }
+}

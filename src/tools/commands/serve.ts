@@ -1,0 +1,151 @@
+/**
+ * `callstate serve <module>`: serves the methods an ES module exports (its
+ * default export, or its `methods` export) over WebSocket, or as a NATS
+ * responder, until SIGINT or SIGTERM.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { InspectionEvent } from 'xstate';
+import { serve } from '../../server.js';
+import type { InspectOption, Methods } from '../../types.js';
+import { inspectTo } from '../inspect/api.js';
+import { machineIdOf } from '../inspect/feed.js';
+import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
+
+/** Port of `callstate serve` when --port is not given. */
+export const DEFAULT_SERVE_PORT = 8080;
+/** How long Ctrl-C lets running calls answer, when --drain is not given. */
+export const DEFAULT_DRAIN = 5_000;
+
+export const SERVE_USAGE = `usage: callstate serve <module> [options]
+
+Serves the methods of an ES module: its default export, or its "methods" export, is
+an object of handlers ({ add: ([a, b]) => a + b }). Prints the URL (WebSocket, and
+JSON-RPC over HTTP POST on the same port); Ctrl-C (SIGINT) or SIGTERM drains the
+server (no new calls, running ones may answer) and exits 0.
+
+options:
+  --port N              WebSocket port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)
+  --host H              interface to listen on (default 127.0.0.1)
+  --nats URL            be a NATS responder on this nats-server instead (needs --subject)
+  --subject S           the NATS subject to answer on
+  --queue Q             the NATS queue group (default callstate)
+  --drain MS            on Ctrl-C, let running calls answer for up to MS ms (default ${DEFAULT_DRAIN})
+  --log                 print one line per call: method, id, final state, duration
+  --inspect URL         stream calls to a running \`callstate inspect\` page (http://host:port)
+  --json                print the URL and log lines as JSON objects
+  -h, --help            show this help`;
+
+const FLAGS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  nats: { type: 'string' },
+  subject: { type: 'string' },
+  queue: { type: 'string' },
+  drain: { type: 'string' },
+  log: { type: 'boolean' },
+  inspect: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The methods object a module exports. */
+async function loadMethods(path: string): Promise<Methods> {
+  let module: { default?: unknown; methods?: unknown };
+  try {
+    module = (await import(pathToFileURL(resolve(path)).href)) as typeof module;
+  } catch (error) {
+    throw new Error(`cannot load ${path}: ${(error as Error).message}`);
+  }
+  const methods = module.methods ?? module.default;
+  if (methods === null || typeof methods !== 'object')
+    throw new UsageError(`${path} exports no methods object (default or "methods" export)`);
+  return methods as Methods;
+}
+
+/**
+ * An inspection observer that prints one line when an incoming call ends: method,
+ * id, final state and how long it ran (from its first snapshot to its last).
+ */
+export function callLog(write: (line: string) => void, json: boolean, now: () => number = Date.now): (event: InspectionEvent) => void {
+  const started = new Map<string, number>();
+  return (event) => {
+    if (event.type !== '@xstate.snapshot' || machineIdOf(event.actorRef) !== 'incomingCall') return;
+    const sid = event.actorRef.sessionId;
+    const snapshot = event.snapshot as { status?: string; value?: unknown; context?: { method?: unknown; id?: unknown } };
+    if (!started.has(sid)) started.set(sid, now());
+    if (snapshot.status === 'active') return;
+    const ms = now() - started.get(sid)!;
+    started.delete(sid);
+    const entry = { method: String(snapshot.context?.method), id: snapshot.context?.id ?? null, state: String(snapshot.value), ms };
+    write(json ? JSON.stringify(entry) : `${entry.method} id=${JSON.stringify(entry.id)} ${entry.state} ${ms} ms`);
+  };
+}
+
+/** Every observer asked for, as one (or none). */
+function observers(list: Array<((event: InspectionEvent) => void) | undefined>): InspectOption | undefined {
+  const present = list.filter((o) => o !== undefined);
+  if (present.length === 0) return undefined;
+  return (event: InspectionEvent) => {
+    for (const observer of present) observer(event);
+  };
+}
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, FLAGS, { min: 1, max: 1 });
+  if (values.help) {
+    out(SERVE_USAGE);
+    return EXIT.ok;
+  }
+  const json = values.json === true;
+  const port = integerFlag(values.port, 'port', 0, 65_535);
+  const drain = integerFlag(values.drain, 'drain', 0, 2 ** 31 - 1) ?? DEFAULT_DRAIN;
+  if (values.nats === undefined && (values.subject !== undefined || values.queue !== undefined)) {
+    throw new UsageError('--subject and --queue go with --nats');
+  }
+  if (values.nats !== undefined && (port !== undefined || values.host !== undefined))
+    throw new UsageError('--port and --host do not go with --nats');
+  if (values.nats !== undefined && values.subject === undefined) throw new UsageError('--nats needs --subject');
+  let stream: ReturnType<typeof inspectTo> | undefined;
+  try {
+    stream = values.inspect === undefined ? undefined : inspectTo(values.inspect as string);
+  } catch (error) {
+    throw new UsageError(`--inspect: ${(error as Error).message}`);
+  }
+  const inspect = observers([values.log ? callLog(out, json) : undefined, stream?.inspect]);
+  const methods = await loadMethods(positionals[0]!);
+
+  let server: { close(options?: { drain?: number }): Promise<void> };
+  let shown: Record<string, unknown>;
+  try {
+    if (values.nats !== undefined) {
+      const nats = await serve({
+        nats: values.nats as string,
+        subject: values.subject as string,
+        methods,
+        ...(values.queue === undefined ? {} : { queue: values.queue as string }),
+        ...(inspect === undefined ? {} : { inspect }),
+      });
+      server = nats;
+      shown = { url: nats.url, subject: nats.subject, queue: nats.queue };
+    } else {
+      const ws = await serve({
+        port: port ?? DEFAULT_SERVE_PORT,
+        host: (values.host as string | undefined) ?? '127.0.0.1',
+        methods,
+        ...(inspect === undefined ? {} : { inspect }),
+      });
+      server = ws;
+      shown = { url: ws.url, httpUrl: ws.httpUrl };
+    }
+  } catch (error) {
+    await stream?.close();
+    throw error;
+  }
+  const detail = shown.subject === undefined ? '' : ` subject ${String(shown.subject)} queue ${String(shown.queue)}`;
+  out(json ? JSON.stringify(shown) : `callstate serve: ${String(shown.url)}${detail} (Ctrl-C to stop)`);
+  await untilStopped();
+  // New calls are refused ("server closing") while running ones answer, for up to `drain` ms.
+  await server.close({ drain });
+  await stream?.close();
+  return EXIT.ok;
+}

@@ -1,0 +1,163 @@
+/**
+ * The inspector for your own application, as the package exports it:
+ *
+ *   createInspector({ port, host })  serves the page in this process: { url, inspect, close }
+ *   inspectTo(url)                   streams this process's actors to a page already running
+ *                                    (`callstate inspect`, or another process's createInspector)
+ *
+ * Light on purpose: the page server is imported only when createInspector is called.
+ */
+import { nanoid } from 'nanoid';
+import type { InspectionEvent } from 'xstate';
+import { validateInteger } from '../../validate.js';
+import { inspectionFeed } from './feed.js';
+import type { PageEvent } from './model.js';
+
+export interface InspectorOptions {
+  /** Port of the page; 0 picks a free one. Default: 0. */
+  port?: number;
+  /** Interface to listen on. Default: '127.0.0.1'. */
+  host?: string;
+}
+
+export interface Inspector {
+  /** The page: `http://host:port/`. */
+  readonly url: string;
+  /** Pass to `connect()` or `serve()` as `inspect`: their connections and calls show on the page. */
+  readonly inspect: (event: InspectionEvent) => void;
+  /** Stops the page server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the inspection page in this process and returns the observer that feeds it.
+ *
+ * ```ts
+ * const inspector = await createInspector({ port: 7070 });
+ * const server = await serve({ methods, inspect: inspector.inspect });
+ * console.log(inspector.url); // open it in a browser
+ * ```
+ */
+export async function createInspector(options: InspectorOptions = {}): Promise<Inspector> {
+  const { startPageServer } = await import('./hub.js');
+  const page = await startPageServer(options);
+  return { url: page.url, inspect: inspectionFeed(page.emit), close: page.close };
+}
+
+export interface InspectToOptions {
+  /** Events kept while the page is slow or gone; past this, new events are dropped (and counted on the page). Default: 10,000. */
+  maxBuffered?: number;
+  /** How often a batch is sent, in ms. Default: 100. */
+  interval?: number;
+}
+
+export interface InspectStream {
+  /** Pass to `connect()` or `serve()` as `inspect`. */
+  readonly inspect: (event: InspectionEvent) => void;
+  /** Events dropped so far: the buffer was full, or a batch could not be delivered. */
+  readonly dropped: number;
+  /** Events waiting to be sent (at most `maxBuffered`). */
+  readonly buffered: number;
+  /** Sends what is buffered (one last try), then stops. */
+  close(): Promise<void>;
+}
+
+/** Most events in one POST (the page takes 5,000 and 1 MiB at most). */
+const MAX_BATCH = 2_000;
+/** A batch the page has not taken within this long is given up on, in ms. */
+const POST_TIMEOUT = 5_000;
+
+/** The page's ingest endpoint for `url` (http, https, ws or wss: the page serves both on one port). */
+function ingestUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`inspectTo needs the page's URL (http://host:port), got ${JSON.stringify(url)}`);
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
+    throw new TypeError(`inspectTo needs an http, https, ws or wss URL, got ${JSON.stringify(url)}`);
+  }
+  parsed.protocol = parsed.protocol.replace(/^ws/, 'http');
+  return new URL('/ingest', parsed);
+}
+
+/**
+ * Streams this process's connections and calls to a running inspection page.
+ * Never blocks the application and never holds more than `maxBuffered` events:
+ * while the page is slow or gone, events past that are dropped, counted, and
+ * the count is shown on the page ("N dropped") once it takes events again.
+ *
+ * ```ts
+ * const stream = inspectTo('http://127.0.0.1:7070');   // `callstate inspect` runs there
+ * const client = connect(url, { inspect: stream.inspect });
+ * ```
+ */
+export function inspectTo(url: string, options: InspectToOptions = {}): InspectStream {
+  const target = ingestUrl(url);
+  const maxBuffered =
+    options.maxBuffered === undefined ? 10_000 : validateInteger(options.maxBuffered, 'options.maxBuffered', 1, 10_000_000);
+  const interval = options.interval === undefined ? 100 : validateInteger(options.interval, 'options.interval', 1, 60_000);
+  const source = nanoid(10);
+  let buffer: PageEvent[] = [];
+  let dropped = 0;
+  /** Dropped events the page has not been told about yet. */
+  let unreported = 0;
+  let sending: Promise<void> | undefined;
+  let closed = false;
+
+  const inspect = inspectionFeed((event) => {
+    if (closed) return;
+    if (buffer.length >= maxBuffered) {
+      dropped++;
+      unreported++;
+      return;
+    }
+    buffer.push(event);
+  });
+
+  const send = (): Promise<void> => {
+    if (sending || (buffer.length === 0 && unreported === 0)) return sending ?? Promise.resolve();
+    const events = buffer.slice(0, MAX_BATCH);
+    buffer = buffer.slice(events.length);
+    const report = unreported;
+    unreported = 0;
+    const body = JSON.stringify({ source, events: report > 0 ? [{ k: 'dropped', n: report }, ...events] : events });
+    sending = fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(POST_TIMEOUT),
+    })
+      .then(async (response) => {
+        await response.body?.cancel();
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      })
+      .catch(() => {
+        // The page is gone or refused the batch: those events are lost, and counted.
+        dropped += events.length;
+        unreported += report + events.length;
+      })
+      .finally(() => (sending = undefined));
+    return sending;
+  };
+  const timer = setInterval(() => void send(), interval);
+  timer.unref();
+
+  return {
+    inspect,
+    get dropped() {
+      return dropped;
+    },
+    get buffered() {
+      return buffer.length;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await sending;
+      await send();
+    },
+  };
+}

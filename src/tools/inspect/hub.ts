@@ -1,0 +1,172 @@
+/**
+ * The page server: an HTTP server for one self-contained page, the model it
+ * shows, and its two streams:
+ *
+ *   GET  /            the page
+ *   GET  /model.json  the current model (what a newly opened page starts from)
+ *   ws   /events      { model } once, then { events: [...] } batches, every 100 ms at most
+ *   POST /ingest      { source, events } from another process (`inspectTo`)
+ *
+ * In-process observers call `emit`; other processes POST to /ingest. Both
+ * admit only the page's own origin, and tools that send no Origin: any other
+ * website open in the same browser could otherwise read the feed or write to it.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
+import { validateInteger } from '../../validate.js';
+import { checkBatch, MAX_INGEST_BYTES } from './ingest.js';
+import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
+import { pageHtml } from './page.js';
+
+/** How often batched events go to the pages, in ms. */
+const FLUSH_EVERY = 100;
+
+export interface PageServerOptions {
+  /** Port of the page; 0 picks a free one. Default: 0. */
+  port?: number;
+  /** Interface to listen on. Default: '127.0.0.1'. */
+  host?: string;
+}
+
+export interface PageServer {
+  /** `http://host:port/`. */
+  readonly url: string;
+  readonly port: number;
+  /** What the page shows now. */
+  readonly model: PageModel;
+  /** Applies one event to the model and queues it for the pages. */
+  emit(event: PageEvent): void;
+  /** Sends what is queued, stops accepting, and closes every page's stream. */
+  close(): Promise<void>;
+}
+
+/** Starts the page server; rejects when it cannot listen (EADDRINUSE, say). */
+export async function startPageServer(options: PageServerOptions = {}): Promise<PageServer> {
+  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
+  const host = options.host ?? '127.0.0.1';
+  const html = pageHtml();
+  const model = emptyModel();
+  let batch: PageEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let stream: Broadcast | undefined;
+  let origins = new Set<string>();
+
+  const flush = () => {
+    timer = undefined;
+    const events = batch;
+    batch = [];
+    if (events.length > 0 && stream && stream.readers > 0) stream.send(JSON.stringify({ events }));
+  };
+  const emit = (event: PageEvent) => {
+    applyEvent(model, event);
+    if (!timer) timer = setTimeout(flush, FLUSH_EVERY);
+    batch.push(event);
+  };
+
+  const http = createServer((request, response) => respond(request, response));
+  function respond(request: IncomingMessage, response: ServerResponse): void {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path === '/ingest' && request.method === 'POST') {
+      ingest(request, response);
+    } else if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+    } else if (path === '/favicon.ico') {
+      response.writeHead(204).end();
+    } else if (path === '/model.json') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(model));
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  }
+  function ingest(request: IncomingMessage, response: ServerResponse): void {
+    const origin = request.headers.origin;
+    if (origin !== undefined && !origins.has(origin)) {
+      response.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`origin ${origin} is not allowed\n`);
+      request.resume();
+      return;
+    }
+    if (!/^application\/json\b/.test(request.headers['content-type'] ?? '')) {
+      response.writeHead(415, { 'content-type': 'text/plain', connection: 'close' }).end('send application/json\n');
+      request.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_INGEST_BYTES) {
+        response.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end(`at most ${MAX_INGEST_BYTES} bytes\n`);
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      const checked = checkBatch(Buffer.concat(chunks).toString('utf8'));
+      if ('error' in checked) {
+        response.writeHead(400, { 'content-type': 'text/plain' }).end(`${checked.error}\n`);
+        return;
+      }
+      for (const event of checked.events) emit(event);
+      response.writeHead(204).end();
+    });
+    request.on('error', () => request.destroy());
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => resolve());
+  });
+  const bound = (http.address() as AddressInfo).port;
+  origins = pageOrigins(host, bound);
+  stream = attachBroadcast(
+    http,
+    '/events',
+    () => JSON.stringify({ model }),
+    (origin) => origin === undefined || origins.has(origin),
+  );
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${bound}/`,
+    port: bound,
+    model,
+    emit,
+    close: () =>
+      (closing ??= (async () => {
+        if (timer) clearTimeout(timer);
+        flush();
+        await stream?.close();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      })()),
+  };
+}
+
+/**
+ * The origins a browser sends from the page served on `host`:`port`: that
+ * address, and every spelling of loopback when it is loopback; bound to every
+ * interface, also each interface's address.
+ */
+function pageOrigins(host: string, port: number): Set<string> {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const hosts = [host];
+  if (wildcard || host === 'localhost' || host === '::1' || host.startsWith('127.')) hosts.push('127.0.0.1', 'localhost', '::1');
+  if (wildcard) {
+    for (const addresses of Object.values(networkInterfaces())) hosts.push(...(addresses ?? []).map(({ address }) => address));
+  }
+  const origins = new Set<string>();
+  for (const name of hosts) {
+    try {
+      // As browsers serialize it: IPv6 in brackets and shortest form, no port 80.
+      origins.add(new URL(`http://${name.includes(':') ? `[${name}]` : name}:${port}`).origin);
+    } catch {
+      // An address no URL can hold (an IPv6 zone, for one): no browser sends it either.
+    }
+  }
+  return origins;
+}

@@ -1,0 +1,163 @@
+/**
+ * Watching your own application: createInspector in the same process, and
+ * inspectTo streaming to a page server over HTTP (POST /ingest), bounded when
+ * the page is gone; and the page's answers to hostile batches.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  connect,
+  createInspector,
+  inspectTo,
+  serve,
+  type Client,
+  type Inspector,
+  type InspectStream,
+  type Server,
+} from '../../src/index.js';
+import { startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
+import { MAX_INGEST_BYTES, MAX_INGEST_EVENTS } from '../../src/tools/inspect/ingest.js';
+import type { PageModel } from '../../src/tools/inspect/model.js';
+import { closeAfterEach } from '../helpers.js';
+import { eventually as pollUntil } from '../nats-helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+let page: PageServer | undefined;
+let inspector: Inspector | undefined;
+let stream: InspectStream | undefined;
+closeAfterEach(() => [client, server, stream, page, inspector]);
+afterEach(() => {
+  client = server = stream = page = inspector = undefined;
+});
+
+/** Polls (bounded) until `condition` holds; a failure, never a measured time. */
+const eventually = (condition: () => boolean | Promise<boolean>, what: string) => pollUntil(async () => condition(), what, 400);
+
+const model = async (url: string) => (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
+
+/** POSTs `body` to the page's ingest endpoint. */
+const post = (target: PageServer, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(new URL('/ingest', target.url), { method: 'POST', headers, body });
+
+describe('createInspector', () => {
+  it("shows a server's and a client's connections and calls on its page, with each state's cause", async () => {
+    inspector = await createInspector({ port: 0 });
+    expect(inspector.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    server = await serve({ methods: { add: ([a, b]: [number, number]) => a + b }, inspect: inspector.inspect });
+    client = connect(server.url, { inspect: inspector.inspect });
+    expect(await client.request('add', [1, 2])).toBe(3);
+    await eventually(async () => (await model(inspector!.url)).recent.length === 2, 'both sides of the call on the page');
+    const shown = await model(inspector.url);
+    expect(shown.counts.client.resolved).toBe(1);
+    expect(shown.counts.server.replied).toBe(1);
+    expect(Object.values(shown.live.client)).toEqual(['open']);
+    expect(Object.values(shown.live.server)).toEqual(['open']);
+    const outgoing = shown.recent.find((c) => c.side === 'client')!;
+    // Made before the connection opened: it waited in queued.
+    expect(outgoing).toMatchObject({ method: 'add', path: ['queued', 'sent', 'awaiting', 'resolved'] });
+    expect(outgoing.causes.slice(1)).toEqual(['call.release', 'request.written', 'response.result']);
+  });
+});
+
+describe('inspectTo', () => {
+  it("streams another application's calls to a page, each sessionId prefixed by its source", async () => {
+    page = await startPageServer();
+    stream = inspectTo(page.url.replace('http:', 'ws:'));
+    server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+    client = connect(server.url);
+    await client.request('echo', { n: 1 });
+    await eventually(() => page!.model.counts.server.replied === 1, 'the streamed call');
+    const [call] = page.model.recent;
+    expect(call).toMatchObject({ side: 'server', method: 'echo', path: ['handling', 'replied'] });
+    expect(call!.sid).toMatch(/^[\w-]{10}:/);
+    expect(stream.dropped).toBe(0);
+  });
+
+  it('drops and counts events while the page is gone, holds at most maxBuffered, and reports the count once a page takes events again', async () => {
+    page = await startPageServer();
+    const { port } = page;
+    await page.close();
+    stream = inspectTo(`http://127.0.0.1:${port}`, { maxBuffered: 5, interval: 10 });
+    server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+    client = connect(server.url);
+    for (let i = 0; i < 20; i++) await client.request('echo', [i]);
+    // 20 calls make 40 or more server events: at most 5 are held, the rest dropped at once.
+    expect(stream.dropped).toBeGreaterThanOrEqual(35);
+    await eventually(() => stream!.dropped >= 40, 'the held events to fail delivery too');
+    const lost = stream.dropped;
+    page = await startPageServer({ port });
+    await client.request('echo', ['after']);
+    await eventually(() => page!.model.counts.server.replied === 1, 'the call made once the page is back');
+    await eventually(() => page!.model.dropped === lost, 'the dropped count on the page');
+  });
+
+  it('holds at most maxBuffered events while nothing is sent, drops the rest at once, and sends the held ones and the count on close', async () => {
+    page = await startPageServer();
+    const { port } = page;
+    await page.close();
+    // No batch is sent before close(): only the bound decides what is kept.
+    stream = inspectTo(`http://127.0.0.1:${port}`, { maxBuffered: 5, interval: 60_000 });
+    server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+    client = connect(server.url);
+    for (let i = 0; i < 20; i++) await client.request('echo', [i]);
+    expect(stream.buffered).toBe(5);
+    const dropped = stream.dropped;
+    expect(dropped).toBeGreaterThanOrEqual(35);
+    page = await startPageServer({ port });
+    await stream.close();
+    expect(stream.buffered).toBe(0);
+    expect(stream.dropped).toBe(dropped);
+    expect(page.model.dropped).toBe(dropped);
+    expect(page.model.recent.length + page.model.inflightCount).toBeGreaterThan(0);
+  });
+
+  it('refuses a URL it cannot stream to', () => {
+    expect(() => inspectTo('nats://127.0.0.1:4222')).toThrow(
+      new TypeError('inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222"'),
+    );
+    expect(() => inspectTo('not a url')).toThrow(TypeError);
+    expect(() => inspectTo('http://127.0.0.1:1', { maxBuffered: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('POST /ingest against hostile batches', () => {
+  const event = (extra: Record<string, unknown> = {}) => ({
+    k: 'call',
+    side: 'server',
+    sid: 's1',
+    method: 'm',
+    id: '1',
+    state: 'replied',
+    done: true,
+    at: 1,
+    ...extra,
+  });
+
+  it('answers 400, 403, 413 and 415 without touching the model, and keeps only events the page knows', async () => {
+    page = await startPageServer();
+    expect((await post(page, '{ nope')).status).toBe(400);
+    expect((await post(page, JSON.stringify({ source: 'bad source!', events: [] }))).status).toBe(400);
+    const tooMany = Array.from({ length: MAX_INGEST_EVENTS + 1 }, () => event());
+    expect((await post(page, JSON.stringify({ source: 'a', events: tooMany }))).status).toBe(400);
+    expect((await post(page, 'x'.repeat(MAX_INGEST_BYTES + 1))).status).toBe(413);
+    expect((await post(page, JSON.stringify({ source: 'a', events: [event()] }), { 'content-type': 'text/plain' })).status).toBe(415);
+    const foreign = { 'content-type': 'application/json', origin: 'https://evil.example' };
+    expect((await post(page, JSON.stringify({ source: 'a', events: [event()] }), foreign)).status).toBe(403);
+    expect(page.model.recent).toEqual([]);
+
+    const batch = [
+      event({ state: 'madeUp' }), // a state no machine has: the counts are keyed by state
+      event({ side: 'elsewhere' }),
+      event({ at: 'soon' }),
+      { k: 'dropped', n: -5 },
+      null,
+      event({ method: 'm'.repeat(10_000), sid: 's2' }),
+    ];
+    expect((await post(page, JSON.stringify({ source: 'a', events: batch }))).status).toBe(204);
+    expect(Object.keys(page.model.counts.server).sort()).toEqual(['cancelled', 'failed', 'replied']);
+    expect(page.model.dropped).toBe(0);
+    expect(page.model.recent).toHaveLength(1);
+    expect(page.model.recent[0]!.method).toHaveLength(200);
+    expect(page.model.recent[0]!.sid).toBe('a:s2');
+  });
+});
