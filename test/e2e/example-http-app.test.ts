@@ -36,7 +36,8 @@ describe('examples/http-app.ts', () => {
     expect(await as('token-ada').request('dropTable', { table: 't' })).toBe('dropped t');
     const { error } = await settle(as('token-bob').request('dropTable', { table: 't' }));
     expect(error).toBeInstanceOf(RemoteError);
-    expect([error.code, error.message]).toEqual([ErrorCodes.AccessDenied, 'bob may not drop tables']);
+    expect([error.code, error.message]).toEqual([ErrorCodes.AccessDenied, 'bob may not dropTable']);
+    expect(running.audit).toEqual(['ada whoami ok', 'ada dropTable ok', 'bob dropTable refused']);
 
     const anonymous = await settle(as(undefined).ready);
     expect(anonymous.error).toBeInstanceOf(ConnectionClosedError);
@@ -50,7 +51,9 @@ describe('examples/http-app.ts', () => {
         'app route: {"ok":true}',
         "ada is { user: 'ada', role: 'admin' }",
         'dropped sessions',
-        'bob: -32003 bob may not drop tables',
+        'bob: -32003 bob may not dropTable',
+        'over HTTP: {"jsonrpc":"2.0","id":1,"result":{"user":"bob","role":"user"}}',
+        'audit: ada whoami ok; ada dropTable ok; bob dropTable refused; bob whoami ok',
         '',
       ].join('\n'),
     );
