@@ -17,7 +17,8 @@ import { resolveHooks, type HookOptions } from './hooks.js';
 import { Peer } from './core/peer.js';
 import { connectHttp } from './http-client.js';
 import { connectNats } from './nats-client.js';
-import { WsTransport, type ClientTlsOptions } from './transports/ws.js';
+import type { ClientTlsOptions } from './transports/tls.js';
+import { WsTransport } from './transports/ws.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import {
   isHttpUrl,

@@ -16,7 +16,7 @@ export {
 } from './limits.js';
 export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access.js';
 export type { CloseOptions } from './limits.js';
-export type { ClientTlsOptions } from './transports/ws.js';
+export type { ClientTlsOptions } from './transports/tls.js';
 export type { ErrorInfo, HookOptions, Logger, Middleware, MiddlewareContext } from './hooks.js';
 export { method } from './method.js';
 export type { StandardSchemaV1 } from './standard-schema.js';

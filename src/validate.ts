@@ -2,7 +2,7 @@
  * Option validation, in one place, before anything starts: misuse throws
  * `TypeError` or `RangeError` synchronously with the option's name.
  */
-import type { ClientTlsOptions } from './transports/ws.js';
+import type { ClientTlsOptions } from './transports/tls.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { AnyMethod } from './core/incoming.js';
 import { isStandardSchema } from './core/params-schema.js';

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import type { ClientTlsOptions } from './tls.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
 /** Every field required: an undefined reaching ws would replace its default (`maxPayload: undefined` is "no limit"). */
@@ -19,19 +20,6 @@ export interface WsTransportOptions {
 }
 
 /** What a `wss://` client may set of its TLS connection (passed to `tls.connect` through `ws`). */
-export interface ClientTlsOptions {
-  /** Certificates to trust besides the system's (PEM), e.g. a private CA's or a self-signed server's. */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Client certificate (PEM), for servers that ask for one. */
-  cert?: string | Buffer | Array<string | Buffer>;
-  /** The client certificate's private key (PEM). */
-  key?: string | Buffer | Array<string | Buffer>;
-  /** `false` accepts any server certificate: for tests only. Default: true. */
-  rejectUnauthorized?: boolean;
-  /** Name to verify the server's certificate against (SNI). Default: the URL's host. */
-  servername?: string;
-}
-
 /** What the transport uses of the TCP socket under a `ws` WebSocket (its `_socket`). */
 interface CorkableSocket {
   cork(): void;
