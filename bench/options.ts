@@ -2,8 +2,8 @@
 import { SYSTEM_NAMES } from './systems/index.js';
 import type { LoopLimits } from './measure/closed-loop.js';
 
-export type Section = 'throughput' | 'memory' | 'scale' | 'storm';
-export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm'];
+export type Section = 'throughput' | 'memory' | 'scale' | 'storm' | 'bundle';
+export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm', 'bundle'];
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
