@@ -7,7 +7,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleForBrowser } from '../scripts/browser-bundle.js';
 
 /** Each system's browser client, as a page imports it. */
 export const BUNDLE_ENTRIES: Record<string, string> = {
@@ -31,20 +31,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Bundles `contents` for the browser and measures it. */
 export async function measureBundle(contents: string): Promise<BundleSize> {
-  const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'js' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const code = result.outputFiles[0]!.contents;
-  const inputs = Object.values(result.metafile.outputs)[0]!.inputs;
+  const { code, inputs } = await bundleForBrowser(contents, root);
   const largest = Object.entries(inputs)
-    .map(([path, { bytesInOutput }]): [string, number] => [path.replace(/^.*node_modules\//, ''), bytesInOutput])
+    .map(([path, bytes]): [string, number] => [path.replace(/^.*node_modules\//, ''), bytes])
     .sort((a, b) => b[1] - a[1])
     .slice(0, 5);
   return { minified: code.length, gzipped: gzipSync(code).length, largest };

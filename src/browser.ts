@@ -65,17 +65,6 @@ export {
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
 } from './limits.js';
-export {
-  CallstateError,
-  TimeoutError,
-  ConnectionClosedError,
-  RemoteError,
-  AbortError,
-  ProtocolError,
-  NoRespondersError,
-  NotSupportedError,
-  QueueFullError,
-  RpcError,
-} from './errors.js';
+export * from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
 export type * from './types.js';

@@ -18,18 +18,7 @@ export type { Authenticate, Refusal, UpgradeRequest } from './access.js';
 export { NatsClient } from './nats-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';
-export {
-  CallstateError,
-  TimeoutError,
-  ConnectionClosedError,
-  RemoteError,
-  AbortError,
-  ProtocolError,
-  NoRespondersError,
-  NotSupportedError,
-  QueueFullError,
-  RpcError,
-} from './errors.js';
+export * from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
 export type * from './types.js';
 export {

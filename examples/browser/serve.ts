@@ -8,24 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { bundleForBrowser } from '../../scripts/browser-bundle.js';
 import { serve, type Server } from '../../src/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** The browser build of `connect()` bundled for a page: minified ESM, and the files it was made of. */
+/** The browser build of `connect()` bundled for a page (minified ESM), and the files it was made of. */
 export async function bundleBrowserClient(): Promise<{ code: string; inputs: string[] }> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL('../../src/browser.ts', import.meta.url))],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  return { code: result.outputFiles[0]!.text, inputs: Object.keys(result.metafile.inputs) };
+  const { code, inputs } = await bundleForBrowser("export * from './src/browser.ts';", fileURLToPath(new URL('../..', import.meta.url)));
+  return { code: new TextDecoder().decode(code), inputs: Object.keys(inputs) };
 }
 
 /** Serves `files` (path → [content type, body]) on 127.0.0.1, port 0 unless given. */
