@@ -201,6 +201,22 @@ describe('the browser build in headless Chromium', () => {
     await page.evaluate(() => (globalThis as any).client.close());
   });
 
+  it('runs calls on full XState actors (engine: xstate) and reports them to an inspect observer', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (params: unknown) => params } });
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const types = new Set<string>();
+      const client = (globalThis as any).callstate.connect(url, {
+        engine: 'xstate',
+        inspect: (event: { type: string }) => types.add(event.type),
+      });
+      const value = await client.request('echo', { n: 1 });
+      await client.close();
+      return { value, types: [...types].sort() };
+    }, server.url);
+    expect(result).toEqual({ value: { n: 1 }, types: expect.arrayContaining(['@xstate.actor', '@xstate.event', '@xstate.snapshot']) });
+  });
+
   it('refuses options a browser cannot honour with a TypeError', async () => {
     const page = await openPage();
     const refused = await page.evaluate(() =>
