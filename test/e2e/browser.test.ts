@@ -9,9 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleBrowserClient, servePage, startExample } from '../../examples/browser/serve.js';
+import { bundleForBrowser } from '../../scripts/browser-bundle.js';
 import { serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
 import { deferred, type Deferred } from '../helpers.js';
 
@@ -105,6 +107,14 @@ describe('the browser build in headless Chromium', () => {
   it('bundles for the browser platform without Node built-ins, ws, or Node globals', () => {
     expect(bundle.inputs.filter((input) => /(^|\/)node_modules\/ws\/|^node:/.test(input))).toEqual([]);
     expect(bundle.code).not.toMatch(/\bBuffer\.|process\.nextTick|require\(/);
+  });
+
+  it('resolves `callstate` through the browser export condition to the built browser entry', async () => {
+    // dist/ is built by npm test before vitest runs (as the bench test requires).
+    const { inputs } = await bundleForBrowser("export { connect } from 'callstate';", fileURLToPath(new URL('../..', import.meta.url)));
+    const files = Object.keys(inputs);
+    expect(files).toContain('dist/src/browser.js');
+    expect(files.filter((input) => /(^|\/)node_modules\/ws\/|^node:|dist\/src\/(index|client|server)\.js$/.test(input))).toEqual([]);
   });
 
   it('answers calls out of order, times one out, and aborts one up to the handler’s ctx.signal', async () => {
