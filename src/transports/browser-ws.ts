@@ -57,7 +57,7 @@ export class BrowserWsTransport implements Transport {
   private terminated = false;
   /** Why the handshake failed, reported instead of the browser's detail-free error event. */
   private failure: Error | undefined;
-  /** Prefix of this transport's heartbeat ids: `"` + a random part, so a frame holding it is found with `includes`. */
+  /** Prefix of this transport's heartbeat ids (random per transport): a frame is parsed here only if it holds it. */
   private readonly heartbeatPrefix = `cs-heartbeat-${Math.random().toString(36).slice(2)}-`;
   private heartbeats = 0;
   /** Heartbeats sent and not yet answered. */
@@ -95,7 +95,7 @@ export class BrowserWsTransport implements Transport {
     if (this.ended) return;
     if (typeof data !== 'string') return this.handlers?.message('', true);
     if (this.awaitingPong > 0 && data.includes(this.heartbeatPrefix) && this.isHeartbeatAnswer(data)) {
-      this.awaitingPong = 0;
+      this.awaitingPong--;
       this.handlers?.pong?.();
       return;
     }

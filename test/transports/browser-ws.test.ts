@@ -89,6 +89,19 @@ describe('the browser transport’s heartbeat', () => {
     expect(unmatched).toEqual([]);
   });
 
+  it('takes late answers to earlier heartbeats too, once another frame kept the connection alive', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket, unmatched } = await openClient(clock);
+    clock.increment(500); // heartbeat 1
+    socket.receive({ jsonrpc: '2.0', method: 'tick' }); // a notification: a sign of life, so heartbeat 2 follows
+    clock.increment(500); // heartbeat 2
+    const [first, second] = socket.heartbeats();
+    socket.receive({ jsonrpc: '2.0', id: first!.id, result: null });
+    socket.receive({ jsonrpc: '2.0', id: second!.id, result: null });
+    expect(unmatched).toEqual([]);
+    expect(client.state).toBe('open');
+  });
+
   it('drops a server that answers nothing for an interval, failing pending calls at once', async () => {
     const clock = new SimulatedClock();
     const { client, socket } = await openClient(clock);
