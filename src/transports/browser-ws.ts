@@ -68,7 +68,7 @@ export class BrowserWsTransport implements Transport {
     socket.onopen = () => this.ended || this.handlers?.open();
     socket.onmessage = (event) => this.socketOnMessage(event.data);
     socket.onerror = () => this.ended || this.terminated || this.handlers?.error(this.failure ?? new Error('WebSocket error'));
-    socket.onclose = (event) => this.reportClose(event.code, event.reason);
+    socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
   }
 
   /** Opens a socket to `url`. Events arrive once `attach` is called (the browser fires none before the current task ends). */

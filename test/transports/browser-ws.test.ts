@@ -72,6 +72,24 @@ async function openClient(clock: SimulatedClock) {
   return { client, socket, unmatched };
 }
 
+describe('the browser transport’s opening handshake', () => {
+  it('gives up on a socket still connecting after handshakeTimeout: ready rejects with the reason', async () => {
+    vi.useFakeTimers();
+    try {
+      vi.stubGlobal('WebSocket', FakeSocket);
+      client = connect('ws://127.0.0.1:1', { handshakeTimeout: 100 });
+      const ready = settle(client.ready);
+      await vi.advanceTimersByTimeAsync(100);
+      const { error } = await ready;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+      expect(error.message).toBe('could not connect to ws://127.0.0.1:1 (code 1006): Opening handshake has timed out');
+      expect(FakeSocket.last!.readyState).toBe(3); // the browser socket was closed
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('the browser transport’s heartbeat', () => {
   it('sends a $/heartbeat request every half interval, and takes any answer (even -32601) as a sign of life, never as unmatched', async () => {
     const clock = new SimulatedClock();
