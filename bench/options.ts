@@ -2,8 +2,8 @@
 import { SYSTEM_NAMES } from './systems/index.js';
 import type { LoopLimits } from './measure/closed-loop.js';
 
-export type Section = 'throughput' | 'memory' | 'scale' | 'storm' | 'http';
-export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm', 'http'];
+export type Section = 'throughput' | 'memory' | 'scale' | 'storm' | 'http' | 'bundle';
+export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm', 'http', 'bundle'];
 
 export interface BenchOptions {
   mode: 'full' | 'quick';

@@ -3,6 +3,7 @@
  * summaries (median and min–max across repetitions), ratios to raw ws, and
  * the issue 3 targets evaluated on this run.
  */
+import type { BundleSize } from './bundle-size.js';
 import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
 import type { ClosedLoopResult } from './measure/closed-loop.js';
 import type { BenchOptions } from './options.js';
@@ -69,6 +70,8 @@ export interface Report {
   memory?: Record<string, MemoryResult & { ratioToRaw: number | null }>;
   scale?: Record<string, { points: ScalePoint[]; issueRatio: number; settleRatio: number }>;
   storm?: Record<string, StormResult & { ratioToRaw: number | null }>;
+  /** Gzipped size of each system's browser client (bench/bundle-size.ts). */
+  bundle?: Record<string, BundleSize>;
   targets: Target[];
   errors: Array<{ system: string; section: string; message: string }>;
 }
@@ -176,6 +179,12 @@ export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
     if (level === 1) continue;
     const ratio = report.http?.summary[HTTP_SUBJECT]?.[level]?.ratio?.callsPerSec.median;
     add(`over HTTP: calls/s at ${level} in flight, ratio to plain node:http + fetch`, ratio, '>= 0.9', ratio !== undefined && ratio >= 0.9);
+  }
+  const bundle = report.bundle?.[SUBJECT];
+  if (bundle) {
+    // Issue 13: below socket.io-client's browser client (13.1 KB gzipped), aiming below 10 KB.
+    const kb = bundle.gzipped / KB;
+    add('browser bundle of connect(), KB gzipped', kb, '< 13.1', kb < 13.1);
   }
   return targets;
 }

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureBundles } from './bundle-size.js';
 import type { Job, Outcome, WorkerReply } from './jobs.js';
 import type { MemoryResult, StormResult } from './measure/capacity.js';
 import { parseOptions, type BenchOptions, type Section } from './options.js';
@@ -188,6 +189,7 @@ async function main(options: BenchOptions): Promise<Report> {
     memory: has('memory') ? ratioTo(memory, (m) => m.bytesPerCall) : undefined,
     scale: has('scale') ? scale : undefined,
     storm: has('storm') ? ratioTo(storm, (s) => s.settleMs) : undefined,
+    bundle: has('bundle') ? await measureBundles() : undefined,
     errors,
   };
   return { ...partial, targets: evaluateTargets(partial) };

@@ -108,6 +108,18 @@ function capacityTables(report: Report): Table[] {
       ]),
     });
   }
+  if (report.bundle) {
+    tables.push({
+      title: 'Browser client size: esbuild --bundle --minify --format=esm --platform=browser, then gzip (KB = 1,000 bytes)',
+      header: ['system', 'KB gzipped', 'KB minified', 'largest input'],
+      rows: Object.entries(report.bundle).map(([system, b]) => [
+        system,
+        (b.gzipped / KB).toFixed(1),
+        (b.minified / KB).toFixed(1),
+        b.largest[0] ? `${b.largest[0][0]} (${(b.largest[0][1] / KB).toFixed(1)} KB)` : '',
+      ]),
+    });
+  }
   return tables;
 }
 
@@ -123,7 +135,7 @@ export function reportTables(report: Report): Table[] {
   ];
   if (report.targets.length > 0) {
     tables.push({
-      title: `Targets (issue 3: callstate; issue 6: callstate over NATS; issue 13: callstate over HTTP), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
+      title: `Targets (issue 3: callstate; issue 6: callstate over NATS; issue 13: callstate over HTTP and the browser bundle), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
       rows: report.targets.map((t) => [
         t.name,

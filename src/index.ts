@@ -25,19 +25,7 @@ export { NatsClient } from './nats-client.js';
 export { HttpClient } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export { Peer, type ConnectionState } from './core/peer.js';
-export {
-  CallstateError,
-  TimeoutError,
-  ConnectionClosedError,
-  RemoteError,
-  AbortError,
-  ProtocolError,
-  NoRespondersError,
-  NotSupportedError,
-  HttpError,
-  QueueFullError,
-  RpcError,
-} from './errors.js';
+export * from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
 export type * from './types.js';
 export {

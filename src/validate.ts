@@ -120,6 +120,9 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** Portable (the browser build shares this file): no `Buffer`. */
+const utf8 = new TextEncoder();
+
 /** A close code an application may send, and a reason that fits a close frame. */
 export function validateCloseCode(code: unknown, reason: unknown): void {
   if (typeof code !== 'number' || !Number.isInteger(code)) throw new TypeError(`close code must be an integer, got ${describe(code)}`);
@@ -127,8 +130,8 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   const sendable = (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
   if (!sendable) throw new RangeError(`close code must be from 1000 to 1014 (not 1004-1006) or from 3000 to 4999, got ${code}`);
   if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, got ${describe(reason)}`);
-  if (Buffer.byteLength(reason) > 123)
-    throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${Buffer.byteLength(reason)}`);
+  const bytes = utf8.encode(reason).length;
+  if (bytes > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${bytes}`);
 }
 
 /** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */

@@ -109,6 +109,17 @@ describe('npm run bench -- --quick', () => {
     expect(report.storm!.birpc!.pendingLeft).toBeNull(); // birpc keeps its pending calls private
   });
 
+  it('measures the gzipped browser bundle of callstate beside the four peers’ browser clients', () => {
+    expect(Object.keys(report.bundle!)).toEqual(['callstate', 'socket.io-client', 'rpc-websockets', 'json-rpc-2.0', 'birpc']);
+    for (const { minified, gzipped, largest } of Object.values(report.bundle!)) {
+      expect(gzipped).toBeGreaterThan(0);
+      expect(gzipped).toBeLessThan(minified);
+      expect(largest.length).toBeGreaterThan(0);
+    }
+    // Resolved through the browser export condition: the Node transport is not in it.
+    expect(report.bundle!.callstate!.largest.map(([path]) => path)).not.toContain('ws/lib/websocket.js');
+  });
+
   it('evaluates every issue 3 target for callstate', () => {
     expect(report.targets.map((t) => t.name)).toEqual([
       'calls/s at 64 in flight, ratio to raw ws',
@@ -123,6 +134,7 @@ describe('npm run bench -- --quick', () => {
       'timeout storm: pending entries left',
       'timeout storm: calls rejected',
       'over HTTP: calls/s at 64 in flight, ratio to plain node:http + fetch',
+      'browser bundle of connect(), KB gzipped',
     ]);
     for (const target of report.targets) expect(target.value).not.toBeNull();
   });
@@ -136,6 +148,7 @@ describe('npm run bench -- --quick', () => {
       'Memory',
       'Scale',
       'Timeout storm',
+      'Browser client size',
       'JSON-RPC over HTTP POST',
       'JSON-RPC over HTTP POST',
       'Targets',

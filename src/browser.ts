@@ -1,0 +1,70 @@
+/**
+ * The browser build of callstate, chosen by the `browser` export condition:
+ * `connect()` over the global `WebSocket`, with the same client API, options,
+ * errors and types as in Node, and no Node built-ins (no `ws`, no server, no NATS).
+ *
+ * Options a browser cannot honour are refused with a TypeError: `headers` (a
+ * browser sets the upgrade's headers itself), `maxPayload` (a browser cannot
+ * refuse a frame at its header) and `subject` (NATS). `heartbeat` is kept, but
+ * sent as an application-level request instead of ping frames: see
+ * transports/browser-ws.ts.
+ */
+import { resolveClientOptions, type ClientOptions } from './client-options.js';
+import { Peer } from './core/peer.js';
+import { BrowserWsTransport, globalWebSocket } from './transports/browser-ws.js';
+import type { AnyApi, UntypedApi } from './types.js';
+import { isNatsUrl, validateUrl } from './validate.js';
+
+export type { ClientOptions } from './client-options.js';
+export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
+
+/** Options of the Node client that a browser cannot honour, and why. */
+const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
+  ['headers', 'a browser sets the headers of the upgrade request itself'],
+  ['maxPayload', 'a browser cannot refuse a frame at its header'],
+  ['subject', 'NATS needs the Node build'],
+];
+
+/**
+ * Opens a connection to a callstate (or any JSON-RPC 2.0 over WebSocket)
+ * server through the browser's `WebSocket`. Calls made before it opens wait in `queued`.
+ *
+ * @typeParam Api the server's methods.
+ * @typeParam LocalApi the methods this client exposes to the server.
+ */
+export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi = UntypedApi>(
+  url: string,
+  options: ClientOptions<LocalApi> = {},
+): Client<Api> {
+  if (isNatsUrl(url))
+    throw new TypeError('nats:// URLs need the Node build of callstate: the browser build connects to ws:// and wss:// URLs');
+  validateUrl(url);
+  const { common, reconnect, handshakeTimeout } = resolveClientOptions(url, options);
+  for (const [name, why] of REFUSED) {
+    if (options[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
+  }
+  if (!globalWebSocket()) throw new TypeError('the browser build of callstate needs a global WebSocket');
+  return new Peer<Api>({
+    ...common,
+    openTransport: () => BrowserWsTransport.connect(url, { handshakeTimeout }),
+    reconnect,
+    alreadyOpen: false,
+  });
+}
+
+export { Peer, type ConnectionState } from './core/peer.js';
+export {
+  DEFAULT_TIMEOUT,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_BUFFERED_AMOUNT,
+  DEFAULT_DRAIN_TIMEOUT,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+} from './limits.js';
+export * from './errors.js';
+export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
+export type * from './types.js';

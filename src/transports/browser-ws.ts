@@ -1,0 +1,171 @@
+/**
+ * WebSocket transport over the standard global `WebSocket` (browsers; also
+ * Deno, Bun and Node 22+): what the browser build of `connect()` uses. No Node
+ * built-ins here: this file is bundled for browsers.
+ *
+ * What a browser socket cannot do, and what stands in for it:
+ * - No write callback: a frame handed to `send()` counts as written at once
+ *   (its `done` runs in a microtask, in write order); `bufferedAmount` still
+ *   tells how much waits, for backpressure.
+ * - No ping frames: `ping()` sends an application-level heartbeat instead, a
+ *   JSON-RPC request `$/heartbeat` with an id of this transport's own. Any
+ *   answer proves the server alive (a callstate server answers -32601, as does
+ *   any JSON-RPC server without that method); the answer is taken here as the
+ *   pong and never reaches the dispatcher, so it is not reported `unmatched`.
+ * - No way to drop a socket without the close handshake: `terminate()` starts
+ *   the close and reports the close (1006) at once, ignoring the socket after.
+ */
+import type { Transport, TransportHandlers } from './transport.js';
+
+export interface BrowserWsTransportOptions {
+  /** Longest the opening handshake may take, in ms. */
+  handshakeTimeout: number;
+}
+
+/** The method of the application-level heartbeat request. */
+export const HEARTBEAT_METHOD = '$/heartbeat';
+
+/** What this transport uses of a standard WebSocket (declared here: the project builds without the DOM library). */
+export interface StandardWebSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  addEventListener(type: 'open' | 'close', listener: () => void): void;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** The global WebSocket constructor, if this runtime has one. */
+export function globalWebSocket(): (new (url: string) => StandardWebSocket) | undefined {
+  const candidate = (globalThis as { WebSocket?: unknown }).WebSocket;
+  return typeof candidate === 'function' ? (candidate as new (url: string) => StandardWebSocket) : undefined;
+}
+
+/** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
+const CONNECTING = 0;
+const OPEN = 1;
+
+export class BrowserWsTransport implements Transport {
+  private handlers: TransportHandlers | undefined;
+  /** Set once the transport has reported its close: later socket events are ignored. */
+  private ended = false;
+  /** Set by terminate(), which reports the error and close itself: the browser's own are ignored. */
+  private terminated = false;
+  /** Why the handshake failed, reported instead of the browser's detail-free error event. */
+  private failure: Error | undefined;
+  /** Prefix of this transport's heartbeat ids (random per transport): a frame is parsed here only if it holds it. */
+  private readonly heartbeatPrefix = `cs-heartbeat-${Math.random().toString(36).slice(2)}-`;
+  private heartbeats = 0;
+  /** Heartbeats sent and not yet answered. */
+  private awaitingPong = 0;
+
+  constructor(readonly socket: StandardWebSocket) {
+    socket.binaryType = 'arraybuffer';
+    socket.onopen = () => this.ended || this.handlers?.open();
+    socket.onmessage = (event) => this.socketOnMessage(event.data);
+    socket.onerror = () => this.ended || this.terminated || this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
+  }
+
+  /** Opens a socket to `url`. Events arrive once `attach` is called (the browser fires none before the current task ends). */
+  static connect(url: string, options: BrowserWsTransportOptions): BrowserWsTransport {
+    const Socket = globalWebSocket();
+    if (!Socket) throw new TypeError('this runtime has no global WebSocket');
+    const transport = new BrowserWsTransport(new Socket(url));
+    transport.limitHandshake(options.handshakeTimeout);
+    return transport;
+  }
+
+  /** Past `ms` still connecting, the socket is closed: an error ("Opening handshake has timed out") and a close (1006) follow. */
+  private limitHandshake(ms: number): void {
+    const timer = setTimeout(() => {
+      if (this.socket.readyState !== CONNECTING) return;
+      this.failure = new Error('Opening handshake has timed out');
+      this.terminate();
+    }, ms);
+    this.socket.addEventListener('open', () => clearTimeout(timer));
+    this.socket.addEventListener('close', () => clearTimeout(timer));
+  }
+
+  private socketOnMessage(data: unknown): void {
+    if (this.ended) return;
+    if (typeof data !== 'string') return this.handlers?.message('', true);
+    if (this.awaitingPong > 0 && data.includes(this.heartbeatPrefix) && this.isHeartbeatAnswer(data)) {
+      this.awaitingPong--;
+      this.handlers?.pong?.();
+      return;
+    }
+    this.handlers?.message(data, false);
+  }
+
+  /** Whether `data` is a response (result or error) to one of this transport's heartbeats. */
+  private isHeartbeatAnswer(data: string): boolean {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return false;
+    }
+    if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return false;
+    const { id, method } = frame as { id?: unknown; method?: unknown };
+    return method === undefined && typeof id === 'string' && id.startsWith(this.heartbeatPrefix);
+  }
+
+  private reportClose(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.handlers?.close(code, reason);
+  }
+
+  get isOpen(): boolean {
+    return !this.ended && !this.terminated && this.socket.readyState === OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  send(data: string, done?: (error?: Error) => void): boolean {
+    if (!this.isOpen) return false;
+    this.socket.send(data);
+    if (done) queueMicrotask(() => done());
+    return true;
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.ended) return;
+    const state = this.socket.readyState;
+    if (state === CONNECTING) return this.terminate();
+    if (state === OPEN) this.socket.close(code, reason);
+  }
+
+  /** Starts the close and reports the socket closed (1006) in a microtask, whatever the server does. */
+  terminate(): void {
+    if (this.ended || this.terminated) return;
+    this.terminated = true;
+    try {
+      this.socket.close();
+    } catch {
+      // a socket already closing or closed: nothing more to do
+    }
+    queueMicrotask(() => {
+      if (this.failure) this.handlers?.error(this.failure);
+      this.reportClose(1006, '');
+    });
+  }
+
+  /** Sends an application-level heartbeat (see the file comment); its answer comes back as `pong`. */
+  ping(): void {
+    if (!this.isOpen) return;
+    this.awaitingPong++;
+    this.socket.send(`{"jsonrpc":"2.0","id":"${this.heartbeatPrefix}${++this.heartbeats}","method":"${HEARTBEAT_METHOD}"}`);
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+}

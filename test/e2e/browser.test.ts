@@ -1,0 +1,263 @@
+/**
+ * The browser build of the client in headless Chromium (Debian's /usr/bin/chromium,
+ * driven by playwright-core) against a real callstate server in Node. The
+ * browser build is bundled here with esbuild (examples/browser/serve.ts) and
+ * served from node:http on port 0; the page keeps its client on `window`.
+ * Handlers wait on gates the test opens, so orders follow from what the test did.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bundleBrowserClient, servePage, startExample } from '../../examples/browser/serve.js';
+import { bundleForBrowser } from '../../scripts/browser-bundle.js';
+import { serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
+import { deferred, type Deferred } from '../helpers.js';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-sync',
+];
+/** Bound on each wait for the page (a failure, not a measured time). */
+const WAIT = { timeout: 10_000 };
+
+/** The page: loads the bundle, keeps it on window, and a helper that turns a settled call into plain data. */
+const PAGE = `<!doctype html><script type="module">
+import * as callstate from './callstate.js';
+window.callstate = callstate;
+window.settle = async (promise) => {
+  try { return { value: await promise }; }
+  catch (e) { return { error: { name: e.name, code: e.code, message: e.message, isCallstate: e instanceof callstate.CallstateError } }; }
+};
+window.loaded = true;
+</script>`;
+
+let bundle: { code: string; inputs: string[] };
+let pageServer: { url: string; http: HttpServer };
+let context: BrowserContext;
+let userDataDir: string;
+let server: Server | undefined;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  bundle = await bundleBrowserClient();
+  pageServer = await servePage({ '/': ['text/html', PAGE], '/callstate.js': ['text/javascript', bundle.code] });
+  userDataDir = await mkdtemp(join(tmpdir(), 'callstate-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+});
+
+afterAll(async () => {
+  await context?.close();
+  await new Promise((resolve) => pageServer?.http.close(resolve));
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  expect(pageErrors).toEqual([]);
+  pageErrors = [];
+});
+
+async function openPage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(pageServer.url);
+  await page.waitForFunction(() => (globalThis as { loaded?: boolean }).loaded === true, undefined, WAIT);
+  return page;
+}
+
+/** Handlers that wait until the test opens their gate; `started` and `aborted` tell the test what the server saw. */
+function gates() {
+  const gate = new Map<string, Deferred<unknown>>();
+  const started = new Map<string, Deferred<void>>();
+  const aborted = new Map<string, Deferred<unknown>>();
+  const calls: string[] = [];
+  const get = <T>(map: Map<string, Deferred<T>>, key: string) => {
+    if (!map.has(key)) map.set(key, deferred<T>());
+    return map.get(key)!;
+  };
+  const handler = ({ key }: { key: string }, ctx: HandlerContext) => {
+    calls.push(key);
+    ctx.signal.addEventListener('abort', () => get(aborted, key).resolve(ctx.signal.reason));
+    get(started, key).resolve();
+    return get(gate, key).promise;
+  };
+  return {
+    handler,
+    calls,
+    open: (key: string, value: unknown) => get(gate, key).resolve(value),
+    started: (key: string) => get(started, key).promise,
+    aborted: (key: string) => get(aborted, key).promise,
+  };
+}
+
+describe('the browser build in headless Chromium', () => {
+  it('bundles for the browser platform without Node built-ins, ws, or Node globals', () => {
+    expect(bundle.inputs.filter((input) => /(^|\/)node_modules\/ws\/|^node:/.test(input))).toEqual([]);
+    expect(bundle.code).not.toMatch(/\bBuffer\.|process\.nextTick|require\(/);
+  });
+
+  it('resolves `callstate` through the browser export condition to the built browser entry', async () => {
+    // dist/ is built by npm test before vitest runs (as the bench test requires).
+    const { inputs } = await bundleForBrowser("export { connect } from 'callstate';", fileURLToPath(new URL('../..', import.meta.url)));
+    const files = Object.keys(inputs);
+    expect(files).toContain('dist/src/browser.js');
+    expect(files.filter((input) => /(^|\/)node_modules\/ws\/|^node:|dist\/src\/(index|client|server)\.js$/.test(input))).toEqual([]);
+  });
+
+  it('answers calls out of order, times one out, and aborts one up to the handler’s ctx.signal', async () => {
+    const g = gates();
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { wait: g.handler } });
+    const page = await openPage();
+    await page.evaluate((url) => {
+      const w = globalThis as any;
+      w.client = w.callstate.connect(url);
+      w.order = [];
+      w.controller = new AbortController();
+      w.a = w.settle(w.client.request('wait', { key: 'a' }).then((v: unknown) => (w.order.push('a'), v)));
+      w.b = w.settle(w.client.request('wait', { key: 'b' }).then((v: unknown) => (w.order.push('b'), v)));
+      w.timedOut = w.settle(w.client.request('wait', { key: 't' }, { timeout: 100 }));
+      w.cancelled = w.settle(w.client.request('wait', { key: 'c' }, { signal: w.controller.signal }));
+    }, server.url);
+    await Promise.all([g.started('a'), g.started('b'), g.started('c')]);
+
+    g.open('b', { n: 2 });
+    await page.waitForFunction(() => (globalThis as any).order.length === 1, undefined, WAIT);
+    g.open('a', { n: 1 });
+    expect(await page.evaluate(async () => [await (globalThis as any).a, await (globalThis as any).b, (globalThis as any).order])).toEqual([
+      { value: { n: 1 } },
+      { value: { n: 2 } },
+      ['b', 'a'],
+    ]);
+
+    expect(await page.evaluate(() => (globalThis as any).timedOut)).toEqual({
+      error: { name: 'TimeoutError', code: 'ERR_CALL_TIMEOUT', message: expect.stringContaining('wait'), isCallstate: true },
+    });
+
+    await page.evaluate(() => (globalThis as any).controller.abort());
+    await g.aborted('c'); // the $/cancelRequest reached the server: the handler's signal aborted
+    expect((await page.evaluate(() => (globalThis as any).cancelled)).error).toMatchObject({ name: 'AbortError' });
+    await page.evaluate(() => (globalThis as any).client.close());
+  });
+
+  it('runs the server’s call to the page’s methods, and reports a frame that matches no call as unmatched', async () => {
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      methods: {
+        doubleOnClient: ([n]: [number], ctx) => ctx.peer.request('double', [n]),
+        stray: (_: unknown, ctx) => {
+          (ctx.peer as Peer).sendRaw('{"jsonrpc":"2.0","id":"no-such-call","result":1}');
+          return 'sent';
+        },
+      },
+    });
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const w = globalThis as any;
+      const unmatched: unknown[] = [];
+      const client = w.callstate.connect(url, { methods: { double: ([n]: [number]) => n * 2 } });
+      client.on('unmatched', ({ reason, message }: { reason: string; message: { id: unknown } }) =>
+        unmatched.push({ reason, id: message.id }),
+      );
+      const doubled = await client.request('doubleOnClient', [21]);
+      const stray = await client.request('stray');
+      await client.close();
+      return { doubled, stray, unmatched };
+    }, server.url);
+    expect(result).toEqual({ doubled: 42, stray: 'sent', unmatched: [{ reason: 'unknown', id: 'no-such-call' }] });
+  });
+
+  it('reconnects after the server restarts on its port: a plain call fails, a retry call is sent again, nothing else is replayed', async () => {
+    const first = gates();
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { wait: first.handler } });
+    const port = server.port;
+    const page = await openPage();
+    await page.evaluate((url) => {
+      const w = globalThis as any;
+      w.client = w.callstate.connect(url, { reconnect: { initialDelay: 10, maxDelay: 50, jitter: 0 } });
+      w.opened = 0;
+      w.client.on('open', () => w.opened++);
+      w.plain = w.settle(w.client.request('wait', { key: 'plain' }));
+      w.retried = w.settle(w.client.request('wait', { key: 'retried' }, { retry: true }));
+    }, server.url);
+    await Promise.all([first.started('plain'), first.started('retried')]);
+
+    await server.close();
+    const second = gates();
+    server = await serve({ port, host: '127.0.0.1', methods: { wait: second.handler } });
+    await second.started('retried');
+    second.open('retried', 'again');
+    expect(
+      await page.evaluate(async () => [await (globalThis as any).plain, await (globalThis as any).retried, (globalThis as any).opened]),
+    ).toEqual([
+      { error: { name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED', message: expect.any(String), isCallstate: true } },
+      { value: 'again' },
+      2,
+    ]);
+    expect(second.calls).toEqual(['retried']);
+    await page.evaluate(() => (globalThis as any).client.close());
+  });
+
+  it('runs calls on full XState actors (engine: xstate) and reports them to an inspect observer', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (params: unknown) => params } });
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const types = new Set<string>();
+      const client = (globalThis as any).callstate.connect(url, {
+        engine: 'xstate',
+        inspect: (event: { type: string }) => types.add(event.type),
+      });
+      const value = await client.request('echo', { n: 1 });
+      await client.close();
+      return { value, types: [...types].sort() };
+    }, server.url);
+    expect(result).toEqual({ value: { n: 1 }, types: expect.arrayContaining(['@xstate.actor', '@xstate.event', '@xstate.snapshot']) });
+  });
+
+  it('refuses options a browser cannot honour with a TypeError', async () => {
+    const page = await openPage();
+    const refused = await page.evaluate(() =>
+      [{ headers: { a: 'b' } }, { maxPayload: 10 }, { subject: 's' }].map((options) => {
+        try {
+          (globalThis as any).callstate.connect('ws://127.0.0.1:1', options);
+          return 'accepted';
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      }),
+    );
+    expect(refused).toEqual([
+      'TypeError: options.headers is not supported in the browser build: a browser sets the headers of the upgrade request itself',
+      'TypeError: options.maxPayload is not supported in the browser build: a browser cannot refuse a frame at its header',
+      'TypeError: options.subject is not supported in the browser build: NATS needs the Node build',
+    ]);
+  });
+
+  it('serves examples/browser, whose page calls its server and is called back', async () => {
+    const example = await startExample();
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(example.url);
+      await page.waitForSelector('#greeting:text-matches("^hello, ")', WAIT);
+      expect(await page.locator('#sum').textContent()).toBe('5');
+      expect(await page.locator('#state').textContent()).toBe('open');
+      await page.close();
+    } finally {
+      await example.close();
+    }
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * The browser transport's application-level heartbeat (browsers cannot send
+ * ping frames), on a fake standard WebSocket and a simulated clock: the
+ * browser build's connect() with a global WebSocket stubbed in.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, type Client } from '../../src/browser.js';
+import type { StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { settle, until } from '../helpers.js';
+
+/** A standard WebSocket whose other end is the test: it records what is sent and fires what the test says. */
+class FakeSocket implements StandardWebSocket {
+  static last: FakeSocket | undefined;
+  readyState = 0;
+  bufferedAmount = 0;
+  binaryType = 'blob';
+  onopen: StandardWebSocket['onopen'] = null;
+  onmessage: StandardWebSocket['onmessage'] = null;
+  onerror: StandardWebSocket['onerror'] = null;
+  onclose: StandardWebSocket['onclose'] = null;
+  readonly sent: Array<Record<string, unknown>> = [];
+  private readonly listeners: Array<[string, () => void]> = [];
+
+  constructor(readonly url: string) {
+    FakeSocket.last = this;
+  }
+  addEventListener(type: string, listener: () => void): void {
+    this.listeners.push([type, listener]);
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(code = 1005, reason = ''): void {
+    if (this.readyState >= 2) return;
+    this.readyState = 2;
+    queueMicrotask(() => this.closed(code, reason));
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    for (const [type, listener] of this.listeners) if (type === 'open') listener();
+  }
+  receive(frame: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  closed(code: number, reason: string): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+    for (const [type, listener] of this.listeners) if (type === 'close') listener();
+  }
+  heartbeats(): Array<Record<string, unknown>> {
+    return this.sent.filter((frame) => frame.method === '$/heartbeat');
+  }
+}
+
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.terminate();
+  client = undefined;
+  vi.unstubAllGlobals();
+});
+
+async function openClient(clock: SimulatedClock) {
+  vi.stubGlobal('WebSocket', FakeSocket);
+  client = connect('ws://127.0.0.1:1', { clock, heartbeat: 1_000, timeout: 60_000 });
+  const socket = FakeSocket.last!;
+  socket.open();
+  await client.ready;
+  const unmatched: unknown[] = [];
+  client.on('unmatched', (event) => unmatched.push(event));
+  return { client, socket, unmatched };
+}
+
+describe('the browser transport’s opening handshake', () => {
+  it('gives up on a socket still connecting after handshakeTimeout: ready rejects with the reason', async () => {
+    vi.useFakeTimers();
+    try {
+      vi.stubGlobal('WebSocket', FakeSocket);
+      client = connect('ws://127.0.0.1:1', { handshakeTimeout: 100 });
+      const ready = settle(client.ready);
+      await vi.advanceTimersByTimeAsync(100);
+      const { error } = await ready;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+      expect(error.message).toBe('could not connect to ws://127.0.0.1:1 (code 1006): Opening handshake has timed out');
+      expect(FakeSocket.last!.readyState).toBe(3); // the browser socket was closed
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('the browser transport’s heartbeat', () => {
+  it('sends a $/heartbeat request every half interval, and takes any answer (even -32601) as a sign of life, never as unmatched', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket, unmatched } = await openClient(clock);
+    for (let i = 1; i <= 4; i++) {
+      clock.increment(500);
+      const heartbeats = socket.heartbeats();
+      expect(heartbeats).toHaveLength(i);
+      const { id } = heartbeats[i - 1]!;
+      expect(id).toEqual(expect.stringMatching(/^cs-heartbeat-/));
+      // What a server without that method answers (a callstate server, or any JSON-RPC server).
+      socket.receive({ jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } });
+    }
+    expect(client.state).toBe('open');
+    expect(unmatched).toEqual([]);
+  });
+
+  it('takes late answers to earlier heartbeats too, once another frame kept the connection alive', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket, unmatched } = await openClient(clock);
+    clock.increment(500); // heartbeat 1
+    socket.receive({ jsonrpc: '2.0', method: 'tick' }); // a notification: a sign of life, so heartbeat 2 follows
+    clock.increment(500); // heartbeat 2
+    const [first, second] = socket.heartbeats();
+    socket.receive({ jsonrpc: '2.0', id: first!.id, result: null });
+    socket.receive({ jsonrpc: '2.0', id: second!.id, result: null });
+    expect(unmatched).toEqual([]);
+    expect(client.state).toBe('open');
+  });
+
+  it('drops a server that answers nothing for an interval, failing pending calls at once', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient(clock);
+    const pending = settle(client.request('wait'));
+    clock.increment(500); // heartbeat sent
+    expect(socket.heartbeats()).toHaveLength(1);
+    clock.increment(500); // nothing heard since: gone
+    const { error } = await pending;
+    expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+    expect(error.message).toContain('the peer answered no heartbeat for 1000 ms');
+    await until(() => client.state === 'closed', 'the client to close');
+  });
+
+  it('reports a response with another id as unmatched, even while a heartbeat waits', async () => {
+    const clock = new SimulatedClock();
+    const { socket, unmatched } = await openClient(clock);
+    clock.increment(500);
+    socket.receive({ jsonrpc: '2.0', id: 'cs-heartbeat-not-ours-1', result: null });
+    expect(unmatched).toMatchObject([{ reason: 'unknown' }]);
+  });
+});
