@@ -154,7 +154,7 @@ describe('npm run bench -- --quick', () => {
       'Targets',
     ]);
     for (const table of tables.slice(0, 6)) expect(table.rows.map((row) => row[0])).toEqual(systems);
-    for (const table of tables.slice(6, 8))
+    for (const table of tables.slice(7, 9))
       expect(table.rows.map((row) => row[0])).toEqual(['http', 'callstate-http', 'json-rpc-2.0-http']);
     expect(renderMarkdown(tables)).toContain('| raw |');
   });
