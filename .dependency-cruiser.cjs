@@ -1,5 +1,5 @@
 /**
- * The layer rules (README "Layout"): imports point down only. Run by `npm run lint:deps`, part of `npm test`.
+ * The layer rules (docs/architecture.md): imports point down only. Run by `npm run lint:deps`, part of `npm test`.
  */
 module.exports = {
   forbidden: [

@@ -1,4 +1,4 @@
-/** The report as tables: plain text for the terminal, Markdown for the README. */
+/** The report as tables: plain text for the terminal, Markdown for docs/benchmarks.md. */
 import { BASELINE, HTTP_BASELINE, KB, type ClosedLoopSection, type Report } from './report.js';
 import type { Spread } from './stats.js';
 
@@ -180,7 +180,7 @@ export function renderMarkdown(tables: Table[]): string {
     .join('\n\n');
 }
 
-/** Where and how the numbers were measured, for the README. */
+/** Where and how the numbers were measured, for docs/benchmarks.md. */
 export function provenance(report: Report): string {
   const { meta } = report;
   const reps = meta.mode === 'quick' ? 'quick mode (smoke sizes; not comparable with a full run)' : `${meta.options.reps} interleaved reps`;

@@ -1,6 +1,6 @@
 /**
  * Middleware, onError/logger, a schema-checked method, notifications that run methods,
- * and the typed proxy: the README's "Hooks, schemas and the call proxy" example.
+ * and the typed proxy: the example of docs/hooks.md.
  * Run: node --import tsx examples/hooks.ts
  */
 import { z } from 'zod';

@@ -90,7 +90,7 @@ export class NoRespondersError extends CallstateError {
   }
 }
 
-/** The operation exists over WebSocket but has no meaning over this transport (see the README's NATS section). */
+/** The operation exists over WebSocket but has no meaning over this transport (see docs/nats.md and docs/http.md). */
 export class NotSupportedError extends CallstateError {
   override readonly name = 'NotSupportedError';
   declare readonly code: 'ERR_NOT_SUPPORTED';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { END, START, replaceRegion } from '../bench/region.js';
+import { END, PAGE, START, replaceRegion } from '../bench/region.js';
 import type { Report } from '../bench/report.js';
 import { renderMarkdown, reportTables } from '../bench/table.js';
 
@@ -160,13 +160,13 @@ describe('npm run bench -- --quick', () => {
   });
 });
 
-describe('the README benchmark region', () => {
+describe('the benchmark region of docs/benchmarks.md', () => {
   it('replaces only what lies between the markers', () => {
     const readme = `# title\n\nbefore\n${START}\nold table\n${END}\nafter\n`;
     expect(replaceRegion(readme, 'new table\n')).toBe(`# title\n\nbefore\n${START}\nnew table\n${END}\nafter\n`);
   });
 
-  it('refuses a README without the markers', () => {
-    expect(() => replaceRegion('# title\n', 'x')).toThrow(`README has no ${START} … ${END} region`);
+  it('refuses a page without the markers', () => {
+    expect(() => replaceRegion('# title\n', 'x')).toThrow(`${PAGE} has no ${START} … ${END} region`);
   });
 });

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { createMachine } from 'xstate';
-import { generateVisualizations, MACHINES, refreshReadme } from '../scripts/diagrams/index.js';
+import { DIAGRAMS_PAGE, generateVisualizations, MACHINES, refreshDiagrams } from '../scripts/diagrams/index.js';
 import { allStates, edgeLabel, machineGraph } from '../scripts/diagrams/graph.js';
 
 const root = new URL('..', import.meta.url);
@@ -18,12 +18,12 @@ describe('visualizations/', () => {
     }
   });
 
-  it('README diagram blocks match the generated Mermaid (run `npm run visualize` when this fails)', async () => {
-    const readme = await read('README.md');
-    expect(refreshReadme(readme, generated)).toBe(readme);
+  it(`${DIAGRAMS_PAGE} diagram blocks match the generated Mermaid (run \`npm run visualize\` when this fails)`, async () => {
+    const page = await read(DIAGRAMS_PAGE);
+    expect(refreshDiagrams(page, generated)).toBe(page);
     for (const name of ['call', 'connection']) {
-      expect(readme).toContain(`<!-- diagram:${name}:start -->`);
-      expect(readme).toContain(generated.get(`visualizations/${name}.mmd`));
+      expect(page).toContain(`<!-- diagram:${name}:start -->`);
+      expect(page).toContain(generated.get(`visualizations/${name}.mmd`));
     }
   });
 
