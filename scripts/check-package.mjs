@@ -29,6 +29,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'callstate-package-'));
 let step = '';
 
 /** Runs a command; on failure prints its output and which step failed. */
+/** The oldest TypeScript whose checks of the published types must pass: the README's "TypeScript ≥ 5.4". */
+const OLDEST_TYPESCRIPT = '5.4.5';
+
 function run(command, args, cwd, env = process.env) {
   try {
     return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -82,6 +85,8 @@ try {
       tarball,
       `typescript@${versionOf('typescript')}`,
       `@types/node@${versionOf('@types/node')}`,
+      // The oldest TypeScript the README promises (the types use NoInfer, new in 5.4).
+      `typescript-oldest@npm:typescript@${OLDEST_TYPESCRIPT}`,
     ],
     app,
     { ...process.env, npm_config_loglevel: 'warn' },
@@ -157,8 +162,10 @@ export async function main(): Promise<number> {
     writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: [file] }, null, 2));
     run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${name}.json`], app);
   }
+  step = `types (nodenext, TypeScript ${OLDEST_TYPESCRIPT})`;
+  run(process.execPath, [join(app, 'node_modules', 'typescript-oldest', 'bin', 'tsc'), '-p', 'tsconfig.nodenext.json'], app);
   console.log(
-    `package ok: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KB packed; publint, attw, install, ESM, CommonJS, bin, types (${Object.keys(configs).join(', ')})`,
+    `package ok: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KB packed; publint, attw, install, ESM, CommonJS, bin, types (${Object.keys(configs).join(', ')}; TypeScript ${OLDEST_TYPESCRIPT})`,
   );
 } catch (error) {
   console.error(`check-package: ${error instanceof Error ? error.message : String(error)}`);
