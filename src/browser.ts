@@ -52,19 +52,4 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   });
 }
 
-export { Peer, type ConnectionState } from './core/peer.js';
-export {
-  DEFAULT_TIMEOUT,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HEARTBEAT,
-  DEFAULT_MAX_QUEUED,
-  DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_BUFFERED_AMOUNT,
-  DEFAULT_DRAIN_TIMEOUT,
-  DEFAULT_MAX_BATCH,
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
-} from './limits.js';
-export * from './errors.js';
-export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
-export type * from './types.js';
+export * from './client-exports.js';

@@ -1,19 +1,8 @@
 export { connect, type Client, type ClientOptions } from './client.js';
 export { serve, type Server, type ServeOptions, type ServerEvents } from './server.js';
-export {
-  DEFAULT_TIMEOUT,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_UPGRADE_TIMEOUT,
-  DEFAULT_HEARTBEAT,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_MAX_QUEUED,
-  DEFAULT_HIGH_WATER_MARK,
-  DEFAULT_MAX_BUFFERED_AMOUNT,
-  DEFAULT_DRAIN_TIMEOUT,
-  DEFAULT_MAX_BATCH,
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
-} from './limits.js';
+export * from './client-exports.js';
+/** Defaults of the server (and the Node client's `maxPayload`); the client's are in client-exports.ts. */
+export { DEFAULT_UPGRADE_TIMEOUT, DEFAULT_MAX_PAYLOAD } from './limits.js';
 export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access.js';
 export type { CloseOptions } from './limits.js';
 export type { ClientTlsOptions } from './transports/tls.js';
@@ -24,10 +13,6 @@ export type { ParamsIssue } from './core/params-schema.js';
 export { NatsClient } from './nats-client.js';
 export { HttpClient } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
-export { Peer, type ConnectionState } from './core/peer.js';
-export * from './errors.js';
-export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';
-export type * from './types.js';
 export {
   callMachine,
   type CallInput,
