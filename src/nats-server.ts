@@ -158,6 +158,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     methods,
     hooks,
     peer: noPeer('NATS'),
+    // A draining close() waits for this: the last call answered or notification run.
+    idle: () => idle?.(),
     connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
     write: (text, id) => {
       const reply = replies.get(id);

@@ -120,7 +120,7 @@ export interface IncomingOptions {
   handlerTimeout?: number;
   /** Clock of the handler timeouts (real time when none). */
   clock?: Clock;
-  /** Called each time the last call in flight ends (a server draining waits for it). */
+  /** Called each time the last call or notification handler running ends (a server draining waits for it). */
   idle?: () => void;
 }
 
@@ -328,6 +328,7 @@ export class IncomingCalls {
       .finally(() => {
         this.notifications.delete(controller);
         if (deadline) this.handlerDeadlines?.remove(deadline);
+        this.idleCheck();
       });
   }
 
@@ -405,7 +406,12 @@ export class IncomingCalls {
     this.inFlight.delete(id);
     if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
     if (cancelled && !entry?.cancelAnswered) entry?.batch?.drop();
-    if (this.inFlight.size === 0) this.options.idle?.();
+    this.idleCheck();
+  }
+
+  /** Tells the owner (a server draining) once nothing runs any more: no call, no notification. */
+  private idleCheck(): void {
+    if (this.size === 0) this.options.idle?.();
   }
 
   /**

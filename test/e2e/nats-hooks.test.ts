@@ -80,3 +80,39 @@ describe('a NATS responder', () => {
     expect(unmatched).toEqual([]);
   });
 });
+
+describe('a NATS responder closing', () => {
+  it('ends once a running notification handler ends, not after the whole drain window', async () => {
+    const subject = nextSubject();
+    const started = deferred();
+    const release = deferred();
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      closeTimeout: 120_000,
+      methods: {
+        note: async () => {
+          started.resolve();
+          await release.promise;
+        },
+      },
+    });
+    client = connect(nats.url, { subject });
+    client.notify('note', []);
+    await started.promise;
+    let closed = false;
+    const closing = responder.close({ drain: 120_000 }).then(() => (closed = true));
+    // Once the responder has left the subject (a request finds no responders), close() waits for the handler alone.
+    await expect
+      .poll(async () => ((await settle(client!.request('probe', [], { timeout: 5_000 }))).error as Error | undefined)?.name, {
+        timeout: 10_000,
+      })
+      .toBe('NoRespondersError');
+    expect(closed).toBe(false);
+    release.resolve();
+    // Without the idle signal from notifications, this waits the 120 s drain window and the test times out.
+    await closing;
+    expect(closed).toBe(true);
+    responder = undefined;
+  });
+});
