@@ -34,9 +34,11 @@ describe('callstate inspect (built package)', () => {
       }
       expect(model!.connections).toEqual({ client: 'open', server: 'open' });
       expect(model!.counts.client.resolved ?? 0).toBeGreaterThan(0);
-      const [latest] = model!.recent;
+      // Recent calls of both sides: a client's call starts queued or sent, a server's incoming call handling.
+      const latest = model!.recent.find((call) => call.side === 'client');
       expect(['queued', 'sent']).toContain(latest!.path[0]);
       expect(latest!.path.at(-1)).toBe(latest!.state);
+      for (const call of model!.recent.filter((c) => c.side === 'server')) expect(call.path[0]).toBe('handling');
     } finally {
       run.child.kill('SIGTERM');
     }
