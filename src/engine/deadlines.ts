@@ -68,8 +68,9 @@ export const realTime: TimeSource = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  ref: (handle) => void (handle as NodeJS.Timeout).ref(),
-  unref: (handle) => void (handle as NodeJS.Timeout).unref(),
+  // Node's timers; a browser's are numbers, with nothing to hold open: a kept timer there costs nothing.
+  ref: (handle) => void (handle as Partial<NodeJS.Timeout>).ref?.(),
+  unref: (handle) => void (handle as Partial<NodeJS.Timeout>).unref?.(),
 };
 
 export class Deadlines {
