@@ -3,9 +3,21 @@
  * by the orchestrator with its jobs (one system). It forks the system's server process,
  * measures from this process, stops the server and replies over IPC.
  */
-import type { CapacityJob, CapacityOutcome, Job, ThroughputJob, ThroughputOutcome, WorkerReply } from './jobs.js';
+import type {
+  CapacityJob,
+  CapacityOutcome,
+  Job,
+  Outcome,
+  RateJob,
+  RateOutcome,
+  ThroughputJob,
+  ThroughputOutcome,
+  WorkerReply,
+} from './jobs.js';
 import { measureMemory, measureScale, measureStorm } from './measure/capacity.js';
 import { closedLoop } from './measure/closed-loop.js';
+import { coldStart } from './measure/cold.js';
+import { openLoop } from './measure/open-loop.js';
 import { ServerProcess } from './server-process.js';
 import { loadSystem } from './systems/index.js';
 
@@ -20,6 +32,28 @@ async function throughput(job: ThroughputJob, server: ServerProcess): Promise<Th
   for (const concurrency of job.levels) levels.push(await closedLoop(client, server, concurrency, job.warmup, job.window));
   await client.close();
   return { kind: 'throughput', levels };
+}
+
+async function rate(job: RateJob, server: ServerProcess): Promise<RateOutcome> {
+  const system = await loadSystem(job.system);
+  const client = await system.connect(server.url, { timeout: job.timeoutMs });
+  const rates = [];
+  for (const r of job.rates) rates.push(await openLoop(client, server, r, job.warmupMs, job.windowMs));
+  await client.close();
+  return { kind: 'rate', rates };
+}
+
+async function perform(job: Job, server: ServerProcess): Promise<Outcome> {
+  switch (job.kind) {
+    case 'throughput':
+      return throughput(job, server);
+    case 'capacity':
+      return capacity(job, server);
+    case 'rate':
+      return rate(job, server);
+    case 'cold':
+      return { kind: 'cold', ...(await coldStart(job.system, server, job.timeoutMs)) };
+  }
 }
 
 async function capacity(job: CapacityJob, server: ServerProcess): Promise<CapacityOutcome> {
@@ -48,7 +82,7 @@ async function run(jobs: Job[]): Promise<WorkerReply> {
   const server = await ServerProcess.start(jobs[0]!.system);
   try {
     const outcomes = [];
-    for (const job of jobs) outcomes.push(job.kind === 'throughput' ? await throughput(job, server) : await capacity(job, server));
+    for (const job of jobs) outcomes.push(await perform(job, server));
     return { ok: true, outcomes };
   } finally {
     await server.stop();

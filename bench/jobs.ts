@@ -1,6 +1,8 @@
 /** What the orchestrator asks a client worker to do, and what it gets back. */
 import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
 import type { ClosedLoopResult, LoopLimits } from './measure/closed-loop.js';
+import type { ColdResult } from './measure/cold.js';
+import type { OpenLoopResult } from './measure/open-loop.js';
 
 export interface ThroughputJob {
   kind: 'throughput';
@@ -22,7 +24,25 @@ export interface CapacityJob {
   scale?: { sizes: number[]; repeats: number; minCalls: number };
 }
 
-export type Job = ThroughputJob | CapacityJob;
+/** Open loop at fixed rates, one after the other on one connection. */
+export interface RateJob {
+  kind: 'rate';
+  system: string;
+  /** Calls per second. */
+  rates: number[];
+  warmupMs: number;
+  windowMs: number;
+  timeoutMs: number;
+}
+
+/** Cold start: must be the first job of a fresh client worker. */
+export interface ColdJob {
+  kind: 'cold';
+  system: string;
+  timeoutMs: number;
+}
+
+export type Job = ThroughputJob | CapacityJob | RateJob | ColdJob;
 
 export interface ThroughputOutcome {
   kind: 'throughput';
@@ -38,6 +58,15 @@ export interface CapacityOutcome {
   errors: Array<{ section: string; message: string }>;
 }
 
-export type Outcome = ThroughputOutcome | CapacityOutcome;
+export interface RateOutcome {
+  kind: 'rate';
+  rates: OpenLoopResult[];
+}
+
+export interface ColdOutcome extends ColdResult {
+  kind: 'cold';
+}
+
+export type Outcome = ThroughputOutcome | CapacityOutcome | RateOutcome | ColdOutcome;
 
 export type WorkerReply = { ok: true; outcomes: Outcome[] } | { ok: false; message: string };

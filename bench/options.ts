@@ -2,8 +2,8 @@
 import { SYSTEM_NAMES } from './systems/index.js';
 import type { LoopLimits } from './measure/closed-loop.js';
 
-export type Section = 'throughput' | 'memory' | 'scale' | 'storm' | 'http' | 'bundle';
-export const SECTIONS: readonly Section[] = ['throughput', 'memory', 'scale', 'storm', 'http', 'bundle'];
+export type Section = 'throughput' | 'rate' | 'cold' | 'memory' | 'scale' | 'storm' | 'http' | 'bundle';
+export const SECTIONS: readonly Section[] = ['throughput', 'rate', 'cold', 'memory', 'scale', 'storm', 'http', 'bundle'];
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
@@ -20,6 +20,12 @@ export interface BenchOptions {
   warmup: LoopLimits;
   /** Measured window of each closed-loop run. Default: 2,000 ms (quick: 150 ms). */
   window: LoopLimits;
+  /** Calls per second of the open-loop (fixed rate) runs. Default: 1,000 and 10,000. */
+  rates: number[];
+  /** Warm-up at each rate before its measured window, same connection. Default: 500 ms (quick: 50 ms). */
+  rateWarmupMs: number;
+  /** Measured window at each rate. Default: 2,000 ms (quick: 150 ms); `--duration` sets it too. */
+  rateWindowMs: number;
   /** Timeout of every call in the closed-loop runs, ms. Default: 10,000. */
   callTimeoutMs: number;
   /** Warm-up calls before each capacity section (memory, scale, storm). Default: 1,000 (quick: 50). */
@@ -47,6 +53,8 @@ const defaults = {
     reps: 5,
     warmup: { durationMs: 500, maxCalls: NO_LIMIT },
     window: { durationMs: 2_000, maxCalls: NO_LIMIT },
+    rateWarmupMs: 500,
+    rateWindowMs: 2_000,
     capacityWarmupCalls: 1_000,
     memoryPending: 100_000,
     scaleSizes: [1_000, 10_000, 100_000],
@@ -58,6 +66,8 @@ const defaults = {
     reps: 1,
     warmup: { durationMs: 50, maxCalls: NO_LIMIT },
     window: { durationMs: 150, maxCalls: NO_LIMIT },
+    rateWarmupMs: 50,
+    rateWindowMs: 150,
     capacityWarmupCalls: 50,
     memoryPending: 2_000,
     scaleSizes: [100, 500, 2_000],
@@ -95,6 +105,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     sections: [...SECTIONS],
     levels: [1, 64, 1_024],
     httpLevels: [1, 64],
+    rates: [1_000, 10_000],
     callTimeoutMs: 10_000,
     stormTimeoutMs: 50,
     out: 'bench/results/latest.json',
@@ -111,6 +122,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--duration':
         options.window = { ...options.window, durationMs: positiveInteger(value, flag) };
+        options.rateWindowMs = options.window.durationMs;
         break;
       case '--only':
         options.systems = list(value, SYSTEM_NAMES, 'system', flag);

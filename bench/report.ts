@@ -6,6 +6,8 @@
 import type { BundleSize } from './bundle-size.js';
 import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
 import type { ClosedLoopResult } from './measure/closed-loop.js';
+import type { ColdResult } from './measure/cold.js';
+import type { OpenLoopResult } from './measure/open-loop.js';
 import type { BenchOptions } from './options.js';
 import { spread, type Spread } from './stats.js';
 
@@ -28,11 +30,61 @@ export interface ThroughputRun extends ClosedLoopResult {
 type Metric = 'callsPerSec' | 'p50Us' | 'p99Us' | 'clientCpuUsPerCall' | 'serverCpuUsPerCall';
 const METRICS: readonly Metric[] = ['callsPerSec', 'p50Us', 'p99Us', 'clientCpuUsPerCall', 'serverCpuUsPerCall'];
 
-export interface LevelSummary extends Record<Metric, Spread> {
+/** The spread of each metric over repetitions, and of its per-rep ratio to the baseline. */
+export type Summary<M extends string> = Record<M, Spread> & {
   calls: number;
   errors: number;
-  /** Per repetition, the system's figure over raw ws's in the same repetition; null without raw. */
-  ratio: Record<Metric, Spread> | null;
+  /** Per repetition, the system's figure over the baseline's in the same repetition; null without the baseline. */
+  ratio: Record<M, Spread> | null;
+};
+
+export type LevelSummary = Summary<Metric>;
+
+export interface RateRun extends OpenLoopResult {
+  rep: number;
+  system: string;
+}
+
+export type RateMetric =
+  | 'p50Us'
+  | 'p99Us'
+  | 'p999Us'
+  | 'clientCpuUsPerCall'
+  | 'serverCpuUsPerCall'
+  | 'totalCpuUsPerCall'
+  | 'clientGcPerSec'
+  | 'serverGcPerSec'
+  | 'clientGcMsPerSec'
+  | 'serverGcMsPerSec';
+const RATE_METRICS: readonly RateMetric[] = [
+  'p50Us',
+  'p99Us',
+  'p999Us',
+  'clientCpuUsPerCall',
+  'serverCpuUsPerCall',
+  'totalCpuUsPerCall',
+  'clientGcPerSec',
+  'serverGcPerSec',
+  'clientGcMsPerSec',
+  'serverGcMsPerSec',
+];
+
+/** Open loop at fixed rates (issue 16). */
+export interface RateSection {
+  rates: number[];
+  runs: RateRun[];
+  summary: Record<string, Record<string, Summary<RateMetric>>>;
+}
+
+export interface ColdRun extends ColdResult {
+  rep: number;
+  system: string;
+}
+
+/** Cold start (issue 16): per system, over repetitions, each in a fresh process. */
+export interface ColdSection {
+  runs: ColdRun[];
+  summary: Record<string, { importMs: Spread; firstCallMs: Spread }>;
 }
 
 export interface ClosedLoopSection {
@@ -67,6 +119,8 @@ export interface Report {
   throughput?: ClosedLoopSection;
   /** JSON-RPC over HTTP POST (issue 13): ratios to the plain `node:http` + `fetch` baseline (`http`). */
   http?: ClosedLoopSection;
+  rate?: RateSection;
+  cold?: ColdSection;
   memory?: Record<string, MemoryResult & { ratioToRaw: number | null }>;
   scale?: Record<string, { points: ScalePoint[]; issueRatio: number; settleRatio: number }>;
   storm?: Record<string, StormResult & { ratioToRaw: number | null }>;
@@ -76,29 +130,73 @@ export interface Report {
   errors: Array<{ system: string; section: string; message: string }>;
 }
 
-/** Per system and level: the spread of each metric over repetitions, and of its per-rep ratio to `baseline`. */
-export function summarizeThroughput(runs: ThroughputRun[], systems: string[], levels: number[], baseline = BASELINE) {
-  const summary: Record<string, Record<string, LevelSummary>> = {};
+/**
+ * Per system and level (`key` of a run: its concurrency, or its rate): the spread of each metric over repetitions,
+ * and of its per-rep ratio to `baseline`.
+ */
+function summarize<R extends { rep: number; system: string; calls: number; errors: number }, M extends string>(
+  runs: R[],
+  systems: string[],
+  levels: number[],
+  key: (run: R) => number,
+  metrics: readonly M[],
+  value: (run: R, metric: M) => number,
+  baseline: string,
+): Record<string, Record<string, Summary<M>>> {
+  const summary: Record<string, Record<string, Summary<M>>> = {};
   for (const system of systems) {
-    summary[system] = {};
+    const mineByLevel: Record<string, Summary<M>> = {};
+    summary[system] = mineByLevel;
     for (const level of levels) {
-      const mine = runs.filter((run) => run.system === system && run.concurrency === level);
+      const mine = runs.filter((run) => run.system === system && key(run) === level);
       if (mine.length === 0) continue;
       const ratios = mine.flatMap((run) => {
-        const base = runs.find((b) => b.system === baseline && b.rep === run.rep && b.concurrency === level);
+        const base = runs.find((b) => b.system === baseline && b.rep === run.rep && key(b) === level);
         return base ? [{ run, base }] : [];
       });
       const entry = {
         calls: mine.reduce((sum, run) => sum + run.calls, 0),
         errors: mine.reduce((sum, run) => sum + run.errors, 0),
-        ratio: ratios.length === 0 ? null : ({} as Record<Metric, Spread>),
-      } as LevelSummary;
-      for (const metric of METRICS) {
-        entry[metric] = spread(mine.map((run) => run[metric]));
-        if (entry.ratio) entry.ratio[metric] = spread(ratios.map(({ run, base }) => run[metric] / base[metric]));
+        ratio: ratios.length === 0 ? null : ({} as Record<M, Spread>),
+      } as Summary<M>;
+      for (const metric of metrics) {
+        (entry as Record<M, Spread>)[metric] = spread(mine.map((run) => value(run, metric)));
+        if (entry.ratio) entry.ratio[metric] = spread(ratios.map(({ run, base }) => value(run, metric) / value(base, metric)));
       }
-      summary[system][level] = entry;
+      mineByLevel[level] = entry;
     }
+  }
+  return summary;
+}
+
+/** Per system and level: the spread of each metric over repetitions, and of its per-rep ratio to `baseline`. */
+export function summarizeThroughput(runs: ThroughputRun[], systems: string[], levels: number[], baseline = BASELINE) {
+  return summarize(
+    runs,
+    systems,
+    levels,
+    (run) => run.concurrency,
+    METRICS,
+    (run, metric) => run[metric],
+    baseline,
+  );
+}
+
+/** Client + server CPU per call of an open-loop run. */
+export const totalCpu = (run: OpenLoopResult) => run.clientCpuUsPerCall + run.serverCpuUsPerCall;
+
+/** Per system and rate, as `summarizeThroughput`, with client + server CPU per call as a metric of its own. */
+export function summarizeRates(runs: RateRun[], systems: string[], rates: number[]) {
+  const value = (run: RateRun, metric: RateMetric) => (metric === 'totalCpuUsPerCall' ? totalCpu(run) : run[metric]);
+  return summarize(runs, systems, rates, (run) => run.rate, RATE_METRICS, value, BASELINE);
+}
+
+export function summarizeCold(runs: ColdRun[], systems: string[]): ColdSection['summary'] {
+  const summary: ColdSection['summary'] = {};
+  for (const system of systems) {
+    const mine = runs.filter((run) => run.system === system);
+    if (mine.length > 0)
+      summary[system] = { importMs: spread(mine.map((run) => run.importMs)), firstCallMs: spread(mine.map((run) => run.firstCallMs)) };
   }
   return summary;
 }
@@ -149,6 +247,36 @@ export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
       ).median;
     const [closest, lead] = peers.map((peer) => [peer, paired(peer)] as const).sort((a, b) => a[1] - b[1])[0]!;
     add(`calls/s at ${level} in flight over every peer (closest: ${closest}; per-rep ratio, median)`, lead, '> 1', lead > 1);
+  }
+  const single = summary?.[SUBJECT]?.[1]?.ratio?.callsPerSec.median;
+  if (single !== undefined) add('calls/s at 1 in flight, ratio to raw ws', single, '>= 0.95', single >= 0.95);
+  const rate = report.rate;
+  for (const r of rate?.rates ?? []) {
+    const mine = rate?.summary[SUBJECT]?.[r];
+    if (!mine?.ratio) continue;
+    const p99 = mine.ratio.p99Us.median;
+    add(`at ${r} calls/s: p99 latency, ratio to raw ws`, p99, '<= 1.2', p99 <= 1.2);
+    const cpu = mine.ratio.totalCpuUsPerCall.median;
+    add(`at ${r} calls/s: client + server CPU per call, ratio to raw ws`, cpu, '<= 1.05', cpu <= 1.05);
+    // Over each peer as over raw ws: per-rep ratio, median; the target holds when below 1 for the closest peer.
+    const peers = Object.keys(rate!.summary).filter((s) => s !== SUBJECT && s !== BASELINE && !OVER_NATS.has(s) && rate!.summary[s]?.[r]);
+    if (peers.length === 0) continue;
+    const paired = (peer: string) =>
+      spread(
+        rate!.runs
+          .filter((run) => run.system === SUBJECT && run.rate === r)
+          .flatMap((run) => {
+            const other = rate!.runs.find((o) => o.system === peer && o.rep === run.rep && o.rate === r);
+            return other ? [totalCpu(run) / totalCpu(other)] : [];
+          }),
+      ).median;
+    const [closest, share] = peers.map((peer) => [peer, paired(peer)] as const).sort((a, b) => b[1] - a[1])[0]!;
+    add(
+      `at ${r} calls/s: client + server CPU per call over every peer (closest: ${closest}; per-rep ratio, median)`,
+      share,
+      '< 1',
+      share < 1,
+    );
   }
   for (const level of [64, 1_024]) {
     const mine = summary?.[NATS_SUBJECT]?.[level];

@@ -14,7 +14,19 @@ import { measureBundles } from './bundle-size.js';
 import type { Job, Outcome, WorkerReply } from './jobs.js';
 import type { MemoryResult, StormResult } from './measure/capacity.js';
 import { parseOptions, type BenchOptions, type Section } from './options.js';
-import { evaluateTargets, HTTP_BASELINE, ratioTo, scaleSummary, summarizeThroughput, type Report, type ThroughputRun } from './report.js';
+import {
+  evaluateTargets,
+  HTTP_BASELINE,
+  ratioTo,
+  scaleSummary,
+  summarizeCold,
+  summarizeRates,
+  summarizeThroughput,
+  type ColdRun,
+  type RateRun,
+  type Report,
+  type ThroughputRun,
+} from './report.js';
 import { HTTP_SYSTEM_NAMES, loadSystem } from './systems/index.js';
 import { renderText, reportTables } from './table.js';
 
@@ -58,9 +70,11 @@ interface Batch {
 
 /**
  * Closed-loop jobs first, interleaved: for each repetition, every system in
- * an order rotated by the repetition. Then one capacity job per system, in a
+ * an order rotated by the repetition. Then the cold start and the fixed-rate
+ * runs, interleaved the same way, in a fresh process each (cold start first in it).
+ * Then one capacity job per system, in a
  * fresh process so the memory section starts on a clean heap. Quick mode (a
- * single repetition) runs both jobs of a system in one process, to save starts.
+ * single repetition) runs all jobs of a system in one process, to save starts.
  */
 function schedule(options: BenchOptions): Batch[] {
   const has = (section: Section) => options.sections.includes(section);
@@ -90,6 +104,20 @@ function schedule(options: BenchOptions): Batch[] {
           },
         ]
       : [];
+  const cold = (system: string): Job[] => (has('cold') ? [{ kind: 'cold', system, timeoutMs: options.callTimeoutMs }] : []);
+  const rate = (system: string): Job[] =>
+    has('rate')
+      ? [
+          {
+            kind: 'rate',
+            system,
+            rates: options.rates,
+            warmupMs: options.rateWarmupMs,
+            windowMs: options.rateWindowMs,
+            timeoutMs: options.callTimeoutMs,
+          },
+        ]
+      : [];
   // The HTTP section (issue 13): its own systems and baseline, interleaved the same way.
   const http: Batch[] = [];
   if (has('http')) {
@@ -108,13 +136,23 @@ function schedule(options: BenchOptions): Batch[] {
     }
   }
   if (options.mode === 'quick' && options.reps === 1) {
-    const quick = options.systems.map((system) => ({ system, rep: 0, jobs: [...throughput(system), ...capacity(system)] }));
+    const quick = options.systems.map((system) => ({
+      system,
+      rep: 0,
+      jobs: [...cold(system), ...throughput(system), ...rate(system), ...capacity(system)],
+    }));
     return [...quick.filter((batch) => batch.jobs.length > 0), ...http];
   }
   const batches: Batch[] = [];
   if (has('throughput')) {
     for (let rep = 0; rep < options.reps; rep++) {
       for (const system of rotate(options.systems, rep)) batches.push({ system, rep, jobs: throughput(system) });
+    }
+  }
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (const system of rotate(options.systems, rep)) {
+      const jobs = [...cold(system), ...rate(system)];
+      if (jobs.length > 0) batches.push({ system, rep, jobs });
     }
   }
   for (const system of options.systems) {
@@ -129,6 +167,8 @@ async function main(options: BenchOptions): Promise<Report> {
   const errors: Report['errors'] = [];
   const runs: ThroughputRun[] = [];
   const httpRuns: ThroughputRun[] = [];
+  const rateRuns: RateRun[] = [];
+  const coldRuns: ColdRun[] = [];
   const memory: Record<string, MemoryResult> = {};
   const storm: Record<string, StormResult> = {};
   const scale: Record<string, ReturnType<typeof scaleSummary>> = {};
@@ -136,13 +176,19 @@ async function main(options: BenchOptions): Promise<Report> {
   const has = (section: Section) => options.sections.includes(section);
 
   for (const { system, rep, jobs } of schedule(options)) {
-    const label = `[${jobs.map((job) => (job.kind === 'throughput' ? `rep ${rep + 1}/${options.reps}` : 'capacity')).join(' + ')}] ${system}`;
+    const label = `[${jobs.map((job) => (job.kind === 'capacity' ? 'capacity' : `${job.kind} rep ${rep + 1}/${options.reps}`)).join(' + ')}] ${system}`;
     try {
       const lines: string[] = [];
       for (const outcome of await runJobs(jobs)) {
         if (outcome.kind === 'throughput') {
           for (const level of outcome.levels) (HTTP_SYSTEM_NAMES.includes(system) ? httpRuns : runs).push({ rep, system, ...level });
           lines.push(outcome.levels.map((l) => `${l.concurrency}: ${Math.round(l.callsPerSec)}/s`).join(', '));
+        } else if (outcome.kind === 'rate') {
+          for (const r of outcome.rates) rateRuns.push({ rep, system, ...r });
+          lines.push(outcome.rates.map((r) => `${r.rate}/s: p99 ${Math.round(r.p99Us)} µs`).join(', '));
+        } else if (outcome.kind === 'cold') {
+          coldRuns.push({ rep, system, importMs: outcome.importMs, firstCallMs: outcome.firstCallMs });
+          lines.push(`import ${outcome.importMs.toFixed(1)} ms, first call ${outcome.firstCallMs.toFixed(1)} ms`);
         } else {
           if (outcome.memory) memory[system] = outcome.memory;
           if (outcome.storm) storm[system] = outcome.storm;
@@ -186,6 +232,8 @@ async function main(options: BenchOptions): Promise<Report> {
           summary: summarizeThroughput(httpRuns, HTTP_SYSTEM_NAMES, options.httpLevels, HTTP_BASELINE),
         }
       : undefined,
+    rate: has('rate') ? { rates: options.rates, runs: rateRuns, summary: summarizeRates(rateRuns, systems, options.rates) } : undefined,
+    cold: has('cold') ? { runs: coldRuns, summary: summarizeCold(coldRuns, systems) } : undefined,
     memory: has('memory') ? ratioTo(memory, (m) => m.bytesPerCall) : undefined,
     scale: has('scale') ? scale : undefined,
     storm: has('storm') ? ratioTo(storm, (s) => s.settleMs) : undefined,

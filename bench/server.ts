@@ -1,8 +1,9 @@
 /**
  * The server process: `node --import tsx bench/server.ts <system>`, forked by
  * a client worker. Reports its URL over IPC, then answers control commands
- * (held count, release, CPU usage, close) over IPC, outside the system under test.
+ * (held count, release, CPU usage, GC pauses, close) over IPC, outside the system under test.
  */
+import { GcCounter } from './measure/open-loop.js';
 import { loadSystem } from './systems/index.js';
 import { Held } from './systems/types.js';
 import type { ServerCommand, ServerMessage } from './server-process.js';
@@ -12,6 +13,7 @@ function send(message: ServerMessage): void {
 }
 
 const name = process.argv[2] ?? '';
+const gc = new GcCounter().start();
 try {
   const system = await loadSystem(name);
   const held = new Held();
@@ -26,6 +28,10 @@ try {
         const { user, system: sys } = process.cpuUsage();
         return send({ type: 'reply', id: message.id, value: user + sys });
       }
+      case 'gcCount':
+        return send({ type: 'reply', id: message.id, value: gc.count });
+      case 'gcMs':
+        return send({ type: 'reply', id: message.id, value: gc.ms });
       case 'close':
         // Held requests are dropped, not answered: the process ends here.
         void server.close().finally(() => {

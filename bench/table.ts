@@ -1,5 +1,5 @@
 /** The report as tables: plain text for the terminal, Markdown for docs/benchmarks.md. */
-import { BASELINE, HTTP_BASELINE, KB, type ClosedLoopSection, type Report } from './report.js';
+import { BASELINE, HTTP_BASELINE, KB, type ClosedLoopSection, type ColdSection, type RateSection, type Report } from './report.js';
 import type { Spread } from './stats.js';
 
 export interface Table {
@@ -67,6 +67,69 @@ export function closedLoopTables(
   }));
 }
 
+/** One table per rate of the open-loop section: latency from the scheduled send time, CPU per call and GC pauses. */
+export function rateTables(t: RateSection | undefined, reps: number): Table[] {
+  if (!t) return [];
+  return t.rates.map((r) => ({
+    title:
+      `Open loop at ${thousands.format(r)} calls/s, latency from the scheduled send time` +
+      (reps > 1 ? ` (median (min–max) of ${reps} interleaved reps; ×raw = per-rep ratio to raw ws)` : ' (one rep)'),
+    header: [
+      'system',
+      'p50 µs',
+      'p99 µs',
+      '×raw',
+      'p99.9 µs',
+      '×raw',
+      'client CPU µs/call',
+      'server CPU µs/call',
+      'client + server',
+      '×raw',
+      'GC pauses/s client',
+      'server',
+      'GC ms/s client',
+      'server',
+    ],
+    rows: Object.entries(t.summary).flatMap(([system, rates]) => {
+      const s = rates[r];
+      if (!s) return [];
+      const x = (metric: keyof NonNullable<typeof s.ratio>) => (s.ratio ? withSpread(s.ratio[metric], ratio) : 'n/a');
+      const errors = s.errors > 0 ? ` (${s.errors} errors)` : '';
+      return [
+        [
+          system + errors,
+          withSpread(s.p50Us, num),
+          withSpread(s.p99Us, num),
+          x('p99Us'),
+          withSpread(s.p999Us, num),
+          x('p999Us'),
+          withSpread(s.clientCpuUsPerCall, num),
+          withSpread(s.serverCpuUsPerCall, num),
+          withSpread(s.totalCpuUsPerCall, num),
+          x('totalCpuUsPerCall'),
+          withSpread(s.clientGcPerSec, num),
+          withSpread(s.serverGcPerSec, num),
+          withSpread(s.clientGcMsPerSec, num),
+          withSpread(s.serverGcMsPerSec, num),
+        ],
+      ];
+    }),
+  }));
+}
+
+export function coldTables(t: ColdSection | undefined, reps: number): Table[] {
+  if (!t) return [];
+  return [
+    {
+      title:
+        'Cold start in a fresh client process: import the client modules; then connect and get the first call answered' +
+        (reps > 1 ? ` (median (min–max) of ${reps} interleaved reps)` : ' (one rep)'),
+      header: ['system', 'import ms', 'first answered call ms (from before import)'],
+      rows: Object.entries(t.summary).map(([system, s]) => [system, withSpread(s.importMs, num), withSpread(s.firstCallMs, num)]),
+    },
+  ];
+}
+
 function capacityTables(report: Report): Table[] {
   const tables: Table[] = [];
   if (report.memory) {
@@ -127,6 +190,8 @@ export function reportTables(report: Report): Table[] {
   const reps = report.meta.options.reps;
   const tables = [
     ...closedLoopTables(report.throughput, reps, 'Closed loop', { short: 'raw', long: 'raw ws' }),
+    ...rateTables(report.rate, reps),
+    ...coldTables(report.cold, reps),
     ...capacityTables(report),
     ...closedLoopTables(report.http, reps, 'JSON-RPC over HTTP POST (fetch, keep-alive), closed loop', {
       short: 'http',
@@ -135,7 +200,7 @@ export function reportTables(report: Report): Table[] {
   ];
   if (report.targets.length > 0) {
     tables.push({
-      title: `Targets (issue 3: callstate; issue 6: callstate over NATS; issue 13: callstate over HTTP and the browser bundle), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
+      title: `Targets (issues 3 and 16: callstate; issue 6: callstate over NATS; issue 13: callstate over HTTP and the browser bundle), this run${report.meta.mode === 'quick' ? ' (quick mode: smoke sizes, not the real targets)' : ''}`,
       header: ['target', 'value', 'limit', 'result'],
       rows: report.targets.map((t) => [
         t.name,

@@ -1,6 +1,7 @@
 /**
  * The benchmark harness in --quick mode (raw ws, callstate, birpc; and the
- * HTTP section's three systems): every section reports, with positive figures and nothing left after the storm.
+ * HTTP section's three systems): every section (closed loop, open loop at fixed rates, cold start,
+ * memory, scale, storm, HTTP) reports, with positive figures and nothing left after the storm.
  * Structure and counts only: timings are never asserted.
  */
 import { execFile } from 'node:child_process';
@@ -55,6 +56,40 @@ describe('npm run bench -- --quick', () => {
         expect(s.p99Us.median).toBeGreaterThanOrEqual(s.p50Us.median);
       }
       expect(throughput.summary.raw![64]!.ratio!.callsPerSec.median).toBe(1);
+    }
+  });
+
+  it('reports p50/p99/p99.9 latency, CPU per call and GC pauses at 1k and 10k calls/s, as ratios to raw ws', () => {
+    const rate = report.rate!;
+    expect(rate.rates).toEqual([1_000, 10_000]);
+    expect(rate.runs).toHaveLength(systems.length * 2);
+    for (const system of systems) {
+      for (const r of rate.rates) {
+        const s = rate.summary[system]![r]!;
+        expect(s.errors).toBe(0);
+        expect(s.calls).toBe(Math.round((r * 150) / 1_000)); // the quick window: 150 ms at the rate
+        for (const metric of ['p50Us', 'p99Us', 'p999Us', 'clientCpuUsPerCall', 'serverCpuUsPerCall', 'totalCpuUsPerCall'] as const) {
+          expect(s[metric].median).toBeGreaterThan(0);
+          expect(s[metric].n).toBe(1);
+          expect(s.ratio![metric].median).toBeGreaterThan(0);
+        }
+        for (const metric of ['clientGcPerSec', 'serverGcPerSec', 'clientGcMsPerSec', 'serverGcMsPerSec'] as const)
+          expect(s[metric].median).toBeGreaterThanOrEqual(0);
+        expect(s.p99Us.median).toBeGreaterThanOrEqual(s.p50Us.median);
+        expect(s.p999Us.median).toBeGreaterThanOrEqual(s.p99Us.median);
+        expect(s.totalCpuUsPerCall.median).toBeCloseTo(s.clientCpuUsPerCall.median + s.serverCpuUsPerCall.median);
+      }
+    }
+    expect(rate.summary.raw![1_000]!.ratio!.p99Us.median).toBe(1);
+  });
+
+  it('reports cold start: import time and time to the first answered call, per system', () => {
+    const cold = report.cold!;
+    expect(cold.runs.map((run) => run.system)).toEqual(systems);
+    for (const system of systems) {
+      const s = cold.summary[system]!;
+      expect(s.importMs.median).toBeGreaterThan(0);
+      expect(s.firstCallMs.median).toBeGreaterThan(s.importMs.median);
     }
   });
 
@@ -120,12 +155,19 @@ describe('npm run bench -- --quick', () => {
     expect(report.bundle!.callstate!.largest.map(([path]) => path)).not.toContain('ws/lib/websocket.js');
   });
 
-  it('evaluates every issue 3 target for callstate', () => {
+  it('evaluates every issue 3, 13 and 16 target for callstate', () => {
     expect(report.targets.map((t) => t.name)).toEqual([
       'calls/s at 64 in flight, ratio to raw ws',
       'calls/s at 64 in flight over every peer (closest: birpc; per-rep ratio, median)',
       'calls/s at 1024 in flight, ratio to raw ws',
       'calls/s at 1024 in flight over every peer (closest: birpc; per-rep ratio, median)',
+      'calls/s at 1 in flight, ratio to raw ws',
+      'at 1000 calls/s: p99 latency, ratio to raw ws',
+      'at 1000 calls/s: client + server CPU per call, ratio to raw ws',
+      'at 1000 calls/s: client + server CPU per call over every peer (closest: birpc; per-rep ratio, median)',
+      'at 10000 calls/s: p99 latency, ratio to raw ws',
+      'at 10000 calls/s: client + server CPU per call, ratio to raw ws',
+      'at 10000 calls/s: client + server CPU per call over every peer (closest: birpc; per-rep ratio, median)',
       'heap per pending call, KB (2000 pending)',
       'issue cost per call, 2000/100 pending',
       'settle cost per call, 2000/100 pending',
@@ -145,6 +187,9 @@ describe('npm run bench -- --quick', () => {
       'Closed loop',
       'Closed loop',
       'Closed loop',
+      'Open loop at 1',
+      'Open loop at 10',
+      'Cold start in a fresh client process',
       'Memory',
       'Scale',
       'Timeout storm',
@@ -153,8 +198,8 @@ describe('npm run bench -- --quick', () => {
       'JSON-RPC over HTTP POST',
       'Targets',
     ]);
-    for (const table of tables.slice(0, 6)) expect(table.rows.map((row) => row[0])).toEqual(systems);
-    for (const table of tables.slice(7, 9))
+    for (const table of tables.slice(0, 9)) expect(table.rows.map((row) => row[0])).toEqual(systems);
+    for (const table of tables.slice(10, 12))
       expect(table.rows.map((row) => row[0])).toEqual(['http', 'callstate-http', 'json-rpc-2.0-http']);
     expect(renderMarkdown(tables)).toContain('| raw |');
   });

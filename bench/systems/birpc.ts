@@ -17,6 +17,7 @@ const serialize = (value: unknown) => JSON.stringify(value);
 const deserialize = (data: unknown) => JSON.parse(String(data)) as unknown;
 
 export const system: System = {
+  clientModules: ['birpc', 'ws'],
   timeoutScope: 'per connection (createBirpc timeout option)',
 
   async serve(held) {

@@ -17,6 +17,7 @@ async function load(): Promise<typeof Callstate> {
 }
 
 export const system: System = {
+  clientModules: [entry.href, '@nats-io/transport-node'],
   timeoutScope: 'per call (request option; connection default)',
 
   async serve(held) {

@@ -20,6 +20,7 @@ export async function loadCallstate(): Promise<typeof Callstate> {
 
 /** callstate's server and client; the client connects to the server's `endpoint`: its WebSocket `url`, or its HTTP one (`httpUrl`). */
 export const callstateSystem = (endpoint: 'url' | 'httpUrl'): System => ({
+  clientModules: [entry.href],
   timeoutScope: 'per call (request option; connection default)',
 
   async serve(held) {

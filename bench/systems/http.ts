@@ -7,6 +7,7 @@ import type { Held, System } from './types.js';
 import { closeHttp, listenHttp, postJson } from './http-util.js';
 
 export const system: System = {
+  clientModules: [],
   timeoutScope: 'per call (AbortSignal.timeout)',
 
   async serve(held: Held) {

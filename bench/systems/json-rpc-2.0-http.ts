@@ -7,6 +7,7 @@ import type { System } from './types.js';
 import { closeHttp, listenHttp, postJson } from './http-util.js';
 
 export const system: System = {
+  clientModules: ['json-rpc-2.0'],
   timeoutScope: 'per call (client.timeout(ms))',
 
   async serve(held) {

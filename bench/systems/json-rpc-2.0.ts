@@ -7,6 +7,7 @@ import type { System } from './types.js';
 import { closeWs, closeWss, listenWs, openWs } from './ws-util.js';
 
 export const system: System = {
+  clientModules: ['json-rpc-2.0', 'ws'],
   timeoutScope: 'per call (client.timeout(ms))',
 
   async serve(held) {

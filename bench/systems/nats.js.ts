@@ -10,6 +10,7 @@ import type { System } from './types.js';
 const SUBJECT = 'bench.echo';
 
 export const system: System = {
+  clientModules: ['@nats-io/transport-node'],
   timeoutScope: 'per call (request({ timeout }))',
 
   async serve(held) {

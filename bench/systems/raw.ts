@@ -13,6 +13,7 @@ interface Pending {
 }
 
 export const system: System = {
+  clientModules: ['ws'],
   timeoutScope: 'per call (setTimeout)',
 
   async serve(held) {

@@ -9,6 +9,7 @@ function once(emitter: { once(event: string, listener: () => void): unknown }, e
 }
 
 export const system: System = {
+  clientModules: ['rpc-websockets'],
   timeoutScope: 'per call (call(method, params, timeout))',
 
   async serve(held) {

@@ -10,6 +10,7 @@ import { io } from 'socket.io-client';
 import type { System } from './types.js';
 
 export const system: System = {
+  clientModules: ['socket.io-client'],
   timeoutScope: 'per call (socket.timeout(ms))',
 
   async serve(held) {

@@ -51,6 +51,11 @@ export interface System {
    */
   serve(held: Held): Promise<BenchServer>;
   connect(url: string, options: ClientOptions): Promise<BenchClient>;
+  /**
+   * What the client side imports, as specifiers `import()` resolves from bench/measure/: the cold start
+   * section times importing these in a fresh process.
+   */
+  clientModules: string[];
   /** How the per-call timeout is set, for the report (e.g. "per call", "per connection"). */
   timeoutScope: string;
 }

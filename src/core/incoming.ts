@@ -275,7 +275,11 @@ export class IncomingCalls {
    */
   receive(frame: RequestFrame, batch?: BatchReply, connection: ConnectionInfo = this.options.connection): boolean {
     if (this.inFlight.has(frame.id)) return false;
-    const input = { id: frame.id, method: frame.method, params: frame.params };
+    // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
+    // with no growth of the context object (about 270 bytes a call, issue 16). Inspectors see the input as sent.
+    const input = this.actors.inspected
+      ? { id: frame.id, method: frame.method, params: frame.params }
+      : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
     const entry: IncomingEntry = { actor: undefined!, batch, connection };
     batch?.expect();
     this.inFlight.set(frame.id, entry);

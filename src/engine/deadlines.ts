@@ -29,6 +29,13 @@
  *
  * Timers never fire early: when the timer runs before the earliest deadline
  * (a clock that fires on its own schedule), it is armed again for the rest.
+ *
+ * When the last entry leaves, a clock that can `unref` its timers keeps the
+ * timer, unref'd (it holds no process open), instead of clearing it: with one
+ * call at a time, the next call's deadline is later than the kept timer's, so
+ * it only `ref`s it again. Clearing and arming per call cost a `setTimeout`
+ * (about 350 bytes and a timer-list insert) and a `clearTimeout` each (issue 16).
+ * The kept timer fires once, finds nothing due, and re-arms for what waits.
  */
 
 /** What the scheduler needs from a clock. XState's `SimulatedClock` has all of it. */
@@ -36,6 +43,9 @@ export interface TimeSource {
   now(): number;
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** With both: the timer of an empty scheduler is kept, unref'd, for the next entry, instead of cleared. */
+  ref?(handle: unknown): void;
+  unref?(handle: unknown): void;
 }
 
 /**
@@ -58,6 +68,9 @@ export const realTime: TimeSource = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  // Node's timers; a browser's are numbers, with nothing to hold open: a kept timer there costs nothing.
+  ref: (handle) => void (handle as Partial<NodeJS.Timeout>).ref?.(),
+  unref: (handle) => void (handle as Partial<NodeJS.Timeout>).unref?.(),
 };
 
 export class Deadlines {
@@ -68,6 +81,8 @@ export class Deadlines {
   private timer: unknown;
   /** When the armed timer is due (Infinity when none is armed). */
   private armedFor = Infinity;
+  /** The timer is kept, unref'd, with nothing waiting (see the top of this file). */
+  private idle = false;
   private entries = 0;
 
   constructor(private readonly time: TimeSource = realTime) {}
@@ -77,9 +92,9 @@ export class Deadlines {
     return this.entries;
   }
 
-  /** Whether a timer is armed (none is when nothing waits). */
+  /** Whether a timer is armed for what waits (none is when nothing waits; a kept, unref'd one does not count). */
   get armed(): boolean {
-    return this.timer !== undefined;
+    return this.timer !== undefined && !this.idle;
   }
 
   /** Expires `entry` `ms` from now. */
@@ -103,6 +118,10 @@ export class Deadlines {
     }
     this.tails.set(ms, entry);
     this.entries++;
+    if (this.idle) {
+      this.idle = false;
+      this.time.ref!(this.timer);
+    }
     // Only a new head can be earlier than the armed timer.
     if (deadline < this.armedFor) this.arm(deadline);
   }
@@ -131,11 +150,23 @@ export class Deadlines {
     }
     entry.deadlinePrev = entry.deadlineNext = undefined;
     entry.deadlineSlot = -1;
-    if (--this.entries === 0) this.disarm();
+    if (--this.entries === 0) this.rest();
+  }
+
+  /** Nothing waits: the timer is kept unref'd for the next entry where the clock allows, else cleared. */
+  private rest(): void {
+    const { ref, unref } = this.time;
+    if (this.timer !== undefined && ref !== undefined && unref !== undefined) {
+      this.idle = true;
+      unref(this.timer);
+    } else {
+      this.disarm();
+    }
   }
 
   private arm(deadline: number): void {
     if (this.timer !== undefined) this.time.clearTimeout(this.timer);
+    this.idle = false;
     this.armedFor = deadline;
     this.timer = this.time.setTimeout(this.fire, Math.max(0, Math.ceil(deadline - this.time.now())));
   }
@@ -143,11 +174,13 @@ export class Deadlines {
   private disarm(): void {
     if (this.timer !== undefined) this.time.clearTimeout(this.timer);
     this.timer = undefined;
+    this.idle = false;
     this.armedFor = Infinity;
   }
 
   private readonly fire = (): void => {
     this.timer = undefined;
+    this.idle = false;
     this.armedFor = Infinity;
     const now = this.time.now();
     // Collect first, then expire: an expiring entry may add or remove others.

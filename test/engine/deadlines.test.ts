@@ -101,6 +101,56 @@ describe('Deadlines: many deadlines on one timer', () => {
     expect(clock.timers.size).toBe(0);
   });
 
+  it("with one call at a time, keeps its timer unref'd between calls instead of arming one per call (issue 16)", () => {
+    const clock = manualTime();
+    let armings = 0;
+    const refs = new Map<unknown, boolean>();
+    const time: TimeSource = {
+      ...clock.time,
+      setTimeout: (callback, ms) => {
+        armings++;
+        const id = clock.time.setTimeout(callback, ms);
+        refs.set(id, true);
+        return id;
+      },
+      ref: (id) => void refs.set(id, true),
+      unref: (id) => void refs.set(id, false),
+    };
+    const deadlines = new Deadlines(time);
+    const expired: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const e = entry(`call ${i}`, expired);
+      deadlines.add(e, 1_000);
+      expect(deadlines.armed).toBe(true);
+      expect([...refs.entries()].filter(([id, held]) => held && clock.timers.has(id as number))).toHaveLength(1);
+      clock.advance(1);
+      deadlines.remove(e); // answered after 1 ms
+      expect(deadlines.armed).toBe(false);
+      // The timer is kept but holds nothing open.
+      expect(clock.timers.size).toBe(1);
+      expect([...refs.entries()].filter(([id, held]) => held && clock.timers.has(id as number))).toHaveLength(0);
+    }
+    expect(armings).toBe(1);
+
+    // The kept timer fires at the first call's deadline, finds nothing due, and is re-armed for what waits then.
+    const late = entry('late', expired);
+    deadlines.add(late, 1_000); // due at 1,100
+    clock.advance(900); // t = 1,000: the kept timer fires
+    expect(expired).toEqual([]);
+    expect(deadlines.armed).toBe(true);
+    clock.advance(99);
+    expect(expired).toEqual([]);
+    clock.advance(1);
+    expect(expired).toEqual(['late']);
+    // A shorter deadline than the kept timer's is armed for at once.
+    const short = entry('short', expired);
+    deadlines.add(short, 1_000);
+    deadlines.remove(short);
+    deadlines.add(entry('sooner', expired), 10);
+    clock.advance(10);
+    expect(expired).toEqual(['late', 'sooner']);
+  });
+
   it('never expires an entry early: a timer that fires before the deadline is armed again', () => {
     const clock = manualTime();
     const deadlines = new Deadlines(clock.time);
