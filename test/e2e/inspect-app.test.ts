@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { bin, fixture, startProcess as startChild } from '../cli-helpers.js';
 
 // Three processes and Chromium share two cores with the rest of the suite: generous waits, and a test
@@ -36,13 +36,26 @@ afterEach(async () => {
 
 describe('callstate inspect watching applications in other processes (headless Chromium)', () => {
   it("shows a served module's and a client app's calls live, with their counts, the diagram, the bounded table and each call's events", async () => {
+    // On a failure, say how far it got and what each process printed.
+    const started = Date.now();
+    const steps: string[] = [];
+    const step = (name: string) => steps.push(`+${Date.now() - started} ms ${name}`);
+    const outputs: Record<string, () => string> = {};
+    onTestFailed(() => {
+      console.error(`inspect-app reached:\n${steps.join('\n')}`);
+      for (const [name, output] of Object.entries(outputs)) console.error(`${name} stderr: ${output()}`);
+    });
     const inspect = startProcess([bin, 'inspect', '--port', '0'], /^callstate inspect: (\S+) /m);
+    outputs.inspect = inspect.stderr;
     const pageUrl = await inspect.match;
+    step('inspect page up');
     const server = startProcess(
       [bin, 'serve', fixture('cli-methods.mjs'), '--port', '0', '--inspect', pageUrl],
       /^callstate serve: (\S+) /m,
     );
+    outputs.server = server.stderr;
     const serverUrl = await server.match;
+    step('server up');
 
     userDataDir = await mkdtemp(join(tmpdir(), 'callstate-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -56,6 +69,7 @@ describe('callstate inspect watching applications in other processes (headless C
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(pageUrl);
     await page.waitForSelector('#link:text-is("live")', WAIT);
+    step('page live');
     // A figure, not an assertion: the main thread's long tasks (over 50 ms) while the calls stream in.
     await page.evaluate(() => {
       const tasks: number[] = ((globalThis as unknown as { longTasks: number[] }).longTasks = []);
@@ -70,9 +84,11 @@ describe('callstate inspect watching applications in other processes (headless C
       CALLS: String(CALLS),
       CONCURRENCY: '200',
     });
+    outputs.app = app.stderr;
     const report = JSON.parse(await app.match) as { answered: number; ms: number; dropped: number };
     expect(await app.exited).toBe(0);
     expect(report).toMatchObject({ answered: CALLS, dropped: 0 });
+    step(`app done: ${JSON.stringify(report)}`);
 
     // Every call of both processes reaches the page: the counts, and the diagram's final states.
     await page.waitForSelector(`#count-client-resolved:text-is("${CALLS}")`, WAIT);
@@ -80,6 +96,7 @@ describe('callstate inspect watching applications in other processes (headless C
     await page.waitForSelector(`[data-count="client:resolved"]:text-is("${CALLS}")`, WAIT);
     await page.waitForSelector(`[data-count="server:replied"]:text-is("${CALLS}")`, WAIT);
     await page.waitForSelector('[data-machine="call"] [data-state="pending"] > .st-head > .dn:text-is("0")', WAIT);
+    step('page counts complete');
     // The table is bounded: the 500 most recent calls of both sides.
     expect(await page.locator('#timeline tr').count()).toBe(500);
     expect(await page.locator('#dropped').getAttribute('data-n')).toBe('0');
@@ -89,6 +106,7 @@ describe('callstate inspect watching applications in other processes (headless C
     expect(await row.locator('.path').textContent()).toMatch(/^(queued → )?sent → awaiting → resolved$/);
     expect(Number(await row.locator('td').nth(4).textContent())).toBeGreaterThanOrEqual(0);
     await row.click();
+    step('row clicked');
     await page.waitForSelector('#detail:has-text("client call add")', WAIT);
     expect(await page.locator('#detail').textContent()).toMatch(/awaiting +on request\.written\n.*resolved +on response\.result$/);
     await mkdir('test-artifacts', { recursive: true });
@@ -96,6 +114,7 @@ describe('callstate inspect watching applications in other processes (headless C
     expect(pageErrors).toEqual([]);
 
     // Both close cleanly on SIGINT.
+    step('closing');
     server.child.kill('SIGINT');
     inspect.child.kill('SIGINT');
     expect(await server.exited).toBe(0);
