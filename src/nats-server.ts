@@ -14,7 +14,8 @@ import { serverClosing } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
-import { IncomingCalls, inFlightBusy } from './core/incoming.js';
+import { IncomingCalls } from './core/incoming.js';
+import { inFlightBusy } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,

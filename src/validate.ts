@@ -4,7 +4,7 @@
  */
 import type { ClientTlsOptions } from './transports/tls.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
-import type { AnyMethod } from './core/incoming.js';
+import type { AnyMethod } from './core/invoke.js';
 import { isStandardSchema } from './core/params-schema.js';
 import type { RequestOptions } from './types.js';
 

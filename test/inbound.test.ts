@@ -1,7 +1,7 @@
 /** The inbound dispatcher on its own: literal frames in, a recording host, literal answers out. */
 import { describe, expect, it } from 'vitest';
 import { receiveCancels, receiveFrame, type InboundHost, type Reply } from '../src/core/inbound.js';
-import type { BatchReply } from '../src/core/incoming.js';
+import type { BatchReply } from '../src/core/batch-reply.js';
 import { RpcError } from '../src/errors.js';
 import { Hooks, type ErrorInfo } from '../src/hooks.js';
 import type { RequestFrame } from '../src/protocol/jsonrpc.js';

@@ -19,7 +19,8 @@
  * reported to the host's hooks (`onError`, `logger`).
  */
 import type { Hooks } from '../hooks.js';
-import { BatchReply, duplicateRequestFrame, inFlightBusy } from './incoming.js';
+import { BatchReply } from './batch-reply.js';
+import { duplicateRequestFrame, inFlightBusy } from './refusals.js';
 import type { ResponderLimits } from '../limits.js';
 import {
   CANCEL_METHOD,

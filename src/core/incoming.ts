@@ -11,84 +11,19 @@ import {
   type IncomingCallEvent,
   type IncomingCallInput,
 } from '../../machines/incomingCall.machine.js';
-import { schedulerFor, type DeadlineEntry } from '../engine/deadlines.js';
+import { schedulerFor } from '../engine/deadlines.js';
 import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
 import { RpcError } from '../errors.js';
-import type { Hooks, Middleware } from '../hooks.js';
-import { messageOf, toErrorObject } from './handler-error.js';
-import { checkParams } from './params-schema.js';
-import {
-  encode,
-  encodeResult,
-  errorFrame,
-  ErrorCodes,
-  type ErrorFrame,
-  type ErrorObject,
-  type Id,
-  type RequestFrame,
-} from '../protocol/jsonrpc.js';
-import type { StandardSchemaV1 } from '../standard-schema.js';
+import type { Hooks } from '../hooks.js';
+import { encode, encodeResult, errorFrame, ErrorCodes, type ErrorObject, type Id, type RequestFrame } from '../protocol/jsonrpc.js';
 import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
+import type { BatchReply } from './batch-reply.js';
+import { HandlerDeadline } from './handler-deadline.js';
+import { messageOf, toErrorObject } from './handler-error.js';
+import { Context, invoke, type AnyMethod } from './invoke.js';
+import { inFlightBusy } from './refusals.js';
 
-type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
-/** A method as the responder was given it: a handler, or a handler behind a params schema. */
-export type AnyMethod = AnyHandler | { params: StandardSchemaV1; handler: AnyHandler };
-
-/** Collects the replies to one batch, each already encoded, and writes them as one array frame. */
-export class BatchReply {
-  private readonly replies: string[] = [];
-  private expected = 0;
-  private sealed = false;
-  private written = false;
-
-  constructor(private readonly write: (text: string) => void) {}
-
-  expect(): void {
-    this.expected++;
-  }
-
-  /** One reply, encoded as JSON (`encode(frame)`). */
-  add(text: string): void {
-    this.replies.push(text);
-    this.flushIfDone();
-  }
-
-  /** A request that will never be answered (cancelled): stop waiting for it. */
-  drop(): void {
-    this.expected--;
-    this.flushIfDone();
-  }
-
-  /** Every message of the batch has been seen. */
-  seal(): void {
-    this.sealed = true;
-    this.flushIfDone();
-  }
-
-  private flushIfDone(): void {
-    if (this.written || !this.sealed || this.replies.length < this.expected) return;
-    this.written = true;
-    if (this.replies.length > 0) this.write(`[${this.replies.join(',')}]`);
-  }
-}
-
-/**
- * The answer to a request whose id is the id of a request still being handled
- * on the same connection (or by the same NATS responder): the two cannot both
- * be answered by id, so the second is refused and the first runs on.
- */
-export function duplicateRequestFrame(id: Id): ErrorFrame {
-  return errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` });
-}
-
-/**
- * Why a request is refused unrun when `limit` incoming calls already run on
- * the connection (or the NATS responder): -32000, so the caller may retry later.
- */
-export function inFlightBusy(limit: number, method: string): ErrorObject {
-  const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
-  return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
-}
+export type { AnyMethod } from './invoke.js';
 
 interface IncomingEntry {
   actor: RunningActor<IncomingContext, IncomingCallEvent>;
@@ -142,101 +77,6 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
   },
 );
 const CANCELLED = incomingRunner.state('cancelled');
-
-/**
- * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
- * signal aborts and the call fails with -32001, whatever the handler does next.
- * Its signal is made only if the handler reads it.
- */
-class HandlerDeadline implements DeadlineEntry {
-  deadline = 0;
-  deadlineMs = 0;
-  deadlinePrev: DeadlineEntry | undefined;
-  deadlineNext: DeadlineEntry | undefined;
-  deadlineSlot = -1;
-  private controller: AbortController | undefined;
-  private combined: AbortSignal | undefined;
-  /** Settles the call with the timeout error; set by `race`. */
-  private fail: ((error: RpcError) => void) | undefined;
-
-  constructor(
-    private readonly invocation: { readonly signal: AbortSignal },
-    private readonly method: string,
-    private readonly limit: number,
-  ) {}
-
-  /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
-  get signal(): AbortSignal {
-    if (this.combined === undefined) {
-      this.controller ??= new AbortController();
-      this.combined = AbortSignal.any([this.invocation.signal, this.controller.signal]);
-    }
-    return this.combined;
-  }
-
-  /** The handler's outcome, or the timeout error if the deadline passes first. */
-  race(run: Promise<unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.fail = reject;
-      run.then(resolve, reject);
-    });
-  }
-
-  expire(): void {
-    const message = `method "${this.method}" did not finish within ${this.limit} ms (handlerTimeout)`;
-    this.fail?.(new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit }));
-    this.controller ??= new AbortController();
-    this.controller.abort(new DOMException(message, 'TimeoutError'));
-  }
-}
-
-/** `ctx`: what a handler (and each middleware, which reads `params` too) gets. */
-class Context implements HandlerContext<any> {
-  constructor(
-    private readonly scope: { readonly signal: AbortSignal },
-    readonly peer: HandlerContext<any>['peer'],
-    readonly connection: ConnectionInfo,
-    readonly id: Id | undefined,
-    readonly method: string,
-    readonly params: unknown,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.scope.signal;
-  }
-}
-
-/**
- * Runs a method: through the middleware, then its params schema, then its handler. Always a promise, so that
- * a synchronous throw anywhere is an error response too. With no middleware and no schema, exactly the
- * handler call (nothing more is allocated per call).
- */
-function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Context): Promise<unknown> {
-  if (use.length === 0) return Promise.resolve().then(() => callMethod(method, ctx));
-  return Promise.resolve().then(() => dispatch(use, 0, ctx, method));
-}
-
-/** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
-function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
-  try {
-    if (i === use.length) return Promise.resolve(callMethod(method, ctx));
-    let called = false;
-    const next = () => {
-      if (called) return Promise.reject(new Error(`next() called more than once by middleware ${i} (options.use[${i}])`));
-      called = true;
-      return dispatch(use, i + 1, ctx, method);
-    };
-    return Promise.resolve(use[i]!(ctx, next));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-function callMethod(method: AnyMethod, ctx: Context): unknown {
-  if (typeof method === 'function') return method(ctx.params, ctx);
-  const checked = checkParams(method.params, ctx.params, ctx.method);
-  return checked instanceof Promise ? checked.then((params) => method.handler(params, ctx)) : method.handler(checked, ctx);
-}
 
 export class IncomingCalls {
   private readonly inFlight = new Map<Id, IncomingEntry>();

@@ -1,0 +1,51 @@
+/** `handlerTimeout`: a handler's deadline on the shared deadline scheduler. */
+import type { DeadlineEntry } from '../engine/deadlines.js';
+import { RpcError } from '../errors.js';
+import { ErrorCodes } from '../protocol/jsonrpc.js';
+
+/**
+ * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
+ * signal aborts and the call fails with -32001, whatever the handler does next.
+ * Its signal is made only if the handler reads it.
+ */
+export class HandlerDeadline implements DeadlineEntry {
+  deadline = 0;
+  deadlineMs = 0;
+  deadlinePrev: DeadlineEntry | undefined;
+  deadlineNext: DeadlineEntry | undefined;
+  deadlineSlot = -1;
+  private controller: AbortController | undefined;
+  private combined: AbortSignal | undefined;
+  /** Settles the call with the timeout error; set by `race`. */
+  private fail: ((error: RpcError) => void) | undefined;
+
+  constructor(
+    private readonly invocation: { readonly signal: AbortSignal },
+    private readonly method: string,
+    private readonly limit: number,
+  ) {}
+
+  /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
+  get signal(): AbortSignal {
+    if (this.combined === undefined) {
+      this.controller ??= new AbortController();
+      this.combined = AbortSignal.any([this.invocation.signal, this.controller.signal]);
+    }
+    return this.combined;
+  }
+
+  /** The handler's outcome, or the timeout error if the deadline passes first. */
+  race(run: Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.fail = reject;
+      run.then(resolve, reject);
+    });
+  }
+
+  expire(): void {
+    const message = `method "${this.method}" did not finish within ${this.limit} ms (handlerTimeout)`;
+    this.fail?.(new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit }));
+    this.controller ??= new AbortController();
+    this.controller.abort(new DOMException(message, 'TimeoutError'));
+  }
+}
