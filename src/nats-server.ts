@@ -10,7 +10,7 @@
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
-import { serverClosing } from './core/closing.js';
+import { drainWindow, serverClosing } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
@@ -28,7 +28,17 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
-import type { AnyApi, ConnectionInfo, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
+import type {
+  AnyApi,
+  Clock,
+  ConnectionInfo,
+  Engine,
+  InspectOption,
+  Methods,
+  NotificationEvent,
+  UnmatchedEvent,
+  UntypedApi,
+} from './types.js';
 import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
@@ -48,6 +58,8 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   closeTimeout?: number;
   /** What runs each incoming call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
+  /** Clock for `handlerTimeout` and the window of `close({ drain })`, e.g. a `SimulatedClock` in tests. Default: real timers. */
+  clock?: Clock;
   /**
    * Allowed values of a message's `Origin` NATS header (see `ServeOptions.origins`); a caller outside it is
    * answered -32003 (`ErrorCodes.AccessDenied`) and none of its messages run. Default: any origin, and none.
@@ -173,6 +185,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     exposeErrorStack: options.exposeErrorStack ?? false,
     engine,
     handlerTimeout: limits.handlerTimeout,
+    clock: options.clock,
   });
 
   /** Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so. */
@@ -295,14 +308,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         await link!.stopReceiving(closeTimeout);
         // Messages still waiting for their access checks are answered (busy) before the connection goes.
         await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
-        if (incoming.size > 0) {
-          let timer: NodeJS.Timeout | undefined;
-          await new Promise<void>((resolve) => {
-            idle = resolve;
-            timer = setTimeout(resolve, drain);
-          });
-          clearTimeout(timer);
-        }
+        if (incoming.size > 0) await drainWindow(new Promise<void>((resolve) => (idle = resolve)), drain, options.clock);
         incoming.cancelAll();
         await link!.close(closeTimeout);
         await closed;

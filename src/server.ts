@@ -10,6 +10,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { accessCheck, allowedOrigins, type Authenticate } from './access.js';
 import { httpEndpoint } from './http-server.js';
+import { drainWindow } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import {
@@ -64,7 +65,7 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   callSiteStacks?: boolean;
   /** Inspection observer given to every actor the server creates. Default: none. */
   inspect?: InspectOption;
-  /** Clock for timeouts of server-to-client calls. Default: real timers. */
+  /** Clock for timeouts of server-to-client calls, `handlerTimeout` and the window of `close({ drain })`. Default: real timers. */
   clock?: Clock;
   /**
    * Heartbeat interval in ms: each client is pinged every half interval, and one
@@ -282,10 +283,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
         endpoint.close();
         if (drain > 0) {
           listener.stopAccepting();
-          let timer: NodeJS.Timeout | undefined;
-          const window = new Promise<void>((resolve) => (timer = setTimeout(resolve, drain)));
-          await Promise.race([Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), window]);
-          clearTimeout(timer);
+          await drainWindow(Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), drain, options.clock);
         }
         const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));

@@ -1,9 +1,11 @@
 /**
  * The answer to a request that reaches a server while it drains
  * (`close({ drain })`): -32000, as a busy server answers, so that the caller
- * may retry elsewhere. The same words on every transport.
+ * may retry elsewhere. The same words on every transport. And the window a
+ * draining close gives what still runs.
  */
 import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
+import type { Clock } from '../types.js';
 
 export function serverClosing(method: string): ErrorObject {
   return {
@@ -11,4 +13,26 @@ export function serverClosing(method: string): ErrorObject {
     message: `server closing: no new calls are accepted; "${method}" was not run`,
     data: { closing: true },
   };
+}
+
+/**
+ * A draining close's window: waits for `done` (nothing runs any more), or `ms`, whichever comes first. Timed
+ * by `clock` (the responder's, e.g. a `SimulatedClock` in tests); real time when none.
+ */
+export async function drainWindow(done: Promise<unknown>, ms: number, clock: Clock | undefined): Promise<void> {
+  let cancel = () => {};
+  const window = new Promise<void>((resolve) => {
+    if (clock) {
+      const id = clock.setTimeout(resolve, ms);
+      cancel = () => clock.clearTimeout(id);
+    } else {
+      const timer = setTimeout(resolve, ms);
+      cancel = () => clearTimeout(timer);
+    }
+  });
+  try {
+    await Promise.race([done, window]);
+  } finally {
+    cancel();
+  }
 }

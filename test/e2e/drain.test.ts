@@ -5,8 +5,9 @@
  * released by the test: nothing here depends on how long anything takes.
  */
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, ErrorCodes } from '../../src/index.js';
-import { abortWatcher, closeTrackedAfterEach, deferred, settle } from '../helpers.js';
+import { abortWatcher, closeTrackedAfterEach, deferred, settle, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const track = closeTrackedAfterEach();
@@ -58,11 +59,16 @@ describe('close({ drain }) over WebSocket', () => {
 
   it('aborts a handler still running when the window ends, failing its call with the connection', async () => {
     const stuck = abortWatcher();
-    const server = track(await serve({ methods: { stuck: stuck.handler } }));
+    const clock = new SimulatedClock();
+    const server = track(await serve({ clock, methods: { stuck: stuck.handler } }));
     const client = track(connect(server.url));
     const call = settle(client.request('stuck'));
     await stuck.entered;
-    await server.close({ drain: 20 });
+    const closing = server.close({ drain: 60_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(server.connections.size).toBe(1); // still draining: the window is on the server's clock
+    clock.increment(60_000);
+    await closing;
     expect(await stuck.aborted).toBe(true);
     const { error } = await call;
     expect(error).toBeInstanceOf(ConnectionClosedError);
@@ -105,13 +111,19 @@ describe('close({ drain }) on a NATS responder', () => {
 
   it('aborts a handler still running when the window ends', async () => {
     const stuck = abortWatcher();
+    const clock = new SimulatedClock();
     const responder = track(
-      await serve({ nats: nats.url, subject: 'drain.stuck', closeTimeout: 60_000, methods: { stuck: stuck.handler } }),
+      await serve({ nats: nats.url, subject: 'drain.stuck', clock, closeTimeout: 60_000, methods: { stuck: stuck.handler } }),
     );
     const client = track(connect(nats.url, { subject: 'drain.stuck', timeout: 60_000 }));
     void settle(client.request('stuck'));
     await stuck.entered;
-    await responder.close({ drain: 20 });
+    const closing = responder.close({ drain: 60_000 });
+    // The window opens once the responder has stopped receiving (a round trip to nats-server): move the clock until it ends.
+    let closed = false;
+    void closing.then(() => (closed = true));
+    expect(responder.handlingCalls).toBe(1);
+    await until(() => (clock.increment(60_000), closed), 'the drain window to end on the clock');
     expect(await stuck.aborted).toBe(true);
     expect(responder.handlingCalls).toBe(0);
   });
