@@ -8,7 +8,8 @@
  *            ──► a fresh project installs the tarball, with no warning, then
  *                  runs an ESM round trip (serve + connect + one call), a CommonJS
  *                  `require('callstate')` round trip and the bin, and typechecks
- *                  with `skipLibCheck: false` under NodeNext, node16, bundler and node10.
+ *                  with `skipLibCheck: false` under NodeNext, node16, bundler and node10, and a
+ *                  browser project (the `browser` condition, DOM lib, no @types/node).
  *
  * The project gets `typescript` and `@types/node` at the versions installed
  * here, so npm finds everything in its cache (`--prefer-offline`). `--keep`
@@ -162,10 +163,39 @@ export async function main(): Promise<number> {
     writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: [file] }, null, 2));
     run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${name}.json`], app);
   }
+  // A browser project: the `browser` condition's types, with the DOM's lib and no @types/node at all.
+  step = 'types (browser)';
+  writeFileSync(
+    join(app, 'browser.ts'),
+    `import { connect, TimeoutError, type Client } from 'callstate';
+const client: Client = connect('wss://example.test/rpc', { timeout: 5_000, heartbeat: 0 });
+export async function add(signal: AbortSignal): Promise<number | undefined> {
+  try {
+    return (await client.request('add', [1, 2], { signal })) as number;
+  } catch (error) {
+    if (error instanceof TimeoutError) return undefined;
+    throw error;
+  }
+}
+`,
+  );
+  const browserOptions = {
+    module: 'esnext',
+    moduleResolution: 'bundler',
+    customConditions: ['browser'],
+    lib: ['es2022', 'dom'],
+    target: 'es2022',
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: [],
+  };
+  writeFileSync(join(app, 'tsconfig.browser.json'), JSON.stringify({ compilerOptions: browserOptions, files: ['browser.ts'] }, null, 2));
+  run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.browser.json'], app);
   step = `types (nodenext, TypeScript ${OLDEST_TYPESCRIPT})`;
   run(process.execPath, [join(app, 'node_modules', 'typescript-oldest', 'bin', 'tsc'), '-p', 'tsconfig.nodenext.json'], app);
   console.log(
-    `package ok: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KB packed; publint, attw, install, ESM, CommonJS, bin, types (${Object.keys(configs).join(', ')}; TypeScript ${OLDEST_TYPESCRIPT})`,
+    `package ok: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KB packed; publint, attw, install, ESM, CommonJS, bin, types (${Object.keys(configs).join(', ')}, browser; TypeScript ${OLDEST_TYPESCRIPT})`,
   );
 } catch (error) {
   console.error(`check-package: ${error instanceof Error ? error.message : String(error)}`);
