@@ -255,3 +255,69 @@ export function provenance(report: Report): string {
     `Reproduce with \`${meta.command}\`, then \`npm run bench:readme\`. Ratios are to raw \`ws\` (${BASELINE}) at the same concurrency; in the HTTP section, to plain \`node:http\` + \`fetch\` (${HTTP_BASELINE}).`,
   ].join('\n');
 }
+
+/** How the README names each system in its comparison. */
+const PEER_LABELS: Record<string, string> = {
+  raw: 'raw `ws`',
+  callstate: '**callstate**',
+  'callstate-nats': '**callstate** over NATS',
+  'nats.js': 'nats.js `request()`',
+};
+/** Each system's browser client in the bundle section, where its name differs. */
+const BUNDLE_NAMES: Record<string, string> = { 'socket.io': 'socket.io-client' };
+
+/**
+ * The README's short comparison with the peers: medians of the run, one row per WebSocket and NATS system,
+ * a column per section the run has (closed-loop calls/s, p99 and CPU at the highest fixed rate, heap per
+ * pending call, browser bundle).
+ */
+export function peersSummary(report: Report): string {
+  const { meta, throughput, rate: open, memory, bundle } = report;
+  const levels = throughput?.levels ?? [];
+  const fixed = open ? Math.max(...open.rates) : undefined;
+  const columns: Array<{ title: string; cell: (system: string) => string | undefined }> = [
+    ...levels.map((level) => ({
+      title: `calls/s, ${thousands.format(level)} in flight`,
+      cell: (system: string) => {
+        const s = throughput?.summary[system]?.[level]?.callsPerSec.median;
+        return s === undefined ? undefined : rate(s);
+      },
+    })),
+    ...(fixed === undefined
+      ? []
+      : [
+          { title: `p99 µs at ${thousands.format(fixed)} calls/s`, metric: 'p99Us' as const },
+          { title: `client + server CPU µs/call at ${thousands.format(fixed)} calls/s`, metric: 'totalCpuUsPerCall' as const },
+        ].map(({ title, metric }) => ({
+          title,
+          cell: (system: string) => {
+            const s = open?.summary[system]?.[fixed]?.[metric].median;
+            return s === undefined ? undefined : num(s);
+          },
+        }))),
+    ...(memory
+      ? [{ title: 'heap KB per pending call', cell: (system: string) => memory[system] && (memory[system].bytesPerCall / KB).toFixed(2) }]
+      : []),
+    ...(bundle
+      ? [
+          {
+            title: 'browser bundle, KB gzipped',
+            cell: (system: string) => {
+              const size = bundle[BUNDLE_NAMES[system] ?? system];
+              return size && (size.gzipped / KB).toFixed(1);
+            },
+          },
+        ]
+      : []),
+  ];
+  const reps = meta.mode === 'quick' ? 'quick mode, not comparable' : `medians of ${meta.options.reps} interleaved repetitions`;
+  const line = `Measured ${meta.date.slice(0, 10)} (${meta.cores} cores, Node ${meta.node}, ${reps}; \`npm run bench\`, then \`npm run bench:readme\`).`;
+  const table: Table = {
+    title: '',
+    header: ['system', ...columns.map((c) => c.title)],
+    rows: report.systems
+      .filter((system) => throughput?.summary[system] !== undefined)
+      .map((system) => [PEER_LABELS[system] ?? system, ...columns.map((c) => c.cell(system) ?? '')]),
+  };
+  return `${line}\n\n${renderMarkdown([table]).replace(/^\*\*\*\*\n\n/, '')}`;
+}

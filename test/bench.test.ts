@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { END, PAGE, START, replaceRegion } from '../bench/region.js';
+import { PEERS, replaceRegion, TABLES } from '../bench/region.js';
 import type { Report } from '../bench/report.js';
-import { renderMarkdown, reportTables } from '../bench/table.js';
+import { peersSummary, renderMarkdown, reportTables } from '../bench/table.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const systems = ['raw', 'callstate', 'birpc'];
@@ -203,15 +203,30 @@ describe('npm run bench -- --quick', () => {
       expect(table.rows.map((row) => row[0])).toEqual(['http', 'callstate-http', 'json-rpc-2.0-http']);
     expect(renderMarkdown(tables)).toContain('| raw |');
   });
+  it('summarises the run for the README: a row per system, a column per closed-loop level, fixed-rate p99 and CPU, heap and bundle', () => {
+    const lines = peersSummary(report).split('\n');
+    expect(lines[0]).toMatch(/^Measured \d{4}-\d{2}-\d{2} \(/);
+    expect(lines[2]).toBe(
+      '| system | calls/s, 1 in flight | calls/s, 64 in flight | calls/s, 1,024 in flight | p99 µs at 10,000 calls/s | ' +
+        'client + server CPU µs/call at 10,000 calls/s | heap KB per pending call | browser bundle, KB gzipped |',
+    );
+    const rows = lines.slice(4).map((line) => line.split(' | ').map((cell) => cell.replace(/^\| |\s*\|$/g, '')));
+    expect(rows.map((row) => row[0])).toEqual(['raw `ws`', '**callstate**', 'birpc']);
+    for (const row of rows) expect(row.slice(1, 7).every((cell) => Number.parseFloat(cell) > 0)).toBe(true);
+    expect(Number(rows[1]![7])).toBeGreaterThan(0); // callstate's browser bundle
+    expect(rows[0]![7]).toBe(''); // raw ws has no browser client
+  });
 });
 
-describe('the benchmark region of docs/benchmarks.md', () => {
+describe('the benchmark regions of docs/benchmarks.md and the README', () => {
   it('replaces only what lies between the markers', () => {
-    const readme = `# title\n\nbefore\n${START}\nold table\n${END}\nafter\n`;
-    expect(replaceRegion(readme, 'new table\n')).toBe(`# title\n\nbefore\n${START}\nnew table\n${END}\nafter\n`);
+    const { start, end } = TABLES;
+    const readme = `# title\n\nbefore\n${start}\nold table\n${end}\nafter\n`;
+    expect(replaceRegion(readme, 'new table\n')).toBe(`# title\n\nbefore\n${start}\nnew table\n${end}\nafter\n`);
   });
 
-  it('refuses a page without the markers', () => {
-    expect(() => replaceRegion('# title\n', 'x')).toThrow(`${PAGE} has no ${START} … ${END} region`);
+  it('refuses a page without the markers, naming the page', () => {
+    expect(() => replaceRegion('# title\n', 'x')).toThrow(`docs/benchmarks.md has no ${TABLES.start} … ${TABLES.end} region`);
+    expect(() => replaceRegion('# title\n', 'x', PEERS)).toThrow(`README.md has no ${PEERS.start} … ${PEERS.end} region`);
   });
 });
