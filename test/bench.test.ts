@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PEERS, replaceRegion, TABLES } from '../bench/region.js';
 import type { Report } from '../bench/report.js';
-import { peersSummary, renderMarkdown, reportTables } from '../bench/table.js';
+import { peersSummary, provenance, renderMarkdown, reportTables } from '../bench/table.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const systems = ['raw', 'callstate', 'birpc'];
@@ -223,6 +223,16 @@ describe('the benchmark regions of docs/benchmarks.md and the README', () => {
     const { start, end } = TABLES;
     const readme = `# title\n\nbefore\n${start}\nold table\n${end}\nafter\n`;
     expect(replaceRegion(readme, 'new table\n')).toBe(`# title\n\nbefore\n${start}\nnew table\n${end}\nafter\n`);
+  });
+
+  it('hold what bench/results/latest.json says (npm run bench:readme after each full run)', () => {
+    const latest = JSON.parse(readFileSync(join(root, 'bench/results/latest.json'), 'utf8')) as Report;
+    const region = (page: string, { start, end }: typeof TABLES) =>
+      page.slice(page.indexOf(start) + start.length, page.indexOf(end)).trim();
+    expect(region(readFileSync(join(root, TABLES.page), 'utf8'), TABLES)).toBe(
+      `${provenance(latest)}\n\n${renderMarkdown(reportTables(latest))}`,
+    );
+    expect(region(readFileSync(join(root, PEERS.page), 'utf8'), PEERS)).toBe(peersSummary(latest));
   });
 
   it('refuses a page without the markers, naming the page', () => {
