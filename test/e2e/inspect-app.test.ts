@@ -101,6 +101,20 @@ describe('callstate inspect watching applications in other processes (headless C
     expect(await page.locator('#timeline tr').count()).toBe(500);
     expect(await page.locator('#dropped').getAttribute('data-n')).toBe('0');
 
+    // The newest rows may all be the server's (its stream can reach the page after the client's ends): a few
+    // more calls, after which the 500 newest rows hold these last client calls whatever the order.
+    const last = startProcess([fixture('inspected-app.mjs')], /^(\{.*\})$/m, {
+      PAGE: pageUrl,
+      SERVER: serverUrl,
+      CALLS: '5',
+      CONCURRENCY: '1',
+    });
+    outputs.last = last.stderr;
+    expect(JSON.parse(await last.match)).toMatchObject({ answered: 5, dropped: 0 });
+    await page.waitForSelector(`#count-client-resolved:text-is("${CALLS + 5}")`, WAIT);
+    await page.waitForSelector(`#count-server-replied:text-is("${CALLS + 5}")`, WAIT);
+    step('last calls shown');
+
     // A client row shows its path and duration; clicking it shows its events.
     const row = page.locator('#timeline tr', { has: page.locator('td:text-is("client")') }).first();
     expect(await row.locator('.path').textContent()).toMatch(/^(queued → )?sent → awaiting → resolved$/);
