@@ -26,6 +26,9 @@ export const system: System = {
     const responder = await serve({
       nats: nats.url,
       subject: SUBJECT,
+      // The memory and scale sections hold up to 100,000 calls from one client: above the default limit, whose
+      // busy answers (-32000) would fail the section.
+      maxInFlightPerConnection: 1_000_000,
       methods: {
         echo: (params: unknown) => params,
         hold: (params: unknown) => new Promise((resolve) => held.add(() => resolve(params))),
