@@ -214,7 +214,7 @@ export class OutgoingCalls {
       call.actor.send({ type: 'response.result', result: outcome.result });
     } else {
       const { code, message, data } = outcome.error;
-      call.actor.send({ type: 'response.error', error: new RemoteError(code, message, data) });
+      call.actor.send({ type: 'response.error', error: unframed(() => new RemoteError(code, message, data)) });
     }
     return undefined;
   }
@@ -268,12 +268,23 @@ function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, 
   const { method, id, error } = context;
   switch (status) {
     case 'timedOut':
-      return pointAt(new TimeoutError(method, id, context.timeout), site);
+      return pointAt(
+        unframed(() => new TimeoutError(method, id, context.timeout)),
+        site,
+      );
     case 'cancelled':
-      return error !== undefined ? error : pointAt(new AbortError(`call "${method}" (id ${id}) was aborted`), site);
+      return error !== undefined
+        ? error
+        : pointAt(
+            unframed(() => new AbortError(`call "${method}" (id ${id}) was aborted`)),
+            site,
+          );
     case 'failed':
       if (!(error instanceof CallstateError))
-        return pointAt(new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error }), site);
+        return pointAt(
+          unframed(() => new ConnectionClosedError(`call "${method}" (id ${id}) could not be written`, { cause: error })),
+          site,
+        );
       // A close's error is one object for every call it fails (and for `ready`), as net/rpc's ErrShutdown: it shows the first caller's stack.
       if (error instanceof ConnectionClosedError && pointed.has(error)) return error;
       return pointAt(error, site);
@@ -302,6 +313,23 @@ function captureCallSite(): Error | undefined {
   const site = new Error();
   Error.stackTraceLimit = limit;
   return site;
+}
+
+/**
+ * Makes an error that settles a call from inside callstate (a deadline, a socket event) without stack frames:
+ * they would show only callstate's timer or socket handler, never the caller, and capturing ten of them costs
+ * several µs an error, most of a timeout storm's time. `pointAt` gives it the call site's frames when captured.
+ * A process that raised `Error.stackTraceLimit` past the default keeps its frames.
+ */
+function unframed<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  if (!(limit > 0 && limit <= DEFAULT_STACK_TRACE_LIMIT)) return make();
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** Errors whose stack already shows a call site. */

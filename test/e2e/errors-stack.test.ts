@@ -31,6 +31,16 @@ describe('the stack of a call that fails after it was made', () => {
     );
   });
 
+  it("has no frames by default: those of callstate's timer or socket handler are not captured (several µs an error)", async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { idle, fail: () => Promise.reject(new Error('no')) } });
+    client = connect(server.url);
+    const timedOut = await settle(client.request('idle', {}, { timeout: 50 }));
+    const remote = await settle(client.request('fail'));
+    expect(timedOut.error).toBeInstanceOf(TimeoutError);
+    expect(remote.error.name).toBe('RemoteError');
+    for (const { error } of [timedOut, remote]) expect(error.stack).toBe(`${error.name}: ${error.message}`);
+  });
+
   it('rejects with TimeoutError whose stack names the line that made the call', async () => {
     server = await serve({ port: 0, host: '127.0.0.1', methods: { idle } });
     client = connect(server.url, { callSiteStacks: true });
