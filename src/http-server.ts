@@ -20,7 +20,6 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { withDeadline } from './access.js';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
 import { serverClosing } from './core/closing.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
@@ -32,6 +31,7 @@ import {
   answer,
   answerJson,
   answerOptions,
+  answerUnread,
   corsHeaders,
   isJson,
   pathMatches,
@@ -52,8 +52,11 @@ export interface HttpEndpointOptions {
   maxPayload: number;
   /** The access check (`origins`, `authenticate`) run on every POST, or none. */
   check: UpgradeCheck | undefined;
-  /** Longest the access check may take, in ms, before the request is refused (408). */
-  checkTimeout: number;
+  /**
+   * Longest a request may take from its headers to its whole body (the access check, then the body), in ms,
+   * before it is answered 408 and its TCP connection closed: in every mode, also on a server that is not callstate's own.
+   */
+  requestTimeout: number;
   /** Origins allowed by CORS (undefined: any). */
   origins: ReadonlySet<string> | undefined;
   inspect: InspectOption;
@@ -189,6 +192,48 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     if (!exchange.written && exchange.started === 0) answer(response, 204, cors, undefined, closing);
   };
 
+  /**
+   * The access check, then the body, then the dispatch, within one deadline:
+   *
+   *   check ─refused──▶ 401/403 (500), the body unread, the TCP connection closed
+   *     └─accepted──▶ body ─read──▶ dispatch (unless the client went away meanwhile)
+   *   requestTimeout passes first ──▶ 408, the connection closed; a late verdict or body is dropped
+   */
+  const receive = (request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders) => {
+    const ms = options.requestTimeout;
+    let waitingFor: 'check' | 'body' = check === undefined ? 'body' : 'check';
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      const reason =
+        waitingFor === 'check'
+          ? `authenticate did not answer within ${ms} ms (upgradeTimeout)`
+          : `the request body did not arrive within ${ms} ms (upgradeTimeout)`;
+      answerUnread(request, response, 408, cors, reason);
+    }, ms);
+    // Answered, or the client went away: the deadline has nothing left to bound.
+    response.once('close', () => clearTimeout(timer));
+    /** The client went away, or the deadline answered: nothing more runs for this request. */
+    const over = () => late || request.socket.destroyed || response.destroyed;
+    const read = (data: unknown) => {
+      waitingFor = 'body';
+      readBody(request, response, options.maxPayload, (text) => {
+        clearTimeout(timer);
+        if (text !== undefined && !over()) dispatch(request, response, text, cors, data);
+      });
+    };
+    if (check === undefined) return read(undefined);
+    void check({ headers: request.headers, url: request.url ?? '/', remoteAddress: request.socket.remoteAddress }).then((verdict) => {
+      if (over()) return;
+      if (verdict.accepted) return read(verdict.data);
+      clearTimeout(timer);
+      // Nothing more of a refused caller's body is read: unless it has all come already (then the
+      // connection may serve the next request), the connection closes after the answer.
+      if (request.complete) answer(response, verdict.status, cors, verdict.reason);
+      else answerUnread(request, response, verdict.status, cors, verdict.reason);
+    });
+  };
+
   return {
     handle: (request, response) => {
       if (!pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
@@ -207,21 +252,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       const origin = request.headers.origin;
       const cors = origin !== undefined && (origins === undefined || origins.has(origin)) ? corsHeaders(origin, origins) : {};
       if (!isJson(request)) return answer(response, 415, cors, 'Content-Type must be application/json');
-      const verdict =
-        check &&
-        withDeadline(
-          check({ headers: request.headers, url: request.url ?? '/', remoteAddress: request.socket.remoteAddress }),
-          options.checkTimeout,
-          'upgradeTimeout',
-        );
-      readBody(request, response, options.maxPayload, (text) => {
-        if (text === undefined) return;
-        if (verdict === undefined) return dispatch(request, response, text, cors, undefined);
-        void verdict.then((decided) => {
-          if (!decided.accepted) answer(response, decided.status, cors, decided.reason);
-          else dispatch(request, response, text, cors, decided.data);
-        });
-      });
+      receive(request, response, cors);
     },
     close: () => {
       closing = true;

@@ -126,14 +126,15 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * with that status (the reason is the body, shown in the client's error); a hook that throws refuses with
    * 500. An object is an acceptance only with a `data` property and neither `status` nor `reason`: anything
    * else refuses. Default: none.
-   * Over HTTP it decides on each POST the same way (nothing in a refused body runs; `{ data }` reaches
-   * that POST's handlers); one that takes longer than `upgradeTimeout` refuses with 408.
+   * Over HTTP it decides on each POST the same way, before the body is read (nothing of a refused body is
+   * read or run; `{ data }` reaches that POST's handlers); one that takes longer than `upgradeTimeout` refuses with 408.
    */
   authenticate?: Authenticate;
   /**
    * Longest a connection may take to become a WebSocket, in ms: from the TCP accept through the
    * upgrade request's headers and `authenticate` to the answer. Past it the client gets HTTP 408 and
-   * the socket is dropped; a late `authenticate` answer is ignored. Default: 10,000.
+   * the socket is dropped; a late `authenticate` answer is ignored. Over HTTP, the longest a POST may take from its
+   * headers through `authenticate` to the end of its body (408 past it), in every mode. Default: 10,000.
    */
   upgradeTimeout?: number;
 }
@@ -220,7 +221,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     limits,
     maxPayload,
     check,
-    checkTimeout: upgradeTimeout,
+    requestTimeout: upgradeTimeout,
     origins: allowedOrigins(options.origins),
     inspect: options.inspect,
     exposeErrorStack: options.exposeErrorStack ?? false,

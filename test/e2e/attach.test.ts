@@ -8,16 +8,18 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { deferred, settle } from '../helpers.js';
+import { deferred, settle, until } from '../helpers.js';
 
 let app: HttpServer | undefined;
 let server: Server | undefined;
 let client: Client | undefined;
 
 afterEach(async () => {
+  vi.useRealTimers();
+  app?.closeAllConnections();
   await client?.close();
   await server?.close();
   if (app?.listening) await new Promise((resolve) => app!.close(resolve));
@@ -200,5 +202,52 @@ describe('serve({ noServer: true })', () => {
     expect((await settle(client.ready)).error.message).toMatch(/HTTP 401 Unauthorized/);
     await server.close();
     expect(app.listening).toBe(true);
+  });
+});
+
+describe("JSON-RPC over HTTP POST on the app's server", () => {
+  /** POSTs a body that stops after its first bytes; returns what came back and whether the socket closed. */
+  function stalledPost(port: number, path: string) {
+    const socket = tcpConnect(port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => (closed = true));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"`);
+    return { answer: () => answer, closed: () => closed };
+  }
+
+  it('answers 408 to a body that stops coming, attached (serve({ server })) and in noServer mode, at upgradeTimeout', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let runs = 0;
+    const methods = { count: () => ++runs };
+    const attached = await serve({ server: (app = makeApp()), path: '/rpc', upgradeTimeout: 5_000, methods });
+    const noServer = await serve({ noServer: true, upgradeTimeout: 5_000, methods });
+    const other = createServer((request, response) => noServer.handleRequest(request, response));
+    try {
+      let seen = 0;
+      app.on('request', () => seen++);
+      other.on('request', () => seen++);
+      const ports = [await listen(app), await listen(other)];
+      const stalled = [stalledPost(ports[0]!, '/rpc'), stalledPost(ports[1]!, '/')];
+      await until(() => seen === 2, 'both requests to arrive');
+      vi.advanceTimersByTime(4_999);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(stalled.map((s) => s.answer())).toEqual(['', '']);
+      vi.advanceTimersByTime(1);
+      await until(() => stalled.every((s) => s.closed()), 'both sockets to close');
+      for (const { answer } of stalled) {
+        expect(answer()).toMatch(
+          /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\nthe request body did not arrive within 5000 ms \(upgradeTimeout\)$/,
+        );
+      }
+      expect(runs).toBe(0);
+    } finally {
+      server = attached;
+      await noServer.close();
+      other.closeAllConnections();
+      if (other.listening) await new Promise((resolve) => other.close(resolve));
+    }
   });
 });
