@@ -42,8 +42,8 @@ import type { UpgradeCheck } from './transports/upgrade.js';
 import type { Clock, ConnectionInfo, Engine, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
 
 export interface HttpEndpointOptions {
-  /** The path JSON-RPC is posted to; other paths are answered 404. */
-  path: string;
+  /** The path JSON-RPC is posted to; other paths are answered 404. Undefined: any path (noServer: the app routes). */
+  path: string | undefined;
   methods: Record<string, AnyMethod>;
   /** Middleware, `onError` and the logger: the same as over WebSocket. */
   hooks: Hooks;
@@ -72,6 +72,13 @@ export interface HttpEndpoint {
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** The server is closing: new calls are answered -32000 (busy), and every answer ends its TCP connection. */
   close(): void;
+  /**
+   * Ends what still runs: resolves once every TCP connection with calls running has closed (each answer ends
+   * its connection while closing); those still running after `timeout` ms have their handlers aborted
+   * (`ctx.signal`) and their connections dropped, unanswered. In every mode: on an attached server or
+   * with `noServer` no listener of callstate's owns these connections.
+   */
+  end(timeout: number): Promise<void>;
 }
 
 /** One POST being dispatched: who sent it, and whether anything answered it yet. */
@@ -91,6 +98,10 @@ interface SocketCalls {
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const { path, limits, check, origins } = options;
   const bySocket = new WeakMap<Socket, SocketCalls>();
+  /** The TCP connections that carried calls, until they close. */
+  const live = new Set<Socket>();
+  /** Called when one of them closes (while `end` waits). */
+  let socketClosed = () => {};
   const peer = noPeer('HTTP');
   let closing = false;
   /** The POST whose body `receiveFrame` is dispatching now: `startCall` files its calls under it. */
@@ -108,7 +119,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       hooks: options.hooks,
       peer,
       // Every call is given its request's ConnectionInfo; this one is never seen.
-      connection: { transport: 'http', remoteAddress: socket.remoteAddress, headers: {}, url: path, data: undefined },
+      connection: { transport: 'http', remoteAddress: socket.remoteAddress, headers: {}, url: path ?? '/', data: undefined },
       write: (text, id) => {
         const reply = replies.get(id);
         if (reply === undefined) return;
@@ -157,10 +168,13 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     };
     const calls = { incoming, host };
     bySocket.set(socket, calls);
+    live.add(socket);
     // The client went away (or aborted its request): its handlers' signals abort, nothing is answered.
     socket.once('close', () => {
+      live.delete(socket);
       incoming.cancelAll();
       replies.clear();
+      socketClosed();
     });
     return calls;
   };
@@ -236,7 +250,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
 
   return {
     handle: (request, response) => {
-      if (!pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
+      if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
       switch (request.method) {
         case 'POST':
           break;
@@ -257,5 +271,25 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     close: () => {
       closing = true;
     },
+    end: (timeout) =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        const busy = () => [...live].filter((socket) => bySocket.get(socket)!.incoming.size > 0);
+        if (busy().length === 0) return resolve();
+        const late = setTimeout(() => {
+          for (const socket of busy()) {
+            bySocket.get(socket)!.incoming.cancelAll();
+            socket.destroy();
+          }
+          socketClosed = () => {};
+          resolve();
+        }, timeout);
+        socketClosed = () => {
+          if (busy().length > 0) return;
+          clearTimeout(late);
+          socketClosed = () => {};
+          resolve();
+        };
+      }),
   };
 }

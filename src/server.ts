@@ -173,7 +173,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * Takes a plain HTTP request the app routed here: JSON-RPC over POST, CORS preflight, and the
-   * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`; works in every mode.
+   * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`, where any path the app
+   * hands over is answered (as with `handleUpgrade`); in the other modes, paths other than `path` get 404.
    */
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
   /**
@@ -183,7 +184,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
    * connections -32000 ("server closing"), while running handlers may answer for up to `ms`. An attached
    * server is never closed. Only the first call's options count.
    * Idle HTTP keep-alive connections close at once; those with a request still running are dropped after
-   * `closeTimeout` (aborting its handlers), and new calls on them are answered -32000.
+   * `closeTimeout` (aborting its handlers), and new calls on them are answered -32000. Attached or with
+   * `noServer`, the same holds for the connections carrying callstate's running calls (the app's idle ones are its own).
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -215,7 +217,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const endpoint = httpEndpoint({
-    path: path ?? '/',
+    // With noServer the app routes requests, as upgrades: any path it hands over is ours.
+    path: mode.kind === 'noServer' ? undefined : (path ?? '/'),
     methods,
     hooks,
     limits,
@@ -287,8 +290,11 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
           await drainWindow(Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), drain, options.clock);
         }
         const done = listener.close(closeTimeout);
+        // HTTP calls still running: on the own listener its close would drop their connections; attached or
+        // noServer, nothing of ours owns them, so the endpoint ends them itself.
+        const http = endpoint.end(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
-        await done;
+        await Promise.all([done, http]);
       })());
     },
   };

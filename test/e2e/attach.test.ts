@@ -206,6 +206,70 @@ describe('serve({ noServer: true })', () => {
 });
 
 describe("JSON-RPC over HTTP POST on the app's server", () => {
+  /** POSTs a whole request on a new TCP connection; returns what came back and whether the socket closed. */
+  function rawPost(port: number, path: string, body: string) {
+    const socket = tcpConnect(port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    return { answer: () => answer, closed: () => closed };
+  }
+
+  it('noServer: handleRequest answers on whatever path the app routed to it, as handleUpgrade does', async () => {
+    server = await serve({ noServer: true, methods: { add: ([a, b]: [number, number]) => a + b } });
+    const rpc = server;
+    app = createServer((request, response) => {
+      if (request.url?.startsWith('/api/rpc')) rpc.handleRequest(request, response);
+      else response.writeHead(404).end('app: not found');
+    });
+    const port = await listen(app);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/rpc?v=1`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}',
+    });
+    expect([answer.status, await answer.json()]).toEqual([200, { jsonrpc: '2.0', id: 1, result: 5 }]);
+  });
+
+  it('close() aborts the HTTP handlers still running after closeTimeout, attached and in noServer mode, and drops their connections', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let started = 0;
+    const reasons: unknown[] = [];
+    const methods = {
+      hang: (_params: unknown, ctx: { signal: AbortSignal }) => {
+        started++;
+        ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason));
+        return new Promise(() => {});
+      },
+    };
+    const attached = await serve({ server: (app = makeApp()), path: '/rpc', closeTimeout: 1_000, methods });
+    const noServer = await serve({ noServer: true, closeTimeout: 1_000, methods });
+    const other = createServer((request, response) => noServer.handleRequest(request, response));
+    try {
+      const ports = [await listen(app), await listen(other)];
+      const body = '{"jsonrpc":"2.0","id":1,"method":"hang"}';
+      const posts = [rawPost(ports[0]!, '/rpc', body), rawPost(ports[1]!, '/', body)];
+      await until(() => started === 2, 'both handlers to start');
+      let closed = 0;
+      const closing = [attached.close(), noServer.close()].map((done) => done.then(() => closed++));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([closed, reasons.length]).toEqual([0, 0]); // within closeTimeout the handlers may still answer
+      vi.advanceTimersByTime(1_000);
+      await Promise.all(closing);
+      expect(reasons).toHaveLength(2);
+      await until(() => posts.every((p) => p.closed()), 'both connections dropped');
+      expect(posts.map((p) => p.answer())).toEqual(['', '']); // nothing answered
+      expect(app.listening && other.listening).toBe(true); // the apps' servers stay up
+    } finally {
+      other.closeAllConnections();
+      if (other.listening) await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   /** POSTs a body that stops after its first bytes; returns what came back and whether the socket closed. */
   function stalledPost(port: number, path: string) {
     const socket = tcpConnect(port, '127.0.0.1');
