@@ -11,7 +11,9 @@
  *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
  *   notification ──POST──▶ answer ignored (nothing to settle); aborted after `notifyTimeout` (a silent server)
  *   response ───────▶ dropped: the server cannot call an HTTP client
- *   close ──────────▶ aborts every POST in flight, calls' and notifications' alike
+ *   close ──────────▶ aborts the calls' POSTs; reports closed once the notifications' POSTs in flight have
+ *                     been answered (so `notify(); close()` delivers), or when the owner terminates at its closeTimeout
+ *   terminate ──────▶ aborts every POST in flight, calls' and notifications' alike; reports closed at once
  *
  * `maxPayload` bounds an answer's body as decoded: fetch inflates a gzip or deflate body on its own, so a
  * Content-Length says nothing of what would be read unless the body is sent as is.
@@ -56,6 +58,9 @@ export class HttpTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   private opened = false;
   private ended = false;
+  /** The close to report once nothing is in flight (set by close or terminate), and whether it was. */
+  private closing: { code: number; reason: string } | undefined;
+  private reported = false;
   /** The POST of each call in flight, by call id, to abort it on cancel or close. */
   private readonly posts = new Map<string, AbortController>();
   /** The POSTs of notifications in flight, to abort them on close. */
@@ -104,25 +109,35 @@ export class HttpTransport implements Transport {
     return true;
   }
 
+  /** Stops sending; the calls' POSTs are aborted (they fail anyway), the notifications' may finish. */
   close(code = 1000, reason = ''): void {
-    this.end(code, reason);
+    if (this.ended) return;
+    this.ended = true;
+    this.closing = { code, reason };
+    for (const controller of this.posts.values()) controller.abort();
+    this.posts.clear();
+    if (this.notices.size === 0) this.reportClosed();
   }
 
+  /** Aborts every POST in flight and reports closed now. */
   terminate(): void {
-    this.end(1006, '');
+    this.ended = true;
+    this.closing = { code: 1006, reason: '' };
+    for (const controller of this.posts.values()) controller.abort();
+    for (const controller of this.notices) controller.abort();
+    this.posts.clear();
+    this.notices.clear();
+    this.reportClosed();
   }
 
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
 
-  private end(code: number, reason: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    for (const controller of this.posts.values()) controller.abort();
-    for (const controller of this.notices) controller.abort();
-    this.posts.clear();
-    this.notices.clear();
+  private reportClosed(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const { code, reason } = this.closing!;
     queueMicrotask(() => this.handlers?.close(code, reason));
   }
 
@@ -165,6 +180,8 @@ export class HttpTransport implements Transport {
         if (id === undefined) {
           this.notices.delete(controller);
           clock.clearTimeout(timer);
+          // Closing, and this was the last notification in flight.
+          if (this.ended && this.notices.size === 0) this.reportClosed();
         } else if (this.posts.get(id) === controller) this.posts.delete(id);
       });
   }

@@ -2,7 +2,7 @@ import { createServer, type Server as HttpServer, type RequestListener } from 'n
 import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import {
   connect,
@@ -234,18 +234,43 @@ describe('connect(http://…): hostile and silent servers', () => {
     }
   });
 
-  it('close() aborts notifications still in flight (their POSTs)', async () => {
+  it('close() lets the notifications in flight arrive: notify() then close() delivers', async () => {
+    const received: unknown[] = [];
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    client = connect(url);
+    await client.ready;
+    client.notify('log', { line: 'x' });
+    await client.close();
+    expect(received).toEqual([{ jsonrpc: '2.0', method: 'log', params: { line: 'x' } }]);
+  });
+
+  it('close() aborts the notification POSTs a silent server still holds after closeTimeout', async () => {
     let arrived = false;
     let gone = false;
     const url = await plainServer((_req, res) => {
       arrived = true;
       res.on('close', () => (gone = true)); // never answered
     });
-    client = connect(url);
+    client = connect(url, { closeTimeout: 1_000 });
     client.notify('log', { line: 'x' });
     await until(() => arrived, 'the notification POST');
-    await client.close();
-    await until(() => gone, 'the notification POST aborted');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let closed = false;
+      const closing = client.close().then(() => (closed = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([closed, gone]).toEqual([false, false]);
+      vi.advanceTimersByTime(1_000);
+      await closing;
+      await until(() => gone, 'the notification POST aborted');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives up a notification POST that a silent server never answers, after the client timeout', async () => {
