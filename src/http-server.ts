@@ -104,6 +104,8 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   let socketClosed = () => {};
   const peer = noPeer('HTTP');
   let closing = false;
+  /** `end` was called: the server is past its drain, closing its connections (or closed). */
+  let ending = false;
   /** The POST whose body `receiveFrame` is dispatching now: `startCall` files its calls under it. */
   let current: Exchange | undefined;
 
@@ -142,6 +144,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       get handling() {
         return incoming.size;
       },
+      // Requests are refused with -32000 while closing (`busy`), not dropped: each POST gets its answer.
       accepting: () => true,
       busy: busyWhileClosing,
       startCall: (frame, batch, reply) => {
@@ -163,7 +166,11 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       },
       response: ({ frame }) => host.report('unknown', frame, frame.id, 'the server makes no calls over HTTP: a response matches nothing'),
       notification: (method, params) => options.onNotification({ method, params }),
-      runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight, current?.connection),
+      // Once the server ends its connections (after any drain), a notification's method runs no more, as
+      // on a WebSocket peer that is closing; while draining it runs, as on an open WebSocket peer.
+      runNotification: (method, params) => {
+        if (!ending) incoming.notify(method, params, limits.maxInFlight, current?.connection);
+      },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };
     const calls = { incoming, host };
@@ -274,6 +281,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     end: (timeout) =>
       new Promise<void>((resolve) => {
         closing = true;
+        ending = true;
         const busy = () => [...live].filter((socket) => bySocket.get(socket)!.incoming.size > 0);
         if (busy().length === 0) return resolve();
         const late = setTimeout(() => {

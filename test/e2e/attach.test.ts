@@ -235,6 +235,23 @@ describe("JSON-RPC over HTTP POST on the app's server", () => {
     expect([answer.status, await answer.json()]).toEqual([200, { jsonrpc: '2.0', id: 1, result: 5 }]);
   });
 
+  it('noServer: once closed, a POSTed notification runs nothing and a request is answered -32000', async () => {
+    let runs = 0;
+    const notified: unknown[] = [];
+    server = await serve({ noServer: true, methods: { log: () => void runs++ } });
+    server.on('notification', (event) => notified.push(event));
+    const rpc = server;
+    app = createServer((request, response) => rpc.handleRequest(request, response));
+    const port = await listen(app);
+    const post = (body: string) =>
+      fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    await server.close();
+    expect((await post('{"jsonrpc":"2.0","method":"log","params":[1]}')).status).toBe(204);
+    expect(await (await post('{"jsonrpc":"2.0","id":1,"method":"log"}')).json()).toMatchObject({ id: 1, error: { code: -32000 } });
+    expect(notified).toEqual([{ method: 'log', params: [1] }]);
+    expect(runs).toBe(0);
+  });
+
   it('close() aborts the HTTP handlers still running after closeTimeout, attached and in noServer mode, and drops their connections', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let started = 0;
