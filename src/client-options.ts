@@ -27,7 +27,10 @@ import {
 } from './validate.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions, HookOptions {
-  /** Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Default: 10,000. */
+  /**
+   * Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Over HTTP it also bounds each
+   * notification's POST (aborted when the server has not answered by then). Default: 10,000.
+   */
   timeout?: number;
   /**
    * Capture where each call is made, so that the error that settles it (`TimeoutError`,
@@ -56,7 +59,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   heartbeat?: number;
   /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Default: 100 MiB (as `ws`). */
+  /**
+   * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Over HTTP,
+   * the largest answer body, counted as decoded (a gzip or deflate answer by what it inflates to); a larger one fails
+   * its call with `HttpError`. Default: 100 MiB (as `ws`).
+   */
   maxPayload?: number;
   /** Extra HTTP headers for the upgrade request. Default: none. */
   headers?: Record<string, string>;

@@ -58,14 +58,16 @@ export interface HookOptions {
   /**
    * Called with every error a handler or middleware throws (as thrown: `error.message` and `error.stack` are
    * there, whatever the caller is sent) and every protocol error this side answers (as an `RpcError` with the
-   * code and message sent). An `onError` that throws is logged (`logger.error`) and otherwise ignored. Default: none.
+   * code and message sent). An `onError` that throws or returns a rejecting promise is logged (`logger.error`) and
+   * otherwise ignored. Default: none.
    */
   onError?: (error: unknown, info: ErrorInfo) => void;
   /**
    * A pino-style logger. Levels: `error` for what a handler or middleware throws that is not an `RpcError`
    * (a bug; with the error), and a throwing `onError`; `warn` for protocol errors answered (parse error,
    * invalid request, method not found, limits, busy), handler timeouts and notifications not run (busy); `debug` for `RpcError`s thrown on
-   * purpose (refusals, invalid params). Nothing is logged per call at `info`. Default: none.
+   * purpose (refusals, invalid params). Nothing is logged per call at `info`. A method that throws or returns a
+   * rejecting promise breaks nothing: the first such failure is reported on `console.error`, later ones nowhere. Default: none.
    */
   logger?: Logger;
   /**
@@ -85,6 +87,8 @@ export class Hooks {
   readonly exposeErrors: boolean;
   private readonly onError: HookOptions['onError'];
   private readonly logger: Logger | undefined;
+  /** Whether a failure of the logger itself was reported (on console.error: once, not at every line). */
+  private loggerFailed = false;
 
   constructor(options: HookOptions = {}) {
     const { use, onError, logger, exposeErrors } = options;
@@ -130,19 +134,37 @@ export class Hooks {
 
   private report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {
     if (this.onError) {
+      let returned: unknown;
       try {
-        this.onError(error, info);
+        returned = this.onError(error, info);
       } catch (thrown) {
         this.log('error', { err: thrown, method: info.method, id: info.id }, `onError threw: ${messageOf(thrown)}`);
       }
+      // An async onError: its rejection is this hook's failure too, not the process's (an unhandled rejection).
+      whenRejected(returned, (reason) =>
+        this.log('error', { err: reason, method: info.method, id: info.id }, `onError rejected: ${messageOf(reason)}`),
+      );
     }
     this.log(level, { err: error, method: info.method, id: info.id, code: info.response?.code, kind: info.kind }, message);
   }
 
-  /** A logger that throws breaks nothing. */
+  /** A logger that throws or rejects breaks nothing: its first failure goes to console.error, the rest nowhere. */
   private log(level: (typeof LOGGER_LEVELS)[number], fields: object, message: string): void {
+    if (this.logger === undefined) return;
+    let returned: unknown;
     try {
-      this.logger?.[level](fields, message);
+      returned = this.logger[level](fields, message);
+    } catch (thrown) {
+      return this.loggerFailure(thrown);
+    }
+    whenRejected(returned, (reason) => this.loggerFailure(reason));
+  }
+
+  private loggerFailure(reason: unknown): void {
+    if (this.loggerFailed) return;
+    this.loggerFailed = true;
+    try {
+      console.error(`callstate: the logger failed (later failures are not reported): ${messageOf(reason)}`);
     } catch {
       // Nowhere left to report it.
     }
@@ -168,6 +190,17 @@ function levelOf(error: unknown, method: string, kind: ErrorInfo['kind']): ['deb
     return [warn ? 'warn' : 'debug', `${where} answered ${code}: ${messageOf(error)}`];
   }
   return ['error', `${where} threw: ${messageOf(error)}`];
+}
+
+/** Calls `onRejected` if `value` is a promise (a thenable) that rejects; marks its rejection handled. */
+function whenRejected(value: unknown, onRejected: (reason: unknown) => void): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
+  try {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === 'function') then.call(value, undefined, onRejected);
+  } catch {
+    // A hostile thenable: nothing of it can be relied on.
+  }
 }
 
 /** `instanceof` on a thrown value can throw (a Proxy's trap). */

@@ -29,6 +29,9 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     const transport = HttpTransport.connect(options.url, {
       headers: options.headers,
       maxPayload: options.maxPayload,
+      // A notification has no call (nor its timeout): its POST gets the default call timeout, on the same clock.
+      notifyTimeout: options.timeout,
+      clock: options.clock,
       failure: ({ message, status, body, cause }) => new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });

@@ -20,7 +20,6 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { withDeadline } from './access.js';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
 import { serverClosing } from './core/closing.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
@@ -32,6 +31,7 @@ import {
   answer,
   answerJson,
   answerOptions,
+  answerUnread,
   corsHeaders,
   isJson,
   pathMatches,
@@ -42,8 +42,8 @@ import type { UpgradeCheck } from './transports/upgrade.js';
 import type { Clock, ConnectionInfo, Engine, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
 
 export interface HttpEndpointOptions {
-  /** The path JSON-RPC is posted to; other paths are answered 404. */
-  path: string;
+  /** The path JSON-RPC is posted to; other paths are answered 404. Undefined: any path (noServer: the app routes). */
+  path: string | undefined;
   methods: Record<string, AnyMethod>;
   /** Middleware, `onError` and the logger: the same as over WebSocket. */
   hooks: Hooks;
@@ -52,8 +52,11 @@ export interface HttpEndpointOptions {
   maxPayload: number;
   /** The access check (`origins`, `authenticate`) run on every POST, or none. */
   check: UpgradeCheck | undefined;
-  /** Longest the access check may take, in ms, before the request is refused (408). */
-  checkTimeout: number;
+  /**
+   * Longest a request may take from its headers to its whole body (the access check, then the body), in ms,
+   * before it is answered 408 and its TCP connection closed: in every mode, also on a server that is not callstate's own.
+   */
+  requestTimeout: number;
   /** Origins allowed by CORS (undefined: any). */
   origins: ReadonlySet<string> | undefined;
   inspect: InspectOption;
@@ -69,6 +72,13 @@ export interface HttpEndpoint {
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** The server is closing: new calls are answered -32000 (busy), and every answer ends its TCP connection. */
   close(): void;
+  /**
+   * Ends what still runs: resolves once every TCP connection with calls running has closed (each answer ends
+   * its connection while closing); those still running after `timeout` ms have their handlers aborted
+   * (`ctx.signal`) and their connections dropped, unanswered. In every mode: on an attached server or
+   * with `noServer` no listener of callstate's owns these connections.
+   */
+  end(timeout: number): Promise<void>;
 }
 
 /** One POST being dispatched: who sent it, and whether anything answered it yet. */
@@ -88,8 +98,14 @@ interface SocketCalls {
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const { path, limits, check, origins } = options;
   const bySocket = new WeakMap<Socket, SocketCalls>();
+  /** The TCP connections that carried calls, until they close. */
+  const live = new Set<Socket>();
+  /** Called when one of them closes (while `end` waits). */
+  let socketClosed = () => {};
   const peer = noPeer('HTTP');
   let closing = false;
+  /** `end` was called: the server is past its drain, closing its connections (or closed). */
+  let ending = false;
   /** The POST whose body `receiveFrame` is dispatching now: `startCall` files its calls under it. */
   let current: Exchange | undefined;
 
@@ -105,7 +121,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       hooks: options.hooks,
       peer,
       // Every call is given its request's ConnectionInfo; this one is never seen.
-      connection: { transport: 'http', remoteAddress: socket.remoteAddress, headers: {}, url: path, data: undefined },
+      connection: { transport: 'http', remoteAddress: socket.remoteAddress, headers: {}, url: path ?? '/', data: undefined },
       write: (text, id) => {
         const reply = replies.get(id);
         if (reply === undefined) return;
@@ -128,6 +144,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       get handling() {
         return incoming.size;
       },
+      // Requests are refused with -32000 while closing (`busy`), not dropped: each POST gets its answer.
       accepting: () => true,
       busy: busyWhileClosing,
       startCall: (frame, batch, reply) => {
@@ -149,15 +166,22 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       },
       response: ({ frame }) => host.report('unknown', frame, frame.id, 'the server makes no calls over HTTP: a response matches nothing'),
       notification: (method, params) => options.onNotification({ method, params }),
-      runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight, current?.connection),
+      // Once the server ends its connections (after any drain), a notification's method runs no more, as
+      // on a WebSocket peer that is closing; while draining it runs, as on an open WebSocket peer.
+      runNotification: (method, params) => {
+        if (!ending) incoming.notify(method, params, limits.maxInFlight, current?.connection);
+      },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };
     const calls = { incoming, host };
     bySocket.set(socket, calls);
+    live.add(socket);
     // The client went away (or aborted its request): its handlers' signals abort, nothing is answered.
     socket.once('close', () => {
+      live.delete(socket);
       incoming.cancelAll();
       replies.clear();
+      socketClosed();
     });
     return calls;
   };
@@ -189,9 +213,51 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     if (!exchange.written && exchange.started === 0) answer(response, 204, cors, undefined, closing);
   };
 
+  /**
+   * The access check, then the body, then the dispatch, within one deadline:
+   *
+   *   check ─refused──▶ 401/403 (500), the body unread, the TCP connection closed
+   *     └─accepted──▶ body ─read──▶ dispatch (unless the client went away meanwhile)
+   *   requestTimeout passes first ──▶ 408, the connection closed; a late verdict or body is dropped
+   */
+  const receive = (request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders) => {
+    const ms = options.requestTimeout;
+    let waitingFor: 'check' | 'body' = check === undefined ? 'body' : 'check';
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      const reason =
+        waitingFor === 'check'
+          ? `authenticate did not answer within ${ms} ms (upgradeTimeout)`
+          : `the request body did not arrive within ${ms} ms (upgradeTimeout)`;
+      answerUnread(request, response, 408, cors, reason);
+    }, ms);
+    // Answered, or the client went away: the deadline has nothing left to bound.
+    response.once('close', () => clearTimeout(timer));
+    /** The client went away, or the deadline answered: nothing more runs for this request. */
+    const over = () => late || request.socket.destroyed || response.destroyed;
+    const read = (data: unknown) => {
+      waitingFor = 'body';
+      readBody(request, response, options.maxPayload, (text) => {
+        clearTimeout(timer);
+        if (text !== undefined && !over()) dispatch(request, response, text, cors, data);
+      });
+    };
+    if (check === undefined) return read(undefined);
+    void check({ headers: request.headers, url: request.url ?? '/', remoteAddress: request.socket.remoteAddress }).then((verdict) => {
+      if (over()) return;
+      if (verdict.accepted) return read(verdict.data);
+      clearTimeout(timer);
+      // Nothing more of a refused caller's body is read: unless it has all come already (then the
+      // connection may serve the next request), the connection closes after the answer.
+      if (request.complete) answer(response, verdict.status, cors, verdict.reason);
+      else answerUnread(request, response, verdict.status, cors, verdict.reason);
+    });
+  };
+
   return {
     handle: (request, response) => {
-      if (!pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
+      if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
       switch (request.method) {
         case 'POST':
           break;
@@ -207,24 +273,31 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       const origin = request.headers.origin;
       const cors = origin !== undefined && (origins === undefined || origins.has(origin)) ? corsHeaders(origin, origins) : {};
       if (!isJson(request)) return answer(response, 415, cors, 'Content-Type must be application/json');
-      const verdict =
-        check &&
-        withDeadline(
-          check({ headers: request.headers, url: request.url ?? '/', remoteAddress: request.socket.remoteAddress }),
-          options.checkTimeout,
-          'upgradeTimeout',
-        );
-      readBody(request, response, options.maxPayload, (text) => {
-        if (text === undefined) return;
-        if (verdict === undefined) return dispatch(request, response, text, cors, undefined);
-        void verdict.then((decided) => {
-          if (!decided.accepted) answer(response, decided.status, cors, decided.reason);
-          else dispatch(request, response, text, cors, decided.data);
-        });
-      });
+      receive(request, response, cors);
     },
     close: () => {
       closing = true;
     },
+    end: (timeout) =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        ending = true;
+        const busy = () => [...live].filter((socket) => bySocket.get(socket)!.incoming.size > 0);
+        if (busy().length === 0) return resolve();
+        const late = setTimeout(() => {
+          for (const socket of busy()) {
+            bySocket.get(socket)!.incoming.cancelAll();
+            socket.destroy();
+          }
+          socketClosed = () => {};
+          resolve();
+        }, timeout);
+        socketClosed = () => {
+          if (busy().length > 0) return;
+          clearTimeout(late);
+          socketClosed = () => {};
+          resolve();
+        };
+      }),
   };
 }

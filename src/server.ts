@@ -126,14 +126,15 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * with that status (the reason is the body, shown in the client's error); a hook that throws refuses with
    * 500. An object is an acceptance only with a `data` property and neither `status` nor `reason`: anything
    * else refuses. Default: none.
-   * Over HTTP it decides on each POST the same way (nothing in a refused body runs; `{ data }` reaches
-   * that POST's handlers); one that takes longer than `upgradeTimeout` refuses with 408.
+   * Over HTTP it decides on each POST the same way, before the body is read (nothing of a refused body is
+   * read or run; `{ data }` reaches that POST's handlers); one that takes longer than `upgradeTimeout` refuses with 408.
    */
   authenticate?: Authenticate;
   /**
    * Longest a connection may take to become a WebSocket, in ms: from the TCP accept through the
    * upgrade request's headers and `authenticate` to the answer. Past it the client gets HTTP 408 and
-   * the socket is dropped; a late `authenticate` answer is ignored. Default: 10,000.
+   * the socket is dropped; a late `authenticate` answer is ignored. Over HTTP, the longest a POST may take from its
+   * headers through `authenticate` to the end of its body (408 past it), in every mode. Default: 10,000.
    */
   upgradeTimeout?: number;
 }
@@ -172,7 +173,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * Takes a plain HTTP request the app routed here: JSON-RPC over POST, CORS preflight, and the
-   * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`; works in every mode.
+   * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`, where any path the app
+   * hands over is answered (as with `handleUpgrade`); in the other modes, paths other than `path` get 404.
    */
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
   /**
@@ -182,7 +184,8 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
    * connections -32000 ("server closing"), while running handlers may answer for up to `ms`. An attached
    * server is never closed. Only the first call's options count.
    * Idle HTTP keep-alive connections close at once; those with a request still running are dropped after
-   * `closeTimeout` (aborting its handlers), and new calls on them are answered -32000.
+   * `closeTimeout` (aborting its handlers), and new calls on them are answered -32000. Attached or with
+   * `noServer`, the same holds for the connections carrying callstate's running calls (the app's idle ones are its own).
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -214,13 +217,14 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
 
   const events = new Emitter<ServerEvents<ClientApi>>();
   const endpoint = httpEndpoint({
-    path: path ?? '/',
+    // With noServer the app routes requests, as upgrades: any path it hands over is ours.
+    path: mode.kind === 'noServer' ? undefined : (path ?? '/'),
     methods,
     hooks,
     limits,
     maxPayload,
     check,
-    checkTimeout: upgradeTimeout,
+    requestTimeout: upgradeTimeout,
     origins: allowedOrigins(options.origins),
     inspect: options.inspect,
     exposeErrorStack: options.exposeErrorStack ?? false,
@@ -286,8 +290,11 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
           await drainWindow(Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), drain, options.clock);
         }
         const done = listener.close(closeTimeout);
+        // HTTP calls still running: on the own listener its close would drop their connections; attached or
+        // noServer, nothing of ours owns them, so the endpoint ends them itself.
+        const http = endpoint.end(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
-        await done;
+        await Promise.all([done, http]);
       })());
     },
   };

@@ -41,9 +41,13 @@ function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: A
     if (i === use.length) return Promise.resolve(callMethod(method, ctx));
     let called = false;
     const next = () => {
-      if (called) return Promise.reject(new Error(`next() called more than once by middleware ${i} (options.use[${i}])`));
-      called = true;
-      return dispatch(use, i + 1, ctx, method);
+      const rest = called
+        ? Promise.reject(new Error(`next() called more than once by middleware ${i} (options.use[${i}])`))
+        : ((called = true), dispatch(use, i + 1, ctx, method));
+      // A middleware may call next() without awaiting it (and answer on its own): what the rest of the chain
+      // rejects with is then nobody's, and must not become the process's unhandled rejection.
+      rest.catch(() => {});
+      return rest;
     };
     return Promise.resolve(use[i]!(ctx, next));
   } catch (error) {

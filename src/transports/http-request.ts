@@ -10,7 +10,10 @@
  *           ─ not POST ─────────────────▶ 405 Allow: POST, OPTIONS
  *           ─ not application/json ─────▶ 415
  *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
- *           ─ else ─────────────────────▶ the body, as text
+ *           ─ else ─────────────────────▶ the body, as text (without a leading UTF-8 byte order mark)
+ *
+ * An answer given before the body is read (413, a refusal, 408) closes the TCP connection: the rest of
+ * the body is never read.
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 
@@ -88,8 +91,11 @@ export function answerJson(response: ServerResponse, text: string, headers: Outg
   response.end(text);
 }
 
+/** A UTF-8 byte order mark, as decoded: some clients (and Windows tools) start a JSON body with it. */
+const BOM = '\uFEFF';
+
 /**
- * Reads the body as UTF-8 text, up to `limit` bytes. A body that says it is longer (Content-Length) is
+ * Reads the body as UTF-8 text, up to `limit` bytes, without a leading byte order mark. A body that says it is longer (Content-Length) is
  * refused without reading a byte of it; one that turns out longer (chunked) is refused once it passes the
  * limit, without keeping more: either way `done(undefined)` is called once, after a 413 that closes the TCP
  * connection (the rest of the body is never read). Request errors (the client went away) call nothing.
@@ -117,13 +123,29 @@ export function readBody(
     chunks.push(chunk);
   });
   request.on('end', () => {
-    if (!over) done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8'));
+    if (over) return;
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8');
+    done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
   });
 }
 
 function tooLarge(request: IncomingMessage, response: ServerResponse, limit: number, done: (text: string | undefined) => void): void {
-  answer(response, 413, {}, `the body is larger than ${limit} bytes (maxPayload)`, true);
-  // Read no more of it: the connection ends once the answer is written.
-  response.once('finish', () => request.socket.destroy());
+  answerUnread(request, response, 413, {}, `the body is larger than ${limit} bytes (maxPayload)`);
   done(undefined);
+}
+
+/**
+ * Answers a request whose body is not (all) read, with `status` and `body`, and ends its TCP connection
+ * once the answer is written: the rest of the body is never read (nor is the next request on it).
+ */
+export function answerUnread(
+  request: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body?: string,
+): void {
+  if (response.headersSent || response.destroyed) return void request.socket.destroy();
+  answer(response, status, headers, body, true);
+  response.once('finish', () => request.socket.destroy());
 }

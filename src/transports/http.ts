@@ -9,8 +9,14 @@
  *                    4xx / 5xx ──▶ the call fails, naming the status and the body's first KB
  *                    network ────▶ the call fails, naming the cause
  *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
- *   notification ──POST──▶ answer ignored (nothing to settle)
+ *   notification ──POST──▶ answer ignored (nothing to settle); aborted after `notifyTimeout` (a silent server)
  *   response ───────▶ dropped: the server cannot call an HTTP client
+ *   close ──────────▶ aborts the calls' POSTs; reports closed once the notifications' POSTs in flight have
+ *                     been answered (so `notify(); close()` delivers), or when the owner terminates at its closeTimeout
+ *   terminate ──────▶ aborts every POST in flight, calls' and notifications' alike; reports closed at once
+ *
+ * `maxPayload` bounds an answer's body as decoded: fetch inflates a gzip or deflate body on its own, so a
+ * Content-Length says nothing of what would be read unless the body is sent as is.
  */
 import { peekFrame } from './peek-frame.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -32,7 +38,17 @@ export interface HttpTransportOptions {
   maxPayload: number;
   /** Makes the error a failed call settles with. */
   failure: (failure: HttpFailure) => Error;
+  /** Longest a notification's POST may wait for its answer, in ms, before it is aborted. */
+  notifyTimeout: number;
+  /** Times `notifyTimeout` (the client's clock); undefined: real timers. */
+  clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void } | undefined;
 }
+
+/** Real timers, when the client is given no clock. */
+const REAL_TIMERS = {
+  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
+  clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
@@ -42,8 +58,13 @@ export class HttpTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   private opened = false;
   private ended = false;
+  /** The close to report once nothing is in flight (set by close or terminate), and whether it was. */
+  private closing: { code: number; reason: string } | undefined;
+  private reported = false;
   /** The POST of each call in flight, by call id, to abort it on cancel or close. */
   private readonly posts = new Map<string, AbortController>();
+  /** The POSTs of notifications in flight, to abort them on close. */
+  private readonly notices = new Set<AbortController>();
   private readonly headers: Record<string, string>;
 
   private constructor(
@@ -88,23 +109,35 @@ export class HttpTransport implements Transport {
     return true;
   }
 
+  /** Stops sending; the calls' POSTs are aborted (they fail anyway), the notifications' may finish. */
   close(code = 1000, reason = ''): void {
-    this.end(code, reason);
+    if (this.ended) return;
+    this.ended = true;
+    this.closing = { code, reason };
+    for (const controller of this.posts.values()) controller.abort();
+    this.posts.clear();
+    if (this.notices.size === 0) this.reportClosed();
   }
 
+  /** Aborts every POST in flight and reports closed now. */
   terminate(): void {
-    this.end(1006, '');
+    this.ended = true;
+    this.closing = { code: 1006, reason: '' };
+    for (const controller of this.posts.values()) controller.abort();
+    for (const controller of this.notices) controller.abort();
+    this.posts.clear();
+    this.notices.clear();
+    this.reportClosed();
   }
 
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
 
-  private end(code: number, reason: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    for (const controller of this.posts.values()) controller.abort();
-    this.posts.clear();
+  private reportClosed(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const { code, reason } = this.closing!;
     queueMicrotask(() => this.handlers?.close(code, reason));
   }
 
@@ -124,10 +157,19 @@ export class HttpTransport implements Transport {
     }
   }
 
-  /** POSTs one frame; `id` is the call's, when it is a request whose answer settles a call. */
+  /**
+   * POSTs one frame; `id` is the call's, when it is a request whose answer settles a call (its call's
+   * timeout bounds it). Anything else (a notification) is bounded here, by `notifyTimeout`.
+   */
   private post(text: string, id: string | undefined): void {
     const controller = new AbortController();
+    const clock = this.options.clock ?? REAL_TIMERS;
+    let timer: unknown;
     if (id !== undefined) this.posts.set(id, controller);
+    else {
+      this.notices.add(controller);
+      timer = clock.setTimeout(() => controller.abort(), this.options.notifyTimeout);
+    }
     fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal })
       .then((response) => this.answered(response, id))
       .catch((cause: unknown) => {
@@ -135,12 +177,19 @@ export class HttpTransport implements Transport {
         this.fail(id, () => ({ message: `POST ${this.url} failed: ${describeCause(cause)}`, status: undefined, body: '', cause }));
       })
       .finally(() => {
-        if (id !== undefined && this.posts.get(id) === controller) this.posts.delete(id);
+        if (id === undefined) {
+          this.notices.delete(controller);
+          clock.clearTimeout(timer);
+          // Closing, and this was the last notification in flight.
+          if (this.ended && this.notices.size === 0) this.reportClosed();
+        } else if (this.posts.get(id) === controller) this.posts.delete(id);
       });
   }
 
   private async answered(response: Response, id: string | undefined): Promise<void> {
     const { status } = response;
+    // A notification's answer settles nothing: none of its body is read.
+    if (id === undefined) return void (await response.body?.cancel().catch(() => {}));
     if (status < 200 || status >= 300) {
       const body = (await readText(response, BODY_LIMIT, true)) ?? '';
       if (id !== undefined)
@@ -169,13 +218,17 @@ export class HttpTransport implements Transport {
 }
 
 /**
- * The body as text, or undefined when it is longer than `limit` bytes (declared, or as read);
- * `truncate` keeps the first `limit` characters instead. A body that fails to arrive reads as ''.
+ * The body as text, or undefined when it is longer than `limit` bytes as read (decoded: after fetch
+ * inflated a gzip or deflate body); `truncate` keeps the first `limit` characters instead. A body that
+ * fails to arrive reads as ''.
  */
 async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
   try {
+    // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
     const declared = response.headers.get('content-length');
-    if (declared !== null && Number(declared) <= limit) return await response.text();
+    const encoding = response.headers.get('content-encoding');
+    const plain = encoding === null || encoding.trim().toLowerCase() === 'identity';
+    if (plain && declared !== null && Number(declared) <= limit) return await response.text();
     if (!response.body) return '';
     const reader = response.body.getReader();
     const decoder = new TextDecoder();

@@ -8,16 +8,18 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { deferred, settle } from '../helpers.js';
+import { deferred, settle, until } from '../helpers.js';
 
 let app: HttpServer | undefined;
 let server: Server | undefined;
 let client: Client | undefined;
 
 afterEach(async () => {
+  vi.useRealTimers();
+  app?.closeAllConnections();
   await client?.close();
   await server?.close();
   if (app?.listening) await new Promise((resolve) => app!.close(resolve));
@@ -200,5 +202,133 @@ describe('serve({ noServer: true })', () => {
     expect((await settle(client.ready)).error.message).toMatch(/HTTP 401 Unauthorized/);
     await server.close();
     expect(app.listening).toBe(true);
+  });
+});
+
+describe("JSON-RPC over HTTP POST on the app's server", () => {
+  /** POSTs a whole request on a new TCP connection; returns what came back and whether the socket closed. */
+  function rawPost(port: number, path: string, body: string) {
+    const socket = tcpConnect(port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    return { answer: () => answer, closed: () => closed };
+  }
+
+  it('noServer: handleRequest answers on whatever path the app routed to it, as handleUpgrade does', async () => {
+    server = await serve({ noServer: true, methods: { add: ([a, b]: [number, number]) => a + b } });
+    const rpc = server;
+    app = createServer((request, response) => {
+      if (request.url?.startsWith('/api/rpc')) rpc.handleRequest(request, response);
+      else response.writeHead(404).end('app: not found');
+    });
+    const port = await listen(app);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/rpc?v=1`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}',
+    });
+    expect([answer.status, await answer.json()]).toEqual([200, { jsonrpc: '2.0', id: 1, result: 5 }]);
+  });
+
+  it('noServer: once closed, a POSTed notification runs nothing and a request is answered -32000', async () => {
+    let runs = 0;
+    const notified: unknown[] = [];
+    server = await serve({ noServer: true, methods: { log: () => void runs++ } });
+    server.on('notification', (event) => notified.push(event));
+    const rpc = server;
+    app = createServer((request, response) => rpc.handleRequest(request, response));
+    const port = await listen(app);
+    const post = (body: string) =>
+      fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    await server.close();
+    expect((await post('{"jsonrpc":"2.0","method":"log","params":[1]}')).status).toBe(204);
+    expect(await (await post('{"jsonrpc":"2.0","id":1,"method":"log"}')).json()).toMatchObject({ id: 1, error: { code: -32000 } });
+    expect(notified).toEqual([{ method: 'log', params: [1] }]);
+    expect(runs).toBe(0);
+  });
+
+  it('close() aborts the HTTP handlers still running after closeTimeout, attached and in noServer mode, and drops their connections', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let started = 0;
+    const reasons: unknown[] = [];
+    const methods = {
+      hang: (_params: unknown, ctx: { signal: AbortSignal }) => {
+        started++;
+        ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason));
+        return new Promise(() => {});
+      },
+    };
+    const attached = await serve({ server: (app = makeApp()), path: '/rpc', closeTimeout: 1_000, methods });
+    const noServer = await serve({ noServer: true, closeTimeout: 1_000, methods });
+    const other = createServer((request, response) => noServer.handleRequest(request, response));
+    try {
+      const ports = [await listen(app), await listen(other)];
+      const body = '{"jsonrpc":"2.0","id":1,"method":"hang"}';
+      const posts = [rawPost(ports[0]!, '/rpc', body), rawPost(ports[1]!, '/', body)];
+      await until(() => started === 2, 'both handlers to start');
+      let closed = 0;
+      const closing = [attached.close(), noServer.close()].map((done) => done.then(() => closed++));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([closed, reasons.length]).toEqual([0, 0]); // within closeTimeout the handlers may still answer
+      vi.advanceTimersByTime(1_000);
+      await Promise.all(closing);
+      expect(reasons).toHaveLength(2);
+      await until(() => posts.every((p) => p.closed()), 'both connections dropped');
+      expect(posts.map((p) => p.answer())).toEqual(['', '']); // nothing answered
+      expect(app.listening && other.listening).toBe(true); // the apps' servers stay up
+    } finally {
+      other.closeAllConnections();
+      if (other.listening) await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
+  /** POSTs a body that stops after its first bytes; returns what came back and whether the socket closed. */
+  function stalledPost(port: number, path: string) {
+    const socket = tcpConnect(port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => (closed = true));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"`);
+    return { answer: () => answer, closed: () => closed };
+  }
+
+  it('answers 408 to a body that stops coming, attached (serve({ server })) and in noServer mode, at upgradeTimeout', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let runs = 0;
+    const methods = { count: () => ++runs };
+    const attached = await serve({ server: (app = makeApp()), path: '/rpc', upgradeTimeout: 5_000, methods });
+    const noServer = await serve({ noServer: true, upgradeTimeout: 5_000, methods });
+    const other = createServer((request, response) => noServer.handleRequest(request, response));
+    try {
+      let seen = 0;
+      app.on('request', () => seen++);
+      other.on('request', () => seen++);
+      const ports = [await listen(app), await listen(other)];
+      const stalled = [stalledPost(ports[0]!, '/rpc'), stalledPost(ports[1]!, '/')];
+      await until(() => seen === 2, 'both requests to arrive');
+      vi.advanceTimersByTime(4_999);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(stalled.map((s) => s.answer())).toEqual(['', '']);
+      vi.advanceTimersByTime(1);
+      await until(() => stalled.every((s) => s.closed()), 'both sockets to close');
+      for (const { answer } of stalled) {
+        expect(answer()).toMatch(
+          /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\nthe request body did not arrive within 5000 ms \(upgradeTimeout\)$/,
+        );
+      }
+      expect(runs).toBe(0);
+    } finally {
+      server = attached;
+      await noServer.close();
+      other.closeAllConnections();
+      if (other.listening) await new Promise((resolve) => other.close(resolve));
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** Middleware, onError, logger and exposeErrors, over real sockets. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   connect,
   RemoteError,
@@ -11,7 +11,7 @@ import {
   type Middleware,
   type Server,
 } from '../../src/index.js';
-import { closeAfterEach, rawClient, settle, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -216,7 +216,9 @@ describe('onError and logger', () => {
     expect(lines).toHaveLength(5);
   });
 
-  it('keeps answering when onError and the logger throw; a throwing onError is logged at error', async () => {
+  it('keeps answering when onError and the logger throw; a throwing onError is logged at error, the logger failing on console.error once', async () => {
+    const reported: unknown[][] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void reported.push(args));
     const errors: string[] = [];
     const throwing = () => {
       throw new Error('hook broke');
@@ -245,6 +247,8 @@ describe('onError and logger', () => {
     expect((await settle(client.request('missing'))).error.code).toBe(-32601);
     expect(await client.request('ok')).toBe('fine');
     expect(errors).toEqual(['onError threw: hook broke', '"boom" threw: x', 'onError threw: hook broke']);
+    spy.mockRestore();
+    expect(reported).toEqual([['callstate: the logger failed (later failures are not reported): logger broke too']]);
   });
 
   it('a client answering its server has the same hooks', async () => {
@@ -266,5 +270,84 @@ describe('onError and logger', () => {
     expect(await peer.request('hello')).toBe('hi via hello');
     await settle(peer.request('fail'));
     expect(seen.map((info) => [info.method, info.kind])).toEqual([['fail', 'handler']]);
+  });
+});
+
+describe('hooks that fail asynchronously', () => {
+  const uncaught = collectUncaught();
+  afterEach(() => void vi.restoreAllMocks());
+
+  /** A turn of the event loop: unhandled rejections of the last one are reported by then. */
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('an onError that returns a rejecting promise is logged at error, and nothing is left unhandled', async () => {
+    const { logger, lines } = recordingLogger();
+    server = await serve({
+      onError: async () => {
+        throw new Error('async hook broke');
+      },
+      logger,
+      methods: {
+        boom: () => {
+          throw new Error('x');
+        },
+      },
+    });
+    client = connect(server.url);
+    expect((await settle(client.request('boom'))).error).toMatchObject({ code: -32603, message: 'x' });
+    await until(() => lines.some(([, message]) => message.startsWith('onError rejected')), 'the rejection logged');
+    await turn();
+    expect(lines.filter(([level]) => level === 'error').map(([, message]) => message)).toEqual([
+      '"boom" threw: x',
+      'onError rejected: async hook broke',
+    ]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a logger whose methods return rejecting promises: reported once on console.error, nothing left unhandled', async () => {
+    const reported: unknown[][] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void reported.push(args));
+    const rejecting = async () => {
+      throw new Error('log sink down');
+    };
+    server = await serve({
+      logger: { debug: rejecting, info: rejecting, warn: rejecting, error: rejecting },
+      methods: {
+        boom: () => {
+          throw new Error('x');
+        },
+      },
+    });
+    client = connect(server.url);
+    for (let i = 0; i < 3; i++) expect((await settle(client.request('boom'))).error).toMatchObject({ code: -32603, message: 'x' });
+    expect((await settle(client.request('missing'))).error.code).toBe(-32601);
+    await until(() => reported.length > 0, 'the logger failure reported');
+    await turn();
+    expect(reported).toHaveLength(1);
+    expect(String(reported[0]![0])).toBe('callstate: the logger failed (later failures are not reported): log sink down');
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a middleware that calls next() without awaiting it leaves nothing unhandled when the handler rejects', async () => {
+    let failed = 0;
+    server = await serve({
+      use: [
+        (_ctx, next) => {
+          void next();
+          return 'answered before the handler';
+        },
+      ],
+      methods: {
+        fail: async () => {
+          failed++;
+          throw new Error('late failure');
+        },
+      },
+    });
+    client = connect(server.url);
+    expect(await client.request('fail')).toBe('answered before the handler');
+    expect(failed).toBe(1);
+    await turn();
+    expect(uncaught).toEqual([]);
   });
 });

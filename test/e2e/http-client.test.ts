@@ -1,6 +1,9 @@
 import { createServer, type Server as HttpServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { text } from 'node:stream/consumers';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import {
   connect,
   serve,
@@ -19,7 +22,12 @@ let server: Server | undefined;
 let client: Client | undefined;
 let plain: HttpServer | undefined;
 
-closeAfterEach(() => [client, server, plain && { close: () => new Promise((resolve) => plain!.close(resolve)) }]);
+// closeAllConnections: a test that fails may leave a POST the plain server never answered.
+closeAfterEach(() => [
+  client,
+  server,
+  plain && { close: () => new Promise((resolve) => (plain!.close(resolve), plain!.closeAllConnections())) },
+]);
 
 /** A bare node:http server answering every request with `listener`; resolves with its URL. */
 async function plainServer(listener: RequestListener): Promise<string> {
@@ -192,6 +200,95 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     expect(error).toBeInstanceOf(HttpError);
     expect(error.status).toBeUndefined();
     expect(error.message).toMatch(new RegExp(`^POST ${url} failed: .*ECONNREFUSED`));
+  });
+});
+
+describe('connect(http://…): hostile and silent servers', () => {
+  it('bounds a compressed (gzip, deflate) answer by maxPayload on its decoded bytes, not its Content-Length', async () => {
+    const encodings = [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+    ] as const;
+    let next = 0;
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        const { id } = JSON.parse(body) as { id: string };
+        const [encoding, encode] = encodings[next++]!;
+        // 100 KB of answer in a few hundred bytes on the wire.
+        const packed = encode(JSON.stringify({ jsonrpc: '2.0', id, result: 'y'.repeat(100_000) }));
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': packed.length })
+          .end(packed);
+      });
+    });
+    client = connect(url, { maxPayload: 1_000, timeout: 60_000 });
+    for (const [encoding] of encodings) {
+      const { value, error } = await settle(client.request('big'));
+      expect(value, encoding).toBeUndefined();
+      expect(error).toBeInstanceOf(HttpError);
+      expect(error).toMatchObject({
+        code: 'ERR_HTTP',
+        status: 200,
+        message: `${url} answered HTTP 200 with a body larger than 1000 bytes (maxPayload)`,
+      });
+    }
+  });
+
+  it('close() lets the notifications in flight arrive: notify() then close() delivers', async () => {
+    const received: unknown[] = [];
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    client = connect(url);
+    await client.ready;
+    client.notify('log', { line: 'x' });
+    await client.close();
+    expect(received).toEqual([{ jsonrpc: '2.0', method: 'log', params: { line: 'x' } }]);
+  });
+
+  it('close() aborts the notification POSTs a silent server still holds after closeTimeout', async () => {
+    let arrived = false;
+    let gone = false;
+    const url = await plainServer((_req, res) => {
+      arrived = true;
+      res.on('close', () => (gone = true)); // never answered
+    });
+    client = connect(url, { closeTimeout: 1_000 });
+    client.notify('log', { line: 'x' });
+    await until(() => arrived, 'the notification POST');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let closed = false;
+      const closing = client.close().then(() => (closed = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([closed, gone]).toEqual([false, false]);
+      vi.advanceTimersByTime(1_000);
+      await closing;
+      await until(() => gone, 'the notification POST aborted');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives up a notification POST that a silent server never answers, after the client timeout', async () => {
+    const clock = new SimulatedClock();
+    let arrived = false;
+    let gone = false;
+    const url = await plainServer((_req, res) => {
+      arrived = true;
+      res.on('close', () => (gone = true)); // never answered
+    });
+    client = connect(url, { timeout: 5_000, clock });
+    client.notify('log', { line: 'x' });
+    await until(() => arrived, 'the notification POST');
+    clock.increment(4_999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(gone).toBe(false);
+    clock.increment(1);
+    await until(() => gone, 'the notification POST aborted at the timeout');
   });
 });
 

@@ -1,12 +1,30 @@
-import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
-import { connect as connectTcp } from 'node:net';
+import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
+import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { serve, NotSupportedError, type ConnectionInfo, type NotificationEvent, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, until } from '../helpers.js';
 
 let server: Server | undefined;
+/** An app's own server, for tests that attach to one. */
+let app: HttpServer | undefined;
 
-closeAfterEach(() => [server]);
+closeAfterEach(() => [
+  server,
+  app && { close: () => new Promise((resolve) => (app!.close(resolve), app!.closeAllConnections(), (app = undefined))) },
+]);
+
+/** Writes raw `text` on a new TCP connection to `port`; `answer()` is what came back so far, `closed` whether it closed. */
+function rawSocket(port: number, text: string): { socket: Socket; answer: () => string; closed: () => boolean } {
+  const socket = connectTcp(port, '127.0.0.1');
+  let answer = '';
+  let closed = false;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  socket.write(text);
+  return { socket, answer: () => answer, closed: () => closed };
+}
 
 interface Answer {
   status: number;
@@ -365,5 +383,55 @@ describe('JSON-RPC over HTTP POST: access', () => {
     expect(await post(body, { authorization: 'Bearer bad' })).toMatchObject({ status: 403, body: 'bad token' });
     expect(runs).toBe(0);
     expect(json(await post(body, { authorization: 'Bearer good' }))).toMatchObject({ result: 1 });
+  });
+});
+
+describe('JSON-RPC over HTTP POST: hostile and slow callers', () => {
+  it('runs no handler when the client went away while authenticate was still running', async () => {
+    const gate = deferred<boolean>();
+    let asked = 0;
+    let runs = 0;
+    app = createServer();
+    const closedSockets: Socket[] = [];
+    app.on('connection', (socket: Socket) => socket.on('close', () => closedSockets.push(socket)));
+    server = await serve({ server: app, authenticate: () => (++asked === 1 ? gate.promise : true), methods: { count: () => ++runs } });
+    await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
+    const body = '{"jsonrpc":"2.0","id":1,"method":"count"}';
+    const first = rawSocket(
+      (app.address() as AddressInfo).port,
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await until(() => asked === 1, 'authenticate asked');
+    first.socket.destroy();
+    await until(() => closedSockets.length === 1, 'the server to see the client go');
+    gate.resolve(true); // too late: nobody is there to answer
+    // The next caller's count is the first run of the handler.
+    expect(json(await post(body))).toMatchObject({ id: 1, result: 1 });
+    expect(runs).toBe(1);
+  });
+
+  it('decides on origins and authenticate before reading the body: a refused caller is answered without sending it', async () => {
+    let runs = 0;
+    server = await serve({
+      origins: ['https://app.example'],
+      authenticate: ({ headers }) => headers.authorization === 'Bearer good',
+      methods: { count: () => ++runs },
+    });
+    // Headers only: a 1 MB body is announced and never sent.
+    const head = (extra: string) =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n${extra}\r\n`;
+    const stranger = rawSocket(server.port, head('Origin: https://evil.example\r\n'));
+    await until(() => stranger.closed(), 'the answer to a refused origin');
+    expect(stranger.answer()).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n[^]*\r\n\r\norigin https:\/\/evil\.example is not allowed$/);
+    const anonymous = rawSocket(server.port, head('Origin: https://app.example\r\n'));
+    await until(() => anonymous.closed(), 'the answer to a caller authenticate refuses');
+    expect(anonymous.answer()).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n[^]*Connection: close\r\n[^]*\r\n\r\nUnauthorized$/);
+    expect(runs).toBe(0);
+  });
+
+  it('accepts a body that starts with a UTF-8 byte order mark', async () => {
+    server = await serve({ methods: { add: ([a, b]: [number, number]) => a + b } });
+    const answer = await post('\uFEFF{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}');
+    expect(json(answer)).toEqual({ jsonrpc: '2.0', id: 1, result: 5 });
   });
 });

@@ -8,6 +8,15 @@ import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
 import { EXIT, headerFlags, integerFlag, out, parse, UsageError } from './args.js';
 
+/**
+ * What `--timeout` is when not given, in ms: the bound on the call's answer (`call`) or on connecting
+ * (`notify`). Longer than the library's 10 s default: from a shell, a slow method is more often meant.
+ */
+export const DEFAULT_CALL_TIMEOUT = 30_000;
+
+/** 30000 as 30,000. */
+const shown = DEFAULT_CALL_TIMEOUT.toLocaleString('en-US');
+
 export const CALL_USAGE = `usage: callstate call <url> <method> [params-json | -] [options]
 
 Calls <method> on the server at <url> (ws://, wss://, nats:// with --subject, or any
@@ -15,7 +24,7 @@ URL connect() accepts) and prints the result as JSON. Params are a JSON array or
 object; "-" reads them from stdin.
 
 options:
-  --timeout MS          give up on the answer after MS ms (default 30,000)
+  --timeout MS          give up on the answer after MS ms (default ${shown})
   --header name:value   an HTTP header on the upgrade request (NATS: a message header); repeatable
   --subject S           the NATS subject (required with nats://)
   --json                print errors as JSON on stdout too ({"error":{...}})
@@ -33,7 +42,7 @@ it is written.
 options:
   --header name:value   as for call; repeatable
   --subject S           the NATS subject (required with nats://)
-  --timeout MS          bound on connecting (default 30,000)
+  --timeout MS          bound on connecting (default ${shown})
   --json                print {"sent":true} (or {"error":{...}}) on stdout
   -h, --help            show this help`;
 
@@ -60,9 +69,9 @@ async function readParams(arg: string | undefined): Promise<unknown> {
  * `--timeout` bounds the call itself (a request option), and connecting only for `notify`: a short
  * call timeout must not make a slow connect look like an unreachable server.
  */
-function clientOptions(values: Record<string, unknown>, timeout: number | undefined, notify: boolean): ClientOptions {
+function clientOptions(values: Record<string, unknown>, timeout: number, notify: boolean): ClientOptions {
   const options: ClientOptions = {};
-  if (timeout !== undefined && notify) options.handshakeTimeout = timeout;
+  if (notify) options.handshakeTimeout = timeout;
   const headers = headerFlags(values.header);
   if (headers !== undefined) options.headers = headers;
   if (values.subject !== undefined) options.subject = values.subject as string;
@@ -88,7 +97,7 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
     return EXIT.ok;
   }
   const [url, method, paramsArg] = positionals as [string, string, string | undefined];
-  const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1);
+  const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1) ?? DEFAULT_CALL_TIMEOUT;
   const params = await readParams(paramsArg);
   let client;
   try {
@@ -103,7 +112,7 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
       client.notify(method, params);
       if (values.json) out(JSON.stringify({ sent: true }));
     } else {
-      const result = await client.request(method, params, timeout === undefined ? undefined : { timeout });
+      const result = await client.request(method, params, { timeout });
       out(JSON.stringify(result) ?? 'null');
     }
     return EXIT.ok;

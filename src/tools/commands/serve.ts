@@ -54,12 +54,40 @@ async function loadMethods(path: string): Promise<Methods> {
   try {
     module = (await import(pathToFileURL(resolve(path)).href)) as typeof module;
   } catch (error) {
-    throw new Error(`cannot load ${path}: ${(error as Error).message}`);
+    // A module may throw anything: a string, null, an object without a message.
+    throw new Error(`cannot load ${path}: ${describeThrown(error)}`);
   }
   const methods = module.methods ?? module.default;
+  if (Array.isArray(methods)) throw new UsageError(`${path} exports an array, not a methods object ({ name: handler })`);
   if (methods === null || typeof methods !== 'object')
     throw new UsageError(`${path} exports no methods object (default or "methods" export)`);
   return methods as Methods;
+}
+
+/** What a module threw, in words on one line: an Error's message, else the value itself. */
+function describeThrown(thrown: unknown): string {
+  let words: string;
+  try {
+    words = wordsOf(thrown);
+  } catch {
+    words = 'it threw a value that cannot be read';
+  }
+  return words.replace(/\s*\n\s*/g, ' ');
+}
+
+function wordsOf(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message;
+  if (thrown === null || thrown === undefined) return `it threw ${String(thrown)}`;
+  if (typeof thrown === 'object') {
+    const message = (thrown as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+    try {
+      return `it threw ${JSON.stringify(thrown)}`;
+    } catch {
+      return 'it threw a value that is not an Error';
+    }
+  }
+  return String(thrown);
 }
 
 /**
