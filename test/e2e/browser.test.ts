@@ -26,7 +26,12 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 /** Bound on each wait for the page (a failure, not a measured time). */
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 };
+/**
+ * Chromium, a bundle and (for the example) a child process share two cores with the rest of the suite: each test
+ * and hook may take longer than the 20 s default (the example's test ran out once with the suite loaded).
+ */
+const SLOW = { timeout: 90_000 };
 
 /** The page: loads the bundle, keeps it on window, and a helper that turns a settled call into plain data. */
 const PAGE = `<!doctype html><script type="module">
@@ -55,13 +60,13 @@ beforeAll(async () => {
     headless: true,
     args: CHROMIUM_ARGS,
   });
-});
+}, SLOW.timeout);
 
 afterAll(async () => {
   await context?.close();
   await new Promise((resolve) => pageServer?.http.close(resolve));
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
-});
+}, SLOW.timeout);
 
 afterEach(async () => {
   await server?.close();
@@ -103,7 +108,7 @@ function gates() {
   };
 }
 
-describe('the browser build in headless Chromium', () => {
+describe('the browser build in headless Chromium', SLOW, () => {
   it('bundles for the browser platform without Node built-ins, ws, or Node globals', () => {
     expect(bundle.inputs.filter((input) => /(^|\/)node_modules\/ws\/|^node:/.test(input))).toEqual([]);
     expect(bundle.code).not.toMatch(/\bBuffer\.|process\.nextTick|require\(/);

@@ -24,7 +24,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 /** Bound on each wait for the page to show something (a failure, not a measured time). */
-const WAIT = { timeout: 10_000 };
+const WAIT = { timeout: 30_000 };
+/** Chromium shares two cores with the rest of the suite: a test may take longer than the 20 s default. */
+const SLOW = { timeout: 90_000 };
 
 let inspectPage: InspectPage | undefined;
 let context: BrowserContext | undefined;
@@ -79,7 +81,7 @@ const lanesHold = async (page: Page, lane: string, n: number) => {
   expect(await laneCount(page, lane)).toBe(n);
 };
 
-describe('the inspection page (headless Chromium)', () => {
+describe('the inspection page (headless Chromium)', SLOW, () => {
   it('shows calls appear in a lane, move through their states and finish in the counts, with both connection states', async () => {
     const { handler, gate } = gates();
     inspectPage = await startInspectPage({ traffic: false, methods: { gate: handler } });
