@@ -121,7 +121,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
 
 /** What every transport's client shares, resolved from `ClientOptions`. */
 export interface ResolvedClientOptions {
-  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect'>;
+  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect' | 'xstate'>;
   reconnect: ReconnectPolicy | undefined;
   handshakeTimeout: number;
   maxPayload: number;

@@ -27,6 +27,7 @@ import {
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import { Peer } from './core/peer.js';
+import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
@@ -244,6 +245,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       inspect: options.inspect,
       clock: options.clock,
       engine,
+      xstate: XSTATE,
       heartbeat,
       alreadyOpen: true,
       exposeErrorStack: options.exposeErrorStack ?? false,

@@ -21,6 +21,7 @@ function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClo
     clock,
     settledMemory: 100,
     engine: 'light',
+    xstate: undefined,
     maxInFlight: Infinity,
     maxQueued: 100,
     highWaterMark: 1024,
