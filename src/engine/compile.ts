@@ -208,8 +208,8 @@ export function tableOf(machine: AnyStateMachine, logic?: MachineLogic): { table
     }
     const out = output(node.output, `the output of "${node.id}"`);
     return {
-      id: node.id,
       path: node.path,
+      ...(node.id === [machine.id, ...node.path].join('.') ? {} : { id: node.id }),
       ...(node.type === 'final' ? { final: true as const } : {}),
       ...(Object.keys(on).length > 0 ? { on } : {}),
       ...(always.length > 0 ? { always } : {}),

@@ -129,7 +129,7 @@ export function loadMachine<TContext>(table: MachineTable, impl: Implementations
   const fn = (name: string | undefined) => (name === undefined ? undefined : named(impl.fns, name, 'function'));
 
   const list = table.states.map((s) => ({
-    id: s.id,
+    id: s.id ?? `${table.id}.${s.path.join('.')}`,
     value: s.path.length === 1 ? s.path[0] : nest(s.path),
     path: s.path,
     final: s.final === true,
@@ -177,7 +177,7 @@ export function loadMachine<TContext>(table: MachineTable, impl: Implementations
     const state = list[i]!;
     for (const type in s.on) state.on.set(type, s.on[type]!.map(transition));
     state.always = (s.always ?? []).map(transition);
-    states.set(s.id, state);
+    states.set(state.id, state);
   });
 
   const { timer, invoke } = table;

@@ -32,10 +32,10 @@ export interface TableTransition {
 }
 
 export interface TableState {
-  /** XState's id of the atomic state, e.g. `call.pending.queued`. */
-  readonly id: string;
   /** Its keys from the root down, e.g. `['pending', 'queued']`. */
   readonly path: readonly string[];
+  /** XState's id of the atomic state, when it is not the machine's id and the path joined by dots (`call.pending.queued`). */
+  readonly id?: string;
   readonly final?: true;
   /** Candidate transitions by event type, deepest state's first. */
   readonly on?: Readonly<Record<string, readonly TableTransition[]>>;

@@ -9,7 +9,6 @@ export const callTable: MachineTable = {
   initial: { target: 0, steps: ['@timer'] },
   states: [
     {
-      id: 'call.pending.queued',
       path: ['pending', 'queued'],
       on: {
         'call.release': [{ target: 1, steps: ['writeRequest'] }],
@@ -23,7 +22,6 @@ export const callTable: MachineTable = {
       always: [{ target: 1, steps: ['writeRequest'], guard: 'mayBeSentNow' }],
     },
     {
-      id: 'call.pending.inFlight.sent',
       path: ['pending', 'inFlight', 'sent'],
       on: {
         'request.written': [{ target: 2, steps: [] }],
@@ -48,7 +46,6 @@ export const callTable: MachineTable = {
       },
     },
     {
-      id: 'call.pending.inFlight.awaiting',
       path: ['pending', 'inFlight', 'awaiting'],
       on: {
         'connection.lost': [
@@ -67,10 +64,10 @@ export const callTable: MachineTable = {
         ],
       },
     },
-    { id: 'call.resolved', path: ['resolved'], final: true, output: 'resolvedOutput' },
-    { id: 'call.failed', path: ['failed'], final: true, output: 'failedOutput' },
-    { id: 'call.timedOut', path: ['timedOut'], final: true, output: 'timedOutOutput' },
-    { id: 'call.cancelled', path: ['cancelled'], final: true, output: 'cancelledOutput' },
+    { path: ['resolved'], final: true, output: 'resolvedOutput' },
+    { path: ['failed'], final: true, output: 'failedOutput' },
+    { path: ['timedOut'], final: true, output: 'timedOutOutput' },
+    { path: ['cancelled'], final: true, output: 'cancelledOutput' },
   ],
   timer: { event: 'xstate.after.callTimeout.call.pending', delay: 'callTimeout' },
 };

@@ -8,7 +8,6 @@ export const connectionTable: MachineTable = {
   initial: { target: 0, steps: ['beginEpoch', 'openTransport'] },
   states: [
     {
-      id: 'connection.connecting.opening',
       path: ['connecting', 'opening'],
       on: {
         'transport.opened': [{ target: 2, steps: ['resetAttempts', 'reportOpen'] }],
@@ -22,7 +21,6 @@ export const connectionTable: MachineTable = {
       always: [{ target: 2, steps: ['resetAttempts', 'reportOpen'], guard: 'isAlreadyOpen' }],
     },
     {
-      id: 'connection.connecting.waiting',
       path: ['connecting', 'waiting'],
       on: {
         'connection.close': [
@@ -36,7 +34,6 @@ export const connectionTable: MachineTable = {
       },
     },
     {
-      id: 'connection.open',
       path: ['open'],
       on: {
         'message.received': [{ target: 2, steps: ['dispatchMessage'] }],
@@ -49,7 +46,6 @@ export const connectionTable: MachineTable = {
       },
     },
     {
-      id: 'connection.closing',
       path: ['closing'],
       on: {
         'message.received': [{ target: 3, steps: ['dispatchMessage'] }],
@@ -57,7 +53,7 @@ export const connectionTable: MachineTable = {
         'transport.error': [{ target: 3, steps: ['recordError'] }],
       },
     },
-    { id: 'connection.closed', path: ['closed'], final: true },
+    { path: ['closed'], final: true },
   ],
   timer: { event: 'xstate.after.reconnectDelay.connection.connecting.waiting', delay: 'reconnectDelay' },
 };

@@ -8,7 +8,6 @@ export const incomingCallTable: MachineTable = {
   initial: { target: 0, steps: [] },
   states: [
     {
-      id: 'incomingCall.received',
       path: ['received'],
       always: [
         { target: 1, steps: ['@invoke'], guard: 'hasMethod' },
@@ -16,7 +15,6 @@ export const incomingCallTable: MachineTable = {
       ],
     },
     {
-      id: 'incomingCall.handling',
       path: ['handling'],
       on: {
         'call.cancel': [{ target: 4, steps: ['@stopInvoke', 'sendCancelled'] }],
@@ -25,9 +23,9 @@ export const incomingCallTable: MachineTable = {
         'xstate.error.actor.0.incomingCall.handling': [{ target: 3, steps: ['@stopInvoke', 'recordError', 'sendError'] }],
       },
     },
-    { id: 'incomingCall.replied', path: ['replied'], final: true },
-    { id: 'incomingCall.failed', path: ['failed'], final: true },
-    { id: 'incomingCall.cancelled', path: ['cancelled'], final: true },
+    { path: ['replied'], final: true },
+    { path: ['failed'], final: true },
+    { path: ['cancelled'], final: true },
   ],
   invoke: { id: '0.incomingCall.handling', src: 'handler', input: 'handlerInput' },
 };
