@@ -54,7 +54,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * `clock` when given. Default: 30,000.
    */
   heartbeat?: number;
-  /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
+  /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call; Node only: the browser build throws a TypeError). */
   engine?: Engine;
   /** Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Default: 100 MiB (as `ws`). */
   maxPayload?: number;
