@@ -26,7 +26,8 @@ import {
   type SendLimitOptions,
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
-import { Peer } from './core/peer.js';
+import type { Peer } from './core/peer.js';
+import { ServerPeer } from './core/server-peer.js';
 import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
@@ -232,9 +233,9 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   });
   const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, onRequest: endpoint.handle });
 
-  const connections = new Set<Peer<ClientApi>>();
+  const connections = new Set<ServerPeer<ClientApi>>();
   listener.onConnection((transport, upgrade, address) => {
-    const peer = new Peer<ClientApi>({
+    const peer = new ServerPeer<ClientApi>({
       url: `client ${address}`,
       connection: { transport: 'ws', ...upgrade },
       openTransport: () => transport,

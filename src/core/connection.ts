@@ -143,10 +143,13 @@ export abstract class Connection {
   /** One frame from the peer. */
   protected abstract onFrame(text: string): void;
   protected abstract onBinaryFrame(): void;
-  /** The channel says no one listens on `subject` for the call `id` (NATS's 503). */
-  protected abstract onNoResponders(id: string, subject: string): void;
-  /** The channel failed the call `id` without an answer (HTTP status, network error); `reason` makes its error. */
-  protected abstract onCallFailed(id: string, reason: () => Error): void;
+  /** The channel says no one listens on `subject` for the call `id` (NATS's 503): the NATS client's (nats-client.ts); no other channel says it. */
+  protected onNoResponders(_id: string, _subject: string): void {}
+  /**
+   * The channel failed the call `id` without an answer (HTTP status, network error); `reason` makes its error: the
+   * HTTP client's (http-client.ts); no other channel does it.
+   */
+  protected onCallFailed(_id: string, _reason: () => Error): void {}
 
   // ── The connection machine's actions: each asks for its handler, run once the step is done.
 

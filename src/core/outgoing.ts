@@ -19,7 +19,7 @@ import { callLogic, type CallContext, type CallEvent, type CallInput, type CallS
 import { CancelBatcher } from './cancel-batcher.js';
 import { callTable } from '../engine/generated/call.table.js';
 import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
-import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from '../errors.js';
+import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError } from '../errors.js';
 import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { SettledIds } from './settled-ids.js';
@@ -222,20 +222,16 @@ export class OutgoingCalls {
     return undefined;
   }
 
-  /** The channel says no one listens on `subject`: the call fails now, not at its deadline. */
-  failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
+  /**
+   * The channel failed the call `id` without an answer (NATS's no responders, an HTTP status, a network
+   * error): it fails now, not at its deadline, with the error `reason` makes of its method. Returns why it
+   * matched no call, as for a response (nothing is made then), or undefined when a call took it.
+   */
+  fail(id: string, reason: (method: string) => Error): UnmatchedReason | undefined {
     const call = this.pending.get(id);
     if (!call) return this.settledIds.reasonFor(id);
-    call.actor.send({ type: 'response.error', error: new NoRespondersError(call.actor.context.method, subject) });
+    call.actor.send({ type: 'response.error', error: reason(call.actor.context.method) });
     return undefined;
-  }
-
-  /**
-   * The transport failed the call `id` without an answer (HTTP status, network error): it fails with the
-   * error `reason` makes, unless it settled already (then nothing is made).
-   */
-  failCall(id: string, reason: () => Error): void {
-    this.pending.get(id)?.actor.send({ type: 'response.error', error: reason() });
   }
 
   /** `writeRequest` (the call enters `sent`): hands its frame to the send queue, which writes it now. */
