@@ -29,48 +29,9 @@
  * owner provides (`callMachine.provide({ actions })`).
  */
 import { assign, setup, stateIn } from 'xstate';
+import { callLogic, type CallContext, type CallEvent, type CallInput, type CallOutput, type CallStatus } from './call.logic.js';
 
-export interface CallInput {
-  /** Correlation id carried by the request and its response. */
-  id: string;
-  method: string;
-  params?: unknown;
-  /** Milliseconds from creation until the call times out. */
-  timeout: number;
-  /** Whether the call may be written at once: the connection is open and has room for it (if not, it waits in `queued`). */
-  sendNow: boolean;
-  /** The caller marked the call safe to run twice: a connection lost after it was written re-sends it instead of failing it. */
-  retry?: boolean;
-}
-
-export interface CallContext extends CallInput {
-  result?: unknown;
-  /** Why the call failed: the remote error object, or the local cause. */
-  error?: unknown;
-}
-
-export type CallEvent =
-  | { type: 'call.release' }
-  | { type: 'connection.lost'; error: unknown }
-  | { type: 'request.written' }
-  | { type: 'request.writeFailed'; error: unknown }
-  | { type: 'response.result'; result: unknown }
-  | { type: 'response.error'; error: unknown }
-  | { type: 'connection.closed'; error: unknown }
-  | { type: 'call.cancel'; reason?: unknown };
-
-export type CallStatus = 'resolved' | 'failed' | 'timedOut' | 'cancelled';
-
-export interface CallOutput {
-  status: CallStatus;
-  result?: unknown;
-  error?: unknown;
-}
-
-/** The machine's output in a final state: what the caller receives. */
-function outputFor(status: CallStatus) {
-  return ({ context }: { context: CallContext }): CallOutput => ({ status, result: context.result, error: context.error });
-}
+export type { CallContext, CallEvent, CallInput, CallOutput, CallStatus } from './call.logic.js';
 
 export const callMachine = setup({
   types: {
@@ -86,42 +47,26 @@ export const callMachine = setup({
     notifyPeerOfCancel: () => {},
     /** Settles the caller's promise from the final state. Provided by the owner. */
     settleCaller: (_, _params: { status: CallStatus }) => {},
-    recordResult: assign({
-      result: ({ event }) => (event.type === 'response.result' ? event.result : undefined),
-    }),
-    recordError: assign({
-      error: ({ event }) => {
-        switch (event.type) {
-          case 'response.error':
-          case 'request.writeFailed':
-          case 'connection.closed':
-          case 'connection.lost':
-            return event.error;
-          case 'call.cancel':
-            return event.reason;
-          default:
-            return undefined;
-        }
-      },
-    }),
+    recordResult: assign(callLogic.assign.recordResult),
+    recordError: assign(callLogic.assign.recordError),
     /** Back to waiting: the call is written again only when released. */
-    holdForRelease: assign({ sendNow: false }),
+    holdForRelease: assign(callLogic.assign.holdForRelease),
   },
   guards: {
-    mayBeSentNow: ({ context }) => context.sendNow,
+    mayBeSentNow: callLogic.guards.mayBeSentNow,
     /** The caller opted in to a re-send after a lost connection (an idempotent call). */
-    mayRetry: ({ context }) => context.retry === true,
+    mayRetry: callLogic.guards.mayRetry,
     /** Still waiting for the connection: the peer has never seen the request. */
     isQueued: stateIn({ pending: 'queued' }),
   },
   delays: {
-    callTimeout: ({ context }) => context.timeout,
+    callTimeout: callLogic.delays.callTimeout,
   },
 }).createMachine({
   id: 'call',
-  context: ({ input }) => ({ ...input }),
+  context: callLogic.fns.context,
   // The machine's output is that of the final state it ends in.
-  output: ({ event }) => event.output as CallOutput,
+  output: callLogic.fns.output,
   initial: 'pending',
   states: {
     pending: {
@@ -183,26 +128,26 @@ export const callMachine = setup({
       description: 'The response carried a result.',
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'resolved' } },
-      output: outputFor('resolved'),
+      output: callLogic.fns.resolvedOutput,
     },
     failed: {
       description:
         'The peer answered with an error, the write failed, or the connection closed (or was lost, for a call not marked retry).',
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'failed' } },
-      output: outputFor('failed'),
+      output: callLogic.fns.failedOutput,
     },
     timedOut: {
       description: 'No response within the timeout; a late response will be reported as unmatched.',
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'timedOut' } },
-      output: outputFor('timedOut'),
+      output: callLogic.fns.timedOutOutput,
     },
     cancelled: {
       description: "Aborted through the caller's signal.",
       type: 'final',
       entry: { type: 'settleCaller', params: { status: 'cancelled' } },
-      output: outputFor('cancelled'),
+      output: callLogic.fns.cancelledOutput,
     },
   },
 });

@@ -24,65 +24,10 @@
  * owner provides.
  */
 import { assign, setup } from 'xstate';
+import { connectionLogic, type ConnectionContext, type ConnectionEvent, type ConnectionInput } from './connection.logic.js';
 
-export interface ConnectionInput {
-  /** Where the connection goes, for display (a ws:// URL, or the peer's address on a server). */
-  url: string;
-  /** True when the transport is already open (a server-side socket). */
-  alreadyOpen?: boolean;
-  /** How to reconnect when the transport is lost; none: a lost transport closes the connection. */
-  reconnect?: ReconnectPolicy;
-}
-
-/** When and how often to try again after the transport is lost or fails to open. */
-export interface ReconnectPolicy {
-  /** Delay before the first attempt, in ms. */
-  initialDelay: number;
-  /** Longest delay between attempts, in ms. */
-  maxDelay: number;
-  /** Each delay is the previous one times this. */
-  factor: number;
-  /** Fraction of each delay that is random (0: none; 0.5: between half and all of it). */
-  jitter: number;
-  /** Failed attempts in a row before giving up and closing. */
-  maxAttempts: number;
-}
-
-/**
- * The delay before attempt number `attempt` (1 for the first): exponential,
- * capped at `maxDelay`, with the random `sample` (in [0, 1)) taking off up to
- * `jitter` of it so that clients dropped together do not return together.
- */
-export function backoffDelay(policy: ReconnectPolicy, attempt: number, sample: number): number {
-  const delay = Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (attempt - 1));
-  return Math.round(delay * (1 - policy.jitter * sample));
-}
-
-export interface ConnectionContext {
-  url: string;
-  alreadyOpen: boolean;
-  /** Close code of the socket once closed (1006 when it dropped without a close frame). */
-  closeCode?: number;
-  closeReason?: string;
-  /** The transport error that ended the connection, if one did. */
-  error?: unknown;
-  /** True when the local side asked to close. */
-  closedLocally: boolean;
-  reconnect: ReconnectPolicy | undefined;
-  /** How many transports have been opened or tried: each one is an epoch. */
-  epoch: number;
-  /** Failed attempts since the connection was last open. */
-  attempt: number;
-  /** The delay before the next attempt, in ms. */
-  retryDelay: number;
-}
-
-export type ConnectionEvent =
-  | { type: 'transport.opened' }
-  | { type: 'transport.closed'; code: number; reason: string }
-  | { type: 'transport.error'; error: unknown }
-  | { type: 'message.received'; data: string }
-  | { type: 'connection.close'; code?: number; reason?: string };
+export { backoffDelay } from './connection.logic.js';
+export type { ConnectionContext, ConnectionEvent, ConnectionInput, ReconnectPolicy } from './connection.logic.js';
 
 export const connectionMachine = setup({
   types: {
@@ -99,49 +44,33 @@ export const connectionMachine = setup({
     closeTransport: () => {},
     /** The connection ends for good: the owner stops the heartbeat, rejects `ready` if it never opened, fails every pending call and cancels every incoming one, at once. Provided by the owner. */
     reportClosing: () => {},
-    recordClose: assign({
-      closeCode: ({ event, context }) => (event.type === 'transport.closed' ? event.code : context.closeCode),
-      closeReason: ({ event, context }) => (event.type === 'transport.closed' ? event.reason : context.closeReason),
-    }),
-    recordError: assign({
-      error: ({ event, context }) => (event.type === 'transport.error' ? event.error : context.error),
-    }),
+    recordClose: assign(connectionLogic.assign.recordClose),
+    recordError: assign(connectionLogic.assign.recordError),
     /** Tells the owner's listeners that the connection is closed. Provided by the owner. */
     reportClosed: () => {},
-    markClosedLocally: assign({ closedLocally: true }),
+    markClosedLocally: assign(connectionLogic.assign.markClosedLocally),
     /** Opens the epoch's transport (on a server, hands over the accepted socket). Provided by the owner. */
     openTransport: () => {},
-    beginEpoch: assign({ epoch: ({ context }) => context.epoch + 1, error: undefined }),
+    beginEpoch: assign(connectionLogic.assign.beginEpoch),
     /** Counts the failed attempt and draws the delay before the next one. */
-    planReconnect: assign(({ context }) => {
-      const attempt = context.attempt + 1;
-      return { attempt, retryDelay: backoffDelay(context.reconnect!, attempt, Math.random()) };
-    }),
-    resetAttempts: assign({ attempt: 0 }),
+    planReconnect: assign(connectionLogic.assign.planReconnect),
+    resetAttempts: assign(connectionLogic.assign.resetAttempts),
     /** The open transport is lost and will be replaced: the owner fails the calls written on it (retry ones wait again) and cancels incoming ones. Provided by the owner. */
     reportLoss: () => {},
     /** Tells the owner's listeners that a new attempt comes after `retryDelay`. Provided by the owner. */
     reportReconnecting: () => {},
   },
   guards: {
-    isAlreadyOpen: ({ context }) => context.alreadyOpen,
+    isAlreadyOpen: connectionLogic.guards.isAlreadyOpen,
     /** Reconnecting is on and has not used up its attempts. */
-    mayReconnect: ({ context }) => context.reconnect !== undefined && context.attempt < context.reconnect.maxAttempts,
+    mayReconnect: connectionLogic.guards.mayReconnect,
   },
   delays: {
-    reconnectDelay: ({ context }) => context.retryDelay,
+    reconnectDelay: connectionLogic.delays.reconnectDelay,
   },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => ({
-    url: input.url,
-    alreadyOpen: input.alreadyOpen ?? false,
-    closedLocally: false,
-    reconnect: input.reconnect,
-    epoch: 0,
-    attempt: 0,
-    retryDelay: 0,
-  }),
+  context: connectionLogic.fns.context,
   initial: 'connecting',
   states: {
     connecting: {

@@ -13,28 +13,15 @@
  * provides; the machine itself does no I/O.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import {
+  incomingCallLogic,
+  type HandlerInput,
+  type IncomingCallContext,
+  type IncomingCallEvent,
+  type IncomingCallInput,
+} from './incomingCall.logic.js';
 
-export interface IncomingCallInput {
-  id: string | number;
-  method: string;
-  params?: unknown;
-}
-
-export interface IncomingCallContext extends IncomingCallInput {
-  result?: unknown;
-  /** What the handler threw (any value, even undefined). */
-  error?: unknown;
-  /** Why the call failed, once it has. */
-  failure?: 'methodNotFound' | 'handlerThrew';
-}
-
-export interface HandlerInput {
-  method: string;
-  params: unknown;
-  id: string | number;
-}
-
-export type IncomingCallEvent = { type: 'call.cancel'; reason?: unknown } | { type: 'connection.closed'; error?: unknown };
+export type { HandlerInput, IncomingCallContext, IncomingCallEvent, IncomingCallInput } from './incomingCall.logic.js';
 
 export const incomingCallMachine = setup({
   types: {
@@ -53,9 +40,11 @@ export const incomingCallMachine = setup({
     sendError: () => {},
     /** Answers a request its caller cancelled with -32800 (RequestCancelled), as LSP servers do. Provided by the owner. */
     sendCancelled: () => {},
-    recordResult: assign({ result: (_, params: { output: unknown }) => params.output }),
-    recordError: assign({ error: (_, params: { error: unknown }) => params.error, failure: 'handlerThrew' as const }),
-    recordMethodNotFound: assign({ failure: 'methodNotFound' as const }),
+    /** Keeps what the handler returned (the invoke's done event). */
+    recordResult: assign(incomingCallLogic.assign.recordResult),
+    /** Keeps what the handler threw (the invoke's error event). */
+    recordError: assign(incomingCallLogic.assign.recordError),
+    recordMethodNotFound: assign(incomingCallLogic.assign.recordMethodNotFound),
   },
   guards: {
     /** Whether the method exists among the responder's own methods. Provided by the owner. */
@@ -63,7 +52,7 @@ export const incomingCallMachine = setup({
   },
 }).createMachine({
   id: 'incomingCall',
-  context: ({ input }) => ({ ...input }),
+  context: incomingCallLogic.fns.context,
   initial: 'received',
   states: {
     received: {
@@ -77,14 +66,14 @@ export const incomingCallMachine = setup({
       description: "The method's handler runs; its signal aborts if the call is cancelled or the connection closes.",
       invoke: {
         src: 'handler',
-        input: ({ context }) => ({ method: context.method, params: context.params, id: context.id }),
+        input: incomingCallLogic.fns.handlerInput,
         onDone: {
           target: 'replied',
-          actions: { type: 'recordResult', params: ({ event }) => ({ output: event.output }) },
+          actions: 'recordResult',
         },
         onError: {
           target: 'failed',
-          actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+          actions: 'recordError',
         },
       },
       on: {

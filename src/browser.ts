@@ -43,12 +43,17 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   for (const [name, why] of REFUSED) {
     if (options[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
   }
+  if (options.engine === 'xstate')
+    throw new TypeError(
+      "options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",
+    );
   if (!globalWebSocket()) throw new TypeError('the browser build of callstate needs a global WebSocket');
   return new Peer<Api>({
     ...common,
     openTransport: () => BrowserWsTransport.connect(url, { handshakeTimeout }),
     reconnect,
     alreadyOpen: false,
+    xstate: undefined,
   });
 }
 

@@ -57,7 +57,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * `clock` when given. Default: 30,000.
    */
   heartbeat?: number;
-  /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
+  /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call; Node only: the browser build throws a TypeError). */
   engine?: Engine;
   /**
    * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Over HTTP,
@@ -128,7 +128,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
 
 /** What every transport's client shares, resolved from `ClientOptions`. */
 export interface ResolvedClientOptions {
-  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect'>;
+  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect' | 'xstate'>;
   reconnect: ReconnectPolicy | undefined;
   handshakeTimeout: number;
   maxPayload: number;

@@ -9,6 +9,7 @@ import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
 import { connectHttp } from './http-client.js';
 import { connectNats } from './nats-client.js';
+import { XSTATE } from './engine/xstate.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { isHttpUrl, isNatsUrl, validateHeaders, validateTls, validateUrl } from './validate.js';
@@ -31,7 +32,10 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
   if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
-  const { common, reconnect, handshakeTimeout, maxPayload } = resolveClientOptions(url, options);
+  const resolved = resolveClientOptions(url, options);
+  const { reconnect, handshakeTimeout, maxPayload } = resolved;
+  // The Node build runs the connection actor on XState, and offers it to the calls (engine: 'xstate', inspection).
+  const common = { ...resolved.common, xstate: XSTATE };
 
   // The transport seam: nats:// goes to the responders of a subject, http:// to fetch, anything else is a WebSocket.
   if (isNatsUrl(url)) {

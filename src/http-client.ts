@@ -37,6 +37,11 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
   }
 
+  /** The POST failed without an answer to the call (HTTP status, network error): it fails now, unless it settled already. */
+  protected override onCallFailed(id: string, reason: () => Error): void {
+    this.outgoing.fail(id, reason);
+  }
+
   /** As `Peer.on`, but `notification` throws `NotSupportedError`: a server cannot notify an HTTP client. */
   override on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
     if (event === 'notification') {

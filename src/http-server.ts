@@ -25,6 +25,7 @@ import { serverClosing } from './core/closing.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
 import type { Hooks } from './hooks.js';
 import { noPeer } from './core/no-peer.js';
+import { XSTATE } from './engine/xstate.js';
 import type { ResponderLimits } from './limits.js';
 import type { Id } from './protocol/jsonrpc.js';
 import {
@@ -131,6 +132,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
       engine: options.engine,
+      xstate: XSTATE,
       handlerTimeout: limits.handlerTimeout,
       clock: options.clock,
     });

@@ -4,7 +4,9 @@
  * cancellation, unmatched reports) over a NATS transport; what NATS adds is the
  * 503 status that says no responder is subscribed, turned into `NoRespondersError`.
  */
+import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
+import { NoRespondersError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
@@ -19,7 +21,7 @@ export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
 
 /**
  * A client of a NATS subject: a `Peer` over the NATS transport. A 503 status
- * fails its call at once with `NoRespondersError` (see `Peer`'s transport handlers).
+ * fails its call at once with `NoRespondersError`.
  */
 export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
   /** The service subject calls are published to. */
@@ -33,6 +35,12 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
+  }
+
+  /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */
+  protected override onNoResponders(id: string, subject: string): void {
+    const reason = this.outgoing.fail(id, (method) => new NoRespondersError(method, subject));
+    if (reason) this.inbound.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
   }
 }
 

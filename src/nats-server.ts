@@ -17,6 +17,7 @@ import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.j
 import { IncomingCalls } from './core/incoming.js';
 import { inFlightBusy } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
+import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
@@ -184,6 +185,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     inspect: options.inspect,
     exposeErrorStack: options.exposeErrorStack ?? false,
     engine,
+    xstate: XSTATE,
     handlerTimeout: limits.handlerTimeout,
     clock: options.clock,
   });

@@ -26,7 +26,9 @@ import {
   type SendLimitOptions,
 } from './limits.js';
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
-import { Peer } from './core/peer.js';
+import type { Peer } from './core/peer.js';
+import { ServerPeer } from './core/server-peer.js';
+import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
@@ -235,9 +237,9 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   });
   const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, onRequest: endpoint.handle });
 
-  const connections = new Set<Peer<ClientApi>>();
+  const connections = new Set<ServerPeer<ClientApi>>();
   listener.onConnection((transport, upgrade, address) => {
-    const peer = new Peer<ClientApi>({
+    const peer = new ServerPeer<ClientApi>({
       url: `client ${address}`,
       connection: { transport: 'ws', ...upgrade },
       openTransport: () => transport,
@@ -248,6 +250,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       inspect: options.inspect,
       clock: options.clock,
       engine,
+      xstate: XSTATE,
       heartbeat,
       alreadyOpen: true,
       exposeErrorStack: options.exposeErrorStack ?? false,

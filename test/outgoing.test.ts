@@ -21,6 +21,7 @@ function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClo
     clock,
     settledMemory: 100,
     engine: 'light',
+    xstate: undefined,
     maxInFlight: Infinity,
     maxQueued: 100,
     highWaterMark: 1024,
@@ -37,11 +38,11 @@ function calls(clock = new SimulatedClock()) {
   return { outgoing, start, clock, written };
 }
 
-describe('OutgoingCalls.failNoResponders', () => {
+describe('OutgoingCalls.fail (NATS: no responders)', () => {
   it('fails a pending call at once with NoRespondersError', async () => {
     const { outgoing, start } = calls();
     const call = settle(start('a'));
-    expect(outgoing.failNoResponders('a', 'math.v1')).toBeUndefined();
+    expect(outgoing.fail('a', (method) => new NoRespondersError(method, 'math.v1'))).toBeUndefined();
     const { error } = await call;
     expect(error).toBeInstanceOf(NoRespondersError);
     expect([error.code, error.method, error.subject]).toEqual(['ERR_NO_RESPONDERS', 'sum', 'math.v1']);
@@ -57,9 +58,10 @@ describe('OutgoingCalls.failNoResponders', () => {
     clock.increment(100);
     expect((await timedOut).error).toBeInstanceOf(TimeoutError);
 
-    expect(outgoing.failNoResponders('answered', 's')).toBe('duplicate');
-    expect(outgoing.failNoResponders('timedOut', 's')).toBe('late');
-    expect(outgoing.failNoResponders('never-made', 's')).toBe('unknown');
+    const noResponders = (method: string) => new NoRespondersError(method, 's');
+    expect(outgoing.fail('answered', noResponders)).toBe('duplicate');
+    expect(outgoing.fail('timedOut', noResponders)).toBe('late');
+    expect(outgoing.fail('never-made', noResponders)).toBe('unknown');
     expect(outgoing.route('answered', { result: 2 })).toBe('duplicate');
     expect(outgoing.route('timedOut', { result: 2 })).toBe('late');
   });

@@ -14,17 +14,16 @@
  *        ▲                            │                                    ▲
  *        └── waiting (reconnect) ◀────┴──────── transport.closed ──────────┘
  */
-import { createActor, type Actor } from 'xstate';
-import {
-  connectionMachine,
-  type ConnectionContext,
-  type ConnectionEvent,
-  type ReconnectPolicy,
-} from '../../machines/connection.machine.js';
+import type { Actor } from 'xstate';
+import { connectionLogic, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../../machines/connection.logic.js';
+import type { connectionMachine } from '../../machines/connection.machine.js';
 import { DISPATCH_STATES } from './dispatch-states.js';
 import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
 import { realTime } from '../engine/deadlines.js';
+import { connectionTable } from '../engine/generated/connection.table.js';
+import { lightRoot, type RootActor } from '../engine/root.js';
+import type { XStateEngine } from '../engine/runner.js';
 import type { ConnectionClosedError } from '../errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SendLimits } from '../limits.js';
@@ -50,14 +49,21 @@ export interface ConnectionOptions {
   heartbeat?: number;
   /** What the other end may make this one buffer for it. */
   send: SendLimits;
+  /** XState (the Node build): runs the connection actor and, with `engine: 'xstate'`, the calls. None in the browser build: all on the light engine. */
+  xstate: XStateEngine | undefined;
 }
 
 /** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export abstract class Connection {
-  /** The connection actor: its snapshot is the connection's state. */
+  /**
+   * The connection actor: its snapshot is the connection's state. An XState actor in Node; in the browser
+   * build, a light actor (the same `getSnapshot()`, `send()`, `id` and inspection events, no `subscribe`).
+   */
   readonly actor: Actor<typeof connectionMachine>;
+  /** The connection actor as this class steps and reads it, whichever engine runs it. */
+  private readonly root: RootActor<ConnectionContext, ConnectionEvent>;
   /** Resolves once the connection is open; rejects with `ConnectionClosedError` if it never opens. */
   readonly ready: Promise<void>;
   /** Resolves once the connection is closed, however it closed. */
@@ -107,18 +113,22 @@ export abstract class Connection {
         void this.closeLocally(this.dropped, 1008, PEER_NOT_READING);
       },
     );
-    this.actor = createActor(connectionMachine.provide({ actions: this.connectionActions() }), {
+    const root = {
       input: { url, alreadyOpen: settings.alreadyOpen, reconnect: settings.reconnect },
+      actions: this.connectionActions(),
       inspect: settings.inspect,
-      // Only when given: an explicit undefined would replace XState's own clock.
-      ...(settings.clock ? { clock: settings.clock } : {}),
-    });
+      clock: settings.clock,
+      // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
+      onTimer: () => this.afterStep(),
+    };
+    this.root = settings.xstate
+      ? settings.xstate.root<ConnectionContext, ConnectionEvent>('connection', root)
+      : lightRoot<ConnectionContext, ConnectionEvent>(connectionTable, connectionLogic, root);
+    this.actor = this.root.ref;
   }
 
   protected start(): void {
-    // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
-    this.actor.subscribe(() => this.afterStep());
-    this.actor.start();
+    this.root.start();
     this.afterStep();
   }
 
@@ -133,10 +143,13 @@ export abstract class Connection {
   /** One frame from the peer. */
   protected abstract onFrame(text: string): void;
   protected abstract onBinaryFrame(): void;
-  /** The channel says no one listens on `subject` for the call `id` (NATS's 503). */
-  protected abstract onNoResponders(id: string, subject: string): void;
-  /** The channel failed the call `id` without an answer (HTTP status, network error); `reason` makes its error. */
-  protected abstract onCallFailed(id: string, reason: () => Error): void;
+  /** The channel says no one listens on `subject` for the call `id` (NATS's 503): the NATS client's (nats-client.ts); no other channel says it. */
+  protected onNoResponders(_id: string, _subject: string): void {}
+  /**
+   * The channel failed the call `id` without an answer (HTTP status, network error); `reason` makes its error: the
+   * HTTP client's (http-client.ts); no other channel does it.
+   */
+  protected onCallFailed(_id: string, _reason: () => Error): void {}
 
   // ── The connection machine's actions: each asks for its handler, run once the step is done.
 
@@ -228,8 +241,8 @@ export abstract class Connection {
 
   /** The connection's lifecycle state. */
   get state(): ConnectionState {
-    const { value } = this.actor.getSnapshot();
-    return (typeof value === 'string' ? value : Object.keys(value)[0]) as ConnectionState;
+    const value = this.root.value;
+    return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
   }
 
   /** Whether the connection was lost and is waiting to reconnect, or reconnecting (`state` is `connecting`). */
@@ -306,7 +319,7 @@ export abstract class Connection {
 
   /** Why a call or notification made on a closing or closed connection fails at once. */
   protected notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
-    return notOpenError(this.settings.url, this.state, verb, method, this.actor.getSnapshot().context, this.closeError);
+    return notOpenError(this.settings.url, this.state, verb, method, this.root.context, this.closeError);
   }
 
   /** Drops the socket without a close handshake, failing pending calls with `error`. */
@@ -322,7 +335,7 @@ export abstract class Connection {
 
   /** Sends an event to the connection actor, then runs the handlers its actions asked for. */
   private step(event: ConnectionEvent): void {
-    this.actor.send(event);
+    this.root.send(event);
     this.afterStep();
   }
 

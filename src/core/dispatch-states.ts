@@ -1,8 +1,8 @@
 /**
- * Read off the connection machine once, at module load: the states in which a
- * frame from the peer needs no interpreter step.
+ * Read off the connection machine's table once, at module load: the states in
+ * which a frame from the peer needs no interpreter step.
  */
-import { connectionMachine } from '../../machines/connection.machine.js';
+import { connectionTable } from '../engine/generated/connection.table.js';
 
 /**
  * The connection states in which `message.received` does nothing but the
@@ -12,12 +12,12 @@ import { connectionMachine } from '../../machines/connection.machine.js';
  * attached, every frame still goes through the actor so that it shows.
  */
 export const DISPATCH_STATES: ReadonlySet<string> = new Set(
-  Object.entries(connectionMachine.root.states)
-    .filter(([, node]) => {
-      const transitions = node.transitions.get('message.received');
-      if (transitions?.length !== 1) return false;
+  connectionTable.states
+    .filter((state, index) => {
+      const transitions = state.on?.['message.received'];
+      if (state.path.length !== 1 || transitions?.length !== 1) return false;
       const [t] = transitions;
-      return !t!.target?.length && !t!.guard && t!.actions.length === 1 && t!.actions[0] === 'dispatchMessage';
+      return t!.target === index && t!.guard === undefined && t!.steps.length === 1 && t!.steps[0] === 'dispatchMessage';
     })
-    .map(([key]) => key),
+    .map((state) => state.path[0]!),
 );

@@ -5,14 +5,15 @@
  */
 import type { AnyActorRef } from 'xstate';
 import {
-  incomingCallMachine,
+  incomingCallLogic,
   type HandlerInput,
   type IncomingCallContext,
   type IncomingCallEvent,
   type IncomingCallInput,
-} from '../../machines/incomingCall.machine.js';
+} from '../../machines/incomingCall.logic.js';
 import { schedulerFor } from '../engine/deadlines.js';
-import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
+import { incomingCallTable } from '../engine/generated/incomingCall.table.js';
+import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
 import { RpcError } from '../errors.js';
 import type { Hooks } from '../hooks.js';
 import { encode, encodeResult, errorFrame, ErrorCodes, type ErrorObject, type Id, type RequestFrame } from '../protocol/jsonrpc.js';
@@ -51,6 +52,8 @@ export interface IncomingOptions {
   exposeErrorStack: boolean;
   /** Which interpreter runs each incoming call. */
   engine: Engine;
+  /** XState (Node build): for `engine: 'xstate'`, and for inspectors to see the machine. */
+  xstate: XStateEngine | undefined;
   /** Longest a handler may run, in ms, before its signal aborts and the caller gets -32001. Default: none. */
   handlerTimeout?: number;
   /** Clock of the handler timeouts (real time when none). */
@@ -63,9 +66,10 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 type IncomingContext = IncomingCallContext;
 
-/** The owner's side of the incoming-call machine, for both engines; the light table is compiled here, once. */
+/** The owner's side of the incoming-call machine, for both engines; the light table is loaded here, once. */
 const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEntry, IncomingContext, IncomingCallEvent>(
-  incomingCallMachine,
+  incomingCallTable,
+  incomingCallLogic,
   {
     guards: { hasMethod: (calls, context) => calls.hasMethod(context.method) },
     actors: { handler: (calls, { method, params, id }: HandlerInput, scope) => calls.runHandler(method, params, id, scope) },
@@ -90,6 +94,7 @@ export class IncomingCalls {
     this.handlerDeadlines = options.handlerTimeout === undefined ? undefined : schedulerFor(options.clock);
     this.actors = incomingRunner.create(options.engine, this, {
       inspect: options.inspect,
+      xstate: options.xstate,
       onDone: (_entry, actor) => this.finished(actor.context.id, actor.in(CANCELLED)),
     });
   }

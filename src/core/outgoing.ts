@@ -15,10 +15,11 @@
  * side of the machine below is written once for both.
  */
 import type { AnyActorRef } from 'xstate';
-import { callMachine, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../../machines/call.machine.js';
+import { callLogic, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../../machines/call.logic.js';
 import { CancelBatcher } from './cancel-batcher.js';
-import { defineRunner, type Actors, type RunningActor } from '../engine/runner.js';
-import { AbortError, CallstateError, ConnectionClosedError, NoRespondersError, RemoteError, TimeoutError } from '../errors.js';
+import { callTable } from '../engine/generated/call.table.js';
+import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
+import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError } from '../errors.js';
 import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { SettledIds } from './settled-ids.js';
@@ -39,8 +40,8 @@ interface PendingCall extends QueuedCall {
   site: Error | undefined;
 }
 
-/** The owner's side of the call machine, for both engines; the light table is compiled here, once. */
-const callRunner = defineRunner<CallInput, OutgoingCalls, PendingCall, CallContext, CallEvent>(callMachine, {
+/** The owner's side of the call machine, for both engines; the light table is loaded here, once. */
+const callRunner = defineRunner<CallInput, OutgoingCalls, PendingCall, CallContext, CallEvent>(callTable, callLogic, {
   actions: {
     writeRequest: (calls, call) => calls.writeRequest(call),
     notifyPeerOfCancel: (calls, _call, context) => calls.notifyPeerOfCancel(context.id),
@@ -66,6 +67,8 @@ export interface OutgoingOptions {
   settledMemory: number;
   /** Which interpreter runs each call. */
   engine: Engine;
+  /** XState (Node build): for `engine: 'xstate'`, and for inspectors to see the machine. */
+  xstate: XStateEngine | undefined;
   /** Most calls written and not yet settled; more wait in `queued`. */
   maxInFlight: number;
   /** Most calls and notifications waiting in the line; more reject with `QueueFullError`. */
@@ -94,7 +97,7 @@ export class OutgoingCalls {
     this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
     this.settledIds = new SettledIds(options.settledMemory);
     this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
-    this.actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock });
+    this.actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock, xstate: options.xstate });
   }
 
   /** Reported as every call actor's parent to inspectors (light engine). */
@@ -219,20 +222,16 @@ export class OutgoingCalls {
     return undefined;
   }
 
-  /** The channel says no one listens on `subject`: the call fails now, not at its deadline. */
-  failNoResponders(id: string, subject: string): UnmatchedReason | undefined {
+  /**
+   * The channel failed the call `id` without an answer (NATS's no responders, an HTTP status, a network
+   * error): it fails now, not at its deadline, with the error `reason` makes of its method. Returns why it
+   * matched no call, as for a response (nothing is made then), or undefined when a call took it.
+   */
+  fail(id: string, reason: (method: string) => Error): UnmatchedReason | undefined {
     const call = this.pending.get(id);
     if (!call) return this.settledIds.reasonFor(id);
-    call.actor.send({ type: 'response.error', error: new NoRespondersError(call.actor.context.method, subject) });
+    call.actor.send({ type: 'response.error', error: reason(call.actor.context.method) });
     return undefined;
-  }
-
-  /**
-   * The transport failed the call `id` without an answer (HTTP status, network error): it fails with the
-   * error `reason` makes, unless it settled already (then nothing is made).
-   */
-  failCall(id: string, reason: () => Error): void {
-    this.pending.get(id)?.actor.send({ type: 'response.error', error: reason() });
   }
 
   /** `writeRequest` (the call enters `sent`): hands its frame to the send queue, which writes it now. */

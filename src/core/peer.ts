@@ -8,7 +8,6 @@
  */
 import { nanoid } from 'nanoid';
 import { callProxy } from './call-proxy.js';
-import { serverClosing } from './closing.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
 import { ProtocolError, type ConnectionClosedError } from '../errors.js';
@@ -57,10 +56,10 @@ export interface PeerOptions extends ConnectionOptions {
 }
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection implements PeerApi<RemoteApi> {
-  private readonly outgoing: OutgoingCalls;
+  protected readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
   /** What the inbound dispatcher needs of this connection. */
-  private readonly inbound: InboundHost;
+  protected readonly inbound: InboundHost;
   private proxy: CallProxy<RemoteApi> | undefined;
 
   constructor(private readonly options: PeerOptions) {
@@ -73,6 +72,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       clock: options.clock,
       settledMemory: options.settledMemory,
       engine: options.engine,
+      xstate: options.xstate,
       maxInFlight: options.maxInFlight,
       maxQueued: options.maxQueued,
       highWaterMark: options.send.highWaterMark,
@@ -88,9 +88,10 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       inspect: options.inspect,
       exposeErrorStack: options.exposeErrorStack,
       engine: options.engine,
+      xstate: options.xstate,
       handlerTimeout: options.limits.handlerTimeout,
       clock: options.clock,
-      idle: () => this.idle?.(),
+      idle: () => this.onIdle(),
     });
     this.inbound = this.inboundHost();
     this.outgoing.parent = this.actor;
@@ -110,24 +111,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   }
 
   private info: ConnectionInfo | undefined;
-  /** Set once the server drains: new requests are refused (-32000, server closing). */
-  private draining = false;
-  /** Called when the last incoming call ends, while draining. */
-  private idle: (() => void) | undefined;
 
-  /**
-   * Refuses new requests from now on (-32000, "server closing"); resolves once no incoming call
-   * runs any more (handlers answered, were cancelled, or the connection closed). Outgoing calls and
-   * their answers go on: a running handler may still call the other end.
-   */
-  stopAcceptingCalls(): Promise<void> {
-    this.draining = true;
-    if (this.incoming.size === 0 || this.state === 'closed') return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.idle = resolve;
-      void this.closed.then(resolve);
-    });
-  }
+  /** The last incoming call (or notification handler) running ended (a draining server waits for it: server-peer.ts). */
+  protected onIdle(): void {}
 
   // ── What the connection's life means for the calls.
 
@@ -158,17 +144,6 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const detail = 'binary frame: JSON-RPC travels in text frames';
     this.inbound.report('malformed', '', null, detail);
     if (this.state === 'open') this.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
-  }
-
-  /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */
-  protected onNoResponders(id: string, subject: string): void {
-    const reason = this.outgoing.failNoResponders(id, subject);
-    if (reason) this.inbound.report(reason, { id, status: 503 }, id, describeUnmatched(reason));
-  }
-
-  /** The channel failed the call without an answer (HTTP): it fails now, unless it settled already. */
-  protected onCallFailed(id: string, reason: () => Error): void {
-    this.outgoing.failCall(id, reason);
   }
 
   /** What the inbound dispatcher needs of this connection. */
@@ -203,8 +178,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   }
 
   /** Why a request is refused unrun by this connection's send buffer (-32000), or undefined. */
-  private busy(method: string): ErrorObject | undefined {
-    if (this.draining) return serverClosing(method);
+  protected busy(method: string): ErrorObject | undefined {
     if (!this.sendBufferFull) return undefined;
     const { highWaterMark } = this.options.send;
     const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;

@@ -8,8 +8,8 @@
  * `@xstate.snapshot`), with its parent, so the Stately inspector and
  * callstate's own page see each call as they would see an XState actor.
  */
-import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
-import { type CompiledMachine, type CompiledState, type CompiledTransition, type InvokeScope } from './compile.js';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent, Observer } from 'xstate';
+import type { CompiledMachine, CompiledState, CompiledTransition, InvokeScope } from './load.js';
 import type { DeadlineEntry } from './deadlines.js';
 import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
 
@@ -33,6 +33,8 @@ export interface ActorScope<THost = unknown> {
   parent: AnyActorRef | undefined;
   /** Called once the actor reaches a final state. */
   onDone: ((actor: FlatActor<any, any>) => void) | undefined;
+  /** The XState machine its table was made from, for inspectors and snapshots (Node: `machines/`); else the table's own. */
+  machine?: AnyStateMachine | undefined;
 }
 
 let sessions = 0;
@@ -84,13 +86,20 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     }
   }
 
-  /** The machine it runs, as XState actors expose it (inspectors read `logic.config`). */
-  get logic() {
-    return this.compiled.machine;
+  /**
+   * The machine it runs, as XState actors expose it (inspectors read `logic.id` and `logic.config`). Without
+   * the XState machine at hand (the browser build), only its id: inspectors then show no definition.
+   */
+  get logic(): AnyStateMachine | { id: string } {
+    return this.machine ?? { id: this.compiled.id };
+  }
+
+  private get machine(): AnyStateMachine | undefined {
+    return this.scope.machine ?? this.compiled.machine;
   }
 
   get id(): string {
-    return this.sessionId ?? this.compiled.machine.id;
+    return this.sessionId ?? this.compiled.id;
   }
 
   private get rootId(): string {
@@ -156,13 +165,12 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   getSnapshot(): FlatSnapshot<TContext> {
     const state = this.state;
     const context = this.context;
-    const { machine } = this.compiled;
     const status = this.status;
     return makeSnapshot({
       status,
       output: status === 'done' ? this.output() : undefined,
       error: status === 'error' ? errors.get(this) : undefined,
-      machine,
+      machine: this.machine,
       context,
       state,
       can: (event) => this.wouldTransition(state, context, event),
@@ -214,7 +222,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   /** Takes eventless transitions until none is enabled. */
   private settleAlways(event: AnyEvent): void {
     for (let taken = 0; this.status === 'active' && this.state.always.length > 0; taken++) {
-      if (taken > 100) throw new Error(`machine "${this.compiled.machine.id}": eventless transitions loop`);
+      if (taken > 100) throw new Error(`machine "${this.compiled.id}": eventless transitions loop`);
       const t = this.state.always.find((c) => c.guard === undefined || c.guard(this, event));
       if (!t) return;
       this.apply(t, event);
@@ -252,7 +260,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   private output(): unknown {
     const { rootOutput } = this.compiled;
     const own = this.state.output?.({ context: this.context, event: { type: `xstate.done.state.${this.state.id}` }, self: this });
-    const doneEvent = { type: `xstate.done.state.${this.compiled.machine.id}`, output: own };
+    const doneEvent = { type: `xstate.done.state.${this.compiled.id}`, output: own };
     return rootOutput ? rootOutput({ context: this.context, event: doneEvent, self: this }) : own;
   }
 

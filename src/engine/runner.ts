@@ -1,27 +1,28 @@
 /**
  * One seam between an owner (the outgoing or incoming calls of a connection)
- * and the interpreter that runs its machine: the light engine (a transition
- * table compiled once, see `compile.ts`, run by `FlatActor`) or a full XState
- * actor. The owner writes each action, guard and promise actor once, as a
- * function of its host (the calls of one connection), the actor's owner data
- * (the pending call) and the context; it never asks which engine runs them,
- * as Go's net/rpc client never asks which codec it holds.
+ * and the interpreter that runs its machine: the light engine (the machine's
+ * generated table, loaded by `load.ts`, run by `FlatActor`) or a full XState
+ * actor (`xstate.ts`, given by the Node build only). The owner writes each
+ * action, guard and promise actor once, as a function of its host (the calls
+ * of one connection), the actor's owner data (the pending call) and the
+ * context; it never asks which engine runs them, as Go's net/rpc client never
+ * asks which codec it holds.
  *
- *   defineRunner(machine, impl)      once per module: compiles the light table
- *     .create(engine, host, opts)    once per connection: XState's logic is provided here
- *       .create(input, owner)        once per call: an actor, not yet started
+ *   defineRunner(table, logic, impl)  once per module: loads the light table
+ *     .create(engine, host, opts)     once per connection: XState's logic is provided here
+ *       .create(input, owner)         once per call: an actor, not yet started
  *
  * The light engine reaches the host through the actor's shared scope and the
  * owner through `actor.owner`, so a call costs no closure; XState's actions
  * find their owner through a WeakMap keyed by the actor, set before it starts.
  */
-import { createActor, fromPromise, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import type { Clock, Engine, InspectOption } from '../types.js';
 import { FlatActor, toInspectFunction, type ActorScope } from './actor.js';
-import { compileMachine, type CompiledMachine, type CompiledState, type StepActor } from './compile.js';
 import { schedulerFor } from './deadlines.js';
-
-type AnyEvent = { type: string; [key: string]: unknown };
+import { loadMachine, type CompiledMachine, type CompiledState, type MachineLogic, type StepActor } from './load.js';
+import type { MachineTable } from './table.js';
+import type { RootActor, RootOptions } from './root.js';
 
 /** The owner's side of a machine, written once for both engines. */
 export interface OwnerImplementations<THost, TOwner, TContext> {
@@ -57,6 +58,8 @@ export interface HostOptions<TOwner, TContext, TEvent> {
   clock?: Clock | undefined;
   /** Called once an actor reaches a final state. */
   onDone?: (owner: TOwner, actor: RunningActor<TContext, TEvent>) => void;
+  /** XState, for `engine: 'xstate'` and for inspectors to see the machines (the Node build gives it; the browser build has none). */
+  xstate?: XStateEngine | undefined;
 }
 
 /** What one host (the calls of one connection) makes its actors with. */
@@ -70,10 +73,30 @@ export interface Actors<TInput, TOwner, TContext, TEvent> {
 }
 
 export interface Runner<TInput, THost, TOwner, TContext, TEvent> {
-  readonly machine: AnyStateMachine;
+  /** The machine's id (`call`, `incomingCall`). */
+  readonly id: string;
   /** The state at `path` (dot-separated, below the root); throws for a path that is not an atomic state. */
   state(path: string): StateRef;
   create(engine: Engine, host: THost, options: HostOptions<TOwner, TContext, TEvent>): Actors<TInput, TOwner, TContext, TEvent>;
+}
+
+/**
+ * XState, as the Node build gives it to the engine (`xstate.ts`): the machines of machines/ by id, full
+ * XState actors for `engine: 'xstate'`, and the connection actor. The browser build has none, and
+ * bundles no XState.
+ */
+export interface XStateEngine {
+  /** The XState machine a table was generated from, by id. */
+  machine(id: string): AnyStateMachine;
+  /** Full XState actors of machine `id` for one host, with the owner's implementations. */
+  actors<TInput, THost, TOwner, TContext, TEvent>(
+    id: string,
+    impl: OwnerImplementations<THost, TOwner, TContext>,
+    host: THost,
+    options: HostOptions<TOwner, TContext, TEvent>,
+  ): Actors<TInput, TOwner, TContext, TEvent>;
+  /** A root actor of machine `id` (the connection) as an XState actor. */
+  root<TContext, TEvent>(id: string, options: RootOptions<TContext>): RootActor<TContext, TEvent>;
 }
 
 /** A light actor that answers `in` by identity of its compiled state. */
@@ -83,58 +106,44 @@ class LightActor<TContext, TOwner> extends FlatActor<TContext, TOwner> {
   }
 }
 
-/** An XState actor seen through `RunningActor`. */
-class XStateActor<TContext, TEvent> {
-  constructor(readonly actor: ReturnType<typeof createActor<AnyStateMachine>>) {}
-
-  start(): void {
-    this.actor.start();
-  }
-
-  send(event: TEvent): void {
-    this.actor.send(event as AnyEvent);
-  }
-
-  in(state: StateRef): boolean {
-    return this.actor.getSnapshot().matches(state.value as never);
-  }
-
-  get context(): TContext {
-    return this.actor.getSnapshot().context as TContext;
-  }
-}
-
-/** Compiles `machine` for the light engine now (call it at module load), and keeps `impl` for XState hosts. */
-export function defineRunner<TInput, THost, TOwner, TContext, TEvent = AnyEvent>(
-  machine: AnyStateMachine,
+/** Loads `table` for the light engine now (call it at module load) with the machine's `logic`, and keeps `impl` for XState hosts. */
+export function defineRunner<TInput, THost, TOwner, TContext, TEvent = { type: string }>(
+  table: MachineTable,
+  logic: MachineLogic,
   impl: OwnerImplementations<THost, TOwner, TContext>,
 ): Runner<TInput, THost, TOwner, TContext, TEvent> {
   const hostOf = (actor: StepActor) => actor.scope.host as THost;
-  const compiled: CompiledMachine = compileMachine<TContext>(machine, {
+  const compiled: CompiledMachine = loadMachine<TContext>(table, {
+    ...logic,
     actions: mapValues(
       impl.actions,
       (fn) =>
         ({ context, self }, params) =>
           fn(hostOf(self), self.owner as TOwner, context, params),
     ),
-    guards: mapValues(
-      impl.guards,
-      (fn) =>
-        ({ context, self }, params) =>
-          fn(hostOf(self), context, params),
-    ),
+    guards: {
+      ...logic.guards,
+      ...mapValues(
+        impl.guards,
+        (fn) =>
+          ({ context, self }, params) =>
+            fn(hostOf(self), context, params),
+      ),
+    },
     actors: mapValues(impl.actors, (fn) => (scope, self) => fn(hostOf(self), scope.input, scope)),
   });
 
   return {
-    machine,
+    id: table.id,
     state(path) {
-      const state = compiled.states.get(`${machine.id}.${path}`);
-      if (state === undefined) throw new Error(`machine "${machine.id}" has no atomic state "${path}"`);
+      const state = compiled.states.get(`${table.id}.${path}`);
+      if (state === undefined) throw new Error(`machine "${table.id}" has no atomic state "${path}"`);
       return { path, value: state.value, compiled: state };
     },
     create(engine, host, options) {
-      return engine === 'light' ? lightActors(compiled, host, options) : xstateActors(machine, impl, host, options);
+      if (engine === 'light') return lightActors(compiled, host, options);
+      if (!options.xstate) throw new TypeError("engine 'xstate' needs the Node build of callstate");
+      return options.xstate.actors(table.id, impl, host, options);
     },
   };
 }
@@ -151,6 +160,7 @@ function lightActors<TInput, THost, TOwner, TContext, TEvent>(
     inspect: toInspectFunction(options.inspect),
     parent: undefined,
     onDone: onDone === undefined ? undefined : (actor) => onDone(actor.owner as TOwner, actor as LightActor<TContext, TOwner> as never),
+    machine: options.xstate?.machine(compiled.id),
   };
   return {
     inspected: scope.inspect !== undefined,
@@ -164,48 +174,7 @@ function lightActors<TInput, THost, TOwner, TContext, TEvent>(
   };
 }
 
-function xstateActors<TInput, THost, TOwner, TContext, TEvent>(
-  machine: AnyStateMachine,
-  impl: OwnerImplementations<THost, TOwner, TContext>,
-  host: THost,
-  options: HostOptions<TOwner, TContext, TEvent>,
-): Actors<TInput, TOwner, TContext, TEvent> {
-  const owners = new WeakMap<object, TOwner>();
-  const ownerOf = (self: object) => owners.get(self) as TOwner;
-  const logic = machine.provide({
-    actions: mapValues(
-      impl.actions,
-      (fn) =>
-        ({ context, self }: any, params: unknown) =>
-          fn(host, ownerOf(self), context, params),
-    ),
-    guards: mapValues(
-      impl.guards,
-      (fn) =>
-        ({ context }: any, params: unknown) =>
-          fn(host, context, params),
-    ),
-    actors: mapValues(impl.actors, (fn) => fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args)))),
-  } as never);
-  // Only options that are given: an explicit undefined `clock` would replace XState's default.
-  const actorOptions: { inspect?: InspectOption; clock?: Clock } = {};
-  if (options.inspect) actorOptions.inspect = options.inspect;
-  if (options.clock) actorOptions.clock = options.clock;
-  const { onDone } = options;
-  return {
-    inspected: options.inspect !== undefined,
-    parent: undefined,
-    create(input, owner) {
-      const actor = createActor(logic, { input, ...actorOptions });
-      owners.set(actor, owner);
-      const running = new XStateActor<TContext, TEvent>(actor);
-      if (onDone) actor.subscribe({ complete: () => onDone(owner, running) });
-      return running;
-    },
-  };
-}
-
-function mapValues<A, B>(record: Record<string, A> | undefined, map: (value: A) => B): Record<string, B> | undefined {
+export function mapValues<A, B>(record: Record<string, A> | undefined, map: (value: A) => B): Record<string, B> | undefined {
   if (record === undefined) return undefined;
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]));
 }

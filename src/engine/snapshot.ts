@@ -4,7 +4,8 @@
  * of an event.
  */
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { matchesValue, type CompiledState } from './compile.js';
+import type { CompiledState } from './load.js';
+import { matchesValue } from './state-tree.js';
 
 type AnyEvent = { type: string; [key: string]: unknown };
 
@@ -30,10 +31,10 @@ export interface FlatSnapshot<TContext> {
   status: ActorStatus;
   output: unknown;
   error: unknown;
-  /** The XState machine the light actor was compiled from (without the owner's implementations). */
-  machine: AnyStateMachine;
+  /** The XState machine the light actor's table was made from (without the owner's implementations); undefined in the browser build, which has no XState. */
+  machine: AnyStateMachine | undefined;
   context: TContext;
-  /** XState's active state nodes: the root, then each ancestor of the atomic state, then the atomic state. */
+  /** XState's active state nodes: the root, then each ancestor of the atomic state, then the atomic state (none without the machine). */
   _nodes: readonly AnyStateNode[];
   value: unknown;
   tags: Set<string>;
@@ -65,7 +66,10 @@ interface NodesOf {
 }
 const nodesCache = new WeakMap<CompiledState, NodesOf>();
 
-function nodesOf(machine: AnyStateMachine, state: CompiledState): NodesOf {
+const NO_NODES: NodesOf = { nodes: [], tags: new Set() };
+
+function nodesOf(machine: AnyStateMachine | undefined, state: CompiledState): NodesOf {
+  if (machine === undefined) return NO_NODES;
   let found = nodesCache.get(state);
   if (found === undefined) {
     const nodes: AnyStateNode[] = [machine.root];
@@ -81,7 +85,7 @@ export interface SnapshotFields<TContext> {
   status: ActorStatus;
   output: unknown;
   error: unknown;
-  machine: AnyStateMachine;
+  machine: AnyStateMachine | undefined;
   context: TContext;
   state: CompiledState;
   can(event: AnyEvent): boolean;
@@ -118,7 +122,22 @@ export function makeSnapshot<TContext>({
 
 // The snapshot methods are shared, as XState's are, and read the snapshot they are called on.
 function snapshotMatches(this: FlatSnapshot<unknown>, value: unknown): boolean {
-  return matchesValue(this._nodes[this._nodes.length - 1]!.path, value);
+  return matchesValue(pathOf(this.value), value);
+}
+
+/** `{ pending: 'queued' }` → `['pending', 'queued']`. */
+function pathOf(value: unknown): string[] {
+  const path: string[] = [];
+  for (let v = value; v !== undefined;) {
+    if (typeof v === 'string') {
+      path.push(v);
+      break;
+    }
+    const [key, inner] = Object.entries(v as object)[0]!;
+    path.push(key);
+    v = inner;
+  }
+  return path;
 }
 function snapshotHasTag(this: FlatSnapshot<unknown>, tag: string): boolean {
   return this.tags.has(tag);

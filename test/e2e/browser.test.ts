@@ -122,6 +122,17 @@ describe('the browser build in headless Chromium', SLOW, () => {
     expect(files.filter((input) => /(^|\/)node_modules\/ws\/|^node:|dist\/src\/(index|client|server)\.js$/.test(input))).toEqual([]);
   });
 
+  it('bundles no XState: the machines run from their generated tables on the light engine', async () => {
+    const { inputs } = await bundleForBrowser("export { connect } from 'callstate';", fileURLToPath(new URL('../..', import.meta.url)));
+    const files = Object.keys(inputs);
+    expect(files.filter((input) => /node_modules\/xstate\/|\.machine\.js$|dist\/src\/engine\/(compile|xstate)\.js$/.test(input))).toEqual(
+      [],
+    );
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/src/engine/generated/call.table.js', 'dist/src/engine/generated/connection.table.js']),
+    );
+  });
+
   it('answers calls out of order, times one out, and aborts one up to the handler’s ctx.signal', async () => {
     const g = gates();
     server = await serve({ port: 0, host: '127.0.0.1', methods: { wait: g.handler } });
@@ -216,26 +227,40 @@ describe('the browser build in headless Chromium', SLOW, () => {
     await page.evaluate(() => (globalThis as any).client.close());
   });
 
-  it('runs calls on full XState actors (engine: xstate) and reports them to an inspect observer', async () => {
+  it('reports the connection and its calls, light actors, to an inspect observer', async () => {
     server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (params: unknown) => params } });
     const page = await openPage();
     const result = await page.evaluate(async (url) => {
       const types = new Set<string>();
+      const states: Record<string, unknown[]> = {};
       const client = (globalThis as any).callstate.connect(url, {
-        engine: 'xstate',
-        inspect: (event: { type: string }) => types.add(event.type),
+        inspect: (event: { type: string; actorRef: { logic: { id: string } }; snapshot?: { value: unknown } }) => {
+          types.add(event.type);
+          if (event.type !== '@xstate.snapshot') return;
+          // Each state once in a row (a frame routed through the open connection steps it without a change).
+          const seen = (states[event.actorRef.logic.id] ??= []);
+          if (JSON.stringify(seen.at(-1)) !== JSON.stringify(event.snapshot!.value)) seen.push(event.snapshot!.value);
+        },
       });
       const value = await client.request('echo', { n: 1 });
       await client.close();
-      return { value, types: [...types].sort() };
+      return { value, types: [...types].sort(), states, actor: client.actor.getSnapshot().value };
     }, server.url);
-    expect(result).toEqual({ value: { n: 1 }, types: expect.arrayContaining(['@xstate.actor', '@xstate.event', '@xstate.snapshot']) });
+    expect(result).toEqual({
+      value: { n: 1 },
+      types: ['@xstate.actor', '@xstate.event', '@xstate.snapshot'],
+      states: {
+        connection: [{ connecting: 'opening' }, 'open', 'closing', 'closed'],
+        call: [{ pending: 'queued' }, { pending: { inFlight: 'sent' } }, { pending: { inFlight: 'awaiting' } }, 'resolved'],
+      },
+      actor: 'closed',
+    });
   });
 
   it('refuses options a browser cannot honour with a TypeError', async () => {
     const page = await openPage();
     const refused = await page.evaluate(() =>
-      [{ headers: { a: 'b' } }, { maxPayload: 10 }, { subject: 's' }].map((options) => {
+      [{ headers: { a: 'b' } }, { maxPayload: 10 }, { subject: 's' }, { engine: 'xstate' }].map((options) => {
         try {
           (globalThis as any).callstate.connect('ws://127.0.0.1:1', options);
           return 'accepted';
@@ -248,6 +273,7 @@ describe('the browser build in headless Chromium', SLOW, () => {
       'TypeError: options.headers is not supported in the browser build: a browser sets the headers of the upgrade request itself',
       'TypeError: options.maxPayload is not supported in the browser build: a browser cannot refuse a frame at its header',
       'TypeError: options.subject is not supported in the browser build: NATS needs the Node build',
+      "TypeError: options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",
     ]);
   });
 

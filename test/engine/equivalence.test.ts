@@ -1,18 +1,28 @@
 /**
  * The light engine must behave exactly as XState on the same machine: every
- * path that `xstate/graph` generates over the call and incoming-call machines
- * is replayed on both, and the state after each event, the actions the owner
- * sees (with their params and the context they read), the final status and
- * the output must be the same.
+ * path that `xstate/graph` generates over the call, incoming-call and
+ * connection machines is replayed on XState (the machine) and on the light
+ * engine (its generated table in src/engine/generated/, with the machine's
+ * logic), and the state after each event, the actions the owner sees (with
+ * their params and the context they read), the final status and the output
+ * must be the same.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
+import { callLogic } from '../../machines/call.logic.js';
 import { callMachine, type CallInput } from '../../machines/call.machine.js';
+import { connectionLogic } from '../../machines/connection.logic.js';
+import { connectionMachine, type ConnectionInput } from '../../machines/connection.machine.js';
+import { incomingCallLogic } from '../../machines/incomingCall.logic.js';
 import { incomingCallMachine, type IncomingCallInput } from '../../machines/incomingCall.machine.js';
 import { FlatActor, type ActorScope } from '../../src/engine/actor.js';
-import { compileMachine } from '../../src/engine/compile.js';
 import { Deadlines } from '../../src/engine/deadlines.js';
+import { callTable } from '../../src/engine/generated/call.table.js';
+import { connectionTable } from '../../src/engine/generated/connection.table.js';
+import { incomingCallTable } from '../../src/engine/generated/incomingCall.table.js';
+import { loadMachine, type MachineLogic } from '../../src/engine/load.js';
+import type { MachineTable } from '../../src/engine/table.js';
 import { CALL_EVENTS } from '../fixtures/call-events.js';
 
 const HANDLER_ID = '0.incomingCall.handling';
@@ -69,9 +79,16 @@ function runXState(machine: AnyStateMachine, provided: Provide, input: unknown, 
   return ownEvents(trace, actor);
 }
 
-function runLight(machine: AnyStateMachine, provided: Provide, input: unknown, events: Event[]): Trace & { timersLeft: number } {
+function runLight(
+  table: MachineTable,
+  logic: MachineLogic,
+  provided: Provide,
+  input: unknown,
+  events: Event[],
+): Trace & { timersLeft: number } {
   const trace: Trace = { states: [], actions: [], output: undefined, inspected: [] };
-  const compiled = compileMachine(machine, provided(trace.actions));
+  const owner = provided(trace.actions);
+  const compiled = loadMachine(table, { ...logic, ...owner, guards: { ...logic.guards, ...owner.guards } });
   const clock = new SimulatedClock();
   const deadlines = new Deadlines({
     now: () => clock.now(),
@@ -112,10 +129,14 @@ const incomingEvents: Event[] = [
 interface Case {
   name: string;
   machine: AnyStateMachine;
+  table: MachineTable;
+  logic: MachineLogic;
   input: unknown;
   events: Event[];
   xstate: Provide;
   light: Provide;
+  /** How paths tell states apart (default: value and context); the connection's context (epochs, errors) would make them endless. */
+  serializeState?: (state: any) => string;
 }
 
 const callInput = (sendNow: boolean, retry: boolean): CallInput => ({
@@ -130,11 +151,39 @@ const callActions = ['writeRequest', 'notifyPeerOfCancel', 'settleCaller'];
 const incomingInput: IncomingCallInput = { id: 7, method: 'echo', params: { a: 1 } };
 const never = () => new Promise<never>(() => {});
 
+const connectionActions = [
+  'reportOpen',
+  'dispatchMessage',
+  'closeTransport',
+  'reportClosing',
+  'reportClosed',
+  'openTransport',
+  'reportLoss',
+  'reportReconnecting',
+];
+// No jitter: the backoff delay (in the context the actions read) is then the same on both engines.
+const policy = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 2 };
+const connectionInputs: Array<[string, ConnectionInput]> = [
+  ['client', { url: 'ws://x' }],
+  ['client, reconnect', { url: 'ws://x', reconnect: policy }],
+  ['server side, already open', { url: 'client 1', alreadyOpen: true }],
+];
+const connectionEvents: Event[] = [
+  { type: 'transport.opened' },
+  { type: 'transport.closed', code: 1006, reason: '' },
+  { type: 'transport.error', error: 'boom' },
+  { type: 'message.received', data: '{}' },
+  { type: 'connection.close', code: 1000 },
+  { type: 'xstate.after.reconnectDelay.connection.connecting.waiting' },
+];
+
 const cases: Case[] = [
   ...[false, true].flatMap((open) =>
     [false, true].map((retry) => ({
       name: `call (connection ${open ? 'open' : 'not open'} at start${retry ? ', retry' : ''})`,
       machine: callMachine,
+      table: callTable,
+      logic: callLogic,
       input: callInput(open, retry),
       events: callEvents,
       xstate: (actions: string[]) => ({ actions: recorder(callActions, actions) }),
@@ -144,25 +193,38 @@ const cases: Case[] = [
   ...[true, false].map((hasMethod) => ({
     name: `incomingCall (method ${hasMethod ? 'found' : 'missing'})`,
     machine: incomingCallMachine,
+    table: incomingCallTable,
+    logic: incomingCallLogic,
     input: incomingInput,
     events: incomingEvents,
     xstate: (actions: string[]) => ({
-      actions: recorder(['sendResult', 'sendError'], actions),
+      actions: recorder(['sendResult', 'sendError', 'sendCancelled'], actions),
       guards: { hasMethod: () => hasMethod },
       actors: { handler: fromPromise(never) },
     }),
     light: (actions: string[]) => ({
-      actions: recorder(['sendResult', 'sendError'], actions),
+      actions: recorder(['sendResult', 'sendError', 'sendCancelled'], actions),
       guards: { hasMethod: () => hasMethod },
       actors: { handler: never },
     }),
+  })),
+  ...connectionInputs.map(([name, input]) => ({
+    name: `connection (${name})`,
+    machine: connectionMachine,
+    table: connectionTable,
+    logic: connectionLogic,
+    input,
+    events: connectionEvents,
+    xstate: (actions: string[]) => ({ actions: recorder(connectionActions, actions) }),
+    light: (actions: string[]) => ({ actions: recorder(connectionActions, actions) }),
+    serializeState: (state: { value: unknown; context: { attempt: number } }) => `${JSON.stringify(state.value)} ${state.context.attempt}`,
   })),
 ];
 
 describe('light engine ≡ XState on every generated path', () => {
   for (const c of cases) {
     it(`${c.name}: same states, actions, outputs and inspection events`, () => {
-      const options = { input: c.input, events: c.events };
+      const options = { input: c.input, events: c.events, ...(c.serializeState ? { serializeState: c.serializeState } : {}) };
       const machine = c.machine.provide(c.xstate([]));
       const paths = [...getShortestPaths(machine, options), ...getSimplePaths(machine, options)];
       expect(paths.length).toBeGreaterThan(1);
@@ -170,7 +232,7 @@ describe('light engine ≡ XState on every generated path', () => {
       for (const path of paths) {
         const events = path.steps.slice(1).map((step) => step.event as Event);
         const expected = runXState(c.machine, c.xstate, c.input, events);
-        const actual = runLight(c.machine, c.light, c.input, events);
+        const actual = runLight(c.table, c.logic, c.light, c.input, events);
         expect({ ...actual, timersLeft: undefined }, `path ${events.map((e) => e.type).join(' → ')}`).toEqual({
           ...expected,
           timersLeft: undefined,
@@ -187,7 +249,7 @@ describe('light engine ≡ XState on every generated path', () => {
     const events = [{ type: 'response.result', result: 1 }, { type: 'call.release' }];
     const c = cases[0]!;
     const expected = runXState(c.machine, c.xstate, c.input, events);
-    const actual = runLight(c.machine, c.light, c.input, events);
+    const actual = runLight(c.table, c.logic, c.light, c.input, events);
     expect(actual.inspected).toEqual(expected.inspected);
     expect(actual.states.map((s) => s.value)).toEqual([{ pending: 'queued' }, { pending: 'queued' }, { pending: { inFlight: 'sent' } }]);
   });

@@ -5,14 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { callMachine, type CallContext, type CallEvent, type CallInput } from '../../machines/call.machine.js';
+import { callLogic, type CallContext, type CallEvent, type CallInput } from '../../machines/call.logic.js';
 import {
-  incomingCallMachine,
+  incomingCallLogic,
   type IncomingCallContext,
   type IncomingCallEvent,
   type IncomingCallInput,
-} from '../../machines/incomingCall.machine.js';
+} from '../../machines/incomingCall.logic.js';
+import { callTable } from '../../src/engine/generated/call.table.js';
+import { incomingCallTable } from '../../src/engine/generated/incomingCall.table.js';
 import { defineRunner } from '../../src/engine/runner.js';
+import { XSTATE } from '../../src/engine/xstate.js';
 
 interface Host {
   name: string;
@@ -22,7 +25,7 @@ interface Owner {
   label: string;
 }
 
-const calls = defineRunner<CallInput, Host, Owner, CallContext, CallEvent>(callMachine, {
+const calls = defineRunner<CallInput, Host, Owner, CallContext, CallEvent>(callTable, callLogic, {
   actions: {
     writeRequest: (host, owner, context) => host.seen.push(`${host.name} write ${owner.label} ${context.id}`),
     notifyPeerOfCancel: (host, owner, context) => host.seen.push(`${host.name} cancel ${owner.label} ${context.id}`),
@@ -33,26 +36,31 @@ const calls = defineRunner<CallInput, Host, Owner, CallContext, CallEvent>(callM
 const QUEUED = calls.state('pending.queued');
 const AWAITING = calls.state('pending.inFlight.awaiting');
 
-const incoming = defineRunner<IncomingCallInput, Host, Owner, IncomingCallContext, IncomingCallEvent>(incomingCallMachine, {
-  guards: { hasMethod: (host, context) => host.seen.push(`${host.name} has ${context.method}`) > 0 },
-  actors: {
-    handler: (host, input: { method: string; params: unknown }, scope) => {
-      host.seen.push(`${host.name} run ${input.method} ${JSON.stringify(input.params)} signal ${scope.signal.aborted}`);
-      return Promise.resolve('answer');
+const incoming = defineRunner<IncomingCallInput, Host, Owner, IncomingCallContext, IncomingCallEvent>(
+  incomingCallTable,
+  incomingCallLogic,
+  {
+    guards: { hasMethod: (host, context) => host.seen.push(`${host.name} has ${context.method}`) > 0 },
+    actors: {
+      handler: (host, input: { method: string; params: unknown }, scope) => {
+        host.seen.push(`${host.name} run ${input.method} ${JSON.stringify(input.params)} signal ${scope.signal.aborted}`);
+        return Promise.resolve('answer');
+      },
+    },
+    actions: {
+      sendResult: (host, owner, context) => host.seen.push(`${host.name} result ${owner.label} ${JSON.stringify(context.result)}`),
+      sendError: (host, owner) => host.seen.push(`${host.name} error ${owner.label}`),
+      sendCancelled: (host, owner) => host.seen.push(`${host.name} cancelled ${owner.label}`),
     },
   },
-  actions: {
-    sendResult: (host, owner, context) => host.seen.push(`${host.name} result ${owner.label} ${JSON.stringify(context.result)}`),
-    sendError: (host, owner) => host.seen.push(`${host.name} error ${owner.label}`),
-  },
-});
+);
 const CANCELLED = incoming.state('cancelled');
 
 describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine) => {
   it('runs the owner actions with their host, owner, context and params, and tells states apart', () => {
     const host: Host = { name: 'conn', seen: [] };
     const clock = new SimulatedClock();
-    const actors = calls.create(engine, host, { clock });
+    const actors = calls.create(engine, host, { clock, xstate: XSTATE });
     const queued = actors.create({ id: 'q', method: 'm', timeout: 100, sendNow: false }, { label: 'first' });
     const sent = actors.create({ id: 's', method: 'm', timeout: 100, sendNow: true }, { label: 'second' });
     queued.start();
@@ -69,6 +77,7 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
     const host: Host = { name: 'conn', seen: [] };
     const done: string[] = [];
     const actors = incoming.create(engine, host, {
+      xstate: XSTATE,
       onDone: (owner, actor) => done.push(`${owner.label} ${actor.in(CANCELLED) ? 'cancelled' : 'ended'}`),
     });
     const answered = actors.create({ id: 1, method: 'echo', params: [1] }, { label: 'a' });
@@ -79,6 +88,7 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
     await new Promise((resolve) => setImmediate(resolve));
     // XState starts an invoked actor once the step is over, the light engine within it: the order across actors differs.
     expect([...host.seen].sort()).toEqual([
+      'conn cancelled b',
       'conn has echo',
       'conn has echo',
       'conn result a "answer"',
@@ -92,5 +102,17 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
 describe('defineRunner', () => {
   it('refuses a state path that is not an atomic state of the machine', () => {
     expect(() => calls.state('pending')).toThrow('machine "call" has no atomic state "pending"');
+  });
+
+  it('refuses, when the table loads, an action the table names and nobody implements', () => {
+    expect(() => defineRunner(callTable, callLogic, { actions: { writeRequest: () => {}, settleCaller: () => {} } })).toThrow(
+      'machine "call": action "notifyPeerOfCancel" without implementation',
+    );
+  });
+
+  it("refuses engine 'xstate' without XState (the browser build)", () => {
+    expect(() => calls.create('xstate', { name: 'conn', seen: [] }, {})).toThrow(
+      new TypeError("engine 'xstate' needs the Node build of callstate"),
+    );
   });
 });

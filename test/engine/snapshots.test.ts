@@ -113,7 +113,7 @@ describe('light snapshots carry what XState snapshots carry', () => {
           const expected = xstate.getSnapshot();
           const actual = light.getSnapshot();
           expect(actual.machine, where).toBe(c.machine);
-          expect(actual.machine.id, where).toBe(c.machine.id);
+          expect(actual.machine!.id, where).toBe(c.machine.id);
           expect(actual.value, where).toEqual(expected.value);
           expect(json(actual), where).toEqual(json(expected));
           expect(Object.keys(actual), where).toEqual(Object.keys(expected));

@@ -1,0 +1,107 @@
+/**
+ * The connection machine's own logic (context, assignments, guards, delays) as
+ * plain functions, importable without XState: `connection.machine.ts` hands them
+ * to `setup()`, and the light engine's generated table (`src/engine/generated/`)
+ * names them, so the browser build runs the machine without bundling XState.
+ */
+export interface ConnectionInput {
+  /** Where the connection goes, for display (a ws:// URL, or the peer's address on a server). */
+  url: string;
+  /** True when the transport is already open (a server-side socket). */
+  alreadyOpen?: boolean;
+  /** How to reconnect when the transport is lost; none: a lost transport closes the connection. */
+  reconnect?: ReconnectPolicy;
+}
+
+/** When and how often to try again after the transport is lost or fails to open. */
+export interface ReconnectPolicy {
+  /** Delay before the first attempt, in ms. */
+  initialDelay: number;
+  /** Longest delay between attempts, in ms. */
+  maxDelay: number;
+  /** Each delay is the previous one times this. */
+  factor: number;
+  /** Fraction of each delay that is random (0: none; 0.5: between half and all of it). */
+  jitter: number;
+  /** Failed attempts in a row before giving up and closing. */
+  maxAttempts: number;
+}
+
+/**
+ * The delay before attempt number `attempt` (1 for the first): exponential,
+ * capped at `maxDelay`, with the random `sample` (in [0, 1)) taking off up to
+ * `jitter` of it so that clients dropped together do not return together.
+ */
+export function backoffDelay(policy: ReconnectPolicy, attempt: number, sample: number): number {
+  const delay = Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (attempt - 1));
+  return Math.round(delay * (1 - policy.jitter * sample));
+}
+
+export interface ConnectionContext {
+  url: string;
+  alreadyOpen: boolean;
+  /** Close code of the socket once closed (1006 when it dropped without a close frame). */
+  closeCode?: number;
+  closeReason?: string;
+  /** The transport error that ended the connection, if one did. */
+  error?: unknown;
+  /** True when the local side asked to close. */
+  closedLocally: boolean;
+  reconnect: ReconnectPolicy | undefined;
+  /** How many transports have been opened or tried: each one is an epoch. */
+  epoch: number;
+  /** Failed attempts since the connection was last open. */
+  attempt: number;
+  /** The delay before the next attempt, in ms. */
+  retryDelay: number;
+}
+
+export type ConnectionEvent =
+  | { type: 'transport.opened' }
+  | { type: 'transport.closed'; code: number; reason: string }
+  | { type: 'transport.error'; error: unknown }
+  | { type: 'message.received'; data: string }
+  | { type: 'connection.close'; code?: number; reason?: string };
+
+interface Args {
+  context: ConnectionContext;
+  event: ConnectionEvent;
+}
+
+export const connectionLogic = {
+  assign: {
+    recordClose: ({ event, context }: Args) => ({
+      closeCode: event.type === 'transport.closed' ? event.code : context.closeCode,
+      closeReason: event.type === 'transport.closed' ? event.reason : context.closeReason,
+    }),
+    recordError: ({ event, context }: Args) => ({ error: event.type === 'transport.error' ? event.error : context.error }),
+    markClosedLocally: () => ({ closedLocally: true }),
+    beginEpoch: ({ context }: Args) => ({ epoch: context.epoch + 1, error: undefined }),
+    /** Counts the failed attempt and draws the delay before the next one. */
+    planReconnect: ({ context }: Args) => {
+      const attempt = context.attempt + 1;
+      return { attempt, retryDelay: backoffDelay(context.reconnect!, attempt, Math.random()) };
+    },
+    resetAttempts: () => ({ attempt: 0 }),
+  },
+  guards: {
+    isAlreadyOpen: ({ context }: { context: ConnectionContext }) => context.alreadyOpen,
+    /** Reconnecting is on and has not used up its attempts. */
+    mayReconnect: ({ context }: { context: ConnectionContext }) =>
+      context.reconnect !== undefined && context.attempt < context.reconnect.maxAttempts,
+  },
+  delays: {
+    reconnectDelay: ({ context }: { context: ConnectionContext }) => context.retryDelay,
+  },
+  fns: {
+    context: ({ input }: { input: ConnectionInput }): ConnectionContext => ({
+      url: input.url,
+      alreadyOpen: input.alreadyOpen ?? false,
+      closedLocally: false,
+      reconnect: input.reconnect,
+      epoch: 0,
+      attempt: 0,
+      retryDelay: 0,
+    }),
+  },
+};

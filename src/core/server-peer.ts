@@ -1,0 +1,38 @@
+/**
+ * A server's end of one WebSocket connection: a `Peer` that can drain, for
+ * `server.close({ drain })`. Apart from `Peer` so that a client (the browser
+ * build above all) carries none of it.
+ */
+import type { ErrorObject } from '../protocol/jsonrpc.js';
+import type { AnyApi, UntypedApi } from '../types.js';
+import { serverClosing } from './closing.js';
+import { Peer } from './peer.js';
+
+export class ServerPeer<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
+  /** Set once the server drains: new requests are refused (-32000, server closing). */
+  private draining = false;
+  /** Called when the last incoming call ends, while draining. */
+  private idle: (() => void) | undefined;
+
+  /**
+   * Refuses new requests from now on (-32000, "server closing"); resolves once no incoming call
+   * runs any more (handlers answered, were cancelled, or the connection closed). Outgoing calls and
+   * their answers go on: a running handler may still call the other end.
+   */
+  stopAcceptingCalls(): Promise<void> {
+    this.draining = true;
+    if (this.handlingCalls === 0 || this.state === 'closed') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.idle = resolve;
+      void this.closed.then(resolve);
+    });
+  }
+
+  protected override onIdle(): void {
+    this.idle?.();
+  }
+
+  protected override busy(method: string): ErrorObject | undefined {
+    return this.draining ? serverClosing(method) : super.busy(method);
+  }
+}

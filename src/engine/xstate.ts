@@ -1,0 +1,109 @@
+/**
+ * XState for the engine, in the Node build only (`XSTATE`, given to every
+ * connection by the Node entries): the machines of machines/ by id, each call
+ * as a full XState actor (`engine: 'xstate'`, root actors in a map by id, never
+ * children of the connection), and the connection actor. The browser build
+ * never imports this file, so it bundles no XState.
+ */
+import { createActor, fromPromise, type AnyStateMachine } from 'xstate';
+import { callMachine } from '../../machines/call.machine.js';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import { incomingCallMachine } from '../../machines/incomingCall.machine.js';
+import type { Clock, InspectOption } from '../types.js';
+import type { RootActor } from './root.js';
+import { mapValues, type RunningActor, type StateRef, type XStateEngine } from './runner.js';
+
+type AnyEvent = { type: string; [key: string]: unknown };
+
+const MACHINES: Record<string, AnyStateMachine> = {
+  call: callMachine,
+  connection: connectionMachine,
+  incomingCall: incomingCallMachine,
+};
+
+/** An XState actor seen through `RunningActor`. */
+class XStateActor<TContext, TEvent> implements RunningActor<TContext, TEvent> {
+  constructor(readonly actor: ReturnType<typeof createActor<AnyStateMachine>>) {}
+
+  start(): void {
+    this.actor.start();
+  }
+
+  send(event: TEvent): void {
+    this.actor.send(event as AnyEvent);
+  }
+
+  in(state: StateRef): boolean {
+    return this.actor.getSnapshot().matches(state.value as never);
+  }
+
+  get context(): TContext {
+    return this.actor.getSnapshot().context as TContext;
+  }
+}
+
+/** Only options that are given: an explicit undefined `clock` would replace XState's default. */
+function actorOptions(inspect: InspectOption, clock: Clock | undefined): { inspect?: InspectOption; clock?: Clock } {
+  const options: { inspect?: InspectOption; clock?: Clock } = {};
+  if (inspect) options.inspect = inspect;
+  if (clock) options.clock = clock;
+  return options;
+}
+
+export const XSTATE: XStateEngine = {
+  machine: (id) => MACHINES[id]!,
+
+  actors(id, impl, host, options) {
+    type Owner = Parameters<NonNullable<typeof options.onDone>>[0];
+    const owners = new WeakMap<object, Owner>();
+    const ownerOf = (self: object) => owners.get(self) as Owner;
+    const logic = MACHINES[id]!.provide({
+      actions: mapValues(
+        impl.actions,
+        (fn) =>
+          ({ context, self }: any, params: unknown) =>
+            fn(host, ownerOf(self), context, params),
+      ),
+      guards: mapValues(
+        impl.guards,
+        (fn) =>
+          ({ context }: any, params: unknown) =>
+            fn(host, context, params),
+      ),
+      actors: mapValues(impl.actors, (fn) => fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args)))),
+    } as never);
+    const given = actorOptions(options.inspect, options.clock);
+    const { onDone } = options;
+    return {
+      inspected: options.inspect !== undefined,
+      parent: undefined,
+      create(input, owner) {
+        const actor = createActor(logic, { input, ...given });
+        owners.set(actor, owner);
+        const running = new XStateActor<any, any>(actor);
+        if (onDone) actor.subscribe({ complete: () => onDone(owner, running) });
+        return running;
+      },
+    };
+  },
+
+  root<TContext, TEvent>(id: string, options: Parameters<XStateEngine['root']>[1]): RootActor<TContext, TEvent> {
+    const actor = createActor(MACHINES[id]!.provide({ actions: options.actions } as never), {
+      input: options.input,
+      ...actorOptions(options.inspect, options.clock),
+    });
+    // A delayed transition (the reconnect backoff) happens without a send of the owner's.
+    actor.subscribe(() => options.onTimer());
+    return {
+      ref: actor,
+      start: () => void actor.start(),
+      send: (event) => actor.send(event as AnyEvent),
+      get value() {
+        return actor.getSnapshot().value;
+      },
+      get context() {
+        return actor.getSnapshot().context as TContext;
+      },
+    };
+  },
+};
