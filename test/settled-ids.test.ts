@@ -10,11 +10,10 @@ describe('SettledIds', () => {
     expect([ids.reasonFor('a'), ids.reasonFor('b'), ids.reasonFor('c')]).toEqual(['duplicate', 'late', 'unknown']);
   });
 
-  it('remembers at least the last `capacity` ids, in generations, and forgets older ones whole', () => {
+  it('remembers at least the last `capacity` ids, in two generations, and forgets older ones whole', () => {
     const ids = new SettledIds(3);
     for (const id of ['1', '2', '3', '4', '5', '6', '7']) ids.remember(id, 'answered');
-    // Generations of 3 ids, two of them kept: '1'–'3' filled the first, '4'–'6' the second; '7' started a third,
-    // which dropped the first.
+    // '1'–'3' filled the first generation, '4'–'6' the second and dropped the first; '7' starts a third.
     expect(['1', '2', '3', '4', '5', '6', '7'].map((id) => ids.reasonFor(id))).toEqual([
       'unknown',
       'unknown',
@@ -26,15 +25,22 @@ describe('SettledIds', () => {
     ]);
   });
 
-  it('keeps generations small for a large capacity, and still remembers the last `capacity` ids', () => {
+  it('remembers the last `capacity` ids of a large capacity, and at most twice as many', () => {
     const capacity = 10_000;
     const ids = new SettledIds(capacity);
     const total = 25_000;
     for (let i = 0; i < total; i++) ids.remember(`id${i}`, i % 2 === 0 ? 'answered' : 'abandoned');
     for (let i = total - capacity; i < total; i++) expect(ids.reasonFor(`id${i}`)).toBe(i % 2 === 0 ? 'duplicate' : 'late');
-    // At most one generation (1,024 ids) more than the capacity.
-    expect(ids.reasonFor(`id${total - capacity - 1_025}`)).toBe('unknown');
-    expect(ids.reasonFor('id0')).toBe('unknown');
+    for (let i = 0; i < total - 2 * capacity; i += 7) expect(ids.reasonFor(`id${i}`)).toBe('unknown');
+    // Ids never remembered, however alike, are unknown.
+    for (let i = total; i < total + 10_000; i++) expect(ids.reasonFor(`id${i}`)).toBe('unknown');
+  });
+
+  it('remembers an id again with its latest ending', () => {
+    const ids = new SettledIds(10);
+    ids.remember('a', 'abandoned');
+    ids.remember('a', 'answered');
+    expect(ids.reasonFor('a')).toBe('duplicate');
   });
 
   it('remembers nothing with capacity 0', () => {
