@@ -226,6 +226,49 @@ function countedEntry(name: string, expired: string[], reads: { count: number })
   };
 }
 
+describe('Deadlines: chains that empty', () => {
+  /** The keys `Deadlines` keeps of each duration's chain (a private field, read to check that it stays bounded). */
+  const tailKeys = (deadlines: Deadlines) => (deadlines as unknown as { tails: Map<number, unknown> }).tails.size;
+
+  it('keeps the key of a chain that empties (no Map table remade per call), and a new head on it still expires on time', () => {
+    const clock = manualTime();
+    const deadlines = new Deadlines(clock.time);
+    const expired: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const e = entry(`e${i}`, expired);
+      deadlines.add(e, 500);
+      deadlines.remove(e);
+    }
+    expect(tailKeys(deadlines)).toBe(1);
+    deadlines.add(entry('late', expired), 500);
+    deadlines.add(entry('later', expired), 500);
+    clock.advance(499);
+    expect(expired).toEqual([]);
+    clock.advance(1);
+    expect(expired).toEqual(['late', 'later']);
+    expect(deadlines.size).toBe(0);
+  });
+
+  it('sweeps the keys of empty chains once more than 64 pile up (timeouts that all differ)', () => {
+    const clock = manualTime();
+    const deadlines = new Deadlines(clock.time);
+    const expired: string[] = [];
+    let most = 0;
+    for (let i = 0; i < 1000; i++) {
+      const e = entry(`e${i}`, expired);
+      deadlines.add(e, 1000 + i);
+      deadlines.remove(e);
+      most = Math.max(most, tailKeys(deadlines));
+    }
+    expect(most).toBeLessThanOrEqual(65);
+    // Expiry is unchanged: two live chains among swept and kept keys.
+    deadlines.add(entry('a', expired), 1010);
+    deadlines.add(entry('b', expired), 1005);
+    clock.advance(1010);
+    expect(expired).toEqual(['b', 'a']);
+  });
+});
+
 describe('Deadlines: cost with many distinct durations', () => {
   it('examines O(log n) entries to add, remove or expire one of n deadlines with distinct durations', () => {
     const n = 1024;
