@@ -28,8 +28,12 @@ export class Fifo<T> {
       this.items = [];
       this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      // Drop the consumed prefix once it is most of the array.
-      this.items = this.items.slice(this.head);
+      // Drop the consumed prefix once it is most of the array. The old array is emptied too: it may have been
+      // promoted to the old generation, where, dead but not yet collected, it would keep the items still queued
+      // (and all they reference) alive through every scavenge until the next full GC.
+      const rest = this.items.slice(this.head);
+      this.items.length = 0;
+      this.items = rest;
       this.head = 0;
     }
     return item;
