@@ -28,6 +28,7 @@ import {
   type ResponderLimits,
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
+import { IdTable } from './core/id-table.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type {
   AnyApi,
@@ -158,7 +159,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   const events = new Emitter<NatsServerEvents>();
   /** Reply subject of each single request in flight, by id. */
-  const replies = new Map<Id, string>();
+  const replies = new IdTable<string>(); // not a Map: see core/id-table.ts
   /** The reply subject of the frame being dispatched. */
   let replySubject: string | undefined;
   let link: NatsResponderLink | undefined;

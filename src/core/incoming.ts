@@ -20,6 +20,7 @@ import { encode, encodeResult, errorFrame, ErrorCodes, type ErrorObject, type Id
 import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
 import type { BatchReply } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
+import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
 import { Context, invoke, type AnyMethod } from './invoke.js';
 import { inFlightBusy } from './refusals.js';
@@ -83,7 +84,8 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
 const CANCELLED = incomingRunner.state('cancelled');
 
 export class IncomingCalls {
-  private readonly inFlight = new Map<Id, IncomingEntry>();
+  /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
+  private readonly inFlight = new IdTable<IncomingEntry>();
   /** Handlers run by notifications: aborted with the connection; counted in `size`. */
   private readonly notifications = new Set<AbortController>();
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
@@ -143,7 +145,7 @@ export class IncomingCalls {
 
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
-    for (const entry of [...this.inFlight.values()]) entry.actor.send({ type: 'connection.closed' });
+    for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
     for (const controller of [...this.notifications]) controller.abort();
   }
 

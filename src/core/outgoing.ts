@@ -22,6 +22,7 @@ import { defineRunner, type Actors, type RunningActor, type XStateEngine } from 
 import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError } from '../errors.js';
 import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
+import { IdTable } from './id-table.js';
 import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
 
@@ -82,7 +83,8 @@ export interface OutgoingOptions {
 }
 
 export class OutgoingCalls {
-  private readonly pending = new Map<string, PendingCall>();
+  /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
+  private readonly pending = new IdTable<PendingCall>();
   private readonly queue: SendQueue<PendingCall>;
   private readonly settledIds: SettledIds;
   private readonly cancels: CancelBatcher;
@@ -183,7 +185,7 @@ export class OutgoingCalls {
   lost(error: ConnectionClosedError): void {
     this.queue.lost();
     const back: PendingCall[] = [];
-    for (const call of [...this.pending.values()]) {
+    for (const call of this.pending.values()) {
       // A call in line is the one waiting in `queued`: it was never written on the lost transport.
       if (this.queue.isWaiting(call) || call.settled) continue;
       call.actor.send({ type: 'connection.lost', error });
@@ -195,7 +197,7 @@ export class OutgoingCalls {
   /** Fails every pending call with the same error; what waits in line is dropped. */
   failAll(error: ConnectionClosedError): void {
     this.queue.close();
-    for (const call of [...this.pending.values()]) call.actor.send({ type: 'connection.closed', error });
+    for (const call of this.pending.values()) call.actor.send({ type: 'connection.closed', error });
   }
 
   /**

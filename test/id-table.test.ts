@@ -1,0 +1,71 @@
+/** The table of calls by id: a Map's answers for every kind of JSON-RPC id, hostile names included. */
+import { describe, expect, it } from 'vitest';
+import { IdTable } from '../src/core/id-table.js';
+
+describe('IdTable', () => {
+  it('keeps string and number ids apart, as a Map does', () => {
+    const table = new IdTable<string>();
+    table.set('1', 'string one');
+    table.set(1, 'number one');
+    table.set(1.5, 'one and a half');
+    table.set(-7, 'minus seven');
+    expect([table.get('1'), table.get(1), table.get(1.5), table.get(-7), table.get('1.5'), table.get(2)]).toEqual([
+      'string one',
+      'number one',
+      'one and a half',
+      'minus seven',
+      undefined,
+      undefined,
+    ]);
+    expect(table.size).toBe(4);
+    expect(table.delete('1')).toBe(true);
+    expect([table.has('1'), table.has(1), table.size]).toEqual([false, true, 3]);
+  });
+
+  it('treats names that objects inherit, and __proto__, as ordinary ids', () => {
+    const table = new IdTable<number>();
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', ''];
+    for (const name of names) expect(table.get(name)).toBeUndefined();
+    names.forEach((name, i) => table.set(name, i));
+    expect(names.map((name) => table.get(name))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(table.size).toBe(names.length);
+    expect(table.values()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const name of names) expect(table.delete(name)).toBe(true);
+    expect([table.size, table.values()]).toEqual([0, []]);
+  });
+
+  it('counts an id set twice once, and a delete of an absent id changes nothing', () => {
+    const table = new IdTable<string>();
+    table.set('a', 'first');
+    table.set('a', 'second');
+    expect([table.size, table.get('a')]).toEqual([1, 'second']);
+    expect([table.delete('b'), table.delete(3), table.size]).toEqual([false, false, 1]);
+    expect([table.delete('a'), table.delete('a'), table.size]).toEqual([true, false, 0]);
+  });
+
+  it('lists values in insertion order (array-index ids first), as a copy safe to change the table under', () => {
+    const table = new IdTable<string>();
+    for (const id of ['x', 'b', 'a']) table.set(id, id);
+    table.set(2, 'two');
+    table.set(1, 'one');
+    const values = table.values();
+    for (const id of ['x', 'b', 'a']) table.delete(id);
+    expect(values).toEqual(['one', 'two', 'x', 'b', 'a']);
+    expect(table.values()).toEqual(['one', 'two']);
+  });
+
+  it('stays right through heavy churn, as calls come and go', () => {
+    const table = new IdTable<number>();
+    const live = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      table.set(`id${i}`, i);
+      live.set(`id${i}`, i);
+      if (i % 3 !== 0) {
+        const old = `id${i - (i % 50)}`;
+        expect(table.delete(old)).toBe(live.delete(old));
+      }
+    }
+    expect(table.size).toBe(live.size);
+    expect(table.values()).toEqual([...live.values()]);
+  });
+});
