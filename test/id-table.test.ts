@@ -43,15 +43,15 @@ describe('IdTable', () => {
     expect([table.delete('a'), table.delete('a'), table.size]).toEqual([true, false, 0]);
   });
 
-  it('lists values in insertion order (array-index ids first), as a copy safe to change the table under', () => {
+  it('lists values in insertion order, as a copy safe to change the table under', () => {
     const table = new IdTable<string>();
     for (const id of ['x', 'b', 'a']) table.set(id, id);
     table.set(2, 'two');
     table.set(1, 'one');
     const values = table.values();
     for (const id of ['x', 'b', 'a']) table.delete(id);
-    expect(values).toEqual(['one', 'two', 'x', 'b', 'a']);
-    expect(table.values()).toEqual(['one', 'two']);
+    expect(values).toEqual(['x', 'b', 'a', 'two', 'one']);
+    expect(table.values()).toEqual(['two', 'one']);
   });
 
   it('stays right through heavy churn, as calls come and go', () => {
@@ -67,5 +67,23 @@ describe('IdTable', () => {
     }
     expect(table.size).toBe(live.size);
     expect(table.values()).toEqual([...live.values()]);
+  });
+
+  it('grows to 100,000 entries and back, keeping order and finding every id, numbers and strings alike', () => {
+    const table = new IdTable<number>();
+    const ids: (string | number)[] = [];
+    for (let i = 0; i < 100_000; i++) ids.push(i % 4 === 0 ? i : i % 4 === 1 ? -i / 8 : i % 4 === 2 ? `${i}` : `id-${i}`);
+    ids.forEach((id, i) => table.set(id, i));
+    expect(table.size).toBe(ids.length);
+    expect(ids.every((id, i) => table.get(id) === i)).toBe(true);
+    // Number 4 and string '4' are different ids.
+    expect([table.get(4), table.get('4'), table.get('6'), table.get(6)]).toEqual([4, undefined, 6, undefined]);
+    for (let i = 0; i < ids.length; i += 2) table.delete(ids[i]!);
+    expect(table.values()).toEqual(ids.map((_, i) => i).filter((i) => i % 2 === 1));
+    for (let i = 1; i < ids.length; i += 2) expect(table.delete(ids[i]!)).toBe(true);
+    expect([table.size, table.values()]).toEqual([0, []]);
+    table.set('again', 1);
+    table.clear();
+    expect([table.size, table.get('again')]).toEqual([0, undefined]);
   });
 });
