@@ -1,8 +1,9 @@
 /**
  * Calls by JSON-RPC id, for the tables that gain and lose an entry with every
  * call (the outgoing calls awaiting an answer, the incoming calls being
- * handled): a `Map`'s interface over an open-addressing hash table in two
- * plain arrays (ids and values, linear probing, deleted slots marked).
+ * handled): a `Map`'s interface over entries kept in insertion order in two
+ * arrays (ids and values; deleted ones marked until the next rebuild) and an
+ * open-addressing hash index of their positions (an `Int32Array`, linear probing).
  *
  * Why not a `Map` (issue 16): V8 rehashes a Map's table into a new one every
  * few inserts when keys come and go (deleted entries hold their slots until a
@@ -14,8 +15,9 @@
  * second that was most of what a callstate client and server promoted (a raw
  * `ws` client with a Map of pending calls promotes 120–160 KB a scavenge, 34
  * KB without), a young generation V8 then grew to its largest, and GC pauses
- * four times raw's. Here the arrays are replaced only when the table grows,
- * shrinks or is cleared of deleted slots, and nothing links old arrays to new.
+ * four times raw's. Here the arrays are replaced only when the table is
+ * rebuilt (grown or shrunk; deleted entries are dropped in place), and nothing
+ * links old arrays to new.
  * (A null-prototype dictionary object avoids the links too, but a lookup by a
  * string fresh from `JSON.parse` must first find its interned copy: three
  * times slower.)
@@ -24,30 +26,29 @@
  * them). `values()` lists entries in insertion order.
  */
 
-/** Marks a slot whose entry was deleted: probing goes on past it. */
+/** Marks an entry that was deleted: its index slot still leads probing on past it. */
 const DELETED = Symbol('deleted');
 const MIN_CAPACITY = 16;
+const EMPTY = -1;
 
 type Id = string | number;
 
 export class IdTable<V> {
-  private ids: (Id | typeof DELETED | undefined)[] = new Array(MIN_CAPACITY).fill(undefined);
-  private entries: (V | undefined)[] = new Array(MIN_CAPACITY).fill(undefined);
-  /** When each entry was set (a count): `values()` lists them in that order. */
-  private order: number[] = new Array(MIN_CAPACITY).fill(0);
+  /** Entries in insertion order, deleted ones marked until the next rebuild. */
+  private readonly ids: (Id | typeof DELETED)[] = [];
+  private readonly entries: (V | undefined)[] = [];
+  /** The hash index: for each slot, the position of an entry in `ids` (linear probing), or EMPTY. */
+  private index = new Int32Array(MIN_CAPACITY).fill(EMPTY);
   private mask = MIN_CAPACITY - 1;
   private count = 0;
-  /** Slots taken by entries or marked deleted. */
-  private used = 0;
-  private sets = 0;
 
   get size(): number {
     return this.count;
   }
 
   get(id: Id): V | undefined {
-    const slot = this.find(id);
-    return slot < 0 ? undefined : this.entries[slot];
+    const at = this.find(id);
+    return at < 0 ? undefined : this.entries[at];
   }
 
   has(id: Id): boolean {
@@ -61,86 +62,82 @@ export class IdTable<V> {
       this.entries[found] = value;
       return;
     }
-    if ((this.used + 1) * 2 > this.mask + 1) this.resize();
-    const { ids, mask } = this;
-    let slot = hash(id) & mask;
-    // The first free or deleted slot on the probe path (`find` has shown `id` is not further on).
-    while (ids[slot] !== undefined && ids[slot] !== DELETED) slot = (slot + 1) & mask;
-    if (ids[slot] === undefined) this.used++;
-    ids[slot] = id;
-    this.entries[slot] = value;
-    this.order[slot] = this.sets++;
+    // Every entry made since the last rebuild, deleted or not, holds an index slot: at most half of them.
+    if ((this.ids.length + 1) * 2 > this.mask + 1) this.rebuild();
+    this.place(id, this.ids.length);
+    this.ids.push(id);
+    this.entries.push(value);
     this.count++;
   }
 
   /** Removes the entry of `id`; returns whether there was one. */
   delete(id: Id): boolean {
-    const slot = this.find(id);
-    if (slot < 0) return false;
-    this.ids[slot] = DELETED;
-    this.entries[slot] = undefined;
+    const at = this.find(id);
+    if (at < 0) return false;
+    this.ids[at] = DELETED;
+    this.entries[at] = undefined;
     this.count--;
     return true;
   }
 
   /** Removes every entry. */
   clear(): void {
+    this.ids.length = 0;
+    this.entries.length = 0;
+    this.count = 0;
     this.allocate(MIN_CAPACITY);
   }
 
   /** The entries' values in insertion order, copied: the table may change while the caller goes through them. */
   values(): V[] {
-    if (this.count === 0) return [];
-    const slots: number[] = [];
-    for (let slot = 0; slot <= this.mask; slot++) if (this.isEntry(slot)) slots.push(slot);
-    slots.sort((a, b) => this.order[a]! - this.order[b]!);
-    return slots.map((slot) => this.entries[slot]!);
+    const out: V[] = [];
+    if (this.count === 0) return out;
+    for (let at = 0; at < this.ids.length; at++) if (this.ids[at] !== DELETED) out.push(this.entries[at]!);
+    return out;
   }
 
-  private isEntry(slot: number): boolean {
-    const id = this.ids[slot];
-    return id !== undefined && id !== DELETED;
-  }
-
-  /** The slot of `id`, or -1. */
+  /** Where `id`'s entry is in `ids`, or -1. */
   private find(id: Id): number {
-    const { ids, mask } = this;
+    const { index, mask, ids } = this;
     let slot = hash(id) & mask;
     for (;;) {
-      const there = ids[slot];
-      if (there === id) return slot;
-      if (there === undefined) return -1;
+      const at = index[slot]!;
+      if (at === EMPTY) return -1;
+      if (ids[at] === id) return at;
       slot = (slot + 1) & mask;
     }
   }
 
-  /** New arrays sized for the entries (at most a quarter full), without deleted slots, in the same order. */
-  private resize(): void {
-    const { ids, entries, order } = this;
+  /** Points the first empty index slot on `id`'s probe path at `at`. */
+  private place(id: Id, at: number): void {
+    const { index, mask } = this;
+    let slot = hash(id) & mask;
+    while (index[slot] !== EMPTY) slot = (slot + 1) & mask;
+    index[slot] = at;
+  }
+
+  /** Drops the deleted entries (in place) and sizes the index for the rest, at most 40% full. */
+  private rebuild(): void {
     let capacity = MIN_CAPACITY;
-    while (capacity < (this.count + 1) * 4) capacity *= 2;
-    this.allocate(capacity);
-    const { mask } = this;
-    for (let old = 0; old < ids.length; old++) {
-      const id = ids[old];
-      if (id === undefined || id === DELETED) continue;
-      let slot = hash(id) & mask;
-      while (this.ids[slot] !== undefined) slot = (slot + 1) & mask;
-      this.ids[slot] = id;
-      this.entries[slot] = entries[old];
-      this.order[slot] = order[old]!;
-      this.count++;
-      this.used++;
+    while (capacity < (this.count + 1) * 2.5) capacity *= 2;
+    if (capacity === this.mask + 1) this.index.fill(EMPTY);
+    else this.allocate(capacity);
+    const { ids, entries } = this;
+    let kept = 0;
+    for (let at = 0; at < ids.length; at++) {
+      const id = ids[at]!;
+      if (id === DELETED) continue;
+      ids[kept] = id;
+      entries[kept] = entries[at];
+      this.place(id, kept++);
     }
+    ids.length = kept;
+    entries.length = kept;
   }
 
   private allocate(capacity: number): void {
-    this.ids = new Array(capacity).fill(undefined);
-    this.entries = new Array(capacity).fill(undefined);
-    this.order = new Array(capacity).fill(0);
+    this.index = new Int32Array(capacity).fill(EMPTY);
     this.mask = capacity - 1;
-    this.count = 0;
-    this.used = 0;
   }
 }
 
