@@ -86,8 +86,9 @@ const CANCELLED = incomingRunner.state('cancelled');
 export class IncomingCalls {
   /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
   private readonly inFlight = new IdTable<IncomingEntry>();
-  /** Handlers run by notifications: aborted with the connection; counted in `size`. */
-  private readonly notifications = new Set<AbortController>();
+  /** Handlers run by notifications, by a number of their own: aborted with the connection; counted in `size`. */
+  private readonly notifications = new IdTable<AbortController>();
+  private notificationsRun = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
   private readonly handlerDeadlines;
@@ -146,7 +147,7 @@ export class IncomingCalls {
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
     for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
-    for (const controller of [...this.notifications]) controller.abort();
+    for (const controller of this.notifications.values()) controller.abort();
   }
 
   /**
@@ -163,7 +164,8 @@ export class IncomingCalls {
       return;
     }
     const controller = new AbortController();
-    this.notifications.add(controller);
+    const key = ++this.notificationsRun;
+    this.notifications.set(key, controller);
     let deadline: HandlerDeadline | undefined;
     if (handlerTimeout !== undefined && this.handlerDeadlines !== undefined) {
       deadline = new HandlerDeadline(controller, method, handlerTimeout);
@@ -177,7 +179,7 @@ export class IncomingCalls {
         if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
       })
       .finally(() => {
-        this.notifications.delete(controller);
+        this.notifications.delete(key);
         if (deadline) this.handlerDeadlines?.remove(deadline);
         this.idleCheck();
       });
