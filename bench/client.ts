@@ -17,7 +17,7 @@ import type {
 import { measureMemory, measureScale, measureStorm } from './measure/capacity.js';
 import { closedLoop } from './measure/closed-loop.js';
 import { coldStart } from './measure/cold.js';
-import { openLoop } from './measure/open-loop.js';
+import { openLoop, warmUp } from './measure/open-loop.js';
 import { ServerProcess } from './server-process.js';
 import { loadSystem } from './systems/index.js';
 
@@ -38,6 +38,7 @@ async function rate(job: RateJob, server: ServerProcess): Promise<RateOutcome> {
   const system = await loadSystem(job.system);
   const client = await system.connect(server.url, { timeout: job.timeoutMs });
   const rates = [];
+  await warmUp(client, job.warmupCalls);
   for (const r of job.rates) rates.push(await openLoop(client, server, r, job.warmupMs, job.windowMs));
   await client.close();
   return { kind: 'rate', rates };

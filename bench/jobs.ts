@@ -30,6 +30,8 @@ export interface RateJob {
   system: string;
   /** Calls per second. */
   rates: number[];
+  /** Calls made at 10,000 a second before the first rate, so the JIT has compiled what a call runs (see `warmUp`). */
+  warmupCalls: number;
   warmupMs: number;
   windowMs: number;
   timeoutMs: number;

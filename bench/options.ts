@@ -22,6 +22,8 @@ export interface BenchOptions {
   window: LoopLimits;
   /** Calls per second of the open-loop (fixed rate) runs. Default: 1,000 and 10,000. */
   rates: number[];
+  /** Calls made at 10,000 a second on the connection before its first rate (the JIT's warm-up). Default: 10,000 (quick: 200). */
+  rateWarmupCalls: number;
   /** Warm-up at each rate before its measured window, same connection. Default: 500 ms (quick: 50 ms). */
   rateWarmupMs: number;
   /** Measured window at each rate. Default: 2,000 ms (quick: 150 ms); `--duration` sets it too. */
@@ -53,6 +55,7 @@ const defaults = {
     reps: 5,
     warmup: { durationMs: 500, maxCalls: NO_LIMIT },
     window: { durationMs: 2_000, maxCalls: NO_LIMIT },
+    rateWarmupCalls: 10_000,
     rateWarmupMs: 500,
     rateWindowMs: 2_000,
     capacityWarmupCalls: 1_000,
@@ -66,6 +69,7 @@ const defaults = {
     reps: 1,
     warmup: { durationMs: 50, maxCalls: NO_LIMIT },
     window: { durationMs: 150, maxCalls: NO_LIMIT },
+    rateWarmupCalls: 200,
     rateWarmupMs: 50,
     rateWindowMs: 150,
     capacityWarmupCalls: 50,

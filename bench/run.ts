@@ -112,6 +112,7 @@ function schedule(options: BenchOptions): Batch[] {
             kind: 'rate',
             system,
             rates: options.rates,
+            warmupCalls: options.rateWarmupCalls,
             warmupMs: options.rateWarmupMs,
             windowMs: options.rateWindowMs,
             timeoutMs: options.callTimeoutMs,

@@ -89,6 +89,19 @@ function schedule(client: BenchClient, rate: number, durationMs: number, latenci
   });
 }
 
+/**
+ * The JIT's warm-up before the fixed rates: `calls` calls at 10,000 a second. V8 compiles a
+ * function once it has run often enough, whatever the rate: at 1,000 calls a second, a client
+ * and server measured from 0.5 s after connecting spend most of their CPU compiling for several
+ * seconds (a callstate client, with more code on a call's path than raw ws: 1.3–1.6 times raw's
+ * µs a call in the first two seconds, within about 10% from the fifth on; see bench/README.md). The
+ * fixed-rate section measures an application's everyday load, a process long warm; what its
+ * first calls cost is the cold-start section's.
+ */
+export async function warmUp(client: BenchClient, calls: number): Promise<void> {
+  if (calls > 0) await schedule(client, 10_000, calls / 10);
+}
+
 export async function openLoop(
   client: BenchClient,
   server: ServerProcess,
