@@ -1,6 +1,6 @@
 /** The table of calls by id: a Map's answers for every kind of JSON-RPC id, hostile names included. */
 import { describe, expect, it } from 'vitest';
-import { IdTable } from '../src/core/id-table.js';
+import { IdTable, MAX_PROBE } from '../src/core/id-table.js';
 
 describe('IdTable', () => {
   it('keeps string and number ids apart, as a Map does', () => {
@@ -85,5 +85,60 @@ describe('IdTable', () => {
     table.set('again', 1);
     table.clear();
     expect([table.size, table.get('again')]).toEqual([0, undefined]);
+  });
+
+  it('becomes a Map when ids collide (a hostile peer), and keeps every answer and the order', () => {
+    let hashed = 0;
+    const table = new IdTable<number>(() => (hashed++, 0));
+    const ids = Array.from({ length: 1_000 }, (_, i) => (i % 2 ? `c${i}` : i));
+    ids.forEach((id, i) => {
+      table.set(id, i);
+      // Setting entry i probes past the i entries before it: more than MAX_PROBE from i = MAX_PROBE + 1 on.
+      expect(table.isMap).toBe(i > MAX_PROBE);
+    });
+    const hashedBefore = hashed;
+    expect(ids.every((id, i) => table.get(id) === i && table.has(id))).toBe(true);
+    expect([table.get('absent'), table.has(0.5), table.size]).toEqual([undefined, false, ids.length]);
+    for (let i = 0; i < ids.length; i += 2) expect(table.delete(ids[i]!)).toBe(true);
+    expect(table.delete(ids[0]!)).toBe(false);
+    table.set('late', -1);
+    expect(table.values()).toEqual([...ids.map((_, i) => i).filter((i) => i % 2 === 1), -1]);
+    // Once a Map, nothing probes (or hashes) any more.
+    expect(hashed).toBe(hashedBefore);
+    table.clear();
+    expect([table.isMap, table.size, table.get(1)]).toEqual([false, 0, undefined]);
+    const hashedAfterClear = hashed;
+    table.set('x', 1);
+    expect([table.get('x'), hashed]).toEqual([1, hashedAfterClear + 3]); // set: find and place; get: find
+  });
+
+  it('becomes a Map on a long lookup too: absent ids that land on one long run of entries', () => {
+    // Entries whose home slots are consecutive make one run with no probe longer than one; an absent id homed at its
+    // start walks all of it.
+    const table = new IdTable<number>((id) => (id === 'absent' ? 0 : Number(id)));
+    for (let i = 0; i < 400; i++) table.set(i, i);
+    expect(table.isMap).toBe(false);
+    expect(table.get('absent')).toBeUndefined();
+    expect([table.isMap, table.size, table.get(399)]).toEqual([true, 400, 399]);
+  });
+
+  it('does not become a Map for the ids real clients send, with the real seeded hash', () => {
+    const patterns: ((i: number) => string | number)[] = [
+      (i) => i,
+      (i) => i * 1_024,
+      (i) => i * 65_536,
+      (i) => -i,
+      (i) => `${i}`,
+      (i) => `req-${i}`,
+      (i) => `V1StGXR8_Z5jdHi6B-myT${i.toString(36)}`,
+      (i) => i.toString(36).padStart(21, '_'),
+    ];
+    for (const pattern of patterns) {
+      const table = new IdTable<number>();
+      for (let i = 0; i < 100_000; i++) table.set(pattern(i), i);
+      for (let i = 0; i < 100_000; i += 7) table.get(`absent-${i}`);
+      expect([String(pattern(3)), table.isMap]).toEqual([String(pattern(3)), false]);
+      expect(table.get(pattern(99_999))).toBe(99_999);
+    }
   });
 });

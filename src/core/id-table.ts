@@ -22,6 +22,12 @@
  * string fresh from `JSON.parse` must first find its interned copy: three
  * times slower.)
  *
+ * Ids come from the peer, so the hash is seeded (a random seed per table) and
+ * no probe may run long: one that passes MAX_PROBE slots (ids crafted to
+ * collide, or bad luck) turns the table into a `Map`, whose string hash V8
+ * seeds per process, for the rest of its life or until `clear()`. The worst a
+ * hostile peer gets is a Map's cost and its garbage, never O(n) lookups.
+ *
  * Number and string ids are distinct (as JSON-RPC has them, and as a Map keys
  * them). `values()` lists entries in insertion order.
  */
@@ -30,10 +36,18 @@
 const DELETED = Symbol('deleted');
 const MIN_CAPACITY = 16;
 const EMPTY = -1;
+/** The longest probe tolerated before the table becomes a Map (at most 40–50% full, a random hash needs a few). */
+export const MAX_PROBE = 128;
 
 type Id = string | number;
+/** A 32-bit hash of an id under a seed. */
+export type IdHash = (id: Id, seed: number) => number;
 
 export class IdTable<V> {
+  /** Set once a probe has run longer than MAX_PROBE: from then on every entry lives here. */
+  private map: Map<Id, V> | undefined;
+  private flooded = false;
+  private readonly seed = (Math.random() * 0x100000000) | 0;
   /** Entries in insertion order, deleted ones marked until the next rebuild. */
   private readonly ids: (Id | typeof DELETED)[] = [];
   private readonly entries: (V | undefined)[] = [];
@@ -42,46 +56,69 @@ export class IdTable<V> {
   private mask = MIN_CAPACITY - 1;
   private count = 0;
 
+  /** @param hashOf the hash of ids (tests give a degenerate one). */
+  constructor(private readonly hashOf: IdHash = hash) {}
+
   get size(): number {
-    return this.count;
+    return this.map === undefined ? this.count : this.map.size;
+  }
+
+  /** Whether a long probe has turned the table into a Map. */
+  get isMap(): boolean {
+    return this.map !== undefined;
   }
 
   get(id: Id): V | undefined {
+    if (this.map !== undefined) return this.map.get(id);
     const at = this.find(id);
-    return at < 0 ? undefined : this.entries[at];
+    const value = at < 0 ? undefined : this.entries[at];
+    if (this.flooded) this.becomeMap();
+    return value;
   }
 
   has(id: Id): boolean {
-    return this.find(id) >= 0;
+    if (this.map !== undefined) return this.map.has(id);
+    const found = this.find(id) >= 0;
+    if (this.flooded) this.becomeMap();
+    return found;
   }
 
   /** Sets the entry of `id`. */
   set(id: Id, value: V): void {
-    const found = this.find(id);
-    if (found >= 0) {
-      this.entries[found] = value;
+    if (this.map !== undefined) {
+      this.map.set(id, value);
       return;
     }
-    // Every entry made since the last rebuild, deleted or not, holds an index slot: at most half of them.
-    if ((this.ids.length + 1) * 2 > this.mask + 1) this.rebuild();
-    this.place(id, this.ids.length);
-    this.ids.push(id);
-    this.entries.push(value);
-    this.count++;
+    const found = this.find(id);
+    if (found >= 0) this.entries[found] = value;
+    else {
+      // Every entry made since the last rebuild, deleted or not, holds an index slot: at most half of them.
+      if ((this.ids.length + 1) * 2 > this.mask + 1) this.rebuild();
+      this.place(id, this.ids.length);
+      this.ids.push(id);
+      this.entries.push(value);
+      this.count++;
+    }
+    if (this.flooded) this.becomeMap();
   }
 
   /** Removes the entry of `id`; returns whether there was one. */
   delete(id: Id): boolean {
+    if (this.map !== undefined) return this.map.delete(id);
     const at = this.find(id);
-    if (at < 0) return false;
-    this.ids[at] = DELETED;
-    this.entries[at] = undefined;
-    this.count--;
-    return true;
+    if (at >= 0) {
+      this.ids[at] = DELETED;
+      this.entries[at] = undefined;
+      this.count--;
+    }
+    if (this.flooded) this.becomeMap();
+    return at >= 0;
   }
 
-  /** Removes every entry. */
+  /** Removes every entry (a table that had become a Map goes back to hashing). */
   clear(): void {
+    this.map = undefined;
+    this.flooded = false;
     this.ids.length = 0;
     this.entries.length = 0;
     this.count = 0;
@@ -90,20 +127,22 @@ export class IdTable<V> {
 
   /** The entries' values in insertion order, copied: the table may change while the caller goes through them. */
   values(): V[] {
+    if (this.map !== undefined) return [...this.map.values()];
     const out: V[] = [];
     if (this.count === 0) return out;
     for (let at = 0; at < this.ids.length; at++) if (this.ids[at] !== DELETED) out.push(this.entries[at]!);
     return out;
   }
 
-  /** Where `id`'s entry is in `ids`, or -1. */
+  /** Where `id`'s entry is in `ids`, or -1; a probe longer than MAX_PROBE still ends, and marks the table flooded. */
   private find(id: Id): number {
     const { index, mask, ids } = this;
-    let slot = hash(id) & mask;
-    for (;;) {
+    let slot = this.hashOf(id, this.seed) & mask;
+    for (let probes = 0; ; probes++) {
       const at = index[slot]!;
       if (at === EMPTY) return -1;
       if (ids[at] === id) return at;
+      if (probes === MAX_PROBE) this.flooded = true;
       slot = (slot + 1) & mask;
     }
   }
@@ -111,9 +150,27 @@ export class IdTable<V> {
   /** Points the first empty index slot on `id`'s probe path at `at`. */
   private place(id: Id, at: number): void {
     const { index, mask } = this;
-    let slot = hash(id) & mask;
-    while (index[slot] !== EMPTY) slot = (slot + 1) & mask;
+    let slot = this.hashOf(id, this.seed) & mask;
+    for (let probes = 0; index[slot] !== EMPTY; probes++) {
+      if (probes === MAX_PROBE) this.flooded = true;
+      slot = (slot + 1) & mask;
+    }
     index[slot] = at;
+  }
+
+  /** Moves every entry, in order, into a Map, and lets the arrays and index go. */
+  private becomeMap(): void {
+    const map = new Map<Id, V>();
+    const { ids, entries } = this;
+    for (let at = 0; at < ids.length; at++) {
+      const id = ids[at]!;
+      if (id !== DELETED) map.set(id, entries[at]!);
+    }
+    this.map = map;
+    ids.length = 0;
+    entries.length = 0;
+    this.count = 0;
+    this.allocate(MIN_CAPACITY);
   }
 
   /** Drops the deleted entries (in place) and sizes the index for the rest, at most 40% full. */
@@ -141,13 +198,20 @@ export class IdTable<V> {
   }
 }
 
-/** A 32-bit hash of an id (FNV-1a over UTF-16 code units for strings; numbers by their bits, or text when not integers). */
-function hash(id: Id): number {
+/**
+ * A 32-bit hash of an id under a seed (FNV-1a over UTF-16 code units, from a seeded basis, for strings; integers by
+ * their bits mixed with the seed, other numbers by their text).
+ */
+function hash(id: Id, seed: number): number {
   if (typeof id === 'number') {
-    if (Number.isInteger(id)) return Math.imul((id | 0) ^ ((id / 0x100000000) | 0), 0x9e3779b1) >>> 0;
+    if (Number.isInteger(id)) {
+      // The index takes the low bits: fold the product's high bits in, or ids that share low bits (multiples of 1,024) would share a slot.
+      const h = Math.imul((id | 0) ^ ((id / 0x100000000) | 0) ^ seed, 0x9e3779b1);
+      return (h ^ (h >>> 16)) >>> 0;
+    }
     id = String(id);
   }
-  let h = 0x811c9dc5;
+  let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return (h ^ (h >>> 15)) >>> 0;
 }
