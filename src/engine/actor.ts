@@ -265,7 +265,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   }
 
   private startInvoke(event: AnyEvent): void {
-    const { id, run, input } = this.compiled.invoke!;
+    const { id, doneType, errorType, run, input } = this.compiled.invoke!;
     const invocation = new Invocation(input({ context: this.context, event, self: this }));
     this.invocation = invocation;
     let promise: PromiseLike<unknown>;
@@ -276,10 +276,10 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     }
     promise.then(
       (output) => {
-        if (this.invocation === invocation) this.send({ type: `xstate.done.actor.${id}`, output, actorId: id });
+        if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
       },
       (error) => {
-        if (this.invocation === invocation) this.send({ type: `xstate.error.actor.${id}`, error, actorId: id });
+        if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
       },
     );
   }

@@ -107,7 +107,14 @@ export interface CompiledMachine {
   readonly timer: { eventType: string; delay: (args: ActionArgs<any>) => number } | undefined;
   /** The one invoked promise actor, if the machine has an `invoke`. */
   readonly invoke:
-    | { id: string; run: (scope: InvokeScope, self: StepActor) => PromiseLike<unknown>; input: (args: ActionArgs<any>) => unknown }
+    | {
+        id: string;
+        /** The types of its done and error events, made once: an event type made per call is hashed and compared char by char at each lookup. */
+        doneType: string;
+        errorType: string;
+        run: (scope: InvokeScope, self: StepActor) => PromiseLike<unknown>;
+        input: (args: ActionArgs<any>) => unknown;
+      }
     | undefined;
   readonly rootOutput: ((args: { context: any; event: AnyEvent; self: unknown }) => unknown) | undefined;
   readonly createContext: (input: unknown) => any;
@@ -194,6 +201,8 @@ export function loadMachine<TContext>(table: MachineTable, impl: Implementations
     },
     invoke: invoke && {
       id: invoke.id,
+      doneType: `xstate.done.actor.${invoke.id}`,
+      errorType: `xstate.error.actor.${invoke.id}`,
       run: named(impl.actors, invoke.src, 'invoked actor'),
       input: fn(invoke.input) ?? (() => undefined),
     },

@@ -3,6 +3,7 @@
  * sockets. Only this file and the listener that accepts them (ws-listener.ts) import `ws`.
  */
 import type { IncomingMessage } from 'node:http';
+import { nextTick } from 'node:process';
 import WebSocket from 'ws';
 import type { ClientTlsOptions } from './tls.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -123,11 +124,12 @@ export class WsTransport implements Transport {
   /**
    * Writes a text frame. Small frames written in the same tick (the calls a
    * burst of responses unblocks, the replies to a burst of requests) are
-   * gathered: the TCP socket is corked on the first and uncorked once the
-   * tick's work is done, or after every GATHER_LIMIT frames so the peer can
-   * start on those while the rest are made. They leave in a few system calls
-   * instead of one each, with no delay beyond the current tick. (It uses `ws`'s
-   * `_socket`; without one, frames are written one by one.)
+   * gathered: the first is written at once, and if a second comes in the same
+   * tick the TCP socket is corked until the tick's work is done, or for at most
+   * GATHER_LIMIT frames so the peer can start on those while the rest are made.
+   * They leave in a few system calls instead of one each, with no delay beyond
+   * the current tick; a lone frame (a call at everyday rates) pays for no
+   * corking. (It uses `ws`'s `_socket`; without one, frames are written one by one.)
    */
   send(data: string, done?: (error?: Error) => void): boolean {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
@@ -137,18 +139,18 @@ export class WsTransport implements Transport {
       this.socket.send(data, done);
       return true;
     }
-    if (this.gathered === 0) {
+    const before = this.gathered++;
+    if (before === 0) nextTick(this.release);
+    else if (before === 1) {
       const tcp = (this.socket as unknown as { _socket?: Partial<CorkableSocket> })._socket;
       if (typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function') {
         this.tcp = tcp as CorkableSocket;
         tcp.cork();
-        process.nextTick(this.release);
       }
     }
-    this.gathered++;
     this.socket.send(data, done);
     // A full bundle goes at once, so the peer can start on it while the rest is made.
-    if (this.gathered % GATHER_LIMIT === 0 && this.tcp) {
+    if (before % GATHER_LIMIT === 0 && before > 0 && this.tcp) {
       this.tcp.uncork();
       this.tcp.cork();
     }
