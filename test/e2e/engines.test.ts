@@ -86,6 +86,17 @@ describe('writes gathered per tick', () => {
     expect(writes.reduce((a, b) => a + b, 0)).toBe(100);
     expect(writes.length).toBeLessThanOrEqual(5);
 
+    // A lone frame (a call at everyday rates) is written at once, leaving the socket uncorked; from the second frame
+    // of a tick on, the socket stays corked until the tick ends.
+    const corked = () => (tcp as unknown as { writableCorked: number }).writableCorked;
+    writes.length = 0;
+    const alone = client.request('echo', ['alone']);
+    const afterOne = corked();
+    const second = client.request('echo', ['second']);
+    expect([afterOne, corked(), writes.length]).toEqual([0, 1, 1]);
+    expect(await Promise.all([alone, second])).toEqual([['alone'], ['second']]);
+    expect([corked(), writes.length]).toEqual([0, 2]);
+
     writes.length = 0;
     const big = 'x'.repeat(100_000);
     const [small, large] = await Promise.all([client.request('echo', ['small']), client.request('echo', [big])]);
