@@ -29,6 +29,7 @@ async function throughput(job: ThroughputJob, server: ServerProcess): Promise<Th
   const system = await loadSystem(job.system);
   const client = await system.connect(server.url, { timeout: job.timeoutMs });
   const levels = [];
+  await warmUp(client, job.warmupCalls);
   for (const concurrency of job.levels) levels.push(await closedLoop(client, server, concurrency, job.warmup, job.window));
   await client.close();
   return { kind: 'throughput', levels };

@@ -8,6 +8,8 @@ export interface ThroughputJob {
   kind: 'throughput';
   system: string;
   levels: number[];
+  /** Calls made at 10,000 a second before the first level, so the JIT has compiled what a call runs (see `warmUp`). */
+  warmupCalls: number;
   warmup: LoopLimits;
   window: LoopLimits;
   /** Per-call timeout of the connection, ms (every system gets one, as callstate always has one). */

@@ -22,15 +22,19 @@ export interface BenchOptions {
   window: LoopLimits;
   /** Calls per second of the open-loop (fixed rate) runs. Default: 1,000 and 10,000. */
   rates: number[];
-  /** Calls made at 10,000 a second on the connection before its first rate (the JIT's warm-up). Default: 10,000 (quick: 200). */
-  rateWarmupCalls: number;
+  /**
+   * Calls made at 10,000 a second on each connection of the closed-loop (WebSocket and NATS) and fixed-rate runs before
+   * anything on it is measured: the JIT's warm-up, so steady state is measured (cold start has a section of its own).
+   * Default: 10,000 (quick: 200).
+   */
+  jitWarmupCalls: number;
   /** Warm-up at each rate before its measured window, same connection. Default: 500 ms (quick: 50 ms). */
   rateWarmupMs: number;
   /** Measured window at each rate. Default: 2,000 ms (quick: 150 ms); `--duration` sets it too. */
   rateWindowMs: number;
   /** Timeout of every call in the closed-loop runs, ms. Default: 10,000. */
   callTimeoutMs: number;
-  /** Warm-up calls before each capacity section (memory, scale, storm). Default: 1,000 (quick: 50). */
+  /** Warm-up calls, one at a time, before each capacity section (memory, scale, storm). Default: 10,000 (quick: 50). */
   capacityWarmupCalls: number;
   /** Calls held pending for the memory section. Default: 100,000 (quick: 2,000). */
   memoryPending: number;
@@ -55,10 +59,10 @@ const defaults = {
     reps: 5,
     warmup: { durationMs: 500, maxCalls: NO_LIMIT },
     window: { durationMs: 2_000, maxCalls: NO_LIMIT },
-    rateWarmupCalls: 10_000,
+    jitWarmupCalls: 10_000,
     rateWarmupMs: 500,
     rateWindowMs: 2_000,
-    capacityWarmupCalls: 1_000,
+    capacityWarmupCalls: 10_000,
     memoryPending: 100_000,
     scaleSizes: [1_000, 10_000, 100_000],
     scaleRepeats: 3,
@@ -69,7 +73,7 @@ const defaults = {
     reps: 1,
     warmup: { durationMs: 50, maxCalls: NO_LIMIT },
     window: { durationMs: 150, maxCalls: NO_LIMIT },
-    rateWarmupCalls: 200,
+    jitWarmupCalls: 200,
     rateWarmupMs: 50,
     rateWindowMs: 150,
     capacityWarmupCalls: 50,
