@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CANCEL_METHOD,
+  cancelFrame,
   classify,
   decode,
   depthExceeds,
@@ -429,6 +430,16 @@ describe('frame builders and encode', () => {
       ['q', 'x"y'],
     ] as const) {
       expect(encodeResult(id, result)).toBe(encode(resultFrame(id, result)));
+    }
+  });
+
+  it('encodes a $/cancelRequest notice as the notification frame would be, whatever the id holds', () => {
+    for (const id of ['V1StGXR8_Z5jdHi6B-myT', 'q"\\\n\u2028', '', 0, -7, Number.MAX_SAFE_INTEGER]) {
+      expect(cancelFrame(id)).toBe(encode(notificationFrame(CANCEL_METHOD, { id })));
+      expect(decode(cancelFrame(id))).toEqual({
+        kind: 'single',
+        message: { kind: 'notification', frame: notificationFrame(CANCEL_METHOD, { id }) },
+      });
     }
   });
 

@@ -8,7 +8,7 @@
  * (vscode-jsonrpc does not), where a batch beyond a server's `maxBatch` would
  * be refused whole and its handlers left running.
  */
-import { CANCEL_METHOD, encode, notificationFrame } from '../protocol/jsonrpc.js';
+import { cancelFrame } from '../protocol/jsonrpc.js';
 
 export class CancelBatcher {
   private ids: string[] = [];
@@ -29,6 +29,6 @@ export class CancelBatcher {
   private readonly flush = (): void => {
     const ids = this.ids;
     this.ids = [];
-    for (const id of ids) this.write(encode(notificationFrame(CANCEL_METHOD, { id })));
+    for (const id of ids) this.write(cancelFrame(id));
   };
 }

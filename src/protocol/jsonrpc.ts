@@ -236,6 +236,11 @@ export function encodeResult(id: Id, result: unknown): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json ?? 'null'}}`;
 }
 
+/** Serializes the `$/cancelRequest` notice for call `id`: the text `encode(notificationFrame(CANCEL_METHOD, { id }))` would be, made without the objects. */
+export function cancelFrame(id: Id): string {
+  return `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":${JSON.stringify(id)}}}`;
+}
+
 export function resultFrame(id: Id, result: unknown): ResultFrame {
   // JSON has no `undefined`: a handler that returns nothing answers `null`.
   return { jsonrpc: '2.0', id, result: result === undefined ? null : result };
