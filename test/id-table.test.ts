@@ -87,6 +87,24 @@ describe('IdTable', () => {
     expect([table.size, table.get('again')]).toEqual([0, undefined]);
   });
 
+  it('gives back the storage of a burst once it is empty again (a timeout storm leaves no 10,000-call table behind)', () => {
+    const table = new IdTable<number>();
+    for (let i = 0; i < 10_000; i++) table.set(`id-${i}`, i);
+    expect(table.capacity).toBeGreaterThanOrEqual(2 * 10_000);
+    for (let i = 0; i < 9_999; i++) table.delete(`id-${i}`);
+    // One entry left: the storage stays until the next rebuild.
+    expect([table.size, table.get('id-9999')]).toEqual([1, 9_999]);
+    table.delete('id-9999');
+    expect([table.size, table.capacity, table.values()]).toEqual([0, 16, []]);
+    table.set('again', 1);
+    expect([table.size, table.get('again'), table.get('id-9999')]).toEqual([1, 1, undefined]);
+    // A small table that empties on every call (one call at a time) keeps its storage: nothing is made per call.
+    const small = new IdTable<number>();
+    for (let i = 0; i < 64; i++) small.set(i, i);
+    for (let i = 0; i < 64; i++) small.delete(i);
+    expect(small.capacity).toBe(128);
+  });
+
   it('becomes a Map when ids collide (a hostile peer), and keeps every answer and the order', () => {
     let hashed = 0;
     const table = new IdTable<number>(() => (hashed++, 0));

@@ -35,6 +35,12 @@
 /** Marks an entry that was deleted: its index slot still leads probing on past it. */
 const DELETED = Symbol('deleted');
 const MIN_CAPACITY = 16;
+/**
+ * A table of more index slots than this gives its storage back when its last entry is deleted: a burst (a timeout
+ * storm, 10,000 calls at once) leaves no table of its size behind. A smaller one keeps it, so that a table emptied
+ * by every call (one call at a time) makes nothing.
+ */
+const SHRINK_ABOVE = 1024;
 const EMPTY = -1;
 /** The longest probe tolerated before the table becomes a Map (at most 40–50% full, a random hash needs a few). */
 export const MAX_PROBE = 128;
@@ -61,6 +67,11 @@ export class IdTable<V> {
 
   get size(): number {
     return this.map === undefined ? this.count : this.map.size;
+  }
+
+  /** Slots of the hash index (at least 2.5 times the entries after a rebuild); for tests. */
+  get capacity(): number {
+    return this.mask + 1;
   }
 
   /** Whether a long probe has turned the table into a Map. */
@@ -109,7 +120,7 @@ export class IdTable<V> {
     if (at >= 0) {
       this.ids[at] = DELETED;
       this.entries[at] = undefined;
-      this.count--;
+      if (--this.count === 0 && this.mask >= SHRINK_ABOVE) this.empty();
     }
     if (this.flooded) this.becomeMap();
     return at >= 0;
@@ -119,10 +130,7 @@ export class IdTable<V> {
   clear(): void {
     this.map = undefined;
     this.flooded = false;
-    this.ids.length = 0;
-    this.entries.length = 0;
-    this.count = 0;
-    this.allocate(MIN_CAPACITY);
+    this.empty();
   }
 
   /** The entries' values in insertion order, copied: the table may change while the caller goes through them. */
@@ -167,10 +175,7 @@ export class IdTable<V> {
       if (id !== DELETED) map.set(id, entries[at]!);
     }
     this.map = map;
-    ids.length = 0;
-    entries.length = 0;
-    this.count = 0;
-    this.allocate(MIN_CAPACITY);
+    this.empty();
   }
 
   /** Drops the deleted entries (in place) and sizes the index for the rest, at most 40% full. */
@@ -190,6 +195,14 @@ export class IdTable<V> {
     }
     ids.length = kept;
     entries.length = kept;
+  }
+
+  /** Drops every entry and the storage they took: the arrays and an index of MIN_CAPACITY. */
+  private empty(): void {
+    this.ids.length = 0;
+    this.entries.length = 0;
+    this.count = 0;
+    this.allocate(MIN_CAPACITY);
   }
 
   private allocate(capacity: number): void {
