@@ -236,9 +236,12 @@ export function encodeResult(id: Id, result: unknown): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json ?? 'null'}}`;
 }
 
+/** What every `$/cancelRequest` notice starts with, up to its id. */
+const CANCEL_FRAME_HEAD = `{"jsonrpc":"2.0","method":${JSON.stringify(CANCEL_METHOD)},"params":{"id":`;
+
 /** Serializes the `$/cancelRequest` notice for call `id`: the text `encode(notificationFrame(CANCEL_METHOD, { id }))` would be, made without the objects. */
 export function cancelFrame(id: Id): string {
-  return `{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":${JSON.stringify(id)}}}`;
+  return `${CANCEL_FRAME_HEAD}${JSON.stringify(id)}}}`;
 }
 
 export function resultFrame(id: Id, result: unknown): ResultFrame {
