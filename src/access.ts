@@ -53,13 +53,14 @@ export function accessCheck(origins: unknown, authenticate: unknown): UpgradeChe
       }
     }
     if (hook === undefined) return ACCEPTED;
-    let answer: unknown;
+    // Reading the answer runs the app's code too (a getter, a Proxy's traps): a throw there refuses as the
+    // hook's own would. Outside the try it would reject the check, which its callers do not catch (the
+    // process would die of an unhandled rejection, and the caller wait for its deadline).
     try {
-      answer = await hook(request);
+      return verdictOf(await hook(request));
     } catch {
       return { accepted: false, status: 500, reason: 'authentication failed' };
     }
-    return verdictOf(answer);
   };
 }
 

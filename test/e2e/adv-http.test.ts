@@ -1,0 +1,52 @@
+/**
+ * Adversarial checks of JSON-RPC over HTTP: hostile or unlucky input must get a clear answer or a clear
+ * close, never a crash of the server process, a hang or an unhandled rejection. Real sockets on 127.0.0.1.
+ */
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { serve, type Server } from '../../src/index.js';
+import { closeAfterEach, throwingProxy } from '../helpers.js';
+
+let server: Server | undefined;
+
+closeAfterEach(() => [server]);
+
+const CALL = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+
+/** One POST with fetch; its status and body. */
+async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, body: await response.text() };
+}
+
+describe('authenticate answering with a value that throws when read', () => {
+  it('refuses the POST with 500 (as a hook that throws), without an unhandled rejection, and keeps serving', async () => {
+    let hostile = true;
+    server = await serve({
+      // Long enough that a 408 (the check never settling) cannot pass for the answer.
+      upgradeTimeout: 5_000,
+      // Only `in` throws: awaiting the answer (which reads `then`) passes, reading it as a verdict does not.
+      authenticate: () => (hostile ? (throwingProxy(new Error('hostile answer'), ['has']) as never) : true),
+      methods: { echo: (p) => p },
+    });
+    expect(await post(server.httpUrl, CALL)).toEqual({ status: 500, body: 'authentication failed' });
+    hostile = false;
+    expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
+  });
+
+  it('refuses the WebSocket upgrade with 500 the same way (the check is shared)', async () => {
+    server = await serve({
+      upgradeTimeout: 5_000,
+      authenticate: () => throwingProxy(new Error('hostile answer'), ['has']) as never,
+      methods: {},
+    });
+    const socket = new WebSocket(server.url);
+    socket.on('error', () => {});
+    const status = await new Promise<number | undefined>((resolve) => {
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode));
+      socket.once('open', () => resolve(undefined));
+    });
+    socket.terminate();
+    expect(status).toBe(500);
+  });
+});
