@@ -13,7 +13,9 @@
  * request in it), and an id is refused as a duplicate only while a call with
  * that id runs on the same TCP connection. When the TCP connection closes
  * (the client went away or aborted its request), every handler running for it
- * sees `ctx.signal` abort, and nothing is answered.
+ * sees `ctx.signal` abort, and nothing is answered. A client that does not read
+ * its answers is dropped as a WebSocket one is (`drainTimeout`, `maxBufferedAmount`):
+ * Node's HTTP server has no timeout of its own on a response that is never read.
  *
  *   POST body ─receiveFrame─▶ request(s) ─▶ incoming calls ─▶ 200 application/json: the answer, or the batch's array
  *                           └ notification(s) only ───────▶ 204 No Content (the server's `notification` event)
@@ -25,8 +27,10 @@ import { serverClosing } from './core/closing.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
 import type { Hooks } from './hooks.js';
 import { noPeer } from './core/no-peer.js';
+import { SendBudget } from './core/send-budget.js';
+import { realTime } from './engine/deadlines.js';
 import { XSTATE } from './engine/xstate.js';
-import type { ResponderLimits } from './limits.js';
+import type { ResponderLimits, SendLimits } from './limits.js';
 import type { Id } from './protocol/jsonrpc.js';
 import {
   answer,
@@ -49,6 +53,8 @@ export interface HttpEndpointOptions {
   /** Middleware, `onError` and the logger: the same as over WebSocket. */
   hooks: Hooks;
   limits: ResponderLimits;
+  /** How long (`drainTimeout`) and how much (`maxBufferedAmount`) an answer may wait unread on a TCP connection before it is dropped. */
+  send: SendLimits;
   /** Largest body, in bytes: a larger one is answered 413 and not read. */
   maxPayload: number;
   /** The access check (`origins`, `authenticate`) run on every POST, or none. */
@@ -94,6 +100,8 @@ interface Exchange {
 interface SocketCalls {
   incoming: IncomingCalls;
   host: InboundHost;
+  /** What waits unsent on the TCP connection after each answer: a client that reads nothing is dropped. */
+  budget: SendBudget;
 }
 
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
@@ -175,11 +183,19 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };
-    const calls = { incoming, host };
+    // Dropping the TCP connection aborts what still runs on it (its 'close' below), as the client's going would.
+    const budget = new SendBudget(
+      options.send,
+      options.clock ?? realTime,
+      () => socket.writableLength,
+      () => socket.destroy(),
+    );
+    const calls = { incoming, host, budget };
     bySocket.set(socket, calls);
     live.add(socket);
     // The client went away (or aborted its request): its handlers' signals abort, nothing is answered.
     socket.once('close', () => {
+      budget.stop();
       live.delete(socket);
       incoming.cancelAll();
       replies.clear();
@@ -205,6 +221,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     const reply = (out: string) => {
       exchange.written = true;
       answerJson(response, out, closing ? { ...cors, Connection: 'close' } : cors);
+      calls.budget.wrote(out.length);
     };
     current = exchange;
     try {

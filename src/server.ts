@@ -110,7 +110,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   highWaterMark?: number;
   /** A client that lets this many unsent bytes pile up is dropped at once, with 1008. Default: 64 MiB. */
   maxBufferedAmount?: number;
-  /** A client that reads nothing for this long while its socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms. Default: 30,000. */
+  /**
+   * A client that reads nothing for this long while its socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms.
+   * Over HTTP the same holds for the TCP connection an answer waits on, unread: it is dropped (as are `maxBufferedAmount`'s). Default: 30,000.
+   */
   drainTimeout?: number;
   /**
    * Allowed values of the upgrade request's Origin header, e.g. `['https://app.example']`; another
@@ -224,6 +227,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     methods,
     hooks,
     limits,
+    send,
     maxPayload,
     check,
     requestTimeout: upgradeTimeout,

@@ -3,9 +3,10 @@
  * close, never a crash of the server process, a hang or an unhandled rejection. Real sockets on 127.0.0.1.
  */
 import { describe, expect, it } from 'vitest';
+import { connect as connectTcp } from 'node:net';
 import WebSocket from 'ws';
 import { serve, type Server } from '../../src/index.js';
-import { closeAfterEach, throwingProxy } from '../helpers.js';
+import { closeAfterEach, deferred, throwingProxy } from '../helpers.js';
 
 let server: Server | undefined;
 
@@ -48,5 +49,38 @@ describe('authenticate answering with a value that throws when read', () => {
     });
     socket.terminate();
     expect(status).toBe(500);
+  });
+});
+
+describe('a client that posts requests and never reads the answers', () => {
+  it('has its TCP connection dropped after drainTimeout, as over WebSocket, not held open with the answer forever', async () => {
+    const MiB = 1024 * 1024;
+    const aborted = deferred<'aborted'>();
+    server = await serve({
+      highWaterMark: 64 * 1024,
+      drainTimeout: 200,
+      methods: {
+        big: () => 'x'.repeat(32 * MiB),
+        // Runs on the same TCP connection: its signal tells, on the server's side, that the connection was dropped.
+        wait: (_params, ctx) =>
+          new Promise((resolve) => ctx.signal.addEventListener('abort', () => (aborted.resolve('aborted'), resolve(null)))),
+        echo: (p) => p,
+      },
+    });
+    const request = (body: string) =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.pause(); // reads nothing, ever
+    socket.write(request('{"jsonrpc":"2.0","id":1,"method":"big"}') + request('{"jsonrpc":"2.0","id":2,"method":"wait"}'));
+    // Only a hang detector: far past drainTimeout, far short of the test's own timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 10_000)));
+    const outcome = await Promise.race([aborted.promise, hang]);
+    clearTimeout(timer);
+    socket.destroy();
+    expect(outcome).toBe('aborted');
+    // Answers that are read are not affected.
+    expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
   });
 });
