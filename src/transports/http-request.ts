@@ -9,6 +9,7 @@
  *           ─ GET/HEAD (no upgrade) ────▶ 426 Upgrade: websocket (this path speaks WebSocket on GET)
  *           ─ not POST ─────────────────▶ 405 Allow: POST, OPTIONS
  *           ─ not application/json ─────▶ 415
+ *           ─ body read already (the app's) ▶ 500 (a body parser ran before the request was handed over)
  *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
  *           ─ else ─────────────────────▶ the body, as text (without a leading UTF-8 byte order mark)
  *
@@ -98,7 +99,8 @@ const BOM = '\uFEFF';
  * Reads the body as UTF-8 text, up to `limit` bytes, without a leading byte order mark. A body that says it is longer (Content-Length) is
  * refused without reading a byte of it; one that turns out longer (chunked) is refused once it passes the
  * limit, without keeping more: either way `done(undefined)` is called once, after a 413 that closes the TCP
- * connection (the rest of the body is never read). Request errors (the client went away) call nothing.
+ * connection (the rest of the body is never read). A body already read (by the app, before handing the request
+ * over) is answered 500 at once, then `done(undefined)`. Request errors (the client went away) call nothing.
  */
 export function readBody(
   request: IncomingMessage,
@@ -106,6 +108,12 @@ export function readBody(
   limit: number,
   done: (text: string | undefined) => void,
 ): void {
+  // The app read the body before handing the request over (a body parser such as express.json() ran first):
+  // none of it will come again, and waiting for it would end in a 408 that blames the client.
+  if (request.readableEnded) {
+    answer(response, 500, {}, 'the request body was read before it reached callstate: hand the request over before any body parser');
+    return done(undefined);
+  }
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return tooLarge(request, response, limit, done);
   const chunks: Buffer[] = [];

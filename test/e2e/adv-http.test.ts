@@ -3,14 +3,20 @@
  * close, never a crash of the server process, a hang or an unhandled rejection. Real sockets on 127.0.0.1.
  */
 import { describe, expect, it } from 'vitest';
-import { connect as connectTcp } from 'node:net';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { serve, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, throwingProxy } from '../helpers.js';
 
 let server: Server | undefined;
+/** An app's own server, for tests that hand requests over with `noServer`. */
+let app: HttpServer | undefined;
 
-closeAfterEach(() => [server]);
+closeAfterEach(() => [
+  server,
+  app && { close: () => new Promise((resolve) => (app!.close(resolve), app!.closeAllConnections(), (app = undefined))) },
+]);
 
 const CALL = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
 
@@ -82,5 +88,22 @@ describe('a client that posts requests and never reads the answers', () => {
     expect(outcome).toBe('aborted');
     // Answers that are read are not affected.
     expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
+  });
+});
+
+describe('a request handed over after the app read its body (a body parser ran first)', () => {
+  it('is answered at once with a 500 that says so, not a 408 at upgradeTimeout blaming the client', async () => {
+    server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } });
+    const endpoint = server;
+    app = createServer((request, response) => {
+      // What express.json() or any body parser does before the route's handler runs.
+      request.resume();
+      request.once('end', () => endpoint.handleRequest(request, response));
+    });
+    await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
+    const { port } = app.address() as AddressInfo;
+    const answer = await post(`http://127.0.0.1:${port}/rpc`, CALL);
+    expect(answer.status).toBe(500);
+    expect(answer.body).toMatch(/body was read before/);
   });
 });
