@@ -80,6 +80,11 @@ export interface HttpEndpoint {
   /** The server is closing: new calls are answered -32000 (busy), and every answer ends its TCP connection. */
   close(): void;
   /**
+   * Resolves once no handler (of a call or a notification) runs on any TCP connection: what a draining
+   * close waits for, as it waits for each WebSocket peer's, before it ends the connections.
+   */
+  idle(): Promise<void>;
+  /**
    * Ends what still runs: resolves once every TCP connection with calls running has closed (each answer ends
    * its connection while closing); those still running after `timeout` ms have their handlers aborted
    * (`ctx.signal`) and their connections dropped, unanswered. In every mode: on an attached server or
@@ -111,6 +116,8 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const live = new Set<Socket>();
   /** Called when one of them closes (while `end` waits). */
   let socketClosed = () => {};
+  /** Those waiting (a draining close) until no handler runs on any TCP connection. */
+  let idleWaiters: Array<() => void> = [];
   const peer = noPeer('HTTP');
   let closing = false;
   /** `end` was called: the server is past its drain, closing its connections (or closed). */
@@ -119,6 +126,17 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   let current: Exchange | undefined;
 
   const busyWhileClosing = (method: string) => (closing ? serverClosing(method) : undefined);
+
+  /** The TCP connections with handlers still running. */
+  const busy = () => [...live].filter((socket) => bySocket.get(socket)!.incoming.size > 0);
+
+  /** A handler ended or a connection closed: tells those waiting for no handler to run, if none does. */
+  const checkIdle = () => {
+    if (idleWaiters.length === 0 || busy().length > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
 
   const callsOf = (socket: Socket): SocketCalls => {
     const known = bySocket.get(socket);
@@ -143,6 +161,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       xstate: XSTATE,
       handlerTimeout: limits.handlerTimeout,
       clock: options.clock,
+      idle: checkIdle,
     });
     const host: InboundHost = {
       limits,
@@ -200,6 +219,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       incoming.cancelAll();
       replies.clear();
       socketClosed();
+      checkIdle();
     });
     return calls;
   };
@@ -297,11 +317,11 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     close: () => {
       closing = true;
     },
+    idle: () => (busy().length === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     end: (timeout) =>
       new Promise<void>((resolve) => {
         closing = true;
         ending = true;
-        const busy = () => [...live].filter((socket) => bySocket.get(socket)!.incoming.size > 0);
         if (busy().length === 0) return resolve();
         const late = setTimeout(() => {
           for (const socket of busy()) {

@@ -294,7 +294,9 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
         endpoint.close();
         if (drain > 0) {
           listener.stopAccepting();
-          await drainWindow(Promise.all([...connections].map((peer) => peer.stopAcceptingCalls())), drain, options.clock);
+          // HTTP calls still running may answer within the window too (each answer then ends its TCP connection).
+          const running = [...[...connections].map((peer) => peer.stopAcceptingCalls()), endpoint.idle()];
+          await drainWindow(Promise.all(running), drain, options.clock);
         }
         const done = listener.close(closeTimeout);
         // HTTP calls still running: on the own listener its close would drop their connections; attached or

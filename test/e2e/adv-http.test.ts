@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+import { SimulatedClock } from 'xstate';
 import { serve, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, throwingProxy } from '../helpers.js';
 
@@ -105,5 +106,38 @@ describe('a request handed over after the app read its body (a body parser ran f
     const answer = await post(`http://127.0.0.1:${port}/rpc`, CALL);
     expect(answer.status).toBe(500);
     expect(answer.body).toMatch(/body was read before/);
+  });
+});
+
+describe('close({ drain }) while an HTTP request is running', () => {
+  it('lets the handler answer within the drain window (not only closeTimeout), refusing new requests meanwhile', async () => {
+    const release = deferred();
+    const started = deferred();
+    server = await serve({
+      // The drain window is timed by this clock, which never moves here: only the handler's end ends it.
+      clock: new SimulatedClock(),
+      closeTimeout: 50,
+      methods: {
+        slow: async () => {
+          started.resolve();
+          await release.promise;
+          return 'done';
+        },
+        echo: (p) => p,
+      },
+    });
+    const url = server.httpUrl;
+    const running = post(url, '{"jsonrpc":"2.0","id":1,"method":"slow"}').catch((error: Error) => error);
+    await started.promise;
+    const closed = server.close({ drain: 60_000 });
+    // New requests are refused while draining (the listener still answers them).
+    expect(JSON.parse((await post(url, CALL)).body)).toMatchObject({ id: 1, error: { code: -32000, data: { closing: true } } });
+    // Far past closeTimeout (what the HTTP call was given instead of the drain window), before the handler ends.
+    await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    release.resolve();
+    const answer = await running;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect(JSON.parse((answer as { body: string }).body)).toEqual({ jsonrpc: '2.0', id: 1, result: 'done' });
+    await closed;
   });
 });
