@@ -71,7 +71,7 @@ export class HttpTransport implements Transport {
     private readonly url: string,
     private readonly options: HttpTransportOptions,
   ) {
-    this.headers = { ...options.headers, 'content-type': 'application/json', accept: 'application/json' };
+    this.headers = { ...withoutOwnHeaders(options.headers), 'content-type': 'application/json', accept: 'application/json' };
   }
 
   /** A transport for `url`; it reports open once `attach` is called (before the next tick). */
@@ -247,6 +247,17 @@ async function readText(response: Response, limit: number, truncate: boolean): P
   } catch {
     return '';
   }
+}
+
+/** The headers the transport sets itself, by lowercase name: the body is always JSON, and so is the answer it reads. */
+const OWN_HEADERS = new Set(['content-type', 'accept']);
+
+/**
+ * The user's headers without those the transport sets: names are case-insensitive, and fetch joins two
+ * spellings of one name into one value ("application/json-rpc, application/json"), which no server reads as JSON.
+ */
+function withoutOwnHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())));
 }
 
 /** A fetch failure's reason: undici's `TypeError('fetch failed')` holds the real one as its cause. */

@@ -7,7 +7,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { SimulatedClock } from 'xstate';
-import { serve, type Server } from '../../src/index.js';
+import { connect, serve, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, throwingProxy } from '../helpers.js';
 
 let server: Server | undefined;
@@ -139,5 +139,22 @@ describe('close({ drain }) while an HTTP request is running', () => {
     expect(answer).not.toBeInstanceOf(Error);
     expect(JSON.parse((answer as { body: string }).body)).toEqual({ jsonrpc: '2.0', id: 1, result: 'done' });
     await closed;
+  });
+});
+
+describe('connect(http://…) with a Content-Type among options.headers', () => {
+  it('sends one Content-Type, not two joined into one value that the server refuses (415)', async () => {
+    const seen: unknown[] = [];
+    server = await serve({
+      use: [(ctx, next) => (seen.push(ctx.connection.headers['content-type']), next())],
+      methods: { echo: (p) => p },
+    });
+    const client = connect(server.httpUrl, { timeout: 5_000, headers: { 'Content-Type': 'application/json-rpc' } });
+    try {
+      expect(await client.request('echo', [1])).toEqual([1]);
+      expect(seen).toEqual(['application/json']);
+    } finally {
+      await client.close();
+    }
   });
 });
