@@ -1,5 +1,5 @@
 /**
- * Adversarial checks of JSON-RPC over HTTP: hostile or unlucky input must get a clear answer or a clear
+ * JSON-RPC over HTTP against hostile or unlucky clients and apps: each gets a clear answer or a clear
  * close, never a crash of the server process, a hang or an unhandled rejection. Real sockets on 127.0.0.1.
  */
 import { describe, expect, it } from 'vitest';
