@@ -14,6 +14,9 @@
  *   pong and never reaches the dispatcher, so it is not reported `unmatched`.
  * - No way to drop a socket without the close handshake: `terminate()` starts
  *   the close and reports the close (1006) at once, ignoring the socket after.
+ * - No standard close code but 1000: `close()` throws InvalidAccessError for any
+ *   other below 3000, so 1001-1014 (a caller's `close(1001)`, the send budget's
+ *   1008) go out as 1000, with their reason.
  */
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -43,6 +46,14 @@ export interface StandardWebSocket {
 export function globalWebSocket(): (new (url: string) => StandardWebSocket) | undefined {
   const candidate = (globalThis as { WebSocket?: unknown }).WebSocket;
   return typeof candidate === 'function' ? (candidate as new (url: string) => StandardWebSocket) : undefined;
+}
+
+/**
+ * The close code a browser will send for `code`: the WebSocket standard lets a page send 1000 and 3000-4999 only
+ * (anything else throws InvalidAccessError, leaving the socket open), so the other standard codes become 1000.
+ */
+function sendableCloseCode(code: number): number {
+  return code >= 3000 && code <= 4999 ? code : 1000;
 }
 
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
@@ -140,7 +151,7 @@ export class BrowserWsTransport implements Transport {
     if (this.ended) return;
     const state = this.socket.readyState;
     if (state === CONNECTING) return this.terminate();
-    if (state === OPEN) this.socket.close(code, reason);
+    if (state === OPEN) this.socket.close(sendableCloseCode(code), reason);
   }
 
   /** Starts the close and reports the socket closed (1006) in a microtask, whatever the server does. */

@@ -1,0 +1,105 @@
+/**
+ * Adversarial cases of the browser transport, on a fake WebSocket that does what
+ * the WHATWG standard (and Chromium) does where a lenient fake would not: `close(code)`
+ * throws InvalidAccessError for a code other than 1000 or 3000-4999, `send()`
+ * throws InvalidStateError while connecting, and `bufferedAmount` grows with
+ * every frame a server that stops reading leaves unsent.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, type Client } from '../../src/browser.js';
+import type { StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { settle } from '../helpers.js';
+
+class StandardFakeSocket implements StandardWebSocket {
+  static last: StandardFakeSocket | undefined;
+  readyState = 0;
+  bufferedAmount = 0;
+  binaryType = 'blob';
+  onopen: StandardWebSocket['onopen'] = null;
+  onmessage: StandardWebSocket['onmessage'] = null;
+  onerror: StandardWebSocket['onerror'] = null;
+  onclose: StandardWebSocket['onclose'] = null;
+  /** Whether the server reads what is sent: when it does not, each frame adds to `bufferedAmount`. */
+  reading = true;
+  readonly sent: string[] = [];
+  closeFrame: { code: number | undefined; reason: string | undefined } | undefined;
+  private readonly listeners: Array<[string, () => void]> = [];
+
+  constructor(readonly url: string) {
+    StandardFakeSocket.last = this;
+  }
+  addEventListener(type: string, listener: () => void): void {
+    this.listeners.push([type, listener]);
+  }
+  send(data: string): void {
+    if (this.readyState === 0) throw new DOMException('Still in CONNECTING state.', 'InvalidStateError');
+    if (this.readyState !== 1) return;
+    this.sent.push(data);
+    if (!this.reading) this.bufferedAmount += data.length;
+  }
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999))
+      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+    if (this.readyState >= 2) return;
+    this.readyState = 2;
+    this.closeFrame = { code, reason };
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    for (const [type, listener] of this.listeners) if (type === 'open') listener();
+  }
+  /** The close handshake ends (the server echoed the close frame, or the socket dropped). */
+  closed(code: number, reason: string): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+    for (const [type, listener] of this.listeners) if (type === 'close') listener();
+  }
+}
+
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.terminate();
+  client = undefined;
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+async function openClient(options: Parameters<typeof connect>[1]) {
+  vi.stubGlobal('WebSocket', StandardFakeSocket);
+  client = connect('ws://127.0.0.1:1', { heartbeat: 0, ...options });
+  const socket = StandardFakeSocket.last!;
+  socket.open();
+  await client.ready;
+  return { client, socket };
+}
+
+describe('closing the browser transport with a code a browser may not send', () => {
+  it('close(1001) starts the close handshake instead of throwing InvalidAccessError and leaving the connection closing', async () => {
+    const { client, socket } = await openClient({});
+    const closing = settle(Promise.resolve().then(() => client.close(1001, 'going away')));
+    await Promise.resolve();
+    expect(socket.closeFrame).toEqual({ code: 1000, reason: 'going away' });
+    socket.closed(1000, 'going away');
+    expect(await closing).toEqual({ value: undefined });
+    expect(client.state).toBe('closed');
+  });
+
+  it('drops a server that stops reading (drainTimeout, 1008 in Node) with a close it can send, failing its calls', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient({ clock, highWaterMark: 100, drainTimeout: 1_000, timeout: 60_000 });
+    socket.reading = false;
+    const pending = settle(client.request('echo', ['x'.repeat(200)]));
+    expect(client.bufferedAmount).toBeGreaterThanOrEqual(100);
+    clock.increment(1_000); // the buffer did not drain: the server is dropped
+    const { error } = await pending;
+    expect(error).toMatchObject({ name: 'ConnectionClosedError' });
+    expect(error.message).toContain('drainTimeout');
+    expect(socket.closeFrame).toEqual({ code: 1000, reason: 'not reading: too much data waits to be sent' });
+    expect(client.state).toBe('closing');
+    socket.closed(1006, '');
+    await client.closed;
+    expect(client.state).toBe('closed');
+  });
+});
