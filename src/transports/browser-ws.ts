@@ -59,6 +59,7 @@ function sendableCloseCode(code: number): number {
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;
 const OPEN = 1;
+const CLOSED = 3;
 
 export class BrowserWsTransport implements Transport {
   private handlers: TransportHandlers | undefined;
@@ -78,7 +79,7 @@ export class BrowserWsTransport implements Transport {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => this.ended || this.handlers?.open();
     socket.onmessage = (event) => this.socketOnMessage(event.data);
-    socket.onerror = () => this.ended || this.terminated || this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    socket.onerror = () => this.socketOnError();
     socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
   }
 
@@ -100,6 +101,15 @@ export class BrowserWsTransport implements Transport {
     }, ms);
     this.socket.addEventListener('open', () => clearTimeout(timer));
     this.socket.addEventListener('close', () => clearTimeout(timer));
+  }
+
+  private socketOnError(): void {
+    if (this.ended || this.terminated) return;
+    this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    // The standard fires close in the same task as an error on a closed socket, but Chromium fires none after
+    // refusing to connect (a Content-Security-Policy's connect-src): the close is reported from the next task, once
+    // the browser's own had its chance, so that the connection ends (or reconnects) instead of waiting forever.
+    if (this.socket.readyState === CLOSED) setTimeout(() => this.reportClose(1006, ''), 0);
   }
 
   private socketOnMessage(data: unknown): void {

@@ -37,6 +37,8 @@ window.settle = async (promise) => {
 window.loaded = true;
 </script>`;
 const PAGE = `<!doctype html>${SCRIPT}`;
+/** The same page under a Content-Security-Policy that lets it connect to its own origin only (not to the server's port). */
+const CSP_PAGE = `<!doctype html><meta http-equiv="Content-Security-Policy" content="connect-src 'self'">${SCRIPT}`;
 
 let pageServer: { url: string; http: HttpServer };
 let context: BrowserContext;
@@ -48,6 +50,7 @@ beforeAll(async () => {
   const { code } = await bundleBrowserClient();
   pageServer = await servePage({
     '/': ['text/html', PAGE],
+    '/csp': ['text/html', CSP_PAGE],
     '/callstate.js': ['text/javascript', code],
   });
   userDataDir = await mkdtemp(join(tmpdir(), 'callstate-chromium-'));
@@ -71,10 +74,10 @@ afterEach(async () => {
   pageErrors = [];
 });
 
-async function openPage(): Promise<Page> {
+async function openPage(path = ''): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(pageServer.url);
+  await page.goto(pageServer.url + path);
   await page.waitForFunction(() => (globalThis as { loaded?: boolean }).loaded === true, undefined, WAIT);
   return page;
 }
@@ -96,5 +99,25 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
     expect(result).toEqual({ closed: { value: undefined }, state: 'closed' });
     // The close handshake reached the server, with the reason (a browser can send 1000 or 3000-4999 only).
     expect(await serverSawClose.promise).toEqual({ code: 1000, reason: 'going away' });
+  });
+  it('gives up on a connection the page’s Content-Security-Policy blocks: Chromium fires error and no close', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (params: unknown) => params } });
+    const page = await openPage('csp');
+    await page.evaluate((url) => {
+      const w = globalThis as any;
+      const client = w.callstate.connect(url, { handshakeTimeout: 60_000, timeout: 60_000 });
+      w.closes = [];
+      client.on('close', ({ code }: { code: number }) => w.closes.push(code));
+      w.result = (async () => ({ ready: await w.settle(client.ready), closed: await client.closed, state: client.state }))();
+      w.result.then(() => (w.done = true));
+    }, server.url);
+    await page.waitForFunction(() => (globalThis as any).done === true, undefined, WAIT);
+    const result = await page.evaluate(async () => ({ ...(await (globalThis as any).result), closes: (globalThis as any).closes }));
+    expect(result).toEqual({
+      ready: { error: { name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED', message: expect.stringContaining('1006') } },
+      closed: undefined,
+      state: 'closed',
+      closes: [1006],
+    });
   });
 });

@@ -103,3 +103,43 @@ describe('closing the browser transport with a code a browser may not send', () 
     expect(client.state).toBe('closed');
   });
 });
+
+describe('a connection the browser refuses with an error event and no close event (Chromium, under a CSP connect-src)', () => {
+  /** What Chromium does for a URL the page's Content-Security-Policy blocks: the socket is closed at once, and only error fires. */
+  function refuse(socket: StandardFakeSocket): void {
+    socket.readyState = 3;
+    socket.onerror?.({});
+  }
+
+  it('ends the connection: ready rejects, close is emitted (1006), closed resolves', async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    client = connect('ws://127.0.0.1:1', { handshakeTimeout: 60_000 });
+    const outcome: { ready?: unknown; closes: unknown[]; closed: boolean } = { closes: [], closed: false };
+    client.ready.catch((error: unknown) => (outcome.ready = error));
+    client.on('close', ({ code }) => outcome.closes.push(code));
+    void client.closed.then(() => (outcome.closed = true));
+    refuse(StandardFakeSocket.last!);
+    await vi.advanceTimersByTimeAsync(0); // no close event comes
+    expect(outcome.ready).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+    expect(outcome.closes).toEqual([1006]);
+    expect(outcome.closed).toBe(true);
+  });
+
+  it('with reconnect, tries again after the backoff and gives up after maxAttempts', async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    client = connect('ws://127.0.0.1:1', { handshakeTimeout: 60_000, reconnect: { initialDelay: 100, jitter: 0, maxAttempts: 1 } });
+    const reconnecting: number[] = [];
+    client.on('reconnecting', ({ attempt }) => reconnecting.push(attempt));
+    const first = StandardFakeSocket.last!;
+    refuse(first);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reconnecting).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(StandardFakeSocket.last).not.toBe(first); // a second attempt
+    refuse(StandardFakeSocket.last!);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('closed');
+  });
+});
