@@ -5,9 +5,10 @@
  *
  * Options a browser cannot honour are refused with a TypeError: `headers` (a
  * browser sets the upgrade's headers itself), `maxPayload` (a browser cannot
- * refuse a frame at its header) and `subject` (NATS). `heartbeat` is kept, but
- * sent as an application-level request instead of ping frames: see
- * transports/browser-ws.ts.
+ * refuse a frame at its header), `subject` (NATS) and `tls` (a page cannot
+ * choose the CAs, a client certificate or to skip verification). `heartbeat`
+ * is kept, but sent as an application-level request instead of ping frames:
+ * see transports/browser-ws.ts.
  */
 import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
@@ -23,6 +24,7 @@ const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
   ['headers', 'a browser sets the headers of the upgrade request itself'],
   ['maxPayload', 'a browser cannot refuse a frame at its header'],
   ['subject', 'NATS needs the Node build'],
+  ['tls', 'a browser verifies TLS with its own trust store and certificates'],
 ];
 
 /**

@@ -143,3 +143,14 @@ describe('a connection the browser refuses with an error event and no close even
     expect(client.state).toBe('closed');
   });
 });
+
+describe('options the browser build cannot honour', () => {
+  it('refuses tls (a page cannot pick the CA, a client certificate or skip verification) instead of ignoring it', () => {
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    expect(() => {
+      client = connect('wss://127.0.0.1:1', { tls: { rejectUnauthorized: false } });
+    }).toThrow(
+      new TypeError('options.tls is not supported in the browser build: a browser verifies TLS with its own trust store and certificates'),
+    );
+  });
+});
