@@ -11,6 +11,8 @@ import { connect, type Client } from '../../src/browser.js';
 import type { StandardWebSocket } from '../../src/transports/browser-ws.js';
 import { settle } from '../helpers.js';
 
+const utf8 = new TextEncoder();
+
 class StandardFakeSocket implements StandardWebSocket {
   static last: StandardFakeSocket | undefined;
   readyState = 0;
@@ -36,7 +38,8 @@ class StandardFakeSocket implements StandardWebSocket {
     if (this.readyState === 0) throw new DOMException('Still in CONNECTING state.', 'InvalidStateError');
     if (this.readyState !== 1) return;
     this.sent.push(data);
-    if (!this.reading) this.bufferedAmount += data.length;
+    // As the standard says: by the bytes of the frame's UTF-8.
+    if (!this.reading) this.bufferedAmount += utf8.encode(data).length;
   }
   close(code?: number, reason?: string): void {
     if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999))
@@ -101,6 +104,21 @@ describe('closing the browser transport with a code a browser may not send', () 
     socket.closed(1006, '');
     await client.closed;
     expect(client.state).toBe('closed');
+  });
+
+  it('never drops for one large frame of multi-byte text written onto an empty buffer (bytes are not characters)', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient({ clock, highWaterMark: 1_024, maxBufferedAmount: 4_096, timeout: 60_000 });
+    socket.reading = false;
+    const pending = settle(client.request('echo', ['€'.repeat(2_000)])); // about 2,000 characters, 6,000 bytes
+    expect(socket.bufferedAmount).toBeGreaterThan(4_096);
+    expect(client.state).toBe('open');
+    expect(socket.closeFrame).toBeUndefined();
+    // The server reads it after all, and answers: the call resolves.
+    socket.bufferedAmount = 0;
+    const { id } = JSON.parse(socket.sent.at(-1)!) as { id: string };
+    socket.onmessage?.({ data: JSON.stringify({ jsonrpc: '2.0', id, result: 'ok' }) });
+    expect(await pending).toEqual({ value: 'ok' });
   });
 });
 
