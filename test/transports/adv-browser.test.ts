@@ -172,3 +172,16 @@ describe('options the browser build cannot honour', () => {
     );
   });
 });
+
+describe('URLs the browser build does not connect to', () => {
+  it('says an http:// URL needs the Node build, instead of listing http:// among the URLs it takes', () => {
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    for (const url of ['http://127.0.0.1:1/rpc', 'https://example.com/rpc']) {
+      expect(() => connect(url)).toThrow(
+        new TypeError(
+          'http:// and https:// URLs need the Node build of callstate (JSON-RPC over HTTP POST): the browser build connects to ws:// and wss:// URLs',
+        ),
+      );
+    }
+  });
+});
