@@ -25,7 +25,7 @@ export interface BrowserWsTransportOptions {
   handshakeTimeout: number;
 }
 
-/** The method of the application-level heartbeat request. */
+/** The method of the application-level heartbeat request (a callstate peer answers it -32601 unreported: see incoming.ts). */
 export const HEARTBEAT_METHOD = '$/heartbeat';
 
 /** What this transport uses of a standard WebSocket (declared here: the project builds without the DOM library). */

@@ -8,8 +8,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, type Client } from '../../src/browser.js';
-import type { StandardWebSocket } from '../../src/transports/browser-ws.js';
-import { settle } from '../helpers.js';
+import { serve } from '../../src/index.js';
+import { HEARTBEAT_METHOD, type StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { rawClient, settle } from '../helpers.js';
 
 const utf8 = new TextEncoder();
 
@@ -182,6 +183,34 @@ describe('URLs the browser build does not connect to', () => {
           'http:// and https:// URLs need the Node build of callstate (JSON-RPC over HTTP POST): the browser build connects to ws:// and wss:// URLs',
         ),
       );
+    }
+  });
+});
+
+describe('a callstate server answering the browser build’s heartbeat', () => {
+  it('answers $/heartbeat (-32601) without reporting it to onError or the logger: every tab sends one every half interval', async () => {
+    const reported: unknown[] = [];
+    const report = (...args: unknown[]) => void reported.push(args);
+    const server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      methods: { echo: (params: unknown) => params },
+      onError: report,
+      logger: { error: report, warn: report, info: () => {}, debug: () => {} },
+    });
+    const socket = await rawClient(server.url);
+    try {
+      // The frame the browser transport sends as its heartbeat (browser-ws.ts ping()).
+      socket.send(`{"jsonrpc":"2.0","id":"cs-heartbeat-abc-1","method":"${HEARTBEAT_METHOD}"}`);
+      expect(await socket.next()).toMatchObject({ id: 'cs-heartbeat-abc-1', error: { code: -32601 } });
+      // Another call after it, answered after it: by then the heartbeat was reported, if it was going to be.
+      socket.send('{"jsonrpc":"2.0","id":"2","method":"nope"}');
+      expect(await socket.next()).toMatchObject({ id: '2', error: { code: -32601 } });
+      expect(reported.length).toBeGreaterThan(0); // the unknown method "nope" is reported...
+      expect(JSON.stringify(reported)).not.toContain(HEARTBEAT_METHOD); // ...the heartbeat is not
+    } finally {
+      await socket.close();
+      await server.close();
     }
   });
 });
