@@ -5,15 +5,16 @@
  *
  * Options a browser cannot honour are refused with a TypeError: `headers` (a
  * browser sets the upgrade's headers itself), `maxPayload` (a browser cannot
- * refuse a frame at its header) and `subject` (NATS). `heartbeat` is kept, but
- * sent as an application-level request instead of ping frames: see
- * transports/browser-ws.ts.
+ * refuse a frame at its header), `subject` (NATS) and `tls` (a page cannot
+ * choose the CAs, a client certificate or to skip verification). `heartbeat`
+ * is kept, but sent as an application-level request instead of ping frames:
+ * see transports/browser-ws.ts.
  */
 import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
 import { BrowserWsTransport, globalWebSocket } from './transports/browser-ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
-import { isNatsUrl, validateUrl } from './validate.js';
+import { isHttpUrl, isNatsUrl, validateUrl } from './validate.js';
 
 export type { ClientOptions } from './client-options.js';
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
@@ -23,6 +24,7 @@ const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
   ['headers', 'a browser sets the headers of the upgrade request itself'],
   ['maxPayload', 'a browser cannot refuse a frame at its header'],
   ['subject', 'NATS needs the Node build'],
+  ['tls', 'a browser verifies TLS with its own trust store and certificates'],
 ];
 
 /**
@@ -38,6 +40,11 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
 ): Client<Api> {
   if (isNatsUrl(url))
     throw new TypeError('nats:// URLs need the Node build of callstate: the browser build connects to ws:// and wss:// URLs');
+  // validateUrl's message lists every scheme the Node build takes: say why these two are not taken here.
+  if (isHttpUrl(url))
+    throw new TypeError(
+      'http:// and https:// URLs need the Node build of callstate (JSON-RPC over HTTP POST): the browser build connects to ws:// and wss:// URLs',
+    );
   validateUrl(url);
   const { common, reconnect, handshakeTimeout } = resolveClientOptions(url, options);
   for (const [name, why] of REFUSED) {

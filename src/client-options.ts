@@ -69,7 +69,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   headers?: Record<string, string>;
   /**
    * TLS settings of a `wss://` connection: `ca` to trust (a private CA, a self-signed server), `cert` and `key`
-   * for a client certificate, `servername`, `rejectUnauthorized`. Default: Node's (the system's CAs, verified).
+   * for a client certificate, `servername`, `rejectUnauthorized`. Default: Node's (the system's CAs, verified). Node only:
+   * the browser build throws a TypeError (the browser verifies TLS itself).
    */
   tls?: ClientTlsOptions;
   /** Include handler error stacks in error responses sent to the server. Default: false. */

@@ -260,7 +260,8 @@ export abstract class Connection {
    * once. Resolves when closed; a peer that does not finish the close handshake
    * within `closeTimeout` is dropped.
    *
-   * @param code 1000 (default), another sendable standard code, or an application code from 3000 to 4999.
+   * @param code 1000 (default), another sendable standard code, or an application code from 3000 to 4999 (a browser
+   *   sends only those and 1000: there the other standard codes go out as 1000).
    * @param reason at most 123 bytes of UTF-8.
    */
   close(code = 1000, reason = ''): Promise<void> {

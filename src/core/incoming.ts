@@ -17,6 +17,7 @@ import { defineRunner, type Actors, type RunningActor, type XStateEngine } from 
 import { RpcError } from '../errors.js';
 import type { Hooks } from '../hooks.js';
 import { encode, encodeResult, errorFrame, ErrorCodes, type ErrorObject, type Id, type RequestFrame } from '../protocol/jsonrpc.js';
+import { HEARTBEAT_METHOD } from '../transports/browser-ws.js';
 import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
 import type { BatchReply } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
@@ -228,7 +229,8 @@ export class IncomingCalls {
     let error: ErrorObject;
     if (context.failure === 'methodNotFound') {
       error = { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` };
-      hooks.protocolError(error, context.method, context.id, connection);
+      // Every browser client sends a heartbeat every half interval, and any answer will do: not worth a warning each.
+      if (context.method !== HEARTBEAT_METHOD) hooks.protocolError(error, context.method, context.id, connection);
     } else {
       error = toErrorObject(context.error, this.options.exposeErrorStack, hooks.exposeErrors);
       hooks.handlerError(context.error, context.method, context.id, connection, error);

@@ -18,6 +18,13 @@
 import type { SendLimits } from '../limits.js';
 import type { Clock } from '../types.js';
 
+/**
+ * Most bytes of UTF-8 one UTF-16 code unit of a frame becomes (a surrogate pair, two units, is four bytes): a frame
+ * of multi-byte text adds up to three times its length to the buffer, so `amount - length` would count a buffer
+ * below the mark as full, and drop the peer for that one frame.
+ */
+const MAX_UTF8_BYTES_PER_CHAR = 3;
+
 export class SendBudget {
   private timer: unknown;
   /** The buffered amount when the drain timer was armed: less at its end is progress. */
@@ -41,7 +48,8 @@ export class SendBudget {
     const { highWaterMark, maxBufferedAmount } = this.limits;
     const amount = this.bufferedAmount();
     if (amount < highWaterMark) return;
-    if (amount > maxBufferedAmount && amount - length >= highWaterMark) {
+    // The buffer counts bytes, the frame characters: full before it only if full without the most it can weigh.
+    if (amount > maxBufferedAmount && amount - length * MAX_UTF8_BYTES_PER_CHAR >= highWaterMark) {
       this.stop();
       this.drop(`${amount} bytes wait to be sent to a peer that is not reading (maxBufferedAmount ${maxBufferedAmount})`);
       return;

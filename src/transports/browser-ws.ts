@@ -14,6 +14,9 @@
  *   pong and never reaches the dispatcher, so it is not reported `unmatched`.
  * - No way to drop a socket without the close handshake: `terminate()` starts
  *   the close and reports the close (1006) at once, ignoring the socket after.
+ * - No standard close code but 1000: `close()` throws InvalidAccessError for any
+ *   other below 3000, so 1001-1014 (a caller's `close(1001)`, the send budget's
+ *   1008) go out as 1000, with their reason.
  */
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -22,7 +25,7 @@ export interface BrowserWsTransportOptions {
   handshakeTimeout: number;
 }
 
-/** The method of the application-level heartbeat request. */
+/** The method of the application-level heartbeat request (a callstate peer answers it -32601 unreported: see incoming.ts). */
 export const HEARTBEAT_METHOD = '$/heartbeat';
 
 /** What this transport uses of a standard WebSocket (declared here: the project builds without the DOM library). */
@@ -45,9 +48,18 @@ export function globalWebSocket(): (new (url: string) => StandardWebSocket) | un
   return typeof candidate === 'function' ? (candidate as new (url: string) => StandardWebSocket) : undefined;
 }
 
+/**
+ * The close code a browser will send for `code`: the WebSocket standard lets a page send 1000 and 3000-4999 only
+ * (anything else throws InvalidAccessError, leaving the socket open), so the other standard codes become 1000.
+ */
+function sendableCloseCode(code: number): number {
+  return code >= 3000 && code <= 4999 ? code : 1000;
+}
+
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;
 const OPEN = 1;
+const CLOSED = 3;
 
 export class BrowserWsTransport implements Transport {
   private handlers: TransportHandlers | undefined;
@@ -67,7 +79,7 @@ export class BrowserWsTransport implements Transport {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => this.ended || this.handlers?.open();
     socket.onmessage = (event) => this.socketOnMessage(event.data);
-    socket.onerror = () => this.ended || this.terminated || this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    socket.onerror = () => this.socketOnError();
     socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
   }
 
@@ -89,6 +101,15 @@ export class BrowserWsTransport implements Transport {
     }, ms);
     this.socket.addEventListener('open', () => clearTimeout(timer));
     this.socket.addEventListener('close', () => clearTimeout(timer));
+  }
+
+  private socketOnError(): void {
+    if (this.ended || this.terminated) return;
+    this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    // The standard fires close in the same task as an error on a closed socket, but Chromium fires none after
+    // refusing to connect (a Content-Security-Policy's connect-src): the close is reported from the next task, once
+    // the browser's own had its chance, so that the connection ends (or reconnects) instead of waiting forever.
+    if (this.socket.readyState === CLOSED) setTimeout(() => this.reportClose(1006, ''), 0);
   }
 
   private socketOnMessage(data: unknown): void {
@@ -140,7 +161,7 @@ export class BrowserWsTransport implements Transport {
     if (this.ended) return;
     const state = this.socket.readyState;
     if (state === CONNECTING) return this.terminate();
-    if (state === OPEN) this.socket.close(code, reason);
+    if (state === OPEN) this.socket.close(sendableCloseCode(code), reason);
   }
 
   /** Starts the close and reports the socket closed (1006) in a microtask, whatever the server does. */

@@ -1,0 +1,216 @@
+/**
+ * Adversarial cases of the browser transport, on a fake WebSocket that does what
+ * the WHATWG standard (and Chromium) does where a lenient fake would not: `close(code)`
+ * throws InvalidAccessError for a code other than 1000 or 3000-4999, `send()`
+ * throws InvalidStateError while connecting, and `bufferedAmount` grows with
+ * every frame a server that stops reading leaves unsent.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, type Client } from '../../src/browser.js';
+import { serve } from '../../src/index.js';
+import { HEARTBEAT_METHOD, type StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { rawClient, settle } from '../helpers.js';
+
+const utf8 = new TextEncoder();
+
+class StandardFakeSocket implements StandardWebSocket {
+  static last: StandardFakeSocket | undefined;
+  readyState = 0;
+  bufferedAmount = 0;
+  binaryType = 'blob';
+  onopen: StandardWebSocket['onopen'] = null;
+  onmessage: StandardWebSocket['onmessage'] = null;
+  onerror: StandardWebSocket['onerror'] = null;
+  onclose: StandardWebSocket['onclose'] = null;
+  /** Whether the server reads what is sent: when it does not, each frame adds to `bufferedAmount`. */
+  reading = true;
+  readonly sent: string[] = [];
+  closeFrame: { code: number | undefined; reason: string | undefined } | undefined;
+  private readonly listeners: Array<[string, () => void]> = [];
+
+  constructor(readonly url: string) {
+    StandardFakeSocket.last = this;
+  }
+  addEventListener(type: string, listener: () => void): void {
+    this.listeners.push([type, listener]);
+  }
+  send(data: string): void {
+    if (this.readyState === 0) throw new DOMException('Still in CONNECTING state.', 'InvalidStateError');
+    if (this.readyState !== 1) return;
+    this.sent.push(data);
+    // As the standard says: by the bytes of the frame's UTF-8.
+    if (!this.reading) this.bufferedAmount += utf8.encode(data).length;
+  }
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999))
+      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+    if (this.readyState >= 2) return;
+    this.readyState = 2;
+    this.closeFrame = { code, reason };
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    for (const [type, listener] of this.listeners) if (type === 'open') listener();
+  }
+  /** The close handshake ends (the server echoed the close frame, or the socket dropped). */
+  closed(code: number, reason: string): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+    for (const [type, listener] of this.listeners) if (type === 'close') listener();
+  }
+}
+
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.terminate();
+  client = undefined;
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+async function openClient(options: Parameters<typeof connect>[1]) {
+  vi.stubGlobal('WebSocket', StandardFakeSocket);
+  client = connect('ws://127.0.0.1:1', { heartbeat: 0, ...options });
+  const socket = StandardFakeSocket.last!;
+  socket.open();
+  await client.ready;
+  return { client, socket };
+}
+
+describe('closing the browser transport with a code a browser may not send', () => {
+  it('close(1001) starts the close handshake instead of throwing InvalidAccessError and leaving the connection closing', async () => {
+    const { client, socket } = await openClient({});
+    const closing = settle(Promise.resolve().then(() => client.close(1001, 'going away')));
+    await Promise.resolve();
+    expect(socket.closeFrame).toEqual({ code: 1000, reason: 'going away' });
+    socket.closed(1000, 'going away');
+    expect(await closing).toEqual({ value: undefined });
+    expect(client.state).toBe('closed');
+  });
+
+  it('drops a server that stops reading (drainTimeout, 1008 in Node) with a close it can send, failing its calls', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient({ clock, highWaterMark: 100, drainTimeout: 1_000, timeout: 60_000 });
+    socket.reading = false;
+    const pending = settle(client.request('echo', ['x'.repeat(200)]));
+    expect(client.bufferedAmount).toBeGreaterThanOrEqual(100);
+    clock.increment(1_000); // the buffer did not drain: the server is dropped
+    const { error } = await pending;
+    expect(error).toMatchObject({ name: 'ConnectionClosedError' });
+    expect(error.message).toContain('drainTimeout');
+    expect(socket.closeFrame).toEqual({ code: 1000, reason: 'not reading: too much data waits to be sent' });
+    expect(client.state).toBe('closing');
+    socket.closed(1006, '');
+    await client.closed;
+    expect(client.state).toBe('closed');
+  });
+
+  it('never drops for one large frame of multi-byte text written onto an empty buffer (bytes are not characters)', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient({ clock, highWaterMark: 1_024, maxBufferedAmount: 4_096, timeout: 60_000 });
+    socket.reading = false;
+    const pending = settle(client.request('echo', ['€'.repeat(2_000)])); // about 2,000 characters, 6,000 bytes
+    expect(socket.bufferedAmount).toBeGreaterThan(4_096);
+    expect(client.state).toBe('open');
+    expect(socket.closeFrame).toBeUndefined();
+    // The server reads it after all, and answers: the call resolves.
+    socket.bufferedAmount = 0;
+    const { id } = JSON.parse(socket.sent.at(-1)!) as { id: string };
+    socket.onmessage?.({ data: JSON.stringify({ jsonrpc: '2.0', id, result: 'ok' }) });
+    expect(await pending).toEqual({ value: 'ok' });
+  });
+});
+
+describe('a connection the browser refuses with an error event and no close event (Chromium, under a CSP connect-src)', () => {
+  /** What Chromium does for a URL the page's Content-Security-Policy blocks: the socket is closed at once, and only error fires. */
+  function refuse(socket: StandardFakeSocket): void {
+    socket.readyState = 3;
+    socket.onerror?.({});
+  }
+
+  it('ends the connection: ready rejects, close is emitted (1006), closed resolves', async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    client = connect('ws://127.0.0.1:1', { handshakeTimeout: 60_000 });
+    const outcome: { ready?: unknown; closes: unknown[]; closed: boolean } = { closes: [], closed: false };
+    client.ready.catch((error: unknown) => (outcome.ready = error));
+    client.on('close', ({ code }) => outcome.closes.push(code));
+    void client.closed.then(() => (outcome.closed = true));
+    refuse(StandardFakeSocket.last!);
+    await vi.advanceTimersByTimeAsync(0); // no close event comes
+    expect(outcome.ready).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+    expect(outcome.closes).toEqual([1006]);
+    expect(outcome.closed).toBe(true);
+  });
+
+  it('with reconnect, tries again after the backoff and gives up after maxAttempts', async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    client = connect('ws://127.0.0.1:1', { handshakeTimeout: 60_000, reconnect: { initialDelay: 100, jitter: 0, maxAttempts: 1 } });
+    const reconnecting: number[] = [];
+    client.on('reconnecting', ({ attempt }) => reconnecting.push(attempt));
+    const first = StandardFakeSocket.last!;
+    refuse(first);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reconnecting).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(StandardFakeSocket.last).not.toBe(first); // a second attempt
+    refuse(StandardFakeSocket.last!);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.state).toBe('closed');
+  });
+});
+
+describe('options the browser build cannot honour', () => {
+  it('refuses tls (a page cannot pick the CA, a client certificate or skip verification) instead of ignoring it', () => {
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    expect(() => {
+      client = connect('wss://127.0.0.1:1', { tls: { rejectUnauthorized: false } });
+    }).toThrow(
+      new TypeError('options.tls is not supported in the browser build: a browser verifies TLS with its own trust store and certificates'),
+    );
+  });
+});
+
+describe('URLs the browser build does not connect to', () => {
+  it('says an http:// URL needs the Node build, instead of listing http:// among the URLs it takes', () => {
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    for (const url of ['http://127.0.0.1:1/rpc', 'https://example.com/rpc']) {
+      expect(() => connect(url)).toThrow(
+        new TypeError(
+          'http:// and https:// URLs need the Node build of callstate (JSON-RPC over HTTP POST): the browser build connects to ws:// and wss:// URLs',
+        ),
+      );
+    }
+  });
+});
+
+describe('a callstate server answering the browser build’s heartbeat', () => {
+  it('answers $/heartbeat (-32601) without reporting it to onError or the logger: every tab sends one every half interval', async () => {
+    const reported: unknown[] = [];
+    const report = (...args: unknown[]) => void reported.push(args);
+    const server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      methods: { echo: (params: unknown) => params },
+      onError: report,
+      logger: { error: report, warn: report, info: () => {}, debug: () => {} },
+    });
+    const socket = await rawClient(server.url);
+    try {
+      // The frame the browser transport sends as its heartbeat (browser-ws.ts ping()).
+      socket.send(`{"jsonrpc":"2.0","id":"cs-heartbeat-abc-1","method":"${HEARTBEAT_METHOD}"}`);
+      expect(await socket.next()).toMatchObject({ id: 'cs-heartbeat-abc-1', error: { code: -32601 } });
+      // Another call after it, answered after it: by then the heartbeat was reported, if it was going to be.
+      socket.send('{"jsonrpc":"2.0","id":"2","method":"nope"}');
+      expect(await socket.next()).toMatchObject({ id: '2', error: { code: -32601 } });
+      expect(reported.length).toBeGreaterThan(0); // the unknown method "nope" is reported...
+      expect(JSON.stringify(reported)).not.toContain(HEARTBEAT_METHOD); // ...the heartbeat is not
+    } finally {
+      await socket.close();
+      await server.close();
+    }
+  });
+});
