@@ -6,7 +6,7 @@
  */
 import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
-import { NoRespondersError } from './errors.js';
+import { NoRespondersError, ProtocolError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
@@ -35,6 +35,17 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
+  }
+
+  /**
+   * nats.js would not publish the call's request (larger than nats-server's max_payload); the connection is up.
+   * The call fails now, with why: no answer can come for a request that was never sent.
+   */
+  protected override onCallFailed(id: string, reason: () => Error): void {
+    this.outgoing.fail(id, (method) => {
+      const cause = reason();
+      return new ProtocolError(`call "${method}" (id ${id}) was not sent: ${cause.message}`, { cause });
+    });
   }
 
   /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */

