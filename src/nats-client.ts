@@ -19,6 +19,9 @@ export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
   headers: Record<string, string>;
 }
 
+/** What a NATS client answers calls with: nothing (a request is answered -32601, which has nowhere to go). */
+const NO_METHODS = Object.freeze({});
+
 /**
  * A client of a NATS subject: a `Peer` over the NATS transport. A 503 status
  * fails its call at once with `NoRespondersError`.
@@ -33,7 +36,9 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       timeout: options.handshakeTimeout,
       headers: options.headers,
     });
-    super({ ...options, openTransport: () => transport, alreadyOpen: false });
+    // No responder calls a NATS client (it has no way to), but anyone who learns its inbox (every reply subject shows
+    // it) can publish there: with the client's methods, a request or notification from them would run one.
+    super({ ...options, methods: NO_METHODS, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
   }
 

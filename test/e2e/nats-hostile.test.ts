@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, settle } from '../helpers.js';
+import { closeAfterEach, deferred, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
@@ -51,5 +51,32 @@ describe('a NATS client whose request is larger than max_payload', () => {
     // nats.js refused one message; the connection is up, so the next call must go out (it waited for its timeout).
     expect(caller.state).toBe('open');
     expect(await caller.request('echo', ['small'], { timeout: 5_000 })).toEqual(['small']);
+  });
+});
+
+describe("a NATS client's methods", () => {
+  it('are never run by a request or notification that a third party publishes to its inbox', async () => {
+    const subject = nextSubject();
+    await responder({ subject, methods: { echo: (p: unknown) => p } });
+    let ran = 0;
+    const caller = client(subject, { methods: { wipe: () => (ran++, 'wiped') } });
+    // Anyone who sees a reply subject (`<inbox>.<call id>`) knows the client's inbox.
+    const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
+    const [reply] = await Promise.all([
+      (async () => {
+        for await (const msg of sniffer) return msg.subject;
+      })(),
+      caller.request('echo', [1]),
+    ]);
+    const inbox = reply!.slice(0, reply!.lastIndexOf('.'));
+    const marker = deferred();
+    caller.on('unmatched', ({ id }) => id === 'marker' && marker.resolve());
+    const publish = (text: string) => nats.raw.publish(`${inbox}.x`, new TextEncoder().encode(text));
+    publish('{"jsonrpc":"2.0","id":"q","method":"wipe"}');
+    publish('{"jsonrpc":"2.0","method":"wipe"}');
+    // From the same publisher, so after both: once it is reported, both have been handled.
+    publish('{"jsonrpc":"2.0","id":"marker","result":null}');
+    await marker.promise;
+    expect(ran).toBe(0);
   });
 });
