@@ -10,7 +10,7 @@
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
-import { drainWindow, serverClosing } from './core/closing.js';
+import { drainWindow, serverClosing, serverLeft } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
@@ -110,7 +110,7 @@ export interface NatsServer {
   /**
    * Leaves the queue group (new calls go to the other responders; a request already delivered is answered
    * -32000 "server closing"), lets running handlers answer for up to `drain` ms (default: `closeTimeout`),
-   * aborts the rest, then disconnects. Only the first call's options count.
+   * aborts the rest (their callers are answered -32000 at once), then disconnects. Only the first call's options count.
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -312,7 +312,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         // Messages still waiting for their access checks are answered (busy) before the connection goes.
         await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
         if (incoming.size > 0) await drainWindow(new Promise<void>((resolve) => (idle = resolve)), drain, options.clock);
-        incoming.cancelAll();
+        // Their callers are told now (the answers go out with the connection's drain), not left to their timeouts.
+        incoming.abandonAll(serverLeft);
         await link!.close(closeTimeout);
         await closed;
       })());

@@ -5,7 +5,7 @@
  * instead of a silent loss or a wait for the caller's own timeout.
  */
 import { describe, expect, it } from 'vitest';
-import { connect, serve, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
+import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
 import { closeAfterEach, deferred, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
@@ -78,5 +78,30 @@ describe("a NATS client's methods", () => {
     publish('{"jsonrpc":"2.0","id":"marker","result":null}');
     await marker.promise;
     expect(ran).toBe(0);
+  });
+});
+
+describe('a NATS responder closing while handlers run', () => {
+  it('answers each call it aborts after the drain window -32000, as a closing WebSocket fails its calls at once, instead of leaving its caller to time out', async () => {
+    const subject = nextSubject();
+    const leaving = await responder({ subject, methods: { stuck: () => new Promise(() => {}), quick: () => 'done' } });
+    const ask = (text: string) =>
+      nats.raw.request(subject, new TextEncoder().encode(text), { timeout: 5_000 }).then((msg) => JSON.parse(msg.string()));
+    const single = ask('{"jsonrpc":"2.0","id":1,"method":"stuck"}');
+    const batch = ask('[{"jsonrpc":"2.0","id":2,"method":"stuck"},{"jsonrpc":"2.0","id":3,"method":"quick"}]');
+    await expect.poll(() => leaving.handlingCalls).toBe(2);
+    await leaving.close({ drain: 0 });
+    const aborted = (id: number, method: string) => ({
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: ErrorCodes.ServerBusy,
+        message: `server closing: "${method}" did not finish before the server closed and was aborted`,
+        data: { closing: true },
+      },
+    });
+    // Without an answer, each caller waits for its own timeout (here nats.js's 5 s, then a rejection).
+    expect(await single).toEqual(aborted(1, 'stuck'));
+    expect(await batch).toEqual([{ jsonrpc: '2.0', id: 3, result: 'done' }, aborted(2, 'stuck')]);
   });
 });
