@@ -105,3 +105,25 @@ describe('a NATS responder closing while handlers run', () => {
     expect(await batch).toEqual([{ jsonrpc: '2.0', id: 3, result: 'done' }, aborted(2, 'stuck')]);
   });
 });
+
+describe('a NATS responder closed while a notification waits for its access check', () => {
+  it('never runs it once close() is done, even when the check then accepts it', async () => {
+    const subject = nextSubject();
+    const checked = deferred<(ok: boolean) => void>();
+    let ran = 0;
+    const leaving = await responder({
+      subject,
+      closeTimeout: 100,
+      authenticate: () => new Promise<boolean>((resolve) => checked.resolve(resolve)),
+      methods: { log: () => void ran++ },
+    });
+    client(subject).notify('log', ['after close']);
+    const release = await checked.promise;
+    // close() waits closeTimeout for the checks still running, then aborts every handler and disconnects.
+    await leaving.close();
+    release(true);
+    // The check's answer is handled in microtasks: one turn of the event loop ends them.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toBe(0);
+  });
+});
