@@ -6,7 +6,7 @@
  */
 import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
-import { NoRespondersError } from './errors.js';
+import { NoRespondersError, ProtocolError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
@@ -18,6 +18,9 @@ export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
   /** NATS headers sent with every message: what a responder's `authenticate` sees. */
   headers: Record<string, string>;
 }
+
+/** What a NATS client answers calls with: nothing (a request is answered -32601, which has nowhere to go). */
+const NO_METHODS = Object.freeze({});
 
 /**
  * A client of a NATS subject: a `Peer` over the NATS transport. A 503 status
@@ -33,8 +36,21 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       timeout: options.handshakeTimeout,
       headers: options.headers,
     });
-    super({ ...options, openTransport: () => transport, alreadyOpen: false });
+    // No responder calls a NATS client (it has no way to), but anyone who learns its inbox (every reply subject shows
+    // it) can publish there: with the client's methods, a request or notification from them would run one.
+    super({ ...options, methods: NO_METHODS, openTransport: () => transport, alreadyOpen: false });
     this.subject = options.subject;
+  }
+
+  /**
+   * nats.js would not publish the call's request (larger than nats-server's max_payload); the connection is up.
+   * The call fails now, with why: no answer can come for a request that was never sent.
+   */
+  protected override onCallFailed(id: string, reason: () => Error): void {
+    this.outgoing.fail(id, (method) => {
+      const cause = reason();
+      return new ProtocolError(`call "${method}" (id ${id}) was not sent: ${cause.message}`, { cause });
+    });
   }
 
   /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */

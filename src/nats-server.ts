@@ -10,7 +10,7 @@
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
-import { drainWindow, serverClosing } from './core/closing.js';
+import { drainWindow, serverClosing, serverLeft } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
@@ -110,7 +110,7 @@ export interface NatsServer {
   /**
    * Leaves the queue group (new calls go to the other responders; a request already delivered is answered
    * -32000 "server closing"), lets running handlers answer for up to `drain` ms (default: `closeTimeout`),
-   * aborts the rest, then disconnects. Only the first call's options count.
+   * aborts the rest (their callers are answered -32000 at once), then disconnects. Only the first call's options count.
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -216,7 +216,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     get handling() {
       return incoming.size;
     },
-    accepting: () => true,
+    // Until close() aborts what runs (or the connection goes): a message whose access check ends after that starts
+    // nothing (its answer could not be published, and a notification's handler would run past close()).
+    accepting: () => !ended,
     // Requests admitted while closing (their checks ended late) are refused, so that callers can go to another responder.
     busy: (method) => (closing === undefined ? undefined : serverClosing(method)),
     startCall: (frame, batch) => {
@@ -266,6 +268,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       );
   };
 
+  /** Set once handlers have been aborted for good: by close() after its drain window, or by the connection's end. */
+  let ended = false;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let closing: Promise<void> | undefined;
@@ -288,6 +292,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       ),
     onCancel: (text, headers) => admit(headers, () => receiveCancels(inbound, text)),
     onClosed: (error) => {
+      ended = true;
       incoming.cancelAll();
       replies.clear();
       events.emit('close', closing || error === undefined ? {} : { error });
@@ -312,7 +317,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         // Messages still waiting for their access checks are answered (busy) before the connection goes.
         await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
         if (incoming.size > 0) await drainWindow(new Promise<void>((resolve) => (idle = resolve)), drain, options.clock);
-        incoming.cancelAll();
+        // Their callers are told now (the answers go out with the connection's drain), not left to their timeouts.
+        ended = true;
+        incoming.abandonAll(serverLeft);
         await link!.close(closeTimeout);
         await closed;
       })());

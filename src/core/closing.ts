@@ -16,6 +16,18 @@ export function serverClosing(method: string): ErrorObject {
 }
 
 /**
+ * The answer to a call whose handler still runs when the server leaves (a NATS responder's close, after its
+ * drain window): the handler is aborted, and its caller hears so at once instead of waiting for its timeout.
+ */
+export function serverLeft(method: string): ErrorObject {
+  return {
+    code: ErrorCodes.ServerBusy,
+    message: `server closing: "${method}" did not finish before the server closed and was aborted`,
+    data: { closing: true },
+  };
+}
+
+/**
  * A draining close's window: waits for `done` (nothing runs any more), or `ms`, whichever comes first. Timed
  * by `clock` (the responder's, e.g. a `SimulatedClock` in tests); real time when none.
  */

@@ -35,7 +35,7 @@ interface IncomingEntry {
   connection: ConnectionInfo;
   /** The handler's deadline, when the responder has a `handlerTimeout`. */
   deadline?: HandlerDeadline;
-  /** The call was cancelled by its caller and answered -32800. */
+  /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
   cancelAnswered?: boolean;
 }
 
@@ -149,6 +149,26 @@ export class IncomingCalls {
   cancelAll(): void {
     for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
     for (const controller of this.notifications.values()) controller.abort();
+  }
+
+  /**
+   * The responder leaves while calls still run (a NATS responder's close, after its drain window): each caller is
+   * answered `error` now, then every handler is aborted as by `cancelAll`. A closing WebSocket fails the other
+   * end's calls at once; a NATS caller, who has no connection to lose, would otherwise wait for its timeout.
+   */
+  abandonAll(error: (method: string) => ErrorObject): void {
+    for (const entry of this.inFlight.values()) {
+      const { id, method } = entry.actor.context;
+      // Answered: its batch must not stop waiting for it when its actor ends cancelled (see `finished`).
+      entry.cancelAnswered = true;
+      const answer = error(method);
+      this.reply(
+        id,
+        () => encode(errorFrame(id, answer)),
+        () => answer,
+      );
+    }
+    this.cancelAll();
   }
 
   /**

@@ -104,12 +104,44 @@ export class NatsClientTransport implements Transport {
           nc.publish(this.options.subject, this.encoder.encode(text), { headers: this.headers });
       }
     } catch (error) {
+      if (this.refusedAlone(nc)) return this.refuse(frame, text, error as Error, done);
       // Through the same queue as the successes, so that callbacks keep the order of the writes.
       if (done) queueMicrotask(() => done(error as Error));
       return true;
     }
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
+    return true;
+  }
+
+  /**
+   * Whether a publish that threw left the connection up: nats.js refuses a message larger than nats-server's
+   * max_payload before sending anything, and nothing else is lost. A failed write would otherwise tell the
+   * send queue that the transport is going (as a socket's does), and nothing more would be written on a
+   * connection that stays open: every later call would wait for its timeout.
+   */
+  private refusedAlone(nc: NatsConnection): boolean {
+    return !nc.isClosed() && !nc.isDraining();
+  }
+
+  /**
+   * One frame nats.js would not publish, the connection still up: the write is reported done, so that the frames
+   * after it go on, and a request's call fails now with the reason (a notification or cancel is lost, as one
+   * the connection cannot carry). In one task, after the writes before it, so that callbacks keep their order.
+   */
+  private refuse(frame: ReturnType<typeof peekFrame>, text: string, error: Error, done: ((error?: Error) => void) | undefined): true {
+    const id = frame.kind === 'request' ? frame.token : undefined;
+    const limit = this.nc?.info?.max_payload;
+    const reason = () => {
+      const bytes = this.encoder.encode(text).length;
+      return limit !== undefined && bytes > limit
+        ? new Error(`the request (${bytes} bytes) is larger than nats-server's max_payload (${limit} bytes)`, { cause: error })
+        : error;
+    };
+    queueMicrotask(() => {
+      done?.();
+      if (id !== undefined) this.handlers?.callFailed?.(id, reason);
+    });
     return true;
   }
 

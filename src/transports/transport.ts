@@ -17,7 +17,8 @@ export interface TransportHandlers {
   /**
    * The channel failed the call with this id without an answer from the peer (an HTTP error status,
    * a network error, a body that holds no answer): the call fails with the error `reason` makes, which is
-   * made only if the call is still pending. Only request-per-call transports (HTTP) report this.
+   * made only if the call is still pending. Request-per-call transports (HTTP) report this, and NATS for a
+   * request nats.js would not publish (past max_payload) on a connection that stays open.
    */
   callFailed?(id: string, reason: () => Error): void;
   /** The peer answered a ping. */

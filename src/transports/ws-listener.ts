@@ -151,7 +151,9 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   };
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (closed !== undefined) return void socket.destroy();
+    // A socket already destroyed (its client left while the app decided where to route it) has nothing to upgrade,
+    // and may have emitted its last 'close': tracked, it would hold close() open forever.
+    if (closed !== undefined || socket.destroyed) return void socket.destroy();
     track(socket); // own mode: already tracked since the accept, with its deadline running
     if (served.has(socket) && !upgrading.has(socket)) limitUpgrade(socket); // an HTTP connection asking to upgrade
     const pending = upgrading.get(socket);

@@ -1,0 +1,129 @@
+/**
+ * Adversarial checks of NATS callers and responders against a real
+ * nats-server: messages a caller cannot send, messages a third party sends,
+ * and a responder that leaves while calls run. Each names what must happen
+ * instead of a silent loss or a wait for the caller's own timeout.
+ */
+import { describe, expect, it } from 'vitest';
+import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
+import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
+
+const nats = useNatsServer();
+let clients: Client[] = [];
+let responders: NatsServer[] = [];
+let subjects = 0;
+const nextSubject = () => `hostile.svc${++subjects}`;
+
+closeAfterEach(() => {
+  const items = [...clients, ...responders];
+  clients = [];
+  responders = [];
+  return items;
+});
+
+const client = (subject: string, options: Parameters<typeof connect>[1] = {}) => {
+  const made = connect(nats.url, { subject, timeout: 10_000, ...options });
+  clients.push(made);
+  return made;
+};
+
+const responder = async (options: Omit<NatsServeOptions, 'nats'>) => {
+  const made = await serve({ nats: nats.url, ...options });
+  responders.push(made);
+  return made;
+};
+
+/** Larger than nats-server's default max_payload (1 MiB) once encoded. */
+const OVERSIZE = 'x'.repeat(2 * 1024 * 1024);
+
+describe('a NATS client whose request is larger than max_payload', () => {
+  it('fails that call at once with ProtocolError, and the calls after it are still sent and answered', async () => {
+    const subject = nextSubject();
+    await responder({ subject, methods: { echo: (p: unknown) => p } });
+    const caller = client(subject);
+    await caller.ready;
+    const { error } = await settle(caller.request('echo', [OVERSIZE]));
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message).toMatch(
+      /^call "echo" \(id [\w-]+\) was not sent: the request \(\d+ bytes\) is larger than nats-server's max_payload \(1048576 bytes\)/,
+    );
+    // nats.js refused one message; the connection is up, so the next call must go out (it waited for its timeout).
+    expect(caller.state).toBe('open');
+    expect(await caller.request('echo', ['small'], { timeout: 5_000 })).toEqual(['small']);
+  });
+});
+
+describe("a NATS client's methods", () => {
+  it('are never run by a request or notification that a third party publishes to its inbox', async () => {
+    const subject = nextSubject();
+    await responder({ subject, methods: { echo: (p: unknown) => p } });
+    let ran = 0;
+    const caller = client(subject, { methods: { wipe: () => (ran++, 'wiped') } });
+    // Anyone who sees a reply subject (`<inbox>.<call id>`) knows the client's inbox.
+    const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
+    const [reply] = await Promise.all([
+      (async () => {
+        for await (const msg of sniffer) return msg.subject;
+      })(),
+      caller.request('echo', [1]),
+    ]);
+    const inbox = reply!.slice(0, reply!.lastIndexOf('.'));
+    const marker = deferred();
+    caller.on('unmatched', ({ id }) => id === 'marker' && marker.resolve());
+    const publish = (text: string) => nats.raw.publish(`${inbox}.x`, new TextEncoder().encode(text));
+    publish('{"jsonrpc":"2.0","id":"q","method":"wipe"}');
+    publish('{"jsonrpc":"2.0","method":"wipe"}');
+    // From the same publisher, so after both: once it is reported, both have been handled.
+    publish('{"jsonrpc":"2.0","id":"marker","result":null}');
+    await marker.promise;
+    expect(ran).toBe(0);
+  });
+});
+
+describe('a NATS responder closing while handlers run', () => {
+  it('answers each call it aborts after the drain window -32000, as a closing WebSocket fails its calls at once, instead of leaving its caller to time out', async () => {
+    const subject = nextSubject();
+    const leaving = await responder({ subject, methods: { stuck: () => new Promise(() => {}), quick: () => 'done' } });
+    const ask = (text: string) =>
+      nats.raw.request(subject, new TextEncoder().encode(text), { timeout: 5_000 }).then((msg) => JSON.parse(msg.string()));
+    const single = ask('{"jsonrpc":"2.0","id":1,"method":"stuck"}');
+    const batch = ask('[{"jsonrpc":"2.0","id":2,"method":"stuck"},{"jsonrpc":"2.0","id":3,"method":"quick"}]');
+    await expect.poll(() => leaving.handlingCalls).toBe(2);
+    await leaving.close({ drain: 0 });
+    const aborted = (id: number, method: string) => ({
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: ErrorCodes.ServerBusy,
+        message: `server closing: "${method}" did not finish before the server closed and was aborted`,
+        data: { closing: true },
+      },
+    });
+    // Without an answer, each caller waits for its own timeout (here nats.js's 5 s, then a rejection).
+    expect(await single).toEqual(aborted(1, 'stuck'));
+    expect(await batch).toEqual([{ jsonrpc: '2.0', id: 3, result: 'done' }, aborted(2, 'stuck')]);
+  });
+});
+
+describe('a NATS responder closed while a notification waits for its access check', () => {
+  it('never runs it once close() is done, even when the check then accepts it', async () => {
+    const subject = nextSubject();
+    const checked = deferred<(ok: boolean) => void>();
+    let ran = 0;
+    const leaving = await responder({
+      subject,
+      closeTimeout: 100,
+      authenticate: () => new Promise<boolean>((resolve) => checked.resolve(resolve)),
+      methods: { log: () => void ran++ },
+    });
+    client(subject).notify('log', ['after close']);
+    const release = await checked.promise;
+    // close() waits closeTimeout for the checks still running, then aborts every handler and disconnects.
+    await leaving.close();
+    release(true);
+    // The check's answer is handled in microtasks: one turn of the event loop ends them.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toBe(0);
+  });
+});

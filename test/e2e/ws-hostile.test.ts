@@ -1,0 +1,66 @@
+/**
+ * Adversarial checks of the WebSocket server side over real sockets on
+ * 127.0.0.1: sockets and frames a server meets when the app or the client is
+ * unlucky or hostile. Whatever comes, `close()` resolves and nothing is left
+ * waiting for an event that cannot come.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, it } from 'vitest';
+import { serve, type Server } from '../../src/index.js';
+import { deferred } from '../helpers.js';
+
+/** Fails a test whose promise never settles, long before vitest's own timeout would (a hang detector, not a measured time). */
+const HANG = 5_000;
+
+let server: Server | undefined;
+let app: HttpServer | undefined;
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  const closing = server?.close();
+  server = undefined;
+  await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, HANG).unref())]);
+  if (app) await new Promise((resolve) => app!.close(resolve));
+  app = undefined;
+});
+
+function orHang<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle`)), HANG);
+  });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+const UPGRADE =
+  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+describe('serve({ noServer: true }) handed a socket that has already closed', () => {
+  it('close() still resolves (the app decided on the upgrade after its client had gone)', async () => {
+    server = await serve({ noServer: true, closeTimeout: 200, methods: { echo: (p: unknown) => p } });
+    const rpc = server;
+    const handed = deferred();
+    app = createServer();
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // The app checks something asynchronously; meanwhile the connection goes.
+      socket.destroy();
+      socket.once('close', () => {
+        rpc.handleUpgrade(request, socket, head);
+        handed.resolve();
+      });
+    });
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    const socket = tcpConnect((app.address() as { port: number }).port, '127.0.0.1');
+    sockets.push(socket);
+    socket.on('error', () => {});
+    socket.write(UPGRADE);
+    await handed.promise;
+    // It waited for a 'close' event from a socket that had already emitted its last.
+    await orHang(rpc.close(), 'server.close()');
+  });
+});
