@@ -1,69 +1,23 @@
 /**
- * Adversarial cases of the browser transport, on a fake WebSocket that does what
- * the WHATWG standard (and Chromium) does where a lenient fake would not: `close(code)`
- * throws InvalidAccessError for a code other than 1000 or 3000-4999, `send()`
- * throws InvalidStateError while connecting, and `bufferedAmount` grows with
- * every frame a server that stops reading leaves unsent.
+ * The browser transport against what a browser's WebSocket really does (test/fake-websocket.ts is as strict as
+ * the standard): close codes a page may not send, an error with no close after it, a server that stops
+ * reading, a frame of multi-byte text, options and URLs the browser build refuses.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, type Client } from '../../src/browser.js';
 import { serve } from '../../src/index.js';
-import { HEARTBEAT_METHOD, type StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { HEARTBEAT_METHOD } from '../../src/transports/browser-ws.js';
+import { FakeWebSocket as StandardFakeSocket } from '../fake-websocket.js';
 import { rawClient, settle } from '../helpers.js';
 
-const utf8 = new TextEncoder();
-
-class StandardFakeSocket implements StandardWebSocket {
-  static last: StandardFakeSocket | undefined;
-  readyState = 0;
-  bufferedAmount = 0;
-  binaryType = 'blob';
-  onopen: StandardWebSocket['onopen'] = null;
-  onmessage: StandardWebSocket['onmessage'] = null;
-  onerror: StandardWebSocket['onerror'] = null;
-  onclose: StandardWebSocket['onclose'] = null;
-  /** Whether the server reads what is sent: when it does not, each frame adds to `bufferedAmount`. */
-  reading = true;
-  readonly sent: string[] = [];
-  closeFrame: { code: number | undefined; reason: string | undefined } | undefined;
-  private readonly listeners: Array<[string, () => void]> = [];
-
-  constructor(readonly url: string) {
-    StandardFakeSocket.last = this;
-  }
-  addEventListener(type: string, listener: () => void): void {
-    this.listeners.push([type, listener]);
-  }
-  send(data: string): void {
-    if (this.readyState === 0) throw new DOMException('Still in CONNECTING state.', 'InvalidStateError');
-    if (this.readyState !== 1) return;
-    this.sent.push(data);
-    // As the standard says: by the bytes of the frame's UTF-8.
-    if (!this.reading) this.bufferedAmount += utf8.encode(data).length;
-  }
-  close(code?: number, reason?: string): void {
-    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999))
-      throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
-    if (this.readyState >= 2) return;
-    this.readyState = 2;
-    this.closeFrame = { code, reason };
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    for (const [type, listener] of this.listeners) if (type === 'open') listener();
-  }
-  /** The close handshake ends (the server echoed the close frame, or the socket dropped). */
-  closed(code: number, reason: string): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-    for (const [type, listener] of this.listeners) if (type === 'close') listener();
-  }
-}
-
 let client: Client | undefined;
+// The test ends each close handshake itself (`closed`), to see what the transport does before it ends.
+beforeEach(() => {
+  StandardFakeSocket.echoClose = false;
+});
 afterEach(async () => {
+  StandardFakeSocket.echoClose = true;
   await client?.terminate();
   client = undefined;
   vi.unstubAllGlobals();

@@ -6,53 +6,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, type Client } from '../../src/browser.js';
-import type { StandardWebSocket } from '../../src/transports/browser-ws.js';
+import { FakeWebSocket as FakeSocket } from '../fake-websocket.js';
 import { settle, until } from '../helpers.js';
-
-/** A standard WebSocket whose other end is the test: it records what is sent and fires what the test says. */
-class FakeSocket implements StandardWebSocket {
-  static last: FakeSocket | undefined;
-  readyState = 0;
-  bufferedAmount = 0;
-  binaryType = 'blob';
-  onopen: StandardWebSocket['onopen'] = null;
-  onmessage: StandardWebSocket['onmessage'] = null;
-  onerror: StandardWebSocket['onerror'] = null;
-  onclose: StandardWebSocket['onclose'] = null;
-  readonly sent: Array<Record<string, unknown>> = [];
-  private readonly listeners: Array<[string, () => void]> = [];
-
-  constructor(readonly url: string) {
-    FakeSocket.last = this;
-  }
-  addEventListener(type: string, listener: () => void): void {
-    this.listeners.push([type, listener]);
-  }
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Record<string, unknown>);
-  }
-  close(code = 1005, reason = ''): void {
-    if (this.readyState >= 2) return;
-    this.readyState = 2;
-    queueMicrotask(() => this.closed(code, reason));
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-    for (const [type, listener] of this.listeners) if (type === 'open') listener();
-  }
-  receive(frame: unknown): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  closed(code: number, reason: string): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-    for (const [type, listener] of this.listeners) if (type === 'close') listener();
-  }
-  heartbeats(): Array<Record<string, unknown>> {
-    return this.sent.filter((frame) => frame.method === '$/heartbeat');
-  }
-}
 
 let client: Client | undefined;
 afterEach(async () => {
