@@ -127,7 +127,28 @@ describe('IdTable', () => {
     expect([table.isMap, table.size, table.get(1)]).toEqual([false, 0, undefined]);
     const hashedAfterClear = hashed;
     table.set('x', 1);
-    expect([table.get('x'), hashed]).toEqual([1, hashedAfterClear + 3]); // set: find and place; get: find
+    expect([table.get('x'), hashed]).toEqual([1, hashedAfterClear + 1]); // set hashes once; get finds it where set put it
+  });
+
+  it('hashes a call’s id once for its set and the lookups and delete that follow, and never matches a stale position', () => {
+    let hashed = 0;
+    const table = new IdTable<string>((id, seed) => (hashed++, (String(id).length * 31) ^ seed));
+    table.set('a', 'A');
+    // The response's id is another string of the same text (fresh from JSON.parse), then the settle deletes it.
+    const fromWire = JSON.parse('"a"') as string;
+    expect([table.get(fromWire), table.has('a'), table.delete('a'), hashed]).toEqual(['A', true, true, 1]);
+    // Deleted: the remembered position holds nothing, so each lookup probes again (and finds nothing).
+    expect([table.get('a'), table.has('a'), hashed]).toEqual([undefined, false, 3]);
+    // A number id is not the string of its digits, even at the remembered position.
+    table.set(7, 'seven');
+    expect([table.get('7'), table.get(7)]).toEqual([undefined, 'seven']);
+    // Rebuilds move entries (here with the real hash, no collisions): a remembered position is checked, never trusted.
+    const real = new IdTable<string>();
+    for (let i = 0; i < 100; i++) real.set(`id${i}`, `v${i}`);
+    for (let i = 0; i < 100; i += 2) real.delete(`id${i}`);
+    for (let i = 100; i < 200; i++) real.set(`id${i}`, `v${i}`);
+    expect(real.isMap).toBe(false);
+    for (let i = 0; i < 200; i++) expect(real.get(`id${i}`)).toBe(i < 100 && i % 2 === 0 ? undefined : `v${i}`);
   });
 
   it('becomes a Map on a long lookup too: absent ids that land on one long run of entries', () => {

@@ -61,6 +61,12 @@ export class IdTable<V> {
   private index = new Int32Array(MIN_CAPACITY).fill(EMPTY);
   private mask = MIN_CAPACITY - 1;
   private count = 0;
+  /**
+   * Where in `ids` the id last found or placed is: a call's id is looked up several times in a row (placed,
+   * then found by its response, then deleted; on a server found four times more), and each probe hashes it
+   * again, 21 characters for a nanoid. Checked by the id itself, so it is never wrong, only missed (issue 16).
+   */
+  private recent = -1;
 
   /** @param hashOf the hash of ids (tests give a degenerate one). */
   constructor(private readonly hashOf: IdHash = hash) {}
@@ -105,7 +111,8 @@ export class IdTable<V> {
     else {
       // Every entry made since the last rebuild, deleted or not, holds an index slot: at most half of them.
       if ((this.ids.length + 1) * 2 > this.mask + 1) this.rebuild();
-      this.place(id, this.ids.length);
+      this.place(id, this.ids.length, this.probed);
+      this.recent = this.ids.length;
       this.ids.push(id);
       this.entries.push(value);
       this.count++;
@@ -142,23 +149,32 @@ export class IdTable<V> {
     return out;
   }
 
-  /** Where `id`'s entry is in `ids`, or -1; a probe longer than MAX_PROBE still ends, and marks the table flooded. */
+  /**
+   * Where `id`'s entry is in `ids`, or -1; a probe longer than MAX_PROBE still ends, and marks the table flooded.
+   * After a probe, `probed` holds `id`'s hash, for `place` to use without hashing it again.
+   */
   private find(id: Id): number {
-    const { index, mask, ids } = this;
-    let slot = this.hashOf(id, this.seed) & mask;
+    const { index, mask, ids, recent } = this;
+    if (recent >= 0 && ids[recent] === id) return recent;
+    const hashed = this.hashOf(id, this.seed);
+    this.probed = hashed;
+    let slot = hashed & mask;
     for (let probes = 0; ; probes++) {
       const at = index[slot]!;
       if (at === EMPTY) return -1;
-      if (ids[at] === id) return at;
+      if (ids[at] === id) return (this.recent = at);
       if (probes === MAX_PROBE) this.flooded = true;
       slot = (slot + 1) & mask;
     }
   }
 
-  /** Points the first empty index slot on `id`'s probe path at `at`. */
-  private place(id: Id, at: number): void {
+  /** The hash of the id `find` last probed for (it missed, so `set` places that id next). */
+  private probed = 0;
+
+  /** Points the first empty index slot on the probe path of the id hashed `hashed` at `at`. */
+  private place(id: Id, at: number, hashed = this.hashOf(id, this.seed)): void {
     const { index, mask } = this;
-    let slot = this.hashOf(id, this.seed) & mask;
+    let slot = hashed & mask;
     for (let probes = 0; index[slot] !== EMPTY; probes++) {
       if (probes === MAX_PROBE) this.flooded = true;
       slot = (slot + 1) & mask;
