@@ -80,7 +80,9 @@ export const callLogic = {
     callTimeout: ({ context }: { context: CallContext }) => context.timeout,
   },
   fns: {
-    context: ({ input }: { input: CallInput }): CallContext => ({ ...input }),
+    // The input is made for this one call (outgoing.ts gives it every slot the context needs): it becomes the
+    // context, uncopied. XState never changes a context in place; the light engine does, and owns this one (issue 16).
+    context: ({ input }: { input: CallInput }): CallContext => input,
     // The machine's output is that of the final state it ends in.
     output: ({ event }: { event: { output?: unknown } }) => event.output as CallOutput,
     resolvedOutput: outputFor('resolved'),

@@ -39,7 +39,8 @@ export const incomingCallLogic = {
     recordMethodNotFound: () => ({ failure: 'methodNotFound' as const }),
   },
   fns: {
-    context: ({ input }: { input: IncomingCallInput }): IncomingCallContext => ({ ...input }),
+    // As the call machine's: the input is made for this one call (incoming.ts) and becomes the context, uncopied.
+    context: ({ input }: { input: IncomingCallInput }): IncomingCallContext => input,
     handlerInput: ({ context }: { context: IncomingCallContext }): HandlerInput => ({
       method: context.method,
       params: context.params,
