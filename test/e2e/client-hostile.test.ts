@@ -1,0 +1,77 @@
+/**
+ * The calling side of a WebSocket client against races and hostile peers:
+ * every call settles once, with a clear error, and never waits on something
+ * that will not come.
+ */
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { SimulatedClock } from 'xstate';
+import { connect, type Client } from '../../src/index.js';
+import { settle, until } from '../helpers.js';
+
+let client: Client | undefined;
+const servers: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  for (const server of servers.splice(0)) await server.close();
+});
+
+/** A WebSocket server that answers each request with its params, and can stop and resume reading its socket. */
+async function echoServer() {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  let socket: WebSocket | undefined;
+  wss.on('connection', (ws) => {
+    socket = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as { id?: string; params: unknown };
+      if (frame.id !== undefined) ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
+    });
+  });
+  const tcp = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  const server = {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    connected: () => socket !== undefined,
+    pause: () => tcp().pause(),
+    resume: () => tcp().resume(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+  servers.push(server);
+  return server;
+}
+
+/** Resolves with what `promise` settles with, or with 'hung' if it has not settled after `ms` of real time (only to detect a hang). */
+function orHang<T>(promise: Promise<T>, ms = 5_000): Promise<{ value?: T; error?: any } | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
+  return Promise.race([settle(promise), hung]).finally(() => clearTimeout(timer));
+}
+
+describe('a socket buffer filled by what is not a call', () => {
+  it('a call queued behind a full buffer goes out once the buffer drains, though no call of its own was being written', async () => {
+    const reader = await echoServer();
+    const HIGH_WATER = 64 * 1024;
+    // Calls are timed by a clock that never moves: only the drain can let this call out.
+    client = connect(reader.url, { highWaterMark: HIGH_WATER, heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    await until(reader.connected, 'the server to accept');
+    reader.pause();
+    // Notifications (no write callback of the send queue's) fill the socket past the mark.
+    const pad = 'x'.repeat(16 * 1024);
+    for (let n = 0; client.bufferedAmount < HIGH_WATER; n++) {
+      client.notify('log', { n, pad });
+      if (n % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const call = client.request('echo', { n: 1 });
+    expect(client.queuedCalls).toBe(1);
+    reader.resume();
+    await until(() => client!.bufferedAmount === 0, 'the buffer to drain');
+    expect(await orHang(call)).toEqual({ value: { n: 1 } });
+  });
+});
