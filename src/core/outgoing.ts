@@ -159,7 +159,7 @@ export class OutgoingCalls {
         : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry, result: undefined, error: undefined };
       call.actor = this.actors.create(context, call);
       if (signal) {
-        call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
+        call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: abortReason(signal) });
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
       call.actor.start();
@@ -261,6 +261,19 @@ export class OutgoingCalls {
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
     if (status === 'resolved') call.resolve(context.result);
     else call.reject(failure(status, context, call.site));
+  }
+}
+
+/**
+ * The reason `signal` was aborted with, or undefined (the call then fails with callstate's `AbortError`) when it
+ * cannot be read: a `reason` getter that throws would otherwise escape from the signal's abort listener as an
+ * uncaught exception, and the call would not be cancelled at all.
+ */
+export function abortReason(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch {
+    return undefined;
   }
 }
 

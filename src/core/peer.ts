@@ -10,11 +10,11 @@ import { nanoid } from 'nanoid';
 import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
-import { ProtocolError, type ConnectionClosedError } from '../errors.js';
+import { AbortError, ProtocolError, type ConnectionClosedError } from '../errors.js';
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
 import { IncomingCalls, type AnyMethod } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
-import { OutgoingCalls } from './outgoing.js';
+import { abortReason, OutgoingCalls } from './outgoing.js';
 import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,
@@ -215,7 +215,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
 
     const state = this.state;
     if (state === 'closing' || state === 'closed') return Promise.reject(this.notOpenError('call', method));
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(abortReason(signal) ?? new AbortError(`call "${method}" was aborted before it was made`));
 
     const id = nanoid();
     let frame: string;

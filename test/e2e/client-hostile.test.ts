@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SimulatedClock } from 'xstate';
-import { connect, type Client } from '../../src/index.js';
-import { settle, until } from '../helpers.js';
+import { AbortError, connect, type Client } from '../../src/index.js';
+import { collectUncaught, settle, until } from '../helpers.js';
+
+const uncaught = collectUncaught();
 
 let client: Client | undefined;
 const servers: Array<{ close(): Promise<void> }> = [];
@@ -18,7 +20,7 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
 });
 
-/** A WebSocket server that answers each request with its params, and can stop and resume reading its socket. */
+/** A WebSocket server that answers each request with its params (`hang` never), and can stop and resume reading its socket. */
 async function echoServer() {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
@@ -26,8 +28,9 @@ async function echoServer() {
   wss.on('connection', (ws) => {
     socket = ws;
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { id?: string; params: unknown };
-      if (frame.id !== undefined) ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
+      const frame = JSON.parse(data.toString()) as { id?: string; method: string; params: unknown };
+      if (frame.id !== undefined && frame.method !== 'hang')
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
     });
   });
   const tcp = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
@@ -73,5 +76,44 @@ describe('a socket buffer filled by what is not a call', () => {
     reader.resume();
     await until(() => client!.bufferedAmount === 0, 'the buffer to drain');
     expect(await orHang(call)).toEqual({ value: { n: 1 } });
+  });
+});
+
+/** An AbortSignal whose `reason` getter throws, as a hostile or broken signal's may. */
+function signalWithThrowingReason(): { controller: AbortController; signal: AbortSignal } {
+  const controller = new AbortController();
+  Object.defineProperty(controller.signal, 'reason', {
+    get() {
+      throw new Error('the reason cannot be read');
+    },
+  });
+  return { controller, signal: controller.signal };
+}
+
+describe('a signal whose reason cannot be read', () => {
+  it('aborting it still cancels the call at once, with AbortError, and nothing escapes', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    const { controller, signal } = signalWithThrowingReason();
+    const call = client.request('hang', { n: 1 }, { signal });
+    controller.abort();
+    const outcome = await orHang(call);
+    expect(outcome).not.toBe('hung');
+    expect((outcome as { error?: unknown }).error).toBeInstanceOf(AbortError);
+    expect(client.pendingCalls).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(uncaught).toEqual([]);
+  });
+
+  it('already aborted: request() rejects with AbortError instead of throwing', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0 });
+    await client.ready;
+    const { controller, signal } = signalWithThrowingReason();
+    controller.abort();
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = client!.request('echo', { n: 1 }, { signal }))).not.toThrow();
+    expect((await settle(call!)).error).toBeInstanceOf(AbortError);
   });
 });
