@@ -117,3 +117,18 @@ describe('a signal whose reason cannot be read', () => {
     expect((await settle(call!)).error).toBeInstanceOf(AbortError);
   });
 });
+
+describe('an object that looks like an AbortSignal but cannot be unsubscribed from', () => {
+  it('is refused with a TypeError when the call is made, not left to hang the call once answered', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0 });
+    await client.ready;
+    // `aborted` and `addEventListener`, but no `removeEventListener`: settling the call must unsubscribe.
+    const signal = { aborted: false, addEventListener() {} } as unknown as AbortSignal;
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = client!.request('echo', { n: 1 }, { signal }))).toThrow(TypeError);
+    if (call) expect(await orHang(call)).not.toBe('hung');
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+});
