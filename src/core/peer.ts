@@ -7,6 +7,7 @@
  * per accepted socket.
  */
 import { nanoid } from 'nanoid';
+import { abortReason } from './abort-watch.js';
 import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
@@ -14,7 +15,7 @@ import { AbortError, ProtocolError, type ConnectionClosedError } from '../errors
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
 import { IncomingCalls, type AnyMethod } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
-import { abortReason, OutgoingCalls } from './outgoing.js';
+import { OutgoingCalls } from './outgoing.js';
 import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,

@@ -3,6 +3,7 @@
  * every call settles once, with a clear error, and never waits on something
  * that will not come.
  */
+import { getEventListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -130,5 +131,34 @@ describe('an object that looks like an AbortSignal but cannot be unsubscribed fr
     if (call) expect(await orHang(call)).not.toBe('hung');
     expect(client.pendingCalls).toBe(0);
     expect(uncaught).toEqual([]);
+  });
+});
+
+describe('one AbortSignal shared by many calls', () => {
+  it('raises no listener-leak warning, cancels every call when aborted, and is left with no listener', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const { signal } = controller;
+      // Some answered (the signal outlives them), the rest still pending when it aborts.
+      const answered = Array.from({ length: 20 }, (_, n) => client!.request('echo', { n }, { signal }));
+      const pending = Array.from({ length: 30 }, (_, n) => settle(client!.request('hang', { n }, { signal })));
+      expect(await Promise.all(answered)).toEqual(Array.from({ length: 20 }, (_, n) => ({ n })));
+      controller.abort();
+      const outcomes = await Promise.all(pending);
+      expect(outcomes.every((outcome) => outcome.error?.name === 'AbortError')).toBe(true);
+      expect(client.pendingCalls).toBe(0);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      // Node reports a listener leak on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
