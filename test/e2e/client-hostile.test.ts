@@ -162,3 +162,33 @@ describe('one AbortSignal shared by many calls', () => {
     }
   });
 });
+
+describe('an inspector that throws', () => {
+  it.each(['light', 'xstate'] as const)(
+    '(engine %s) breaks no call and no close: the call settles with its answer, close() resolves',
+    async (engine) => {
+      const reader = await echoServer();
+      const broken = new Error('the inspector broke');
+      let throwing = false;
+      client = connect(reader.url, {
+        heartbeat: 0,
+        engine,
+        inspect: () => {
+          if (throwing) throw broken;
+        },
+      });
+      await client.ready;
+      throwing = true;
+      const answered = await orHang(client.request('echo', { n: 1 }));
+      const closing = await orHang(client.close());
+      throwing = false;
+      expect(answered).toEqual({ value: { n: 1 } });
+      expect(closing).not.toBe('hung');
+      expect(client.pendingCalls).toBe(0);
+      // The inspector's own errors are surfaced (as a throwing listener's are), and nothing else.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught.every((error) => error === broken)).toBe(true);
+      uncaught.length = 0;
+    },
+  );
+});
