@@ -192,3 +192,26 @@ describe('an inspector that throws', () => {
     },
   );
 });
+
+describe("params whose toJSON closes the client (the caller's code, run inside request())", () => {
+  it('while waiting to reconnect: the call fails with ConnectionClosedError instead of waiting forever in the line of a closed connection', async () => {
+    const reader = await echoServer();
+    // Calls and the reconnect backoff are timed by a clock that never moves: only the close can settle this call.
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock(), reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 } });
+    await client.ready;
+    await reader.close();
+    await until(() => client!.reconnecting, 'the client to lose the connection');
+    const closing: Array<Promise<void>> = [];
+    const params = {
+      toJSON: () => {
+        closing.push(client!.close());
+        return { n: 1 };
+      },
+    };
+    const outcome = await orHang(client.request('echo', params));
+    expect(outcome).not.toBe('hung');
+    expect((outcome as { error?: Error }).error?.name).toBe('ConnectionClosedError');
+    await Promise.all(closing);
+    expect([client.state, client.pendingCalls, client.queuedCalls]).toEqual(['closed', 0, 0]);
+  });
+});
