@@ -4,6 +4,7 @@
  */
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { PeerOptions } from './core/peer.js';
+import { isolatedInspector } from './engine/actor.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import {
   DEFAULT_MAX_QUEUED,
@@ -152,7 +153,8 @@ export function resolveClientOptions(url: string, options: ClientOptions<any>): 
     callSiteStacks: optionalBoolean(options.callSiteStacks, 'options.callSiteStacks'),
     methods,
     hooks: resolveHooks(options),
-    inspect: options.inspect,
+    // Every actor of the connection reports to it, inside its own step: one that throws must not break them.
+    inspect: isolatedInspector(options.inspect),
     clock: options.clock,
     engine,
     exposeErrorStack: options.exposeErrorStack ?? false,

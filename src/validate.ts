@@ -104,12 +104,18 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
   return value;
 }
 
+/**
+ * An AbortSignal, of this realm or another (a polyfill's): what a call uses of it. A call that settles
+ * unsubscribes from its signal, so an object without `removeEventListener` would fail there, inside the
+ * call's machine, leaving the caller waiting forever.
+ */
 function isAbortSignal(value: unknown): value is AbortSignal {
   return (
     value !== null &&
     typeof value === 'object' &&
     typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).removeEventListener === 'function'
   );
 }
 

@@ -106,8 +106,8 @@ describe('validateRequestOptions', () => {
     expect(options.signal).toBeUndefined();
   });
 
-  it('accepts an AbortSignal-like object with a boolean aborted and an addEventListener method', () => {
-    const signal = { aborted: false, addEventListener() {} };
+  it('accepts an AbortSignal-like object with a boolean aborted and addEventListener and removeEventListener methods', () => {
+    const signal = { aborted: false, addEventListener() {}, removeEventListener() {} };
     expect(validateRequestOptions({ signal }).signal).toBe(signal);
   });
 
@@ -130,6 +130,7 @@ describe('validateRequestOptions', () => {
     ['a plain object', {}, 'got object'],
     ['an object whose aborted is not a boolean', { aborted: 'no', addEventListener() {} }, 'got object'],
     ['an object without addEventListener', { aborted: false }, 'got object'],
+    ['an object without removeEventListener', { aborted: false, addEventListener() {} }, 'got object'],
     ['an AbortController', new AbortController(), 'got object'],
     ['a boolean', true, 'got boolean true'],
     ['a string', 'abort', 'got "abort"'],

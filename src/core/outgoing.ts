@@ -16,6 +16,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import { callLogic, type CallContext, type CallEvent, type CallInput, type CallStatus } from '../../machines/call.logic.js';
+import { AbortWatch } from './abort-watch.js';
 import { CancelBatcher } from './cancel-batcher.js';
 import { callTable } from '../engine/generated/call.table.js';
 import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
@@ -32,7 +33,6 @@ interface PendingCall extends QueuedCall {
   resolve: (value: any) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   /** Set once the call's final state is reached (its actor may still be finishing the step). */
   settled: boolean;
   /** `$/cancelRequest` went to the peer for this call: a -32800 answer to it is expected. */
@@ -88,6 +88,8 @@ export class OutgoingCalls {
   private readonly queue: SendQueue<PendingCall>;
   private readonly settledIds: SettledIds;
   private readonly cancels: CancelBatcher;
+  /** The abort listeners of the calls made with a signal. */
+  private readonly signals = new AbortWatch<PendingCall>(cancelCall);
   private readonly actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
 
   /** Whether each call's site is captured for its errors. */
@@ -145,7 +147,6 @@ export class OutgoingCalls {
         resolve,
         reject,
         signal,
-        onAbort: undefined,
         settled: false,
         cancelSent: false,
         site,
@@ -158,10 +159,7 @@ export class OutgoingCalls {
         ? { ...input, sendNow, retry }
         : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry, result: undefined, error: undefined };
       call.actor = this.actors.create(context, call);
-      if (signal) {
-        call.onAbort = () => call.actor.send({ type: 'call.cancel', reason: signal.reason });
-        signal.addEventListener('abort', call.onAbort, { once: true });
-      }
+      if (signal) this.signals.add(signal, call);
       call.actor.start();
       if (!sendNow && !call.settled) this.queue.wait(call);
     });
@@ -255,7 +253,7 @@ export class OutgoingCalls {
     call.settled = true;
     this.pending.delete(id);
     this.queue.forget(call);
-    if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
+    if (call.signal) this.signals.remove(call.signal, call);
     const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
@@ -347,6 +345,11 @@ function pointAt<E extends Error>(error: E, site: Error | undefined): E {
   error.stack = `${error.name}: ${error.message}${below < 0 ? '' : frames.slice(below)}`;
   pointed.add(error);
   return error;
+}
+
+/** The call's signal aborted with `reason`. */
+function cancelCall(call: PendingCall, reason: unknown): void {
+  call.actor.send({ type: 'call.cancel', reason });
 }
 
 /** The send queue releases a waiting call: its machine leaves `queued` for `sent`, whose entry writes it. */

@@ -7,10 +7,11 @@
  * per accepted socket.
  */
 import { nanoid } from 'nanoid';
+import { abortReason } from './abort-watch.js';
 import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
-import { ProtocolError, type ConnectionClosedError } from '../errors.js';
+import { AbortError, ProtocolError, type ConnectionClosedError } from '../errors.js';
 import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
 import { IncomingCalls, type AnyMethod } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
@@ -207,15 +208,20 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     return this.incoming.size;
   }
 
+  /** Whether the connection is closing or closed: no call or notification may be made on it. */
+  private get closingOrClosed(): boolean {
+    const state = this.state;
+    return state === 'closing' || state === 'closed';
+  }
+
   request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>> {
     const [params, options] = args as [unknown, RequestOptions | undefined];
     validateMethodName(method);
     validateParams(params);
     const { timeout = this.options.timeout, signal, retry } = validateRequestOptions(options);
 
-    const state = this.state;
-    if (state === 'closing' || state === 'closed') return Promise.reject(this.notOpenError('call', method));
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
+    if (signal?.aborted) return Promise.reject(abortReason(signal) ?? new AbortError(`call "${method}" was aborted before it was made`));
 
     const id = nanoid();
     let frame: string;
@@ -224,6 +230,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     } catch (error) {
       return Promise.reject(error);
     }
+    // Encoding ran the caller's code (a `toJSON`, a getter), which may have closed the connection: a call made
+    // now would wait in a line that nothing will ever release or fail (closed at once while waiting to reconnect).
+    if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     return this.outgoing.start({ id, method, params, timeout, retry }, frame, signal);
   }
 
@@ -235,8 +244,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   notify(method: string, params?: unknown): void {
     validateMethodName(method);
     validateParams(params);
-    const state = this.state;
-    if (state === 'closing' || state === 'closed') throw this.notOpenError('notify', method);
+    if (this.closingOrClosed) throw this.notOpenError('notify', method);
     this.outgoing.notify(method, encodeOutgoing(method, notificationFrame(method, params)));
   }
 

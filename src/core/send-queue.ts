@@ -105,6 +105,7 @@ export class SendQueue<T extends QueuedCall> {
   /** `call` waits its turn, at the back. */
   wait(call: T): void {
     call.place = this.line.push(call);
+    this.watchDrain();
   }
 
   /** Whether `call` waits in line. */
@@ -122,6 +123,7 @@ export class SendQueue<T extends QueuedCall> {
     if (refusal) throw refusal;
     this.line.push(new WaitingNotice(frame));
     this.notices++;
+    this.watchDrain();
   }
 
   /** A transport is open: a new epoch. What waits goes out, as far as there is room. */
@@ -229,7 +231,15 @@ export class SendQueue<T extends QueuedCall> {
       first.place = undefined;
       this.options.release(first);
     }
-    // Held only by the socket's buffer, with no write of ours left to call back when it drains: look again soon.
+    this.watchDrain();
+  };
+
+  /**
+   * Held only by the socket's buffer, with no request write of ours left to call back when it drains: look again
+   * soon. Also when something joins the line: a buffer filled by notifications, cancel notices or answers to the
+   * peer's calls (none of which calls back here) would otherwise hold the line until some unrelated call settles.
+   */
+  private watchDrain(): void {
     if (this.isOpen && this.line.size > 0 && this.writing.size === 0 && this.isSaturated() && this.drainTimer === undefined) {
       this.drainTimer = setTimeout(() => {
         this.drainTimer = undefined;
@@ -237,7 +247,7 @@ export class SendQueue<T extends QueuedCall> {
       }, DRAIN_POLL);
       this.drainTimer.unref?.();
     }
-  };
+  }
 
   private leaveFlight(call: T): void {
     if (!call.inFlight) return;

@@ -326,6 +326,28 @@ class Invocation implements InvokeScope {
   }
 }
 
+/**
+ * XState's `inspect` option (a function or an observer) as a function that never throws into the actor it
+ * watches: an inspector's error is rethrown on its own, after the current task (as a throwing event listener's is
+ * surfaced), and the actor goes on. Thrown into the actor's step, it would leave a call never settled (its step
+ * half done), and XState's connection actor stuck in the state it was leaving, so that `close()` never resolved.
+ */
+export function isolatedInspector(
+  inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined,
+): ((event: InspectionEvent) => void) | undefined {
+  const report = toInspectFunction(inspect);
+  if (report === undefined) return undefined;
+  return (event) => {
+    try {
+      report(event);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  };
+}
+
 /** Turns XState's `inspect` option (a function or an observer) into a function. */
 export function toInspectFunction(inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined) {
   if (inspect === undefined) return undefined;

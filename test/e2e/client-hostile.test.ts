@@ -1,0 +1,217 @@
+/**
+ * The calling side of a WebSocket client against races and hostile peers:
+ * every call settles once, with a clear error, and never waits on something
+ * that will not come.
+ */
+import { getEventListeners } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { SimulatedClock } from 'xstate';
+import { AbortError, connect, type Client } from '../../src/index.js';
+import { collectUncaught, settle, until } from '../helpers.js';
+
+const uncaught = collectUncaught();
+
+let client: Client | undefined;
+const servers: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  for (const server of servers.splice(0)) await server.close();
+});
+
+/** A WebSocket server that answers each request with its params (`hang` never), and can stop and resume reading its socket. */
+async function echoServer() {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  let socket: WebSocket | undefined;
+  wss.on('connection', (ws) => {
+    socket = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as { id?: string; method: string; params: unknown };
+      if (frame.id !== undefined && frame.method !== 'hang')
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
+    });
+  });
+  const tcp = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  const server = {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    connected: () => socket !== undefined,
+    pause: () => tcp().pause(),
+    resume: () => tcp().resume(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+  servers.push(server);
+  return server;
+}
+
+/** Resolves with what `promise` settles with, or with 'hung' if it has not settled after `ms` of real time (only to detect a hang). */
+function orHang<T>(promise: Promise<T>, ms = 5_000): Promise<{ value?: T; error?: any } | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
+  return Promise.race([settle(promise), hung]).finally(() => clearTimeout(timer));
+}
+
+describe('a socket buffer filled by what is not a call', () => {
+  it('a call queued behind a full buffer goes out once the buffer drains, though no call of its own was being written', async () => {
+    const reader = await echoServer();
+    const HIGH_WATER = 64 * 1024;
+    // Calls are timed by a clock that never moves: only the drain can let this call out.
+    client = connect(reader.url, { highWaterMark: HIGH_WATER, heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    await until(reader.connected, 'the server to accept');
+    reader.pause();
+    // Notifications (no write callback of the send queue's) fill the socket past the mark.
+    const pad = 'x'.repeat(16 * 1024);
+    for (let n = 0; client.bufferedAmount < HIGH_WATER; n++) {
+      client.notify('log', { n, pad });
+      if (n % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const call = client.request('echo', { n: 1 });
+    expect(client.queuedCalls).toBe(1);
+    reader.resume();
+    await until(() => client!.bufferedAmount === 0, 'the buffer to drain');
+    expect(await orHang(call)).toEqual({ value: { n: 1 } });
+  });
+});
+
+/** An AbortSignal whose `reason` getter throws, as a hostile or broken signal's may. */
+function signalWithThrowingReason(): { controller: AbortController; signal: AbortSignal } {
+  const controller = new AbortController();
+  Object.defineProperty(controller.signal, 'reason', {
+    get() {
+      throw new Error('the reason cannot be read');
+    },
+  });
+  return { controller, signal: controller.signal };
+}
+
+describe('a signal whose reason cannot be read', () => {
+  it('aborting it still cancels the call at once, with AbortError, and nothing escapes', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    const { controller, signal } = signalWithThrowingReason();
+    const call = client.request('hang', { n: 1 }, { signal });
+    controller.abort();
+    const outcome = await orHang(call);
+    expect(outcome).not.toBe('hung');
+    expect((outcome as { error?: unknown }).error).toBeInstanceOf(AbortError);
+    expect(client.pendingCalls).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(uncaught).toEqual([]);
+  });
+
+  it('already aborted: request() rejects with AbortError instead of throwing', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0 });
+    await client.ready;
+    const { controller, signal } = signalWithThrowingReason();
+    controller.abort();
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = client!.request('echo', { n: 1 }, { signal }))).not.toThrow();
+    expect((await settle(call!)).error).toBeInstanceOf(AbortError);
+  });
+});
+
+describe('an object that looks like an AbortSignal but cannot be unsubscribed from', () => {
+  it('is refused with a TypeError when the call is made, not left to hang the call once answered', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0 });
+    await client.ready;
+    // `aborted` and `addEventListener`, but no `removeEventListener`: settling the call must unsubscribe.
+    const signal = { aborted: false, addEventListener() {} } as unknown as AbortSignal;
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = client!.request('echo', { n: 1 }, { signal }))).toThrow(TypeError);
+    if (call) expect(await orHang(call)).not.toBe('hung');
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('one AbortSignal shared by many calls', () => {
+  it('raises no listener-leak warning, cancels every call when aborted, and is left with no listener', async () => {
+    const reader = await echoServer();
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock() });
+    await client.ready;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const { signal } = controller;
+      // Some answered (the signal outlives them), the rest still pending when it aborts.
+      const answered = Array.from({ length: 20 }, (_, n) => client!.request('echo', { n }, { signal }));
+      const pending = Array.from({ length: 30 }, (_, n) => settle(client!.request('hang', { n }, { signal })));
+      expect(await Promise.all(answered)).toEqual(Array.from({ length: 20 }, (_, n) => ({ n })));
+      controller.abort();
+      const outcomes = await Promise.all(pending);
+      expect(outcomes.every((outcome) => outcome.error?.name === 'AbortError')).toBe(true);
+      expect(client.pendingCalls).toBe(0);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      // Node reports a listener leak on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
+describe('an inspector that throws', () => {
+  it.each(['light', 'xstate'] as const)(
+    '(engine %s) breaks no call and no close: the call settles with its answer, close() resolves',
+    async (engine) => {
+      const reader = await echoServer();
+      const broken = new Error('the inspector broke');
+      let throwing = false;
+      client = connect(reader.url, {
+        heartbeat: 0,
+        engine,
+        inspect: () => {
+          if (throwing) throw broken;
+        },
+      });
+      await client.ready;
+      throwing = true;
+      const answered = await orHang(client.request('echo', { n: 1 }));
+      const closing = await orHang(client.close());
+      throwing = false;
+      expect(answered).toEqual({ value: { n: 1 } });
+      expect(closing).not.toBe('hung');
+      expect(client.pendingCalls).toBe(0);
+      // The inspector's own errors are surfaced (as a throwing listener's are), and nothing else.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught.every((error) => error === broken)).toBe(true);
+      uncaught.length = 0;
+    },
+  );
+});
+
+describe("params whose toJSON closes the client (the caller's code, run inside request())", () => {
+  it('while waiting to reconnect: the call fails with ConnectionClosedError instead of waiting forever in the line of a closed connection', async () => {
+    const reader = await echoServer();
+    // Calls and the reconnect backoff are timed by a clock that never moves: only the close can settle this call.
+    client = connect(reader.url, { heartbeat: 0, clock: new SimulatedClock(), reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 } });
+    await client.ready;
+    await reader.close();
+    await until(() => client!.reconnecting, 'the client to lose the connection');
+    const closing: Array<Promise<void>> = [];
+    const params = {
+      toJSON: () => {
+        closing.push(client!.close());
+        return { n: 1 };
+      },
+    };
+    const outcome = await orHang(client.request('echo', params));
+    expect(outcome).not.toBe('hung');
+    expect((outcome as { error?: Error }).error?.name).toBe('ConnectionClosedError');
+    await Promise.all(closing);
+    expect([client.state, client.pendingCalls, client.queuedCalls]).toEqual(['closed', 0, 0]);
+  });
+});
