@@ -9,6 +9,16 @@ import type { PageEvent, Side } from './model.js';
 
 const WATCHED = new Set(['connection', 'call', 'incomingCall']);
 
+/**
+ * Most characters of a method name or id the page keeps. A server's peer
+ * chooses both (up to `maxPayload`, 100 MiB by default), and the page holds
+ * hundreds of calls and sends each to every viewer: cut here, at the source,
+ * as `POST /ingest` cuts what other processes stream.
+ */
+export const MAX_TEXT = 200;
+
+const cut = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
+
 /** The id of the machine an actor runs, if its logic is a machine. */
 export function machineIdOf(actorRef: unknown): string | undefined {
   const logic = (actorRef as { logic?: { id?: unknown } }).logic;
@@ -79,8 +89,8 @@ export function inspectionFeed(emit: (event: PageEvent) => void, now: () => numb
       k: 'call',
       side,
       sid,
-      method: typeof context.method === 'string' ? context.method : '?',
-      id: context.id === undefined ? '' : String(context.id),
+      method: typeof context.method === 'string' ? cut(context.method) : '?',
+      id: context.id === undefined ? '' : cut(String(context.id)),
       state,
       ...(typeof cause === 'string' ? { cause } : {}),
       done,

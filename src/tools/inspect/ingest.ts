@@ -8,13 +8,13 @@
 import { callMachine } from '../../../machines/call.machine.js';
 import { connectionMachine } from '../../../machines/connection.machine.js';
 import { incomingCallMachine } from '../../../machines/incomingCall.machine.js';
+import { MAX_TEXT } from './feed.js';
 import type { PageEvent } from './model.js';
 
 /** Largest body `POST /ingest` accepts, in bytes. */
 export const MAX_INGEST_BYTES = 1024 * 1024;
 /** Most events one batch may carry. */
 export const MAX_INGEST_EVENTS = 5_000;
-const MAX_TEXT = 200;
 
 /** Every state name of a machine, nested ones included. */
 function stateNames(node: { states?: Record<string, unknown> }, into = new Set<string>()): Set<string> {

@@ -1,0 +1,37 @@
+/**
+ * Adversarial checks of the inspection tooling over real sockets on
+ * 127.0.0.1: what a hostile peer of an inspected application, or an unlucky
+ * application, makes the inspector hold, send or drop.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createInspector, serve, type Inspector, type Server } from '../../src/index.js';
+import type { PageModel } from '../../src/tools/inspect/model.js';
+import { closeAfterEach, rawClient } from '../helpers.js';
+import { eventually } from '../nats-helpers.js';
+
+let server: Server | undefined;
+let inspector: Inspector | undefined;
+closeAfterEach(() => [server, inspector]);
+afterEach(() => {
+  server = inspector = undefined;
+});
+
+const model = async (url: string) => (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
+
+describe('an inspected server called by a hostile peer', () => {
+  it("keeps at most 200 characters of a peer's method name and id, as a streamed batch would", async () => {
+    inspector = await createInspector({ port: 0 });
+    server = await serve({ methods: { echo: (params: unknown) => params }, inspect: inspector.inspect });
+    const peer = await rawClient(server.url);
+    // Both are the peer's choice, up to maxPayload (100 MiB by default); the page holds 500 such calls and sends each to every viewer.
+    const long = 'x'.repeat(100_000);
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: `i${long}`, method: `m${long}`, params: [] }));
+    expect(await peer.next()).toMatchObject({ error: { code: -32601 } });
+    await peer.close();
+    await eventually(async () => (await model(inspector!.url)).recent.length === 1, 'the call on the page');
+    const [call] = (await model(inspector.url)).recent;
+    // Lengths, not the strings: a failure would print 100,000 characters.
+    expect([call!.method.length, call!.id.length]).toEqual([200, 200]);
+    expect([call!.method.slice(0, 2), call!.id.slice(0, 2)]).toEqual(['mx', 'ix']);
+  });
+});
