@@ -4,17 +4,36 @@
  * application, makes the inspector hold, send or drop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createInspector, serve, type Inspector, type Server } from '../../src/index.js';
+import type { InspectionEvent } from 'xstate';
+import { createInspector, inspectTo, serve, type Inspector, type InspectStream, type Server } from '../../src/index.js';
+import { startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
 import type { PageModel } from '../../src/tools/inspect/model.js';
 import { closeAfterEach, rawClient } from '../helpers.js';
 import { eventually } from '../nats-helpers.js';
 
 let server: Server | undefined;
 let inspector: Inspector | undefined;
-closeAfterEach(() => [server, inspector]);
+let page: PageServer | undefined;
+let stream: InspectStream | undefined;
+closeAfterEach(() => [server, inspector, stream, page]);
 afterEach(() => {
-  server = inspector = undefined;
+  server = inspector = stream = page = undefined;
 });
+
+/** What XState reports when an incoming call starts (only the fields the feed reads), for `count` calls. */
+function incomingCalls(count: number, method = 'm'): InspectionEvent[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      ({
+        type: '@xstate.snapshot',
+        actorRef: { sessionId: `call:${i}`, logic: { id: 'incomingCall' } },
+        rootId: `call:${i}`,
+        event: { type: 'xstate.init' },
+        snapshot: { status: 'active', value: 'handling', context: { method, id: String(i) } },
+      }) as unknown as InspectionEvent,
+  );
+}
 
 const model = async (url: string) => (await (await fetch(new URL('/model.json', url))).json()) as PageModel;
 
@@ -33,5 +52,24 @@ describe('an inspected server called by a hostile peer', () => {
     // Lengths, not the strings: a failure would print 100,000 characters.
     expect([call!.method.length, call!.id.length]).toEqual([200, 200]);
     expect([call!.method.slice(0, 2), call!.id.slice(0, 2)]).toEqual(['mx', 'ix']);
+  });
+});
+
+describe('inspectTo', () => {
+  it('sends every batch left on close, and counts as dropped what it could not send once the page is gone', async () => {
+    page = await startPageServer();
+    // No batch goes before close(): 3,000 events make more than one batch (2,000 at most each).
+    stream = inspectTo(page.url, { interval: 60_000 });
+    for (const event of incomingCalls(3_000)) stream.inspect(event);
+    expect(stream.buffered).toBe(3_000);
+    await stream.close();
+    expect([stream.buffered, stream.dropped, page.model.inflightCount]).toEqual([0, 0, 3_000]);
+
+    const { port } = page;
+    await page.close();
+    const orphan = inspectTo(`http://127.0.0.1:${port}`, { interval: 60_000 });
+    for (const event of incomingCalls(3_000)) orphan.inspect(event);
+    await orphan.close();
+    expect([orphan.buffered, orphan.dropped]).toEqual([0, 3_000]);
   });
 });

@@ -58,7 +58,7 @@ export interface InspectStream {
   readonly dropped: number;
   /** Events waiting to be sent (at most `maxBuffered`). */
   readonly buffered: number;
-  /** Sends what is buffered (one last try), then stops. */
+  /** Sends everything buffered, batch by batch, then stops; once a batch fails, the rest is dropped (and counted). */
   close(): Promise<void>;
 }
 
@@ -103,7 +103,7 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
   let dropped = 0;
   /** Dropped events the page has not been told about yet. */
   let unreported = 0;
-  let sending: Promise<void> | undefined;
+  let sending: Promise<boolean> | undefined;
   let closed = false;
 
   const inspect = inspectionFeed((event) => {
@@ -116,8 +116,9 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
     buffer.push(event);
   });
 
-  const send = (): Promise<void> => {
-    if (sending || (buffer.length === 0 && unreported === 0)) return sending ?? Promise.resolve();
+  /** Sends one batch (or waits for the one on its way); resolves with whether the page took it. */
+  const send = (): Promise<boolean> => {
+    if (sending || (buffer.length === 0 && unreported === 0)) return sending ?? Promise.resolve(true);
     const events = buffer.slice(0, MAX_BATCH);
     buffer = buffer.slice(events.length);
     const report = unreported;
@@ -132,14 +133,28 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
       .then(async (response) => {
         await response.body?.cancel();
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return true;
       })
       .catch(() => {
         // The page is gone or refused the batch: those events are lost, and counted.
         dropped += events.length;
         unreported += report + events.length;
+        return false;
       })
       .finally(() => (sending = undefined));
     return sending;
+  };
+  /**
+   * Sends every batch left, one at a time (a batch holds at most MAX_BATCH events). Once one
+   * fails the page is gone: what is left is dropped and counted, not kept by a closed stream.
+   */
+  const flushAll = async (): Promise<void> => {
+    while (buffer.length > 0 || unreported > 0) {
+      if (await send()) continue;
+      dropped += buffer.length;
+      buffer = [];
+      return;
+    }
   };
   const timer = setInterval(() => void send(), interval);
   timer.unref();
@@ -157,7 +172,7 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
       closed = true;
       clearInterval(timer);
       await sending;
-      await send();
+      await flushAll();
     },
   };
 }
