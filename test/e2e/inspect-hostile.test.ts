@@ -72,4 +72,14 @@ describe('inspectTo', () => {
     await orphan.close();
     expect([orphan.buffered, orphan.dropped]).toEqual([0, 3_000]);
   });
+
+  it('keeps each batch within the 1 MiB the page takes, however long the JSON of its events', async () => {
+    page = await startPageServer();
+    stream = inspectTo(page.url, { interval: 60_000 });
+    // Method names a peer chose: cut at 200 characters, but a control character takes 6 bytes of JSON (\u0001),
+    // so 2,000 such events (one batch by count) make 2.7 MB.
+    for (const event of incomingCalls(2_000, '\u0001'.repeat(200))) stream.inspect(event);
+    await stream.close();
+    expect([stream.dropped, page.model.inflightCount]).toEqual([0, 2_000]);
+  });
 });

@@ -64,6 +64,8 @@ export interface InspectStream {
 
 /** Most events in one POST (the page takes 5,000 and 1 MiB at most). */
 const MAX_BATCH = 2_000;
+/** Most bytes of events in one POST, leaving room for the rest of the body (the page takes 1 MiB at most). */
+const MAX_BATCH_BYTES = 1024 * 1024 - 1024;
 /** A batch the page has not taken within this long is given up on, in ms. */
 const POST_TIMEOUT = 5_000;
 
@@ -80,6 +82,26 @@ function ingestUrl(url: string): URL {
   }
   parsed.protocol = parsed.protocol.replace(/^ws/, 'http');
   return new URL('/ingest', parsed);
+}
+
+/**
+ * The next batch of `buffer`, each event as JSON: at most MAX_BATCH events and
+ * MAX_BATCH_BYTES bytes. Counting events is not enough: a string cut at 200
+ * characters still takes up to 1,200 bytes of JSON (control characters are
+ * escaped as \u0001), and a body past the page's limit loses the whole batch.
+ */
+function takeBatch(buffer: readonly PageEvent[]): string[] {
+  const batch: string[] = [];
+  let bytes = 0;
+  for (const event of buffer) {
+    if (batch.length === MAX_BATCH) break;
+    const json = JSON.stringify(event);
+    bytes += Buffer.byteLength(json) + 1;
+    // The first event always goes: with its strings cut, one event is far below the limit.
+    if (bytes > MAX_BATCH_BYTES && batch.length > 0) break;
+    batch.push(json);
+  }
+  return batch;
 }
 
 /**
@@ -119,11 +141,12 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
   /** Sends one batch (or waits for the one on its way); resolves with whether the page took it. */
   const send = (): Promise<boolean> => {
     if (sending || (buffer.length === 0 && unreported === 0)) return sending ?? Promise.resolve(true);
-    const events = buffer.slice(0, MAX_BATCH);
+    const events = takeBatch(buffer);
     buffer = buffer.slice(events.length);
     const report = unreported;
     unreported = 0;
-    const body = JSON.stringify({ source, events: report > 0 ? [{ k: 'dropped', n: report }, ...events] : events });
+    const parts = report > 0 ? [JSON.stringify({ k: 'dropped', n: report }), ...events] : events;
+    const body = `{"source":${JSON.stringify(source)},"events":[${parts.join(',')}]}`;
     sending = fetch(target, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
