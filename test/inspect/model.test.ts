@@ -76,4 +76,19 @@ describe('the page model', () => {
     applyEvent(model, { k: 'dropped', n: 4 });
     expect(model.dropped).toBe(7);
   });
+
+  it('keeps the last 50 states of a call whose state keeps changing, with their times and causes', () => {
+    // A streamed batch may move one call back and forth forever (5,000 events a POST, POST after POST).
+    const model = emptyModel();
+    for (let i = 0; i < 10_000; i++) applyEvent(model, { ...call('a', i % 2 ? 'awaiting' : 'sent', i), cause: `e${i}` });
+    const kept = model.inflight.a!;
+    expect([kept.path.length, kept.times.length, kept.causes.length]).toEqual([50, 50, 50]);
+    expect([kept.path.at(-1), kept.times.at(-1), kept.causes.at(-1), kept.times[0], kept.started]).toEqual([
+      'awaiting',
+      9_999,
+      'e9999',
+      9_950,
+      0,
+    ]);
+  });
 });

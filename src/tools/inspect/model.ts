@@ -45,7 +45,7 @@ export interface CallView {
   method: string;
   id: string;
   state: string;
-  /** Every state the call entered, in order. */
+  /** Every state the call entered, in order (the last 50: a call moving back and forth forgets the oldest). */
   path: string[];
   /** When it entered each state of `path` (ms since the epoch). */
   times: number[];
@@ -89,6 +89,8 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
   const MAX_RECENT = 500;
   const MAX_INFLIGHT = 5_000;
   const MAX_LIVE = 1_000;
+  // A call moves back and forth only on a re-sent retry; a streamed batch can do it forever.
+  const MAX_PATH = 50;
   if (event.k === 'dropped') {
     model.dropped += event.n;
     return;
@@ -138,6 +140,11 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
     call.path.push(event.state);
     call.times.push(event.at);
     call.causes.push(event.cause || '');
+    if (call.path.length > MAX_PATH) {
+      call.path.shift();
+      call.times.shift();
+      call.causes.shift();
+    }
   }
   if (!event.done) return;
   call.ended = event.at;
