@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { createInspector, inspectTo, serve, type Inspector, type InspectStream, type Server } from '../../src/index.js';
+import { callLog } from '../../src/tools/commands/serve.js';
 import { startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
 import type { PageModel } from '../../src/tools/inspect/model.js';
 import { closeAfterEach, rawClient } from '../helpers.js';
@@ -52,6 +53,23 @@ describe('an inspected server called by a hostile peer', () => {
     // Lengths, not the strings: a failure would print 100,000 characters.
     expect([call!.method.length, call!.id.length]).toEqual([200, 200]);
     expect([call!.method.slice(0, 2), call!.id.slice(0, 2)]).toEqual(['mx', 'ix']);
+  });
+});
+
+describe('callstate serve --log, called by a hostile peer', () => {
+  it("prints one line per call whatever the peer's method name holds: control characters escaped, at most 200 characters", async () => {
+    const lines: string[] = [];
+    server = await serve({ methods: { echo: (params: unknown) => params }, inspect: callLog((line) => lines.push(line), false) });
+    const peer = await rawClient(server.url);
+    // A forged log line, then ANSI escapes that would clear the operator's terminal.
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x\nadmin id="1" replied 0 ms\u001b[2J\u001b[H', params: [] }));
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'y'.repeat(10_000), params: [] }));
+    expect(await peer.next()).toMatchObject({ id: 1, error: { code: -32601 } });
+    expect(await peer.next()).toMatchObject({ id: 2, error: { code: -32601 } });
+    await peer.close();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^x\\u000aadmin id="1" replied 0 ms\\u001b\[2J\\u001b\[H id=1 failed \d+ ms$/);
+    expect(lines[1]).toMatch(new RegExp(`^y{200} id=2 failed \\d+ ms$`));
   });
 });
 

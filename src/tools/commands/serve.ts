@@ -9,7 +9,7 @@ import type { InspectionEvent } from 'xstate';
 import { serve } from '../../server.js';
 import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
-import { machineIdOf } from '../inspect/feed.js';
+import { MAX_TEXT, machineIdOf } from '../inspect/feed.js';
 import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */
@@ -91,6 +91,15 @@ function wordsOf(thrown: unknown): string {
 }
 
 /**
+ * A peer's text as the log shows it: control characters (line breaks, terminal
+ * escapes) written as \uXXXX, so that a method name can neither forge log
+ * lines nor drive the operator's terminal.
+ */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
  * An inspection observer that prints one line when an incoming call ends: method,
  * id, final state and how long it ran (from its first snapshot to its last).
  */
@@ -104,8 +113,15 @@ export function callLog(write: (line: string) => void, json: boolean, now: () =>
     if (snapshot.status === 'active') return;
     const ms = now() - started.get(sid)!;
     started.delete(sid);
-    const entry = { method: String(snapshot.context?.method), id: snapshot.context?.id ?? null, state: String(snapshot.value), ms };
-    write(json ? JSON.stringify(entry) : `${entry.method} id=${JSON.stringify(entry.id)} ${entry.state} ${ms} ms`);
+    // The method and id are the peer's: cut (and in text, escaped) before they reach the log.
+    const id = snapshot.context?.id;
+    const entry = {
+      method: String(snapshot.context?.method).slice(0, MAX_TEXT),
+      id: typeof id === 'string' ? id.slice(0, MAX_TEXT) : (id ?? null),
+      state: String(snapshot.value),
+      ms,
+    };
+    write(json ? JSON.stringify(entry) : `${printable(entry.method)} id=${JSON.stringify(entry.id)} ${entry.state} ${ms} ms`);
   };
 }
 
