@@ -6,10 +6,9 @@
  * `highWaterMark`, after which calls wait instead of piling bytes into the
  * socket, and everything admitted completes once it reads again.
  */
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
 import { connect, QueueFullError, serve, type Client, type Server } from '../../src/index.js';
+import { echoServer } from '../echo-server.js';
 import { closeAfterEach, deferred, settle, until, type Deferred } from '../helpers.js';
 
 let server: Server | undefined;
@@ -18,40 +17,6 @@ closeAfterEach(() => [client, server]);
 afterEach(() => {
   [client, server] = [undefined, undefined];
 });
-
-/** A WebSocket server that answers each request with its params at once, records what it receives, and can stop and resume reading its socket. */
-async function echoServer() {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => wss.once('listening', resolve));
-  const seen = new Map<string, number>();
-  /** Every frame received, in order: the method and the params' tag. */
-  const frames: string[] = [];
-  let socket: WebSocket | undefined;
-  wss.on('connection', (ws) => {
-    socket = ws;
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { id?: string; method: string; params: { tag?: string } };
-      frames.push(`${frame.method} ${frame.params.tag}`);
-      if (frame.id === undefined) return;
-      seen.set(frame.id, (seen.get(frame.id) ?? 0) + 1);
-      ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
-    });
-  });
-  const tcp = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    seen,
-    frames,
-    connected: () => socket !== undefined,
-    pause: () => tcp().pause(),
-    resume: () => tcp().resume(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
-  };
-}
 
 describe('maxInFlight and maxQueued', () => {
   it('holds calls beyond maxInFlight in queued and sends them in order as answers come', async () => {

@@ -4,11 +4,10 @@
  * that will not come.
  */
 import { getEventListeners } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
 import { SimulatedClock } from 'xstate';
 import { AbortError, connect, type Client } from '../../src/index.js';
+import { echoServer as startEchoServer, type EchoServer } from '../echo-server.js';
 import { collectUncaught, settle, until } from '../helpers.js';
 
 const uncaught = collectUncaught();
@@ -21,31 +20,9 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
 });
 
-/** A WebSocket server that answers each request with its params (`hang` never), and can stop and resume reading its socket. */
-async function echoServer() {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => wss.once('listening', resolve));
-  let socket: WebSocket | undefined;
-  wss.on('connection', (ws) => {
-    socket = ws;
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { id?: string; method: string; params: unknown };
-      if (frame.id !== undefined && frame.method !== 'hang')
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.params }));
-    });
-  });
-  const tcp = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  const server = {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    connected: () => socket !== undefined,
-    pause: () => tcp().pause(),
-    resume: () => tcp().resume(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
-  };
+/** The echo server (test/echo-server.ts), closed after the test. */
+async function echoServer(): Promise<EchoServer> {
+  const server = await startEchoServer();
   servers.push(server);
   return server;
 }
