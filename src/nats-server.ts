@@ -17,6 +17,7 @@ import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.j
 import { IncomingCalls } from './core/incoming.js';
 import { inFlightBusy } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
+import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -183,7 +184,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       publish(reply, text, id);
       checkIdle();
     },
-    inspect: options.inspect,
+    // As over WebSocket: an inspector that throws must not break the calls it watches.
+    inspect: isolatedInspector(options.inspect),
     exposeErrorStack: options.exposeErrorStack ?? false,
     engine,
     xstate: XSTATE,

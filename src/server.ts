@@ -28,6 +28,7 @@ import {
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import type { Peer } from './core/peer.js';
 import { ServerPeer } from './core/server-peer.js';
+import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
@@ -214,6 +215,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
   const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
+  // Every actor of every connection reports to it, inside its own step: one that throws must not break them.
+  const inspect = isolatedInspector(options.inspect);
   const callSiteStacks = optionalBoolean(options.callSiteStacks, 'options.callSiteStacks');
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
@@ -232,7 +235,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     check,
     requestTimeout: upgradeTimeout,
     origins: allowedOrigins(options.origins),
-    inspect: options.inspect,
+    inspect,
     exposeErrorStack: options.exposeErrorStack ?? false,
     engine,
     clock: options.clock,
@@ -251,7 +254,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       callSiteStacks,
       methods,
       hooks,
-      inspect: options.inspect,
+      inspect,
       clock: options.clock,
       engine,
       xstate: XSTATE,

@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
+const uncaught = collectUncaught();
 let clients: Client[] = [];
 let responders: NatsServer[] = [];
 let subjects = 0;
@@ -125,5 +126,31 @@ describe('a NATS responder closed while a notification waits for its access chec
     // The check's answer is handled in microtasks: one turn of the event loop ends them.
     await new Promise((resolve) => setImmediate(resolve));
     expect(ran).toBe(0);
+  });
+});
+
+describe('a NATS responder whose inspector throws', () => {
+  it.each(['light', 'xstate'] as const)('(engine %s) still answers its calls, and close() resolves', async (engine) => {
+    const broken = new Error('the inspector broke');
+    let throwing = false;
+    const subject = nextSubject();
+    const served = await responder({
+      subject,
+      engine,
+      methods: { echo: (p: unknown) => p },
+      inspect: () => {
+        if (throwing) throw broken;
+      },
+    });
+    const caller = client(subject);
+    await caller.ready;
+    throwing = true;
+    expect(await caller.request('echo', [1], { timeout: 5_000 })).toEqual([1]);
+    await served.close();
+    throwing = false;
+    // The inspector's own errors are surfaced (as a throwing listener's are), and nothing else.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(uncaught.every((error) => error === broken)).toBe(true);
+    uncaught.length = 0;
   });
 });

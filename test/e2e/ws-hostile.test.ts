@@ -8,9 +8,11 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { serve, type Server } from '../../src/index.js';
-import { deferred } from '../helpers.js';
+import { collectUncaught, deferred, rawClient } from '../helpers.js';
+
+const uncaught = collectUncaught();
 
 /** Fails a test whose promise never settles, long before vitest's own timeout would (a hang detector, not a measured time). */
 const HANG = 5_000;
@@ -62,5 +64,33 @@ describe('serve({ noServer: true }) handed a socket that has already closed', ()
     await handed.promise;
     // It waited for a 'close' event from a socket that had already emitted its last.
     await orHang(rpc.close(), 'server.close()');
+  });
+});
+
+describe('a server whose inspector throws', () => {
+  it.each(['light', 'xstate'] as const)('(engine %s) still answers its calls, and close() resolves', async (engine) => {
+    const broken = new Error('the inspector broke');
+    let throwing = false;
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      engine,
+      methods: { echo: (params: unknown) => params },
+      inspect: () => {
+        if (throwing) throw broken;
+      },
+    });
+    const peer = await rawClient(server.url);
+    throwing = true;
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: [1] }));
+    expect(await orHang(peer.next(), 'the answer')).toEqual({ jsonrpc: '2.0', id: 1, result: [1] });
+    await peer.close();
+    await orHang(server.close(), 'close()');
+    throwing = false;
+    server = undefined;
+    // The inspector's own errors are surfaced (as a throwing listener's are), and nothing else.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(uncaught.every((error) => error === broken)).toBe(true);
+    uncaught.length = 0;
   });
 });
