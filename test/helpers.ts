@@ -29,6 +29,15 @@ export async function until(condition: () => boolean, what = 'condition', turns 
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/** `promise`, or a failure naming `what` if it has not settled after `ms` (a hang detector, not a measured time). */
+export function orHang<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle`)), ms);
+  });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
 /** Captures what a promise settles with, for asserting a rejection's fields together. */
 export async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: any }> {
   try {

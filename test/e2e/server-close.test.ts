@@ -7,10 +7,8 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type Server } from '../../src/index.js';
-import { deferred, rawClient, until } from '../helpers.js';
+import { deferred, orHang, rawClient, until } from '../helpers.js';
 
-/** Fails a test whose promise never settles, long before vitest's own timeout would. */
-const HANG = 5_000;
 /** Small, so a test that waits on it stays short. */
 const CLOSE_TIMEOUT = 200;
 
@@ -24,15 +22,6 @@ afterEach(async () => {
   await server?.close();
   client = server = undefined;
 });
-
-/** `promise`, or a failure naming `what` if it has not settled after HANG ms (a hang detector, not a measured time). */
-function orHang<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle`)), HANG);
-  });
-  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
-}
 
 /** A raw TCP client of `server`: `closed` resolves when the socket closes; `received` is all it was sent. */
 async function tcp(target: Server) {

@@ -10,11 +10,11 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve, type Server } from '../../src/index.js';
-import { collectUncaught, deferred, rawClient } from '../helpers.js';
+import { collectUncaught, deferred, orHang, rawClient } from '../helpers.js';
 
 const uncaught = collectUncaught();
 
-/** Fails a test whose promise never settles, long before vitest's own timeout would (a hang detector, not a measured time). */
+/** How long after each test its server's close() is waited for (a hang detector, not a measured time). */
 const HANG = 5_000;
 
 let server: Server | undefined;
@@ -29,15 +29,6 @@ afterEach(async () => {
   if (app) await new Promise((resolve) => app!.close(resolve));
   app = undefined;
 });
-
-function orHang<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle`)), HANG);
-  });
-  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
-}
-
 const UPGRADE =
   'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
