@@ -161,12 +161,7 @@ export class IncomingCalls {
       const { id, method } = entry.actor.context;
       // Answered: its batch must not stop waiting for it when its actor ends cancelled (see `finished`).
       entry.cancelAnswered = true;
-      const answer = error(method);
-      this.reply(
-        id,
-        () => encode(errorFrame(id, answer)),
-        () => answer,
-      );
+      this.replyError(id, error(method));
     }
     this.cancelAll();
   }
@@ -267,12 +262,10 @@ export class IncomingCalls {
   sendCancelled(context: IncomingContext): void {
     const entry = this.inFlight.get(context.id);
     if (entry) entry.cancelAnswered = true;
-    const error = { code: ErrorCodes.RequestCancelled, message: `request cancelled: "${context.method}" was cancelled by its caller` };
-    this.reply(
-      context.id,
-      () => encode(errorFrame(context.id, error)),
-      () => error,
-    );
+    this.replyError(context.id, {
+      code: ErrorCodes.RequestCancelled,
+      message: `request cancelled: "${context.method}" was cancelled by its caller`,
+    });
   }
 
   /** The call reached a final state. Calls cancelled by the connection's end send nothing, so a batch must not wait for them. */
@@ -287,6 +280,15 @@ export class IncomingCalls {
   /** Tells the owner (a server draining) once nothing runs any more: no call, no notification. */
   private idleCheck(): void {
     if (this.size === 0) this.options.idle?.();
+  }
+
+  /** Answers `id` with `error`, made by callstate (its `data`, if any, encodes). */
+  private replyError(id: Id, error: ErrorObject): void {
+    this.reply(
+      id,
+      () => encode(errorFrame(id, error)),
+      () => error,
+    );
   }
 
   /**

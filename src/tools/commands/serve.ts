@@ -9,7 +9,7 @@ import type { InspectionEvent } from 'xstate';
 import { serve } from '../../server.js';
 import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
-import { MAX_TEXT, machineIdOf } from '../inspect/feed.js';
+import { cutText, machineIdOf } from '../inspect/feed.js';
 import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */
@@ -116,8 +116,8 @@ export function callLog(write: (line: string) => void, json: boolean, now: () =>
     // The method and id are the peer's: cut (and in text, escaped) before they reach the log.
     const id = snapshot.context?.id;
     const entry = {
-      method: String(snapshot.context?.method).slice(0, MAX_TEXT),
-      id: typeof id === 'string' ? id.slice(0, MAX_TEXT) : (id ?? null),
+      method: cutText(String(snapshot.context?.method)),
+      id: typeof id === 'string' ? cutText(id) : (id ?? null),
       state: String(snapshot.value),
       ms,
     };

@@ -15,9 +15,10 @@ const WATCHED = new Set(['connection', 'call', 'incomingCall']);
  * hundreds of calls and sends each to every viewer: cut here, at the source,
  * as `POST /ingest` cuts what other processes stream.
  */
-export const MAX_TEXT = 200;
+const MAX_TEXT = 200;
 
-const cut = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
+/** `text` as the page keeps it: at most MAX_TEXT characters. */
+export const cutText = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
 
 /** The id of the machine an actor runs, if its logic is a machine. */
 export function machineIdOf(actorRef: unknown): string | undefined {
@@ -89,8 +90,8 @@ export function inspectionFeed(emit: (event: PageEvent) => void, now: () => numb
       k: 'call',
       side,
       sid,
-      method: typeof context.method === 'string' ? cut(context.method) : '?',
-      id: context.id === undefined ? '' : cut(String(context.id)),
+      method: typeof context.method === 'string' ? cutText(context.method) : '?',
+      id: context.id === undefined ? '' : cutText(String(context.id)),
       state,
       ...(typeof cause === 'string' ? { cause } : {}),
       done,

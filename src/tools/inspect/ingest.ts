@@ -8,7 +8,7 @@
 import { callMachine } from '../../../machines/call.machine.js';
 import { connectionMachine } from '../../../machines/connection.machine.js';
 import { incomingCallMachine } from '../../../machines/incomingCall.machine.js';
-import { MAX_TEXT } from './feed.js';
+import { cutText } from './feed.js';
 import type { PageEvent } from './model.js';
 
 /** Largest body `POST /ingest` accepts, in bytes. */
@@ -27,7 +27,7 @@ function stateNames(node: { states?: Record<string, unknown> }, into = new Set<s
 const CALL_STATES = new Set([...stateNames(callMachine.root), ...stateNames(incomingCallMachine.root)]);
 const CONNECTION_STATES = new Set([...stateNames(connectionMachine.root), 'reconnecting']);
 
-const cut = (value: unknown) => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : undefined);
+const cut = (value: unknown) => (typeof value === 'string' ? cutText(value) : undefined);
 const isSide = (value: unknown): value is 'client' | 'server' => value === 'client' || value === 'server';
 
 /** One streamed event, checked; undefined when it is not one the page shows. */
