@@ -51,7 +51,7 @@ export async function startExample(pagePort = 0): Promise<{ url: string; server:
     pagePort,
   );
   const close = async () => {
-    await new Promise((resolve) => http.close(resolve));
+    await new Promise((resolve) => (http.close(resolve), http.closeAllConnections()));
     await server.close();
   };
   return { url, server, close };

@@ -53,6 +53,7 @@ let context: BrowserContext;
 let userDataDir: string;
 let server: Server | undefined;
 let pageErrors: string[] = [];
+const pages: Page[] = [];
 
 beforeAll(async () => {
   bundle = await bundleBrowserClient();
@@ -76,16 +77,25 @@ afterAll(async () => {
 }, SLOW.timeout);
 
 afterEach(async () => {
+  // A page left open keeps its client running (reconnecting, for some) beside the next tests.
+  await Promise.all(pages.splice(0).map((page) => page.close()));
   await server?.close();
   server = undefined;
   expect(pageErrors).toEqual([]);
   pageErrors = [];
 });
 
-async function openPage(path = ''): Promise<Page> {
+/** A new tab, closed after the test, whose uncaught errors fail the test. */
+async function newPage(): Promise<Page> {
   const page = await context.newPage();
+  pages.push(page);
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(pageServer.url + path);
+  return page;
+}
+
+async function openPage(path = ''): Promise<Page> {
+  const page = await newPage();
+  await page.goto(pageServer.url + path, WAIT);
   await page.waitForFunction(() => (globalThis as { loaded?: boolean }).loaded === true, undefined, WAIT);
   return page;
 }
@@ -287,14 +297,17 @@ describe('the browser build in headless Chromium', SLOW, () => {
   it('serves examples/browser, whose page calls its server and is called back', async () => {
     const example = await startExample();
     try {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => pageErrors.push(error.message));
-      await page.goto(example.url);
-      await page.waitForSelector('#greeting:text-matches("^hello, ")', WAIT);
+      const page = await newPage();
+      await page.goto(example.url, WAIT);
+      await page.waitForSelector('#greeting:text-matches("^hello, ")', WAIT).catch(async (error: unknown) => {
+        // What the page shows tells where it stopped (connection state, the first call's answer).
+        const shown = await page.locator('output').allTextContents();
+        throw new Error(`the page shows ${JSON.stringify(shown)}; its errors: ${JSON.stringify(pageErrors)}`, { cause: error });
+      });
       expect(await page.locator('#sum').textContent()).toBe('5');
       expect(await page.locator('#state').textContent()).toBe('open');
-      await page.close();
     } finally {
+      await Promise.all(pages.splice(0).map((page) => page.close()));
       await example.close();
     }
   });
