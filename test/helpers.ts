@@ -20,9 +20,19 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Waits until `condition` holds, checking on every turn of the event loop (bounded by `turns`, not by time). */
+/**
+ * A floor under `until`'s bound: on a loaded machine (CI, two cores shared with Chromium and nats-server) another
+ * process can be off the CPU for longer than a few thousand quick turns. A hang detector, not a measured time.
+ */
+const UNTIL_FLOOR_MS = 10_000;
+
+/**
+ * Waits until `condition` holds, checking on every turn of the event loop. Gives up after `turns` turns and at
+ * least `UNTIL_FLOOR_MS`, whichever ends later: nothing here asserts how long anything takes.
+ */
 export async function until(condition: () => boolean, what = 'condition', turns = 20_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
+  const floor = Date.now() + UNTIL_FLOOR_MS;
+  for (let i = 0; i < turns || Date.now() < floor; i++) {
     if (condition()) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
