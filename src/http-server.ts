@@ -277,7 +277,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     const over = () => late || request.socket.destroyed || response.destroyed;
     const read = (data: unknown) => {
       waitingFor = 'body';
-      readBody(request, response, options.maxPayload, (text) => {
+      readBody(request, response, options.maxPayload, cors, (text) => {
         clearTimeout(timer);
         if (text !== undefined && !over()) dispatch(request, response, text, cors, data);
       });
@@ -297,20 +297,21 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   return {
     handle: (request, response) => {
       if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
+      // Decided once, and sent with every answer on the path, refusals included: a browser shows its page
+      // an answer without them as a network error, not as the status and reason.
+      const cors = corsHeaders(request.headers.origin, origins);
       switch (request.method) {
         case 'POST':
           break;
         case 'OPTIONS':
-          return answerOptions(request, response, origins);
+          return answerOptions(request, response, cors);
         case 'GET':
         case 'HEAD':
           // A GET here is meant to be a WebSocket upgrade.
-          return answer(response, 426, { Upgrade: 'websocket' });
+          return answer(response, 426, { ...cors, Upgrade: 'websocket' });
         default:
-          return answer(response, 405, { Allow: ALLOWED_METHODS });
+          return answer(response, 405, { ...cors, Allow: ALLOWED_METHODS });
       }
-      const origin = request.headers.origin;
-      const cors = origin !== undefined && (origins === undefined || origins.has(origin)) ? corsHeaders(origin, origins) : {};
       if (!isJson(request)) return answer(response, 415, cors, 'Content-Type must be application/json');
       receive(request, response, cors);
     },

@@ -14,7 +14,8 @@
  *           ─ else ─────────────────────▶ the body, as text (without a leading UTF-8 byte order mark)
  *
  * An answer given before the body is read (413, a refusal, 408) closes the TCP connection: the rest of
- * the body is never read.
+ * the body is never read. Every answer to a request from an allowed origin carries the CORS headers
+ * (`corsHeaders`), refusals and errors too: without them a browser shows its page a network error, not the status.
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 
@@ -46,27 +47,30 @@ export function isJson(request: IncomingMessage): boolean {
 }
 
 /**
- * CORS headers for an answer to a request from `origin`: `*` when every origin is allowed
- * (`allowed` undefined), else the origin itself (which the caller checked) and `Vary: Origin`.
+ * CORS headers for every answer to a request from `origin`: `*` when every origin is allowed (`allowed`
+ * undefined), the origin itself and `Vary: Origin` when it is in `allowed`; none without an Origin or
+ * for an origin not allowed (its page may read nothing of the answer).
  */
 export function corsHeaders(origin: string | undefined, allowed: ReadonlySet<string> | undefined): OutgoingHttpHeaders {
   if (origin === undefined) return {};
-  return allowed === undefined ? { 'Access-Control-Allow-Origin': '*' } : { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
+  if (allowed === undefined) return { 'Access-Control-Allow-Origin': '*' };
+  return allowed.has(origin) ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : {};
 }
 
 /**
- * Answers an OPTIONS request: a CORS preflight from an allowed origin gets 204 with the methods and
- * the headers it asked for; from another origin, 403. An OPTIONS that is no preflight gets 204 with `Allow`.
+ * Answers an OPTIONS request: a CORS preflight from an allowed origin (`cors`, from `corsHeaders`, not
+ * empty) gets 204 with the methods and the headers it asked for; from another origin, 403. An OPTIONS
+ * that is no preflight gets 204 with `Allow`.
  */
-export function answerOptions(request: IncomingMessage, response: ServerResponse, allowed: ReadonlySet<string> | undefined): void {
+export function answerOptions(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): void {
   const origin = request.headers.origin;
   if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
     return answer(response, 204, { Allow: ALLOWED_METHODS });
   }
-  if (allowed !== undefined && !allowed.has(origin)) return answer(response, 403, {}, `origin ${origin} is not allowed`);
+  if (cors['Access-Control-Allow-Origin'] === undefined) return answer(response, 403, {}, `origin ${origin} is not allowed`);
   const asked = request.headers['access-control-request-headers'];
   answer(response, 204, {
-    ...corsHeaders(origin, allowed),
+    ...cors,
     'Access-Control-Allow-Methods': ALLOWED_METHODS,
     'Access-Control-Allow-Headers': asked !== undefined && HEADER_LIST.test(asked) ? asked : 'Content-Type',
     'Access-Control-Max-Age': PREFLIGHT_MAX_AGE,
@@ -101,21 +105,27 @@ const BOM = '\uFEFF';
  * limit, without keeping more: either way `done(undefined)` is called once, after a 413 that closes the TCP
  * connection (the rest of the body is never read). A body already read (by the app, before handing the request
  * over) is answered 500 at once, then `done(undefined)`. Request errors (the client went away) call nothing.
+ * `cors` goes with those answers (the request's CORS headers).
  */
 export function readBody(
   request: IncomingMessage,
   response: ServerResponse,
   limit: number,
+  cors: OutgoingHttpHeaders,
   done: (text: string | undefined) => void,
 ): void {
   // The app read the body before handing the request over (a body parser such as express.json() ran first):
   // none of it will come again, and waiting for it would end in a 408 that blames the client.
   if (request.readableEnded) {
-    answer(response, 500, {}, 'the request body was read before it reached callstate: hand the request over before any body parser');
+    answer(response, 500, cors, 'the request body was read before it reached callstate: hand the request over before any body parser');
     return done(undefined);
   }
+  const tooLarge = () => {
+    answerUnread(request, response, 413, cors, `the body is larger than ${limit} bytes (maxPayload)`);
+    done(undefined);
+  };
   const declared = request.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return tooLarge(request, response, limit, done);
+  if (declared !== undefined && Number(declared) > limit) return tooLarge();
   const chunks: Buffer[] = [];
   let length = 0;
   let over = false;
@@ -125,7 +135,7 @@ export function readBody(
     if (length > limit) {
       over = true;
       chunks.length = 0;
-      tooLarge(request, response, limit, done);
+      tooLarge();
       return;
     }
     chunks.push(chunk);
@@ -135,11 +145,6 @@ export function readBody(
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8');
     done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
   });
-}
-
-function tooLarge(request: IncomingMessage, response: ServerResponse, limit: number, done: (text: string | undefined) => void): void {
-  answerUnread(request, response, 413, {}, `the body is larger than ${limit} bytes (maxPayload)`);
-  done(undefined);
 }
 
 /**

@@ -107,6 +107,24 @@ describe('a request handed over after the app read its body (a body parser ran f
     expect(answer.status).toBe(500);
     expect(answer.body).toMatch(/body was read before/);
   });
+  it('gives that 500 the CORS headers a 200 would get (a browser would see a network error, not the reason)', async () => {
+    server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } });
+    const endpoint = server;
+    app = createServer((request, response) => {
+      request.resume();
+      request.once('end', () => endpoint.handleRequest(request, response));
+    });
+    await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
+    const { port } = app.address() as AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://app.example' },
+      body: CALL,
+    });
+    await response.text();
+    expect(response.status).toBe(500);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+  });
 });
 
 describe('close({ drain }) while an HTTP request is running', () => {

@@ -371,6 +371,59 @@ describe('JSON-RPC over HTTP POST: access', () => {
     expect(answer.headers['access-control-allow-origin']).toBe('*');
   });
 
+  it('CORS: every answer to an allowed origin carries its headers, refusals too (a browser sees none of an answer without them)', async () => {
+    server = await serve({
+      origins: ['https://app.example'],
+      authenticate: ({ headers }) => headers.authorization === 'Bearer good',
+      maxPayload: 100,
+      methods: { echo: (p) => p },
+    });
+    const cors = { 'access-control-allow-origin': 'https://app.example', vary: 'Origin' };
+    const from = (origin: string, options: Parameters<typeof send>[1] = {}) =>
+      send(server!.httpUrl, { ...options, headers: { origin, authorization: 'Bearer good', ...options.headers } });
+    const big = `{"jsonrpc":"2.0","id":1,"method":"echo","params":["${'x'.repeat(200)}"]}`;
+    const answers = {
+      405: await from('https://app.example', { method: 'PUT', body: '{}' }),
+      426: await from('https://app.example', { method: 'GET' }),
+      415: await from('https://app.example', { body: '{}', headers: { 'content-type': 'text/plain' } }),
+      401: await from('https://app.example', { body: '{}', headers: { authorization: 'Bearer bad' } }),
+      '413 declared': await from('https://app.example', { body: big }),
+      '413 chunked': await from('https://app.example', { body: [big.slice(0, 60), big.slice(60, 120), big.slice(120)] }),
+    };
+    for (const [status, answer] of Object.entries(answers)) {
+      expect
+        .soft({ status: answer.status, headers: answer.headers }, status)
+        .toMatchObject({ status: parseInt(status, 10), headers: cors });
+    }
+    // Another origin's answers give it nothing to read.
+    for (const options of [
+      { method: 'PUT', body: '{}' },
+      { method: 'GET' },
+      { body: '{}', headers: { 'content-type': 'text/plain' } },
+      { body: big },
+    ]) {
+      const answer = await from('https://evil.example', options);
+      expect(answer.headers['access-control-allow-origin'], `${answer.status}`).toBeUndefined();
+      expect(answer.headers.vary, `${answer.status}`).toBeUndefined();
+    }
+  });
+
+  it('CORS without an origins list: every answer carries Access-Control-Allow-Origin: *, refusals too', async () => {
+    server = await serve({ maxPayload: 100, methods: { echo: (p) => p } });
+    const from = (options: Parameters<typeof send>[1]) =>
+      send(server!.httpUrl, { ...options, headers: { origin: 'https://any.example', ...options?.headers } });
+    const big = `{"jsonrpc":"2.0","id":1,"method":"echo","params":["${'x'.repeat(200)}"]}`;
+    for (const answer of [
+      await from({ method: 'PUT', body: '{}' }),
+      await from({ method: 'GET' }),
+      await from({ body: '{}', headers: { 'content-type': 'text/plain' } }),
+      await from({ body: big }),
+      await from({ body: [big.slice(0, 60), big.slice(60, 120), big.slice(120)] }),
+    ]) {
+      expect.soft(answer.headers['access-control-allow-origin'], `${answer.status}`).toBe('*');
+    }
+  });
+
   it('authenticate decides on each POST: 401, 403 with its reason, nothing run when refused', async () => {
     let runs = 0;
     server = await serve({
