@@ -192,10 +192,15 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     case 'own': {
       // The HTTP timeouts bound a request's headers in Node's own way (checked every few seconds); the
       // upgrade deadline is the exact bound, and also covers the access check.
-      // Node checks these every `connectionsCheckingInterval` (30 s by default): often enough here that a POST body
-      // trickled byte by byte is answered 408 within about upgradeTimeout, not half a minute later.
+      // Node checks these every `connectionsCheckingInterval` (30 s by default): often enough here that headers
+      // trickled byte by byte are answered 408 within about upgradeTimeout, not half a minute later.
+      // A POST's body has the HTTP endpoint's own deadline (upgradeTimeout from its headers), whose 408 carries the
+      // request's CORS headers. Node's requestTimeout, counted from the request's first byte, only backs it up: set
+      // past the latest that deadline can end (headers within headersTimeout, then upgradeTimeout) and one check
+      // more, so that Node's bare 408 (a network error to a browser's page) never answers first.
+      const checkEvery = Math.min(upgradeTimeout, 1_000);
       const own = createServer(
-        { headersTimeout: upgradeTimeout, requestTimeout: upgradeTimeout, connectionsCheckingInterval: Math.min(upgradeTimeout, 1_000) },
+        { headersTimeout: upgradeTimeout, requestTimeout: 2 * upgradeTimeout + checkEvery, connectionsCheckingInterval: checkEvery },
         (request, response) => {
           const socket = request.socket;
           if (!served.has(socket)) {
