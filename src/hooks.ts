@@ -40,14 +40,17 @@ export interface ErrorInfo {
   method: string | undefined;
   /** The request's id: undefined for a notification, null when it could not be read. */
   id: Id | null | undefined;
-  /** Who sent it. */
+  /** Who sent it (for `'unsent'`: the connection it was for). */
   connection: ConnectionInfo;
   /**
    * `'handler'`: a handler or middleware threw (or a schema refused the params); `'protocol'`: the responder
    * itself answered an error (parse error, invalid request, method not found, batch or depth limit, busy,
-   * duplicate id); `'notification'`: a handler run by a notification threw (nobody is answered).
+   * duplicate id); `'notification'`: a handler run by a notification threw (nobody is answered); `'unsent'`: a
+   * notification this side made waited in line (connecting) and, when its turn came, the transport would not carry
+   * it (NATS: larger than nats-server's max_payload), so it was not sent: the error is the `ProtocolError` that
+   * `notify()` throws when it can tell at once.
    */
-  kind: 'handler' | 'protocol' | 'notification';
+  kind: 'handler' | 'protocol' | 'notification' | 'unsent';
   /** The error sent back to the caller (none for a notification). */
   response: ErrorObject | undefined;
 }
@@ -58,14 +61,15 @@ export interface HookOptions {
   /**
    * Called with every error a handler or middleware throws (as thrown: `error.message` and `error.stack` are
    * there, whatever the caller is sent) and every protocol error this side answers (as an `RpcError` with the
-   * code and message sent). An `onError` that throws or returns a rejecting promise is logged (`logger.error`) and
+   * code and message sent), and a notification this side made that waited in line and was then refused by the
+   * transport (`kind: 'unsent'`, a `ProtocolError`). An `onError` that throws or returns a rejecting promise is logged (`logger.error`) and
    * otherwise ignored. Default: none.
    */
   onError?: (error: unknown, info: ErrorInfo) => void;
   /**
    * A pino-style logger. Levels: `error` for what a handler or middleware throws that is not an `RpcError`
    * (a bug; with the error), and a throwing `onError`; `warn` for protocol errors answered (parse error,
-   * invalid request, method not found, limits, busy), handler timeouts and notifications not run (busy); `debug` for `RpcError`s thrown on
+   * invalid request, method not found, limits, busy), handler timeouts, notifications not run (busy) and notifications of this side not sent (`'unsent'`); `debug` for `RpcError`s thrown on
    * purpose (refusals, invalid params). Nothing is logged per call at `info`. A method that throws or returns a
    * rejecting promise breaks nothing: the first such failure is reported on `console.error`, later ones nowhere. Default: none.
    */
@@ -130,6 +134,12 @@ export class Hooks {
     if (!this.listening) return;
     const error = new RpcError(response.code, response.message, response.data);
     this.report(error, { method, id, connection, kind: 'protocol', response }, 'warn', `answered ${response.code}: ${response.message}`);
+  }
+
+  /** A notification this side made was not sent: the transport refused it when its turn in line came (`ErrorInfo.kind` `'unsent'`). */
+  unsent(error: Error, method: string, connection: ConnectionInfo): void {
+    if (!this.listening) return;
+    this.report(error, { method, id: undefined, connection, kind: 'unsent', response: undefined }, 'warn', error.message);
   }
 
   private report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {

@@ -174,6 +174,12 @@ export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
   request<M extends MethodName<RemoteApi>>(method: M, ...args: RequestArgs<RemoteApi[M]>): Promise<ResultOf<RemoteApi[M]>>;
   /** The remote methods as functions: `await peer.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
   readonly call: CallProxy<RemoteApi>;
+  /**
+   * Sends a notification (no answer comes). Throws, nothing sent: `QueueFullError` when `maxQueued` already wait;
+   * `ProtocolError` when the params cannot be encoded as JSON, or when the transport would not carry the frame
+   * (NATS: larger than nats-server's max_payload). A notification made while connecting waits; if the transport then
+   * refuses it, it is reported to `onError` and the logger (`kind: 'unsent'`) instead.
+   */
   notify(method: string, params?: unknown): void;
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
   /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */

@@ -5,7 +5,7 @@
  * and a write completing on an earlier epoch changes nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { QueueFullError } from '../src/errors.js';
+import { ProtocolError, QueueFullError } from '../src/errors.js';
 import { SendQueue, type QueuedCall } from '../src/core/send-queue.js';
 
 interface Call extends QueuedCall {
@@ -18,6 +18,9 @@ function call(name: string, retry = false): Call {
 
 function setup(limits: { maxInFlight?: number; maxQueued?: number; highWaterMark?: number } = {}) {
   const written: string[] = [];
+  const unsent: string[] = [];
+  /** Frames the transport would not carry, and whether it can tell yet. */
+  const refusing = { frames: new Set<string>(), known: true };
   const callbacks: Array<(error?: Error) => void> = [];
   const ended: string[] = [];
   let buffered = 0;
@@ -36,10 +39,14 @@ function setup(limits: { maxInFlight?: number; maxQueued?: number; highWaterMark
     // As the call machine does: a released call enters `sent`, whose entry writes it.
     release: (c) => queue.write(c),
     writeEnded: (c, error) => (ended.push(`${c.name} ${error ? error.message : 'ok'}`), waitAgain),
+    refuses: (frame) => (refusing.known && refusing.frames.has(frame) ? new Error(`${frame} is too large`) : undefined),
+    unsent: (error, method) => unsent.push(`${method}: ${error.message}`),
   });
   return {
     queue,
     written,
+    unsent,
+    refusing,
     callbacks,
     ended,
     setBuffered: (bytes: number) => (buffered = bytes),
@@ -54,6 +61,29 @@ function start(queue: SendQueue<Call>, c: Call): void {
 }
 
 describe('SendQueue', () => {
+  it('refuses a notification the transport would not carry with ProtocolError, and writes nothing', () => {
+    const { queue, written, refusing } = setup();
+    queue.open();
+    refusing.frames.add('huge');
+    expect(() => queue.notify('log', 'huge')).toThrow(new ProtocolError('notification "log" was not sent: huge is too large'));
+    queue.notify('log', 'n');
+    expect(written).toEqual(['n']);
+  });
+
+  it('reports a waiting notification the transport refuses when its turn comes, and writes what follows it', () => {
+    const { queue, written, unsent, refusing } = setup();
+    // Connecting: the transport cannot tell yet.
+    refusing.known = false;
+    refusing.frames.add('huge');
+    queue.notify('log', 'huge');
+    start(queue, call('a'));
+    queue.notify('log', 'n');
+    refusing.known = true;
+    queue.open();
+    expect(written).toEqual(['a', 'n']);
+    expect(unsent).toEqual(['log: notification "log" was not sent: huge is too large']);
+  });
+
   it('holds calls and notifications until open, then writes them in the order they were made', () => {
     const { queue, written } = setup();
     start(queue, call('a'));

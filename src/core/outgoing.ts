@@ -20,7 +20,7 @@ import { AbortWatch } from './abort-watch.js';
 import { CancelBatcher } from './cancel-batcher.js';
 import { callTable } from '../engine/generated/call.table.js';
 import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
-import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError } from '../errors.js';
+import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError, type ProtocolError } from '../errors.js';
 import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { IdTable } from './id-table.js';
@@ -78,6 +78,10 @@ export interface OutgoingOptions {
   highWaterMark: number;
   /** Bytes the current transport holds not yet sent. */
   bufferedAmount: () => number;
+  /** Why the current transport would not carry a frame though open (too large for it): see `Transport.refuses`. */
+  refuses?: (frame: string) => Error | undefined;
+  /** A notification that waited in line was refused by the transport when its turn came: it was dropped, for this reason. */
+  unsent?: (error: ProtocolError, method: string) => void;
   /** Shown in errors: where the connection goes. */
   url: string;
 }
@@ -165,7 +169,10 @@ export class OutgoingCalls {
     });
   }
 
-  /** Sends a notification frame now, or after what waits before it. Throws `QueueFullError` when the line is full. */
+  /**
+   * Sends a notification frame now, or after what waits before it. Throws `ProtocolError` when the transport would
+   * not carry it (too large), `QueueFullError` when the line is full.
+   */
   notify(method: string, frame: string): void {
     this.queue.notify(method, frame);
   }

@@ -78,6 +78,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       maxQueued: options.maxQueued,
       highWaterMark: options.send.highWaterMark,
       bufferedAmount: () => this.transport.bufferedAmount,
+      refuses: (frame) => this.transport.refuses?.(frame),
+      // In a microtask: the line is sent on inside a step of the connection, and onError may close it.
+      unsent: (error, method) => queueMicrotask(() => options.hooks.unsent(error, method, this.connection)),
       url: options.url,
     });
     this.incoming = new IncomingCalls({

@@ -17,7 +17,7 @@
  * a call (whose machine then enters `sent` and calls `write`), and tells it how
  * each write ended (`writeEnded`).
  */
-import { QueueFullError } from '../errors.js';
+import { ProtocolError, QueueFullError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { Line, type LinePlace } from './line.js';
 
@@ -36,7 +36,10 @@ export interface QueuedCall {
 
 /** A notification made while calls wait: it keeps its place among them. */
 class WaitingNotice {
-  constructor(readonly notice: string) {}
+  constructor(
+    readonly method: string,
+    readonly notice: string,
+  ) {}
 }
 
 export interface SendQueueOptions<T extends QueuedCall> {
@@ -55,6 +58,16 @@ export interface SendQueueOptions<T extends QueuedCall> {
   bufferedAmount: () => number;
   /** Shown in errors: where the connection goes. */
   url: string;
+  /**
+   * Why the transport would not carry a frame though open (see `Transport.refuses`); undefined when it would.
+   * Omitted: every frame fits.
+   */
+  refuses?: (frame: string) => Error | undefined;
+  /**
+   * A notification that waited in line was refused by the transport when its turn came (too large for it): it is
+   * dropped, and this is told why (nobody is left to throw to). Omitted: nobody is told.
+   */
+  unsent?: (error: ProtocolError, method: string) => void;
   /** A waiting call may be written now: its owner sends it on (its machine's `sent` entry calls `write`). */
   release: (call: T) => void;
   /** The write of `call`'s request on the current epoch ended; returns whether the call waits again (a retry call whose write failed). */
@@ -113,15 +126,20 @@ export class SendQueue<T extends QueuedCall> {
     return call.place !== undefined;
   }
 
-  /** Sends a notification frame now, or after what waits before it. Throws `QueueFullError` when the line is full. */
+  /**
+   * Sends a notification frame now, or after what waits before it. Throws `ProtocolError` when the transport would
+   * not carry it (too large), `QueueFullError` when the line is full; nothing is sent then.
+   */
   notify(method: string, frame: string): void {
+    const refused = this.options.refuses?.(frame);
+    if (refused) throw notSent(method, refused);
     if (this.line.size === 0 && this.isOpen && !this.isSaturated()) {
       this.options.write(frame, ignoreWriteError);
       return;
     }
     const refusal = this.refusal(`notification "${method}"`);
     if (refusal) throw refusal;
-    this.line.push(new WaitingNotice(frame));
+    this.line.push(new WaitingNotice(method, frame));
     this.notices++;
     this.watchDrain();
   }
@@ -223,7 +241,10 @@ export class SendQueue<T extends QueuedCall> {
         if (this.isSaturated()) break;
         this.line.shift();
         this.notices--;
-        this.options.write(first.notice, ignoreWriteError);
+        // Made while the transport could not tell yet (connecting): refused now, it is reported instead of lost.
+        const refused = this.options.refuses?.(first.notice);
+        if (refused) this.options.unsent?.(notSent(first.method, refused), first.method);
+        else this.options.write(first.notice, ignoreWriteError);
         continue;
       }
       if (!this.hasRoom()) break;
@@ -270,6 +291,11 @@ export class SendQueue<T extends QueuedCall> {
       maxQueued,
     );
   }
+}
+
+/** The error of a notification the transport would not carry, as `notify()` throws it. */
+function notSent(method: string, reason: Error): ProtocolError {
+  return new ProtocolError(`notification "${method}" was not sent: ${reason.message}`, { cause: reason });
 }
 
 /** A notification that cannot be written has nobody left to tell. */

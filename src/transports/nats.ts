@@ -64,6 +64,8 @@ export class NatsClientTransport implements Transport {
   private readonly encoder = new TextEncoder();
   /** The headers every message carries, made once the NATS client is loaded (none when empty). */
   private headers: MsgHdrs | undefined;
+  /** Their size as published: nats-server's max_payload bounds a message's payload and headers together. */
+  private headerBytes = 0;
 
   private constructor(
     private readonly url: string,
@@ -115,6 +117,29 @@ export class NatsClientTransport implements Transport {
   }
 
   /**
+   * Why nats.js would not publish `text` (larger than nats-server's max_payload, headers included, as nats.js
+   * counts), found without publishing; undefined when it fits, or before the connection is up (the limit is not
+   * known yet).
+   */
+  refuses(text: string): Error | undefined {
+    const limit = this.nc?.info?.max_payload;
+    if (limit === undefined || !this.isOpen) return undefined;
+    return this.tooLarge(text, limit);
+  }
+
+  /** The error for a message larger than `limit` once encoded, or undefined when it fits. */
+  private tooLarge(text: string, limit: number): Error | undefined {
+    // A UTF-16 unit is at most 3 bytes of UTF-8: most frames fit without being measured.
+    if (text.length * 3 + this.headerBytes <= limit) return undefined;
+    const bytes = Buffer.byteLength(text, 'utf8') + this.headerBytes;
+    if (bytes <= limit) return undefined;
+    const kind = peekFrame(text).kind;
+    const what = kind === 'request' || kind === 'notification' ? kind : 'message';
+    const size = this.headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
+    return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${limit} bytes)`);
+  }
+
+  /**
    * Whether a publish that threw left the connection up: nats.js refuses a message larger than nats-server's
    * max_payload before sending anything, and nothing else is lost. A failed write would otherwise tell the
    * send queue that the transport is going (as a socket's does), and nothing more would be written on a
@@ -126,17 +151,18 @@ export class NatsClientTransport implements Transport {
 
   /**
    * One frame nats.js would not publish, the connection still up: the write is reported done, so that the frames
-   * after it go on, and a request's call fails now with the reason (a notification or cancel is lost, as one
-   * the connection cannot carry). In one task, after the writes before it, so that callbacks keep their order.
+   * after it go on, and a request's call fails now with the reason. A notification gets here only if `refuses`
+   * missed it (the send queue asks it first: `notify()` throws, or a notification that waited is reported); a cancel
+   * is lost, as one the connection cannot carry. In one task, after the writes before it, so that callbacks keep
+   * their order.
    */
   private refuse(frame: ReturnType<typeof peekFrame>, text: string, error: Error, done: ((error?: Error) => void) | undefined): true {
     const id = frame.kind === 'request' ? frame.token : undefined;
     const limit = this.nc?.info?.max_payload;
     const reason = () => {
-      const bytes = this.encoder.encode(text).length;
-      return limit !== undefined && bytes > limit
-        ? new Error(`the request (${bytes} bytes) is larger than nats-server's max_payload (${limit} bytes)`, { cause: error })
-        : error;
+      const tooLarge = limit === undefined ? undefined : this.tooLarge(text, limit);
+      if (!tooLarge) return error;
+      return new Error(tooLarge.message, { cause: error });
     };
     queueMicrotask(() => {
       done?.();
@@ -178,6 +204,9 @@ export class NatsClientTransport implements Transport {
       if (entries.length > 0) {
         this.headers = nats.headers();
         for (const [name, value] of entries) this.headers.set(name, value);
+        // `encode` is what nats.js publishes (MsgHdrsImpl); its type does not show it.
+        const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
+        this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
     } catch (error) {
       this.ended = true;

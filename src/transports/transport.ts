@@ -42,6 +42,13 @@ export interface Transport {
    * oldest of those (already on the wire) instead of the refused frame.
    */
   send(data: string, done?: (error?: Error) => void): boolean;
+  /**
+   * Why this transport would not carry `data` though it is open (NATS: larger than nats-server's max_payload),
+   * found without writing anything; undefined when it would, or cannot tell yet (still connecting). A notification
+   * it refuses is not sent: `notify()` throws, or, if it waited in line, it is reported. Transports with no
+   * limit of their own omit it (a WebSocket's peer closes with 1009 instead).
+   */
+  refuses?(data: string): Error | undefined;
   /** Starts the close handshake. */
   close(code?: number, reason?: string): void;
   /** Drops the connection at once, without a handshake (the close that follows has code 1006). */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, collectUncaught, deferred, settle } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
@@ -52,6 +52,99 @@ describe('a NATS client whose request is larger than max_payload', () => {
     // nats.js refused one message; the connection is up, so the next call must go out (it waited for its timeout).
     expect(caller.state).toBe('open');
     expect(await caller.request('echo', ['small'], { timeout: 5_000 })).toEqual(['small']);
+  });
+});
+
+describe('a NATS client whose notification is larger than max_payload', () => {
+  const TOO_LARGE =
+    /^notification "note" was not sent: the notification \(\d+ bytes\) is larger than nats-server's max_payload \(1048576 bytes\)$/;
+
+  /** A responder that records the notifications it hears, and answers `echo`. */
+  const listening = async (subject: string) => {
+    const heard: unknown[] = [];
+    const server = await responder({ subject, methods: { echo: (p: unknown) => p } });
+    server.on('notification', ({ params }) => heard.push(params));
+    return heard;
+  };
+
+  it('throws ProtocolError from notify(), sends nothing, and the connection carries on', async () => {
+    const subject = nextSubject();
+    const heard = await listening(subject);
+    const caller = client(subject);
+    await caller.ready;
+    let thrown: any;
+    try {
+      caller.notify('note', [OVERSIZE]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ProtocolError);
+    expect(thrown.message).toMatch(TOO_LARGE);
+    expect(caller.state).toBe('open');
+    caller.notify('note', ['small']);
+    expect(await caller.request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+    await until(() => heard.length > 0, 'the small notification');
+    expect(heard).toEqual([['small']]);
+  });
+
+  it("counts the client's NATS headers, as nats-server does", async () => {
+    const subject = nextSubject();
+    await listening(subject);
+    const caller = client(subject, { headers: { 'x-padding': 'p'.repeat(200) } });
+    await caller.ready;
+    // The frame alone fits; with the headers every message carries, it does not.
+    const fill = 'x'.repeat(1024 * 1024 - 100 - JSON.stringify({ jsonrpc: '2.0', method: 'note', params: [''] }).length);
+    expect(() => caller.notify('note', [fill])).toThrow(
+      /^notification "note" was not sent: the notification \(\d+ bytes with its NATS headers\) is larger than nats-server's max_payload \(1048576 bytes\)$/,
+    );
+    expect(await caller.request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+  });
+
+  it('throws as well while the notification would wait behind calls in flight (maxInFlight)', async () => {
+    const subject = nextSubject();
+    const heard: unknown[] = [];
+    const release = deferred();
+    const server = await responder({ subject, methods: { hold: () => release.promise.then(() => 'held'), echo: (p: unknown) => p } });
+    server.on('notification', ({ params }) => heard.push(params));
+    const caller = client(subject, { maxInFlight: 1 });
+    await caller.ready;
+    const held = caller.request('hold');
+    const waiting = caller.request('echo', ['queued']);
+    expect(caller.queuedCalls).toBe(1);
+    expect(() => caller.notify('note', [OVERSIZE])).toThrow(TOO_LARGE);
+    caller.notify('note', ['small']);
+    release.resolve();
+    expect(await held).toBe('held');
+    expect(await waiting).toEqual(['queued']);
+    await until(() => heard.length > 0, 'the small notification');
+    expect(heard).toEqual([['small']]);
+  });
+
+  it('made while connecting, is not sent once connected and is reported to onError and the logger, not lost silently', async () => {
+    const subject = nextSubject();
+    const heard = await listening(subject);
+    const reported: Array<{ error: any; info: any }> = [];
+    const logged: Array<{ fields: any; message: string }> = [];
+    const log = (fields: object, message: string) => logged.push({ fields, message });
+    const caller = client(subject, {
+      onError: (error, info) => reported.push({ error, info }),
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    // max_payload is known only once connected: until then the notifications wait in line, in order.
+    caller.notify('note', [OVERSIZE]);
+    caller.notify('note', ['small']);
+    await caller.ready;
+    await until(() => heard.length > 0, 'the small notification');
+    expect(heard).toEqual([['small']]);
+    expect(reported).toHaveLength(1);
+    const [{ error, info }] = reported as [{ error: any; info: any }];
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message).toMatch(TOO_LARGE);
+    expect(info).toMatchObject({ kind: 'unsent', method: 'note', id: undefined, response: undefined });
+    expect(logged.map(({ message }) => message)).toEqual([error.message]);
+    expect(caller.state).toBe('open');
+    expect(await caller.request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+    expect(uncaught).toEqual([]);
   });
 });
 
