@@ -11,6 +11,7 @@
 import type { AnyActorRef, AnyStateMachine, InspectionEvent, Observer } from 'xstate';
 import type { CompiledMachine, CompiledState, CompiledTransition, InvokeScope } from './load.js';
 import type { DeadlineEntry } from './deadlines.js';
+import { inspectableEvent, jsonSafeFields } from './inspectable.js';
 import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
 
 export type { ActorStatus, FlatSnapshot, FlatSnapshotJSON } from './snapshot.js';
@@ -161,17 +162,21 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     this.reportSnapshot({ type: 'xstate.stop' });
   }
 
-  /** The current state as an XState-shaped snapshot; made only when asked for (inspection, tests), never on the way of an event. */
+  /**
+   * The current state as an XState-shaped snapshot; made only when asked for (inspection, tests), never on the way
+   * of an event. Its context, output and error show each value JSON cannot read as a marker (see `inspectable.ts`):
+   * an inspector may take it from the actor and serialize it later, in a timer that catches nothing.
+   */
   getSnapshot(): FlatSnapshot<TContext> {
     const state = this.state;
     const context = this.context;
     const status = this.status;
     return makeSnapshot({
       status,
-      output: status === 'done' ? this.output() : undefined,
-      error: status === 'error' ? errors.get(this) : undefined,
+      output: status === 'done' ? jsonSafeFields(this.output()) : undefined,
+      error: status === 'error' ? jsonSafeFields(errors.get(this)) : undefined,
       machine: this.machine,
-      context,
+      context: jsonSafeFields(context) as TContext,
       state,
       can: (event) => this.wouldTransition(state, context, event),
     });
@@ -331,6 +336,8 @@ class Invocation implements InvokeScope {
  * watches: an inspector's error is rethrown on its own, after the current task (as a throwing event listener's is
  * surfaced), and the actor goes on. Thrown into the actor's step, it would leave a call never settled (its step
  * half done), and XState's connection actor stuck in the state it was leaving, so that `close()` never resolved.
+ * The inspector is handed each event with its event and snapshot safe to serialize (`inspectableEvent`): what a
+ * handler returned, or a caller passed, can then break no inspector, now or in a timer of its own.
  */
 export function isolatedInspector(
   inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined,
@@ -339,7 +346,7 @@ export function isolatedInspector(
   if (report === undefined) return undefined;
   return (event) => {
     try {
-      report(event);
+      report(inspectableEvent(event));
     } catch (error) {
       queueMicrotask(() => {
         throw error;

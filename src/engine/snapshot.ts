@@ -25,7 +25,8 @@ export type ActorStatus = 'active' | 'done' | 'error' | 'stopped';
  * uninspected actor's context in place: a snapshot kept across events then
  * shows the newer context. With an inspector attached every `assign` makes a
  * new context, as XState does, so the snapshots an inspector receives stay as
- * they were.
+ * they were. Its context, output and error show a value JSON cannot read as
+ * `'[unserializable: <why>]'` (`FlatActor.getSnapshot`, see `inspectable.ts`).
  */
 export interface FlatSnapshot<TContext> {
   status: ActorStatus;

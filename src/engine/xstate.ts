@@ -5,11 +5,12 @@
  * children of the connection), and the connection actor. The browser build
  * never imports this file, so it bundles no XState.
  */
-import { createActor, fromPromise, type AnyStateMachine } from 'xstate';
+import { createActor, fromPromise, type AnyActorLogic, type AnyStateMachine } from 'xstate';
 import { callMachine } from '../../machines/call.machine.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { incomingCallMachine } from '../../machines/incomingCall.machine.js';
 import type { Clock, InspectOption } from '../types.js';
+import { inspectableToJSON } from './inspectable.js';
 import type { RootActor } from './root.js';
 import { mapValues, type RunningActor, type StateRef, type XStateEngine } from './runner.js';
 
@@ -42,6 +43,27 @@ class XStateActor<TContext, TEvent> implements RunningActor<TContext, TEvent> {
   }
 }
 
+/**
+ * `logic` whose snapshots serialize without throwing (`inspectableToJSON`), for actors an inspector sees: it may
+ * read an actor's snapshot and serialize it later (Stately's does, for each new actor, in a timer that catches
+ * nothing), when the context holds what a handler returned. The actor itself goes on with its own values.
+ */
+function serializable<T extends AnyActorLogic>(logic: T): T {
+  const mark = <S>(snapshot: S): S => {
+    if (typeof snapshot === 'object' && snapshot !== null) (snapshot as { toJSON?: unknown }).toJSON = inspectableToJSON;
+    return snapshot;
+  };
+  const { getInitialSnapshot, transition } = logic as {
+    getInitialSnapshot: (...args: unknown[]) => unknown;
+    transition: (...args: unknown[]) => unknown;
+  };
+  // Its methods run on `logic` as before; everything else (id, config, implementations) is read through it.
+  return Object.create(logic, {
+    getInitialSnapshot: { value: (...args: unknown[]) => mark(getInitialSnapshot.apply(logic, args)) },
+    transition: { value: (...args: unknown[]) => mark(transition.apply(logic, args)) },
+  }) as T;
+}
+
 /** Only options that are given: an explicit undefined `clock` would replace XState's default. */
 function actorOptions(inspect: InspectOption, clock: Clock | undefined): { inspect?: InspectOption; clock?: Clock } {
   const options: { inspect?: InspectOption; clock?: Clock } = {};
@@ -57,6 +79,8 @@ export const XSTATE: XStateEngine = {
     type Owner = Parameters<NonNullable<typeof options.onDone>>[0];
     const owners = new WeakMap<object, Owner>();
     const ownerOf = (self: object) => owners.get(self) as Owner;
+    const inspected = options.inspect !== undefined;
+    const safe = <T extends AnyActorLogic>(logic: T) => (inspected ? serializable(logic) : logic);
     const logic = MACHINES[id]!.provide({
       actions: mapValues(
         impl.actions,
@@ -70,15 +94,16 @@ export const XSTATE: XStateEngine = {
           ({ context }: any, params: unknown) =>
             fn(host, context, params),
       ),
-      actors: mapValues(impl.actors, (fn) => fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args)))),
+      actors: mapValues(impl.actors, (fn) => safe(fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args))))),
     } as never);
+    const actorLogic = safe(logic);
     const given = actorOptions(options.inspect, options.clock);
     const { onDone } = options;
     return {
-      inspected: options.inspect !== undefined,
+      inspected,
       parent: undefined,
       create(input, owner) {
-        const actor = createActor(logic, { input, ...given });
+        const actor = createActor(actorLogic, { input, ...given });
         owners.set(actor, owner);
         const running = new XStateActor<any, any>(actor);
         if (onDone) actor.subscribe({ complete: () => onDone(owner, running) });

@@ -9,12 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { connect, RpcError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, collectUncaught, deferred, settle, throwingProxy, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
 let relay: WebSocketServer | undefined;
 let inspector: ReturnType<typeof createWebSocketInspector> | undefined;
+
+/** What escaped to the process while a test ran: Stately's inspector serializes in a timer of its own and catches nothing. */
+const uncaught = collectUncaught();
 
 closeAfterEach(() => [client, server]);
 afterEach(async () => {
@@ -161,5 +164,95 @@ describe('Stately inspector on the server side (light engine)', () => {
     const calls = actors().filter((e) => machineOf(e) === 'incomingCall');
     for (const call of calls) expect(call.parentId).toBe(connections[0]!.sessionId);
     expect(new Set(calls.map((c) => c.sessionId)).size).toBe(3);
+  });
+});
+
+/** A value whose getter throws: JSON.stringify and Stately's stringify both read it. */
+const throwingGetter = () => ({
+  get x(): never {
+    throw new Error('boom');
+  },
+});
+const cyclic = () => {
+  const o: Record<string, unknown> = { n: 1 };
+  o.self = o;
+  return o;
+};
+
+describe.each(['light', 'xstate'] as const)('Stately inspector, given values its stringify cannot read (engine: %s)', (engine) => {
+  it('shows each call of a handler that returns or throws one, and the process goes on (the caller is answered -32603)', async () => {
+    const { url, received, connected } = await startRelay();
+    inspector = createWebSocketInspector({ url });
+    await connected;
+    const methods = {
+      getter: throwingGetter,
+      bigint: () => 10n,
+      cyclic,
+      // Inside an object: returned itself, a Proxy whose traps throw rejects the handler's promise (its `then` is read).
+      proxy: () => ({ inner: throwingProxy(new Error('trap')) }),
+      throwsGetter: () => {
+        throw throwingGetter();
+      },
+      throwsProxy: () => {
+        throw throwingProxy(new Error('trap'));
+      },
+      echo: (p: unknown) => p,
+      hang: abortWatcher().handler,
+    };
+    server = await serve({ engine, inspect: inspector.inspect, methods });
+    // The client is inspected too: an abort reason is the caller's own value, kept in its call's context.
+    client = connect(server.url, { engine, inspect: inspector.inspect });
+    const names = ['getter', 'bigint', 'cyclic', 'proxy', 'throwsGetter', 'throwsProxy'] as const;
+    const outcomes = [];
+    for (const name of names) outcomes.push(await settle(client.request(name)));
+    for (const outcome of outcomes) expect(outcome.error).toMatchObject({ name: 'RemoteError', code: -32603 });
+    // The caller's own values: params JSON reads once (into the frame) but not again, and an abort reason.
+    let reads = 0;
+    const params = {
+      get once() {
+        if (reads++ > 0) throw new Error('read twice');
+        return 1;
+      },
+    };
+    expect(await client.request('echo', params)).toEqual({ once: 1 });
+    const controller = new AbortController();
+    const reason = throwingProxy(new Error('trap'));
+    const aborted = client.request('hang', undefined, { signal: controller.signal });
+    controller.abort(reason);
+    expect((await settle(aborted)).error).toBe(reason);
+
+    // Stately serializes each event in a timer: wait until the last snapshot of every call reached the relay, or something escaped.
+    const machines = () => new Map(received.flatMap((e) => (e.type === '@xstate.actor' ? [[e.sessionId, machineOf(e)]] : [])));
+    const shown = (machine: string) => {
+      const ids = machines();
+      const contexts: Record<string, unknown> = {};
+      for (const e of received) {
+        if (e.type !== '@xstate.snapshot' || e.snapshot.status !== 'done' || ids.get(e.sessionId) !== machine) continue;
+        const { method, ...rest } = (e.snapshot as unknown as { context: { method: string } }).context;
+        contexts[method] = rest;
+      }
+      return contexts;
+    };
+    await until(
+      () => uncaught.length > 0 || (Object.keys(shown('call')).length === 8 && Object.keys(shown('incomingCall')).length >= 7),
+      'every call at the relay',
+      200_000,
+    );
+    expect(uncaught).toEqual([]);
+    // Each value Stately could not read is shown as a marker; the rest as it was.
+    expect(shown('incomingCall')).toMatchObject({
+      getter: { result: '[unserializable: boom]' },
+      bigint: { result: '[unserializable: Do not know how to serialize a BigInt]' },
+      cyclic: { result: '[unserializable: Converting circular structure to JSON]' },
+      proxy: { result: '[unserializable: trap]' },
+      throwsGetter: { error: '[unserializable: boom]', failure: 'handlerThrew' },
+      throwsProxy: { error: '[unserializable: trap]', failure: 'handlerThrew' },
+      echo: { params: { once: 1 }, result: { once: 1 } },
+    });
+    expect(shown('call')).toMatchObject({
+      getter: { error: { code: -32603 } },
+      echo: { params: '[unserializable: read twice]', result: { once: 1 } },
+      hang: { error: '[unserializable: trap]' },
+    });
   });
 });
