@@ -161,6 +161,41 @@ describe('receiveFrame', () => {
     ]);
   });
 
+  it("hands a broken message with no method and an id to the host's calls: one that fails a call is not answered", () => {
+    const { host, seen, answers, reply } = recordingHost();
+    const asked: unknown[][] = [];
+    host.malformedResponse = (id, detail, frame) => (asked.push([id, detail, frame()]), id === 'w');
+    const badCode = '{"jsonrpc":"2.0","id":"w","error":{"code":"x","message":"no"}}';
+    send(host, reply, badCode);
+    send(host, reply, '{"jsonrpc":"2.0","id":"w"}');
+    send(host, reply, '{"jsonrpc":"2.0","id":"other"}');
+    // Not asked: a broken request (it has a method), and a message with no readable id.
+    send(host, reply, '{"jsonrpc":"2.0","id":"w","method":5}');
+    send(host, reply, '{"jsonrpc":"2.0","id":null,"error":{"code":"x","message":"no"}}');
+    send(host, reply, [{ jsonrpc: '2.0', id: 'w', result: 1, error: { code: 1, message: 'm' } }]);
+    const ONE_OF = 'a response must have exactly one of "result" and "error"';
+    expect(asked).toEqual([
+      ['w', '"error.code" must be an integer', badCode],
+      ['w', ONE_OF, '{"jsonrpc":"2.0","id":"w"}'],
+      ['other', ONE_OF, '{"jsonrpc":"2.0","id":"other"}'],
+      ['w', ONE_OF, '{"jsonrpc":"2.0","id":"w","result":1,"error":{"code":1,"message":"m"}}'],
+    ]);
+    // Every one is still reported malformed.
+    expect(seen.map((s) => s.slice(0, 3))).toEqual([
+      ['report', 'malformed', 'w'],
+      ['report', 'malformed', 'w'],
+      ['report', 'malformed', 'other'],
+      ['report', 'malformed', 'w'],
+      ['report', 'malformed', null],
+      ['report', 'malformed', 'w'],
+    ]);
+    // Answered as before: what took no call and may have been meant as a request.
+    expect(answers).toEqual([
+      { jsonrpc: '2.0', id: 'other', error: { code: -32600, message: ONE_OF } },
+      { jsonrpc: '2.0', id: 'w', error: { code: -32600, message: '"method" must be a string' } },
+    ]);
+  });
+
   it('with no way back, reports requests unanswerable and answers nothing', () => {
     const { host, seen } = recordingHost();
     receiveFrame(host, '{"jsonrpc":"2.0","id":1,"method":"a"}', undefined);

@@ -1,13 +1,13 @@
 /**
  * OutgoingCalls on its own (no socket): how a no-responders status from a
- * broker is matched, as a response would be, against pending and settled
- * calls; the epochs: what a write completing on a lost transport may change;
+ * broker, and a malformed answer, are matched, as a response would be, against
+ * pending and settled calls; the epochs: what a write completing on a lost transport may change;
  * and a retry call whose write fails, as regressions found by the soak
  * (bench/soak-run.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { ConnectionClosedError, NoRespondersError, TimeoutError } from '../src/errors.js';
+import { ConnectionClosedError, NoRespondersError, ProtocolError, TimeoutError } from '../src/errors.js';
 import { Line } from '../src/core/line.js';
 import { OutgoingCalls, type OutgoingOptions } from '../src/core/outgoing.js';
 import { settle } from './helpers.js';
@@ -64,6 +64,40 @@ describe('OutgoingCalls.fail (NATS: no responders)', () => {
     expect(outgoing.fail('never-made', noResponders)).toBe('unknown');
     expect(outgoing.route('answered', { result: 2 })).toBe('duplicate');
     expect(outgoing.route('timedOut', { result: 2 })).toBe('late');
+  });
+});
+
+describe('OutgoingCalls.malformed (a broken answer to a call)', () => {
+  it('fails the pending call with that exact string id, with ProtocolError; a later response for it is a duplicate', async () => {
+    const { outgoing, start } = calls();
+    const call = settle(start('a'));
+    const other = start('b');
+    let asked = 0;
+    const frame = () => (asked++, '{"jsonrpc":"2.0","id":"a"}');
+    expect(outgoing.malformed('A', 'why', frame)).toBe(false);
+    expect(outgoing.malformed(7, 'why', frame)).toBe(false);
+    expect(outgoing.malformed('never-made', 'why', frame)).toBe(false);
+    // The frame's text is made only for a call it fails.
+    expect(asked).toBe(0);
+    expect(outgoing.malformed('a', 'why', frame)).toBe(true);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message).toBe('call "sum" (id a) was answered with a malformed response (why): {"jsonrpc":"2.0","id":"a"}');
+    expect(outgoing.malformed('a', 'why', frame)).toBe(false);
+    expect(outgoing.route('a', { result: 1 })).toBe('duplicate');
+    expect(outgoing.size).toBe(1);
+    expect(outgoing.route('b', { result: 2 })).toBeUndefined();
+    expect(await other).toBe(2);
+  });
+
+  it('leaves a call still in queued alone: it was never written, nothing can have answered it', async () => {
+    const outgoing = outgoingCalls(() => true);
+    const call = settle(outgoing.start({ id: 'q', method: 'sum', timeout: 100 }, '{"id":"q"}', undefined));
+    expect(outgoing.queued).toBe(1);
+    expect(outgoing.malformed('q', 'why', () => '{}')).toBe(false);
+    expect(outgoing.queued).toBe(1);
+    outgoing.failAll(new ConnectionClosedError('closed'));
+    expect((await call).error).toBeInstanceOf(ConnectionClosedError);
   });
 });
 

@@ -119,7 +119,9 @@ describe('decode: invalid messages', () => {
     '"id" must be a string or an integer from -(2^53 - 1) to 2^53 - 1: a number id beyond that or with a fraction cannot be read exactly';
   const ONE_OF = 'a response must have exactly one of "result" and "error"';
   const NO_ID = 'a response must have an "id"';
-  const BAD_ERROR = '"error" must have an integer "code" and a string "message"';
+  const BAD_ERROR = '"error" must be an object with an integer "code" and a string "message"';
+  const BAD_CODE = '"error.code" must be an integer';
+  const BAD_MESSAGE = '"error.message" must be a string';
 
   const cases: Array<[behaviour: string, text: string, reason: string, id: string | number | null]> = [
     ['a number is not a message', '42', NOT_OBJECT, null],
@@ -177,11 +179,11 @@ describe('decode: invalid messages', () => {
     ['a null error object is rejected', '{"jsonrpc":"2.0","id":5,"error":null}', BAD_ERROR, 5],
     ['a string error object is rejected', '{"jsonrpc":"2.0","id":5,"error":"boom"}', BAD_ERROR, 5],
     ['an array error object is rejected', '{"jsonrpc":"2.0","id":5,"error":[-32600,"m"]}', BAD_ERROR, 5],
-    ['an error with a string code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":"1","message":"m"}}', BAD_ERROR, 5],
-    ['an error with a fractional code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":1.5,"message":"m"}}', BAD_ERROR, 5],
-    ['an error without a code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"message":"m"}}', BAD_ERROR, 5],
-    ['an error without a message is rejected', '{"jsonrpc":"2.0","id":"e","error":{"code":1}}', BAD_ERROR, 'e'],
-    ['an error with a numeric message is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":2}}', BAD_ERROR, 5],
+    ['an error with a string code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":"1","message":"m"}}', BAD_CODE, 5],
+    ['an error with a fractional code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":1.5,"message":"m"}}', BAD_CODE, 5],
+    ['an error without a code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"message":"m"}}', BAD_CODE, 5],
+    ['an error without a message is rejected', '{"jsonrpc":"2.0","id":"e","error":{"code":1}}', BAD_MESSAGE, 'e'],
+    ['an error with a numeric message is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":1,"message":2}}', BAD_MESSAGE, 5],
   ];
 
   it.each(cases)('%s', (_behaviour, text, reason, id) => {

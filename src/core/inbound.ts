@@ -10,7 +10,9 @@
  *              notification ▶ $/cancelRequest cancels that incoming call (answered -32800)
  *                             │ else the host's listeners, and the method of that name runs if there is one
  *              response ────▶ the host's outgoing call with that id (or reported unmatched)
- *              invalid ─────▶ reported malformed; answered -32600 unless it was meant as a response
+ *              invalid ─────▶ reported malformed; then, with no "method" and the id of a call the host
+ *                             waits on, that call fails now (a broken answer to it); else answered
+ *                             -32600 unless it was meant as a response
  *
  * The WebSocket peer and the NATS responder (and any later transport) hand
  * their frames to `receiveFrame`; what differs between them (how a call
@@ -60,6 +62,12 @@ export interface InboundHost {
   cancelCall(id: Id): void;
   /** A response (result or error) to a call this side made, or to nothing: the host matches or reports it. */
   response(message: Extract<Message, { kind: 'result' | 'error' }>): void;
+  /**
+   * A message with no "method" that is not a valid response (`detail` says why) and carries `id`: if it is
+   * the id of a call the host waits on, that call fails now, as answered by a malformed response (`frame()`
+   * is the message's text), and this returns true. Hosts that make no calls have none.
+   */
+  malformedResponse?(id: Id, detail: string, frame: () => string): boolean;
   /** A notification (not `$/cancelRequest`): for the host's listeners. */
   notification(method: string, params: unknown): void;
   /** Runs the method a notification names, if there is one (results dropped, errors to the hooks). */
@@ -80,18 +88,19 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       return;
     }
     case 'single':
-      onMessage(host, decoded.message, undefined, reply);
+      onMessage(host, decoded.message, undefined, reply, text);
       return;
     case 'batch': {
       const batch = reply && new BatchReply(reply);
-      for (const message of decoded.messages) onMessage(host, message, batch, reply);
+      for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined);
       batch?.seal();
       return;
     }
   }
 }
 
-function onMessage(host: InboundHost, message: Message, batch: BatchReply | undefined, reply: Reply): void {
+/** One message of a frame; `text` is the frame's text when the message is the whole frame. */
+function onMessage(host: InboundHost, message: Message, batch: BatchReply | undefined, reply: Reply, text: string | undefined): void {
   switch (message.kind) {
     case 'request':
       onRequest(host, message.frame, batch, reply);
@@ -109,11 +118,17 @@ function onMessage(host: InboundHost, message: Message, batch: BatchReply | unde
       host.response(message);
       return;
     case 'invalid': {
-      host.report('malformed', message.value, message.id, message.reason);
-      // Answer what may have been meant as a request; a broken response gets no answer.
-      const v = message.value as Record<string, unknown> | null;
-      const meantAsResponse = v !== null && typeof v === 'object' && !('method' in v) && ('result' in v || 'error' in v);
-      if (!meantAsResponse) refuse(host, { code: ErrorCodes.InvalidRequest, message: message.reason }, undefined, message.id, batch, reply);
+      const { value, id, reason } = message;
+      host.report('malformed', value, id, reason);
+      const v = value as Record<string, unknown> | null;
+      const hasMethod = v !== null && typeof v === 'object' && 'method' in v;
+      // No method and the id of a call waiting for its answer: a broken answer to it, which fails it now (not
+      // at its deadline) and gets no answer, as a broken response gets none.
+      const frame = () => text ?? JSON.stringify(value);
+      if (!hasMethod && id !== null && host.malformedResponse?.(id, reason, frame)) return;
+      // Answer what may have been meant as a request.
+      const meantAsResponse = v !== null && typeof v === 'object' && !hasMethod && ('result' in v || 'error' in v);
+      if (!meantAsResponse) refuse(host, { code: ErrorCodes.InvalidRequest, message: reason }, undefined, id, batch, reply);
       return;
     }
   }

@@ -20,8 +20,9 @@ import { AbortWatch } from './abort-watch.js';
 import { CancelBatcher } from './cancel-batcher.js';
 import { callTable } from '../engine/generated/call.table.js';
 import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
-import { AbortError, CallstateError, ConnectionClosedError, RemoteError, TimeoutError, type ProtocolError } from '../errors.js';
-import { ErrorCodes, type ErrorObject } from '../protocol/jsonrpc.js';
+import { AbortError, CallstateError, ConnectionClosedError, ProtocolError, RemoteError, TimeoutError } from '../errors.js';
+import { cutText } from './peer-text.js';
+import { ErrorCodes, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { IdTable } from './id-table.js';
 import { SettledIds } from './settled-ids.js';
@@ -230,6 +231,30 @@ export class OutgoingCalls {
   }
 
   /**
+   * The peer answered with a message that is not a valid response (`detail` says why; `frame()` is its text)
+   * and carries `id`. If it is the id of a call written and not yet settled (matched as `route` matches), that
+   * call fails now with a `ProtocolError` saying so, instead of waiting for its deadline, and this returns true.
+   */
+  malformed(id: Id, detail: string, frame: () => string): boolean {
+    if (typeof id !== 'string') return false;
+    const call = this.pending.get(id);
+    // A queued call has not been written yet: nothing can have answered it.
+    if (!call || call.actor.in(QUEUED)) return false;
+    const { method } = call.actor.context;
+    const text = frame();
+    const shown = cutText(text);
+    const error = unframed(
+      () =>
+        new ProtocolError(
+          `call "${method}" (id ${id}) was answered with a malformed response (${detail}): ${shown}${shown.length < text.length ? '…' : ''}`,
+        ),
+    );
+    brokenAnswers.add(error);
+    call.actor.send({ type: 'response.error', error });
+    return true;
+  }
+
+  /**
    * The channel failed the call `id` without an answer (NATS's no responders, an HTTP status, a network
    * error): it fails now, not at its deadline, with the error `reason` makes of its method. Returns why it
    * matched no call, as for a response (nothing is made then), or undefined when a call took it.
@@ -256,12 +281,12 @@ export class OutgoingCalls {
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
   settle(call: PendingCall, status: CallStatus, context: CallContext): void {
     if (call.settled) return;
-    const { id } = context;
+    const { id, error } = context;
     call.settled = true;
     this.pending.delete(id);
     this.queue.forget(call);
     if (call.signal) this.signals.remove(call.signal, call);
-    const answered = status === 'resolved' || (status === 'failed' && context.error instanceof RemoteError);
+    const answered = status === 'resolved' || (status === 'failed' && (error instanceof RemoteError || brokenAnswers.has(error as Error)));
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
     if (status === 'resolved') call.resolve(context.result);
@@ -337,6 +362,9 @@ function unframed<E extends Error>(make: () => E): E {
     Error.stackTraceLimit = limit;
   }
 }
+
+/** The errors of calls answered with a malformed response (`malformed`): such a call was answered, a later response is a duplicate. */
+const brokenAnswers = new WeakSet<Error>();
 
 /** Errors whose stack already shows a call site. */
 const pointed = new WeakSet<Error>();

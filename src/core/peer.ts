@@ -169,6 +169,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
         const reason = this.outgoing.route(frame.id, outcome);
         if (reason) this.inbound.report(reason, frame, frame.id, describeUnmatched(reason));
       },
+      malformedResponse: (id, detail, frame) => this.outgoing.malformed(id, detail, frame),
       notification: (method, params) => this.events.emit('notification', { method, params }),
       runNotification: (method, params) => incoming.notify(method, params, this.options.limits.maxInFlight),
       report: (reason, message, id, detail) =>

@@ -4,7 +4,7 @@
  * Pure: no I/O, and no imports from the rest of the project. `decode` never
  * throws; it classifies every frame so that the caller can decide what to do
  * with a malformed one (answer -32700/-32600 on a responder, report it as
- * `unmatched` on a caller).
+ * `unmatched` on a caller, and fail the call whose id a broken response carries).
  */
 
 /** A request id. A number id is a safe integer: `decode` refuses any other (see `isId`). */
@@ -109,10 +109,15 @@ function readableId(value: unknown): Id | null {
   return null;
 }
 
-function isErrorObject(value: unknown): value is ErrorObject {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+/** Why `value` is not a JSON-RPC error object (the first thing wrong), or undefined when it is one. */
+function errorObjectFault(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return '"error" must be an object with an integer "code" and a string "message"';
+  }
   const e = value as Record<string, unknown>;
-  return Number.isInteger(e.code) && typeof e.message === 'string';
+  if (!Number.isInteger(e.code)) return '"error.code" must be an integer';
+  if (typeof e.message !== 'string') return '"error.message" must be a string';
+  return undefined;
 }
 
 /** Classifies one parsed JSON value as a JSON-RPC 2.0 message. */
@@ -143,7 +148,8 @@ export function classify(value: unknown): Message {
     return { kind: 'result', frame: m as unknown as ResultFrame };
   }
   if (m.id !== null && !isId(m.id)) return invalid(badId(m.id, true));
-  if (!isErrorObject(m.error)) return invalid('"error" must have an integer "code" and a string "message"');
+  const fault = errorObjectFault(m.error);
+  if (fault !== undefined) return invalid(fault);
   return { kind: 'error', frame: m as unknown as ErrorFrame };
 }
 

@@ -9,7 +9,8 @@ import type { InspectionEvent } from 'xstate';
 import { serve } from '../../server.js';
 import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
-import { cutText, machineIdOf } from '../inspect/feed.js';
+import { cutText } from '../../core/peer-text.js';
+import { machineIdOf } from '../inspect/feed.js';
 import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */

@@ -5,20 +5,10 @@
  * snapshot's `value`, `status` and `context`; never the library's internals.
  */
 import type { InspectionEvent } from 'xstate';
+import { cutText } from '../../core/peer-text.js';
 import type { PageEvent, Side } from './model.js';
 
 const WATCHED = new Set(['connection', 'call', 'incomingCall']);
-
-/**
- * Most characters of a method name or id the page keeps. A server's peer
- * chooses both (up to `maxPayload`, 100 MiB by default), and the page holds
- * hundreds of calls and sends each to every viewer: cut here, at the source,
- * as `POST /ingest` cuts what other processes stream.
- */
-const MAX_TEXT = 200;
-
-/** `text` as the page keeps it: at most MAX_TEXT characters. */
-export const cutText = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
 
 /** The id of the machine an actor runs, if its logic is a machine. */
 export function machineIdOf(actorRef: unknown): string | undefined {
@@ -90,6 +80,8 @@ export function inspectionFeed(emit: (event: PageEvent) => void, now: () => numb
       k: 'call',
       side,
       sid,
+      // A server's peer chooses both (up to `maxPayload`), and the page holds hundreds of calls and sends each to
+      // every viewer: cut here, at the source, as `POST /ingest` cuts what other processes stream.
       method: typeof context.method === 'string' ? cutText(context.method) : '?',
       id: context.id === undefined ? '' : cutText(String(context.id)),
       state,

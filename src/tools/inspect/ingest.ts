@@ -8,7 +8,7 @@
 import { callMachine } from '../../../machines/call.machine.js';
 import { connectionMachine } from '../../../machines/connection.machine.js';
 import { incomingCallMachine } from '../../../machines/incomingCall.machine.js';
-import { cutText } from './feed.js';
+import { cutText } from '../../core/peer-text.js';
 import type { PageEvent } from './model.js';
 
 /** Largest body `POST /ingest` accepts, in bytes. */

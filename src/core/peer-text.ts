@@ -1,0 +1,11 @@
+/**
+ * Text the peer chose, repeated by callstate (a malformed answer in the error of the call it failed, a
+ * method name or id on the inspection page): cut to a bounded length at the source. The peer sends up to
+ * `maxPayload` (100 MiB by default), which no error message or page should carry whole.
+ */
+
+/** Most characters of a peer's text that callstate repeats. */
+const MAX_TEXT = 200;
+
+/** `text` at most MAX_TEXT characters long. */
+export const cutText = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
