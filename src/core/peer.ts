@@ -6,7 +6,7 @@
  * matches nothing. `connect()` wraps it for the client; the server makes one
  * per accepted socket.
  */
-import { nanoid } from 'nanoid';
+import { newCallId } from './call-id.js';
 import { abortReason } from './abort-watch.js';
 import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -227,7 +227,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     if (signal?.aborted) return Promise.reject(abortReason(signal) ?? new AbortError(`call "${method}" was aborted before it was made`));
 
-    const id = nanoid();
+    const id = newCallId();
     let frame: string;
     try {
       frame = encodeOutgoing(method, requestFrame(id, method, params));
