@@ -3,11 +3,14 @@
  * reader gets a greeting, then each broadcast text frame. Used by the
  * inspection page; besides ws.ts and ws-listener.ts, the only file that imports `ws`.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, OutgoingHttpHeaders } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 
 /** A reader this far behind is dropped (it reconnects and is greeted with the current state). */
 const MAX_BUFFERED = 4 * 1024 * 1024;
+
+/** A refusal's reason is text (ws would label it text/html). */
+const PLAIN = { 'Content-Type': 'text/plain; charset=utf-8' };
 
 export interface Broadcast {
   /** Readers connected now. */
@@ -18,23 +21,39 @@ export interface Broadcast {
   close(): Promise<void>;
 }
 
+/** The most readers connected at once, and the reason an upgrade past it is refused with (HTTP 503). */
+export interface ReaderLimit {
+  readers: number;
+  reason: string;
+}
+
 /**
  * Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader.
- * An upgrade whose Origin header (undefined when absent) fails `allowOrigin` is refused with HTTP 403.
+ * An upgrade whose Origin header (undefined when absent) fails `allowOrigin` is refused with HTTP 403;
+ * one that finds `limit.readers` connected, with HTTP 503 and `limit.reason` (before any WebSocket
+ * exists: the readers connected are left alone). A reader counts until its socket has closed.
  */
 export function attachBroadcast(
   server: HttpServer,
   path: string,
   greeting: () => string,
   allowOrigin: (origin: string | undefined) => boolean,
+  limit: ReaderLimit,
 ): Broadcast {
   const wss = new WebSocketServer({
     server,
     path,
     perMessageDeflate: false,
     maxPayload: 64 * 1024,
-    verifyClient: (info: { origin: string | undefined }, accept: (ok: boolean, status?: number, reason?: string) => void) =>
-      allowOrigin(info.origin) ? accept(true) : accept(false, 403, `origin ${info.origin} is not allowed`),
+    verifyClient: (
+      info: { origin: string | undefined },
+      decide: (ok: boolean, status?: number, reason?: string, headers?: OutgoingHttpHeaders) => void,
+    ) => {
+      if (!allowOrigin(info.origin)) decide(false, 403, `origin ${info.origin} is not allowed`, PLAIN);
+      // Accepted here, a reader joins wss.clients before this returns (ws completes the upgrade synchronously): the count is exact.
+      else if (wss.clients.size >= limit.readers) decide(false, 503, limit.reason, PLAIN);
+      else decide(true);
+    },
   });
   // ws re-emits the HTTP server's errors here; they belong to the HTTP server's owner, who handles them there.
   wss.on('error', () => {});

@@ -18,6 +18,10 @@ export interface InspectorOptions {
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1'. */
   host?: string;
+  /** Viewers of the page's event stream connected at once (pages open, tools); one more is refused with HTTP 503. Default: 64. */
+  maxViewers?: number;
+  /** Batches from other processes (`inspectTo`) read at once; one more is answered 503, and counted as dropped by its sender. Default: 16. */
+  maxIngests?: number;
 }
 
 export interface Inspector {

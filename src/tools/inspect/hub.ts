@@ -10,6 +10,8 @@
  * In-process observers call `emit`; other processes POST to /ingest. Both
  * admit only the page's own origin, and tools that send no Origin: any other
  * website open in the same browser could otherwise read the feed or write to it.
+ * Both are bounded in number: each viewer costs a socket and a share of every
+ * batch, each ingest being read up to 1 MiB; past the bound, HTTP 503 says which.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,12 +24,28 @@ import { pageHtml } from './page.js';
 
 /** How often batched events go to the pages, in ms. */
 const FLUSH_EVERY = 100;
+/**
+ * Viewers of one page when `maxViewers` is not given: far more browser tabs and tools than anyone
+ * watches one application with, and few enough that every batch's copies stay small (64 frames of
+ * each batch, each viewer's backlog capped at 4 MiB before it is dropped).
+ */
+export const DEFAULT_MAX_VIEWERS = 64;
+/**
+ * Ingest requests read at once when `maxIngests` is not given. A streaming process sends one batch at
+ * a time (`inspectTo`), read in a few ms, so 16 at once is more than many processes need; a request
+ * holds up to 1 MiB while it is read, so 16 hold at most 16 MiB.
+ */
+export const DEFAULT_MAX_INGESTS = 16;
 
 export interface PageServerOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1'. */
   host?: string;
+  /** Viewers of the event stream connected at once (pages open, tools); one more is refused with HTTP 503. Default: 64. */
+  maxViewers?: number;
+  /** `POST /ingest` requests read at once (from `inspectTo`); one more is answered 503, and the batch counted as dropped by its sender. Default: 16. */
+  maxIngests?: number;
 }
 
 export interface PageServer {
@@ -36,6 +54,8 @@ export interface PageServer {
   readonly port: number;
   /** What the page shows now. */
   readonly model: PageModel;
+  /** Viewers of the event stream connected now. */
+  readonly viewers: number;
   /** Applies one event to the model and queues it for the pages. */
   emit(event: PageEvent): void;
   /** Sends what is queued, stops accepting, and closes every page's stream. */
@@ -46,6 +66,11 @@ export interface PageServer {
 export async function startPageServer(options: PageServerOptions = {}): Promise<PageServer> {
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
+  const maxViewers =
+    options.maxViewers === undefined ? DEFAULT_MAX_VIEWERS : validateInteger(options.maxViewers, 'options.maxViewers', 1, 10_000);
+  const maxIngests =
+    options.maxIngests === undefined ? DEFAULT_MAX_INGESTS : validateInteger(options.maxIngests, 'options.maxIngests', 1, 1_000);
+  let ingesting = 0;
   const html = pageHtml();
   const model = emptyModel();
   let batch: PageEvent[] = [];
@@ -94,6 +119,21 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
       request.resume();
       return;
     }
+    if (ingesting >= maxIngests) {
+      response
+        .writeHead(503, { 'content-type': 'text/plain', connection: 'close' })
+        .end(`the page is reading ${maxIngests} batches, the most it reads at once (maxIngests); try again later\n`);
+      request.resume();
+      return;
+    }
+    // Counted until its answer is sent or its connection is gone, whichever comes first.
+    ingesting++;
+    let counted = true;
+    const release = () => {
+      if (counted) ingesting--;
+      counted = false;
+    };
+    response.once('finish', release).once('close', release);
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
@@ -128,6 +168,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     '/events',
     () => JSON.stringify({ model }),
     (origin) => origin === undefined || origins.has(origin),
+    { readers: maxViewers, reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later` },
   );
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
@@ -135,6 +176,9 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     url: `http://${urlHost}:${bound}/`,
     port: bound,
     model,
+    get viewers() {
+      return stream?.readers ?? 0;
+    },
     emit,
     close: () =>
       (closing ??= (async () => {

@@ -16,6 +16,10 @@ export interface InspectPageOptions {
   port?: number;
   /** Interface to listen on. Default: '127.0.0.1'. */
   host?: string;
+  /** Viewers of the event stream connected at once; one more is refused with HTTP 503. Default: 64. */
+  maxViewers?: number;
+  /** Batches from other processes read at once; one more is answered 503. Default: 16. */
+  maxIngests?: number;
   /** Demo traffic between the client and the server, or `false` for none (drive calls through `page.client`). Default: `{}` (on, random seed). */
   traffic?: TrafficOptions | false;
   /** Methods added to the in-process server, beside the demo's `work`. Default: none. */
@@ -41,7 +45,8 @@ export interface InspectPage {
 /** Starts the page server and its in-process client and server. */
 export async function startInspectPage(options: InspectPageOptions = {}): Promise<InspectPage> {
   const trafficOptions = options.traffic === false ? undefined : trafficSettings(options.traffic);
-  const page = await startPageServer({ port: options.port, host: options.host });
+  const { port, host, maxViewers, maxIngests } = options;
+  const page = await startPageServer({ port, host, maxViewers, maxIngests });
   const inspect = inspectionFeed(page.emit);
   let server: Server;
   try {

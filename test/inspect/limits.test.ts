@@ -1,0 +1,170 @@
+/**
+ * The page server's bounds on what local clients make it hold, over real
+ * sockets on 127.0.0.1: viewers of the event stream (`/events`) and ingest
+ * requests read at once (`POST /ingest`), each refused with HTTP 503 and the
+ * limit in words past its bound, the others unaffected.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { InspectionEvent } from 'xstate';
+import { createInspector, inspectTo, type Inspector } from '../../src/index.js';
+import { DEFAULT_MAX_INGESTS, DEFAULT_MAX_VIEWERS, startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
+import { until } from '../helpers.js';
+
+let page: PageServer | undefined;
+let inspector: Inspector | undefined;
+const opened: Array<WebSocket | Socket> = [];
+
+afterEach(async () => {
+  for (const socket of opened.splice(0)) {
+    if (socket instanceof WebSocket) socket.terminate();
+    else socket.destroy();
+  }
+  await page?.close();
+  await inspector?.close();
+  page = inspector = undefined;
+});
+
+type Viewer = { socket: WebSocket; frames: unknown[] };
+
+/** Opens `/events`: the viewer once greeted, or the HTTP status and body of the refusal. */
+function openViewer(target: PageServer): Promise<{ viewer?: Viewer; status?: number; body?: string }> {
+  const socket = new WebSocket(`ws://127.0.0.1:${target.port}/events`);
+  opened.push(socket);
+  const frames: unknown[] = [];
+  return new Promise((resolve, reject) => {
+    socket.on('message', (data) => {
+      frames.push(JSON.parse(data.toString()));
+      if (frames.length === 1) resolve({ viewer: { socket, frames } });
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        socket.terminate();
+        resolve({ status: response.statusCode, body });
+      });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** What opening one more viewer gives, in short: 'admitted', or the refusal's status and body. */
+async function another(target: PageServer): Promise<'admitted' | { status?: number; body?: string }> {
+  const { viewer, status, body } = await openViewer(target);
+  return viewer ? 'admitted' : { status, body };
+}
+
+const BATCH = JSON.stringify({ source: 'test', events: [] });
+
+/**
+ * Starts a POST /ingest whose body is held back: resolves once the page has taken its headers
+ * (its `100 Continue` has come back); `finish()` sends the body and resolves with the status.
+ */
+async function heldIngest(target: PageServer): Promise<{ finish: () => Promise<number> }> {
+  const socket = tcpConnect(target.port, '127.0.0.1');
+  opened.push(socket);
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.write(
+    `POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${BATCH.length}\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  await until(() => received.startsWith('HTTP/1.1 100 Continue'), 'the page taking the headers');
+  return {
+    finish: async () => {
+      socket.write(BATCH);
+      await until(() => /HTTP\/1\.1 \d{3}[^]*HTTP\/1\.1 \d{3}/.test(received), "the page's answer");
+      return Number(/HTTP\/1\.1 (\d{3})/.exec(received.slice(received.indexOf('\r\n\r\n')))![1]);
+    },
+  };
+}
+
+/** What XState reports when an incoming call starts (only the fields the feed reads). */
+const incomingCall = () =>
+  ({
+    type: '@xstate.snapshot',
+    actorRef: { sessionId: 'call:1', logic: { id: 'incomingCall' } },
+    rootId: 'call:1',
+    event: { type: 'xstate.init' },
+    snapshot: { status: 'active', value: 'handling', context: { method: 'm', id: '1' } },
+  }) as unknown as InspectionEvent;
+
+const ingest = async (target: PageServer) => {
+  const response = await fetch(new URL('/ingest', target.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: BATCH,
+  });
+  return { status: response.status, body: await response.text() };
+};
+
+describe('viewers of the event stream', () => {
+  it('admits maxViewers; the next is refused with 503 and the limit, the others still get every batch; a closed one frees its slot', async () => {
+    page = await startPageServer({ maxViewers: 2 });
+    const first = (await openViewer(page)).viewer!;
+    const second = (await openViewer(page)).viewer!;
+    expect(await another(page)).toEqual({
+      status: 503,
+      body: 'the page has 2 viewers, the most it takes (maxViewers); try again later',
+    });
+    expect(page.viewers).toBe(2);
+
+    page.emit({ k: 'dropped', n: 1 });
+    await until(() => first.frames.length === 2 && second.frames.length === 2, 'the batch at both viewers');
+    expect(first.frames[1]).toEqual({ events: [{ k: 'dropped', n: 1 }] });
+    expect(second.frames[1]).toEqual({ events: [{ k: 'dropped', n: 1 }] });
+
+    first.socket.close();
+    await until(() => page!.viewers === 1, 'the closed viewer gone');
+    expect(await another(page)).toBe('admitted');
+  });
+
+  it('admits 64 viewers by default, and refuses the next', async () => {
+    expect(DEFAULT_MAX_VIEWERS).toBe(64);
+    page = await startPageServer();
+    for (let i = 0; i < DEFAULT_MAX_VIEWERS; i++) expect(await another(page)).toBe('admitted');
+    expect(await another(page)).toMatchObject({ status: 503 });
+    expect(page.viewers).toBe(DEFAULT_MAX_VIEWERS);
+  });
+
+  it('takes maxViewers through createInspector, and refuses one that is not an integer from 1 to 10,000', async () => {
+    inspector = await createInspector({ maxViewers: 1 });
+    const port = Number(new URL(inspector.url).port);
+    const target = { port } as PageServer;
+    expect(await another(target)).toBe('admitted');
+    expect(await another(target)).toMatchObject({ status: 503 });
+    await expect(startPageServer({ maxViewers: 0 })).rejects.toThrow(RangeError);
+    await expect(startPageServer({ maxViewers: 1.5 })).rejects.toThrow(TypeError);
+    await expect(startPageServer({ maxViewers: 10_001 })).rejects.toThrow('options.maxViewers must be between 1 and 10000');
+  });
+});
+
+describe('ingest requests', () => {
+  it('reads maxIngests at once; the next is refused with 503 and the limit; an answered one frees its slot', async () => {
+    page = await startPageServer({ maxIngests: 2 });
+    const held = [await heldIngest(page), await heldIngest(page)];
+    expect(await ingest(page)).toEqual({
+      status: 503,
+      body: 'the page is reading 2 batches, the most it reads at once (maxIngests); try again later\n',
+    });
+    // inspectTo's batch refused so is counted as dropped by its sender (the page shows the count once it takes one).
+    const stream = inspectTo(page.url, { interval: 60_000 });
+    stream.inspect(incomingCall());
+    await stream.close();
+    expect(stream.dropped).toBe(1);
+
+    expect(await held[0]!.finish()).toBe(204);
+    expect(await held[1]!.finish()).toBe(204);
+    expect(await ingest(page)).toEqual({ status: 204, body: '' });
+  });
+
+  it('reads 16 at once by default, and refuses the next', async () => {
+    expect(DEFAULT_MAX_INGESTS).toBe(16);
+    page = await startPageServer();
+    for (let i = 0; i < DEFAULT_MAX_INGESTS; i++) await heldIngest(page);
+    expect(await ingest(page)).toMatchObject({ status: 503 });
+  });
+});
