@@ -164,6 +164,17 @@ export function validatePath(value: unknown, name: string): string {
   return value;
 }
 
+/**
+ * A `host` to listen on: a name or address, not blank. Node takes an empty host for "every interface",
+ * and a URL made from it (`http://:7070/`) leads nowhere: every interface is said with '0.0.0.0' or '::'.
+ */
+export function validateHost(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TypeError(`${name} must be an interface's address or name ('0.0.0.0' or '::' for every interface), got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
 export function isNatsUrl(url: unknown): url is string {
   return typeof url === 'string' && url.startsWith('nats://');

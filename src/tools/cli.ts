@@ -9,7 +9,7 @@
  *   callstate demo                           the demo scenario
  */
 import { readFileSync } from 'node:fs';
-import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './commands/args.js';
+import { EXIT, hostFlag, integerFlag, out, parse, untilStopped, UsageError } from './commands/args.js';
 import { CALL_USAGE, NOTIFY_USAGE, runCall } from './commands/call.js';
 import { runServe, SERVE_USAGE } from './commands/serve.js';
 import { runDemo } from './demo.js';
@@ -46,7 +46,8 @@ Serves the live inspection page. Applications stream their calls to it with
 
 options:
   --port N     port of the page (default ${DEFAULT_INSPECT_PORT}; 0 picks a free one)
-  --host H     interface to listen on (default 127.0.0.1)
+  --host H     interface to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
+               interface, then the URL printed is loopback's)
   --demo       also run an in-process client and server with demo traffic
   --json       print {"url":...} instead of the line
   -h, --help   show this help`;
@@ -68,9 +69,10 @@ async function inspect(args: string[]): Promise<number> {
     out(INSPECT_USAGE);
     return EXIT.ok;
   }
+  const host = hostFlag(values.host);
   const options = {
     port: integerFlag(values.port, 'port', 0, 65_535) ?? DEFAULT_INSPECT_PORT,
-    ...(values.host === undefined ? {} : { host: values.host as string }),
+    ...(host === undefined ? {} : { host }),
   };
   const page = values.demo
     ? await (await import('./inspect/server.js')).startInspectPage(options)

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { PageModel } from '../../src/tools/inspect/model.js';
-import { bin, startCommand } from '../cli-helpers.js';
+import { bin, fixture, startCommand } from '../cli-helpers.js';
 
 /** Starts `callstate inspect` and resolves with the process and the URL it prints. */
 function startInspect(...args: string[]) {
@@ -65,6 +65,39 @@ describe('callstate inspect (built package)', () => {
     const bad = spawnSync(process.execPath, [bin, 'inspect', '--port', '70000'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('callstate inspect: --port takes an integer from 0 to 65535, got "70000" (see callstate inspect --help)\n');
+  });
+
+  it('refuses an empty --host with exit 2, as serve does (Node would bind every interface; the URL would be http://:7070/)', () => {
+    for (const [command, ...rest] of [['inspect'], ['serve', fixture('cli-methods.mjs')]] as const) {
+      for (const host of ['', ' ']) {
+        const bad = spawnSync(process.execPath, [bin, command, ...rest, '--port', '0', '--host', host], {
+          encoding: 'utf8',
+          timeout: 15_000,
+        });
+        expect([bad.status, bad.stdout]).toEqual([2, '']);
+        expect(bad.stderr).toBe(
+          `callstate ${command}: --host takes an interface's address or name (0.0.0.0 or :: for every interface), got ${JSON.stringify(host)} (see callstate ${command} --help)\n`,
+        );
+      }
+    }
+  });
+
+  it('prints an IPv6 host in brackets, and loopback when bound to every IPv6 interface', async () => {
+    for (const [host, shown] of [
+      ['::1', '[::1]'],
+      ['::', '[::1]'],
+      ['0.0.0.0', '127.0.0.1'],
+    ]) {
+      const run = startInspect('--port', '0', '--host', host!);
+      try {
+        const url = await run.url;
+        expect(url).toMatch(new RegExp(`^http://${shown!.replace(/[[\]]/g, '\\$&')}:\\d+/$`));
+        expect((await fetch(url)).status).toBe(200);
+      } finally {
+        run.child.kill('SIGINT');
+      }
+      expect(await run.exited).toBe(0);
+    }
   });
 
   it('without --demo shows no traffic of its own: an empty page waiting for applications', async () => {

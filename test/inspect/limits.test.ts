@@ -2,7 +2,7 @@
  * The page server's bounds on what local clients make it hold, over real
  * sockets on 127.0.0.1: viewers of the event stream (`/events`) and ingest
  * requests read at once (`POST /ingest`), each refused with HTTP 503 and the
- * limit in words past its bound, the others unaffected.
+ * limit in words past its bound, the others unaffected; and the hosts it takes.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -166,5 +166,23 @@ describe('ingest requests', () => {
     page = await startPageServer();
     for (let i = 0; i < DEFAULT_MAX_INGESTS; i++) await heldIngest(page);
     expect(await ingest(page)).toMatchObject({ status: 503 });
+  });
+});
+
+describe('the host of the page', () => {
+  it('refuses an empty host (Node would bind every interface, and the URL would be http://:port/)', async () => {
+    await expect(startPageServer({ host: '' })).rejects.toThrow(
+      `options.host must be an interface's address or name ('0.0.0.0' or '::' for every interface), got ""`,
+    );
+    await expect(createInspector({ host: ' ' })).rejects.toThrow(TypeError);
+  });
+
+  it('shows an IPv6 host in brackets, and loopback for the IPv6 wildcard', async () => {
+    page = await startPageServer({ host: '::1' });
+    expect(page.url).toBe(`http://[::1]:${page.port}/`);
+    await page.close();
+    page = await startPageServer({ host: '::' });
+    expect(page.url).toBe(`http://[::1]:${page.port}/`);
+    expect((await fetch(page.url)).status).toBe(200);
   });
 });

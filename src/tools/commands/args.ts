@@ -54,6 +54,18 @@ export function integerFlag(value: unknown, flag: string, min: number, max: numb
   return n;
 }
 
+/**
+ * The `--host` flag, or `undefined` when absent. An empty one is refused: Node would listen on every
+ * interface (likely an unset variable, not a choice) and the URL printed would be `http://:7070/`.
+ */
+export function hostFlag(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (text.trim() === '')
+    throw new UsageError(`--host takes an interface's address or name (0.0.0.0 or :: for every interface), got ${JSON.stringify(text)}`);
+  return text;
+}
+
 /** `--header name:value` flags as an object (a repeated name keeps the last value). */
 export function headerFlags(values: unknown): Record<string, string> | undefined {
   if (values === undefined) return undefined;

@@ -11,7 +11,7 @@ import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
 import { cutText } from '../../core/peer-text.js';
 import { machineIdOf } from '../inspect/feed.js';
-import { EXIT, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
+import { EXIT, hostFlag, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */
 export const DEFAULT_SERVE_PORT = 8080;
@@ -143,11 +143,12 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const json = values.json === true;
   const port = integerFlag(values.port, 'port', 0, 65_535);
+  const host = hostFlag(values.host);
   const drain = integerFlag(values.drain, 'drain', 0, 2 ** 31 - 1) ?? DEFAULT_DRAIN;
   if (values.nats === undefined && (values.subject !== undefined || values.queue !== undefined)) {
     throw new UsageError('--subject and --queue go with --nats');
   }
-  if (values.nats !== undefined && (port !== undefined || values.host !== undefined))
+  if (values.nats !== undefined && (port !== undefined || host !== undefined))
     throw new UsageError('--port and --host do not go with --nats');
   if (values.nats !== undefined && values.subject === undefined) throw new UsageError('--nats needs --subject');
   let stream: ReturnType<typeof inspectTo> | undefined;
@@ -175,7 +176,7 @@ export async function runServe(args: string[]): Promise<number> {
     } else {
       const ws = await serve({
         port: port ?? DEFAULT_SERVE_PORT,
-        host: (values.host as string | undefined) ?? '127.0.0.1',
+        host: host ?? '127.0.0.1',
         methods,
         ...(inspect === undefined ? {} : { inspect }),
       });

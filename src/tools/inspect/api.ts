@@ -16,7 +16,7 @@ import type { PageEvent } from './model.js';
 export interface InspectorOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
   port?: number;
-  /** Interface to listen on. Default: '127.0.0.1'. */
+  /** Interface to listen on ('0.0.0.0' or '::' for every interface; not empty). Default: '127.0.0.1'. */
   host?: string;
   /** Viewers of the page's event stream connected at once (pages open, tools); one more is refused with HTTP 503. Default: 64. */
   maxViewers?: number;

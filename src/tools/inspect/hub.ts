@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
-import { validateInteger } from '../../validate.js';
+import { validateHost, validateInteger } from '../../validate.js';
 import { checkBatch, MAX_INGEST_BYTES } from './ingest.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
 import { pageHtml } from './page.js';
@@ -40,7 +40,7 @@ export const DEFAULT_MAX_INGESTS = 16;
 export interface PageServerOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
   port?: number;
-  /** Interface to listen on. Default: '127.0.0.1'. */
+  /** Interface to listen on ('0.0.0.0' or '::' for every interface; not empty). Default: '127.0.0.1'. */
   host?: string;
   /** Viewers of the event stream connected at once (pages open, tools); one more is refused with HTTP 503. Default: 64. */
   maxViewers?: number;
@@ -65,7 +65,7 @@ export interface PageServer {
 /** Starts the page server; rejects when it cannot listen (EADDRINUSE, say). */
 export async function startPageServer(options: PageServerOptions = {}): Promise<PageServer> {
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
   const maxViewers =
     options.maxViewers === undefined ? DEFAULT_MAX_VIEWERS : validateInteger(options.maxViewers, 'options.maxViewers', 1, 10_000);
   const maxIngests =
@@ -170,7 +170,8 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     (origin) => origin === undefined || origins.has(origin),
     { readers: maxViewers, reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later` },
   );
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  // Bound to every interface, the page is shown at loopback: a browser opens no wildcard address.
+  const urlHost = host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost}:${bound}/`,

@@ -14,7 +14,7 @@ import { startTraffic, trafficSettings, work, type TrafficOptions } from './traf
 export interface InspectPageOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
   port?: number;
-  /** Interface to listen on. Default: '127.0.0.1'. */
+  /** Interface to listen on ('0.0.0.0' or '::' for every interface; not empty). Default: '127.0.0.1'. */
   host?: string;
   /** Viewers of the event stream connected at once; one more is refused with HTTP 503. Default: 64. */
   maxViewers?: number;
