@@ -32,7 +32,15 @@ import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
-import { optionalBoolean, optionalTimeout, validateEngine, validateInteger, validateMethods, validatePath } from './validate.js';
+import {
+  optionalBoolean,
+  optionalTimeout,
+  validateEngine,
+  validateHost,
+  validateInteger,
+  validateMethods,
+  validatePath,
+} from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
   extends ResponderLimitOptions, SendLimitOptions, HookOptions {
@@ -340,15 +348,18 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
     return { mode: { kind: 'noServer' }, path };
   }
   const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
-  return { mode: { kind: 'own', port, host: options.host ?? '127.0.0.1' }, path };
+  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
+  return { mode: { kind: 'own', port, host }, path };
 }
 
 /** The URL clients connect to: at `host` (the own listener's), else where the server listens; '' when it does not (yet). */
 function urlOf(listener: WsListener, host: string | undefined, path: string | undefined, scheme: 'ws' | 'http'): string {
   const address = listener.address;
   if (address === undefined) return '';
-  host ??= address.address === '::' ? '::1' : address.address;
+  host ??= address.address;
+  // Bound to every interface: the URL names loopback, which a client on this machine can reach.
   if (host === '0.0.0.0') host = '127.0.0.1';
+  else if (host === '::') host = '::1';
   const shown = host.includes(':') ? `[${host}]` : host;
   const shownPath = scheme === 'http' ? path : path === undefined || path === '/' ? '' : path;
   return `${scheme}${listener.secure ? 's' : ''}://${shown}:${address.port}${shownPath}`;

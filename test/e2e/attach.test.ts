@@ -169,6 +169,30 @@ describe('serve({ server, path })', () => {
   });
 });
 
+describe('serve({ host }) on its own listener', () => {
+  it('names loopback in its URLs when bound to every interface (0.0.0.0 or ::), where a client on this machine connects', async () => {
+    for (const [host, shown] of [
+      ['0.0.0.0', '127.0.0.1'],
+      ['::', '[::1]'],
+    ]) {
+      server = await serve({ host, methods: { echo: (p: unknown) => p } });
+      expect([server.url, server.httpUrl]).toEqual([`ws://${shown}:${server.port}`, `http://${shown}:${server.port}/`]);
+      client = connect(server.url);
+      expect(await client.request('echo', [host])).toEqual([host]);
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses a blank host, which Node would take for every interface and whose URL (ws://:8080) leads nowhere', async () => {
+    for (const host of ['', ' ']) {
+      await expect(serve({ host, methods: {} })).rejects.toThrow(
+        new TypeError(`options.host must be an interface's address or name ('0.0.0.0' or '::' for every interface), got "${host}"`),
+      );
+    }
+  });
+});
+
 describe('serve({ path }) on its own listener', () => {
   it('answers 404 to upgrades on other paths', async () => {
     server = await serve({ path: '/rpc', methods: { echo: (p: unknown) => p } });
