@@ -92,30 +92,27 @@ describe('a client that posts requests and never reads the answers', () => {
   });
 });
 
+/** An app on 127.0.0.1 that reads each request's body, then hands the request to a `noServer` endpoint; its port. */
+async function appReadingBodiesFirst(): Promise<number> {
+  const endpoint = (server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } }));
+  app = createServer((request, response) => {
+    // What express.json() or any body parser does before the route's handler runs.
+    request.resume();
+    request.once('end', () => endpoint.handleRequest(request, response));
+  });
+  await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
+  return (app.address() as AddressInfo).port;
+}
+
 describe('a request handed over after the app read its body (a body parser ran first)', () => {
   it('is answered at once with a 500 that says so, not a 408 at upgradeTimeout blaming the client', async () => {
-    server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } });
-    const endpoint = server;
-    app = createServer((request, response) => {
-      // What express.json() or any body parser does before the route's handler runs.
-      request.resume();
-      request.once('end', () => endpoint.handleRequest(request, response));
-    });
-    await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
-    const { port } = app.address() as AddressInfo;
+    const port = await appReadingBodiesFirst();
     const answer = await post(`http://127.0.0.1:${port}/rpc`, CALL);
     expect(answer.status).toBe(500);
     expect(answer.body).toMatch(/body was read before/);
   });
   it('gives that 500 the CORS headers a 200 would get (a browser would see a network error, not the reason)', async () => {
-    server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } });
-    const endpoint = server;
-    app = createServer((request, response) => {
-      request.resume();
-      request.once('end', () => endpoint.handleRequest(request, response));
-    });
-    await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
-    const { port } = app.address() as AddressInfo;
+    const port = await appReadingBodiesFirst();
     const response = await fetch(`http://127.0.0.1:${port}/rpc`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: 'https://app.example' },
