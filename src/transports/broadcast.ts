@@ -25,13 +25,19 @@ export interface Broadcast {
 export interface ReaderLimit {
   readers: number;
   reason: string;
+  /**
+   * Every this many ms each reader is pinged; one that has not answered the previous ping is dropped,
+   * so a reader gone without a word (a sleeping laptop, a pulled cable) frees its place in `readers`.
+   */
+  heartbeat: number;
 }
 
 /**
  * Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader.
  * An upgrade whose Origin header (undefined when absent) fails `allowOrigin` is refused with HTTP 403;
  * one that finds `limit.readers` connected, with HTTP 503 and `limit.reason` (before any WebSocket
- * exists: the readers connected are left alone). A reader counts until its socket has closed.
+ * exists: the readers connected are left alone). A reader counts until its socket has closed, or
+ * until it leaves a ping unanswered for `limit.heartbeat` ms.
  */
 export function attachBroadcast(
   server: HttpServer,
@@ -57,10 +63,22 @@ export function attachBroadcast(
   });
   // ws re-emits the HTTP server's errors here; they belong to the HTTP server's owner, who handles them there.
   wss.on('error', () => {});
+  const silent = new WeakSet<WebSocket>();
   wss.on('connection', (socket) => {
     socket.on('error', () => socket.terminate());
+    socket.on('pong', () => silent.delete(socket));
     socket.send(greeting());
   });
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (silent.has(socket)) socket.terminate();
+      else {
+        silent.add(socket);
+        socket.ping();
+      }
+    }
+  }, limit.heartbeat);
+  pinger.unref();
   return {
     get readers() {
       return wss.clients.size;
@@ -74,6 +92,7 @@ export function attachBroadcast(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(pinger);
         for (const socket of wss.clients) socket.terminate();
         wss.close(() => resolve());
       }),

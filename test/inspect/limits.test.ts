@@ -5,11 +5,17 @@
  * limit in words past its bound, the others unaffected; and the hosts it takes.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { createInspector, inspectTo, type Inspector } from '../../src/index.js';
-import { DEFAULT_MAX_INGESTS, DEFAULT_MAX_VIEWERS, startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
+import {
+  DEFAULT_MAX_INGESTS,
+  DEFAULT_MAX_VIEWERS,
+  startPageServer,
+  VIEWER_HEARTBEAT,
+  type PageServer,
+} from '../../src/tools/inspect/hub.js';
 import { until } from '../helpers.js';
 
 let page: PageServer | undefined;
@@ -29,8 +35,11 @@ afterEach(async () => {
 type Viewer = { socket: WebSocket; frames: unknown[] };
 
 /** Opens `/events`: the viewer once greeted, or the HTTP status and body of the refusal. */
-function openViewer(target: PageServer): Promise<{ viewer?: Viewer; status?: number; body?: string }> {
-  const socket = new WebSocket(`ws://127.0.0.1:${target.port}/events`);
+function openViewer(
+  target: PageServer,
+  options: WebSocket.ClientOptions = {},
+): Promise<{ viewer?: Viewer; status?: number; body?: string }> {
+  const socket = new WebSocket(`ws://127.0.0.1:${target.port}/events`, options);
   opened.push(socket);
   const frames: unknown[] = [];
   return new Promise((resolve, reject) => {
@@ -139,6 +148,35 @@ describe('viewers of the event stream', () => {
     await expect(startPageServer({ maxViewers: 0 })).rejects.toThrow(RangeError);
     await expect(startPageServer({ maxViewers: 1.5 })).rejects.toThrow(TypeError);
     await expect(startPageServer({ maxViewers: 10_001 })).rejects.toThrow('options.maxViewers must be between 1 and 10000');
+  });
+});
+
+describe('viewers gone without a word', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('drops a viewer that leaves a ping unanswered until the next, and keeps one that answers', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    page = await startPageServer();
+    const answering = (await openViewer(page)).viewer!;
+    // ws answers pings by itself unless told not to: this one stands for a viewer whose machine went to sleep.
+    const silent = (await openViewer(page, { autoPong: false })).viewer!;
+    const pinged = (viewer: Viewer) => new Promise((resolve) => viewer.socket.once('ping', resolve));
+    const bothPinged = Promise.all([pinged(answering), pinged(silent)]);
+    vi.advanceTimersByTime(VIEWER_HEARTBEAT);
+    await bothPinged;
+    // Frames are read in order: once the page has answered a ping sent after the pong, it has read the pong.
+    await new Promise((resolve) => {
+      answering.socket.once('pong', resolve);
+      answering.socket.ping();
+    });
+    expect(page.viewers).toBe(2);
+    const silentClosed = new Promise((resolve) => silent.socket.once('close', resolve));
+    vi.advanceTimersByTime(VIEWER_HEARTBEAT);
+    expect(await silentClosed).toBe(1006);
+    await until(() => page!.viewers === 1, 'the page counting the dropped viewer out');
+    expect(answering.socket.readyState).toBe(WebSocket.OPEN);
   });
 });
 

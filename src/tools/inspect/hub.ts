@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
+import { urlHost } from '../../transports/url-host.js';
 import { validateHost, validateInteger } from '../../validate.js';
 import { checkBatch, MAX_INGEST_BYTES } from './ingest.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
@@ -36,6 +37,11 @@ export const DEFAULT_MAX_VIEWERS = 64;
  * holds up to 1 MiB while it is read, so 16 hold at most 16 MiB.
  */
 export const DEFAULT_MAX_INGESTS = 16;
+/**
+ * How often each viewer is pinged, in ms; one that has not answered by the next ping is dropped, so a
+ * viewer gone without closing (a laptop put to sleep) gives its place back within two intervals.
+ */
+export const VIEWER_HEARTBEAT = 30_000;
 
 export interface PageServerOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
@@ -168,13 +174,15 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     '/events',
     () => JSON.stringify({ model }),
     (origin) => origin === undefined || origins.has(origin),
-    { readers: maxViewers, reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later` },
+    {
+      readers: maxViewers,
+      reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later`,
+      heartbeat: VIEWER_HEARTBEAT,
+    },
   );
-  // Bound to every interface, the page is shown at loopback: a browser opens no wildcard address.
-  const urlHost = host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${bound}/`,
+    url: `http://${urlHost(host)}:${bound}/`,
     port: bound,
     model,
     get viewers() {
