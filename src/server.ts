@@ -31,6 +31,7 @@ import { ServerPeer } from './core/server-peer.js';
 import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
+import { urlHost } from './transports/url-host.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import {
   optionalBoolean,
@@ -356,11 +357,7 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
 function urlOf(listener: WsListener, host: string | undefined, path: string | undefined, scheme: 'ws' | 'http'): string {
   const address = listener.address;
   if (address === undefined) return '';
-  host ??= address.address;
-  // Bound to every interface: the URL names loopback, which a client on this machine can reach.
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  else if (host === '::') host = '::1';
-  const shown = host.includes(':') ? `[${host}]` : host;
+  const shown = urlHost(host ?? address.address);
   const shownPath = scheme === 'http' ? path : path === undefined || path === '/' ? '' : path;
   return `${scheme}${listener.secure ? 's' : ''}://${shown}:${address.port}${shownPath}`;
 }
