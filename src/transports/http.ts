@@ -50,6 +50,17 @@ const REAL_TIMERS = {
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * A redirect is not followed: it fails the call. Following one would send the call again elsewhere, with
+ * the user's headers (a 307 or 308), or turn it into a GET that drops it (a 301, 302 or 303). No window and
+ * `redirect: 'error'` also spare undici a copy of every request (its body stream teed), about a sixth of a
+ * POST's client CPU in Node.
+ */
+const NO_REDIRECTS = { redirect: 'error', window: null } as const;
+
+/** What undici's fetch names as the cause of a refused redirect. */
+const UNEXPECTED_REDIRECT = 'unexpected redirect';
+
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
 
@@ -170,7 +181,7 @@ export class HttpTransport implements Transport {
       this.notices.add(controller);
       timer = clock.setTimeout(() => controller.abort(), this.options.notifyTimeout);
     }
-    fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal })
+    fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
       .then((response) => this.answered(response, id))
       .catch((cause: unknown) => {
         if (controller.signal.aborted || id === undefined) return;
@@ -264,5 +275,8 @@ function withoutOwnHeaders(headers: Record<string, string>): Record<string, stri
 function describeCause(cause: unknown): string {
   const inner = (cause as { cause?: unknown } | null)?.cause;
   const shown = inner instanceof Error ? inner : cause;
-  return shown instanceof Error ? shown.message : String(shown);
+  const message = shown instanceof Error ? shown.message : String(shown);
+  return message === UNEXPECTED_REDIRECT
+    ? 'the server answered with a redirect, which is not followed (connect to the URL it names)'
+    : message;
 }

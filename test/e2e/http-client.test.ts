@@ -191,6 +191,34 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     expect(error.message).toBe(`${server.httpUrl} answered HTTP 200 with a body larger than 1000 bytes (maxPayload)`);
   });
 
+  it('a redirect fails the call and is not followed: the POST is not sent again elsewhere', async () => {
+    let elsewhere = 0;
+    const target = createServer((_req, res) => {
+      elsewhere++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":"x","result":1}');
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const location = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+    try {
+      for (const status of [301, 302, 307, 308]) {
+        const url = await plainServer((_req, res) => res.writeHead(status, { location }).end());
+        client = connect(url, { timeout: 60_000, headers: { 'x-api-key': 'secret' } });
+        const { error } = await settle(client.request('x'));
+        expect(error).toBeInstanceOf(HttpError);
+        expect(error.status).toBeUndefined();
+        expect(error.message).toBe(
+          `POST ${url} failed: the server answered with a redirect, which is not followed (connect to the URL it names)`,
+        );
+        await client.close();
+        await new Promise((resolve) => plain!.close(resolve));
+      }
+      plain = undefined;
+      expect(elsewhere).toBe(0);
+    } finally {
+      await new Promise((resolve) => target.close(resolve));
+    }
+  });
+
   it('a network error (nothing listening) fails the call with HttpError and no status', async () => {
     const url = await plainServer(() => {});
     await new Promise((resolve) => plain!.close(resolve));
