@@ -277,6 +277,6 @@ function describeCause(cause: unknown): string {
   const shown = inner instanceof Error ? inner : cause;
   const message = shown instanceof Error ? shown.message : String(shown);
   return message === UNEXPECTED_REDIRECT
-    ? 'the server answered with a redirect, which is not followed (connect to the URL it names)'
+    ? 'the server answered with a redirect (HTTP 301, 302, 303, 307 or 308), which the client does not follow: connect to the final URL'
     : message;
 }

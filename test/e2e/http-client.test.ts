@@ -200,14 +200,14 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const location = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
     try {
-      for (const status of [301, 302, 307, 308]) {
+      for (const status of [301, 302, 303, 307, 308]) {
         const url = await plainServer((_req, res) => res.writeHead(status, { location }).end());
         client = connect(url, { timeout: 60_000, headers: { 'x-api-key': 'secret' } });
         const { error } = await settle(client.request('x'));
         expect(error).toBeInstanceOf(HttpError);
         expect(error.status).toBeUndefined();
         expect(error.message).toBe(
-          `POST ${url} failed: the server answered with a redirect, which is not followed (connect to the URL it names)`,
+          `POST ${url} failed: the server answered with a redirect (HTTP 301, 302, 303, 307 or 308), which the client does not follow: connect to the final URL`,
         );
         await client.close();
         await new Promise((resolve) => plain!.close(resolve));
