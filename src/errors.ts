@@ -102,12 +102,13 @@ export class NotSupportedError extends CallstateError {
 /**
  * An HTTP client's call got no JSON-RPC answer: the server answered with an HTTP
  * error status (401, 403, 413, 5xx…), with a body that holds no answer to the
- * call (not JSON, another id, too large), or the request failed on the network.
+ * call (not JSON, another id, too large), or with a redirect (which is not
+ * followed), or the request failed on the network.
  */
 export class HttpError extends CallstateError {
   override readonly name = 'HttpError';
   declare readonly code: 'ERR_HTTP';
-  /** The HTTP status, or undefined when no answer came (a network error). */
+  /** The HTTP status, or undefined when no answer was read (a network error, a redirect). */
   readonly status: number | undefined;
   /** The first KB of the answer's body (the reason of a refusal), or ''. */
   readonly body: string;
