@@ -117,12 +117,24 @@ export const XSTATE: XStateEngine = {
       input: options.input,
       ...actorOptions(options.inspect, options.clock),
     });
-    // A delayed transition (the reconnect backoff) happens without a send of the owner's.
-    actor.subscribe(() => options.onTimer());
+    // A delayed transition (the reconnect backoff) happens without a send of the owner's. A step of the owner's own
+    // `send` is not one: the owner runs its handlers once `send` returns, as on the light engine. Run from here, inside
+    // XState's processing, a listener's close() would only be queued, and a call made after it would still be sent.
+    let sending = false;
+    actor.subscribe(() => {
+      if (!sending) options.onTimer();
+    });
     return {
       ref: actor,
       start: () => void actor.start(),
-      send: (event) => actor.send(event as AnyEvent),
+      send: (event) => {
+        sending = true;
+        try {
+          actor.send(event as AnyEvent);
+        } finally {
+          sending = false;
+        }
+      },
       get value() {
         return actor.getSnapshot().value;
       },

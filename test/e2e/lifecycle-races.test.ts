@@ -1,0 +1,274 @@
+/**
+ * Lifecycle races over WebSocket: close and terminate at each state of the connection, from inside listeners and
+ * callbacks, calls made in the same tick, signals aborted at each state of a call. Every pending call fails exactly
+ * once with a typed error, nothing is left pending, and nothing escapes as an unhandled rejection.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, ConnectionClosedError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
+import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
+
+let server: Server | undefined;
+let client: Client | undefined;
+closeAfterEach(() => [client, server]);
+afterEach(() => {
+  [client, server] = [undefined, undefined];
+});
+const uncaught = collectUncaught();
+
+const POLICY = { initialDelay: 100, maxDelay: 400, jitter: 0 };
+
+/** Counts how often a promise settles through the caller's view: once, or a defect. */
+function once<T>(promise: Promise<T>) {
+  let settled = 0;
+  const outcome = settle(promise.finally(() => settled++));
+  return { outcome, count: () => settled };
+}
+
+describe('close and terminate at each state of the connection', () => {
+  it('close() while the opening handshake runs: ready and queued calls reject once, nothing pending', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { heartbeat: 0 });
+    const ready = settle(client.ready);
+    const call = once(client.request('echo', [1]));
+    expect(client.state).toBe('connecting');
+    const [a, b] = [client.close(), client.close()];
+    await Promise.all([a, b]);
+    expect((await ready).error).toBeInstanceOf(ConnectionClosedError);
+    const { error } = await call.outcome;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(call.count()).toBe(1);
+    expect(client.state).toBe('closed');
+    expect(client.pendingCalls).toBe(0);
+    expect(client.queuedCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('terminate() while the opening handshake runs', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { heartbeat: 0 });
+    const call = once(client.request('echo', [1]));
+    await client.terminate();
+    const { error } = await call.outcome;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/terminated locally/);
+    expect((await settle(client.ready)).error).toBe(error);
+    expect(client.pendingCalls).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(uncaught).toEqual([]);
+  });
+
+  it('close() and terminate() concurrently on an open connection', async () => {
+    server = await serve({ methods: { hang: () => new Promise(() => {}) } });
+    client = connect(server.url, { heartbeat: 0 });
+    await client.ready;
+    const call = once(client.request('hang'));
+    const a = client.close();
+    const b = client.terminate();
+    const c = client.close();
+    await Promise.all([a, b, c]);
+    const { error } = await call.outcome;
+    expect(error.message).toMatch(/closed locally/);
+    expect(call.count()).toBe(1);
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('close() from a reconnecting listener ends the connection before it returns; a terminate() after it changes nothing', async () => {
+    const clock = new SimulatedClock();
+    let running = 0;
+    server = await serve({ methods: { hang: () => (running++, new Promise(() => {})) } });
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0 });
+    await client.ready;
+    const retried = once(client.request('hang', [], { retry: true }));
+    const plain = once(client.request('hang', []));
+    await until(() => running === 2, 'both calls to reach the server');
+    let closing: Promise<void> | undefined;
+    let stateAfterClose: string | undefined;
+    client.on('reconnecting', () => {
+      closing = client!.close();
+      stateAfterClose = client!.state;
+      void client!.terminate();
+    });
+    for (const peer of server.connections) void peer.terminate();
+    await until(() => closing !== undefined);
+    expect(stateAfterClose).toBe('closed');
+    await closing;
+    const [r, p] = [await retried.outcome, await plain.outcome];
+    expect(p.error).toBeInstanceOf(ConnectionClosedError);
+    expect(p.error.message).toMatch(/was lost after the call was written/);
+    // The retry call waited for the next connection: close() failed it, and terminate() came too late to matter.
+    expect(r.error).toBeInstanceOf(ConnectionClosedError);
+    expect(r.error.message).toMatch(/was closed locally$/);
+    clock.increment(10_000);
+    expect(client.state).toBe('closed');
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('close() from an open listener takes effect at once: a call made after it is refused, and never sent', async () => {
+    const seen: unknown[] = [];
+    server = await serve({ methods: { record: (p: unknown) => (seen.push(p), p) } });
+    client = connect(server.url, { heartbeat: 0 });
+    const before = once(client.request('record', ['before']));
+    let after: ReturnType<typeof once> | undefined;
+    let stateAfterClose: string | undefined;
+    client.on('open', () => {
+      void client!.close();
+      stateAfterClose = client!.state;
+      after = once(client!.request('record', ['after']));
+    });
+    await client.closed;
+    expect(stateAfterClose).toBe('closing');
+    const { error } = await after!.outcome;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/^cannot call "record": the connection to .* is closing$/);
+    // The call made before open went out as it opened; it fails with the close, once.
+    expect((await before.outcome).error.message).toMatch(/was closed locally$/);
+    expect(before.count()).toBe(1);
+    // The server may have run the one written before close(), never the one made after it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).not.toContainEqual(['after']);
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('close() from a notification listener and from a call then', async () => {
+    server = await serve({
+      methods: {
+        ping: (_p: unknown, ctx) => {
+          ctx.peer.notify('hello', []);
+          return 'pong';
+        },
+        hang: () => new Promise(() => {}),
+      },
+    });
+    client = connect(server.url, { heartbeat: 0 });
+    await client.ready;
+    const hang = once(client.request('hang'));
+    client.on('notification', () => void client!.close());
+    const ping = once(client.request('ping'));
+    await client.closed;
+    expect((await hang.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    // The notification came before the answer: ping fails with the close.
+    expect((await ping.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a call made in the same tick as close(), before and after', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { heartbeat: 0 });
+    await client.ready;
+    const before = once(client.request('echo', [1]));
+    const closing = client.close();
+    const after = once(client.request('echo', [2]));
+    await closing;
+    expect((await before.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    expect((await after.outcome).error.message).toMatch(/is closing/);
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('ready across reconnects', () => {
+  it('resolves when a later attempt opens, and the call made before goes out then', async () => {
+    const probe = await serve({ methods: {} });
+    const { port, url } = probe;
+    await probe.close();
+    const clock = new SimulatedClock();
+    client = connect(url, { reconnect: POLICY, clock, heartbeat: 0 });
+    const call = client.request('echo', [1], { timeout: 60_000 });
+    await until(() => client!.state === 'connecting' && (client!.actor.getSnapshot().value as any).connecting === 'waiting');
+    server = await serve({ port, methods: { echo: (p: unknown) => p } });
+    clock.increment(100);
+    await client.ready;
+    expect(await call).toEqual([1]);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('AbortSignal at each state of a call', () => {
+  it('aborted while queued (connecting), while awaiting, after settled', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p, hang: () => new Promise(() => {}) } });
+    client = connect(server.url, { heartbeat: 0 });
+    const c1 = new AbortController();
+    const queued = once(client.request('hang', [], { signal: c1.signal }));
+    expect(client.queuedCalls).toBe(1);
+    c1.abort(new Error('queued abort'));
+    expect((await queued.outcome).error.message).toBe('queued abort');
+    await client.ready;
+    const c2 = new AbortController();
+    const awaiting = once(client.request('hang', [], { signal: c2.signal }));
+    await new Promise((r) => setImmediate(r));
+    c2.abort();
+    expect((await awaiting.outcome).error.name).toBe('AbortError');
+    const c3 = new AbortController();
+    expect(await client.request('echo', [3], { signal: c3.signal })).toEqual([3]);
+    c3.abort();
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('server to client calls when the client closes', () => {
+  it('fail on the server with ConnectionClosedError, and abort the client handler', async () => {
+    const outcome = deferred<unknown>();
+    const entered = deferred();
+    server = await serve({
+      methods: {
+        callBack: async (_p: unknown, ctx) => {
+          const r = await settle(ctx.peer.request('slow', []));
+          outcome.resolve(r.error);
+          return 'x';
+        },
+      },
+    });
+    const aborted = deferred<boolean>();
+    client = connect(server.url, {
+      heartbeat: 0,
+      methods: {
+        slow: (_p: unknown, ctx) =>
+          new Promise((_, reject) => {
+            entered.resolve();
+            ctx.signal.addEventListener('abort', () => (aborted.resolve(true), reject(new Error('x'))));
+          }),
+      },
+    });
+    const first = once(client.request('callBack'));
+    await entered.promise;
+    await client.close();
+    expect(await aborted.promise).toBe(true);
+    expect(await outcome.promise).toBeInstanceOf(ConnectionClosedError);
+    expect((await first.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    expect(client.handlingCalls).toBe(0);
+    await until(() => server!.connections.size === 0);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('timeouts and responses in the same turn', () => {
+  it('a deadline passed from a notification listener just before the response: times out once, the response is late', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({
+      methods: {
+        ping: (_p: unknown, ctx) => {
+          ctx.peer.notify('tick', []);
+          return 'pong';
+        },
+      },
+    });
+    client = connect(server.url, { heartbeat: 0, clock, timeout: 1_000 });
+    await client.ready;
+    const unmatched: string[] = [];
+    client.on('unmatched', (e) => unmatched.push(e.reason));
+    client.on('notification', () => clock.increment(1_000));
+    const call = once(client.request('ping'));
+    const { error } = await call.outcome;
+    expect(error).toBeInstanceOf(TimeoutError);
+    await until(() => unmatched.length === 1);
+    expect(unmatched).toEqual(['late']);
+    expect(call.count()).toBe(1);
+    expect(client.pendingCalls).toBe(0);
+  });
+});
