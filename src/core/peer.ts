@@ -225,7 +225,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const { timeout = this.options.timeout, signal, retry } = validateRequestOptions(options);
 
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
-    if (signal?.aborted) return Promise.reject(abortReason(signal) ?? new AbortError(`call "${method}" was aborted before it was made`));
+    if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
 
     const id = newCallId();
     let frame: string;
@@ -237,6 +237,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     // Encoding ran the caller's code (a `toJSON`, a getter), which may have closed the connection: a call made
     // now would wait in a line that nothing will ever release or fail (closed at once while waiting to reconnect).
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
+    // Or aborted the signal: its 'abort' event has fired, and a listener added now would never hear it.
+    if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
     return this.outgoing.start({ id, method, params, timeout, retry }, frame, signal);
   }
 
@@ -264,6 +266,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   off<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): void {
     this.events.off(event, listener);
   }
+}
+
+/** Why a call whose signal was aborted before it was made fails: the signal's reason, as `fetch` rejects. */
+function abortedBeforeMade(signal: AbortSignal, method: string): unknown {
+  return abortReason(signal) ?? new AbortError(`call "${method}" was aborted before it was made`);
 }
 
 /** Encodes an outgoing frame; params that JSON cannot carry are the caller's `ProtocolError`. */

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, ConnectionClosedError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, orHang, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -206,6 +206,22 @@ describe('AbortSignal at each state of a call', () => {
     const c3 = new AbortController();
     expect(await client.request('echo', [3], { signal: c3.signal })).toEqual([3]);
     c3.abort();
+    expect(client.pendingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('aborted while the params are encoded (their toJSON aborts): the call rejects with the reason, not at its deadline', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: { echo: (p: unknown) => p, hang: () => new Promise(() => {}) } });
+    client = connect(server.url, { heartbeat: 0, clock, timeout: 60_000 });
+    await client.ready;
+    const controller = new AbortController();
+    const params = { toJSON: () => (controller.abort(new Error('aborted while encoding')), {}) };
+    const call = once(client.request('hang', params, { signal: controller.signal }));
+    // The simulated clock never moves: without a rejection now, the call would wait for its 60 s deadline.
+    const { error } = await orHang(call.outcome, 'the call aborted while encoding');
+    expect(error.message).toBe('aborted while encoding');
+    expect(call.count()).toBe(1);
     expect(client.pendingCalls).toBe(0);
     expect(uncaught).toEqual([]);
   });
