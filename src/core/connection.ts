@@ -101,7 +101,7 @@ export abstract class Connection {
         heartbeat,
         clock,
         () => this.transport.ping?.(),
-        () => this.drop(localCloseError(url, `dropped: the peer answered no heartbeat for ${heartbeat} ms`, 1006, '')),
+        () => this.heartbeatRanOut(heartbeat),
       );
     }
     this.budget = new SendBudget(
@@ -321,6 +321,16 @@ export abstract class Connection {
   /** Why a call or notification made on a closing or closed connection fails at once. */
   protected notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
     return notOpenError(this.settings.url, this.state, verb, method, this.root.context, this.closeError);
+  }
+
+  /**
+   * No pong nor frame came since the last ping: the peer is dropped. Unless its close frame came meanwhile (a frame,
+   * so a sign of life; the transport is no longer open): then the socket is dropped without blaming the heartbeat, and
+   * the close says why, with the peer's code and reason.
+   */
+  private heartbeatRanOut(interval: number): void {
+    if (!this.transport.isOpen) return this.transport.terminate();
+    this.drop(localCloseError(this.settings.url, `dropped: the peer answered no heartbeat for ${interval} ms`, 1006, ''));
   }
 
   /** Drops the socket without a close handshake, failing pending calls with `error`. */

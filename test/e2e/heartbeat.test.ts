@@ -4,11 +4,11 @@
  * one heartbeat interval, failing pending calls then and not at their
  * timeouts. Time is a simulated clock.
  */
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
+import { connect, serve, ConnectionClosedError, type Client, type PeerEvents, type Server } from '../../src/index.js';
 import { abortWatcher, closeAfterEach, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
@@ -76,6 +76,34 @@ describe('heartbeat', () => {
     expect(await aborted).toBe(true);
     await until(() => server!.connections.size === 0, 'the server to drop the client');
     raw.socket.terminate();
+  });
+
+  it("takes a close frame that arrives as the heartbeat runs out for the peer's close, not for silence", async () => {
+    // A server that answers no ping, then starts the close handshake and stops reading: the client holds its close frame.
+    silent = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    await new Promise((resolve) => silent!.once('listening', resolve));
+    const accepted = new Promise<WebSocket>((resolve) => silent!.once('connection', resolve));
+    const clock = new SimulatedClock();
+    client = connect(`ws://127.0.0.1:${(silent.address() as AddressInfo).port}`, { clock, heartbeat: 1_000, timeout: 60_000 });
+    await client.ready;
+    const peer = await accepted;
+    const closeEvent = new Promise<PeerEvents['close']>((resolve) => client!.once('close', resolve));
+    const call = settle(client.request('anything'));
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.increment(500); // ping, never answered
+    peer.close(1001, 'going away');
+    (peer as unknown as { _socket: { pause(): void } })._socket.pause();
+    const socket = (client as unknown as { transport: { socket: WebSocket } }).transport.socket;
+    await until(() => socket.readyState === WebSocket.CLOSING, "the server's close frame to arrive");
+    clock.increment(500); // the heartbeat runs out, with the close handshake under way
+
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect([error.closeCode, error.closeReason]).toEqual([1001, 'going away']);
+    expect(error.message).toMatch(/closed before the call settled \(code 1001, reason "going away"\)$/);
+    const { code, reason, error: why } = await closeEvent;
+    expect([code, reason, why]).toEqual([1001, 'going away', undefined]);
+    expect(client.state).toBe('closed');
   });
 
   it('does nothing with heartbeat: 0', async () => {
