@@ -288,3 +288,72 @@ describe('timeouts and responses in the same turn', () => {
     expect(client.pendingCalls).toBe(0);
   });
 });
+
+/** Timers the simulated clock still holds: everything a closed connection armed should be gone. */
+const timersOf = (clock: SimulatedClock) => (clock as unknown as { timeouts: Map<number, unknown> }).timeouts.size;
+
+describe('nothing left behind', () => {
+  for (const engine of ['light', 'xstate'] as const) {
+    it(`close() with calls in flight and queued, heartbeat on (${engine}): no timer, no pending entry`, async () => {
+      const clock = new SimulatedClock();
+      server = await serve({ methods: { hang: () => new Promise(() => {}) }, heartbeat: 0 });
+      client = connect(server.url, { clock, heartbeat: 1_000, engine, maxInFlight: 1, timeout: 5_000 });
+      await client.ready;
+      const calls = [1, 2, 3].map(() => once(client!.request('hang')));
+      const signal = new AbortController().signal;
+      calls.push(once(client.request('hang', [], { signal, retry: true })));
+      expect(client.queuedCalls).toBe(3);
+      expect(timersOf(clock)).toBeGreaterThan(0);
+      await client.close();
+      for (const call of calls) expect((await call.outcome).error).toBeInstanceOf(ConnectionClosedError);
+      expect([client.pendingCalls, client.queuedCalls, timersOf(clock)]).toEqual([0, 0, 0]);
+      expect(uncaught).toEqual([]);
+    });
+  }
+
+  it('close() while waiting to reconnect, with queued calls: no timer left, the backoff never fires', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: {} });
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 1_000, timeout: 5_000 });
+    await client.ready;
+    await server.close();
+    server = undefined;
+    await until(() => client!.reconnecting, 'the loss');
+    const call = once(client.request('echo', [1], { retry: true }));
+    let attempts = 0;
+    client.on('reconnecting', () => attempts++);
+    await client.close();
+    expect((await call.outcome).error.message).toMatch(/was closed locally$/);
+    expect([client.pendingCalls, timersOf(clock)]).toEqual([0, 0]);
+    clock.increment(60_000);
+    expect([client.state, attempts, client.epoch]).toEqual(['closed', 0, 1]);
+  });
+
+  it('a server whose client leaves mid-call keeps no timer: handler deadline, its call back to the client, heartbeat', async () => {
+    const clock = new SimulatedClock();
+    const back = deferred<unknown>();
+    const entered = deferred();
+    server = await serve({
+      clock,
+      heartbeat: 1_000,
+      handlerTimeout: 10_000,
+      methods: {
+        callBack: async (_p: unknown, ctx) => {
+          entered.resolve();
+          back.resolve((await settle(ctx.peer.request('never', [], { timeout: 10_000 }))).error);
+          return 'x';
+        },
+      },
+    });
+    client = connect(server.url, { heartbeat: 0, methods: { never: () => new Promise(() => {}) } });
+    const call = once(client.request('callBack'));
+    await entered.promise;
+    await until(() => client!.handlingCalls === 1, 'the call back to reach the client');
+    await client.close();
+    expect((await call.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    expect(await back.promise).toBeInstanceOf(ConnectionClosedError);
+    await until(() => server!.connections.size === 0, 'the server to see the close');
+    await until(() => timersOf(clock) === 0, 'the server to clear its timers');
+    expect(uncaught).toEqual([]);
+  });
+});
