@@ -357,3 +357,47 @@ describe('nothing left behind', () => {
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('the server restarts on the same port', () => {
+  it('draining, then gone, then back: calls refused while it drains, written ones fail or (retry) go again, queued ones go out', async () => {
+    const clock = new SimulatedClock();
+    const release = deferred<string>();
+    const seenBySecond: unknown[] = [];
+    let entered = 0;
+    const serverClock = new SimulatedClock();
+    server = await serve({
+      clock: serverClock,
+      methods: { slow: () => (entered++, release.promise), hang: () => (entered++, new Promise(() => {})) },
+    });
+    const { port } = server;
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000 });
+    await client.ready;
+    const slow = once(client.request('slow', []));
+    const plain = once(client.request('hang', ['plain']));
+    const retried = once(client.request('hang', ['retried'], { retry: true }));
+    await until(() => entered === 3, 'the three calls to reach the first server');
+
+    const draining = server.close({ drain: 60_000 });
+    const refused = once(client.request('slow', [], { retry: true }));
+    expect((await refused.outcome).error.message).toMatch(/^server closing: no new calls are accepted/);
+    release.resolve('answered while draining');
+    expect((await slow.outcome).value).toBe('answered while draining');
+    serverClock.increment(60_000); // the drain window ends: the first server closes its connections (1001)
+    await draining;
+    await until(() => client!.reconnecting, 'the client to lose the first server');
+    expect((await plain.outcome).error.message).toMatch(/was lost after the call was written \(code 1001, reason "server closing"\)/);
+
+    const queued = once(client.request('echo', ['queued']));
+    server = await serve({
+      port,
+      methods: { hang: (p: unknown) => (seenBySecond.push(p), p), echo: (p: unknown) => (seenBySecond.push(p), p) },
+    });
+    clock.increment(100);
+    expect((await retried.outcome).value).toEqual(['retried']);
+    expect((await queued.outcome).value).toEqual(['queued']);
+    expect(seenBySecond).toEqual([['retried'], ['queued']]);
+    for (const call of [slow, plain, retried, refused, queued]) expect(call.count()).toBe(1);
+    expect([client.pendingCalls, client.queuedCalls, client.epoch]).toEqual([0, 0, 2]);
+    expect(uncaught).toEqual([]);
+  });
+});
