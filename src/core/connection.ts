@@ -190,6 +190,8 @@ export abstract class Connection {
   }
 
   private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
+    // The loss ran first (onLost): a handler's abort listener may have closed the connection then, for good.
+    if (this.state !== 'connecting') return;
     this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error });
   }
 

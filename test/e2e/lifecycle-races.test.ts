@@ -401,3 +401,42 @@ describe('the server restarts on the same port', () => {
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('events in lifecycle order', () => {
+  it("a handler's abort listener that closes the connection as it is lost: 'close' is the last event, no 'reconnecting' after it", async () => {
+    const clock = new SimulatedClock();
+    const entered = deferred();
+    server = await serve({
+      methods: {
+        go: (_p: unknown, ctx) => {
+          void settle(ctx.peer.request('hang'));
+          return 'going';
+        },
+      },
+    });
+    client = connect(server.url, {
+      clock,
+      heartbeat: 0,
+      reconnect: POLICY,
+      methods: {
+        hang: (_p: unknown, ctx) =>
+          new Promise(() => {
+            entered.resolve();
+            // The loss aborts this handler: it closes the connection then and there.
+            ctx.signal.addEventListener('abort', () => void ctx.peer.close());
+          }),
+      },
+    });
+    const events: string[] = [];
+    client.on('close', () => events.push('close'));
+    client.on('reconnecting', () => events.push('reconnecting'));
+    expect(await client.request('go')).toBe('going');
+    await entered.promise;
+    for (const peer of server.connections) void peer.terminate();
+    await client.closed;
+    clock.increment(10_000);
+    expect(events).toEqual(['close']);
+    expect([client.state, client.epoch, client.handlingCalls]).toEqual(['closed', 1, 0]);
+    expect(uncaught).toEqual([]);
+  });
+});
