@@ -93,7 +93,9 @@ describe('server killed mid-call and restarted: reconnect', () => {
       expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
       expect(reconnecting.length).toBeGreaterThanOrEqual(1);
 
-      // Every request each server saw, in order: no call was replayed except the retry ones, with the same ids.
+      // Every request each server saw, in order: no call was replayed except the retry ones, with the same ids. The
+      // answers came by socket, the reports by the child's stdout: wait for the reports (more would fail below).
+      await second.seenAtLeast(4);
       const plainTags = [1, 2, 3].map((n) => tag({ plain: n }));
       const retryTags = [1, 2].map((n) => tag({ retried: n }));
       const queuedTags = [1, 2].map((n) => tag({ queued: n }));
