@@ -133,7 +133,23 @@ describe('close and terminate at each state of the connection', () => {
     expect(uncaught).toEqual([]);
   });
 
-  it('close() from a notification listener and from a call then', async () => {
+  it("close() from a call's then, with a call queued behind it (maxInFlight 1): each fails or resolves once", async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    client = connect(server.url, { heartbeat: 0, maxInFlight: 1 });
+    await client.ready;
+    let closing: Promise<void> | undefined;
+    const first = once(client.request('echo', [1]).then((value) => ((closing = client!.close()), value)));
+    const behind = once(client.request('echo', [2]));
+    expect(client.queuedCalls).toBe(1);
+    expect((await first.outcome).value).toEqual([1]);
+    await closing;
+    // Released as the first settled, before close(): it fails with the close, once.
+    expect((await behind.outcome).error).toBeInstanceOf(ConnectionClosedError);
+    expect([first.count(), behind.count(), client.pendingCalls, client.queuedCalls]).toEqual([1, 1, 0, 0]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('close() from a notification listener fails the call whose answer follows the notification', async () => {
     server = await serve({
       methods: {
         ping: (_p: unknown, ctx) => {
