@@ -10,7 +10,7 @@
  *                    network ────▶ the call fails, naming the cause
  *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
  *   notification ──POST──▶ answer ignored (nothing to settle); aborted after `notifyTimeout` (a silent server)
- *   response ───────▶ dropped: the server cannot call an HTTP client
+ *   response ───────▶ dropped, alone or a batch of them: the server cannot call an HTTP client
  *   close ──────────▶ aborts the calls' POSTs; reports closed once the notifications' POSTs in flight have
  *                     been answered (so `notify(); close()` delivers), or when the owner terminates at its closeTimeout
  *   terminate ──────▶ aborts every POST in flight, calls' and notifications' alike; reports closed at once
@@ -113,6 +113,9 @@ export class HttpTransport implements Transport {
       case 'response':
         break;
       default:
+        // A batch other than cancel notices: the answers to requests a server put in a batch of an answer body,
+        // dropped as a single response is (posted, they would reach the server as a request of the client's).
+        if (frame.kind === 'other' && text.startsWith('[')) break;
         this.post(text, undefined);
     }
     // Handed to fetch: written, as far as the caller can tell; reported asynchronously, as ws does.

@@ -262,6 +262,28 @@ describe('connect(http://…): hostile and silent servers', () => {
     }
   });
 
+  it('sends nothing back for requests a server puts in an answer body, alone or in a batch (they are answered to nobody)', async () => {
+    const posted: string[] = [];
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        posted.push(body);
+        const { id } = JSON.parse(body) as { id: string };
+        // The answer, with requests of the server's own, one alone and two in a batch of the answer body.
+        const calls = [
+          { jsonrpc: '2.0', id, result: 1 },
+          { jsonrpc: '2.0', id: 9, method: 'evil' },
+          { jsonrpc: '2.0', id: 10, method: 'evil' },
+        ];
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(calls));
+      });
+    });
+    client = connect(url, { timeout: 60_000 });
+    expect(await client.request('call')).toBe(1);
+    expect(await client.request('call')).toBe(1);
+    // Only the calls were posted: the client's answers to the server's requests (a batch of errors) were not.
+    expect(posted.map((body) => (JSON.parse(body) as { method?: string }).method)).toEqual(['call', 'call']);
+  });
+
   it('close() lets the notifications in flight arrive: notify() then close() delivers', async () => {
     const received: unknown[] = [];
     const url = await plainServer((req, res) => {
