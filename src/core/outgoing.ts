@@ -83,6 +83,8 @@ export interface OutgoingOptions {
   refuses?: (frame: string) => Error | undefined;
   /** A notification that waited in line was refused by the transport when its turn came: it was dropped, for this reason. */
   unsent?: (error: ProtocolError, method: string) => void;
+  /** A call settled: the transport may end what it holds for it (see `Transport.callSettled`). */
+  settled?: (id: string) => void;
   /** Shown in errors: where the connection goes. */
   url: string;
 }
@@ -99,10 +101,13 @@ export class OutgoingCalls {
 
   /** Whether each call's site is captured for its errors. */
   private readonly callSiteStacks: boolean;
+  /** Tells the transport that a call settled (`OutgoingOptions.settled`). */
+  private readonly settled: ((id: string) => void) | undefined;
 
   constructor(options: OutgoingOptions) {
     const { write } = options;
     this.callSiteStacks = options.callSiteStacks;
+    this.settled = options.settled;
     this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
     this.settledIds = new SettledIds(options.settledMemory);
     this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
@@ -289,6 +294,7 @@ export class OutgoingCalls {
     const answered = status === 'resolved' || (status === 'failed' && (error instanceof RemoteError || brokenAnswers.has(error as Error)));
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
+    this.settled?.(id);
     if (status === 'resolved') call.resolve(context.result);
     else call.reject(failure(status, context, call.site));
   }

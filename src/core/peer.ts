@@ -81,6 +81,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       refuses: (frame) => this.transport.refuses?.(frame),
       // In a microtask: the line is sent on inside a step of the connection, and onError may close it.
       unsent: (error, method) => queueMicrotask(() => options.hooks.unsent(error, method, this.connection)),
+      settled: (id) => this.transport.callSettled?.(id),
       url: options.url,
     });
     this.incoming = new IncomingCalls({

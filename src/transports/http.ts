@@ -9,6 +9,7 @@
  *                    4xx / 5xx ──▶ the call fails, naming the status and the body's first KB
  *                    network ────▶ the call fails, naming the cause
  *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
+ *   call settled ───▶ aborts its POST if still in flight (its answer came in another POST's body)
  *   notification ──POST──▶ answer ignored (nothing to settle); aborted after `notifyTimeout` (a silent server)
  *   response ───────▶ dropped, alone or a batch of them: the server cannot call an HTTP client
  *   close ──────────▶ aborts the calls' POSTs; reports closed once the notifications' POSTs in flight have
@@ -155,6 +156,18 @@ export class HttpTransport implements Transport {
     queueMicrotask(() => this.handlers?.close(code, reason));
   }
 
+  /**
+   * A call settled: its POST, if still in flight, has nothing left to answer. A call answered in another POST's
+   * body (a server may answer several ids in one) would otherwise hold its own open for good: no timeout or
+   * cancel comes for a settled call.
+   */
+  callSettled(id: string): void {
+    const controller = this.posts.get(id);
+    if (controller === undefined) return;
+    this.posts.delete(id);
+    controller.abort();
+  }
+
   /** `$/cancelRequest` notices (one, or a batch of them): abort each call's POST. */
   private cancel(text: string): void {
     let notices: unknown;
@@ -216,6 +229,8 @@ export class HttpTransport implements Transport {
       const message = `${this.url} answered HTTP ${status} with a body larger than ${this.options.maxPayload} bytes (maxPayload)`;
       return this.fail(id, () => ({ message, status, body: '' }));
     }
+    // Read to its end: nothing of this POST is left to abort when the body settles its call (`callSettled`).
+    this.posts.delete(id);
     if (body !== '') this.handlers?.message(body, false);
     // Whatever the body held, the call is answered now or never: one it did not settle fails (nothing is made once settled).
     this.fail(id, () => ({

@@ -53,6 +53,11 @@ export interface Transport {
   close(code?: number, reason?: string): void;
   /** Drops the connection at once, without a handshake (the close that follows has code 1006). */
   terminate(): void;
+  /**
+   * The call with this id settled, however it did (its answer may have come with another call's): request-per-call
+   * transports (HTTP) end what they still hold for it. Transports without per-call state omit it.
+   */
+  callSettled?(id: string): void;
   /** Asks the peer for a sign of life (WebSocket ping); the answer comes as `pong`. Transports without one omit it. */
   ping?(): void;
   /** Sets the single consumer of the transport's events. */

@@ -284,6 +284,34 @@ describe('connect(http://…): hostile and silent servers', () => {
     expect(posted.map((body) => (JSON.parse(body) as { method?: string }).method)).toEqual(['call', 'call']);
   });
 
+  it("aborts the POST of a call that another POST's answer settled, instead of holding it open for good", async () => {
+    let held: { id: string; gone: boolean } | undefined;
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        const { id, method } = JSON.parse(body) as { id: string; method: string };
+        // The first call's POST is never answered: its answer comes in the body of the second's.
+        if (method === 'first') {
+          const call: { id: string; gone: boolean } = { id, gone: false };
+          held = call;
+          res.on('close', () => (call.gone = true));
+          return;
+        }
+        const answers = [
+          { jsonrpc: '2.0', id: held!.id, result: 'first' },
+          { jsonrpc: '2.0', id, result: 'second' },
+        ];
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers));
+      });
+    });
+    // No timeout would ever end the first POST once its call settled: only the settling may.
+    client = connect(url, { timeout: 60_000 });
+    const first = client.request('first');
+    await until(() => held !== undefined, 'the first POST');
+    expect(await client.request('second')).toBe('second');
+    expect(await first).toBe('first');
+    await until(() => held!.gone, 'the first POST aborted once its call settled');
+  });
+
   it('close() lets the notifications in flight arrive: notify() then close() delivers', async () => {
     const received: unknown[] = [];
     const url = await plainServer((req, res) => {
