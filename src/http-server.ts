@@ -14,7 +14,8 @@
  * that id runs on the same TCP connection. When the TCP connection closes
  * (the client went away or aborted its request), every handler running for it
  * sees `ctx.signal` abort, and nothing is answered. A client that does not read
- * its answers is dropped as a WebSocket one is (`drainTimeout`, `maxBufferedAmount`):
+ * its answers is dropped as a WebSocket one is (`drainTimeout`, `maxBufferedAmount`), counting
+ * the answers to its pipelined requests that wait their turn as well as the socket's buffer:
  * Node's HTTP server has no timeout of its own on a response that is never read.
  *
  *   POST body ─receiveFrame─▶ request(s) ─▶ incoming calls ─▶ 200 application/json: the answer, or the batch's array
@@ -107,6 +108,11 @@ interface SocketCalls {
   host: InboundHost;
   /** What waits unsent on the TCP connection after each answer: a client that reads nothing is dropped. */
   budget: SendBudget;
+  /**
+   * Bytes of answers to pipelined requests that wait behind an earlier answer not yet sent: Node holds them in
+   * their responses, out of the socket's buffer, until their turn. Counted with it by `budget`.
+   */
+  queued: number;
 }
 
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
@@ -206,10 +212,10 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     const budget = new SendBudget(
       options.send,
       options.clock ?? realTime,
-      () => socket.writableLength,
+      () => socket.writableLength + calls.queued,
       () => socket.destroy(),
     );
-    const calls = { incoming, host, budget };
+    const calls: SocketCalls = { incoming, host, budget, queued: 0 };
     bySocket.set(socket, calls);
     live.add(socket);
     // The client went away (or aborted its request): its handlers' signals abort, nothing is answered.
@@ -240,7 +246,12 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     };
     const reply = (out: string) => {
       exchange.written = true;
-      answerJson(response, out, closing ? { ...cors, Connection: 'close' } : cors);
+      const bytes = answerJson(response, out, closing ? { ...cors, Connection: 'close' } : cors);
+      // Behind an earlier answer still unsent (pipelined): Node gives the response the socket in its turn.
+      if (bytes > 0 && response.socket === null) {
+        calls.queued += bytes;
+        response.once('socket', () => (calls.queued -= bytes));
+      }
       calls.budget.wrote(out.length);
     };
     current = exchange;

@@ -89,11 +89,13 @@ export function answer(response: ServerResponse, status: number, headers: Outgoi
   response.end(text);
 }
 
-/** Answers with a JSON body (a JSON-RPC response or batch), 200. */
-export function answerJson(response: ServerResponse, text: string, headers: OutgoingHttpHeaders): void {
-  if (response.headersSent || response.destroyed) return;
-  response.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+/** Answers with a JSON body (a JSON-RPC response or batch), 200; returns its length in bytes (0: not answered). */
+export function answerJson(response: ServerResponse, text: string, headers: OutgoingHttpHeaders): number {
+  if (response.headersSent || response.destroyed) return 0;
+  const length = Buffer.byteLength(text);
+  response.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': length });
   response.end(text);
+  return length;
 }
 
 /** A UTF-8 byte order mark, as decoded: some clients (and Windows tools) start a JSON body with it. */

@@ -92,6 +92,45 @@ describe('a client that posts requests and never reads the answers', () => {
   });
 });
 
+describe('a client that pipelines requests behind one still running, and never reads the answers', () => {
+  it('has the answers queued behind it counted (they are not in the socket yet): dropped past maxBufferedAmount, not held', async () => {
+    const KiB = 1024;
+    const aborted = deferred<'aborted'>();
+    let answered = 0;
+    server = await serve({
+      highWaterMark: 64 * KiB,
+      maxBufferedAmount: 1024 * KiB,
+      // Far past the hang detector below: only maxBufferedAmount can drop the client here.
+      drainTimeout: 600_000,
+      methods: {
+        // First on the connection and never done: every later answer waits behind its own, in Node's queue.
+        wait: (_params, ctx) =>
+          new Promise((resolve) => ctx.signal.addEventListener('abort', () => (aborted.resolve('aborted'), resolve(null)))),
+        big: () => (answered++, 'x'.repeat(256 * KiB)),
+        echo: (p) => p,
+      },
+    });
+    const request = (body: string) =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    let pipelined = request('{"jsonrpc":"2.0","id":0,"method":"wait"}');
+    for (let id = 1; id <= 100; id++) pipelined += request(`{"jsonrpc":"2.0","id":${id},"method":"big"}`);
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.pause(); // reads nothing, ever
+    socket.write(pipelined);
+    // Only a hang detector: the drop comes once about 4 answers wait, whatever the time.
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 10_000)));
+    const outcome = await Promise.race([aborted.promise, hang]);
+    clearTimeout(timer);
+    socket.destroy();
+    expect(outcome).toBe('aborted');
+    // Not every answer was made and kept: the requests after the drop did not run.
+    expect(answered).toBeLessThan(100);
+    expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
+  });
+});
+
 /** An app on 127.0.0.1 that reads each request's body, then hands the request to a `noServer` endpoint; its port. */
 async function appReadingBodiesFirst(): Promise<number> {
   const endpoint = (server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } }));
