@@ -218,13 +218,21 @@ export class HttpTransport implements Transport {
     // A notification's answer settles nothing: none of its body is read.
     if (id === undefined) return void (await response.body?.cancel().catch(() => {}));
     if (status < 200 || status >= 300) {
-      const body = (await readText(response, BODY_LIMIT, true)) ?? '';
+      // An error answer whose body fails to arrive is still that error: its status says what went wrong.
+      const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
       if (id !== undefined)
         this.fail(id, () => ({ message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body }));
       return;
     }
-    const body = await readText(response, this.options.maxPayload, false);
-    if (id === undefined || this.ended) return;
+    let body: string | undefined;
+    try {
+      body = await readText(response, this.options.maxPayload, false);
+    } catch (cause) {
+      // Cut off (the connection lost), or not what its Content-Encoding says: not an empty body.
+      const message = `${this.url} answered HTTP ${status} but its body failed: ${describeCause(cause)}`;
+      return this.fail(id, () => ({ message, status, body: '', cause }));
+    }
+    if (this.ended) return;
     if (body === undefined) {
       const message = `${this.url} answered HTTP ${status} with a body larger than ${this.options.maxPayload} bytes (maxPayload)`;
       return this.fail(id, () => ({ message, status, body: '' }));
@@ -248,33 +256,29 @@ export class HttpTransport implements Transport {
 
 /**
  * The body as text, or undefined when it is longer than `limit` bytes as read (decoded: after fetch
- * inflated a gzip or deflate body); `truncate` keeps the first `limit` characters instead. A body that
- * fails to arrive reads as ''.
+ * inflated a gzip or deflate body); `truncate` keeps the first `limit` characters instead. Rejects when
+ * the body fails to arrive (the connection lost, the read aborted, a body its encoding does not decode).
  */
 async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
-  try {
-    // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
-    const declared = response.headers.get('content-length');
-    const encoding = response.headers.get('content-encoding');
-    const plain = encoding === null || encoding.trim().toLowerCase() === 'identity';
-    if (plain && declared !== null && Number(declared) <= limit) return await response.text();
-    if (!response.body) return '';
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    let length = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return text + decoder.decode();
-      length += value.byteLength;
-      if (length > limit) {
-        void reader.cancel().catch(() => {});
-        return truncate ? (text + decoder.decode(value)).slice(0, limit) : undefined;
-      }
-      text += decoder.decode(value, { stream: true });
+  // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
+  const declared = response.headers.get('content-length');
+  const encoding = response.headers.get('content-encoding');
+  const plain = encoding === null || encoding.trim().toLowerCase() === 'identity';
+  if (plain && declared !== null && Number(declared) <= limit) return await response.text();
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    length += value.byteLength;
+    if (length > limit) {
+      void reader.cancel().catch(() => {});
+      return truncate ? (text + decoder.decode(value)).slice(0, limit) : undefined;
     }
-  } catch {
-    return '';
+    text += decoder.decode(value, { stream: true });
   }
 }
 

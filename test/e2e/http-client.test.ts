@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer, type RequestListener } from 'node:http';
+import { createServer, type Server as HttpServer, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -169,6 +169,24 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     });
     const empty = await settle(client.request('x'));
     expect(empty.error).toMatchObject({ name: 'HttpError', status: 204, message: `${url} answered HTTP 204 with no body` });
+  });
+
+  it('a 200 whose body breaks off (the connection lost, a gzip that is not) fails its call naming why, not as "no body"', async () => {
+    const breaks = [
+      (res: ServerResponse) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1_000 });
+        res.write('{"jsonrpc":"2.0",', () => res.socket?.destroy());
+      },
+      (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end('{"not":"gzip"}'),
+    ];
+    const url = await plainServer((_req, res) => breaks.shift()!(res));
+    client = connect(url, { timeout: 60_000 });
+    for (const what of ['cut off', 'not gzip']) {
+      const { error } = await settle(client.request('x'));
+      expect(error, what).toBeInstanceOf(HttpError);
+      expect(error, what).toMatchObject({ status: 200, message: expect.stringMatching(`^${url} answered HTTP 200 but its body failed: `) });
+      expect((error as HttpError).cause, what).toBeDefined();
+    }
   });
 
   it('an answer for another id fails the call and is reported unmatched', async () => {
