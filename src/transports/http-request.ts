@@ -11,6 +11,7 @@
  *           ─ not application/json ─────▶ 415
  *           ─ body read already (the app's) ▶ 500 (a body parser ran before the request was handed over)
  *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
+ *           ─ Expect: 100-continue ─────▶ 100 Continue, now that the body is wanted (not before: a refused client sends none)
  *           ─ else ─────────────────────▶ the body, as text (without a leading UTF-8 byte order mark)
  *
  * An answer given before the body is read (413, a refusal, 408) closes the TCP connection: the rest of
@@ -128,6 +129,7 @@ export function readBody(
   };
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return tooLarge();
+  continueBody(request, response);
   const chunks: Buffer[] = [];
   let length = 0;
   let over = false;
@@ -147,6 +149,20 @@ export function readBody(
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8');
     done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
   });
+}
+
+/**
+ * A client that sent `Expect: 100-continue` waits to be told to send its body: told once the body is wanted (the
+ * access check passed, the size is within the limit), so that a refused one never sends it. Unless a 100 Continue
+ * went out already: Node sends one itself, before the request is seen, on a server with no `checkContinue`
+ * listener (an app's server we are attached to, say); it marks the response when it does (`_sent100`). A final
+ * answer sent instead ends the TCP connection (Node's doing: the client may or may not send the body).
+ */
+function continueBody(request: IncomingMessage, response: ServerResponse): void {
+  const expect = request.headers.expect;
+  // HTTP/1.1 only, as Node reads it: an HTTP/1.0 client knows no 100 Continue.
+  if (expect === undefined || request.httpVersion !== '1.1' || expect.trim().toLowerCase() !== '100-continue') return;
+  if ((response as ServerResponse & { _sent100?: boolean })._sent100 !== true) response.writeContinue();
 }
 
 /**

@@ -213,6 +213,9 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
           else answerStatus(response, 404);
         },
       );
+      // Expect: 100-continue is the endpoint's to answer once it wants the body (after the access check and
+      // the size): Node would tell every such client to send its body before the request is even seen.
+      own.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => own.emit('request', request, response));
       own.on('connection', (socket: Socket) => track(socket));
       own.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
         onPath(request) ? handleUpgrade(request, socket, head) : abort(socket, 404),

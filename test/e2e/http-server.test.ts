@@ -512,6 +512,33 @@ describe('JSON-RPC over HTTP POST: hostile and slow callers', () => {
     expect(runs).toBe(0);
   });
 
+  it('answers Expect: 100-continue only once the body is wanted: a refused or too large one is never told to send it', async () => {
+    server = await serve({
+      maxPayload: 1_000,
+      authenticate: ({ headers }) => headers.authorization === 'Bearer good',
+      methods: { add: ([a, b]: [number, number]) => a + b },
+    });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}';
+    const head = (length: number, extra = '') =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+    const refused = rawSocket(server.port, head(body.length));
+    await until(() => refused.closed(), 'the answer to a caller authenticate refuses');
+    expect(refused.answer()).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    const large = rawSocket(server.port, head(1_000_000, 'Authorization: Bearer good\r\n'));
+    await until(() => large.closed(), 'the answer to a body past maxPayload');
+    expect(large.answer()).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    // Accepted: told to go on, then answered.
+    const accepted = rawSocket(server.port, head(body.length, 'Authorization: Bearer good\r\n'));
+    await until(() => accepted.answer().includes('\r\n\r\n'), 'the 100 Continue');
+    expect(accepted.answer()).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    accepted.socket.write(body);
+    await until(() => accepted.answer().endsWith('}'), 'the answer');
+    expect(accepted.answer()).toMatch(
+      /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\{"jsonrpc":"2\.0","id":1,"result":5\}$/,
+    );
+    accepted.socket.destroy();
+  });
+
   it('accepts a body that starts with a UTF-8 byte order mark', async () => {
     server = await serve({ methods: { add: ([a, b]: [number, number]) => a + b } });
     const answer = await post('\uFEFF{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}');
