@@ -25,6 +25,7 @@ const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
   ['maxPayload', 'a browser cannot refuse a frame at its header'],
   ['subject', 'NATS needs the Node build'],
   ['tls', 'a browser verifies TLS with its own trust store and certificates'],
+  ['maxConnections', 'HTTP URLs need the Node build'],
 ];
 
 /**

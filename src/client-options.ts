@@ -98,6 +98,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   /** Most calls in flight (written, not yet answered); more wait in `queued`, in order. Default: no limit. */
   maxInFlight?: number;
   /**
+   * HTTP only: most POSTs in flight at once, calls' and notifications' (`fetch` opens a keep-alive connection for
+   * each); more wait their turn, in order, and count as unsent bytes (`highWaterMark`, then `maxQueued`). Default: 64.
+   */
+  maxConnections?: number;
+  /**
    * Most calls and notifications waiting in `queued` (while connecting or
    * reconnecting, beyond `maxInFlight`, or while the socket's buffer is full);
    * one more rejects at once with `QueueFullError`. Default: 10,000.

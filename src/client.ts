@@ -32,6 +32,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   options: ClientOptions<LocalApi> = {},
 ): Client<Api> {
   if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
+  if (options?.maxConnections !== undefined && !isHttpUrl(url))
+    throw new TypeError('options.maxConnections applies to http:// and https:// URLs only (POSTs in flight at once)');
   const resolved = resolveClientOptions(url, options);
   const { reconnect, handshakeTimeout, maxPayload } = resolved;
   // The Node build runs the connection actor on XState, and offers it to the calls (engine: 'xstate', inspection).

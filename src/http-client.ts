@@ -14,13 +14,18 @@ import { Peer, type PeerOptions } from './core/peer.js';
 import { HttpError, NotSupportedError } from './errors.js';
 import { HttpTransport } from './transports/http.js';
 import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
-import { validateHeaders } from './validate.js';
+import { optionalLimit, validateHeaders } from './validate.js';
+
+/** Most POSTs an HTTP client has in flight at once, unless `maxConnections` says otherwise. */
+export const DEFAULT_MAX_CONNECTIONS = 64;
 
 export interface HttpPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
   /** Headers sent with every POST (an `Authorization` header, say). */
   headers: Record<string, string>;
   /** Largest answer body read, in bytes. */
   maxPayload: number;
+  /** Most POSTs in flight at once; more wait their turn. */
+  maxConnections: number;
 }
 
 /** A client of a JSON-RPC over HTTP endpoint: a `Peer` over the HTTP transport. */
@@ -29,6 +34,7 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     const transport = HttpTransport.connect(options.url, {
       headers: options.headers,
       maxPayload: options.maxPayload,
+      maxConnections: options.maxConnections,
       // A notification has no call (nor its timeout): its POST gets the default call timeout, on the same clock.
       notifyTimeout: options.timeout,
       clock: options.clock,
@@ -54,7 +60,7 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 /** The HTTP half of `connect()`: `common` holds the options already validated there. */
 export function connectHttp<Api extends AnyApi>(
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: { headers?: unknown; methods?: unknown; reconnect?: unknown },
+  options: { headers?: unknown; methods?: unknown; reconnect?: unknown; maxConnections?: unknown },
   maxPayload: number,
 ): HttpClient<Api> {
   if (Object.keys(common.methods).length > 0) {
@@ -64,5 +70,6 @@ export function connectHttp<Api extends AnyApi>(
     throw new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request');
   }
   const headers = validateHeaders(options.headers, 'options.headers');
-  return new HttpClient<Api>({ ...common, headers, maxPayload });
+  const maxConnections = optionalLimit(options.maxConnections, 'options.maxConnections', DEFAULT_MAX_CONNECTIONS, 1);
+  return new HttpClient<Api>({ ...common, headers, maxPayload, maxConnections });
 }

@@ -11,7 +11,7 @@ export { method } from './method.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
 export type { ParamsIssue } from './core/params-schema.js';
 export { NatsClient } from './nats-client.js';
-export { HttpClient } from './http-client.js';
+export { HttpClient, DEFAULT_MAX_CONNECTIONS } from './http-client.js';
 export type { NatsServer, NatsServeOptions, NatsServerEvents } from './nats-server.js';
 export {
   callMachine,

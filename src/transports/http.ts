@@ -11,6 +11,8 @@
  *   $/cancelRequest ─▶ aborts that call's POST (the server sees the client go, and aborts ctx.signal)
  *   call settled ───▶ aborts its POST if still in flight (its answer came in another POST's body)
  *   notification ──POST──▶ answer ignored (nothing to settle); aborted after `notifyTimeout` (a silent server)
+ *   past maxConnections POSTs in flight ─▶ the POST waits its turn, in order (see post-line.ts); what waits is
+ *                     the transport's `bufferedAmount`, which holds the client's new calls back at `highWaterMark`
  *   response ───────▶ dropped, alone or a batch of them: the server cannot call an HTTP client
  *   close ──────────▶ aborts the calls' POSTs; reports closed once the notifications' POSTs in flight have
  *                     been answered (so `notify(); close()` delivers), or when the owner terminates at its closeTimeout
@@ -20,6 +22,7 @@
  * Content-Length says nothing of what would be read unless the body is sent as is.
  */
 import { peekFrame } from './peek-frame.js';
+import { PostLine } from './post-line.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
 /** Why a call failed, for the owner to turn into its error. */
@@ -37,6 +40,8 @@ export interface HttpTransportOptions {
   headers: Record<string, string>;
   /** Largest answer body read, in bytes; a larger one fails its call. */
   maxPayload: number;
+  /** Most POSTs in flight at once (fetch opens a connection for each); more wait their turn. */
+  maxConnections: number;
   /** Makes the error a failed call settles with. */
   failure: (failure: HttpFailure) => Error;
   /** Longest a notification's POST may wait for its answer, in ms, before it is aborted. */
@@ -66,7 +71,6 @@ const UNEXPECTED_REDIRECT = 'unexpected redirect';
 const BODY_LIMIT = 1_024;
 
 export class HttpTransport implements Transport {
-  readonly bufferedAmount = 0;
   private handlers: TransportHandlers | undefined;
   private opened = false;
   private ended = false;
@@ -77,6 +81,10 @@ export class HttpTransport implements Transport {
   private readonly posts = new Map<string, AbortController>();
   /** The POSTs of notifications in flight, to abort them on close. */
   private readonly notices = new Set<AbortController>();
+  /** POSTs whose fetch has not ended yet (aborted ones included: their connection is not free until then). */
+  private running = 0;
+  /** The POSTs waiting for one of the `maxConnections` to be free. */
+  private readonly line = new PostLine();
   private readonly headers: Record<string, string>;
 
   private constructor(
@@ -101,13 +109,19 @@ export class HttpTransport implements Transport {
     return this.opened && !this.ended;
   }
 
+  /** Characters of the POSTs waiting to be sent: the client's unsent bytes. */
+  get bufferedAmount(): number {
+    return this.line.length;
+  }
+
   send(text: string, done?: (error?: Error) => void): boolean {
     if (!this.isOpen) return false;
     const frame = peekFrame(text);
     switch (frame.kind) {
       case 'request':
-        this.post(text, frame.token);
-        break;
+        this.line.push(text, frame.token, done);
+        this.next();
+        return true;
       case 'cancel':
         this.cancel(text);
         break;
@@ -117,11 +131,24 @@ export class HttpTransport implements Transport {
         // A batch other than cancel notices: the answers to requests a server put in a batch of an answer body,
         // dropped as a single response is (posted, they would reach the server as a request of the client's).
         if (frame.kind === 'other' && text.startsWith('[')) break;
-        this.post(text, undefined);
+        this.line.push(text, undefined, done);
+        this.next();
+        return true;
     }
-    // Handed to fetch: written, as far as the caller can tell; reported asynchronously, as ws does.
+    // Nothing to post: done with, as far as the caller can tell; reported asynchronously, as ws does.
     if (done) queueMicrotask(done);
     return true;
+  }
+
+  /** Posts what waits, first to last, while fewer than `maxConnections` POSTs are in flight. */
+  private next(): void {
+    while (this.running < this.options.maxConnections) {
+      const post = this.line.shift();
+      if (post === undefined) return;
+      if (!post.dropped) this.post(post.text, post.id);
+      // Handed to fetch (or dropped): written, as far as the caller can tell; reported asynchronously, as ws does.
+      if (post.done) queueMicrotask(post.done);
+    }
   }
 
   /** Stops sending; the calls' POSTs are aborted (they fail anyway), the notifications' may finish. */
@@ -131,7 +158,10 @@ export class HttpTransport implements Transport {
     this.closing = { code, reason };
     for (const controller of this.posts.values()) controller.abort();
     this.posts.clear();
-    if (this.notices.size === 0) this.reportClosed();
+    this.line.dropCalls();
+    // The notifications that wait still go, as those in flight may finish.
+    this.next();
+    if (this.notices.size === 0 && this.line.notices === 0) this.reportClosed();
   }
 
   /** Aborts every POST in flight and reports closed now. */
@@ -142,6 +172,8 @@ export class HttpTransport implements Transport {
     for (const controller of this.notices) controller.abort();
     this.posts.clear();
     this.notices.clear();
+    // Nothing that waits is sent.
+    for (let post = this.line.shift(); post !== undefined; post = this.line.shift()) if (post.done) queueMicrotask(post.done);
     this.reportClosed();
   }
 
@@ -162,6 +194,7 @@ export class HttpTransport implements Transport {
    * cancel comes for a settled call.
    */
   callSettled(id: string): void {
+    if (this.line.drop(id)) return;
     const controller = this.posts.get(id);
     if (controller === undefined) return;
     this.posts.delete(id);
@@ -178,7 +211,7 @@ export class HttpTransport implements Transport {
     }
     for (const notice of Array.isArray(notices) ? notices : [notices]) {
       const id = (notice as { params?: { id?: unknown } } | null)?.params?.id;
-      if (typeof id !== 'string') continue;
+      if (typeof id !== 'string' || this.line.drop(id)) continue;
       this.posts.get(id)?.abort();
       this.posts.delete(id);
     }
@@ -192,6 +225,7 @@ export class HttpTransport implements Transport {
     const controller = new AbortController();
     const clock = this.options.clock ?? REAL_TIMERS;
     let timer: unknown;
+    this.running++;
     if (id !== undefined) this.posts.set(id, controller);
     else {
       this.notices.add(controller);
@@ -204,12 +238,14 @@ export class HttpTransport implements Transport {
         this.fail(id, () => ({ message: `POST ${this.url} failed: ${describeCause(cause)}`, status: undefined, body: '', cause }));
       })
       .finally(() => {
+        this.running--;
         if (id === undefined) {
           this.notices.delete(controller);
           clock.clearTimeout(timer);
-          // Closing, and this was the last notification in flight.
-          if (this.ended && this.notices.size === 0) this.reportClosed();
         } else if (this.posts.get(id) === controller) this.posts.delete(id);
+        this.next();
+        // Closing, and this was the last notification in flight, with none waiting.
+        if (this.ended && this.notices.size === 0 && this.line.notices === 0) this.reportClosed();
       });
   }
 

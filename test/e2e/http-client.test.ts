@@ -8,9 +8,11 @@ import {
   connect,
   serve,
   ConnectionClosedError,
+  DEFAULT_MAX_CONNECTIONS,
   HttpClient,
   HttpError,
   NotSupportedError,
+  QueueFullError,
   RemoteError,
   TimeoutError,
   type Client,
@@ -385,6 +387,124 @@ describe('connect(http://…): hostile and silent servers', () => {
     expect(gone).toBe(false);
     clock.increment(1);
     await until(() => gone, 'the notification POST aborted at the timeout');
+  });
+});
+
+/** A plain server that holds every POST until `answerAll()`: a call is answered its params, a notification 204. */
+async function holdingServer() {
+  const held: Array<{ body: { id?: string; method: string; params?: unknown }; res: import('node:http').ServerResponse }> = [];
+  const received: string[] = [];
+  let open = 0;
+  let most = 0;
+  const url = await plainServer((req, res) => {
+    open++;
+    most = Math.max(most, open);
+    res.on('close', () => open--);
+    void text(req).then((body) => {
+      const parsed = JSON.parse(body) as { id?: string; method: string; params?: unknown };
+      received.push(parsed.method);
+      held.push({ body: parsed, res });
+    });
+  });
+  const answerAll = () => {
+    for (const { body, res } of held.splice(0)) {
+      if (body.id === undefined) res.writeHead(204).end();
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: body.params ?? null }));
+    }
+  };
+  return { url, held, received, answerAll, open: () => open, most: () => most };
+}
+
+describe('connect(http://…): POSTs in flight (maxConnections)', () => {
+  it(`keeps at most ${DEFAULT_MAX_CONNECTIONS} POSTs in flight by default against a server that holds them; the rest go as they end`, async () => {
+    const server = await holdingServer();
+    client = connect(server.url, { timeout: 60_000 });
+    const calls = Array.from({ length: 100 }, (_, i) => client!.request('echo', [i]));
+    for (let i = 0; i < 100; i++) client.notify('log', [i]);
+    await until(() => server.held.length === DEFAULT_MAX_CONNECTIONS, 'the first POSTs');
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(server.held.length).toBe(DEFAULT_MAX_CONNECTIONS);
+    // What waits counts as the client's unsent bytes.
+    expect(client.bufferedAmount).toBeGreaterThan(0);
+    const answering = setInterval(server.answerAll, 1);
+    try {
+      expect(await Promise.all(calls)).toEqual(Array.from({ length: 100 }, (_, i) => [i]));
+      await until(() => server.received.length === 200, 'every notification');
+    } finally {
+      clearInterval(answering);
+    }
+    expect(server.most()).toBeLessThanOrEqual(DEFAULT_MAX_CONNECTIONS);
+    expect(client.bufferedAmount).toBe(0);
+  });
+
+  it('holds new notifications back once POSTs wait (highWaterMark), and refuses one past maxQueued with QueueFullError', async () => {
+    const server = await holdingServer();
+    client = connect(server.url, { maxConnections: 1, highWaterMark: 1, maxQueued: 2, timeout: 60_000 });
+    await client.ready;
+    client.notify('n1'); // posted
+    client.notify('n2'); // waits for the connection
+    client.notify('n3'); // waits in the client's line: the transport holds unsent bytes
+    client.notify('n4');
+    expect(() => client!.notify('n5')).toThrow(QueueFullError);
+    await until(() => server.held.length === 1, 'the first POST');
+    const answering = setInterval(server.answerAll, 1);
+    try {
+      await until(() => server.received.length === 4, 'the notifications that waited');
+    } finally {
+      clearInterval(answering);
+    }
+    expect(server.received).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(server.most()).toBe(1);
+  });
+
+  it('never sends the POST of a call aborted or timed out while it waited for a connection', async () => {
+    const clock = new SimulatedClock();
+    const server = await holdingServer();
+    client = connect(server.url, { maxConnections: 1, timeout: 60_000, clock });
+    const first = client.request('first');
+    const controller = new AbortController();
+    const aborted = client.request('aborted', undefined, { signal: controller.signal });
+    const timedOut = client.request('timedOut', undefined, { timeout: 1_000 });
+    await until(() => server.held.length === 1, 'the first POST');
+    controller.abort('changed my mind');
+    clock.increment(1_000);
+    expect((await settle(aborted)).error).toBe('changed my mind');
+    expect((await settle(timedOut)).error).toBeInstanceOf(TimeoutError);
+    server.answerAll();
+    await first;
+    const last = client.request('last');
+    await until(() => server.held.length === 1, 'the next POST');
+    server.answerAll();
+    await last;
+    expect(server.received).toEqual(['first', 'last']);
+  });
+
+  it('close() fails the calls that wait for a connection, and still delivers the notifications that wait', async () => {
+    const server = await holdingServer();
+    client = connect(server.url, { maxConnections: 1, timeout: 60_000 });
+    client.notify('before');
+    const waiting = client.request('waiting');
+    client.notify('after');
+    await until(() => server.held.length === 1, 'the first POST');
+    const closing = client.close();
+    expect((await settle(waiting)).error).toBeInstanceOf(ConnectionClosedError);
+    const answering = setInterval(server.answerAll, 1);
+    try {
+      await closing;
+    } finally {
+      clearInterval(answering);
+    }
+    expect(server.received).toEqual(['before', 'after']);
+  });
+
+  it('refuses maxConnections below 1, and on a URL that is not http(s)', () => {
+    expect(() => connect('http://127.0.0.1:1/', { maxConnections: 0 })).toThrow(RangeError);
+    expect(() => connect('ws://127.0.0.1:1/', { maxConnections: 4 })).toThrow(
+      new TypeError('options.maxConnections applies to http:// and https:// URLs only (POSTs in flight at once)'),
+    );
   });
 });
 
