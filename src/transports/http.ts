@@ -21,6 +21,7 @@
  * `maxPayload` bounds an answer's body as decoded: fetch inflates a gzip or deflate body on its own, so a
  * Content-Length says nothing of what would be read unless the body is sent as is.
  */
+import { describeCause, readText } from './http-answer.js';
 import { peekFrame } from './peek-frame.js';
 import { PostLine } from './post-line.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -63,9 +64,6 @@ const REAL_TIMERS = {
  * POST's client CPU in Node.
  */
 const NO_REDIRECTS = { redirect: 'error', window: null } as const;
-
-/** What undici's fetch names as the cause of a refused redirect. */
-const UNEXPECTED_REDIRECT = 'unexpected redirect';
 
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
@@ -290,34 +288,6 @@ export class HttpTransport implements Transport {
   }
 }
 
-/**
- * The body as text, or undefined when it is longer than `limit` bytes as read (decoded: after fetch
- * inflated a gzip or deflate body); `truncate` keeps the first `limit` characters instead. Rejects when
- * the body fails to arrive (the connection lost, the read aborted, a body its encoding does not decode).
- */
-async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
-  // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
-  const declared = response.headers.get('content-length');
-  const encoding = response.headers.get('content-encoding');
-  const plain = encoding === null || encoding.trim().toLowerCase() === 'identity';
-  if (plain && declared !== null && Number(declared) <= limit) return await response.text();
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    length += value.byteLength;
-    if (length > limit) {
-      void reader.cancel().catch(() => {});
-      return truncate ? (text + decoder.decode(value)).slice(0, limit) : undefined;
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-}
-
 /** The headers the transport sets itself, by lowercase name: the body is always JSON, and so is the answer it reads. */
 const OWN_HEADERS = new Set(['content-type', 'accept']);
 
@@ -327,14 +297,4 @@ const OWN_HEADERS = new Set(['content-type', 'accept']);
  */
 function withoutOwnHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())));
-}
-
-/** A fetch failure's reason: undici's `TypeError('fetch failed')` holds the real one as its cause. */
-function describeCause(cause: unknown): string {
-  const inner = (cause as { cause?: unknown } | null)?.cause;
-  const shown = inner instanceof Error ? inner : cause;
-  const message = shown instanceof Error ? shown.message : String(shown);
-  return message === UNEXPECTED_REDIRECT
-    ? 'the server answered with a redirect (HTTP 301, 302, 303, 307 or 308), which the client does not follow: connect to the final URL'
-    : message;
 }

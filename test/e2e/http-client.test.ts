@@ -211,6 +211,17 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     expect(error.message).toBe(`${server.httpUrl} answered HTTP 200 with a body larger than 1000 bytes (maxPayload)`);
   });
 
+  it('an answer whose Content-Length is past the client maxPayload fails the call at once, before any of its body comes', async () => {
+    const url = await plainServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '10000' });
+      res.flushHeaders(); // and no body, ever
+    });
+    client = connect(url, { maxPayload: 1_000, timeout: 60_000 });
+    const { error } = await settle(client.request('big'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.message).toBe(`${url} answered HTTP 200 with a body larger than 1000 bytes (maxPayload)`);
+  });
+
   it('a redirect fails the call and is not followed: the POST is not sent again elsewhere', async () => {
     let elsewhere = 0;
     const target = createServer((_req, res) => {
