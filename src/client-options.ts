@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_QUEUED,
   DEFAULT_SETTLED_MEMORY,
   resolveConnectionLimits,
+  DEFAULT_CLIENT_MAX_PAYLOAD,
   resolveResponderLimits,
   resolveSendLimits,
   type ResponderLimitOptions,
@@ -63,7 +64,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   /**
    * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Over HTTP,
    * the largest answer body, counted as decoded (a gzip or deflate answer by what it inflates to); a larger one fails
-   * its call with `HttpError`. Default: 100 MiB (as `ws`).
+   * its call with `HttpError`. Default: 100 MiB (as `ws`; a server takes 1 MiB).
    */
   maxPayload?: number;
   /** Extra HTTP headers for the upgrade request. Default: none. */
@@ -144,7 +145,7 @@ export interface ResolvedClientOptions {
 /** Validates `options` (TypeError/RangeError on misuse) and fills in every default. */
 export function resolveClientOptions(url: string, options: ClientOptions<any>): ResolvedClientOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
+  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options, DEFAULT_CLIENT_MAX_PAYLOAD);
   const methods = validateMethods(options.methods, 'options.methods');
   const settledMemory =
     options.settledMemory === undefined

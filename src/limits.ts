@@ -16,8 +16,18 @@ export const DEFAULT_CLOSE_TIMEOUT = 1_000;
 export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 /** Heartbeat interval, in ms. */
 export const DEFAULT_HEARTBEAT = 30_000;
-/** Largest incoming WebSocket frame, in bytes (as `ws`'s own default); a larger one closes the socket with 1009. */
-export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+/**
+ * Largest frame (and HTTP POST body) a server takes from a client, in bytes; a larger one closes the socket with 1009
+ * (a POST gets 413). 1 MiB, as socket.io's `maxHttpBufferSize` and nats-server's `max_payload`, not `ws`'s 100 MiB:
+ * parsing JSON takes 15 to 30 times its size in heap (many small arrays, deep nesting) and about 0.1 s a MiB, so one
+ * 100 MiB frame from anyone who can connect could hold the server for seconds and take gigabytes.
+ */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/**
+ * Largest frame (over HTTP, answer body) a client takes from the server it chose to call, in bytes: 100 MiB, as `ws`'s
+ * own default, so that large answers a user asked for arrive; a larger one closes the socket with 1009.
+ */
+export const DEFAULT_CLIENT_MAX_PAYLOAD = 100 * 1024 * 1024;
 /** Most calls and notifications waiting in `queued`. */
 export const DEFAULT_MAX_QUEUED = 10_000;
 /** Unsent bytes in a socket's buffer at which new calls wait and the peer's requests are refused as busy. */
@@ -99,11 +109,12 @@ export interface ConnectionLimitOptions {
   timeout?: number;
 }
 
-export function resolveConnectionLimits(options: ConnectionLimitOptions) {
+/** `defaultMaxPayload`: the server's (`DEFAULT_MAX_PAYLOAD`) or the client's (`DEFAULT_CLIENT_MAX_PAYLOAD`). */
+export function resolveConnectionLimits(options: ConnectionLimitOptions, defaultMaxPayload: number) {
   return {
     maxPayload:
       options.maxPayload === undefined
-        ? DEFAULT_MAX_PAYLOAD
+        ? defaultMaxPayload
         : validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER),
     heartbeat:
       options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT),

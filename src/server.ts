@@ -18,6 +18,7 @@ import {
   DEFAULT_SETTLED_MEMORY,
   DEFAULT_UPGRADE_TIMEOUT,
   resolveConnectionLimits,
+  DEFAULT_MAX_PAYLOAD,
   resolveDrain,
   type CloseOptions,
   resolveResponderLimits,
@@ -89,7 +90,7 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   engine?: Engine;
   /**
    * Largest incoming frame in bytes; a larger one is refused at its header, closing the socket with 1009. Over HTTP, the
-   * largest request body: a larger one is answered 413 without being read (a chunked one once it passes the limit). Default: 100 MiB (as `ws`).
+   * largest request body: a larger one is answered 413 without being read (a chunked one once it passes the limit). Default: 1 MiB.
    */
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
@@ -221,7 +222,7 @@ export async function serve(options: ServeOptions<any, any> | NatsServeOptions<a
 async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: ServeOptions<Api, ClientApi>): Promise<Server<ClientApi>> {
   const methods = validateMethods(options.methods, 'options.methods');
   const { mode, path } = resolveListenMode(options);
-  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options);
+  const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options, DEFAULT_MAX_PAYLOAD);
   const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
   const engine = validateEngine(options.engine);
   // Every actor of every connection reports to it, inside its own step: one that throws must not break them.

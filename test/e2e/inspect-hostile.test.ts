@@ -43,7 +43,7 @@ describe('an inspected server called by a hostile peer', () => {
     inspector = await createInspector({ port: 0 });
     server = await serve({ methods: { echo: (params: unknown) => params }, inspect: inspector.inspect });
     const peer = await rawClient(server.url);
-    // Both are the peer's choice, up to maxPayload (100 MiB by default); the page holds 500 such calls and sends each to every viewer.
+    // Both are the peer's choice, up to maxPayload (1 MiB by default on a server; more when it says so); the page holds 500 such calls and sends each to every viewer.
     const long = 'x'.repeat(100_000);
     peer.send(JSON.stringify({ jsonrpc: '2.0', id: `i${long}`, method: `m${long}`, params: [] }));
     expect(await peer.next()).toMatchObject({ error: { code: -32601 } });
