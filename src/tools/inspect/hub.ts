@@ -98,8 +98,11 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
 
   const http = createServer((request, response) => respond(request, response));
   function respond(request: IncomingMessage, response: ServerResponse): void {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (path === '/ingest' && request.method === 'POST') {
+    const path = pathOf(request.url);
+    if (path === undefined) {
+      // A request-target no URL parser takes (`GET http://[ HTTP/1.1`): thrown here, it would end the process.
+      response.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('bad request target\n');
+    } else if (path === '/ingest' && request.method === 'POST') {
       ingest(request, response);
     } else if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -198,6 +201,15 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })()),
   };
+}
+
+/** The path of a request-target, or undefined when it is not one. */
+function pathOf(target = '/'): string | undefined {
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
