@@ -3,6 +3,7 @@
  * spelling of loopback) and tools that send no Origin; another website open in
  * the same browser is refused with HTTP 403.
  */
+import { get as httpGet } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startInspectPage, type InspectPage } from '../../src/tools/inspect/server.js';
@@ -42,6 +43,33 @@ describe('the inspection page event stream', () => {
     page = await startInspectPage({ traffic: false });
     for (const origin of [new URL(page.url).origin, `http://localhost:${page.port}`, `http://[::1]:${page.port}`, undefined]) {
       expect(await openEvents(page, origin)).toEqual({ greeting: ['model'] });
+    }
+  });
+});
+
+/** GETs `path` from the page with the given Host header: the status. */
+function getWithHost(target: InspectPage, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet({ host: '127.0.0.1', port: target.port, path, headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+  });
+}
+
+describe('the inspection page against DNS rebinding', () => {
+  // A site whose name resolves to 127.0.0.1 once its page is loaded reads the page's same-origin GETs
+  // (a browser sends no Origin on those): only the Host header tells them apart.
+  it('refuses a request whose Host is a name other than the one it serves (403), whatever the path', async () => {
+    page = await startInspectPage({ traffic: false });
+    for (const path of ['/', '/model.json', '/nope']) expect(await getWithHost(page, path, `evil.example:${page.port}`)).toBe(403);
+  });
+
+  it('serves each loopback spelling and any IP address given as Host', async () => {
+    page = await startInspectPage({ traffic: false });
+    for (const host of [`127.0.0.1:${page.port}`, `localhost:${page.port}`, `[::1]:${page.port}`, '10.1.2.3', 'LOCALHOST']) {
+      expect(await getWithHost(page, '/model.json', host)).toBe(200);
     }
   });
 });

@@ -14,7 +14,7 @@
  * batch, each ingest being read up to 1 MiB; past the bound, HTTP 503 says which.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
 import { urlHost } from '../../transports/url-host.js';
@@ -102,6 +102,11 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     if (path === undefined) {
       // A request-target no URL parser takes (`GET http://[ HTTP/1.1`): thrown here, it would end the process.
       response.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('bad request target\n');
+    } else if (!servesHost(request.headers.host, host)) {
+      response
+        .writeHead(403, { 'content-type': 'text/plain', connection: 'close' })
+        .end(`host ${request.headers.host} is not served here\n`);
+      request.resume();
     } else if (path === '/ingest' && request.method === 'POST') {
       ingest(request, response);
     } else if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -201,6 +206,23 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })()),
   };
+}
+
+/**
+ * Whether a Host header names the page: by an IP address, as localhost, or by the name it was bound
+ * to. A browser sends no Origin on a same-origin GET, so a site whose DNS name is made to resolve to
+ * this address once its page has loaded (DNS rebinding) could read /model.json; only its name, in
+ * Host, gives it away. A request without Host (HTTP/1.0) comes from a tool, not a browser.
+ */
+function servesHost(header: string | undefined, bound: string): boolean {
+  if (header === undefined) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${header}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return false;
+  }
+  return isIP(name) !== 0 || name === 'localhost' || name === bound.toLowerCase();
 }
 
 /** The path of a request-target, or undefined when it is not one. */
