@@ -3,9 +3,9 @@
  * (or notification) from the shell, through `connect()`, so every URL scheme
  * `connect()` accepts works here too.
  */
-import { text } from 'node:stream/consumers';
 import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
 import { EXIT, headerFlags, integerFlag, out, parse, UsageError } from './args.js';
 
 /**
@@ -53,10 +53,25 @@ const FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
+/**
+ * All of stdin, up to DEFAULT_CLIENT_MAX_PAYLOAD bytes (the most a client takes in one frame): past
+ * that, an endless stdin (`yes | callstate call … -`) is a mistake, not something to hold until the heap runs out.
+ */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > DEFAULT_CLIENT_MAX_PAYLOAD) throw new UsageError(`params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Params from the command line or stdin, parsed as JSON; absent stays absent. */
 async function readParams(arg: string | undefined): Promise<unknown> {
   if (arg === undefined) return undefined;
-  const source = arg === '-' ? await text(process.stdin) : arg;
+  const source = arg === '-' ? await readStdin() : arg;
   try {
     return JSON.parse(source);
   } catch (error) {
