@@ -151,6 +151,9 @@ export abstract class Connection {
    */
   protected onCallFailed(_id: string, _reason: () => Error): void {}
 
+  /** A notification of this side's did not reach the peer (see `TransportHandlers.noticeFailed`). */
+  protected onNoticeFailed(_method: string, _error: Error): void {}
+
   // ── The connection machine's actions: each asks for its handler, run once the step is done.
 
   private connectionActions() {
@@ -228,6 +231,7 @@ export abstract class Connection {
       pong: () => current() && this.heartbeat?.heard(),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
       callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
+      noticeFailed: (method, error) => current() && this.onNoticeFailed(method, error),
     });
   }
 

@@ -120,6 +120,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   /** The last incoming call (or notification handler) running ended (a draining server waits for it: server-peer.ts). */
   protected onIdle(): void {}
 
+  /** A notification did not reach the peer: told to `onError` and the logger, as one the transport would not send. */
+  protected override onNoticeFailed(method: string, error: Error): void {
+    this.options.hooks.unsent(error, method, this.connection);
+  }
+
   // ── What the connection's life means for the calls.
 
   /** A transport opened: what waited goes out. */

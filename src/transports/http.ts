@@ -21,8 +21,8 @@
  * `maxPayload` bounds an answer's body as decoded: fetch inflates a gzip or deflate body on its own, so a
  * Content-Length says nothing of what would be read unless the body is sent as is.
  */
-import { describeCause, readText } from './http-answer.js';
-import { peekFrame } from './peek-frame.js';
+import { describeCause, NO_REDIRECTS, readText, withoutOwnHeaders } from './http-exchange.js';
+import { methodOf, peekFrame } from './peek-frame.js';
 import { PostLine } from './post-line.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -56,14 +56,6 @@ const REAL_TIMERS = {
   setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
 };
-
-/**
- * A redirect is not followed: it fails the call. Following one would send the call again elsewhere, with
- * the user's headers (a 307 or 308), or turn it into a GET that drops it (a 301, 302 or 303). No window and
- * `redirect: 'error'` also spare undici a copy of every request (its body stream teed), about a sixth of a
- * POST's client CPU in Node.
- */
-const NO_REDIRECTS = { redirect: 'error', window: null } as const;
 
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
@@ -223,17 +215,24 @@ export class HttpTransport implements Transport {
     const controller = new AbortController();
     const clock = this.options.clock ?? REAL_TIMERS;
     let timer: unknown;
+    let timedOut = false;
     this.running++;
     if (id !== undefined) this.posts.set(id, controller);
     else {
       this.notices.add(controller);
-      timer = clock.setTimeout(() => controller.abort(), this.options.notifyTimeout);
+      timer = clock.setTimeout(() => ((timedOut = true), controller.abort()), this.options.notifyTimeout);
     }
     fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
-      .then((response) => this.answered(response, id))
+      .then((response) => this.answered(response, id, text))
       .catch((cause: unknown) => {
-        if (controller.signal.aborted || id === undefined) return;
-        this.fail(id, () => ({ message: `POST ${this.url} failed: ${describeCause(cause)}`, status: undefined, body: '', cause }));
+        const message = timedOut
+          ? `POST ${this.url} got no answer within ${this.options.notifyTimeout} ms (it may have arrived)`
+          : `POST ${this.url} failed: ${describeCause(cause)}`;
+        // Aborted by a cancel, close or terminate: no news. A notification given up at its timeout is.
+        if (controller.signal.aborted && !timedOut) return;
+        const failure = { message, status: undefined, body: '', cause };
+        if (id === undefined) this.noticeFailed(text, failure);
+        else this.fail(id, () => failure);
       })
       .finally(() => {
         this.running--;
@@ -247,17 +246,18 @@ export class HttpTransport implements Transport {
       });
   }
 
-  private async answered(response: Response, id: string | undefined): Promise<void> {
+  private async answered(response: Response, id: string | undefined, text: string): Promise<void> {
     const { status } = response;
-    // A notification's answer settles nothing: none of its body is read.
-    if (id === undefined) return void (await response.body?.cancel().catch(() => {}));
     if (status < 200 || status >= 300) {
       // An error answer whose body fails to arrive is still that error: its status says what went wrong.
       const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
-      if (id !== undefined)
-        this.fail(id, () => ({ message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body }));
+      const failure = { message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body };
+      if (id === undefined) this.noticeFailed(text, failure);
+      else this.fail(id, () => failure);
       return;
     }
+    // A notification's answer settles nothing: none of its body is read.
+    if (id === undefined) return void (await response.body?.cancel().catch(() => {}));
     let body: string | undefined;
     try {
       body = await readText(response, this.options.maxPayload, false);
@@ -282,19 +282,13 @@ export class HttpTransport implements Transport {
     }));
   }
 
+  /** The notification `text` did not reach the server, or was refused: its sender's hooks hear of it. */
+  private noticeFailed(text: string, failure: HttpFailure): void {
+    this.handlers?.noticeFailed?.(methodOf(text), this.options.failure(failure));
+  }
+
   /** Fails the call `id`, if it is still pending, with the error made from `failure()`. */
   private fail(id: string, failure: () => HttpFailure): void {
     if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure(failure()));
   }
-}
-
-/** The headers the transport sets itself, by lowercase name: the body is always JSON, and so is the answer it reads. */
-const OWN_HEADERS = new Set(['content-type', 'accept']);
-
-/**
- * The user's headers without those the transport sets: names are case-insensitive, and fetch joins two
- * spellings of one name into one value ("application/json-rpc, application/json"), which no server reads as JSON.
- */
-function withoutOwnHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())));
 }

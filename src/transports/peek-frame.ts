@@ -37,3 +37,13 @@ export function peekFrame(
   }
   return { kind: 'other' };
 }
+
+/** The method an outgoing notification or request names, read by parsing it (for its errors only), or ''. */
+export function methodOf(text: string): string {
+  try {
+    const method = (JSON.parse(text) as { method?: unknown } | null)?.method;
+    return typeof method === 'string' ? method : '';
+  } catch {
+    return '';
+  }
+}

@@ -21,6 +21,12 @@ export interface TransportHandlers {
    * request nats.js would not publish (past max_payload) on a connection that stays open.
    */
   callFailed?(id: string, reason: () => Error): void;
+  /**
+   * A notification this side sent did not reach the peer, or could not be confirmed to: its own request failed
+   * (HTTP: a network error, an error status, no answer within its timeout). Request-per-notification transports
+   * (HTTP) report this; on a stream, a notification is as sent as the stream.
+   */
+  noticeFailed?(method: string, error: Error): void;
   /** The peer answered a ping. */
   pong?(): void;
 }

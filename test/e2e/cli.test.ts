@@ -5,6 +5,8 @@
  * stack, and its own exit code.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type NatsServer, type Server } from '../../src/index.js';
 import { bin, fixture, startCommand as start } from '../cli-helpers.js';
@@ -175,6 +177,42 @@ describe('callstate call and notify over WebSocket', () => {
       stderr: '',
     });
     await expect.poll(() => notified).toEqual([{ line: 'hello' }]);
+  });
+});
+
+describe('callstate notify over HTTP POST', () => {
+  const servers: HttpServer[] = [];
+  afterAll(() => Promise.all(servers.map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve))))));
+  /** A plain node:http server answering every POST with `listener`; resolves with its URL. */
+  async function plain(listener: RequestListener): Promise<string> {
+    const server = createServer(listener);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+
+  it('exits 0 once the POST is answered, and 4 in one line when it fails, is refused or gets no answer within --timeout', async () => {
+    const delivered = await plain((_req, res) => res.writeHead(204).end());
+    expect(await run(['notify', delivered, 'log', '[1]', '--json'])).toEqual({ status: 0, stdout: '{"sent":true}\n', stderr: '' });
+
+    const refusing = await plain((_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('nope'));
+    expect(await run(['notify', refusing, 'log', '[1]'])).toEqual({
+      status: 4,
+      stdout: '',
+      stderr: `callstate notify: ${refusing} answered HTTP 500: nope\n`,
+    });
+
+    const silent = await plain(() => {});
+    expect(await run(['notify', silent, 'log', '[1]', '--timeout', '200'])).toEqual({
+      status: 4,
+      stdout: '',
+      stderr: `callstate notify: POST ${silent} got no answer within 200 ms (it may have arrived)\n`,
+    });
+
+    const [deadPort] = await freePorts(1);
+    const unreachable = await run(['notify', `http://127.0.0.1:${deadPort}/`, 'log', '[1]', '--json']);
+    expect(unreachable.status).toBe(4);
+    expect(unreachable.stdout).toMatch(/^\{"error":\{"name":"HttpError".*ECONNREFUSED.*\}\}\n$/);
   });
 });
 

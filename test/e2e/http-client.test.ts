@@ -382,6 +382,47 @@ describe('connect(http://…): hostile and silent servers', () => {
     }
   });
 
+  it("tells onError (kind 'unsent') of a notification whose POST failed, was refused, or got no answer within the timeout", async () => {
+    const clock = new SimulatedClock();
+    const answers: Array<number | 'silent'> = [500, 'silent'];
+    const url = await plainServer((_req, res) => {
+      const answer = answers.shift()!;
+      if (answer !== 'silent') res.writeHead(answer, { 'content-type': 'text/plain' }).end('nope');
+    });
+    const told: Array<{ error: unknown; method: string | undefined; kind: string }> = [];
+    client = connect(url, { timeout: 5_000, clock, onError: (error, { method, kind }) => told.push({ error, method, kind }) });
+    client.notify('refused');
+    await until(() => told.length === 1, 'the refusal told');
+    client.notify('unanswered');
+    await until(() => answers.length === 0, 'the second POST');
+    clock.increment(5_000);
+    await until(() => told.length === 2, 'the timeout told');
+    // A port nothing listens on any more.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const downUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/`;
+    await new Promise((resolve) => gone.close(resolve));
+    const down = connect(downUrl, { onError: (error, { method, kind }) => told.push({ error, method, kind }) });
+    try {
+      down.notify('unreachable');
+      await until(() => told.length === 3, 'the network failure told');
+    } finally {
+      await down.close();
+    }
+    expect(told.map(({ method, kind }) => [method, kind])).toEqual([
+      ['refused', 'unsent'],
+      ['unanswered', 'unsent'],
+      ['unreachable', 'unsent'],
+    ]);
+    expect(told[0]!.error).toMatchObject({ name: 'HttpError', status: 500, message: `${url} answered HTTP 500: nope` });
+    expect(told[1]!.error).toMatchObject({
+      name: 'HttpError',
+      message: `POST ${url} got no answer within 5000 ms (it may have arrived)`,
+    });
+    expect(told[2]!.error).toBeInstanceOf(HttpError);
+    expect((told[2]!.error as Error).message).toMatch(new RegExp(`^POST ${downUrl} failed: .*ECONNREFUSED`));
+  });
+
   it('gives up a notification POST that a silent server never answers, after the client timeout', async () => {
     const clock = new SimulatedClock();
     let arrived = false;

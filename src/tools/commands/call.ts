@@ -5,6 +5,7 @@
  */
 import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
+import { isHttpUrl } from '../../validate.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
 import { EXIT, headerFlags, integerFlag, out, parse, UsageError } from './args.js';
 
@@ -84,9 +85,11 @@ async function readParams(arg: string | undefined): Promise<unknown> {
  * `--timeout` bounds the call itself (a request option), and connecting only for `notify`: a short
  * call timeout must not make a slow connect look like an unreachable server.
  */
-function clientOptions(values: Record<string, unknown>, timeout: number, notify: boolean): ClientOptions {
+function clientOptions(url: string, values: Record<string, unknown>, timeout: number, notify: boolean): ClientOptions {
   const options: ClientOptions = {};
   if (notify) options.handshakeTimeout = timeout;
+  // Over HTTP a notification is a POST of its own: it gets `--timeout` for its answer, and close() waits that long for it.
+  if (notify && isHttpUrl(url)) options.timeout = options.closeTimeout = timeout;
   const headers = headerFlags(values.header);
   if (headers !== undefined) options.headers = headers;
   if (values.subject !== undefined) options.subject = values.subject as string;
@@ -115,8 +118,12 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
   const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1) ?? DEFAULT_CALL_TIMEOUT;
   const params = await readParams(paramsArg);
   let client;
+  // What the client could not deliver (over HTTP, a notification's POST that failed): `notify` fails with it.
+  const unsent: unknown[] = [];
   try {
-    client = connect(url, clientOptions(values, timeout, notify));
+    const options = clientOptions(url, values, timeout, notify);
+    if (notify) options.onError = (error, { kind }) => void (kind === 'unsent' && unsent.push(error));
+    client = connect(url, options);
   } catch (error) {
     // connect() refuses a bad URL or option synchronously: a command-line mistake.
     throw new UsageError((error as Error).message);
@@ -125,6 +132,9 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
     if (notify) {
       await client.ready;
       client.notify(method, params);
+      // Sent once the connection lets it go: over HTTP, once its POST is answered (or failed, or timed out).
+      await client.close();
+      if (unsent.length > 0) throw unsent[0];
       if (values.json) out(JSON.stringify({ sent: true }));
     } else {
       const result = await client.request(method, params, { timeout });
