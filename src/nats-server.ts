@@ -28,7 +28,7 @@ import {
   type ResponderLimitOptions,
   type ResponderLimits,
 } from './limits.js';
-import { decode, encode, errorFrame, ErrorCodes, type Id } from './protocol/jsonrpc.js';
+import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
 import { listenNats, type NatsResponderLink } from './transports/nats.js';
 import type {
@@ -124,9 +124,10 @@ const BUSY: Refusal = { status: 503, reason: 'busy' };
 
 /**
  * Answers each request in a refused message, none of which runs: -32003 with the access check's status and
- * reason, or -32000 when too many messages already wait for their checks (maxInFlightPerConnection).
+ * reason, -32000 when too many messages already wait for their checks (maxInFlightPerConnection), or the
+ * error given (a message whose NATS headers cannot be read).
  */
-function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: (text: string) => void): void {
+function refuse(text: string, refusal: Refusal | ErrorObject, limits: ResponderLimits, reply: (text: string) => void): void {
   const decoded = decode(text, limits);
   if (decoded.kind === 'unparseable') return;
   const requests = (decoded.kind === 'single' ? [decoded.message] : decoded.messages).filter((m) => m.kind === 'request');
@@ -134,13 +135,15 @@ function refuse(text: string, refusal: Refusal, limits: ResponderLimits, reply: 
     encode(
       errorFrame(
         m.frame.id,
-        refusal === BUSY
-          ? inFlightBusy(limits.maxInFlight, m.frame.method)
-          : {
-              code: ErrorCodes.AccessDenied,
-              message: `access denied (${refusal.status}): ${refusal.reason}`,
-              data: { status: refusal.status },
-            },
+        'code' in refusal
+          ? refusal
+          : refusal === BUSY
+            ? inFlightBusy(limits.maxInFlight, m.frame.method)
+            : {
+                code: ErrorCodes.AccessDenied,
+                message: `access denied (${refusal.status}): ${refusal.reason}`,
+                data: { status: refusal.status },
+              },
       ),
     ),
   );
@@ -293,6 +296,13 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
     onCancel: (text, headers) => admit(headers, () => receiveCancels(inbound, text)),
+    // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
+    onUnreadable: (text, reply, error) => {
+      const detail = `the NATS headers of the message could not be read: ${error.message}`;
+      inbound.report('malformed', text, null, detail);
+      if (reply !== undefined)
+        refuse(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer, null));
+    },
     onClosed: (error) => {
       ended = true;
       incoming.cancelAll();

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect as tcpConnect, createServer } from 'node:net';
 import { delimiter } from 'node:path';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
@@ -174,4 +174,28 @@ export function useNatsServer(): { readonly url: string; readonly raw: NatsConne
       return raw!;
     },
   };
+}
+
+/**
+ * Publishes one message to nats-server over a bare TCP connection, its header block as given: nats.js refuses to
+ * publish headers it would not parse (a header name with a space), nats-server carries them. Resolves once
+ * nats-server has processed it (the PONG to a PING sent after it).
+ */
+export async function publishRaw(url: string, subject: string, headerBlock: string, body = '', reply?: string): Promise<void> {
+  const { hostname, port } = new URL(url.replace(/^nats:/, 'http:'));
+  const socket = tcpConnect(Number(port), hostname);
+  try {
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    const header = Buffer.from(headerBlock);
+    const payload = Buffer.from(body);
+    socket.write('CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1}\r\n');
+    socket.write(`HPUB ${subject}${reply ? ` ${reply}` : ''} ${header.length} ${header.length + payload.length}\r\n`);
+    socket.write(Buffer.concat([header, payload, Buffer.from('\r\nPING\r\n')]));
+    await eventually(async () => received.includes('PONG'), 'the PONG after a raw publish');
+    if (received.includes('-ERR')) throw new Error(`nats-server refused the raw publish: ${received}`);
+  } finally {
+    socket.destroy();
+  }
 }

@@ -231,7 +231,7 @@ export class NatsClientTransport implements Transport {
   }
 
   private receive(msg: Msg, prefix: string): void {
-    if (msg.data.length === 0 && msg.headers?.code === 503) {
+    if (msg.data.length === 0 && statusOf(msg) === 503) {
       // The reply token is the call id, so the status names its call.
       this.handlers?.noResponders?.(msg.subject.slice(prefix.length), this.options.subject);
       return;
@@ -248,6 +248,8 @@ export interface NatsResponderOptions {
   onMessage: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
   /** A `$/cancelRequest` published by any client of the subject. */
   onCancel: (text: string, headers: Record<string, string>) => void;
+  /** A request, notification or cancel whose NATS headers cannot be read (`error` says why): who sent it is unknown. */
+  onUnreadable: (text: string, reply: string | undefined, error: Error) => void;
   /** The connection to nats-server closed, with the error that closed it if any. */
   onClosed: (error: Error | undefined) => void;
 }
@@ -273,12 +275,18 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,
     callback: (error, msg) => {
-      if (!error) options.onMessage(msg.string(), msg.reply || undefined, headersOf(msg));
+      if (error) return;
+      const headers = headersOf(msg);
+      if (headers instanceof Error) options.onUnreadable(msg.string(), msg.reply || undefined, headers);
+      else options.onMessage(msg.string(), msg.reply || undefined, headers);
     },
   });
   const cancels = nc.subscribe(cancelSubject(options.subject), {
     callback: (error, msg) => {
-      if (!error) options.onCancel(msg.string(), headersOf(msg));
+      if (error) return;
+      const headers = headersOf(msg);
+      if (headers instanceof Error) options.onUnreadable(msg.string(), undefined, headers);
+      else options.onCancel(msg.string(), headers);
     },
   });
   void nc.closed().then((error) => options.onClosed(error || undefined));
@@ -316,11 +324,29 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   };
 }
 
-/** A message's NATS headers as a plain object, names in lower case (as Node gives HTTP headers). */
-function headersOf(msg: Msg): Record<string, string> {
+/**
+ * A message's NATS headers as a plain object, names in lower case (as Node gives HTTP headers), or why they cannot be
+ * read. nats.js parses them when first asked and throws on a name it rejects (one with a space), which nats-server
+ * carries from any publisher: thrown from a subscription's callback, it would end the connection's reader, and
+ * nothing more would be received on a connection that still looks open.
+ */
+function headersOf(msg: Msg): Record<string, string> | Error {
   const headers: Record<string, string> = {};
-  if (msg.headers) for (const name of msg.headers.keys()) headers[name.toLowerCase()] = msg.headers.get(name);
+  try {
+    if (msg.headers) for (const name of msg.headers.keys()) headers[name.toLowerCase()] = msg.headers.get(name);
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
   return headers;
+}
+
+/** A message's NATS status code (503: no responders), 0 when it has none or its headers cannot be read (see headersOf). */
+function statusOf(msg: Msg): number {
+  try {
+    return msg.headers?.code ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 function delay(ms: number): Promise<void> {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
-import { useNatsServer } from '../nats-helpers.js';
+import { publishRaw, useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
 const uncaught = collectUncaught();
@@ -245,5 +245,60 @@ describe('a NATS responder whose inspector throws', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(uncaught.every((error) => error === broken)).toBe(true);
     uncaught.length = 0;
+  });
+});
+
+describe('a message whose NATS headers nats.js cannot parse (a header name with a space, which nats-server carries)', () => {
+  const BAD_HEADERS = 'NATS/1.0\r\nbad name: x\r\n\r\n';
+
+  it('is answered -32600 and reported by a responder, which goes on answering the calls after it', async () => {
+    const subject = nextSubject();
+    const served = await responder({ subject, methods: { echo: (p: unknown) => p } });
+    const unmatched: any[] = [];
+    served.on('unmatched', (event) => unmatched.push(event));
+    const answers = nats.raw.subscribe('hostile.answers', { max: 1 });
+    await nats.raw.flush();
+    await publishRaw(nats.url, subject, BAD_HEADERS, '{"jsonrpc":"2.0","id":7,"method":"echo","params":[1]}', 'hostile.answers');
+    for await (const msg of answers) {
+      expect(JSON.parse(msg.string())).toEqual({
+        jsonrpc: '2.0',
+        id: 7,
+        error: { code: ErrorCodes.InvalidRequest, message: expect.stringMatching(/^the NATS headers of the message could not be read: /) },
+      });
+    }
+    await publishRaw(nats.url, subject, BAD_HEADERS, '{"jsonrpc":"2.0","method":"echo"}');
+    await publishRaw(nats.url, `${subject}.$cancel`, BAD_HEADERS, '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"x"}}');
+    // nats.js threw from the subscription's callback, which ended the connection's reader: nothing more was heard.
+    const caller = client(subject);
+    expect(await caller.request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+    expect(unmatched.map(({ reason, detail }) => [reason, detail.replace(/: .*/, '')])).toEqual(
+      Array.from({ length: 3 }, () => ['malformed', 'the NATS headers of the message could not be read']),
+    );
+    expect(uncaught).toEqual([]);
+  });
+
+  it("is handed on as a message without status by a client (on its inbox), which goes on receiving its calls' answers", async () => {
+    const subject = nextSubject();
+    await responder({ subject, methods: { echo: (p: unknown) => p } });
+    const caller = client(subject);
+    const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
+    const [reply] = await Promise.all([
+      (async () => {
+        for await (const msg of sniffer) return msg.subject;
+      })(),
+      caller.request('echo', [1]),
+    ]);
+    const inbox = reply!.slice(0, reply!.lastIndexOf('.'));
+    const unmatched: any[] = [];
+    caller.on('unmatched', (event) => unmatched.push(event));
+    await publishRaw(nats.url, `${inbox}.forged`, 'NATS/1.0 503\r\nbad name: x\r\n\r\n');
+    await publishRaw(nats.url, `${inbox}.forged`, BAD_HEADERS, '{"jsonrpc":"2.0","id":"forged","result":1}');
+    expect(await caller.request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+    expect(unmatched.map(({ reason, id }) => [reason, id])).toEqual([
+      ['malformed', null],
+      ['unknown', 'forged'],
+    ]);
+    expect(caller.state).toBe('open');
+    expect(uncaught).toEqual([]);
   });
 });
