@@ -12,6 +12,7 @@
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
 import { drainWindow, serverClosing, serverLeft } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
+import { ConnectionClosedError } from './errors.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls } from './core/incoming.js';
@@ -92,7 +93,7 @@ export interface NatsServerEvents {
   notification: NotificationEvent;
   /** A message this responder could not use (malformed, a response, a request without reply subject). */
   unmatched: UnmatchedEvent;
-  /** The connection to nats-server closed; `error` says why when it was not `close()`. */
+  /** The connection to nats-server closed; `error` says why when it was not `close()` (nats-server gone: `ConnectionClosedError`, 1006). */
   close: { error?: unknown };
 }
 
@@ -307,7 +308,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       ended = true;
       incoming.cancelAll();
       replies.clear();
-      events.emit('close', closing || error === undefined ? {} : { error });
+      // nats.js gives no error when nats-server ended the connection: the event must not look like a close() of its own.
+      const lost = () => new ConnectionClosedError(`the connection to ${url} was lost (nats-server closed it)`, { closeCode: 1006 });
+      events.emit('close', closing ? {} : { error: error ?? lost() });
       resolveClosed();
     },
   });

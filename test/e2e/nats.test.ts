@@ -283,6 +283,27 @@ describe('NATS connection loss', () => {
     }
   });
 
+  it("tells a responder's 'close' listeners that nats-server went away (with an error), and its close() after that resolves", async () => {
+    const own = await startNatsServer();
+    try {
+      const responder = await serve({ nats: own.url, subject: nextSubject(), methods: {} });
+      const events: Array<{ error?: unknown }> = [];
+      responder.on('close', (event) => events.push(event));
+      await own.stop();
+      await responder.closed;
+      // nats.js ends a connection whose server closed it without an error: the event looked like a close() of its own.
+      expect(events).toHaveLength(1);
+      expect(events[0]!.error).toBeInstanceOf(ConnectionClosedError);
+      expect((events[0]!.error as ConnectionClosedError).message).toMatch(
+        /^the connection to nats:\/\/127\.0\.0\.1:\d+ was lost \(nats-server closed it\)$/,
+      );
+      await responder.close();
+      expect(events).toHaveLength(1);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('fails queued calls with ConnectionClosedError when nats-server cannot be reached', async () => {
     const gone = await startNatsServer();
     await gone.stop();
