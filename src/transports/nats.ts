@@ -188,7 +188,13 @@ export class NatsClientTransport implements Transport {
     // A terminate after close still drops at once, keeping the close's code.
     if (this.ending && !ending.drain) this.ending.drain = false;
     this.ending ??= ending;
-    if (!this.nc) return; // still connecting: open() ends it once connected
+    if (!this.nc) {
+      // Still connecting: a close is done by open() once connected (and drains); a terminate (close()'s closeTimeout
+      // included) ends now, as nats.js cannot be stopped while it connects: open() closes what it brings later.
+      // Reported in a microtask, as a socket's close event comes after terminate() returns.
+      if (!this.ending.drain) queueMicrotask(() => this.finish(undefined));
+      return;
+    }
     if (this.ending.drain && !this.nc.isDraining()) this.nc.drain().catch(() => this.nc!.close());
     else void this.nc.close();
   }
@@ -209,9 +215,11 @@ export class NatsClientTransport implements Transport {
         this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
     } catch (error) {
-      this.ended = true;
-      this.handlers?.error(error as Error);
-      this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
+      this.finish(error as Error);
+      return;
+    }
+    if (this.ended || (this.ending && !this.ending.drain)) {
+      void nc.close(); // terminated while it connected
       return;
     }
     this.nc = nc;
@@ -221,13 +229,17 @@ export class NatsClientTransport implements Transport {
         if (!error) this.receive(msg, prefix);
       },
     });
-    void nc.closed().then((error) => {
-      this.ended = true;
-      if (error && !this.ending) this.handlers?.error(error);
-      this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
-    });
+    void nc.closed().then((error) => this.finish(error && !this.ending ? error : undefined));
     if (this.ending) this.end(this.ending);
     else this.handlers?.open();
+  }
+
+  /** Reports the end, once: the error that caused it (none when asked for), then the close with its code and reason. */
+  private finish(error: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (error) this.handlers?.error(error);
+    this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
   }
 
   private receive(msg: Msg, prefix: string): void {

@@ -11,7 +11,9 @@ import {
   type Client,
   type NatsServer,
 } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, deferred, recorder, settle, until } from '../helpers.js';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { abortWatcher, closeAfterEach, deferred, orHang, recorder, settle, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let nats: NatsServerProcess;
@@ -312,6 +314,26 @@ describe('NATS connection loss', () => {
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.message).toMatch(/^could not connect to nats:\/\/127\.0\.0\.1:\d+ \(code 1006\)/);
     expect(client.state).toBe('closed');
+  });
+
+  it('close() while nats-server accepts the connection but never answers ends within closeTimeout, not handshakeTimeout', async () => {
+    // A frozen nats-server (SIGSTOP) is such a black hole: the kernel completes the TCP handshake, INFO never comes.
+    const sockets: Socket[] = [];
+    const hole = createServer((socket) => sockets.push(socket)).listen(0, '127.0.0.1');
+    await once(hole, 'listening');
+    try {
+      const url = `nats://127.0.0.1:${(hole.address() as AddressInfo).port}`;
+      client = connect(url, { subject: 'x', handshakeTimeout: 600_000, closeTimeout: 50 });
+      const call = settle(client.request('echo'));
+      await until(() => sockets.length > 0, 'the connection to the black hole');
+      // nats.js cannot be stopped while it connects: close() waited for its timeout (here 10 minutes).
+      await orHang(client.close(), 'close()');
+      expect(client.state).toBe('closed');
+      expect((await call).error).toBeInstanceOf(ConnectionClosedError);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hole.close();
+    }
   });
 
   it('close() fails pending calls at once and ends closed', async () => {
