@@ -95,7 +95,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   maxPayload?: number;
   /** Include a handler error's stack in the error response's `data`. Default: false. */
   exposeErrorStack?: boolean;
-  /** How long `close()` waits for each client's close handshake before dropping the socket, in ms. Default: 1,000. */
+  /**
+   * How long a close handshake may take before the socket is dropped, in ms: `close()`'s with each client, and one a
+   * client began (its close frame came, its TCP connection stays open), whose handlers then abort. Default: 1,000.
+   */
   closeTimeout?: number;
   /**
    * Longest a handler may run, in ms: past it, its `ctx.signal` aborts (reason: a `TimeoutError` DOMException)
@@ -252,7 +255,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     onNotification: (event) => events.emit('notification', event),
     onUnmatched: (event) => events.emit('unmatched', event),
   });
-  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, onRequest: endpoint.handle });
+  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, closeTimeout, onRequest: endpoint.handle });
 
   const connections = new Set<ServerPeer<ClientApi>>();
   listener.onConnection((transport, upgrade, address) => {

@@ -61,10 +61,13 @@ export function closeCodeFrom(socket: Socket): Promise<number> {
   });
 }
 
-/** A client that completes the opening handshake by hand and hands back the TCP socket, past the 101. */
-export async function rawUpgrade(url: string): Promise<Socket> {
+/**
+ * A client that completes the opening handshake by hand and hands back the TCP socket, past the 101. With
+ * `allowHalfOpen`, its socket does not end when the server's does: it stays open until destroyed.
+ */
+export async function rawUpgrade(url: string, { allowHalfOpen = false } = {}): Promise<Socket> {
   const { hostname, port, pathname } = new URL(url);
-  const socket = tcpConnect(Number(port), hostname);
+  const socket = tcpConnect({ port: Number(port), host: hostname, allowHalfOpen });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const key = randomBytes(16).toString('base64');
   socket.write(

@@ -32,7 +32,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type ServerOptions } from 'ws';
 import type { AcceptedUpgrade, UpgradeCheck } from './upgrade.js';
 
 export type { AcceptedUpgrade, AccessVerdict, UpgradeCheck, UpgradeRequest } from './upgrade.js';
@@ -79,6 +79,12 @@ export interface WsListenOptions {
   /** Longest a connection may go from accept (or its upgrade request) to upgraded, in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
   /**
+   * Longest the close handshake of an upgraded socket may take, in ms, whichever side began it; then the socket is
+   * dropped. ws's own default (30 s) would let a client that sent its close frame but keeps its TCP connection open
+   * hold the connection, and its handlers, that long.
+   */
+  closeTimeout: number;
+  /**
    * Answers plain (non-upgrade) HTTP requests on `path` (the HTTP endpoint). In the own mode a connection that
    * sends one is an HTTP connection from then on: its upgrade deadline no longer applies (Node's
    * `requestTimeout` and `keepAliveTimeout` bound it). Default: none: 426 in the own mode, the app's
@@ -105,10 +111,12 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   let closed: Promise<void> | undefined;
   let connectionHandler: ((transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void) | undefined;
 
-  const wss = new WebSocketServer({
+  // ws reads `closeTimeout` (since 8.23), which its types do not list yet.
+  const serverOptions: ServerOptions & { closeTimeout: number } = {
     noServer: true,
     perMessageDeflate: false,
     maxPayload: options.maxPayload,
+    closeTimeout: options.closeTimeout,
     // The refusal is an HTTP answer to the upgrade: no socket, no connection, no call is ever handled.
     verifyClient: check
       ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {
@@ -123,7 +131,8 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
           });
         }
       : undefined,
-  });
+  };
+  const wss = new WebSocketServer(serverOptions);
 
   /** Connections that carried plain HTTP requests (own mode): one may still ask for an upgrade later, under a new deadline. */
   const served = new WeakSet<Duplex>();

@@ -8,9 +8,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serve, type Server } from '../../src/index.js';
-import { collectUncaught, deferred, orHang, rawClient } from '../helpers.js';
+import { collectUncaught, deferred, orHang, rawClient, until } from '../helpers.js';
+import { rawUpgrade, textFrame } from '../raw-websocket.js';
 
 const uncaught = collectUncaught();
 
@@ -22,6 +23,7 @@ let app: HttpServer | undefined;
 const sockets: Socket[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const socket of sockets.splice(0)) socket.destroy();
   const closing = server?.close();
   server = undefined;
@@ -83,5 +85,46 @@ describe('a server whose inspector throws', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(uncaught.every((error) => error === broken)).toBe(true);
     uncaught.length = 0;
+  });
+});
+
+/** A masked close frame with `code`, as a client sends it (mask all zeros: the payload as is). */
+function closeFrame(code: number): Buffer {
+  const frame = Buffer.from([0x88, 0x80 | 2, 0, 0, 0, 0, 0, 0]);
+  frame.writeUInt16BE(code, 6);
+  return frame;
+}
+
+describe('a client that sends its close frame and then keeps its TCP connection open', () => {
+  it("is dropped after closeTimeout, not ws's 30 s: its handlers abort and it leaves server.connections", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const reasons: unknown[] = [];
+    let started = 0;
+    server = await serve({
+      heartbeat: 0,
+      closeTimeout: 1_000,
+      methods: {
+        hang: (_params: unknown, ctx: { signal: AbortSignal }) => {
+          started++;
+          ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason));
+          return new Promise(() => {});
+        },
+      },
+    });
+    const socket = await rawUpgrade(server.url, { allowHalfOpen: true });
+    sockets.push(socket);
+    let ended = false;
+    socket.on('data', () => {});
+    socket.on('end', () => (ended = true));
+    socket.write(textFrame('{"jsonrpc":"2.0","id":1,"method":"hang"}', true));
+    await until(() => started === 1, 'the handler to start');
+    socket.write(closeFrame(1000));
+    // The server answered the close frame and ended its side; the client never ends its own.
+    await until(() => ended, 'the server to answer the close frame and end its side');
+    expect(server.connections.size).toBe(1);
+    vi.advanceTimersByTime(1_000);
+    await until(() => server!.connections.size === 0, 'the connection to be dropped');
+    expect(reasons).toHaveLength(1);
+    expect(uncaught).toEqual([]);
   });
 });
