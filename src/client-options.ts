@@ -82,7 +82,10 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   settledMemory?: number;
   /** How long the opening handshake may take before the connection fails, in ms. Default: the `timeout`. */
   handshakeTimeout?: number;
-  /** How long `close()` waits for the server's close frame before dropping the socket, in ms. Default: 1,000. */
+  /**
+   * How long a close handshake may take before the socket is dropped, in ms: `close()`'s, and one the server began (its close
+   * frame came, its TCP connection stays open), whose pending calls then fail. Default: 1,000.
+   */
   closeTimeout?: number;
   /**
    * Reconnect when the connection is lost or cannot be opened: `true` for the

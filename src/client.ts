@@ -57,6 +57,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     maxPayload,
     headers: validateHeaders(options.headers, 'options.headers'),
     handshakeTimeout,
+    closeTimeout: common.closeTimeout,
     tls: validateTls(options.tls, 'options.tls'),
   };
   return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });

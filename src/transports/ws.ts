@@ -16,6 +16,12 @@ export interface WsTransportOptions {
   headers: Record<string, string>;
   /** Longest the opening handshake may take, in ms (client side). */
   handshakeTimeout: number;
+  /**
+   * Longest the close handshake may take, in ms, whichever side began it (client side); then the socket is dropped.
+   * ws's own default (30 s) would leave a server that sent its close frame but keeps its TCP connection open
+   * holding the client, `open` with its calls pending, that long.
+   */
+  closeTimeout: number;
   /** TLS settings of `wss://` connections (client side), only those given. */
   tls: ClientTlsOptions;
 }
@@ -104,13 +110,16 @@ export class WsTransport implements Transport {
 
   /** Opens a client socket to `url`. Events arrive once `attach` is called (before the next tick). */
   static connect(url: string, options: WsTransportOptions): WsTransport {
-    const socket = new WebSocket(url, {
+    // ws reads `closeTimeout` (since 8.23), which its types do not list yet.
+    const socketOptions = {
       maxPayload: options.maxPayload,
       headers: options.headers,
       handshakeTimeout: options.handshakeTimeout,
+      closeTimeout: options.closeTimeout,
       perMessageDeflate: false,
       ...options.tls,
-    });
+    };
+    const socket = new WebSocket(url, socketOptions);
     const transport = new WsTransport(socket);
     transport.limitHandshake(options.handshakeTimeout);
     return transport;

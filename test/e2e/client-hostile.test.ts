@@ -6,9 +6,10 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { AbortError, connect, type Client } from '../../src/index.js';
+import { AbortError, ConnectionClosedError, connect, type Client } from '../../src/index.js';
 import { echoServer as startEchoServer, type EchoServer } from '../echo-server.js';
 import { collectUncaught, settle, until } from '../helpers.js';
+import { rawServer } from '../raw-websocket.js';
 
 const uncaught = collectUncaught();
 
@@ -190,5 +191,23 @@ describe("params whose toJSON closes the client (the caller's code, run inside r
     expect((outcome as { error?: Error }).error?.name).toBe('ConnectionClosedError');
     await Promise.all(closing);
     expect([client.state, client.pendingCalls, client.queuedCalls]).toEqual(['closed', 0, 0]);
+  });
+});
+
+describe('a server that sends its close frame and then keeps its TCP connection open', () => {
+  it("is dropped after the client's closeTimeout, not ws's 30 s: its pending call fails and the client closes", async () => {
+    const raw = await rawServer();
+    servers.push(raw);
+    client = connect(raw.url, { heartbeat: 0, closeTimeout: 100, timeout: 60_000 });
+    await client.ready;
+    const socket = await raw.accepted;
+    socket.on('data', () => {});
+    const call = settle(client.request('hang'));
+    // An unmasked close frame, code 1000: the client answers it, and the server never ends the TCP connection.
+    socket.write(Buffer.from([0x88, 2, 0x03, 0xe8]));
+    // A hang detector (until gives up after 10 s; ws alone would wait 30 s), not a timing assertion.
+    await until(() => client!.state === 'closed', 'the client to close');
+    expect((await call).error).toBeInstanceOf(ConnectionClosedError);
+    expect(uncaught).toEqual([]);
   });
 });
