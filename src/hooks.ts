@@ -48,7 +48,8 @@ export interface ErrorInfo {
    * duplicate id); `'notification'`: a handler run by a notification threw (nobody is answered); `'unsent'`: a
    * notification this side made waited in line (connecting) and, when its turn came, the transport would not carry
    * it (NATS: larger than nats-server's max_payload), so it was not sent: the error is the `ProtocolError` that
-   * `notify()` throws when it can tell at once; or, over HTTP, a notification whose POST failed on the network, was
+   * `notify()` throws when it can tell at once; or it still waited when the connection closed for good (it could not
+   * open, or `close()` came first: a `ConnectionClosedError`); or, over HTTP, a notification whose POST failed on the network, was
    * answered with an error status or got no answer within the client's timeout (an `HttpError`).
    */
   kind: 'handler' | 'protocol' | 'notification' | 'unsent';

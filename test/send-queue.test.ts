@@ -5,7 +5,7 @@
  * and a write completing on an earlier epoch changes nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, QueueFullError } from '../src/errors.js';
+import { ConnectionClosedError, ProtocolError, QueueFullError } from '../src/errors.js';
 import { SendQueue, type QueuedCall } from '../src/core/send-queue.js';
 
 interface Call extends QueuedCall {
@@ -166,13 +166,14 @@ describe('SendQueue', () => {
     expect(written).toEqual(['a', 'a']);
   });
 
-  it('close drops what waits', () => {
-    const { queue, written } = setup();
+  it('close drops what waits, and tells unsent of each notification that waited', () => {
+    const { queue, written, unsent } = setup();
     const a = call('a');
     start(queue, a);
     queue.notify('log', 'n');
-    queue.close();
+    queue.close(new ConnectionClosedError('the connection to ws://test closed (code 1006)', { closeCode: 1006 }));
     expect([queue.waiting, queue.isWaiting(a)]).toEqual([0, false]);
+    expect(unsent).toEqual(['log: notification "log" was not sent: the connection to ws://test closed while it waited in line']);
     queue.open();
     expect(written).toEqual([]);
   });

@@ -81,8 +81,8 @@ export interface OutgoingOptions {
   bufferedAmount: () => number;
   /** Why the current transport would not carry a frame though open (too large for it): see `Transport.refuses`. */
   refuses?: (frame: string) => Error | undefined;
-  /** A notification that waited in line was refused by the transport when its turn came: it was dropped, for this reason. */
-  unsent?: (error: ProtocolError, method: string) => void;
+  /** A notification that waited in line was not sent (refused by the transport when its turn came, or the connection closed first). */
+  unsent?: (error: ProtocolError | ConnectionClosedError, method: string) => void;
   /** A call settled: the transport may end what it holds for it (see `Transport.callSettled`). */
   settled?: (id: string) => void;
   /** Shown in errors: where the connection goes. */
@@ -207,7 +207,7 @@ export class OutgoingCalls {
 
   /** Fails every pending call with the same error; what waits in line is dropped. */
   failAll(error: ConnectionClosedError): void {
-    this.queue.close();
+    this.queue.close(error);
     for (const call of this.pending.values()) call.actor.send({ type: 'connection.closed', error });
   }
 

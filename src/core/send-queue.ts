@@ -17,7 +17,7 @@
  * a call (whose machine then enters `sent` and calls `write`), and tells it how
  * each write ended (`writeEnded`).
  */
-import { ProtocolError, QueueFullError } from '../errors.js';
+import { ConnectionClosedError, ProtocolError, QueueFullError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { Line, type LinePlace } from './line.js';
 
@@ -64,10 +64,11 @@ export interface SendQueueOptions<T extends QueuedCall> {
    */
   refuses?: (frame: string) => Error | undefined;
   /**
-   * A notification that waited in line was refused by the transport when its turn came (too large for it): it is
-   * dropped, and this is told why (nobody is left to throw to). Omitted: nobody is told.
+   * A notification that waited in line was not sent: the transport refused it when its turn came (too large for it),
+   * or the connection closed for good while it waited. It is dropped, and this is told why (nobody is left to throw
+   * to). Omitted: nobody is told.
    */
-  unsent?: (error: ProtocolError, method: string) => void;
+  unsent?: (error: ProtocolError | ConnectionClosedError, method: string) => void;
   /** A waiting call may be written now: its owner sends it on (its machine's `sent` entry calls `write`). */
   release: (call: T) => void;
   /** The write of `call`'s request on the current epoch ended; returns whether the call waits again (a retry call whose write failed). */
@@ -164,11 +165,17 @@ export class SendQueue<T extends QueuedCall> {
     this.isOpen = false;
   }
 
-  /** The connection is closed for good: what waits is dropped (its calls are failed by their owner). */
-  close(): void {
+  /**
+   * The connection is closed for good (`error` says why): what waits is dropped. Its calls are failed by their owner;
+   * its notifications are told to `unsent`.
+   */
+  close(error: ConnectionClosedError): void {
     this.isOpen = false;
     clearTimeout(this.drainTimer);
-    for (const waiting of this.line.drain()) if (!(waiting instanceof WaitingNotice)) waiting.place = undefined;
+    for (const waiting of this.line.drain()) {
+      if (!(waiting instanceof WaitingNotice)) waiting.place = undefined;
+      else this.options.unsent?.(closedWhileWaiting(waiting.method, this.options.url, error), waiting.method);
+    }
     this.notices = 0;
   }
 
@@ -291,6 +298,16 @@ export class SendQueue<T extends QueuedCall> {
       maxQueued,
     );
   }
+}
+
+/** Why a notification that waited in line was not sent: the connection closed for good first. */
+function closedWhileWaiting(method: string, url: string, error: ConnectionClosedError): ConnectionClosedError {
+  const { closeCode, closeReason } = error;
+  return new ConnectionClosedError(`notification "${method}" was not sent: the connection to ${url} closed while it waited in line`, {
+    closeCode,
+    closeReason,
+    cause: error,
+  });
 }
 
 /** The error of a notification the transport would not carry, as `notify()` throws it. */

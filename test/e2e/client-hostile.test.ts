@@ -211,3 +211,26 @@ describe('a server that sends its close frame and then keeps its TCP connection 
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('notifications made while connecting to a server that cannot be reached', () => {
+  it("are told to onError (kind 'unsent') when the connection fails, not dropped without a word", async () => {
+    const gone = await rawServer();
+    const { url } = gone;
+    await gone.close();
+    const told: Array<{ error: unknown; method: string | undefined; kind: string }> = [];
+    client = connect(url, { onError: (error, { method, kind }) => told.push({ error, method, kind }) });
+    client.notify('first', [1]);
+    client.notify('second', [2]);
+    await settle(client.ready);
+    await until(() => told.length === 2, 'both notifications told');
+    expect(told.map(({ method, kind }) => [method, kind])).toEqual([
+      ['first', 'unsent'],
+      ['second', 'unsent'],
+    ]);
+    expect(told[0]!.error).toBeInstanceOf(ConnectionClosedError);
+    expect((told[0]!.error as Error).message).toBe(
+      `notification "first" was not sent: the connection to ${url} closed while it waited in line`,
+    );
+    expect(uncaught).toEqual([]);
+  });
+});
