@@ -74,6 +74,8 @@ export class BrowserWsTransport implements Transport {
   private heartbeats = 0;
   /** Heartbeats sent and not yet answered. */
   private awaitingPong = 0;
+  /** The opening handshake's timer (see limitHandshake). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly socket: StandardWebSocket) {
     socket.binaryType = 'arraybuffer';
@@ -92,15 +94,18 @@ export class BrowserWsTransport implements Transport {
     return transport;
   }
 
-  /** Past `ms` still connecting, the socket is closed: an error ("Opening handshake has timed out") and a close (1006) follow. */
+  /**
+   * Past `ms` still connecting, the socket is closed: an error ("Opening handshake has timed out") and a close (1006)
+   * follow. The timer ends when the socket opens or the transport reports its close (not on the socket's close event,
+   * which Chromium never fires for a connection it refuses: each attempt would keep its timer, and its socket).
+   */
   private limitHandshake(ms: number): void {
-    const timer = setTimeout(() => {
+    this.handshakeTimer = setTimeout(() => {
       if (this.socket.readyState !== CONNECTING) return;
       this.failure = new Error('Opening handshake has timed out');
       this.terminate();
     }, ms);
-    this.socket.addEventListener('open', () => clearTimeout(timer));
-    this.socket.addEventListener('close', () => clearTimeout(timer));
+    this.socket.addEventListener('open', () => clearTimeout(this.handshakeTimer));
   }
 
   private socketOnError(): void {
@@ -139,6 +144,7 @@ export class BrowserWsTransport implements Transport {
   private reportClose(code: number, reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.handshakeTimer);
     this.handlers?.close(code, reason);
   }
 

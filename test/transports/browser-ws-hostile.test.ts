@@ -115,6 +115,20 @@ describe('a connection the browser refuses with an error event and no close even
     await vi.advanceTimersByTimeAsync(0);
     expect(client.state).toBe('closed');
   });
+
+  it('leaves no handshake timer behind for each refused attempt: a page reconnecting often holds one timer, not one per attempt', async () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    client = connect('ws://127.0.0.1:1', { handshakeTimeout: 60_000, reconnect: { initialDelay: 10, maxDelay: 10, jitter: 0 } });
+    const timers: number[] = [];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      refuse(StandardFakeSocket.last!);
+      await vi.advanceTimersByTimeAsync(0); // the close is reported: the backoff's timer waits
+      timers.push(vi.getTimerCount());
+      await vi.advanceTimersByTimeAsync(10); // the next attempt
+    }
+    expect(timers).toEqual(Array(20).fill(1));
+  });
 });
 
 describe('options the browser build cannot honour', () => {
