@@ -47,10 +47,11 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       'http:// and https:// URLs need the Node build of callstate (JSON-RPC over HTTP POST): the browser build connects to ws:// and wss:// URLs',
     );
   validateUrl(url);
-  const { common, reconnect, handshakeTimeout } = resolveClientOptions(url, options);
+  // Before the options are validated: a value the Node build would refuse (maxPayload: 0) is still not supported here.
   for (const [name, why] of REFUSED) {
-    if (options[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
+    if (options?.[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
   }
+  const { common, reconnect, handshakeTimeout } = resolveClientOptions(url, options);
   if (options.engine === 'xstate')
     throw new TypeError(
       "options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",

@@ -140,6 +140,16 @@ describe('options the browser build cannot honour', () => {
       new TypeError('options.tls is not supported in the browser build: a browser verifies TLS with its own trust store and certificates'),
     );
   });
+
+  it('refuses maxPayload as unsupported whatever its value, instead of a RangeError that asks for a value it would then refuse', () => {
+    vi.stubGlobal('WebSocket', StandardFakeSocket);
+    const unsupported = new TypeError(
+      'options.maxPayload is not supported in the browser build: a browser cannot refuse a frame at its header',
+    );
+    for (const maxPayload of [1_024, 0, -1, 'x']) {
+      expect(() => connect('ws://127.0.0.1:1', { maxPayload: maxPayload as number })).toThrow(unsupported);
+    }
+  });
 });
 
 describe('URLs the browser build does not connect to', () => {
