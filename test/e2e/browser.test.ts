@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleBrowserClient, servePage, startExample } from '../../examples/browser/serve.js';
 import { bundleForBrowser } from '../../scripts/browser-bundle.js';
 import { serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
-import { deferred, type Deferred } from '../helpers.js';
+import { closeTrackedAfterEach, deferred, type Deferred } from '../helpers.js';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -54,6 +55,7 @@ let userDataDir: string;
 let server: Server | undefined;
 let pageErrors: string[] = [];
 const pages: Page[] = [];
+const track = closeTrackedAfterEach();
 
 beforeAll(async () => {
   bundle = await bundleBrowserClient();
@@ -98,6 +100,17 @@ async function openPage(path = ''): Promise<Page> {
   await page.goto(pageServer.url + path, WAIT);
   await page.waitForFunction(() => (globalThis as { loaded?: boolean }).loaded === true, undefined, WAIT);
   return page;
+}
+
+/** Resolves once `wss` (a hand-written hostile server) listens; it is closed after the test, its sockets dropped. */
+async function listening(wss: WebSocketServer): Promise<void> {
+  track({
+    close: () => {
+      for (const socket of wss.clients) socket.terminate();
+      return new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  });
+  await new Promise((resolve) => wss.once('listening', resolve));
 }
 
 /** Handlers that wait until the test opens their gate; `started` and `aborted` tell the test what the server saw. */
@@ -356,6 +369,86 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
       closed: undefined,
       state: 'closed',
       closes: [1006],
+    });
+  });
+
+  it('answers a hostile server’s binary, non-JSON (8 MB of it) and unknown-id frames, then fails the call with its close code and reason', async () => {
+    const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(hostile);
+    const answers = deferred<unknown[]>();
+    hostile.on('connection', (socket) => {
+      const received: unknown[] = [];
+      socket.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as { id?: unknown; method?: string; error?: { code: number } };
+        if (frame.method === 'x') {
+          socket.send(Buffer.from([1, 2, 3]), { binary: true });
+          socket.send('not json {');
+          socket.send('x'.repeat(8 * 1024 * 1024));
+          socket.send('{"jsonrpc":"2.0","id":"no-such-call","result":1}');
+          return;
+        }
+        received.push(frame.error?.code);
+        if (received.length === 3) {
+          answers.resolve(received);
+          socket.close(4001, 'hostile');
+        }
+      });
+    });
+    const page = await openPage();
+    const result = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const client = w.callstate.connect(url, { timeout: 60_000 });
+        const unmatched: string[] = [];
+        client.on('unmatched', ({ reason }: { reason: string }) => unmatched.push(reason));
+        const closes: unknown[] = [];
+        client.on('close', ({ code, reason }: { code: number; reason: string }) => closes.push({ code, reason }));
+        const call = await w.settle(client.request('x'));
+        await client.closed;
+        return { call, unmatched, closes, state: client.state };
+      },
+      `ws://127.0.0.1:${(hostile.address() as { port: number }).port}`,
+    );
+    expect(await answers.promise).toEqual([-32600, -32700, -32700]);
+    expect(result).toEqual({
+      call: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: expect.stringContaining('code 4001, reason "hostile"'),
+          isCallstate: true,
+        },
+      },
+      unmatched: ['malformed', 'malformed', 'malformed', 'unknown'],
+      closes: [{ code: 4001, reason: 'hostile' }],
+      state: 'closed',
+    });
+  });
+
+  it('drops a server that reads its frames and answers nothing, not even the heartbeat, failing the pending call', async () => {
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(silent);
+    const page = await openPage();
+    const result = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const client = w.callstate.connect(url, { heartbeat: 200, timeout: 60_000 });
+        const call = await w.settle(client.request('wait'));
+        await client.closed;
+        return { call, state: client.state };
+      },
+      `ws://127.0.0.1:${(silent.address() as { port: number }).port}`,
+    );
+    expect(result).toEqual({
+      call: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: expect.stringContaining('the peer answered no heartbeat for 200 ms'),
+          isCallstate: true,
+        },
+      },
+      state: 'closed',
     });
   });
 });
