@@ -10,7 +10,7 @@
  *              (each `async (ctx, next) => …`: before, `await next()`, after)
  */
 import { RpcError } from './errors.js';
-import { messageOf } from './core/handler-error.js';
+import { messageOf, toErrorObject } from './core/handler-error.js';
 import { ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import type { ConnectionInfo, HandlerContext } from './types.js';
 
@@ -128,7 +128,7 @@ export class Hooks {
   handlerError(error: unknown, method: string, id: Id | undefined, connection: ConnectionInfo, response?: ErrorObject): void {
     if (!this.listening) return;
     const kind = id === undefined ? 'notification' : 'handler';
-    this.report(error, { method, id, connection, kind, response }, ...levelOf(error, method, kind));
+    this.report(error, { method, id, connection, kind, response }, ...levelOf(error, method, kind, response));
   }
 
   /** This side answered `response` itself, without running a handler. */
@@ -193,11 +193,20 @@ export function resolveHooks(options: HookOptions): Hooks {
   return new Hooks({ use, onError, logger, exposeErrors });
 }
 
-/** An `RpcError` was thrown on purpose (debug; a handler timeout or a notification refused busy is warn); anything else is a bug (error). */
-function levelOf(error: unknown, method: string, kind: ErrorInfo['kind']): ['debug' | 'warn' | 'error', string] {
+/**
+ * An `RpcError` was thrown on purpose (debug; a handler timeout or a notification refused busy is warn); anything else
+ * is a bug (error). Its code is the one answered (a notification's as it would have been): reading the thrown value's
+ * own `code` can throw, or give a symbol no message can hold.
+ */
+function levelOf(
+  error: unknown,
+  method: string,
+  kind: ErrorInfo['kind'],
+  response: ErrorObject | undefined,
+): ['debug' | 'warn' | 'error', string] {
   const where = kind === 'notification' ? `notification "${method}"` : `"${method}"`;
   if (isRpcError(error)) {
-    const code = (error as RpcError).code;
+    const { code } = response ?? toErrorObject(error, false);
     const warn = code === ErrorCodes.HandlerTimeout || code === ErrorCodes.ServerBusy;
     return [warn ? 'warn' : 'debug', `${where} answered ${code}: ${messageOf(error)}`];
   }

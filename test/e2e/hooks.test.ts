@@ -351,3 +351,63 @@ describe('hooks that fail asynchronously', () => {
     expect(uncaught).toEqual([]);
   });
 });
+
+describe.each(['light', 'xstate'] as const)('hooks reporting an RpcError whose code cannot be read (engine %s)', (engine) => {
+  const uncaught = collectUncaught();
+
+  /** An RpcError whose `code` is a getter that throws, or a symbol (which no template literal can print). */
+  const unreadable = (kind: 'getter' | 'symbol') => {
+    const error = new RpcError(-32050, `code ${kind}`);
+    if (kind === 'getter')
+      Object.defineProperty(error, 'code', {
+        get() {
+          throw new Error('code getter');
+        },
+      });
+    else Object.defineProperty(error, 'code', { value: Symbol('code') });
+    return error;
+  };
+
+  it('answers the call -32603 once, reports it to onError and the logger, and leaves nothing uncaught', async () => {
+    const seen: Array<[string | undefined, string, number | undefined]> = [];
+    const { logger, lines } = recordingLogger();
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      engine,
+      onError: (_error, info) => void seen.push([info.method, info.kind, info.response?.code]),
+      logger,
+      methods: {
+        getter: () => {
+          throw unreadable('getter');
+        },
+        symbol: () => {
+          throw unreadable('symbol');
+        },
+        ok: () => 'fine',
+      },
+    });
+    client = connect(server.url, { timeout: 5_000 });
+    for (const method of ['getter', 'symbol']) {
+      const { error } = await settle(client.request(method));
+      expect([error.code, error.message]).toEqual([-32603, `code ${method}`]);
+      client.notify(method);
+    }
+    expect(await client.request('ok')).toBe('fine');
+    await until(() => seen.length === 4, 'the notifications reported');
+    expect(seen).toEqual([
+      ['getter', 'handler', -32603],
+      ['getter', 'notification', undefined],
+      ['symbol', 'handler', -32603],
+      ['symbol', 'notification', undefined],
+    ]);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['debug', '"getter" answered -32603: code getter'],
+      ['debug', 'notification "getter" answered -32603: code getter'],
+      ['debug', '"symbol" answered -32603: code symbol'],
+      ['debug', 'notification "symbol" answered -32603: code symbol'],
+    ]);
+    await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to release the calls');
+    expect(uncaught).toEqual([]);
+  });
+});
