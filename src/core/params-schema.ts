@@ -30,8 +30,16 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
  */
 export function checkParams(schema: StandardSchemaV1, params: unknown, method: string): unknown {
   const result = schema['~standard'].validate(params);
-  if (result instanceof Promise) return result.then((settled) => outcome(settled, method));
+  if (isThenable(result)) return Promise.resolve(result).then((settled) => outcome(settled, method));
   return outcome(result, method);
+}
+
+/**
+ * A promise of another realm (`node:vm`) or a promise library's is a promise too: read as a result, it has no
+ * `issues`, and the handler would run with params nobody checked.
+ */
+function isThenable(value: unknown): value is PromiseLike<StandardSchemaV1.Result<unknown>> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unknown {

@@ -1,5 +1,6 @@
 /** Params checked by a Standard Schema before the handler runs, with zod and with hand-written schemas, over real sockets. */
 import { describe, expect, it } from 'vitest';
+import { runInNewContext } from 'node:vm';
 import { z } from 'zod';
 import { connect, method, serve, type Client, type Server, type StandardSchemaV1 } from '../../src/index.js';
 import { closeAfterEach, settle } from '../helpers.js';
@@ -100,6 +101,51 @@ describe('methods given as { params: schema, handler }', () => {
     );
     expect(many.error.code).toBe(-32602);
     expect(many.error.data.issues).toHaveLength(100);
+  });
+
+  it('wait for a result that is a promise of another realm or a thenable: the handler never runs with params the schema refused', async () => {
+    const refuse = { issues: [{ message: 'refused' }] };
+    const accept = { value: ['checked'] };
+    /** A schema whose validate answers `result` through a promise not of this realm's Promise. */
+    const schema = (result: object, via: 'realm' | 'thenable'): StandardSchemaV1 => ({
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () =>
+          (via === 'realm'
+            ? runInNewContext('Promise.resolve(result)', { result })
+            : { then: (resolve: (value: unknown) => void) => setImmediate(() => resolve(result)) }) as StandardSchemaV1.Result<unknown>,
+      },
+    });
+    for (const engine of ['light', 'xstate'] as const) {
+      const ran: unknown[] = [];
+      const handler = (params: unknown) => (ran.push(params), params);
+      server = await serve({
+        port: 0,
+        host: '127.0.0.1',
+        engine,
+        methods: {
+          realmRefused: { params: schema(refuse, 'realm'), handler },
+          thenableRefused: { params: schema(refuse, 'thenable'), handler },
+          realmAccepted: { params: schema(accept, 'realm'), handler },
+          thenableAccepted: { params: schema(accept, 'thenable'), handler },
+        },
+      });
+      client = connect(server.url);
+      for (const name of ['realmRefused', 'thenableRefused']) {
+        const { error } = await settle(client.request(name, ['raw']));
+        expect([error?.code, error?.message, error?.data]).toEqual([
+          -32602,
+          `invalid params for "${name}": refused`,
+          { issues: [{ message: 'refused' }] },
+        ]);
+      }
+      expect(await client.request('realmAccepted', ['raw'])).toEqual(['checked']);
+      expect(await client.request('thenableAccepted', ['raw'])).toEqual(['checked']);
+      expect(ran).toEqual([['checked'], ['checked']]);
+      await client.close();
+      await server.close();
+    }
   });
 
   it('check params after the middleware, which sees them unchecked; method() types a method declared apart', async () => {
