@@ -47,8 +47,13 @@ function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unkn
   throw invalidParams(method, result.issues);
 }
 
-function invalidParams(method: string, issues: ReadonlyArray<StandardSchemaV1.Issue>): RpcError {
-  const list = [...issues].slice(0, MAX_ISSUES).map(toJson);
+function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>): RpcError {
+  // Read no further than sent: `issues` may be a lazy iterable, without end.
+  const list: ParamsIssue[] = [];
+  for (const issue of issues) {
+    if (list.length === MAX_ISSUES) break;
+    list.push(toJson(issue));
+  }
   const first = list[0] ? `: ${list[0].path ? `${list[0].path.join('.')}: ` : ''}${list[0].message}` : '';
   return new RpcError(ErrorCodes.InvalidParams, `invalid params for "${method}"${first}`, { issues: list });
 }

@@ -148,6 +148,26 @@ describe('methods given as { params: schema, handler }', () => {
     }
   });
 
+  it('read at most 100 issues of a schema that reports them lazily, without end', async () => {
+    const endless: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        // Typed as an array by the spec; a lazy iterable is what a careless schema could hand over.
+        validate: () =>
+          ({
+            issues: (function* () {
+              for (let i = 0; ; i++) yield { message: `issue ${i}` };
+            })(),
+          }) as unknown as StandardSchemaV1.Result<unknown>,
+      },
+    };
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { endless: { params: endless, handler: () => 1 } } });
+    client = connect(server.url);
+    const { error } = await settle(client.request('endless', []));
+    expect([error.code, error.message, error.data.issues.length]).toEqual([-32602, 'invalid params for "endless": issue 0', 100]);
+  });
+
   it('check params after the middleware, which sees them unchecked; method() types a method declared apart', async () => {
     const seen: unknown[] = [];
     const add = method({ params: z.tuple([z.number(), z.number()]), handler: ([a, b]) => a + b });
