@@ -123,11 +123,14 @@ export type Methods<Api extends AnyApi = UntypedApi, RemoteApi extends AnyApi = 
 
 /**
  * `client.call.add([1, 2])`: each method of the remote API as a function of its params and per-call options,
- * the same as `request('add', [1, 2], options)`. A method named `then` is left out (the proxy must not be a
- * thenable): call it with `request('then', …)`.
+ * the same as `request('add', [1, 2], options)`. Methods named `then`, `toString`, `valueOf` and `toJSON` are left
+ * out (the proxy must not be a thenable, and logging or serializing it must call nothing): call them with
+ * `request('then', …)`.
  */
 export type CallProxy<RemoteApi extends AnyApi = UntypedApi> = {
-  readonly [M in Exclude<MethodName<RemoteApi>, 'then'>]: (...args: RequestArgs<RemoteApi[M]>) => Promise<ResultOf<RemoteApi[M]>>;
+  readonly [M in Exclude<MethodName<RemoteApi>, 'then' | 'toString' | 'valueOf' | 'toJSON'>]: (
+    ...args: RequestArgs<RemoteApi[M]>
+  ) => Promise<ResultOf<RemoteApi[M]>>;
 };
 
 export type UnmatchedReason = 'unknown' | 'late' | 'duplicate' | 'malformed';

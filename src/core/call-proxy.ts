@@ -5,13 +5,19 @@
  * proxy allocates nothing more than `request` does.
  *
  * The proxy must not look like a promise: `await peer.call` would call a
- * method named `then`. So `then` and every symbol key (`Symbol.toPrimitive`,
- * `Symbol.iterator`, inspection) read as undefined, and a method of that name
- * is called with `request('then', …)`.
+ * method named `then`. Nor may logging or serializing it call anything:
+ * `${peer.call}` would call `valueOf` and `toString` (two requests, whose
+ * rejections nobody awaits) and `JSON.stringify` would call `toJSON`. So
+ * `then`, `toString`, `valueOf`, `toJSON` and every symbol key
+ * (`Symbol.toPrimitive`, `Symbol.iterator`, inspection) read as undefined; a
+ * method of one of those names is called with `request('then', …)`.
  */
 import type { AnyApi, CallProxy, PeerApi } from '../types.js';
 
 type Request = PeerApi['request'];
+
+/** Names JavaScript itself reads from an object it awaits, converts to a string or serializes: never remote methods here. */
+const NOT_METHODS = new Set(['then', 'toString', 'valueOf', 'toJSON']);
 
 /** Most functions cached per proxy: names past it (computed ones, say) get a new function on each access. */
 const MAX_CACHED = 1_000;
@@ -21,7 +27,7 @@ export function callProxy<RemoteApi extends AnyApi>(request: Request): CallProxy
   const target = Object.create(null) as object;
   return new Proxy(target, {
     get(_target, key) {
-      if (typeof key === 'symbol' || key === 'then') return undefined;
+      if (typeof key === 'symbol' || NOT_METHODS.has(key)) return undefined;
       let fn = cache.get(key);
       if (fn === undefined) {
         fn = (params, options) => request(key, params, options);

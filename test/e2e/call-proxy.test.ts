@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach, settle, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, settle, until } from '../helpers.js';
+
+const uncaught = collectUncaught();
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -42,6 +44,25 @@ describe('client.call', () => {
     expect(thenCalls).toBe(0);
     // A method named then is still reachable through request().
     expect(await typed.request('then', [1])).toBe('then 1');
+  });
+
+  it('converts to no string and calls nothing when logged or serialized: toString, valueOf and toJSON read undefined', async () => {
+    const calls: unknown[] = [];
+    // A request for a method the server lacks is answered -32601 and told to onError (kind 'protocol').
+    server = await serve({ methods: { echo: (p: unknown) => p }, onError: (_error, { method }) => calls.push(method) });
+    const typed = connect<Api>(server.url);
+    client = typed as Client;
+    await client.ready;
+    expect(() => String(typed.call)).toThrow(new TypeError('Cannot convert object to primitive value'));
+    expect(JSON.stringify({ proxy: typed.call })).toBe('{"proxy":{}}');
+    // Anything sent would have been answered -32601 before the answer of a call made after it.
+    expect(await client.request('echo', [1])).toEqual([1]);
+    expect(client.pendingCalls).toBe(0);
+    expect(calls).toEqual([]);
+    expect(uncaught).toEqual([]);
+    // Methods of those names are still reachable through request().
+    expect((await settle(client.request('toString'))).error).toMatchObject({ code: -32601 });
+    expect(calls).toEqual(['toString']);
   });
 
   it('caches one function per method name, and the proxy itself is one per peer', async () => {
