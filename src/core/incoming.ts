@@ -39,6 +39,13 @@ interface IncomingEntry {
   cancelAnswered?: boolean;
 }
 
+/** A handler run by a notification: its key in `notifications`, its abort, and its deadline with `handlerTimeout`. */
+interface RunningNotification {
+  key: number;
+  controller: AbortController;
+  deadline: HandlerDeadline | undefined;
+}
+
 export interface IncomingOptions {
   methods: Record<string, AnyMethod>;
   /** Middleware, error hook and logger (`NO_HOOKS` when none). */
@@ -87,8 +94,11 @@ const CANCELLED = incomingRunner.state('cancelled');
 export class IncomingCalls {
   /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
   private readonly inFlight = new IdTable<IncomingEntry>();
-  /** Handlers run by notifications, by a number of their own: aborted with the connection; counted in `size`. */
-  private readonly notifications = new IdTable<AbortController>();
+  /**
+   * Handlers run by notifications, by a number of their own: counted in `size` until they end, or until the
+   * connection ends and aborts them (as a request's handler is: one that ignores its signal no longer counts).
+   */
+  private readonly notifications = new IdTable<RunningNotification>();
   private notificationsRun = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
@@ -148,7 +158,10 @@ export class IncomingCalls {
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
     for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
-    for (const controller of this.notifications.values()) controller.abort();
+    for (const running of this.notifications.values()) {
+      running.controller.abort();
+      this.notificationEnded(running);
+    }
   }
 
   /**
@@ -180,13 +193,13 @@ export class IncomingCalls {
       return;
     }
     const controller = new AbortController();
-    const key = ++this.notificationsRun;
-    this.notifications.set(key, controller);
     let deadline: HandlerDeadline | undefined;
     if (handlerTimeout !== undefined && this.handlerDeadlines !== undefined) {
       deadline = new HandlerDeadline(controller, method, handlerTimeout);
       this.handlerDeadlines.add(deadline, handlerTimeout);
     }
+    const running: RunningNotification = { key: ++this.notificationsRun, controller, deadline };
+    this.notifications.set(running.key, running);
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
     const run = invoke(this.options.methods[method]!, hooks.use, ctx);
     (deadline ? deadline.race(run) : run)
@@ -194,11 +207,14 @@ export class IncomingCalls {
         // Aborted because the connection went: nobody needs to hear of it.
         if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
       })
-      .finally(() => {
-        this.notifications.delete(key);
-        if (deadline) this.handlerDeadlines?.remove(deadline);
-        this.idleCheck();
-      });
+      .finally(() => this.notificationEnded(running));
+  }
+
+  /** A notification's handler ended, or was aborted with the connection: it no longer counts (once). */
+  private notificationEnded(running: RunningNotification): void {
+    if (!this.notifications.delete(running.key)) return;
+    if (running.deadline) this.handlerDeadlines?.remove(running.deadline);
+    this.idleCheck();
   }
 
   /** `hasMethod`: own properties only (`__proto__`, `toString` and friends are not methods), a function or `{ params, handler }`. */

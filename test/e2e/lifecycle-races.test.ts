@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, ConnectionClosedError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
+import { connect, ConnectionClosedError, serve, TimeoutError, type Client, type Peer, type Server } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, orHang, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
@@ -344,6 +344,44 @@ describe('nothing left behind', () => {
     clock.increment(60_000);
     expect([client.state, attempts, client.epoch]).toEqual(['closed', 0, 1]);
   });
+
+  for (const engine of ['light', 'xstate'] as const) {
+    it(`handlers that ignore their signal stop counting when the connection is lost, notifications' as requests' (${engine})`, async () => {
+      const clock = new SimulatedClock();
+      server = await serve({ methods: {}, heartbeat: 0, engine });
+      const peers: Peer[] = [];
+      server.on('connection', (peer) => peers.push(peer));
+      let started = 0;
+      const hang = () => (started++, new Promise(() => {}));
+      client = connect(server.url, {
+        reconnect: { initialDelay: 1, jitter: 0 },
+        clock,
+        heartbeat: 0,
+        engine,
+        handlerTimeout: 60_000,
+        maxInFlightPerConnection: 1,
+        methods: { hangNotified: hang, hangCalled: hang, ping: () => 'pong' },
+      });
+      await client.ready;
+      await until(() => peers.length === 1, 'the connection');
+      peers[0]!.notify('hangNotified');
+      await until(() => started === 1, 'the notification handler to start');
+      await peers[0]!.terminate();
+      await until(() => timersOf(clock) > 0 && client!.reconnecting, 'the loss');
+      clock.increment(1); // the reconnect backoff
+      await until(() => peers.length === 2 && client!.state === 'open', 'the reconnection');
+      expect([client.handlingCalls, timersOf(clock)]).toEqual([0, 0]);
+      // The new connection's one call in flight is free: the lost connection's handler no longer counts.
+      expect(await peers[1]!.request('ping')).toBe('pong');
+
+      const called = settle(peers[1]!.request('hangCalled'));
+      await until(() => started === 2, 'the request handler to start');
+      await client.close();
+      expect((await called).error).toBeInstanceOf(ConnectionClosedError);
+      expect([client.handlingCalls, timersOf(clock)]).toEqual([0, 0]);
+      expect(uncaught).toEqual([]);
+    });
+  }
 
   it('a server whose client leaves mid-call keeps no timer: handler deadline, its call back to the client, heartbeat', async () => {
     const clock = new SimulatedClock();
