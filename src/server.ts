@@ -180,7 +180,10 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
    * HTTP POST, ready for `connect()` too. '' when the server does not listen (yet), and with `noServer`.
    */
   readonly httpUrl: string;
-  /** Connections currently open. Each peer's `connection` tells who is on the other end. */
+  /**
+   * Connections currently open (or closing). A peer leaves it as it closes, before its `close` listeners run.
+   * Each peer's `connection` tells who is on the other end.
+   */
   readonly connections: ReadonlySet<Peer<ClientApi>>;
   on<K extends keyof ServerEvents<ClientApi>>(event: K, listener: (payload: ServerEvents<ClientApi>[K]) => void): () => void;
   /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
@@ -283,7 +286,9 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       maxQueued: DEFAULT_MAX_QUEUED,
     });
     connections.add(peer);
-    void peer.closed.then(() => connections.delete(peer));
+    // Gone from `connections` before the app's own 'close' listeners run (this one was added first): one that goes
+    // through them, to tell the other clients who left, must not meet the closed peer (its notify would throw).
+    peer.on('close', () => connections.delete(peer));
     events.emit('connection', peer);
   });
 

@@ -277,6 +277,32 @@ describe('server to client calls when the client closes', () => {
     await until(() => server!.connections.size === 0);
     expect(uncaught).toEqual([]);
   });
+
+  for (const engine of ['light', 'xstate'] as const) {
+    it(`a close listener that tells every other client who left meets only open peers in server.connections (${engine})`, async () => {
+      server = await serve({ methods: {}, engine });
+      const seen: Array<[boolean, string]> = [];
+      server.on('connection', (peer) => {
+        peer.on('close', () => {
+          seen.push([server!.connections.has(peer), peer.state]);
+          for (const other of server!.connections) other.notify('left');
+        });
+      });
+      const leaving = connect(server.url, { engine });
+      await leaving.ready;
+      await until(() => server!.connections.size === 1, 'the first client');
+      client = connect(server.url, { engine });
+      const told = deferred();
+      client.on('notification', ({ method }) => method === 'left' && told.resolve());
+      await client.ready;
+      await until(() => server!.connections.size === 2, 'the second client');
+      await leaving.close();
+      await orHang(told.promise, 'the other client to be told');
+      expect(seen).toEqual([[false, 'closed']]);
+      expect(server.connections.size).toBe(1);
+      expect(uncaught).toEqual([]);
+    });
+  }
 });
 
 describe('timeouts and responses in the same turn', () => {
