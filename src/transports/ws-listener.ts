@@ -136,6 +136,8 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
 
   /** Connections that carried plain HTTP requests (own mode): one may still ask for an upgrade later, under a new deadline. */
   const served = new WeakSet<Duplex>();
+  /** Sockets upgraded here: one handed over again is left alone. */
+  const upgraded = new WeakSet<Duplex>();
 
   /** Drops `socket` with 408 unless it is upgraded within `upgradeTimeout`. */
   const limitUpgrade = (socket: Duplex) =>
@@ -160,6 +162,9 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   };
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Handed over twice (an app routing every upgrade here on top of the listener attached to its server): the
+    // upgrade under way, or done, is this socket's; the second hand-over is not a reason to drop it.
+    if (upgraded.has(socket) || upgrading.get(socket)?.requested) return;
     // A socket already destroyed (its client left while the app decided where to route it) has nothing to upgrade,
     // and may have emitted its last 'close': tracked, it would hold close() open forever.
     if (closed !== undefined || socket.destroyed) return void socket.destroy();
@@ -172,6 +177,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     wss.handleUpgrade(request, socket, head, (ws) => {
       clearTimeout(pending.timer);
       upgrading.delete(socket);
+      upgraded.add(socket);
       const upgrade: AcceptedUpgrade = {
         remoteAddress: request.socket.remoteAddress,
         headers: request.headers,

@@ -97,6 +97,18 @@ describe('serve({ server, path })', () => {
     await client.ready;
   });
 
+  it("takes an upgrade the app also hands to handleUpgrade once: the second hand-over is ignored, not the socket's end", async () => {
+    app = makeApp();
+    server = await serve({ server: app, path: '/rpc', methods: { echo: (p: unknown) => p } });
+    // The app routes every upgrade to callstate too (as in noServer mode), on top of the listener serve() attached.
+    const rpc = server;
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => rpc.handleUpgrade(request, socket, head));
+    const port = await listen(app);
+    client = connect(`ws://127.0.0.1:${port}/rpc`);
+    expect(await client.request('echo', [1])).toEqual([1]);
+    expect(server.connections.size).toBe(1);
+  });
+
   it('runs the access check, upgradeTimeout and maxPayload as on its own listener', async () => {
     app = makeApp();
     const hang = deferred<boolean>();
