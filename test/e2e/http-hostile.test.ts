@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
-import { connect as connectTcp, type AddressInfo } from 'node:net';
+import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Server } from '../../src/index.js';
@@ -20,6 +20,25 @@ closeAfterEach(() => [
 ]);
 
 const CALL = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+
+/** One JSON-RPC POST as raw HTTP/1.1 bytes, for a socket that pipelines them. */
+const rawPost = (body: string) =>
+  `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+/**
+ * What `aborted` settles with, or 'still open' after 10 s of real time (a hang detector only); the socket of the
+ * client that reads nothing is destroyed either way.
+ */
+async function droppedOrHung(aborted: Promise<'aborted'>, socket: Socket): Promise<'aborted' | 'still open'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 10_000)));
+  try {
+    return await Promise.race([aborted, hang]);
+  } finally {
+    clearTimeout(timer);
+    socket.destroy();
+  }
+}
 
 /** One POST with fetch; its status and body. */
 async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -74,19 +93,12 @@ describe('a client that posts requests and never reads the answers', () => {
         echo: (p) => p,
       },
     });
-    const request = (body: string) =>
-      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const socket = connectTcp(server.port, '127.0.0.1');
     socket.on('error', () => {});
     socket.pause(); // reads nothing, ever
-    socket.write(request('{"jsonrpc":"2.0","id":1,"method":"big"}') + request('{"jsonrpc":"2.0","id":2,"method":"wait"}'));
+    socket.write(rawPost('{"jsonrpc":"2.0","id":1,"method":"big"}') + rawPost('{"jsonrpc":"2.0","id":2,"method":"wait"}'));
     // Only a hang detector: far past drainTimeout, far short of the test's own timeout.
-    let timer: NodeJS.Timeout | undefined;
-    const hang = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 10_000)));
-    const outcome = await Promise.race([aborted.promise, hang]);
-    clearTimeout(timer);
-    socket.destroy();
-    expect(outcome).toBe('aborted');
+    expect(await droppedOrHung(aborted.promise, socket)).toBe('aborted');
     // Answers that are read are not affected.
     expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
   });
@@ -110,21 +122,14 @@ describe('a client that pipelines requests behind one still running, and never r
         echo: (p) => p,
       },
     });
-    const request = (body: string) =>
-      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-    let pipelined = request('{"jsonrpc":"2.0","id":0,"method":"wait"}');
-    for (let id = 1; id <= 100; id++) pipelined += request(`{"jsonrpc":"2.0","id":${id},"method":"big"}`);
+    let pipelined = rawPost('{"jsonrpc":"2.0","id":0,"method":"wait"}');
+    for (let id = 1; id <= 100; id++) pipelined += rawPost(`{"jsonrpc":"2.0","id":${id},"method":"big"}`);
     const socket = connectTcp(server.port, '127.0.0.1');
     socket.on('error', () => {});
     socket.pause(); // reads nothing, ever
     socket.write(pipelined);
     // Only a hang detector: the drop comes once about 4 answers wait, whatever the time.
-    let timer: NodeJS.Timeout | undefined;
-    const hang = new Promise<'still open'>((resolve) => (timer = setTimeout(() => resolve('still open'), 10_000)));
-    const outcome = await Promise.race([aborted.promise, hang]);
-    clearTimeout(timer);
-    socket.destroy();
-    expect(outcome).toBe('aborted');
+    expect(await droppedOrHung(aborted.promise, socket)).toBe('aborted');
     // Not every answer was made and kept: the requests after the drop did not run.
     expect(answered).toBeLessThan(100);
     expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
