@@ -148,21 +148,28 @@ describe('a NATS client whose notification is larger than max_payload', () => {
   });
 });
 
+/**
+ * The client's reply inbox, as anyone on the NATS server learns it: from the reply subject (`<inbox>.<call id>`) of
+ * one of its calls (an `echo`).
+ */
+async function sniffInbox(caller: { request(method: string, params?: unknown): Promise<unknown> }): Promise<string> {
+  const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
+  const [reply] = await Promise.all([
+    (async () => {
+      for await (const msg of sniffer) return msg.subject;
+    })(),
+    caller.request('echo', [1]),
+  ]);
+  return reply!.slice(0, reply!.lastIndexOf('.'));
+}
+
 describe("a NATS client's methods", () => {
   it('are never run by a request or notification that a third party publishes to its inbox', async () => {
     const subject = nextSubject();
     await responder({ subject, methods: { echo: (p: unknown) => p } });
     let ran = 0;
     const caller = client(subject, { methods: { wipe: () => (ran++, 'wiped') } });
-    // Anyone who sees a reply subject (`<inbox>.<call id>`) knows the client's inbox.
-    const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
-    const [reply] = await Promise.all([
-      (async () => {
-        for await (const msg of sniffer) return msg.subject;
-      })(),
-      caller.request('echo', [1]),
-    ]);
-    const inbox = reply!.slice(0, reply!.lastIndexOf('.'));
+    const inbox = await sniffInbox(caller);
     const marker = deferred();
     caller.on('unmatched', ({ id }) => id === 'marker' && marker.resolve());
     const publish = (text: string) => nats.raw.publish(`${inbox}.x`, new TextEncoder().encode(text));
@@ -281,14 +288,7 @@ describe('a message whose NATS headers nats.js cannot parse (a header name with 
     const subject = nextSubject();
     await responder({ subject, methods: { echo: (p: unknown) => p } });
     const caller = client(subject);
-    const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
-    const [reply] = await Promise.all([
-      (async () => {
-        for await (const msg of sniffer) return msg.subject;
-      })(),
-      caller.request('echo', [1]),
-    ]);
-    const inbox = reply!.slice(0, reply!.lastIndexOf('.'));
+    const inbox = await sniffInbox(caller);
     const unmatched: any[] = [];
     caller.on('unmatched', (event) => unmatched.push(event));
     await publishRaw(nats.url, `${inbox}.forged`, 'NATS/1.0 503\r\nbad name: x\r\n\r\n');
