@@ -10,6 +10,11 @@ let client: Client | undefined;
 
 closeAfterEach(() => [client, server]);
 
+/** A Standard Schema written by hand around `validate`. */
+function handWritten<T>(validate: StandardSchemaV1<T>['~standard']['validate']): StandardSchemaV1<T> {
+  return { '~standard': { version: 1, vendor: 'test', validate } };
+}
+
 /** A Standard Schema written by hand: a pair of numbers, checked synchronously or (async) in a later tick. */
 function pairSchema(async: boolean): StandardSchemaV1<[number, number]> {
   const validate = (value: unknown): StandardSchemaV1.Result<[number, number]> => {
@@ -22,13 +27,7 @@ function pairSchema(async: boolean): StandardSchemaV1<[number, number]> {
       ),
     };
   };
-  return {
-    '~standard': {
-      version: 1,
-      vendor: 'test',
-      validate: async ? (value) => new Promise((resolve) => setImmediate(() => resolve(validate(value)))) : validate,
-    },
-  };
+  return handWritten(async ? (value) => new Promise((resolve) => setImmediate(() => resolve(validate(value)))) : validate);
 }
 
 describe('methods given as { params: schema, handler }', () => {
@@ -75,15 +74,9 @@ describe('methods given as { params: schema, handler }', () => {
   });
 
   it('answer -32603 when the schema itself throws, and send at most 100 issues', async () => {
-    const throwing: StandardSchemaV1 = {
-      '~standard': {
-        version: 1,
-        vendor: 'test',
-        validate: () => {
-          throw new Error('schema bug');
-        },
-      },
-    };
+    const throwing = handWritten(() => {
+      throw new Error('schema bug');
+    });
     server = await serve({
       methods: {
         broken: { params: throwing, handler: () => 1 },
@@ -107,16 +100,13 @@ describe('methods given as { params: schema, handler }', () => {
     const refuse = { issues: [{ message: 'refused' }] };
     const accept = { value: ['checked'] };
     /** A schema whose validate answers `result` through a promise not of this realm's Promise. */
-    const schema = (result: object, via: 'realm' | 'thenable'): StandardSchemaV1 => ({
-      '~standard': {
-        version: 1,
-        vendor: 'test',
-        validate: () =>
+    const schema = (result: object, via: 'realm' | 'thenable'): StandardSchemaV1 =>
+      handWritten(
+        () =>
           (via === 'realm'
             ? runInNewContext('Promise.resolve(result)', { result })
             : { then: (resolve: (value: unknown) => void) => setImmediate(() => resolve(result)) }) as StandardSchemaV1.Result<unknown>,
-      },
-    });
+      );
     for (const engine of ['light', 'xstate'] as const) {
       const ran: unknown[] = [];
       const handler = (params: unknown) => (ran.push(params), params);
@@ -149,19 +139,15 @@ describe('methods given as { params: schema, handler }', () => {
   });
 
   it('read at most 100 issues of a schema that reports them lazily, without end', async () => {
-    const endless: StandardSchemaV1 = {
-      '~standard': {
-        version: 1,
-        vendor: 'test',
-        // Typed as an array by the spec; a lazy iterable is what a careless schema could hand over.
-        validate: () =>
-          ({
-            issues: (function* () {
-              for (let i = 0; ; i++) yield { message: `issue ${i}` };
-            })(),
-          }) as unknown as StandardSchemaV1.Result<unknown>,
-      },
-    };
+    // Typed as an array by the spec; a lazy iterable is what a careless schema could hand over.
+    const endless = handWritten(
+      () =>
+        ({
+          issues: (function* () {
+            for (let i = 0; ; i++) yield { message: `issue ${i}` };
+          })(),
+        }) as unknown as StandardSchemaV1.Result<unknown>,
+    );
     server = await serve({ port: 0, host: '127.0.0.1', methods: { endless: { params: endless, handler: () => 1 } } });
     client = connect(server.url);
     const { error } = await settle(client.request('endless', []));
