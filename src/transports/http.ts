@@ -151,7 +151,7 @@ export class HttpTransport implements Transport {
     this.line.dropCalls();
     // The notifications that wait still go, as those in flight may finish.
     this.next();
-    if (this.notices.size === 0 && this.line.notices === 0) this.reportClosed();
+    if (!this.noticesPending) this.reportClosed();
   }
 
   /** Aborts every POST in flight and reports closed now. */
@@ -184,11 +184,19 @@ export class HttpTransport implements Transport {
    * cancel comes for a settled call.
    */
   callSettled(id: string): void {
+    this.endPost(id);
+  }
+
+  /** Notifications in flight or waiting: a close is reported once there are none. */
+  private get noticesPending(): boolean {
+    return this.notices.size > 0 || this.line.notices > 0;
+  }
+
+  /** The POST of call `id` is not needed any more: dropped if it waits, aborted if in flight. */
+  private endPost(id: string): void {
     if (this.line.drop(id)) return;
-    const controller = this.posts.get(id);
-    if (controller === undefined) return;
+    this.posts.get(id)?.abort();
     this.posts.delete(id);
-    controller.abort();
   }
 
   /** `$/cancelRequest` notices (one, or a batch of them): abort each call's POST. */
@@ -201,9 +209,7 @@ export class HttpTransport implements Transport {
     }
     for (const notice of Array.isArray(notices) ? notices : [notices]) {
       const id = (notice as { params?: { id?: unknown } } | null)?.params?.id;
-      if (typeof id !== 'string' || this.line.drop(id)) continue;
-      this.posts.get(id)?.abort();
-      this.posts.delete(id);
+      if (typeof id === 'string') this.endPost(id);
     }
   }
 
@@ -225,11 +231,11 @@ export class HttpTransport implements Transport {
     fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
       .then((response) => this.answered(response, id, text))
       .catch((cause: unknown) => {
+        // Aborted by a cancel, close or terminate: no news. A notification given up at its timeout is.
+        if (controller.signal.aborted && !timedOut) return;
         const message = timedOut
           ? `POST ${this.url} got no answer within ${this.options.notifyTimeout} ms (it may have arrived)`
           : `POST ${this.url} failed: ${describeCause(cause)}`;
-        // Aborted by a cancel, close or terminate: no news. A notification given up at its timeout is.
-        if (controller.signal.aborted && !timedOut) return;
         const failure = { message, status: undefined, body: '', cause };
         if (id === undefined) this.noticeFailed(text, failure);
         else this.fail(id, () => failure);
@@ -242,7 +248,7 @@ export class HttpTransport implements Transport {
         } else if (this.posts.get(id) === controller) this.posts.delete(id);
         this.next();
         // Closing, and this was the last notification in flight, with none waiting.
-        if (this.ended && this.notices.size === 0 && this.line.notices === 0) this.reportClosed();
+        if (this.ended && !this.noticesPending) this.reportClosed();
       });
   }
 

@@ -31,10 +31,6 @@ export class PostLine {
   /** Notifications that wait to be sent. */
   notices = 0;
 
-  get isEmpty(): boolean {
-    return this.first === undefined;
-  }
-
   push(text: string, id: string | undefined, done: ((error?: Error) => void) | undefined): void {
     const post: WaitingPost = { text, id, done, dropped: false, next: undefined };
     if (this.last) this.last.next = post;
@@ -67,11 +63,7 @@ export class PostLine {
 
   /** Drops every call's POST that waits (the client closes: its calls are failed); notifications still wait. */
   dropCalls(): void {
-    for (const post of this.calls.values()) {
-      post.dropped = true;
-      this.length -= post.text.length;
-    }
-    this.calls.clear();
+    for (const id of [...this.calls.keys()]) this.drop(id);
   }
 
   private forget(post: WaitingPost): void {
