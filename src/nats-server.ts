@@ -31,7 +31,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
-import { listenNats, type NatsResponderLink } from './transports/nats.js';
+import { listenNats, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
   Clock,

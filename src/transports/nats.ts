@@ -1,9 +1,10 @@
 /**
  * NATS transport over `@nats-io/transport-node` (nats.js v3): the client side
- * as a `Transport` for a `Peer`, and the responder's link (a queue-group
- * subscription). The only file that imports a NATS client, and only with a
- * dynamic `import()` the first time a `nats://` URL is used, so WebSocket
- * users never load it (it is an optional peer dependency).
+ * as a `Transport` for a `Peer` (the responder's link, a queue-group
+ * subscription, is nats-responder.ts). With nats-responder.ts, the only file
+ * that uses a NATS client, and only through `loadNats()`: a dynamic `import()`
+ * the first time a `nats://` URL is used, so WebSocket users never load it (it
+ * is an optional peer dependency).
  *
  * Subjects, for a service on `subject`:
  *
@@ -14,7 +15,7 @@
  *   responder ─reply──▶ <inbox>.<call id>
  *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
  */
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { peekFrame } from './peek-frame.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -252,106 +253,6 @@ export class NatsClientTransport implements Transport {
   }
 }
 
-export interface NatsResponderOptions {
-  url: string;
-  subject: string;
-  queue: string;
-  /** A request or notification published to the subject; `reply` is where its answer goes, `headers` what the caller sent (names in lower case). */
-  onMessage: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
-  /** A `$/cancelRequest` published by any client of the subject. */
-  onCancel: (text: string, headers: Record<string, string>) => void;
-  /** A request, notification or cancel whose NATS headers cannot be read (`error` says why): who sent it is unknown. */
-  onUnreadable: (text: string, reply: string | undefined, error: Error) => void;
-  /** The connection to nats-server closed, with the error that closed it if any. */
-  onClosed: (error: Error | undefined) => void;
-}
-
-/** A responder's NATS connection: a queue-group subscription to the subject, and replies. */
-export interface NatsResponderLink {
-  /**
-   * Publishes a reply (dropped once the connection is closed). Returns the error that kept it from being
-   * published (larger than nats-server's max_payload), so that the caller can be answered something smaller.
-   */
-  reply(subject: string, text: string): Error | undefined;
-  /** Stops taking requests; messages already delivered are still handled. Gives up after `timeout` ms. */
-  stopReceiving(timeout: number): Promise<void>;
-  /** Flushes replies and closes the connection; after `timeout` ms, closes it without flushing. */
-  close(timeout: number): Promise<void>;
-}
-
-/** Connects a responder and subscribes it to `subject` in queue group `queue`. */
-export async function listenNats(options: NatsResponderOptions): Promise<NatsResponderLink> {
-  const nats = await loadNats();
-  const nc = await nats.connect({ servers: options.url, reconnect: false, name: `callstate responder ${options.queue}` });
-  const encoder = new TextEncoder();
-  const requests: Subscription = nc.subscribe(options.subject, {
-    queue: options.queue,
-    callback: (error, msg) => {
-      if (error) return;
-      const headers = headersOf(msg);
-      if (headers instanceof Error) options.onUnreadable(msg.string(), msg.reply || undefined, headers);
-      else options.onMessage(msg.string(), msg.reply || undefined, headers);
-    },
-  });
-  const cancels = nc.subscribe(cancelSubject(options.subject), {
-    callback: (error, msg) => {
-      if (error) return;
-      const headers = headersOf(msg);
-      if (headers instanceof Error) options.onUnreadable(msg.string(), undefined, headers);
-      else options.onCancel(msg.string(), headers);
-    },
-  });
-  void nc.closed().then((error) => options.onClosed(error || undefined));
-  await nc.flush(); // the subscriptions are registered: requests sent from now on reach this responder
-  return {
-    reply: (subject, text) => {
-      if (nc.isClosed()) return undefined;
-      try {
-        nc.publish(subject, encoder.encode(text));
-        return undefined;
-      } catch (error) {
-        // Closing meanwhile: nothing can be published, and the caller's call times out, as with a lost reply.
-        if (nc.isClosed()) return undefined;
-        return error instanceof Error ? error : new Error(String(error));
-      }
-    },
-    // A drain waits on nats-server; one that is gone (or a connection that has not noticed yet) must not hold close() forever.
-    stopReceiving: async (timeout) => {
-      if (nc.isClosed() || requests.isClosed()) return;
-      await Promise.race([requests.drain().catch(() => {}), nc.closed(), delay(timeout)]);
-    },
-    close: async (timeout) => {
-      if (nc.isClosed()) return;
-      cancels.unsubscribe();
-      const drained = await Promise.race([
-        nc.drain().then(
-          () => true,
-          () => false,
-        ),
-        nc.closed().then(() => true),
-        delay(timeout).then(() => false),
-      ]);
-      if (!drained) await nc.close().catch(() => {});
-    },
-  };
-}
-
-/**
- * A message's NATS headers as a plain object, names in lower case (as Node gives HTTP headers), or why they cannot be
- * read. nats.js parses them when first asked and throws on a name it rejects (one with a space), which nats-server
- * carries from any publisher: thrown from a subscription's callback, it would end the connection's reader, and
- * nothing more would be received on a connection that still looks open.
- */
-function headersOf(msg: Msg): Record<string, string> | Error {
-  const headers: Record<string, string> = {};
-  try {
-    if (msg.headers) for (const name of msg.headers.keys()) headers[name.toLowerCase()] = msg.headers.get(name);
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-  return headers;
-}
-
 /** A message's NATS status code (503: no responders), 0 when it has none or its headers cannot be read (see headersOf). */
 function statusOf(msg: Msg): number {
   try {
@@ -359,8 +260,4 @@ function statusOf(msg: Msg): number {
   } catch {
     return 0;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
