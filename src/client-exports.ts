@@ -14,6 +14,7 @@ export {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+  DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
 } from './limits.js';
 export * from './errors.js';
 export { ErrorCodes, CANCEL_METHOD } from './protocol/jsonrpc.js';

@@ -176,20 +176,18 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       get connection() {
         return current?.connection ?? incoming.connection;
       },
-      get handling() {
-        return incoming.size;
-      },
+      running: incoming,
       // Requests are refused with -32000 while closing (`busy`), not dropped: each POST gets its answer.
       accepting: () => true,
       busy: busyWhileClosing,
-      startCall: (frame, batch, reply) => {
+      startCall: (frame, batch, reply, bytes) => {
         const exchange = current!;
         if (batch === undefined) {
           // Two pipelined requests with one id cannot both be answered by id.
           if (replies.has(frame.id)) return false;
           replies.set(frame.id, reply); // before receive: an unknown method is answered at once
         }
-        if (incoming.receive(frame, batch, exchange.connection)) {
+        if (incoming.receive(frame, bytes, batch, exchange.connection)) {
           exchange.started++;
           return true;
         }
@@ -203,8 +201,8 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       notification: (method, params) => options.onNotification({ method, params }),
       // Once the server ends its connections (after any drain), a notification's method runs no more, as
       // on a WebSocket peer that is closing; while draining it runs, as on an open WebSocket peer.
-      runNotification: (method, params) => {
-        if (!ending) incoming.notify(method, params, limits.maxInFlight, current?.connection);
+      runNotification: (method, params, bytes) => {
+        if (!ending) incoming.notify(method, params, bytes, limits, current?.connection);
       },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };

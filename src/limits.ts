@@ -42,6 +42,12 @@ export const DEFAULT_MAX_BATCH = 100;
 export const DEFAULT_MAX_DEPTH = 64;
 /** Incoming calls running at once on one connection. */
 export const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 10_000;
+/**
+ * Size of the requests (and notifications running a method) from one connection that may run at once: 16 MiB, 16 of
+ * the server's largest frames. Their params stay in the heap until the handler ends, and parsed JSON takes several
+ * times its size: without it one client could hold `maxInFlightPerConnection` × `maxPayload` (10,000 × 1 MiB).
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
 
 /** Limits a responder puts on what the other end sends it, on one connection. */
 export interface ResponderLimits {
@@ -51,6 +57,11 @@ export interface ResponderLimits {
   maxDepth: number;
   /** Incoming calls running at once; more are answered -32000 (busy) at once. */
   maxInFlight: number;
+  /**
+   * Size of the incoming calls running at once, in characters of their JSON text (a batch's shared by its messages);
+   * one that would take it past this is answered -32000 (busy) at once, unless nothing else runs.
+   */
+  maxInFlightBytes: number;
 }
 
 /** The options that set `ResponderLimits`, the same on a server and a client. */
@@ -59,6 +70,7 @@ export interface ResponderLimitOptions {
   maxBatch?: number;
   maxDepth?: number;
   maxInFlightPerConnection?: number;
+  maxInFlightBytesPerConnection?: number;
 }
 
 export function resolveResponderLimits(options: ResponderLimitOptions): ResponderLimits {
@@ -67,6 +79,11 @@ export function resolveResponderLimits(options: ResponderLimitOptions): Responde
     maxBatch: optionalCount(options.maxBatch, 'options.maxBatch', DEFAULT_MAX_BATCH),
     maxDepth: optionalCount(options.maxDepth, 'options.maxDepth', DEFAULT_MAX_DEPTH),
     maxInFlight: optionalCount(options.maxInFlightPerConnection, 'options.maxInFlightPerConnection', DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION),
+    maxInFlightBytes: optionalCount(
+      options.maxInFlightBytesPerConnection,
+      'options.maxInFlightBytesPerConnection',
+      DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
+    ),
   };
 }
 

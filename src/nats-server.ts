@@ -86,6 +86,8 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   maxDepth?: number;
   /** Calls running at once on this responder; one more is answered -32000 (busy) at once, unrun. Default: 10,000. */
   maxInFlightPerConnection?: number;
+  /** Size of the calls running at once on this responder: see `ServeOptions.maxInFlightBytesPerConnection`. Default: 16 MiB. */
+  maxInFlightBytesPerConnection?: number;
 }
 
 export interface NatsServerEvents {
@@ -219,20 +221,18 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     get connection() {
       return caller ?? incoming.connection;
     },
-    get handling() {
-      return incoming.size;
-    },
+    running: incoming,
     // Until close() aborts what runs (or the connection goes): a message whose access check ends after that starts
     // nothing (its answer could not be published, and a notification's handler would run past close()).
     accepting: () => !ended,
     // Requests admitted while closing (their checks ended late) are refused, so that callers can go to another responder.
     busy: (method) => (closing === undefined ? undefined : serverClosing(method)),
-    startCall: (frame, batch) => {
-      if (batch) return incoming.receive(frame, batch, caller);
+    startCall: (frame, batch, _reply, bytes) => {
+      if (batch) return incoming.receive(frame, bytes, batch, caller);
       // Two callers reusing one id at once cannot both be answered by id.
       if (replies.has(frame.id)) return false;
       replies.set(frame.id, replySubject!); // before receive: an unknown method is answered at once
-      if (incoming.receive(frame, undefined, caller)) return true;
+      if (incoming.receive(frame, bytes, undefined, caller)) return true;
       replies.delete(frame.id);
       return false;
     },
@@ -243,7 +243,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     response: ({ frame }) => inbound.report('unknown', frame, frame.id, 'responders make no calls: a response matches nothing'),
     notification: (method, params) => events.emit('notification', { method, params }),
-    runNotification: (method, params) => incoming.notify(method, params, limits.maxInFlight, caller),
+    runNotification: (method, params, bytes) => incoming.notify(method, params, bytes, limits, caller),
     report: (reason, message, id, detail) => events.emit('unmatched', { reason, message, ...(id === undefined ? {} : { id }), detail }),
   };
 

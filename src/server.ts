@@ -118,6 +118,14 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    */
   maxInFlightPerConnection?: number;
   /**
+   * Size of the incoming calls running at once on one connection, in characters of their JSON text (each call of a
+   * batch holds its share of the frame), notifications running a method included: their params stay in memory until
+   * their handlers end. One that would pass it is answered -32000 ("server busy") at once and not run, unless nothing
+   * else runs (`maxPayload` bounds that one). Over HTTP, per TCP connection. Default: 16 MiB (16 frames of the
+   * default `maxPayload`; without it a client could hold `maxInFlightPerConnection` × `maxPayload`, 10 GiB).
+   */
+  maxInFlightBytesPerConnection?: number;
+  /**
    * While a client's socket holds this many bytes not yet sent (a client that does not read its answers),
    * its new requests are answered -32000 ("server busy") without running, and calls to it wait in `queued`. Default: 4 MiB.
    */

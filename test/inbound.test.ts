@@ -7,26 +7,42 @@ import { Hooks, type ErrorInfo } from '../src/hooks.js';
 import type { RequestFrame } from '../src/protocol/jsonrpc.js';
 
 /** A host that records what reaches it; its calls answer `true` (started) unless the id is in `running`. */
-function recordingHost(options: { maxInFlight?: number; accepting?: boolean; full?: boolean } = {}) {
+function recordingHost(options: { maxInFlight?: number; maxInFlightBytes?: number; accepting?: boolean; full?: boolean } = {}) {
   const seen: unknown[][] = [];
   const running = new Set<string | number>();
+  let runningBytes = 0;
+  /** The size of each call started, as the dispatcher counted it. */
+  const sizes: number[] = [];
   const batches: Array<BatchReply | undefined> = [];
   const errors: Array<[unknown, ErrorInfo]> = [];
   const host: InboundHost = {
-    limits: { handlerTimeout: undefined, maxBatch: 3, maxDepth: 4, maxInFlight: options.maxInFlight ?? 10 },
+    limits: {
+      handlerTimeout: undefined,
+      maxBatch: 3,
+      maxDepth: 4,
+      maxInFlight: options.maxInFlight ?? 10,
+      maxInFlightBytes: options.maxInFlightBytes ?? 1_000_000,
+    },
     hooks: new Hooks({ onError: (error, info) => errors.push([error, info]) }),
     connection,
-    get handling() {
-      return running.size;
+    running: {
+      get size() {
+        return running.size;
+      },
+      get bytes() {
+        return runningBytes;
+      },
     },
     accepting: () => options.accepting ?? true,
     busy: (method) => (options.full ? { code: -32000, message: `full: ${method}` } : undefined),
-    startCall: (frame: RequestFrame, batch) => {
+    startCall: (frame: RequestFrame, batch, _reply, bytes) => {
       if (running.has(frame.id)) return false;
       running.add(frame.id);
+      runningBytes += bytes;
       batch?.expect(); // as IncomingCalls.receive does: the batch waits for this call's answer
       batches.push(batch);
       seen.push(['call', frame.id, frame.method]);
+      sizes.push(bytes);
       return true;
     },
     cancelCall: (id) => seen.push(['cancel', id]),
@@ -37,7 +53,7 @@ function recordingHost(options: { maxInFlight?: number; accepting?: boolean; ful
   };
   const answers: unknown[] = [];
   const reply: Reply = (text) => answers.push(JSON.parse(text));
-  return { host, seen, answers, reply, batches, errors };
+  return { host, seen, answers, reply, batches, errors, sizes };
 }
 
 const connection = { transport: 'ws', remoteAddress: '127.0.0.1', headers: {}, url: '/', data: undefined } as const;
@@ -125,6 +141,42 @@ describe('receiveFrame', () => {
     const buffer = recordingHost({ full: true });
     send(buffer.host, buffer.reply, { jsonrpc: '2.0', id: 3, method: 'c' });
     expect(buffer.answers).toEqual([{ jsonrpc: '2.0', id: 3, error: { code: -32000, message: 'full: c' } }]);
+  });
+
+  it('refuses a request as busy when the requests running would pass maxInFlightBytes, but runs a large one alone', () => {
+    const request = (id: number, size: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'a', params: ['x'.repeat(size)] });
+    const { host, seen, answers, reply, sizes } = recordingHost({ maxInFlightBytes: 100 });
+    // Alone, a request larger than the budget runs (maxPayload bounds it); nothing more runs beside it.
+    send(host, reply, request(1, 200));
+    send(host, reply, request(2, 1));
+    expect(seen).toEqual([['call', 1, 'a']]);
+    expect(sizes).toEqual([request(1, 200).length]);
+    expect(answers).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        error: {
+          code: -32000,
+          message: `server busy: requests of ${request(1, 200).length} bytes already running on this connection, ${request(2, 1).length} more would pass 100 (maxInFlightBytesPerConnection); "a" was not run`,
+          data: { maxInFlightBytesPerConnection: 100 },
+        },
+      },
+    ]);
+
+    // Within the budget, requests run side by side; a batch's messages each hold their share of its frame.
+    const small = recordingHost({ maxInFlightBytes: 200 });
+    send(small.host, small.reply, request(1, 1));
+    const batch = [
+      { jsonrpc: '2.0', id: 2, method: 'a' },
+      { jsonrpc: '2.0', id: 3, method: 'a' },
+    ];
+    send(small.host, small.reply, batch);
+    expect(small.sizes).toEqual([
+      request(1, 1).length,
+      Math.ceil(JSON.stringify(batch).length / 2),
+      Math.ceil(JSON.stringify(batch).length / 2),
+    ]);
+    expect(small.answers).toEqual([]);
   });
 
   it('answers a second request with the id of a running one -32600 and reports it duplicate; a closing host drops requests', () => {

@@ -22,7 +22,7 @@
  */
 import type { Hooks } from '../hooks.js';
 import { BatchReply } from './batch-reply.js';
-import { duplicateRequestFrame, inFlightBusy } from './refusals.js';
+import { duplicateRequestFrame, inFlightRefusal, type Running } from './refusals.js';
 import type { ResponderLimits } from '../limits.js';
 import {
   CANCEL_METHOD,
@@ -47,17 +47,17 @@ export interface InboundHost {
   readonly hooks: Hooks;
   /** Who sent the frame being dispatched, for the hooks. */
   readonly connection: ConnectionInfo;
-  /** Incoming calls running now (counted against `limits.maxInFlight`). */
-  readonly handling: number;
+  /** Incoming calls running now, and the size of their requests (counted against `limits.maxInFlight` and `maxInFlightBytes`). */
+  readonly running: Running;
   /** Whether requests may start now; while it is false (a connection closing) they are dropped unanswered. */
   accepting(): boolean;
   /** Why a request is refused unrun besides the in-flight limit (a send buffer full), or undefined. */
   busy(method: string): ErrorObject | undefined;
   /**
-   * Starts an incoming call for `frame`, answered through `batch` when it came in a batch, else through `reply`.
-   * Returns false when a call with the same id is still running: the request is then refused as a duplicate.
+   * Starts an incoming call for `frame`, `bytes` long, answered through `batch` when it came in a batch, else through
+   * `reply`. Returns false when a call with the same id is still running: the request is then refused as a duplicate.
    */
-  startCall(frame: RequestFrame, batch: BatchReply | undefined, reply: (text: string) => void): boolean;
+  startCall(frame: RequestFrame, batch: BatchReply | undefined, reply: (text: string) => void, bytes: number): boolean;
   /** The peer sent `$/cancelRequest` for `id`. */
   cancelCall(id: Id): void;
   /** A response (result or error) to a call this side made, or to nothing: the host matches or reports it. */
@@ -70,8 +70,8 @@ export interface InboundHost {
   malformedResponse?(id: Id, detail: string, frame: () => string): boolean;
   /** A notification (not `$/cancelRequest`): for the host's listeners. */
   notification(method: string, params: unknown): void;
-  /** Runs the method a notification names, if there is one (results dropped, errors to the hooks). */
-  runNotification(method: string, params: unknown): void;
+  /** Runs the method a notification (`bytes` long) names, if there is one (results dropped, errors to the hooks). */
+  runNotification(method: string, params: unknown, bytes: number): void;
   /** Something that matches nothing: reported, never thrown. */
   report(reason: UnmatchedReason, message: unknown, id: Id | null | undefined, detail: string): void;
 }
@@ -88,29 +88,38 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       return;
     }
     case 'single':
-      onMessage(host, decoded.message, undefined, reply, text);
+      onMessage(host, decoded.message, undefined, reply, text, text.length);
       return;
     case 'batch': {
       const batch = reply && new BatchReply(reply);
-      for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined);
+      // Each message holds its share of the frame while it runs.
+      const bytes = Math.ceil(text.length / decoded.messages.length);
+      for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined, bytes);
       batch?.seal();
       return;
     }
   }
 }
 
-/** One message of a frame; `text` is the frame's text when the message is the whole frame. */
-function onMessage(host: InboundHost, message: Message, batch: BatchReply | undefined, reply: Reply, text: string | undefined): void {
+/** One message of a frame, `bytes` long; `text` is the frame's text when the message is the whole frame. */
+function onMessage(
+  host: InboundHost,
+  message: Message,
+  batch: BatchReply | undefined,
+  reply: Reply,
+  text: string | undefined,
+  bytes: number,
+): void {
   switch (message.kind) {
     case 'request':
-      onRequest(host, message.frame, batch, reply);
+      onRequest(host, message.frame, batch, reply, bytes);
       return;
     case 'notification': {
       const { method, params } = message.frame;
       if (method === CANCEL_METHOD) return cancelNotice(host, params);
       host.notification(method, params);
       // A connection that is closing starts no new work.
-      if (host.accepting()) host.runNotification(method, params);
+      if (host.accepting()) host.runNotification(method, params, bytes);
       return;
     }
     case 'result':
@@ -152,18 +161,17 @@ export function receiveCancels(host: InboundHost, text: string): void {
   }
 }
 
-function onRequest(host: InboundHost, frame: RequestFrame, batch: BatchReply | undefined, reply: Reply): void {
+function onRequest(host: InboundHost, frame: RequestFrame, batch: BatchReply | undefined, reply: Reply, bytes: number): void {
   if (reply === undefined) {
     host.report('malformed', frame, frame.id, 'a request with no way back for its answer (no reply subject) cannot be answered');
     return;
   }
   // A connection that is closing starts no new work.
   if (!host.accepting()) return;
-  const { maxInFlight } = host.limits;
   // Answered at once, never run: the caller may retry later.
-  const busy = host.handling >= maxInFlight ? inFlightBusy(maxInFlight, frame.method) : host.busy(frame.method);
+  const busy = inFlightRefusal(host.limits, host.running, frame.method, bytes) ?? host.busy(frame.method);
   if (busy) return refuse(host, busy, frame.method, frame.id, batch, reply);
-  if (host.startCall(frame, batch, reply)) return;
+  if (host.startCall(frame, batch, reply, bytes)) return;
   // Ids are unique per caller: a second request with the id of one still running cannot be answered by id.
   host.report('duplicate', frame, frame.id, 'a request with this id is already being handled');
   refuse(host, duplicateRequestFrame(frame.id).error, frame.method, frame.id, batch, reply);

@@ -24,12 +24,15 @@ import { HandlerDeadline } from './handler-deadline.js';
 import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
 import { Context, invoke, type AnyMethod } from './invoke.js';
-import { inFlightBusy } from './refusals.js';
+import type { ResponderLimits } from '../limits.js';
+import { inFlightRefusal, type Running } from './refusals.js';
 
 export type { AnyMethod } from './invoke.js';
 
 interface IncomingEntry {
   actor: RunningActor<IncomingContext, IncomingCallEvent>;
+  /** The request's size, counted in `IncomingCalls.bytes` while it runs. */
+  bytes: number;
   batch: BatchReply | undefined;
   /** Who made the call: `ctx.connection`. */
   connection: ConnectionInfo;
@@ -42,6 +45,7 @@ interface IncomingEntry {
 /** A handler run by a notification: its key in `notifications`, its abort, and its deadline with `handlerTimeout`. */
 interface RunningNotification {
   key: number;
+  bytes: number;
   controller: AbortController;
   deadline: HandlerDeadline | undefined;
 }
@@ -91,7 +95,7 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
 );
 const CANCELLED = incomingRunner.state('cancelled');
 
-export class IncomingCalls {
+export class IncomingCalls implements Running {
   /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
   private readonly inFlight = new IdTable<IncomingEntry>();
   /**
@@ -100,6 +104,7 @@ export class IncomingCalls {
    */
   private readonly notifications = new IdTable<RunningNotification>();
   private notificationsRun = 0;
+  private runningBytes = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
   private readonly handlerDeadlines;
@@ -123,25 +128,31 @@ export class IncomingCalls {
     return this.inFlight.size + this.notifications.size;
   }
 
+  /** Size of the requests (and notifications) still being handled, in characters of their JSON text. */
+  get bytes(): number {
+    return this.runningBytes;
+  }
+
   /** Who is on the other end by default (a call may come with its own, on NATS). */
   get connection(): ConnectionInfo {
     return this.options.connection;
   }
 
   /**
-   * Handles one request, made by `connection` (default: the connection's own). Returns false when a request
-   * with the same id is already in flight.
+   * Handles one request, `bytes` long, made by `connection` (default: the connection's own). Returns false when a
+   * request with the same id is already in flight.
    */
-  receive(frame: RequestFrame, batch?: BatchReply, connection: ConnectionInfo = this.options.connection): boolean {
+  receive(frame: RequestFrame, bytes: number, batch?: BatchReply, connection: ConnectionInfo = this.options.connection): boolean {
     if (this.inFlight.has(frame.id)) return false;
     // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
     // with no growth of the context object (about 270 bytes a call, issue 16). Inspectors see the input as sent.
     const input = this.actors.inspected
       ? { id: frame.id, method: frame.method, params: frame.params }
       : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
-    const entry: IncomingEntry = { actor: undefined!, batch, connection };
+    const entry: IncomingEntry = { actor: undefined!, bytes, batch, connection };
     batch?.expect();
     this.inFlight.set(frame.id, entry);
+    this.runningBytes += bytes;
     entry.actor = this.actors.create(input, entry);
     entry.actor.start();
     return true;
@@ -182,13 +193,19 @@ export class IncomingCalls {
   /**
    * A notification for one of this side's methods runs it, as plain JSON-RPC servers do: through the
    * middleware and schema, its result dropped, what it throws reported to the hooks (nobody is answered).
-   * Not run (and reported as -32000 to the hooks) when `maxInFlight` calls already run.
+   * Not run (and reported as -32000 to the hooks) past the in-flight `limits`, as a request would be refused.
    */
-  notify(method: string, params: unknown, maxInFlight: number, connection: ConnectionInfo = this.options.connection): void {
+  notify(
+    method: string,
+    params: unknown,
+    bytes: number,
+    limits: ResponderLimits,
+    connection: ConnectionInfo = this.options.connection,
+  ): void {
     if (!this.hasMethod(method)) return;
     const { hooks, peer, handlerTimeout } = this.options;
-    if (this.size >= maxInFlight) {
-      const busy = inFlightBusy(maxInFlight, method);
+    const busy = inFlightRefusal(limits, this, method, bytes);
+    if (busy) {
       hooks.handlerError(new RpcError(busy.code, busy.message, busy.data), method, undefined, connection);
       return;
     }
@@ -198,8 +215,9 @@ export class IncomingCalls {
       deadline = new HandlerDeadline(controller, method, handlerTimeout);
       this.handlerDeadlines.add(deadline, handlerTimeout);
     }
-    const running: RunningNotification = { key: ++this.notificationsRun, controller, deadline };
+    const running: RunningNotification = { key: ++this.notificationsRun, bytes, controller, deadline };
     this.notifications.set(running.key, running);
+    this.runningBytes += bytes;
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
     const run = invoke(this.options.methods[method]!, hooks.use, ctx);
     (deadline ? deadline.race(run) : run)
@@ -213,6 +231,7 @@ export class IncomingCalls {
   /** A notification's handler ended, or was aborted with the connection: it no longer counts (once). */
   private notificationEnded(running: RunningNotification): void {
     if (!this.notifications.delete(running.key)) return;
+    this.runningBytes -= running.bytes;
     if (running.deadline) this.handlerDeadlines?.remove(running.deadline);
     this.idleCheck();
   }
@@ -288,6 +307,7 @@ export class IncomingCalls {
   private finished(id: Id, cancelled: boolean): void {
     const entry = this.inFlight.get(id);
     this.inFlight.delete(id);
+    if (entry) this.runningBytes -= entry.bytes;
     if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
     if (cancelled && !entry?.cancelAnswered) entry?.batch?.drop();
     this.idleCheck();

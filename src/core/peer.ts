@@ -163,12 +163,10 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       limits: this.options.limits,
       hooks: this.options.hooks,
       connection: incoming.connection,
-      get handling() {
-        return incoming.size;
-      },
+      running: incoming,
       accepting: () => this.state === 'open',
       busy: (method) => this.busy(method),
-      startCall: (frame, batch) => this.incoming.receive(frame, batch),
+      startCall: (frame, batch, _reply, bytes) => this.incoming.receive(frame, bytes, batch),
       cancelCall: (id) => void this.incoming.cancel(id),
       response: ({ frame }) => {
         const outcome = 'result' in frame ? { result: frame.result } : { error: frame.error };
@@ -177,7 +175,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       },
       malformedResponse: (id, detail, frame) => this.outgoing.malformed(id, detail, frame),
       notification: (method, params) => this.events.emit('notification', { method, params }),
-      runNotification: (method, params) => incoming.notify(method, params, this.options.limits.maxInFlight),
+      runNotification: (method, params, bytes) => incoming.notify(method, params, bytes, this.options.limits),
       report: (reason, message, id, detail) =>
         this.events.emit('unmatched', {
           reason,

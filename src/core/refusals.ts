@@ -1,4 +1,5 @@
-/** Requests refused unrun: a duplicate id, or too many calls in flight. */
+/** Requests refused unrun: a duplicate id, or too many calls (or too large ones) in flight. */
+import type { ResponderLimits } from '../limits.js';
 import { errorFrame, ErrorCodes, type ErrorFrame, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
 
 /**
@@ -17,4 +18,23 @@ export function duplicateRequestFrame(id: Id): ErrorFrame {
 export function inFlightBusy(limit: number, method: string): ErrorObject {
   const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
   return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
+}
+
+/** What runs on a connection now: calls (and notifications running a method), and the size of their requests. */
+export interface Running {
+  readonly size: number;
+  readonly bytes: number;
+}
+
+/**
+ * Why a call of `method`, `bytes` long, is refused unrun by the in-flight limits of a connection where `running`
+ * runs (-32000, so the caller may retry later), or undefined. A call larger than `maxInFlightBytes` alone still runs
+ * when nothing else does: `maxPayload` bounds it.
+ */
+export function inFlightRefusal(limits: ResponderLimits, running: Running, method: string, bytes: number): ErrorObject | undefined {
+  const { maxInFlight, maxInFlightBytes } = limits;
+  if (running.size >= maxInFlight) return inFlightBusy(maxInFlight, method);
+  if (running.bytes === 0 || running.bytes + bytes <= maxInFlightBytes) return undefined;
+  const message = `server busy: requests of ${running.bytes} bytes already running on this connection, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
+  return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightBytesPerConnection: maxInFlightBytes } };
 }

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+  DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
   ErrorCodes,
   type Client,
 } from '../../src/index.js';
@@ -41,7 +42,12 @@ const call = (id: number, method = 'hang') => ({ jsonrpc: '2.0', id, method });
 
 describe('limits on calls from the server', () => {
   it('defaults to the server-side limits', () => {
-    expect([DEFAULT_MAX_BATCH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION]).toEqual([100, 64, 10_000]);
+    expect([
+      DEFAULT_MAX_BATCH,
+      DEFAULT_MAX_DEPTH,
+      DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+      DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
+    ]).toEqual([100, 64, 10_000, 16 * 1024 * 1024]);
   });
 
   it('answers a batch longer than maxBatch (default 100) with one -32600 and runs none of it', async () => {
@@ -113,5 +119,20 @@ describe('limits on calls from the server', () => {
       expect(answer.error.code).toBe(ErrorCodes.ServerBusy);
       expect(answer.error.message).toMatch(/50 calls already in flight on this connection \(maxInFlightPerConnection\)/);
     }
+  });
+
+  it('by default runs at most 16 MiB of the server calls at once: one more is answered -32000 busy, unrun', async () => {
+    const peer = await rawServerPeer();
+    let ran = 0;
+    client = connect(peer.url, { heartbeat: 0, methods: { hang: () => (ran++, new Promise(() => {})) } });
+    const socket = await peer.socket();
+    await client.ready;
+    for (let id = 0; id < 17; id++) socket.send(JSON.stringify({ ...call(id), params: ['x'.repeat(1_000_000)] }));
+    await until(() => peer.answers.length === 1, 'the busy answer');
+    expect(ran).toBe(16);
+    expect(peer.answers[0]).toMatchObject({
+      id: 16,
+      error: { code: ErrorCodes.ServerBusy, data: { maxInFlightBytesPerConnection: DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION } },
+    });
   });
 });

@@ -273,6 +273,29 @@ describe('JSON-RPC over HTTP POST: limits', () => {
     ).toEqual([1, 2]);
   });
 
+  it('counts maxInFlightBytesPerConnection per TCP connection, a batch sharing its size among its calls', async () => {
+    const release = deferred();
+    let running = 0;
+    server = await serve({
+      maxInFlightBytesPerConnection: 1000,
+      methods: {
+        wait: async () => {
+          running++;
+          await release.promise;
+          return 'done';
+        },
+      },
+    });
+    const call = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'wait', params: ['x'.repeat(400)] });
+    // About 450 characters each: two fit in 1,000, the third would not.
+    const held = post(`[${call(1)},${call(2)},${call(3)}]`);
+    await until(() => running === 2, 'two handlers running');
+    release.resolve();
+    const answers = json(await held) as Array<{ id: number; result?: unknown; error?: { code: number; data?: unknown } }>;
+    expect(answers.find((a) => a.id === 3)?.error).toMatchObject({ code: -32000, data: { maxInFlightBytesPerConnection: 1000 } });
+    expect(answers.filter((a) => a.result === 'done').length).toBe(2);
+  });
+
   it('aborts ctx.signal when the HTTP client goes away, and answers nothing', async () => {
     const aborted = deferred<unknown>();
     const started = deferred();

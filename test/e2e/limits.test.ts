@@ -310,8 +310,56 @@ describe('frames a JSON-RPC peer should not send', () => {
   });
 });
 
+describe('maxInFlightBytesPerConnection', () => {
+  /** A request frame of about `size` characters for `method`. */
+  const big = (id: number, method: string, size: number) => JSON.stringify({ jsonrpc: '2.0', id, method, params: ['x'.repeat(size)] });
+
+  it('by default holds at most 16 MiB of requests running on one connection: the next is answered -32000 unrun', async () => {
+    let runs = 0;
+    server = await serve({ methods: { hold: () => (runs++, new Promise(() => {})), echo: (p: unknown) => p } });
+    const r = await raw(server.url);
+    // Sixteen frames of a little under 1 MiB (the server's maxPayload) run; the seventeenth would pass 16 MiB.
+    for (let id = 1; id <= 17; id++) r.send(big(id, 'hold', 1_000_000));
+    expect(await r.next()).toMatchObject({
+      id: 17,
+      error: { code: -32000, data: { maxInFlightBytesPerConnection: 16 * 1024 * 1024 } },
+    });
+    expect(runs).toBe(16);
+    // Small calls still fit beside them.
+    r.send(JSON.stringify({ jsonrpc: '2.0', id: 18, method: 'echo', params: [1] }));
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 18, result: [1] });
+  });
+
+  it('counts each request until its handler ends, and a notification running a method as a request', async () => {
+    const held: Array<() => void> = [];
+    const errors: unknown[] = [];
+    let runs = 0;
+    server = await serve({
+      maxInFlightBytesPerConnection: 1000,
+      onError: (error) => errors.push(error),
+      methods: { hold: () => (runs++, new Promise<string>((resolve) => held.push(() => resolve('ok')))) },
+    });
+    const r = await raw(server.url);
+    r.send(big(1, 'hold', 600));
+    r.send(big(2, 'hold', 600));
+    expect(await r.next()).toMatchObject({ id: 2, error: { code: -32000, data: { maxInFlightBytesPerConnection: 1000 } } });
+    // A notification past the budget does not run: reported, as the refused request was, with the same error.
+    r.send(JSON.stringify({ jsonrpc: '2.0', method: 'hold', params: ['x'.repeat(600)] }));
+    await until(() => errors.length === 2, 'the refused notification to be reported');
+    expect(errors[1]).toMatchObject({ code: -32000, data: { maxInFlightBytesPerConnection: 1000 } });
+    expect(runs).toBe(1);
+    // Once the first call is answered, its bytes are free again; a request larger than the budget runs alone.
+    held.shift()!();
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 1, result: 'ok' });
+    r.send(big(3, 'hold', 5000));
+    await until(() => runs === 2, 'the large request to run alone');
+    held.shift()!();
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 3, result: 'ok' });
+  });
+});
+
 describe('limit options', () => {
-  it.each(['maxBatch', 'maxDepth', 'maxInFlightPerConnection'] as const)(
+  it.each(['maxBatch', 'maxDepth', 'maxInFlightPerConnection', 'maxInFlightBytesPerConnection'] as const)(
     'throws for a %s that is not a whole number from 1',
     async (name) => {
       await expect(serve({ [name]: 1.5, methods: {} })).rejects.toThrow(

@@ -70,6 +70,28 @@ describe('a NATS responder', () => {
     expect(await client.request('wait')).toBe('done');
   });
 
+  it('answers a call that would pass maxInFlightBytesPerConnection -32000 busy, unrun, and runs calls again once there is room', async () => {
+    const subject = nextSubject();
+    const release = deferred<string>();
+    let ran = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      maxInFlightBytesPerConnection: 1000,
+      methods: { wait: () => (ran++, release.promise) },
+    });
+    client = connect(nats.url, { subject });
+    const running = client.request('wait', ['x'.repeat(600)]);
+    await expect.poll(() => responder!.handlingCalls).toBe(1);
+    const { error } = await settle(client.request('wait', ['x'.repeat(600)]));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect([error.code, error.data]).toEqual([ErrorCodes.ServerBusy, { maxInFlightBytesPerConnection: 1000 }]);
+    expect(ran).toBe(1);
+    release.resolve('done');
+    expect(await running).toBe('done');
+    expect(await client.request('wait', ['x'.repeat(600)])).toBe('done');
+  });
+
   it('fails a handler past handlerTimeout with -32001 and aborts its signal', async () => {
     const subject = nextSubject();
     const aborted = deferred<string>();
