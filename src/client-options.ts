@@ -117,7 +117,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * calls from the server are answered -32000 (busy) without running. Default: 4 MiB.
    */
   highWaterMark?: number;
-  /** A server that lets this many unsent bytes pile up (answers to its calls it does not read) is dropped at once, with 1008. Default: 64 MiB. */
+  /**
+   * A server that lets this many unsent bytes pile up (answers to its calls it does not read) is dropped at once, with
+   * 1008. Also the most bytes (characters of their frames) of calls and notifications waiting in `queued`: one more that
+   * would pass it rejects at once with `QueueFullError`, unless nothing waits. Default: 64 MiB.
+   */
   maxBufferedAmount?: number;
   /** A server that reads nothing for this long while the socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms. Default: 30,000. */
   drainTimeout?: number;

@@ -121,14 +121,15 @@ export class HttpError extends CallstateError {
 
 /**
  * The call (or notification) could not even wait for its turn: the connection
- * already holds `maxQueued` of them waiting, because it is not open (yet, or
- * again) or has no room (`maxInFlight` calls in flight, or the socket's buffer
- * is full). Nothing was sent; the caller may try again later.
+ * already holds `maxQueued` of them waiting (or as many as it would take past
+ * `maxBufferedAmount` bytes), because it is not open (yet, or again) or has no
+ * room (`maxInFlight` calls in flight, or the socket's buffer is full). Nothing
+ * was sent; the caller may try again later.
  */
 export class QueueFullError extends CallstateError {
   override readonly name = 'QueueFullError';
   declare readonly code: 'ERR_QUEUE_FULL';
-  /** The limit that was reached. */
+  /** The connection's `maxQueued` (the message says whether that, or the bytes waiting, was the limit reached). */
   readonly maxQueued: number;
   constructor(message: string, maxQueued: number) {
     super(message, 'ERR_QUEUE_FULL');

@@ -130,7 +130,11 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * its new requests are answered -32000 ("server busy") without running, and calls to it wait in `queued`. Default: 4 MiB.
    */
   highWaterMark?: number;
-  /** A client that lets this many unsent bytes pile up is dropped at once, with 1008. Default: 64 MiB. */
+  /**
+   * A client that lets this many unsent bytes pile up is dropped at once, with 1008. Also the most bytes of the calls
+   * and notifications to it waiting in `queued` (behind a full socket buffer): one more that would pass it is refused
+   * with `QueueFullError`, unless nothing waits. Default: 64 MiB.
+   */
   maxBufferedAmount?: number;
   /**
    * A client that reads nothing for this long while its socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms.

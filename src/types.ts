@@ -178,7 +178,7 @@ export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
   /** The remote methods as functions: `await peer.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
   readonly call: CallProxy<RemoteApi>;
   /**
-   * Sends a notification (no answer comes). Throws, nothing sent: `QueueFullError` when `maxQueued` already wait;
+   * Sends a notification (no answer comes). Throws, nothing sent: `QueueFullError` when `maxQueued` (or `maxBufferedAmount` bytes) already wait;
    * `ProtocolError` when the params cannot be encoded as JSON, or when the transport would not carry the frame
    * (NATS: larger than nats-server's max_payload). A notification made while connecting waits; if the transport then
    * refuses it, it is reported to `onError` and the logger (`kind: 'unsent'`) instead.

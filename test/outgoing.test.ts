@@ -24,6 +24,7 @@ function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClo
     xstate: undefined,
     maxInFlight: Infinity,
     maxQueued: 100,
+    maxQueuedBytes: 1_000_000,
     highWaterMark: 1024,
     bufferedAmount: () => 0,
     url: 'ws://test',

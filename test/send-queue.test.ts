@@ -16,7 +16,7 @@ function call(name: string, retry = false): Call {
   return { name, frame: name, retry, place: undefined, inFlight: false, epoch: 0 };
 }
 
-function setup(limits: { maxInFlight?: number; maxQueued?: number; highWaterMark?: number } = {}) {
+function setup(limits: { maxInFlight?: number; maxQueued?: number; maxQueuedBytes?: number; highWaterMark?: number } = {}) {
   const written: string[] = [];
   const unsent: string[] = [];
   /** Frames the transport would not carry, and whether it can tell yet. */
@@ -33,6 +33,7 @@ function setup(limits: { maxInFlight?: number; maxQueued?: number; highWaterMark
     },
     maxInFlight: limits.maxInFlight ?? Infinity,
     maxQueued: limits.maxQueued ?? 100,
+    maxQueuedBytes: limits.maxQueuedBytes ?? 1_000_000,
     highWaterMark: limits.highWaterMark ?? 1024,
     bufferedAmount: () => buffered,
     url: 'ws://test',
@@ -120,7 +121,7 @@ describe('SendQueue', () => {
   it('refuses past maxQueued with QueueFullError, saying why the line is held', () => {
     const { queue } = setup({ maxQueued: 1 });
     start(queue, call('a'));
-    const error = queue.refusal('call "b"')!;
+    const error = queue.refusal('call "b"', 1)!;
     expect(error).toBeInstanceOf(QueueFullError);
     expect([error.code, error.maxQueued, error.message]).toEqual([
       'ERR_QUEUE_FULL',
@@ -128,6 +129,30 @@ describe('SendQueue', () => {
       'call "b" was not sent: 1 calls and notifications already wait on the connection to ws://test (maxQueued 1), because it is not open',
     ]);
     expect(() => queue.notify('log', 'n')).toThrow(QueueFullError);
+  });
+
+  it('refuses a frame that would take the line past maxQueuedBytes, unless the line is empty; what leaves it frees its bytes', () => {
+    const { queue, written } = setup({ maxQueuedBytes: 10 });
+    // Alone, a larger frame may wait.
+    const big = call('x'.repeat(12));
+    start(queue, big);
+    const error = queue.refusal('call "b"', 1)!;
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect(error.message).toBe(
+      'call "b" was not sent: 1 calls and notifications already wait on the connection to ws://test of 12 bytes, and 1 more would pass 10 (maxBufferedAmount), because it is not open',
+    );
+    expect(() => queue.notify('log', 'n')).toThrow(QueueFullError);
+    // Settled while waiting, it frees its bytes; so do notices and calls that leave the line when it opens.
+    queue.forget(big);
+    start(queue, call('aaaa'));
+    queue.notify('log', 'nnnn');
+    expect(queue.refusal('call "c"', 2)).toBeUndefined();
+    expect(queue.refusal('call "c"', 3)).toBeInstanceOf(QueueFullError);
+    queue.open();
+    expect(written).toEqual(['aaaa', 'nnnn']);
+    queue.lost();
+    start(queue, call('bbbbbbbbbb'));
+    expect(queue.refusal('call "d"', 1)).toBeInstanceOf(QueueFullError);
   });
 
   it('a call that settles while it waits leaves the line', () => {

@@ -75,6 +75,8 @@ export interface OutgoingOptions {
   maxInFlight: number;
   /** Most calls and notifications waiting in the line; more reject with `QueueFullError`. */
   maxQueued: number;
+  /** Most characters of their frames waiting in the line (one larger may wait alone); more reject with `QueueFullError`. */
+  maxQueuedBytes: number;
   /** While the socket holds this many bytes not yet sent, calls wait in `queued`. */
   highWaterMark: number;
   /** Bytes the current transport holds not yet sent. */
@@ -143,7 +145,7 @@ export class OutgoingCalls {
   start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
     const site = this.callSiteStacks ? captureCallSite() : undefined;
     const sendNow = this.queue.mayWriteNow();
-    const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`);
+    const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`, frame.length);
     if (refusal) return Promise.reject(pointAt(refusal, site));
     return new Promise((resolve, reject) => {
       const retry = input.retry === true;

@@ -76,6 +76,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       xstate: options.xstate,
       maxInFlight: options.maxInFlight,
       maxQueued: options.maxQueued,
+      // What waits in line counts against the same bound as what waits in the socket's buffer.
+      maxQueuedBytes: options.send.maxBufferedAmount,
       highWaterMark: options.send.highWaterMark,
       bufferedAmount: () => this.transport.bufferedAmount,
       refuses: (frame) => this.transport.refuses?.(frame),

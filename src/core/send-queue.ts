@@ -5,7 +5,8 @@
  * connection is not open (connecting, reconnecting), while `maxInFlight` calls
  * are in flight, and while the socket's buffer holds `highWaterMark` bytes or
  * more. Notifications made meanwhile join the same line, so that everything
- * leaves in the order it was made. The line holds at most `maxQueued`; beyond
+ * leaves in the order it was made. The line holds at most `maxQueued`, and at
+ * most `maxQueuedBytes` of frames (one larger frame may wait alone); beyond
  * that a call or notification is refused with `QueueFullError`.
  *
  * Each open transport is an epoch. The requests written on it are remembered
@@ -52,6 +53,8 @@ export interface SendQueueOptions<T extends QueuedCall> {
   maxInFlight: number;
   /** Most calls and notifications waiting in the line. */
   maxQueued: number;
+  /** Most characters of frames waiting in the line: one more that would pass it is refused, unless the line is empty. */
+  maxQueuedBytes: number;
   /** While the socket holds this many bytes not yet sent, calls wait. */
   highWaterMark: number;
   /** Bytes the current transport holds not yet sent. */
@@ -82,6 +85,8 @@ export class SendQueue<T extends QueuedCall> {
   /** Calls and notifications waiting to be written, in order. */
   private readonly line = new Line<T | WaitingNotice>();
   private notices = 0;
+  /** Characters of the frames waiting in the line. */
+  private waitingBytes = 0;
   /** Calls whose request frame is being written on this epoch's transport, in write order. */
   private writing = new Fifo<T>();
   /** Calls written and not settled. */
@@ -111,14 +116,19 @@ export class SendQueue<T extends QueuedCall> {
     return this.line.size === 0 && this.hasRoom();
   }
 
-  /** The error for `what` (`call "echo"`) when the line is full; undefined while it has room. */
-  refusal(what: string): QueueFullError | undefined {
-    return this.line.size >= this.options.maxQueued ? this.queueFull(what) : undefined;
+  /** The error for `what` (`call "echo"`), a frame of `bytes` characters, when the line is full; undefined while it has room. */
+  refusal(what: string, bytes: number): QueueFullError | undefined {
+    const { maxQueued, maxQueuedBytes } = this.options;
+    if (this.line.size >= maxQueued) return this.queueFull(what, `(maxQueued ${maxQueued})`);
+    if (this.line.size > 0 && this.waitingBytes + bytes > maxQueuedBytes)
+      return this.queueFull(what, `of ${this.waitingBytes} bytes, and ${bytes} more would pass ${maxQueuedBytes} (maxBufferedAmount)`);
+    return undefined;
   }
 
   /** `call` waits its turn, at the back. */
   wait(call: T): void {
     call.place = this.line.push(call);
+    this.waitingBytes += frameBytes(call);
     this.watchDrain();
   }
 
@@ -138,10 +148,11 @@ export class SendQueue<T extends QueuedCall> {
       this.options.write(frame, ignoreWriteError);
       return;
     }
-    const refusal = this.refusal(`notification "${method}"`);
+    const refusal = this.refusal(`notification "${method}"`, frame.length);
     if (refusal) throw refusal;
     this.line.push(new WaitingNotice(method, frame));
     this.notices++;
+    this.waitingBytes += frame.length;
     this.watchDrain();
   }
 
@@ -177,6 +188,7 @@ export class SendQueue<T extends QueuedCall> {
       else this.options.unsent?.(closedWhileWaiting(waiting.method, this.options.url, error), waiting.method);
     }
     this.notices = 0;
+    this.waitingBytes = 0;
   }
 
   /** Hands `call`'s request to the transport; the epoch's shared callback reports when it is on the wire. */
@@ -201,6 +213,7 @@ export class SendQueue<T extends QueuedCall> {
       const call = calls[i]!;
       this.leaveFlight(call);
       call.place = this.line.unshift(call);
+      this.waitingBytes += frameBytes(call);
     }
   }
 
@@ -209,6 +222,7 @@ export class SendQueue<T extends QueuedCall> {
     if (call.place) {
       this.line.remove(call.place as LinePlace<T | WaitingNotice>);
       call.place = undefined;
+      this.waitingBytes -= frameBytes(call);
     }
     this.leaveFlight(call);
   }
@@ -248,6 +262,7 @@ export class SendQueue<T extends QueuedCall> {
         if (this.isSaturated()) break;
         this.line.shift();
         this.notices--;
+        this.waitingBytes -= first.notice.length;
         // Made while the transport could not tell yet (connecting): refused now, it is reported instead of lost.
         const refused = this.options.refuses?.(first.notice);
         if (refused) this.options.unsent?.(notSent(first.method, refused), first.method);
@@ -257,6 +272,7 @@ export class SendQueue<T extends QueuedCall> {
       if (!this.hasRoom()) break;
       this.line.shift();
       first.place = undefined;
+      this.waitingBytes -= frameBytes(first);
       this.options.release(first);
     }
     this.watchDrain();
@@ -284,7 +300,8 @@ export class SendQueue<T extends QueuedCall> {
     if (this.line.size > 0 && this.isOpen) this.schedulePump();
   }
 
-  private queueFull(what: string): QueueFullError {
+  /** `limit`: which limit the line is at, in words (`(maxQueued 10000)`). */
+  private queueFull(what: string, limit: string): QueueFullError {
     const { maxQueued, maxInFlight, url } = this.options;
     const why = !this.isOpen
       ? 'it is not open'
@@ -294,7 +311,7 @@ export class SendQueue<T extends QueuedCall> {
           ? "its socket's buffer is full (highWaterMark)"
           : 'earlier calls still wait';
     return new QueueFullError(
-      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} (maxQueued ${maxQueued}), because ${why}`,
+      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} ${limit}, because ${why}`,
       maxQueued,
     );
   }
@@ -313,6 +330,15 @@ function closedWhileWaiting(method: string, url: string, error: ConnectionClosed
 /** The error of a notification the transport would not carry, as `notify()` throws it. */
 function notSent(method: string, reason: Error): ProtocolError {
   return new ProtocolError(`notification "${method}" was not sent: ${reason.message}`, { cause: reason });
+}
+
+/**
+ * What a waiting call counts against `maxQueuedBytes`: its frame's length. A call whose write was refused at once
+ * is put back for a moment before it fails, without its frame (kept only for a `retry` call): it counts 0, going
+ * in and out alike.
+ */
+function frameBytes(call: QueuedCall): number {
+  return call.frame?.length ?? 0;
 }
 
 /** A notification that cannot be written has nobody left to tell. */

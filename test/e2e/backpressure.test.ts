@@ -71,6 +71,26 @@ describe('maxInFlight and maxQueued', () => {
     expect(handled).toBe(3);
   });
 
+  it('bounds the bytes waiting in queued by maxBufferedAmount: a call that would pass it rejects with QueueFullError', async () => {
+    let handled = 0;
+    const gate = deferred();
+    server = await serve({ methods: { work: async () => (handled++, await gate.promise, 'done') } });
+    client = connect(server.url, { maxInFlight: 1, highWaterMark: 100, maxBufferedAmount: 1000 });
+    await client.ready;
+    const admitted = [client.request('work', ['x'.repeat(600)]), client.request('work', ['x'.repeat(600)])];
+    const { error } = await settle(client.request('work', ['x'.repeat(600)]));
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect(error.message).toMatch(
+      /^call "work" was not sent: 1 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ of \d+ bytes, and \d+ more would pass 1000 \(maxBufferedAmount\), because 1 calls are in flight \(maxInFlight\)$/,
+    );
+    expect(() => client!.notify('log', ['x'.repeat(600)])).toThrow(QueueFullError);
+    // Small ones still fit.
+    const small = client.request('work', [1]);
+    gate.resolve();
+    expect(await Promise.all([...admitted, small])).toEqual(['done', 'done', 'done']);
+    expect(handled).toBe(3);
+  });
+
   it('a queued call that times out or is aborted leaves the line, and the others keep their order', async () => {
     const started: string[] = [];
     const gate = deferred();
