@@ -12,6 +12,7 @@ import { createInspector, inspectTo, type Inspector } from '../../src/index.js';
 import {
   DEFAULT_MAX_INGESTS,
   DEFAULT_MAX_VIEWERS,
+  INGEST_TIMEOUT,
   startPageServer,
   VIEWER_HEARTBEAT,
   type PageServer,
@@ -197,6 +198,32 @@ describe('ingest requests', () => {
     expect(await held[0]!.finish()).toBe(204);
     expect(await held[1]!.finish()).toBe(204);
     expect(await ingest(page)).toEqual({ status: 204, body: '' });
+  });
+
+  it('answers 408 to an ingest whose body has not arrived within INGEST_TIMEOUT, freeing its slot', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      page = await startPageServer({ maxIngests: 1 });
+      const socket = tcpConnect(page.port, '127.0.0.1');
+      opened.push(socket);
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      // A sender that trickles its body: the headers (admitted once the page says 100 Continue), then one byte of it.
+      socket.write(
+        `POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${BATCH.length}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      await until(() => received.startsWith('HTTP/1.1 100 Continue'), 'the page taking the headers');
+      socket.write('{');
+      expect(await ingest(page)).toMatchObject({ status: 503 });
+      vi.advanceTimersByTime(INGEST_TIMEOUT);
+      await closed;
+      expect(received).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 408 [^]*the batch did not arrive within 10000 ms\n/);
+      expect(await ingest(page)).toEqual({ status: 204, body: '' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reads 16 at once by default, and refuses the next', async () => {

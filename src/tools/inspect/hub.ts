@@ -38,6 +38,12 @@ export const DEFAULT_MAX_VIEWERS = 64;
  */
 export const DEFAULT_MAX_INGESTS = 16;
 /**
+ * How long an ingest request may take to arrive whole once admitted, in ms: past it, it is answered 408 and its
+ * connection closed. A batch of at most 1 MiB from a local process arrives in milliseconds; a sender that trickles its
+ * body would otherwise hold its slot (one of `maxIngests`) for Node's `requestTimeout`, 300 s.
+ */
+export const INGEST_TIMEOUT = 10_000;
+/**
  * How often each viewer is pinged, in ms; one that has not answered by the next ping is dropped, so a
  * viewer gone without closing (a laptop put to sleep) gives its place back within two intervals.
  */
@@ -143,7 +149,14 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     // Counted until its answer is sent or its connection is gone, whichever comes first.
     ingesting++;
     let counted = true;
+    const deadline = setTimeout(() => {
+      response
+        .writeHead(408, { 'content-type': 'text/plain', connection: 'close' })
+        .end(`the batch did not arrive within ${INGEST_TIMEOUT} ms\n`);
+      request.destroy();
+    }, INGEST_TIMEOUT);
     const release = () => {
+      clearTimeout(deadline);
       if (counted) ingesting--;
       counted = false;
     };
