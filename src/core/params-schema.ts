@@ -43,8 +43,17 @@ function isThenable(value: unknown): value is PromiseLike<StandardSchemaV1.Resul
 }
 
 function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unknown {
+  // A schema's bug, not the caller's: said in words (answered -32603, reported to onError) rather than as a TypeError
+  // about reading `issues` of null, or iterating what is not iterable.
+  if (result === null || typeof result !== 'object') throw badResult(method, `returned ${result === null ? 'null' : typeof result}`);
   if (!result.issues) return result.value;
+  if (typeof (result.issues as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function')
+    throw badResult(method, `returned issues that are not iterable (${typeof result.issues})`);
   throw invalidParams(method, result.issues);
+}
+
+function badResult(method: string, what: string): TypeError {
+  return new TypeError(`the params schema of "${method}" ${what}: a Standard Schema's validate returns { value } or { issues }`);
 }
 
 function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>): RpcError {
@@ -59,8 +68,10 @@ function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>)
 }
 
 function toJson(issue: StandardSchemaV1.Issue): ParamsIssue {
+  if (issue === null || typeof issue !== 'object') return { message: String(issue) };
   const message = typeof issue.message === 'string' ? issue.message : String(issue.message);
   if (!issue.path || issue.path.length === 0) return { message };
+  if (!Array.isArray(issue.path)) return { message };
   return { message, path: issue.path.map((segment) => key(typeof segment === 'object' && segment !== null ? segment.key : segment)) };
 }
 
