@@ -20,10 +20,10 @@ import type { ClientTlsOptions } from './transports/tls.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
 import {
   optionalBoolean,
+  optionalInteger,
   optionalLimit,
   optionalTimeout,
   validateEngine,
-  validateInteger,
   validateMethods,
   validateReconnect,
 } from './validate.js';
@@ -159,10 +159,7 @@ export function resolveClientOptions(url: string, options: ClientOptions<any>): 
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options, DEFAULT_CLIENT_MAX_PAYLOAD);
   const methods = validateMethods(options.methods, 'options.methods');
-  const settledMemory =
-    options.settledMemory === undefined
-      ? DEFAULT_SETTLED_MEMORY
-      : validateInteger(options.settledMemory, 'options.settledMemory', 0, 10_000_000);
+  const settledMemory = optionalInteger(options.settledMemory, 'options.settledMemory', DEFAULT_SETTLED_MEMORY, 0, 10_000_000);
   const engine = validateEngine(options.engine);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
   const common = {

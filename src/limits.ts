@@ -4,7 +4,7 @@
  * so nothing passes an `undefined` through to a library whose defaults it
  * relies on: `ws` reads `maxPayload: undefined` as "no limit".
  */
-import { MAX_TIMEOUT, optionalLimit, optionalTimeout, validateInteger, validateTimeout } from './validate.js';
+import { MAX_TIMEOUT, optionalInteger, optionalLimit, optionalTimeout, validateTimeout } from './validate.js';
 
 /** Default timeout of every call, in ms. */
 export const DEFAULT_TIMEOUT = 10_000;
@@ -129,12 +129,8 @@ export interface ConnectionLimitOptions {
 /** `defaultMaxPayload`: the server's (`DEFAULT_MAX_PAYLOAD`) or the client's (`DEFAULT_CLIENT_MAX_PAYLOAD`). */
 export function resolveConnectionLimits(options: ConnectionLimitOptions, defaultMaxPayload: number) {
   return {
-    maxPayload:
-      options.maxPayload === undefined
-        ? defaultMaxPayload
-        : validateInteger(options.maxPayload, 'options.maxPayload', 1, Number.MAX_SAFE_INTEGER),
-    heartbeat:
-      options.heartbeat === undefined ? DEFAULT_HEARTBEAT : validateInteger(options.heartbeat, 'options.heartbeat', 0, MAX_TIMEOUT),
+    maxPayload: optionalInteger(options.maxPayload, 'options.maxPayload', defaultMaxPayload, 1, Number.MAX_SAFE_INTEGER),
+    heartbeat: optionalInteger(options.heartbeat, 'options.heartbeat', DEFAULT_HEARTBEAT, 0, MAX_TIMEOUT),
     closeTimeout: optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT),
     timeout: optionalTimeout(options.timeout, 'options.timeout', DEFAULT_TIMEOUT),
   };
@@ -142,7 +138,7 @@ export function resolveConnectionLimits(options: ConnectionLimitOptions, default
 
 /** A limit: a whole number from 1, or the default when not given. */
 function optionalCount(value: unknown, name: string, fallback: number): number {
-  return value === undefined ? fallback : validateInteger(value, name, 1, Number.MAX_SAFE_INTEGER);
+  return optionalInteger(value, name, fallback, 1, Number.MAX_SAFE_INTEGER);
 }
 
 /** What `server.close()` takes. */
@@ -160,5 +156,5 @@ export function resolveDrain(options: unknown, fallback: number): number {
   if (options === null || typeof options !== 'object')
     throw new TypeError(`close options must be an object, got ${options === null ? 'null' : typeof options}`);
   const { drain } = options as CloseOptions;
-  return drain === undefined ? fallback : validateInteger(drain, 'options.drain', 0, MAX_TIMEOUT);
+  return optionalInteger(drain, 'options.drain', fallback, 0, MAX_TIMEOUT);
 }

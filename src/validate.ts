@@ -104,6 +104,11 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
   return value;
 }
 
+/** An integer option: the fallback when not given, else validated as `validateInteger` does. */
+export function optionalInteger(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  return value === undefined ? fallback : validateInteger(value, name, min, max);
+}
+
 /**
  * An AbortSignal, of this realm or another (a polyfill's): what a call uses of it. A call that settles
  * unsubscribes from its signal, so an object without `removeEventListener` would fail there, inside the
@@ -234,9 +239,7 @@ export function validateQueue(value: unknown, name: string): string {
 
 /** A count option that may be `Infinity` (no limit): the fallback when not given. */
 export function optionalLimit(value: unknown, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (value === Infinity) return value;
-  return validateInteger(value, name, min, Number.MAX_SAFE_INTEGER);
+  return value === Infinity ? value : optionalInteger(value, name, fallback, min, Number.MAX_SAFE_INTEGER);
 }
 
 /** What `reconnect: true` means; each field may be given on its own. */
@@ -260,32 +263,26 @@ export function validateReconnect(value: unknown, name: string): ReconnectPolicy
     if (!(key in DEFAULT_RECONNECT)) throw new TypeError(`${name}.${key} is not an option (${Object.keys(DEFAULT_RECONNECT).join(', ')})`);
   }
   const policy: ReconnectPolicy = {
-    initialDelay:
-      given.initialDelay === undefined
-        ? DEFAULT_RECONNECT.initialDelay
-        : validateInteger(given.initialDelay, `${name}.initialDelay`, 0, MAX_TIMEOUT),
-    maxDelay:
-      given.maxDelay === undefined ? DEFAULT_RECONNECT.maxDelay : validateInteger(given.maxDelay, `${name}.maxDelay`, 0, MAX_TIMEOUT),
+    initialDelay: optionalInteger(given.initialDelay, `${name}.initialDelay`, DEFAULT_RECONNECT.initialDelay, 0, MAX_TIMEOUT),
+    maxDelay: optionalInteger(given.maxDelay, `${name}.maxDelay`, DEFAULT_RECONNECT.maxDelay, 0, MAX_TIMEOUT),
     factor: DEFAULT_RECONNECT.factor,
     jitter: DEFAULT_RECONNECT.jitter,
     maxAttempts: optionalLimit(given.maxAttempts, `${name}.maxAttempts`, DEFAULT_RECONNECT.maxAttempts, 1),
   };
-  if (given.factor !== undefined) {
-    if (typeof given.factor !== 'number' || !(given.factor >= 1 && given.factor <= 100)) {
-      throw new RangeError(`${name}.factor must be a number from 1 to 100, got ${describe(given.factor)}`);
-    }
-    policy.factor = given.factor;
-  }
-  if (given.jitter !== undefined) {
-    if (typeof given.jitter !== 'number' || !(given.jitter >= 0 && given.jitter <= 1)) {
-      throw new RangeError(`${name}.jitter must be a number from 0 to 1, got ${describe(given.jitter)}`);
-    }
-    policy.jitter = given.jitter;
-  }
+  if (given.factor !== undefined) policy.factor = numberFrom(given.factor, `${name}.factor`, 1, 100);
+  if (given.jitter !== undefined) policy.jitter = numberFrom(given.jitter, `${name}.jitter`, 0, 1);
   if (policy.maxDelay < policy.initialDelay) {
     throw new RangeError(`${name}.maxDelay (${policy.maxDelay}) must be at least ${name}.initialDelay (${policy.initialDelay})`);
   }
   return policy;
+}
+
+/** A number from `min` to `max`, not only a whole one. */
+function numberFrom(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    throw new RangeError(`${name} must be a number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
 }
 
 const TLS_PEM_KEYS = ['ca', 'cert', 'key'] as const;
