@@ -173,9 +173,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       limits,
       hooks: options.hooks,
       // Only read while a POST is dispatched: its request's ConnectionInfo.
-      get connection() {
-        return current?.connection ?? incoming.connection;
-      },
+      connection: () => current?.connection ?? incoming.connection,
       running: incoming,
       // Requests are refused with -32000 while closing (`busy`), not dropped: each POST gets its answer.
       accepting: () => true,

@@ -218,9 +218,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const inbound: InboundHost = {
     limits,
     hooks,
-    get connection() {
-      return caller ?? incoming.connection;
-    },
+    connection: () => caller ?? incoming.connection,
     running: incoming,
     // Until close() aborts what runs (or the connection goes): a message whose access check ends after that starts
     // nothing (its answer could not be published, and a notification's handler would run past close()).

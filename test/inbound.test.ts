@@ -24,7 +24,7 @@ function recordingHost(options: { maxInFlight?: number; maxInFlightBytes?: numbe
       maxInFlightBytes: options.maxInFlightBytes ?? 1_000_000,
     },
     hooks: new Hooks({ onError: (error, info) => errors.push([error, info]) }),
-    connection,
+    connection: () => connection,
     running: {
       get size() {
         return running.size;

@@ -41,12 +41,16 @@ import type { ConnectionInfo, UnmatchedReason } from '../types.js';
 /** Where the answers to one frame go: a function that writes a text frame, or nothing (no way back). */
 export type Reply = ((text: string) => void) | undefined;
 
+/**
+ * What the dispatcher needs of the side that receives. Hosts are object literals: methods, not getters, as a literal
+ * with an accessor is made a dictionary-mode object, each of whose reads on every frame is a slow lookup (issue 16).
+ */
 export interface InboundHost {
   readonly limits: ResponderLimits;
   /** Where the errors the dispatcher answers are reported. */
   readonly hooks: Hooks;
   /** Who sent the frame being dispatched, for the hooks. */
-  readonly connection: ConnectionInfo;
+  connection(): ConnectionInfo;
   /** Incoming calls running now, and the size of their requests (counted against `limits.maxInFlight` and `maxInFlightBytes`). */
   readonly running: Running;
   /** Whether requests may start now; while it is false (a connection closing) they are dropped unanswered. */
@@ -83,7 +87,7 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
     case 'unparseable': {
       host.report('malformed', text, null, decoded.reason);
       const error = { code: decoded.code, message: decoded.reason };
-      host.hooks.protocolError(error, undefined, null, host.connection);
+      host.hooks.protocolError(error, undefined, null, host.connection());
       reply?.(encode(errorFrame(null, error)));
       return;
     }
@@ -186,7 +190,7 @@ function refuse(
   batch: BatchReply | undefined,
   reply: Reply,
 ): void {
-  host.hooks.protocolError(error, method, id, host.connection);
+  host.hooks.protocolError(error, method, id, host.connection());
   answer(errorFrame(id, error), batch, reply);
 }
 

@@ -164,7 +164,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     return {
       limits: this.options.limits,
       hooks: this.options.hooks,
-      connection: incoming.connection,
+      connection: () => incoming.connection,
       running: incoming,
       accepting: () => this.state === 'open',
       busy: (method) => this.busy(method),

@@ -162,16 +162,34 @@ function lightActors<TInput, THost, TOwner, TContext, TEvent>(
     onDone: onDone === undefined ? undefined : (actor) => onDone(actor.owner as TOwner, actor as LightActor<TContext, TOwner> as never),
     machine: options.xstate?.machine(compiled.id),
   };
-  return {
-    inspected: scope.inspect !== undefined,
-    get parent() {
-      return scope.parent;
-    },
-    set parent(actor) {
-      scope.parent = actor;
-    },
-    create: (input, owner) => new LightActor<TContext, TOwner>(compiled, scope, input, owner) as unknown as RunningActor<TContext, TEvent>,
-  };
+  return new LightActors(compiled, scope);
+}
+
+/**
+ * The light actors of one host. A class, not an object literal: a literal with an accessor (`parent`) is made a
+ * dictionary-mode object, and `create` is read from it for every call (issue 16).
+ */
+class LightActors<TInput, TOwner, TContext, TEvent> implements Actors<TInput, TOwner, TContext, TEvent> {
+  readonly inspected: boolean;
+
+  constructor(
+    private readonly compiled: CompiledMachine,
+    private readonly scope: ActorScope,
+  ) {
+    this.inspected = scope.inspect !== undefined;
+  }
+
+  get parent(): AnyActorRef | undefined {
+    return this.scope.parent;
+  }
+
+  set parent(actor: AnyActorRef | undefined) {
+    this.scope.parent = actor;
+  }
+
+  create(input: TInput, owner: TOwner): RunningActor<TContext, TEvent> {
+    return new LightActor<TContext, TOwner>(this.compiled, this.scope, input, owner) as unknown as RunningActor<TContext, TEvent>;
+  }
 }
 
 export function mapValues<A, B>(record: Record<string, A> | undefined, map: (value: A) => B): Record<string, B> | undefined {

@@ -22,6 +22,47 @@ const MACHINES: Record<string, AnyStateMachine> = {
   incomingCall: incomingCallMachine,
 };
 
+/**
+ * The connection's XState actor as a `RootActor`. A class, not an object literal: a literal with accessors (`value`,
+ * `context`) is made a dictionary-mode object, and `value` is read for the connection's state at every call (issue 16).
+ */
+class XStateRoot<TContext, TEvent> implements RootActor<TContext, TEvent> {
+  private sending = false;
+
+  constructor(
+    readonly ref: ReturnType<typeof createActor<AnyStateMachine>>,
+    onTimer: () => void,
+  ) {
+    // A delayed transition (the reconnect backoff) happens without a send of the owner's. A step of the owner's own
+    // `send` is not one: the owner runs its handlers once `send` returns, as on the light engine. Run from here, inside
+    // XState's processing, a listener's close() would only be queued, and a call made after it would still be sent.
+    ref.subscribe(() => {
+      if (!this.sending) onTimer();
+    });
+  }
+
+  start(): void {
+    this.ref.start();
+  }
+
+  send(event: TEvent): void {
+    this.sending = true;
+    try {
+      this.ref.send(event as AnyEvent);
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  get value(): unknown {
+    return this.ref.getSnapshot().value;
+  }
+
+  get context(): TContext {
+    return this.ref.getSnapshot().context as TContext;
+  }
+}
+
 /** An XState actor seen through `RunningActor`. */
 class XStateActor<TContext, TEvent> implements RunningActor<TContext, TEvent> {
   constructor(readonly actor: ReturnType<typeof createActor<AnyStateMachine>>) {}
@@ -117,30 +158,6 @@ export const XSTATE: XStateEngine = {
       input: options.input,
       ...actorOptions(options.inspect, options.clock),
     });
-    // A delayed transition (the reconnect backoff) happens without a send of the owner's. A step of the owner's own
-    // `send` is not one: the owner runs its handlers once `send` returns, as on the light engine. Run from here, inside
-    // XState's processing, a listener's close() would only be queued, and a call made after it would still be sent.
-    let sending = false;
-    actor.subscribe(() => {
-      if (!sending) options.onTimer();
-    });
-    return {
-      ref: actor,
-      start: () => void actor.start(),
-      send: (event) => {
-        sending = true;
-        try {
-          actor.send(event as AnyEvent);
-        } finally {
-          sending = false;
-        }
-      },
-      get value() {
-        return actor.getSnapshot().value;
-      },
-      get context() {
-        return actor.getSnapshot().context as TContext;
-      },
-    };
+    return new XStateRoot<TContext, TEvent>(actor, options.onTimer);
   },
 };
