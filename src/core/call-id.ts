@@ -7,37 +7,54 @@
  * time: past 12 characters those appends make a rope of strings, which V8
  * flattens again when the id is serialized, hashed or compared. Made flat at
  * once, a call's id costs about 1,700 fewer instructions on the client (issue 16).
+ *
+ * The random bytes of several ids are drawn from nanoid at once and copied (nanoid hands out views of a buffer it
+ * refills): one draw, not one per call, of the view and its checks, about 700 instructions a call (issue 16).
  */
 import { random, urlAlphabet } from 'nanoid';
 
 /** nanoid's alphabet, as character codes: `CODES[byte & 63]`, as nanoid maps its random bytes. */
 const CODES = Array.from(urlAlphabet, (char) => char.charCodeAt(0));
 
+/** Characters of an id, one random byte each. */
+const SIZE = 21;
+/** Ids whose bytes are drawn at once. */
+const IDS_PER_DRAW = 8;
+const drawn = new Uint8Array(SIZE * IDS_PER_DRAW);
+/** Where the next id's bytes start in `drawn`; its length when all are used. */
+let next = drawn.length;
+
 /** A new call id: what `nanoid()` returns (same length, alphabet and randomness), as a flat string. */
 export function newCallId(): string {
-  const b = random(21);
+  if (next === drawn.length) {
+    drawn.set(random(drawn.length));
+    next = 0;
+  }
+  const i = next;
+  next += SIZE;
+  const b = drawn;
   const c = CODES;
   return String.fromCharCode(
-    c[b[0]! & 63]!,
-    c[b[1]! & 63]!,
-    c[b[2]! & 63]!,
-    c[b[3]! & 63]!,
-    c[b[4]! & 63]!,
-    c[b[5]! & 63]!,
-    c[b[6]! & 63]!,
-    c[b[7]! & 63]!,
-    c[b[8]! & 63]!,
-    c[b[9]! & 63]!,
-    c[b[10]! & 63]!,
-    c[b[11]! & 63]!,
-    c[b[12]! & 63]!,
-    c[b[13]! & 63]!,
-    c[b[14]! & 63]!,
-    c[b[15]! & 63]!,
-    c[b[16]! & 63]!,
-    c[b[17]! & 63]!,
-    c[b[18]! & 63]!,
-    c[b[19]! & 63]!,
-    c[b[20]! & 63]!,
+    c[b[i]! & 63]!,
+    c[b[i + 1]! & 63]!,
+    c[b[i + 2]! & 63]!,
+    c[b[i + 3]! & 63]!,
+    c[b[i + 4]! & 63]!,
+    c[b[i + 5]! & 63]!,
+    c[b[i + 6]! & 63]!,
+    c[b[i + 7]! & 63]!,
+    c[b[i + 8]! & 63]!,
+    c[b[i + 9]! & 63]!,
+    c[b[i + 10]! & 63]!,
+    c[b[i + 11]! & 63]!,
+    c[b[i + 12]! & 63]!,
+    c[b[i + 13]! & 63]!,
+    c[b[i + 14]! & 63]!,
+    c[b[i + 15]! & 63]!,
+    c[b[i + 16]! & 63]!,
+    c[b[i + 17]! & 63]!,
+    c[b[i + 18]! & 63]!,
+    c[b[i + 19]! & 63]!,
+    c[b[i + 20]! & 63]!,
   );
 }
