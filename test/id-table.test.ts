@@ -137,8 +137,11 @@ describe('IdTable', () => {
     // The response's id is another string of the same text (fresh from JSON.parse), then the settle deletes it.
     const fromWire = JSON.parse('"a"') as string;
     expect([table.get(fromWire), table.has('a'), table.delete('a'), hashed]).toEqual(['A', true, true, 1]);
-    // Deleted: the remembered position holds nothing, so each lookup probes again (and finds nothing).
-    expect([table.get('a'), table.has('a'), hashed]).toEqual([undefined, false, 3]);
+    // Deleted: the remembered position holds nothing, so each lookup probes again (and finds nothing), with the hash
+    // of the id last probed for: 'a' is not hashed again.
+    expect([table.get('a'), table.has('a'), hashed]).toEqual([undefined, false, 1]);
+    // An incoming call's id: looked up (absent), then placed, with one hash.
+    expect([table.has('b'), table.set('b', 'B'), table.get('b'), hashed]).toEqual([false, undefined, 'B', 2]);
     // A number id is not the string of its digits, even at the remembered position.
     table.set(7, 'seven');
     expect([table.get('7'), table.get(7)]).toEqual([undefined, 'seven']);

@@ -151,13 +151,15 @@ export class IdTable<V> {
 
   /**
    * Where `id`'s entry is in `ids`, or -1; a probe longer than MAX_PROBE still ends, and marks the table flooded.
-   * After a probe, `probed` holds `id`'s hash, for `place` to use without hashing it again.
+   * After a probe, `probed` holds `id`'s hash, for `place` to use without hashing it again, and for the next probe
+   * for the same id (a `has` then a `set`, as for each incoming call) to use too.
    */
   private find(id: Id): number {
     const { index, mask, ids, recent } = this;
     if (recent >= 0 && ids[recent] === id) return recent;
-    const hashed = this.hashOf(id, this.seed);
+    const hashed = id === this.probedId ? this.probed : this.hashOf(id, this.seed);
     this.probed = hashed;
+    this.probedId = id;
     let slot = hashed & mask;
     for (let probes = 0; ; probes++) {
       const at = index[slot]!;
@@ -168,8 +170,9 @@ export class IdTable<V> {
     }
   }
 
-  /** The hash of the id `find` last probed for (it missed, so `set` places that id next). */
+  /** The hash of the id `find` last probed for (it missed, so `set` places that id next), and that id. */
   private probed = 0;
+  private probedId: Id | undefined = undefined;
 
   /** Points the first empty index slot on the probe path of the id hashed `hashed` at `at`. */
   private place(id: Id, at: number, hashed = this.hashOf(id, this.seed)): void {
