@@ -228,10 +228,20 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   private settleAlways(event: AnyEvent): void {
     for (let taken = 0; this.status === 'active' && this.state.always.length > 0; taken++) {
       if (taken > 100) throw new Error(`machine "${this.compiled.id}": eventless transitions loop`);
-      const t = this.state.always.find((c) => c.guard === undefined || c.guard(this, event));
-      if (!t) return;
+      const t = this.enabledAlways(event);
+      if (t === undefined) return;
       this.apply(t, event);
     }
+  }
+
+  /** The first eventless transition of the current state whose guard passes (a loop: no closure made per step). */
+  private enabledAlways(event: AnyEvent): CompiledTransition | undefined {
+    const always = this.state.always;
+    for (let i = 0; i < always.length; i++) {
+      const t = always[i]!;
+      if (t.guard === undefined || t.guard(this, event)) return t;
+    }
+    return undefined;
   }
 
   private afterStep(event: AnyEvent): void {
