@@ -58,3 +58,21 @@ export function newCallId(): string {
     c[b[i + 20]! & 63]!,
   );
 }
+
+/** Characters of an id that `ownIdHash` reads: 36 random bits in an id made here. */
+const HASHED = 6;
+
+/**
+ * The hash of the table of this side's pending calls (an `IdHash`, see `id-table.ts`): of the length and the first
+ * six characters only, as each character of an id made here is random, so these spread the ids over the table as well
+ * as all 21 would, for a fraction of the instructions (about 380 fewer a call, issue 16). Only for a table whose ids
+ * are made here: ids chosen by a peer may share their first characters (counters with a prefix do) and would collide.
+ * The peer's ids are only looked up in it, and a lookup cannot lengthen the table's probes.
+ */
+export function ownIdHash(id: string | number, seed: number): number {
+  const text = typeof id === 'string' ? id : String(id);
+  const end = Math.min(text.length, HASHED);
+  let h = 0x811c9dc5 ^ seed ^ text.length;
+  for (let i = 0; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 15)) >>> 0;
+}

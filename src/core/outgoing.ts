@@ -25,6 +25,7 @@ import { cutText } from './peer-text.js';
 import { ErrorCodes, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { IdTable } from './id-table.js';
+import { ownIdHash } from './call-id.js';
 import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
 
@@ -92,8 +93,8 @@ export interface OutgoingOptions {
 }
 
 export class OutgoingCalls {
-  /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
-  private readonly pending = new IdTable<PendingCall>();
+  /** By id (an `IdTable`, not a `Map`: see id-table.ts), hashed as ids made here can be (`ownIdHash`). */
+  private readonly pending = new IdTable<PendingCall>(ownIdHash);
   private readonly queue: SendQueue<PendingCall>;
   private readonly settledIds: SettledIds;
   private readonly cancels: CancelBatcher;
