@@ -55,8 +55,8 @@ export class IdTable<V> {
   private flooded = false;
   private readonly seed = (Math.random() * 0x100000000) | 0;
   /** Entries in insertion order, deleted ones marked until the next rebuild. */
-  private readonly ids: (Id | typeof DELETED)[] = [];
-  private readonly entries: (V | undefined)[] = [];
+  private ids: (Id | typeof DELETED)[] = [];
+  private entries: (V | undefined)[] = [];
   /** The hash index: for each slot, the position of an entry in `ids` (linear probing), or EMPTY. */
   private index = new Int32Array(MIN_CAPACITY).fill(EMPTY);
   private mask = MIN_CAPACITY - 1;
@@ -197,12 +197,19 @@ export class IdTable<V> {
     this.empty();
   }
 
-  /** Drops the deleted entries (in place) and sizes the index for the rest, at most 40% full. */
+  /** Drops the deleted entries (in place, or the arrays when none is left) and sizes the index for the rest, at most 40% full. */
   private rebuild(): void {
     let capacity = MIN_CAPACITY;
     while (capacity < (this.count + 1) * 2.5) capacity *= 2;
     if (capacity === this.mask + 1) this.index.fill(EMPTY);
     else this.allocate(capacity);
+    if (this.count === 0) {
+      // Nothing to keep (every call settled, as at low concurrency): new arrays, not these cut to length 0, as
+      // setting an array's length is a call into the runtime (about 100 instructions a call at 1 in flight, issue 16).
+      this.ids = [];
+      this.entries = [];
+      return;
+    }
     const { ids, entries } = this;
     let kept = 0;
     for (let at = 0; at < ids.length; at++) {
