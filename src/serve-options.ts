@@ -1,16 +1,14 @@
 /**
- * The options of `serve()` over WebSocket (and HTTP POST on the same port), and which listener they ask for:
- * its own, an app's `http.Server`, or none. Limits and hooks are resolved in limits.ts and hooks.ts, as the
- * client's are; `server.ts` composes the server from what is resolved here.
+ * The options of `serve()` over WebSocket (and HTTP POST on the same port), as the client's are in
+ * client-options.ts. Types only: this file is part of the package's public declarations, which must not
+ * reach `ws`'s types (a user need not install @types/ws). `server.ts` resolves them and composes the server.
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Authenticate } from './access.js';
 import type { HookOptions } from './hooks.js';
 import type { ResponderLimitOptions, SendLimitOptions } from './limits.js';
-import type { ListenMode } from './transports/ws-listener.js';
 import type { AnyApi, Clock, Engine, InspectOption, Methods, UntypedApi } from './types.js';
-import { validateHost, validateInteger, validatePath } from './validate.js';
 
 export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi = UntypedApi>
   extends ResponderLimitOptions, SendLimitOptions, HookOptions {
@@ -136,36 +134,4 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * headers through `authenticate` to the end of its body (408 past it), in every mode. Default: 10,000.
    */
   upgradeTimeout?: number;
-}
-
-/** Which listener `options` ask for: own (port, host), attached (server) or none (noServer); contradictions are TypeErrors. */
-export function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode; path: string | undefined } {
-  const { server, noServer } = options;
-  if (noServer !== undefined && typeof noServer !== 'boolean')
-    throw new TypeError(`options.noServer must be a boolean, got ${typeof noServer}`);
-  const chosen = [options.port !== undefined && 'port', server !== undefined && 'server', noServer === true && 'noServer'].filter(Boolean);
-  if (chosen.length > 1)
-    throw new TypeError(`options.${chosen.join(' and options.')} cannot be used together: give one of port, server or noServer`);
-  const path = options.path === undefined ? undefined : validatePath(options.path, 'options.path');
-  if (server !== undefined) {
-    if (
-      server === null ||
-      typeof server !== 'object' ||
-      typeof (server as { on?: unknown }).on !== 'function' ||
-      typeof (server as { address?: unknown }).address !== 'function'
-    )
-      throw new TypeError('options.server must be an http.Server or https.Server');
-    if (options.host !== undefined)
-      throw new TypeError('options.host applies to the own listener only (the attached server is already bound)');
-    return { mode: { kind: 'attached', server }, path: path ?? '/' };
-  }
-  if (noServer === true) {
-    if (options.host !== undefined) throw new TypeError('options.host does not apply with options.noServer');
-    if (path !== undefined)
-      throw new TypeError('options.path does not apply with options.noServer: the app routes upgrades to handleUpgrade');
-    return { mode: { kind: 'noServer' }, path };
-  }
-  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
-  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
-  return { mode: { kind: 'own', port, host }, path };
 }

@@ -28,11 +28,19 @@ import type { Peer } from './core/peer.js';
 import { ServerPeer } from './core/server-peer.js';
 import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
-import { resolveListenMode, type ServeOptions } from './serve-options.js';
-import { listenWs, type WsListener } from './transports/ws-listener.js';
+import type { ServeOptions } from './serve-options.js';
+import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
 import { urlHost } from './transports/url-host.js';
 import type { AnyApi, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
-import { optionalBoolean, optionalTimeout, validateEngine, validateMethods } from './validate.js';
+import {
+  optionalBoolean,
+  optionalTimeout,
+  validateEngine,
+  validateHost,
+  validateInteger,
+  validateMethods,
+  validatePath,
+} from './validate.js';
 
 export type { ServeOptions } from './serve-options.js';
 
@@ -206,6 +214,38 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       })());
     },
   };
+}
+
+/** Which listener `options` ask for: own (port, host), attached (server) or none (noServer); contradictions are TypeErrors. */
+function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode; path: string | undefined } {
+  const { server, noServer } = options;
+  if (noServer !== undefined && typeof noServer !== 'boolean')
+    throw new TypeError(`options.noServer must be a boolean, got ${typeof noServer}`);
+  const chosen = [options.port !== undefined && 'port', server !== undefined && 'server', noServer === true && 'noServer'].filter(Boolean);
+  if (chosen.length > 1)
+    throw new TypeError(`options.${chosen.join(' and options.')} cannot be used together: give one of port, server or noServer`);
+  const path = options.path === undefined ? undefined : validatePath(options.path, 'options.path');
+  if (server !== undefined) {
+    if (
+      server === null ||
+      typeof server !== 'object' ||
+      typeof (server as { on?: unknown }).on !== 'function' ||
+      typeof (server as { address?: unknown }).address !== 'function'
+    )
+      throw new TypeError('options.server must be an http.Server or https.Server');
+    if (options.host !== undefined)
+      throw new TypeError('options.host applies to the own listener only (the attached server is already bound)');
+    return { mode: { kind: 'attached', server }, path: path ?? '/' };
+  }
+  if (noServer === true) {
+    if (options.host !== undefined) throw new TypeError('options.host does not apply with options.noServer');
+    if (path !== undefined)
+      throw new TypeError('options.path does not apply with options.noServer: the app routes upgrades to handleUpgrade');
+    return { mode: { kind: 'noServer' }, path };
+  }
+  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
+  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
+  return { mode: { kind: 'own', port, host }, path };
 }
 
 /** The URL clients connect to: at `host` (the own listener's), else where the server listens; '' when it does not (yet). */
