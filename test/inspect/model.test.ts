@@ -75,6 +75,10 @@ describe('the page model', () => {
     applyEvent(model, { k: 'dropped', n: 3 });
     applyEvent(model, { k: 'dropped', n: 4 });
     expect(model.dropped).toBe(7);
+    // Streamed counts are safe integers each, not summed: the total stops at the largest exact one.
+    applyEvent(model, { k: 'dropped', n: Number.MAX_SAFE_INTEGER });
+    applyEvent(model, { k: 'dropped', n: Number.MAX_SAFE_INTEGER });
+    expect(model.dropped).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it('keeps the last 50 states of a call whose state keeps changing, with their times and causes', () => {

@@ -92,7 +92,8 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
   // A call moves back and forth only on a re-sent retry; a streamed batch can do it forever.
   const MAX_PATH = 50;
   if (event.k === 'dropped') {
-    model.dropped += event.n;
+    // Each streamed count is a safe integer; their sum is kept one too (a process may send any), exact as a JSON number.
+    model.dropped = Math.min(model.dropped + event.n, Number.MAX_SAFE_INTEGER);
     return;
   }
   if (event.k === 'connection') {
