@@ -134,8 +134,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   /** Calls from the server running at once on this client; one more is answered -32000 (busy) at once. Default: 10,000. */
   maxInFlightPerConnection?: number;
   /**
-   * Size of the server's calls running at once on this client, in characters of their JSON text (a batch's shared by
-   * its calls); one that would pass it is answered -32000 (busy) at once, unless nothing else runs. Default: 16 MiB.
+   * Size of the server's calls running at once on this client, in characters of their JSON text (a call in a batch,
+   * its own); one that would pass it is answered -32000 (busy) at once, unless nothing else runs. Default: 16 MiB.
    */
   maxInFlightBytesPerConnection?: number;
   /**

@@ -58,7 +58,7 @@ export interface ResponderLimits {
   /** Incoming calls running at once; more are answered -32000 (busy) at once. */
   maxInFlight: number;
   /**
-   * Size of the incoming calls running at once, in characters of their JSON text (a batch's shared by its messages);
+   * Size of the incoming calls running at once, in characters of their JSON text (a batch's message, its own);
    * one that would take it past this is answered -32000 (busy) at once, unless nothing else runs.
    */
   maxInFlightBytes: number;

@@ -96,34 +96,32 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       return;
     case 'batch': {
       const batch = reply && new BatchReply(reply);
-      // Each message holds its share of the frame while it runs.
-      const bytes = Math.ceil(text.length / decoded.messages.length);
-      for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined, bytes);
+      for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined, text.length);
       batch?.seal();
       return;
     }
   }
 }
 
-/** One message of a frame, `bytes` long; `text` is the frame's text when the message is the whole frame. */
+/** One message of a frame `frameLength` long; `text` is the frame's text when the message is the whole frame. */
 function onMessage(
   host: InboundHost,
   message: Message,
   batch: BatchReply | undefined,
   reply: Reply,
   text: string | undefined,
-  bytes: number,
+  frameLength: number,
 ): void {
   switch (message.kind) {
     case 'request':
-      onRequest(host, message.frame, batch, reply, bytes);
+      onRequest(host, message.frame, batch, reply, sizeOf(message.frame, text, frameLength));
       return;
     case 'notification': {
       const { method, params } = message.frame;
       if (method === CANCEL_METHOD) return cancelNotice(host, params);
       host.notification(method, params);
       // A connection that is closing starts no new work.
-      if (host.accepting()) host.runNotification(method, params, bytes);
+      if (host.accepting()) host.runNotification(method, params, sizeOf(message.frame, text, frameLength));
       return;
     }
     case 'result':
@@ -144,6 +142,21 @@ function onMessage(
       if (!meantAsResponse) refuse(host, { code: ErrorCodes.InvalidRequest, message: reason }, undefined, id, batch, reply);
       return;
     }
+  }
+}
+
+/**
+ * What a request or notification counts against `maxInFlightBytes`: its frame's length when it is the whole frame
+ * (`text`), else (a message of a batch) the length of its own JSON text. Not a share of the batch's frame: small
+ * messages beside a large one (empty objects, answered -32600) would make it count next to nothing.
+ */
+function sizeOf(frame: object, text: string | undefined, frameLength: number): number {
+  if (text !== undefined) return text.length;
+  try {
+    return JSON.stringify(frame).length;
+  } catch {
+    // Nested too deep for JSON.stringify (a maxDepth set that high): it holds at most the whole frame.
+    return frameLength;
   }
 }
 

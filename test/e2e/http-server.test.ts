@@ -273,7 +273,7 @@ describe('JSON-RPC over HTTP POST: limits', () => {
     ).toEqual([1, 2]);
   });
 
-  it('counts maxInFlightBytesPerConnection per TCP connection, a batch sharing its size among its calls', async () => {
+  it('counts maxInFlightBytesPerConnection per TCP connection, each call of a batch counting its own text', async () => {
     const release = deferred();
     let running = 0;
     server = await serve({

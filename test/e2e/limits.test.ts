@@ -356,6 +356,28 @@ describe('maxInFlightBytesPerConnection', () => {
     held.shift()!();
     expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 3, result: 'ok' });
   });
+
+  it('counts a request of a batch by its own text: padding the batch with small messages does not shrink it', async () => {
+    let runs = 0;
+    server = await serve({
+      maxInFlightBytesPerConnection: 10_000,
+      methods: { hold: () => (runs++, new Promise(() => {})), echo: (p: unknown) => p },
+    });
+    const r = await raw(server.url);
+    // A 4,000-character request and 99 empty objects (each answered -32600 in the batch): a share of the frame
+    // would count it about 40 characters, so that 250 of them, 1 MB of params, would fit in 10,000.
+    const padded = (id: number) => `[${big(id, 'hold', 4000)}${',{}'.repeat(99)}]`;
+    for (let id = 1; id <= 3; id++) r.send(padded(id));
+    r.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'echo', params: [1] }));
+    // The third batch is answered at once (its request refused, its padding invalid), before the echo.
+    const answers = (await r.next()) as Array<{ id: unknown; error: { code: number; data?: unknown } }>;
+    expect(answers.find((answer) => answer.id === 3)?.error).toMatchObject({
+      code: -32000,
+      data: { maxInFlightBytesPerConnection: 10_000 },
+    });
+    expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 4, result: [1] });
+    expect(runs).toBe(2);
+  });
 });
 
 describe('limit options', () => {
