@@ -16,7 +16,7 @@ import { ConnectionClosedError } from './errors.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls } from './core/incoming.js';
-import { inFlightBusy } from './core/refusals.js';
+import { inFlightRefusal, type Running } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
 import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
@@ -86,7 +86,10 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   maxDepth?: number;
   /** Calls running at once on this responder; one more is answered -32000 (busy) at once, unrun. Default: 10,000. */
   maxInFlightPerConnection?: number;
-  /** Size of the calls running at once on this responder: see `ServeOptions.maxInFlightBytesPerConnection`. Default: 16 MiB. */
+  /**
+   * Size of the calls running at once on this responder (see `ServeOptions.maxInFlightBytesPerConnection`), and apart
+   * from them of the messages waiting for their `authenticate` checks. Default: 16 MiB.
+   */
   maxInFlightBytesPerConnection?: number;
 }
 
@@ -121,14 +124,16 @@ export interface NatsServer {
 
 export const DEFAULT_QUEUE = 'callstate';
 
-/** Why a message is refused before it runs: an access check's answer, or too many messages waiting for theirs. */
-type Refusal = { status: number; reason: string };
-const BUSY: Refusal = { status: 503, reason: 'busy' };
+/**
+ * Why a message is refused before it runs: an access check's answer, or too many (or too large) messages waiting
+ * for theirs (`waiting`), which a message `length` characters long would join.
+ */
+type Refusal = { status: number; reason: string } | { waiting: Running; length: number };
 
 /**
  * Answers each request in a refused message, none of which runs: -32003 with the access check's status and
- * reason, -32000 when too many messages already wait for their checks (maxInFlightPerConnection), or the
- * error given (a message whose NATS headers cannot be read).
+ * reason, -32000 when too many messages (or too large ones) already wait for their checks (maxInFlightPerConnection,
+ * maxInFlightBytesPerConnection), or the error given (a message whose NATS headers cannot be read).
  */
 function refuse(text: string, refusal: Refusal | ErrorObject, limits: ResponderLimits, reply: (text: string) => void): void {
   const decoded = decode(text, limits);
@@ -140,8 +145,8 @@ function refuse(text: string, refusal: Refusal | ErrorObject, limits: ResponderL
         m.frame.id,
         'code' in refusal
           ? refusal
-          : refusal === BUSY
-            ? inFlightBusy(limits.maxInFlight, m.frame.method)
+          : 'waiting' in refusal
+            ? inFlightRefusal(limits, refusal.waiting, m.frame.method, refusal.length)!
             : {
                 code: ErrorCodes.AccessDenied,
                 message: `access denied (${refusal.status}): ${refusal.reason}`,
@@ -247,20 +252,24 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /**
    * Messages run in arrival order: each waits for its own check and for the message before it. A check
-   * that takes longer than `authenticateTimeout` refuses (408); past `maxInFlightPerConnection` messages
-   * waiting for their checks, the next is refused busy at once, so a hook that hangs holds nothing unbounded.
+   * that takes longer than `authenticateTimeout` refuses (408); past `maxInFlightPerConnection` messages, or
+   * `maxInFlightBytesPerConnection` of their text, waiting for their checks, the next (`length` characters) is
+   * refused busy at once, so a hook that hangs holds nothing unbounded.
    */
   let admitted: Promise<void> = Promise.resolve();
-  let awaitingAdmission = 0;
-  const admit = (headers: Record<string, string>, run: (data: unknown) => void, refused?: (refusal: Refusal) => void) => {
+  /** The messages waiting for their checks, and their length. */
+  const awaiting = { size: 0, bytes: 0 };
+  const admit = (headers: Record<string, string>, length: number, run: (data: unknown) => void, refused?: (refusal: Refusal) => void) => {
     if (check === undefined) return run(undefined);
-    if (awaitingAdmission >= limits.maxInFlight) return refused?.(BUSY);
-    awaitingAdmission++;
+    if (inFlightRefusal(limits, awaiting, '', length)) return refused?.({ waiting: awaiting, length });
+    awaiting.size++;
+    awaiting.bytes += length;
     const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout, 'authenticateTimeout');
     admitted = admitted
       .then(() => verdict)
       .then((answer) => {
-        awaitingAdmission--;
+        awaiting.size--;
+        awaiting.bytes -= length;
         if (answer.accepted) run(answer.data);
         else refused?.(answer);
       })
@@ -285,6 +294,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     onMessage: (text, reply, headers) =>
       admit(
         headers,
+        text.length,
         (data) => {
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
@@ -294,7 +304,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         },
         (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
-    onCancel: (text, headers) => admit(headers, () => receiveCancels(inbound, text)),
+    onCancel: (text, headers) => admit(headers, text.length, () => receiveCancels(inbound, text)),
     // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
     onUnreadable: (text, reply, error) => {
       const detail = `the NATS headers of the message could not be read: ${error.message}`;

@@ -5,7 +5,16 @@
  * refused request is answered -32003 and never run.
  */
 import { describe, expect, it } from 'vitest';
-import { connect, serve, ErrorCodes, RemoteError, type Client, type NatsServer, type UpgradeRequest } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  ErrorCodes,
+  RemoteError,
+  type Client,
+  type NatsServer,
+  type UpgradeRequest,
+} from '../../src/index.js';
 import { closeAfterEach, settle } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
@@ -165,6 +174,31 @@ describe('a NATS responder whose authenticate is slow or hangs', () => {
     await responder.close();
     responder = undefined;
     for (const { error: failed } of await Promise.all(held)) expect(failed).toBeDefined();
+  });
+
+  it('answers busy at once past maxInFlightBytesPerConnection of messages waiting for their checks, holding nothing more', async () => {
+    const subject = nextSubject();
+    let checks = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      maxInFlightBytesPerConnection: 1000,
+      closeTimeout: 200,
+      authenticate: () => (checks++, new Promise<boolean>(() => {})),
+      methods: { echo: (p: unknown) => p },
+    });
+    const caller = client(subject);
+    const held = settle(caller.request('echo', ['x'.repeat(600)]));
+    await expect.poll(() => checks).toBe(1);
+    // The first message's 600-odd characters wait for its check: 600 more would pass 1,000.
+    const { error } = await settle(caller.request('echo', ['x'.repeat(600)]));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect([error.code, error.data]).toEqual([ErrorCodes.ServerBusy, { maxInFlightBytesPerConnection: 1000 }]);
+    expect(error.message).toMatch(/ more would pass 1000 \(maxInFlightBytesPerConnection\); "echo" was not run$/);
+    expect(checks).toBe(1);
+    // The first call's check never ends: closing the caller fails it at once.
+    await caller.close();
+    expect((await held).error).toBeInstanceOf(ConnectionClosedError);
   });
 
   it('refuses, busy, a request whose check ends while the responder closes, and never runs it', async () => {
