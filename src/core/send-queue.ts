@@ -121,7 +121,7 @@ export class SendQueue<T extends QueuedCall> {
     const { maxQueued, maxQueuedBytes } = this.options;
     if (this.line.size >= maxQueued) return this.queueFull(what, `(maxQueued ${maxQueued})`);
     if (this.line.size > 0 && this.waitingBytes + bytes > maxQueuedBytes)
-      return this.queueFull(what, `of ${this.waitingBytes} bytes, and ${bytes} more would pass ${maxQueuedBytes} (maxBufferedAmount)`);
+      return this.queueFull(what, `(${this.waitingBytes} bytes; ${bytes} more would pass maxBufferedAmount ${maxQueuedBytes})`);
     return undefined;
   }
 
