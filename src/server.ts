@@ -34,10 +34,10 @@ import { urlHost } from './transports/url-host.js';
 import type { AnyApi, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import {
   optionalBoolean,
+  optionalInteger,
   optionalTimeout,
   validateEngine,
   validateHost,
-  validateInteger,
   validateMethods,
   validatePath,
 } from './validate.js';
@@ -243,7 +243,7 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
       throw new TypeError('options.path does not apply with options.noServer: the app routes upgrades to handleUpgrade');
     return { mode: { kind: 'noServer' }, path };
   }
-  const port = options.port === undefined ? 0 : validateInteger(options.port, 'options.port', 0, 65_535);
+  const port = optionalInteger(options.port, 'options.port', 0, 0, 65_535);
   const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
   return { mode: { kind: 'own', port, host }, path };
 }

@@ -9,7 +9,7 @@
  */
 import { nanoid } from 'nanoid';
 import type { InspectionEvent } from 'xstate';
-import { validateInteger } from '../../validate.js';
+import { optionalInteger } from '../../validate.js';
 import { inspectionFeed } from './feed.js';
 import type { PageEvent } from './model.js';
 
@@ -121,9 +121,8 @@ function takeBatch(buffer: readonly PageEvent[]): string[] {
  */
 export function inspectTo(url: string, options: InspectToOptions = {}): InspectStream {
   const target = ingestUrl(url);
-  const maxBuffered =
-    options.maxBuffered === undefined ? 10_000 : validateInteger(options.maxBuffered, 'options.maxBuffered', 1, 10_000_000);
-  const interval = options.interval === undefined ? 100 : validateInteger(options.interval, 'options.interval', 1, 60_000);
+  const maxBuffered = optionalInteger(options.maxBuffered, 'options.maxBuffered', 10_000, 1, 10_000_000);
+  const interval = optionalInteger(options.interval, 'options.interval', 100, 1, 60_000);
   const source = nanoid(10);
   let buffer: PageEvent[] = [];
   let dropped = 0;

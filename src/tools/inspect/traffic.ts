@@ -7,7 +7,7 @@
 import { RpcError } from '../../errors.js';
 import type { Client } from '../../client.js';
 import type { HandlerContext } from '../../types.js';
-import { validateInteger } from '../../validate.js';
+import { optionalInteger, validateInteger } from '../../validate.js';
 
 export interface TrafficOptions {
   /** Seed of the generator; the same seed plans the same sequence of calls. Default: random. */
@@ -82,10 +82,9 @@ export interface Traffic {
 export function trafficSettings(options: TrafficOptions = {}): Required<TrafficOptions> {
   return {
     seed: options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : validateInteger(options.seed, 'traffic.seed', 0, 2 ** 32 - 1),
-    maxDelay: options.maxDelay === undefined ? 1_500 : validateInteger(options.maxDelay, 'traffic.maxDelay', 1, 3_600_000),
-    rate: options.rate === undefined ? 6 : validateInteger(options.rate, 'traffic.rate', 1, 1_000),
-    reconnectEvery:
-      options.reconnectEvery === undefined ? 20_000 : validateInteger(options.reconnectEvery, 'traffic.reconnectEvery', 0, 2 ** 31 - 1),
+    maxDelay: optionalInteger(options.maxDelay, 'traffic.maxDelay', 1_500, 1, 3_600_000),
+    rate: optionalInteger(options.rate, 'traffic.rate', 6, 1, 1_000),
+    reconnectEvery: optionalInteger(options.reconnectEvery, 'traffic.reconnectEvery', 20_000, 0, 2 ** 31 - 1),
   };
 }
 
