@@ -16,7 +16,7 @@ import { ConnectionClosedError } from './errors.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
 import { IncomingCalls } from './core/incoming.js';
-import { inFlightRefusal, type Running } from './core/refusals.js';
+import { inFlightRefusal, pastInFlightLimits, type Running } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
 import { isolatedInspector } from './engine/actor.js';
 import { XSTATE } from './engine/xstate.js';
@@ -261,7 +261,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const awaiting = { size: 0, bytes: 0 };
   const admit = (headers: Record<string, string>, length: number, run: (data: unknown) => void, refused?: (refusal: Refusal) => void) => {
     if (check === undefined) return run(undefined);
-    if (inFlightRefusal(limits, awaiting, '', length)) return refused?.({ waiting: awaiting, length });
+    if (pastInFlightLimits(limits, awaiting, length) !== undefined) return refused?.({ waiting: awaiting, length });
     awaiting.size++;
     awaiting.bytes += length;
     const verdict = withDeadline(check({ headers, url: subject, remoteAddress: undefined }), authenticateTimeout, 'authenticateTimeout');

@@ -26,6 +26,12 @@ export interface Running {
   readonly bytes: number;
 }
 
+/** Which in-flight limit one more call, `bytes` long, would pass where `running` runs; undefined when it fits. */
+export function pastInFlightLimits(limits: ResponderLimits, running: Running, bytes: number): 'count' | 'bytes' | undefined {
+  if (running.size >= limits.maxInFlight) return 'count';
+  return running.bytes === 0 || running.bytes + bytes <= limits.maxInFlightBytes ? undefined : 'bytes';
+}
+
 /**
  * Why a call of `method`, `bytes` long, is refused unrun by the in-flight limits of a connection where `running`
  * runs (-32000, so the caller may retry later), or undefined. A call larger than `maxInFlightBytes` alone still runs
@@ -33,8 +39,9 @@ export interface Running {
  */
 export function inFlightRefusal(limits: ResponderLimits, running: Running, method: string, bytes: number): ErrorObject | undefined {
   const { maxInFlight, maxInFlightBytes } = limits;
-  if (running.size >= maxInFlight) return inFlightBusy(maxInFlight, method);
-  if (running.bytes === 0 || running.bytes + bytes <= maxInFlightBytes) return undefined;
+  const over = pastInFlightLimits(limits, running, bytes);
+  if (over === undefined) return undefined;
+  if (over === 'count') return inFlightBusy(maxInFlight, method);
   const message = `server busy: requests of ${running.bytes} bytes already running on this connection, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
   return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightBytesPerConnection: maxInFlightBytes } };
 }
