@@ -37,6 +37,21 @@ const client = (subject: string, headers?: Record<string, string>) => {
   return made;
 };
 
+/** A responder whose access check never ends (counting how many it started), with `limits`, and a caller of it. */
+async function hangingChecks(limits: { maxInFlightPerConnection?: number; maxInFlightBytesPerConnection?: number }) {
+  const subject = nextSubject();
+  let checks = 0;
+  responder = await serve({
+    nats: nats.url,
+    subject,
+    ...limits,
+    closeTimeout: 200,
+    authenticate: () => (checks++, new Promise<boolean>(() => {})),
+    methods: { echo: (p: unknown) => p },
+  });
+  return { caller: client(subject), checks: () => checks };
+}
+
 describe('a NATS responder with authenticate', () => {
   it('runs the calls of a caller it accepts, sees its headers, and answers a refused one -32003 without running it', async () => {
     const subject = nextSubject();
@@ -152,50 +167,30 @@ describe('a NATS responder whose authenticate is slow or hangs', () => {
   });
 
   it('answers busy at once past maxInFlightPerConnection messages waiting for their checks, holding nothing more', async () => {
-    const subject = nextSubject();
-    let checks = 0;
-    responder = await serve({
-      nats: nats.url,
-      subject,
-      maxInFlightPerConnection: 2,
-      closeTimeout: 200,
-      authenticate: () => (checks++, new Promise<boolean>(() => {})),
-      methods: { echo: (p: unknown) => p },
-    });
-    const caller = client(subject);
+    const { caller, checks } = await hangingChecks({ maxInFlightPerConnection: 2 });
     const held = [settle(caller.request('echo', [1])), settle(caller.request('echo', [2]))];
-    await expect.poll(() => checks).toBe(2);
+    await expect.poll(checks).toBe(2);
     const { error } = await settle(caller.request('echo', [3]));
     expect([error.code, error.message]).toEqual([
       ErrorCodes.ServerBusy,
       'server busy: 2 calls already in flight on this connection (maxInFlightPerConnection); "echo" was not run',
     ]);
-    expect(checks).toBe(2);
-    await responder.close();
+    expect(checks()).toBe(2);
+    await responder!.close();
     responder = undefined;
     for (const { error: failed } of await Promise.all(held)) expect(failed).toBeDefined();
   });
 
   it('answers busy at once past maxInFlightBytesPerConnection of messages waiting for their checks, holding nothing more', async () => {
-    const subject = nextSubject();
-    let checks = 0;
-    responder = await serve({
-      nats: nats.url,
-      subject,
-      maxInFlightBytesPerConnection: 1000,
-      closeTimeout: 200,
-      authenticate: () => (checks++, new Promise<boolean>(() => {})),
-      methods: { echo: (p: unknown) => p },
-    });
-    const caller = client(subject);
+    const { caller, checks } = await hangingChecks({ maxInFlightBytesPerConnection: 1000 });
     const held = settle(caller.request('echo', ['x'.repeat(600)]));
-    await expect.poll(() => checks).toBe(1);
+    await expect.poll(checks).toBe(1);
     // The first message's 600-odd characters wait for its check: 600 more would pass 1,000.
     const { error } = await settle(caller.request('echo', ['x'.repeat(600)]));
     expect(error).toBeInstanceOf(RemoteError);
     expect([error.code, error.data]).toEqual([ErrorCodes.ServerBusy, { maxInFlightBytesPerConnection: 1000 }]);
     expect(error.message).toMatch(/ more would pass 1000 \(maxInFlightBytesPerConnection\); "echo" was not run$/);
-    expect(checks).toBe(1);
+    expect(checks()).toBe(1);
     // The first call's check never ends: closing the caller fails it at once.
     await caller.close();
     expect((await held).error).toBeInstanceOf(ConnectionClosedError);
