@@ -76,7 +76,6 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    */
   tls?: ClientTlsOptions;
   /** Include handler error stacks in error responses sent to the server. Default: false. */
-  /** Include handler error stacks in error responses sent to the server. Default: false. */
   exposeErrorStack?: boolean;
   /** How many of the most recently settled call ids are remembered (up to twice as many are kept), to report late and duplicate responses as such. Default: 10,000. */
   settledMemory?: number;
@@ -172,7 +171,7 @@ export function resolveClientOptions(url: string, options: ClientOptions<any>): 
     inspect: isolatedInspector(options.inspect),
     clock: options.clock,
     engine,
-    exposeErrorStack: options.exposeErrorStack ?? false,
+    exposeErrorStack: optionalBoolean(options.exposeErrorStack, 'options.exposeErrorStack'),
     settledMemory,
     closeTimeout,
     heartbeat,

@@ -43,7 +43,15 @@ import type {
   UnmatchedEvent,
   UntypedApi,
 } from './types.js';
-import { optionalTimeout, validateEngine, validateMethods, validateNatsUrl, validateQueue, validateSubject } from './validate.js';
+import {
+  optionalBoolean,
+  optionalTimeout,
+  validateEngine,
+  validateMethods,
+  validateNatsUrl,
+  validateQueue,
+  validateSubject,
+} from './validate.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
@@ -165,6 +173,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const methods = validateMethods(options.methods, 'options.methods');
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const engine = validateEngine(options.engine);
+  const exposeErrorStack = optionalBoolean(options.exposeErrorStack, 'options.exposeErrorStack');
   const limits = resolveResponderLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
   const authenticateTimeout = optionalTimeout(options.authenticateTimeout, 'options.authenticateTimeout', DEFAULT_UPGRADE_TIMEOUT);
@@ -197,7 +206,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     },
     // As over WebSocket: an inspector that throws must not break the calls it watches.
     inspect: isolatedInspector(options.inspect),
-    exposeErrorStack: options.exposeErrorStack ?? false,
+    exposeErrorStack,
     engine,
     xstate: XSTATE,
     handlerTimeout: limits.handlerTimeout,

@@ -120,6 +120,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   // Every actor of every connection reports to it, inside its own step: one that throws must not break them.
   const inspect = isolatedInspector(options.inspect);
   const callSiteStacks = optionalBoolean(options.callSiteStacks, 'options.callSiteStacks');
+  const exposeErrorStack = optionalBoolean(options.exposeErrorStack, 'options.exposeErrorStack');
   const limits = resolveResponderLimits(options);
   const send = resolveSendLimits(options);
   const check = accessCheck(options.origins, options.authenticate);
@@ -138,7 +139,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     requestTimeout: upgradeTimeout,
     origins: allowedOrigins(options.origins),
     inspect,
-    exposeErrorStack: options.exposeErrorStack ?? false,
+    exposeErrorStack,
     engine,
     clock: options.clock,
     onNotification: (event) => events.emit('notification', event),
@@ -162,7 +163,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
       xstate: XSTATE,
       heartbeat,
       alreadyOpen: true,
-      exposeErrorStack: options.exposeErrorStack ?? false,
+      exposeErrorStack,
       settledMemory: DEFAULT_SETTLED_MEMORY,
       closeTimeout,
       limits,

@@ -190,4 +190,15 @@ describe('calls over a real WebSocket', () => {
     expect([error.code, error.message, error.data.name]).toEqual([-32603, 'wrong shape', 'TypeError']);
     expect(error.data.stack).toMatch(/^TypeError: wrong shape\n\s+at /);
   });
+
+  it('refuses an exposeErrorStack that is not a boolean, on every side: the string "false" would send stacks', async () => {
+    const refusal = new TypeError('options.exposeErrorStack must be a boolean, got "false"');
+    const exposeErrorStack = 'false' as never;
+    await expect(serve({ port: 0, host: '127.0.0.1', exposeErrorStack, methods: {} })).rejects.toThrow(refusal);
+    // Refused before the NATS connection is tried (nothing listens on port 1).
+    await expect(serve({ nats: 'nats://127.0.0.1:1', subject: 'calls.test', exposeErrorStack, methods: {} })).rejects.toThrow(refusal);
+    for (const url of ['ws://127.0.0.1:1', 'http://127.0.0.1:1', 'nats://127.0.0.1:1']) {
+      expect(() => connect(url, { exposeErrorStack, subject: url.startsWith('nats') ? 'calls.test' : undefined })).toThrow(refusal);
+    }
+  });
 });
