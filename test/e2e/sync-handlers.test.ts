@@ -16,11 +16,15 @@ import {
   type HandlerContext,
   type Peer,
   type Server,
+  type NatsServeOptions,
   type ServeOptions,
 } from '../../src/index.js';
 import { closeTrackedAfterEach, collectUncaught, deferred, orHang, rawClient, settle, until } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
 
 const uncaught = collectUncaught();
+const nats = useNatsServer();
+let subjects = 0;
 const track = closeTrackedAfterEach();
 afterEach(() => expect(uncaught).toEqual([]));
 
@@ -676,6 +680,98 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
         [4, ErrorCodes.ServerBusy],
       ]);
       await orHang(s.close({ drain: 60_000 }), 'a draining close (idle)');
+    });
+  });
+
+  describe('over NATS, where the caller cannot be called back', () => {
+    /** A responder on a fresh subject, its onError reports collected; tracked, closed after the test. */
+    async function responder(options: Omit<NatsServeOptions, 'nats' | 'subject' | 'engine'>) {
+      const errors: Array<[unknown, ErrorInfo]> = [];
+      const subject = `sync.svc${++subjects}`;
+      const made = track(
+        await serve({ nats: nats.url, subject, engine, onError: (error, info) => errors.push([error, info]), ...options }),
+      );
+      return Object.assign(made, { errors });
+    }
+    /** A batch sent as one NATS request (nats.js), and its answer. */
+    async function batch(
+      subject: string,
+      calls: unknown[],
+    ): Promise<Array<{ id: number; result?: unknown; error?: { code: number; message: string } }>> {
+      const message = await nats.raw.request(subject, JSON.stringify(calls), { timeout: 5_000 });
+      return (JSON.parse(message.string()) as Array<{ id: number }>).sort((a, b) => a.id - b.id) as never;
+    }
+    const call = (id: number, method: string) => ({ jsonrpc: '2.0', id, method });
+
+    it('ctx.peer.request() rejects and ctx.peer.notify() throws NotSupportedError: answered -32603 saying so; close() is a no-op', async () => {
+      const r = await responder({
+        methods: {
+          ask: (_p: unknown, ctx: Ctx) => ctx.peer.request('back'),
+          tell: (_p: unknown, ctx: Ctx) => (ctx.peer.notify('back'), 'never'),
+          close: (_p: unknown, ctx: Ctx) => (void ctx.peer.close(), 'still answered'),
+        },
+      });
+      const answers = await batch(r.subject, [call(1, 'ask'), call(2, 'tell'), call(3, 'close')]);
+      expect(answers.map((a) => [a.id, a.result ?? a.error!.message])).toEqual([
+        [1, 'cannot call "back" on the caller: responders cannot call back over NATS'],
+        [2, 'cannot notify "back" to the caller: responders cannot notify callers over NATS'],
+        [3, 'still answered'],
+      ]);
+      expect(r.handlingCalls).toBe(0);
+    });
+
+    it('a handler that closes the responder at once: its caller is still answered, close() resolves', async () => {
+      let closing: Promise<void> | undefined;
+      const r = await responder({ methods: { shutdown: () => ((closing = r.close()), 'bye') } });
+      const c = track(connect(nats.url, { subject: r.subject, engine, timeout: 5_000 }));
+      expect(await c.request('shutdown')).toBe('bye');
+      await orHang(closing!, 'the responder close()');
+      expect(r.handlingCalls).toBe(0);
+    });
+
+    it('a batch whose first handler throws undefined: every request answered in one array', async () => {
+      const r = await responder({
+        methods: {
+          boom: () => {
+            throw undefined;
+          },
+          echo: () => 'echoed',
+        },
+      });
+      const answers = await batch(r.subject, [call(1, 'boom'), call(2, 'echo'), call(3, 'nope')]);
+      expect(answers.map((a) => [a.id, a.result ?? a.error!.code])).toEqual([
+        [1, ErrorCodes.InternalError],
+        [2, 'echoed'],
+        [3, ErrorCodes.MethodNotFound],
+      ]);
+      // The unknown method is reported while the batch is dispatched; boom's failure once its call ends, a microtask later.
+      expect(r.errors.map(([e, info]) => [e instanceof Error ? 'an error' : e, info.kind, info.method])).toEqual([
+        ['an error', 'protocol', 'nope'],
+        [undefined, 'handler', 'boom'],
+      ]);
+    });
+
+    it('maxInFlightPerConnection: 1 and a notification that throws at once ahead of a batch: the requests are refused, nothing leaks', async () => {
+      const clock = new SimulatedClock();
+      const r = await responder({
+        clock,
+        maxInFlightPerConnection: 1,
+        methods: {
+          note: () => {
+            throw 'note failed';
+          },
+          echo: () => 'echoed',
+        },
+      });
+      const answers = await batch(r.subject, [{ jsonrpc: '2.0', method: 'note' }, call(1, 'echo'), call(2, 'echo')]);
+      expect(answers.map((a) => [a.id, a.result ?? a.error!.code])).toEqual([
+        [1, ErrorCodes.ServerBusy],
+        [2, ErrorCodes.ServerBusy],
+      ]);
+      await until(() => r.errors.some(([, info]) => info.kind === 'notification'), 'the notification failure');
+      expect(r.handlingCalls).toBe(0);
+      expect((await batch(r.subject, [call(3, 'echo')])).map((a) => a.result)).toEqual(['echoed']);
+      await orHang(r.close({ drain: 60_000 }), 'a draining close (idle)');
     });
   });
 });
