@@ -39,7 +39,15 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
   async function server(options: Omit<ServeOptions<any, any>, 'engine'>) {
     const errors: Array<[unknown, ErrorInfo]> = [];
     const made = track(await serve({ engine, onError: (error, info) => errors.push([error, info]), ...options }));
-    return Object.assign(made, { errors });
+    const peers: Peer[] = [];
+    made.on('connection', (peer) => peers.push(peer));
+    return Object.assign(made, { errors, peers });
+  }
+
+  /** Every connection the server had is closed, with no incoming call still counted and no call of its own pending. */
+  async function allGone(s: Awaited<ReturnType<typeof server>>): Promise<void> {
+    await until(() => s.connections.size === 0, 'the peers to leave');
+    expect(s.peers.map((peer) => [peer.state, peer.handlingCalls, peer.pendingCalls])).toEqual(s.peers.map(() => ['closed', 0, 0]));
   }
   const client = (url: string, options: Parameters<typeof connect>[1] = {}) => track(connect(url, { engine, heartbeat: 0, ...options }));
 
@@ -69,7 +77,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(error.closeCode).toBe(4001);
       expect(await orHang(aborted.promise, 'the abort of ctx.signal')).toBe(true);
       expect(seenBeforeReturn).toBe(false);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
       expect(c.pendingCalls).toBe(0);
       expect(s.errors).toEqual([]);
     });
@@ -87,7 +95,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const { error } = await settle(c.request('drop'));
       expect(error).toBeInstanceOf(ConnectionClosedError);
       expect(error.closeCode).toBe(1006);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
     });
 
     it('then throws: nothing is answered on the closed connection and nothing is reported as an error', async () => {
@@ -106,7 +114,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       raw.send('{"jsonrpc":"2.0","id":1,"method":"bye"}');
       expect(await closed).toBe(1000);
       expect(frames).toEqual([]);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
       // The call ended cancelled (the connection went first): its error is nobody's.
       expect(s.errors).toEqual([]);
     });
@@ -126,7 +134,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const { error } = await settle(c.request('guarded'));
       expect(error).toBeInstanceOf(ConnectionClosedError);
       expect(error.closeCode).toBe(4002);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
       // next() ran the handler (the middleware chose to go on); its result went nowhere.
       expect(ran).toBe(1);
     });
@@ -224,7 +232,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const { error } = await settle(c.request('ask'));
       expect(error).toBeInstanceOf(ConnectionClosedError);
       expect((await inner!).error).toBeInstanceOf(ConnectionClosedError);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
     });
   });
 
@@ -389,7 +397,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(await orHang(closed, 'the close')).toBe(4004);
       expect(frames).toEqual([]);
       expect(ran).toEqual(['bye']);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
     });
 
     it('throws (undefined, then a string) at once: every request is answered, in one array', async () => {
@@ -525,7 +533,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       });
       const c = client(s.url);
       expect((await settle(c.request('bye'))).error).toBeInstanceOf(ConnectionClosedError);
-      await until(() => s.connections.size === 0, 'the peer to leave');
+      await allGone(s);
       clock.increment(5_000);
       expect(s.errors).toEqual([]);
     });
@@ -772,6 +780,82 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(r.handlingCalls).toBe(0);
       expect((await batch(r.subject, [call(3, 'echo')])).map((a) => a.result)).toEqual(['echoed']);
       await orHang(r.close({ drain: 60_000 }), 'a draining close (idle)');
+    });
+  });
+
+  describe('with an inspector (each frame then goes through a step of the connection actor)', () => {
+    it('a batch whose first handler closes the connection and whose second is cancelled: closed, nothing answered or left', async () => {
+      const events: string[] = [];
+      const ran: string[] = [];
+      const s = await server({
+        inspect: (event) => events.push(event.type),
+        methods: {
+          bye: (_p: unknown, ctx: Ctx) => (ran.push('bye'), void ctx.peer.close(4006), 'never sent'),
+          echo: (p: unknown) => (ran.push('echo'), p),
+        },
+      });
+      const raw = await rawClient(s.url);
+      const closed = closeCodeOf(raw.socket);
+      const frames: string[] = [];
+      raw.socket.on('message', (data) => frames.push(String(data)));
+      raw.send(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 1, method: 'bye' },
+          { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } },
+          { jsonrpc: '2.0', id: 2, method: 'echo' },
+        ]),
+      );
+      expect(await orHang(closed, 'the close')).toBe(4006);
+      expect(frames).toEqual([]);
+      expect(ran).toEqual(['bye']);
+      await allGone(s);
+      expect(events).toContain('@xstate.snapshot');
+    });
+
+    it('a request cancelled in the same batch while its handler (started at once) waits: answered -32800, its signal aborted', async () => {
+      const aborted = deferred<boolean>();
+      const s = await server({
+        inspect: () => {},
+        methods: {
+          wait: (_p: unknown, ctx: Ctx) =>
+            new Promise((_, reject) => ctx.signal.addEventListener('abort', () => (aborted.resolve(true), reject(new Error('aborted'))))),
+        },
+      });
+      const raw = await rawClient(s.url);
+      raw.send(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 1, method: 'wait' },
+          { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } },
+        ]),
+      );
+      const answers = (await orHang(raw.next(), 'the batch answer')) as Array<{ id: number; error: { code: number } }>;
+      expect(answers.map((a) => [a.id, a.error.code])).toEqual([[1, ErrorCodes.RequestCancelled]]);
+      expect(await aborted.promise).toBe(true);
+      expect((await onlyPeer(s)).handlingCalls).toBe(0);
+    });
+  });
+
+  describe('a handler that waits for the draining close it started (a deadlock of its own)', () => {
+    it('ends when the drain window passes: its caller fails with ConnectionClosedError, close() resolves', async () => {
+      const clock = new SimulatedClock();
+      let closing: Promise<void> | undefined;
+      const s = await server({
+        clock,
+        methods: {
+          shutdown: async () => {
+            closing = s.close({ drain: 1_000 });
+            await closing;
+            return 'never sent';
+          },
+        },
+      });
+      const c = client(s.url);
+      const pending = settle(c.request('shutdown'));
+      await until(() => closing !== undefined, 'the handler to start the close');
+      clock.increment(1_000);
+      expect((await pending).error).toBeInstanceOf(ConnectionClosedError);
+      await orHang(closing!, 'server.close({ drain })');
+      await allGone(s);
     });
   });
 });
