@@ -568,6 +568,43 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       clock.increment(5_000);
       expect(s.errors.map(([, info]) => info.response?.code)).toEqual([ErrorCodes.InternalError, ErrorCodes.HandlerTimeout]);
     });
+    it('a handler that moves the clock past its own deadline before it returns, then hangs: -32001 all the same', async () => {
+      // A SimulatedClock fires what is due inside increment(): the deadline passes while the handler still runs.
+      const clock = new SimulatedClock();
+      const aborted = deferred<boolean>();
+      const s = await server({
+        clock,
+        handlerTimeout: 1_000,
+        methods: {
+          stall: (_p: unknown, ctx: Ctx) => {
+            ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.aborted));
+            clock.increment(1_000);
+            return new Promise(() => {});
+          },
+        },
+      });
+      const c = client(s.url, { timeout: 60_000 });
+      const { error } = await orHang(settle(c.request('stall')), 'the call whose deadline passed inside its handler');
+      expect([error.name, error.code]).toEqual(['RemoteError', ErrorCodes.HandlerTimeout]);
+      expect(await aborted.promise).toBe(true);
+      expect((await onlyPeer(s)).handlingCalls).toBe(0);
+    });
+
+    it('the same in a notification: reported as timed out, and no longer counted', async () => {
+      const clock = new SimulatedClock();
+      const s = await server({
+        clock,
+        handlerTimeout: 1_000,
+        methods: { stall: () => (clock.increment(1_000), new Promise(() => {})) },
+      });
+      const c = client(s.url);
+      c.notify('stall');
+      await until(() => s.errors.length === 1, 'the timeout to be reported');
+      expect(s.errors.map(([e, info]) => [(e as { code?: number }).code, info.kind, info.method])).toEqual([
+        [ErrorCodes.HandlerTimeout, 'notification', 'stall'],
+      ]);
+      expect((await onlyPeer(s)).handlingCalls).toBe(0);
+    });
   });
 
   describe('a notification whose method acts at once', () => {
