@@ -19,7 +19,7 @@ import {
   type NatsServeOptions,
   type ServeOptions,
 } from '../../src/index.js';
-import { closeTrackedAfterEach, collectUncaught, deferred, orHang, rawClient, settle, until } from '../helpers.js';
+import { closeTrackedAfterEach, collectUncaught, deferred, orHang, rawClient, settle, throwingProxy, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const uncaught = collectUncaught();
@@ -246,6 +246,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
           throw new Error('getter');
         },
       }),
+      'a Proxy every trap of which throws': () => throwingProxy(new Error('trap')),
       'an Error whose message getter throws': () => {
         const error = new Error('original');
         Object.defineProperty(error, 'message', {
@@ -271,7 +272,8 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(error.name).toBe('RemoteError');
       expect(error.code).toBe(ErrorCodes.InternalError);
       expect(typeof error.message).toBe('string');
-      expect(s.errors.map(([thrown, info]) => [thrown, info.kind, info.method])).toEqual([[value, 'handler', 'boom']]);
+      // By identity: a deep comparison would read the Proxy, whose traps throw.
+      expect(s.errors.map(([thrown, info]) => [thrown === value, info.kind, info.method])).toEqual([[true, 'handler', 'boom']]);
       expect((await onlyPeer(s)).handlingCalls).toBe(0);
     });
 
@@ -306,6 +308,18 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const c = client(s.url);
       const { error } = await settle(c.request('trap'));
       expect([error.code, error.message]).toEqual([ErrorCodes.InternalError, 'then getter']);
+    });
+
+    it('that is a Proxy every trap of which throws (then included): answered -32603, from middleware too', async () => {
+      const s = await server({
+        use: [(ctx, next) => (ctx.method === 'viaMiddleware' ? (throwingProxy(new Error('middleware trap')) as never) : next())],
+        methods: { trap: () => throwingProxy(new Error('handler trap')), viaMiddleware: () => 'unreached' },
+      });
+      const c = client(s.url);
+      const [direct, middleware] = await Promise.all([settle(c.request('trap')), settle(c.request('viaMiddleware'))]);
+      expect([direct.error.code, direct.error.message]).toEqual([ErrorCodes.InternalError, 'handler trap']);
+      expect([middleware.error.code, middleware.error.message]).toEqual([ErrorCodes.InternalError, 'middleware trap']);
+      expect((await onlyPeer(s)).handlingCalls).toBe(0);
     });
 
     it('whose then calls both callbacks, synchronously: the first wins, answered once', async () => {
