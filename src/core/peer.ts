@@ -257,7 +257,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     validateMethodName(method);
     validateParams(params);
     if (this.closingOrClosed) throw this.notOpenError('notify', method);
-    this.outgoing.notify(method, encodeOutgoing(method, notificationFrame(method, params)));
+    const frame = encodeOutgoing(method, notificationFrame(method, params));
+    // As for a call: encoding ran the caller's code, which may have closed the connection; the notification would
+    // then wait in a line that nothing empties, unsent and untold.
+    if (this.closingOrClosed) throw this.notOpenError('notify', method);
+    this.outgoing.notify(method, frame);
   }
 
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {

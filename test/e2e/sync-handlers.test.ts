@@ -222,6 +222,36 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(peer.pendingCalls).toBe(0);
     });
 
+    it('ctx.peer.notify() and request() whose params close the connection while encoded: both fail with ConnectionClosedError', async () => {
+      const outcomes: unknown[] = [];
+      const s = await server({
+        methods: {
+          tell: (_p: unknown, ctx: Ctx) => {
+            const closing = { toJSON: () => (void ctx.peer.close(4007), 'params') };
+            try {
+              ctx.peer.notify('note', [closing]);
+              outcomes.push('notify returned');
+            } catch (error) {
+              outcomes.push([(error as Error).name, (error as Error).message]);
+            }
+            return ctx.peer.request('back', [closing]).catch((error: Error) => (outcomes.push([error.name, error.message]), 'never sent'));
+          },
+        },
+      });
+      const heard: string[] = [];
+      const c = client(s.url, { methods: { back: () => 'unreached' } });
+      c.on('notification', ({ method }) => heard.push(method));
+      const { error } = await settle(c.request('tell'));
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      // Not sent, and said so, as a call whose params close the connection is: not left in a line nothing will empty.
+      expect(outcomes).toEqual([
+        ['ConnectionClosedError', expect.stringMatching(/^cannot notify "note": the connection to client .* is closing$/)],
+        ['ConnectionClosedError', expect.stringMatching(/^cannot call "back": the connection to client .* is closing$/)],
+      ]);
+      expect(heard).toEqual([]);
+      await allGone(s);
+    });
+
     it('a callback whose own handler closes the connection: both ends fail their calls with ConnectionClosedError', async () => {
       let inner: Promise<{ error?: any }> | undefined;
       const s = await server({
