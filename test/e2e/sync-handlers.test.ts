@@ -748,6 +748,14 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       await orHang(closing!, 'server.close({ drain })');
     });
 
+    it('a handler that moves the clock past its own deadline, then hangs: the POST is answered -32001, nothing left to drain', async () => {
+      const clock = new SimulatedClock();
+      const s = await server({ clock, handlerTimeout: 1_000, methods: { stall: () => (clock.increment(1_000), new Promise(() => {})) } });
+      const answer = await orHang(post(s.httpUrl, call(1, 'stall')), 'the POST');
+      expect([answer.status, answer.body.error.code]).toEqual([200, ErrorCodes.HandlerTimeout]);
+      await orHang(s.close({ drain: 60_000 }), 'a draining close (idle)');
+    });
+
     it('a batch whose first handler throws null and whose second hangs past handlerTimeout: all answered, nothing left to drain', async () => {
       const clock = new SimulatedClock();
       const s = await server({
@@ -820,6 +828,18 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const c = track(connect(nats.url, { subject: r.subject, engine, timeout: 5_000 }));
       expect(await c.request('shutdown')).toBe('bye');
       await orHang(closing!, 'the responder close()');
+      expect(r.handlingCalls).toBe(0);
+    });
+
+    it('a handler that moves the clock past its own deadline, then hangs: answered -32001, nothing left running', async () => {
+      const clock = new SimulatedClock();
+      const r = await responder({
+        clock,
+        handlerTimeout: 1_000,
+        methods: { stall: () => (clock.increment(1_000), new Promise(() => {})) },
+      });
+      const answers = await batch(r.subject, [call(1, 'stall')]);
+      expect(answers.map((a) => [a.id, a.error?.code])).toEqual([[1, ErrorCodes.HandlerTimeout]]);
       expect(r.handlingCalls).toBe(0);
     });
 
