@@ -40,6 +40,13 @@ const inFlight = (peer: Peer): [number, number] => {
 const closeCodeOf = (socket: import('ws').WebSocket) =>
   new Promise<number>((resolve) => (socket.readyState === socket.CLOSED ? resolve(-1) : socket.once('close', (code) => resolve(code))));
 
+/** Handlers that call their caller back, or close it: over HTTP and NATS, where the caller cannot be called. */
+const callingBack = {
+  ask: (_p: unknown, ctx: Ctx) => ctx.peer.request('back'),
+  tell: (_p: unknown, ctx: Ctx) => (ctx.peer.notify('back'), 'never'),
+  close: (_p: unknown, ctx: Ctx) => (void ctx.peer.close(), 'still answered'),
+};
+
 describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
   /** A server on port 0 whose `onError` reports are collected; tracked, closed after the test. */
   async function server(options: Omit<ServeOptions<any, any>, 'engine'>) {
@@ -694,11 +701,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
 
     it('ctx.peer.request() rejects and ctx.peer.notify() throws NotSupportedError: answered -32603 saying so; close() is a no-op', async () => {
       const s = await server({
-        methods: {
-          ask: (_p: unknown, ctx: Ctx) => ctx.peer.request('back'),
-          tell: (_p: unknown, ctx: Ctx) => (ctx.peer.notify('back'), 'never'),
-          close: (_p: unknown, ctx: Ctx) => (void ctx.peer.close(), 'still answered'),
-        },
+        methods: callingBack,
       });
       const answers = await post(s.httpUrl, [call(1, 'ask'), call(2, 'tell'), call(3, 'close')]);
       expect(answers.status).toBe(200);
@@ -807,11 +810,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
 
     it('ctx.peer.request() rejects and ctx.peer.notify() throws NotSupportedError: answered -32603 saying so; close() is a no-op', async () => {
       const r = await responder({
-        methods: {
-          ask: (_p: unknown, ctx: Ctx) => ctx.peer.request('back'),
-          tell: (_p: unknown, ctx: Ctx) => (ctx.peer.notify('back'), 'never'),
-          close: (_p: unknown, ctx: Ctx) => (void ctx.peer.close(), 'still answered'),
-        },
+        methods: callingBack,
       });
       const answers = await batch(r.subject, [call(1, 'ask'), call(2, 'tell'), call(3, 'close')]);
       expect(answers.map((a) => [a.id, a.result ?? a.error!.message])).toEqual([
