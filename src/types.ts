@@ -121,6 +121,9 @@ export type Methods<Api extends AnyApi = UntypedApi, RemoteApi extends AnyApi = 
   [K in keyof Api]: K extends string ? Handler<NoInfer<Api[K]>, RemoteApi> | SchemaMethod<Api[K], RemoteApi> : never;
 };
 
+/** Names JavaScript itself reads from an object it awaits, converts to a string or serializes: `CallProxy` leaves them out. */
+export type NotProxiedName = 'then' | 'toString' | 'valueOf' | 'toJSON';
+
 /**
  * `client.call.add([1, 2])`: each method of the remote API as a function of its params and per-call options,
  * the same as `request('add', [1, 2], options)`. Methods named `then`, `toString`, `valueOf` and `toJSON` are left
@@ -128,9 +131,7 @@ export type Methods<Api extends AnyApi = UntypedApi, RemoteApi extends AnyApi = 
  * `request('then', …)`.
  */
 export type CallProxy<RemoteApi extends AnyApi = UntypedApi> = {
-  readonly [M in Exclude<MethodName<RemoteApi>, 'then' | 'toString' | 'valueOf' | 'toJSON'>]: (
-    ...args: RequestArgs<RemoteApi[M]>
-  ) => Promise<ResultOf<RemoteApi[M]>>;
+  readonly [M in Exclude<MethodName<RemoteApi>, NotProxiedName>]: (...args: RequestArgs<RemoteApi[M]>) => Promise<ResultOf<RemoteApi[M]>>;
 };
 
 export type UnmatchedReason = 'unknown' | 'late' | 'duplicate' | 'malformed';

@@ -12,12 +12,13 @@
  * (`Symbol.toPrimitive`, `Symbol.iterator`, inspection) read as undefined; a
  * method of one of those names is called with `request('then', …)`.
  */
-import type { AnyApi, CallProxy, PeerApi } from '../types.js';
+import type { AnyApi, CallProxy, NotProxiedName, PeerApi } from '../types.js';
 
 type Request = PeerApi['request'];
 
 /** Names JavaScript itself reads from an object it awaits, converts to a string or serializes: never remote methods here. */
-const NOT_METHODS = new Set(['then', 'toString', 'valueOf', 'toJSON']);
+const NOT_PROXIED: Record<NotProxiedName, true> = { then: true, toString: true, valueOf: true, toJSON: true };
+const NOT_METHODS: ReadonlySet<string> = new Set(Object.keys(NOT_PROXIED));
 
 /** Most functions cached per proxy: names past it (computed ones, say) get a new function on each access. */
 const MAX_CACHED = 1_000;
