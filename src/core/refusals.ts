@@ -11,15 +11,6 @@ export function duplicateRequestFrame(id: Id): ErrorFrame {
   return errorFrame(id, { code: ErrorCodes.InvalidRequest, message: `a request with id ${JSON.stringify(id)} is already being handled` });
 }
 
-/**
- * Why a request is refused unrun when `limit` incoming calls already run on
- * the connection (or the NATS responder): -32000, so the caller may retry later.
- */
-export function inFlightBusy(limit: number, method: string): ErrorObject {
-  const message = `server busy: ${limit} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
-  return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: limit } };
-}
-
 /** What runs on a connection now: calls (and notifications running a method), and the size of their requests. */
 export interface Running {
   readonly size: number;
@@ -41,7 +32,10 @@ export function inFlightRefusal(limits: ResponderLimits, running: Running, metho
   const { maxInFlight, maxInFlightBytes } = limits;
   const over = pastInFlightLimits(limits, running, bytes);
   if (over === undefined) return undefined;
-  if (over === 'count') return inFlightBusy(maxInFlight, method);
+  if (over === 'count') {
+    const message = `server busy: ${maxInFlight} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
+    return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: maxInFlight } };
+  }
   const message = `server busy: requests of ${running.bytes} bytes already running on this connection, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
   return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightBytesPerConnection: maxInFlightBytes } };
 }
