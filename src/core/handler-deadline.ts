@@ -18,12 +18,6 @@ export class HandlerDeadline implements DeadlineEntry {
   private combined: AbortSignal | undefined;
   /** Settles the call with the timeout error; set by `race`. */
   private fail: ((error: RpcError) => void) | undefined;
-  /**
-   * The timeout error, once the deadline passed. It can pass before `race`: the handler runs before `race` is given
-   * its promise, and a clock that fires what is due inside a call of its own (a `SimulatedClock`'s `increment`) may be
-   * moved by the handler itself.
-   */
-  private timedOut: RpcError | undefined;
 
   constructor(
     private readonly invocation: { readonly signal: AbortSignal },
@@ -40,19 +34,21 @@ export class HandlerDeadline implements DeadlineEntry {
     return this.combined;
   }
 
-  /** The handler's outcome, or the timeout error if the deadline passes first. */
-  race(run: Promise<unknown>): Promise<unknown> {
+  /**
+   * Runs the handler (`run`), and settles with its outcome, or with the timeout error if the deadline passes first.
+   * The race is on before the handler starts: a clock that fires what is due inside a call of its own (a
+   * `SimulatedClock`'s `increment`) may be moved by the handler itself, before it returns.
+   */
+  race(run: () => Promise<unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.timedOut) reject(this.timedOut);
-      else this.fail = reject;
-      run.then(resolve, reject);
+      this.fail = reject;
+      run().then(resolve, reject);
     });
   }
 
   expire(): void {
     const message = `method "${this.method}" did not finish within ${this.limit} ms (handlerTimeout)`;
-    this.timedOut = new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit });
-    this.fail?.(this.timedOut);
+    this.fail?.(new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit }));
     this.controller ??= new AbortController();
     this.controller.abort(new DOMException(message, 'TimeoutError'));
   }

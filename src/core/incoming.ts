@@ -219,8 +219,8 @@ export class IncomingCalls implements Running {
     this.notifications.set(running.key, running);
     this.runningBytes += bytes;
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
-    const run = invoke(this.options.methods[method]!, hooks.use, ctx);
-    (deadline ? deadline.race(run) : run)
+    const run = () => invoke(this.options.methods[method]!, hooks.use, ctx);
+    (deadline ? deadline.race(run) : run())
       .catch((error: unknown) => {
         // Aborted because the connection went: nobody needs to hear of it.
         if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
@@ -256,7 +256,7 @@ export class IncomingCalls implements Running {
     const deadline = new HandlerDeadline(scope, method, handlerTimeout);
     entry.deadline = deadline;
     this.handlerDeadlines.add(deadline, handlerTimeout);
-    return deadline.race(invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
+    return deadline.race(() => invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
   }
 
   /** `sendResult`. */
