@@ -13,6 +13,7 @@ import {
   DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
   ErrorCodes,
   type Client,
+  type ClientOptions,
 } from '../../src/index.js';
 import { closeAfterEach, until } from '../helpers.js';
 
@@ -38,6 +39,18 @@ async function rawServerPeer() {
   };
 }
 
+/**
+ * A client of `peer` whose one method, `hang`, never ends: once it is ready, the client, the server side's socket and
+ * how many times `hang` started.
+ */
+async function hangingClient(peer: Awaited<ReturnType<typeof rawServerPeer>>, options: ClientOptions = {}) {
+  let ran = 0;
+  const made = (client = connect(peer.url, { heartbeat: 0, ...options, methods: { hang: () => (ran++, new Promise(() => {})) } }));
+  const socket = await peer.socket();
+  await made.ready;
+  return { client: made, socket, ran: () => ran };
+}
+
 const call = (id: number, method = 'hang') => ({ jsonrpc: '2.0', id, method });
 
 describe('limits on calls from the server', () => {
@@ -52,10 +65,7 @@ describe('limits on calls from the server', () => {
 
   it('answers a batch longer than maxBatch (default 100) with one -32600 and runs none of it', async () => {
     const peer = await rawServerPeer();
-    let ran = 0;
-    client = connect(peer.url, { heartbeat: 0, methods: { hang: () => (ran++, new Promise(() => {})) } });
-    const socket = await peer.socket();
-    await client.ready;
+    const { socket, ran } = await hangingClient(peer);
     socket.send(JSON.stringify(Array.from({ length: 101 }, (_, i) => call(i))));
     await until(() => peer.answers.length === 1, 'the answer to the batch');
     expect(peer.answers[0]).toEqual({
@@ -63,7 +73,7 @@ describe('limits on calls from the server', () => {
       id: null,
       error: { code: ErrorCodes.InvalidRequest, message: 'batch of 101 messages exceeds 100 (maxBatch)' },
     });
-    expect(ran).toBe(0);
+    expect(ran()).toBe(0);
   });
 
   it('answers a frame nested deeper than maxDepth (default 64) with -32600', async () => {
@@ -106,15 +116,12 @@ describe('limits on calls from the server', () => {
 
   it('answers calls beyond maxInFlightPerConnection -32000 busy, unrun, so three batches cannot start 150,000 handlers', async () => {
     const peer = await rawServerPeer();
-    let ran = 0;
-    client = connect(peer.url, { heartbeat: 0, maxInFlightPerConnection: 50, methods: { hang: () => (ran++, new Promise(() => {})) } });
-    const socket = await peer.socket();
-    await client.ready;
+    const { client: limited, socket, ran } = await hangingClient(peer, { maxInFlightPerConnection: 50 });
     for (let batch = 0; batch < 3; batch++) socket.send(JSON.stringify(Array.from({ length: 100 }, (_, i) => call(batch * 100 + i))));
     // 50 of the first batch run and never answer (so its reply never completes); the other two batches are answered busy, whole.
     await until(() => peer.answers.flat().length === 200, 'the busy answers');
-    expect(ran).toBe(50);
-    expect(client.handlingCalls).toBe(50);
+    expect(ran()).toBe(50);
+    expect(limited.handlingCalls).toBe(50);
     for (const answer of peer.answers.flat()) {
       expect(answer.error.code).toBe(ErrorCodes.ServerBusy);
       expect(answer.error.message).toMatch(/50 calls already in flight on this connection \(maxInFlightPerConnection\)/);
@@ -123,13 +130,10 @@ describe('limits on calls from the server', () => {
 
   it('by default runs at most 16 MiB of the server calls at once: one more is answered -32000 busy, unrun', async () => {
     const peer = await rawServerPeer();
-    let ran = 0;
-    client = connect(peer.url, { heartbeat: 0, methods: { hang: () => (ran++, new Promise(() => {})) } });
-    const socket = await peer.socket();
-    await client.ready;
+    const { socket, ran } = await hangingClient(peer);
     for (let id = 0; id < 17; id++) socket.send(JSON.stringify({ ...call(id), params: ['x'.repeat(1_000_000)] }));
     await until(() => peer.answers.length === 1, 'the busy answer');
-    expect(ran).toBe(16);
+    expect(ran()).toBe(16);
     expect(peer.answers[0]).toMatchObject({
       id: 16,
       error: { code: ErrorCodes.ServerBusy, data: { maxInFlightBytesPerConnection: DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION } },
