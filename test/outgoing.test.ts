@@ -10,7 +10,13 @@ import { SimulatedClock } from 'xstate';
 import { ConnectionClosedError, NoRespondersError, ProtocolError, TimeoutError } from '../src/errors.js';
 import { Line } from '../src/core/line.js';
 import { OutgoingCalls, type OutgoingOptions } from '../src/core/outgoing.js';
+import type { Message } from '../src/protocol/jsonrpc.js';
 import { settle } from './helpers.js';
+
+/** A result response for the call `id`, as the inbound dispatcher hands it on. */
+function resultFor(id: string, result: unknown): Extract<Message, { kind: 'result' }> {
+  return { kind: 'result', frame: { jsonrpc: '2.0', id, result } };
+}
 
 /** Outgoing calls writing through `write`, on the light engine, with no backpressure in the way. */
 function outgoingCalls(write: OutgoingOptions['write'], clock = new SimulatedClock()): OutgoingCalls {
@@ -53,7 +59,7 @@ describe('OutgoingCalls.fail (NATS: no responders)', () => {
   it('reports a status for a settled call as a response would be: late after a timeout, duplicate after an answer', async () => {
     const { outgoing, start, clock } = calls();
     const answered = start('answered');
-    expect(outgoing.route('answered', { result: 1 })).toBeUndefined();
+    expect(outgoing.route(resultFor('answered', 1))).toBeUndefined();
     expect(await answered).toBe(1);
     const timedOut = settle(start('timedOut'));
     clock.increment(100);
@@ -63,8 +69,8 @@ describe('OutgoingCalls.fail (NATS: no responders)', () => {
     expect(outgoing.fail('answered', noResponders)).toBe('duplicate');
     expect(outgoing.fail('timedOut', noResponders)).toBe('late');
     expect(outgoing.fail('never-made', noResponders)).toBe('unknown');
-    expect(outgoing.route('answered', { result: 2 })).toBe('duplicate');
-    expect(outgoing.route('timedOut', { result: 2 })).toBe('late');
+    expect(outgoing.route(resultFor('answered', 2))).toBe('duplicate');
+    expect(outgoing.route(resultFor('timedOut', 2))).toBe('late');
   });
 });
 
@@ -85,9 +91,9 @@ describe('OutgoingCalls.malformed (a broken answer to a call)', () => {
     expect(error).toBeInstanceOf(ProtocolError);
     expect(error.message).toBe('call "sum" (id a) was answered with a malformed response (why): {"jsonrpc":"2.0","id":"a"}');
     expect(outgoing.malformed('a', 'why', frame)).toBe(false);
-    expect(outgoing.route('a', { result: 1 })).toBe('duplicate');
+    expect(outgoing.route(resultFor('a', 1))).toBe('duplicate');
     expect(outgoing.size).toBe(1);
-    expect(outgoing.route('b', { result: 2 })).toBeUndefined();
+    expect(outgoing.route(resultFor('b', 2))).toBeUndefined();
     expect(await other).toBe(2);
   });
 
@@ -122,7 +128,7 @@ describe('OutgoingCalls epochs', () => {
     writes[0]!.done!(new Error('EPIPE'));
     expect(outgoing.queued).toBe(0);
     writes[1]!.done!();
-    expect(outgoing.route('r', { result: 'ok' })).toBeUndefined();
+    expect(outgoing.route(resultFor('r', 'ok'))).toBeUndefined();
     expect(await call).toBe('ok');
   });
 
@@ -139,7 +145,7 @@ describe('OutgoingCalls epochs', () => {
     expect(error.message).toBe('call "echo" (id b) could not be written');
     expect(outgoing.size).toBe(1);
     writes[0]!(); // the first write completes: it was on the wire, and its answer still settles it
-    expect(outgoing.route('a', { result: 'stored' })).toBeUndefined();
+    expect(outgoing.route(resultFor('a', 'stored'))).toBeUndefined();
     expect((await first).value).toBe('stored');
   });
 
@@ -151,7 +157,7 @@ describe('OutgoingCalls epochs', () => {
     outgoing.lost(error);
     expect((await call).error).toBe(error);
     expect(outgoing.size).toBe(0);
-    expect(outgoing.route('p', { result: 1 })).toBe('late');
+    expect(outgoing.route(resultFor('p', 1))).toBe('late');
   });
 });
 

@@ -24,7 +24,7 @@ import { defineRunner, type Actors, type RunningActor, type XStateEngine } from 
 import { ConnectionClosedError, ProtocolError, RemoteError } from '../errors.js';
 import { captureCallSite, failure, pointAt, unframed } from './call-site.js';
 import { cutText } from './peer-text.js';
-import { ErrorCodes, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
+import { ErrorCodes, type Id, type Message } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
 import { IdTable } from './id-table.js';
 import { ownIdHash } from './call-id.js';
@@ -220,21 +220,22 @@ export class OutgoingCalls {
    * Routes a response to its call. Returns why it matched no call, or
    * undefined when a call took it.
    */
-  route(id: string | number | null, outcome: { result: unknown } | { error: ErrorObject }): UnmatchedReason | undefined {
+  route(response: Extract<Message, { kind: 'result' | 'error' }>): UnmatchedReason | undefined {
+    const id = response.frame.id;
     if (typeof id !== 'string') return 'unknown';
     const call = this.pending.get(id);
     if (!call) {
       // The peer's answer to this side's $/cancelRequest (LSP: -32800) is expected, not late.
-      if ('error' in outcome && outcome.error.code === ErrorCodes.RequestCancelled && this.settledIds.cancelAcknowledged(id))
+      if (response.kind === 'error' && response.frame.error.code === ErrorCodes.RequestCancelled && this.settledIds.cancelAcknowledged(id))
         return undefined;
       return this.settledIds.reasonFor(id);
     }
     // A queued call has not been written yet: nothing can legitimately answer it.
     if (call.actor.in(QUEUED)) return 'unknown';
-    if ('result' in outcome) {
-      call.actor.send({ type: 'response.result', result: outcome.result });
+    if (response.kind === 'result') {
+      call.actor.send({ type: 'response.result', result: response.frame.result });
     } else {
-      const { code, message, data } = outcome.error;
+      const { code, message, data } = response.frame.error;
       call.actor.send({ type: 'response.error', error: unframed(() => new RemoteError(code, message, data)) });
     }
     return undefined;

@@ -170,10 +170,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       busy: (method) => this.busy(method),
       startCall: (frame, batch, _reply, bytes) => this.incoming.receive(frame, bytes, batch),
       cancelCall: (id) => void this.incoming.cancel(id),
-      response: ({ frame }) => {
-        const outcome = 'result' in frame ? { result: frame.result } : { error: frame.error };
-        const reason = this.outgoing.route(frame.id, outcome);
-        if (reason) this.inbound.report(reason, frame, frame.id, describeUnmatched(reason));
+      response: (message) => {
+        const reason = this.outgoing.route(message);
+        if (reason) this.inbound.report(reason, message.frame, message.frame.id, describeUnmatched(reason));
       },
       malformedResponse: (id, detail, frame) => this.outgoing.malformed(id, detail, frame),
       notification: (method, params) => this.events.emit('notification', { method, params }),
