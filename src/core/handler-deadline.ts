@@ -2,6 +2,7 @@
 import type { DeadlineEntry } from '../engine/deadlines.js';
 import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
+import { promiseOf } from './invoke.js';
 
 /**
  * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
@@ -39,10 +40,11 @@ export class HandlerDeadline implements DeadlineEntry {
    * The race is on before the handler starts: a clock that fires what is due inside a call of its own (a
    * `SimulatedClock`'s `increment`) may be moved by the handler itself, before it returns.
    */
-  race(run: () => Promise<unknown>): Promise<unknown> {
+  race(run: () => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.fail = reject;
-      run().then(resolve, reject);
+      // Not `resolve(run())`: a promise resolved with a pending one can no longer be rejected by the deadline.
+      promiseOf(run).then(resolve, reject);
     });
   }
 

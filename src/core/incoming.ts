@@ -23,7 +23,7 @@ import type { BatchReply } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
 import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
-import { Context, invoke, type AnyMethod } from './invoke.js';
+import { Context, invoke, promiseOf, type AnyMethod } from './invoke.js';
 import type { ResponderLimits } from '../limits.js';
 import { inFlightRefusal, type Running } from './refusals.js';
 
@@ -220,7 +220,7 @@ export class IncomingCalls implements Running {
     this.runningBytes += bytes;
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
     const run = () => invoke(this.options.methods[method]!, hooks.use, ctx);
-    (deadline ? deadline.race(run) : run())
+    (deadline ? deadline.race(run) : promiseOf(run))
       .catch((error: unknown) => {
         // Aborted because the connection went: nobody needs to hear of it.
         if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
@@ -244,14 +244,20 @@ export class IncomingCalls implements Running {
     return typeof entry === 'function' || (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function');
   }
 
-  /** The `handler` actor: runs the method, through a promise chain so that a synchronous throw is an error response too. */
-  runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): Promise<unknown> {
+  /**
+   * The `handler` actor: runs the method, and returns what it returns (a value, or a promise of one); what it throws
+   * at once is thrown on, to the engine, which answers it as it would a rejection.
+   */
+  runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): unknown {
     const handler = this.options.methods[method]!;
     const { handlerTimeout, peer, hooks } = this.options;
     const entry = this.inFlight.get(id);
     const connection = entry?.connection ?? this.options.connection;
     if (handlerTimeout === undefined || this.handlerDeadlines === undefined || entry === undefined) {
-      return invoke(handler, hooks.use, new Context(scope, peer, connection, id, method, params));
+      const ctx = new Context(scope, peer, connection, id, method, params);
+      // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
+      // (against the in-flight limits, and as an id in use, that a duplicate is refused), until the whole batch is in.
+      return entry?.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
     }
     const deadline = new HandlerDeadline(scope, method, handlerTimeout);
     entry.deadline = deadline;

@@ -26,18 +26,18 @@ export class Context implements HandlerContext<any> {
 }
 
 /**
- * Runs a method now: through the middleware, then its params schema, then its handler. Always a promise, so that
- * a synchronous throw anywhere is an error response too. With no middleware and no schema, exactly the handler
- * call and the promise of its result: a handler that returns a value is answered one microtask later, as by
- * XState's `fromPromise` (issue 16: the deferred start this replaced cost a promise, a closure and a microtask a call).
+ * Runs a method now: through the middleware, then its params schema, then its handler. Returns what the handler
+ * returned (a value, or a promise of one) and throws what it threw at once: with no middleware and no schema, exactly
+ * the handler call. The light engine answers a value returned at once in the same step, with no promise made (issue
+ * 16); callers that only await the outcome take it through `promiseOf`.
  */
-export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Context): Promise<unknown> {
-  if (use.length !== 0) return dispatch(use, 0, ctx, method);
-  try {
-    return Promise.resolve(callMethod(method, ctx));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Context): unknown {
+  return use.length !== 0 ? dispatch(use, 0, ctx, method) : callMethod(method, ctx);
+}
+
+/** `run`'s outcome as a promise: what it returns, adopted, or what it throws at once, as a rejection. */
+export function promiseOf(run: () => unknown): Promise<unknown> {
+  return new Promise((resolve) => resolve(run()));
 }
 
 /** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */

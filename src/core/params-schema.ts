@@ -7,6 +7,7 @@
 import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
 import type { StandardSchemaV1 } from '../standard-schema.js';
+import { isThenable } from '../engine/thenable.js';
 
 /** Most issues sent back in one -32602: a schema can report one per element of a large array. */
 const MAX_ISSUES = 100;
@@ -30,16 +31,10 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
  */
 export function checkParams(schema: StandardSchemaV1, params: unknown, method: string): unknown {
   const result = schema['~standard'].validate(params);
-  if (isThenable(result)) return Promise.resolve(result).then((settled) => outcome(settled, method));
+  // A promise of another realm or of a library is a promise too: read as a result, it has no `issues`, and the
+  // handler would run with params nobody checked.
+  if (isThenable<StandardSchemaV1.Result<unknown>>(result)) return Promise.resolve(result).then((settled) => outcome(settled, method));
   return outcome(result, method);
-}
-
-/**
- * A promise of another realm (`node:vm`) or a promise library's is a promise too: read as a result, it has no
- * `issues`, and the handler would run with params nobody checked.
- */
-function isThenable(value: unknown): value is PromiseLike<StandardSchemaV1.Result<unknown>> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unknown {

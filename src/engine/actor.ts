@@ -13,6 +13,7 @@ import type { CompiledMachine, CompiledState, CompiledTransition, InvokeScope } 
 import type { DeadlineEntry } from './deadlines.js';
 import { inspectableEvent, jsonSafeFields } from './inspectable.js';
 import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
+import { isThenable } from './thenable.js';
 
 export type { ActorStatus, FlatSnapshot, FlatSnapshotJSON } from './snapshot.js';
 
@@ -125,7 +126,9 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   /** Processes an event now, or after the current one if called from inside an action. */
   send(event: AnyEvent): void {
     if (this.processing) {
-      (this.mailbox ??= []).push(event);
+      // A literal of one, not `[]` and a push: a push onto an empty array grows it to 17 slots, for one event.
+      if (this.mailbox === undefined) this.mailbox = [event];
+      else this.mailbox.push(event);
       return;
     }
     if (this.status !== 'active') return;
@@ -279,17 +282,28 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     return rootOutput ? rootOutput({ context: this.context, event: doneEvent, self: this }) : own;
   }
 
+  /**
+   * Starts the invoked actor. What it returns at once that is not a promise (a thenable) is its output now, and
+   * what it throws at once its error: the done or error event is taken as soon as this step ends, where XState's
+   * `fromPromise` takes it a microtask later. A handler that answers at once then costs no promise, no reaction and
+   * no microtask (issue 16); the states and actions are the same.
+   */
   private startInvoke(event: AnyEvent): void {
     const { id, doneType, errorType, run, input } = this.compiled.invoke!;
     const invocation = new Invocation(input({ context: this.context, event, self: this }));
     this.invocation = invocation;
-    let promise: PromiseLike<unknown>;
+    let outcome: unknown;
     try {
-      promise = run(invocation, this);
+      outcome = run(invocation, this);
+      if (!isThenable(outcome)) {
+        this.send({ type: doneType, output: outcome, actorId: id });
+        return;
+      }
     } catch (error) {
-      promise = Promise.reject(error);
+      this.send({ type: errorType, error, actorId: id });
+      return;
     }
-    promise.then(
+    Promise.resolve(outcome).then(
       (output) => {
         if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
       },

@@ -53,8 +53,8 @@ export interface Implementations<TContext> {
   assign?: Record<string, (args: ActionArgs<TContext>, params: any) => object>;
   guards?: Record<string, (args: ActionArgs<TContext>, params: any) => boolean>;
   delays?: Record<string, (args: ActionArgs<TContext>) => number>;
-  /** Promise actors by `src` name. */
-  actors?: Record<string, (scope: InvokeScope, self: StepActor<TContext>) => PromiseLike<unknown>>;
+  /** Promise actors by `src` name: each returns its output, or a promise of it (see `FlatActor.startInvoke`). */
+  actors?: Record<string, (scope: InvokeScope, self: StepActor<TContext>) => unknown>;
   /** The context factory, outputs and the invoke's input, by name. */
   fns?: Record<string, (args: any) => any>;
 }
@@ -112,7 +112,7 @@ export interface CompiledMachine {
         /** The types of its done and error events, made once: an event type made per call is hashed and compared char by char at each lookup. */
         doneType: string;
         errorType: string;
-        run: (scope: InvokeScope, self: StepActor) => PromiseLike<unknown>;
+        run: (scope: InvokeScope, self: StepActor) => unknown;
         input: (args: ActionArgs<any>) => unknown;
       }
     | undefined;

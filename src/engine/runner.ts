@@ -29,8 +29,11 @@ export interface OwnerImplementations<THost, TOwner, TContext> {
   actions?: Record<string, (host: THost, owner: TOwner, context: TContext, params: any) => void>;
   /** Guards see no owner: XState gives a guard no `self` to find it by. */
   guards?: Record<string, (host: THost, context: TContext, params: any) => boolean>;
-  /** Promise actors by `src` name; `scope.signal` aborts when the invoking state is left (made on first read by the light engine). */
-  actors?: Record<string, (host: THost, input: any, scope: { readonly signal: AbortSignal }) => PromiseLike<unknown>>;
+  /**
+   * Promise actors by `src` name: each returns its output, or a promise of it. `scope.signal` aborts when the invoking
+   * state is left (made on first read by the light engine).
+   */
+  actors?: Record<string, (host: THost, input: any, scope: { readonly signal: AbortSignal }) => unknown>;
 }
 
 /** A state of the machine, found once by its path (`'pending.queued'`), to test actors against cheaply. */

@@ -135,7 +135,10 @@ export const XSTATE: XStateEngine = {
           ({ context }: any, params: unknown) =>
             fn(host, context, params),
       ),
-      actors: mapValues(impl.actors, (fn) => safe(fromPromise<unknown, unknown>((args) => Promise.resolve(fn(host, args.input, args))))),
+      // What the owner's actor returns or throws at once is the promise's outcome: a throw rejects it.
+      actors: mapValues(impl.actors, (fn) =>
+        safe(fromPromise<unknown, unknown>((args) => new Promise((resolve) => resolve(fn(host, args.input, args))))),
+      ),
     } as never);
     const actorLogic = safe(logic);
     const given = actorOptions(options.inspect, options.clock);

@@ -56,6 +56,24 @@ const incoming = defineRunner<IncomingCallInput, Host, Owner, IncomingCallContex
 );
 const CANCELLED = incoming.state('cancelled');
 
+/** The incoming-call machine with a handler that answers at once: what it returns, or what it throws. */
+const atOnce = defineRunner<IncomingCallInput, Host, Owner, IncomingCallContext, IncomingCallEvent>(incomingCallTable, incomingCallLogic, {
+  guards: { hasMethod: () => true },
+  actors: {
+    handler: (host, input: { method: string; params: unknown }) => {
+      host.seen.push(`run ${input.method}`);
+      if (input.method === 'throws') throw new Error('at once');
+      if (input.method === 'thenable') return { then: (resolve: (value: unknown) => void) => resolve('later') };
+      return input.params;
+    },
+  },
+  actions: {
+    sendResult: (host, owner, context) => host.seen.push(`result ${owner.label} ${JSON.stringify(context.result)}`),
+    sendError: (host, owner, context) => host.seen.push(`error ${owner.label} ${(context.error as Error).message}`),
+    sendCancelled: (host, owner) => host.seen.push(`cancelled ${owner.label}`),
+  },
+});
+
 describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine) => {
   it('runs the owner actions with their host, owner, context and params, and tells states apart', () => {
     const host: Host = { name: 'conn', seen: [] };
@@ -96,6 +114,27 @@ describe.each(['light', 'xstate'] as const)('a runner on the %s engine', (engine
       'conn run echo [2] signal false',
     ]);
     expect(done).toEqual(['b cancelled', 'a ended']);
+  });
+
+  it('ends a promise actor that returns or throws at once as one that settles later (the light engine within the step)', async () => {
+    const host: Host = { name: 'conn', seen: [] };
+    const done: string[] = [];
+    const actors = atOnce.create(engine, host, { xstate: XSTATE, onDone: (owner) => done.push(owner.label) });
+    const value = actors.create({ id: 1, method: 'echo', params: [1] }, { label: 'value' });
+    const thrown = actors.create({ id: 2, method: 'throws', params: [] }, { label: 'thrown' });
+    const thenable = actors.create({ id: 3, method: 'thenable', params: [] }, { label: 'thenable' });
+    value.start();
+    thrown.start();
+    thenable.start();
+    // A thenable is a promise: it is followed, never taken for the output, and ends no sooner than a microtask later.
+    expect(done).toEqual(engine === 'light' ? ['value', 'thrown'] : []);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(done).toEqual(['value', 'thrown', 'thenable']);
+    expect(host.seen.filter((line) => !line.startsWith('run'))).toEqual([
+      'result value [1]',
+      'error thrown at once',
+      'result thenable "later"',
+    ]);
   });
 });
 
