@@ -336,7 +336,7 @@ describe('classify', () => {
 describe('decode: prototype pollution', () => {
   afterEach(() => {
     // Clean up in case a regression did pollute, so that other tests are not affected.
-    for (const key of ['polluted', 'pollutedParams', 'pollutedResult', 'pollutedBatch', 'pollutedCtor']) {
+    for (const key of ['polluted', 'pollutedParams', 'pollutedResult', 'pollutedBatch', 'pollutedCtor', 'method', 'result', 'id']) {
       delete (Object.prototype as Record<string, unknown>)[key];
     }
   });
@@ -367,6 +367,21 @@ describe('decode: prototype pollution', () => {
   it('does not pollute Object.prototype through "constructor.prototype"', () => {
     single('{"jsonrpc":"2.0","method":"m","params":{"constructor":{"prototype":{"pollutedCtor":1}}}}');
     expect(({} as Record<string, unknown>).pollutedCtor).toBeUndefined();
+  });
+
+  it("takes no member inherited from an Object.prototype changed by someone else for the message's own", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.result = 'inherited';
+    expect(single('{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}').kind).toBe('error');
+    expect(single('{"jsonrpc":"2.0","id":1}')).toMatchObject({
+      kind: 'invalid',
+      reason: 'a response must have exactly one of "result" and "error"',
+    });
+    proto.method = 'inherited';
+    proto.id = 7;
+    expect(single('{"jsonrpc":"2.0","id":1,"result":2}').kind).toBe('result');
+    expect(single('{"jsonrpc":"2.0","method":"m"}').kind).toBe('notification');
+    expect(single('{"jsonrpc":"2.0","result":2}')).toMatchObject({ kind: 'invalid', reason: 'a response must have an "id"' });
   });
 
   it('does not let a "__proto__" key supply "jsonrpc" or "method"', () => {

@@ -268,14 +268,15 @@ export class IncomingCalls implements Running {
   /** `sendResult`. */
   sendResult(context: IncomingContext): void {
     const { id, method, result } = context;
-    this.reply(
-      id,
-      () => encodeResult(id, result),
-      (thrown) => ({
-        code: ErrorCodes.InternalError,
-        message: `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`,
-      }),
-    );
+    let text: string;
+    try {
+      // Encoded here, not in a closure handed to `reply`: two closures a call fewer on the way of every answer.
+      text = encodeResult(id, result);
+    } catch (thrown) {
+      const message = `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`;
+      text = errorText(id, { code: ErrorCodes.InternalError, message });
+    }
+    this.send(id, text);
   }
 
   /** `sendError`: method not found, or what the handler threw; either is reported to the hooks. */
@@ -344,14 +345,24 @@ export class IncomingCalls implements Running {
     try {
       text = encodeReply();
     } catch (thrown) {
-      try {
-        text = encode(errorFrame(id, fallback(thrown)));
-      } catch {
-        text = encode(errorFrame(id, { code: ErrorCodes.InternalError, message: 'the reply cannot be encoded as JSON' }));
-      }
+      text = errorText(id, fallback(thrown));
     }
+    this.send(id, text);
+  }
+
+  /** Writes the reply `text` to `id`, into its batch's array when the request came in one. */
+  private send(id: Id, text: string): void {
     const batch = this.inFlight.get(id)?.batch;
     if (batch) batch.add(text);
     else this.options.write(text, id);
+  }
+}
+
+/** The error response `error` to `id`, or, when its `data` cannot be encoded (whatever that throws), one saying so. */
+function errorText(id: Id, error: ErrorObject): string {
+  try {
+    return encode(errorFrame(id, error));
+  } catch {
+    return encode(errorFrame(id, { code: ErrorCodes.InternalError, message: 'the reply cannot be encoded as JSON' }));
   }
 }

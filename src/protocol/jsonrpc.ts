@@ -83,16 +83,20 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Whether the message has its own member of that name. What JSON.parse made has no member whose value is undefined,
- * so a member read as undefined is absent, and the own-property check (a builtin call, about 75 instructions) is left
- * for a member read as present: one inherited from an `Object.prototype` that someone changed is still not taken for
- * the message's own (issue 16: a response is classified with three such checks instead of seven). Each member is read
- * by its name, not as `m[key]` in one function for all: that load would see every name and go megamorphic.
+ * and inherits from `Object.prototype` alone: a member read as undefined is absent, and one read as defined is its own
+ * unless `Object.prototype` has a member of that name (someone changed it), which only then is checked member by
+ * member (a builtin call, about 75 instructions: issue 16). Each member is read by its name, not as `m[key]` in one
+ * function for all: that load would see every name and go megamorphic.
  */
-const hasMethod = (m: Record<string, unknown>): boolean => m.method !== undefined && hasOwn.call(m, 'method');
-const hasParams = (m: Record<string, unknown>): boolean => m.params !== undefined && hasOwn.call(m, 'params');
-const hasId = (m: Record<string, unknown>): boolean => m.id !== undefined && hasOwn.call(m, 'id');
-const hasResult = (m: Record<string, unknown>): boolean => m.result !== undefined && hasOwn.call(m, 'result');
-const hasError = (m: Record<string, unknown>): boolean => m.error !== undefined && hasOwn.call(m, 'error');
+const PROTO = Object.prototype as Record<string, unknown>;
+const hasMethod = (m: Record<string, unknown>): boolean =>
+  m.method !== undefined && (PROTO.method === undefined || hasOwn.call(m, 'method'));
+const hasParams = (m: Record<string, unknown>): boolean =>
+  m.params !== undefined && (PROTO.params === undefined || hasOwn.call(m, 'params'));
+const hasId = (m: Record<string, unknown>): boolean => m.id !== undefined && (PROTO.id === undefined || hasOwn.call(m, 'id'));
+const hasResult = (m: Record<string, unknown>): boolean =>
+  m.result !== undefined && (PROTO.result === undefined || hasOwn.call(m, 'result'));
+const hasError = (m: Record<string, unknown>): boolean => m.error !== undefined && (PROTO.error === undefined || hasOwn.call(m, 'error'));
 
 /**
  * A string, or a number that JSON.parse read exactly: a safe integer. A number
