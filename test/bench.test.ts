@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'callstate-bench-'));
 let report: Report;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/src/index.js'))) throw new Error('dist/ is missing: npm test builds before vitest runs');
+  if (!existsSync(join(root, 'dist/bundle/index.js'))) throw new Error('dist/ is missing: npm test builds before vitest runs');
   const out = join(dir, 'quick.json');
   await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only', systems.join(','), '--out', out], {
     cwd: root,

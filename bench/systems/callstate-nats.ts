@@ -2,19 +2,11 @@
  * callstate over NATS (from the BUILT package, public API only): `serve({ nats, subject })`
  * as the responder, `connect('nats://…', { subject })` as the client, on a nats-server of its own.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type * as Callstate from '../../src/index.js';
+import { entry, loadCallstate as load } from './callstate.js';
 import { startNatsServer } from './nats-util.js';
 import type { System } from './types.js';
 
-const entry = new URL('../../dist/src/index.js', import.meta.url);
 const SUBJECT = 'bench.echo';
-
-async function load(): Promise<typeof Callstate> {
-  if (!existsSync(fileURLToPath(entry))) throw new Error(`callstate is not built (${fileURLToPath(entry)} is missing): run npm run build`);
-  return (await import(entry.href)) as typeof Callstate;
-}
 
 export const system: System = {
   clientModules: [entry.href, '@nats-io/transport-node'],

@@ -1,14 +1,15 @@
 /**
- * callstate, loaded from the BUILT package (dist/), so Node runs XState's
- * production build. Only the public API is used. Types come from src/ so the
- * harness typechecks before anything is built.
+ * callstate, loaded from the BUILT package as a user's `import 'callstate'` finds it (package.json `exports`: the
+ * bundle in dist/bundle/), so Node runs XState's production build and the cold start is the users'. Only the public
+ * API is used. Types come from src/ so the harness typechecks before anything is built.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as Callstate from '../../src/index.js';
 import type { System } from './types.js';
 
-const entry = new URL('../../dist/src/index.js', import.meta.url);
+/** What `import 'callstate'` loads in Node (the package refers to itself by name). */
+export const entry = new URL(import.meta.resolve('callstate'));
 
 /** The built package (dist/): run `npm run build` first. */
 export async function loadCallstate(): Promise<typeof Callstate> {
