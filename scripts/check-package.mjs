@@ -52,7 +52,16 @@ try {
   const [packed] = JSON.parse(run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root));
   const files = packed.files.map((file) => file.path);
   const tarball = join(tmp, packed.filename);
-  for (const required of ['LICENSE', 'README.md', 'package.json', 'bin/callstate.js', 'dist/bundle/index.js', 'dist/bundle/machines.js', 'dist/src/index.d.ts', 'dist/machines/index.d.ts']) {
+  for (const required of [
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'bin/callstate.js',
+    'dist/bundle/index.js',
+    'dist/bundle/machines.js',
+    'dist/src/index.d.ts',
+    'dist/machines/index.d.ts',
+  ]) {
     check(files.includes(required), `${required} is not in the package`);
   }
   const maps = files.filter((file) => file.endsWith('.map'));

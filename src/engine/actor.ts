@@ -286,7 +286,9 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
    * Starts the invoked actor. What it returns at once that is not a promise (a thenable) is its output now, and
    * what it throws at once its error: the done or error event is taken as soon as this step ends, where XState's
    * `fromPromise` takes it a microtask later. A handler that answers at once then costs no promise, no reaction and
-   * no microtask (issue 16); the states and actions are the same.
+   * no microtask (issue 16); the states and actions are the same. Not when other events wait already (the actor
+   * sent itself one, or the handler did: a close, a cancel): those come first, and the outcome then goes the way of a
+   * promise's, taken only if this invocation is still the one running.
    */
   private startInvoke(event: AnyEvent): void {
     const { id, doneType, errorType, run, input } = this.compiled.invoke!;
@@ -295,13 +297,16 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     let outcome: unknown;
     try {
       outcome = run(invocation, this);
-      if (!isThenable(outcome)) {
+      if (!isThenable(outcome) && this.nothingWaits()) {
         this.send({ type: doneType, output: outcome, actorId: id });
         return;
       }
     } catch (error) {
-      this.send({ type: errorType, error, actorId: id });
-      return;
+      if (this.nothingWaits()) {
+        this.send({ type: errorType, error, actorId: id });
+        return;
+      }
+      outcome = Promise.reject(error);
     }
     Promise.resolve(outcome).then(
       (output) => {
@@ -311,6 +316,11 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
         if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
       },
     );
+  }
+
+  /** Whether no event waits in the mailbox. */
+  private nothingWaits(): boolean {
+    return this.mailbox === undefined || this.mailbox.length === 0;
   }
 
   private stopInvoke(): void {
