@@ -37,7 +37,7 @@ import {
   optionalInteger,
   optionalTimeout,
   validateEngine,
-  validateHost,
+  optionalHost,
   validateMethods,
   validatePath,
 } from './validate.js';
@@ -245,7 +245,7 @@ function resolveListenMode(options: ServeOptions<any, any>): { mode: ListenMode;
     return { mode: { kind: 'noServer' }, path };
   }
   const port = optionalInteger(options.port, 'options.port', 0, 0, 65_535);
-  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
+  const host = optionalHost(options.host);
   return { mode: { kind: 'own', port, host }, path };
 }
 

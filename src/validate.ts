@@ -170,12 +170,16 @@ export function validatePath(value: unknown, name: string): string {
 }
 
 /**
- * A `host` to listen on: a name or address, not blank. Node takes an empty host for "every interface",
- * and a URL made from it (`http://:7070/`) leads nowhere: every interface is said with '0.0.0.0' or '::'.
+ * The `host` option of a listener: loopback only ('127.0.0.1') when not given, else a name or address, not blank.
+ * Node takes an empty host for "every interface", and a URL made from it (`http://:7070/`) leads nowhere: every
+ * interface is said with '0.0.0.0' or '::'.
  */
-export function validateHost(value: unknown, name: string): string {
+export function optionalHost(value: unknown): string {
+  if (value === undefined) return '127.0.0.1';
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(`${name} must be an interface's address or name ('0.0.0.0' or '::' for every interface), got ${describe(value)}`);
+    throw new TypeError(
+      `options.host must be an interface's address or name ('0.0.0.0' or '::' for every interface), got ${describe(value)}`,
+    );
   }
   return value;
 }

@@ -18,7 +18,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { attachBroadcast, type Broadcast } from '../../transports/broadcast.js';
 import { urlHost } from '../../transports/url-host.js';
-import { optionalInteger, validateHost } from '../../validate.js';
+import { optionalHost, optionalInteger } from '../../validate.js';
 import { checkBatch, MAX_INGEST_BYTES } from './ingest.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
 import { pageHtml } from './page.js';
@@ -77,7 +77,7 @@ export interface PageServer {
 /** Starts the page server; rejects when it cannot listen (EADDRINUSE, say). */
 export async function startPageServer(options: PageServerOptions = {}): Promise<PageServer> {
   const port = optionalInteger(options.port, 'options.port', 0, 0, 65_535);
-  const host = options.host === undefined ? '127.0.0.1' : validateHost(options.host, 'options.host');
+  const host = optionalHost(options.host);
   const maxViewers = optionalInteger(options.maxViewers, 'options.maxViewers', DEFAULT_MAX_VIEWERS, 1, 10_000);
   const maxIngests = optionalInteger(options.maxIngests, 'options.maxIngests', DEFAULT_MAX_INGESTS, 1, 1_000);
   let ingesting = 0;
