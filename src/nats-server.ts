@@ -308,8 +308,13 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
           caller = { transport: 'nats', remoteAddress: undefined, headers, url: subject, data };
-          receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
-          replySubject = caller = undefined;
+          try {
+            receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
+          } finally {
+            // Handlers that answer at once run (and publish) inside receiveFrame: whatever escapes, this frame's
+            // subject and caller are not left for the next.
+            replySubject = caller = undefined;
+          }
         },
         (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
       ),
