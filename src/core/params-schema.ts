@@ -7,7 +7,7 @@
 import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
 import type { StandardSchemaV1 } from '../standard-schema.js';
-import { isThenable } from '../engine/thenable.js';
+import { follow, thenOf } from '../engine/thenable.js';
 
 /** Most issues sent back in one -32602: a schema can report one per element of a large array. */
 const MAX_ISSUES = 100;
@@ -32,9 +32,12 @@ export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
 export function checkParams(schema: StandardSchemaV1, params: unknown, method: string): unknown {
   const result = schema['~standard'].validate(params);
   // A promise of another realm or of a library is a promise too: read as a result, it has no `issues`, and the
-  // handler would run with params nobody checked.
-  if (isThenable<StandardSchemaV1.Result<unknown>>(result)) return Promise.resolve(result).then((settled) => outcome(settled, method));
-  return outcome(result, method);
+  // handler would run with params nobody checked. Its `then` is read once, for the same reason (read again, it
+  // may be no function).
+  const then = thenOf(result);
+  if (then !== undefined) return follow<StandardSchemaV1.Result<unknown>>(result, then).then((settled) => outcome(settled, method));
+  // Not a thenable (its `then` was read once, above).
+  return outcome(result as StandardSchemaV1.Result<unknown>, method);
 }
 
 function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unknown {

@@ -13,7 +13,7 @@ import type { CompiledMachine, CompiledState, CompiledTransition, InvokeScope } 
 import type { DeadlineEntry } from './deadlines.js';
 import { inspectableEvent, jsonSafeFields } from './inspectable.js';
 import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
-import { isThenable } from './thenable.js';
+import { follow, thenOf, type Then } from './thenable.js';
 
 export type { ActorStatus, FlatSnapshot, FlatSnapshotJSON } from './snapshot.js';
 
@@ -40,6 +40,9 @@ export interface ActorScope<THost = unknown> {
 }
 
 let sessions = 0;
+
+/** The `then` of this realm's promises. */
+const NATIVE_THEN = Promise.prototype.then as Then;
 
 /** The start event every actor begins with (one object for all: nothing writes to it). */
 const INIT_EVENT: AnyEvent = Object.freeze({ type: 'xstate.init', input: undefined });
@@ -288,34 +291,44 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
    * `fromPromise` takes it a microtask later. A handler that answers at once then costs no promise, no reaction and
    * no microtask (issue 16); the states and actions are the same. Not when other events wait already (the actor
    * sent itself one, or the handler did: a close, a cancel): those come first, and the outcome then goes the way of a
-   * promise's, taken only if this invocation is still the one running.
+   * promise's, taken only if this invocation is still the one running. A thenable's `then` is read once (as a
+   * promise's resolution reads it), and that function followed: read again, a getter may give no function.
    */
   private startInvoke(event: AnyEvent): void {
     const { id, doneType, errorType, run, input } = this.compiled.invoke!;
     const invocation = new Invocation(input({ context: this.context, event, self: this }));
     this.invocation = invocation;
     let outcome: unknown;
+    // Read once, as a promise's resolution reads it: a getter read again may answer otherwise, or act again.
+    let then: Then | undefined;
+    let threw = false;
     try {
       outcome = run(invocation, this);
-      if (!isThenable(outcome) && this.nothingWaits()) {
-        this.send({ type: doneType, output: outcome, actorId: id });
-        return;
-      }
+      then = thenOf(outcome);
     } catch (error) {
-      if (this.nothingWaits()) {
-        this.send({ type: errorType, error, actorId: id });
-        return;
-      }
-      outcome = Promise.reject(error);
+      if (this.nothingWaits()) return this.send({ type: errorType, error, actorId: id });
+      threw = true;
+      outcome = error;
     }
-    Promise.resolve(outcome).then(
-      (output) => {
-        if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
-      },
-      (error) => {
-        if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
-      },
-    );
+    if (then === undefined && !threw && this.nothingWaits()) return this.send({ type: doneType, output: outcome, actorId: id });
+    const done = (output: unknown) => {
+      if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
+    };
+    const failed = (error: unknown) => {
+      if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
+    };
+    if (then === undefined) {
+      // Taken a microtask later, as a promise's outcome, without making one of the value (which would read `then` again).
+      const settled = outcome;
+      queueMicrotask(threw ? () => failed(settled) : () => done(settled));
+    } else if (then === NATIVE_THEN) {
+      // A promise of this realm: followed as `Promise.resolve(outcome).then(...)` follows it, with no promise more.
+      try {
+        then.call(outcome, done, failed);
+      } catch (error) {
+        queueMicrotask(() => failed(error));
+      }
+    } else follow(outcome, then).then(done, failed);
   }
 
   /** Whether no event waits in the mailbox. */

@@ -162,6 +162,31 @@ describe('methods given as { params: schema, handler }', () => {
     }
   });
 
+  it('wait for a thenable whose then getter gives a function only when first read: its refusal stands (then read once)', async () => {
+    for (const engine of ['light', 'xstate'] as const) {
+      const ran: unknown[] = [];
+      let reads = 0;
+      // Read a second time, the result would look like a plain one with a value and no issues.
+      const schema = handWritten(
+        () =>
+          Object.defineProperty({ value: ['unchecked'] }, 'then', {
+            get: () => (++reads === 1 ? (resolve: (value: unknown) => void) => resolve({ issues: [{ message: 'refused' }] }) : undefined),
+          }) as StandardSchemaV1.Result<unknown>,
+      );
+      server = await serve({
+        port: 0,
+        host: '127.0.0.1',
+        engine,
+        methods: { flip: { params: schema, handler: (p: unknown) => (ran.push(p), p) } },
+      });
+      client = connect(server.url);
+      const { error } = await settle(client.request('flip', ['raw']));
+      expect([error?.code, error?.message, ran, reads]).toEqual([-32602, 'invalid params for "flip": refused', [], 1]);
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('read at most 100 issues of a schema that reports them lazily, without end', async () => {
     // Typed as an array by the spec; a lazy iterable is what a careless schema could hand over.
     const endless = handWritten(

@@ -353,6 +353,42 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect([error.code, error.message]).toEqual([ErrorCodes.InternalError, 'then getter']);
     });
 
+    it('whose then getter gives a function only when first read: followed, its then read once (as a promise reads it)', async () => {
+      let reads = 0;
+      const s = await server({
+        methods: {
+          flip: () =>
+            Object.defineProperty({}, 'then', {
+              get: () => (++reads === 1 ? (resolve: (v: unknown) => void) => resolve('followed') : undefined),
+            }),
+        },
+      });
+      const c = client(s.url);
+      expect(await c.request('flip')).toBe('followed');
+      expect(reads).toBe(1);
+    });
+
+    it('whose then getter closes the connection and gives no function: read once, the caller fails with ConnectionClosedError', async () => {
+      let reads = 0;
+      const s = await server({
+        methods: {
+          bye: (_p: unknown, ctx: Ctx) =>
+            Object.defineProperty({}, 'then', {
+              get: () => {
+                reads++;
+                void ctx.peer.close();
+                return undefined;
+              },
+            }),
+        },
+      });
+      const c = client(s.url);
+      const { error } = await settle(c.request('bye'));
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(reads).toBe(1);
+      await allGone(s);
+    });
+
     it('that is a Proxy every trap of which throws (then included): answered -32603, from middleware too', async () => {
       const s = await server({
         use: [(ctx, next) => (ctx.method === 'viaMiddleware' ? (throwingProxy(new Error('middleware trap')) as never) : next())],
