@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The compiled CLI lives in dist/: built by `npm run build` (which `npm test` and `npm pack` run); the published package ships it.
-import { main } from '../dist/src/tools/cli.js';
+// Bundled with the package's entries (scripts/bundle-node.mjs): a served module that imports 'callstate' shares its classes.
+import { main } from '../dist/bundle/cli.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

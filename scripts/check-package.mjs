@@ -7,7 +7,9 @@
  *            ──► attw on the tarball (node10, node16 from CJS and ESM, bundler)
  *            ──► a fresh project installs the tarball, with no warning, then
  *                  runs an ESM round trip (serve + connect + one call), a CommonJS
- *                  `require('callstate')` round trip and the bin, and typechecks
+ *                  `require('callstate')` round trip, one copy of each class (both entries
+ *                  and require share the machines; a call's errors are the exported classes,
+ *                  with their names) and the bin, and typechecks
  *                  with `skipLibCheck: false` under NodeNext, node16, bundler and node10, and a
  *                  browser project (the `browser` condition, DOM lib, no @types/node).
  *
@@ -120,6 +122,43 @@ import pkg from 'callstate/package.json' with { type: 'json' };
 if (typeof CallstateError !== 'function' || callMachine.id === undefined || pkg.name !== 'callstate') throw new Error('missing exports');`),
   );
   run(process.execPath, ['esm.mjs'], app);
+
+  step = 'one copy of each class';
+  // Both entries, the CommonJS require and the bin share one chunk: the machines are the same objects, an error a
+  // call rejects with is an instance of the class exported (with its own name), and a served module's RpcError
+  // keeps its code.
+  writeFileSync(
+    join(app, 'identity.mjs'),
+    `import { createRequire } from 'node:module';
+import * as callstate from 'callstate';
+import * as machines from 'callstate/machines';
+const { serve, connect, RemoteError, TimeoutError, ConnectionClosedError, CallstateError, RpcError } = callstate;
+const fail = (message) => { throw new Error(message); };
+for (const name of Object.keys(machines)) if (machines[name] !== callstate[name]) fail(name + ' differs between callstate and callstate/machines');
+const required = createRequire(import.meta.url)('callstate');
+for (const name of Object.keys(callstate)) if (required[name] !== callstate[name]) fail(name + ' differs between import and require');
+const server = await serve({
+  port: 0,
+  host: '127.0.0.1',
+  methods: { refuse: () => { throw new RpcError(-32010, 'no', { why: 'x' }); }, hang: () => new Promise(() => {}), bye: (_p, ctx) => void ctx.peer.close() },
+});
+const client = connect(server.url, { heartbeat: 0 });
+const errorOf = (call) => call.then(() => fail('the call did not fail'), (error) => error);
+const checks = [
+  [await errorOf(client.request('refuse')), RemoteError, 'RemoteError', -32010],
+  [await errorOf(client.request('hang', [], { timeout: 20 })), TimeoutError, 'TimeoutError'],
+  [await errorOf(client.request('bye')), ConnectionClosedError, 'ConnectionClosedError'],
+];
+for (const [error, type, name, code] of checks) {
+  if (!(error instanceof type) || !(error instanceof CallstateError)) fail(name + ': not an instance of the exported class: ' + error);
+  if (error.name !== name || error.constructor.name !== name) fail(name + ': named ' + error.name + ' (' + error.constructor.name + ')');
+  if (code !== undefined && error.code !== code) fail(name + ': code ' + error.code);
+}
+await client.close();
+await server.close();
+`,
+  );
+  run(process.execPath, ['identity.mjs'], app);
 
   step = 'CommonJS require';
   writeFileSync(

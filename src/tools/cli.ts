@@ -8,7 +8,7 @@
  *   callstate inspect [--demo]               the live inspection page
  *   callstate demo                           the demo scenario
  */
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { EXIT, hostFlag, integerFlag, out, parse, untilStopped, UsageError } from './commands/args.js';
 import { CALL_USAGE, NOTIFY_USAGE, runCall } from './commands/call.js';
 import { runServe, SERVE_USAGE } from './commands/serve.js';
@@ -118,7 +118,8 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
       return demo(rest);
     case '-v':
     case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+      // By the package's own name (its exports give ./package.json): the CLI runs from dist/bundle/, not beside its source.
+      const pkg = createRequire(import.meta.url)('callstate/package.json') as { version: string };
       out(pkg.version);
       return EXIT.ok;
     }

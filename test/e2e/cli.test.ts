@@ -285,6 +285,19 @@ describe('callstate serve over WebSocket', () => {
     expect(served.output().stderr).toBe('');
   });
 
+  it("keeps the code and data of an RpcError that a module importing 'callstate' by name throws (one copy of the error classes)", async () => {
+    const served = start(['serve', fixture('cli-package-errors.mjs'), '--port', '0'], /^callstate serve: (ws:\/\/127\.0\.0\.1:\d+) /m);
+    running.push(served.child);
+    const [, url] = await served.match;
+    const answer = await run(['call', url!, 'refuse', '--json']);
+    expect([answer.status, JSON.parse(answer.stdout)]).toEqual([
+      1,
+      { error: { name: 'RemoteError', code: -32010, message: 'refused by the app', data: { reason: 'quota' } } },
+    ]);
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+  });
+
   it('prints JSON with --json, and refuses a module without methods, a missing module and a taken port, each in one line', async () => {
     const served = start(['serve', fixture('cli-methods.mjs'), '--port=0', '--log', '--json'], /^(\{.*\})$/m);
     running.push(served.child);
