@@ -21,6 +21,7 @@ import {
 } from '../../src/index.js';
 import { closeTrackedAfterEach, collectUncaught, deferred, orHang, rawClient, settle, throwingProxy, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
+import { rawUpgrade, textFrame } from '../raw-websocket.js';
 
 const uncaught = collectUncaught();
 const nats = useNatsServer();
@@ -39,6 +40,26 @@ const inFlight = (peer: Peer): [number, number] => {
 /** A raw client's close: its code, once the socket has closed. */
 const closeCodeOf = (socket: import('ws').WebSocket) =>
   new Promise<number>((resolve) => (socket.readyState === socket.CLOSED ? resolve(-1) : socket.once('close', (code) => resolve(code))));
+
+/** The text frames a server writes on a raw TCP socket (short ones: unmasked, length under 65,536), as they come. */
+function serverTexts(socket: import('node:net').Socket): string[] {
+  const texts: string[] = [];
+  let data = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    data = Buffer.concat([data, chunk]);
+    for (;;) {
+      if (data.length < 2) return;
+      const short = data[1]! & 0x7f;
+      const start = short === 126 ? 4 : 2;
+      if (data.length < start) return;
+      const length = short === 126 ? data.readUInt16BE(2) : short;
+      if (data.length < start + length) return;
+      if ((data[0]! & 0x0f) === 0x1) texts.push(data.subarray(start, start + length).toString('utf8'));
+      data = data.subarray(start + length);
+    }
+  });
+  return texts;
+}
 
 /** Handlers that call their caller back, or close it: over HTTP and NATS, where the caller cannot be called. */
 const callingBack = {
@@ -597,6 +618,24 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       // The limit frees again: the next call runs.
       expect(await c.request('inner')).toBe('inner ran');
       await orHang(s.close({ drain: 60_000 }), 'a draining close (idle)');
+    });
+
+    it('maxInFlightPerConnection: 1 and five single requests in one TCP write: light answers each (ended before the next is read)', async () => {
+      const s = await server({ maxInFlightPerConnection: 1, methods: { echo: ([n]: [number]) => n } });
+      const socket = await rawUpgrade(s.url);
+      const texts = serverTexts(socket);
+      socket.write(
+        Buffer.concat([1, 2, 3, 4, 5].map((id) => textFrame(`{"jsonrpc":"2.0","id":${id},"method":"echo","params":[${id}]}`, true))),
+      );
+      await until(() => texts.length === 5, 'five answers');
+      const answers = texts.map((text) => JSON.parse(text) as { id: number; result?: number; error?: { code: number } });
+      expect(answers.map((answer) => answer.id).sort()).toEqual([1, 2, 3, 4, 5]);
+      if (engine === 'light') expect(answers).toEqual([1, 2, 3, 4, 5].map((id) => ({ jsonrpc: '2.0', id, result: id })));
+      // Through XState, each handler's value is taken a microtask later: the four read meanwhile are refused busy.
+      else expect(answers.every((answer) => answer.result === answer.id || answer.error?.code === ErrorCodes.ServerBusy)).toBe(true);
+      expect(inFlight(await onlyPeer(s))).toEqual([0, 0]);
+      socket.destroy();
+      await allGone(s);
     });
 
     it('maxInFlightBytesPerConnection: 1: one call runs alone, the callback-made call is refused; the byte count returns to 0', async () => {
