@@ -4,7 +4,7 @@
  */
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { PeerOptions } from './core/peer.js';
-import { isolatedInspector } from './engine/actor.js';
+import { isolatedInspector } from './engine/inspectable.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import {
   DEFAULT_MAX_QUEUED,

@@ -18,7 +18,7 @@ import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.j
 import { IncomingCalls } from './core/incoming.js';
 import { inFlightRefusal, pastInFlightLimits, type Running } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
-import { isolatedInspector } from './engine/actor.js';
+import { isolatedInspector } from './engine/inspectable.js';
 import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,

@@ -26,7 +26,7 @@ import {
 import { serveNats, type NatsServeOptions, type NatsServer } from './nats-server.js';
 import type { Peer } from './core/peer.js';
 import { ServerPeer } from './core/server-peer.js';
-import { isolatedInspector } from './engine/actor.js';
+import { isolatedInspector } from './engine/inspectable.js';
 import { XSTATE } from './engine/xstate.js';
 import type { ServeOptions } from './serve-options.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';

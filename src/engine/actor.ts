@@ -8,12 +8,13 @@
  * `@xstate.snapshot`), with its parent, so the Stately inspector and
  * callstate's own page see each call as they would see an XState actor.
  */
-import type { AnyActorRef, AnyStateMachine, InspectionEvent, Observer } from 'xstate';
-import type { CompiledMachine, CompiledState, CompiledTransition, InvokeScope } from './load.js';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
+import type { CompiledMachine, CompiledState, CompiledTransition } from './load.js';
 import type { DeadlineEntry } from './deadlines.js';
-import { inspectableEvent, jsonSafeFields } from './inspectable.js';
+import { jsonSafeFields } from './inspectable.js';
 import { makeSnapshot, type ActorStatus, type FlatSnapshot } from './snapshot.js';
-import { follow, thenOf, type Then } from './thenable.js';
+import { Invocation, settleLater } from './invocation.js';
+import { thenOf, type Then } from './thenable.js';
 
 export type { ActorStatus, FlatSnapshot, FlatSnapshotJSON } from './snapshot.js';
 
@@ -40,9 +41,6 @@ export interface ActorScope<THost = unknown> {
 }
 
 let sessions = 0;
-
-/** The `then` of this realm's promises. */
-const NATIVE_THEN = Promise.prototype.then as Then;
 
 /** The start event every actor begins with (one object for all: nothing writes to it). */
 const INIT_EVENT: AnyEvent = Object.freeze({ type: 'xstate.init', input: undefined });
@@ -311,24 +309,17 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       outcome = error;
     }
     if (then === undefined && !threw && this.nothingWaits()) return this.send({ type: doneType, output: outcome, actorId: id });
-    const done = (output: unknown) => {
-      if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
-    };
-    const failed = (error: unknown) => {
-      if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
-    };
-    if (then === undefined) {
-      // Taken a microtask later, as a promise's outcome, without making one of the value (which would read `then` again).
-      const settled = outcome;
-      queueMicrotask(threw ? () => failed(settled) : () => done(settled));
-    } else if (then === NATIVE_THEN) {
-      // A promise of this realm: followed as `Promise.resolve(outcome).then(...)` follows it, with no promise more.
-      try {
-        then.call(outcome, done, failed);
-      } catch (error) {
-        queueMicrotask(() => failed(error));
-      }
-    } else follow(outcome, then).then(done, failed);
+    settleLater(
+      outcome,
+      then,
+      threw,
+      (output) => {
+        if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
+      },
+      (error) => {
+        if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
+      },
+    );
   }
 
   /** Whether no event waits in the mailbox. */
@@ -355,56 +346,4 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     if (inspect !== undefined)
       inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
   }
-}
-
-/** One run of the invoked promise actor; its signal is made only if the handler asks for it. */
-class Invocation implements InvokeScope {
-  private controller: AbortController | undefined;
-  private aborted = false;
-
-  constructor(readonly input: unknown) {}
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort();
-    }
-    return this.controller.signal;
-  }
-
-  abort(): void {
-    this.aborted = true;
-    this.controller?.abort();
-  }
-}
-
-/**
- * XState's `inspect` option (a function or an observer) as a function that never throws into the actor it
- * watches: an inspector's error is rethrown on its own, after the current task (as a throwing event listener's is
- * surfaced), and the actor goes on. Thrown into the actor's step, it would leave a call never settled (its step
- * half done), and XState's connection actor stuck in the state it was leaving, so that `close()` never resolved.
- * The inspector is handed each event with its event and snapshot safe to serialize (`inspectableEvent`): what a
- * handler returned, or a caller passed, can then break no inspector, now or in a timer of its own.
- */
-export function isolatedInspector(
-  inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined,
-): ((event: InspectionEvent) => void) | undefined {
-  const report = toInspectFunction(inspect);
-  if (report === undefined) return undefined;
-  return (event) => {
-    try {
-      report(inspectableEvent(event));
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  };
-}
-
-/** Turns XState's `inspect` option (a function or an observer) into a function. */
-export function toInspectFunction(inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined) {
-  if (inspect === undefined) return undefined;
-  if (typeof inspect === 'function') return inspect;
-  return (event: InspectionEvent) => inspect.next?.(event);
 }

@@ -12,6 +12,7 @@
  * Only inspection pays for this: nothing here runs for an actor nobody
  * inspects (see `isolatedInspector` and `FlatActor.getSnapshot`).
  */
+import type { InspectionEvent, Observer } from 'xstate';
 
 /** What each object checked was found to be: why JSON cannot read it, or null when it can. Checked once per object. */
 const verdicts = new WeakMap<object, string | null>();
@@ -137,4 +138,35 @@ function plainKeys(value: object): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * XState's `inspect` option (a function or an observer) as a function that never throws into the actor it
+ * watches: an inspector's error is rethrown on its own, after the current task (as a throwing event listener's is
+ * surfaced), and the actor goes on. Thrown into the actor's step, it would leave a call never settled (its step
+ * half done), and XState's connection actor stuck in the state it was leaving, so that `close()` never resolved.
+ * The inspector is handed each event with its event and snapshot safe to serialize (`inspectableEvent`): what a
+ * handler returned, or a caller passed, can then break no inspector, now or in a timer of its own.
+ */
+export function isolatedInspector(
+  inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined,
+): ((event: InspectionEvent) => void) | undefined {
+  const report = toInspectFunction(inspect);
+  if (report === undefined) return undefined;
+  return (event) => {
+    try {
+      report(inspectableEvent(event));
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  };
+}
+
+/** Turns XState's `inspect` option (a function or an observer) into a function. */
+export function toInspectFunction(inspect: ((event: InspectionEvent) => void) | Observer<InspectionEvent> | undefined) {
+  if (inspect === undefined) return undefined;
+  if (typeof inspect === 'function') return inspect;
+  return (event: InspectionEvent) => inspect.next?.(event);
 }

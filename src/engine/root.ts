@@ -6,7 +6,8 @@
  * it without a send of its own.
  */
 import type { Clock, InspectOption } from '../types.js';
-import { FlatActor, toInspectFunction, type ActorScope } from './actor.js';
+import { FlatActor, type ActorScope } from './actor.js';
+import { toInspectFunction } from './inspectable.js';
 import { schedulerFor } from './deadlines.js';
 import { loadMachine, type ActionArgs, type MachineLogic } from './load.js';
 import type { MachineTable } from './table.js';

@@ -18,7 +18,8 @@
  */
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import type { Clock, Engine, InspectOption } from '../types.js';
-import { FlatActor, toInspectFunction, type ActorScope } from './actor.js';
+import { FlatActor, type ActorScope } from './actor.js';
+import { toInspectFunction } from './inspectable.js';
 import { schedulerFor } from './deadlines.js';
 import { loadMachine, type CompiledMachine, type CompiledState, type MachineLogic, type StepActor } from './load.js';
 import type { MachineTable } from './table.js';
