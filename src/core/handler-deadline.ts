@@ -2,7 +2,7 @@
 import type { DeadlineEntry } from '../engine/deadlines.js';
 import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
-import { promiseOf } from './invoke.js';
+import { promiseOf } from '../engine/thenable.js';
 
 /**
  * A handler's deadline (with `handlerTimeout`): when it passes, the handler's

@@ -23,7 +23,8 @@ import type { BatchReply } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
 import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
-import { Context, invoke, promiseOf, type AnyMethod } from './invoke.js';
+import { Context, invoke, type AnyMethod } from './invoke.js';
+import { promiseOf } from '../engine/thenable.js';
 import type { ResponderLimits } from '../limits.js';
 import { inFlightRefusal, type Running } from './refusals.js';
 

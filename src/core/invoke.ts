@@ -35,11 +35,6 @@ export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Conte
   return use.length !== 0 ? dispatch(use, 0, ctx, method) : callMethod(method, ctx);
 }
 
-/** `run`'s outcome as a promise: what it returns, adopted, or what it throws at once, as a rejection. */
-export function promiseOf(run: () => unknown): Promise<unknown> {
-  return new Promise((resolve) => resolve(run()));
-}
-
 /** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
 function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
   try {

@@ -304,11 +304,12 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       outcome = run(invocation, this);
       then = thenOf(outcome);
     } catch (error) {
-      if (this.nothingWaits()) return this.send({ type: errorType, error, actorId: id });
       threw = true;
       outcome = error;
     }
-    if (then === undefined && !threw && this.nothingWaits()) return this.send({ type: doneType, output: outcome, actorId: id });
+    if (then === undefined && this.nothingWaits()) {
+      return this.send(threw ? { type: errorType, error: outcome, actorId: id } : { type: doneType, output: outcome, actorId: id });
+    }
     settleLater(
       outcome,
       then,

@@ -24,3 +24,8 @@ export function thenOf(value: unknown): Then | undefined {
 export function follow<T = unknown>(value: unknown, then: Then): Promise<T> {
   return new Promise<T>((resolve, reject) => then.call(value, resolve as (value: unknown) => void, reject));
 }
+
+/** `run`'s outcome as a promise: what it returns, adopted (a thenable followed), or what it throws at once, as a rejection. */
+export function promiseOf(run: () => unknown): Promise<unknown> {
+  return new Promise((resolve) => resolve(run()));
+}

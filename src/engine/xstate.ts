@@ -12,6 +12,7 @@ import { incomingCallMachine } from '../../machines/incomingCall.machine.js';
 import type { Clock, InspectOption } from '../types.js';
 import { inspectableToJSON } from './inspectable.js';
 import type { RootActor } from './root.js';
+import { promiseOf } from './thenable.js';
 import { mapValues, type RunningActor, type StateRef, type XStateEngine } from './runner.js';
 
 type AnyEvent = { type: string; [key: string]: unknown };
@@ -136,9 +137,7 @@ export const XSTATE: XStateEngine = {
             fn(host, context, params),
       ),
       // What the owner's actor returns or throws at once is the promise's outcome: a throw rejects it.
-      actors: mapValues(impl.actors, (fn) =>
-        safe(fromPromise<unknown, unknown>((args) => new Promise((resolve) => resolve(fn(host, args.input, args))))),
-      ),
+      actors: mapValues(impl.actors, (fn) => safe(fromPromise<unknown, unknown>((args) => promiseOf(() => fn(host, args.input, args))))),
     } as never);
     const actorLogic = safe(logic);
     const given = actorOptions(options.inspect, options.clock);
