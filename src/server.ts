@@ -34,10 +34,10 @@ import { urlHost } from './transports/url-host.js';
 import type { AnyApi, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import {
   optionalBoolean,
+  optionalHost,
   optionalInteger,
   optionalTimeout,
   validateEngine,
-  optionalHost,
   validateMethods,
   validatePath,
 } from './validate.js';

@@ -601,14 +601,22 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
   });
 
   describe('in-flight limits of 1 and a handler that calls back at once', () => {
-    it('maxInFlightPerConnection: 1: the call the callback makes back on the same connection is refused -32000; nothing leaks', async () => {
-      const clock = new SimulatedClock();
+    /**
+     * A server with `limit` whose `outer` calls the client's `relay`, which calls the server's `inner` back on the
+     * same connection while `outer` still runs; and that client.
+     */
+    const relay = async (limit: Pick<ServeOptions, 'maxInFlightPerConnection' | 'maxInFlightBytesPerConnection'>) => {
       const s = await server({
-        clock,
-        maxInFlightPerConnection: 1,
+        clock: new SimulatedClock(),
+        ...limit,
         methods: { outer: (_p: unknown, ctx: Ctx) => ctx.peer.request('relay'), inner: () => 'inner ran' },
       });
       const c = client(s.url, { methods: { relay: () => c.request('inner') } });
+      return { s, c };
+    };
+
+    it('maxInFlightPerConnection: 1: the call the callback makes back on the same connection is refused -32000; nothing leaks', async () => {
+      const { s, c } = await relay({ maxInFlightPerConnection: 1 });
       const { error } = await settle(c.request('outer'));
       // The client's relay was refused busy; the server's outer handler rethrew that RemoteError as its own failure.
       expect(error.name).toBe('RemoteError');
@@ -639,13 +647,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
     });
 
     it('maxInFlightBytesPerConnection: 1: one call runs alone, the callback-made call is refused; the byte count returns to 0', async () => {
-      const clock = new SimulatedClock();
-      const s = await server({
-        clock,
-        maxInFlightBytesPerConnection: 1,
-        methods: { outer: (_p: unknown, ctx: Ctx) => ctx.peer.request('relay'), inner: () => 'inner ran' },
-      });
-      const c = client(s.url, { methods: { relay: () => c.request('inner') } });
+      const { s, c } = await relay({ maxInFlightBytesPerConnection: 1 });
       const { error } = await settle(c.request('outer'));
       expect(error.message).toMatch(/maxInFlightBytesPerConnection/);
       expect(await c.request('inner')).toBe('inner ran');
