@@ -34,6 +34,21 @@ export function textFrame(text: string, masked: boolean): Buffer {
   return Buffer.concat(mask ? [header, mask, payload] : [header, payload]);
 }
 
+/**
+ * The start of a text message in `count` frames of one byte each (a space), none final: what a peer sends to make
+ * the other side hold an object per fragment. Masked when a client sends it (with a zero mask: the byte as it is).
+ */
+export function tinyFragments(count: number, masked: boolean): Buffer {
+  const size = masked ? 7 : 3;
+  const frames = Buffer.alloc(size * count);
+  for (let i = 0; i < count; i++) {
+    frames[size * i] = i === 0 ? 0x01 : 0x00; // FIN clear; text, then continuation
+    frames[size * i + 1] = (masked ? 0x80 : 0) | 1;
+    frames[size * i + size - 1] = 0x20;
+  }
+  return frames;
+}
+
 /** Reads close frames the other side sends: resolves with the first one's status code. */
 export function closeCodeFrom(socket: Socket): Promise<number> {
   return new Promise((resolve, reject) => {

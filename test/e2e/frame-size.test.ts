@@ -15,7 +15,7 @@ import {
   type Server,
 } from '../../src/index.js';
 import { closeAfterEach, orHang, settle } from '../helpers.js';
-import { closeCodeFrom, frameHeader, rawServer, rawUpgrade } from '../raw-websocket.js';
+import { closeCodeFrom, frameHeader, rawServer, rawUpgrade, tinyFragments } from '../raw-websocket.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -77,5 +77,40 @@ describe('frame size limit by default', () => {
     const { error } = await call;
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.closeCode).toBe(1006);
+  });
+});
+
+/**
+ * A message in frames of a byte each costs the side reading it an object per fragment (about 110 bytes of heap each in
+ * ws): a message within `maxPayload` could hold a hundred times its size (CVE-2026-48779). ws (8.21 and later) closes
+ * the connection with 1008 past 16,384 fragments of one message; callstate passes no `maxFragments` (nor an undefined
+ * one), so that default holds on both sides.
+ */
+describe('a message sent in one-byte fragments', () => {
+  /** Past ws's default limit of fragments in one message, and well within every byte limit (20,000 bytes). */
+  const FRAGMENTS = 20_000;
+
+  it('the server closes the connection with 1008 past 16,384 fragments, and still answers other clients', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    socket = await rawUpgrade(server.url);
+    const code = closeCodeFrom(socket);
+    socket.write(tinyFragments(FRAGMENTS, true));
+    expect(await orHang(code, 'the server never refused the fragments', 10_000)).toBe(1008);
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+
+  it('the client closes the connection with 1008 past 16,384 fragments and fails its calls', async () => {
+    raw = await rawServer();
+    client = connect(raw.url, { heartbeat: 0 });
+    await client.ready;
+    socket = await raw.accepted;
+    const call = settle(client.request('echo', {}));
+    const code = closeCodeFrom(socket);
+    socket.write(tinyFragments(FRAGMENTS, false));
+    expect(await orHang(code, 'the client never refused the fragments', 10_000)).toBe(1008);
+    socket.destroy();
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
   });
 });
