@@ -130,25 +130,42 @@ export function readBody(
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return tooLarge();
   continueBody(request, response);
-  const chunks: Buffer[] = [];
+  let body: Buffer | undefined;
   let length = 0;
   let over = false;
   request.on('data', (chunk: Buffer) => {
     if (over) return;
-    length += chunk.length;
-    if (length > limit) {
+    if (length + chunk.length > limit) {
       over = true;
-      chunks.length = 0;
+      body = undefined;
       tooLarge();
       return;
     }
-    chunks.push(chunk);
+    body = append(body, length, chunk, limit);
+    length += chunk.length;
   });
   request.on('end', () => {
     if (over) return;
-    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, length).toString('utf8');
+    const text = body === undefined ? '' : body.toString('utf8', 0, length);
     done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
   });
+}
+
+/**
+ * `body` (its first `length` bytes) with `chunk` after them: the first chunk as it is, the next ones copied into a
+ * buffer that doubles when they do not fit (never past `limit`, which they are within). Not a list of the chunks:
+ * a chunked body may come a byte per chunk, and a Buffer for each, about 200 bytes of heap, made a body within
+ * `maxPayload` hold some 200 times its size.
+ */
+function append(body: Buffer | undefined, length: number, chunk: Buffer, limit: number): Buffer {
+  if (body === undefined) return chunk;
+  let into = body;
+  if (length + chunk.length > body.length) {
+    into = Buffer.allocUnsafe(Math.min(limit, Math.max(2 * body.length, length + chunk.length)));
+    body.copy(into, 0, 0, length);
+  }
+  chunk.copy(into, length);
+  return into;
 }
 
 /**
