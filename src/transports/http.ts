@@ -60,6 +60,12 @@ const REAL_TIMERS = {
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
 
+/**
+ * Longest an error answer's body may take to arrive, in ms (on the client's clock): its status says what went wrong,
+ * so a body that stalls fails its call with the status alone then, not with TimeoutError at the call's timeout.
+ */
+const ERROR_BODY_WAIT = 1_000;
+
 export class HttpTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   private opened = false;
@@ -229,7 +235,7 @@ export class HttpTransport implements Transport {
       timer = clock.setTimeout(() => ((timedOut = true), controller.abort()), this.options.notifyTimeout);
     }
     fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
-      .then((response) => this.answered(response, id, text))
+      .then((response) => this.answered(response, id, text, controller))
       .catch((cause: unknown) => {
         // Aborted by a cancel, close or terminate: no news. A notification given up at its timeout is.
         if (controller.signal.aborted && !timedOut) return;
@@ -252,11 +258,15 @@ export class HttpTransport implements Transport {
       });
   }
 
-  private async answered(response: Response, id: string | undefined, text: string): Promise<void> {
+  private async answered(response: Response, id: string | undefined, text: string, controller: AbortController): Promise<void> {
     const { status } = response;
     if (status < 200 || status >= 300) {
-      // An error answer whose body fails to arrive is still that error: its status says what went wrong.
+      // An error answer whose body fails to arrive is still that error: its status says what went wrong. One
+      // still coming after ERROR_BODY_WAIT is given up (its POST aborted, which frees its connection).
+      const clock = this.options.clock ?? REAL_TIMERS;
+      const late = clock.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
       const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
+      clock.clearTimeout(late);
       const failure = { message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body };
       if (id === undefined) this.noticeFailed(text, failure);
       else this.fail(id, () => failure);

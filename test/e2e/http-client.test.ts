@@ -191,6 +191,29 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     }
   });
 
+  it('an error status whose body stalls fails its call with that status, not with TimeoutError at its timeout, and frees its connection', async () => {
+    const clock = new SimulatedClock();
+    let gone = false;
+    const url = await plainServer((req, res) => {
+      req.resume();
+      res.on('close', () => (gone = true));
+      // The status and the start of a body, whose rest never comes.
+      res.writeHead(503, { 'content-type': 'text/html' }).write('<html>');
+    });
+    client = connect(url, { timeout: 600_000, clock });
+    let outcome: { value?: unknown; error?: any } | undefined;
+    void settle(client.request('x')).then((settled) => (outcome = settled));
+    // The clock moves a second a step, far short of the call's timeout, until the call fails (the answer's
+    // headers may take a few steps to arrive): a wait for the status alone.
+    for (let step = 0; step < 200 && outcome === undefined; step++) {
+      clock.increment(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(outcome?.error).toBeInstanceOf(HttpError);
+    expect(outcome?.error).toMatchObject({ status: 503, message: `${url} answered HTTP 503` });
+    await until(() => gone, 'the POST of the stalled answer closed');
+  });
+
   it('an answer for another id fails the call and is reported unmatched', async () => {
     const url = await plainServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":"other","result":1}');
