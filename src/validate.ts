@@ -189,7 +189,10 @@ export function isNatsUrl(url: unknown): url is string {
   return typeof url === 'string' && url.startsWith('nats://');
 }
 
-/** True for a URL that `connect()` hands to the HTTP transport: http:// or https://, without a fragment. */
+/**
+ * True for a URL that `connect()` hands to the HTTP transport: http:// or https://, without a fragment or credentials
+ * (fetch refuses a URL with `user:password@` on every POST, and each failure would repeat the password).
+ */
 export function isHttpUrl(url: unknown): url is string {
   if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return false;
   let parsed: URL;
@@ -199,6 +202,11 @@ export function isHttpUrl(url: unknown): url is string {
     throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(url)}`);
   }
   if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(url)}`);
+  if (parsed.username || parsed.password) {
+    throw new TypeError(
+      'url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers',
+    );
+  }
   return true;
 }
 

@@ -584,7 +584,7 @@ describe('connect(http://…): POSTs in flight (maxConnections)', () => {
 });
 
 describe('connect(http://…): what HTTP cannot carry', () => {
-  it('refuses client methods and reconnect with TypeError, and notification listeners with NotSupportedError', () => {
+  it('refuses client methods, reconnect and a URL with credentials with TypeError, and notification listeners with NotSupportedError', () => {
     expect(() => connect('http://127.0.0.1:1/', { methods: { ping: () => 'pong' } })).toThrow(
       new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client'),
     );
@@ -592,6 +592,10 @@ describe('connect(http://…): what HTTP cannot carry', () => {
       new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request'),
     );
     expect(() => connect('http://127.0.0.1:1/#x')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#x"'));
+    // fetch refuses such a URL on every POST, each failure naming the password (and logged at warn): refused once, here.
+    expect(() => connect('http://user:secret@127.0.0.1:1/')).toThrow(
+      new TypeError('url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers'),
+    );
     client = connect('http://127.0.0.1:1/');
     expect(() => client!.on('notification', () => {})).toThrow(NotSupportedError);
     expect(() => client!.on('notification', () => {})).toThrow(
