@@ -78,7 +78,10 @@ export interface HttpEndpointOptions {
 export interface HttpEndpoint {
   /** Answers one plain HTTP request. */
   handle(request: IncomingMessage, response: ServerResponse): void;
-  /** The server is closing: new calls are answered -32000 (busy), and every answer ends its TCP connection. */
+  /**
+   * The server is closing: new calls are answered -32000 (busy), and the answer to the last request on each TCP
+   * connection ends it.
+   */
   close(): void;
   /**
    * Resolves once no handler (of a call or a notification) runs on any TCP connection: what a draining
@@ -86,8 +89,8 @@ export interface HttpEndpoint {
    */
   idle(): Promise<void>;
   /**
-   * Ends what still runs: resolves once every TCP connection with calls running has closed (each answer ends
-   * its connection while closing); those still running after `timeout` ms have their handlers aborted
+   * Ends what still runs: resolves once every TCP connection with calls running has closed (the answer to its last
+   * request ends it while closing); those still running after `timeout` ms have their handlers aborted
    * (`ctx.signal`) and their connections dropped, unanswered. In every mode: on an attached server or
    * with `noServer` no listener of callstate's owns these connections.
    */
@@ -128,6 +131,14 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   let closing = false;
   /** `end` was called: the server is past its drain, closing its connections (or closed). */
   let ending = false;
+  /**
+   * The last request that came on each TCP connection. Node sends the answers in the order of the requests, and none
+   * after one that says `Connection: close`: while closing, only the last request's answer says it, so that the
+   * answers to the requests pipelined before it (still running in a drain, say) are sent first, not dropped.
+   */
+  const lastRequest = new WeakMap<Socket, IncomingMessage>();
+  /** Whether an answer to `request` now ends its TCP connection (the server is closing, and it is the last request). */
+  const endsConnection = (request: IncomingMessage) => closing && lastRequest.get(request.socket) === request;
   /** The POST whose body `receiveFrame` is dispatching now: `startCall` files its calls under it. */
   let current: Exchange | undefined;
 
@@ -242,7 +253,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     };
     const reply = (out: string) => {
       exchange.written = true;
-      const bytes = answerJson(response, out, closing ? { ...cors, Connection: 'close' } : cors);
+      const bytes = answerJson(response, out, endsConnection(request) ? { ...cors, Connection: 'close' } : cors);
       // Behind an earlier answer still unsent (pipelined): Node gives the response the socket in its turn.
       if (bytes > 0 && response.socket === null) {
         calls.queued += bytes;
@@ -256,7 +267,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     } finally {
       current = undefined;
     }
-    if (!exchange.written && exchange.started === 0) answer(response, 204, cors, undefined, closing);
+    if (!exchange.written && exchange.started === 0) answer(response, 204, cors, undefined, endsConnection(request));
   };
 
   /**
@@ -303,7 +314,8 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
 
   return {
     handle: (request, response) => {
-      if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, closing);
+      lastRequest.set(request.socket, request);
+      if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, endsConnection(request));
       // Decided once, and sent with every answer on the path, refusals included: a browser shows its page
       // an answer without them as a network error, not as the status and reason.
       const cors = corsHeaders(request.headers.origin, origins);

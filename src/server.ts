@@ -202,7 +202,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
         endpoint.close();
         if (drain > 0) {
           listener.stopAccepting();
-          // HTTP calls still running may answer within the window too (each answer then ends its TCP connection).
+          // HTTP calls still running may answer within the window too (the answer to the last request on a TCP
+          // connection then ends it).
           const running = [...[...connections].map((peer) => peer.stopAcceptingCalls()), endpoint.idle()];
           await drainWindow(Promise.all(running), drain, options.clock);
         }

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Server } from '../../src/index.js';
-import { closeAfterEach, deferred, orHang, throwingProxy } from '../helpers.js';
+import { closeAfterEach, deferred, orHang, throwingProxy, until } from '../helpers.js';
 
 let server: Server | undefined;
 /** An app's own server, for tests that hand requests over with `noServer`. */
@@ -240,6 +240,42 @@ describe('close({ drain }) while an HTTP request is running', () => {
     expect(answer).not.toBeInstanceOf(Error);
     expect(JSON.parse((answer as { body: string }).body)).toEqual({ jsonrpc: '2.0', id: 1, result: 'done' });
     await closed;
+  });
+});
+
+describe('close({ drain }) while requests pipelined on one TCP connection are running', () => {
+  it('answers each of them within the drain window, then closes the connection after the last answer', async () => {
+    const releases: Array<() => void> = [];
+    server = await serve({
+      // The drain window is timed by this clock, which never moves here: only the handlers' ends end it.
+      clock: new SimulatedClock(),
+      methods: {
+        slow: ([n]: [number]) => new Promise((resolve) => releases.push(() => resolve(n))),
+      },
+    });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.setEncoding('utf8');
+    let received = '';
+    socket.on('data', (text: string) => (received += text));
+    const socketClosed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      rawPost('{"jsonrpc":"2.0","id":1,"method":"slow","params":[1]}') + rawPost('{"jsonrpc":"2.0","id":2,"method":"slow","params":[2]}'),
+    );
+    await until(() => releases.length === 2, 'both handlers running');
+    const closed = server.close({ drain: 60_000 });
+    releases[0]!();
+    // The first answer is out before the second handler ends (the connection still open for it).
+    await until(() => received.includes('"result":1'), 'the first answer');
+    releases[1]!();
+    await orHang(socketClosed, 'the connection closed after the last answer');
+    await closed;
+    const answers = received.split('HTTP/1.1 ').slice(1);
+    expect(answers.map((answer) => JSON.parse(answer.slice(answer.indexOf('{'))) as unknown)).toEqual([
+      { jsonrpc: '2.0', id: 1, result: 1 },
+      { jsonrpc: '2.0', id: 2, result: 2 },
+    ]);
+    expect(answers.map((answer) => /^Connection: close\r$/im.test(answer))).toEqual([false, true]);
   });
 });
 
