@@ -28,7 +28,10 @@ export interface BenchOptions {
    * Default: 10,000 (quick: 200).
    */
   jitWarmupCalls: number;
-  /** Warm-up at each rate before its measured window, same connection. Default: 500 ms (quick: 50 ms). */
+  /**
+   * Warm-up at each rate before its measured window, same connection. Default: 4,000 ms (quick: 50 ms): at a new rate
+   * V8 re-optimizes what the rate's pattern of calls and timers deopted, for about the first 4 s (bench/README.md).
+   */
   rateWarmupMs: number;
   /** Measured window at each rate. Default: 2,000 ms (quick: 150 ms); `--duration` sets it too. */
   rateWindowMs: number;
@@ -60,7 +63,7 @@ const defaults = {
     warmup: { durationMs: 500, maxCalls: NO_LIMIT },
     window: { durationMs: 2_000, maxCalls: NO_LIMIT },
     jitWarmupCalls: 10_000,
-    rateWarmupMs: 500,
+    rateWarmupMs: 4_000,
     rateWindowMs: 2_000,
     capacityWarmupCalls: 10_000,
     memoryPending: 100_000,
