@@ -67,7 +67,10 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * its call with `HttpError`. Default: 100 MiB (as `ws`; a server takes 1 MiB).
    */
   maxPayload?: number;
-  /** Extra HTTP headers for the upgrade request. Default: none. */
+  /**
+   * Extra HTTP headers for the upgrade request (over NATS: of every message). Names are tokens (letters, digits and
+   * !#$%&'*+-.^_`|~); a value holds no CR, LF or NUL, and over HTTP and WebSocket only Latin-1: others throw TypeError. Default: none.
+   */
   headers?: Record<string, string>;
   /**
    * TLS settings of a `wss://` connection: `ca` to trust (a private CA, a self-signed server), `cert` and `key`

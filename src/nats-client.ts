@@ -71,6 +71,6 @@ export function connectNats<Api extends AnyApi>(
   if (options.maxPayload !== undefined)
     throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
   if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
-  const headers = validateHeaders(options.headers, 'options.headers');
+  const headers = validateHeaders(options.headers, 'options.headers', 'nats');
   return new NatsClient<Api>({ ...common, subject, handshakeTimeout, headers });
 }

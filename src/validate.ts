@@ -26,13 +26,30 @@ export function optionalTimeout(value: unknown, name: string, fallback: number):
   return value === undefined ? fallback : validateTimeout(value, name);
 }
 
-/** Extra headers (upgrade request, or every NATS message): string names and values; none when not given. */
-export function validateHeaders(value: unknown, name: string): Record<string, string> {
+/** A header name HTTP and NATS both take: a token (RFC 9110). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What an HTTP header value may hold (as Node's http and fetch check it): tab, printable ASCII and Latin-1. */
+const HTTP_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A NATS header value is one line of its header block, sent as UTF-8: anything but CR, LF (and NUL). */
+const NATS_HEADER_VALUE = /^[^\r\n\0]*$/;
+
+/**
+ * Extra headers (upgrade request or POST, or every NATS message): string names and values; none when not given.
+ * Names and values the transport would refuse are refused here: Node's http throws from the upgrade request, out of
+ * a timer (the process ends), and nats.js once connected (the connection to nats-server was left open).
+ */
+export function validateHeaders(value: unknown, name: string, carrier: 'http' | 'nats' = 'http'): Record<string, string> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new TypeError(`${name} must be an object of strings, got ${describe(value)}`);
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') throw new TypeError(`${name}.${key} must be a string, got ${describe(entry)}`);
+    if (!HEADER_NAME.test(key))
+      throw new TypeError(`${name}: ${JSON.stringify(key)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+    if (carrier === 'nats' && !NATS_HEADER_VALUE.test(entry))
+      throw new TypeError(`${name}.${key} must not hold CR, LF or NUL, got ${describe(entry)}`);
+    if (carrier === 'http' && !HTTP_HEADER_VALUE.test(entry))
+      throw new TypeError(`${name}.${key} must hold only tab, printable ASCII and Latin-1 characters (HTTP), got ${describe(entry)}`);
   }
   return value as Record<string, string>;
 }

@@ -205,8 +205,7 @@ export class NatsClientTransport implements Transport {
     let nc: NatsConnection;
     try {
       const nats = await loadNats();
-      nc = await nats.connect({ servers: this.url, reconnect: false, timeout: this.options.timeout, name: 'callstate client' });
-      this.inbox = nats.createInbox();
+      // Before connecting: headers nats.js refuses fail the connection with none left open.
       const entries = Object.entries(this.options.headers);
       if (entries.length > 0) {
         this.headers = nats.headers();
@@ -215,6 +214,8 @@ export class NatsClientTransport implements Transport {
         const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
         this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
+      nc = await nats.connect({ servers: this.url, reconnect: false, timeout: this.options.timeout, name: 'callstate client' });
+      this.inbox = nats.createInbox();
     } catch (error) {
       this.finish(error as Error);
       return;

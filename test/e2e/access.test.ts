@@ -112,3 +112,18 @@ describe('authenticate', () => {
     );
   });
 });
+
+describe('upgrade headers no HTTP request can carry', () => {
+  it('are refused by connect() with TypeError, instead of ending the process from a timer (ws throws them)', async () => {
+    server = await serve({ methods: { echo: (p: unknown) => p } });
+    expect(() => connect(server!.url, { headers: { 'bad name': 'x' } })).toThrow(
+      new TypeError('options.headers: "bad name" is not a header name (letters, digits and !#$%&\'*+-.^_`|~ only)'),
+    );
+    expect(() => connect(server!.url, { headers: { 'x-a': 'one\r\nInjected: two' } })).toThrow(
+      new TypeError('options.headers.x-a must hold only tab, printable ASCII and Latin-1 characters (HTTP), got "one\\r\\nInjected: two"'),
+    );
+    expect(() => connect(server!.httpUrl, { headers: { 'x-a': '5 €' } })).toThrow(TypeError);
+    client = connect(server.url, { headers: { 'x-a': 'café' } });
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+});

@@ -120,6 +120,24 @@ describe('callstate call and notify over WebSocket', () => {
     expect(await run(['call', server.url, 'add', '-'], '[40, 2]\n')).toEqual({ status: 0, stdout: '42\n', stderr: '' });
   });
 
+  it('refuses a --header no upgrade request can carry with exit 2 in one line, not a crash with a stack (exit 1)', async () => {
+    const name = await run(['call', server.url, 'add', '[1,2]', '--header', 'bad name: x']);
+    expect(name).toEqual({
+      status: 2,
+      stdout: '',
+      stderr:
+        'callstate call: options.headers: "bad name" is not a header name (letters, digits and !#$%&\'*+-.^_`|~ only) (see callstate call --help)\n',
+    });
+    const value = await run(['call', server.url, 'add', '[1,2]', '--header', 'x-price: 5 €']);
+    expect(value).toEqual({
+      status: 2,
+      stdout: '',
+      stderr:
+        'callstate call: options.headers.x-price must hold only tab, printable ASCII and Latin-1 characters (HTTP), got "5 €" (see callstate call --help)\n',
+    });
+    expect(await run(['call', server.httpUrl, 'add', '[1,2]', '--header', 'bad name: x'])).toMatchObject({ status: 2, stdout: '' });
+  });
+
   it('calls over HTTP POST too (the server answers JSON-RPC on its port)', async () => {
     expect(await run(['call', server.httpUrl, 'add', '[20,22]'])).toEqual({ status: 0, stdout: '42\n', stderr: '' });
     expect(await run(['call', server.httpUrl, 'nope'])).toEqual({

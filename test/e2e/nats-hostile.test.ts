@@ -5,7 +5,16 @@
  * instead of a silent loss or a wait for the caller's own timeout.
  */
 import { describe, expect, it } from 'vitest';
-import { connect, serve, ErrorCodes, ProtocolError, type Client, type NatsServeOptions, type NatsServer } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ErrorCodes,
+  ProtocolError,
+  type Client,
+  type HandlerContext,
+  type NatsServeOptions,
+  type NatsServer,
+} from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
 import { publishRaw, useNatsServer } from '../nats-helpers.js';
 
@@ -300,5 +309,20 @@ describe('a message whose NATS headers nats.js cannot parse (a header name with 
     ]);
     expect(caller.state).toBe('open');
     expect(uncaught).toEqual([]);
+  });
+});
+
+describe('a NATS client given headers nats.js will not publish', () => {
+  it('throws TypeError from connect(), not failing ready later from a connection to nats-server it then never closed', async () => {
+    const subject = nextSubject();
+    expect(() => connect(nats.url, { subject, headers: { 'bad name': 'x' } })).toThrow(
+      new TypeError('options.headers: "bad name" is not a header name (letters, digits and !#$%&\'*+-.^_`|~ only)'),
+    );
+    expect(() => connect(nats.url, { subject, headers: { 'x-a': 'one\r\nInjected: two' } })).toThrow(
+      new TypeError('options.headers.x-a must not hold CR, LF or NUL, got "one\\r\\nInjected: two"'),
+    );
+    // Any other text goes in a value, as UTF-8.
+    await responder({ subject, methods: { seen: (_p: unknown, ctx: HandlerContext) => ctx.connection.headers['x-a'] } });
+    expect(await client(subject, { headers: { 'x-a': 'prix: 5 €' } }).request('seen', [])).toBe('prix: 5 €');
   });
 });
