@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type NatsServer, type Server } from '../../src/index.js';
 import { bin, fixture, startCommand as start } from '../cli-helpers.js';
-import { freePorts, useNatsServer } from '../nats-helpers.js';
+import { freePorts, startNatsServer, useNatsServer } from '../nats-helpers.js';
 
 const runSync = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
 
@@ -277,6 +277,23 @@ describe('callstate call, notify and serve over NATS (real nats-server)', () => 
     expect(await run(['call', nats.url, 'add', '[20,22]', '--subject', 'cli.served'])).toEqual({ status: 0, stdout: '42\n', stderr: '' });
     served.child.kill('SIGTERM');
     expect(await served.exited).toBe(0);
+  });
+
+  it('exits 4 in one line when nats-server goes away, not 0 as if stopped (a supervisor would not restart it)', async () => {
+    const own = await startNatsServer();
+    try {
+      const served = start(
+        ['serve', fixture('cli-methods.mjs'), '--nats', own.url, '--subject', 'cli.lost'],
+        /^callstate serve: \S+ subject cli\.lost queue callstate \(Ctrl-C to stop\)$/m,
+      );
+      running.push(served.child);
+      await served.match;
+      await own.stop();
+      expect(await served.exited).toBe(4);
+      expect(served.output().stderr).toBe(`callstate serve: the connection to ${own.url} was lost (nats-server closed it)\n`);
+    } finally {
+      await own.stop();
+    }
   });
 });
 

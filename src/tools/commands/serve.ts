@@ -162,6 +162,8 @@ export async function runServe(args: string[]): Promise<number> {
 
   let server: { close(options?: { drain?: number }): Promise<void> };
   let shown: Record<string, unknown>;
+  /** Why the server ended on its own, if it does: a NATS responder whose nats-server went away (it does not reconnect). */
+  let lost = new Promise<unknown>(() => {});
   try {
     if (values.nats !== undefined) {
       const nats = await serve({
@@ -173,6 +175,7 @@ export async function runServe(args: string[]): Promise<number> {
       });
       server = nats;
       shown = { url: nats.url, subject: nats.subject, queue: nats.queue };
+      lost = new Promise((resolve) => nats.once('close', ({ error }) => error !== undefined && resolve(error)));
     } else {
       const ws = await serve({
         port: port ?? DEFAULT_SERVE_PORT,
@@ -189,7 +192,12 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const detail = shown.subject === undefined ? '' : ` subject ${String(shown.subject)} queue ${String(shown.queue)}`;
   out(json ? JSON.stringify(shown) : `callstate serve: ${String(shown.url)}${detail} (Ctrl-C to stop)`);
-  await untilStopped();
+  const ended = await Promise.race([untilStopped().then(() => undefined), lost]);
+  if (ended !== undefined) {
+    // Exiting 0 would tell a supervisor that it was stopped on purpose: nothing answers on the subject any more.
+    await stream?.close();
+    throw ended;
+  }
   // New calls are refused ("server closing") while running ones answer, for up to `drain` ms.
   await server.close({ drain });
   await stream?.close();
