@@ -151,7 +151,7 @@ export async function main(args: string[]): Promise<number> {
     return await dispatch(command, rest);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const known = command !== undefined && command in USAGES;
+    const known = command !== undefined && Object.hasOwn(USAGES, command);
     const prefix = known ? `callstate ${command}` : 'callstate';
     if (error instanceof UsageError) {
       process.stderr.write(`${prefix}: ${message} (see ${prefix} --help)\n`);

@@ -52,6 +52,9 @@ describe('callstate: the command line itself', () => {
     const unknown = runSync('frobnicate');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toBe('callstate: unknown command "frobnicate" (see callstate --help)\n');
+    // Names every object has: not commands, and not a command's help to point to.
+    const inherited = runSync('toString');
+    expect(inherited.stderr).toBe('callstate: unknown command "toString" (see callstate --help)\n');
     const bogus = runSync('demo', '--calls=3', '--bogus');
     expect(bogus.status).toBe(2);
     expect(bogus.stderr).toBe("callstate demo: Unknown option '--bogus' (see callstate demo --help)\n");
