@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type NatsServer, type Server } from '../../src/index.js';
+import { serve, RpcError, type NatsServer, type Server } from '../../src/index.js';
 import { bin, fixture, startCommand as start } from '../cli-helpers.js';
 import { freePorts, startNatsServer, useNatsServer } from '../nats-helpers.js';
 
@@ -139,6 +139,28 @@ describe('callstate call and notify over WebSocket', () => {
         'callstate call: options.headers.x-price must hold only tab, printable ASCII and Latin-1 characters (HTTP), got "5 €" (see callstate call --help)\n',
     });
     expect(await run(['call', server.httpUrl, 'add', '[1,2]', '--header', 'bad name: x'])).toMatchObject({ status: 2, stdout: '' });
+  });
+
+  it("prints a server's error message in one line with its control characters escaped, so that it cannot drive the terminal", async () => {
+    const hostile = await serve({
+      methods: {
+        fail: () => {
+          throw new RpcError(-32000, 'denied\n\u001b[2J\u001b[1;1Hcallstate call: all good\r');
+        },
+      },
+    });
+    try {
+      expect(await run(['call', hostile.url, 'fail'])).toEqual({
+        status: 1,
+        stdout: '',
+        stderr: 'callstate call: error -32000: denied\\u000a\\u001b[2J\\u001b[1;1Hcallstate call: all good\\u000d\n',
+      });
+      // As JSON, the message is escaped already, and kept whole.
+      const json = await run(['call', hostile.url, 'fail', '--json']);
+      expect(JSON.parse(json.stdout).error.message).toBe('denied\n\u001b[2J\u001b[1;1Hcallstate call: all good\r');
+    } finally {
+      await hostile.close();
+    }
   });
 
   it('calls over HTTP POST too (the server answers JSON-RPC on its port)', async () => {

@@ -92,5 +92,14 @@ export function untilStopped(): Promise<void> {
   });
 }
 
+/**
+ * A peer's text as a line shows it: control characters (line breaks, terminal
+ * escapes) written as \uXXXX, so that a method name in the log, or a server's
+ * error message, can neither forge lines nor drive the operator's terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Writes a line to stdout. */
 export const out = (line: string) => void process.stdout.write(`${line}\n`);

@@ -7,7 +7,7 @@ import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
 import { isHttpUrl } from '../../validate.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
-import { EXIT, headerFlags, integerFlag, out, parse, UsageError } from './args.js';
+import { EXIT, headerFlags, integerFlag, out, parse, printable, UsageError } from './args.js';
 
 /**
  * What `--timeout` is when not given, in ms: the bound on the call's answer (`call`) or on connecting
@@ -144,7 +144,8 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
   } catch (error) {
     const failure = describeFailure(error);
     if (values.json) out(JSON.stringify({ error: failure.json }));
-    process.stderr.write(`callstate ${notify ? 'notify' : 'call'}: ${failure.line}\n`);
+    // The message may be the server's own words (a RemoteError's, or a malformed answer's text): one line, escaped.
+    process.stderr.write(`callstate ${notify ? 'notify' : 'call'}: ${printable(failure.line)}\n`);
     return failure.code;
   } finally {
     await client.close();

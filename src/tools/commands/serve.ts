@@ -11,7 +11,7 @@ import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
 import { cutText } from '../../core/peer-text.js';
 import { machineIdOf } from '../inspect/feed.js';
-import { EXIT, hostFlag, integerFlag, out, parse, untilStopped, UsageError } from './args.js';
+import { EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */
 export const DEFAULT_SERVE_PORT = 8080;
@@ -89,15 +89,6 @@ function wordsOf(thrown: unknown): string {
     }
   }
   return String(thrown);
-}
-
-/**
- * A peer's text as the log shows it: control characters (line breaks, terminal
- * escapes) written as \uXXXX, so that a method name can neither forge log
- * lines nor drive the operator's terminal.
- */
-function printable(text: string): string {
-  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
