@@ -81,6 +81,22 @@ describe('the page model', () => {
     expect(model.dropped).toBe(Number.MAX_SAFE_INTEGER);
   });
 
+  it('forgets the oldest call or connection past its bound without listing every key each time (once full, 2 s per 5,000 new calls)', () => {
+    const model = emptyModel();
+    let listed = 0;
+    // A JSON-parsed model, as the page holds it: its tables are plain objects, whose keys are listed only through ownKeys.
+    const watched = <T extends object>(target: T): T => new Proxy(target, { ownKeys: (t) => (listed++, Reflect.ownKeys(t)) });
+    model.inflight = watched(model.inflight);
+    model.live.client = watched(model.live.client);
+    for (let i = 0; i < 6_000; i++) applyEvent(model, call(`c${i}`, 'awaiting', i));
+    for (let i = 0; i < 2_000; i++) applyEvent(model, { k: 'connection', side: 'client', sid: `k${i}`, state: 'open', at: i });
+    // At most once per table: to learn the order of a table that came as JSON.
+    expect(listed).toBeLessThanOrEqual(2);
+    expect(Object.keys(model.inflight)).toEqual(Array.from({ length: 5_000 }, (_, i) => `c${i + 1_000}`));
+    expect(Object.keys(model.live.client)).toEqual(Array.from({ length: 1_000 }, (_, i) => `k${i + 1_000}`));
+    expect(JSON.parse(JSON.stringify(model)).inflightCount).toBe(5_000);
+  });
+
   it('keeps the last 50 states of a call whose state keeps changing, with their times and causes', () => {
     // A streamed batch may move one call back and forth forever (5,000 events a POST, POST after POST).
     const model = emptyModel();

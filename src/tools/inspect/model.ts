@@ -91,6 +91,36 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
   const MAX_LIVE = 1_000;
   // A call moves back and forth only on a re-sent retry; a streamed batch can do it forever.
   const MAX_PATH = 50;
+  /**
+   * The keys of a bounded table in the order they came, beside it (under a symbol: not in its JSON, and rebuilt once
+   * where the model arrives as JSON, in the page): its oldest key and its size without listing its keys. Once keys
+   * have been deleted the table is a dictionary, whose first key a `for…in` finds only by listing all 5,000 of them.
+   */
+  const ORDER = Symbol.for('callstate.inspect.order');
+  const orderOf = (table: Record<string, unknown>): Set<string> => {
+    const held = table as unknown as Record<symbol, Set<string> | undefined>;
+    let order = held[ORDER];
+    if (order === undefined) {
+      order = new Set(Object.keys(table));
+      Object.defineProperty(table, ORDER, { value: order });
+    }
+    return order;
+  };
+  /** Adds `key` (if new) to a table holding at most `max` keys, forgetting the oldest one to make room. */
+  const admit = (table: Record<string, unknown>, key: string, max: number) => {
+    const order = orderOf(table);
+    if (order.has(key)) return;
+    if (order.size >= max) {
+      const oldest = order.values().next().value!;
+      order.delete(oldest);
+      delete table[oldest];
+    }
+    order.add(key);
+  };
+  const forget = (table: Record<string, unknown>, key: string) => {
+    orderOf(table).delete(key);
+    delete table[key];
+  };
   if (event.k === 'dropped') {
     // Each streamed count is a safe integer; their sum is kept one too (a process may send any), exact as a JSON number.
     model.dropped = Math.min(model.dropped + event.n, Number.MAX_SAFE_INTEGER);
@@ -101,28 +131,17 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
     if (event.sid === undefined) return;
     const live = model.live[event.side];
     if (event.done) {
-      delete live[event.sid];
+      forget(live, event.sid);
       return;
     }
-    if (!(event.sid in live) && Object.keys(live).length >= MAX_LIVE) {
-      for (const oldest in live) {
-        delete live[oldest];
-        break;
-      }
-    }
+    admit(live, event.sid, MAX_LIVE);
     live[event.sid] = event.state;
     return;
   }
   let call = model.inflight[event.sid];
   if (!call) {
-    if (model.inflightCount >= MAX_INFLIGHT) {
-      for (const oldest in model.inflight) {
-        delete model.inflight[oldest];
-        model.inflightCount--;
-        break;
-      }
-    }
-    model.inflightCount++;
+    admit(model.inflight, event.sid, MAX_INFLIGHT);
+    model.inflightCount = orderOf(model.inflight).size;
     call = {
       sid: event.sid,
       side: event.side,
@@ -149,8 +168,8 @@ export function applyEvent(model: PageModel, event: PageEvent): void {
   }
   if (!event.done) return;
   call.ended = event.at;
-  delete model.inflight[event.sid];
-  model.inflightCount--;
+  forget(model.inflight, event.sid);
+  model.inflightCount = orderOf(model.inflight).size;
   const counts = model.counts[event.side];
   counts[event.state] = (counts[event.state] || 0) + 1;
   model.recent.unshift(call);
