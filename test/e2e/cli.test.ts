@@ -304,6 +304,18 @@ describe('callstate call, notify and serve over NATS (real nats-server)', () => 
     expect(await served.exited).toBe(0);
   });
 
+  it('refuses a bad --subject, --queue or --nats value with exit 2 (a command-line mistake), as call does, not 4', async () => {
+    const served = (...flags: string[]) => run(['serve', fixture('cli-methods.mjs'), ...flags]);
+    expect(await served('--nats', nats.url, '--subject', 'cli.*')).toEqual({
+      status: 2,
+      stdout: '',
+      stderr:
+        'callstate serve: options.subject must be a NATS subject without wildcards, empty tokens or whitespace, got "cli.*" (see callstate serve --help)\n',
+    });
+    expect(await served('--nats', nats.url, '--subject', 'cli.q', '--queue', 'a b')).toMatchObject({ status: 2, stdout: '' });
+    expect(await served('--nats', 'localhost:4222', '--subject', 'cli.q')).toMatchObject({ status: 2, stdout: '' });
+  });
+
   it('exits 4 in one line when nats-server goes away, not 0 as if stopped (a supervisor would not restart it)', async () => {
     const own = await startNatsServer();
     try {

@@ -179,7 +179,8 @@ export async function runServe(args: string[]): Promise<number> {
     }
   } catch (error) {
     await stream?.close();
-    throw error;
+    // What serve() refuses before it starts (a subject with a wildcard, a queue with a space) is a command-line mistake.
+    throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
   }
   const detail = shown.subject === undefined ? '' : ` subject ${String(shown.subject)} queue ${String(shown.queue)}`;
   out(json ? JSON.stringify(shown) : `callstate serve: ${String(shown.url)}${detail} (Ctrl-C to stop)`);
