@@ -152,6 +152,49 @@ describe('viewers of the event stream', () => {
   });
 });
 
+describe('a viewer that never reads', () => {
+  // Held before this test was written (broadcast.ts drops a reader with more than 4 MiB waiting); no test showed it.
+  it('is dropped once what waits for it passes 4 MiB, while a viewer that reads gets every batch', async () => {
+    page = await startPageServer();
+    const reading = (await openViewer(page)).viewer!;
+    const stalled = tcpConnect(page.port, '127.0.0.1');
+    opened.push(stalled);
+    let answer = '';
+    stalled.setEncoding('utf8');
+    stalled.on('data', (chunk: string) => (answer += chunk));
+    stalled.write(
+      `GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await until(() => answer.startsWith('HTTP/1.1 101'), 'the stalled viewer admitted');
+    stalled.pause();
+    expect(page.viewers).toBe(2);
+    // About 1 MB a batch, each flushed before the next is made: at most 100 of them before giving up.
+    let sent = 0;
+    for (let batch = 0; page.viewers === 2; batch++) {
+      if (batch === 100) throw new Error('the viewer that never reads was never dropped');
+      const flushed = new Promise((resolve) => reading.socket.once('message', resolve));
+      for (let i = 0; i < 2_000; i++) {
+        page.emit({
+          k: 'call',
+          side: 'client',
+          sid: `s${sent++}`,
+          method: 'm'.repeat(200),
+          id: 'i'.repeat(200),
+          state: 'sent',
+          done: false,
+          at: i,
+        });
+      }
+      await flushed;
+    }
+    expect(page.viewers).toBe(1);
+    expect(reading.socket.readyState).toBe(WebSocket.OPEN);
+    const received = reading.frames.slice(1).reduce((n: number, frame) => n + (frame as { events: unknown[] }).events.length, 0);
+    expect(received).toBe(sent);
+  });
+});
+
 describe('viewers gone without a word', () => {
   afterEach(() => {
     vi.useRealTimers();
