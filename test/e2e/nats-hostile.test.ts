@@ -326,3 +326,31 @@ describe('a NATS client given headers nats.js will not publish', () => {
     expect(await client(subject, { headers: { 'x-a': 'prix: 5 €' } }).request('seen', [])).toBe('prix: 5 €');
   });
 });
+
+describe('a request whose reply subject a caller chose to hurt', () => {
+  // Held before this test was written; no test showed it.
+  it('is answered there (a wildcard, the service subject itself, 3,000 characters) and the responder goes on answering, with no loop', async () => {
+    const subject = nextSubject();
+    const served = await responder({ subject, methods: { echo: (p: unknown) => p } });
+    const unmatched: any[] = [];
+    served.on('unmatched', (event) => unmatched.push(event));
+    const long = `hostile.long.${'x'.repeat(3_000)}`;
+    const answers = [nats.raw.subscribe('hostile.wild.*', { max: 1 }), nats.raw.subscribe(long, { max: 1 })];
+    await nats.raw.flush();
+    const request = (id: string, reply: string) =>
+      nats.raw.publish(subject, new TextEncoder().encode(JSON.stringify({ jsonrpc: '2.0', id, method: 'echo', params: [id] })), { reply });
+    request('wild', 'hostile.wild.*');
+    request('self', subject);
+    request('long', long);
+    for (const [i, sub] of answers.entries()) {
+      for await (const msg of sub)
+        expect(JSON.parse(msg.string())).toEqual({ jsonrpc: '2.0', id: ['wild', 'long'][i], result: [['wild', 'long'][i]] });
+    }
+    // The answer published to the service subject reached a responder as a response: reported, answered nothing.
+    await until(() => unmatched.length === 1, 'the answer on the service subject reported');
+    expect(unmatched[0]).toMatchObject({ reason: 'unknown', id: 'self', detail: 'responders make no calls: a response matches nothing' });
+    expect(await client(subject).request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
+    expect(unmatched).toHaveLength(1);
+    expect(uncaught).toEqual([]);
+  });
+});
