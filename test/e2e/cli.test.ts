@@ -6,10 +6,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serve, RpcError, type NatsServer, type Server } from '../../src/index.js';
 import { bin, fixture, startCommand as start } from '../cli-helpers.js';
+import { orHang } from '../helpers.js';
 import { freePorts, startNatsServer, useNatsServer } from '../nats-helpers.js';
 
 const runSync = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -302,6 +303,25 @@ describe('callstate call, notify and serve over NATS (real nats-server)', () => 
     expect(await run(['call', nats.url, 'add', '[20,22]', '--subject', 'cli.served'])).toEqual({ status: 0, stdout: '42\n', stderr: '' });
     served.child.kill('SIGTERM');
     expect(await served.exited).toBe(0);
+  });
+
+  it('exits once it has reported, when the server at the URL takes the connection and never speaks NATS', async () => {
+    // nats.js does not close a connection whose server never sent INFO (3.4: its close() does nothing until connected):
+    // left open, it kept the command running after its answer, for as long as that server kept the socket.
+    const taken = new Set<Socket>();
+    const silent = createNetServer((socket) => taken.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const call = await orHang(run(['call', url, 'add', '[1,2]', '--subject', 'cli.math', '--timeout', '200']), 'callstate call', 15_000);
+      expect(call).toMatchObject({ status: 3, stdout: '' });
+      oneLine(call.stderr);
+      const notify = await orHang(run(['notify', url, 'log', '--subject', 'cli.math', '--timeout', '200']), 'callstate notify', 15_000);
+      expect(notify).toEqual({ status: 4, stdout: '', stderr: `callstate notify: could not connect to ${url} (code 1006): timeout\n` });
+    } finally {
+      for (const socket of taken) socket.destroy();
+      silent.close();
+    }
   });
 
   it('refuses a bad --subject, --queue or --nats value with exit 2 (a command-line mistake), as call does, not 4', async () => {
