@@ -26,8 +26,10 @@ export function optionalTimeout(value: unknown, name: string, fallback: number):
   return value === undefined ? fallback : validateTimeout(value, name);
 }
 
-/** A header name HTTP and NATS both take: a token (RFC 9110). */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An HTTP header name: a token (RFC 9110). */
+const HTTP_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A NATS header name, as nats.js takes it: printable ASCII but ':' (no spaces). */
+const NATS_HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 /** What an HTTP header value may hold (as Node's http and fetch check it): tab, printable ASCII and Latin-1. */
 const HTTP_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A NATS header value is one line of its header block, sent as UTF-8: anything but CR, LF (and NUL). */
@@ -44,12 +46,16 @@ export function validateHeaders(value: unknown, name: string, carrier: 'http' | 
     throw new TypeError(`${name} must be an object of strings, got ${describe(value)}`);
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') throw new TypeError(`${name}.${key} must be a string, got ${describe(entry)}`);
-    if (!HEADER_NAME.test(key))
-      throw new TypeError(`${name}: ${JSON.stringify(key)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
-    if (carrier === 'nats' && !NATS_HEADER_VALUE.test(entry))
-      throw new TypeError(`${name}.${key} must not hold CR, LF or NUL, got ${describe(entry)}`);
-    if (carrier === 'http' && !HTTP_HEADER_VALUE.test(entry))
-      throw new TypeError(`${name}.${key} must hold only tab, printable ASCII and Latin-1 characters (HTTP), got ${describe(entry)}`);
+    if (carrier === 'nats') {
+      if (!NATS_HEADER_NAME.test(key))
+        throw new TypeError(`${name}: ${JSON.stringify(key)} is not a NATS header name (printable ASCII but ':', no spaces)`);
+      if (!NATS_HEADER_VALUE.test(entry)) throw new TypeError(`${name}.${key} must not hold CR, LF or NUL, got ${describe(entry)}`);
+    } else {
+      if (!HTTP_HEADER_NAME.test(key))
+        throw new TypeError(`${name}: ${JSON.stringify(key)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+      if (!HTTP_HEADER_VALUE.test(entry))
+        throw new TypeError(`${name}.${key} must hold only tab, printable ASCII and Latin-1 characters (HTTP), got ${describe(entry)}`);
+    }
   }
   return value as Record<string, string>;
 }
