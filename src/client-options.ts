@@ -23,6 +23,7 @@ import {
   optionalInteger,
   optionalLimit,
   optionalTimeout,
+  shownUrl,
   validateEngine,
   validateMethods,
   validateReconnect,
@@ -166,7 +167,8 @@ export function resolveClientOptions(url: string, options: ClientOptions<any>): 
   const engine = validateEngine(options.engine);
   const handshakeTimeout = optionalTimeout(options.handshakeTimeout, 'options.handshakeTimeout', timeout);
   const common = {
-    url,
+    // What errors and `ctx.connection.url` show: the transport gets `url` itself, credentials and all.
+    url: shownUrl(url),
     timeout,
     callSiteStacks: optionalBoolean(options.callSiteStacks, 'options.callSiteStacks'),
     methods,

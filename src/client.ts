@@ -43,7 +43,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   if (isNatsUrl(url)) {
     if (reconnect)
       throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
-    return connectNats<Api>(common, options, handshakeTimeout);
+    return connectNats<Api>(url, common, options, handshakeTimeout);
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
   if (isHttpUrl(url)) {

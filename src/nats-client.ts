@@ -12,6 +12,8 @@ import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
 
 export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
+  /** The nats-server URL(s) to connect to, credentials and all (`url` is what errors show: see `shownUrl`). */
+  serverUrl: string;
   subject: string;
   /** How long connecting to nats-server may take, in ms. */
   handshakeTimeout: number;
@@ -31,7 +33,7 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   readonly subject: string;
 
   constructor(options: NatsPeerOptions) {
-    const transport = NatsClientTransport.connect(options.url, {
+    const transport = NatsClientTransport.connect(options.serverUrl, {
       subject: options.subject,
       timeout: options.handshakeTimeout,
       headers: options.headers,
@@ -62,15 +64,16 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 
 /** The NATS half of `connect()`: `common` holds the options already validated there. */
 export function connectNats<Api extends AnyApi>(
+  url: string,
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
   options: { subject?: unknown; headers?: unknown; maxPayload?: unknown; tls?: unknown },
   handshakeTimeout: number,
 ): NatsClient<Api> {
-  validateNatsUrl(common.url, 'url');
+  const serverUrl = validateNatsUrl(url, 'url');
   const subject = validateSubject(options.subject, 'options.subject');
   if (options.maxPayload !== undefined)
     throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
   if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
   const headers = validateHeaders(options.headers, 'options.headers', 'nats');
-  return new NatsClient<Api>({ ...common, subject, handshakeTimeout, headers });
+  return new NatsClient<Api>({ ...common, serverUrl, subject, handshakeTimeout, headers });
 }

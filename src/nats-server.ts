@@ -46,6 +46,7 @@ import type {
 import {
   optionalBoolean,
   optionalTimeout,
+  shownUrl,
   validateEngine,
   validateMethods,
   validateNatsUrl,
@@ -331,7 +332,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       incoming.cancelAll();
       replies.clear();
       // nats.js gives no error when nats-server ended the connection: the event must not look like a close() of its own.
-      const lost = () => new ConnectionClosedError(`the connection to ${url} was lost (nats-server closed it)`, { closeCode: 1006 });
+      const lost = () =>
+        new ConnectionClosedError(`the connection to ${shownUrl(url)} was lost (nats-server closed it)`, { closeCode: 1006 });
       events.emit('close', closing ? {} : { error: error ?? lost() });
       resolveClosed();
     },

@@ -169,8 +169,18 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
 }
 
 /** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
+/**
+ * `url` as messages and logs show it: what it holds before an `@` (a `user:password`, or a NATS token) as `***`, for
+ * each URL of a comma-separated list; the rest as given. Errors are logged and printed: they must not carry secrets.
+ */
+export function shownUrl(url: string): string {
+  if (!url.includes('@')) return url;
+  // The authority runs to the first '/', '?' or '#' (or the next URL of a list); its userinfo to the last '@' in it.
+  return url.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#,]*@/gi, '$1***@');
+}
+
 export function validateUrl(url: unknown): asserts url is string {
-  const shown = typeof url === 'string' ? JSON.stringify(url) : typeof url;
+  const shown = typeof url === 'string' ? JSON.stringify(shownUrl(url)) : typeof url;
   let parsed: URL | undefined;
   try {
     if (typeof url === 'string') parsed = new URL(url);
@@ -222,9 +232,9 @@ export function isHttpUrl(url: unknown): url is string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(url)}`);
+    throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(shownUrl(url))}`);
   }
-  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(url)}`);
+  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(shownUrl(url))}`);
   if (parsed.username || parsed.password) {
     throw new TypeError(
       'url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers',
@@ -247,7 +257,9 @@ export function validateNatsUrl(url: unknown, name: string): string {
       }
     });
   if (!valid)
-    throw new TypeError(`${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(url) : describe(url)}`);
+    throw new TypeError(
+      `${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(shownUrl(url)) : describe(url)}`,
+    );
   return url as string;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_TIMEOUT,
+  shownUrl,
   validateInteger,
   validateMethodName,
   validateMethods,
@@ -218,5 +219,18 @@ describe('validateInteger', () => {
 
   it('throws a RangeError above the maximum', () => {
     expectThrows(() => validateInteger(11, 'n', 0, 10), RangeError, 'n must be between 0 and 10, got 11');
+  });
+});
+
+describe('shownUrl', () => {
+  it('shows what comes before the last @ of the authority as ***, in each URL of a list, and leaves the rest', () => {
+    expect(shownUrl('ws://127.0.0.1:80/rpc')).toBe('ws://127.0.0.1:80/rpc');
+    expect(shownUrl('wss://ann:s3cret@example.com/rpc?x=1')).toBe('wss://***@example.com/rpc?x=1');
+    expect(shownUrl('nats://t0ken@127.0.0.1:4222')).toBe('nats://***@127.0.0.1:4222');
+    // An unencoded @ in the password: the host is what follows the last one, as URL parsing has it.
+    expect(shownUrl('ws://ann:p@ss@host/')).toBe('ws://***@host/');
+    expect(shownUrl('nats://a:b@h1:4222,nats://c:d@h2:4222')).toBe('nats://***@h1:4222,nats://***@h2:4222');
+    // An @ after the authority is not userinfo.
+    expect(shownUrl('ws://host/path@x?mail=a@b#c@d')).toBe('ws://host/path@x?mail=a@b#c@d');
   });
 });

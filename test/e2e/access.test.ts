@@ -127,3 +127,44 @@ describe('upgrade headers no HTTP request can carry', () => {
     expect(await client.request('echo', [1])).toEqual([1]);
   });
 });
+
+/** Errors are logged and printed: a password or token in the URL given to connect() must not show in them. */
+describe('credentials in the URL', () => {
+  it('reach the server as Basic auth, and errors show the URL with them as ***', async () => {
+    let authorization: string | undefined;
+    server = await serve({
+      authenticate: ({ headers }) => {
+        authorization = String(headers.authorization);
+        return true;
+      },
+      methods: { where: (_params: unknown, ctx) => ctx.connection.url },
+    });
+    const port = server.port;
+    client = connect(`ws://ann:s3cret@127.0.0.1:${port}`, { heartbeat: 0 });
+    await client.ready;
+    expect(authorization).toBe(`Basic ${Buffer.from('ann:s3cret').toString('base64')}`);
+    const call = settle(client.request('where'));
+    expect((await call).value).toBe('/');
+    await server.close();
+    server = undefined;
+    const { error } = await settle(client.request('where'));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toContain(`ws://***@127.0.0.1:${port}`);
+    expect(error.message).not.toContain('s3cret');
+
+    client = connect(`ws://ann:s3cret@127.0.0.1:${port}`, { heartbeat: 0 });
+    const refused = (await settle(client.ready)).error as Error;
+    expect(refused.message).toMatch(new RegExp(`^could not connect to ws://\\*\\*\\*@127\\.0\\.0\\.1:${port} `));
+  });
+
+  it('are not repeated by the TypeError of a URL connect() refuses, nor by a NATS client that cannot connect', async () => {
+    expect(() => connect('ws://ann:s3cret@127.0.0.1:1/#x')).toThrow(
+      new TypeError('url must not have a fragment, got "ws://***@127.0.0.1:1/#x"'),
+    );
+    client = connect('nats://t0ken@127.0.0.1:1', { subject: 'svc', timeout: 1_000 });
+    const { error } = await settle(client.ready);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/^could not connect to nats:\/\/\*\*\*@127\.0\.0\.1:1 /);
+    expect(error.message).not.toContain('t0ken');
+  });
+});

@@ -10,6 +10,7 @@ import { serve } from '../../server.js';
 import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
 import { cutText } from '../../core/peer-text.js';
+import { shownUrl } from '../../validate.js';
 import { machineIdOf } from '../inspect/feed.js';
 import { EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './args.js';
 
@@ -165,7 +166,8 @@ export async function runServe(args: string[]): Promise<number> {
         ...(inspect === undefined ? {} : { inspect }),
       });
       server = nats;
-      shown = { url: nats.url, subject: nats.subject, queue: nats.queue };
+      // The line is printed and logged: a password or token in the nats-server URL is not.
+      shown = { url: shownUrl(nats.url), subject: nats.subject, queue: nats.queue };
       lost = new Promise((resolve) => nats.once('close', ({ error }) => error !== undefined && resolve(error)));
     } else {
       const ws = await serve({
