@@ -84,6 +84,8 @@ export interface OutgoingOptions {
   highWaterMark: number;
   /** Bytes the current transport holds not yet sent. */
   bufferedAmount: () => number;
+  /** Whether the open transport still takes frames (see `SendQueueOptions.acceptsFrames`); given when a reconnection follows a loss. */
+  acceptsFrames?: () => boolean;
   /** Why the current transport would not carry a frame though open (too large for it): see `Transport.refuses`. */
   refuses?: (frame: string) => Error | undefined;
   /** A notification that waited in line was not sent (refused by the transport when its turn came, or the connection closed first). */

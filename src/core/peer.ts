@@ -80,6 +80,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       maxQueuedBytes: options.send.maxBufferedAmount,
       highWaterMark: options.send.highWaterMark,
       bufferedAmount: () => this.transport.bufferedAmount,
+      // With reconnect, a call or notification made once the peer's close frame came waits for the next epoch.
+      acceptsFrames: options.reconnect ? () => this.transport.isOpen : undefined,
       refuses: (frame) => this.transport.refuses?.(frame),
       // In a microtask: the line is sent on inside a step of the connection, and onError may close it.
       unsent: (error, method) => queueMicrotask(() => options.hooks.unsent(error, method, this.connection)),

@@ -59,6 +59,13 @@ export interface SendQueueOptions<T extends QueuedCall> {
   highWaterMark: number;
   /** Bytes the current transport holds not yet sent. */
   bufferedAmount: () => number;
+  /**
+   * Whether the open transport still takes frames: false once its close handshake began (the peer's close frame
+   * came), before its close ends the epoch. Given when a reconnection follows a loss: what the closing transport
+   * would refuse waits in line for the next epoch, as what is made while reconnecting does. Omitted: the transport
+   * counts as open until the loss, and a call it refuses fails as not written.
+   */
+  acceptsFrames?: () => boolean;
   /** Shown in errors: where the connection goes. */
   url: string;
   /**
@@ -144,8 +151,9 @@ export class SendQueue<T extends QueuedCall> {
   notify(method: string, frame: string): void {
     const refused = this.options.refuses?.(frame);
     if (refused) throw notSent(method, refused);
-    if (this.line.size === 0 && this.isOpen && !this.isSaturated()) {
-      this.options.write(frame, ignoreWriteError);
+    if (this.line.size === 0 && this.isWritable() && !this.isSaturated()) {
+      // Refused at once (the transport is closing, and no reconnection follows): it was not sent, and notify() says so.
+      if (!this.options.write(frame, ignoreWriteError)) throw notWritten(method, this.options.url);
       return;
     }
     const refusal = this.refusal(`notification "${method}"`, frame.length);
@@ -238,9 +246,14 @@ export class SendQueue<T extends QueuedCall> {
     if (this.options.writeEnded(call, error)) this.putBack([call]);
   }
 
+  /** Whether the current epoch's transport takes frames now (see `acceptsFrames`). */
+  private isWritable(): boolean {
+    return this.isOpen && (this.options.acceptsFrames?.() ?? true);
+  }
+
   /** Whether one more call may be written now. */
   private hasRoom(): boolean {
-    return this.isOpen && this.inFlight < this.options.maxInFlight && !this.isSaturated();
+    return this.isWritable() && this.inFlight < this.options.maxInFlight && !this.isSaturated();
   }
 
   private isSaturated(): boolean {
@@ -256,7 +269,7 @@ export class SendQueue<T extends QueuedCall> {
   /** Writes what waits, first to last, while there is room. */
   private readonly pump = (): void => {
     this.pumpScheduled = false;
-    while (this.isOpen && this.line.size > 0) {
+    while (this.isWritable() && this.line.size > 0) {
       const first = this.line.peek()!;
       if (first instanceof WaitingNotice) {
         if (this.isSaturated()) break;
@@ -266,7 +279,8 @@ export class SendQueue<T extends QueuedCall> {
         // Made while the transport could not tell yet (connecting): refused now, it is reported instead of lost.
         const refused = this.options.refuses?.(first.notice);
         if (refused) this.options.unsent?.(notSent(first.method, refused), first.method);
-        else this.options.write(first.notice, ignoreWriteError);
+        else if (!this.options.write(first.notice, ignoreWriteError))
+          this.options.unsent?.(notWritten(first.method, this.options.url), first.method);
         continue;
       }
       if (!this.hasRoom()) break;
@@ -325,6 +339,11 @@ function closedWhileWaiting(method: string, url: string, error: ConnectionClosed
     closeReason,
     cause: error,
   });
+}
+
+/** A notification the transport refused at once: its close handshake had begun (no reconnection follows). */
+function notWritten(method: string, url: string): ConnectionClosedError {
+  return new ConnectionClosedError(`notification "${method}" could not be written: the connection to ${url} is closing`);
 }
 
 /** The error of a notification the transport would not carry, as `notify()` throws it. */

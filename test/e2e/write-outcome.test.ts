@@ -6,6 +6,7 @@
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { connect, ConnectionClosedError, type Client } from '../../src/index.js';
 import { closeAfterEach, settle, until } from '../helpers.js';
 
@@ -51,5 +52,82 @@ describe('the written / not-written distinction', () => {
     const { error } = await big;
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.message).not.toMatch(/could not be written/);
+  });
+});
+
+/** A ws server on a free port whose sockets are handed to the test, and each socket's frames (method names). */
+async function listen(): Promise<{ url: string; accepted: WebSocket[]; seen: Map<WebSocket, string[]> }> {
+  wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss!.once('listening', resolve));
+  const accepted: WebSocket[] = [];
+  const seen = new Map<WebSocket, string[]>();
+  wss.on('connection', (socket) => {
+    accepted.push(socket);
+    seen.set(socket, []);
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { id?: string; method: string };
+      seen.get(socket)!.push(frame.method);
+      if (frame.id) socket.send(JSON.stringify({ jsonrpc: '2.0', id: frame.id, result: frame.method }));
+    });
+  });
+  return { url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}`, accepted, seen };
+}
+
+/** The server starts its close handshake and does not read the client's answer yet: the client's socket is closing, its connection still open. */
+async function closeFrameArrives(client: Client, server: WebSocket): Promise<void> {
+  (server as unknown as { _socket: { pause(): void } })._socket.pause();
+  server.close(1001, 'going away');
+  await until(() => socketOf(client).readyState === 2, "the server's close frame to arrive");
+  expect(client.state).toBe('open');
+}
+
+describe("calls and notifications made after the peer's close frame", () => {
+  it.each(['light', 'xstate'] as const)(
+    '(engine %s) with reconnect: wait for the next connection and go out there, in order, instead of failing unwritten',
+    async (engine) => {
+      const { url, accepted, seen } = await listen();
+      const clock = new SimulatedClock();
+      client = connect(url, { engine, heartbeat: 0, clock, reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 } });
+      await client.ready;
+      await until(() => accepted.length === 1, 'the first connection');
+      const first = accepted[0]!;
+      await closeFrameArrives(client, first);
+
+      const call = settle(client.request('echo', {}, { timeout: 5_000 }));
+      client.notify('log', ['after the close frame']);
+      expect(client.queuedCalls).toBe(1);
+      (first as unknown as { _socket: { resume(): void } })._socket.resume();
+      await until(() => client!.reconnecting, 'the loss of the first connection');
+      clock.increment(100);
+
+      expect(await call).toEqual({ value: 'echo' });
+      await until(() => seen.get(accepted[1]!)?.length === 2, 'both frames on the second connection');
+      expect(seen.get(accepted[1]!)).toEqual(['echo', 'log']);
+      expect(seen.get(first)).toEqual([]);
+      expect(client.epoch).toBe(2);
+    },
+  );
+
+  it('without reconnect: notify() throws ConnectionClosedError and sends nothing, as the call fails unwritten', async () => {
+    const { url, accepted, seen } = await listen();
+    client = connect(url, { heartbeat: 0 });
+    await client.ready;
+    await until(() => accepted.length === 1, 'the connection');
+    const server = accepted[0]!;
+    await closeFrameArrives(client, server);
+
+    expect(() => client!.notify('log', ['after the close frame'])).toThrow(
+      expect.objectContaining({
+        name: 'ConnectionClosedError',
+        code: 'ERR_CONNECTION_CLOSED',
+        message: `notification "log" could not be written: the connection to ${url} is closing`,
+      }),
+    );
+    const call = await settle(client.request('echo', {}));
+    expect(call.error).toBeInstanceOf(ConnectionClosedError);
+    expect(call.error.message).toMatch(/^call "echo" \(id [\w-]+\) could not be written$/);
+    (server as unknown as { _socket: { resume(): void } })._socket.resume();
+    await client.closed;
+    expect(seen.get(server)).toEqual([]);
   });
 });
