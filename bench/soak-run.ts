@@ -156,10 +156,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
     maxPayload: CLIENT_MAX_PAYLOAD,
   });
   client.on('unmatched', ({ reason }) => unmatched[reason]++);
-  client.on('reconnecting', ({ attempt, error }) => {
+  client.on('reconnecting', ({ uptime, error }) => {
     reconnectAttempts++;
-    if (attempt === 1) losses++;
-    if (attempt === 1 && refusedOversize(error)) oversized.clientRefusals++;
+    // A connection that had opened was lost (a short-lived one is not attempt 1: see reconnect's minUptime).
+    if (uptime === undefined) return;
+    losses++;
+    if (refusedOversize(error)) oversized.clientRefusals++;
   });
   await client.ready;
   const { status } = options;

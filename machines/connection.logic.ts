@@ -25,6 +25,12 @@ export interface ReconnectPolicy {
   jitter: number;
   /** Failed attempts in a row before giving up and closing. */
   maxAttempts: number;
+  /**
+   * How long a connection must stay open to count as recovered, in ms: lost later, the failed attempts (and the
+   * backoff) start over; lost sooner, it is one more failed attempt. A server that takes connections and drops them
+   * at once then gets the growing delays and `maxAttempts`, not a new connection every `initialDelay`.
+   */
+  minUptime: number;
 }
 
 /**
@@ -50,7 +56,7 @@ export interface ConnectionContext {
   reconnect: ReconnectPolicy | undefined;
   /** How many transports have been opened or tried: each one is an epoch. */
   epoch: number;
-  /** Failed attempts since the connection was last open. */
+  /** Failed attempts in a row: a connection lost within `minUptime` of opening is one, and one lost later starts the count over. */
   attempt: number;
   /** The delay before the next attempt, in ms. */
   retryDelay: number;
@@ -58,7 +64,13 @@ export interface ConnectionContext {
 
 export type ConnectionEvent =
   | { type: 'transport.opened' }
-  | { type: 'transport.closed'; code: number; reason: string }
+  | {
+      type: 'transport.closed';
+      code: number;
+      reason: string;
+      /** How long the transport had been open when it closed, in ms; absent when it never opened. */
+      uptime?: number;
+    }
   | { type: 'transport.error'; error: unknown }
   | { type: 'message.received'; data: string }
   | { type: 'connection.close'; code?: number; reason?: string };
@@ -66,6 +78,15 @@ export type ConnectionEvent =
 interface Args {
   context: ConnectionContext;
   event: ConnectionEvent;
+}
+
+/**
+ * Failed attempts in a row before the transport that `event` closed: none when it had stayed open `minUptime`, the
+ * count starting over; the context's count otherwise (it never opened, or was lost too soon).
+ */
+function failedBefore(context: ConnectionContext, event: ConnectionEvent): number {
+  const uptime = event.type === 'transport.closed' ? event.uptime : undefined;
+  return uptime !== undefined && uptime >= context.reconnect!.minUptime ? 0 : context.attempt;
 }
 
 export const connectionLogic = {
@@ -77,18 +98,17 @@ export const connectionLogic = {
     recordError: ({ event, context }: Args) => ({ error: event.type === 'transport.error' ? event.error : context.error }),
     markClosedLocally: () => ({ closedLocally: true }),
     beginEpoch: ({ context }: Args) => ({ epoch: context.epoch + 1, error: undefined }),
-    /** Counts the failed attempt and draws the delay before the next one. */
-    planReconnect: ({ context }: Args) => {
-      const attempt = context.attempt + 1;
+    /** Counts the failed attempt (the first again after a connection that stayed open `minUptime`) and draws the delay before the next one. */
+    planReconnect: ({ context, event }: Args) => {
+      const attempt = failedBefore(context, event) + 1;
       return { attempt, retryDelay: backoffDelay(context.reconnect!, attempt, Math.random()) };
     },
-    resetAttempts: () => ({ attempt: 0 }),
   },
   guards: {
     isAlreadyOpen: ({ context }: { context: ConnectionContext }) => context.alreadyOpen,
     /** Reconnecting is on and has not used up its attempts. */
-    mayReconnect: ({ context }: { context: ConnectionContext }) =>
-      context.reconnect !== undefined && context.attempt < context.reconnect.maxAttempts,
+    mayReconnect: ({ context, event }: Args) =>
+      context.reconnect !== undefined && failedBefore(context, event) < context.reconnect.maxAttempts,
   },
   delays: {
     reconnectDelay: ({ context }: { context: ConnectionContext }) => context.retryDelay,

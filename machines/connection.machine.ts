@@ -12,7 +12,10 @@
  * delay (exponential, with jitter), then `opening` a new transport. Each
  * transport is an epoch. Losing an open connection suspends the calls: those
  * written on the lost epoch fail, unless marked retry; queued ones keep waiting.
- * After `maxAttempts` failed attempts in a row the connection closes.
+ * After `maxAttempts` failed attempts in a row the connection closes. An
+ * attempt fails when its transport never opens, or closes within `minUptime` of
+ * opening (the owner reports how long it was open); one that stays open longer
+ * starts the count over when it is lost.
  *
  * A transport reports an error before it closes (as ws does): the error is kept
  * as the cause, and the close that follows ends the connection.
@@ -54,7 +57,6 @@ export const connectionMachine = setup({
     beginEpoch: assign(connectionLogic.assign.beginEpoch),
     /** Counts the failed attempt and draws the delay before the next one. */
     planReconnect: assign(connectionLogic.assign.planReconnect),
-    resetAttempts: assign(connectionLogic.assign.resetAttempts),
     /** The open transport is lost and will be replaced: the owner fails the calls written on it (retry ones wait again) and cancels incoming ones. Provided by the owner. */
     reportLoss: () => {},
     /** Tells the owner's listeners that a new attempt comes after `retryDelay`. Provided by the owner. */
@@ -106,7 +108,7 @@ export const connectionMachine = setup({
     },
     open: {
       description: 'Messages flow both ways; responses are routed to their calls by id.',
-      entry: ['resetAttempts', 'reportOpen'],
+      entry: 'reportOpen',
       on: {
         'message.received': { actions: 'dispatchMessage' },
         'transport.closed': [

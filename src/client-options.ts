@@ -96,7 +96,9 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * defaults, or a policy (each field optional): `initialDelay` 500 ms, doubled
    * (`factor` 2) after each failed attempt up to `maxDelay` 10,000 ms, minus a
    * random part of up to `jitter` 0.5 of it, for at most `maxAttempts`
-   * (unlimited) attempts in a row before closing. Each connection is an epoch:
+   * (unlimited) attempts in a row before closing. A connection lost within
+   * `minUptime` (5,000 ms) of opening counts as a failed attempt: the count and
+   * the delays start over only once one stays open that long. Each connection is an epoch:
    * calls written on a lost one fail with `ConnectionClosedError`, except those
    * made with `{ retry: true }`, which are sent again on the next; calls made
    * meanwhile wait in `queued`. Emits `reconnecting` before each attempt and

@@ -163,7 +163,7 @@ export interface PeerEvents {
 }
 
 export interface ReconnectingEvent {
-  /** The attempt coming next, counted from 1 since the connection was last open. */
+  /** The attempt coming next, counted from 1 since a connection last stayed open `minUptime`. */
   attempt: number;
   /** Milliseconds until it starts. */
   delay: number;
@@ -171,6 +171,11 @@ export interface ReconnectingEvent {
   code: number | undefined;
   reason: string;
   error?: unknown;
+  /**
+   * How long the lost connection had been open, in ms (from `minUptime` on, the attempts start over); undefined when
+   * the attempt that failed never opened.
+   */
+  uptime: number | undefined;
 }
 
 /** The surface shared by `connect()`'s client and the server's view of each client. */

@@ -296,6 +296,7 @@ export const DEFAULT_RECONNECT: ReconnectPolicy = {
   factor: 2,
   jitter: 0.5,
   maxAttempts: Infinity,
+  minUptime: 5_000,
 };
 
 /** The `reconnect` option: false or absent (off), true (the defaults), or a policy whose fields override them. */
@@ -315,6 +316,7 @@ export function validateReconnect(value: unknown, name: string): ReconnectPolicy
     factor: DEFAULT_RECONNECT.factor,
     jitter: DEFAULT_RECONNECT.jitter,
     maxAttempts: optionalLimit(given.maxAttempts, `${name}.maxAttempts`, DEFAULT_RECONNECT.maxAttempts, 1),
+    minUptime: optionalInteger(given.minUptime, `${name}.minUptime`, DEFAULT_RECONNECT.minUptime, 0, MAX_TIMEOUT),
   };
   if (given.factor !== undefined) policy.factor = numberFrom(given.factor, `${name}.factor`, 1, 100);
   if (given.jitter !== undefined) policy.jitter = numberFrom(given.jitter, `${name}.jitter`, 0, 1);

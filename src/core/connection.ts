@@ -20,7 +20,7 @@ import type { connectionMachine } from '../../machines/connection.machine.js';
 import { DISPATCH_STATES } from './dispatch-states.js';
 import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
-import { realTime } from '../engine/deadlines.js';
+import { realTime, type TimeSource } from '../engine/deadlines.js';
 import { connectionTable } from '../engine/generated/connection.table.js';
 import { lightRoot, type RootActor } from '../engine/root.js';
 import type { XStateEngine } from '../engine/runner.js';
@@ -88,6 +88,10 @@ export abstract class Connection {
   private effects: Array<() => void> = [];
   /** Whether frames from the transport skip the connection actor (see DISPATCH_STATES). */
   private bypassesActor = false;
+  /** The time on the connection's clock (real time for a clock without `now()`): what each transport's uptime is read from. */
+  private readonly now: () => number;
+  /** When the current epoch's transport opened (on `now`); undefined until it does. */
+  private openedAt: number | undefined = undefined;
 
   /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
   constructor(private readonly settings: ConnectionOptions) {
@@ -95,6 +99,8 @@ export abstract class Connection {
     this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
     this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
     const clock = settings.clock ?? realTime;
+    const timeOf = clock as Partial<TimeSource>;
+    this.now = typeof timeOf.now === 'function' ? () => timeOf.now!() : realTime.now;
     const { heartbeat = 0, url } = settings;
     if (heartbeat > 0) {
       this.heartbeat = new Heartbeat(
@@ -195,7 +201,9 @@ export abstract class Connection {
   private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
     // The loss ran first (onLost): a handler's abort listener may have closed the connection then, for good.
     if (this.state !== 'connecting') return;
-    this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error });
+    // Still the lost transport's: the next one is attached when the delay is over.
+    const uptime = this.uptime();
+    this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error, uptime });
   }
 
   private onCloseRequested(code: number | undefined, reason: string | undefined): void {
@@ -222,17 +230,28 @@ export abstract class Connection {
   /** Makes `transport` the current epoch's; events from an earlier epoch's transport are ignored. */
   private attach(transport: Transport): void {
     this.transport = transport;
+    this.openedAt = undefined;
     const current = () => this.transport === transport;
     transport.attach({
-      open: () => current() && this.step({ type: 'transport.opened' }),
+      open: () => {
+        if (!current()) return;
+        this.openedAt = this.now();
+        this.step({ type: 'transport.opened' });
+      },
       message: (data, isBinary) => current() && this.transportOnMessage(data, isBinary),
-      close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason }),
+      // How long it was open decides whether its loss is one more failed attempt (see `ReconnectPolicy.minUptime`).
+      close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason, uptime: this.uptime() }),
       error: (error) => current() && this.step({ type: 'transport.error', error }),
       pong: () => current() && this.heartbeat?.heard(),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
       callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
       noticeFailed: (method, error) => current() && this.onNoticeFailed(method, error),
     });
+  }
+
+  /** How long the current epoch's transport has been open, in ms; undefined if it never opened. */
+  private uptime(): number | undefined {
+    return this.openedAt === undefined ? undefined : this.now() - this.openedAt;
   }
 
   private transportOnMessage(data: string, isBinary: boolean): void {

@@ -38,6 +38,7 @@ describe('reconnect', () => {
   });
 
   it('reconnects after the server drops the socket: each drop is a new epoch, and `open` fires each time', async () => {
+    // Each connection stays open minUptime (5 s by default) before the next drop: each loss starts the backoff over.
     let handled = 0;
     server = await serve({ methods: { echo: (p: unknown) => (handled++, p) } });
     const clock = new SimulatedClock();
@@ -53,6 +54,7 @@ describe('reconnect', () => {
       clock.increment(100);
       await until(() => client!.state === 'open', 'the client to reopen');
       expect(await client.request('echo', { drop })).toEqual({ drop });
+      clock.increment(5_000);
     }
     expect(events).toEqual([
       'open 1',
@@ -101,6 +103,40 @@ describe('reconnect', () => {
     expect(client.epoch).toBe(2);
   });
 
+  it.each(['light', 'xstate'] as const)(
+    '(engine %s) counts a connection lost within minUptime as a failed attempt: a server that drops every connection at once gets growing delays, then a client that gives up',
+    async (engine) => {
+      server = await serve({ methods: {} });
+      server.on('connection', (peer) => void peer.terminate());
+      const clock = new SimulatedClock();
+      client = connect(server.url, { reconnect: { ...POLICY, maxAttempts: 3 }, clock, heartbeat: 0, engine });
+      const events: string[] = [];
+      client.on('open', () => events.push(`open ${client!.epoch}`));
+      client.on('reconnecting', ({ attempt, delay, uptime }) => events.push(`reconnecting ${attempt} in ${delay} after ${uptime} ms open`));
+      await client.ready;
+      for (const [attempt, delay] of [
+        [1, 100],
+        [2, 200],
+        [3, 400],
+      ] as const) {
+        // Each connection was lost as it opened (the clock had not moved): 0 ms open.
+        await until(() => events.includes(`reconnecting ${attempt} in ${delay} after 0 ms open`), `attempt ${attempt} announced`);
+        clock.increment(delay);
+      }
+      await client.closed;
+      expect(events).toEqual([
+        'open 1',
+        'reconnecting 1 in 100 after 0 ms open',
+        'open 2',
+        'reconnecting 2 in 200 after 0 ms open',
+        'open 3',
+        'reconnecting 3 in 400 after 0 ms open',
+        'open 4',
+      ]);
+      expect(client.state).toBe('closed');
+    },
+  );
+
   it('gives up after maxAttempts: ready rejects and queued calls fail, saying so', async () => {
     const probe = await serve({ methods: {} });
     const url = probe.url;
@@ -109,7 +145,8 @@ describe('reconnect', () => {
     client = connect(url, { reconnect: { ...POLICY, maxAttempts: 2 }, clock, heartbeat: 0, timeout: 60_000 });
     const call = settle(client.request('echo', {}));
     let attempts = 0;
-    client.on('reconnecting', () => attempts++);
+    const uptimes: unknown[] = [];
+    client.on('reconnecting', ({ uptime }) => (attempts++, uptimes.push(uptime)));
     await until(() => attempts === 1, 'the first failure');
     clock.increment(100);
     await until(() => attempts === 2, 'the second failure');
@@ -121,6 +158,8 @@ describe('reconnect', () => {
     );
     expect(error).toBe(ready.error);
     expect(client.state).toBe('closed');
+    // No attempt ever opened.
+    expect(uptimes).toEqual([undefined, undefined]);
   });
 
   it('close() while waiting to reconnect closes at once and fails what waits', async () => {
@@ -204,6 +243,7 @@ describe('reconnect', () => {
     expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay: 500, maxDelay: 100 } })).toThrow(
       /maxDelay \(100\) must be at least/,
     );
+    expect(() => connect('ws://127.0.0.1:1', { reconnect: { minUptime: -1 } })).toThrow(RangeError);
     expect(() => connect('ws://127.0.0.1:1', { reconnect: { delay: 1 } as never })).toThrow(/options\.reconnect\.delay is not an option/);
     expect(() => connect('ws://127.0.0.1:1', { reconnect: 'yes' as never })).toThrow(TypeError);
     expect(() => connect('nats://127.0.0.1:4222', { subject: 'x', reconnect: true })).toThrow(/applies to WebSocket URLs only/);

@@ -162,7 +162,7 @@ const connectionActions = [
   'reportReconnecting',
 ];
 // No jitter: the backoff delay (in the context the actions read) is then the same on both engines.
-const policy = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 2 };
+const policy = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 2, minUptime: 300 };
 const connectionInputs: Array<[string, ConnectionInput]> = [
   ['client', { url: 'ws://x' }],
   ['client, reconnect', { url: 'ws://x', reconnect: policy }],
@@ -171,6 +171,8 @@ const connectionInputs: Array<[string, ConnectionInput]> = [
 const connectionEvents: Event[] = [
   { type: 'transport.opened' },
   { type: 'transport.closed', code: 1006, reason: '' },
+  // Open minUptime: the failed attempts start over.
+  { type: 'transport.closed', code: 1006, reason: '', uptime: 300 },
   { type: 'transport.error', error: 'boom' },
   { type: 'message.received', data: '{}' },
   { type: 'connection.close', code: 1000 },

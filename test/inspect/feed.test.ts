@@ -77,7 +77,7 @@ describe('inspectionFeed', () => {
 
   it('shows a connection waiting to reconnect as reconnecting, and opening again as connecting', () => {
     const { events, inspect } = feed();
-    const policy = { initialDelay: 10, maxDelay: 10, factor: 2, jitter: 0, maxAttempts: 3 };
+    const policy = { initialDelay: 10, maxDelay: 10, factor: 2, jitter: 0, maxAttempts: 3, minUptime: 0 };
     const clock = new SimulatedClock();
     const connection = createActor(connectionMachine, { input: { url: 'ws://x', reconnect: policy }, inspect, clock });
     connection.start();

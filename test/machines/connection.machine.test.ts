@@ -282,7 +282,7 @@ describe('connectionMachine: graph', () => {
   });
 });
 
-const POLICY = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 3 };
+const POLICY = { initialDelay: 100, maxDelay: 1_000, factor: 2, jitter: 0, maxAttempts: 3, minUptime: 1_000 };
 
 describe('connectionMachine: reconnecting', () => {
   it('backoffDelay doubles from initialDelay up to maxDelay, and jitter takes off up to its fraction', () => {
@@ -314,8 +314,27 @@ describe('connectionMachine: reconnecting', () => {
 
     actor.send({ type: 'transport.opened' });
     expect(actor.getSnapshot().value).toBe('open');
-    expect(actor.getSnapshot().context.attempt).toBe(0);
     expect(log).toEqual(['reportLoss', 'reportReconnecting', 'reportOpen']);
+    // Lost after staying open minUptime (the owner says how long it was open): the failed attempts start over.
+    actor.send({ type: 'transport.closed', code: 1006, reason: '', uptime: POLICY.minUptime });
+    expect(actor.getSnapshot().context).toMatchObject({ attempt: 1, retryDelay: 100 });
+  });
+
+  it('counts a connection lost within minUptime as a failed attempt: the delays grow and maxAttempts closes it', () => {
+    const { actor, log, clock } = startConnection({ reconnect: POLICY });
+    const delays: number[] = [];
+    for (let opened = 1; opened <= POLICY.maxAttempts; opened++) {
+      actor.send({ type: 'transport.opened' });
+      actor.send({ type: 'transport.closed', code: 1006, reason: '', uptime: POLICY.minUptime - 1 });
+      const { retryDelay } = actor.getSnapshot().context;
+      delays.push(retryDelay);
+      clock.increment(retryDelay);
+    }
+    expect(delays).toEqual([100, 200, 400]);
+    actor.send({ type: 'transport.opened' });
+    actor.send({ type: 'transport.closed', code: 1006, reason: '', uptime: POLICY.minUptime - 1 });
+    expect(actor.getSnapshot().value).toBe('closed');
+    expect(log.filter((action) => action === 'reportReconnecting')).toHaveLength(3);
   });
 
   it('failed attempts back off exponentially and give up after maxAttempts, failing what is pending', () => {

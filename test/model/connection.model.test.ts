@@ -43,7 +43,7 @@ import {
 } from './paths.js';
 
 /** Backoff of the reconnecting client: 100 ms, then 200 ms, no jitter; it gives up after two failed attempts in a row. */
-const POLICY: ReconnectPolicy = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0, maxAttempts: 2 };
+const POLICY: ReconnectPolicy = { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0, maxAttempts: 2, minUptime: 1_000 };
 const RECONNECT_DELAY_EVENT = 'xstate.after.reconnectDelay.connection.connecting.waiting';
 
 const EVENTS = [

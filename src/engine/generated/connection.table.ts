@@ -10,7 +10,7 @@ export const connectionTable: MachineTable = {
     {
       path: ['connecting', 'opening'],
       on: {
-        'transport.opened': [{ target: 2, steps: ['resetAttempts', 'reportOpen'] }],
+        'transport.opened': [{ target: 2, steps: ['reportOpen'] }],
         'transport.closed': [
           { target: 1, steps: ['recordClose', 'planReconnect', 'reportReconnecting', '@timer'], guard: 'mayReconnect' },
           { target: 4, steps: ['recordClose', 'reportClosing', 'reportClosed'] },
@@ -18,7 +18,7 @@ export const connectionTable: MachineTable = {
         'transport.error': [{ target: 0, steps: ['recordError'] }],
         'connection.close': [{ target: 3, steps: ['markClosedLocally', 'reportClosing', 'closeTransport'] }],
       },
-      always: [{ target: 2, steps: ['resetAttempts', 'reportOpen'], guard: 'isAlreadyOpen' }],
+      always: [{ target: 2, steps: ['reportOpen'], guard: 'isAlreadyOpen' }],
     },
     {
       path: ['connecting', 'waiting'],
