@@ -131,3 +131,46 @@ describe("calls and notifications made after the peer's close frame", () => {
     expect(seen.get(server)).toEqual([]);
   });
 });
+
+describe("a notification that waited in line and meets the peer's close frame", () => {
+  it('without reconnect: stays in line behind the call that could not be written, and is reported to onError as unsent when the connection closes', async () => {
+    const { url, accepted, seen } = await listen();
+    const unsent: Array<{ error: unknown; method: string | undefined; kind: string }> = [];
+    client = connect(url, {
+      heartbeat: 0,
+      maxInFlight: 1,
+      onError: (error, { method, kind }) => unsent.push({ error, method, kind }),
+    });
+    await client.ready;
+    await until(() => accepted.length === 1, 'the connection');
+    const server = accepted[0]!;
+    // The server reads nothing from here on: the first call stays unanswered, in flight.
+    (server as unknown as { _socket: { pause(): void } })._socket.pause();
+    const controller = new AbortController();
+    const held = settle(client.request('hold', {}, { signal: controller.signal }));
+    const waiting = settle(client.request('echo', {}));
+    // Behind the waiting call (maxInFlight 1): the notification waits in line too.
+    client.notify('log', ['behind a waiting call']);
+    expect(client.queuedCalls).toBe(1);
+    server.close(1001, 'going away');
+    await until(() => socketOf(client!).readyState === 2, "the server's close frame to arrive");
+
+    // The held call leaves: the line moves on, onto a socket that takes nothing any more.
+    controller.abort();
+    expect((await held).error).toBeDefined();
+    const { error } = await waiting;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/^call "echo" \(id [\w-]+\) could not be written$/);
+    // A refused write means the socket is going: nothing more is written on it, the line waits for its close.
+    expect(unsent).toEqual([]);
+    (server as unknown as { _socket: { resume(): void } })._socket.resume();
+    await client.closed;
+    await until(() => unsent.length === 1, 'the notification reported');
+    expect(unsent[0]).toMatchObject({ method: 'log', kind: 'unsent' });
+    expect(unsent[0]!.error).toBeInstanceOf(ConnectionClosedError);
+    expect((unsent[0]!.error as Error).message).toBe(
+      `notification "log" was not sent: the connection to ${url} closed while it waited in line`,
+    );
+    expect(seen.get(server)).not.toContain('log');
+  });
+});
