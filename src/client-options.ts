@@ -71,7 +71,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   /**
    * Extra HTTP headers for the upgrade request (over NATS: of every message). Names are tokens (letters, digits and
    * !#$%&'*+-.^_`|~; over NATS, printable ASCII but ':'); a value holds no CR, LF or NUL, and over HTTP and WebSocket
-   * only Latin-1: others throw TypeError. Default: none.
+   * no control character but tab and nothing past Latin-1: others throw TypeError. Default: none.
    */
   headers?: Record<string, string>;
   /**

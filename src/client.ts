@@ -51,7 +51,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       throw new TypeError(
         'options.tls applies to wss:// URLs only (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)',
       );
-    return connectHttp<Api>(common, options, maxPayload);
+    return connectHttp<Api>(url, common, options, maxPayload);
   }
   const socketOptions = {
     maxPayload,

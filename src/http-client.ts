@@ -20,6 +20,8 @@ import { optionalLimit, validateHeaders } from './validate.js';
 export const DEFAULT_MAX_CONNECTIONS = 64;
 
 export interface HttpPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
+  /** Where the POSTs go, as given (`url` is what errors show: see `shownUrl`). */
+  endpointUrl: string;
   /** Headers sent with every POST (an `Authorization` header, say). */
   headers: Record<string, string>;
   /** Largest answer body read, in bytes. */
@@ -31,7 +33,7 @@ export interface HttpPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
 /** A client of a JSON-RPC over HTTP endpoint: a `Peer` over the HTTP transport. */
 export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
   constructor(options: HttpPeerOptions) {
-    const transport = HttpTransport.connect(options.url, {
+    const transport = HttpTransport.connect(options.endpointUrl, {
       headers: options.headers,
       maxPayload: options.maxPayload,
       maxConnections: options.maxConnections,
@@ -59,6 +61,7 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 
 /** The HTTP half of `connect()`: `common` holds the options already validated there. */
 export function connectHttp<Api extends AnyApi>(
+  endpointUrl: string,
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
   options: { headers?: unknown; methods?: unknown; reconnect?: unknown; maxConnections?: unknown },
   maxPayload: number,
@@ -71,5 +74,5 @@ export function connectHttp<Api extends AnyApi>(
   }
   const headers = validateHeaders(options.headers, 'options.headers');
   const maxConnections = optionalLimit(options.maxConnections, 'options.maxConnections', DEFAULT_MAX_CONNECTIONS, 1);
-  return new HttpClient<Api>({ ...common, headers, maxPayload, maxConnections });
+  return new HttpClient<Api>({ ...common, endpointUrl, headers, maxPayload, maxConnections });
 }

@@ -168,17 +168,28 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   if (bytes > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${bytes}`);
 }
 
-/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
 /**
- * `url` as messages and logs show it: what it holds before an `@` (a `user:password`, or a NATS token) as `***`, for
- * each URL of a comma-separated list; the rest as given. Errors are logged and printed: they must not carry secrets.
+ * `url` as messages and logs show it: its userinfo (a `user:password`, or a NATS token) as `***`, for each URL of a
+ * `nats://` list; the rest as given. Errors are logged and printed: they must not carry secrets. Only for showing:
+ * a transport gets the URL as given.
  */
 export function shownUrl(url: string): string {
   if (!url.includes('@')) return url;
-  // The authority runs to the first '/', '?' or '#' (or the next URL of a list); its userinfo to the last '@' in it.
-  return url.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#,]*@/gi, '$1***@');
+  return /^\s*nats:\/\//i.test(url) ? url.split(',').map(withoutUserinfo).join(',') : withoutUserinfo(url);
 }
 
+/** One URL with what precedes its host hidden; one that does not parse, with all up to its last `@` hidden. */
+function withoutUserinfo(url: string): string {
+  try {
+    new URL(url.trim());
+  } catch {
+    return url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
+  }
+  // The userinfo runs to the last '@' before the path, query or fragment, as URL parsing takes it.
+  return url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}
+
+/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
 export function validateUrl(url: unknown): asserts url is string {
   const shown = typeof url === 'string' ? JSON.stringify(shownUrl(url)) : typeof url;
   let parsed: URL | undefined;

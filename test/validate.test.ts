@@ -230,7 +230,13 @@ describe('shownUrl', () => {
     // An unencoded @ in the password: the host is what follows the last one, as URL parsing has it.
     expect(shownUrl('ws://ann:p@ss@host/')).toBe('ws://***@host/');
     expect(shownUrl('nats://a:b@h1:4222,nats://c:d@h2:4222')).toBe('nats://***@h1:4222,nats://***@h2:4222');
-    // An @ after the authority is not userinfo.
+    // An @ after the authority is not userinfo, nor is a URL in the query.
     expect(shownUrl('ws://host/path@x?mail=a@b#c@d')).toBe('ws://host/path@x?mail=a@b#c@d');
+    expect(shownUrl('http://host/rpc?next=https://me@x.com')).toBe('http://host/rpc?next=https://me@x.com');
+    // A comma separates URLs in a nats:// list only: in a ws:// password it is the password's.
+    expect(shownUrl('ws://user:pa,ss@host/')).toBe('ws://***@host/');
+    // A URL that does not parse (a # or ? in its password): all up to its last @ is hidden.
+    expect(shownUrl('ws://u:p#x@host')).toBe('ws://***@host');
+    expect(shownUrl('ws://u:p?x@host/a')).toBe('ws://***@host/a');
   });
 });

@@ -319,11 +319,13 @@ export class SendQueue<T extends QueuedCall> {
     const { maxQueued, maxInFlight, url } = this.options;
     const why = !this.isOpen
       ? 'it is not open'
-      : this.inFlight >= maxInFlight
-        ? `${maxInFlight} calls are in flight (maxInFlight)`
-        : this.isSaturated()
-          ? "its socket's buffer is full (highWaterMark)"
-          : 'earlier calls still wait';
+      : !this.isWritable()
+        ? 'it is closing (the next connection takes them)'
+        : this.inFlight >= maxInFlight
+          ? `${maxInFlight} calls are in flight (maxInFlight)`
+          : this.isSaturated()
+            ? "its socket's buffer is full (highWaterMark)"
+            : 'earlier calls still wait';
     return new QueueFullError(
       `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} ${limit}, because ${why}`,
       maxQueued,

@@ -129,6 +129,12 @@ describe('connect(http://…): calls', () => {
     expect(await client.request('who')).toBe('demo');
     expect(seen).toBe('demo');
   });
+
+  it('posts to the URL as given: a URL with an @ in its query is not the one errors show', async () => {
+    server = await serve({ methods: { where: (_params, ctx) => ctx.connection.url } });
+    client = connect(`${server.httpUrl}?next=https://me@x.example`);
+    expect(await client.request('where')).toBe('/?next=https://me@x.example');
+  });
 });
 
 describe('connect(http://…): failures of the POST fail its call with HttpError', () => {

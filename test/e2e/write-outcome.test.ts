@@ -7,7 +7,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, ConnectionClosedError, type Client } from '../../src/index.js';
+import { connect, ConnectionClosedError, QueueFullError, type Client } from '../../src/index.js';
 import { closeAfterEach, settle, until } from '../helpers.js';
 
 let client: Client | undefined;
@@ -172,5 +172,21 @@ describe("a notification that waited in line and meets the peer's close frame", 
       `notification "log" was not sent: the connection to ${url} closed while it waited in line`,
     );
     expect(seen.get(server)).not.toContain('log');
+  });
+});
+
+describe("a call refused by a full line after the peer's close frame", () => {
+  it('with reconnect: says the connection is closing, not that earlier calls wait', async () => {
+    const { url, accepted } = await listen();
+    client = connect(url, { heartbeat: 0, maxQueued: 0, reconnect: { initialDelay: 60_000, maxDelay: 60_000, jitter: 0 } });
+    await client.ready;
+    await until(() => accepted.length === 1, 'the connection');
+    await closeFrameArrives(client, accepted[0]!);
+    const { error } = await settle(client.request('echo', {}));
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect(error.message).toBe(
+      `call "echo" was not sent: 0 calls and notifications already wait on the connection to ${url} (maxQueued 0), because it is closing (the next connection takes them)`,
+    );
+    (accepted[0] as unknown as { _socket: { resume(): void } })._socket.resume();
   });
 });
