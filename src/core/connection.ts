@@ -115,8 +115,11 @@ export abstract class Connection {
       clock,
       () => this.transport.bufferedAmount,
       (reason) => {
-        this.dropped = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
-        void this.closeLocally(this.dropped, 1008, PEER_NOT_READING);
+        const error = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
+        // Reconnecting, a new connection starts with an empty buffer: the socket is dropped and the machine goes on,
+        // as after a silent peer. Otherwise the connection ends, and the peer is told why (1008) if it reads again.
+        if (settings.reconnect) this.drop(error);
+        else void this.closeLocally((this.dropped = error), 1008, PEER_NOT_READING);
       },
     );
     const root = {

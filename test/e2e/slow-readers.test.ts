@@ -186,4 +186,37 @@ describe('a server that does not read the answers to its calls', () => {
     expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
     await client.closed;
   });
+
+  it('with reconnect, the client drops the server that does not read and reconnects, as after a silent one', async () => {
+    const gate = deferred();
+    let started = 0;
+    raw = await rawServer();
+    const clock = new SimulatedClock();
+    client = connect(raw.url, {
+      heartbeat: 0,
+      clock,
+      highWaterMark: MiB,
+      maxBufferedAmount: 4 * MiB,
+      reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 },
+      methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
+    });
+    const reconnecting: Array<{ code: number | undefined; error: unknown }> = [];
+    client.on('reconnecting', ({ code, error }) => reconnecting.push({ code, error }));
+    await client.ready;
+    socket = await raw.accepted;
+    socket.pause();
+    const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
+    for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), false));
+    await until(() => started === 40, 'every call to start');
+    gate.resolve();
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
+    // A new connection starts with an empty buffer: the client goes on, on its next epoch.
+    await until(() => client!.reconnecting, 'the client to wait to reconnect');
+    expect(reconnecting).toHaveLength(1);
+    clock.increment(100);
+    await until(() => client!.state === 'open' && client!.epoch === 2, 'the second connection');
+  });
 });
