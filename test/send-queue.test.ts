@@ -25,8 +25,11 @@ function setup(limits: { maxInFlight?: number; maxQueued?: number; maxQueuedByte
   const ended: string[] = [];
   let buffered = 0;
   let waitAgain = false;
+  /** The transport refuses every frame at once, as one whose close handshake began does. */
+  const transport = { closing: false };
   const queue: SendQueue<Call> = new SendQueue<Call>({
     write: (frame, done) => {
+      if (transport.closing) return false;
       written.push(frame);
       if (done) callbacks.push(done);
       return true;
@@ -50,6 +53,7 @@ function setup(limits: { maxInFlight?: number; maxQueued?: number; maxQueuedByte
     refusing,
     callbacks,
     ended,
+    transport,
     setBuffered: (bytes: number) => (buffered = bytes),
     waitAgainAfterFailure: () => (waitAgain = true),
   };
@@ -83,6 +87,15 @@ describe('SendQueue', () => {
     queue.open();
     expect(written).toEqual(['a', 'n']);
     expect(unsent).toEqual(['log: notification "log" was not sent: huge is too large']);
+  });
+
+  it('reports a waiting notification the transport refuses at once when its turn comes (it is closing), and writes nothing', () => {
+    const { queue, written, unsent, transport } = setup();
+    queue.notify('log', 'log');
+    transport.closing = true;
+    queue.open();
+    expect(written).toEqual([]);
+    expect(unsent).toEqual(['log: notification "log" could not be written: the connection to ws://test is closing']);
   });
 
   it('holds calls and notifications until open, then writes them in the order they were made', () => {
