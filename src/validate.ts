@@ -201,7 +201,9 @@ export function validateUrl(url: unknown): asserts url is string {
   if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
     throw new TypeError(`url must be a ws://, wss://, http://, https:// or nats:// URL, got ${shown}`);
   }
-  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${shown}`);
+  // An empty fragment ('ws://host/#') has an empty `hash` but is still one: a browser's WebSocket throws a SyntaxError
+  // for it. The serialized URL holds '#' only there (the parser escapes it anywhere else).
+  if (parsed.href.includes('#')) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
 
 /** The `path` option of `serve()`: starts with '/', no query or fragment; '/' when not given. */

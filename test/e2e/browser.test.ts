@@ -307,6 +307,24 @@ describe('the browser build in headless Chromium', SLOW, () => {
     ]);
   });
 
+  it('refuses a URL with an empty fragment (`#`) with a TypeError, as any fragment, where the browser’s WebSocket throws a SyntaxError', async () => {
+    const page = await openPage();
+    const refused = await page.evaluate(() =>
+      ['ws://127.0.0.1:1/#', 'ws://127.0.0.1:1/#x'].map((url) => {
+        try {
+          void (globalThis as any).callstate.connect(url).close();
+          return 'accepted';
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      }),
+    );
+    expect(refused).toEqual([
+      'TypeError: url must not have a fragment, got "ws://127.0.0.1:1/#"',
+      'TypeError: url must not have a fragment, got "ws://127.0.0.1:1/#x"',
+    ]);
+  });
+
   it('serves examples/browser, whose page calls its server and is called back', async () => {
     const example = await startExample();
     try {
