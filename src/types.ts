@@ -170,6 +170,7 @@ export interface ReconnectingEvent {
   /** How the lost or failed transport closed. */
   code: number | undefined;
   reason: string;
+  /** What ended it: the transport's error, or why this side dropped the peer (no heartbeat, not reading); else undefined. */
   error?: unknown;
   /**
    * How long the lost connection had been open, in ms (from `minUptime` on, the attempts start over); undefined when

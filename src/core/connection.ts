@@ -79,6 +79,8 @@ export abstract class Connection {
   private closeError: ConnectionClosedError | undefined;
   /** Why this side dropped the peer (no heartbeat, not reading), for the `close` event. */
   private dropped: ConnectionClosedError | undefined;
+  /** Why this side dropped the transport just lost (see `dropped`), for the `reconnecting` event that follows. */
+  private lostDropped: ConnectionClosedError | undefined;
   /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
   private terminating = false;
   private opened = false;
@@ -197,16 +199,27 @@ export abstract class Connection {
   private onLost(context: ConnectionContext): void {
     this.stopWatching();
     const error = this.closeError ?? lostError(this.settings.url, context);
+    this.lostDropped = this.dropped;
     this.closeError = this.dropped = undefined;
     this.epochLost(error);
   }
 
   private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
+    // A peer this side dropped (silent, or not reading) closed with 1006 and no error: the event says why, as `close` does.
+    const dropped = this.lostDropped;
+    this.lostDropped = undefined;
     // The loss ran first (onLost): a handler's abort listener may have closed the connection then, for good.
     if (this.state !== 'connecting') return;
     // Still the lost transport's: the next one is attached when the delay is over.
     const uptime = this.uptime();
-    this.events.emit('reconnecting', { attempt, delay: retryDelay, code: closeCode, reason: closeReason ?? '', error, uptime });
+    this.events.emit('reconnecting', {
+      attempt,
+      delay: retryDelay,
+      code: closeCode,
+      reason: closeReason ?? '',
+      error: error ?? dropped,
+      uptime,
+    });
   }
 
   private onCloseRequested(code: number | undefined, reason: string | undefined): void {

@@ -469,4 +469,31 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
       state: 'closed',
     });
   });
+
+  it('with reconnect, says in the reconnecting event why it dropped a server that answered nothing, not even the heartbeat', async () => {
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(silent);
+    const page = await openPage();
+    const result = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const client = w.callstate.connect(url, { heartbeat: 200, reconnect: { initialDelay: 60_000, maxDelay: 60_000, jitter: 0 } });
+        const event = await new Promise<any>((resolve) => client.on('reconnecting', resolve));
+        await client.close();
+        return {
+          code: event.code,
+          reason: event.reason,
+          error: event.error && { name: event.error.name, message: event.error.message },
+          uptime: typeof event.uptime,
+        };
+      },
+      `ws://127.0.0.1:${(silent.address() as { port: number }).port}`,
+    );
+    expect(result).toEqual({
+      code: 1006,
+      reason: '',
+      error: { name: 'ConnectionClosedError', message: expect.stringContaining('dropped: the peer answered no heartbeat for 200 ms') },
+      uptime: 'number',
+    });
+  });
 });
