@@ -56,6 +56,13 @@ function sendableCloseCode(code: number): number {
   return code >= 3000 && code <= 4999 ? code : 1000;
 }
 
+/**
+ * The error of a socket that never opened. The browser's error event carries nothing: the status and body of a
+ * refused upgrade (401 or 403 from `origins` or `authenticate`, which the Node client shows) are hidden from the page.
+ */
+const NOT_OPENED =
+  "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403; it could not be reached; or the page's Content-Security-Policy blocked it)";
+
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;
 const OPEN = 1;
@@ -69,6 +76,8 @@ export class BrowserWsTransport implements Transport {
   private terminated = false;
   /** Why the handshake failed, reported instead of the browser's detail-free error event. */
   private failure: Error | undefined;
+  /** Set once the socket opened: an error before says the browser hides why (see NOT_OPENED). */
+  private opened = false;
   /** Prefix of this transport's heartbeat ids (random per transport): a frame is parsed here only if it holds it. */
   private readonly heartbeatPrefix = `cs-heartbeat-${Math.random().toString(36).slice(2)}-`;
   private heartbeats = 0;
@@ -79,7 +88,10 @@ export class BrowserWsTransport implements Transport {
 
   constructor(readonly socket: StandardWebSocket) {
     socket.binaryType = 'arraybuffer';
-    socket.onopen = () => this.ended || this.handlers?.open();
+    socket.onopen = () => {
+      this.opened = true;
+      if (!this.ended) this.handlers?.open();
+    };
     socket.onmessage = (event) => this.socketOnMessage(event.data);
     socket.onerror = () => this.socketOnError();
     socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
@@ -110,7 +122,7 @@ export class BrowserWsTransport implements Transport {
 
   private socketOnError(): void {
     if (this.ended || this.terminated) return;
-    this.handlers?.error(this.failure ?? new Error('WebSocket error'));
+    this.handlers?.error(this.failure ?? new Error(this.opened ? 'WebSocket error' : NOT_OPENED));
     // The standard fires close in the same task as an error on a closed socket, but Chromium fires none after
     // refusing to connect (a Content-Security-Policy's connect-src): the close is reported from the next task, once
     // the browser's own had its chance, so that the connection ends (or reconnects) instead of waiting forever.

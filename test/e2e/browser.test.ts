@@ -496,4 +496,25 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
       uptime: 'number',
     });
   });
+
+  it('fails a connection the server refuses (origins: HTTP 403) with a message that says the browser hides why, not a bare "WebSocket error"', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', origins: ['https://app.example'], methods: { echo: (params: unknown) => params } });
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const w = globalThis as any;
+      const client = w.callstate.connect(url);
+      return { ready: await w.settle(client.ready), state: client.state };
+    }, server.url);
+    expect(result).toEqual({
+      ready: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403; it could not be reached; or the page's Content-Security-Policy blocked it)`,
+          isCallstate: true,
+        },
+      },
+      state: 'closed',
+    });
+  });
 });
