@@ -517,4 +517,56 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
       state: 'closed',
     });
   });
+
+  it('drops a server that stops reading (bufferedAmount): its calls fail as not read, or are refused with QueueFullError past maxBufferedAmount', async () => {
+    const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(hostile);
+    // Reads the first frame, then none: the socket's buffers fill, and then the browser's.
+    hostile.on('connection', (socket) =>
+      socket.once('message', () => (socket as unknown as { _socket: { pause(): void } })._socket.pause()),
+    );
+    const page = await openPage();
+    const result = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const client = w.callstate.connect(url, {
+          timeout: 60_000,
+          heartbeat: 0,
+          highWaterMark: 64 * 1024,
+          maxBufferedAmount: 1024 * 1024,
+          drainTimeout: 500,
+          closeTimeout: 500,
+        });
+        const closed = new Promise<any>((resolve) => client.on('close', resolve));
+        await client.ready;
+        const big = 'y'.repeat(256 * 1024);
+        const outcomes: Array<Promise<{ error?: { name: string; message: string } }>> = [];
+        // A call every few ms until the client gives up on the server: what waits grows as nothing is read.
+        await new Promise<void>((resolve) => {
+          const timer = setInterval(() => {
+            if (client.state !== 'open') return resolve(clearInterval(timer));
+            outcomes.push(w.settle(client.request('x', [big])));
+          }, 5);
+        });
+        const { error } = await closed;
+        const kind = (message: string) =>
+          /dropped: .*(drainTimeout|maxBufferedAmount)/.test(message)
+            ? 'not read'
+            : /would pass maxBufferedAmount/.test(message)
+              ? 'full'
+              : message;
+        const names = new Set<string>();
+        for (const settled of await Promise.all(outcomes))
+          names.add(settled.error ? `${settled.error.name}: ${kind(settled.error.message)}` : 'answered');
+        return { names: [...names].sort(), closeError: error && { name: error.name, message: error.message }, state: client.state };
+      },
+      `ws://127.0.0.1:${(hostile.address() as { port: number }).port}`,
+    );
+    expect(result).toEqual({
+      names: expect.arrayContaining(['ConnectionClosedError: not read']),
+      closeError: { name: 'ConnectionClosedError', message: expect.stringMatching(/dropped: .*(drainTimeout|maxBufferedAmount)/) },
+      state: 'closed',
+    });
+    expect(result.names.every((name) => ['ConnectionClosedError: not read', 'QueueFullError: full'].includes(name))).toBe(true);
+  });
 });
