@@ -65,20 +65,29 @@ describe('frame size limit by default', () => {
   });
 
   it('the client refuses a frame claiming 1 GiB at its header with 1009 and fails its calls, without maxPayload given', async () => {
-    raw = await rawServer();
-    client = connect(raw.url, { heartbeat: 0 });
-    await client.ready;
-    socket = await raw.accepted;
-    const call = settle(client.request('echo', {}));
-    const code = closeCodeFrom(socket);
-    socket.write(Buffer.concat([frameHeader(GIB, false), SOME_PAYLOAD]));
-    expect(await orHang(code, 'the client never refused the frame', 10_000)).toBe(1009);
-    socket.destroy();
-    const { error } = await call;
+    const { code, error } = await clientWithACallReads(Buffer.concat([frameHeader(GIB, false), SOME_PAYLOAD]), 'the frame');
+    expect(code).toBe(1009);
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.closeCode).toBe(1006);
   });
 });
+
+/**
+ * A client with a call pending on a hand-written server, which sends it `frames`: the close code the client answers
+ * with, and its call's error once the server then drops the socket.
+ */
+async function clientWithACallReads(frames: Buffer, what: string): Promise<{ code: number; error: any }> {
+  raw = await rawServer();
+  client = connect(raw.url, { heartbeat: 0 });
+  await client.ready;
+  socket = await raw.accepted;
+  const call = settle(client.request('echo', {}));
+  const closed = closeCodeFrom(socket);
+  socket.write(frames);
+  const code = await orHang(closed, `the client never refused ${what}`, 10_000);
+  socket.destroy();
+  return { code, error: (await call).error };
+}
 
 /**
  * A message in frames of a byte each costs the side reading it an object per fragment (about 110 bytes of heap each in
@@ -101,16 +110,8 @@ describe('a message sent in one-byte fragments', () => {
   });
 
   it('the client closes the connection with 1008 past 16,384 fragments and fails its calls', async () => {
-    raw = await rawServer();
-    client = connect(raw.url, { heartbeat: 0 });
-    await client.ready;
-    socket = await raw.accepted;
-    const call = settle(client.request('echo', {}));
-    const code = closeCodeFrom(socket);
-    socket.write(tinyFragments(FRAGMENTS, false));
-    expect(await orHang(code, 'the client never refused the fragments', 10_000)).toBe(1008);
-    socket.destroy();
-    const { error } = await call;
+    const { code, error } = await clientWithACallReads(tinyFragments(FRAGMENTS, false), 'the fragments');
+    expect(code).toBe(1008);
     expect(error).toBeInstanceOf(ConnectionClosedError);
   });
 });

@@ -8,7 +8,16 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, ErrorCodes, type Client, type Peer, type Server } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  ErrorCodes,
+  type Client,
+  type ClientOptions,
+  type Peer,
+  type Server,
+} from '../../src/index.js';
 import { closeAfterEach, deferred, settle, until } from '../helpers.js';
 import { rawServer, rawUpgrade, textFrame } from '../raw-websocket.js';
 
@@ -120,6 +129,36 @@ describe('a client that does not read its answers', () => {
   });
 });
 
+/**
+ * A server that stops reading while 40 calls of the client's run, each answering 1 MiB: the answers pile up past the
+ * client's maxBufferedAmount (4 MiB), and the client's own pending call fails with the drop's 1008. `watch` sees the
+ * client before it opens.
+ */
+async function answersPileUpPastMaxBufferedAmount(options: ClientOptions, watch?: (client: Client) => void): Promise<void> {
+  const gate = deferred();
+  let started = 0;
+  raw = await rawServer();
+  client = connect(raw.url, {
+    heartbeat: 0,
+    highWaterMark: MiB,
+    maxBufferedAmount: 4 * MiB,
+    methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
+    ...options,
+  });
+  watch?.(client);
+  await client.ready;
+  socket = await raw.accepted;
+  socket.pause();
+  const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
+  for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), false));
+  await until(() => started === 40, 'every call to start');
+  gate.resolve();
+  const { error } = await pending;
+  expect(error).toBeInstanceOf(ConnectionClosedError);
+  expect(error.closeCode).toBe(1008);
+  expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
+}
+
 describe('a server that does not read the answers to its calls', () => {
   it('flooding a client with calls: the client refuses them busy at highWaterMark and drops the server with 1008 after drainTimeout', async () => {
     const clock = new SimulatedClock();
@@ -164,55 +203,16 @@ describe('a server that does not read the answers to its calls', () => {
   });
 
   it('answers already running that pile up past maxBufferedAmount drop the server with 1008 at once', async () => {
-    const gate = deferred();
-    let started = 0;
-    raw = await rawServer();
-    client = connect(raw.url, {
-      heartbeat: 0,
-      highWaterMark: MiB,
-      maxBufferedAmount: 4 * MiB,
-      methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
-    });
-    await client.ready;
-    socket = await raw.accepted;
-    socket.pause();
-    const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
-    for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), false));
-    await until(() => started === 40, 'every call to start');
-    gate.resolve();
-    const { error } = await pending;
-    expect(error).toBeInstanceOf(ConnectionClosedError);
-    expect(error.closeCode).toBe(1008);
-    expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
-    await client.closed;
+    await answersPileUpPastMaxBufferedAmount({});
+    await client!.closed;
   });
 
   it('with reconnect, the client drops the server that does not read and reconnects, as after a silent one', async () => {
-    const gate = deferred();
-    let started = 0;
-    raw = await rawServer();
     const clock = new SimulatedClock();
-    client = connect(raw.url, {
-      heartbeat: 0,
-      clock,
-      highWaterMark: MiB,
-      maxBufferedAmount: 4 * MiB,
-      reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 },
-      methods: { later: async () => (started++, await gate.promise, 'x'.repeat(MiB)) },
-    });
     const reconnecting: Array<{ code: number | undefined; error: unknown }> = [];
-    client.on('reconnecting', ({ code, error }) => reconnecting.push({ code, error }));
-    await client.ready;
-    socket = await raw.accepted;
-    socket.pause();
-    const pending = settle(client.request('status', undefined, { timeout: 60_000 }));
-    for (let id = 1; id <= 40; id++) socket.write(textFrame(request(id, 'later'), false));
-    await until(() => started === 40, 'every call to start');
-    gate.resolve();
-    const { error } = await pending;
-    expect(error).toBeInstanceOf(ConnectionClosedError);
-    expect(error.closeCode).toBe(1008);
-    expect(error.message).toMatch(/\d+ bytes wait to be sent to a peer that is not reading \(maxBufferedAmount 4194304\)$/);
+    await answersPileUpPastMaxBufferedAmount({ clock, reconnect: { initialDelay: 100, maxDelay: 100, jitter: 0 } }, (c) =>
+      c.on('reconnecting', ({ code, error }) => reconnecting.push({ code, error })),
+    );
     // A new connection starts with an empty buffer: the client goes on, on its next epoch.
     await until(() => client!.reconnecting, 'the client to wait to reconnect');
     expect(reconnecting).toHaveLength(1);
