@@ -47,7 +47,7 @@ export interface HttpTransportOptions {
   failure: (failure: HttpFailure) => Error;
   /** Longest a notification's POST may wait for its answer, in ms, before it is aborted. */
   notifyTimeout: number;
-  /** Times `notifyTimeout` (the client's clock); undefined: real timers. */
+  /** Times `notifyTimeout` and ERROR_BODY_WAIT (the client's clock); undefined: real timers. */
   clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void } | undefined;
 }
 
@@ -82,11 +82,14 @@ export class HttpTransport implements Transport {
   /** The POSTs waiting for one of the `maxConnections` to be free. */
   private readonly line = new PostLine();
   private readonly headers: Record<string, string>;
+  /** The client's clock, or real timers. */
+  private readonly timers: NonNullable<HttpTransportOptions['clock']>;
 
   private constructor(
     private readonly url: string,
     private readonly options: HttpTransportOptions,
   ) {
+    this.timers = options.clock ?? REAL_TIMERS;
     this.headers = { ...withoutOwnHeaders(options.headers), 'content-type': 'application/json', accept: 'application/json' };
   }
 
@@ -225,14 +228,13 @@ export class HttpTransport implements Transport {
    */
   private post(text: string, id: string | undefined): void {
     const controller = new AbortController();
-    const clock = this.options.clock ?? REAL_TIMERS;
     let timer: unknown;
     let timedOut = false;
     this.running++;
     if (id !== undefined) this.posts.set(id, controller);
     else {
       this.notices.add(controller);
-      timer = clock.setTimeout(() => ((timedOut = true), controller.abort()), this.options.notifyTimeout);
+      timer = this.timers.setTimeout(() => ((timedOut = true), controller.abort()), this.options.notifyTimeout);
     }
     fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
       .then((response) => this.answered(response, id, text, controller))
@@ -250,7 +252,7 @@ export class HttpTransport implements Transport {
         this.running--;
         if (id === undefined) {
           this.notices.delete(controller);
-          clock.clearTimeout(timer);
+          this.timers.clearTimeout(timer);
         } else if (this.posts.get(id) === controller) this.posts.delete(id);
         this.next();
         // Closing, and this was the last notification in flight, with none waiting.
@@ -263,10 +265,9 @@ export class HttpTransport implements Transport {
     if (status < 200 || status >= 300) {
       // An error answer whose body fails to arrive is still that error: its status says what went wrong. One
       // still coming after ERROR_BODY_WAIT is given up (its POST aborted, which frees its connection).
-      const clock = this.options.clock ?? REAL_TIMERS;
-      const late = clock.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
+      const late = this.timers.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
       const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
-      clock.clearTimeout(late);
+      this.timers.clearTimeout(late);
       const failure = { message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body };
       if (id === undefined) this.noticeFailed(text, failure);
       else this.fail(id, () => failure);
