@@ -189,6 +189,14 @@ function withoutUserinfo(url: string): string {
   return url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
+/**
+ * Whether `parsed` has a fragment, an empty one ('ws://host/#') included, whose `hash` is '' (a browser's WebSocket
+ * throws a SyntaxError for it). The serialized URL holds '#' only there: the parser escapes it anywhere else.
+ */
+function hasFragment(parsed: URL): boolean {
+  return parsed.href.includes('#');
+}
+
 /** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
 export function validateUrl(url: unknown): asserts url is string {
   const shown = typeof url === 'string' ? JSON.stringify(shownUrl(url)) : typeof url;
@@ -201,9 +209,7 @@ export function validateUrl(url: unknown): asserts url is string {
   if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
     throw new TypeError(`url must be a ws://, wss://, http://, https:// or nats:// URL, got ${shown}`);
   }
-  // An empty fragment ('ws://host/#') has an empty `hash` but is still one: a browser's WebSocket throws a SyntaxError
-  // for it. The serialized URL holds '#' only there (the parser escapes it anywhere else).
-  if (parsed.href.includes('#')) throw new TypeError(`url must not have a fragment, got ${shown}`);
+  if (hasFragment(parsed)) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
 
 /** The `path` option of `serve()`: starts with '/', no query or fragment; '/' when not given. */
@@ -247,7 +253,7 @@ export function isHttpUrl(url: unknown): url is string {
   } catch {
     throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(shownUrl(url))}`);
   }
-  if (parsed.hash) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(shownUrl(url))}`);
+  if (hasFragment(parsed)) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(shownUrl(url))}`);
   if (parsed.username || parsed.password) {
     throw new TypeError(
       'url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers',
@@ -264,7 +270,12 @@ export function validateNatsUrl(url: unknown, name: string): string {
     urls.every((u) => {
       try {
         const parsed = new URL(u.trim());
-        return parsed.protocol === 'nats:' && parsed.hostname !== '' && !parsed.hash && (parsed.pathname === '' || parsed.pathname === '/');
+        return (
+          parsed.protocol === 'nats:' &&
+          parsed.hostname !== '' &&
+          !hasFragment(parsed) &&
+          (parsed.pathname === '' || parsed.pathname === '/')
+        );
       } catch {
         return false;
       }

@@ -598,6 +598,8 @@ describe('connect(http://…): what HTTP cannot carry', () => {
       new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request'),
     );
     expect(() => connect('http://127.0.0.1:1/#x')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#x"'));
+    // An empty fragment is one too (its URL's hash is '').
+    expect(() => connect('http://127.0.0.1:1/#')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#"'));
     // fetch refuses such a URL on every POST, each failure naming the password (and logged at warn): refused once, here.
     expect(() => connect('http://user:secret@127.0.0.1:1/')).toThrow(
       new TypeError('url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers'),

@@ -210,6 +210,9 @@ describe('calls over NATS', () => {
       new TypeError('options.subject must be a NATS subject without wildcards, empty tokens or whitespace, got "a.*"'),
     );
     expect(() => connect('nats://', { subject: 'a' })).toThrow(new TypeError('url must be a nats://host:port URL, got "nats://"'));
+    expect(() => connect('nats://127.0.0.1:4222/#', { subject: 'a' })).toThrow(
+      new TypeError('url must be a nats://host:port URL, got "nats://127.0.0.1:4222/#"'),
+    );
     // headers go with every NATS message (a responder's authenticate reads them): only their shape is checked.
     expect(() => connect(nats.url, { subject: 'a', headers: [] as never })).toThrow(
       new TypeError('options.headers must be an object of strings, got object'),
