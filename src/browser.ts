@@ -14,7 +14,7 @@ import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
 import { BrowserWsTransport, globalWebSocket } from './transports/browser-ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
-import { isNatsUrl, validateUrl } from './validate.js';
+import { isNatsUrl, validateUrl } from './urls.js';
 
 export type { ClientOptions } from './client-options.js';
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;

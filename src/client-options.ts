@@ -23,11 +23,11 @@ import {
   optionalInteger,
   optionalLimit,
   optionalTimeout,
-  shownUrl,
   validateEngine,
   validateMethods,
   validateReconnect,
 } from './validate.js';
+import { shownUrl } from './urls.js';
 
 export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions, HookOptions {
   /**

@@ -12,7 +12,8 @@ import { connectNats } from './nats-client.js';
 import { XSTATE } from './engine/xstate.js';
 import { WsTransport } from './transports/ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
-import { isHttpUrl, isNatsUrl, validateHeaders, validateTls, validateUrl } from './validate.js';
+import { validateHeaders, validateTls } from './validate.js';
+import { isHttpUrl, isNatsUrl, validateUrl } from './urls.js';
 
 export type { ClientOptions } from './client-options.js';
 

@@ -9,7 +9,8 @@ import { Peer, type PeerOptions } from './core/peer.js';
 import { NoRespondersError, ProtocolError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
 import type { AnyApi, UntypedApi } from './types.js';
-import { validateHeaders, validateNatsUrl, validateSubject } from './validate.js';
+import { validateHeaders, validateSubject } from './validate.js';
+import { validateNatsUrl } from './urls.js';
 
 export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'alreadyOpen'> {
   /** The nats-server URL(s) to connect to, credentials and all (`url` is what errors show: see `shownUrl`). */

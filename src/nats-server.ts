@@ -43,16 +43,8 @@ import type {
   UnmatchedEvent,
   UntypedApi,
 } from './types.js';
-import {
-  optionalBoolean,
-  optionalTimeout,
-  shownUrl,
-  validateEngine,
-  validateMethods,
-  validateNatsUrl,
-  validateQueue,
-  validateSubject,
-} from './validate.js';
+import { optionalBoolean, optionalTimeout, validateEngine, validateMethods, validateQueue, validateSubject } from './validate.js';
+import { shownUrl, validateNatsUrl } from './urls.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */

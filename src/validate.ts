@@ -147,7 +147,8 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   );
 }
 
-function describe(value: unknown): string {
+/** A value as misuse messages show it: a string quoted, an object or function by its type, anything else by its type and value. */
+export function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' || typeof value === 'function') return typeof value;
@@ -166,50 +167,6 @@ export function validateCloseCode(code: unknown, reason: unknown): void {
   if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, got ${describe(reason)}`);
   const bytes = utf8.encode(reason).length;
   if (bytes > 123) throw new RangeError(`close reason must be at most 123 bytes of UTF-8, got ${bytes}`);
-}
-
-/**
- * `url` as messages and logs show it: its userinfo (a `user:password`, or a NATS token) as `***`, for each URL of a
- * `nats://` list; the rest as given. Errors are logged and printed: they must not carry secrets. Only for showing:
- * a transport gets the URL as given.
- */
-export function shownUrl(url: string): string {
-  if (!url.includes('@')) return url;
-  return /^\s*nats:\/\//i.test(url) ? url.split(',').map(withoutUserinfo).join(',') : withoutUserinfo(url);
-}
-
-/** One URL with what precedes its host hidden; one that does not parse, with all up to its last `@` hidden. */
-function withoutUserinfo(url: string): string {
-  try {
-    new URL(url.trim());
-  } catch {
-    return url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
-  }
-  // The userinfo runs to the last '@' before the path, query or fragment, as URL parsing takes it.
-  return url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
-}
-
-/**
- * Whether `parsed` has a fragment, an empty one ('ws://host/#') included, whose `hash` is '' (a browser's WebSocket
- * throws a SyntaxError for it). The serialized URL holds '#' only there: the parser escapes it anywhere else.
- */
-function hasFragment(parsed: URL): boolean {
-  return parsed.href.includes('#');
-}
-
-/** A ws:// or wss:// URL without a fragment, as the WebSocket standard requires (nats:// URLs are dispatched before this check). */
-export function validateUrl(url: unknown): asserts url is string {
-  const shown = typeof url === 'string' ? JSON.stringify(shownUrl(url)) : typeof url;
-  let parsed: URL | undefined;
-  try {
-    if (typeof url === 'string') parsed = new URL(url);
-  } catch {
-    // reported below
-  }
-  if (!parsed || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
-    throw new TypeError(`url must be a ws://, wss://, http://, https:// or nats:// URL, got ${shown}`);
-  }
-  if (hasFragment(parsed)) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
 
 /** The `path` option of `serve()`: starts with '/', no query or fragment; '/' when not given. */
@@ -234,57 +191,6 @@ export function optionalHost(value: unknown): string {
     );
   }
   return value;
-}
-
-/** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
-export function isNatsUrl(url: unknown): url is string {
-  return typeof url === 'string' && url.startsWith('nats://');
-}
-
-/**
- * True for a URL that `connect()` hands to the HTTP transport: http:// or https://, without a fragment or credentials
- * (fetch refuses a URL with `user:password@` on every POST, and each failure would repeat the password).
- */
-export function isHttpUrl(url: unknown): url is string {
-  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return false;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`url must be a valid http:// or https:// URL, got ${JSON.stringify(shownUrl(url))}`);
-  }
-  if (hasFragment(parsed)) throw new TypeError(`url must not have a fragment, got ${JSON.stringify(shownUrl(url))}`);
-  if (parsed.username || parsed.password) {
-    throw new TypeError(
-      'url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers',
-    );
-  }
-  return true;
-}
-
-/** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */
-export function validateNatsUrl(url: unknown, name: string): string {
-  const urls = typeof url === 'string' ? url.split(',') : [];
-  const valid =
-    urls.length > 0 &&
-    urls.every((u) => {
-      try {
-        const parsed = new URL(u.trim());
-        return (
-          parsed.protocol === 'nats:' &&
-          parsed.hostname !== '' &&
-          !hasFragment(parsed) &&
-          (parsed.pathname === '' || parsed.pathname === '/')
-        );
-      } catch {
-        return false;
-      }
-    });
-  if (!valid)
-    throw new TypeError(
-      `${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(shownUrl(url)) : describe(url)}`,
-    );
-  return url as string;
 }
 
 /**

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_TIMEOUT,
-  shownUrl,
   validateInteger,
   validateMethodName,
   validateMethods,
   validateRequestOptions,
   validateTimeout,
 } from '../src/validate.js';
+import { shownUrl } from '../src/urls.js';
 
 /** Runs `fn`, which must throw, and returns what it threw. */
 function thrown(fn: () => unknown): Error {

@@ -5,7 +5,7 @@
  */
 import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
-import { isHttpUrl } from '../../validate.js';
+import { isHttpUrl } from '../../urls.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
 import { EXIT, headerFlags, integerFlag, out, parse, printable, UsageError } from './args.js';
 

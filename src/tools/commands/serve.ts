@@ -10,7 +10,7 @@ import { serve } from '../../server.js';
 import type { InspectOption, Methods } from '../../types.js';
 import { inspectTo } from '../inspect/api.js';
 import { cutText } from '../../core/peer-text.js';
-import { shownUrl } from '../../validate.js';
+import { shownUrl } from '../../urls.js';
 import { machineIdOf } from '../inspect/feed.js';
 import { EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './args.js';
 
