@@ -25,7 +25,7 @@ import { ConnectionClosedError, ProtocolError, RemoteError } from '../errors.js'
 import { captureCallSite, failure, pointAt, unframed } from './call-site.js';
 import { cutText } from './peer-text.js';
 import { ErrorCodes, type Id, type Message } from '../protocol/jsonrpc.js';
-import { ignoreWriteError, SendQueue, type QueuedCall } from './send-queue.js';
+import { ignoreWriteError, SendQueue, type QueuedCall, type SendQueueOptions } from './send-queue.js';
 import { IdTable } from './id-table.js';
 import { ownIdHash } from './call-id.js';
 import { SettledIds } from './settled-ids.js';
@@ -58,12 +58,8 @@ const QUEUED = callRunner.state('pending.queued');
 const WRITTEN: CallEvent = Object.freeze({ type: 'request.written' });
 const RELEASE: CallEvent = Object.freeze({ type: 'call.release' });
 
-export interface OutgoingOptions {
-  /**
-   * Writes a text frame; `done` reports the write's outcome, in the order of the writes. Returns false,
-   * without calling `done`, when the transport refused the frame at once (not open): it was not written.
-   */
-  write: (frame: string, done?: (error?: Error) => void) => boolean;
+/** The send queue's options (the write, the line's limits, the transport's state), and what the calls need besides. */
+export interface OutgoingOptions extends Omit<SendQueueOptions<PendingCall>, 'release' | 'writeEnded'> {
   /** Capture each call's site when it is made, so that the error that settles it shows the caller's stack (about 3 µs a call). */
   callSiteStacks: boolean;
   inspect: InspectOption;
@@ -74,26 +70,8 @@ export interface OutgoingOptions {
   engine: Engine;
   /** XState (Node build): for `engine: 'xstate'`, and for inspectors to see the machine. */
   xstate: XStateEngine | undefined;
-  /** Most calls written and not yet settled; more wait in `queued`. */
-  maxInFlight: number;
-  /** Most calls and notifications waiting in the line; more reject with `QueueFullError`. */
-  maxQueued: number;
-  /** Most characters of their frames waiting in the line (one larger may wait alone); more reject with `QueueFullError`. */
-  maxQueuedBytes: number;
-  /** While the socket holds this many bytes not yet sent, calls wait in `queued`. */
-  highWaterMark: number;
-  /** Bytes the current transport holds not yet sent. */
-  bufferedAmount: () => number;
-  /** Whether the open transport still takes frames (see `SendQueueOptions.acceptsFrames`); given when a reconnection follows a loss. */
-  acceptsFrames?: () => boolean;
-  /** Why the current transport would not carry a frame though open (too large for it): see `Transport.refuses`. */
-  refuses?: (frame: string) => Error | undefined;
-  /** A notification that waited in line was not sent (refused by the transport when its turn came, or the connection closed first). */
-  unsent?: (error: ProtocolError | ConnectionClosedError, method: string) => void;
   /** A call settled: the transport may end what it holds for it (see `Transport.callSettled`). */
   settled?: (id: string) => void;
-  /** Shown in errors: where the connection goes. */
-  url: string;
 }
 
 export class OutgoingCalls {
