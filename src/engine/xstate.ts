@@ -156,10 +156,34 @@ export const XSTATE: XStateEngine = {
   },
 
   root<TContext, TEvent>(id: string, options: Parameters<XStateEngine['root']>[1]): RootActor<TContext, TEvent> {
-    const actor = createActor(MACHINES[id]!.provide({ actions: options.actions } as never), {
+    const actor = createActor(rootMachine(id, Object.keys(options.actions)), {
       input: options.input,
       ...actorOptions(options.inspect, options.clock),
     });
+    rootActions.set(actor, options.actions);
     return new XStateRoot<TContext, TEvent>(actor, options.onTimer);
   },
 };
+
+type RootActions = Parameters<XStateEngine['root']>[1]['actions'];
+
+/** Each root actor's own actions (its connection's), found by the actor the shared machine's actions run in. */
+const rootActions = new WeakMap<object, RootActions>();
+/** By machine id: the machine every root actor of that id runs. */
+const rootMachines = new Map<string, AnyStateMachine>();
+
+/**
+ * Machine `id` with actions that run the acting root actor's own: provided once for all of them. A machine
+ * provided per connection (its state nodes, transitions and definitions built again) was most of the memory
+ * an idle connection held: about 30 KB of heap, ten times a raw `ws` socket's.
+ */
+function rootMachine(id: string, actionNames: string[]): AnyStateMachine {
+  let machine = rootMachines.get(id);
+  if (machine === undefined) {
+    const actions: Record<string, (args: Parameters<RootActions[string]>[0] & { self: object }) => void> = {};
+    for (const name of actionNames) actions[name] = (args) => rootActions.get(args.self)![name]!(args);
+    machine = MACHINES[id]!.provide({ actions } as never);
+    rootMachines.set(id, machine);
+  }
+  return machine;
+}
