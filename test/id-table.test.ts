@@ -87,6 +87,20 @@ describe('IdTable', () => {
     expect([table.size, table.get('again')]).toEqual([0, undefined]);
   });
 
+  it('holds no index until its first entry (most tables of a connection never get one)', () => {
+    const table = new IdTable<number>();
+    expect([table.capacity, table.size, table.get('x'), table.has('x'), table.delete('x'), table.values()]).toEqual([
+      0,
+      0,
+      undefined,
+      false,
+      false,
+      [],
+    ]);
+    table.set('x', 1);
+    expect([table.capacity, table.size, table.get('x')]).toEqual([16, 1, 1]);
+  });
+
   it('gives back the storage of a burst once it is empty again (a timeout storm leaves no 10,000-call table behind)', () => {
     const table = new IdTable<number>();
     for (let i = 0; i < 10_000; i++) table.set(`id-${i}`, i);

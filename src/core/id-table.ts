@@ -42,6 +42,12 @@ const MIN_CAPACITY = 16;
  */
 const SHRINK_ABOVE = 1024;
 const EMPTY = -1;
+/**
+ * The index of a table that never had an entry: one empty slot, shared, never written (the first `set` rebuilds the
+ * table with an index of its own). Every connection has several tables, most never used (the calls a server makes
+ * to its client, say): each one's index was about 250 bytes of an idle connection's heap.
+ */
+const NO_INDEX = new Int32Array(1).fill(EMPTY);
 /** The longest probe tolerated before the table becomes a Map (at most 40–50% full, a random hash needs a few). */
 export const MAX_PROBE = 128;
 
@@ -58,8 +64,8 @@ export class IdTable<V> {
   private ids: (Id | typeof DELETED)[] = [];
   private entries: (V | undefined)[] = [];
   /** The hash index: for each slot, the position of an entry in `ids` (linear probing), or EMPTY. */
-  private index = new Int32Array(MIN_CAPACITY).fill(EMPTY);
-  private mask = MIN_CAPACITY - 1;
+  private index = NO_INDEX;
+  private mask = 0;
   private count = 0;
   /**
    * Where in `ids` the id last found or placed is: a call's id is looked up several times in a row (placed,
@@ -75,9 +81,9 @@ export class IdTable<V> {
     return this.map === undefined ? this.count : this.map.size;
   }
 
-  /** Slots of the hash index (at least 2.5 times the entries after a rebuild); for tests. */
+  /** Slots of the hash index (at least 2.5 times the entries after a rebuild; 0 before the first entry); for tests. */
   get capacity(): number {
-    return this.mask + 1;
+    return this.index === NO_INDEX ? 0 : this.mask + 1;
   }
 
   /** Whether a long probe has turned the table into a Map. */

@@ -25,8 +25,16 @@ import type { UnmatchedReason } from '../types.js';
 export type Ending = 'answered' | 'abandoned' | 'cancelled';
 
 const ENDINGS: readonly Ending[] = ['answered', 'abandoned', 'cancelled'];
-/** Slots of a generation's table at first; it doubles while more than half full. */
+/** Slots of a generation's table once it gets its first id; it doubles while more than half full. */
 const FIRST_SLOTS = 16;
+/**
+ * The table of a generation that never had an id: one empty slot, shared, never written (the first `put` grows it
+ * into a table of its own). A connection whose side makes no calls (most of a server's) then holds none: six typed
+ * arrays were about 1.5 KB of an idle connection's heap.
+ */
+const NO_FIRSTS = new Uint32Array(1);
+const NO_SECONDS = new Uint32Array(1);
+const NO_ENDINGS = new Uint8Array(1);
 
 /** The two hashes of the last id given to `hashId` (kept here so that hashing allocates nothing). */
 let first = 0;
@@ -50,10 +58,10 @@ function hashId(id: string): void {
 /** One generation: an open-addressing table (linear probing) of id hashes and endings. */
 class Generation {
   size = 0;
-  private firsts = new Uint32Array(FIRST_SLOTS);
-  private seconds = new Uint32Array(FIRST_SLOTS);
+  private firsts = NO_FIRSTS;
+  private seconds = NO_SECONDS;
   /** Index in ENDINGS, plus one (0: empty). */
-  private endings = new Uint8Array(FIRST_SLOTS);
+  private endings = NO_ENDINGS;
 
   /** The slot of the id last hashed, or -1. */
   find(): number {
@@ -83,7 +91,7 @@ class Generation {
   }
 
   clear(): void {
-    this.firsts.fill(0);
+    if (this.size > 0) this.firsts.fill(0);
     this.size = 0;
   }
 
@@ -99,7 +107,7 @@ class Generation {
 
   private grow(): void {
     const { firsts, seconds, endings } = this;
-    const slots = firsts.length * 2;
+    const slots = Math.max(FIRST_SLOTS, firsts.length * 2);
     this.firsts = new Uint32Array(slots);
     this.seconds = new Uint32Array(slots);
     this.endings = new Uint8Array(slots);
