@@ -64,6 +64,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     reconnect,
     alreadyOpen: false,
     xstate: undefined,
+    connectionEngine: 'light',
   });
 }
 

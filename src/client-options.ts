@@ -154,7 +154,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
 
 /** What every transport's client shares, resolved from `ClientOptions`. */
 export interface ResolvedClientOptions {
-  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect' | 'xstate'>;
+  common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen' | 'reconnect' | 'xstate' | 'connectionEngine'>;
   reconnect: ReconnectPolicy | undefined;
   handshakeTimeout: number;
   maxPayload: number;

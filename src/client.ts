@@ -37,8 +37,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     throw new TypeError('options.maxConnections applies to http:// and https:// URLs only (POSTs in flight at once)');
   const resolved = resolveClientOptions(url, options);
   const { reconnect, handshakeTimeout, maxPayload } = resolved;
-  // The Node build runs the connection actor on XState, and offers it to the calls (engine: 'xstate', inspection).
-  const common = { ...resolved.common, xstate: XSTATE };
+  // The Node build runs a client's connection actor on XState (`client.actor`), and offers it to the calls (engine: 'xstate', inspection).
+  const common = { ...resolved.common, xstate: XSTATE, connectionEngine: 'xstate' as const };
 
   // The transport seam: nats:// goes to the responders of a subject, http:// to fetch, anything else is a WebSocket.
   if (isNatsUrl(url)) {

@@ -1,4 +1,6 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
@@ -170,4 +172,11 @@ export function collectUncaught(): unknown[] {
     process.off('unhandledRejection', onUncaught);
   });
   return uncaught;
+}
+
+/** The JS heap in use after a full collection (vitest runs without --expose-gc: the flag is set for this worker). */
+export function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
 }

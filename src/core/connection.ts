@@ -29,7 +29,7 @@ import { Heartbeat } from './heartbeat.js';
 import type { SendLimits } from '../limits.js';
 import { SendBudget } from './send-budget.js';
 import type { Transport } from '../transports/transport.js';
-import type { Clock, InspectOption, PeerEvents } from '../types.js';
+import type { Clock, Engine, InspectOption, PeerEvents } from '../types.js';
 import { validateCloseCode } from '../validate.js';
 
 export interface ConnectionOptions {
@@ -49,8 +49,14 @@ export interface ConnectionOptions {
   heartbeat?: number;
   /** What the other end may make this one buffer for it. */
   send: SendLimits;
-  /** XState (the Node build): runs the connection actor and, with `engine: 'xstate'`, the calls. None in the browser build: all on the light engine. */
+  /** XState (the Node build): runs a client's connection actor and, with `engine: 'xstate'`, the calls. None in the browser build: all on the light engine. */
   xstate: XStateEngine | undefined;
+  /**
+   * What runs the connection actor: `'xstate'` (with `xstate`: a Node client's, which `client.actor` hands out as an
+   * XState actor) or `'light'` (a server's connections, which nobody holds: an XState actor is about 4 KB more per
+   * connection; and the browser build's).
+   */
+  connectionEngine: Engine;
 }
 
 /** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
@@ -58,8 +64,9 @@ export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export abstract class Connection {
   /**
-   * The connection actor: its snapshot is the connection's state. An XState actor in Node; in the browser
-   * build, a light actor (the same `getSnapshot()`, `send()`, `id` and inspection events, no `subscribe`).
+   * The connection actor: its snapshot is the connection's state. A Node client's is an XState actor; a server's
+   * connections' and the browser build's, light actors (the same `getSnapshot()`, `send()`, `id` and inspection
+   * events, no `subscribe`).
    */
   readonly actor: Actor<typeof connectionMachine>;
   /** The connection actor as this class steps and reads it, whichever engine runs it. */
@@ -132,9 +139,10 @@ export abstract class Connection {
       // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
       onTimer: () => this.afterStep(),
     };
-    this.root = settings.xstate
-      ? settings.xstate.root<ConnectionContext, ConnectionEvent>('connection', root)
-      : lightRoot<ConnectionContext, ConnectionEvent>(connectionTable, connectionLogic, root);
+    this.root =
+      settings.xstate && settings.connectionEngine === 'xstate'
+        ? settings.xstate.root<ConnectionContext, ConnectionEvent>('connection', root)
+        : lightRoot<ConnectionContext, ConnectionEvent>(connectionTable, connectionLogic, root, settings.xstate?.machine('connection'));
     this.actor = this.root.ref;
   }
 

@@ -5,11 +5,12 @@
  * `onTimer` tells it when a delayed transition (the reconnect backoff) stepped
  * it without a send of its own.
  */
+import type { AnyStateMachine } from 'xstate';
 import type { Clock, InspectOption } from '../types.js';
 import { FlatActor, type ActorScope } from './actor.js';
 import { toInspectFunction } from './inspectable.js';
 import { schedulerFor } from './deadlines.js';
-import { loadMachine, type ActionArgs, type MachineLogic } from './load.js';
+import { loadMachine, type ActionArgs, type CompiledMachine, type MachineLogic } from './load.js';
 import type { MachineTable } from './table.js';
 
 type AnyEvent = { type: string; [key: string]: unknown };
@@ -34,8 +35,10 @@ export interface RootOptions<TContext> {
   onTimer: () => void;
 }
 
-/** A light root actor whose expired deadline is reported to its owner once the step is done. */
-class TimedActor<TContext> extends FlatActor<TContext, undefined> {
+type RootActions<TContext> = RootOptions<TContext>['actions'];
+
+/** A light root actor whose expired deadline is reported to its owner once the step is done; its owner is its actions. */
+class TimedActor<TContext> extends FlatActor<TContext, RootActions<TContext>> {
   onTimer: () => void = () => {};
 
   override expire(): void {
@@ -44,33 +47,64 @@ class TimedActor<TContext> extends FlatActor<TContext, undefined> {
   }
 }
 
-/** Runs `table` (with the machine's `logic`) as a root actor on the light engine. */
+/** Each table as loaded for root actors, by table. */
+const loaded = new WeakMap<MachineTable, CompiledMachine>();
+
+/**
+ * `table` loaded once for every root actor that runs it (a table loaded per connection was about 9 KB of heap
+ * each): each action it names runs the acting actor's own, which its owner holds.
+ */
+function loadRoot<TContext>(table: MachineTable, logic: MachineLogic, actionNames: string[]): CompiledMachine {
+  let compiled = loaded.get(table);
+  if (compiled === undefined) {
+    const actions: Record<string, (args: ActionArgs<TContext>) => void> = {};
+    for (const name of actionNames) actions[name] = (args) => (args.self.owner as RootActions<TContext>)[name]!(args);
+    compiled = loadMachine<TContext>(table, { ...logic, actions });
+    loaded.set(table, compiled);
+  }
+  return compiled;
+}
+
+/** Runs `table` (with the machine's `logic`) as a root actor on the light engine; `machine` is shown to inspectors. */
 export function lightRoot<TContext, TEvent>(
   table: MachineTable,
   logic: MachineLogic,
   options: RootOptions<TContext>,
+  machine?: AnyStateMachine,
 ): RootActor<TContext, TEvent> {
-  const compiled = loadMachine<TContext>(table, {
-    ...logic,
-    actions: options.actions as Record<string, (args: ActionArgs<TContext>) => void>,
-  });
+  const compiled = loadRoot<TContext>(table, logic, Object.keys(options.actions));
   const scope: ActorScope = {
     scheduler: schedulerFor(options.clock),
     inspect: toInspectFunction(options.inspect),
     parent: undefined,
     onDone: undefined,
+    machine,
   };
-  const actor = new TimedActor<TContext>(compiled, scope, options.input, undefined);
+  const actor = new TimedActor<TContext>(compiled, scope, options.input, options.actions);
   actor.onTimer = options.onTimer;
-  return {
-    ref: actor,
-    start: () => void actor.start(),
-    send: (event) => actor.send(event as AnyEvent),
-    get value() {
-      return actor.state.value;
-    },
-    get context() {
-      return actor.context;
-    },
-  };
+  return new LightRoot<TContext, TEvent>(actor);
+}
+
+/**
+ * A light root actor as a `RootActor`. A class, not an object literal: a literal with accessors (`value`, `context`)
+ * is made a dictionary-mode object, and `value` is read for the connection's state at every call (issue 16).
+ */
+class LightRoot<TContext, TEvent> implements RootActor<TContext, TEvent> {
+  constructor(readonly ref: TimedActor<TContext>) {}
+
+  start(): void {
+    this.ref.start();
+  }
+
+  send(event: TEvent): void {
+    this.ref.send(event as AnyEvent);
+  }
+
+  get value(): unknown {
+    return this.ref.state.value;
+  }
+
+  get context(): TContext {
+    return this.ref.context;
+  }
 }

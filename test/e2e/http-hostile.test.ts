@@ -6,11 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, type Server } from '../../src/index.js';
-import { closeAfterEach, deferred, orHang, throwingProxy, until } from '../helpers.js';
+import { closeAfterEach, deferred, heapAfterGc, orHang, throwingProxy, until } from '../helpers.js';
 
 let server: Server | undefined;
 /** An app's own server, for tests that hand requests over with `noServer`. */
@@ -137,13 +135,6 @@ describe('a client that pipelines requests behind one still running, and never r
     expect(JSON.parse((await post(server.httpUrl, CALL)).body)).toMatchObject({ id: 1, result: [1] });
   });
 });
-
-/** The JS heap in use after a full collection (vitest runs without --expose-gc: the flag is set for this worker). */
-function heapAfterGc(): number {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-  return process.memoryUsage().heapUsed;
-}
 
 describe('a client that sends its body in one-byte chunks', () => {
   it('costs the server memory in proportion to the body, not an object per chunk', async () => {

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type Clock, type Server } from '../../src/index.js';
-import { closeAfterEach } from '../helpers.js';
+import { closeAfterEach, heapAfterGc, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -79,6 +80,41 @@ describe('many connections', () => {
       await expect(client.request('echo', [7])).resolves.toEqual([7]);
     } finally {
       await first.close();
+    }
+  });
+});
+
+/** Opens `n` plain `ws` clients to `url` in a process of their own (so that only the server's heap is in this one). */
+function idleClients(url: string, n: number) {
+  const script = `
+    const WebSocket = require('ws');
+    let open = 0;
+    for (let i = 0; i < ${n}; i++) {
+      const ws = new WebSocket(${JSON.stringify(url)});
+      ws.on('open', () => { if (++open === ${n}) process.stdout.write('open'); });
+      ws.on('error', (error) => { console.error(error.message); process.exit(1); });
+    }`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const opened = new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the clients' process exited with ${code}`)));
+  });
+  return { opened, stop: () => child.kill() };
+}
+
+describe('what an idle connection holds', () => {
+  it("costs the server less than 20 KB of heap (33 KB before: an XState actor and its own machine each; raw ws's about 3 KB)", async () => {
+    const N = 200;
+    server = await serve({ methods: { echo: (params: unknown) => params } });
+    const before = heapAfterGc();
+    const clients = idleClients(server.url, N);
+    try {
+      await clients.opened;
+      await until(() => server!.connections.size === N, 'every connection accepted');
+      const perConnection = (heapAfterGc() - before) / N;
+      expect(perConnection).toBeLessThan(20_000);
+    } finally {
+      clients.stop();
     }
   });
 });
