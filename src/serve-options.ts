@@ -20,7 +20,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * Attach to an existing `http.Server` or `https.Server` (Express's, Fastify's `server`, …) instead of
    * listening: WebSocket upgrades on `path` become connections; requests and upgrades on other paths are
    * left to the app (an upgrade on another path is answered 404 only if the app has no 'upgrade' listener
-   * of its own). `close()` closes callstate's connections, never the server. Default: none.
+   * of its own). `close()` closes callstate's connections, never the server. Several may share one server, each on a
+   * path of its own (a path taken already throws `TypeError`). Default: none.
    */
   server?: HttpServer | HttpsServer;
   /**

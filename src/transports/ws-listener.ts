@@ -25,7 +25,8 @@
  *
  * Plain (non-upgrade) requests on `path` go to `onRequest` when one is given:
  * in the attached mode the server's own 'request' listeners are wrapped (as
- * engine.io's `attach()` does) so that everything else still reaches the app.
+ * engine.io's `attach()` does) so that everything else still reaches the app,
+ * once for every callstate server attached to it (attach.ts).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -34,6 +35,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import type { AcceptedUpgrade, UpgradeCheck } from './upgrade.js';
+import { attach, pathnameOf } from './attach.js';
 
 export type { AcceptedUpgrade, AccessVerdict, UpgradeCheck, UpgradeRequest } from './upgrade.js';
 import { WsTransport } from './ws.js';
@@ -249,34 +251,15 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
       break;
     }
     case 'attached': {
-      const user = mode.server;
-      // Other paths belong to the app: its own upgrade listeners answer them; with none, nobody would.
-      const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (onPath(request)) handleUpgrade(request, socket, head);
-        else if (user.listenerCount('upgrade') === 1) abort(socket, 404);
-      };
-      user.on('upgrade', onUpgrade);
-      let restoreRequests = () => {};
-      if (onRequest !== undefined) {
-        const appListeners = user.listeners('request') as RequestHandler[];
-        const onRequestEvent = (request: IncomingMessage, response: ServerResponse) => {
-          if (onPath(request)) return handleRequest(request, response);
-          for (const listener of appListeners) listener.call(user, request, response);
-          if (appListeners.length === 0) answerStatus(response, 404);
-        };
-        user.removeAllListeners('request');
-        user.on('request', onRequestEvent);
-        restoreRequests = () => {
-          if (!user.listeners('request').includes(onRequestEvent)) return;
-          user.off('request', onRequestEvent);
-          for (const listener of appListeners) user.on('request', listener);
-        };
-      }
-      server = user;
-      release = () => {
-        user.off('upgrade', onUpgrade);
-        restoreRequests();
-      };
+      // Shared with any other callstate server attached to the same app server (attach.ts): one listener routes by path.
+      const detach = attach(
+        mode.server,
+        path ?? '/',
+        { upgrade: handleUpgrade, request: onRequest === undefined ? undefined : handleRequest },
+        { upgrade: (socket) => abort(socket, 404), request: (response) => answerStatus(response, 404) },
+      );
+      server = mode.server;
+      release = detach;
       break;
     }
     case 'noServer':
@@ -327,13 +310,6 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
         if (sockets.size === 0) allClosed();
       })),
   };
-}
-
-/** The path of a request's URL, without its query. */
-function pathnameOf(url: string | undefined): string {
-  const raw = url ?? '/';
-  const query = raw.indexOf('?');
-  return query === -1 ? raw : raw.slice(0, query);
 }
 
 /** A request that asks for no upgrade: this endpoint speaks WebSocket only. */

@@ -5,7 +5,7 @@
  * callstate's own listener, and closing callstate never closes the app's server.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -163,6 +163,88 @@ describe('serve({ server, path })', () => {
     expect(app.listenerCount('request')).toBe(1);
     const after = await post('/rpc');
     expect([after.status, await after.text()]).toEqual([404, 'app: not found']);
+  });
+
+  /** Two callstate servers attached to one app server, on /a and /b, beside the app's own request listener. */
+  async function twoOnOneApp() {
+    const appListener = (_request: IncomingMessage, response: ServerResponse) => void response.writeHead(404).end('app: not found');
+    app = createServer(appListener);
+    const rpc = {
+      a: await serve({ server: app, path: '/a', methods: { who: () => 'a' } }),
+      b: await serve({ server: app, path: '/b', methods: { who: () => 'b' } }),
+    };
+    const port = await listen(app);
+    const post = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"who"}',
+      });
+      return [response.status, await response.text()];
+    };
+    return { appListener, rpc, port, post };
+  }
+
+  it('shares the app server with another serve() on another path: each takes its own, and an upgrade on a path neither takes is answered 404', async () => {
+    const { rpc, port, post } = await twoOnOneApp();
+    try {
+      for (const path of ['/a', '/b'] as const) {
+        client = connect(`ws://127.0.0.1:${port}${path}`);
+        expect(await client.request('who')).toBe(path.slice(1));
+        await client.close();
+        expect(await post(path)).toEqual([200, `{"jsonrpc":"2.0","id":1,"result":"${path.slice(1)}"}`]);
+      }
+      // Each took the other's upgrade listener for the app's, and left the upgrade unanswered, its socket open.
+      expect(await raw(port, upgrade('/c'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+      expect(await post('/c')).toEqual([404, 'app: not found']);
+    } finally {
+      await Promise.all([rpc.a.close(), rpc.b.close()]);
+    }
+  });
+
+  it('gives the app its path and listeners back whichever of two serve() on one app server closes first', async () => {
+    for (const [first, second] of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ] as const) {
+      const { appListener, rpc, post } = await twoOnOneApp();
+      await rpc[first].close();
+      // Closed first, /a stayed wrapped in /b's listener and answered -32000 there for good.
+      expect(await post(`/${first}`)).toEqual([404, 'app: not found']);
+      expect(await post(`/${second}`)).toEqual([200, `{"jsonrpc":"2.0","id":1,"result":"${second}"}`]);
+      await rpc[second].close();
+      expect(app!.listeners('request')).toEqual([appListener]);
+      expect(app!.listenerCount('upgrade')).toBe(0);
+      expect(await post(`/${first}`)).toEqual([404, 'app: not found']);
+      app!.closeAllConnections();
+      await new Promise((resolve) => app!.close(resolve));
+    }
+  });
+
+  it('refuses with TypeError a second serve() on a path another takes on the same server (its first upgrade threw from ws)', async () => {
+    app = makeApp();
+    server = await serve({ server: app, path: '/rpc', methods: { echo: (p: unknown) => p } });
+    await expect(serve({ server: app, path: '/rpc', methods: {} })).rejects.toThrow(
+      new TypeError('options.path "/rpc" is taken on this server by another serve() already: give each its own path'),
+    );
+    await listen(app);
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+
+  it('answers no 404 of its own over a request listener the app adds after attaching', async () => {
+    app = createServer();
+    server = await serve({ server: app, path: '/rpc', methods: { echo: (p: unknown) => p } });
+    // The app's route, added once callstate is attached: its answer was preceded by callstate's 404 (and its own end() threw).
+    const errors: unknown[] = [];
+    app.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      response.on('error', (error) => errors.push(error));
+      if (request.url === '/health') response.end('app ok');
+    });
+    const port = await listen(app);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect([health.status, await health.text()]).toEqual([200, 'app ok']);
+    expect(errors).toEqual([]);
   });
 
   it('refuses contradictory options', async () => {

@@ -1,0 +1,97 @@
+/**
+ * An app's `http.Server` (or `https.Server`) shared by every callstate server attached to it
+ * (`serve({ server, path })`), each on a path of its own. One 'upgrade' listener and one wrapper
+ * of the app's 'request' listeners serve them all, whatever their number and whichever closes first:
+ *
+ *   upgrade on a route's path ──▶ that route          (another path: the app's own 'upgrade' listeners; 404 when it has none)
+ *   request on a route's path ──▶ that route's handler (another path: the app's request listeners; 404 when it has none)
+ *
+ * Each server attaching a listener of its own instead let an upgrade on a path none of them took go
+ * unanswered (each saw the other's listener as the app's), and the second wrapped the first, which could
+ * then never give the app its listeners back when it closed first. The app's request listeners are taken
+ * off the server while anything is attached (as engine.io's `attach()` does) and given back when the last
+ * route leaves. One the app adds later is called by the server itself, for every path.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+
+type AppServer = HttpServer | HttpsServer;
+type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** What one attached callstate server takes on its path. */
+export interface Route {
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Plain requests on the path; undefined: they stay the app's. */
+  request: RequestHandler | undefined;
+}
+
+/** How a request or an upgrade on a path nobody takes is answered, when the app has no listener of its own for it. */
+export interface NotFound {
+  upgrade(socket: Duplex): void;
+  request(response: ServerResponse): void;
+}
+
+interface Attachment {
+  routes: Map<string, Route>;
+  detach(): void;
+}
+
+const attachments = new WeakMap<AppServer, Attachment>();
+
+/**
+ * Takes upgrades (and, with `route.request`, plain requests) on `path` of the app's `server`; returns
+ * what gives them back. Throws TypeError when another callstate server takes `path` on it already.
+ */
+export function attach(server: AppServer, path: string, route: Route, notFound: NotFound): () => void {
+  const attachment = attachments.get(server) ?? install(server, notFound);
+  if (attachment.routes.has(path)) {
+    throw new TypeError(`options.path ${JSON.stringify(path)} is taken on this server by another serve() already: give each its own path`);
+  }
+  attachment.routes.set(path, route);
+  return () => {
+    if (attachment.routes.get(path) !== route) return;
+    attachment.routes.delete(path);
+    if (attachment.routes.size === 0) attachment.detach();
+  };
+}
+
+function install(server: AppServer, notFound: NotFound): Attachment {
+  const routes = new Map<string, Route>();
+  const app = server.listeners('request') as RequestHandler[];
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const route = routes.get(pathnameOf(request.url));
+    if (route !== undefined) route.upgrade(request, socket, head);
+    // Other paths belong to the app: its own upgrade listeners answer them; with none, nobody would.
+    else if (server.listenerCount('upgrade') === 1) notFound.upgrade(socket);
+  };
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
+    const handler = routes.get(pathnameOf(request.url))?.request;
+    if (handler !== undefined) return handler(request, response);
+    for (const listener of app) listener.call(server, request, response);
+    // A listener the app added since is called by the server itself: a 404 here would answer over it.
+    if (app.length === 0 && server.listenerCount('request') === 1) notFound.request(response);
+  };
+  server.removeAllListeners('request');
+  server.on('request', onRequest);
+  server.on('upgrade', onUpgrade);
+  const attachment: Attachment = {
+    routes,
+    detach: () => {
+      attachments.delete(server);
+      server.off('upgrade', onUpgrade);
+      if (!server.listeners('request').includes(onRequest)) return;
+      server.off('request', onRequest);
+      for (const listener of app) server.on('request', listener);
+    },
+  };
+  attachments.set(server, attachment);
+  return attachment;
+}
+
+/** The path of a request's URL, without its query. */
+export function pathnameOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
