@@ -169,7 +169,10 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     if (upgraded.has(socket) || upgrading.get(socket)?.requested) return;
     // A socket already destroyed (its client left while the app decided where to route it) has nothing to upgrade,
     // and may have emitted its last 'close': tracked, it would hold close() open forever.
-    if (closed !== undefined || socket.destroyed) return void socket.destroy();
+    if (socket.destroyed) return;
+    // Closed (an app still routing upgrades here, or one on a keep-alive connection of the own listener): answered as a
+    // draining server answers, not dropped unanswered, which its client could only report as "socket hang up".
+    if (closed !== undefined) return abort(socket, 503);
     track(socket); // own mode: already tracked since the accept, with its deadline running
     if (served.has(socket) && !upgrading.has(socket)) limitUpgrade(socket); // an HTTP connection asking to upgrade
     const pending = upgrading.get(socket);

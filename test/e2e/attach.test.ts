@@ -321,6 +321,19 @@ describe('serve({ noServer: true })', () => {
     await server.close();
     expect(app.listening).toBe(true);
   });
+  it('answers 503 to an upgrade the app hands over once closed (it was dropped unanswered: "socket hang up")', async () => {
+    server = await serve({ noServer: true, methods: {} });
+    const rpc = server;
+    app = makeApp();
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => rpc.handleUpgrade(request, socket, head));
+    const port = await listen(app);
+    await server.close();
+    expect(await raw(port, upgrade('/'))).toMatch(/^HTTP\/1.1 503 Service Unavailable\r\n/);
+    client = connect(`ws://127.0.0.1:${port}`);
+    const refused = await settle(client.ready);
+    expect(refused.error).toBeInstanceOf(ConnectionClosedError);
+    expect(refused.error.message).toMatch(/refused the connection with HTTP 503 Service Unavailable/);
+  });
 });
 
 describe("JSON-RPC over HTTP POST on the app's server", () => {
