@@ -102,6 +102,9 @@ interface Pending {
   data?: unknown;
 }
 
+/** Sockets given to ws's handleUpgrade, by any callstate server: only the first hand-over of each counts. */
+const handedOver = new WeakSet<Duplex>();
+
 /** Listens for WebSocket connections. Rejects when the port cannot be bound (EADDRINUSE) in the own mode. */
 export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   const { check, upgradeTimeout, mode, path, onRequest } = options;
@@ -138,8 +141,6 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
 
   /** Connections that carried plain HTTP requests (own mode): one may still ask for an upgrade later, under a new deadline. */
   const served = new WeakSet<Duplex>();
-  /** Sockets upgraded here: one handed over again is left alone. */
-  const upgraded = new WeakSet<Duplex>();
 
   /** Drops `socket` with 408 unless it is upgraded within `upgradeTimeout`. */
   const limitUpgrade = (socket: Duplex) =>
@@ -164,9 +165,10 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   };
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // Handed over twice (an app routing every upgrade here on top of the listener attached to its server): the
-    // upgrade under way, or done, is this socket's; the second hand-over is not a reason to drop it.
-    if (upgraded.has(socket) || upgrading.get(socket)?.requested) return;
+    // Handed over twice (an app routing every upgrade here on top of the listener attached to its server, or to two
+    // servers): the upgrade under way, or done, is this socket's; the second hand-over is not a reason to drop it
+    // (and given to ws again, here or by another server, it would throw from the app's 'upgrade' listener).
+    if (handedOver.has(socket)) return;
     // A socket already destroyed (its client left while the app decided where to route it) has nothing to upgrade,
     // and may have emitted its last 'close': tracked, it would hold close() open forever.
     if (socket.destroyed) return;
@@ -179,10 +181,10 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     if (pending === undefined) return void socket.destroy(); // past its deadline
     if (!accepting) return refuse(socket, 503);
     pending.requested = true;
+    handedOver.add(socket);
     wss.handleUpgrade(request, socket, head, (ws) => {
       clearTimeout(pending.timer);
       upgrading.delete(socket);
-      upgraded.add(socket);
       const upgrade: AcceptedUpgrade = {
         remoteAddress: request.socket.remoteAddress,
         headers: request.headers,

@@ -321,6 +321,31 @@ describe('serve({ noServer: true })', () => {
     await server.close();
     expect(app.listening).toBe(true);
   });
+  it('leaves an upgrade the app hands to two servers to the first, with or without authenticate (ws threw from the second)', async () => {
+    for (const authenticate of [undefined, () => true]) {
+      const v1 = await serve({ noServer: true, authenticate, methods: { who: () => 'v1' } });
+      const v2 = await serve({ noServer: true, authenticate, methods: { who: () => 'v2' } });
+      const thrown: unknown[] = [];
+      app = makeApp();
+      // A routing mistake: '/api/v2' matches both.
+      app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+        try {
+          if (request.url!.startsWith('/api')) v1.handleUpgrade(request, socket, head);
+          if (request.url!.startsWith('/api/v2')) v2.handleUpgrade(request, socket, head);
+        } catch (error) {
+          thrown.push(error);
+        }
+      });
+      const port = await listen(app);
+      client = connect(`ws://127.0.0.1:${port}/api/v2`);
+      expect(await client.request('who')).toBe('v1');
+      expect([thrown, v1.connections.size, v2.connections.size]).toEqual([[], 1, 0]);
+      await client.close();
+      await Promise.all([v1.close(), v2.close()]);
+      await new Promise((resolve) => app!.close(resolve));
+    }
+  });
+
   it('answers 503 to an upgrade the app hands over once closed (it was dropped unanswered: "socket hang up")', async () => {
     server = await serve({ noServer: true, methods: {} });
     const rpc = server;
