@@ -118,6 +118,9 @@ interface SocketCalls {
   queued: number;
 }
 
+/** Requests given to an endpoint, of any callstate server: only the first hand-over of each counts. */
+const handedOver = new WeakSet<IncomingMessage>();
+
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const { path, limits, check, origins } = options;
   const bySocket = new WeakMap<Socket, SocketCalls>();
@@ -314,6 +317,9 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
 
   return {
     handle: (request, response) => {
+      // Handed over twice (an app whose routes overlap, to one server or two): its calls would run twice, answered once.
+      if (handedOver.has(request)) return;
+      handedOver.add(request);
       lastRequest.set(request.socket, request);
       if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, endsConnection(request));
       // Decided once, and sent with every answer on the path, refusals included: a browser shows its page

@@ -77,12 +77,14 @@ export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /**
    * Takes an upgrade request the app routed here (its 'upgrade' event's arguments): the access checks,
    * `upgradeTimeout` and `maxPayload` apply as to any other. The way in with `noServer`; works in every mode.
+   * A socket handed over again (to this server or another) is left to the first.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * Takes a plain HTTP request the app routed here: JSON-RPC over POST, CORS preflight, and the
    * conventional 404/405/415/426 answers. The way in for HTTP with `noServer`, where any path the app
    * hands over is answered (as with `handleUpgrade`); in the other modes, paths other than `path` get 404.
+   * A request handed over again (to this server or another) is left to the first: its calls run once.
    */
   handleRequest(request: IncomingMessage, response: ServerResponse): void;
   /**

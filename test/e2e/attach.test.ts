@@ -391,6 +391,32 @@ describe("JSON-RPC over HTTP POST on the app's server", () => {
     expect([answer.status, await answer.json()]).toEqual([200, { jsonrpc: '2.0', id: 1, result: 5 }]);
   });
 
+  it('noServer: runs a request the app hands over twice (to one server or two) once, answered by the first', async () => {
+    const runs: string[] = [];
+    const v1 = await serve({ noServer: true, methods: { pay: () => (runs.push('v1'), 'v1') } });
+    const v2 = await serve({ noServer: true, methods: { pay: () => (runs.push('v2'), 'v2') } });
+    try {
+      // A routing mistake: '/api/v2' matches both, and '/again' goes to v1 twice.
+      app = createServer((request, response) => {
+        if (request.url!.startsWith('/api')) v1.handleRequest(request, response);
+        if (request.url!.startsWith('/api/v2')) v2.handleRequest(request, response);
+        if (request.url === '/again') for (let i = 0; i < 2; i++) v1.handleRequest(request, response);
+      });
+      const port = await listen(app);
+      for (const path of ['/api/v2', '/again']) {
+        const answer = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: '{"jsonrpc":"2.0","id":1,"method":"pay"}',
+        });
+        expect([answer.status, await answer.json()]).toEqual([200, { jsonrpc: '2.0', id: 1, result: 'v1' }]);
+      }
+      expect(runs).toEqual(['v1', 'v1']); // not ['v1', 'v2', 'v1', 'v1']
+    } finally {
+      await Promise.all([v1.close(), v2.close()]);
+    }
+  });
+
   it('noServer: once closed, a POSTed notification runs nothing and a request is answered -32000', async () => {
     let runs = 0;
     const notified: unknown[] = [];
