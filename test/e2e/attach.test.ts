@@ -481,6 +481,32 @@ describe("JSON-RPC over HTTP POST on the app's server", () => {
     return { answer: () => answer, closed: () => closed };
   }
 
+  it('answers 408 to a POST whose authenticate never answers, attached, and runs nothing when it answers later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const decide = deferred<boolean>();
+    let runs = 0;
+    server = await serve({
+      server: (app = makeApp()),
+      path: '/rpc',
+      upgradeTimeout: 5_000,
+      authenticate: () => decide.promise,
+      methods: { count: () => ++runs },
+    });
+    let seen = 0;
+    app.on('request', () => seen++);
+    const port = await listen(app);
+    const post = rawPost(port, '/rpc', '{"jsonrpc":"2.0","id":1,"method":"count"}');
+    await until(() => seen === 1, 'the request to arrive');
+    vi.advanceTimersByTime(5_000);
+    await until(() => post.closed(), 'the socket to close');
+    expect(post.answer()).toMatch(
+      /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\nauthenticate did not answer within 5000 ms \(upgradeTimeout\)$/,
+    );
+    decide.resolve(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toBe(0);
+  });
+
   it('answers 408 to a body that stops coming, attached (serve({ server })) and in noServer mode, at upgradeTimeout', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let runs = 0;
