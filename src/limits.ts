@@ -43,6 +43,11 @@ export const DEFAULT_MAX_DEPTH = 64;
 /** Incoming calls running at once on one connection. */
 export const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 10_000;
 /**
+ * WebSocket connections a server holds at once (`maxConnections`): about 14 KB of heap each when idle, and what each
+ * may make the server buffer (`maxBufferedAmount`) on top; a client opening sockets in a loop is refused past it.
+ */
+export const DEFAULT_SERVER_MAX_CONNECTIONS = 10_000;
+/**
  * Size of the requests (and notifications running a method) from one connection that may run at once: 16 MiB, 16 of
  * the server's largest frames. Their params stay in the heap until the handler ends, and parsed JSON takes several
  * times its size: without it one client could hold `maxInFlightPerConnection` × `maxPayload` (10,000 × 1 MiB).

@@ -135,4 +135,11 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * headers through `authenticate` to the end of its body (408 past it), in every mode. Default: 10,000.
    */
   upgradeTimeout?: number;
+  /**
+   * Most WebSocket connections at once, upgrades under way included: one more is answered HTTP 503 (its body saying
+   * why) before `authenticate` runs, and its client's `connect()` fails with that (with `reconnect`, it tries again
+   * later). HTTP POSTs are not counted (their connections are bounded in time: `upgradeTimeout`, Node's keep-alive).
+   * Default: 10,000.
+   */
+  maxConnections?: number;
 }

@@ -14,6 +14,7 @@ import { Emitter } from './core/emitter.js';
 import { resolveHooks } from './hooks.js';
 import {
   DEFAULT_MAX_QUEUED,
+  DEFAULT_SERVER_MAX_CONNECTIONS,
   DEFAULT_SETTLED_MEMORY,
   DEFAULT_UPGRADE_TIMEOUT,
   resolveConnectionLimits,
@@ -36,6 +37,7 @@ import {
   optionalBoolean,
   optionalHost,
   optionalInteger,
+  optionalLimit,
   optionalTimeout,
   validateEngine,
   validateMethods,
@@ -118,6 +120,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const { mode, path } = resolveListenMode(options);
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options, DEFAULT_MAX_PAYLOAD);
   const upgradeTimeout = optionalTimeout(options.upgradeTimeout, 'options.upgradeTimeout', DEFAULT_UPGRADE_TIMEOUT);
+  const maxConnections = optionalLimit(options.maxConnections, 'options.maxConnections', DEFAULT_SERVER_MAX_CONNECTIONS, 1);
   const engine = validateEngine(options.engine);
   // Every actor of every connection reports to it, inside its own step: one that throws must not break them.
   const inspect = isolatedInspector(options.inspect);
@@ -147,7 +150,16 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     onNotification: (event) => events.emit('notification', event),
     onUnmatched: (event) => events.emit('unmatched', event),
   });
-  const listener = await listenWs({ mode, path, maxPayload, check, upgradeTimeout, closeTimeout, onRequest: endpoint.handle });
+  const listener = await listenWs({
+    mode,
+    path,
+    maxPayload,
+    check,
+    upgradeTimeout,
+    maxConnections,
+    closeTimeout,
+    onRequest: endpoint.handle,
+  });
 
   const connections = new Set<ServerPeer<ClientApi>>();
   listener.onConnection((transport, upgrade, address) => {

@@ -15,6 +15,7 @@
  *      │                              Node's timeouts bound it, a later upgrade gets a new deadline
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
  *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
+ *      ├── maxConnections held ────► HTTP 503, dropped   (before its access check)
  *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
  * The deadline starts at the TCP accept in the own mode (so a connection that
@@ -81,6 +82,11 @@ export interface WsListenOptions {
   /** Longest a connection may go from accept (or its upgrade request) to upgraded, in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
   /**
+   * Most WebSocket connections at once, upgrades under way included: one more is answered 503 before its access check
+   * runs. ws has no such limit, and each connection holds its socket, its buffers and its `Peer`.
+   */
+  maxConnections: number;
+  /**
    * Longest the close handshake of an upgraded socket may take, in ms, whichever side began it; then the socket is
    * dropped. ws's own default (30 s) would let a client that sent its close frame but keeps its TCP connection open
    * hold the connection, and its handlers, that long.
@@ -112,6 +118,8 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   const upgrading = new Map<Duplex, Pending>();
   /** Every socket this listener holds: every TCP connection in the own mode, upgraded (and upgrading) ones otherwise. */
   const sockets = new Set<Duplex>();
+  /** The WebSocket connections, upgraded or with their upgrade under way: at most `maxConnections`. */
+  const connections = new Set<Duplex>();
   let accepting = true;
   let closed: Promise<void> | undefined;
   let connectionHandler: ((transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void) | undefined;
@@ -158,6 +166,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     limitUpgrade(socket);
     socket.once('close', () => {
       sockets.delete(socket);
+      connections.delete(socket);
       clearTimeout(upgrading.get(socket)?.timer);
       upgrading.delete(socket);
       if (closed !== undefined && sockets.size === 0) allClosed();
@@ -180,6 +189,9 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     const pending = upgrading.get(socket);
     if (pending === undefined) return void socket.destroy(); // past its deadline
     if (!accepting) return refuse(socket, 503);
+    if (connections.size >= options.maxConnections)
+      return refuse(socket, 503, `this server holds its most WebSocket connections at once (maxConnections: ${options.maxConnections})`);
+    connections.add(socket);
     pending.requested = true;
     handedOver.add(socket);
     wss.handleUpgrade(request, socket, head, (ws) => {
@@ -195,11 +207,11 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     });
   };
 
-  /** Drops the upgrade with `status` (its deadline no longer runs). */
-  const refuse = (socket: Duplex, status: number) => {
+  /** Drops the upgrade with `status` and `reason` (its deadline no longer runs). */
+  const refuse = (socket: Duplex, status: number, reason?: string) => {
     clearTimeout(upgrading.get(socket)?.timer);
     upgrading.delete(socket);
-    abort(socket, status);
+    abort(socket, status, reason);
   };
 
   const handleRequest: RequestHandler = onRequest ?? answerPlainRequest;
@@ -327,15 +339,16 @@ function answerStatus(response: ServerResponse, status: number): void {
   response.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
 }
 
-/** Answers with `status` on the raw socket, then drops it. */
-function abort(socket: Duplex, status: number): void {
+/** Answers with `status` on the raw socket (its body `reason`, by default the status's name), then drops it. */
+function abort(socket: Duplex, status: number, reason?: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = STATUS_CODES[status] ?? '';
+  const text = STATUS_CODES[status] ?? '';
+  const body = reason ?? text;
   socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${body}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

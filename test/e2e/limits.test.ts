@@ -117,6 +117,43 @@ describe('handlerTimeout', () => {
   });
 });
 
+describe('maxConnections', () => {
+  it('answers one WebSocket connection more with 503 before authenticate runs, takes one again once a place is free, and counts no POST', async () => {
+    let authenticated = 0;
+    server = await serve({
+      maxConnections: 2,
+      authenticate: () => (authenticated++, true),
+      methods: { echo: (params: unknown) => params },
+    });
+    client = connect(server.url);
+    other = connect(server.url);
+    await Promise.all([client.ready, other.ready]);
+
+    const refused = await settle(connect(server.url).ready);
+    expect(refused.error).toBeInstanceOf(ConnectionClosedError);
+    expect(refused.error.message).toMatch(/HTTP 503 Service Unavailable: .*at once \(maxConnections: 2\)/);
+    expect(authenticated).toBe(2);
+    // A POST holds no WebSocket connection: it is answered.
+    const post = await fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}',
+    });
+    expect(await post.json()).toEqual({ jsonrpc: '2.0', id: 1, result: [1] });
+
+    await other.close();
+    await until(() => server!.connections.size === 1, 'the closed connection is let go');
+    other = connect(server.url);
+    expect(await other.request('echo', [2])).toEqual([2]);
+    expect(server.connections.size).toBe(2);
+  });
+
+  it('throws TypeError or RangeError for a maxConnections that is not a positive integer', async () => {
+    await expect(serve({ maxConnections: '5' as unknown as number, methods: {} })).rejects.toThrow(TypeError);
+    await expect(serve({ maxConnections: 0, methods: {} })).rejects.toThrow(RangeError);
+  });
+});
+
 describe('maxPayload', () => {
   it('closes only the socket that sent a larger frame (1009); the server keeps serving others', async () => {
     server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });

@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const onRequest = (request: IncomingMessage, response: ServerResponse) => response.end(`callstate ${request.method} ${request.url}`);
-const base = { path: '/rpc', maxPayload: 1_000, upgradeTimeout: 1_000, closeTimeout: 1_000, onRequest };
+const base = { path: '/rpc', maxPayload: 1_000, upgradeTimeout: 1_000, maxConnections: 100, closeTimeout: 1_000, onRequest };
 
 async function post(port: number, path: string): Promise<[number, string]> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: '{}' });
