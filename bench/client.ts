@@ -14,7 +14,7 @@ import type {
   ThroughputOutcome,
   WorkerReply,
 } from './jobs.js';
-import { measureMemory, measureScale, measureStorm } from './measure/capacity.js';
+import { measureConnections, measureMemory, measureScale, measureStorm } from './measure/capacity.js';
 import { closedLoop } from './measure/closed-loop.js';
 import { coldStart } from './measure/cold.js';
 import { openLoop, warmUp } from './measure/open-loop.js';
@@ -71,11 +71,12 @@ async function capacity(job: CapacityJob, server: ServerProcess): Promise<Capaci
     }
   };
   // Memory first, on the freshest heap; each section on its own connection.
-  const { memory, storm, scale } = job;
+  const { memory, storm, scale, connections } = job;
   if (memory) outcome.memory = await section('memory', () => measureMemory(system, server, memory.pending, job.warmupCalls));
   if (storm) outcome.storm = await section('storm', () => measureStorm(system, server, storm.calls, storm.timeoutMs, job.warmupCalls));
   if (scale)
     outcome.scale = await section('scale', () => measureScale(system, server, scale.sizes, scale.repeats, scale.minCalls, job.warmupCalls));
+  if (connections) outcome.connections = await section('connections', () => measureConnections(system, server, connections.count));
   return outcome;
 }
 

@@ -1,5 +1,5 @@
 /** What the orchestrator asks a client worker to do, and what it gets back. */
-import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
+import type { ConnectionsResult, MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
 import type { ClosedLoopResult, LoopLimits } from './measure/closed-loop.js';
 import type { ColdResult } from './measure/cold.js';
 import type { OpenLoopResult } from './measure/open-loop.js';
@@ -24,6 +24,7 @@ export interface CapacityJob {
   memory?: { pending: number };
   storm?: { calls: number; timeoutMs: number };
   scale?: { sizes: number[]; repeats: number; minCalls: number };
+  connections?: { count: number };
 }
 
 /** Open loop at fixed rates, one after the other on one connection. */
@@ -58,6 +59,7 @@ export interface CapacityOutcome {
   memory?: MemoryResult;
   storm?: StormResult;
   scale?: ScalePoint[];
+  connections?: ConnectionsResult;
   /** Sections that failed, with the reason; the others still report. */
   errors: Array<{ section: string; message: string }>;
 }

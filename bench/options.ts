@@ -2,8 +2,8 @@
 import { SYSTEM_NAMES } from './systems/index.js';
 import type { LoopLimits } from './measure/closed-loop.js';
 
-export type Section = 'throughput' | 'rate' | 'cold' | 'memory' | 'scale' | 'storm' | 'http' | 'bundle';
-export const SECTIONS: readonly Section[] = ['throughput', 'rate', 'cold', 'memory', 'scale', 'storm', 'http', 'bundle'];
+export type Section = 'throughput' | 'rate' | 'cold' | 'memory' | 'scale' | 'storm' | 'connections' | 'http' | 'bundle';
+export const SECTIONS: readonly Section[] = ['throughput', 'rate', 'cold', 'memory', 'scale', 'storm', 'connections', 'http', 'bundle'];
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
@@ -51,6 +51,8 @@ export interface BenchOptions {
   stormCalls: number;
   /** Timeout of each storm call, ms. Default: 50. */
   stormTimeoutMs: number;
+  /** Connections the server holds for the connections section. Default: 500 (quick: 20). */
+  connections: number;
   /** Where the JSON goes. Default: bench/results/latest.json. */
   out: string;
 }
@@ -71,6 +73,7 @@ const defaults = {
     scaleRepeats: 3,
     scaleMinCalls: 20_000,
     stormCalls: 10_000,
+    connections: 500,
   },
   quick: {
     reps: 1,
@@ -85,6 +88,7 @@ const defaults = {
     scaleRepeats: 1,
     scaleMinCalls: 500,
     stormCalls: 500,
+    connections: 20,
   },
 };
 

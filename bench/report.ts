@@ -4,7 +4,7 @@
  * the issue 3 targets evaluated on this run.
  */
 import type { BundleSize } from './bundle-size.js';
-import type { MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
+import type { ConnectionsResult, MemoryResult, ScalePoint, StormResult } from './measure/capacity.js';
 import type { ClosedLoopResult } from './measure/closed-loop.js';
 import type { ColdResult } from './measure/cold.js';
 import type { OpenLoopResult } from './measure/open-loop.js';
@@ -124,6 +124,8 @@ export interface Report {
   memory?: Record<string, MemoryResult & { ratioToRaw: number | null }>;
   scale?: Record<string, { points: ScalePoint[]; issueRatio: number; settleRatio: number }>;
   storm?: Record<string, StormResult & { ratioToRaw: number | null }>;
+  /** The server's heap per connection (each having made one call). */
+  connections?: Record<string, ConnectionsResult & { ratioToRaw: number | null }>;
   /** Gzipped size of each system's browser client (bench/bundle-size.ts). */
   bundle?: Record<string, BundleSize>;
   targets: Target[];

@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureBundles } from './bundle-size.js';
 import type { Job, Outcome, WorkerReply } from './jobs.js';
-import type { MemoryResult, StormResult } from './measure/capacity.js';
+import type { ConnectionsResult, MemoryResult, StormResult } from './measure/capacity.js';
 import { parseOptions, type BenchOptions, type Section } from './options.js';
 import {
   evaluateTargets,
@@ -27,7 +27,7 @@ import {
   type Report,
   type ThroughputRun,
 } from './report.js';
-import { HTTP_SYSTEM_NAMES, loadSystem } from './systems/index.js';
+import { HTTP_SYSTEM_NAMES, loadSystem, NATS_SYSTEM_NAMES } from './systems/index.js';
 import { renderText, reportTables } from './table.js';
 
 const worker = fileURLToPath(new URL('./client.ts', import.meta.url));
@@ -93,7 +93,7 @@ function schedule(options: BenchOptions): Batch[] {
         ]
       : [];
   const capacity = (system: string): Job[] =>
-    has('memory') || has('scale') || has('storm')
+    has('memory') || has('scale') || has('storm') || has('connections')
       ? [
           {
             kind: 'capacity',
@@ -102,6 +102,7 @@ function schedule(options: BenchOptions): Batch[] {
             memory: has('memory') ? { pending: options.memoryPending } : undefined,
             storm: has('storm') ? { calls: options.stormCalls, timeoutMs: options.stormTimeoutMs } : undefined,
             scale: has('scale') ? { sizes: options.scaleSizes, repeats: options.scaleRepeats, minCalls: options.scaleMinCalls } : undefined,
+            connections: has('connections') && !NATS_SYSTEM_NAMES.includes(system) ? { count: options.connections } : undefined,
           },
         ]
       : [];
@@ -175,6 +176,7 @@ async function main(options: BenchOptions): Promise<Report> {
   const coldRuns: ColdRun[] = [];
   const memory: Record<string, MemoryResult> = {};
   const storm: Record<string, StormResult> = {};
+  const connections: Record<string, ConnectionsResult> = {};
   const scale: Record<string, ReturnType<typeof scaleSummary>> = {};
   const { systems } = options;
   const has = (section: Section) => options.sections.includes(section);
@@ -197,6 +199,7 @@ async function main(options: BenchOptions): Promise<Report> {
           if (outcome.memory) memory[system] = outcome.memory;
           if (outcome.storm) storm[system] = outcome.storm;
           if (outcome.scale) scale[system] = scaleSummary(outcome.scale);
+          if (outcome.connections) connections[system] = outcome.connections;
           for (const e of outcome.errors) errors.push({ system, ...e });
           lines.push(outcome.errors.length === 0 ? 'capacity done' : outcome.errors.map((e) => `${e.section}: ${e.message}`).join('; '));
         }
@@ -241,6 +244,7 @@ async function main(options: BenchOptions): Promise<Report> {
     memory: has('memory') ? ratioTo(memory, (m) => m.bytesPerCall) : undefined,
     scale: has('scale') ? scale : undefined,
     storm: has('storm') ? ratioTo(storm, (s) => s.settleMs) : undefined,
+    connections: has('connections') ? ratioTo(connections, (c) => c.bytesPerConnection) : undefined,
     bundle: has('bundle') ? await measureBundles() : undefined,
     errors,
   };

@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export type ServerCommand = { id: number; cmd: 'held' | 'release' | 'cpu' | 'gcCount' | 'gcMs' | 'close' };
+export type ServerCommand = { id: number; cmd: 'held' | 'release' | 'cpu' | 'gcCount' | 'gcMs' | 'heap' | 'close' };
 export type ServerMessage =
   { type: 'ready'; url: string } | { type: 'failed'; message: string } | { type: 'reply'; id: number; value: number };
 
@@ -64,6 +64,11 @@ export class ServerProcess {
   /** The server process's GC pauses so far: how many, and their total duration in ms. */
   async gc(): Promise<{ count: number; ms: number }> {
     return { count: await this.command('gcCount'), ms: await this.command('gcMs') };
+  }
+
+  /** The server process's JS heap in use after a full collection, in bytes. */
+  heap(): Promise<number> {
+    return this.command('heap');
   }
 
   /** Waits until the server holds `count` requests (they are in flight until then). */

@@ -1,8 +1,10 @@
 /**
  * The server process: `node --import tsx bench/server.ts <system>`, forked by
  * a client worker. Reports its URL over IPC, then answers control commands
- * (held count, release, CPU usage, GC pauses, close) over IPC, outside the system under test.
+ * (held count, release, CPU usage, GC pauses, heap, close) over IPC, outside the system under test.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { GcCounter } from './measure/open-loop.js';
 import { loadSystem } from './systems/index.js';
 import { Held } from './systems/types.js';
@@ -32,6 +34,8 @@ try {
         return send({ type: 'reply', id: message.id, value: gc.count });
       case 'gcMs':
         return send({ type: 'reply', id: message.id, value: gc.ms });
+      case 'heap':
+        return send({ type: 'reply', id: message.id, value: heapAfterGc() });
       case 'close':
         // Held requests are dropped, not answered: the process ends here.
         void server.close().finally(() => {
@@ -46,4 +50,13 @@ try {
   send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
   process.exitCode = 1;
   process.disconnect();
+}
+
+/** The heap in use after two full collections (the process runs without --expose-gc: the flag is set here). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
 }

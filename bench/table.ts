@@ -140,6 +140,14 @@ function capacityTables(report: Report): Table[] {
       rows: Object.entries(report.memory).map(([system, m]) => [system, (m.bytesPerCall / KB).toFixed(2), ratio(m.ratioToRaw)]),
     });
   }
+  if (report.connections) {
+    const count = Object.values(report.connections)[0]?.connections ?? 0;
+    tables.push({
+      title: `Memory: the server's heap per connection, ${thousands.format(count)} clients connected, each after one call (KB = 1,000 bytes)`,
+      header: ['system', 'server KB per connection', '×raw'],
+      rows: Object.entries(report.connections).map(([system, c]) => [system, (c.bytesPerConnection / KB).toFixed(1), ratio(c.ratioToRaw)]),
+    });
+  }
   if (report.scale) {
     const sizes = Object.values(report.scale)[0]?.points.map((p) => thousands.format(p.pending)) ?? [];
     const span = sizes.length > 1 ? `${sizes.at(-1)}/${sizes[0]}` : 'ratio';
@@ -282,10 +290,10 @@ const BUNDLE_NAMES: Record<string, string> = { 'socket.io': 'socket.io-client' }
 /**
  * The README's short comparison with the peers: medians of the run, one row per WebSocket and NATS system,
  * a column per section the run has (closed-loop calls/s, p99 and CPU at the highest fixed rate, heap per
- * pending call, browser bundle).
+ * pending call, the server's heap per connection, browser bundle).
  */
 export function peersSummary(report: Report): string {
-  const { meta, throughput, rate: open, memory, bundle } = report;
+  const { meta, throughput, rate: open, memory, connections, bundle } = report;
   const levels = throughput?.levels ?? [];
   const fixed = open ? Math.max(...open.rates) : undefined;
   const columns: Array<{ title: string; cell: (system: string) => string | undefined }> = [
@@ -310,6 +318,14 @@ export function peersSummary(report: Report): string {
         }))),
     ...(memory
       ? [{ title: 'heap KB per pending call', cell: (system: string) => memory[system] && (memory[system].bytesPerCall / KB).toFixed(2) }]
+      : []),
+    ...(connections
+      ? [
+          {
+            title: 'server heap KB per connection',
+            cell: (system: string) => connections[system] && (connections[system].bytesPerConnection / KB).toFixed(1),
+          },
+        ]
       : []),
     ...(bundle
       ? [

@@ -120,6 +120,15 @@ describe('npm run bench -- --quick', () => {
     expect(report.memory!.raw!.ratioToRaw).toBe(1);
   });
 
+  it("reports the server's heap per connection for every system", () => {
+    for (const system of systems) {
+      const connections = report.connections![system]!;
+      expect(connections.connections).toBe(20);
+      expect(connections.bytesPerConnection).toBeGreaterThan(0);
+    }
+    expect(report.connections!.raw!.ratioToRaw).toBe(1);
+  });
+
   it('reports issue and settle cost per call at each pending size', () => {
     for (const system of systems) {
       const scale = report.scale![system]!;
@@ -193,6 +202,7 @@ describe('npm run bench -- --quick', () => {
       'Open loop at 10',
       'Cold start in a fresh client process',
       'Memory',
+      'Memory',
       'Scale',
       'Timeout storm',
       'Browser client size',
@@ -200,8 +210,8 @@ describe('npm run bench -- --quick', () => {
       'JSON-RPC over HTTP POST',
       'Targets',
     ]);
-    for (const table of tables.slice(0, 9)) expect(table.rows.map((row) => row[0])).toEqual(systems);
-    for (const table of tables.slice(10, 12))
+    for (const table of tables.slice(0, 10)) expect(table.rows.map((row) => row[0])).toEqual(systems);
+    for (const table of tables.slice(11, 13))
       expect(table.rows.map((row) => row[0])).toEqual(['http', 'callstate-http', 'json-rpc-2.0-http']);
     expect(renderMarkdown(tables)).toContain('| raw |');
   });
@@ -210,13 +220,13 @@ describe('npm run bench -- --quick', () => {
     expect(lines[0]).toMatch(/^Measured \d{4}-\d{2}-\d{2} \(/);
     expect(lines[2]).toBe(
       '| system | calls/s, 1 in flight | calls/s, 64 in flight | calls/s, 1,024 in flight | p99 µs at 10,000 calls/s | ' +
-        'client + server CPU µs/call at 10,000 calls/s | heap KB per pending call | browser bundle, KB gzipped |',
+        'client + server CPU µs/call at 10,000 calls/s | heap KB per pending call | server heap KB per connection | browser bundle, KB gzipped |',
     );
     const rows = lines.slice(4).map((line) => line.split(' | ').map((cell) => cell.replace(/^\| |\s*\|$/g, '')));
     expect(rows.map((row) => row[0])).toEqual(['raw `ws`', '**callstate**', 'birpc']);
-    for (const row of rows) expect(row.slice(1, 7).every((cell) => Number.parseFloat(cell) > 0)).toBe(true);
-    expect(Number(rows[1]![7])).toBeGreaterThan(0); // callstate's browser bundle
-    expect(rows[0]![7]).toBe(''); // raw ws has no browser client
+    for (const row of rows) expect(row.slice(1, 8).every((cell) => Number.parseFloat(cell) > 0)).toBe(true);
+    expect(Number(rows[1]![8])).toBeGreaterThan(0); // callstate's browser bundle
+    expect(rows[0]![8]).toBe(''); // raw ws has no browser client
   });
 });
 

@@ -3,7 +3,8 @@
  * (started with --expose-gc):
  *  - memory: heap per pending call with N calls the server holds unanswered;
  *  - scale: CPU per call to issue, and to settle, N calls pending on one connection;
- *  - storm: N calls with a short timeout to a server that never answers, twice (the first one cold).
+ *  - storm: N calls with a short timeout to a server that never answers, twice (the first one cold);
+ *  - connections: the server's heap per connection, with N clients connected, each having made one call.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ServerProcess } from '../server-process.js';
@@ -19,6 +20,14 @@ export interface MemoryResult {
   heapBeforeBytes: number;
   heapAfterBytes: number;
   bytesPerCall: number;
+}
+
+export interface ConnectionsResult {
+  connections: number;
+  /** The server's heap after gc, before the clients connect and once all N have made their call. */
+  serverHeapBeforeBytes: number;
+  serverHeapAfterBytes: number;
+  bytesPerConnection: number;
 }
 
 export interface ScalePoint {
@@ -217,4 +226,30 @@ async function storm(client: BenchClient, calls: number) {
   const settleMs = performance.now() - t0;
   settled.fill(undefined);
   return { settleMs, issueMs, rejected, resolved };
+}
+
+/**
+ * The server's heap per connection: `count` clients connect, one after the other, and each makes one `echo` call
+ * (a connection as an application opens it: its first call made, then idle); the server's heap after gc, minus
+ * before they connected, / count. Then they close.
+ */
+export async function measureConnections(system: System, server: ServerProcess, count: number): Promise<ConnectionsResult> {
+  const serverHeapBeforeBytes = await server.heap();
+  const clients: BenchClient[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const client = await system.connect(server.url, { timeout: NEVER_MS });
+      clients.push(client);
+      await client.call('echo', PAYLOAD);
+    }
+    const serverHeapAfterBytes = await server.heap();
+    return {
+      connections: count,
+      serverHeapBeforeBytes,
+      serverHeapAfterBytes,
+      bytesPerConnection: (serverHeapAfterBytes - serverHeapBeforeBytes) / count,
+    };
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
 }

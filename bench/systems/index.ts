@@ -22,6 +22,8 @@ const httpLoaders: Record<string, () => Promise<{ system: System }>> = {
 
 /** Every system of the WebSocket and NATS sections, baseline first. */
 export const SYSTEM_NAMES = Object.keys(loaders);
+/** Systems whose clients connect to nats-server, not to the server process: the connections section skips them. */
+export const NATS_SYSTEM_NAMES = ['callstate-nats', 'nats.js'];
 /** Every system of the HTTP section, baseline first. */
 export const HTTP_SYSTEM_NAMES = Object.keys(httpLoaders);
 
