@@ -62,7 +62,8 @@ export interface HookOptions {
   use?: Middleware[];
   /**
    * Called with every error a handler or middleware throws (as thrown: `error.message` and `error.stack` are
-   * there, whatever the caller is sent) and every protocol error this side answers (as an `RpcError` with the
+   * there, whatever the caller is sent), a result that cannot be encoded as JSON (a `TypeError` saying so, what
+   * encoding threw as its `cause`), and every protocol error this side answers (as an `RpcError` with the
    * code and message sent), and a notification this side made that waited in line and was then refused by the
    * transport (`kind: 'unsent'`, a `ProtocolError`). An `onError` that throws or returns a rejecting promise is logged (`logger.error`) and
    * otherwise ignored. Default: none.
@@ -79,7 +80,7 @@ export interface HookOptions {
   /**
    * Whether the message of an error a handler throws that is not an `RpcError` goes to the caller. `true`:
    * -32603 with the error's message (and its `name` in `data`). `false`: -32603 "internal error" only; the
-   * message still reaches `onError` and `logger`. An `RpcError` is always sent as thrown. Default: true.
+   * message still reaches `onError` and `logger`. The same holds for why a result could not be encoded as JSON. An `RpcError` is always sent as thrown. Default: true.
    */
   exposeErrors?: boolean;
 }

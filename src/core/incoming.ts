@@ -266,7 +266,7 @@ export class IncomingCalls implements Running {
     return deadline.race(() => invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
   }
 
-  /** `sendResult`. */
+  /** `sendResult`; a result that cannot be encoded is answered -32603 and reported to the hooks as the handler's error. */
   sendResult(context: IncomingContext): void {
     const { id, method, result } = context;
     let text: string;
@@ -274,8 +274,15 @@ export class IncomingCalls implements Running {
       // Encoded here, not in a closure handed to `reply`: two closures a call fewer on the way of every answer.
       text = encodeResult(id, result);
     } catch (thrown) {
+      const { hooks } = this.options;
       const message = `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`;
-      text = errorText(id, { code: ErrorCodes.InternalError, message });
+      // What a toJSON or a getter threw is the handler's, as what it throws is: with exposeErrors false it stays here.
+      const error = { code: ErrorCodes.InternalError, message: hooks.exposeErrors ? message : 'internal error' };
+      if (hooks.listening) {
+        const connection = this.inFlight.get(id)?.connection ?? this.options.connection;
+        hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, connection, error);
+      }
+      text = errorText(id, error);
     }
     this.send(id, text);
   }

@@ -161,6 +161,39 @@ describe('onError and logger', () => {
     expect([refused.error.code, refused.error.message, refused.error.data]).toEqual([-32010, 'meant for the caller', { retry: false }]);
   });
 
+  it.each([true, false])(
+    'sees a result that cannot be encoded (what its toJSON throws); with exposeErrors %s the caller gets its message or "internal error"',
+    async (exposeErrors) => {
+      const seen: Array<[unknown, ErrorInfo]> = [];
+      const { logger, lines } = recordingLogger();
+      server = await serve({
+        exposeErrors,
+        onError: (error, info) => seen.push([error, info]),
+        logger,
+        methods: {
+          leaky: () => ({
+            toJSON() {
+              throw new Error('secret internals');
+            },
+          }),
+        },
+      });
+      client = connect(server.url);
+      const message = 'the result of "leaky" cannot be encoded as JSON: secret internals';
+      const { error } = await settle(client.request('leaky'));
+      expect([error.code, error.message, error.data]).toEqual([-32603, exposeErrors ? message : 'internal error', undefined]);
+      expect(seen).toHaveLength(1);
+      const [reported, info] = seen[0]!;
+      expect([(reported as Error).name, (reported as Error).message, ((reported as Error).cause as Error).message]).toEqual([
+        'TypeError',
+        message,
+        'secret internals',
+      ]);
+      expect(info).toMatchObject({ method: 'leaky', kind: 'handler', response: { code: -32603, message: error.message } });
+      expect(lines.map(([level, line]) => [level, line])).toEqual([['error', `"leaky" threw: ${message}`]]);
+    },
+  );
+
   it('sees what a middleware throws, and logs an RpcError thrown on purpose at debug, not error', async () => {
     const seen: Array<[unknown, ErrorInfo]> = [];
     const { logger, lines } = recordingLogger();
