@@ -23,6 +23,8 @@ export interface MiddlewareContext<RemoteApi extends object = any> extends Handl
  * Runs around every handler, in the order of `use` (the first is outermost): call `next()` to run the rest of
  * the chain and the handler and get its result; return a value to answer with it, throw (an `RpcError` to
  * choose the code) to refuse. A notification runs the chain too (`ctx.id` is undefined); its result is dropped.
+ * `next()` called once `ctx.signal` has aborted (cancel, disconnect, `handlerTimeout`) rejects with the signal's reason
+ * and runs nothing more.
  */
 export type Middleware = (ctx: MiddlewareContext, next: () => Promise<unknown>) => unknown;
 

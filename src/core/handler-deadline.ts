@@ -3,6 +3,7 @@ import type { DeadlineEntry } from '../engine/deadlines.js';
 import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
 import { promiseOf } from '../engine/thenable.js';
+import { scopeAborted, type CallScope } from './invoke.js';
 
 /**
  * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
@@ -21,7 +22,7 @@ export class HandlerDeadline implements DeadlineEntry {
   private fail: ((error: RpcError) => void) | undefined;
 
   constructor(
-    private readonly invocation: { readonly signal: AbortSignal },
+    private readonly invocation: CallScope,
     private readonly method: string,
     private readonly limit: number,
   ) {}
@@ -30,9 +31,16 @@ export class HandlerDeadline implements DeadlineEntry {
   get signal(): AbortSignal {
     if (this.combined === undefined) {
       this.controller ??= new AbortController();
-      this.combined = AbortSignal.any([this.invocation.signal, this.controller.signal]);
+      // The deadline's first: a signal made once both aborted (read only after the deadline, when the light engine has
+      // also ended the call) takes the reason of the first aborted one, and it must say TimeoutError.
+      this.combined = AbortSignal.any([this.controller.signal, this.invocation.signal]);
     }
     return this.combined;
+  }
+
+  /** Whether `signal` aborted, read without making it. */
+  get aborted(): boolean {
+    return this.controller?.signal.aborted === true || scopeAborted(this.invocation);
   }
 
   /**

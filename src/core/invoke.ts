@@ -9,10 +9,25 @@ export type AnyHandler = (params: any, ctx: HandlerContext<any>) => unknown;
 /** A method as the responder was given it: a handler, or a handler behind a params schema. */
 export type AnyMethod = AnyHandler | { params: StandardSchemaV1; handler: AnyHandler };
 
+/**
+ * What `ctx.signal` comes from: the engine's run of the handler, a handler deadline, a notification's controller.
+ * `aborted`, where there, is read without making the signal (the light engine makes it only if someone asks).
+ */
+export interface CallScope {
+  readonly signal: AbortSignal;
+  readonly aborted?: boolean;
+}
+
+/** Whether the call of `scope` ended (cancelled, its connection gone, past its deadline), without making its signal. */
+export function scopeAborted(scope: CallScope): boolean {
+  return scope.aborted ?? scope.signal.aborted;
+}
+
 /** `ctx`: what a handler (and each middleware, which reads `params` too) gets. */
 export class Context implements HandlerContext<any> {
   constructor(
-    private readonly scope: { readonly signal: AbortSignal },
+    /** @internal */
+    readonly scope: CallScope,
     readonly peer: HandlerContext<any>['peer'],
     readonly connection: ConnectionInfo,
     readonly id: Id | undefined,
@@ -38,6 +53,9 @@ export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Conte
 /** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
 function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
   try {
+    // A middleware that calls next() once the call has ended (it awaited something past a cancel, a disconnect or the
+    // deadline) starts nothing more: the handler would run for nobody, counted nowhere.
+    if (i !== 0) throwIfEnded(ctx);
     if (i === use.length) return Promise.resolve(callMethod(method, ctx));
     let called = false;
     const next = () => {
@@ -58,5 +76,13 @@ function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: A
 function callMethod(method: AnyMethod, ctx: Context): unknown {
   if (typeof method === 'function') return method(ctx.params, ctx);
   const checked = checkParams(method.params, ctx.params, ctx.method);
-  return checked instanceof Promise ? checked.then((params) => method.handler(params, ctx)) : method.handler(checked, ctx);
+  // An async schema may settle after the call ended: the handler does not start then either.
+  return checked instanceof Promise
+    ? checked.then((params) => (throwIfEnded(ctx), method.handler(params, ctx)))
+    : method.handler(checked, ctx);
+}
+
+/** Throws the signal's reason (an `AbortError` or `TimeoutError` DOMException) once the call of `ctx` has ended. */
+function throwIfEnded(ctx: Context): void {
+  if (scopeAborted(ctx.scope)) ctx.signal.throwIfAborted();
 }

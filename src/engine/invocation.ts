@@ -11,7 +11,8 @@ const NATIVE_THEN = Promise.prototype.then as Then;
 /** One run of the invoked promise actor; its signal is made only if the handler asks for it. */
 export class Invocation implements InvokeScope {
   private controller: AbortController | undefined;
-  private aborted = false;
+  /** Whether the run was aborted: read without making the signal. */
+  aborted = false;
 
   constructor(readonly input: unknown) {}
 

@@ -1,7 +1,9 @@
 /** Middleware, onError, logger and exposeErrors, over real sockets. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import {
   connect,
+  ErrorCodes,
   RemoteError,
   RpcError,
   serve,
@@ -10,8 +12,9 @@ import {
   type Logger,
   type Middleware,
   type Server,
+  type StandardSchemaV1,
 } from '../../src/index.js';
-import { closeAfterEach, collectUncaught, rawClient, settle, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, rawClient, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -443,6 +446,108 @@ describe.each(['light', 'xstate'] as const)('hooks reporting an RpcError whose c
       ['debug', 'notification "symbol" answered -32603: code symbol'],
     ]);
     await until(() => [...server!.connections][0]!.handlingCalls === 0, 'the server to release the calls');
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe.each(['light', 'xstate'] as const)('a call that ends while a middleware or an async schema waits (engine %s)', (engine) => {
+  const uncaught = collectUncaught();
+
+  /** A middleware that waits for `gate` before it calls next(), and records how next() settled. */
+  function waitingMiddleware(gate: Promise<void>) {
+    const outcome = deferred<unknown>();
+    const middleware: Middleware = async (_ctx, next) => {
+      await gate;
+      try {
+        const result = await next();
+        outcome.resolve(result);
+        return result;
+      } catch (error) {
+        outcome.resolve(error);
+        throw error;
+      }
+    };
+    return { middleware, outcome: outcome.promise };
+  }
+
+  const handlingCalls = () => [...server!.connections].reduce((sum, peer) => sum + peer.handlingCalls, 0);
+
+  it('cancelled by its caller: next() rejects with the AbortError, the handler never runs', async () => {
+    const gate = deferred();
+    const { middleware, outcome } = waitingMiddleware(gate.promise);
+    let ran = 0;
+    const seen: ErrorInfo[] = [];
+    server = await serve({ engine, use: [middleware], onError: (_e, info) => seen.push(info), methods: { work: () => ++ran } });
+    client = connect(server.url, { engine });
+    const controller = new AbortController();
+    const call = settle(client.request('work', [], { signal: controller.signal }));
+    await until(() => handlingCalls() === 1, 'the call to run');
+    controller.abort();
+    expect((await call).error.name).toBe('AbortError');
+    await until(() => handlingCalls() === 0, 'the server to end the cancelled call');
+    gate.resolve();
+    const rejected = (await outcome) as DOMException;
+    expect([rejected.name, ran, seen]).toEqual(['AbortError', 0, []]);
+    expect(await client.request('work')).toBe(1);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('past its handlerTimeout: answered -32001, and then next() rejects with the TimeoutError, the handler never runs', async () => {
+    const clock = new SimulatedClock();
+    const gate = deferred();
+    const { middleware, outcome } = waitingMiddleware(gate.promise);
+    let ran = 0;
+    server = await serve({ engine, clock, handlerTimeout: 1_000, use: [middleware], methods: { work: () => ++ran } });
+    client = connect(server.url, { engine });
+    const call = settle(client.request('work'));
+    await until(() => handlingCalls() === 1, 'the call to run');
+    clock.increment(1_000);
+    expect((await call).error.code).toBe(ErrorCodes.HandlerTimeout);
+    gate.resolve();
+    const rejected = (await outcome) as DOMException;
+    expect([rejected.name, ran, handlingCalls()]).toEqual(['TimeoutError', 0, 0]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a notification whose connection closes: the handler never runs', async () => {
+    const gate = deferred();
+    const { middleware, outcome } = waitingMiddleware(gate.promise);
+    let ran = 0;
+    const entered = deferred();
+    server = await serve({
+      engine,
+      use: [(_ctx, next) => (entered.resolve(), next()), middleware],
+      methods: { work: () => ++ran },
+    });
+    client = connect(server.url, { engine });
+    client.notify('work');
+    await entered.promise;
+    await client.close();
+    await until(() => server!.connections.size === 0, 'the connection to end');
+    gate.resolve();
+    expect([((await outcome) as DOMException).name, ran]).toEqual(['AbortError', 0]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('cancelled while its async params schema checks: the handler never runs', async () => {
+    const checked = deferred<StandardSchemaV1.Result<unknown>>();
+    const entered = deferred();
+    const schema: StandardSchemaV1 = {
+      '~standard': { version: 1, vendor: 'test', validate: () => (entered.resolve(), checked.promise) },
+    };
+    let ran = 0;
+    const seen: ErrorInfo[] = [];
+    server = await serve({ engine, onError: (_e, info) => seen.push(info), methods: { work: { params: schema, handler: () => ++ran } } });
+    client = connect(server.url, { engine });
+    const controller = new AbortController();
+    const call = settle(client.request('work', [], { signal: controller.signal }));
+    await entered.promise;
+    controller.abort();
+    expect((await call).error.name).toBe('AbortError');
+    await until(() => handlingCalls() === 0, 'the server to end the cancelled call');
+    checked.resolve({ value: [] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([ran, seen]).toEqual([0, []]);
     expect(uncaught).toEqual([]);
   });
 });
