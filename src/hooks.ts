@@ -102,9 +102,11 @@ export class Hooks {
   constructor(options: HookOptions = {}) {
     const { use, onError, logger, exposeErrors } = options;
     if (use !== undefined && !Array.isArray(use)) throw new TypeError(`options.use must be an array of functions, got ${typeof use}`);
-    (use ?? []).forEach((middleware, i) => {
+    // Every index, holes included: forEach skips the hole of `[a, , b]`, which the copy below turns into undefined.
+    for (let i = 0; i < (use?.length ?? 0); i++) {
+      const middleware = use![i];
       if (typeof middleware !== 'function') throw new TypeError(`options.use[${i}] must be a function, got ${describe(middleware)}`);
-    });
+    }
     if (onError !== undefined && typeof onError !== 'function')
       throw new TypeError(`options.onError must be a function, got ${describe(onError)}`);
     if (logger !== undefined) {

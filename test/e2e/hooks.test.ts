@@ -97,6 +97,11 @@ describe('middleware (options.use)', () => {
     await expect(serve({ use: [() => {}, 'x' as never], methods: {} })).rejects.toThrow(
       new TypeError('options.use[1] must be a function, got string'),
     );
+    // A hole is no function either (forEach would skip it; every call would then fail -32603).
+    // eslint-disable-next-line no-sparse-arrays
+    await expect(serve({ use: [() => {}, , () => {}] as never, methods: {} })).rejects.toThrow(
+      new TypeError('options.use[1] must be a function, got undefined'),
+    );
     await expect(serve({ use: (() => {}) as never, methods: {} })).rejects.toThrow(
       new TypeError('options.use must be an array of functions, got function'),
     );
