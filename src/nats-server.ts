@@ -136,26 +136,31 @@ type Refusal = { status: number; reason: string } | { waiting: Running; length: 
  * reason, -32000 when too many messages (or too large ones) already wait for their checks (maxInFlightPerConnection,
  * maxInFlightBytesPerConnection), or the error given (a message whose NATS headers cannot be read).
  */
-function refuse(text: string, refusal: Refusal | ErrorObject, limits: ResponderLimits, reply: (text: string) => void): void {
+function refuse(
+  text: string,
+  refusal: Refusal | ErrorObject,
+  limits: ResponderLimits,
+  reply: (text: string) => void,
+  report: (error: ErrorObject, method: string, id: Id) => void,
+): void {
   const decoded = decode(text, limits);
   if (decoded.kind === 'unparseable') return;
   const requests = (decoded.kind === 'single' ? [decoded.message] : decoded.messages).filter((m) => m.kind === 'request');
-  const answers = requests.map((m) =>
-    encode(
-      errorFrame(
-        m.frame.id,
-        'code' in refusal
-          ? refusal
-          : 'waiting' in refusal
-            ? inFlightRefusal(limits, refusal.waiting, m.frame.method, refusal.length)!
-            : {
-                code: ErrorCodes.AccessDenied,
-                message: `access denied (${refusal.status}): ${refusal.reason}`,
-                data: { status: refusal.status },
-              },
-      ),
-    ),
-  );
+  const answers = requests.map((m) => {
+    const error =
+      'code' in refusal
+        ? refusal
+        : 'waiting' in refusal
+          ? inFlightRefusal(limits, refusal.waiting, m.frame.method, refusal.length)!
+          : {
+              code: ErrorCodes.AccessDenied,
+              message: `access denied (${refusal.status}): ${refusal.reason}`,
+              data: { status: refusal.status },
+            };
+    // Answered by the responder itself, as a busy or invalid request is over WebSocket: the hooks hear of it.
+    report(error, m.frame.method, m.frame.id);
+    return encode(errorFrame(m.frame.id, error));
+  });
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
 
@@ -194,7 +199,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       const reply = replies.get(id);
       if (reply === undefined) return;
       replies.delete(id);
-      publish(reply, text, id);
+      publish(reply, text, id, true);
       checkIdle();
     },
     // As over WebSocket: an inspector that throws must not break the calls it watches.
@@ -206,20 +211,26 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     clock: options.clock,
   });
 
-  /** Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so. */
-  const publish = (reply: string, text: string, id: Id | null) => {
+  /**
+   * Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so,
+   * reported to the hooks (with the method and caller of call `id` when it answers one still in flight: `single`).
+   */
+  const publish = (reply: string, text: string, id: Id | null, single = false) => {
     const error = link?.reply(reply, text);
-    if (error)
-      link?.reply(
-        reply,
-        encode(
-          errorFrame(id, {
-            code: ErrorCodes.InternalError,
-            message: `the answer (${text.length} characters) could not be published: ${error.message}`,
-          }),
-        ),
-      );
+    if (!error) return;
+    const call = single && id !== null ? incoming.callOf(id) : undefined;
+    const response = {
+      code: ErrorCodes.InternalError,
+      message: `the answer (${text.length} characters) could not be published: ${error.message}`,
+    };
+    hooks.protocolError(response, call?.method, id, call?.connection ?? caller ?? incoming.connection);
+    link?.reply(reply, encode(errorFrame(id, response)));
   };
+  /** Reports what `refuse` answers, from the caller whose message it was (`headers`, none when unreadable). */
+  const refused =
+    (headers: Record<string, string>) =>
+    (error: ErrorObject, method: string, id: Id): void =>
+      hooks.protocolError(error, method, id, { transport: 'nats', remoteAddress: undefined, headers, url: subject, data: undefined });
 
   /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */
   const inbound: InboundHost = {
@@ -309,7 +320,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
             replySubject = caller = undefined;
           }
         },
-        (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null)),
+        (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null), refused(headers)),
       ),
     onCancel: (text, headers) => admit(headers, text.length, () => receiveCancels(inbound, text)),
     // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
@@ -317,7 +328,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       const detail = `the NATS headers of the message could not be read: ${error.message}`;
       inbound.report('malformed', text, null, detail);
       if (reply !== undefined)
-        refuse(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer, null));
+        refuse(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer, null), refused({}));
     },
     onClosed: (error) => {
       ended = true;

@@ -159,6 +159,12 @@ export class IncomingCalls implements Running {
     return true;
   }
 
+  /** The method and caller of call `id` while it runs or is answered (a transport that could not send its answer reports them). */
+  callOf(id: Id): { method: string; connection: ConnectionInfo } | undefined {
+    const entry = this.inFlight.get(id);
+    return entry && { method: entry.actor.context.method, connection: entry.connection };
+  }
+
   /** The caller sent `$/cancelRequest`. Returns whether a call was in flight. */
   cancel(id: Id, reason?: unknown): boolean {
     const entry = this.inFlight.get(id);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { connect, serve, type Client, type ErrorInfo, type NatsServer, type UnmatchedEvent } from '../../src/index.js';
 import { closeAfterEach, deferred, settle } from '../helpers.js';
-import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+import { publishRaw, startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let nats: NatsServerProcess;
 let client: Client | undefined;
@@ -44,6 +44,40 @@ describe('a NATS responder', () => {
       ['add', 'handler'],
       ['boom', 'handler'],
       ['missing', 'protocol'],
+    ]);
+  });
+
+  it('reports to onError what it answers itself: busy while access checks wait, access denied, unreadable headers, an answer past max_payload', async () => {
+    const subject = nextSubject();
+    const seen: Array<[string | undefined, ErrorInfo['kind'], number | undefined, string | undefined]> = [];
+    let checks = 0;
+    const release = deferred<boolean>();
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      maxInFlightPerConnection: 1,
+      closeTimeout: 200,
+      // The first check waits (then refuses), so that the next message finds the line of checks full; the others pass.
+      authenticate: ({ headers }) => (checks++, headers['x-hold'] === undefined || release.promise),
+      onError: (_error, info) =>
+        seen.push([info.method, info.kind, info.response?.code, info.connection.headers['x-who'] as string | undefined]),
+      methods: { echo: (p: unknown) => p, huge: () => 'x'.repeat(2 * 1024 * 1024) },
+    });
+    const held = connect(nats.url, { subject, timeout: 5_000, headers: { 'x-hold': '1' } });
+    const holding = settle(held.request('echo', [1]));
+    await expect.poll(() => checks).toBe(1);
+    client = connect(nats.url, { subject, timeout: 5_000, headers: { 'x-who': 'second' } });
+    expect((await settle(client.request('echo', [2]))).error.code).toBe(-32000);
+    release.resolve(false);
+    expect((await holding).error.code).toBe(-32003);
+    await held.close();
+    await publishRaw(nats.url, subject, 'NATS/1.0\r\nbad name: x\r\n\r\n', '{"jsonrpc":"2.0","id":7,"method":"echo"}', 'hooks.answers');
+    expect((await settle(client.request('huge'))).error.code).toBe(-32603);
+    expect(seen).toEqual([
+      ['echo', 'protocol', -32000, 'second'],
+      ['echo', 'protocol', -32003, undefined],
+      ['echo', 'protocol', -32600, undefined],
+      ['huge', 'protocol', -32603, 'second'],
     ]);
   });
 
