@@ -7,8 +7,9 @@
  *      │            └── connection.closed ──────────────────▶ cancelled
  *      └── no such method ──▶ failed
  *
- * The handler runs as an invoked promise actor: leaving `handling` for any
- * reason stops it, which aborts the `signal` the handler was given. Looking up
+ * The handler runs as an invoked promise actor: leaving `handling` before it
+ * settles (a cancel, a close) stops it, which aborts the `signal` the handler
+ * was given; once it has answered, its signal stays as it is. Looking up
  * the method and writing the reply are named actions and guards that the owner
  * provides; the machine itself does no I/O.
  */

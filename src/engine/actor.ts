@@ -308,6 +308,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       outcome = error;
     }
     if (then === undefined && this.nothingWaits()) {
+      invocation.settled = true;
       return this.send(threw ? { type: errorType, error: outcome, actorId: id } : { type: doneType, output: outcome, actorId: id });
     }
     settleLater(
@@ -315,9 +316,11 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       then,
       threw,
       (output) => {
+        invocation.settled = true;
         if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
       },
       (error) => {
+        invocation.settled = true;
         if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
       },
     );

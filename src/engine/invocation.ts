@@ -13,6 +13,8 @@ export class Invocation implements InvokeScope {
   private controller: AbortController | undefined;
   /** Whether the run was aborted: read without making the signal. */
   aborted = false;
+  /** Whether its outcome came (the handler returned, or its promise settled): leaving the state then aborts nothing. */
+  settled = false;
 
   constructor(readonly input: unknown) {}
 
@@ -25,6 +27,9 @@ export class Invocation implements InvokeScope {
   }
 
   abort(): void {
+    // As XState's `fromPromise`, which aborts its signal on stop only while its promise is pending: a handler that has
+    // answered keeps an unaborted ctx.signal, on either engine.
+    if (this.settled) return;
     this.aborted = true;
     this.controller?.abort();
   }

@@ -46,6 +46,28 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
     expect(client.pendingCalls).toBe(0);
   });
 
+  it("leaves the ctx.signal of a handler that has answered unaborted, after the answer and the connection's end, as XState's fromPromise does", async () => {
+    const signals: AbortSignal[] = [];
+    server = await serve({
+      engine,
+      methods: {
+        now: (_p: unknown, ctx) => (signals.push(ctx.signal), 'now'),
+        later: async (_p: unknown, ctx) => (signals.push(ctx.signal), await null, 'later'),
+        fails: (_p: unknown, ctx) => {
+          signals.push(ctx.signal);
+          throw new Error('no');
+        },
+      },
+    });
+    client = connect(server.url, { engine });
+    expect(await client.request('now')).toBe('now');
+    expect(await client.request('later')).toBe('later');
+    expect((await settle(client.request('fails'))).error.message).toBe('no');
+    await client.close();
+    await until(() => server!.connections.size === 0, 'the connection to end');
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, false, false]);
+  });
+
   it('leaves no deadline on the shared timer once calls settle (no clock given)', async () => {
     server = await serve({ engine, methods: { echo: (p: unknown) => p } });
     client = connect(server.url, { engine });
