@@ -45,6 +45,8 @@ function outcome(result: StandardSchemaV1.Result<unknown>, method: string): unkn
   // about reading `issues` of null, or iterating what is not iterable.
   if (result === null || typeof result !== 'object') throw badResult(method, `returned ${result === null ? 'null' : typeof result}`);
   if (!result.issues) return result.value;
+  // A string is iterable too: read as issues, each of its characters would be one.
+  if (typeof result.issues === 'string') throw badResult(method, 'returned issues that are a string, not a list of issues');
   if (typeof (result.issues as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function')
     throw badResult(method, `returned issues that are not iterable (${typeof result.issues})`);
   throw invalidParams(method, result.issues);

@@ -103,11 +103,12 @@ describe('methods given as { params: schema, handler }', () => {
         none: { params: returning(null), handler: () => 1 },
         text: { params: returning('ok'), handler: () => 1 },
         issues: { params: returning({ issues: 42 }), handler: () => 1 },
+        words: { params: returning({ issues: 'expected a number' }), handler: () => 1 },
         odd: { params: returning({ issues: [null, 'bare', { message: 'm', path: 'not a list' }] }), handler: () => 1 },
       },
     });
     client = connect(server.url);
-    const answers = await Promise.all(['none', 'text', 'issues', 'odd'].map((m) => settle(client!.request(m, []))));
+    const answers = await Promise.all(['none', 'text', 'issues', 'words', 'odd'].map((m) => settle(client!.request(m, []))));
     expect(answers.map(({ error }) => [error.code, error.message])).toEqual([
       [-32603, `the params schema of "none" returned null: a Standard Schema's validate returns { value } or { issues }`],
       [-32603, `the params schema of "text" returned string: a Standard Schema's validate returns { value } or { issues }`],
@@ -115,9 +116,13 @@ describe('methods given as { params: schema, handler }', () => {
         -32603,
         `the params schema of "issues" returned issues that are not iterable (number): a Standard Schema's validate returns { value } or { issues }`,
       ],
+      [
+        -32603,
+        `the params schema of "words" returned issues that are a string, not a list of issues: a Standard Schema's validate returns { value } or { issues }`,
+      ],
       [-32602, 'invalid params for "odd": null'],
     ]);
-    expect(answers[3]!.error.data).toEqual({ issues: [{ message: 'null' }, { message: 'bare' }, { message: 'm' }] });
+    expect(answers[4]!.error.data).toEqual({ issues: [{ message: 'null' }, { message: 'bare' }, { message: 'm' }] });
   });
 
   it('wait for a result that is a promise of another realm or a thenable: the handler never runs with params the schema refused', async () => {
