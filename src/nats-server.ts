@@ -187,6 +187,14 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
   let caller: ConnectionInfo | undefined;
+  /** The caller of a message with `headers`, as handlers and the hooks see it. */
+  const callerOf = (headers: Record<string, string>, data: unknown = undefined): ConnectionInfo => ({
+    transport: 'nats',
+    remoteAddress: undefined,
+    headers,
+    url: subject,
+    data,
+  });
   const hooks = resolveHooks(options);
   const incoming = new IncomingCalls({
     methods,
@@ -194,7 +202,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     peer: noPeer('NATS'),
     // A draining close() waits for this: the last call answered or notification run.
     idle: () => idle?.(),
-    connection: { transport: 'nats', remoteAddress: undefined, headers: {}, url: subject, data: undefined },
+    connection: callerOf({}),
     write: (text, id) => {
       const reply = replies.get(id);
       if (reply === undefined) return;
@@ -230,7 +238,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const refused =
     (headers: Record<string, string>) =>
     (error: ErrorObject, method: string, id: Id): void =>
-      hooks.protocolError(error, method, id, { transport: 'nats', remoteAddress: undefined, headers, url: subject, data: undefined });
+      hooks.protocolError(error, method, id, callerOf(headers));
 
   /** What the inbound dispatcher needs of this responder: a call's answer goes to its request's reply subject. */
   const inbound: InboundHost = {
@@ -311,7 +319,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         (data) => {
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
-          caller = { transport: 'nats', remoteAddress: undefined, headers, url: subject, data };
+          caller = callerOf(headers, data);
           try {
             receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
           } finally {
