@@ -51,7 +51,7 @@ export interface BenchOptions {
   stormCalls: number;
   /** Timeout of each storm call, ms. Default: 50. */
   stormTimeoutMs: number;
-  /** Connections the server holds for the connections section. Default: 500 (quick: 20). */
+  /** Connections the server holds for the connections section. Default: 500 (quick: 50). */
   connections: number;
   /** Where the JSON goes. Default: bench/results/latest.json. */
   out: string;
@@ -88,7 +88,7 @@ const defaults = {
     scaleRepeats: 1,
     scaleMinCalls: 500,
     stormCalls: 500,
-    connections: 20,
+    connections: 50,
   },
 };
 
