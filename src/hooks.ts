@@ -105,19 +105,19 @@ export class Hooks {
     // Every index, holes included: forEach skips the hole of `[a, , b]`, which the copy below turns into undefined.
     for (let i = 0; i < (use?.length ?? 0); i++) {
       const middleware = use![i];
-      if (typeof middleware !== 'function') throw new TypeError(`options.use[${i}] must be a function, got ${describe(middleware)}`);
+      if (typeof middleware !== 'function') throw new TypeError(`options.use[${i}] must be a function, got ${kindOf(middleware)}`);
     }
     if (onError !== undefined && typeof onError !== 'function')
-      throw new TypeError(`options.onError must be a function, got ${describe(onError)}`);
+      throw new TypeError(`options.onError must be a function, got ${kindOf(onError)}`);
     if (logger !== undefined) {
-      if (logger === null || typeof logger !== 'object') throw new TypeError(`options.logger must be an object, got ${describe(logger)}`);
+      if (logger === null || typeof logger !== 'object') throw new TypeError(`options.logger must be an object, got ${kindOf(logger)}`);
       for (const level of LOGGER_LEVELS) {
         if (typeof logger[level] !== 'function')
-          throw new TypeError(`options.logger.${level} must be a function, got ${describe(logger[level])}`);
+          throw new TypeError(`options.logger.${level} must be a function, got ${kindOf(logger[level])}`);
       }
     }
     if (exposeErrors !== undefined && typeof exposeErrors !== 'boolean')
-      throw new TypeError(`options.exposeErrors must be a boolean, got ${describe(exposeErrors)}`);
+      throw new TypeError(`options.exposeErrors must be a boolean, got ${kindOf(exposeErrors)}`);
     this.use = Object.freeze([...(use ?? [])]);
     this.onError = onError;
     this.logger = logger;
@@ -238,6 +238,7 @@ function isRpcError(value: unknown): boolean {
   }
 }
 
-function describe(value: unknown): string {
+/** What a misused hook option is, for its TypeError. */
+function kindOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }

@@ -136,7 +136,7 @@ type Refusal = { status: number; reason: string } | { waiting: Running; length: 
  * reason, -32000 when too many messages (or too large ones) already wait for their checks (maxInFlightPerConnection,
  * maxInFlightBytesPerConnection), or the error given (a message whose NATS headers cannot be read).
  */
-function refuse(
+function refuseMessage(
   text: string,
   refusal: Refusal | ErrorObject,
   limits: ResponderLimits,
@@ -328,7 +328,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
             replySubject = caller = undefined;
           }
         },
-        (refusal) => reply !== undefined && refuse(text, refusal, limits, (answer) => publish(reply, answer, null), refused(headers)),
+        (refusal) =>
+          reply !== undefined && refuseMessage(text, refusal, limits, (answer) => publish(reply, answer, null), refused(headers)),
       ),
     onCancel: (text, headers) => admit(headers, text.length, () => receiveCancels(inbound, text)),
     // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
@@ -336,7 +337,13 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       const detail = `the NATS headers of the message could not be read: ${error.message}`;
       inbound.report('malformed', text, null, detail);
       if (reply !== undefined)
-        refuse(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer, null), refused({}));
+        refuseMessage(
+          text,
+          { code: ErrorCodes.InvalidRequest, message: detail },
+          limits,
+          (answer) => publish(reply, answer, null),
+          refused({}),
+        );
     },
     onClosed: (error) => {
       ended = true;

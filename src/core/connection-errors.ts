@@ -9,7 +9,7 @@ import { ConnectionClosedError } from '../errors.js';
 /** The connection closed for good (or never opened): every pending call fails with this. */
 export function closedError(url: string, context: ConnectionContext, opened: boolean): ConnectionClosedError {
   const { closeCode, closeReason, error, attempt, reconnect } = context;
-  const { code, because } = describeCause(context);
+  const { code, because } = closeCause(context);
   const gaveUp = reconnect && attempt > 0 ? `; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} to reconnect (maxAttempts)` : '';
   const message = opened
     ? `the connection to ${url} closed before the call settled${code}${because}${gaveUp}`
@@ -20,7 +20,7 @@ export function closedError(url: string, context: ConnectionContext, opened: boo
 /** Calls written on a lost epoch fail with this: the connection reconnects, but a call is re-sent only if marked retry. */
 export function lostError(url: string, context: ConnectionContext): ConnectionClosedError {
   const { closeCode, closeReason, error } = context;
-  const { code, because } = describeCause(context);
+  const { code, because } = closeCause(context);
   const message = `the connection to ${url} was lost after the call was written${code}${because}; it is reconnecting, and a call is re-sent only with { retry: true }`;
   return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
 }
@@ -44,7 +44,7 @@ export function localCloseError(url: string, how: string, closeCode: number, clo
 }
 
 /** The close code and transport error of a connection, in words. */
-function describeCause({ closeCode, closeReason, error }: ConnectionContext): { code: string; because: string } {
+function closeCause({ closeCode, closeReason, error }: ConnectionContext): { code: string; because: string } {
   return {
     code: closeCode === undefined ? '' : ` (code ${closeCode}${closeReason ? `, reason "${closeReason}"` : ''})`,
     because: error instanceof Error ? `: ${error.message}` : '',

@@ -139,7 +139,7 @@ function onMessage(
       if (!hasMethod && id !== null && host.malformedResponse?.(id, reason, frame)) return;
       // Answer what may have been meant as a request.
       const meantAsResponse = v !== null && typeof v === 'object' && !hasMethod && ('result' in v || 'error' in v);
-      if (!meantAsResponse) refuse(host, { code: ErrorCodes.InvalidRequest, message: reason }, undefined, id, batch, reply);
+      if (!meantAsResponse) refuseRequest(host, { code: ErrorCodes.InvalidRequest, message: reason }, undefined, id, batch, reply);
       return;
     }
   }
@@ -187,15 +187,15 @@ function onRequest(host: InboundHost, frame: RequestFrame, batch: BatchReply | u
   if (!host.accepting()) return;
   // Answered at once, never run: the caller may retry later.
   const busy = inFlightRefusal(host.limits, host.running, frame.method, bytes) ?? host.busy(frame.method);
-  if (busy) return refuse(host, busy, frame.method, frame.id, batch, reply);
+  if (busy) return refuseRequest(host, busy, frame.method, frame.id, batch, reply);
   if (host.startCall(frame, batch, reply, bytes)) return;
   // Ids are unique per caller: a second request with the id of one still running cannot be answered by id.
   host.report('duplicate', frame, frame.id, 'a request with this id is already being handled');
-  refuse(host, duplicateRequestFrame(frame.id).error, frame.method, frame.id, batch, reply);
+  refuseRequest(host, duplicateRequestFrame(frame.id).error, frame.method, frame.id, batch, reply);
 }
 
 /** A refusal the dispatcher answers itself: reported to the hooks, then answered. */
-function refuse(
+function refuseRequest(
   host: InboundHost,
   error: ErrorObject,
   method: string | undefined,
@@ -204,11 +204,11 @@ function refuse(
   reply: Reply,
 ): void {
   host.hooks.protocolError(error, method, id, host.connection());
-  answer(errorFrame(id, error), batch, reply);
+  answerError(errorFrame(id, error), batch, reply);
 }
 
 /** An answer the dispatcher gives itself (refusals), into the batch's array when the request came in one. */
-function answer(frame: ErrorFrame, batch: BatchReply | undefined, reply: Reply): void {
+function answerError(frame: ErrorFrame, batch: BatchReply | undefined, reply: Reply): void {
   if (batch) {
     batch.expect();
     batch.add(encode(frame));
