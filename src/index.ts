@@ -2,7 +2,7 @@ export { connect, type Client, type ClientOptions } from './client.js';
 export { serve, type Server, type ServeOptions, type ServerEvents } from './server.js';
 export * from './client-exports.js';
 /** Defaults of the server (and the Node client's `maxPayload`); the client's are in client-exports.ts. */
-export { DEFAULT_UPGRADE_TIMEOUT, DEFAULT_MAX_PAYLOAD, DEFAULT_CLIENT_MAX_PAYLOAD } from './limits.js';
+export { DEFAULT_UPGRADE_TIMEOUT, DEFAULT_MAX_PAYLOAD, DEFAULT_CLIENT_MAX_PAYLOAD, DEFAULT_SERVER_MAX_CONNECTIONS } from './limits.js';
 export type { Acceptance, Authenticate, Refusal, UpgradeRequest } from './access.js';
 export type { CloseOptions } from './limits.js';
 export type { ClientTlsOptions } from './transports/tls.js';

@@ -4,6 +4,7 @@ import {
   connect,
   serve,
   ConnectionClosedError,
+  DEFAULT_SERVER_MAX_CONNECTIONS,
   ErrorCodes,
   RemoteError,
   type Client,
@@ -146,6 +147,10 @@ describe('maxConnections', () => {
     other = connect(server.url);
     expect(await other.request('echo', [2])).toEqual([2]);
     expect(server.connections.size).toBe(2);
+  });
+
+  it('defaults to 10,000, exported as DEFAULT_SERVER_MAX_CONNECTIONS as every other default is', () => {
+    expect(DEFAULT_SERVER_MAX_CONNECTIONS).toBe(10_000);
   });
 
   it('throws TypeError or RangeError for a maxConnections that is not a positive integer', async () => {
