@@ -58,10 +58,11 @@ function sendableCloseCode(code: number): number {
 
 /**
  * The error of a socket that never opened. The browser's error event carries nothing: the status and body of a
- * refused upgrade (401 or 403 from `origins` or `authenticate`, which the Node client shows) are hidden from the page.
+ * refused upgrade (401 or 403 from `origins` or `authenticate`, 503 past `maxConnections` or from a draining server,
+ * which the Node client shows) are hidden from the page.
  */
 const NOT_OPENED =
-  "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403; it could not be reached; or the page's Content-Security-Policy blocked it)";
+  "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)";
 
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;

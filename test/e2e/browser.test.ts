@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleBrowserClient, servePage, startExample } from '../../examples/browser/serve.js';
 import { bundleForBrowser } from '../../scripts/browser-bundle.js';
-import { serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
+import { connect, serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
 import { closeTrackedAfterEach, deferred, type Deferred } from '../helpers.js';
 
 const CHROMIUM_ARGS = [
@@ -510,7 +510,30 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
         error: {
           name: 'ConnectionClosedError',
           code: 'ERR_CONNECTION_CLOSED',
-          message: `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403; it could not be reached; or the page's Content-Security-Policy blocked it)`,
+          message: `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)`,
+          isCallstate: true,
+        },
+      },
+      state: 'closed',
+    });
+  });
+
+  it("fails a connection past the server's maxConnections (HTTP 503, which the page never sees) with a message that names that refusal too", async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', maxConnections: 1, methods: { echo: (params: unknown) => params } });
+    const holder = track(connect(server.url));
+    await holder.ready;
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const w = globalThis as any;
+      const client = w.callstate.connect(url);
+      return { ready: await w.settle(client.ready), state: client.state };
+    }, server.url);
+    expect(result).toEqual({
+      ready: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: expect.stringContaining('or 503 when it holds its most connections or is closing'),
           isCallstate: true,
         },
       },
