@@ -14,8 +14,9 @@
  * bundled by the user's bundler from them.
  */
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renamedDeclarations } from './bundle-names.mjs';
 
 const root = join(import.meta.dirname, '..');
 
@@ -32,22 +33,27 @@ const result = await build({
   // No keepNames: it wraps every named function in `__name(fn, 'name')`, a defineProperty on each closure made at run
   // time. The closures each connection makes then held about 11 KB more of a server's heap per connection (25 KB
   // against 14 KB from the per-module files), and a call made a few more. Error names are set by the classes
-  // themselves; what esbuild would rename (two modules' top-level functions of one name) is checked below instead, so
-  // that stacks show the names as written.
+  // themselves; what esbuild would rename (a function or class whose name another module's declaration, or an
+  // import, has) is checked below instead, so that stacks show the names as written.
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
 });
 
-// A declaration esbuild renamed to keep two modules' names apart ends in a number its source name does not have.
-const declared = new Set();
-for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
-  for (const [, name] of readFileSync(join(root, file), 'utf8').matchAll(/\b(?:function|class) ([A-Za-z_$][\w$]*)/g)) declared.add(name);
-}
-const renamed = [...declared].filter((name) => /\d$/.test(name) && declared.has(name.replace(/\d+$/, '')));
+// A declaration esbuild renamed to keep names apart ends in a number its source name does not have: one no module it
+// was bundled from declares (the name it clashed with may be another module's function or class, a variable, or a
+// package's import, which the bundle does not declare).
+const filesUnder = (dir) =>
+  readdirSync(join(root, dir), { recursive: true })
+    .filter((file) => file.endsWith('.js'))
+    .map((file) => readFileSync(join(root, dir, file), 'utf8'));
+const bundled = Object.keys(result.metafile.outputs)
+  .filter((file) => file.endsWith('.js'))
+  .map((file) => readFileSync(join(root, file), 'utf8'));
+const renamed = renamedDeclarations(bundled, [...filesUnder('dist/src'), ...filesUnder('dist/machines')]);
 if (renamed.length > 0) {
   console.error(
-    `bundle-node: esbuild renamed ${renamed.join(', ')}: give the functions or classes of one name in two modules names of their own`,
+    `bundle-node: esbuild renamed ${renamed.join(', ')}: give the functions or classes whose names clash (with another module's, or an import's) names of their own`,
   );
   process.exit(1);
 }
