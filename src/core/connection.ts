@@ -65,8 +65,8 @@ export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 export abstract class Connection {
   /**
    * The connection actor: its snapshot is the connection's state. A Node client's is an XState actor; a server's
-   * connections' and the browser build's, light actors (the same `getSnapshot()`, `send()`, `id` and inspection
-   * events, no `subscribe`).
+   * connections' and the browser build's, light actors (the same `getSnapshot()`, `send()`, `id`, `subscribe()`
+   * and inspection events).
    */
   readonly actor: Actor<typeof connectionMachine>;
   /** The connection actor as this class steps and reads it, whichever engine runs it. */

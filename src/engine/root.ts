@@ -7,7 +7,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import type { Clock, InspectOption } from '../types.js';
-import { FlatActor, type ActorScope } from './actor.js';
+import { FlatActor, type ActorScope, type FlatSnapshot } from './actor.js';
 import { toInspectFunction } from './inspectable.js';
 import { schedulerFor } from './deadlines.js';
 import { loadMachine, type ActionArgs, type CompiledMachine, type MachineLogic } from './load.js';
@@ -37,13 +37,80 @@ export interface RootOptions<TContext> {
 
 type RootActions<TContext> = RootOptions<TContext>['actions'];
 
-/** A light root actor whose expired deadline is reported to its owner once the step is done; its owner is its actions. */
+/** What `subscribe` takes, as XState's actors do: a function for each snapshot, or an observer. */
+type SnapshotObserver<TContext> =
+  | ((snapshot: FlatSnapshot<TContext>) => void)
+  | {
+      next?: (snapshot: FlatSnapshot<TContext>) => void;
+      error?: (error: unknown) => void;
+      complete?: () => void;
+    };
+
+/**
+ * A light root actor (a connection's): its expired deadline is reported to its owner once the step is done, and
+ * `subscribe` tells observers each snapshot after a step, as XState's `actor.subscribe` does (the connection actor
+ * is `client.actor` in the browser build, and a server's `peer.actor`). Its owner is its actions.
+ */
 class TimedActor<TContext> extends FlatActor<TContext, RootActions<TContext>> {
   onTimer: () => void = () => {};
+  private observers: Set<Exclude<SnapshotObserver<TContext>, (snapshot: FlatSnapshot<TContext>) => void>> | undefined;
+  /** Steps under way (an event sent from inside an action is taken within the same outermost step). */
+  private depth = 0;
+
+  override start(): this {
+    this.step(() => super.start());
+    return this;
+  }
+
+  override send(event: { type: string; [key: string]: unknown }): void {
+    this.step(() => super.send(event));
+  }
 
   override expire(): void {
-    super.expire();
+    this.step(() => super.expire());
     this.onTimer();
+  }
+
+  override stop(): void {
+    this.step(() => super.stop());
+  }
+
+  subscribe(observer: SnapshotObserver<TContext>): { unsubscribe(): void } {
+    const entry = typeof observer === 'function' ? { next: observer } : observer;
+    if (this.status !== 'active') {
+      if (this.status === 'done' || this.status === 'stopped') entry.complete?.();
+      return { unsubscribe: () => {} };
+    }
+    (this.observers ??= new Set()).add(entry);
+    return { unsubscribe: () => void this.observers?.delete(entry) };
+  }
+
+  /** Runs one step; once the outermost ends, each observer gets the snapshot, and the end if the actor stopped. */
+  private step(run: () => void): void {
+    this.depth++;
+    try {
+      run();
+    } finally {
+      this.depth--;
+    }
+    if (this.depth > 0 || this.observers === undefined || this.observers.size === 0) return;
+    const snapshot = this.getSnapshot();
+    for (const observer of [...this.observers]) tell(() => observer.next?.(snapshot));
+    if (this.status === 'active') return;
+    const observers = [...this.observers];
+    this.observers.clear();
+    for (const observer of observers) tell(() => (this.status === 'error' ? observer.error?.(snapshot.error) : observer.complete?.()));
+  }
+}
+
+/** Runs an observer; what it throws is thrown outside the step, as XState reports an observer's error, never into it. */
+function tell(run: () => void): void {
+  try {
+    run();
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
   }
 }
 

@@ -79,6 +79,45 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
   });
 });
 
+describe.each(['light', 'xstate'] as const)("a server's connection actor on engine %s", (engine) => {
+  it('tells subscribers each snapshot as its connection goes, then completes when it closes (peer.actor.subscribe)', async () => {
+    const values: unknown[] = [];
+    let completed = 0;
+    server = await serve({ engine, methods: { echo: (params: unknown) => params } });
+    server.on('connection', (peer) => {
+      peer.actor.subscribe({ next: (snapshot) => values.push(snapshot.value), complete: () => completed++ });
+    });
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+    // The server closes it: its side goes through closing (the close handshake) to closed.
+    await server.close();
+    await until(() => completed === 1, 'the subscriber is told the actor completed');
+    expect(values.slice(-2)).toEqual(['closing', 'closed']);
+  });
+
+  it('keeps a subscriber that throws out of the connection: its error is thrown outside, the connection goes on', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      server = await serve({ engine, methods: { echo: (params: unknown) => params } });
+      server.on('connection', (peer) => {
+        peer.actor.subscribe(() => {
+          throw new Error('subscriber bug');
+        });
+      });
+      client = connect(server.url);
+      expect(await client.request('echo', [2])).toEqual([2]);
+      await client.close();
+      await until(() => server!.connections.size === 0, 'the connection closed');
+      await until(() => uncaught.length > 0, 'the subscriber error is thrown outside');
+      expect((uncaught[0] as Error).message).toBe('subscriber bug');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+});
+
 describe('engine option', () => {
   it('rejects an unknown engine before connecting', () => {
     expect(() => connect('ws://127.0.0.1:1', { engine: 'fast' as never })).toThrow(
