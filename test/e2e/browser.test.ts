@@ -103,6 +103,24 @@ async function openPage(path = ''): Promise<Page> {
 }
 
 /** Resolves once `wss` (a hand-written hostile server) listens; it is closed after the test, its sockets dropped. */
+/** Connects from a fresh page to `url`: how its `ready` settled, and the client's state after. */
+async function connectInPage(url: string): Promise<{ ready: unknown; state: string }> {
+  const page = await openPage();
+  return page.evaluate(async (target) => {
+    const w = globalThis as any;
+    const client = w.callstate.connect(target);
+    return { ready: await w.settle(client.ready), state: client.state };
+  }, url);
+}
+
+/** What `connectInPage` gives for a connection that never opened, with `message`. */
+function notOpened(message: unknown) {
+  return {
+    ready: { error: { name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED', message, isCallstate: true } },
+    state: 'closed',
+  };
+}
+
 async function listening(wss: WebSocketServer): Promise<void> {
   track({
     close: () => {
@@ -499,46 +517,20 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
 
   it('fails a connection the server refuses (origins: HTTP 403) with a message that says the browser hides why, not a bare "WebSocket error"', async () => {
     server = await serve({ port: 0, host: '127.0.0.1', origins: ['https://app.example'], methods: { echo: (params: unknown) => params } });
-    const page = await openPage();
-    const result = await page.evaluate(async (url) => {
-      const w = globalThis as any;
-      const client = w.callstate.connect(url);
-      return { ready: await w.settle(client.ready), state: client.state };
-    }, server.url);
-    expect(result).toEqual({
-      ready: {
-        error: {
-          name: 'ConnectionClosedError',
-          code: 'ERR_CONNECTION_CLOSED',
-          message: `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)`,
-          isCallstate: true,
-        },
-      },
-      state: 'closed',
-    });
+    const result = await connectInPage(server.url);
+    expect(result).toEqual(
+      notOpened(
+        `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)`,
+      ),
+    );
   });
 
   it("fails a connection past the server's maxConnections (HTTP 503, which the page never sees) with a message that names that refusal too", async () => {
     server = await serve({ port: 0, host: '127.0.0.1', maxConnections: 1, methods: { echo: (params: unknown) => params } });
     const holder = track(connect(server.url));
     await holder.ready;
-    const page = await openPage();
-    const result = await page.evaluate(async (url) => {
-      const w = globalThis as any;
-      const client = w.callstate.connect(url);
-      return { ready: await w.settle(client.ready), state: client.state };
-    }, server.url);
-    expect(result).toEqual({
-      ready: {
-        error: {
-          name: 'ConnectionClosedError',
-          code: 'ERR_CONNECTION_CLOSED',
-          message: expect.stringContaining('or 503 when it holds its most connections or is closing'),
-          isCallstate: true,
-        },
-      },
-      state: 'closed',
-    });
+    const result = await connectInPage(server.url);
+    expect(result).toEqual(notOpened(expect.stringContaining('or 503 when it holds its most connections or is closing')));
   });
 
   it('drops a server that stops reading (bufferedAmount): its calls fail as not read, or are refused with QueueFullError past maxBufferedAmount', async () => {
