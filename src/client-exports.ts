@@ -2,7 +2,7 @@
  * What both entries export beside their own `connect`: Node's (index.ts, which adds the server, NATS and
  * HTTP) and the browser build's (browser.ts): the peer, the client's defaults, errors and types.
  */
-export { Peer, type ConnectionState } from './core/peer.js';
+export { Peer, type ConnectionActor, type ConnectionState } from './core/peer.js';
 export {
   DEFAULT_TIMEOUT,
   DEFAULT_CLOSE_TIMEOUT,

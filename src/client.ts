@@ -5,6 +5,8 @@
  * the server's API. Options are resolved in client-options.ts, shared with the
  * browser build (browser.ts).
  */
+import type { Actor } from 'xstate';
+import type { connectionMachine } from '../machines/connection.machine.js';
 import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
 import { connectHttp } from './http-client.js';
@@ -17,7 +19,8 @@ import { isHttpUrl, isNatsUrl, validateUrl } from './urls.js';
 
 export type { ClientOptions } from './client-options.js';
 
-export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
+/** A client of the Node build: its connection actor (`client.actor`) is an XState actor, whole. */
+export type Client<Api extends AnyApi = UntypedApi> = Peer<Api> & { readonly actor: Actor<typeof connectionMachine> };
 
 /**
  * Opens a connection to a callstate (or any JSON-RPC 2.0 over WebSocket)
@@ -44,7 +47,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   if (isNatsUrl(url)) {
     if (reconnect)
       throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
-    return connectNats<Api>(url, common, options, handshakeTimeout);
+    return onXState(connectNats<Api>(url, common, options, handshakeTimeout));
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
   if (isHttpUrl(url)) {
@@ -52,7 +55,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       throw new TypeError(
         'options.tls applies to wss:// URLs only (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)',
       );
-    return connectHttp<Api>(url, common, options, maxPayload);
+    return onXState(connectHttp<Api>(url, common, options, maxPayload));
   }
   const socketOptions = {
     maxPayload,
@@ -61,5 +64,12 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     closeTimeout: common.closeTimeout,
     tls: validateTls(options.tls, 'options.tls'),
   };
-  return new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false });
+  return onXState(
+    new Peer<Api>({ ...common, openTransport: () => WsTransport.connect(url, socketOptions), reconnect, alreadyOpen: false }),
+  );
+}
+
+/** A client made with `connectionEngine: 'xstate'` (as every client of this build is): its `actor` is XState's own. */
+function onXState<Api extends AnyApi>(client: Peer<Api>): Client<Api> {
+  return client as unknown as Client<Api>;
 }

@@ -1,7 +1,19 @@
 /** Type tests: `connect<Api>()` types method names, params and results; `serve<Api>()` types handlers. */
 import { describe, expectTypeOf, it } from 'vitest';
+import type { Actor } from 'xstate';
 import { z } from 'zod';
-import { connect, method, serve, type Client, type ConnectionInfo, type HandlerContext, type StandardSchemaV1 } from '../src/index.js';
+import type { connectionMachine } from '../machines/connection.machine.js';
+import type { Client as BrowserClient } from '../src/browser.js';
+import {
+  connect,
+  method,
+  serve,
+  type Client,
+  type ConnectionActor,
+  type ConnectionInfo,
+  type HandlerContext,
+  type StandardSchemaV1,
+} from '../src/index.js';
 
 interface Api {
   echo(params: { n: number }): { n: number };
@@ -69,6 +81,27 @@ describe('typed methods', () => {
       }));
     // @ts-expect-error: authenticate cannot answer a string
     void (() => serve({ authenticate: () => 'yes', methods: {} }));
+  });
+});
+
+describe('connection actors', () => {
+  it("a Node client's actor is XState's whole; a server's peer's and a browser client's have only what light actors have", () => {
+    expectTypeOf(client.actor).toHaveProperty('system');
+    expectTypeOf(client.actor.system).not.toBeAny();
+    expectTypeOf(client.actor.getSnapshot().value).toEqualTypeOf<ReturnType<Actor<typeof connectionMachine>['getSnapshot']>['value']>();
+    void (() =>
+      serve({ methods: {} }).then((server) =>
+        server.on('connection', (peer) => {
+          expectTypeOf(peer.actor).toEqualTypeOf<ConnectionActor>();
+          expectTypeOf(peer.actor.subscribe).toBeCallableWith((snapshot) => void snapshot.value);
+          // @ts-expect-error: a light actor has no XState system
+          void peer.actor.system;
+          const listener = () => {};
+          // @ts-expect-error: nor the three-listener form of subscribe
+          void peer.actor.subscribe(listener, listener);
+        }),
+      ));
+    expectTypeOf<BrowserClient['actor']>().toEqualTypeOf<ConnectionActor>();
   });
 });
 

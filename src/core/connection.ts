@@ -14,7 +14,7 @@
  *        ▲                            │                                    ▲
  *        └── waiting (reconnect) ◀────┴──────── transport.closed ──────────┘
  */
-import type { Actor } from 'xstate';
+import type { Actor, Observer, SnapshotFrom, Subscription } from 'xstate';
 import { connectionLogic, type ConnectionContext, type ConnectionEvent, type ReconnectPolicy } from '../../machines/connection.logic.js';
 import type { connectionMachine } from '../../machines/connection.machine.js';
 import { DISPATCH_STATES } from './dispatch-states.js';
@@ -62,13 +62,20 @@ export interface ConnectionOptions {
 /** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
+/**
+ * What every connection actor has, on either engine: XState's `id`, `getSnapshot()`, `send()` and `subscribe()` (a
+ * function for each snapshot, or an observer). A Node client's `client.actor` is a whole XState actor (its `Client`
+ * type says so); a server's connections and the browser build's run on the light engine, which has only these.
+ */
+export type ConnectionActor = Pick<Actor<typeof connectionMachine>, 'id' | 'getSnapshot' | 'send'> & {
+  subscribe(
+    observer: Observer<SnapshotFrom<typeof connectionMachine>> | ((snapshot: SnapshotFrom<typeof connectionMachine>) => void),
+  ): Subscription;
+};
+
 export abstract class Connection {
-  /**
-   * The connection actor: its snapshot is the connection's state. A Node client's is an XState actor; a server's
-   * connections' and the browser build's, light actors (the same `getSnapshot()`, `send()`, `id`, `subscribe()`
-   * and inspection events).
-   */
-  readonly actor: Actor<typeof connectionMachine>;
+  /** The connection actor: its snapshot is the connection's state (see `ConnectionActor`). */
+  readonly actor: ConnectionActor;
   /** The connection actor as this class steps and reads it, whichever engine runs it. */
   private readonly root: RootActor<ConnectionContext, ConnectionEvent>;
   /** Resolves once the connection is open; rejects with `ConnectionClosedError` if it never opens. */

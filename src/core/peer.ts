@@ -6,6 +6,7 @@
  * matches nothing. `connect()` wraps it for the client; the server makes one
  * per accepted socket.
  */
+import type { AnyActorRef } from 'xstate';
 import { newCallId } from './call-id.js';
 import { abortReason } from './abort-watch.js';
 import { callProxy } from './call-proxy.js';
@@ -32,7 +33,7 @@ import type {
 } from '../types.js';
 import { validateMethodName, validateParams, validateRequestOptions } from '../validate.js';
 
-export type { ConnectionState } from './connection.js';
+export type { ConnectionActor, ConnectionState } from './connection.js';
 
 export interface PeerOptions extends ConnectionOptions {
   /** Backpressure on outgoing calls: see `ClientOptions`. */
@@ -103,8 +104,10 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       idle: () => this.onIdle(),
     });
     this.inbound = this.inboundHost();
-    this.outgoing.parent = this.actor;
-    this.incoming.parent = this.actor;
+    // Its calls' parent for inspectors: the actor itself (XState's, or a light one), which has what they read.
+    const parent = this.actor as unknown as AnyActorRef;
+    this.outgoing.parent = parent;
+    this.incoming.parent = parent;
     this.start();
   }
 
