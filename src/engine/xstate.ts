@@ -181,9 +181,16 @@ function rootMachine(id: string, actionNames: string[]): AnyStateMachine {
   let machine = rootMachines.get(id);
   if (machine === undefined) {
     const actions: Record<string, (args: Parameters<RootActions[string]>[0] & { self: object }) => void> = {};
-    for (const name of actionNames) actions[name] = (args) => rootActions.get(args.self)![name]!(args);
+    for (const name of actionNames) actions[name] = (args) => (rootActions.get(args.self) ?? strayActor())[name]!(args);
     machine = MACHINES[id]!.provide({ actions } as never);
     rootMachines.set(id, machine);
   }
   return machine;
+}
+
+/** An actor of a shared machine that no connection made (a user's `createActor(client.actor.logic)`) has no actions to run. */
+function strayActor(): never {
+  throw new Error(
+    "the machine of client.actor.logic runs only in callstate's connections: to run the connection machine, take connectionMachine from 'callstate/machines' and provide its actions",
+  );
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
 import { connect, serve, type Client, type Clock, type Server } from '../../src/index.js';
 import { closeAfterEach, heapAfterGc, until } from '../helpers.js';
 
@@ -81,6 +82,22 @@ describe('many connections', () => {
     } finally {
       await first.close();
     }
+  });
+
+  it('says what to do when the shared machine is run outside a connection', async () => {
+    server = await serve({ methods: {} });
+    client = connect(server.url);
+    await client.ready;
+    // Its actions run the connection's own: an actor of it that no connection made has none to run.
+    const errors: unknown[] = [];
+    const stray = createActor(client.actor.logic, { input: { url: 'ws://127.0.0.1:9' } });
+    stray.subscribe({ error: (error) => errors.push(error) });
+    stray.start();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(
+      /the machine of client\.actor\.logic runs only in callstate's connections: to run the connection machine, take connectionMachine from 'callstate\/machines' and provide its actions/,
+    );
+    expect(client.actor.getSnapshot().value).toBe('open');
   });
 });
 
