@@ -150,10 +150,12 @@ export class Hooks {
   }
 
   private report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {
-    if (this.onError) {
+    const { onError } = this;
+    if (onError) {
       let returned: unknown;
       try {
-        returned = this.onError(error, info);
+        // Called as a plain function: a user's `function` sees `this` undefined, not these internals.
+        returned = onError(error, info);
       } catch (thrown) {
         this.log('error', { err: thrown, method: info.method, id: info.id }, `onError threw: ${messageOf(thrown)}`);
       }

@@ -147,6 +147,23 @@ describe('onError and logger', () => {
     expect(lines[0]![2]).toMatchObject({ err: thrown, method: 'boom', code: -32603, kind: 'handler' });
   });
 
+  it("runs onError as a plain function: its `this` is not callstate's internals", async () => {
+    const thisValues: unknown[] = [];
+    server = await serve({
+      onError: function (this: unknown) {
+        thisValues.push(this);
+      },
+      methods: {
+        boom: () => {
+          throw new Error('boom');
+        },
+      },
+    });
+    client = connect(server.url);
+    await settle(client.request('boom'));
+    expect(thisValues).toEqual([undefined]);
+  });
+
   it('with exposeErrors: false, answers -32603 "internal error" while onError and logger still see the message', async () => {
     const seen: unknown[] = [];
     server = await serve({
