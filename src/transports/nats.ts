@@ -55,7 +55,6 @@ export interface NatsClientOptions {
  * is handed to the peer, which routes responses by their JSON-RPC id.
  */
 export class NatsClientTransport implements Transport {
-  readonly bufferedAmount = 0;
   private handlers: TransportHandlers | undefined;
   private nc: NatsConnection | undefined;
   private inbox = '';
@@ -67,6 +66,11 @@ export class NatsClientTransport implements Transport {
   private headers: MsgHdrs | undefined;
   /** Their size as published: nats-server's max_payload bounds a message's payload and headers together. */
   private headerBytes = 0;
+  /** Bytes published on this connection, and how many of them nats-server has confirmed it read (see `confirm`). */
+  private published = 0;
+  private confirmed = 0;
+  /** A flush (PING) is out, to confirm what was published before it. */
+  private confirming = false;
 
   private constructor(
     private readonly url: string,
@@ -80,6 +84,17 @@ export class NatsClientTransport implements Transport {
     return transport;
   }
 
+  /**
+   * Bytes published that nats-server has not yet confirmed reading. nats.js buffers every publish, without bound, until
+   * its socket takes it: with nats-server stalled (frozen, or its link congested) each call would add its request to
+   * the heap until nats.js's own pings gave up, minutes later. Counted here, the send queue's `highWaterMark`,
+   * `maxQueued` and `maxBufferedAmount` hold calls back, and `drainTimeout` drops a nats-server that reads nothing,
+   * as they do a WebSocket peer that does not read.
+   */
+  get bufferedAmount(): number {
+    return this.published - this.confirmed;
+  }
+
   get isOpen(): boolean {
     return this.nc !== undefined && this.ending === undefined && !this.ended;
   }
@@ -88,23 +103,23 @@ export class NatsClientTransport implements Transport {
     const nc = this.nc;
     if (!nc || !this.isOpen) return false;
     const frame = peekFrame(text);
+    // Responders do not call clients over NATS: a response has no reply subject to go to.
+    if (frame.kind === 'response') {
+      if (done) queueMicrotask(done);
+      return true;
+    }
+    const data = this.encoder.encode(text);
     try {
       switch (frame.kind) {
         case 'request':
           // The call id as the reply token lets a 503 (which carries no body) name its call.
-          nc.publish(this.options.subject, this.encoder.encode(text), {
-            reply: `${this.inbox}.${frame.token ?? '_'}`,
-            headers: this.headers,
-          });
+          nc.publish(this.options.subject, data, { reply: `${this.inbox}.${frame.token ?? '_'}`, headers: this.headers });
           break;
         case 'cancel':
-          nc.publish(cancelSubject(this.options.subject), this.encoder.encode(text), { headers: this.headers });
-          break;
-        case 'response':
-          // Responders do not call clients over NATS: a response has no reply subject to go to.
+          nc.publish(cancelSubject(this.options.subject), data, { headers: this.headers });
           break;
         default:
-          nc.publish(this.options.subject, this.encoder.encode(text), { headers: this.headers });
+          nc.publish(this.options.subject, data, { headers: this.headers });
       }
     } catch (error) {
       if (this.refusedAlone(nc)) return this.refuse(frame, text, error as Error, done);
@@ -112,9 +127,30 @@ export class NatsClientTransport implements Transport {
       if (done) queueMicrotask(() => done(error as Error));
       return true;
     }
+    this.published += data.length + this.headerBytes;
+    this.confirm(nc);
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
     return true;
+  }
+
+  /**
+   * Asks nats-server to confirm what was published so far: its PONG to a flush's PING comes after it has read every
+   * message before the PING. One flush at a time, so at most one PING a round trip however many calls are made.
+   */
+  private confirm(nc: NatsConnection): void {
+    if (this.confirming) return;
+    this.confirming = true;
+    const upTo = this.published;
+    nc.flush().then(
+      () => {
+        this.confirming = false;
+        this.confirmed = upTo;
+        if (this.published > upTo && !nc.isClosed()) this.confirm(nc);
+      },
+      // The connection is going: its close fails what is pending.
+      () => (this.confirming = false),
+    );
   }
 
   /**

@@ -4,9 +4,13 @@
  * and a responder that leaves while calls run. Each names what must happen
  * instead of a silent loss or a wait for the caller's own timeout.
  */
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import {
   connect,
+  ConnectionClosedError,
+  QueueFullError,
   serve,
   ErrorCodes,
   ProtocolError,
@@ -16,7 +20,7 @@ import {
   type NatsServer,
 } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
-import { publishRaw, useNatsServer } from '../nats-helpers.js';
+import { eventually, publishRaw, startNatsServer, useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
 const uncaught = collectUncaught();
@@ -351,6 +355,52 @@ describe('a request whose reply subject a caller chose to hurt', () => {
     expect(unmatched[0]).toMatchObject({ reason: 'unknown', id: 'self', detail: 'responders make no calls: a response matches nothing' });
     expect(await client(subject).request('echo', ['after'], { timeout: 5_000 })).toEqual(['after']);
     expect(unmatched).toHaveLength(1);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('a NATS client whose nats-server reads nothing (frozen: the kernel still takes its bytes)', () => {
+  it('holds new calls in queued at highWaterMark, refuses them past maxQueued, and drops nats-server after drainTimeout, instead of buffering without bound', async () => {
+    const own = await startNatsServer();
+    const clock = new SimulatedClock();
+    const caller = connect(own.url, {
+      subject: 'frozen',
+      clock,
+      timeout: 600_000,
+      highWaterMark: 64 * 1024,
+      maxQueued: 5,
+      drainTimeout: 5_000,
+    });
+    try {
+      await caller.ready;
+      own.process.kill('SIGSTOP');
+      // Stopped for sure before anything is published: nats-server answers no PING from here on.
+      await eventually(
+        async () => (await readFile(`/proc/${own.process.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('T'),
+        'nats-server stopped',
+      );
+      const params = ['x'.repeat(32 * 1024)];
+      const calls = Array.from({ length: 7 }, () => settle(caller.request('echo', params)));
+      // Two requests fill highWaterMark (64 KiB unconfirmed); nats.js took all seven into its buffer before.
+      await until(() => caller.queuedCalls === 5, 'the calls past highWaterMark queued');
+      expect(caller.pendingCalls).toBe(7);
+      const { error: full } = await settle(caller.request('echo', params));
+      expect(full).toBeInstanceOf(QueueFullError);
+      expect(full.message).toMatch(/because its socket's buffer is full \(highWaterMark\)$/);
+      clock.increment(5_000);
+      for (const { error } of await Promise.all(calls)) {
+        expect(error).toBeInstanceOf(ConnectionClosedError);
+        expect(error.message).toMatch(
+          /was dropped: the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/,
+        );
+      }
+      await caller.closed;
+      expect(caller.state).toBe('closed');
+    } finally {
+      own.process.kill('SIGCONT');
+      await caller.close();
+      await own.stop();
+    }
     expect(uncaught).toEqual([]);
   });
 });
