@@ -4,11 +4,11 @@
  * errors and types as in Node, and no Node built-ins (no `ws`, no server, no NATS).
  *
  * Options a browser cannot honour are refused with a TypeError: `headers` (a
- * browser sets the upgrade's headers itself), `maxPayload` (a browser cannot
- * refuse a frame at its header), `subject` (NATS) and `tls` (a page cannot
- * choose the CAs, a client certificate or to skip verification). `heartbeat`
- * is kept, but sent as an application-level request instead of ping frames:
- * see transports/browser-ws.ts.
+ * browser sets the upgrade's headers itself), `subject` (NATS) and `tls` (a page
+ * cannot choose the CAs, a client certificate or to skip verification).
+ * `heartbeat` is kept, but sent as an application-level request instead of ping
+ * frames, and `maxPayload` is checked once a frame has arrived, as a browser
+ * cannot refuse it at its header: see transports/browser-ws.ts.
  */
 import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
@@ -22,7 +22,6 @@ export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 /** Options of the Node client that a browser cannot honour, and why. */
 const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
   ['headers', 'a browser sets the headers of the upgrade request itself'],
-  ['maxPayload', 'a browser cannot refuse a frame at its header'],
   ['subject', 'NATS needs the Node build'],
   ['tls', 'a browser verifies TLS with its own trust store and certificates'],
   ['maxConnections', 'HTTP URLs need the Node build'],
@@ -52,7 +51,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   for (const [name, why] of REFUSED) {
     if (options?.[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
   }
-  const { common, reconnect, handshakeTimeout } = resolveClientOptions(url, options);
+  const { common, reconnect, handshakeTimeout, maxPayload } = resolveClientOptions(url, options);
   if (options.engine === 'xstate')
     throw new TypeError(
       "options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",
@@ -60,7 +59,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   if (!globalWebSocket()) throw new TypeError('the browser build of callstate needs a global WebSocket');
   return new Peer<Api>({
     ...common,
-    openTransport: () => BrowserWsTransport.connect(url, { handshakeTimeout }),
+    openTransport: () => BrowserWsTransport.connect(url, { handshakeTimeout, maxPayload }),
     reconnect,
     alreadyOpen: false,
     xstate: undefined,

@@ -63,7 +63,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call; Node only: the browser build throws a TypeError). */
   engine?: Engine;
   /**
-   * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009. Over HTTP,
+   * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009 (in the
+   * browser build, which cannot refuse it there, checked once it has arrived: dropped unparsed, 1009). Over HTTP,
    * the largest answer body, counted as decoded (a gzip or deflate answer by what it inflates to); a larger one fails
    * its call with `HttpError`. Default: 100 MiB (as `ws`; a server takes 1 MiB).
    */

@@ -17,12 +17,17 @@
  * - No standard close code but 1000: `close()` throws InvalidAccessError for any
  *   other below 3000, so 1001-1014 (a caller's `close(1001)`, the send budget's
  *   1008) go out as 1000, with their reason.
+ * - No `maxPayload`: a frame arrives whole, however large. Checked here once it
+ *   has, before anything parses it (JSON.parse takes many times a frame's size
+ *   in heap): a larger one drops the socket, reported as a close with 1009.
  */
 import type { Transport, TransportHandlers } from './transport.js';
 
 export interface BrowserWsTransportOptions {
   /** Longest the opening handshake may take, in ms. */
   handshakeTimeout: number;
+  /** Largest frame taken from the server, in bytes (UTF-8 for text), checked once it has arrived. */
+  maxPayload: number;
 }
 
 /** The method of the application-level heartbeat request (a callstate peer answers it -32601 unreported: see incoming.ts). */
@@ -87,7 +92,10 @@ export class BrowserWsTransport implements Transport {
   /** The opening handshake's timer (see limitHandshake). */
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly socket: StandardWebSocket) {
+  constructor(
+    readonly socket: StandardWebSocket,
+    private readonly maxPayload = Infinity,
+  ) {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => {
       this.opened = true;
@@ -102,7 +110,7 @@ export class BrowserWsTransport implements Transport {
   static connect(url: string, options: BrowserWsTransportOptions): BrowserWsTransport {
     const Socket = globalWebSocket();
     if (!Socket) throw new TypeError('this runtime has no global WebSocket');
-    const transport = new BrowserWsTransport(new Socket(url));
+    const transport = new BrowserWsTransport(new Socket(url), options.maxPayload);
     transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }
@@ -131,7 +139,9 @@ export class BrowserWsTransport implements Transport {
   }
 
   private socketOnMessage(data: unknown): void {
-    if (this.ended) return;
+    if (this.ended || this.terminated) return;
+    const size = sizePastLimit(data, this.maxPayload);
+    if (size !== undefined) return this.refuseFrame(size);
     if (typeof data !== 'string') return this.handlers?.message('', true);
     if (this.awaitingPong > 0 && data.includes(this.heartbeatPrefix) && this.isHeartbeatAnswer(data)) {
       this.awaitingPong--;
@@ -185,16 +195,31 @@ export class BrowserWsTransport implements Transport {
 
   /** Starts the close and reports the socket closed (1006) in a microtask, whatever the server does. */
   terminate(): void {
+    this.drop(1006);
+  }
+
+  /**
+   * A frame past `maxPayload` (`size` bytes) came: it is not parsed, and the connection ends as a Node client's does
+   * when ws refuses such a frame at its header, with 1009 (a page cannot send that code: the server sees 1000).
+   */
+  private refuseFrame(size: number): void {
+    this.failure = new Error(`the server sent a frame of ${size} bytes, past maxPayload (${this.maxPayload} bytes): dropped unparsed`);
+    this.drop(1009, 'Max payload size exceeded');
+  }
+
+  /** Starts the close and reports the socket closed with `code` in a microtask, whatever the server does. */
+  private drop(code: number, reason?: string): void {
     if (this.ended || this.terminated) return;
     this.terminated = true;
     try {
-      this.socket.close();
+      if (reason === undefined) this.socket.close();
+      else this.socket.close(1000, reason);
     } catch {
       // a socket already closing or closed: nothing more to do
     }
     queueMicrotask(() => {
       if (this.failure) this.handlers?.error(this.failure);
-      this.reportClose(1006, '');
+      this.reportClose(code, '');
     });
   }
 
@@ -208,4 +233,29 @@ export class BrowserWsTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
+}
+
+/**
+ * The size in bytes of a frame (UTF-8 for text) when it is past `limit`, else undefined. Text is measured only when
+ * its length alone cannot tell: a UTF-16 unit is 1 to 3 bytes of UTF-8 (a surrogate pair, two units, is 4).
+ */
+function sizePastLimit(data: unknown, limit: number): number | undefined {
+  if (typeof data !== 'string') {
+    const bytes = (data as { byteLength?: unknown }).byteLength;
+    return typeof bytes === 'number' && bytes > limit ? bytes : undefined;
+  }
+  if (data.length * 3 <= limit) return undefined;
+  if (data.length > limit) return utf8Length(data);
+  const bytes = utf8Length(data);
+  return bytes > limit ? bytes : undefined;
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // Beyond ASCII: 2 bytes below U+0800, else 3; each unit of a surrogate pair adds 1 (4 bytes for the pair).
+    if (unit >= 0x80) bytes += unit < 0x800 ? 1 : unit >= 0xd800 && unit <= 0xdfff ? 1 : 2;
+  }
+  return bytes;
 }

@@ -308,7 +308,7 @@ describe('the browser build in headless Chromium', SLOW, () => {
   it('refuses options a browser cannot honour with a TypeError', async () => {
     const page = await openPage();
     const refused = await page.evaluate(() =>
-      [{ headers: { a: 'b' } }, { maxPayload: 10 }, { subject: 's' }, { engine: 'xstate' }].map((options) => {
+      [{ headers: { a: 'b' } }, { subject: 's' }, { engine: 'xstate' }].map((options) => {
         try {
           (globalThis as any).callstate.connect('ws://127.0.0.1:1', options);
           return 'accepted';
@@ -319,7 +319,6 @@ describe('the browser build in headless Chromium', SLOW, () => {
     );
     expect(refused).toEqual([
       'TypeError: options.headers is not supported in the browser build: a browser sets the headers of the upgrade request itself',
-      'TypeError: options.maxPayload is not supported in the browser build: a browser cannot refuse a frame at its header',
       'TypeError: options.subject is not supported in the browser build: NATS needs the Node build',
       "TypeError: options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",
     ]);
@@ -459,6 +458,52 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
       closes: [{ code: 4001, reason: 'hostile' }],
       state: 'closed',
     });
+  });
+
+  it('drops, unparsed, a frame past maxPayload (checked once it has arrived, in UTF-8 bytes; binary too): its calls fail with 1009 and why', async () => {
+    const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(hostile);
+    hostile.on('connection', (socket) => {
+      socket.on('message', (data) => {
+        const { id, method } = JSON.parse(data.toString()) as { id: string; method: string };
+        // 300 euro signs are 900 bytes of UTF-8: within 1,024 with the envelope; 700 are 2,100 bytes in 700 characters.
+        if (method === 'small') socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: '€'.repeat(300) }));
+        else if (method === 'text') socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: '€'.repeat(700) }));
+        else socket.send(Buffer.alloc(2048), { binary: true });
+      });
+    });
+    const page = await openPage();
+    const result = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const outcome = async (method: string) => {
+          const client = w.callstate.connect(url, { maxPayload: 1024, timeout: 60_000 });
+          const small = await w.settle(client.request('small'));
+          const call = await w.settle(client.request(method));
+          await client.closed;
+          return { small: small.value?.length, call, state: client.state };
+        };
+        return [await outcome('text'), await outcome('binary')];
+      },
+      `ws://127.0.0.1:${(hostile.address() as { port: number }).port}`,
+    );
+    const dropped = (bytes: number) => ({
+      small: 300,
+      call: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: expect.stringMatching(
+            new RegExp(
+              `closed before the call settled \\(code 1009\\): the server sent a frame of ${bytes} bytes, past maxPayload \\(1024 bytes\\): dropped unparsed$`,
+            ),
+          ),
+          isCallstate: true,
+        },
+      },
+      state: 'closed',
+    });
+    expect(result).toEqual([dropped(2100 + '{"jsonrpc":"2.0","id":"","result":""}'.length + 21), dropped(2048)]);
   });
 
   it('drops a server that reads its frames and answers nothing, not even the heartbeat, failing the pending call', async () => {
