@@ -19,6 +19,7 @@ import { IncomingCalls } from './core/incoming.js';
 import { inFlightRefusal, pastInFlightLimits, type Running } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
 import { isolatedInspector } from './engine/inspectable.js';
+import { messageOf } from './core/handler-error.js';
 import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
@@ -31,6 +32,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
+import { loadNats } from './transports/nats.js';
 import { listenNats, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
@@ -308,6 +310,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let closing: Promise<void> | undefined;
 
+  // Loaded first: its failure already says what to install. What follows fails with nats.js's bare words ("connection
+  // refused", "timeout"): said again with the URL, as a client's connection that never opened is.
+  await loadNats();
   link = await listenNats({
     url,
     subject,
@@ -355,6 +360,11 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       events.emit('close', closing ? {} : { error: error ?? lost() });
       resolveClosed();
     },
+  }).catch((error: unknown) => {
+    throw new ConnectionClosedError(`could not connect to ${shownUrl(url)} (code 1006): ${messageOf(error)}`, {
+      closeCode: 1006,
+      cause: error,
+    });
   });
 
   return {

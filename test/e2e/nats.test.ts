@@ -319,6 +319,17 @@ describe('NATS connection loss', () => {
     expect(client.state).toBe('closed');
   });
 
+  it("rejects serve() with ConnectionClosedError naming the URL (credentials hidden) when nats-server cannot be reached, not nats.js's bare words", async () => {
+    const gone = await startNatsServer();
+    await gone.stop();
+    const withCredentials = gone.url.replace('nats://', 'nats://user:secret@');
+    const { error } = await settle(serve({ nats: withCredentials, subject: 'x', methods: {} }));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toBe(`could not connect to ${gone.url.replace('nats://', 'nats://***@')} (code 1006): connection refused`);
+    expect(error.closeCode).toBe(1006);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
   it('close() while nats-server accepts the connection but never answers ends within closeTimeout, not handshakeTimeout', async () => {
     // A frozen nats-server (SIGSTOP) is such a black hole: the kernel completes the TCP handshake, INFO never comes.
     const sockets: Socket[] = [];
