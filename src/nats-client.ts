@@ -22,6 +22,9 @@ export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
   headers: Record<string, string>;
 }
 
+/** Bytes published between two requests to nats-server to confirm what it read (see NatsClientTransport.bufferedAmount). */
+const CONFIRM_EVERY = 64 * 1024;
+
 /** What a NATS client answers calls with: nothing (a request is answered -32601, which has nowhere to go). */
 const NO_METHODS = Object.freeze({});
 
@@ -38,6 +41,8 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       subject: options.subject,
       timeout: options.handshakeTimeout,
       headers: options.headers,
+      // Every 64 KiB: a PING per few hundred small calls, not per call; never more than highWaterMark, which it must free.
+      confirmAt: Math.min(CONFIRM_EVERY, options.send.highWaterMark),
     });
     // No responder calls a NATS client (it has no way to), but anyone who learns its inbox (every reply subject shows
     // it) can publish there: with the client's methods, a request or notification from them would run one.

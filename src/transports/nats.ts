@@ -47,6 +47,11 @@ export interface NatsClientOptions {
   timeout: number;
   /** NATS headers sent with every message (a responder's `authenticate` reads them). */
   headers: Record<string, string>;
+  /**
+   * Bytes published unconfirmed at which nats-server is asked to confirm them (see `confirm`): at most the send queue's
+   * `highWaterMark`, so that what holds calls back is always being confirmed.
+   */
+  confirmAt: number;
 }
 
 /**
@@ -128,7 +133,7 @@ export class NatsClientTransport implements Transport {
       return true;
     }
     this.published += data.length + this.headerBytes;
-    this.confirm(nc);
+    if (this.published - this.confirmed >= this.options.confirmAt) this.confirm(nc);
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
     return true;
@@ -136,7 +141,8 @@ export class NatsClientTransport implements Transport {
 
   /**
    * Asks nats-server to confirm what was published so far: its PONG to a flush's PING comes after it has read every
-   * message before the PING. One flush at a time, so at most one PING a round trip however many calls are made.
+   * message before the PING. One flush at a time, and only once `confirmAt` bytes wait, not at every burst of
+   * calls: below `confirmAt` (at most `highWaterMark`) nothing is held back, so what stays unconfirmed there needs no PING.
    */
   private confirm(nc: NatsConnection): void {
     if (this.confirming) return;
@@ -146,7 +152,7 @@ export class NatsClientTransport implements Transport {
       () => {
         this.confirming = false;
         this.confirmed = upTo;
-        if (this.published > upTo && !nc.isClosed()) this.confirm(nc);
+        if (this.published - upTo >= this.options.confirmAt && !nc.isClosed()) this.confirm(nc);
       },
       // The connection is going: its close fails what is pending.
       () => (this.confirming = false),
