@@ -51,6 +51,18 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   }
 
   /**
+   * A WebSocket server aborts the handlers of a client whose connection closes; a responder sees no connection of its
+   * caller close, and would run them on for nobody (one that never settles, holding a slot of its maxInFlight for
+   * good). So the calls in flight are cancelled first, while the connection still takes frames; the drain that
+   * close() starts sends them. `terminate()` drops the connection at once, and a crash tells nobody: only the
+   * responder's `handlerTimeout` bounds those.
+   */
+  override close(code?: number, reason?: string): Promise<void> {
+    if (this.state === 'open') this.outgoing.cancelWritten();
+    return super.close(code, reason);
+  }
+
+  /**
    * nats.js would not publish the call's request (larger than nats-server's max_payload); the connection is up.
    * The call fails now, with why: no answer can come for a request that was never sent.
    */

@@ -26,6 +26,11 @@ export class CancelBatcher {
     if (this.ids.push(id) === 1) queueMicrotask(this.flush);
   }
 
+  /** Sends the notices waiting now, not at the end of the tick: the connection is about to stop taking frames. */
+  flushNow(): void {
+    this.flush();
+  }
+
   private readonly flush = (): void => {
     const ids = this.ids;
     this.ids = [];

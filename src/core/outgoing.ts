@@ -269,6 +269,18 @@ export class OutgoingCalls {
     this.cancels.cancel(id);
   }
 
+  /**
+   * Tells the peer now that every call written and not settled is abandoned (with the notices already waiting for the
+   * end of the tick): the connection is about to close, and a peer that cannot see it close would run their handlers
+   * on for nobody. A -32800 answer to them is expected, not late.
+   */
+  cancelWritten(): void {
+    for (const call of this.pending.values()) {
+      if (call.inFlight && !call.cancelSent) this.notifyPeerOfCancel(call.actor.context.id);
+    }
+    this.cancels.flushNow();
+  }
+
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
   settle(call: PendingCall, status: CallStatus, context: CallContext): void {
     if (call.settled) return;

@@ -350,6 +350,24 @@ describe('NATS connection loss', () => {
     }
   });
 
+  it('close() cancels the calls it had in flight: the responder aborts their handlers and frees their slots, as a WebSocket server does when its client closes', async () => {
+    const subject = nextSubject();
+    const { handler, entered, aborted } = abortWatcher();
+    const served = await serve({ nats: nats.url, subject, methods: { wait: handler } });
+    responders.push(served);
+    client = connect(nats.url, { subject });
+    const unmatched: unknown[] = [];
+    client.on('unmatched', (event) => unmatched.push(event));
+    const call = settle(client.request('wait'));
+    await entered;
+    await client.close();
+    expect((await call).error).toBeInstanceOf(ConnectionClosedError);
+    // Before, the handler ran on for nobody: one that never settles held a slot of the responder's maxInFlight for good.
+    expect(await orHang(aborted, "the handler's ctx.signal")).toBe(true);
+    await until(() => served.handlingCalls === 0, "the responder's slot freed");
+    expect(unmatched).toEqual([]);
+  });
+
   it('close() fails pending calls at once and ends closed', async () => {
     const subject = nextSubject();
     const { handler, entered } = abortWatcher();
