@@ -403,4 +403,31 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
     }
     expect(uncaught).toEqual([]);
   });
+
+  it('sends what it held back once nats-server reads again: every call is answered, none lost or doubled', async () => {
+    const own = await startNatsServer();
+    const responder = await serve({ nats: own.url, subject: 'thawed', methods: { echo: (params: unknown) => params } });
+    const caller = connect(own.url, { subject: 'thawed', highWaterMark: 64 * 1024, timeout: 60_000 });
+    try {
+      await caller.ready;
+      own.process.kill('SIGSTOP');
+      await eventually(
+        async () => (await readFile(`/proc/${own.process.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('T'),
+        'nats-server stopped',
+      );
+      const calls = Array.from({ length: 7 }, (_, i) => caller.request('echo', [i, 'x'.repeat(32 * 1024)]));
+      await until(() => caller.queuedCalls === 5, 'the calls past highWaterMark queued');
+      own.process.kill('SIGCONT');
+      const answers = await Promise.all(calls);
+      expect(answers.map((answer) => (answer as [number, string])[0])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(caller.queuedCalls).toBe(0);
+      expect(caller.pendingCalls).toBe(0);
+    } finally {
+      own.process.kill('SIGCONT');
+      await caller.close();
+      await responder.close();
+      await own.stop();
+    }
+    expect(uncaught).toEqual([]);
+  });
 });
