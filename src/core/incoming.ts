@@ -32,6 +32,8 @@ export type { AnyMethod } from './invoke.js';
 
 interface IncomingEntry {
   actor: RunningActor<IncomingContext, IncomingCallEvent>;
+  /** What the call is filed under: its id, or (where one host serves many callers, as a NATS responder does) its caller's and its id. */
+  key: Id;
   /** The request's size, counted in `IncomingCalls.bytes` while it runs. */
   bytes: number;
   batch: BatchReply | undefined;
@@ -59,8 +61,8 @@ export interface IncomingOptions {
   peer: HandlerContext<any>['peer'];
   /** What handlers see as `ctx.connection`, unless `receive` is given one for its call (NATS: per message). */
   connection: ConnectionInfo;
-  /** Writes a reply frame (ignored once the connection is gone); `id` is the request's, for transports that route replies by it. */
-  write: (text: string, id: Id) => void;
+  /** Writes a reply frame (ignored once the connection is gone); `key` is what the request was filed under (`receive`), for transports that route replies by it. */
+  write: (text: string, key: Id) => void;
   inspect: InspectOption;
   /** Include the handler error's stack in the error response's `data`. */
   exposeErrorStack: boolean;
@@ -86,11 +88,11 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
   incomingCallLogic,
   {
     guards: { hasMethod: (calls, context) => calls.hasMethod(context.method) },
-    actors: { handler: (calls, { method, params, id }: HandlerInput, scope) => calls.runHandler(method, params, id, scope) },
+    actors: { handler: (calls, { method, params, id }: HandlerInput, scope, entry) => calls.runHandler(entry, method, params, id, scope) },
     actions: {
-      sendResult: (calls, _entry, context) => calls.sendResult(context),
-      sendError: (calls, _entry, context) => calls.sendError(context),
-      sendCancelled: (calls, _entry, context) => calls.sendCancelled(context),
+      sendResult: (calls, entry, context) => calls.sendResult(entry, context),
+      sendError: (calls, entry, context) => calls.sendError(entry, context),
+      sendCancelled: (calls, entry, context) => calls.sendCancelled(entry, context),
     },
   },
 );
@@ -115,7 +117,7 @@ export class IncomingCalls implements Running {
     this.actors = incomingRunner.create(options.engine, this, {
       inspect: options.inspect,
       xstate: options.xstate,
-      onDone: (_entry, actor) => this.finished(actor.context.id, actor.in(CANCELLED)),
+      onDone: (entry, actor) => this.finished(entry, actor.in(CANCELLED)),
     });
   }
 
@@ -140,34 +142,41 @@ export class IncomingCalls implements Running {
   }
 
   /**
-   * Handles one request, `bytes` long, made by `connection` (default: the connection's own). Returns false when a
-   * request with the same id is already in flight.
+   * Handles one request, `bytes` long, made by `connection` (default: the connection's own), filed under `key` (default:
+   * its id; a host serving many callers gives each caller's ids their own). Returns false when a request filed under
+   * the same key is already in flight.
    */
-  receive(frame: RequestFrame, bytes: number, batch?: BatchReply, connection: ConnectionInfo = this.options.connection): boolean {
-    if (this.inFlight.has(frame.id)) return false;
+  receive(
+    frame: RequestFrame,
+    bytes: number,
+    batch?: BatchReply,
+    connection: ConnectionInfo = this.options.connection,
+    key: Id = frame.id,
+  ): boolean {
+    if (this.inFlight.has(key)) return false;
     // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
     // with no growth of the context object (about 270 bytes a call, issue 16). Inspectors see the input as sent.
     const input = this.actors.inspected
       ? { id: frame.id, method: frame.method, params: frame.params }
       : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
-    const entry: IncomingEntry = { actor: undefined!, bytes, batch, connection };
+    const entry: IncomingEntry = { actor: undefined!, key, bytes, batch, connection };
     batch?.expect();
-    this.inFlight.set(frame.id, entry);
+    this.inFlight.set(key, entry);
     this.runningBytes += bytes;
     entry.actor = this.actors.create(input, entry);
     entry.actor.start();
     return true;
   }
 
-  /** The method and caller of call `id` while it runs or is answered (a transport that could not send its answer reports them). */
-  callOf(id: Id): { method: string; connection: ConnectionInfo } | undefined {
-    const entry = this.inFlight.get(id);
-    return entry && { method: entry.actor.context.method, connection: entry.connection };
+  /** The method and caller of the call filed under `key` while it runs or is answered (a transport that could not send its answer reports them). */
+  callOf(key: Id): { id: Id; method: string; connection: ConnectionInfo } | undefined {
+    const entry = this.inFlight.get(key);
+    return entry && { id: entry.actor.context.id, method: entry.actor.context.method, connection: entry.connection };
   }
 
-  /** The caller sent `$/cancelRequest`. Returns whether a call was in flight. */
-  cancel(id: Id, reason?: unknown): boolean {
-    const entry = this.inFlight.get(id);
+  /** The caller sent `$/cancelRequest` for the call filed under `key`. Returns whether a call was in flight. */
+  cancel(key: Id, reason?: unknown): boolean {
+    const entry = this.inFlight.get(key);
     if (!entry) return false;
     entry.actor.send({ type: 'call.cancel', reason });
     return true;
@@ -192,7 +201,7 @@ export class IncomingCalls implements Running {
       const { id, method } = entry.actor.context;
       // Answered: its batch must not stop waiting for it when its actor ends cancelled (see `finished`).
       entry.cancelAnswered = true;
-      this.replyError(id, error(method));
+      this.replyError(entry, id, error(method));
     }
     this.cancelAll();
   }
@@ -255,16 +264,15 @@ export class IncomingCalls implements Running {
    * The `handler` actor: runs the method, and returns what it returns (a value, or a promise of one); what it throws
    * at once is thrown on, to the engine, which answers it as it would a rejection.
    */
-  runHandler(method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): unknown {
+  runHandler(entry: IncomingEntry, method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): unknown {
     const handler = this.options.methods[method]!;
     const { handlerTimeout, peer, hooks } = this.options;
-    const entry = this.inFlight.get(id);
-    const connection = entry?.connection ?? this.options.connection;
-    if (handlerTimeout === undefined || this.handlerDeadlines === undefined || entry === undefined) {
+    const { connection } = entry;
+    if (handlerTimeout === undefined || this.handlerDeadlines === undefined) {
       const ctx = new Context(scope, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
       // (against the in-flight limits, and as an id in use, that a duplicate is refused), until the whole batch is in.
-      return entry?.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
+      return entry.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
     }
     const deadline = new HandlerDeadline(scope, method, handlerTimeout);
     entry.deadline = deadline;
@@ -273,7 +281,7 @@ export class IncomingCalls implements Running {
   }
 
   /** `sendResult`; a result that cannot be encoded is answered -32603 and reported to the hooks as the handler's error. */
-  sendResult(context: IncomingContext): void {
+  sendResult(entry: IncomingEntry, context: IncomingContext): void {
     const { id, method, result } = context;
     let text: string;
     try {
@@ -284,19 +292,16 @@ export class IncomingCalls implements Running {
       const message = `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`;
       // What a toJSON or a getter threw is the handler's, as what it throws is: with exposeErrors false it stays here.
       const error = { code: ErrorCodes.InternalError, message: hooks.exposeErrors ? message : 'internal error' };
-      if (hooks.listening) {
-        const connection = this.inFlight.get(id)?.connection ?? this.options.connection;
-        hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, connection, error);
-      }
+      if (hooks.listening) hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, entry.connection, error);
       text = errorText(id, error);
     }
-    this.send(id, text);
+    this.send(entry, text);
   }
 
   /** `sendError`: method not found, or what the handler threw; either is reported to the hooks. */
-  sendError(context: IncomingContext): void {
+  sendError(entry: IncomingEntry, context: IncomingContext): void {
     const { hooks } = this.options;
-    const connection = this.inFlight.get(context.id)?.connection ?? this.options.connection;
+    const { connection } = entry;
     let error: ErrorObject;
     if (context.failure === 'methodNotFound') {
       error = { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` };
@@ -308,6 +313,7 @@ export class IncomingCalls implements Running {
     }
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
     this.reply(
+      entry,
       context.id,
       () => encode(errorFrame(context.id, error)),
       () => ({ code: error.code, message: error.message }),
@@ -315,22 +321,20 @@ export class IncomingCalls implements Running {
   }
 
   /** `sendCancelled`: the caller cancelled with `$/cancelRequest`; answered -32800, so that LSP-style callers stop waiting. */
-  sendCancelled(context: IncomingContext): void {
-    const entry = this.inFlight.get(context.id);
-    if (entry) entry.cancelAnswered = true;
-    this.replyError(context.id, {
+  sendCancelled(entry: IncomingEntry, context: IncomingContext): void {
+    entry.cancelAnswered = true;
+    this.replyError(entry, context.id, {
       code: ErrorCodes.RequestCancelled,
       message: `request cancelled: "${context.method}" was cancelled by its caller`,
     });
   }
 
   /** The call reached a final state. Calls cancelled by the connection's end send nothing, so a batch must not wait for them. */
-  private finished(id: Id, cancelled: boolean): void {
-    const entry = this.inFlight.get(id);
-    this.inFlight.delete(id);
-    if (entry) this.runningBytes -= entry.bytes;
-    if (entry?.deadline) this.handlerDeadlines?.remove(entry.deadline);
-    if (cancelled && !entry?.cancelAnswered) entry?.batch?.drop();
+  private finished(entry: IncomingEntry, cancelled: boolean): void {
+    this.inFlight.delete(entry.key);
+    this.runningBytes -= entry.bytes;
+    if (entry.deadline) this.handlerDeadlines?.remove(entry.deadline);
+    if (cancelled && !entry.cancelAnswered) entry.batch?.drop();
     this.idleCheck();
   }
 
@@ -339,9 +343,10 @@ export class IncomingCalls implements Running {
     if (this.size === 0) this.options.idle?.();
   }
 
-  /** Answers `id` with `error`, made by callstate (its `data`, if any, encodes). */
-  private replyError(id: Id, error: ErrorObject): void {
+  /** Answers the call of `entry` (`id`) with `error`, made by callstate (its `data`, if any, encodes). */
+  private replyError(entry: IncomingEntry, id: Id, error: ErrorObject): void {
     this.reply(
+      entry,
       id,
       () => encode(errorFrame(id, error)),
       () => error,
@@ -354,21 +359,20 @@ export class IncomingCalls implements Running {
    * would stop the call's actor in error, unanswered and never released, and
    * the light engine rethrows it where nothing catches it.
    */
-  private reply(id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
+  private reply(entry: IncomingEntry, id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
     let text: string;
     try {
       text = encodeReply();
     } catch (thrown) {
       text = errorText(id, fallback(thrown));
     }
-    this.send(id, text);
+    this.send(entry, text);
   }
 
-  /** Writes the reply `text` to `id`, into its batch's array when the request came in one. */
-  private send(id: Id, text: string): void {
-    const batch = this.inFlight.get(id)?.batch;
-    if (batch) batch.add(text);
-    else this.options.write(text, id);
+  /** Writes the reply `text` to the call of `entry`, into its batch's array when the request came in one. */
+  private send(entry: IncomingEntry, text: string): void {
+    if (entry.batch) entry.batch.add(text);
+    else this.options.write(text, entry.key);
   }
 }
 

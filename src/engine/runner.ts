@@ -32,9 +32,9 @@ export interface OwnerImplementations<THost, TOwner, TContext> {
   guards?: Record<string, (host: THost, context: TContext, params: any) => boolean>;
   /**
    * Promise actors by `src` name: each returns its output, or a promise of it. `scope.signal` aborts when the invoking
-   * state is left (made on first read by the light engine).
+   * state is left (made on first read by the light engine); `owner` is the invoking actor's.
    */
-  actors?: Record<string, (host: THost, input: any, scope: { readonly signal: AbortSignal }) => unknown>;
+  actors?: Record<string, (host: THost, input: any, scope: { readonly signal: AbortSignal }, owner: TOwner) => unknown>;
 }
 
 /** A state of the machine, found once by its path (`'pending.queued'`), to test actors against cheaply. */
@@ -134,7 +134,7 @@ export function defineRunner<TInput, THost, TOwner, TContext, TEvent = { type: s
             fn(hostOf(self), context, params),
       ),
     },
-    actors: mapValues(impl.actors, (fn) => (scope, self) => fn(hostOf(self), scope.input, scope)),
+    actors: mapValues(impl.actors, (fn) => (scope, self) => fn(hostOf(self), scope.input, scope, self.owner as TOwner)),
   });
 
   return {

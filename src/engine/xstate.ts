@@ -137,7 +137,10 @@ export const XSTATE: XStateEngine = {
             fn(host, context, params),
       ),
       // What the owner's actor returns or throws at once is the promise's outcome: a throw rejects it.
-      actors: mapValues(impl.actors, (fn) => safe(fromPromise<unknown, unknown>((args) => promiseOf(() => fn(host, args.input, args))))),
+      // The promise actor's parent is the call's actor, whose owner the WeakMap holds.
+      actors: mapValues(impl.actors, (fn) =>
+        safe(fromPromise<unknown, unknown>((args) => promiseOf(() => fn(host, args.input, args, ownerOf(args.self._parent!))))),
+      ),
     } as never);
     const actorLogic = safe(logic);
     const given = actorOptions(options.inspect, options.clock);
