@@ -128,6 +128,18 @@ export interface NatsServer {
 export const DEFAULT_QUEUE = 'callstate';
 
 /**
+ * What a call from the caller whose reply subject is `reply` is filed under: the caller's inbox (the reply subject
+ * without its last token: NATS clients make each request's reply a token below one inbox, as nats.js's `request()`
+ * and callstate's client do) and the id, its type kept apart (1 and "1" are two ids). Callers are told apart so that
+ * plain JSON-RPC clients, which number their calls from 1, can call one responder at once. A request or cancel
+ * without a reply subject has no caller to tell: its key is the id alone.
+ */
+function keyOf(reply: string | undefined, id: Id): string {
+  const inbox = reply === undefined ? '' : reply.slice(0, Math.max(0, reply.lastIndexOf('.')));
+  return `${inbox}\n${typeof id === 'number' ? 'n' : 's'}${id}`;
+}
+
+/**
  * Why a message is refused before it runs: an access check's answer, or too many (or too large) messages waiting
  * for theirs (`waiting`), which a message `length` characters long would join.
  */
@@ -179,9 +191,9 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const authenticateTimeout = optionalTimeout(options.authenticateTimeout, 'options.authenticateTimeout', DEFAULT_UPGRADE_TIMEOUT);
 
   const events = new Emitter<NatsServerEvents>();
-  /** Reply subject of each single request in flight, by id. */
+  /** Reply subject of each single request in flight, by its key (`keyOf`). */
   const replies = new IdTable<string>(); // not a Map: see core/id-table.ts
-  /** The reply subject of the frame being dispatched. */
+  /** The reply subject of the frame (or cancel notice) being dispatched: it names the caller. */
   let replySubject: string | undefined;
   let link: NatsResponderLink | undefined;
   let idle: (() => void) | undefined;
@@ -205,11 +217,11 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     // A draining close() waits for this: the last call answered or notification run.
     idle: () => idle?.(),
     connection: callerOf({}),
-    write: (text, id) => {
-      const reply = replies.get(id);
+    write: (text, key) => {
+      const reply = replies.get(key);
       if (reply === undefined) return;
-      replies.delete(id);
-      publish(reply, text, id, true);
+      replies.delete(key);
+      publish(reply, text, key);
       checkIdle();
     },
     // As over WebSocket: an inspector that throws must not break the calls it watches.
@@ -223,12 +235,14 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /**
    * Publishes an answer; one nats-server will not carry (past its max_payload) is replaced by a -32603 that says so,
-   * reported to the hooks (with the method and caller of call `id` when it answers one still in flight: `single`).
+   * reported to the hooks (with the id, method and caller of the call filed under `key` when it answers one still
+   * in flight, else for id null).
    */
-  const publish = (reply: string, text: string, id: Id | null, single = false) => {
+  const publish = (reply: string, text: string, key?: Id) => {
     const error = link?.reply(reply, text);
     if (!error) return;
-    const call = single && id !== null ? incoming.callOf(id) : undefined;
+    const call = key === undefined ? undefined : incoming.callOf(key);
+    const id = call?.id ?? null;
     const response = {
       code: ErrorCodes.InternalError,
       message: `the answer (${text.length} characters) could not be published: ${error.message}`,
@@ -254,17 +268,21 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     // Requests admitted while closing (their checks ended late) are refused, so that callers can go to another responder.
     busy: (method) => (closing === undefined ? undefined : serverClosing(method)),
     startCall: (frame, batch, _reply, bytes) => {
-      if (batch) return incoming.receive(frame, bytes, batch, caller);
-      // Two callers reusing one id at once cannot both be answered by id.
-      if (replies.has(frame.id)) return false;
-      replies.set(frame.id, replySubject!); // before receive: an unknown method is answered at once
-      if (incoming.receive(frame, bytes, undefined, caller)) return true;
-      replies.delete(frame.id);
+      // Filed under its caller's and its id: callers that number their calls alike (from 1) do not meet.
+      const key = keyOf(replySubject, frame.id);
+      if (batch) return incoming.receive(frame, bytes, batch, caller, key);
+      // A caller reusing the id of its own call still running: answered as a duplicate.
+      if (replies.has(key)) return false;
+      replies.set(key, replySubject!); // before receive: an unknown method is answered at once
+      if (incoming.receive(frame, bytes, undefined, caller, key)) return true;
+      replies.delete(key);
       return false;
     },
+    // The cancel's reply subject names its caller: only that caller's call with this id is cancelled.
     cancelCall: (id) => {
-      if (!incoming.cancel(id)) return;
-      replies.delete(id);
+      const key = keyOf(replySubject, id);
+      if (!incoming.cancel(key)) return;
+      replies.delete(key);
       checkIdle();
     },
     response: ({ frame }) => inbound.report('unknown', frame, frame.id, 'responders make no calls: a response matches nothing'),
@@ -326,29 +344,30 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           replySubject = reply;
           caller = callerOf(headers, data);
           try {
-            receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer, null));
+            receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer));
           } finally {
             // Handlers that answer at once run (and publish) inside receiveFrame: whatever escapes, this frame's
             // subject and caller are not left for the next.
             replySubject = caller = undefined;
           }
         },
-        (refusal) =>
-          reply !== undefined && refuseMessage(text, refusal, limits, (answer) => publish(reply, answer, null), refused(headers)),
+        (refusal) => reply !== undefined && refuseMessage(text, refusal, limits, (answer) => publish(reply, answer), refused(headers)),
       ),
-    onCancel: (text, headers) => admit(headers, text.length, () => receiveCancels(inbound, text)),
+    onCancel: (text, reply, headers) =>
+      admit(headers, text.length, () => {
+        replySubject = reply;
+        try {
+          receiveCancels(inbound, text);
+        } finally {
+          replySubject = undefined;
+        }
+      }),
     // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
     onUnreadable: (text, reply, error) => {
       const detail = `the NATS headers of the message could not be read: ${error.message}`;
       inbound.report('malformed', text, null, detail);
       if (reply !== undefined)
-        refuseMessage(
-          text,
-          { code: ErrorCodes.InvalidRequest, message: detail },
-          limits,
-          (answer) => publish(reply, answer, null),
-          refused({}),
-        );
+        refuseMessage(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer), refused({}));
     },
     onClosed: (error) => {
       ended = true;

@@ -14,7 +14,8 @@ export interface NatsResponderOptions {
   /** A request or notification published to the subject; `reply` is where its answer goes, `headers` what the caller sent (names in lower case). */
   onMessage: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
   /** A `$/cancelRequest` published by any client of the subject. */
-  onCancel: (text: string, headers: Record<string, string>) => void;
+  /** `reply`: the cancel's reply subject, which names its caller as a request's does (nothing is sent to it). */
+  onCancel: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
   /** A request, notification or cancel whose NATS headers cannot be read (`error` says why): who sent it is unknown. */
   onUnreadable: (text: string, reply: string | undefined, error: Error) => void;
   /** The connection to nats-server closed, with the error that closed it if any. */
@@ -53,7 +54,7 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
       if (error) return;
       const headers = headersOf(msg);
       if (headers instanceof Error) options.onUnreadable(msg.string(), undefined, headers);
-      else options.onCancel(msg.string(), headers);
+      else options.onCancel(msg.string(), msg.reply || undefined, headers);
     },
   });
   void nc.closed().then((error) => options.onClosed(error || undefined));

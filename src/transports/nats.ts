@@ -11,7 +11,7 @@
  *   client ──request──▶ subject             (queue group: one responder gets it)
  *          reply-to     <inbox>.<call id>    (one wildcard subscription <inbox>.> per client)
  *   client ──notify───▶ subject             (one responder of the group gets it)
- *   client ──cancel───▶ subject.$cancel     (every responder; the one running the call aborts it)
+ *   client ──cancel───▶ subject.$cancel     (every responder; the one running the call aborts it; reply-to <inbox>._)
  *   responder ─reply──▶ <inbox>.<call id>
  *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
  */
@@ -121,7 +121,9 @@ export class NatsClientTransport implements Transport {
           nc.publish(this.options.subject, data, { reply: `${this.inbox}.${frame.token ?? '_'}`, headers: this.headers });
           break;
         case 'cancel':
-          nc.publish(cancelSubject(this.options.subject), data, { headers: this.headers });
+          // Its reply subject (to which nothing is sent) names this client as its requests' do: a responder files each
+          // caller's calls apart (callers may number them alike), and cancels only this client's.
+          nc.publish(cancelSubject(this.options.subject), data, { reply: `${this.inbox}._`, headers: this.headers });
           break;
         default:
           nc.publish(this.options.subject, data, { headers: this.headers });

@@ -431,3 +431,80 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('callers that number their calls alike (plain JSON-RPC clients count from 1)', () => {
+  /**
+   * A caller as NATS clients make requests: one inbox, each request's reply subject a token below it
+   * (`<inbox>.<n>`, as nats.js's request() does), so the responder tells callers apart by the reply's inbox.
+   */
+  const caller = (inbox: string) => {
+    let replies = 0;
+    return {
+      inbox,
+      ask: async (subject: string, value: unknown) => {
+        const reply = `${inbox}.${++replies}`;
+        const answer = nats.raw.subscribe(reply, { max: 1 });
+        nats.raw.publish(subject, new TextEncoder().encode(JSON.stringify(value)), { reply });
+        for await (const msg of answer) return JSON.parse(msg.string()) as Record<string, unknown>;
+        throw new Error(`no answer on ${reply}`);
+      },
+    };
+  };
+
+  it("runs and answers each caller's call with id 1, running at once; a caller reusing its own running id is still refused", async () => {
+    const subject = nextSubject();
+    const release = deferred<void>();
+    const started: unknown[] = [];
+    await responder({
+      subject,
+      methods: {
+        hold: async (params: unknown) => {
+          started.push(params);
+          await release.promise;
+          return params;
+        },
+      },
+    });
+    const [a, b] = [caller('_INBOX.alike-a'), caller('_INBOX.alike-b')];
+    const first = a.ask(subject, { jsonrpc: '2.0', id: 1, method: 'hold', params: ['first'] });
+    const second = b.ask(subject, { jsonrpc: '2.0', id: 1, method: 'hold', params: ['second'] });
+    await until(() => started.length === 2, 'both calls running');
+    // The same caller (another reply below the same inbox) with the id of its own running call: a duplicate.
+    expect(await b.ask(subject, { jsonrpc: '2.0', id: 1, method: 'hold', params: ['again'] })).toMatchObject({
+      id: 1,
+      error: { code: ErrorCodes.InvalidRequest, message: 'a request with id 1 is already being handled' },
+    });
+    release.resolve();
+    expect(await first).toEqual({ jsonrpc: '2.0', id: 1, result: ['first'] });
+    expect(await second).toEqual({ jsonrpc: '2.0', id: 1, result: ['second'] });
+    expect(uncaught).toEqual([]);
+  });
+
+  it("cancels only the calls of the caller that sent $/cancelRequest, not another's call with the same id", async () => {
+    const subject = nextSubject();
+    const signals: Record<string, AbortSignal> = {};
+    const release = deferred<void>();
+    await responder({
+      subject,
+      methods: {
+        hold: async (params: unknown, ctx) => {
+          signals[(params as [string])[0]] = ctx.signal;
+          await release.promise;
+          return params;
+        },
+      },
+    });
+    const [a, b] = [caller('_INBOX.cancel-a'), caller('_INBOX.cancel-b')];
+    const mine = a.ask(subject, { jsonrpc: '2.0', id: 'x', method: 'hold', params: ['mine'] });
+    const theirs = b.ask(subject, { jsonrpc: '2.0', id: 'x', method: 'hold', params: ['theirs'] });
+    await until(() => signals.mine !== undefined && signals.theirs !== undefined, 'both calls running');
+    // From b's inbox (the reply subject of a cancel names its caller, as a request's does): b's call only.
+    const notice = JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 'x' } });
+    nats.raw.publish(`${subject}.$cancel`, new TextEncoder().encode(notice), { reply: `${b.inbox}.cancel` });
+    expect(await theirs).toMatchObject({ id: 'x', error: { code: ErrorCodes.RequestCancelled } });
+    expect(signals.theirs!.aborted).toBe(true);
+    expect(signals.mine!.aborted).toBe(false);
+    release.resolve();
+    expect(await mine).toEqual({ jsonrpc: '2.0', id: 'x', result: ['mine'] });
+  });
+});
