@@ -38,6 +38,7 @@ import {
   answerJson,
   answerOptions,
   answerUnread,
+  bodyEncoding,
   corsHeaders,
   isJson,
   pathMatches,
@@ -338,6 +339,11 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
           return answer(response, 405, { ...cors, Allow: ALLOWED_METHODS });
       }
       if (!isJson(request)) return answer(response, 415, cors, 'Content-Type must be application/json');
+      const encoding = bodyEncoding(request);
+      if (encoding !== undefined) {
+        const reason = `Content-Encoding ${encoding} is not supported: send the body uncompressed`;
+        return answer(response, 415, { ...cors, 'Accept-Encoding': 'identity' }, reason);
+      }
       receive(request, response, cors);
     },
     close: () => {

@@ -9,6 +9,7 @@
  *           ─ GET/HEAD (no upgrade) ────▶ 426 Upgrade: websocket (this path speaks WebSocket on GET)
  *           ─ not POST ─────────────────▶ 405 Allow: POST, OPTIONS
  *           ─ not application/json ─────▶ 415
+ *           ─ Content-Encoding (gzip…) ─▶ 415 Accept-Encoding: identity (a compressed body is not inflated)
  *           ─ body read already (the app's) ▶ 500 (a body parser ran before the request was handed over)
  *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
  *           ─ Expect: 100-continue ─────▶ 100 Continue, now that the body is wanted (not before: a refused client sends none)
@@ -45,6 +46,16 @@ export function isJson(request: IncomingMessage): boolean {
   if (type === undefined) return false;
   const semicolon = type.indexOf(';');
   return JSON_TYPES.has((semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase());
+}
+
+/**
+ * The request's `Content-Encoding` when its body is encoded (anything but `identity`), else undefined. Nothing
+ * here inflates a body: read as it is, a gzip body would be answered -32700 quoting its binary bytes, an answer
+ * that says nothing of why. RFC 7694 asks for 415 instead, naming the codings taken (`Accept-Encoding`).
+ */
+export function bodyEncoding(request: IncomingMessage): string | undefined {
+  const encoding = request.headers['content-encoding']?.trim();
+  return encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity' ? undefined : encoding;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { serve, NotSupportedError, type ConnectionInfo, type NotificationEvent, type Server } from '../../src/index.js';
 import { closeAfterEach, deferred, until } from '../helpers.js';
@@ -35,7 +36,7 @@ interface Answer {
 /** One HTTP request with node:http (so nothing of ours is on the client side); `agent` keeps its TCP connection. */
 function send(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | string[]; agent?: Agent; path?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | string[]; agent?: Agent; path?: string } = {},
 ): Promise<Answer> {
   const target = new URL(options.path ?? '', url);
   return new Promise((resolve, reject) => {
@@ -160,6 +161,22 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
     expect(form).toMatchObject({ status: 415, body: 'Content-Type must be application/json' });
     expect((await send(server.httpUrl, { body, headers: { 'content-type': 'application/json; charset=utf-8' } })).status).toBe(200);
     expect(runs).toBe(1);
+  });
+
+  it('answers 415 naming the coding to a compressed body (Content-Encoding: gzip), not -32700 quoting its bytes', async () => {
+    let runs = 0;
+    server = await serve({ methods: { count: () => ++runs } });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"count"}';
+    const gzipped = await send(server.httpUrl, {
+      body: gzipSync(body),
+      headers: { 'content-encoding': 'gzip', origin: 'https://app.example' },
+    });
+    expect(gzipped).toMatchObject({ status: 415, body: 'Content-Encoding gzip is not supported: send the body uncompressed' });
+    // RFC 7694: the codings taken; and the CORS headers, as on every refusal.
+    expect(gzipped.headers).toMatchObject({ 'accept-encoding': 'identity', 'access-control-allow-origin': '*' });
+    expect(runs).toBe(0);
+    // `identity` is no coding at all.
+    expect(json(await post(body, { 'content-encoding': 'Identity' }))).toMatchObject({ result: 1 });
   });
 
   it('answers 413 to a body past maxPayload, declared or chunked, without running it', async () => {
