@@ -10,7 +10,8 @@
  * What a "connection" is over HTTP: one TCP connection (keep-alive). Its
  * requests share one `IncomingCalls`, so `maxInFlightPerConnection` counts the
  * calls running for all the requests on that connection (a batch counts each
- * request in it), and an id is refused as a duplicate only while a call with
+ * request in it) and bounds the POSTs pipelined on it that wait for their
+ * access check or body; an id is refused as a duplicate only while a call with
  * that id runs on the same TCP connection. When the TCP connection closes
  * (the client went away or aborted its request), every handler running for it
  * sees `ctx.signal` abort, and nothing is answered. A client that does not read
@@ -143,6 +144,14 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const lastRequest = new WeakMap<Socket, IncomingMessage>();
   /** Whether an answer to `request` now ends its TCP connection (the server is closing, and it is the last request). */
   const endsConnection = (request: IncomingMessage) => closing && lastRequest.get(request.socket) === request;
+  /**
+   * POSTs on each TCP connection past their headers and not dispatched yet (their access check or body pending).
+   * Node parses pipelined requests as they come, and nothing is written for them meanwhile that would make it
+   * stop reading (it pauses only on answers waiting unsent): without a bound, one client pipelining small
+   * POSTs behind a slow `authenticate` made the server hold every one of them (200,000 from 19 MB sent, 540 MB of
+   * heap) until upgradeTimeout. At most `maxInFlightPerConnection` wait; one more is refused 503, closing the connection.
+   */
+  const waiting = new WeakMap<Socket, number>();
   /** The POST whose body `receiveFrame` is dispatching now: `startCall` files its calls under it. */
   let current: Exchange | undefined;
 
@@ -277,11 +286,27 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   /**
    * The access check, then the body, then the dispatch, within one deadline:
    *
+   *   maxInFlightPerConnection POSTs wait on its TCP connection already ─▶ 503, the TCP connection closed
    *   check ─refused──▶ 401/403 (500), the body unread, the TCP connection closed
    *     └─accepted──▶ body ─read──▶ dispatch (unless the client went away meanwhile)
    *   requestTimeout passes first ──▶ 408, the connection closed; a late verdict or body is dropped
    */
   const receive = (request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders) => {
+    const { socket } = request;
+    const before = waiting.get(socket) ?? 0;
+    if (before >= limits.maxInFlight) {
+      const reason = `${before} requests already wait on this TCP connection for their access check or body (maxInFlightPerConnection)`;
+      return answerUnread(request, response, 503, cors, reason);
+    }
+    waiting.set(socket, before + 1);
+    let counted = true;
+    /** Dispatched, or answered without (refused, 408, the client gone): it waits no more. */
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      waiting.set(socket, waiting.get(socket)! - 1);
+    };
+    response.once('close', release);
     const ms = options.requestTimeout;
     let waitingFor: 'check' | 'body' = check === undefined ? 'body' : 'check';
     let late = false;
@@ -296,11 +321,12 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     // Answered, or the client went away: the deadline has nothing left to bound.
     response.once('close', () => clearTimeout(timer));
     /** The client went away, or the deadline answered: nothing more runs for this request. */
-    const over = () => late || request.socket.destroyed || response.destroyed;
+    const over = () => late || socket.destroyed || response.destroyed;
     const read = (data: unknown) => {
       waitingFor = 'body';
       readBody(request, response, options.maxPayload, cors, (text) => {
         clearTimeout(timer);
+        release();
         if (text !== undefined && !over()) dispatch(request, response, text, cors, data);
       });
     };

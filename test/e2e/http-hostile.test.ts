@@ -169,6 +169,38 @@ describe('a client that sends its body in one-byte chunks', () => {
   });
 });
 
+describe('a client that pipelines POSTs behind an authenticate that has not answered', () => {
+  it('has at most maxInFlightPerConnection of them wait, and one more refused 503, closing the connection: not each one held', async () => {
+    const verdicts: Array<(accepted: boolean) => void> = [];
+    server = await serve({
+      maxInFlightPerConnection: 3,
+      upgradeTimeout: 60_000,
+      authenticate: () => new Promise<boolean>((resolve) => verdicts.push(resolve)),
+      methods: { echo: (p) => p },
+    });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let answer = '';
+    let closed = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => (answer += text));
+    socket.on('close', () => (closed = true));
+    // Eight POSTs at once: nothing is answered (nothing written that would make Node stop reading) until a verdict.
+    socket.write(rawPost(CALL).repeat(8));
+    const statuses = () => [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    await until(() => verdicts.length >= 3, 'three access checks running');
+    for (const accept of verdicts) accept(true);
+    // The refusal comes in its turn, after the three answers, and ends the connection; without the bound all eight
+    // were checked and answered, and the connection stayed open.
+    await until(() => closed || statuses().length === 8, 'the answers');
+    expect(statuses()).toEqual([200, 200, 200, 503]);
+    expect(answer).toContain('3 requests already wait on this TCP connection for their access check or body (maxInFlightPerConnection)');
+    expect(closed).toBe(true);
+    expect(verdicts).toHaveLength(3);
+    socket.destroy();
+  });
+});
+
 /** An app on 127.0.0.1 that reads each request's body, then hands the request to a `noServer` endpoint; its port. */
 async function appReadingBodiesFirst(): Promise<number> {
   const endpoint = (server = await serve({ noServer: true, upgradeTimeout: 5_000, methods: { echo: (p) => p } }));
