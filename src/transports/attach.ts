@@ -89,9 +89,17 @@ function install(server: AppServer, notFound: NotFound): Attachment {
   return attachment;
 }
 
-/** The path of a request's URL, without its query. */
+/** The scheme and authority of a request target in absolute form (`http://host:8080/rpc`). */
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * The path of a request's URL, without its query. A target in absolute form (`POST http://host/rpc`), as a client
+ * sends to a proxy and some proxies pass on, has its scheme and host dropped: servers must accept it (RFC 9112
+ * §3.2.2), and Node gives it as it came, which matched no path (404 on the right one, or the app's route instead).
+ */
 export function pathnameOf(url: string | undefined): string {
-  const raw = url ?? '/';
-  const query = raw.indexOf('?');
-  return query === -1 ? raw : raw.slice(0, query);
+  const target = url ?? '/';
+  const origin = ABSOLUTE_FORM.exec(target)?.[0].length ?? 0;
+  const query = target.indexOf('?', origin);
+  return target.slice(origin, query === -1 ? undefined : query) || '/';
 }

@@ -20,6 +20,7 @@
  * (`corsHeaders`), refusals and errors too: without them a browser shows its page a network error, not the status.
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { pathnameOf } from './attach.js';
 
 /** What the endpoint allows, for `Allow` and `Access-Control-Allow-Methods`. */
 export const ALLOWED_METHODS = 'POST, OPTIONS';
@@ -33,11 +34,9 @@ const PREFLIGHT_MAX_AGE = '600';
 /** Header names a preflight may ask for: tokens, comma-separated. */
 const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
 
-/** Whether the request's path (its URL without the query) is `path`. */
+/** Whether the request's path (its URL without the query, or its scheme and host in absolute form) is `path`. */
 export function pathMatches(request: IncomingMessage, path: string): boolean {
-  const url = request.url ?? '/';
-  const query = url.indexOf('?');
-  return (query === -1 ? url : url.slice(0, query)) === path;
+  return pathnameOf(request.url) === path;
 }
 
 /** Whether the request's Content-Type is JSON. */

@@ -179,6 +179,30 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
     expect(json(await post(body, { 'content-encoding': 'Identity' }))).toMatchObject({ result: 1 });
   });
 
+  it('takes a POST and an upgrade whose target is in absolute form (RFC 9112 §3.2.2) on its path, not 404', async () => {
+    server = await serve({ path: '/rpc', methods: { echo: (p) => p } });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+    const target = (path: string) => `http://127.0.0.1:${server!.port}${path}`;
+    const posted = (path: string) =>
+      rawSocket(
+        server!.port,
+        `POST ${target(path)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    const onPath = posted('/rpc?via=proxy');
+    await until(onPath.closed, 'the answer on the path');
+    expect(onPath.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\{"jsonrpc":"2.0","id":1,"result":\[1\]\}$/);
+    const offPath = posted('/other');
+    await until(offPath.closed, 'the answer off the path');
+    expect(offPath.answer()).toMatch(/^HTTP\/1\.1 404 /);
+    const upgrade = rawSocket(
+      server.port,
+      `GET ${target('/rpc')} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await until(() => upgrade.answer().includes('\r\n\r\n'), 'the answer to the upgrade');
+    expect(upgrade.answer()).toMatch(/^HTTP\/1\.1 101 /);
+    upgrade.socket.destroy();
+  });
+
   it('answers 413 to a body past maxPayload, declared or chunked, without running it', async () => {
     let runs = 0;
     server = await serve({ maxPayload: 100, methods: { count: () => ++runs } });
