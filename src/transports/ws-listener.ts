@@ -16,6 +16,7 @@
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
  *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
  *      ├── maxConnections held ────► HTTP 503, dropped   (before its access check)
+ *      ├── Upgrade: other than websocket (h2c) ─► HTTP 400 naming it, dropped (Node gives no request to serve)
  *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
  * The deadline starts at the TCP accept in the own mode (so a connection that
@@ -184,6 +185,14 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     // Closed (an app still routing upgrades here, or one on a keep-alive connection of the own listener): answered as a
     // draining server answers, not dropped unanswered, which its client could only report as "socket hang up".
     if (closed !== undefined) return abort(socket, 503);
+    // Another protocol (`curl --http2` asks for h2c on every request, its JSON-RPC POSTs too): Node hands such a
+    // request over as an upgrade, never as a request to answer, and ws would answer a POST "405 Invalid HTTP
+    // method", though POST is what the path takes. Refused here, saying what to send instead.
+    const protocol = request.headers.upgrade;
+    if (protocol !== undefined && protocol.trim().toLowerCase() !== 'websocket') {
+      const reason = `Upgrade: ${protocol} is not taken here (only websocket): send the ${request.method} without it (curl: --http1.1)`;
+      return abort(socket, 400, reason);
+    }
     track(socket); // own mode: already tracked since the accept, with its deadline running
     if (served.has(socket) && !upgrading.has(socket)) limitUpgrade(socket); // an HTTP connection asking to upgrade
     const pending = upgrading.get(socket);

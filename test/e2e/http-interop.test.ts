@@ -56,6 +56,36 @@ describe('third-party clients call our HTTP endpoint', () => {
     expect(status).toBe('204');
   });
 
+  it('curl --http2 (Upgrade: h2c on its POST): a 400 that says to post without it, not 405 "Invalid HTTP method"', async () => {
+    let runs = 0;
+    server = await serve({ methods: { add: ([a, b]: [number, number]) => (runs++, a + b) } });
+    const answer = await curl([
+      '--http2',
+      '-H',
+      'Content-Type: application/json',
+      '--data',
+      '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}',
+      '-w',
+      ' %{http_code}',
+      server.httpUrl,
+    ]);
+    expect(answer).toBe('Upgrade: h2c is not taken here (only websocket): send the POST without it (curl: --http1.1) 400');
+    expect(runs).toBe(0);
+    // What the answer says to do works.
+    expect(
+      JSON.parse(
+        await curl([
+          '--http1.1',
+          '-H',
+          'Content-Type: application/json',
+          '--data',
+          '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}',
+          server.httpUrl,
+        ]),
+      ),
+    ).toMatchObject({ result: 5 });
+  });
+
   it('a plain fetch', async () => {
     server = await serve({ methods });
     const response = await fetch(server.httpUrl, {
