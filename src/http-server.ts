@@ -38,8 +38,8 @@ import {
   answer,
   answerJson,
   answerOptions,
+  answerEncoded,
   answerUnread,
-  bodyEncoding,
   corsHeaders,
   isJson,
   pathMatches,
@@ -365,11 +365,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
           return answer(response, 405, { ...cors, Allow: ALLOWED_METHODS });
       }
       if (!isJson(request)) return answer(response, 415, cors, 'Content-Type must be application/json');
-      const encoding = bodyEncoding(request);
-      if (encoding !== undefined) {
-        const reason = `Content-Encoding ${encoding} is not supported: send the body uncompressed`;
-        return answer(response, 415, { ...cors, 'Accept-Encoding': 'identity' }, reason);
-      }
+      if (answerEncoded(request, response, cors)) return;
       receive(request, response, cors);
     },
     close: () => {

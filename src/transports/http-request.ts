@@ -10,6 +10,7 @@
  *           ─ not POST ─────────────────▶ 405 Allow: POST, OPTIONS
  *           ─ not application/json ─────▶ 415
  *           ─ Content-Encoding (gzip…) ─▶ 415 Accept-Encoding: identity (a compressed body is not inflated)
+ *           ─ Transfer-Encoding: gzip… ─▶ 501 (a transfer coding other than chunked is not decoded either)
  *           ─ body read already (the app's) ▶ 500 (a body parser ran before the request was handed over)
  *           ─ Content-Length > limit ───▶ 413 before reading; a chunked body past the limit: 413 once it passes it
  *           ─ Expect: 100-continue ─────▶ 100 Continue, now that the body is wanted (not before: a refused client sends none)
@@ -48,13 +49,30 @@ export function isJson(request: IncomingMessage): boolean {
 }
 
 /**
- * The request's `Content-Encoding` when its body is encoded (anything but `identity`), else undefined. Nothing
- * here inflates a body: read as it is, a gzip body would be answered -32700 quoting its binary bytes, an answer
- * that says nothing of why. RFC 7694 asks for 415 instead, naming the codings taken (`Accept-Encoding`).
+ * Answers a request whose body is encoded in a way nothing here decodes, and returns whether it did: a
+ * `Content-Encoding` other than `identity` (gzip, say) gets 415 naming the codings taken (`Accept-Encoding`,
+ * RFC 7694), a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`, which Node leaves
+ * as it came) 501 (RFC 9112 §6.1). Read as it is, such a body was answered -32700 quoting its binary bytes,
+ * an answer that says nothing of why.
  */
-export function bodyEncoding(request: IncomingMessage): string | undefined {
-  const encoding = request.headers['content-encoding']?.trim();
-  return encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity' ? undefined : encoding;
+export function answerEncoded(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): boolean {
+  const content = request.headers['content-encoding']?.trim();
+  if (content !== undefined && content !== '' && content.toLowerCase() !== 'identity') {
+    answer(
+      response,
+      415,
+      { ...cors, 'Accept-Encoding': 'identity' },
+      `Content-Encoding ${content} is not supported: send the body uncompressed`,
+    );
+    return true;
+  }
+  const transfer = request.headers['transfer-encoding'];
+  const codings = transfer?.split(',').map((coding) => coding.trim().toLowerCase()) ?? [];
+  if (codings.some((coding) => coding !== 'chunked' && coding !== 'identity' && coding !== '')) {
+    answer(response, 501, cors, `Transfer-Encoding ${transfer} is not supported: send the body chunked only, or with a Content-Length`);
+    return true;
+  }
+  return false;
 }
 
 /**

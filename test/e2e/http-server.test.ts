@@ -163,7 +163,7 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
     expect(runs).toBe(1);
   });
 
-  it('answers 415 naming the coding to a compressed body (Content-Encoding: gzip), not -32700 quoting its bytes', async () => {
+  it('answers 415 (Content-Encoding: gzip) or 501 (Transfer-Encoding: gzip) to a compressed body, not -32700 quoting its bytes', async () => {
     let runs = 0;
     server = await serve({ methods: { count: () => ++runs } });
     const body = '{"jsonrpc":"2.0","id":1,"method":"count"}';
@@ -175,8 +175,16 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
     // RFC 7694: the codings taken; and the CORS headers, as on every refusal.
     expect(gzipped.headers).toMatchObject({ 'accept-encoding': 'identity', 'access-control-allow-origin': '*' });
     expect(runs).toBe(0);
+    // A transfer coding Node does not decode either (it decodes chunked alone): RFC 9112 has it answered 501.
+    const transfer = await send(server.httpUrl, { body: gzipSync(body), headers: { 'transfer-encoding': 'gzip, chunked' } });
+    expect(transfer).toMatchObject({
+      status: 501,
+      body: 'Transfer-Encoding gzip, chunked is not supported: send the body chunked only, or with a Content-Length',
+    });
+    expect(runs).toBe(0);
     // `identity` is no coding at all.
     expect(json(await post(body, { 'content-encoding': 'Identity' }))).toMatchObject({ result: 1 });
+    expect(json(await send(server.httpUrl, { body: [body], headers: { 'transfer-encoding': 'chunked' } }))).toMatchObject({ result: 2 });
   });
 
   it('takes a POST and an upgrade whose target is in absolute form (RFC 9112 §3.2.2) on its path, not 404', async () => {
