@@ -204,6 +204,21 @@ describe('SendQueue', () => {
     expect(written).toEqual(['a', 'a']);
   });
 
+  it('retry calls whose writes fail wait again in the order they were written, ahead of what waited, whichever of them leaves the line', () => {
+    const { queue, callbacks, written, waitAgainAfterFailure } = setup({ maxInFlight: 4 });
+    waitAgainAfterFailure();
+    queue.open();
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => call(name, true));
+    for (const each of [a, b, c, d, call('e')]) start(queue, each!);
+    callbacks[0]!(new Error('EPIPE'));
+    callbacks[1]!(new Error('EPIPE'));
+    queue.forget(b!); // it timed out while it waited again
+    callbacks[2]!(new Error('EPIPE'));
+    callbacks[3]!(new Error('EPIPE'));
+    queue.open();
+    expect(written.slice(4)).toEqual(['a', 'c', 'd', 'e']);
+  });
+
   it('close drops what waits, and tells unsent of each notification that waited', () => {
     const { queue, written, unsent } = setup();
     const a = call('a');

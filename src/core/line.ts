@@ -43,6 +43,17 @@ export class Line<T> {
     return place;
   }
 
+  /** Joins right behind `place` (a place of this line, still in it), or at the front when there is none. */
+  insertAfter(place: LinePlace<T> | undefined, value: T): LinePlace<T> {
+    if (!place) return this.unshift(value);
+    const inserted: LinePlace<T> = { value, prev: place, next: place.next };
+    if (place.next) place.next.prev = inserted;
+    else this.tail = inserted;
+    place.next = inserted;
+    this.count++;
+    return inserted;
+  }
+
   /** Takes the first out. */
   shift(): T | undefined {
     const place = this.head;

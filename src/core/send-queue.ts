@@ -105,6 +105,12 @@ export class SendQueue<T extends QueuedCall> {
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   /** The callback of every request write on the current epoch (see `open`). */
   private written: (error?: Error) => void = () => {};
+  /**
+   * The last retry call put back in line on this epoch because its write failed: the next one whose write fails goes
+   * behind it. Writes fail in the order they were made (the transport calls back in that order), so each going to the
+   * front would re-send them in reverse order on the next connection.
+   */
+  private lastFailed: LinePlace<T | WaitingNotice> | undefined;
 
   constructor(private readonly options: SendQueueOptions<T>) {}
 
@@ -168,6 +174,7 @@ export class SendQueue<T extends QueuedCall> {
   open(): void {
     this.isOpen = true;
     this.epoch++;
+    this.lastFailed = undefined;
     const writing = (this.writing = new Fifo<T>());
     const epoch = this.epoch;
     // One callback for every request write of this epoch: the transport calls back in write order.
@@ -197,6 +204,7 @@ export class SendQueue<T extends QueuedCall> {
     }
     this.notices = 0;
     this.waitingBytes = 0;
+    this.lastFailed = undefined;
   }
 
   /** Hands `call`'s request to the transport; the epoch's shared callback reports when it is on the wire. */
@@ -228,6 +236,8 @@ export class SendQueue<T extends QueuedCall> {
   /** `call` settled: it leaves the line, or the calls in flight. */
   forget(call: T): void {
     if (call.place) {
+      // The calls put back after failed writes are the front of the line: the one before it is the last of them now.
+      if (call.place === this.lastFailed) this.lastFailed = this.lastFailed.prev;
       this.line.remove(call.place as LinePlace<T | WaitingNotice>);
       call.place = undefined;
       this.waitingBytes -= frameBytes(call);
@@ -242,8 +252,12 @@ export class SendQueue<T extends QueuedCall> {
     if (error && epoch === this.epoch) this.isOpen = false;
     // The call may be waiting in line again since a loss (this callback is then the late news of the old write).
     if (call === undefined || call.epoch !== epoch || call.place !== undefined) return;
-    // A retry call whose write failed waits again, first in line.
-    if (this.options.writeEnded(call, error)) this.putBack([call]);
+    // A retry call whose write failed waits again, first in line, behind those whose writes failed before it.
+    if (this.options.writeEnded(call, error)) {
+      this.leaveFlight(call);
+      call.place = this.lastFailed = this.line.insertAfter(this.lastFailed, call);
+      this.waitingBytes += frameBytes(call);
+    }
   }
 
   /** Whether the current epoch's transport takes frames now (see `acceptsFrames`). */

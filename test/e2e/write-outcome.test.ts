@@ -190,3 +190,27 @@ describe("a call refused by a full line after the peer's close frame", () => {
     (accepted[0] as unknown as { _socket: { resume(): void } })._socket.resume();
   });
 });
+
+describe('retry calls whose writes fail as the socket is lost', () => {
+  it.each(['light', 'xstate'] as const)('(engine %s) go out on the next connection in the order they were made', async (engine) => {
+    const { url, accepted, seen } = await listen();
+    const clock = new SimulatedClock();
+    client = connect(url, { engine, heartbeat: 0, clock, highWaterMark: 64 * 2 ** 20, reconnect: { initialDelay: 100, jitter: 0 } });
+    await client.ready;
+    await until(() => accepted.length === 1, 'the first connection');
+    // The server reads nothing: the first requests fill loopback's buffers, the rest wait in the client's socket.
+    const first = accepted[0]! as unknown as { _socket: { pause(): void; resetAndDestroy(): void } };
+    first._socket.pause();
+    const methods = Array.from({ length: 12 }, (_, i) => `set${i}`);
+    const calls = methods.map((method) => settle(client!.request(method, ['x'.repeat(2 ** 20)], { retry: true, timeout: 60_000 })));
+    await until(() => client!.bufferedAmount > 2 * 2 ** 20, 'at least two requests to wait in the socket');
+    // A reset: each request still in the socket fails its write, in order, before the socket's close.
+    first._socket.resetAndDestroy();
+    await until(() => client!.reconnecting, 'the loss');
+    clock.increment(100);
+
+    expect(await Promise.all(calls)).toEqual(methods.map((method) => ({ value: method })));
+    expect(seen.get(accepted[1]!)).toEqual(methods);
+    expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
+  });
+});
