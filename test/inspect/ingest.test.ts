@@ -17,7 +17,7 @@ import {
 import { startPageServer, type PageServer } from '../../src/tools/inspect/hub.js';
 import { MAX_INGEST_BYTES, MAX_INGEST_EVENTS } from '../../src/tools/inspect/ingest.js';
 import type { PageModel } from '../../src/tools/inspect/model.js';
-import { closeAfterEach } from '../helpers.js';
+import { closeAfterEach, heapAfterGc } from '../helpers.js';
 import { eventually as pollUntil } from '../nats-helpers.js';
 
 let server: Server | undefined;
@@ -159,5 +159,21 @@ describe('POST /ingest against hostile batches', () => {
     expect(page.model.recent).toHaveLength(1);
     expect(page.model.recent[0]!.method).toHaveLength(200);
     expect(page.model.recent[0]!.sid).toBe('a:s2');
+  });
+
+  it('keeps only the 200 characters it shows of a long string, not the whole string they were cut from', async () => {
+    page = await startPageServer();
+    // Each batch near the 1 MiB limit, one call in flight whose method is almost all of it.
+    const long = 'm'.repeat(MAX_INGEST_BYTES - 1_000);
+    const before = heapAfterGc();
+    for (let i = 0; i < 100; i++) {
+      const body = JSON.stringify({ source: 'a', events: [event({ sid: `s${i}`, method: long, state: 'handling', done: false })] });
+      expect((await post(page, body)).status).toBe(204);
+    }
+    const grown = heapAfterGc() - before;
+    expect(page.model.inflightCount).toBe(100);
+    expect(Object.values(page.model.inflight).every((call) => call.method.length === 200)).toBe(true);
+    // 100 calls of 200-character methods: kilobytes. A cut that shares its parent's memory holds 100 MiB here.
+    expect(grown).toBeLessThan(20 * 1024 * 1024);
   });
 });
