@@ -224,17 +224,56 @@ describe('callstate call and notify over WebSocket', () => {
   });
 });
 
-describe('callstate notify over HTTP POST', () => {
-  const servers: HttpServer[] = [];
-  afterAll(() => Promise.all(servers.map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve))))));
-  /** A plain node:http server answering every POST with `listener`; resolves with its URL. */
-  async function plain(listener: RequestListener): Promise<string> {
-    const server = createServer(listener);
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  }
+const plainServers: HttpServer[] = [];
+afterAll(() => Promise.all(plainServers.map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve))))));
+/** A plain node:http server answering every POST with `listener`; resolves with its URL. */
+async function plain(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  plainServers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
 
+describe('callstate call: an answer nested too deep for JSON.stringify (no depth limit applies to answers)', () => {
+  /** A server answering each POSTed call with `answer` (raw JSON text) beside its id. */
+  const answering = (answer: string) =>
+    plain((request, response) => {
+      let body = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (body += chunk));
+      request.on('end', () => {
+        const { id } = JSON.parse(body) as { id: string };
+        response.writeHead(200, { 'content-type': 'application/json' }).end(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},${answer}}`);
+      });
+    });
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+
+  it('is reported in one line with exit 4, not as a bad command line (exit 2) reading "Maximum call stack size exceeded"', async () => {
+    const url = await answering(`"result":${deep}`);
+    const plainRun = await run(['call', url, 'get']);
+    expect(plainRun).toMatchObject({ status: 4, stdout: '' });
+    expect(plainRun.stderr).toMatch(/^callstate call: the server's result cannot be printed as JSON \(.+: nested too deep\)\n$/);
+    const jsonRun = await run(['call', url, 'get', '--json']);
+    expect(jsonRun.status).toBe(4);
+    expect(JSON.parse(jsonRun.stdout).error.message).toMatch(/^the server's result cannot be printed as JSON/);
+  });
+
+  it("in an error's data: --json still prints the error, its data in words, with exit 1", async () => {
+    const url = await answering(`"error":{"code":-32000,"message":"deep","data":${deep}}`);
+    const jsonRun = await run(['call', url, 'get', '--json']);
+    expect(jsonRun).toMatchObject({ status: 1, stderr: 'callstate call: error -32000: deep\n' });
+    expect(JSON.parse(jsonRun.stdout)).toEqual({
+      error: {
+        name: 'RemoteError',
+        code: -32000,
+        message: 'deep',
+        data: expect.stringMatching(/^\[the server's error data cannot be printed as JSON \(.+: nested too deep\)\]$/),
+      },
+    });
+  });
+});
+
+describe('callstate notify over HTTP POST', () => {
   it('exits 0 once the POST is answered, and 4 in one line when it fails, is refused or gets no answer within --timeout', async () => {
     const delivered = await plain((_req, res) => res.writeHead(204).end());
     expect(await run(['notify', delivered, 'log', '[1]', '--json'])).toEqual({ status: 0, stdout: '{"sent":true}\n', stderr: '' });

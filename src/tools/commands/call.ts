@@ -96,10 +96,35 @@ function clientOptions(url: string, values: Record<string, unknown>, timeout: nu
   return options;
 }
 
+/**
+ * A value from the server as JSON text. No depth limit applies to answers (the library takes a result as the
+ * server sent it), and JSON.stringify overflows its stack on one nested a few thousand levels deep: 10 KB of
+ * brackets. Thrown as it is, that RangeError read "Maximum call stack size exceeded" and exited 2, as if the
+ * command line were wrong.
+ */
+function jsonOf(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    throw new Error(`the server's ${what} cannot be printed as JSON (${(error as Error).message}: nested too deep)`);
+  }
+}
+
+/** An error's `data` as --json prints it: itself, or in words when it cannot be printed (see jsonOf). */
+function printableData(data: unknown): unknown {
+  try {
+    jsonOf(data, 'error data');
+    return data;
+  } catch (error) {
+    return `[${(error as Error).message}]`;
+  }
+}
+
 /** The error's exit code and what to print about it. */
 function describeFailure(error: unknown): { code: number; json: Record<string, unknown>; line: string } {
   if (error instanceof RemoteError) {
-    const json = { name: error.name, code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) };
+    const data = error.data === undefined ? {} : { data: printableData(error.data) };
+    const json = { name: error.name, code: error.code, message: error.message, ...data };
     return { code: EXIT.remoteError, json, line: `error ${error.code}: ${error.message}` };
   }
   const e = error instanceof Error ? error : new Error(String(error));
@@ -138,7 +163,7 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
       if (values.json) out(JSON.stringify({ sent: true }));
     } else {
       const result = await client.request(method, params, { timeout });
-      out(JSON.stringify(result) ?? 'null');
+      out(jsonOf(result, 'result'));
     }
     return EXIT.ok;
   } catch (error) {
