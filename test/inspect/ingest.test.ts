@@ -116,6 +116,10 @@ describe('inspectTo', () => {
       new TypeError('inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222"'),
     );
     expect(() => inspectTo('not a url')).toThrow(TypeError);
+    // fetch refuses such a URL on every POST: every batch would be dropped, silently.
+    expect(() => inspectTo('http://user:secret@127.0.0.1:7070')).toThrow(
+      new TypeError('inspectTo needs a URL without credentials (user:password@): the page takes none, and fetch refuses them'),
+    );
     expect(() => inspectTo('http://127.0.0.1:1', { maxBuffered: 0 })).toThrow(RangeError);
   });
 });

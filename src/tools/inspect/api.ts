@@ -84,6 +84,10 @@ function ingestUrl(url: string): URL {
   if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
     throw new TypeError(`inspectTo needs an http, https, ws or wss URL, got ${JSON.stringify(url)}`);
   }
+  // fetch refuses every POST to such a URL: each batch would be dropped without a word (and the page asks for none).
+  if (parsed.username || parsed.password) {
+    throw new TypeError('inspectTo needs a URL without credentials (user:password@): the page takes none, and fetch refuses them');
+  }
   parsed.protocol = parsed.protocol.replace(/^ws/, 'http');
   return new URL('/ingest', parsed);
 }
