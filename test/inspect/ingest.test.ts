@@ -69,7 +69,7 @@ describe('inspectTo', () => {
     await eventually(() => page!.model.counts.server.replied === 1, 'the streamed call');
     const [call] = page.model.recent;
     expect(call).toMatchObject({ side: 'server', method: 'echo', path: ['handling', 'replied'] });
-    expect(call!.sid).toMatch(/^[\w-]{10}:/);
+    expect(call!.sid).toMatch(/^[\w-]{10}\//);
     expect(stream.dropped).toBe(0);
   });
 
@@ -162,7 +162,34 @@ describe('POST /ingest against hostile batches', () => {
     expect(page.model.dropped).toBe(0);
     expect(page.model.recent).toHaveLength(1);
     expect(page.model.recent[0]!.method).toHaveLength(200);
-    expect(page.model.recent[0]!.sid).toBe('a:s2');
+    expect(page.model.recent[0]!.sid).toBe('a/s2');
+  });
+
+  it("cannot touch the page's own calls and connections by naming its source after their sessionIds", async () => {
+    inspector = await createInspector({ port: 0 });
+    server = await serve({ methods: { hang: () => new Promise(() => {}) }, inspect: inspector.inspect });
+    client = connect(server.url);
+    void client.request('hang').catch(() => {});
+    await eventually(async () => Object.keys((await model(inspector!.url)).inflight).length === 1, 'the call in flight');
+    const own = await model(inspector.url);
+    const [sid] = Object.keys(own.inflight) as [string];
+    const [connection] = Object.keys(own.live.server) as [string];
+    // Were a streamed sessionId keyed `source:sid`, these would name the page's own actors.
+    const split = (key: string) => [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)] as const;
+    const [source, rest] = split(sid);
+    const [cSource, cRest] = split(connection);
+    const ingest = (events: unknown[], from: string) =>
+      fetch(new URL('/ingest', inspector!.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: from, events }),
+      });
+    expect((await ingest([event({ sid: rest, state: 'replied', done: true })], source)).status).toBe(204);
+    expect((await ingest([{ k: 'connection', side: 'server', sid: cRest, state: 'closed', done: true, at: 1 }], cSource)).status).toBe(204);
+    const after = await model(inspector.url);
+    expect(after.inflight[sid]).toMatchObject({ method: 'hang', state: 'handling' });
+    expect(after.live.server[connection]).toBe('open');
+    expect(after.recent.map((call) => call.sid)).toEqual([`${source}/${rest}`]);
   });
 
   it('keeps only the 200 characters it shows of a long string, not the whole string they were cut from', async () => {

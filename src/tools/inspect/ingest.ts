@@ -2,8 +2,8 @@
  * Checks a batch another process streams to the page (`POST /ingest`, sent by
  * `inspectTo`). What it holds ends up in the model, so every field is checked
  * and bounded: known sides and state names only (the counts are keyed by
- * state), strings cut short, sessionIds prefixed by their source so that two
- * processes never share one.
+ * state), strings cut short, sessionIds prefixed by their source (`source/sid`)
+ * so that two processes never share one, nor a process one of the page's own.
  */
 import { callMachine } from '../../../machines/call.machine.js';
 import { connectionMachine } from '../../../machines/connection.machine.js';
@@ -28,6 +28,12 @@ const CALL_STATES = new Set([...stateNames(callMachine.root), ...stateNames(inco
 const CONNECTION_STATES = new Set([...stateNames(connectionMachine.root), 'reconnecting']);
 
 const cut = (value: unknown) => (typeof value === 'string' ? cutText(value) : undefined);
+/**
+ * A streamed sessionId as the page keys it. Apart from the source's: a source name is the sender's choice, and with
+ * `:` a process calling itself `call` would key its calls as the page's own in-process actors (`call:0`, `x:0`) and
+ * end, move or replace them. A sessionId of this process never holds `/`; a source name cannot either.
+ */
+const streamedSid = (source: string, sid: string) => `${source}/${sid}`;
 const isSide = (value: unknown): value is 'client' | 'server' => value === 'client' || value === 'server';
 
 /** One streamed event, checked; undefined when it is not one the page shows. */
@@ -40,14 +46,14 @@ function checkEvent(raw: unknown, source: string): PageEvent | undefined {
   if (!isSide(e.side) || typeof e.state !== 'string' || at === undefined || sid === undefined) return undefined;
   if (e.k === 'connection') {
     if (!CONNECTION_STATES.has(e.state)) return undefined;
-    return { k: 'connection', side: e.side, sid: `${source}:${sid}`, state: e.state, done: e.done === true, at };
+    return { k: 'connection', side: e.side, sid: streamedSid(source, sid), state: e.state, done: e.done === true, at };
   }
   if (e.k !== 'call' || !CALL_STATES.has(e.state)) return undefined;
   const cause = cut(e.cause);
   return {
     k: 'call',
     side: e.side,
-    sid: `${source}:${sid}`,
+    sid: streamedSid(source, sid),
     method: cut(e.method) ?? '?',
     id: cut(e.id) ?? '',
     state: e.state,
