@@ -431,6 +431,15 @@ describe('callstate serve over WebSocket', () => {
     expect(await served.exited).toBe(0);
   });
 
+  it('exits 4 in one line, not 0 without a word, when the module never finishes loading (a top-level await that never settles)', async () => {
+    const stuck = await run(['serve', fixture('cli-never-loads.mjs'), '--port', '0']);
+    expect(stuck).toEqual({
+      status: 4,
+      stdout: '',
+      stderr: `callstate serve: cannot load ${fixture('cli-never-loads.mjs')}: its top-level await never settles (nothing is left to wait on)\n`,
+    });
+  });
+
   it('prints JSON with --json, and refuses a module without methods, a missing module and a taken port, each in one line', async () => {
     const served = start(['serve', fixture('cli-methods.mjs'), '--port=0', '--log', '--json'], /^(\{.*\})$/m);
     running.push(served.child);

@@ -50,11 +50,26 @@ const FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
+/**
+ * `promise`, or a rejection with `error()` once nothing else is left for the process to wait on: a module whose
+ * top-level await never settles (it awaits an event nothing will send) leaves its import() pending with nothing
+ * scheduled, and Node exits 0 without a word, as if serve had been stopped on purpose.
+ */
+function orIdle<T>(promise: Promise<T>, error: () => Error): Promise<T> {
+  let onIdle: (() => void) | undefined;
+  const idle = new Promise<never>((_resolve, reject) => {
+    onIdle = () => reject(error());
+    process.once('beforeExit', onIdle);
+  });
+  return Promise.race([promise, idle]).finally(() => process.off('beforeExit', onIdle!));
+}
+
 /** The methods object a module exports. */
 async function loadMethods(path: string): Promise<Methods> {
   let module: { default?: unknown; methods?: unknown };
   try {
-    module = (await import(pathToFileURL(resolve(path)).href)) as typeof module;
+    const loading = import(pathToFileURL(resolve(path)).href) as Promise<typeof module>;
+    module = await orIdle(loading, () => new Error('its top-level await never settles (nothing is left to wait on)'));
   } catch (error) {
     // A module may throw anything: a string, null, an object without a message.
     throw new Error(`cannot load ${path}: ${describeThrown(error)}`);
