@@ -31,7 +31,9 @@ export const system: System = {
 
   async connect(url, { timeout }) {
     const { connect } = await load();
-    const client = connect(url, { subject: SUBJECT, timeout });
+    // As for callstate over WebSocket: the memory and scale sections issue up to 100,000 calls at once, past the
+    // client's backpressure (4 MiB unconfirmed by nats-server, then at most 10,000 waiting), which nats.js lacks.
+    const client = connect(url, { subject: SUBJECT, timeout, maxQueued: Infinity, highWaterMark: Infinity });
     await client.ready;
     return {
       call: (method, params) => client.request(method, params),
