@@ -46,6 +46,7 @@ import {
   readBody,
   ALLOWED_METHODS,
 } from './transports/http-request.js';
+import type { ConnectionSlots } from './transports/connection-slots.js';
 import type { UpgradeCheck } from './transports/upgrade.js';
 import type { Clock, ConnectionInfo, Engine, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
 
@@ -67,6 +68,8 @@ export interface HttpEndpointOptions {
    * before it is answered 408 and its TCP connection closed: in every mode, also on a server that is not callstate's own.
    */
   requestTimeout: number;
+  /** The places of `maxConnections`, shared with WebSocket connections: a TCP connection holds one while a POST on it is in progress. */
+  slots: ConnectionSlots;
   /** Origins allowed by CORS (undefined: any). */
   origins: ReadonlySet<string> | undefined;
   inspect: InspectOption;
@@ -286,6 +289,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   /**
    * The access check, then the body, then the dispatch, within one deadline:
    *
+   *   maxConnections TCP connections held by others (WebSocket, POSTs in progress) ─▶ 503, the TCP connection closed
    *   maxInFlightPerConnection POSTs wait on its TCP connection already ─▶ 503, the TCP connection closed
    *   check ─refused──▶ 401/403 (500), the body unread, the TCP connection closed
    *     └─accepted──▶ body ─read──▶ dispatch (unless the client went away meanwhile)
@@ -293,6 +297,9 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
    */
   const receive = (request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders) => {
     const { socket } = request;
+    // Before its check, as an upgrade past maxConnections is refused before its own.
+    if (!options.slots.take(socket)) return answerUnread(request, response, 503, cors, options.slots.refusal);
+    response.once('close', () => options.slots.give(socket));
     const before = waiting.get(socket) ?? 0;
     if (before >= limits.maxInFlight) {
       const reason = `${before} requests already wait on this TCP connection for their access check or body (maxInFlightPerConnection)`;

@@ -136,10 +136,10 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    */
   upgradeTimeout?: number;
   /**
-   * Most WebSocket connections at once, upgrades under way included: one more is answered HTTP 503 (its body saying
-   * why) before `authenticate` runs, and its client's `connect()` fails with that (with `reconnect`, it tries again
-   * later). HTTP POSTs are not counted (their connections are bounded in time: `upgradeTimeout`, Node's keep-alive).
-   * Default: 10,000.
+   * Most TCP connections held at once: WebSocket ones (upgrades under way included), and HTTP ones while a POST on
+   * them is in progress (each counted once, however many it carries). One more upgrade, or a POST on another TCP
+   * connection, is answered HTTP 503 (its body saying why) before `authenticate` runs; a WebSocket client's
+   * `connect()` fails with that (with `reconnect`, it tries again later). Default: 10,000.
    */
   maxConnections?: number;
 }

@@ -31,6 +31,7 @@ import { isolatedInspector } from './engine/inspectable.js';
 import { XSTATE } from './engine/xstate.js';
 import type { ServeOptions } from './serve-options.js';
 import { listenWs, type ListenMode, type WsListener } from './transports/ws-listener.js';
+import { ConnectionSlots } from './transports/connection-slots.js';
 import { urlHost } from './transports/url-host.js';
 import type { AnyApi, NotificationEvent, UnmatchedEvent, UntypedApi } from './types.js';
 import {
@@ -132,6 +133,8 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const hooks = resolveHooks(options);
 
   const events = new Emitter<ServerEvents<ClientApi>>();
+  // WebSocket connections and HTTP connections with a POST in progress share the places of maxConnections.
+  const slots = new ConnectionSlots(maxConnections);
   const endpoint = httpEndpoint({
     // With noServer the app routes requests, as upgrades: any path it hands over is ours.
     path: mode.kind === 'noServer' ? undefined : (path ?? '/'),
@@ -142,6 +145,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     maxPayload,
     check,
     requestTimeout: upgradeTimeout,
+    slots,
     origins: allowedOrigins(options.origins),
     inspect,
     exposeErrorStack,
@@ -156,7 +160,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
     maxPayload,
     check,
     upgradeTimeout,
-    maxConnections,
+    slots,
     closeTimeout,
     onRequest: endpoint.handle,
   });

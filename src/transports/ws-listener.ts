@@ -15,7 +15,7 @@
  *      │                              Node's timeouts bound it, a later upgrade gets a new deadline
  *      ├── upgradeTimeout passes ──► HTTP 408, dropped   (headers trickled, authenticate stuck)
  *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
- *      ├── maxConnections held ────► HTTP 503, dropped   (before its access check)
+ *      ├── maxConnections held ────► HTTP 503, dropped   (before its access check; POSTs in progress hold places too)
  *      ├── Upgrade: other than websocket (h2c) ─► HTTP 400 naming it, dropped (Node gives no request to serve)
  *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
@@ -36,6 +36,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
+import type { ConnectionSlots } from './connection-slots.js';
 import type { AcceptedUpgrade, UpgradeCheck } from './upgrade.js';
 import { attach, pathnameOf } from './attach.js';
 
@@ -83,10 +84,11 @@ export interface WsListenOptions {
   /** Longest a connection may go from accept (or its upgrade request) to upgraded, in ms; then it gets 408 and is dropped. */
   upgradeTimeout: number;
   /**
-   * Most WebSocket connections at once, upgrades under way included: one more is answered 503 before its access check
-   * runs. ws has no such limit, and each connection holds its socket, its buffers and its `Peer`.
+   * The places of `maxConnections`, shared with the HTTP endpoint's POSTs: a WebSocket connection (its upgrade under
+   * way included) takes one, and one more is answered 503 before its access check runs. ws has no such limit, and
+   * each connection holds its socket, its buffers and its `Peer`.
    */
-  maxConnections: number;
+  slots: ConnectionSlots;
   /**
    * Longest the close handshake of an upgraded socket may take, in ms, whichever side began it; then the socket is
    * dropped. ws's own default (30 s) would let a client that sent its close frame but keeps its TCP connection open
@@ -119,8 +121,6 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   const upgrading = new Map<Duplex, Pending>();
   /** Every socket this listener holds: every TCP connection in the own mode, upgraded (and upgrading) ones otherwise. */
   const sockets = new Set<Duplex>();
-  /** The WebSocket connections, upgraded or with their upgrade under way: at most `maxConnections`. */
-  const connections = new Set<Duplex>();
   let accepting = true;
   let closed: Promise<void> | undefined;
   let connectionHandler: ((transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void) | undefined;
@@ -167,7 +167,6 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     limitUpgrade(socket);
     socket.once('close', () => {
       sockets.delete(socket);
-      connections.delete(socket);
       clearTimeout(upgrading.get(socket)?.timer);
       upgrading.delete(socket);
       if (closed !== undefined && sockets.size === 0) allClosed();
@@ -198,9 +197,8 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     const pending = upgrading.get(socket);
     if (pending === undefined) return void socket.destroy(); // past its deadline
     if (!accepting) return refuse(socket, 503);
-    if (connections.size >= options.maxConnections)
-      return refuse(socket, 503, `this server holds its most WebSocket connections at once (maxConnections: ${options.maxConnections})`);
-    connections.add(socket);
+    // Its place is held until the socket closes (a keep-alive connection whose POSTs held one keeps that one).
+    if (!options.slots.take(socket)) return refuse(socket, 503, options.slots.refusal);
     pending.requested = true;
     handedOver.add(socket);
     wss.handleUpgrade(request, socket, head, (ws) => {

@@ -119,7 +119,7 @@ describe('handlerTimeout', () => {
 });
 
 describe('maxConnections', () => {
-  it('answers one WebSocket connection more with 503 before authenticate runs, takes one again once a place is free, and counts no POST', async () => {
+  it('answers one WebSocket connection more with 503 before authenticate runs, and takes one again once a place is free', async () => {
     let authenticated = 0;
     server = await serve({
       maxConnections: 2,
@@ -132,21 +132,58 @@ describe('maxConnections', () => {
 
     const refused = await settle(connect(server.url).ready);
     expect(refused.error).toBeInstanceOf(ConnectionClosedError);
-    expect(refused.error.message).toMatch(/HTTP 503 Service Unavailable: .*at once \(maxConnections: 2\)/);
+    expect(refused.error.message).toMatch(/HTTP 503 Service Unavailable: .*at once \(maxConnections: 2; .*\)/);
     expect(authenticated).toBe(2);
-    // A POST holds no WebSocket connection: it is answered.
-    const post = await fetch(server.httpUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}',
-    });
-    expect(await post.json()).toEqual({ jsonrpc: '2.0', id: 1, result: [1] });
 
     await other.close();
     await until(() => server!.connections.size === 1, 'the closed connection is let go');
     other = connect(server.url);
     expect(await other.request('echo', [2])).toEqual([2]);
     expect(server.connections.size).toBe(2);
+  });
+
+  it('counts an HTTP connection while a POST on it is in progress: refused 503 when WebSocket connections hold every place, and holding one while its handler runs', async () => {
+    const release = deferred<void>();
+    let running = 0;
+    server = await serve({
+      maxConnections: 1,
+      methods: {
+        echo: (params: unknown) => params,
+        hold: async (params: unknown) => {
+          running++;
+          await release.promise;
+          return params;
+        },
+      },
+    });
+    const post = (method: string) =>
+      fetch(server!.httpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [method] }),
+      });
+    client = connect(server.url);
+    await client.ready;
+    // The one place is the WebSocket's: a POST is refused before it runs, saying why.
+    const refused = await post('echo');
+    expect(refused.status).toBe(503);
+    expect(await refused.text()).toMatch(
+      /at once \(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress\)/,
+    );
+    await client.close();
+    await until(() => server!.connections.size === 0, 'the WebSocket connection is let go');
+
+    // A POST whose handler runs holds the place: a WebSocket connection is refused meanwhile.
+    const held = post('hold');
+    await until(() => running === 1, 'the handler running');
+    const meanwhile = await settle(connect(server.url).ready);
+    expect(meanwhile.error.message).toMatch(/HTTP 503 Service Unavailable: .*\(maxConnections: 1; /);
+    release.resolve();
+    expect(await (await held).json()).toEqual({ jsonrpc: '2.0', id: 1, result: ['hold'] });
+    // Answered, its place is free (its TCP connection may stay open, idle, for the next POST).
+    client = connect(server.url);
+    await client.ready;
+    expect(await client.request('echo', [3])).toEqual([3]);
   });
 
   it('defaults to 10,000, exported as DEFAULT_SERVER_MAX_CONNECTIONS as every other default is', () => {

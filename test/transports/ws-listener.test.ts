@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectionSlots } from '../../src/transports/connection-slots.js';
 import { listenWs, type WsListener } from '../../src/transports/ws-listener.js';
 
 let listener: WsListener | undefined;
@@ -18,7 +19,7 @@ afterEach(async () => {
 });
 
 const onRequest = (request: IncomingMessage, response: ServerResponse) => response.end(`callstate ${request.method} ${request.url}`);
-const base = { path: '/rpc', maxPayload: 1_000, upgradeTimeout: 1_000, maxConnections: 100, closeTimeout: 1_000, onRequest };
+const base = { path: '/rpc', maxPayload: 1_000, upgradeTimeout: 1_000, slots: new ConnectionSlots(100), closeTimeout: 1_000, onRequest };
 
 async function post(port: number, path: string): Promise<[number, string]> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: '{}' });
