@@ -225,12 +225,15 @@ export class SendQueue<T extends QueuedCall> {
 
   /** Calls that went back to waiting after being written: they wait first, in the order given. */
   putBack(calls: T[]): void {
-    for (let i = calls.length - 1; i >= 0; i--) {
-      const call = calls[i]!;
-      this.leaveFlight(call);
-      call.place = this.line.unshift(call);
-      this.waitingBytes += frameBytes(call);
-    }
+    for (let i = calls.length - 1; i >= 0; i--) this.rejoin(calls[i]!, undefined);
+  }
+
+  /** `call` waits in line again, right behind `place` (at the front when there is none); returns where it waits. */
+  private rejoin(call: T, place: LinePlace<T | WaitingNotice> | undefined): LinePlace<T | WaitingNotice> {
+    this.leaveFlight(call);
+    call.place = this.line.insertAfter(place, call);
+    this.waitingBytes += frameBytes(call);
+    return call.place as LinePlace<T | WaitingNotice>;
   }
 
   /** `call` settled: it leaves the line, or the calls in flight. */
@@ -253,11 +256,7 @@ export class SendQueue<T extends QueuedCall> {
     // The call may be waiting in line again since a loss (this callback is then the late news of the old write).
     if (call === undefined || call.epoch !== epoch || call.place !== undefined) return;
     // A retry call whose write failed waits again, first in line, behind those whose writes failed before it.
-    if (this.options.writeEnded(call, error)) {
-      this.leaveFlight(call);
-      call.place = this.lastFailed = this.line.insertAfter(this.lastFailed, call);
-      this.waitingBytes += frameBytes(call);
-    }
+    if (this.options.writeEnded(call, error)) this.lastFailed = this.rejoin(call, this.lastFailed);
   }
 
   /** Whether the current epoch's transport takes frames now (see `acceptsFrames`). */

@@ -245,7 +245,6 @@ function sizePastLimit(data: unknown, limit: number): number | undefined {
     return typeof bytes === 'number' && bytes > limit ? bytes : undefined;
   }
   if (data.length * 3 <= limit) return undefined;
-  if (data.length > limit) return utf8Length(data);
   const bytes = utf8Length(data);
   return bytes > limit ? bytes : undefined;
 }

@@ -20,7 +20,7 @@ import {
   type NatsServer,
 } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
-import { eventually, publishRaw, startNatsServer, useNatsServer } from '../nats-helpers.js';
+import { eventually, publishRaw, startNatsServer, useNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 const nats = useNatsServer();
 const uncaught = collectUncaught();
@@ -359,6 +359,15 @@ describe('a request whose reply subject a caller chose to hurt', () => {
   });
 });
 
+/** Stops `nats` (SIGSTOP: the kernel still takes its bytes, it reads none), for sure before anything more is published: it answers no PING from then on. */
+async function freeze(nats: NatsServerProcess): Promise<void> {
+  nats.process.kill('SIGSTOP');
+  await eventually(
+    async () => (await readFile(`/proc/${nats.process.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('T'),
+    'nats-server stopped',
+  );
+}
+
 describe('a NATS client whose nats-server reads nothing (frozen: the kernel still takes its bytes)', () => {
   it('holds new calls in queued at highWaterMark, refuses them past maxQueued, and drops nats-server after drainTimeout, instead of buffering without bound', async () => {
     const own = await startNatsServer();
@@ -373,12 +382,7 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
     });
     try {
       await caller.ready;
-      own.process.kill('SIGSTOP');
-      // Stopped for sure before anything is published: nats-server answers no PING from here on.
-      await eventually(
-        async () => (await readFile(`/proc/${own.process.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('T'),
-        'nats-server stopped',
-      );
+      await freeze(own);
       const params = ['x'.repeat(32 * 1024)];
       const calls = Array.from({ length: 7 }, () => settle(caller.request('echo', params)));
       // Two requests fill highWaterMark (64 KiB unconfirmed); nats.js took all seven into its buffer before.
@@ -410,11 +414,7 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
     const caller = connect(own.url, { subject: 'thawed', highWaterMark: 64 * 1024, timeout: 60_000 });
     try {
       await caller.ready;
-      own.process.kill('SIGSTOP');
-      await eventually(
-        async () => (await readFile(`/proc/${own.process.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('T'),
-        'nats-server stopped',
-      );
+      await freeze(own);
       const calls = Array.from({ length: 7 }, (_, i) => caller.request('echo', [i, 'x'.repeat(32 * 1024)]));
       await until(() => caller.queuedCalls === 5, 'the calls past highWaterMark queued');
       own.process.kill('SIGCONT');
