@@ -10,7 +10,7 @@
  * which every responder hears, and the one running the call aborts its `ctx.signal`.
  */
 import { accessCheck, withDeadline, type Authenticate } from './access.js';
-import { drainWindow, serverClosing, serverLeft } from './core/closing.js';
+import { drainWindow, serverClosing, serverLeft, sleep } from './core/closing.js';
 import { Emitter } from './core/emitter.js';
 import { ConnectionClosedError } from './errors.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
@@ -65,7 +65,7 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   closeTimeout?: number;
   /** What runs each incoming call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call). */
   engine?: Engine;
-  /** Clock for `handlerTimeout` and the window of `close({ drain })`, e.g. a `SimulatedClock` in tests. Default: real timers. */
+  /** Clock for `handlerTimeout` and for `close()`'s waits (`closeTimeout`, the window of `close({ drain })`), e.g. a `SimulatedClock` in tests. Default: real timers. */
   clock?: Clock;
   /**
    * Allowed values of a message's `Origin` NATS header (see `ServeOptions.origins`); a caller outside it is
@@ -399,14 +399,24 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     close: (closeOptions) => {
       const drain = resolveDrain(closeOptions, closeTimeout);
       return (closing ??= (async () => {
-        await link!.stopReceiving(closeTimeout);
-        // Messages still waiting for their access checks are answered (busy) before the connection goes.
-        await Promise.race([admitted, new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]);
-        if (incoming.size > 0) await drainWindow(new Promise<void>((resolve) => (idle = resolve)), drain, options.clock);
-        // Their callers are told now (the answers go out with the connection's drain), not left to their timeouts.
-        ended = true;
-        incoming.abandonAll(serverLeft);
-        await link!.close(closeTimeout);
+        // nats-server has closeTimeout to take the responder out of its group. One that has not confirmed it by then
+        // (gone, or frozen) gets no more time for the last flush: close() ends within closeTimeout and the drain window.
+        const leaving = sleep(closeTimeout, options.clock);
+        let flushing: ReturnType<typeof sleep> | undefined;
+        try {
+          const left = await link!.stopReceiving(leaving.done);
+          // Messages still waiting for their access checks are answered (busy) before the connection goes.
+          await Promise.race([admitted, leaving.done]);
+          if (incoming.size > 0) await drainWindow(new Promise<void>((resolve) => (idle = resolve)), drain, options.clock);
+          // Their callers are told now (the answers go out with the connection's drain), not left to their timeouts.
+          ended = true;
+          incoming.abandonAll(serverLeft);
+          flushing = left ? sleep(closeTimeout, options.clock) : leaving;
+          await link!.close(flushing.done);
+        } finally {
+          leaving.cancel();
+          flushing?.cancel();
+        }
         await closed;
       })());
     },

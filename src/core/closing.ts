@@ -27,13 +27,10 @@ export function serverLeft(method: string): ErrorObject {
   };
 }
 
-/**
- * A draining close's window: waits for `done` (nothing runs any more), or `ms`, whichever comes first. Timed
- * by `clock` (the responder's, e.g. a `SimulatedClock` in tests); real time when none.
- */
-export async function drainWindow(done: Promise<unknown>, ms: number, clock: Clock | undefined): Promise<void> {
+/** A wait of `ms` on `clock` (real time when none), and a way to end it early (its timer gone). */
+export function sleep(ms: number, clock: Clock | undefined): { done: Promise<void>; cancel(): void } {
   let cancel = () => {};
-  const window = new Promise<void>((resolve) => {
+  const done = new Promise<void>((resolve) => {
     if (clock) {
       const id = clock.setTimeout(resolve, ms);
       cancel = () => clock.clearTimeout(id);
@@ -42,9 +39,18 @@ export async function drainWindow(done: Promise<unknown>, ms: number, clock: Clo
       cancel = () => clearTimeout(timer);
     }
   });
+  return { done, cancel: () => cancel() };
+}
+
+/**
+ * A draining close's window: waits for `done` (nothing runs any more), or `ms`, whichever comes first. Timed
+ * by `clock` (the responder's, e.g. a `SimulatedClock` in tests); real time when none.
+ */
+export async function drainWindow(done: Promise<unknown>, ms: number, clock: Clock | undefined): Promise<void> {
+  const window = sleep(ms, clock);
   try {
-    await Promise.race([done, window]);
+    await Promise.race([done, window.done]);
   } finally {
-    cancel();
+    window.cancel();
   }
 }

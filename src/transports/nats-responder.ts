@@ -29,10 +29,13 @@ export interface NatsResponderLink {
    * published (larger than nats-server's max_payload), so that the caller can be answered something smaller.
    */
   reply(subject: string, text: string): Error | undefined;
-  /** Stops taking requests; messages already delivered are still handled. Gives up after `timeout` ms. */
-  stopReceiving(timeout: number): Promise<void>;
-  /** Flushes replies and closes the connection; after `timeout` ms, closes it without flushing. */
-  close(timeout: number): Promise<void>;
+  /**
+   * Stops taking requests; messages already delivered are still handled. Gives up when `timeUp` resolves first:
+   * resolves true once nats-server confirmed it, false when it gave up.
+   */
+  stopReceiving(timeUp: Promise<void>): Promise<boolean>;
+  /** Flushes replies and closes the connection; once `timeUp` resolves (at once when it has), closes it without flushing. */
+  close(timeUp: Promise<void>): Promise<void>;
 }
 
 /** Connects a responder and subscribes it to `subject` in queue group `queue`. */
@@ -72,11 +75,18 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
       }
     },
     // A drain waits on nats-server; one that is gone (or a connection that has not noticed yet) must not hold close() forever.
-    stopReceiving: async (timeout) => {
-      if (nc.isClosed() || requests.isClosed()) return;
-      await Promise.race([requests.drain().catch(() => {}), nc.closed(), delay(timeout)]);
+    stopReceiving: async (timeUp) => {
+      if (nc.isClosed() || requests.isClosed()) return true;
+      return Promise.race([
+        requests.drain().then(
+          () => true,
+          () => false,
+        ),
+        nc.closed().then(() => true),
+        timeUp.then(() => false),
+      ]);
     },
-    close: async (timeout) => {
+    close: async (timeUp) => {
       if (nc.isClosed()) return;
       cancels.unsubscribe();
       const drained = await Promise.race([
@@ -85,7 +95,7 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
           () => false,
         ),
         nc.closed().then(() => true),
-        delay(timeout).then(() => false),
+        timeUp.then(() => false),
       ]);
       if (!drained) await nc.close().catch(() => {});
     },
@@ -106,8 +116,4 @@ function headersOf(msg: Msg): Record<string, string> | Error {
     return error instanceof Error ? error : new Error(String(error));
   }
   return headers;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -432,6 +432,48 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
   });
 });
 
+describe('a responder closing while its nats-server reads nothing (frozen)', () => {
+  it('ends within closeTimeout and the drain window on its clock: no flush is waited for after nats-server failed to confirm leaving the group', async () => {
+    const own = await startNatsServer();
+    const clock = new SimulatedClock();
+    const aborted: string[] = [];
+    const hold = (_params: unknown, ctx: HandlerContext) =>
+      new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => {
+          aborted.push(String(ctx.signal.reason));
+          reject(new Error('aborted'));
+        }),
+      );
+    const responder = await serve({ nats: own.url, subject: 'leaving', clock, closeTimeout: 600_000, methods: { hold } });
+    const caller = connect(own.url, { subject: 'leaving', timeout: 600_000 });
+    try {
+      const call = settle(caller.request('hold', []));
+      await until(() => responder.handlingCalls === 1, 'the handler running');
+      await freeze(own);
+      let closed = false;
+      void responder.close().then(() => (closed = true));
+      // 600,000 ms to leave the group (unconfirmed), then 600,000 for the handler to finish; nothing more on the clock.
+      // Before, each wait was real time (and a third, for the last flush, came after them).
+      await until(() => {
+        clock.increment(600_000);
+        return closed;
+      }, 'close() to resolve on the clock');
+      expect(aborted).toHaveLength(1);
+      expect(responder.handlingCalls).toBe(0);
+      await responder.closed;
+      own.process.kill('SIGCONT');
+      await caller.close();
+      expect((await call).error).toBeInstanceOf(Error);
+    } finally {
+      own.process.kill('SIGCONT');
+      await caller.close();
+      await responder.close();
+      await own.stop();
+    }
+    expect(uncaught).toEqual([]);
+  });
+});
+
 describe('callers that number their calls alike (plain JSON-RPC clients count from 1)', () => {
   /**
    * A caller as NATS clients make requests: one inbox, each request's reply subject a token below it
