@@ -3,6 +3,8 @@
  * inspectTo streaming to a page server over HTTP (POST /ingest), bounded when
  * the page is gone; and the page's answers to hostile batches.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -89,6 +91,28 @@ describe('inspectTo', () => {
     await client.request('echo', ['after']);
     await eventually(() => page!.model.counts.server.replied === 1, 'the call made once the page is back');
     await eventually(() => page!.model.dropped === lost, 'the dropped count on the page');
+  });
+
+  it('does not follow a redirect: a page answering 307 elsewhere gets the events dropped and counted, never re-posted to where it points', async () => {
+    page = await startPageServer();
+    const elsewhere = page;
+    const bounce = createServer((request, response) => {
+      request.resume();
+      response.writeHead(307, { location: new URL('/ingest', elsewhere.url).href }).end();
+    });
+    await new Promise<void>((resolve) => bounce.listen(0, '127.0.0.1', resolve));
+    try {
+      stream = inspectTo(`http://127.0.0.1:${(bounce.address() as AddressInfo).port}`, { interval: 60_000 });
+      server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+      client = connect(server.url);
+      await client.request('echo', ['secret']);
+      await stream.close();
+      expect(stream.dropped).toBeGreaterThan(0);
+      expect(page.model.recent).toEqual([]);
+      expect(page.model.inflightCount).toBe(0);
+    } finally {
+      await new Promise((resolve) => bounce.close(resolve));
+    }
   });
 
   it('holds at most maxBuffered events while nothing is sent, drops the rest at once, and sends the held ones and the count on close', async () => {

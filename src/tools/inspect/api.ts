@@ -158,6 +158,8 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
+      // The events (calls' params and results) go to the page named, or nowhere: a 307 would re-post them elsewhere.
+      redirect: 'error',
       signal: AbortSignal.timeout(POST_TIMEOUT),
     })
       .then(async (response) => {
