@@ -363,11 +363,11 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
         }
       }),
     // No one can say who sent it (an access check has no headers to read): reported, its requests answered -32600, none run.
-    onUnreadable: (text, reply, error) => {
-      const detail = `the NATS headers of the message could not be read: ${error.message}`;
+    onUnreadable: (text, reply, { part, detail }) => {
       inbound.report('malformed', text, null, detail);
-      if (reply !== undefined)
-        refuseMessage(text, { code: ErrorCodes.InvalidRequest, message: detail }, limits, (answer) => publish(reply, answer), refused({}));
+      // Text that is not UTF-8 is not JSON text: a parse error, answered to each request found in it as it reads.
+      const error = { code: part === 'text' ? ErrorCodes.ParseError : ErrorCodes.InvalidRequest, message: detail };
+      if (reply !== undefined) refuseMessage(text, error, limits, (answer) => publish(reply, answer), refused({}));
     },
     onClosed: (error) => {
       ended = true;

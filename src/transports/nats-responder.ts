@@ -5,7 +5,14 @@
  * (see its subjects diagram).
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import { isUtf8 } from 'node:buffer';
 import { cancelSubject, loadNats } from './nats.js';
+
+/** Why a message cannot be taken as it came: which part of it, and in words. */
+export interface Unreadable {
+  part: 'headers' | 'text';
+  detail: string;
+}
 
 export interface NatsResponderOptions {
   url: string;
@@ -16,8 +23,11 @@ export interface NatsResponderOptions {
   /** A `$/cancelRequest` published by any client of the subject. */
   /** `reply`: the cancel's reply subject, which names its caller as a request's does (nothing is sent to it). */
   onCancel: (text: string, reply: string | undefined, headers: Record<string, string>) => void;
-  /** A request, notification or cancel whose NATS headers cannot be read (`error` says why): who sent it is unknown. */
-  onUnreadable: (text: string, reply: string | undefined, error: Error) => void;
+  /**
+   * A request, notification or cancel that cannot be taken as it came (`problem` says why): its NATS headers cannot
+   * be read (who sent it is unknown: `headers`), or its bytes are not UTF-8 (`text`).
+   */
+  onUnreadable: (text: string, reply: string | undefined, problem: Unreadable) => void;
   /** The connection to nats-server closed, with the error that closed it if any. */
   onClosed: (error: Error | undefined) => void;
 }
@@ -47,17 +57,17 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
     queue: options.queue,
     callback: (error, msg) => {
       if (error) return;
-      const headers = headersOf(msg);
-      if (headers instanceof Error) options.onUnreadable(msg.string(), msg.reply || undefined, headers);
-      else options.onMessage(msg.string(), msg.reply || undefined, headers);
+      const read = readable(msg);
+      if ('problem' in read) options.onUnreadable(msg.string(), msg.reply || undefined, read.problem);
+      else options.onMessage(msg.string(), msg.reply || undefined, read.headers);
     },
   });
   const cancels = nc.subscribe(cancelSubject(options.subject), {
     callback: (error, msg) => {
       if (error) return;
-      const headers = headersOf(msg);
-      if (headers instanceof Error) options.onUnreadable(msg.string(), undefined, headers);
-      else options.onCancel(msg.string(), msg.reply || undefined, headers);
+      const read = readable(msg);
+      if ('problem' in read) options.onUnreadable(msg.string(), undefined, read.problem);
+      else options.onCancel(msg.string(), msg.reply || undefined, read.headers);
     },
   });
   void nc.closed().then((error) => options.onClosed(error || undefined));
@@ -100,6 +110,19 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
       if (!drained) await nc.close().catch(() => {});
     },
   };
+}
+
+/**
+ * A message's headers (see headersOf), or why it cannot be taken as it came. Its text must be UTF-8 (JSON text is,
+ * RFC 8259), as a WebSocket text frame must: read as it is, each byte that is not became U+FFFD in the params a
+ * handler was given, the call answered as if the caller had sent that.
+ */
+function readable(msg: Msg): { headers: Record<string, string> } | { problem: Unreadable } {
+  const headers = headersOf(msg);
+  if (headers instanceof Error)
+    return { problem: { part: 'headers', detail: `the NATS headers of the message could not be read: ${headers.message}` } };
+  if (!isUtf8(msg.data)) return { problem: { part: 'text', detail: 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)' } };
+  return { headers };
 }
 
 /**

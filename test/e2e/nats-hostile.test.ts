@@ -268,6 +268,33 @@ describe('a NATS responder whose inspector throws', () => {
   });
 });
 
+describe('a message whose bytes are not UTF-8 (Latin-1 text, as a careless publisher sends it)', () => {
+  it('is answered -32700 saying so and reported malformed by a responder, not run on params with U+FFFD where each such byte was', async () => {
+    const subject = nextSubject();
+    const ran: unknown[] = [];
+    const served = await responder({ subject, methods: { echo: (p: unknown) => (ran.push(p), p) } });
+    const unmatched: any[] = [];
+    served.on('unmatched', (event) => unmatched.push(event));
+    const answers = nats.raw.subscribe('hostile.latin1', { max: 1 });
+    nats.raw.publish(subject, Buffer.from('{"jsonrpc":"2.0","id":8,"method":"echo","params":["café"]}', 'latin1'), {
+      reply: 'hostile.latin1',
+    });
+    for await (const msg of answers) {
+      expect(JSON.parse(msg.string())).toEqual({
+        jsonrpc: '2.0',
+        id: 8,
+        error: { code: ErrorCodes.ParseError, message: 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)' },
+      });
+    }
+    expect(ran).toEqual([]);
+    expect(unmatched.map(({ reason, detail }) => [reason, detail])).toEqual([
+      ['malformed', 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)'],
+    ]);
+    expect(await client(subject).request('echo', ['café'], { timeout: 5_000 })).toEqual(['café']);
+    expect(uncaught).toEqual([]);
+  });
+});
+
 describe('a message whose NATS headers nats.js cannot parse (a header name with a space, which nats-server carries)', () => {
   const BAD_HEADERS = 'NATS/1.0\r\nbad name: x\r\n\r\n';
 
