@@ -12,6 +12,7 @@
  */
 import { Peer, type PeerOptions } from './core/peer.js';
 import { HttpError, NotSupportedError } from './errors.js';
+import { refusedHeader } from './transports/http-exchange.js';
 import { HttpTransport } from './transports/http.js';
 import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
 import { optionalLimit, validateHeaders } from './validate.js';
@@ -73,6 +74,8 @@ export function connectHttp<Api extends AnyApi>(
     throw new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request');
   }
   const headers = validateHeaders(options.headers, 'options.headers');
+  const refused = refusedHeader(headers);
+  if (refused !== undefined) throw new TypeError(`options.headers: ${refused}: remove it`);
   const maxConnections = optionalLimit(options.maxConnections, 'options.maxConnections', DEFAULT_MAX_CONNECTIONS, 1);
   return new HttpClient<Api>({ ...common, endpointUrl, headers, maxPayload, maxConnections });
 }

@@ -23,6 +23,36 @@ export function withoutOwnHeaders(headers: Record<string, string>): Record<strin
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !OWN_HEADERS.has(name.toLowerCase())));
 }
 
+/**
+ * Headers `fetch` refuses on every request, or that no fixed value can hold (the length of each POST's body), by
+ * lowercase name, with why. Given in `options.headers`, each made every call fail with `HttpError` as it was
+ * sent (`POST … failed: invalid transfer-encoding header`), so they are refused by `connect()` instead.
+ */
+const REFUSED_HEADERS: Record<string, string> = {
+  'content-length': "it is set from each POST's body",
+  'transfer-encoding': 'fetch sets it itself and refuses it',
+  'keep-alive': 'fetch refuses connection-level headers',
+  upgrade: 'fetch refuses connection-level headers',
+  expect: 'fetch does not support Expect',
+};
+
+/** `Connection` values fetch takes; it refuses any other. */
+const CONNECTION_VALUES = new Set(['close', 'keep-alive']);
+
+/** Why a header of `headers` cannot go with a POST (see REFUSED_HEADERS), naming it, or undefined when all can. */
+export function refusedHeader(headers: Record<string, string>): string | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    const why = Object.hasOwn(REFUSED_HEADERS, lower)
+      ? REFUSED_HEADERS[lower]
+      : lower === 'connection' && !CONNECTION_VALUES.has(value.trim().toLowerCase())
+        ? 'fetch takes only close or keep-alive'
+        : undefined;
+    if (why !== undefined) return `${JSON.stringify(name)} cannot be sent over HTTP (${why})`;
+  }
+  return undefined;
+}
+
 /** What undici's fetch names as the cause of a refused redirect (http.ts asks for `redirect: 'error'`). */
 const UNEXPECTED_REDIRECT = 'unexpected redirect';
 

@@ -610,4 +610,31 @@ describe('connect(http://…): what HTTP cannot carry', () => {
       'servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL',
     );
   });
+
+  it('refuses headers that fetch refuses on every POST, or that no fixed value can hold, with TypeError naming the header', async () => {
+    const refusals: Array<[Record<string, string>, string]> = [
+      [{ 'Transfer-Encoding': 'chunked' }, '"Transfer-Encoding" cannot be sent over HTTP (fetch sets it itself and refuses it)'],
+      [{ 'content-length': '3' }, '"content-length" cannot be sent over HTTP (it is set from each POST\'s body)'],
+      [{ 'Keep-Alive': '5' }, '"Keep-Alive" cannot be sent over HTTP (fetch refuses connection-level headers)'],
+      [{ upgrade: 'h2c' }, '"upgrade" cannot be sent over HTTP (fetch refuses connection-level headers)'],
+      [{ Expect: '100-continue' }, '"Expect" cannot be sent over HTTP (fetch does not support Expect)'],
+      [{ Connection: 'upgrade' }, '"Connection" cannot be sent over HTTP (fetch takes only close or keep-alive)'],
+    ];
+    for (const [headers, why] of refusals) {
+      // Before: accepted, and then every call failed with HttpError as its POST was made ("invalid transfer-encoding header").
+      expect(() => connect('http://127.0.0.1:1/', { headers }), why).toThrow(new TypeError(`options.headers: ${why}: remove it`));
+    }
+    // Connection: close (no keep-alive) is one fetch takes, and goes with the POSTs.
+    const seen: unknown[] = [];
+    const url = await plainServer((req, res) => {
+      seen.push(req.headers.connection);
+      void text(req).then((body) => {
+        const { id } = JSON.parse(body) as { id: string };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: 'ok' }));
+      });
+    });
+    client = connect(url, { headers: { Connection: 'Close' } });
+    expect(await client.request('x')).toBe('ok');
+    expect(seen).toEqual(['close']);
+  });
 });
