@@ -11,7 +11,8 @@
  * body) fails with `HttpError`. There is no heartbeat (nothing stays open).
  */
 import { Peer, type PeerOptions } from './core/peer.js';
-import { HttpError, NotSupportedError } from './errors.js';
+import { HttpError, NotSupportedError, RemoteError } from './errors.js';
+import { decode } from './protocol/jsonrpc.js';
 import { refusedHeader } from './transports/http-exchange.js';
 import { HttpTransport } from './transports/http.js';
 import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
@@ -41,7 +42,8 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       // A notification has no call (nor its timeout): its POST gets the default call timeout, on the same clock.
       notifyTimeout: options.timeout,
       clock: options.clock,
-      failure: ({ message, status, body, cause }) => new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
+      failure: ({ message, status, body, cause, answer }) =>
+        errorWithoutId(answer) ?? new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
   }
@@ -58,6 +60,20 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
     }
     return super.on(event, listener);
   }
+}
+
+/**
+ * The server's error when `answer` (the body of a 2xx answer that did not answer its call) is a single JSON-RPC error
+ * response with id null: one the server gave no id, because it could not read the request's or refused the whole
+ * frame (-32700, -32600 past its `maxDepth`). A POST carries one call, so that error is its call's: a `RemoteError`
+ * with the server's code and message, not an `HttpError` saying the body held no answer.
+ */
+function errorWithoutId(answer: string | undefined): RemoteError | undefined {
+  if (answer === undefined) return undefined;
+  const decoded = decode(answer);
+  if (decoded.kind !== 'single' || decoded.message.kind !== 'error' || decoded.message.frame.id !== null) return undefined;
+  const { code, message, data } = decoded.message.frame.error;
+  return new RemoteError(code, message, data);
 }
 
 /** The HTTP half of `connect()`: `common` holds the options already validated there. */

@@ -34,6 +34,8 @@ export interface HttpFailure {
   /** The answer's first KB, or ''. */
   body: string;
   cause?: unknown;
+  /** The whole body of a 2xx answer that did not answer the call (for the owner to read a JSON-RPC error with id null in it). */
+  answer?: string;
 }
 
 export interface HttpTransportOptions {
@@ -296,6 +298,7 @@ export class HttpTransport implements Transport {
       message: `${this.url} answered HTTP ${status} with ${body === '' ? 'no body' : 'a body that holds no JSON-RPC answer to this call'}`,
       status,
       body: body.slice(0, BODY_LIMIT),
+      answer: body,
     }));
   }
 

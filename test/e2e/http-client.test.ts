@@ -220,6 +220,36 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     await until(() => gone, 'the POST of the stalled answer closed');
   });
 
+  it("an answer with id null (the server could not read the call's id, or refused the frame) fails the call with that RemoteError", async () => {
+    // A callstate server refuses params nested past its maxDepth with -32600, id null: that POST's one call is refused.
+    server = await serve({ maxDepth: 8, methods: { echo: (p) => p } });
+    client = connect(server.httpUrl, { timeout: 60_000 });
+    const deep = JSON.parse(`${'['.repeat(10)}${']'.repeat(10)}`) as unknown[];
+    const refused = await settle(client.request('echo', deep));
+    expect(refused.error).toBeInstanceOf(RemoteError);
+    expect(refused.error).toMatchObject({ name: 'RemoteError', code: -32600, message: 'frame nested deeper than 8 levels (maxDepth)' });
+    // Another server's parse error, with its data; an id-null "error" that is not a JSON-RPC error object is still no answer.
+    const answers = [
+      { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error', data: { at: 3 } } },
+      { jsonrpc: '2.0', id: null, error: { code: 'bad' } },
+    ];
+    const url = await plainServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers.shift()));
+    });
+    const other = connect(url, { timeout: 60_000 });
+    try {
+      const parse = await settle(other.request('x'));
+      expect(parse.error).toBeInstanceOf(RemoteError);
+      expect(parse.error).toMatchObject({ code: -32700, message: 'Parse error', data: { at: 3 } });
+      const broken = await settle(other.request('x'));
+      expect(broken.error).toBeInstanceOf(HttpError);
+      expect(broken.error.message).toBe(`${url} answered HTTP 200 with a body that holds no JSON-RPC answer to this call`);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('an answer for another id fails the call and is reported unmatched', async () => {
     const url = await plainServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":"other","result":1}');
