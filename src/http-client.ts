@@ -6,7 +6,7 @@
  *
  * What HTTP cannot carry: the server cannot call or notify the client (there is
  * no channel back outside an answer), so client `methods` and `reconnect` are
- * refused with a `TypeError`, and `on('notification')` throws `NotSupportedError`.
+ * refused with a `TypeError`, and `on('notification')` (and `once`) throw `NotSupportedError`.
  * A call whose POST fails (HTTP error status, network error, no answer in the
  * body) fails with `HttpError`. There is no heartbeat (nothing stays open).
  */
@@ -55,10 +55,21 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 
   /** As `Peer.on`, but `notification` throws `NotSupportedError`: a server cannot notify an HTTP client. */
   override on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
-    if (event === 'notification') {
-      throw new NotSupportedError('servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL');
-    }
+    refuseNotifications(event);
     return super.on(event, listener);
+  }
+
+  /** As `Peer.once`, but `notification` throws `NotSupportedError`, as `on` does. */
+  override once<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void {
+    refuseNotifications(event);
+    return super.once(event, listener);
+  }
+}
+
+/** Throws `NotSupportedError` for a `notification` listener: a listener that could never be called. */
+function refuseNotifications(event: keyof PeerEvents): void {
+  if (event === 'notification') {
+    throw new NotSupportedError('servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL');
   }
 }
 

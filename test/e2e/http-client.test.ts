@@ -639,6 +639,12 @@ describe('connect(http://…): what HTTP cannot carry', () => {
     expect(() => client!.on('notification', () => {})).toThrow(
       'servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL',
     );
+    // once() as on(): a listener that could never be called is refused, not kept silently.
+    expect(() => client!.once('notification', () => {})).toThrow(NotSupportedError);
+    expect(() => client!.once('notification', () => {})).toThrow(
+      'servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL',
+    );
+    expect(client.once('unmatched', () => {})).toBeTypeOf('function');
   });
 
   it('refuses headers that fetch refuses on every POST, or that no fixed value can hold, with TypeError naming the header', async () => {
