@@ -56,7 +56,8 @@ export function isNatsUrl(url: unknown): url is string {
 
 /**
  * True for a URL that `connect()` hands to the HTTP transport: http:// or https://, without a fragment or credentials
- * (fetch refuses a URL with `user:password@` on every POST, and each failure would repeat the password).
+ * (fetch refuses a URL with `user:password@` on every POST, and each failure would repeat the password), nor a port
+ * fetch refuses (FETCH_BAD_PORTS).
  */
 export function isHttpUrl(url: unknown): url is string {
   if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return false;
@@ -72,8 +73,24 @@ export function isHttpUrl(url: unknown): url is string {
       'url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers',
     );
   }
+  if (FETCH_BAD_PORTS.has(Number(parsed.port))) {
+    throw new TypeError(
+      `url must not name a port fetch refuses (${parsed.port}, a "bad port" of the Fetch standard), got ${JSON.stringify(shownUrl(url))}: serve on another port, or connect with a ws:// URL`,
+    );
+  }
   return true;
 }
+
+/**
+ * The ports `fetch` refuses to connect to (the Fetch standard's "bad ports", as Node's fetch has them): a POST to one
+ * fails at once with `bad port`, so an http:// URL naming one would fail every call. `parsed.port` is '' for the
+ * scheme's default port (80, 443), which is not one of them.
+ */
+const FETCH_BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117,
+  119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636,
+  989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
 
 /** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */
 export function validateNatsUrl(url: unknown, name: string): string {

@@ -197,7 +197,7 @@ describe('calls over a real WebSocket', () => {
     await expect(serve({ port: 0, host: '127.0.0.1', exposeErrorStack, methods: {} })).rejects.toThrow(refusal);
     // Refused before the NATS connection is tried (nothing listens on port 1).
     await expect(serve({ nats: 'nats://127.0.0.1:1', subject: 'calls.test', exposeErrorStack, methods: {} })).rejects.toThrow(refusal);
-    for (const url of ['ws://127.0.0.1:1', 'http://127.0.0.1:1', 'nats://127.0.0.1:1']) {
+    for (const url of ['ws://127.0.0.1:1', 'http://127.0.0.1:2', 'nats://127.0.0.1:1']) {
       expect(() => connect(url, { exposeErrorStack, subject: url.startsWith('nats') ? 'calls.test' : undefined })).toThrow(refusal);
     }
   });

@@ -612,7 +612,7 @@ describe('connect(http://…): POSTs in flight (maxConnections)', () => {
   });
 
   it('refuses maxConnections below 1, and on a URL that is not http(s)', () => {
-    expect(() => connect('http://127.0.0.1:1/', { maxConnections: 0 })).toThrow(RangeError);
+    expect(() => connect('http://127.0.0.1:2/', { maxConnections: 0 })).toThrow(RangeError);
     expect(() => connect('ws://127.0.0.1:1/', { maxConnections: 4 })).toThrow(
       new TypeError('options.maxConnections applies to http:// and https:// URLs only (POSTs in flight at once)'),
     );
@@ -621,20 +621,34 @@ describe('connect(http://…): POSTs in flight (maxConnections)', () => {
 
 describe('connect(http://…): what HTTP cannot carry', () => {
   it('refuses client methods, reconnect and a URL with credentials with TypeError, and notification listeners with NotSupportedError', () => {
-    expect(() => connect('http://127.0.0.1:1/', { methods: { ping: () => 'pong' } })).toThrow(
+    expect(() => connect('http://127.0.0.1:2/', { methods: { ping: () => 'pong' } })).toThrow(
       new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client'),
     );
-    expect(() => connect('http://127.0.0.1:1/', { reconnect: true })).toThrow(
+    expect(() => connect('http://127.0.0.1:2/', { reconnect: true })).toThrow(
       new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request'),
     );
-    expect(() => connect('http://127.0.0.1:1/#x')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#x"'));
+    expect(() => connect('http://127.0.0.1:2/#x')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:2/#x"'));
     // An empty fragment is one too (its URL's hash is '').
-    expect(() => connect('http://127.0.0.1:1/#')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:1/#"'));
+    expect(() => connect('http://127.0.0.1:2/#')).toThrow(new TypeError('url must not have a fragment, got "http://127.0.0.1:2/#"'));
     // fetch refuses such a URL on every POST, each failure naming the password (and logged at warn): refused once, here.
     expect(() => connect('http://user:secret@127.0.0.1:1/')).toThrow(
       new TypeError('url must not hold credentials (user:password@): fetch refuses them; send an Authorization header in options.headers'),
     );
-    client = connect('http://127.0.0.1:1/');
+    // fetch refuses the Fetch standard's "bad ports" on every POST ("POST … failed: bad port"): refused once, here.
+    for (const [url, port] of [
+      ['http://127.0.0.1:6000/rpc', '6000'],
+      ['https://[::1]:22/', '22'],
+      ['http://localhost:10080/', '10080'],
+    ]) {
+      expect(() => connect(url!), url).toThrow(
+        new TypeError(
+          `url must not name a port fetch refuses (${port}, a "bad port" of the Fetch standard), got ${JSON.stringify(url)}: serve on another port, or connect with a ws:// URL`,
+        ),
+      );
+    }
+    // The scheme's default port is no such port.
+    void connect('http://127.0.0.1/').close();
+    client = connect('http://127.0.0.1:2/');
     expect(() => client!.on('notification', () => {})).toThrow(NotSupportedError);
     expect(() => client!.on('notification', () => {})).toThrow(
       'servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL',
@@ -658,7 +672,7 @@ describe('connect(http://…): what HTTP cannot carry', () => {
     ];
     for (const [headers, why] of refusals) {
       // Before: accepted, and then every call failed with HttpError as its POST was made ("invalid transfer-encoding header").
-      expect(() => connect('http://127.0.0.1:1/', { headers }), why).toThrow(new TypeError(`options.headers: ${why}: remove it`));
+      expect(() => connect('http://127.0.0.1:2/', { headers }), why).toThrow(new TypeError(`options.headers: ${why}: remove it`));
     }
     // Connection: close (no keep-alive) is one fetch takes, and goes with the POSTs.
     const seen: unknown[] = [];
