@@ -92,11 +92,20 @@ export async function readText(response: Response, limit: number, truncate: bool
   }
 }
 
+/**
+ * The codes of the TLS errors an https:// URL gets from a server that answers in plain HTTP (OpenSSL reads its
+ * answer as a TLS record): OpenSSL's message ("…:SSL routines:ssl3_get_record:wrong version number:…") names neither.
+ */
+const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
 /** A fetch failure's reason: undici's `TypeError('fetch failed')` holds the real one as its cause. */
 export function describeCause(cause: unknown): string {
   const inner = (cause as { cause?: unknown } | null)?.cause;
   const shown = inner instanceof Error ? inner : cause;
   const message = shown instanceof Error ? shown.message : String(shown);
+  if (NOT_TLS.has((shown as { code?: unknown } | null)?.code as string)) {
+    return `the server does not answer in TLS (an http:// server? then connect with an http:// URL): ${message.trim()}`;
+  }
   return message === UNEXPECTED_REDIRECT
     ? 'the server answered with a redirect (HTTP 301, 302, 303, 307 or 308), which the client does not follow: connect to the final URL'
     : message;

@@ -309,6 +309,18 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     }
   });
 
+  it("an https:// URL to a server that answers in plain HTTP fails its calls saying so, not with OpenSSL's message alone", async () => {
+    const url = await plainServer((_req, res) => res.end());
+    client = connect(url.replace('http://', 'https://'), { timeout: 60_000 });
+    const { error } = await settle(client.request('x'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.status).toBeUndefined();
+    expect(error.message).toMatch(
+      /^POST https:\/\/127\.0\.0\.1:\d+\/ failed: the server does not answer in TLS \(an http:\/\/ server\? then connect with an http:\/\/ URL\): \S/,
+    );
+    expect((error as HttpError).cause).toBeDefined();
+  });
+
   it('a network error (nothing listening) fails the call with HttpError and no status', async () => {
     const url = await plainServer(() => {});
     await new Promise((resolve) => plain!.close(resolve));
