@@ -24,8 +24,8 @@ export function withoutOwnHeaders(headers: Record<string, string>): Record<strin
 }
 
 /**
- * Headers `fetch` refuses on every request, or that no fixed value can hold (the length of each POST's body), by
- * lowercase name, with why. Given in `options.headers`, each made every call fail with `HttpError` as it was
+ * Headers `fetch` refuses on every request, drops (Host), or that no fixed value can hold (the length of each
+ * POST's body), by lowercase name, with why. Given in `options.headers`, each made every call fail with `HttpError` as it was
  * sent (`POST … failed: invalid transfer-encoding header`), so they are refused by `connect()` instead.
  */
 const REFUSED_HEADERS: Record<string, string> = {
@@ -34,6 +34,8 @@ const REFUSED_HEADERS: Record<string, string> = {
   'keep-alive': 'fetch refuses connection-level headers',
   upgrade: 'fetch refuses connection-level headers',
   expect: 'fetch does not support Expect',
+  // Not refused by fetch: dropped, silently, for the URL's host (the same header goes with a ws:// upgrade request).
+  host: 'fetch sets it from the URL and drops any other: put that host in the URL',
 };
 
 /** `Connection` values fetch takes; it refuses any other. */

@@ -681,6 +681,11 @@ describe('connect(http://…): what HTTP cannot carry', () => {
       [{ upgrade: 'h2c' }, '"upgrade" cannot be sent over HTTP (fetch refuses connection-level headers)'],
       [{ Expect: '100-continue' }, '"Expect" cannot be sent over HTTP (fetch does not support Expect)'],
       [{ Connection: 'upgrade' }, '"Connection" cannot be sent over HTTP (fetch takes only close or keep-alive)'],
+      // Not refused by fetch, but dropped: the POST went with the URL's host, silently.
+      [
+        { Host: 'example.com' },
+        '"Host" cannot be sent over HTTP (fetch sets it from the URL and drops any other: put that host in the URL)',
+      ],
     ];
     for (const [headers, why] of refusals) {
       // Before: accepted, and then every call failed with HttpError as its POST was made ("invalid transfer-encoding header").
