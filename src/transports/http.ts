@@ -59,6 +59,18 @@ const REAL_TIMERS = {
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** Most characters of an error answer's `Retry-After` shown in the error (a date takes 29). */
+const RETRY_AFTER_LIMIT = 64;
+
+/**
+ * ` (Retry-After: …)` when an error answer says when to try again (a 429 or 503, say), else '': the status alone
+ * does not tell a caller whether, or when, to retry, and the error carries no headers.
+ */
+function retryAfter(response: Response): string {
+  const value = response.headers.get('retry-after')?.trim();
+  return value ? ` (Retry-After: ${value.slice(0, RETRY_AFTER_LIMIT)})` : '';
+}
+
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
 
@@ -270,7 +282,7 @@ export class HttpTransport implements Transport {
       const late = this.timers.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
       const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
       this.timers.clearTimeout(late);
-      const failure = { message: `${this.url} answered HTTP ${status}${body ? `: ${body}` : ''}`, status, body };
+      const failure = { message: `${this.url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`, status, body };
       if (id === undefined) this.noticeFailed(text, failure);
       else this.fail(id, () => failure);
       return;

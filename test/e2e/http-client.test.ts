@@ -179,6 +179,28 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     expect(empty.error).toMatchObject({ name: 'HttpError', status: 204, message: `${url} answered HTTP 204 with no body` });
   });
 
+  it('names the Retry-After of an error answer (429, 503) in its message: when the server says to try again', async () => {
+    const answers: Array<[number, Record<string, string>, string]> = [
+      [429, { 'retry-after': '30' }, 'slow down'],
+      [503, { 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' }, ''],
+      [503, { 'retry-after': '9'.repeat(100) }, 'busy'],
+    ];
+    const url = await plainServer((req, res) => {
+      req.resume();
+      const [status, headers, body] = answers.shift()!;
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(body);
+    });
+    client = connect(url, { timeout: 60_000 });
+    const limited = await settle(client.request('x'));
+    expect(limited.error).toMatchObject({ name: 'HttpError', status: 429, body: 'slow down' });
+    expect(limited.error.message).toBe(`${url} answered HTTP 429 (Retry-After: 30): slow down`);
+    const dated = await settle(client.request('x'));
+    expect(dated.error.message).toBe(`${url} answered HTTP 503 (Retry-After: Wed, 21 Oct 2026 07:28:00 GMT)`);
+    // A server's header is not quoted whole.
+    const long = await settle(client.request('x'));
+    expect(long.error.message).toBe(`${url} answered HTTP 503 (Retry-After: ${'9'.repeat(64)}): busy`);
+  });
+
   it('a 200 whose body breaks off (the connection lost, a gzip that is not) fails its call naming why, not as "no body"', async () => {
     const breaks = [
       (res: ServerResponse) => {
