@@ -20,6 +20,7 @@
  * the body is never read. Every answer to a request from an allowed origin carries the CORS headers
  * (`corsHeaders`), refusals and errors too: without them a browser shows its page a network error, not the status.
  */
+import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pathnameOf } from './attach.js';
 
@@ -48,6 +49,19 @@ export function isJson(request: IncomingMessage): boolean {
   return JSON_TYPES.has((semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase());
 }
 
+/** Charsets a body is read in: UTF-8, and ASCII, which is UTF-8 too. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+const UTF8_REASON = 'JSON text is UTF-8: RFC 8259';
+
+/** The `charset` parameter of a Content-Type (unquoted), if it has one. */
+function charsetOf(type: string | undefined): string | undefined {
+  for (const parameter of type?.split(';').slice(1) ?? []) {
+    const [name, value] = parameter.split('=', 2).map((part) => part.trim());
+    if (name?.toLowerCase() === 'charset' && value) return value.replace(/^"(.*)"$/, '$1');
+  }
+  return undefined;
+}
+
 /**
  * Answers a request whose body is encoded in a way nothing here decodes, and returns whether it did: a
  * `Content-Encoding` other than `identity` (gzip, say) gets 415 naming the codings taken (`Accept-Encoding`,
@@ -56,6 +70,13 @@ export function isJson(request: IncomingMessage): boolean {
  * an answer that says nothing of why.
  */
 export function answerEncoded(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): boolean {
+  // JSON text is UTF-8 (RFC 8259): a body in another charset (UTF-16, say) was read as UTF-8 and answered -32700
+  // quoting what that made of it.
+  const charset = charsetOf(request.headers['content-type']);
+  if (charset !== undefined && !UTF8_CHARSETS.has(charset.toLowerCase())) {
+    answer(response, 415, cors, `charset ${charset} is not supported: send the body in UTF-8 (${UTF8_REASON})`);
+    return true;
+  }
   const content = request.headers['content-encoding']?.trim();
   if (content !== undefined && content !== '' && content.toLowerCase() !== 'identity') {
     answer(
@@ -174,6 +195,11 @@ export function readBody(
   });
   request.on('end', () => {
     if (over) return;
+    // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the params a handler is given.
+    if (body !== undefined && !isUtf8(body.subarray(0, length))) {
+      answer(response, 400, cors, `the body is not valid UTF-8 (${UTF8_REASON})`);
+      return done(undefined);
+    }
     const text = body === undefined ? '' : body.toString('utf8', 0, length);
     done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
   });

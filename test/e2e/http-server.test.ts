@@ -163,6 +163,33 @@ describe('JSON-RPC over HTTP POST: what is not JSON-RPC', () => {
     expect(runs).toBe(1);
   });
 
+  it('answers 415 to a charset other than UTF-8 and 400 to a body that is not UTF-8, not -32700 quoting UTF-16 or a call run on U+FFFD', async () => {
+    const ran: unknown[] = [];
+    server = await serve({ methods: { echo: (params: unknown) => (ran.push(params), params) } });
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":["café"]}';
+    const utf16 = await send(server.httpUrl, {
+      body: Buffer.from(`\ufeff${body}`, 'utf16le'),
+      headers: { 'content-type': 'application/json; charset=UTF-16', origin: 'https://app.example' },
+    });
+    expect(utf16).toMatchObject({
+      status: 415,
+      body: 'charset UTF-16 is not supported: send the body in UTF-8 (JSON text is UTF-8: RFC 8259)',
+    });
+    expect(utf16.headers).toMatchObject({ 'access-control-allow-origin': '*' });
+    // Latin-1 bytes, with or without saying so.
+    for (const type of ['application/json; charset="ISO-8859-1"', 'application/json']) {
+      const latin1 = await send(server.httpUrl, { body: Buffer.from(body, 'latin1'), headers: { 'content-type': type } });
+      expect(latin1.status).toBe(type.endsWith('json') ? 400 : 415);
+      if (latin1.status === 400) expect(latin1.body).toBe('the body is not valid UTF-8 (JSON text is UTF-8: RFC 8259)');
+    }
+    expect(ran).toEqual([]);
+    for (const charset of ['utf-8', 'UTF8', '"utf-8"', 'us-ascii']) {
+      const taken = await send(server.httpUrl, { body, headers: { 'content-type': `application/json; charset=${charset}` } });
+      expect(JSON.parse(taken.body)).toEqual({ jsonrpc: '2.0', id: 1, result: ['café'] });
+    }
+    expect(ran).toHaveLength(4);
+  });
+
   it('answers 415 (Content-Encoding: gzip) or 501 (Transfer-Encoding: gzip) to a compressed body, not -32700 quoting its bytes', async () => {
     let runs = 0;
     server = await serve({ methods: { count: () => ++runs } });
