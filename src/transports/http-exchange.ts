@@ -61,16 +61,25 @@ const UNEXPECTED_REDIRECT = 'unexpected redirect';
 /**
  * The body as text, or undefined when it is longer than `limit` bytes as read (decoded: after fetch
  * inflated a gzip or deflate body), or as its Content-Length says (a body sent as is: then none of it is
- * read); `truncate` keeps the first `limit` characters instead. Rejects when
- * the body fails to arrive (the connection lost, the read aborted, a body its encoding does not decode).
+ * read); `truncate` keeps the first `limit` characters instead (an error answer's, shown as it is). Rejects when
+ * the body fails to arrive (the connection lost, the read aborted, a body its encoding does not decode), or, unless
+ * `truncate`, when it is not UTF-8: read anyway, each byte that is not would be U+FFFD in the result the call gets.
  */
 export async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
+  const decoder = new TextDecoder('utf-8', { fatal: !truncate });
+  const decode = (bytes?: Uint8Array | ArrayBuffer, stream = false): string => {
+    try {
+      return decoder.decode(bytes, { stream });
+    } catch {
+      throw new Error(NOT_UTF8);
+    }
+  };
   // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
   const declared = response.headers.get('content-length');
   const encoding = response.headers.get('content-encoding');
   const plain = encoding === null || encoding.trim().toLowerCase() === 'identity';
   if (plain && declared !== null) {
-    if (Number(declared) <= limit) return await response.text();
+    if (Number(declared) <= limit) return decode(await response.arrayBuffer());
     // Longer than the limit, by its own account: none of it is read (an error answer's first KB still is).
     if (!truncate) {
       void response.body?.cancel().catch(() => {});
@@ -79,20 +88,27 @@ export async function readText(response: Response, limit: number, truncate: bool
   }
   if (!response.body) return '';
   const reader = response.body.getReader();
-  const decoder = new TextDecoder();
   let text = '';
   let length = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
+    if (done) return text + decode();
     length += value.byteLength;
     if (length > limit) {
       void reader.cancel().catch(() => {});
-      return truncate ? (text + decoder.decode(value)).slice(0, limit) : undefined;
+      return truncate ? (text + decode(value)).slice(0, limit) : undefined;
     }
-    text += decoder.decode(value, { stream: true });
+    try {
+      text += decode(value, true);
+    } catch (error) {
+      // The rest is not read: the connection is let go, not left holding an answer nobody reads.
+      void reader.cancel().catch(() => {});
+      throw error;
+    }
   }
 }
+
+const NOT_UTF8 = 'the body is not valid UTF-8 (JSON text is UTF-8: RFC 8259)';
 
 /**
  * The codes of the TLS errors an https:// URL gets from a server that answers in plain HTTP (OpenSSL reads its

@@ -179,6 +179,24 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     expect(empty.error).toMatchObject({ name: 'HttpError', status: 204, message: `${url} answered HTTP 204 with no body` });
   });
 
+  it('an answer whose bytes are not UTF-8 fails its call saying so, with or without Content-Length, not resolved with U+FFFD', async () => {
+    let sized = true;
+    const url = await plainServer(async (req, res) => {
+      const { id } = JSON.parse(await text(req)) as { id: string };
+      const body = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":"café"}`, 'latin1');
+      res.writeHead(200, { 'content-type': 'application/json', ...(sized ? { 'content-length': body.length } : {}) }).end(body);
+    });
+    client = connect(url, { timeout: 60_000 });
+    for (const length of [true, false]) {
+      sized = length;
+      const { error } = await settle(client.request('x'));
+      expect(error).toBeInstanceOf(HttpError);
+      expect(error.message).toBe(
+        `${url} answered HTTP 200 but its body failed: the body is not valid UTF-8 (JSON text is UTF-8: RFC 8259)`,
+      );
+    }
+  });
+
   it('names the Retry-After of an error answer (429, 503) in its message: when the server says to try again', async () => {
     const answers: Array<[number, Record<string, string>, string]> = [
       [429, { 'retry-after': '30' }, 'slow down'],
