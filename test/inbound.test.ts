@@ -32,6 +32,7 @@ function recordingHost(options: { maxInFlight?: number; maxInFlightBytes?: numbe
       get bytes() {
         return runningBytes;
       },
+      hold: (bytes) => void (runningBytes += bytes),
     },
     accepting: () => options.accepting ?? true,
     busy: (method) => (options.full ? { code: -32000, message: `full: ${method}` } : undefined),

@@ -21,7 +21,7 @@
  * reported to the host's hooks (`onError`, `logger`).
  */
 import type { Hooks } from '../hooks.js';
-import { BatchReply } from './batch-reply.js';
+import { BatchReply, type HeldReplies } from './batch-reply.js';
 import { duplicateRequestFrame, inFlightRefusal, type Running } from './refusals.js';
 import type { ResponderLimits } from '../limits.js';
 import {
@@ -51,8 +51,11 @@ export interface InboundHost {
   readonly hooks: Hooks;
   /** Who sent the frame being dispatched, for the hooks. */
   connection(): ConnectionInfo;
-  /** Incoming calls running now, and the size of their requests (counted against `limits.maxInFlight` and `maxInFlightBytes`). */
-  readonly running: Running;
+  /**
+   * Incoming calls running now, and the size of their requests (counted against `limits.maxInFlight` and
+   * `maxInFlightBytes`), where the answers of an unfinished batch are held too.
+   */
+  readonly running: Running & HeldReplies;
   /** Whether requests may start now; while it is false (a connection closing) they are dropped unanswered. */
   accepting(): boolean;
   /** Why a request is refused unrun besides the in-flight limit (a send buffer full), or undefined. */
@@ -95,7 +98,7 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       onMessage(host, decoded.message, undefined, reply, text, text.length);
       return;
     case 'batch': {
-      const batch = reply && new BatchReply(reply);
+      const batch = reply && new BatchReply(reply, host.running);
       for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined, text.length);
       batch?.seal();
       return;

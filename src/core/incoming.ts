@@ -19,7 +19,7 @@ import type { Hooks } from '../hooks.js';
 import { encode, encodeResult, errorFrame, ErrorCodes, type ErrorObject, type Id, type RequestFrame } from '../protocol/jsonrpc.js';
 import { HEARTBEAT_METHOD } from '../transports/browser-ws.js';
 import type { Clock, ConnectionInfo, Engine, HandlerContext, InspectOption } from '../types.js';
-import type { BatchReply } from './batch-reply.js';
+import type { BatchReply, HeldReplies } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
 import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
@@ -98,7 +98,7 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
 );
 const CANCELLED = incomingRunner.state('cancelled');
 
-export class IncomingCalls implements Running {
+export class IncomingCalls implements Running, HeldReplies {
   /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
   private readonly inFlight = new IdTable<IncomingEntry>();
   /**
@@ -108,6 +108,8 @@ export class IncomingCalls implements Running {
   private readonly notifications = new IdTable<RunningNotification>();
   private notificationsRun = 0;
   private runningBytes = 0;
+  /** Answers of batches not yet complete, held after their calls ended (`BatchReply`). */
+  private heldBytes = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /** Times handlers when `handlerTimeout` is set. */
   private readonly handlerDeadlines;
@@ -131,9 +133,22 @@ export class IncomingCalls implements Running {
     return this.inFlight.size + this.notifications.size;
   }
 
-  /** Size of the requests (and notifications) still being handled, in characters of their JSON text. */
+  /**
+   * Size of the requests (and notifications) still being handled, in characters of their JSON text, and of the
+   * answers held for batches not yet complete: a batch with one call that never ends holds the others' answers.
+   */
   get bytes(): number {
-    return this.runningBytes;
+    return this.runningBytes + this.heldBytes;
+  }
+
+  /** Of `bytes`, the answers held for batches not yet complete. */
+  get held(): number {
+    return this.heldBytes;
+  }
+
+  /** A batch holds `bytes` more characters of answers (negative: it was written). */
+  hold(bytes: number): void {
+    this.heldBytes += bytes;
   }
 
   /** Who is on the other end by default (a call may come with its own, on NATS). */

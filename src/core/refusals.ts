@@ -15,6 +15,8 @@ export function duplicateRequestFrame(id: Id): ErrorFrame {
 export interface Running {
   readonly size: number;
   readonly bytes: number;
+  /** Of `bytes`, the answers held for batches not yet complete (their calls ended); none when absent. */
+  readonly held?: number;
 }
 
 /** Which in-flight limit one more call, `bytes` long, would pass where `running` runs; undefined when it fits. */
@@ -36,6 +38,7 @@ export function inFlightRefusal(limits: ResponderLimits, running: Running, metho
     const message = `server busy: ${maxInFlight} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
     return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: maxInFlight } };
   }
-  const message = `server busy: requests of ${running.bytes} bytes already running on this connection, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
+  const held = running.held ? ` (${running.held} of them answers held until the rest of their batch is answered)` : '';
+  const message = `server busy: requests of ${running.bytes} bytes already running on this connection${held}, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
   return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightBytesPerConnection: maxInFlightBytes } };
 }

@@ -443,12 +443,13 @@ describe('maxInFlightBytesPerConnection', () => {
       methods: { hold: () => (runs++, new Promise(() => {})), echo: (p: unknown) => p },
     });
     const r = await raw(server.url);
-    // A 4,000-character request and 99 empty objects (each answered -32600 in the batch): a share of the frame
-    // would count it about 40 characters, so that 250 of them, 1 MB of params, would fit in 10,000.
-    const padded = (id: number) => `[${big(id, 'hold', 4000)}${',{}'.repeat(99)}]`;
+    // A 4,000-character request and 99 notifications of no method (nothing runs, nothing is answered): a share of
+    // the frame would count it about 40 characters, so that 250 of them, 1 MB of params, would fit in 10,000.
+    // (Messages answered in the batch, -32600 to `{}`, would count too: their answers wait with the batch.)
+    const padded = (id: number) => `[${big(id, 'hold', 4000)}${',{"jsonrpc":"2.0","method":"none"}'.repeat(99)}]`;
     for (let id = 1; id <= 3; id++) r.send(padded(id));
     r.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'echo', params: [1] }));
-    // The third batch is answered at once (its request refused, its padding invalid), before the echo.
+    // The third batch is answered at once (its request refused), before the echo.
     const answers = (await r.next()) as Array<{ id: unknown; error: { code: number; data?: unknown } }>;
     expect(answers.find((answer) => answer.id === 3)?.error).toMatchObject({
       code: -32000,
@@ -456,6 +457,38 @@ describe('maxInFlightBytesPerConnection', () => {
     });
     expect(await r.next()).toEqual({ jsonrpc: '2.0', id: 4, result: [1] });
     expect(runs).toBe(2);
+  });
+
+  it('counts the answers a batch holds until its last call ends: a call that never ends cannot make it hold the others past the limit', async () => {
+    const held: Array<() => void> = [];
+    server = await serve({
+      maxInFlightBytesPerConnection: 10_000,
+      methods: { hold: () => new Promise<string>((resolve) => held.push(() => resolve('ok'))), echo: (p: unknown) => p },
+    });
+    const r = await raw(server.url);
+    // Nine echoes of 1,000 characters end at once; their answers (about 9,300 characters) wait for the call that
+    // holds the batch. Uncounted, every batch like it held its frame's worth of answers: a connection could
+    // make the server hold maxInFlightPerConnection × maxPayload (10,000 × 1 MiB) with one call counted per batch.
+    const echoes = Array.from({ length: 9 }, (_, i) => JSON.parse(big(100 + i, 'echo', 1000)) as object);
+    r.send(JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'hold' }, ...echoes]));
+    await until(() => held.length === 1, 'the batch to run');
+    // A macrotask: the echoes of the batch have ended and their answers wait in it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    r.send(big(2, 'echo', 1000));
+    const refused = (await r.next()) as { id: number; error: { code: number; message: string; data: unknown } };
+    expect(refused.id).toBe(2);
+    expect(refused.error.code).toBe(-32000);
+    expect(refused.error.data).toEqual({ maxInFlightBytesPerConnection: 10_000 });
+    expect(refused.error.message).toMatch(
+      /^server busy: requests of \d+ bytes already running on this connection \(\d+ of them answers held until the rest of their batch is answered\), \d+ more would pass 10000 \(maxInFlightBytesPerConnection\); "echo" was not run$/,
+    );
+    // Once the batch is answered, its answers no longer count.
+    held.shift()!();
+    const batch = (await r.next()) as Array<{ id: number }>;
+    expect(batch.map((answer) => answer.id).sort((a, b) => a - b)).toEqual([1, 100, 101, 102, 103, 104, 105, 106, 107, 108]);
+    expect([...server.connections][0]!.handlingCalls).toBe(0);
+    r.send(big(3, 'echo', 1000));
+    expect(await r.next()).toMatchObject({ id: 3, result: ['x'.repeat(1000)] });
   });
 });
 
