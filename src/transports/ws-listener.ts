@@ -124,6 +124,11 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
   let accepting = true;
   let closed: Promise<void> | undefined;
   let connectionHandler: ((transport: WsTransport, upgrade: AcceptedUpgrade, address: string) => void) | undefined;
+  /**
+   * The socket each upgrade request was handed over with: not always `request.socket` (an app may hand over a
+   * Duplex of its own, as ws allows), and the access check, which ws gives only the request, must find its upgrade.
+   */
+  const socketOf = new WeakMap<IncomingMessage, Duplex>();
 
   // ws reads `closeTimeout` (since 8.23), which its types do not list yet.
   const serverOptions: ServerOptions & { closeTimeout: number } = {
@@ -137,7 +142,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
           const { req } = info;
           void check({ headers: req.headers, url: req.url ?? '/', remoteAddress: req.socket.remoteAddress }).then((verdict) => {
             // Past its deadline (answered 408), the listener's close (dropped) or a drain (503): the answer comes too late.
-            const pending = upgrading.get(req.socket);
+            const pending = upgrading.get(socketOf.get(req) ?? req.socket);
             if (pending === undefined) return;
             if (!verdict.accepted) return accept(false, verdict.status, verdict.reason);
             pending.data = verdict.data;
@@ -201,6 +206,7 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     if (!options.slots.take(socket)) return refuse(socket, 503, options.slots.refusal);
     pending.requested = true;
     handedOver.add(socket);
+    socketOf.set(request, socket);
     wss.handleUpgrade(request, socket, head, (ws) => {
       clearTimeout(pending.timer);
       upgrading.delete(socket);

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
@@ -49,6 +49,33 @@ async function raw(port: number, request: string): Promise<string> {
   socket.write(request);
   await once(socket, 'close');
   return received;
+}
+
+/** A Duplex of the app's own over `socket` (what a framework may hand to handleUpgrade instead of request.socket). */
+function relay(socket: Duplex): Duplex {
+  const wrapper = new PassThroughDuplex(socket);
+  socket.on('data', (chunk: Buffer) => wrapper.push(chunk));
+  socket.on('end', () => wrapper.push(null));
+  socket.on('close', () => wrapper.destroy());
+  return wrapper;
+}
+
+class PassThroughDuplex extends Duplex {
+  constructor(private readonly socket: Duplex) {
+    super();
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.socket.write(chunk, done);
+  }
+  override _final(done: () => void): void {
+    this.socket.end();
+    done();
+  }
+  override _destroy(error: Error | null, done: (error: Error | null) => void): void {
+    this.socket.destroy();
+    done(error);
+  }
 }
 
 const upgrade = (path: string, extra = '') =>
@@ -344,6 +371,27 @@ describe('serve({ noServer: true })', () => {
       await Promise.all([v1.close(), v2.close()]);
       await new Promise((resolve) => app!.close(resolve));
     }
+  });
+
+  it("runs the access check on an upgrade handed over with a Duplex of the app's own, not request.socket, as ws takes it", async () => {
+    const seen: Array<string | undefined> = [];
+    server = await serve({
+      noServer: true,
+      // Without the fix the check's verdict found no upgrade under request.socket: 408 at upgradeTimeout.
+      upgradeTimeout: 2_000,
+      authenticate: (request) => (seen.push(request.remoteAddress), request.headers.authorization === 'Bearer good'),
+      methods: { echo: (p: unknown) => p },
+    });
+    const rpc = server;
+    app = makeApp();
+    app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => rpc.handleUpgrade(request, relay(socket), head));
+    const port = await listen(app);
+    client = connect(`ws://127.0.0.1:${port}`, { headers: { Authorization: 'Bearer good' } });
+    expect(await client.request('echo', [1])).toEqual([1]);
+    expect(seen).toEqual(['127.0.0.1']);
+    await client.close();
+    client = connect(`ws://127.0.0.1:${port}`);
+    expect((await settle(client.ready)).error.message).toMatch(/HTTP 401 Unauthorized/);
   });
 
   it('answers 503 to an upgrade the app hands over once closed (it was dropped unanswered: "socket hang up")', async () => {
