@@ -358,10 +358,19 @@ function abort(socket: Duplex, status: number, reason?: string): void {
     socket.destroy();
     return;
   }
+  // Node takes its own 'error' listener off a socket it hands over as an upgrade (ws adds one only once it takes the
+  // socket): a client that resets the connection while this answer is written (ECONNRESET, EPIPE) would otherwise end
+  // the process with an uncaught error.
+  socket.on('error', dropOnError);
   const text = STATUS_CODES[status] ?? '';
   const body = reason ?? text;
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/** What a socket being refused does with an error: nothing more is written to it. */
+function dropOnError(this: Duplex): void {
+  this.destroy();
 }

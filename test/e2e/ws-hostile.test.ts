@@ -128,3 +128,32 @@ describe('a client that sends its close frame and then keeps its TCP connection 
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('a client that resets its connection as its upgrade is refused', () => {
+  /** Sends `request` on a new TCP connection and resets it once the request is written: the refusal meets a reset. */
+  async function sendAndReset(port: number, request: string): Promise<void> {
+    const socket = tcpConnect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    await new Promise<void>((resolve) => socket.write(request, () => resolve()));
+    socket.resetAndDestroy();
+    await once(socket, 'close');
+  }
+
+  it('leaves nothing uncaught: 404 on another path, 400 for Upgrade: h2c, 503 once maxConnections are held (Node took its error listener off)', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', path: '/rpc', maxConnections: 1, methods: {} });
+    const held = await rawClient(server.url);
+    const refused = [
+      UPGRADE.replace('GET / ', 'GET /other '),
+      UPGRADE.replace('GET / ', 'GET /rpc ').replace('Upgrade: websocket', 'Upgrade: h2c'),
+      UPGRADE.replace('GET / ', 'GET /rpc '),
+    ];
+    for (let i = 0; i < 20; i++) for (const request of refused) await sendAndReset(server.port, request);
+    // A round trip on the connection held: the server has gone through the I/O of the resets meanwhile.
+    held.send('{"jsonrpc":"2.0","id":1,"method":"none"}');
+    expect(await held.next()).toMatchObject({ id: 1, error: { code: -32601 } });
+    expect(server.connections.size).toBe(1);
+    expect(uncaught).toEqual([]);
+    await held.close();
+  });
+});
