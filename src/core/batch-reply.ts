@@ -1,3 +1,11 @@
+import { encode, errorFrame, ErrorCodes, type Id } from '../protocol/jsonrpc.js';
+
+/**
+ * How long a batch's reply may be once answers too long to be joined into one string have been replaced (see
+ * `joined`): well within the longest string of any engine (V8's: 2^29 - 24 characters).
+ */
+const SHRUNK_REPLY_LENGTH = 2 ** 27;
+
 /** Where the answers of an unfinished batch count while they wait (a connection's in-flight bytes). */
 export interface HeldReplies {
   /** `bytes` more characters of answers are held (negative: released, the batch written). */
@@ -12,6 +20,8 @@ export interface HeldReplies {
  */
 export class BatchReply {
   private readonly replies: string[] = [];
+  /** The id each reply answers (undefined: a refusal the dispatcher made, always short). */
+  private readonly ids: Array<Id | undefined> = [];
   private expected = 0;
   private sealed = false;
   private written = false;
@@ -27,9 +37,10 @@ export class BatchReply {
     this.expected++;
   }
 
-  /** One reply, encoded as JSON (`encode(frame)`). */
-  add(text: string): void {
+  /** One reply, encoded as JSON (`encode(frame)`), to the call `id`. */
+  add(text: string, id?: Id): void {
     this.replies.push(text);
+    this.ids.push(id);
     if (this.held !== undefined && !this.written) {
       this.heldBytes += text.length;
       this.held.hold(text.length);
@@ -54,6 +65,32 @@ export class BatchReply {
     this.written = true;
     if (this.heldBytes !== 0) this.held!.hold(-this.heldBytes);
     this.heldBytes = 0;
-    if (this.replies.length > 0) this.write(`[${this.replies.join(',')}]`);
+    if (this.replies.length > 0) this.write(this.joined());
+  }
+
+  /**
+   * The replies as one array. Answers together longer than the longest string the engine can make (100 calls of a
+   * method returning 6 MB each) cannot be joined: the join's RangeError would escape from the step that answered the
+   * last call, leaving it unreleased (and, with the light engine, ending the process). The longest answers are then
+   * replaced by -32603, each to its own id, until the rest fits.
+   */
+  private joined(): string {
+    try {
+      return `[${this.replies.join(',')}]`;
+    } catch {
+      const replies = [...this.replies];
+      let length = replies.reduce((sum, text) => sum + text.length + 1, 1);
+      const longest = replies.map((_, i) => i).sort((a, b) => replies[b]!.length - replies[a]!.length);
+      for (const i of longest) {
+        if (length <= SHRUNK_REPLY_LENGTH) break;
+        const id = this.ids[i];
+        if (id === undefined) continue;
+        const message = `internal error: the answer to this call (${replies[i]!.length} characters) and the others of its batch are too long together for one reply; make the call outside a batch`;
+        const text = encode(errorFrame(id, { code: ErrorCodes.InternalError, message }));
+        length += text.length - replies[i]!.length;
+        replies[i] = text;
+      }
+      return `[${replies.join(',')}]`;
+    }
   }
 }

@@ -386,7 +386,7 @@ export class IncomingCalls implements Running, HeldReplies {
 
   /** Writes the reply `text` to the call of `entry`, into its batch's array when the request came in one. */
   private send(entry: IncomingEntry, text: string): void {
-    if (entry.batch) entry.batch.add(text);
+    if (entry.batch) entry.batch.add(text, entry.actor.context.id);
     else this.options.write(text, entry.key);
   }
 }

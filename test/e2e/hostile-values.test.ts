@@ -192,6 +192,33 @@ describe('a batch whose handler returns a function', () => {
   });
 });
 
+describe('a batch whose answers together are longer than a string can be', () => {
+  it('answers the longest -32603 each, to its own id, the rest as they are, and releases every call (the join threw from the last answer)', async () => {
+    // 200 million characters each: three of them pass V8's longest string (2^29 - 24). One string, shared.
+    const long = 'x'.repeat(200_000_000);
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { long: () => long, one: () => 1 } });
+    const raw = await rawClient(server.url);
+    raw.send(
+      JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'long' },
+        { jsonrpc: '2.0', id: 2, method: 'one' },
+        { jsonrpc: '2.0', id: 3, method: 'long' },
+        { jsonrpc: '2.0', id: 4, method: 'long' },
+      ]),
+    );
+    const message = `internal error: the answer to this call (${long.length + 36} characters) and the others of its batch are too long together for one reply; make the call outside a batch`;
+    expect(await raw.next()).toEqual([
+      { jsonrpc: '2.0', id: 1, error: { code: -32603, message } },
+      { jsonrpc: '2.0', id: 2, result: 1 },
+      { jsonrpc: '2.0', id: 3, error: { code: -32603, message } },
+      { jsonrpc: '2.0', id: 4, error: { code: -32603, message } },
+    ]);
+    expect([...server.connections][0]!.handlingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
+    await raw.close();
+  });
+});
+
 describe('request ids a WebSocket server cannot tell apart', () => {
   it('answers a second request reusing an id still in flight with -32600, reports it as duplicate, and still answers the first', async () => {
     const release = deferred<string>();
