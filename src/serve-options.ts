@@ -87,7 +87,8 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
   /**
    * Size of the incoming calls running at once on one connection, in characters of their JSON text (a call in a
    * batch counts its own), notifications running a method included: their params stay in memory until
-   * their handlers end. The answers of a batch count too, from the end of their calls until the whole batch is answered. One that would pass it is answered -32000 ("server busy") at once and not run, unless nothing
+   * their handlers end. The answers of a batch count too, from the end of their calls until the whole batch is
+   * answered. One that would pass it is answered -32000 ("server busy") at once and not run, unless nothing
    * else runs (`maxPayload` bounds that one). Over HTTP, per TCP connection. Default: 16 MiB (16 frames of the
    * default `maxPayload`; without it a client could hold `maxInFlightPerConnection` × `maxPayload`, 10 GiB).
    */
