@@ -16,7 +16,7 @@ import { decode } from './protocol/jsonrpc.js';
 import { refusedHeader } from './transports/http-exchange.js';
 import { HttpTransport } from './transports/http.js';
 import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
-import { optionalLimit, validateHeaders } from './validate.js';
+import { optionalLimit, validateCloseCode, validateHeaders } from './validate.js';
 
 /** Most POSTs an HTTP client has in flight at once, unless `maxConnections` says otherwise. */
 export const DEFAULT_MAX_CONNECTIONS = 64;
@@ -51,6 +51,18 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   /** The POST failed without an answer to the call (HTTP status, network error): it fails now, unless it settled already. */
   protected override onCallFailed(id: string, reason: () => Error): void {
     this.outgoing.fail(id, reason);
+  }
+
+  /**
+   * As `Peer.close`, but a client still `connecting` (until the microtask in which its transport reports open: HTTP has
+   * nothing to connect) opens first, so that what was made before, `notify()` then `close()` right after `connect()`,
+   * goes as it does once open (closing while connecting fails what waits in line, as a socket that never opened must).
+   */
+  override close(code = 1000, reason = ''): Promise<void> {
+    if (this.state !== 'connecting') return super.close(code, reason);
+    validateCloseCode(code, reason);
+    const close = () => super.close(code, reason);
+    return this.ready.then(close, close);
   }
 
   /** As `Peer.on`, but `notification` throws `NotSupportedError`: a server cannot notify an HTTP client. */

@@ -469,6 +469,28 @@ describe('connect(http://…): hostile and silent servers', () => {
     expect(received).toEqual([{ jsonrpc: '2.0', method: 'log', params: { line: 'x' } }]);
   });
 
+  it('delivers notify() then close() made right after connect(), before ready: HTTP has nothing to connect', async () => {
+    const received: unknown[] = [];
+    const url = await plainServer((req, res) => {
+      void text(req).then((body) => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    const unsent: unknown[] = [];
+    client = connect(url, { onError: (error, info) => unsent.push([info.kind, (error as Error).message]) });
+    expect(client.state).toBe('connecting');
+    client.notify('log', { line: 'x' });
+    await client.close();
+    expect(received).toEqual([{ jsonrpc: '2.0', method: 'log', params: { line: 'x' } }]);
+    expect(unsent).toEqual([]);
+    expect(client.state).toBe('closed');
+    // A close code is still checked at once.
+    const other = connect(url);
+    expect(() => other.close(1005)).toThrow(RangeError);
+    await other.close();
+  });
+
   it('close() aborts the notification POSTs a silent server still holds after closeTimeout', async () => {
     let arrived = false;
     let gone = false;
