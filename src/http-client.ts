@@ -42,8 +42,8 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       // A notification has no call (nor its timeout): its POST gets the default call timeout, on the same clock.
       notifyTimeout: options.timeout,
       clock: options.clock,
-      failure: ({ message, status, body, cause, answer }) =>
-        errorWithoutId(answer) ?? new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
+      failure: ({ message, status, body, cause, answer, id }) =>
+        remoteError(answer, id) ?? new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
   }
@@ -86,16 +86,19 @@ function refuseNotifications(event: keyof PeerEvents): void {
 }
 
 /**
- * The server's error when `answer` (the body of a 2xx answer that did not answer its call) is a single JSON-RPC error
- * response with id null: one the server gave no id, because it could not read the request's or refused the whole
- * frame (-32700, -32600 past its `maxDepth`). A POST carries one call, so that error is its call's: a `RemoteError`
- * with the server's code and message, not an `HttpError` saying the body held no answer.
+ * The server's error when `answer` (the body of an answer that did not settle the call `id`) is a single JSON-RPC
+ * error response to that call, or with id null: one the server gave no id, because it could not read the request's or
+ * refused the whole frame (-32700, -32600 past its `maxDepth`). A POST carries one call, so that error is its call's,
+ * whatever the status (a JSON-RPC over HTTP server answers 404 for -32601, 500 for -32603): a `RemoteError` with the
+ * server's code and message, not an `HttpError` saying the body held no answer or naming the status alone.
  */
-function errorWithoutId(answer: string | undefined): RemoteError | undefined {
-  if (answer === undefined) return undefined;
+function remoteError(answer: string | undefined, id: string | undefined): RemoteError | undefined {
+  if (answer === undefined || id === undefined) return undefined;
   const decoded = decode(answer);
-  if (decoded.kind !== 'single' || decoded.message.kind !== 'error' || decoded.message.frame.id !== null) return undefined;
-  const { code, message, data } = decoded.message.frame.error;
+  if (decoded.kind !== 'single' || decoded.message.kind !== 'error') return undefined;
+  const { frame } = decoded.message;
+  if (frame.id !== null && frame.id !== id) return undefined;
+  const { code, message, data } = frame.error;
   return new RemoteError(code, message, data);
 }
 

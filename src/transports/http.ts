@@ -34,8 +34,13 @@ export interface HttpFailure {
   /** The answer's first KB, or ''. */
   body: string;
   cause?: unknown;
-  /** The whole body of a 2xx answer that did not answer the call (for the owner to read a JSON-RPC error with id null in it). */
+  /**
+   * The body of an answer that did not settle the call: a 2xx's whole, an error status's first ERROR_ANSWER_LIMIT
+   * characters (for the owner to read a JSON-RPC error to the call, or with id null, in it).
+   */
   answer?: string;
+  /** The id of the call it fails (none for a notification). */
+  id?: string;
 }
 
 export interface HttpTransportOptions {
@@ -73,6 +78,8 @@ function retryAfter(response: Response): string {
 
 /** Most characters of an error answer's body kept in the error. */
 const BODY_LIMIT = 1_024;
+/** Most characters of an error answer's body read for a JSON-RPC error in it (its `data` may be long). */
+const ERROR_ANSWER_LIMIT = 64 * 1_024;
 
 /**
  * Longest an error answer's body may take to arrive, in ms (on the client's clock): its status says what went wrong,
@@ -280,9 +287,12 @@ export class HttpTransport implements Transport {
       // An error answer whose body fails to arrive is still that error: its status says what went wrong. One
       // still coming after ERROR_BODY_WAIT is given up (its POST aborted, which frees its connection).
       const late = this.timers.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
-      const body = (await readText(response, BODY_LIMIT, true).catch(() => '')) ?? '';
+      const answer = (await readText(response, ERROR_ANSWER_LIMIT, true).catch(() => '')) ?? '';
       this.timers.clearTimeout(late);
-      const failure = { message: `${this.url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`, status, body };
+      const body = answer.slice(0, BODY_LIMIT);
+      const message = `${this.url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`;
+      // A JSON-RPC over HTTP server answers its errors with a status too (404 for -32601, 500 for -32603): the body says which.
+      const failure = { message, status, body, answer, ...(id === undefined ? {} : { id }) };
       if (id === undefined) this.noticeFailed(text, failure);
       else this.fail(id, () => failure);
       return;
@@ -311,6 +321,7 @@ export class HttpTransport implements Transport {
       status,
       body: body.slice(0, BODY_LIMIT),
       answer: body,
+      id,
     }));
   }
 

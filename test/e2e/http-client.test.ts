@@ -290,6 +290,32 @@ describe('connect(http://…): failures of the POST fail its call with HttpError
     }
   });
 
+  it('an error status whose body is a JSON-RPC error to the call (404 for -32601, 500, as JSON-RPC over HTTP servers answer) fails it with that RemoteError', async () => {
+    const answers: Array<(id: string) => [number, unknown]> = [
+      (id) => [404, { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }],
+      (id) => [500, { jsonrpc: '2.0', id, error: { code: -32603, message: 'Internal error', data: { trace: 'x'.repeat(2_000) } } }],
+      () => [400, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }],
+      // Another call's id, or no JSON-RPC error at all: the status is the error.
+      () => [500, { jsonrpc: '2.0', id: 'other', error: { code: -32603, message: 'Internal error' } }],
+      () => [502, { error: 'bad gateway' }],
+    ];
+    const url = await plainServer(async (req, res) => {
+      const { id } = JSON.parse(await text(req)) as { id: string };
+      const [status, body] = answers.shift()!(id);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    client = connect(url, { timeout: 60_000 });
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push((await settle(client.request('x'))).error);
+    expect(outcomes.slice(0, 3).map((error) => error instanceof RemoteError && [error.code, error.message])).toEqual([
+      [-32601, 'Method not found'],
+      [-32603, 'Internal error'],
+      [-32700, 'Parse error'],
+    ]);
+    expect(outcomes[1].data).toEqual({ trace: 'x'.repeat(2_000) });
+    expect(outcomes.slice(3).map((error) => error instanceof HttpError && error.status)).toEqual([500, 502]);
+  });
+
   it('an answer for another id fails the call and is reported unmatched', async () => {
     const url = await plainServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":"other","result":1}');
