@@ -42,14 +42,27 @@ const GATHER_LIMIT = 16;
 const GATHER_MAX_LENGTH = 16 * 1024;
 /** Most characters of a refusing server's body shown in the error. */
 const REFUSAL_BODY_LIMIT = 1_024;
+/**
+ * Most pongs a client lets wait unsent: `ws`'s own bound on its automatic pongs (`maxPendingAutoPongs`), kept. A
+ * server that pings faster than it reads the pongs would otherwise make the client buffer them without bound.
+ */
+const MAX_PENDING_PONGS = 60;
 
 export class WsTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   /** Frames written in this tick, gathered into few writes. */
   private gathered = 0;
 
-  constructor(readonly socket: WebSocket) {
+  /**
+   * @param answersPings whether this transport answers the peer's pings itself (a client socket, made with `ws`'s
+   *   automatic pongs off: see `answerPing`); otherwise `ws` does.
+   */
+  constructor(
+    readonly socket: WebSocket,
+    answersPings = false,
+  ) {
     socket.on('open', () => this.handlers?.open());
+    if (answersPings) socket.on('ping', (data) => this.answerPing(data));
     socket.on('message', (data, isBinary) => {
       const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
       this.handlers?.message(text, isBinary);
@@ -117,10 +130,12 @@ export class WsTransport implements Transport {
       handshakeTimeout: options.handshakeTimeout,
       closeTimeout: options.closeTimeout,
       perMessageDeflate: false,
+      // Answered by `answerPing`, which says why it drops a server that floods it with pings.
+      autoPong: false,
       ...options.tls,
     };
     const socket = new WebSocket(url, socketOptions);
-    const transport = new WsTransport(socket);
+    const transport = new WsTransport(socket, true);
     transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }
@@ -171,6 +186,30 @@ export class WsTransport implements Transport {
       this.tcp.cork();
     }
     return true;
+  }
+
+  /** Pongs handed to the socket and not yet written (see `answerPing`). */
+  private pendingPongs = 0;
+  private readonly pongWritten = (): void => void this.pendingPongs--;
+
+  /**
+   * Answers a ping with a pong, as `ws` does by itself (client side). A ping that comes while MAX_PENDING_PONGS pongs
+   * are still unsent (a server that pings faster than it reads) drops the socket, as `ws` would, but reported first
+   * as the error of the close: `ws` drops it without a word, and the client's calls then failed with a bare 1006.
+   */
+  private answerPing(data: Buffer): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.pendingPongs >= MAX_PENDING_PONGS) {
+      this.handlers?.error(
+        new Error(
+          `dropped: the server sent a ping while ${MAX_PENDING_PONGS} pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)`,
+        ),
+      );
+      this.socket.terminate();
+      return;
+    }
+    this.pendingPongs++;
+    this.socket.pong(data, undefined, this.pongWritten);
   }
 
   private tcp: CorkableSocket | undefined;

@@ -234,3 +234,63 @@ describe('notifications made while connecting to a server that cannot be reached
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('a server that pings faster than it reads the pongs', () => {
+  it("is dropped as ws drops it (60 pongs unsent), and the calls' error and the close event say why, not a bare 1006", async () => {
+    const raw = await rawServer();
+    servers.push(raw);
+    client = connect(raw.url, { heartbeat: 0, timeout: 60_000 });
+    const closed = new Promise<{ code: number | undefined; error?: unknown }>((resolve) => client!.once('close', resolve));
+    await client.ready;
+    const socket = await raw.accepted;
+    socket.on('error', () => {}); // the client drops the socket while pings are still being written
+    const call = settle(client.request('hang'));
+    // Unmasked ping frames of 125 bytes, a thousand a write; the server reads nothing back.
+    const ping = Buffer.alloc(127);
+    ping[0] = 0x89;
+    ping[1] = 125;
+    const burst = Buffer.concat(Array.from({ length: 1_000 }, () => ping));
+    for (let i = 0; i < 100 && client.state === 'open'; i++) {
+      socket.write(burst);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const why = 'the server sent a ping while 60 pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)';
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect([error.closeCode, error.message]).toEqual([
+      1006,
+      `the connection to ${raw.url} closed before the call settled (code 1006): dropped: ${why}`,
+    ]);
+    const close = await closed;
+    expect([close.code, (close.error as Error | undefined)?.message]).toEqual([1006, `dropped: ${why}`]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a server that pings and reads the pongs is answered, each ping with its own payload', async () => {
+    const raw = await rawServer();
+    servers.push(raw);
+    client = connect(raw.url, { heartbeat: 0 });
+    await client.ready;
+    const socket = await raw.accepted;
+    const pongs: string[] = [];
+    let data = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      // Masked client frames of at most 125 bytes: 2 bytes of header, 4 of mask, the payload.
+      while (data.length >= 6 && data.length >= 6 + (data[1]! & 0x7f)) {
+        const length = data[1]! & 0x7f;
+        const payload = Buffer.from(data.subarray(6, 6 + length));
+        for (let i = 0; i < length; i++) payload[i]! ^= data[2 + (i % 4)]!;
+        if ((data[0]! & 0x0f) === 0xa) pongs.push(payload.toString());
+        data = data.subarray(6 + length);
+      }
+    });
+    for (let i = 0; i < 200; i++) {
+      const payload = Buffer.from(`p${i}`);
+      socket.write(Buffer.concat([Buffer.from([0x89, payload.length]), payload]));
+      if (i % 20 === 19) await until(() => pongs.length === i + 1, 'the pongs');
+    }
+    expect(pongs).toEqual(Array.from({ length: 200 }, (_, i) => `p${i}`));
+    expect(client.state).toBe('open');
+  });
+});
