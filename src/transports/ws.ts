@@ -54,23 +54,37 @@ export class WsTransport implements Transport {
   private gathered = 0;
 
   /**
-   * @param answersPings whether this transport answers the peer's pings itself (a client socket, made with `ws`'s
-   *   automatic pongs off: see `answerPing`); otherwise `ws` does.
+   * @param client set for a client socket (made by `connect`, with `ws`'s automatic pongs off): this transport answers
+   *   the server's pings itself (see `answerPing`), and the errors of `ws`'s limits name them (see `explained`).
    */
   constructor(
     readonly socket: WebSocket,
-    answersPings = false,
+    private readonly client?: { maxPayload: number },
   ) {
     socket.on('open', () => this.handlers?.open());
-    if (answersPings) socket.on('ping', (data) => this.answerPing(data));
+    if (client) socket.on('ping', (data) => this.answerPing(data));
     socket.on('message', (data, isBinary) => {
       const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
       this.handlers?.message(text, isBinary);
     });
     socket.on('close', (code, reason) => this.handlers?.close(code, reason.toString()));
     socket.on('pong', () => this.handlers?.pong?.());
-    socket.on('error', (error) => this.handlers?.error(this.refusal ?? error));
+    socket.on('error', (error) => this.handlers?.error(this.refusal ?? this.explained(error)));
     socket.on('unexpected-response', (_request, response) => this.refused(response));
+  }
+
+  /**
+   * `ws`'s error, or, when it enforced the client's `maxPayload`, one that names it, a `RangeError` with `ws`'s `code`
+   * (`WS_ERR_UNSUPPORTED_MESSAGE_LENGTH`, which code may test) and `ws`'s own error as its cause: a bare "Max payload
+   * size exceeded" said neither which option nor how large (the browser build names both).
+   */
+  private explained(error: Error): Error {
+    const code = (error as { code?: unknown }).code;
+    if (this.client === undefined || (code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && code !== 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH'))
+      return error;
+    const { maxPayload } = this.client;
+    const message = `the server sent a message larger than maxPayload (${maxPayload} bytes): refused at its frame header, unread`;
+    return Object.assign(new RangeError(message, { cause: error }), { code });
   }
 
   /** Why the server refused the upgrade, or why the handshake failed (client side), reported instead of ws's own error. */
@@ -135,7 +149,7 @@ export class WsTransport implements Transport {
       ...options.tls,
     };
     const socket = new WebSocket(url, socketOptions);
-    const transport = new WsTransport(socket, true);
+    const transport = new WsTransport(socket, { maxPayload: options.maxPayload });
     transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }

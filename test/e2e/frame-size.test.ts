@@ -12,9 +12,10 @@ import {
   DEFAULT_CLIENT_MAX_PAYLOAD,
   DEFAULT_MAX_PAYLOAD,
   type Client,
+  type ClientOptions,
   type Server,
 } from '../../src/index.js';
-import { closeAfterEach, orHang, settle } from '../helpers.js';
+import { closeAfterEach, deferred, orHang, settle } from '../helpers.js';
 import { closeCodeFrom, frameHeader, rawServer, rawUpgrade, tinyFragments } from '../raw-websocket.js';
 
 let server: Server | undefined;
@@ -69,6 +70,31 @@ describe('frame size limit by default', () => {
     expect(code).toBe(1009);
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.closeCode).toBe(1006);
+    expect(error.message).toBe(
+      `the connection to ${raw!.url} closed before the call settled (code 1006): the server sent a message larger than maxPayload (${DEFAULT_CLIENT_MAX_PAYLOAD} bytes): refused at its frame header, unread`,
+    );
+  });
+
+  it("the client's calls and close event name maxPayload and its value for a message past it, ws's error as the cause", async () => {
+    const closed = deferred<{ code: number | undefined; error?: unknown }>();
+    // A message of two frames (a text frame that is not final, then its final continuation), 600 bytes each.
+    const first = Buffer.concat([Buffer.from([0x01, 126, 0x02, 0x58]), Buffer.alloc(600, 0x20)]);
+    const last = Buffer.concat([Buffer.from([0x80, 126, 0x02, 0x58]), Buffer.alloc(600, 0x20)]);
+    const { code, error } = await clientWithACallReads(Buffer.concat([first, last]), 'the message', { maxPayload: 1_000 }, (c) =>
+      c.once('close', closed.resolve),
+    );
+    expect(code).toBe(1009);
+    const why = 'the server sent a message larger than maxPayload (1000 bytes): refused at its frame header, unread';
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect([error.closeCode, error.message]).toEqual([
+      1006,
+      `the connection to ${raw!.url} closed before the call settled (code 1006): ${why}`,
+    ]);
+    // ws's code is kept, for code that tells this error by it.
+    expect([error.cause.name, error.cause.message, error.cause.code]).toEqual(['RangeError', why, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']);
+    expect(error.cause.cause.message).toBe('Max payload size exceeded');
+    const event = await closed.promise;
+    expect((event.error as Error).message).toBe(why);
   });
 });
 
@@ -76,9 +102,15 @@ describe('frame size limit by default', () => {
  * A client with a call pending on a hand-written server, which sends it `frames`: the close code the client answers
  * with, and its call's error once the server then drops the socket.
  */
-async function clientWithACallReads(frames: Buffer, what: string): Promise<{ code: number; error: any }> {
+async function clientWithACallReads(
+  frames: Buffer,
+  what: string,
+  options: ClientOptions = {},
+  watch?: (client: Client) => void,
+): Promise<{ code: number; error: any }> {
   raw = await rawServer();
-  client = connect(raw.url, { heartbeat: 0 });
+  client = connect(raw.url, { heartbeat: 0, ...options });
+  watch?.(client);
   await client.ready;
   socket = await raw.accepted;
   const call = settle(client.request('echo', {}));
