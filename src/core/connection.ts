@@ -169,6 +169,8 @@ export abstract class Connection {
   /** One frame from the peer. */
   protected abstract onFrame(text: string): void;
   protected abstract onBinaryFrame(): void;
+  /** A message the transport could not read as it came (see `TransportHandlers.unreadable`). */
+  protected abstract onUnreadableFrame(text: string, detail: string): void;
   /** The channel says no one listens on `subject` for the call `id` (NATS's 503): the NATS client's (nats-client.ts); no other channel says it. */
   protected onNoResponders(_id: string, _subject: string): void {}
   /**
@@ -274,6 +276,7 @@ export abstract class Connection {
       close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason, uptime: this.uptime() }),
       error: (error) => current() && this.step({ type: 'transport.error', error }),
       pong: () => current() && this.heartbeat?.heard(),
+      unreadable: (text, detail) => current() && this.onUnreadableFrame(text, detail),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
       callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
       noticeFailed: (method, error) => current() && this.onNoticeFailed(method, error),

@@ -60,6 +60,11 @@ export interface PeerOptions extends ConnectionOptions {
 export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection implements PeerApi<RemoteApi> {
   protected readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
+  /** A message the transport could not read as it came (bytes that are not UTF-8): reported, nothing answered or settled. */
+  protected onUnreadableFrame(text: string, detail: string): void {
+    this.inbound.report('malformed', text, null, detail);
+  }
+
   /** What the inbound dispatcher needs of this connection. */
   protected readonly inbound: InboundHost;
   private proxy: CallProxy<RemoteApi> | undefined;

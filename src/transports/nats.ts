@@ -15,6 +15,7 @@
  *   responder ─reply──▶ <inbox>.<call id>
  *   nats-server ─503──▶ <inbox>.<call id>   (no responders: empty message, status 503)
  */
+import { isUtf8 } from 'node:buffer';
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { peekFrame } from './peek-frame.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -294,7 +295,9 @@ export class NatsClientTransport implements Transport {
       this.handlers?.noResponders?.(msg.subject.slice(prefix.length), this.options.subject);
       return;
     }
-    this.handlers?.message(msg.string(), false);
+    // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
+    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(msg.string(), 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)');
+    else this.handlers?.message(msg.string(), false);
   }
 }
 

@@ -27,6 +27,12 @@ export interface TransportHandlers {
    * (HTTP) report this; on a stream, a notification is as sent as the stream.
    */
   noticeFailed?(method: string, error: Error): void;
+  /**
+   * A message that cannot be read as it came, `detail` says why (its bytes are not UTF-8): reported as malformed,
+   * not parsed. Brokers report this (NATS messages are bytes); a WebSocket text frame that is not UTF-8 closes the
+   * connection (1007) instead.
+   */
+  unreadable?(text: string, detail: string): void;
   /** The peer answered a ping. */
   pong?(): void;
 }

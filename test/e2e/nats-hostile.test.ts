@@ -295,6 +295,31 @@ describe('a message whose bytes are not UTF-8 (Latin-1 text, as a careless publi
   });
 });
 
+describe('an answer whose bytes are not UTF-8, to a NATS client', () => {
+  it('is reported malformed and settles nothing: the call is not resolved with U+FFFD, and its real answer still settles it', async () => {
+    const subject = nextSubject();
+    const requests = nats.raw.subscribe(subject, { max: 1 });
+    const caller = client(subject);
+    const unmatched: any[] = [];
+    caller.on('unmatched', (event) => unmatched.push(event));
+    const call = caller.request('echo', ['café']);
+    for await (const msg of requests) {
+      const { id } = JSON.parse(msg.string()) as { id: string };
+      const answer = (encoding: BufferEncoding) => Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":["café"]}`, encoding);
+      nats.raw.publish(msg.reply!, answer('latin1'));
+      await nats.raw.flush();
+      await until(() => unmatched.length === 1, 'the Latin-1 answer reported');
+      expect(caller.pendingCalls).toBe(1);
+      nats.raw.publish(msg.reply!, answer('utf8'));
+    }
+    expect(await call).toEqual(['café']);
+    expect(unmatched.map(({ reason, detail }) => [reason, detail])).toEqual([
+      ['malformed', 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)'],
+    ]);
+    expect(uncaught).toEqual([]);
+  });
+});
+
 describe('a message whose NATS headers nats.js cannot parse (a header name with a space, which nats-server carries)', () => {
   const BAD_HEADERS = 'NATS/1.0\r\nbad name: x\r\n\r\n';
 
