@@ -98,157 +98,164 @@ function checkOutcome(call: ModelCall): void {
   }
 }
 
-describe('random interleavings with reconnect: drops, retry calls, queued calls', () => {
-  let server: Server;
-  let latestPeer: Peer | undefined;
+describe.each(['light', 'xstate'] as const)(
+  'random interleavings with reconnect: drops, retry calls, queued calls (%s engine)',
+  (engine) => {
+    let server: Server;
+    let latestPeer: Peer | undefined;
 
-  beforeAll(async () => {
-    server = await serve({
-      heartbeat: 0,
-      methods: {
-        work: ({ tag }: { tag: number }, ctx) =>
-          new Promise((resolve, reject) => {
-            arrivals.set(tag, (arrivals.get(tag) ?? 0) + 1);
-            handlers.set(tag, resolve);
-            ctx.signal.addEventListener('abort', () => {
-              handlers.delete(tag);
-              reject(ctx.signal.reason);
-            });
-          }),
-      },
+    beforeAll(async () => {
+      server = await serve({
+        engine,
+        heartbeat: 0,
+        methods: {
+          work: ({ tag }: { tag: number }, ctx) =>
+            new Promise((resolve, reject) => {
+              arrivals.set(tag, (arrivals.get(tag) ?? 0) + 1);
+              handlers.set(tag, resolve);
+              ctx.signal.addEventListener('abort', () => {
+                handlers.delete(tag);
+                reject(ctx.signal.reason);
+              });
+            }),
+        },
+      });
+      server.on('connection', (peer) => (latestPeer = peer));
     });
-    server.on('connection', (peer) => (latestPeer = peer));
-  });
-  afterAll(() => server.close());
+    afterAll(() => server.close());
 
-  it('settles every call once as its history allows, never replays a plain call, and leaves nothing pending', async () => {
-    const seen = new Set<string>();
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 20 }), async (ops) => {
-        const clock = new SimulatedClock();
-        latestPeer = undefined;
-        const client = connect(server.url, {
-          clock,
-          heartbeat: 0,
-          timeout: 1_000,
-          reconnect: { initialDelay: BACKOFF, maxDelay: BACKOFF, jitter: 0 },
-        });
-        await client.ready;
-        await until(() => latestPeer !== undefined, 'the server to accept');
-        const calls: ModelCall[] = [];
-        let connected = true;
-        let reconnectAt = Infinity;
-        let drops = 0;
-        const pending = () => calls.filter((c) => c.expected === undefined);
-        const settledCount = () => calls.reduce((n, c) => n + c.settlements.length, 0);
-        /** Waits until the model's pending calls that are written run on the server, and every call the model settled did settle. */
-        const quiet = async (what: string) => {
-          const settledInModel = calls.length - pending().length;
-          await until(() => settledCount() >= settledInModel, `calls to settle after ${what}`);
-          for (const call of pending())
-            if (call.written) await until(() => handlers.has(call.tag), `call ${call.tag} to run after ${what}`);
-          const running = pending().filter((c) => c.written).length;
-          await until(
-            () => (connected ? latestPeer!.handlingCalls === running : true),
-            `the server to run only the pending calls after ${what}`,
-          );
-        };
+    it('settles every call once as its history allows, never replays a plain call, and leaves nothing pending', async () => {
+      const seen = new Set<string>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 20 }), async (ops) => {
+          const clock = new SimulatedClock();
+          latestPeer = undefined;
+          const client = connect(server.url, {
+            engine,
+            clock,
+            heartbeat: 0,
+            timeout: 1_000,
+            reconnect: { initialDelay: BACKOFF, maxDelay: BACKOFF, jitter: 0 },
+          });
+          await client.ready;
+          await until(() => latestPeer !== undefined, 'the server to accept');
+          const calls: ModelCall[] = [];
+          let connected = true;
+          let reconnectAt = Infinity;
+          let drops = 0;
+          const pending = () => calls.filter((c) => c.expected === undefined);
+          const settledCount = () => calls.reduce((n, c) => n + c.settlements.length, 0);
+          /** Waits until the model's pending calls that are written run on the server, and every call the model settled did settle. */
+          const quiet = async (what: string) => {
+            const settledInModel = calls.length - pending().length;
+            await until(() => settledCount() >= settledInModel, `calls to settle after ${what}`);
+            for (const call of pending())
+              if (call.written) await until(() => handlers.has(call.tag), `call ${call.tag} to run after ${what}`);
+            const running = pending().filter((c) => c.written).length;
+            await until(
+              () => (connected ? latestPeer!.handlingCalls === running : true),
+              `the server to run only the pending calls after ${what}`,
+            );
+          };
 
-        for (const step of ops) {
-          switch (step.op) {
-            case 'call': {
-              const call: ModelCall = {
-                tag: nextTag++,
-                timeout: step.timeout,
-                retry: step.retry,
-                createdAt: clock.now(),
-                controller: step.withSignal ? new AbortController() : undefined,
-                written: connected,
-                expected: undefined,
-                settlements: [],
-              };
-              calls.push(call);
-              client.request('work', { tag: call.tag }, { timeout: call.timeout, retry: call.retry, signal: call.controller?.signal }).then(
-                (value) => call.settlements.push({ value }),
-                (error) => call.settlements.push({ error }),
-              );
-              break;
-            }
-            case 'reply': {
-              const candidates = pending().filter((c) => c.written);
-              if (candidates.length === 0) continue;
-              const call = candidates[step.pick % candidates.length]!;
-              handlers.get(call.tag)!({ tag: call.tag });
-              handlers.delete(call.tag);
-              call.expected = 'resolved';
-              break;
-            }
-            case 'advance': {
-              clock.increment(step.ms);
-              const now = clock.now();
-              // A deadline passes whether the connection is up or not (it never falls due with the reconnect).
-              for (const call of pending()) if (call.createdAt + call.timeout <= now) call.expected = 'timeout';
-              if (!connected && reconnectAt <= now) {
-                await until(() => client.state === 'open', 'the reconnect');
-                connected = true;
-                reconnectAt = Infinity;
-                // What still waits goes out on the new connection.
-                for (const call of pending()) call.written = true;
+          for (const step of ops) {
+            switch (step.op) {
+              case 'call': {
+                const call: ModelCall = {
+                  tag: nextTag++,
+                  timeout: step.timeout,
+                  retry: step.retry,
+                  createdAt: clock.now(),
+                  controller: step.withSignal ? new AbortController() : undefined,
+                  written: connected,
+                  expected: undefined,
+                  settlements: [],
+                };
+                calls.push(call);
+                client
+                  .request('work', { tag: call.tag }, { timeout: call.timeout, retry: call.retry, signal: call.controller?.signal })
+                  .then(
+                    (value) => call.settlements.push({ value }),
+                    (error) => call.settlements.push({ error }),
+                  );
+                break;
               }
-              break;
-            }
-            case 'abort':
-              if (!abortOne(calls, step.pick)) continue;
-              break;
-            case 'drop': {
-              if (!connected) continue;
-              const peer = latestPeer!;
-              for (const call of pending()) {
-                if (!call.written) continue;
-                if (call.retry) call.written = false;
-                else call.expected = 'lost';
+              case 'reply': {
+                const candidates = pending().filter((c) => c.written);
+                if (candidates.length === 0) continue;
+                const call = candidates[step.pick % candidates.length]!;
+                handlers.get(call.tag)!({ tag: call.tag });
+                handlers.delete(call.tag);
+                call.expected = 'resolved';
+                break;
               }
-              connected = false;
-              drops++;
-              reconnectAt = clock.now() + BACKOFF;
-              await peer.terminate();
-              await until(() => client.reconnecting, 'the client to see the loss');
-              handlers.clear();
-              break;
+              case 'advance': {
+                clock.increment(step.ms);
+                const now = clock.now();
+                // A deadline passes whether the connection is up or not (it never falls due with the reconnect).
+                for (const call of pending()) if (call.createdAt + call.timeout <= now) call.expected = 'timeout';
+                if (!connected && reconnectAt <= now) {
+                  await until(() => client.state === 'open', 'the reconnect');
+                  connected = true;
+                  reconnectAt = Infinity;
+                  // What still waits goes out on the new connection.
+                  for (const call of pending()) call.written = true;
+                }
+                break;
+              }
+              case 'abort':
+                if (!abortOne(calls, step.pick)) continue;
+                break;
+              case 'drop': {
+                if (!connected) continue;
+                const peer = latestPeer!;
+                for (const call of pending()) {
+                  if (!call.written) continue;
+                  if (call.retry) call.written = false;
+                  else call.expected = 'lost';
+                }
+                connected = false;
+                drops++;
+                reconnectAt = clock.now() + BACKOFF;
+                await peer.terminate();
+                await until(() => client.reconnecting, 'the client to see the loss');
+                handlers.clear();
+                break;
+              }
             }
+            await quiet(step.op);
+            for (const call of calls) {
+              if (call.expected === undefined) expect(call.settlements, `call ${call.tag} after ${step.op}`).toEqual([]);
+              else checkOutcome(call);
+            }
+            expect(client.pendingCalls).toBe(pending().length);
+            expect(client.queuedCalls).toBe(pending().filter((c) => !c.written).length);
           }
-          await quiet(step.op);
+
+          // End: let every deadline pass (reconnecting on the way), then close; everything must be released.
+          clock.increment(BACKOFF);
+          if (!connected) await until(() => client.state === 'open', 'the last reconnect');
+          clock.increment(1_000);
+          for (const call of pending()) call.expected = 'timeout';
+          await until(() => settledCount() === calls.length, 'every call to settle');
+          for (const call of calls) checkOutcome(call);
+          await client.close();
+          expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
+          expect(simulatedTimers(clock)).toBe(0);
           for (const call of calls) {
-            if (call.expected === undefined) expect(call.settlements, `call ${call.tag} after ${step.op}`).toEqual([]);
-            else checkOutcome(call);
+            const times = arrivals.get(call.tag) ?? 0;
+            // A plain call reaches the server at most once; a retry call at most once per connection it waited through.
+            expect(times, `arrivals of call ${call.tag}`).toBeLessThanOrEqual(call.retry ? drops + 1 : 1);
+            seen.add(`${call.retry ? 'retry' : 'plain'} ${call.expected}${times > 1 ? ' re-sent' : ''}`);
+            arrivals.delete(call.tag);
+            handlers.delete(call.tag);
           }
-          expect(client.pendingCalls).toBe(pending().length);
-          expect(client.queuedCalls).toBe(pending().filter((c) => !c.written).length);
-        }
-
-        // End: let every deadline pass (reconnecting on the way), then close; everything must be released.
-        clock.increment(BACKOFF);
-        if (!connected) await until(() => client.state === 'open', 'the last reconnect');
-        clock.increment(1_000);
-        for (const call of pending()) call.expected = 'timeout';
-        await until(() => settledCount() === calls.length, 'every call to settle');
-        for (const call of calls) checkOutcome(call);
-        await client.close();
-        expect([client.pendingCalls, client.queuedCalls]).toEqual([0, 0]);
-        expect(simulatedTimers(clock)).toBe(0);
-        for (const call of calls) {
-          const times = arrivals.get(call.tag) ?? 0;
-          // A plain call reaches the server at most once; a retry call at most once per connection it waited through.
-          expect(times, `arrivals of call ${call.tag}`).toBeLessThanOrEqual(call.retry ? drops + 1 : 1);
-          seen.add(`${call.retry ? 'retry' : 'plain'} ${call.expected}${times > 1 ? ' re-sent' : ''}`);
-          arrivals.delete(call.tag);
-          handlers.delete(call.tag);
-        }
-        await until(() => server.connections.size === 0, 'the server to release the connection');
-      }),
-      { numRuns: 30, examples: [[EVERY_OUTCOME]] },
-    );
-    for (const outcome of ['plain lost', 'retry resolved re-sent', 'plain timeout', 'plain aborted', 'plain resolved'])
-      expect(seen).toContain(outcome);
-  }, 60_000);
-});
+          await until(() => server.connections.size === 0, 'the server to release the connection');
+        }),
+        { numRuns: 30, examples: [[EVERY_OUTCOME]] },
+      );
+      for (const outcome of ['plain lost', 'retry resolved re-sent', 'plain timeout', 'plain aborted', 'plain resolved'])
+        expect(seen).toContain(outcome);
+    }, 60_000);
+  },
+);
