@@ -431,6 +431,53 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
     });
   });
 
+  describe('incoming call over HTTP POST: the drain window ends against a running handler', () => {
+    it.each([
+      'settles in the turn the window ends: answered once, then close() resolves',
+      'still runs: aborted after closeTimeout, the caller fails once (the TCP connection dropped), close() resolves',
+    ] as const)('a handler that %s', async (name) => {
+      const clock = new SimulatedClock();
+      const release = deferred<string>();
+      const entered = deferred();
+      const settles = name.startsWith('settles');
+      const aborted: unknown[] = [];
+      const errors: unknown[] = [];
+      server = await serve({
+        engine,
+        clock,
+        heartbeat: 0,
+        closeTimeout: 50,
+        onError: (error) => errors.push(error),
+        methods: {
+          work: (_p: unknown, ctx: HandlerContext) => {
+            ctx.signal.addEventListener('abort', () => aborted.push(ctx.signal.reason));
+            entered.resolve();
+            return release.promise;
+          },
+        },
+      });
+      client = connect(server.httpUrl, { engine, timeout: 60_000 });
+      const call = once(client.request('work'));
+      await entered.promise;
+      const draining = server.close({ drain: 1_000 });
+      clock.increment(999);
+      await turn();
+      if (settles) release.resolve('done');
+      clock.increment(1);
+      const { value, error } = await call.outcome;
+      await draining;
+      if (settles) {
+        expect(value).toBe('done');
+        expect(aborted).toEqual([]);
+      } else {
+        expect(error.name).toBe('HttpError');
+        expect(aborted).toHaveLength(1);
+      }
+      expect([call.count(), client.pendingCalls, errors.length]).toEqual([1, 0, 0]);
+      expect(uncaught).toEqual([]);
+    });
+  });
+
   describe('connection: the heartbeat against a late pong', () => {
     it('a pong sent after the heartbeat ran out: the connection is dropped all the same, the call fails once, the next epoch is unaffected', async () => {
       const clock = new SimulatedClock();
