@@ -511,6 +511,37 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect([client.pendingCalls, client.epoch]).toEqual([0, 2]);
       expect(uncaught).toEqual([]);
     });
+
+    it("on the server: a client's pong sent after the heartbeat ran out: dropped all the same, its handler aborted once, nothing left", async () => {
+      const clock = new SimulatedClock();
+      const aborted: unknown[] = [];
+      server = await serve({
+        engine,
+        clock,
+        heartbeat: 1_000,
+        methods: {
+          work: (_p: unknown, ctx: HandlerContext) =>
+            new Promise(() => ctx.signal.addEventListener('abort', () => aborted.push(ctx.signal.reason))),
+        },
+      });
+      const socket = new WebSocket(server.url, { autoPong: false });
+      const pinged = deferred<Buffer>();
+      socket.once('ping', (data) => pinged.resolve(data));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
+      await until(() => [...server!.connections][0]?.handlingCalls === 1, 'the handler to start');
+      const peerSide = [...server.connections][0]!;
+      clock.increment(500); // ping
+      const data = await pinged.promise;
+      clock.increment(500); // not answered by now: gone
+      socket.pong(data); // too late
+      expect(await closed).toBe(1006);
+      await until(() => server!.connections.size === 0, 'the server to let the connection go');
+      expect(aborted).toHaveLength(1);
+      expect([peerSide.state, peerSide.handlingCalls]).toEqual(['closed', 0]);
+      expect(uncaught).toEqual([]);
+    });
   });
 
   describe('call: the deadline or an abort as the answer is made, on each transport', () => {
