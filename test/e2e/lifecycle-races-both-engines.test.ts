@@ -343,6 +343,45 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
     });
   });
 
+  describe('incoming call: handlerTimeout against $/cancelRequest', () => {
+    it('the deadline passes and the cancel is read in the same turn: one answer (-32800: the cancel is taken at once, the outcome of the deadline a microtask later), the signal aborted once', async () => {
+      const clock = new SimulatedClock();
+      const reasons: unknown[] = [];
+      server = await serve({
+        engine,
+        clock,
+        heartbeat: 0,
+        handlerTimeout: 500,
+        methods: {
+          work: (_p: unknown, ctx: HandlerContext) =>
+            new Promise(() => ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason))),
+          tick: () => void clock.increment(500),
+          echo: (p: unknown) => p,
+        },
+      });
+      raw = await rawClient(server.url);
+      const inbox = inboxOf(raw.socket);
+      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
+      const peerSide = () => [...server!.connections][0]!;
+      await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
+      // One frame: the notification runs the handler's deadline out, the cancel behind it comes in the same dispatch.
+      raw.send(
+        JSON.stringify([
+          { jsonrpc: '2.0', method: 'tick' },
+          { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } },
+        ]),
+      );
+      await until(() => inbox.length >= 1, 'an answer');
+      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2] }));
+      await until(() => inbox.length >= 2, 'the probe');
+      expect(inbox.map((f) => f.id)).toEqual([1, 2]);
+      expect(inbox[0]!.error?.code).toBe(-32800);
+      expect(reasons).toHaveLength(1);
+      expect(peerSide().handlingCalls).toBe(0);
+      expect(uncaught).toEqual([]);
+    });
+  });
+
   describe('incoming call: the server closes against running handlers', () => {
     it("close() without drain in the turn the handler settles: the close wins, the caller fails once with it, its handler's signal aborts", async () => {
       const release = deferred<string>();
