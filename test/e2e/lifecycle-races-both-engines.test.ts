@@ -201,6 +201,27 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       expect(uncaught).toEqual([]);
     });
 
+    it('close() in `sent`, a call queued behind (maxInFlight 1): both fail once with the close, nothing is written after it', async () => {
+      const { peer, tcp, big } = await heldInSocket({ maxInFlight: 1, closeTimeout: 60_000 });
+      const behind = once(client!.request('echo', ['behind']));
+      const closing = client!.close();
+      const outcomes = [await big.outcome, await behind.outcome];
+      for (const { error } of outcomes) {
+        expect(error).toBeInstanceOf(ConnectionClosedError);
+        expect(error.message).toMatch(/closed locally$/);
+      }
+      expect([client!.pendingCalls, client!.queuedCalls]).toEqual([0, 0]);
+      // The peer reads again: the request, then the close frame, which ends the handshake (no closeTimeout involved).
+      tcp.resume();
+      await closing;
+      await turn();
+      // The peer read the request that was in the socket, then the close frame (the handshake ends): never the call
+      // queued behind it, nor a cancel for either.
+      expect(peer.frames[0]!.map((f) => f.method)).toEqual(['store']);
+      expect([big.count(), behind.count()]).toEqual([1, 1]);
+      expect(uncaught).toEqual([]);
+    });
+
     it('the write fails as the socket is lost, then the signal aborts: fails once with the loss', async () => {
       const { peer, controller, big } = await heldInSocket();
       peer.sockets[0]!.terminate();
