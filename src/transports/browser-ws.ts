@@ -69,6 +69,14 @@ function sendableCloseCode(code: number): number {
 const NOT_OPENED =
   "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)";
 
+/**
+ * The error of an open socket the browser failed. A dropped TCP connection closes (1006) with no error event: the
+ * browser fires one when the server broke the WebSocket protocol, which the Node client names (ws's `Invalid
+ * WebSocket frame: …`) and the page is not told.
+ */
+const FAILED =
+  'the browser failed the connection, and does not tell why (the server broke the WebSocket protocol: text that is not UTF-8, a masked or malformed frame, an invalid close code or reason)';
+
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;
 const OPEN = 1;
@@ -131,7 +139,7 @@ export class BrowserWsTransport implements Transport {
 
   private socketOnError(): void {
     if (this.ended || this.terminated) return;
-    this.handlers?.error(this.failure ?? new Error(this.opened ? 'WebSocket error' : NOT_OPENED));
+    this.handlers?.error(this.failure ?? new Error(this.opened ? FAILED : NOT_OPENED));
     // The standard fires close in the same task as an error on a closed socket, but Chromium fires none after
     // refusing to connect (a Content-Security-Policy's connect-src): the close is reported from the next task, once
     // the browser's own had its chance, so that the connection ends (or reconnects) instead of waiting forever.

@@ -17,6 +17,7 @@ import { bundleBrowserClient, servePage, startExample } from '../../examples/bro
 import { bundleForBrowser } from '../../scripts/browser-bundle.js';
 import { connect, serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
 import { closeTrackedAfterEach, deferred, type Deferred } from '../helpers.js';
+import { rawServer } from '../raw-websocket.js';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -568,6 +569,32 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
         `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)`,
       ),
     );
+  });
+
+  it('fails the calls of a server that breaks the WebSocket protocol (text that is not UTF-8) saying so, not with a bare "WebSocket error"', async () => {
+    // Chromium fails such a connection with an error event and a close (1006), and tells the page nothing more.
+    const raw = await rawServer();
+    track(raw);
+    void raw.accepted.then((socket) => socket.once('data', () => socket.write(Buffer.from([0x81, 0x02, 0xc3, 0x28]))));
+    const page = await openPage();
+    const result = await page.evaluate(async (url) => {
+      const w = globalThis as any;
+      const client = w.callstate.connect(url, { timeout: 60_000, heartbeat: 0 });
+      const call = await w.settle(client.request('x'));
+      await client.closed;
+      return { call, state: client.state };
+    }, raw.url);
+    expect(result).toEqual({
+      call: {
+        error: {
+          name: 'ConnectionClosedError',
+          code: 'ERR_CONNECTION_CLOSED',
+          message: `the connection to ${raw.url} closed before the call settled (code 1006): the browser failed the connection, and does not tell why (the server broke the WebSocket protocol: text that is not UTF-8, a masked or malformed frame, an invalid close code or reason)`,
+          isCallstate: true,
+        },
+      },
+      state: 'closed',
+    });
   });
 
   it("fails a connection past the server's maxConnections (HTTP 503, which the page never sees) with a message that names that refusal too", async () => {

@@ -131,6 +131,21 @@ describe('a connection the browser refuses with an error event and no close even
   });
 });
 
+describe('an open connection the browser fails (the server broke the WebSocket protocol): an error event, then a close (1006)', () => {
+  it('fails the calls saying the browser failed the connection and why it does, not with a bare "WebSocket error"', async () => {
+    const { client, socket } = await openClient({ timeout: 60_000 });
+    const pending = settle(client.request('x'));
+    socket.readyState = 3;
+    socket.onerror?.({});
+    socket.closed(1006, '');
+    const { error } = await pending;
+    expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 'ERR_CONNECTION_CLOSED' });
+    expect(error.message).toBe(
+      'the connection to ws://127.0.0.1:1 closed before the call settled (code 1006): the browser failed the connection, and does not tell why (the server broke the WebSocket protocol: text that is not UTF-8, a masked or malformed frame, an invalid close code or reason)',
+    );
+  });
+});
+
 describe('options the browser build cannot honour', () => {
   it('refuses tls (a page cannot pick the CA, a client certificate or skip verification) instead of ignoring it', () => {
     vi.stubGlobal('WebSocket', StandardFakeSocket);
