@@ -87,6 +87,8 @@ export abstract class Connection {
   /** The current epoch's transport. */
   protected transport!: Transport;
   private readonly heartbeat: Heartbeat | undefined;
+  /** Unsent bytes in the socket's buffer when the last heartbeat was sent: fewer since is the peer reading. */
+  private bufferedAtPing = 0;
   /** What the other end may make this one buffer. */
   private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
@@ -122,8 +124,17 @@ export abstract class Connection {
       this.heartbeat = new Heartbeat(
         heartbeat,
         clock,
-        () => this.transport.ping?.(),
+        () => {
+          this.bufferedAtPing = this.transport.bufferedAmount;
+          this.transport.ping?.();
+        },
         () => this.heartbeatRanOut(heartbeat),
+        // Some left, and less than at the ping: the peer reads, its answer behind the rest. An empty buffer tells
+        // nothing (what a dead peer's kernel took in, the last frames written before the ping among them).
+        () => {
+          const amount = this.transport.bufferedAmount;
+          return amount > 0 && amount < this.bufferedAtPing;
+        },
       );
     }
     this.budget = new SendBudget(

@@ -7,7 +7,11 @@
  * failing its pending calls then instead of at their timeouts.
  *
  *   ping ──(interval/2)──▶ heard since? ─yes─▶ ping ──▶ …
- *                                 └──no──▶ gone
+ *                                 └──no──▶ read since? ─yes─▶ ping ──▶ …
+ *                                                └──no──▶ gone
+ *
+ * A peer reading a large frame on a slow link answers the ping only once it has read what was sent before it: that
+ * it reads (what waits in the socket's buffer shrank since the ping, and some still waits) is a sign of life too. A dead peer reads nothing.
  */
 import type { Clock } from '../types.js';
 
@@ -21,6 +25,8 @@ export class Heartbeat {
     private readonly clock: Clock,
     private readonly ping: () => void,
     private readonly gone: () => void,
+    /** Whether the peer read some of what waited to be sent to it since the last ping. */
+    private readonly reading: () => boolean = () => false,
   ) {}
 
   start(): void {
@@ -50,7 +56,7 @@ export class Heartbeat {
   private readonly tick = (): void => {
     this.timer = undefined;
     if (!this.running) return;
-    if (!this.heardSincePing) {
+    if (!this.heardSincePing && !this.reading()) {
       this.running = false;
       this.gone();
       return;

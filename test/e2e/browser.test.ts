@@ -605,6 +605,75 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
     expect(result).toEqual(notOpened(expect.stringContaining('or 503 when it holds its most connections or is closing')));
   });
 
+  it('keeps a server that reads a large call slowly, answering the heartbeat only once it has read it', async () => {
+    const slow = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 64 * 1024 * 1024 });
+    await listening(slow);
+    // Reads nothing until the test says: what the page sends waits in its socket's buffer (bufferedAmount).
+    const tcp = deferred<{ pause(): void; resume(): void; once(event: 'data', listener: () => void): void }>();
+    slow.on('connection', (socket) => {
+      const raw = (socket as unknown as { _socket: Awaited<typeof tcp.promise> })._socket;
+      raw.pause();
+      tcp.resolve(raw);
+      socket.on('message', (data) => {
+        const { id } = JSON.parse(data.toString()) as { id: string };
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: (data as Buffer).length }));
+      });
+    });
+    const page = await openPage();
+    // The heartbeat runs on a clock the test moves (a simulated clock in the page): no real time is measured.
+    const before = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        const clock = (w.clock = {
+          time: 0,
+          timers: new Set<{ at: number; callback: () => void }>(),
+          now: () => clock.time,
+          setTimeout: (callback: () => void, ms: number) => {
+            const timer = { at: clock.time + ms, callback };
+            clock.timers.add(timer);
+            return timer;
+          },
+          clearTimeout: (timer: { at: number; callback: () => void }) => clock.timers.delete(timer),
+          advance: (ms: number) => {
+            clock.time += ms;
+            for (const timer of [...clock.timers].sort((a, b) => a.at - b.at))
+              if (timer.at <= clock.time && clock.timers.delete(timer)) timer.callback();
+          },
+        });
+        w.client = w.callstate.connect(url, { clock, heartbeat: 1_000, timeout: 60_000 });
+        await w.client.ready;
+        w.upload = w.settle(w.client.request('upload', ['x'.repeat(16 * 1024 * 1024)]));
+        clock.advance(500); // the first heartbeat, behind the call
+        return w.client.bufferedAmount;
+      },
+      `ws://127.0.0.1:${(slow.address() as { port: number }).port}`,
+    );
+    expect(before).toBeGreaterThan(1024 * 1024);
+    // The server reads a little at a time, until the page's buffer has shrunk.
+    const server = await tcp.promise;
+    do {
+      const read = new Promise<void>((resolve) => server.once('data', resolve));
+      server.resume();
+      await read;
+      server.pause();
+    } while (await page.evaluate((amount) => (globalThis as any).client.bufferedAmount >= amount, before));
+    // Half an interval with no answer, not even to the heartbeat: but the server read, so it is alive.
+    const state = await page.evaluate(() => ((globalThis as any).clock.advance(500), (globalThis as any).client.state));
+    expect(state).toBe('open');
+    server.resume();
+    const result = await page.evaluate(async () => {
+      const w = globalThis as any;
+      const upload = await w.upload;
+      const state = w.client.state;
+      await w.client.close();
+      return { upload, state };
+    });
+    expect(result).toEqual({
+      upload: { value: 16 * 1024 * 1024 + '{"jsonrpc":"2.0","id":"","method":"upload","params":[""]}'.length + 21 },
+      state: 'open',
+    });
+  });
+
   it('drops a server that stops reading (bufferedAmount): its calls fail as not read, or are refused with QueueFullError past maxBufferedAmount', async () => {
     const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await listening(hostile);

@@ -88,6 +88,53 @@ describe('the browser transport’s heartbeat', () => {
     await until(() => client.state === 'closed', 'the client to close');
   });
 
+  it('keeps a server that reads a large frame slowly, its heartbeat answer behind it: the buffer shrinking is a sign of life', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient(clock);
+    socket.reading = false;
+    const upload = settle(client.request('upload', ['x'.repeat(30_000)]));
+    const id = socket.frames().at(-1)!.id;
+    // Each half interval the server reads a third of it; the heartbeat requests wait behind, unanswered.
+    for (let i = 0; i < 3; i++) {
+      clock.increment(500);
+      socket.bufferedAmount = Math.max(0, socket.bufferedAmount - 10_100);
+    }
+    expect(client.state).toBe('open');
+    // All read: it answers the upload and the heartbeats.
+    socket.receive({ jsonrpc: '2.0', id, result: 'stored' });
+    for (const heartbeat of socket.heartbeats()) socket.receive({ jsonrpc: '2.0', id: heartbeat.id, result: null });
+    expect(await upload).toEqual({ value: 'stored' });
+    expect(client.state).toBe('open');
+  });
+
+  it('still drops a server that stops reading a large frame halfway, within an interval of its last read', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient(clock);
+    socket.reading = false;
+    const upload = settle(client.request('upload', ['x'.repeat(30_000)]));
+    clock.increment(500); // heartbeat 1, behind the upload
+    socket.bufferedAmount -= 10_000; // read a third, then nothing more
+    clock.increment(500); // it read: heartbeat 2
+    expect(client.state).toBe('open');
+    clock.increment(500); // nothing read, nothing heard: gone
+    const { error } = await upload;
+    expect(error.message).toContain('the peer answered no heartbeat for 1000 ms');
+    await until(() => client.state === 'closed', 'the client to close');
+  });
+
+  it('still drops a dead server whose buffer held only frames written just before each heartbeat, gone by the next', async () => {
+    const clock = new SimulatedClock();
+    const { client, socket } = await openClient(clock);
+    const pending = settle(client.request('wait'));
+    // A notification written as the heartbeat goes out, not yet handed on (a browser counts it down a moment later).
+    socket.bufferedAmount = 200;
+    clock.increment(500); // heartbeat 1
+    socket.bufferedAmount = 0; // handed on to the network (a dead peer's kernel takes it in all the same)
+    clock.increment(500); // nothing heard, nothing read: gone
+    const { error } = await pending;
+    expect(error.message).toContain('the peer answered no heartbeat for 1000 ms');
+  });
+
   it('reports a response with another id as unmatched, even while a heartbeat waits', async () => {
     const clock = new SimulatedClock();
     const { socket, unmatched } = await openClient(clock);
