@@ -67,7 +67,7 @@ function sendableCloseCode(code: number): number {
  * which the Node client shows) are hidden from the page.
  */
 const NOT_OPENED =
-  "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)";
+  "the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; its port is one browsers refuse, such as 6000 or 10080; or the page's Content-Security-Policy blocked it)";
 
 /**
  * The error of an open socket the browser failed. A dropped TCP connection closes (1006) with no error event: the

@@ -566,7 +566,7 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
     const result = await connectInPage(server.url);
     expect(result).toEqual(
       notOpened(
-        `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; or the page's Content-Security-Policy blocked it)`,
+        `could not connect to ${server.url} (code 1006): the connection could not be opened, and a browser does not tell why (the server refused it, as with HTTP 401 or 403 from its access check, or 503 when it holds its most connections or is closing; it could not be reached; its port is one browsers refuse, such as 6000 or 10080; or the page's Content-Security-Policy blocked it)`,
       ),
     );
   });
