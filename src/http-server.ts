@@ -354,6 +354,10 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       // Handed over twice (an app whose routes overlap, to one server or two): its calls would run twice, answered once.
       if (handedOver.has(request)) return;
       handedOver.add(request);
+      // Its client went away while the app decided where to route it (an async middleware, with noServer): there is
+      // nobody to answer, and its socket's last 'close' (and its response's) may have been emitted already. Taken in,
+      // it would hold a place of maxConnections, and be tracked as live, for good.
+      if (request.socket.destroyed || response.destroyed) return;
       lastRequest.set(request.socket, request);
       if (path !== undefined && !pathMatches(request, path)) return answer(response, 404, {}, undefined, endsConnection(request));
       // Decided once, and sent with every answer on the path, refusals included: a browser shows its page

@@ -465,6 +465,29 @@ describe("JSON-RPC over HTTP POST on the app's server", () => {
     }
   });
 
+  it('noServer: a request handed over after its client went away takes no place of maxConnections (it held one for good)', async () => {
+    server = await serve({ noServer: true, maxConnections: 1, methods: { echo: (params) => params } });
+    const rpc = server;
+    const held: Array<{ request: IncomingMessage; response: ServerResponse }> = [];
+    // An app whose middleware awaits something (a session lookup) before routing: the first request is held back.
+    app = createServer((request, response) => {
+      if (held.length === 0) held.push({ request, response });
+      else rpc.handleRequest(request, response);
+    });
+    const port = await listen(app);
+    const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+    const gone = tcpConnect(port, '127.0.0.1');
+    gone.on('error', () => {});
+    gone.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await until(() => held.length === 1, 'the first request');
+    const closed = once(held[0]!.response, 'close');
+    gone.destroy();
+    await closed;
+    rpc.handleRequest(held[0]!.request, held[0]!.response);
+    const answer = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect([answer.status, await answer.text()]).toEqual([200, '{"jsonrpc":"2.0","id":1,"result":[1]}']); // not 503 (maxConnections: 1)
+  });
+
   it('noServer: once closed, a POSTed notification runs nothing and a request is answered -32000', async () => {
     let runs = 0;
     const notified: unknown[] = [];
