@@ -194,8 +194,21 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       xstate: XSTATE,
       handlerTimeout: limits.handlerTimeout,
       clock: options.clock,
-      idle: checkIdle,
+      idle: () => {
+        // Its notifications' handlers have all ended: the place they held is free.
+        if (holdsPlace) {
+          holdsPlace = false;
+          options.slots.give(socket);
+        }
+        checkIdle();
+      },
     });
+    /**
+     * Whether handlers of notifications posted on this connection hold a place of `maxConnections` (one use, however
+     * many run). A notification's POST is answered 204 before its handler ends, and its place would be given back with
+     * the answer: notifications spread over many TCP connections then ran without any bound of `maxConnections`.
+     */
+    let holdsPlace = false;
     const host: InboundHost = {
       limits,
       hooks: options.hooks,
@@ -227,7 +240,10 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       // Once the server ends its connections (after any drain), a notification's method runs no more, as
       // on a WebSocket peer that is closing; while draining it runs, as on an open WebSocket peer.
       runNotification: (method, params, bytes) => {
-        if (!ending) incoming.notify(method, params, bytes, limits, current?.connection);
+        if (ending) return;
+        incoming.notify(method, params, bytes, limits, current?.connection);
+        // Within its POST, which holds a place for this connection already: taking one more use of it cannot fail.
+        if (!holdsPlace && incoming.size > 0 && !socket.destroyed) holdsPlace = options.slots.take(socket);
       },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };

@@ -133,7 +133,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
   const hooks = resolveHooks(options);
 
   const events = new Emitter<ServerEvents<ClientApi>>();
-  // WebSocket connections and HTTP connections with a POST in progress share the places of maxConnections.
+  // WebSocket connections and HTTP connections with a POST in progress (or a notification's handler running) share the places of maxConnections.
   const slots = new ConnectionSlots(maxConnections);
   const endpoint = httpEndpoint({
     // With noServer the app routes requests, as upgrades: any path it hands over is ours.

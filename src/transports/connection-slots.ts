@@ -1,7 +1,7 @@
 /**
  * The TCP connections a server holds for callstate at once (`maxConnections`): each WebSocket connection (its
- * upgrade under way included) and each HTTP connection while a POST on it is in progress, counted once however
- * many POSTs it carries (keep-alive, pipelined). A POST whose handler runs holds its connection as long as the
+ * upgrade under way included) and each HTTP connection while a POST on it is in progress or the handler of a
+ * notification posted on it runs, counted once however many POSTs it carries (keep-alive, pipelined). A POST whose handler runs holds its connection as long as the
  * handler runs (`handlerTimeout` has no default), so POSTs spread over many connections would otherwise hold
  * sockets, bodies and handlers without bound, as WebSocket connections did before `maxConnections`.
  */

@@ -186,6 +186,40 @@ describe('maxConnections', () => {
     expect(await client.request('echo', [3])).toEqual([3]);
   });
 
+  it('counts an HTTP connection while a notification posted on it runs: answered 204 at once, its handler holds the place until it ends', async () => {
+    const release = deferred<void>();
+    let running = 0;
+    let ended = false;
+    server = await serve({
+      maxConnections: 1,
+      methods: {
+        echo: (params: unknown) => params,
+        hold: async () => {
+          running++;
+          await release.promise;
+          ended = true;
+        },
+      },
+    });
+    // A notification's POST is answered before its handler ends; without this, notifications spread over many TCP
+    // connections ran without any bound of maxConnections (each connection's own in-flight limits aside).
+    const posted = await fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","method":"hold","params":[]}',
+    });
+    expect(posted.status).toBe(204);
+    await until(() => running === 1, 'the handler running');
+    other = connect(server.url);
+    const meanwhile = await settle(other.ready);
+    expect(meanwhile.error?.message).toMatch(/HTTP 503 Service Unavailable: .*\(maxConnections: 1; /);
+    release.resolve();
+    await until(() => ended, 'the handler ended');
+    // Once it has ended, the place is free.
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+
   it('defaults to 10,000, exported as DEFAULT_SERVER_MAX_CONNECTIONS as every other default is', () => {
     expect(DEFAULT_SERVER_MAX_CONNECTIONS).toBe(10_000);
   });
