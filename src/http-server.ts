@@ -13,9 +13,10 @@
  * request in it) and bounds the POSTs pipelined on it that wait for their
  * access check or body; an id is refused as a duplicate only while a call with
  * that id runs on the same TCP connection. When the TCP connection closes
- * (the client went away or aborted its request), every handler running for it
- * sees `ctx.signal` abort, and nothing is answered. A client that does not read
- * its answers is dropped as a WebSocket one is (`drainTimeout`, `maxBufferedAmount`), counting
+ * (the client went away or aborted its request), every call's handler running
+ * for it sees `ctx.signal` abort, and nothing is answered; notifications'
+ * handlers (their POSTs answered already) run on, holding its place of
+ * `maxConnections`. A client that does not read its answers is dropped as a WebSocket one is (`drainTimeout`, `maxBufferedAmount`), counting
  * the answers to its pipelined requests that wait their turn as well as the socket's buffer:
  * Node's HTTP server has no timeout of its own on a response that is never read.
  *
@@ -198,15 +199,18 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
         // Its notifications' handlers have all ended: the place they held is free.
         if (holdsPlace) {
           holdsPlace = false;
-          options.slots.give(socket);
+          options.slots.unkeep(socket);
         }
+        // Closed, with notifications that ran on after it: nothing runs for it any more.
+        if (socket.destroyed && live.delete(socket)) socketClosed();
         checkIdle();
       },
     });
     /**
      * Whether handlers of notifications posted on this connection hold a place of `maxConnections` (one use, however
-     * many run). A notification's POST is answered 204 before its handler ends, and its place would be given back with
-     * the answer: notifications spread over many TCP connections then ran without any bound of `maxConnections`.
+     * many run), also once it has closed. A notification's POST is answered 204 before its handler ends, and its place
+     * would be given back with the answer: notifications spread over many TCP connections then ran without any bound
+     * of `maxConnections`.
      */
     let holdsPlace = false;
     const host: InboundHost = {
@@ -243,7 +247,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
         if (ending) return;
         incoming.notify(method, params, bytes, limits, current?.connection);
         // Within its POST, which holds a place for this connection already: taking one more use of it cannot fail.
-        if (!holdsPlace && incoming.size > 0 && !socket.destroyed) holdsPlace = options.slots.take(socket);
+        if (!holdsPlace && incoming.size > 0 && !socket.destroyed) holdsPlace = options.slots.keep(socket);
       },
       report: (reason, message, id, detail) => options.onUnmatched({ reason, message, ...(id === undefined ? {} : { id }), detail }),
     };
@@ -257,11 +261,14 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     const calls: SocketCalls = { incoming, host, budget, queued: 0 };
     bySocket.set(socket, calls);
     live.add(socket);
-    // The client went away (or aborted its request): its handlers' signals abort, nothing is answered.
+    // The client went away (or aborted its request): its calls' handlers' signals abort, nothing is answered. Those of
+    // notifications run on: their POSTs were answered (204) already, and a connection closing after its answer says
+    // nothing about them (`Connection: close`, HTTP/1.0, a one-shot client such as curl, the server's own close while
+    // draining); they keep its place of maxConnections and count as running (a drain waits for them, `end` aborts them).
     socket.once('close', () => {
       budget.stop();
-      live.delete(socket);
-      incoming.cancelAll();
+      incoming.cancelCalls();
+      if (incoming.size === 0) live.delete(socket);
       replies.clear();
       socketClosed();
       checkIdle();

@@ -199,11 +199,20 @@ export class IncomingCalls implements Running, HeldReplies {
 
   /** The connection is gone: abort every handler. */
   cancelAll(): void {
-    for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
+    this.cancelCalls();
     for (const running of this.notifications.values()) {
       running.controller.abort();
       this.notificationEnded(running);
     }
+  }
+
+  /**
+   * Aborts the handlers of calls (their callers wait for answers that can no longer be sent), leaving those of
+   * notifications running: over HTTP, a notification's POST was answered already, and its connection closing says
+   * nothing about it.
+   */
+  cancelCalls(): void {
+    for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
   }
 
   /**

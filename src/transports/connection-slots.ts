@@ -12,6 +12,10 @@ export class ConnectionSlots {
   private readonly held = new Map<Duplex, number>();
   /** Connections whose 'close' frees their place: listened to once each, however often a place is taken. */
   private readonly watched = new WeakSet<Duplex>();
+  /** Connections whose place outlives their close (`keep`) until `unkeep`: work still runs for them. */
+  private readonly kept = new Set<Duplex>();
+  /** Connections closed already: their uses ended with them, but a kept place. */
+  private readonly closed = new WeakSet<Duplex>();
 
   constructor(readonly max: number) {}
 
@@ -31,13 +35,37 @@ export class ConnectionSlots {
     this.held.set(socket, 1);
     if (!this.watched.has(socket)) {
       this.watched.add(socket);
-      socket.once('close', () => this.held.delete(socket));
+      socket.once('close', () => {
+        this.closed.add(socket);
+        if (this.kept.has(socket)) this.held.set(socket, 1);
+        else this.held.delete(socket);
+      });
     }
     return true;
   }
 
+  /**
+   * Takes one use of `socket` that does not end with it: its place stays held after it closes, until `unkeep`
+   * (the handlers of notifications posted on it, which run on once it closes). False as `take`.
+   */
+  keep(socket: Duplex): boolean {
+    if (this.kept.has(socket)) return true;
+    if (!this.take(socket)) return false;
+    this.kept.add(socket);
+    return true;
+  }
+
+  /** What `keep` held ended: the place is given back (at once if `socket` has closed). */
+  unkeep(socket: Duplex): void {
+    if (!this.kept.delete(socket)) return;
+    if (this.closed.has(socket)) this.held.delete(socket);
+    else this.give(socket);
+  }
+
   /** One use of `socket` ended (a POST answered): its place is free once none is left. */
   give(socket: Duplex): void {
+    // Its uses ended with it: only a kept place is left, given back by `unkeep`.
+    if (this.closed.has(socket)) return;
     const uses = this.held.get(socket);
     if (uses === undefined) return;
     if (uses > 1) this.held.set(socket, uses - 1);

@@ -302,6 +302,54 @@ describe('close({ drain }) while requests pipelined on one TCP connection are ru
   });
 });
 
+describe('close({ drain }) while a notification posted during the drain runs', () => {
+  it('lets its handler run to its end within the window: not aborted as the server closes its connection after the 204', async () => {
+    const releaseCall = deferred();
+    const releaseNote = deferred();
+    const outcomes: string[] = [];
+    let running = 0;
+    server = await serve({
+      // The drain window is timed by this clock, which never moves here: only the handlers' ends end it.
+      clock: new SimulatedClock(),
+      methods: {
+        slow: async () => {
+          running++;
+          await releaseCall.promise;
+          return 'done';
+        },
+        log: async (_params, ctx) => {
+          running++;
+          await releaseNote.promise;
+          outcomes.push(ctx.signal.aborted ? 'aborted' : 'done');
+        },
+      },
+    });
+    const call = post(server.httpUrl, '{"jsonrpc":"2.0","id":1,"method":"slow"}');
+    await until(() => running === 1, 'the call running');
+    let closed = false;
+    const closing = server.close({ drain: 60_000 }).then(() => (closed = true));
+    // Posted while draining: run (as on an open WebSocket peer), answered 204 with Connection: close.
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => (received += text));
+    const socketClosed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(rawPost('{"jsonrpc":"2.0","method":"log","params":[1]}'));
+    await orHang(socketClosed, 'the connection closed after the 204');
+    expect(received.split('\r\n')[0]).toBe('HTTP/1.1 204 No Content');
+    await until(() => running === 2, 'the notification running');
+    releaseCall.resolve();
+    expect(JSON.parse((await call).body)).toEqual({ jsonrpc: '2.0', id: 1, result: 'done' });
+    // The drain waits for the notification's handler too.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    releaseNote.resolve();
+    await orHang(closing, 'the drained close');
+    expect(outcomes).toEqual(['done']); // it was aborted as soon as its connection closed
+  });
+});
+
 describe('connect(http://…) with a Content-Type among options.headers', () => {
   it('sends one Content-Type, not two joined into one value that the server refuses (415)', async () => {
     const seen: unknown[] = [];

@@ -400,6 +400,62 @@ describe('JSON-RPC over HTTP POST: limits', () => {
     await aborted.promise;
   });
 
+  it("runs a notification's handler to its end when the connection closes after its 204 (Connection: close, HTTP/1.0), not aborted", async () => {
+    const release = deferred();
+    const outcomes: string[] = [];
+    let running = 0;
+    server = await serve({
+      methods: {
+        log: async ([who]: [string], ctx) => {
+          running++;
+          await release.promise;
+          outcomes.push(`${who}: ${ctx.signal.aborted ? 'aborted' : 'done'}`);
+        },
+      },
+    });
+    const note = (who: string) => `{"jsonrpc":"2.0","method":"log","params":["${who}"]}`;
+    const asked = rawSocket(
+      server.port,
+      `POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${note('close').length}\r\n\r\n${note('close')}`,
+    );
+    const old = rawSocket(
+      server.port,
+      `POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${note('1.0').length}\r\n\r\n${note('1.0')}`,
+    );
+    // The server answered 204 and closed each connection itself, as asked: nothing says the notifications are unwanted.
+    await until(() => asked.closed() && old.closed() && running === 2, 'both answered and closed');
+    expect([asked.answer(), old.answer()].map((answer) => answer.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 204 No Content',
+      'HTTP/1.1 204 No Content',
+    ]);
+    release.resolve();
+    await until(() => outcomes.length === 2, 'both handlers ended');
+    expect(outcomes.sort()).toEqual(['1.0: done', 'close: done']); // they were aborted as the connections closed
+  });
+
+  it('close() aborts a notification still running on a connection that has closed, after closeTimeout', async () => {
+    const aborted = deferred();
+    let running = 0;
+    server = await serve({
+      closeTimeout: 50,
+      methods: {
+        hang: (_params, ctx) => {
+          running++;
+          ctx.signal.addEventListener('abort', () => aborted.resolve());
+          return new Promise(() => {});
+        },
+      },
+    });
+    const body = '{"jsonrpc":"2.0","method":"hang","params":[]}';
+    const posted = rawSocket(
+      server.port,
+      `POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await until(() => posted.closed() && running === 1, 'answered and closed');
+    await server.close();
+    await aborted.promise;
+  });
+
   it('keeps a keep-alive connection past upgradeTimeout: the upgrade deadline is not an HTTP one', async () => {
     server = await serve({ upgradeTimeout: 30, methods: { echo: (p) => p } });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { connect as tcpConnect } from 'node:net';
 import { SimulatedClock } from 'xstate';
 import {
   connect,
@@ -216,6 +217,40 @@ describe('maxConnections', () => {
     release.resolve();
     await until(() => ended, 'the handler ended');
     // Once it has ended, the place is free.
+    client = connect(server.url);
+    expect(await client.request('echo', [1])).toEqual([1]);
+  });
+
+  it('keeps that place once the connection has closed after the 204, until the handler ends', async () => {
+    const release = deferred<void>();
+    let running = 0;
+    let ended = false;
+    server = await serve({
+      maxConnections: 1,
+      methods: {
+        echo: (params: unknown) => params,
+        hold: async () => {
+          running++;
+          await release.promise;
+          ended = true;
+        },
+      },
+    });
+    const body = '{"jsonrpc":"2.0","method":"hold","params":[]}';
+    const socket = tcpConnect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.resume();
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await closed;
+    await until(() => running === 1, 'the handler running');
+    // The handler runs on after its connection closed (its POST was answered): so does its place.
+    other = connect(server.url);
+    expect((await settle(other.ready)).error?.message).toMatch(/HTTP 503 Service Unavailable: .*\(maxConnections: 1; /);
+    release.resolve();
+    await until(() => ended, 'the handler ended');
     client = connect(server.url);
     expect(await client.request('echo', [1])).toEqual([1]);
   });

@@ -37,4 +37,21 @@ describe('ConnectionSlots', () => {
     expect(slots.size).toBe(0);
     expect(slots.refusal).toMatch(/\(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress\)$/);
   });
+
+  it('keeps a kept place after its connection closes, until unkeep, whatever uses ended with it', async () => {
+    const slots = new ConnectionSlots(1);
+    const socket = new PassThrough();
+    expect(slots.take(socket)).toBe(true); // a POST in progress
+    expect(slots.keep(socket)).toBe(true); // a notification's handler running
+    expect(slots.keep(socket)).toBe(true); // kept once
+    slots.give(socket); // the POST answered
+    expect(slots.take(new PassThrough())).toBe(false);
+    socket.destroy();
+    await new Promise((resolve) => socket.once('close', resolve));
+    slots.give(socket); // a use that ended with the connection: nothing more to give
+    expect(slots.size).toBe(1);
+    slots.unkeep(socket);
+    expect(slots.size).toBe(0);
+    expect(slots.take(new PassThrough())).toBe(true);
+  });
 });
