@@ -17,6 +17,7 @@
  *      ├── stopAccepting() ────────► HTTP 503, dropped   (a server draining)
  *      ├── maxConnections held ────► HTTP 503, dropped   (before its access check; POSTs in progress hold places too)
  *      ├── Upgrade: other than websocket (h2c) ─► HTTP 400 naming it, dropped (Node gives no request to serve)
+ *      ├── pipelined behind requests still answered ─► waits until their answers are sent, then goes on (within its deadline)
  *      └── close() ────────────────► dropped at once (HTTP connections: idle ones at once, the rest after the timeout)
  *
  * The deadline starts at the TCP accept in the own mode (so a connection that
@@ -201,6 +202,21 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     if (served.has(socket) && !upgrading.has(socket)) limitUpgrade(socket); // an HTTP connection asking to upgrade
     const pending = upgrading.get(socket);
     if (pending === undefined) return void socket.destroy(); // past its deadline
+    // Pipelined behind a request on this connection still being answered (a POST whose handler runs): Node hands the
+    // upgrade over at once, and its 101 went out before that answer, which was then written into the WebSocket
+    // stream. Taken once the answers before it are sent (each pipelined answer gets the socket in its turn), within
+    // its deadline.
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (answering != null && !answering.writableFinished) {
+      // Node took its own 'error' listener off the socket as it handed the upgrade over, and ws adds one only once it
+      // takes it: a client that resets the connection meanwhile would end the process with an uncaught error.
+      socket.on('error', dropOnError);
+      answering.once('close', () => {
+        socket.off('error', dropOnError);
+        handleUpgrade(request, socket, head);
+      });
+      return;
+    }
     if (!accepting) return refuse(socket, 503);
     // Its place is held until the socket closes (a keep-alive connection whose POSTs held one keeps that one).
     if (!options.slots.take(socket)) return refuse(socket, 503, options.slots.refusal);

@@ -519,6 +519,60 @@ describe('HTTP and WebSocket on one port', () => {
     await until(() => server!.connections.size === 1, 'the WebSocket connection');
     socket.destroy();
   });
+
+  it('takes an upgrade pipelined behind POSTs still running once they are answered: their answers first, never inside the WebSocket stream', async () => {
+    const releases: Array<() => void> = [];
+    server = await serve({ methods: { slow: ([n]: [number]) => new Promise((resolve) => releases.push(() => resolve(n))) } });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const post = (n: number) => {
+      const body = `{"jsonrpc":"2.0","id":${n},"method":"slow","params":[${n}]}`;
+      return `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    socket.write(
+      post(1) +
+        post(2) +
+        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until(() => releases.length === 2, 'both handlers running');
+    releases[0]!();
+    await until(() => received.includes('"result":1'), 'the first answer');
+    releases[1]!();
+    await until(() => received.includes('"result":2') && received.includes('101 Switching'), 'the second answer and the 101');
+    // HTTP/1.1 answers in the order of the requests; the 101 came first, and the answers after it went into the WebSocket stream.
+    expect(received.match(/HTTP\/1\.1 \d+ [^\r]+/g)).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 101 Switching Protocols']);
+    await until(() => server!.connections.size === 1, 'the WebSocket connection');
+    socket.destroy();
+  });
+
+  it('survives a client that resets its connection while its pipelined upgrade waits for the answers before it', async () => {
+    let started = 0;
+    let aborted = 0;
+    server = await serve({
+      methods: {
+        hang: (_params, ctx) => {
+          started++;
+          return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(aborted++)));
+        },
+      },
+    });
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const body = '{"jsonrpc":"2.0","id":1,"method":"hang"}';
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    // The handler runs (the upgrade, parsed with it, waits behind it). An RST now reaches the server as ECONNRESET.
+    await until(() => started === 1, 'the handler running');
+    socket.resetAndDestroy();
+    await until(() => aborted === 1, 'the handler aborted');
+    // Still serving (an uncaught ECONNRESET would have ended the process, and failed this run).
+    expect(json(await post('{"jsonrpc":"2.0","id":2,"method":"nope"}'))).toMatchObject({ id: 2, error: { code: -32601 } });
+  });
 });
 
 describe('JSON-RPC over HTTP POST: access', () => {
