@@ -96,7 +96,8 @@ export interface HttpEndpoint {
   idle(): Promise<void>;
   /**
    * Ends what still runs: resolves once every TCP connection with calls running has closed (the answer to its last
-   * request ends it while closing); those still running after `timeout` ms have their handlers aborted
+   * request ends it while closing) or has nothing running any more (a keep-alive connection whose notifications
+   * ended stays open, idle: the app's, attached or with `noServer`); those still running after `timeout` ms have their handlers aborted
    * (`ctx.signal`) and their connections dropped, unanswered. In every mode: on an attached server or
    * with `noServer` no listener of callstate's owns these connections.
    */
@@ -132,7 +133,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
   const bySocket = new WeakMap<Socket, SocketCalls>();
   /** The TCP connections that carried calls, until they close. */
   const live = new Set<Socket>();
-  /** Called when one of them closes (while `end` waits). */
+  /** Called when one of them closes, or nothing runs on it any more (while `end` waits). */
   let socketClosed = () => {};
   /** Those waiting (a draining close) until no handler runs on any TCP connection. */
   let idleWaiters: Array<() => void> = [];
@@ -202,7 +203,10 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
           options.slots.unkeep(socket);
         }
         // Closed, with notifications that ran on after it: nothing runs for it any more.
-        if (socket.destroyed && live.delete(socket)) socketClosed();
+        if (socket.destroyed) live.delete(socket);
+        // Nothing runs on it now: a closing server's `end` waits for no connection that stays open idle (an app's,
+        // attached or with noServer, after a notification's 204), which it waited for until closeTimeout.
+        socketClosed();
         checkIdle();
       },
     });

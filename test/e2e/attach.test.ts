@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { deferred, settle, until } from '../helpers.js';
+import { deferred, orHang, settle, until } from '../helpers.js';
 
 let app: HttpServer | undefined;
 let server: Server | undefined;
@@ -486,6 +486,37 @@ describe("JSON-RPC over HTTP POST on the app's server", () => {
     rpc.handleRequest(held[0]!.request, held[0]!.response);
     const answer = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
     expect([answer.status, await answer.text()]).toEqual([200, '{"jsonrpc":"2.0","id":1,"result":[1]}']); // not 503 (maxConnections: 1)
+  });
+
+  it('noServer: close() resolves once a notification running on a keep-alive connection ends, not after closeTimeout', async () => {
+    const release = deferred();
+    let running = 0;
+    server = await serve({
+      noServer: true,
+      // Far longer than the hang detector below: close() must not wait for it.
+      closeTimeout: 60_000,
+      methods: {
+        hold: async () => {
+          running++;
+          await release.promise;
+        },
+      },
+    });
+    const rpc = server;
+    app = createServer((request, response) => rpc.handleRequest(request, response));
+    const port = await listen(app);
+    // A client that keeps its connection open after the 204 (the app's, which callstate leaves open).
+    const body = '{"jsonrpc":"2.0","method":"hold","params":[]}';
+    const socket = tcpConnect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await until(() => received.startsWith('HTTP/1.1 204'), 'the 204');
+    await until(() => running === 1, 'the handler running');
+    const closed = server.close();
+    release.resolve();
+    await orHang(closed, 'close() once nothing runs');
   });
 
   it('noServer: once closed, a POSTed notification runs nothing and a request is answered -32000', async () => {
