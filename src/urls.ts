@@ -3,6 +3,7 @@
  * takes (`validateUrl`, `validateNatsUrl`), and how a URL is shown in messages and logs, without its secrets
  * (`shownUrl`). Misuse throws TypeError, as every option check in validate.ts.
  */
+import { natsConnectTarget, NatsUrlError } from './transports/nats-url.js';
 import { describe } from './validate.js';
 
 /**
@@ -92,7 +93,10 @@ const FETCH_BAD_PORTS = new Set([
   989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
-/** A nats://host:port URL (or several, comma-separated, as nats.js accepts). */
+/**
+ * A nats://host:port URL, or several, comma-separated (tried in turn until one connects); each may carry credentials
+ * (`user:password@`, or a token `token@`), the same in all that do (see natsConnectTarget).
+ */
 export function validateNatsUrl(url: unknown, name: string): string {
   const urls = typeof url === 'string' ? url.split(',') : [];
   const valid =
@@ -114,5 +118,12 @@ export function validateNatsUrl(url: unknown, name: string): string {
     throw new TypeError(
       `${name} must be a nats://host:port URL, got ${typeof url === 'string' ? JSON.stringify(shownUrl(url)) : describe(url)}`,
     );
+  try {
+    natsConnectTarget(url as string);
+  } catch (error) {
+    // A percent sign not followed by two hex digits in the credentials, or URLs with different ones: said without them.
+    if (!(error instanceof NatsUrlError)) throw error;
+    throw new TypeError(`${name}: ${error.message}, got ${JSON.stringify(shownUrl(url as string))}`);
+  }
   return url as string;
 }

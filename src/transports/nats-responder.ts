@@ -6,7 +6,7 @@
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { isUtf8 } from 'node:buffer';
-import { cancelSubject, loadNats } from './nats.js';
+import { cancelSubject, loadNats, natsConnectTarget } from './nats.js';
 
 /** Why a message cannot be taken as it came: which part of it, and in words. */
 export interface Unreadable {
@@ -51,7 +51,7 @@ export interface NatsResponderLink {
 /** Connects a responder and subscribes it to `subject` in queue group `queue`. */
 export async function listenNats(options: NatsResponderOptions): Promise<NatsResponderLink> {
   const nats = await loadNats();
-  const nc = await nats.connect({ servers: options.url, reconnect: false, name: `callstate responder ${options.queue}` });
+  const nc = await nats.connect({ ...natsConnectTarget(options.url), reconnect: false, name: `callstate responder ${options.queue}` });
   const encoder = new TextEncoder();
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,

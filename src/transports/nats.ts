@@ -17,10 +17,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { natsConnectTarget } from './nats-url.js';
 import { peekFrame } from './peek-frame.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
 export { peekFrame } from './peek-frame.js';
+export { natsConnectTarget } from './nats-url.js';
 
 type NatsModule = typeof import('@nats-io/transport-node');
 
@@ -259,7 +261,12 @@ export class NatsClientTransport implements Transport {
         const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
         this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
-      nc = await nats.connect({ servers: this.url, reconnect: false, timeout: this.options.timeout, name: 'callstate client' });
+      nc = await nats.connect({
+        ...natsConnectTarget(this.url),
+        reconnect: false,
+        timeout: this.options.timeout,
+        name: 'callstate client',
+      });
       this.inbox = nats.createInbox();
     } catch (error) {
       this.finish(error as Error);
