@@ -33,7 +33,7 @@ import {
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
 import { loadNats } from './transports/nats.js';
-import { listenNats, type NatsResponderLink } from './transports/nats-responder.js';
+import { listenNats, NatsSubscriptionError, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
   Clock,
@@ -322,6 +322,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       );
   };
 
+  /** The connection closed by this side because nats-server refused a subscription it needs (a permission). */
+  const refusedBy = (error: NatsSubscriptionError) =>
+    new ConnectionClosedError(`the connection to ${shownUrl(url)} was closed: ${error.message}`, { closeCode: 1008, cause: error });
+
   /** Set once handlers have been aborted for good: by close() after its drain window, or by the connection's end. */
   let ended = false;
   let resolveClosed!: () => void;
@@ -376,10 +380,11 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       // nats.js gives no error when nats-server ended the connection: the event must not look like a close() of its own.
       const lost = () =>
         new ConnectionClosedError(`the connection to ${shownUrl(url)} was lost (nats-server closed it)`, { closeCode: 1006 });
-      events.emit('close', closing ? {} : { error: error ?? lost() });
+      events.emit('close', closing ? {} : { error: error instanceof NatsSubscriptionError ? refusedBy(error) : (error ?? lost()) });
       resolveClosed();
     },
   }).catch((error: unknown) => {
+    if (error instanceof NatsSubscriptionError) throw refusedBy(error);
     throw new ConnectionClosedError(`could not connect to ${shownUrl(url)} (code 1006): ${messageOf(error)}`, {
       closeCode: 1006,
       cause: error,

@@ -48,15 +48,33 @@ export interface NatsResponderLink {
   close(timeUp: Promise<void>): Promise<void>;
 }
 
+/**
+ * nats-server ended one of the responder's subscriptions, keeping its connection (it refused it: `-ERR 'Permissions
+ * Violation for Subscription to …'`, a user without the right to subscribe there). listenNats rejects with it, or
+ * the connection is closed with it once running.
+ */
+export class NatsSubscriptionError extends Error {}
+
 /** Connects a responder and subscribes it to `subject` in queue group `queue`. */
 export async function listenNats(options: NatsResponderOptions): Promise<NatsResponderLink> {
   const nats = await loadNats();
   const nc = await nats.connect({ ...natsConnectTarget(options.url), reconnect: false, name: `callstate responder ${options.queue}` });
   const encoder = new TextEncoder();
+  /**
+   * nats.js closes a subscription nats-server refused and keeps the connection: a responder without its requests
+   * would look up and answer nothing (its callers timing out, or told no one listens), one without its cancels would
+   * run cancelled calls to the end. Its connection is closed instead, saying why.
+   */
+  let failure: NatsSubscriptionError | undefined;
+  const unsubscribed = (what: string, error: Error) => {
+    if (failure || nc.isClosed()) return;
+    failure = new NatsSubscriptionError(`nats-server ended the responder's subscription to ${what}: ${error.message}`, { cause: error });
+    void nc.close();
+  };
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,
     callback: (error, msg) => {
-      if (error) return;
+      if (error) return unsubscribed(`"${options.subject}" (queue group "${options.queue}")`, error);
       const read = readable(msg);
       if ('problem' in read) options.onUnreadable(msg.string(), msg.reply || undefined, read.problem);
       else options.onMessage(msg.string(), msg.reply || undefined, read.headers);
@@ -64,14 +82,25 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   });
   const cancels = nc.subscribe(cancelSubject(options.subject), {
     callback: (error, msg) => {
-      if (error) return;
+      if (error) return unsubscribed(`"${cancelSubject(options.subject)}", where calls are cancelled`, error);
       const read = readable(msg);
       if ('problem' in read) options.onUnreadable(msg.string(), undefined, read.problem);
       else options.onCancel(msg.string(), msg.reply || undefined, read.headers);
     },
   });
-  void nc.closed().then((error) => options.onClosed(error || undefined));
-  await nc.flush(); // the subscriptions are registered: requests sent from now on reach this responder
+  void nc.closed().then((error) => options.onClosed(error || failure));
+  // The subscriptions are registered: requests sent from now on reach this responder. nats.js never settles a flush
+  // whose connection closes first (a refused subscription closes it, or nats-server goes): that ends the wait too.
+  const closedEarly = await Promise.race([
+    nc.flush().then(() => undefined),
+    nc.closed().then((error) => error ?? new Error('nats-server closed the connection while the responder subscribed')),
+  ]);
+  // nats-server answers a subscription it refuses before the flush's PONG.
+  if (failure) {
+    await nc.closed();
+    throw failure;
+  }
+  if (closedEarly) throw closedEarly;
   return {
     reply: (subject, text) => {
       if (nc.isClosed()) return undefined;

@@ -69,6 +69,8 @@ export class NatsClientTransport implements Transport {
   /** Set once close or terminate was asked for: the code and reason the close will report. */
   private ending: { code: number; reason: string; drain: boolean } | undefined;
   private ended = false;
+  /** Why this side closed a connection nats-server keeps open: it refused the subscription to the inbox (see `unsubscribed`). */
+  private failure: Error | undefined;
   private readonly encoder = new TextEncoder();
   /** The headers every message carries, made once the NATS client is loaded (none when empty). */
   private headers: MsgHdrs | undefined;
@@ -280,7 +282,8 @@ export class NatsClientTransport implements Transport {
     const prefix = `${this.inbox}.`;
     nc.subscribe(`${this.inbox}.>`, {
       callback: (error, msg) => {
-        if (!error) this.receive(msg, prefix);
+        if (error) this.unsubscribed(nc, error);
+        else this.receive(msg, prefix);
       },
     });
     void nc.closed().then((error) => this.finish(error && !this.ending ? error : undefined));
@@ -288,12 +291,27 @@ export class NatsClientTransport implements Transport {
     else this.handlers?.open();
   }
 
+  /**
+   * nats-server ended the inbox subscription (it refused it: `-ERR 'Permissions Violation for Subscription to
+   * "_INBOX…"'`, a user without the right to subscribe there), and nats.js closed it, keeping the connection. No answer
+   * can reach this client any more: every call would wait for its timeout, on a connection that looks open. It is
+   * closed instead (1008), its calls failing with the reason.
+   */
+  private unsubscribed(nc: NatsConnection, error: Error): void {
+    if (this.failure || this.ending || this.ended) return;
+    this.failure = new Error(`nats-server ended the subscription to the client's inbox, where answers come: ${error.message}`, {
+      cause: error,
+    });
+    void nc.close();
+  }
+
   /** Reports the end, once: the error that caused it (none when asked for), then the close with its code and reason. */
   private finish(error: Error | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    if (error) this.handlers?.error(error);
-    this.handlers?.close(this.ending?.code ?? 1006, this.ending?.reason ?? '');
+    const failure = this.ending ? undefined : this.failure;
+    if (error ?? failure) this.handlers?.error((error ?? failure)!);
+    this.handlers?.close(this.ending?.code ?? (failure ? 1008 : 1006), this.ending?.reason ?? '');
   }
 
   private receive(msg: Msg, prefix: string): void {

@@ -1,11 +1,18 @@
 /**
  * nats-servers that require credentials, and lists of nats-server URLs: what a `nats://` URL carries reaches nats.js
- * (which takes neither credentials in a URL nor a comma-separated list in one string).
+ * (which takes neither credentials in a URL nor a comma-separated list in one string), and users whose permissions
+ * refuse a subscription callstate needs.
  */
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as tcpConnect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, type Client, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, settle } from '../helpers.js';
-import { freePort, startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
+import { closeAfterEach, orHang, settle } from '../helpers.js';
+import { eventually, freePort, startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let client: Client | undefined;
 let responders: NatsServer[] = [];
@@ -97,3 +104,117 @@ describe('a comma-separated list of nats-server URLs', () => {
     return expect(serve({ nats: url, subject: 'x', methods })).rejects.toThrow(TypeError);
   });
 });
+
+describe('a user whose permissions refuse a subscription callstate needs (nats-server: Permissions Violation)', () => {
+  let nats: NatsServerProcess;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'callstate-nats-'));
+    const config = join(dir, 'users.conf');
+    await writeFile(
+      config,
+      `authorization {
+        users = [
+          { user: "ok", password: "pw" }
+          { user: "noinbox", password: "pw", permissions: { subscribe: { deny: ["_INBOX.>"] } } }
+          { user: "nosub", password: "pw", permissions: { subscribe: { deny: ["perm.v1"] } } }
+          { user: "nocancel", password: "pw", permissions: { subscribe: { deny: ["perm.v1.$cancel"] } } }
+        ]
+      }\n`,
+    );
+    nats = await startNatsServer(['-c', config]);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const as = (user: string) => nats.url.replace('nats://', `nats://${user}:pw@`);
+
+  it('closes a client that may not subscribe to its inbox (1008, saying why), failing its calls, instead of leaving each to its timeout', async () => {
+    responders.push(await serve({ nats: as('ok'), subject: 'perm.v1', methods }));
+    // On a simulated clock no call times out: only the connection's end can settle it.
+    client = connect(as('noinbox'), { subject: 'perm.v1', clock: new SimulatedClock() });
+    const { error } = await orHang(settle(client.request('add', [1, 2])), 'the call to fail');
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(
+      /^the connection to nats:\/\/\*\*\*@127\.0\.0\.1:\d+ closed before the call settled \(code 1008\): nats-server ended the subscription to the client's inbox, where answers come: Permissions Violation for Subscription to "_INBOX\.[^"]+\.>"$/,
+    );
+    expect(client.state).toBe('closed');
+  });
+
+  it('rejects serve() when the refusal closes its connection before the PONG to its flush comes (nats.js then never settles the flush)', async () => {
+    const proxy = await holdAfterFirstErr(nats.url);
+    try {
+      const url = proxy.url.replace('nats://', 'nats://nocancel:pw@');
+      const { value, error } = await orHang(settle(serve({ nats: url, subject: 'perm.v1', methods })), 'the refused serve()');
+      if (value) responders.push(value);
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(error.message).toMatch(/nats-server ended the responder's subscription to "perm\.v1\.\$cancel", where calls are cancelled/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('rejects serve() for a responder that may not subscribe to its subject or its cancel subject, instead of resolving deaf', async () => {
+    const refused = await settle(serve({ nats: as('nosub'), subject: 'perm.v1', queue: 'q', methods }));
+    if (refused.value) responders.push(refused.value);
+    expect(refused.error).toBeInstanceOf(ConnectionClosedError);
+    expect(refused.error.closeCode).toBe(1008);
+    expect(refused.error.message).toBe(
+      `the connection to ${as('***').replace(':pw', '')} was closed: nats-server ended the responder's subscription to "perm.v1" (queue group "q"): Permissions Violation for Subscription to "perm.v1" using queue "q"`,
+    );
+    const noCancels = await settle(serve({ nats: as('nocancel'), subject: 'perm.v1', methods }));
+    if (noCancels.value) responders.push(noCancels.value);
+    expect(noCancels.error).toBeInstanceOf(ConnectionClosedError);
+    expect(noCancels.error.message).toMatch(
+      /nats-server ended the responder's subscription to "perm\.v1\.\$cancel", where calls are cancelled: Permissions Violation for Subscription to "perm\.v1\.\$cancel"$/,
+    );
+    // Neither connection was left open (nats-server sees each close a moment after it).
+    await eventually(async () => {
+      const { connections } = await nats.monitor('connz?auth=true');
+      return !connections.some((c: { authorized_user?: string }) => c.authorized_user === 'nosub' || c.authorized_user === 'nocancel');
+    }, 'the refused responders to disconnect');
+  });
+});
+
+/**
+ * A TCP proxy to nats-server that forwards everything until nats-server's first `-ERR` line, and nothing it sends after
+ * (the PONG to a flush sent after a refused subscription): the order a slow link may give, for sure.
+ */
+async function holdAfterFirstErr(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target.replace(/^nats:/, 'http:'));
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    let pending = '';
+    let held = false;
+    upstream.on('data', (chunk: Buffer) => {
+      if (held) return;
+      pending += chunk.toString('latin1');
+      const at = pending.indexOf('-ERR');
+      const end = at < 0 ? -1 : pending.indexOf('\r\n', at);
+      if (at >= 0 && end < 0) return; // the rest of the line is still to come
+      client.write(Buffer.from(end < 0 ? pending : pending.slice(0, end + 2), 'latin1'));
+      pending = '';
+      held = end >= 0;
+    });
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `nats://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
