@@ -69,7 +69,7 @@ export class NatsClientTransport implements Transport {
   /** Set once close or terminate was asked for: the code and reason the close will report. */
   private ending: { code: number; reason: string; drain: boolean } | undefined;
   private ended = false;
-  /** Why this side closed a connection nats-server keeps open: it refused the subscription to the inbox (see `unsubscribed`). */
+  /** Why this side closed a connection nats-server keeps open: it refused the subscription to the inbox, or publishing to the subject (see `fail`). */
   private failure: Error | undefined;
   private readonly encoder = new TextEncoder();
   /** The headers every message carries, made once the NATS client is loaded (none when empty). */
@@ -286,6 +286,7 @@ export class NatsClientTransport implements Transport {
         else this.receive(msg, prefix);
       },
     });
+    void this.watch(nc);
     void nc.closed().then((error) => this.finish(error && !this.ending ? error : undefined));
     if (this.ending) this.end(this.ending);
     else this.handlers?.open();
@@ -298,10 +299,33 @@ export class NatsClientTransport implements Transport {
    * closed instead (1008), its calls failing with the reason.
    */
   private unsubscribed(nc: NatsConnection, error: Error): void {
+    this.fail(nc, `nats-server ended the subscription to the client's inbox, where answers come: ${error.message}`, error);
+  }
+
+  /**
+   * Watches nats-server's errors on a connection that stays open: one refusing a publish to the service subject (`-ERR
+   * 'Permissions Violation for Publish to "…"'`, a user without the right to publish there) is only reported by
+   * nats.js, the request dropped; every call would wait for its timeout. nats-server refuses every request and
+   * notification to that subject alike: the connection is closed (1008), its calls failing with the reason. (A cancel
+   * it refuses, on `<subject>.$cancel`, loses that cancel only: calls still go through.)
+   */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type !== 'error') continue;
+      const error = status.error as Error & { operation?: string; subject?: string };
+      if (error.name === 'PermissionViolationError' && error.operation === 'publish' && error.subject === this.options.subject)
+        this.fail(
+          nc,
+          `nats-server refuses what the client publishes to "${this.options.subject}" (its requests and notifications): ${error.message}`,
+          error,
+        );
+    }
+  }
+
+  /** Closes a connection nats-server keeps open but that cannot carry calls, saying why (see `finish`). */
+  private fail(nc: NatsConnection, message: string, cause: Error): void {
     if (this.failure || this.ending || this.ended) return;
-    this.failure = new Error(`nats-server ended the subscription to the client's inbox, where answers come: ${error.message}`, {
-      cause: error,
-    });
+    this.failure = new Error(message, { cause });
     void nc.close();
   }
 

@@ -119,6 +119,8 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
           { user: "noinbox", password: "pw", permissions: { subscribe: { deny: ["_INBOX.>"] } } }
           { user: "nosub", password: "pw", permissions: { subscribe: { deny: ["perm.v1"] } } }
           { user: "nocancel", password: "pw", permissions: { subscribe: { deny: ["perm.v1.$cancel"] } } }
+          { user: "nopub", password: "pw", permissions: { publish: { deny: ["perm.v1"] } } }
+          { user: "nocancelpub", password: "pw", permissions: { publish: { deny: ["perm.v1.$cancel"] } } }
         ]
       }\n`,
     );
@@ -141,6 +143,33 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
       /^the connection to nats:\/\/\*\*\*@127\.0\.0\.1:\d+ closed before the call settled \(code 1008\): nats-server ended the subscription to the client's inbox, where answers come: Permissions Violation for Subscription to "_INBOX\.[^"]+\.>"$/,
     );
     expect(client.state).toBe('closed');
+  });
+
+  it('closes a client that may not publish to its subject (1008, saying why), failing its calls, instead of leaving each to its timeout', async () => {
+    responders.push(await serve({ nats: as('ok'), subject: 'perm.v1', methods }));
+    client = connect(as('nopub'), { subject: 'perm.v1', clock: new SimulatedClock() });
+    const { error } = await orHang(settle(client.request('add', [1, 2])), 'the call to fail');
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(
+      /closed before the call settled \(code 1008\): nats-server refuses what the client publishes to "perm\.v1" \(its requests and notifications\): Permissions Violation for Publish to "perm\.v1"$/,
+    );
+    expect(client.state).toBe('closed');
+  });
+
+  it('keeps a client that may publish calls but not cancels: a refused cancel loses only itself', async () => {
+    responders.push(
+      await serve({ nats: as('ok'), subject: 'perm.v1', closeTimeout: 100, methods: { ...methods, wait: () => new Promise(() => {}) } }),
+    );
+    client = connect(as('nocancelpub'), { subject: 'perm.v1', timeout: 5_000 });
+    const aborter = new AbortController();
+    const waiting = settle(client.request('wait', [], { signal: aborter.signal }));
+    expect(await client.request('add', [1, 2])).toBe(3);
+    aborter.abort();
+    expect((await waiting).error?.name).toBe('AbortError');
+    // The refused cancel's -ERR comes before the answer to a call sent after it.
+    expect(await client.request('add', [2, 2])).toBe(4);
+    expect(client.state).toBe('open');
   });
 
   it('rejects serve() when the refusal closes its connection before the PONG to its flush comes (nats.js then never settles the flush)', async () => {
