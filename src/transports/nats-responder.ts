@@ -49,9 +49,9 @@ export interface NatsResponderLink {
 }
 
 /**
- * nats-server ended one of the responder's subscriptions, keeping its connection (it refused it: `-ERR 'Permissions
- * Violation for Subscription to …'`, a user without the right to subscribe there). listenNats rejects with it, or
- * the connection is closed with it once running.
+ * nats-server ended or refused one of the responder's subscriptions, keeping its connection (`-ERR 'Permissions
+ * Violation for Subscription to …'`, a user without the right to subscribe there; `maximum subscriptions exceeded`).
+ * listenNats rejects with it, or the connection is closed with it once running.
  */
 export class NatsSubscriptionError extends Error {}
 
@@ -71,6 +71,17 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
     failure = new NatsSubscriptionError(`nats-server ended the responder's subscription to ${what}: ${error.message}`, { cause: error });
     void nc.close();
   };
+  /**
+   * What nats-server answered with `-ERR` while the subscriptions were made: one it refuses for a limit (`maximum
+   * subscriptions exceeded`, the server's or the account's `max_subscriptions`) is only reported by nats.js, which
+   * keeps the subscription as if made. The responder would run without its requests, or without its cancels (its
+   * cancelled calls running to the end): serve() is refused instead.
+   */
+  const refusals: Error[] = [];
+  let subscribing = true;
+  void (async () => {
+    for await (const status of nc.status()) if (subscribing && status.type === 'error') refusals.push(status.error);
+  })();
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,
     callback: (error, msg) => {
@@ -95,7 +106,16 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
     nc.flush().then(() => undefined),
     nc.closed().then((error) => error ?? new Error('nats-server closed the connection while the responder subscribed')),
   ]);
-  // nats-server answers a subscription it refuses before the flush's PONG.
+  // nats-server answers a subscription it refuses before the flush's PONG; nats.js hands its status on in microtasks.
+  await new Promise((resolve) => setImmediate(resolve));
+  subscribing = false;
+  if (!failure && refusals.length > 0) {
+    failure = new NatsSubscriptionError(
+      `nats-server refused the responder's subscriptions to "${options.subject}" (queue group "${options.queue}") and "${cancelSubject(options.subject)}": ${refusals.map((error) => error.message).join('; ')}`,
+      { cause: refusals[0] },
+    );
+    void nc.close();
+  }
   if (failure) {
     await nc.closed();
     throw failure;

@@ -207,6 +207,32 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
   });
 });
 
+describe('a nats-server whose max_subscriptions leaves a responder short of the two subscriptions it needs', () => {
+  let nats: NatsServerProcess;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'callstate-nats-'));
+    const config = join(dir, 'limits.conf');
+    await writeFile(config, 'max_subscriptions: 1\n');
+    nats = await startNatsServer(['-c', config]);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rejects serve() saying so, instead of resolving a responder whose cancels never come', async () => {
+    const { value, error } = await settle(serve({ nats: nats.url, subject: 'limit.v1', queue: 'q', methods }));
+    if (value) responders.push(value);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toBe(
+      `the connection to ${nats.url} was closed: nats-server refused the responder's subscriptions to "limit.v1" (queue group "q") and "limit.v1.$cancel": maximum subscriptions exceeded`,
+    );
+    await eventually(async () => (await nats.monitor('connz')).num_connections === 0, 'the refused responder to disconnect');
+  });
+});
+
 /**
  * A TCP proxy to nats-server that forwards everything until nats-server's first `-ERR` line, and nothing it sends after
  * (the PONG to a flush sent after a refused subscription): the order a slow link may give, for sure.
