@@ -81,6 +81,8 @@ export class NatsClientTransport implements Transport {
   private confirmed = 0;
   /** A flush (PING) is out, to confirm what was published before it. */
   private confirming = false;
+  /** A heartbeat's flush (PING) is out (see `ping`). */
+  private pinging = false;
 
   private constructor(
     private readonly url: string,
@@ -219,6 +221,26 @@ export class NatsClientTransport implements Transport {
       if (id !== undefined) this.handlers?.callFailed?.(id, reason);
     });
     return true;
+  }
+
+  /**
+   * The connection's heartbeat: a NATS PING (a flush), its PONG reported as `pong`. Without it the `heartbeat` option
+   * did nothing over NATS: a nats-server gone silent (frozen, a half-open link) was noticed only by nats.js's own
+   * pings, minutes later, each call failing at its timeout meanwhile on a connection that looked open. One at a time:
+   * a PING still unanswered at the next beat is what the heartbeat counts as silence.
+   */
+  ping(): void {
+    const nc = this.nc;
+    if (!nc || !this.isOpen || this.pinging) return;
+    this.pinging = true;
+    nc.flush().then(
+      () => {
+        this.pinging = false;
+        if (!this.ended) this.handlers?.pong?.();
+      },
+      // The connection is going: its close says so.
+      () => (this.pinging = false),
+    );
   }
 
   close(code = 1000, reason = ''): void {

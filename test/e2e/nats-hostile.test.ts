@@ -19,7 +19,7 @@ import {
   type NatsServeOptions,
   type NatsServer,
 } from '../../src/index.js';
-import { closeAfterEach, collectUncaught, deferred, settle, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, orHang, settle, until } from '../helpers.js';
 import { eventually, publishRaw, startNatsServer, useNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 const nats = useNatsServer();
@@ -474,6 +474,43 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
       expect(answers.map((answer) => (answer as [number, string])[0])).toEqual([0, 1, 2, 3, 4, 5, 6]);
       expect(caller.queuedCalls).toBe(0);
       expect(caller.pendingCalls).toBe(0);
+    } finally {
+      own.process.kill('SIGCONT');
+      await caller.close();
+      await responder.close();
+      await own.stop();
+    }
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('a NATS client whose nats-server goes silent (frozen) while its calls wait', () => {
+  it('is dropped by its heartbeat, its calls failing with ConnectionClosedError, instead of each waiting for its timeout on a connection that looks open', async () => {
+    const own = await startNatsServer();
+    const clock = new SimulatedClock();
+    const responder = await serve({
+      nats: own.url,
+      subject: 'silent',
+      closeTimeout: 100,
+      methods: { echo: (params: unknown) => params, wait: () => new Promise(() => {}) },
+    });
+    const caller = connect(own.url, { subject: 'silent', clock, heartbeat: 1_000, timeout: 600_000 });
+    try {
+      await caller.ready;
+      // Alive: beats come and go (a PING each), and the connection stays.
+      for (let i = 0; i < 3; i++) {
+        clock.increment(500);
+        expect(await caller.request('echo', [i])).toEqual([i]);
+      }
+      const waiting = settle(caller.request('wait', []));
+      await freeze(own);
+      clock.increment(500); // a PING nats-server never answers
+      clock.increment(500); // silence for the whole heartbeat
+      const { error } = await orHang(waiting, 'the call to fail');
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(error.message).toMatch(/was dropped: the peer answered no heartbeat for 1000 ms$/);
+      await caller.closed;
+      expect(caller.state).toBe('closed');
     } finally {
       own.process.kill('SIGCONT');
       await caller.close();
