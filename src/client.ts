@@ -46,7 +46,9 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   // The transport seam: nats:// goes to the responders of a subject, http:// to fetch, anything else is a WebSocket.
   if (isNatsUrl(url)) {
     if (reconnect)
-      throw new TypeError('options.reconnect applies to WebSocket URLs only (the NATS client reconnects to nats-server itself)');
+      throw new TypeError(
+        'options.reconnect applies to WebSocket URLs only (a nats:// client does not reconnect: when nats-server goes away, its calls fail with ConnectionClosedError)',
+      );
     return onXState(connectNats<Api>(url, common, options, handshakeTimeout));
   }
   if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');

@@ -218,6 +218,12 @@ describe('calls over NATS', () => {
       new TypeError('options.headers must be an object of strings, got object'),
     );
     expect(() => connect('ws://127.0.0.1:1', { subject: 'a' })).toThrow(new TypeError('options.subject applies to nats:// URLs only'));
+    // nats.js runs with its own reconnection off: the message must not promise one.
+    expect(() => connect(nats.url, { subject: 'a', reconnect: true })).toThrow(
+      new TypeError(
+        'options.reconnect applies to WebSocket URLs only (a nats:// client does not reconnect: when nats-server goes away, its calls fail with ConnectionClosedError)',
+      ),
+    );
     await expect(serve({ nats: nats.url, subject: 'a b', methods: {} })).rejects.toThrow(TypeError);
     await expect(serve({ nats: nats.url, subject: 'a', queue: '', methods: {} })).rejects.toThrow(
       new TypeError('options.queue must be a non-empty string without whitespace, got ""'),
