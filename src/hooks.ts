@@ -52,7 +52,9 @@ export interface ErrorInfo {
    * it (NATS: larger than nats-server's max_payload), so it was not sent: the error is the `ProtocolError` that
    * `notify()` throws when it can tell at once; or it still waited when the connection closed for good (it could not
    * open, or `close()` came first: a `ConnectionClosedError`); or, over HTTP, a notification whose POST failed on the network, was
-   * answered with an error status or got no answer within the client's timeout (an `HttpError`).
+   * answered with an error status or got no answer within the client's timeout (an `HttpError`); or, on a NATS
+   * responder, an answer nats-server refused to carry (`Permissions Violation for Publish to` the caller's reply
+   * subject: `method` undefined, the caller's call times out).
    */
   kind: 'handler' | 'protocol' | 'notification' | 'unsent';
   /** The error sent back to the caller (none for a notification). */
@@ -143,8 +145,11 @@ export class Hooks {
     this.report(error, { method, id, connection, kind: 'protocol', response }, 'warn', `answered ${response.code}: ${response.message}`);
   }
 
-  /** A notification this side made was not sent: the transport refused it when its turn in line came (`ErrorInfo.kind` `'unsent'`). */
-  unsent(error: Error, method: string, connection: ConnectionInfo): void {
+  /**
+   * A notification this side made was not sent: the transport refused it when its turn in line came; or a NATS
+   * responder's answer nats-server refused to carry, whose method is not known (`ErrorInfo.kind` `'unsent'`).
+   */
+  unsent(error: Error, method: string | undefined, connection: ConnectionInfo): void {
     if (!this.listening) return;
     this.report(error, { method, id: undefined, connection, kind: 'unsent', response: undefined }, 'warn', error.message);
   }

@@ -373,6 +373,14 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       const error = { code: part === 'text' ? ErrorCodes.ParseError : ErrorCodes.InvalidRequest, message: detail };
       if (reply !== undefined) refuseMessage(text, error, limits, (answer) => publish(reply, answer), refused({}));
     },
+    // The answer is lost and its caller's call times out: the operator hears of it (a responder whose user may not
+    // publish to its callers' inboxes answers no one).
+    onRefusedPublish: (subject, error) =>
+      hooks.unsent(
+        new Error(`nats-server refused the answer published to "${subject}", which is lost: ${error.message}`, { cause: error }),
+        undefined,
+        incoming.connection,
+      ),
     onClosed: (error) => {
       ended = true;
       incoming.cancelAll();

@@ -30,6 +30,11 @@ export interface NatsResponderOptions {
   onUnreadable: (text: string, reply: string | undefined, problem: Unreadable) => void;
   /** The connection to nats-server closed, with the error that closed it if any. */
   onClosed: (error: Error | undefined) => void;
+  /**
+   * nats-server refused a message the responder published (`-ERR 'Permissions Violation for Publish to "…"'`: a user
+   * without the right to publish to that caller's reply subject), which nats.js only reports: the answer is lost.
+   */
+  onRefusedPublish: (subject: string, error: Error) => void;
 }
 
 /** A responder's NATS connection: a queue-group subscription to the subject, and replies. */
@@ -80,7 +85,13 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
   const refusals: Error[] = [];
   let subscribing = true;
   void (async () => {
-    for await (const status of nc.status()) if (subscribing && status.type === 'error') refusals.push(status.error);
+    for await (const status of nc.status()) {
+      if (status.type !== 'error') continue;
+      const error = status.error as Error & { operation?: string; subject?: string };
+      if (subscribing) refusals.push(error);
+      else if (error.name === 'PermissionViolationError' && error.operation === 'publish')
+        options.onRefusedPublish(error.subject ?? '', error);
+    }
   })();
   const requests: Subscription = nc.subscribe(options.subject, {
     queue: options.queue,

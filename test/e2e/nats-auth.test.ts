@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ConnectionClosedError, type Client, type NatsServer } from '../../src/index.js';
+import { connect, serve, ConnectionClosedError, type Client, type ErrorInfo, type NatsServer } from '../../src/index.js';
 import { closeAfterEach, orHang, settle } from '../helpers.js';
 import { eventually, freePort, startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
@@ -121,6 +121,7 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
           { user: "nocancel", password: "pw", permissions: { subscribe: { deny: ["perm.v1.$cancel"] } } }
           { user: "nopub", password: "pw", permissions: { publish: { deny: ["perm.v1"] } } }
           { user: "nocancelpub", password: "pw", permissions: { publish: { deny: ["perm.v1.$cancel"] } } }
+          { user: "noreply", password: "pw", permissions: { publish: { deny: ["_INBOX.>"] } } }
         ]
       }\n`,
     );
@@ -170,6 +171,28 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
     // The refused cancel's -ERR comes before the answer to a call sent after it.
     expect(await client.request('add', [2, 2])).toBe(4);
     expect(client.state).toBe('open');
+  });
+
+  it("reports to onError and the logger an answer nats-server refuses (no right to publish to the caller's inbox), not losing it silently", async () => {
+    const errors: Array<{ error: unknown; info: ErrorInfo }> = [];
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (_: object, message: string) => warnings.push(message), error() {} };
+    responders.push(
+      await serve({ nats: as('noreply'), subject: 'perm.v1', methods, logger, onError: (error, info) => errors.push({ error, info }) }),
+    );
+    client = connect(as('ok'), { subject: 'perm.v1', clock: new SimulatedClock() });
+    const call = settle(client.request('add', [1, 2]));
+    await eventually(async () => errors.length === 1, 'the refused answer reported');
+    const [{ error, info }] = errors as [{ error: Error; info: ErrorInfo }];
+    expect(info).toMatchObject({ kind: 'unsent', method: undefined, id: undefined, response: undefined });
+    expect(error.message).toMatch(
+      /^nats-server refused the answer published to "_INBOX\.[^"]+", which is lost: Permissions Violation for Publish to "_INBOX\.[^"]+"$/,
+    );
+    expect(warnings).toEqual([error.message]);
+    // The responder carries on (its next answer is refused and reported the same way); the call is left to its timeout.
+    expect(responders[0]!.handlingCalls).toBe(0);
+    await client.close();
+    expect((await call).error).toBeInstanceOf(ConnectionClosedError);
   });
 
   it('rejects serve() when the refusal closes its connection before the PONG to its flush comes (nats.js then never settles the flush)', async () => {
