@@ -411,6 +411,13 @@ describe('a request whose reply subject a caller chose to hurt', () => {
   });
 });
 
+/** Lets a frozen `nats` run again, closes `closables` in turn, then stops it. */
+async function thawAndStop(nats: NatsServerProcess, ...closables: Array<{ close(): Promise<unknown> }>): Promise<void> {
+  nats.process.kill('SIGCONT');
+  for (const closable of closables) await closable.close();
+  await nats.stop();
+}
+
 /** Stops `nats` (SIGSTOP: the kernel still takes its bytes, it reads none), for sure before anything more is published: it answers no PING from then on. */
 async function freeze(nats: NatsServerProcess): Promise<void> {
   nats.process.kill('SIGSTOP');
@@ -453,9 +460,7 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
       await caller.closed;
       expect(caller.state).toBe('closed');
     } finally {
-      own.process.kill('SIGCONT');
-      await caller.close();
-      await own.stop();
+      await thawAndStop(own, caller);
     }
     expect(uncaught).toEqual([]);
   });
@@ -475,10 +480,7 @@ describe('a NATS client whose nats-server reads nothing (frozen: the kernel stil
       expect(caller.queuedCalls).toBe(0);
       expect(caller.pendingCalls).toBe(0);
     } finally {
-      own.process.kill('SIGCONT');
-      await caller.close();
-      await responder.close();
-      await own.stop();
+      await thawAndStop(own, caller, responder);
     }
     expect(uncaught).toEqual([]);
   });
@@ -512,10 +514,7 @@ describe('a NATS client whose nats-server goes silent (frozen) while its calls w
       await caller.closed;
       expect(caller.state).toBe('closed');
     } finally {
-      own.process.kill('SIGCONT');
-      await caller.close();
-      await responder.close();
-      await own.stop();
+      await thawAndStop(own, caller, responder);
     }
     expect(uncaught).toEqual([]);
   });
@@ -554,10 +553,7 @@ describe('a responder closing while its nats-server reads nothing (frozen)', () 
       await caller.close();
       expect((await call).error).toBeInstanceOf(Error);
     } finally {
-      own.process.kill('SIGCONT');
-      await caller.close();
-      await responder.close();
-      await own.stop();
+      await thawAndStop(own, caller, responder);
     }
     expect(uncaught).toEqual([]);
   });
