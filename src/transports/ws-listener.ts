@@ -137,6 +137,8 @@ export async function listenWs(options: WsListenOptions): Promise<WsListener> {
     perMessageDeflate: false,
     maxPayload: options.maxPayload,
     closeTimeout: options.closeTimeout,
+    // Answered by the transport (WsTransport.answerPing), which says why it drops a client that floods it with pings.
+    autoPong: false,
     // The refusal is an HTTP answer to the upgrade: no socket, no connection, no call is ever handled.
     verifyClient: check
       ? (info: { req: IncomingMessage }, accept: (ok: boolean, status?: number, reason?: string) => void) => {

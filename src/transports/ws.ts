@@ -43,8 +43,8 @@ const GATHER_MAX_LENGTH = 16 * 1024;
 /** Most characters of a refusing server's body shown in the error. */
 const REFUSAL_BODY_LIMIT = 1_024;
 /**
- * Most pongs a client lets wait unsent: `ws`'s own bound on its automatic pongs (`maxPendingAutoPongs`), kept. A
- * server that pings faster than it reads the pongs would otherwise make the client buffer them without bound.
+ * Most pongs either side lets wait unsent: `ws`'s own bound on its automatic pongs (`maxPendingAutoPongs`), kept. A
+ * peer that pings faster than it reads the pongs would otherwise make this side buffer them without bound.
  */
 const MAX_PENDING_PONGS = 60;
 
@@ -54,15 +54,16 @@ export class WsTransport implements Transport {
   private gathered = 0;
 
   /**
-   * @param client set for a client socket (made by `connect`, with `ws`'s automatic pongs off): this transport answers
-   *   the server's pings itself (see `answerPing`), and the errors of `ws`'s limits name them (see `explained`).
+   * @param socket made with `ws`'s automatic pongs off (`autoPong: false`, by `connect` or the listener's server): this
+   *   transport answers the other side's pings itself (see `answerPing`).
+   * @param client set for a client socket (made by `connect`): the errors of `ws`'s limits name them (see `explained`).
    */
   constructor(
     readonly socket: WebSocket,
     private readonly client?: { maxPayload: number },
   ) {
     socket.on('open', () => this.handlers?.open());
-    if (client) socket.on('ping', (data) => this.answerPing(data));
+    socket.on('ping', (data) => this.answerPing(data));
     socket.on('message', (data, isBinary) => {
       const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
       this.handlers?.message(text, isBinary);
@@ -207,16 +208,18 @@ export class WsTransport implements Transport {
   private readonly pongWritten = (): void => void this.pendingPongs--;
 
   /**
-   * Answers a ping with a pong, as `ws` does by itself (client side). A ping that comes while MAX_PENDING_PONGS pongs
-   * are still unsent (a server that pings faster than it reads) drops the socket, as `ws` would, but reported first
-   * as the error of the close: `ws` drops it without a word, and the client's calls then failed with a bare 1006.
+   * Answers a ping with a pong, as `ws` does by itself. A ping that comes while MAX_PENDING_PONGS pongs are still
+   * unsent (a peer that pings faster than it reads) drops the socket, as `ws` would, but reported first as the error
+   * of the close: `ws` drops it without a word, and the calls then failed with a bare 1006 (on a server, its calls to
+   * that client, and its peer's `close` event said nothing).
    */
   private answerPing(data: Buffer): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     if (this.pendingPongs >= MAX_PENDING_PONGS) {
+      const other = this.client ? 'server' : 'client';
       this.handlers?.error(
         new Error(
-          `dropped: the server sent a ping while ${MAX_PENDING_PONGS} pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)`,
+          `dropped: the ${other} sent a ping while ${MAX_PENDING_PONGS} pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)`,
         ),
       );
       this.socket.terminate();

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from 'n
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serve, type Server } from '../../src/index.js';
+import { serve, type Server, type ServerEvents, type UntypedApi } from '../../src/index.js';
 import { collectUncaught, deferred, orHang, rawClient, until } from '../helpers.js';
 import { rawUpgrade, textFrame } from '../raw-websocket.js';
 
@@ -155,5 +155,66 @@ describe('a client that resets its connection as its upgrade is refused', () => 
     expect(server.connections.size).toBe(1);
     expect(uncaught).toEqual([]);
     await held.close();
+  });
+});
+
+describe('a client that pings faster than it reads the pongs', () => {
+  it("is dropped as ws drops it (60 pongs unsent), and its peer's close event and the server's calls to it say why", async () => {
+    const connected = deferred<ServerEvents<UntypedApi>['connection']>();
+    server = await serve({ port: 0, host: '127.0.0.1', heartbeat: 0, methods: {} });
+    server.on('connection', (peer) => connected.resolve(peer));
+    const socket = await rawUpgrade(server.url);
+    sockets.push(socket);
+    socket.on('error', () => {}); // the server drops the socket while pings are still being written
+    const peer = await connected.promise;
+    const closed = new Promise<{ code: number | undefined; error?: unknown }>((resolve) => peer.once('close', resolve));
+    const call = peer.request('hang', undefined, { timeout: 60_000 }).then(
+      () => new Error('answered'),
+      (error: Error) => error,
+    );
+    // Masked ping frames of 125 bytes (a zero mask), a thousand a write; the client reads nothing back.
+    const ping = Buffer.alloc(131);
+    ping[0] = 0x89;
+    ping[1] = 0x80 | 125;
+    const burst = Buffer.concat(Array.from({ length: 1_000 }, () => ping));
+    socket.pause();
+    for (let i = 0; i < 100 && peer.state === 'open'; i++) {
+      socket.write(burst);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const why = 'the client sent a ping while 60 pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)';
+    const error = (await orHang(call, 'the call')) as Error & { closeCode?: number };
+    expect([error.name, error.closeCode, error.message]).toEqual([
+      'ConnectionClosedError',
+      1006,
+      expect.stringContaining(`(code 1006): dropped: ${why}`),
+    ]);
+    const close = await closed;
+    expect([close.code, (close.error as Error | undefined)?.message]).toEqual([1006, `dropped: ${why}`]);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a client that pings and reads the pongs is answered, each ping with its own payload', async () => {
+    server = await serve({ port: 0, host: '127.0.0.1', heartbeat: 0, methods: {} });
+    const socket = await rawUpgrade(server.url);
+    sockets.push(socket);
+    const pongs: string[] = [];
+    let data = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      // Unmasked server frames of at most 125 bytes: 2 bytes of header, the payload.
+      while (data.length >= 2 && data.length >= 2 + (data[1]! & 0x7f)) {
+        const length = data[1]! & 0x7f;
+        if ((data[0]! & 0x0f) === 0xa) pongs.push(data.subarray(2, 2 + length).toString());
+        data = data.subarray(2 + length);
+      }
+    });
+    for (let i = 0; i < 200; i++) {
+      const payload = Buffer.from(`p${i}`);
+      socket.write(Buffer.concat([Buffer.from([0x89, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+      if (i % 20 === 19) await until(() => pongs.length === i + 1, 'the pongs');
+    }
+    expect(pongs).toEqual(Array.from({ length: 200 }, (_, i) => `p${i}`));
+    expect(server.connections.size).toBe(1);
   });
 });
