@@ -89,6 +89,8 @@ export abstract class Connection {
   private readonly heartbeat: Heartbeat | undefined;
   /** Unsent bytes in the socket's buffer when the last heartbeat was sent: fewer since is the peer reading. */
   private bufferedAtPing = 0;
+  /** Bytes received from the peer when the last heartbeat was sent: more since is the peer sending (see `bytesReceived`). */
+  private receivedAtPing = 0;
   /** What the other end may make this one buffer. */
   private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
@@ -126,14 +128,17 @@ export abstract class Connection {
         clock,
         () => {
           this.bufferedAtPing = this.transport.bufferedAmount;
+          this.receivedAtPing = this.transport.bytesReceived ?? 0;
           this.transport.ping?.();
         },
         () => this.heartbeatRanOut(heartbeat),
         // Some left, and less than at the ping: the peer reads, its answer behind the rest. An empty buffer tells
         // nothing (what a dead peer's kernel took in, the last frames written before the ping among them).
+        // Or bytes came from it, part of a frame still arriving (its pong can only follow the frame): a peer that has
+        // stopped sends none, beyond what its kernel still held.
         () => {
           const amount = this.transport.bufferedAmount;
-          return amount > 0 && amount < this.bufferedAtPing;
+          return (amount > 0 && amount < this.bufferedAtPing) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing;
         },
       );
     }

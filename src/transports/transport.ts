@@ -43,6 +43,11 @@ export interface Transport {
   /** Bytes queued by the socket but not yet written. */
   readonly bufferedAmount: number;
   /**
+   * Bytes read from the peer so far, frames not yet whole included (the heartbeat: a peer sending a large frame is
+   * alive though its pong waits behind it). Transports that cannot see them (a browser's WebSocket) omit it.
+   */
+  readonly bytesReceived?: number;
+  /**
    * Writes one text frame. Returns false, without calling `done`, when the
    * transport is not open (closing included): the frame was not written.
    * Otherwise `done` is called once the frame is written, or with the error

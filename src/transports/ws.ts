@@ -163,6 +163,11 @@ export class WsTransport implements Transport {
     return this.socket.bufferedAmount;
   }
 
+  /** What the TCP (or TLS) socket under `ws` has read, frames not yet whole included (read at each heartbeat only). */
+  get bytesReceived(): number {
+    return (this.socket as unknown as { _socket?: { bytesRead?: number } | null })._socket?.bytesRead ?? 0;
+  }
+
   /**
    * Writes a text frame. Small frames written in the same tick (the calls a
    * burst of responses unblocks, the replies to a burst of requests) are

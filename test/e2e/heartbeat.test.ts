@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, type Client, type PeerEvents, type Server } from '../../src/index.js';
 import { abortWatcher, closeAfterEach, rawClient, settle, until } from '../helpers.js';
+import { rawUpgrade, textFrame } from '../raw-websocket.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -104,6 +105,43 @@ describe('heartbeat', () => {
     const { code, reason, error: why } = await closeEvent;
     expect([code, reason, why]).toEqual([1001, 'going away', undefined]);
     expect(client.state).toBe('closed');
+  });
+
+  it('keeps a client whose large request is still arriving (its pong waits behind it), and drops it once nothing more comes', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (p: unknown) => p }, clock, heartbeat: 1_000 });
+    const socket = await rawUpgrade(server.url);
+    socket.on('error', () => {});
+    await until(() => server!.connections.size === 1, 'the connection');
+    const [peer] = [...server.connections];
+    const tcp = (peer as unknown as { transport: { socket: { _socket: { bytesRead: number; destroyed: boolean } } } }).transport.socket
+      ._socket;
+    const closed = new Promise<PeerEvents['close']>((resolve) => peer!.once('close', resolve));
+    // One masked frame of about 64 KB, written a piece at a time as a slow link carries it: a client can send no pong
+    // in the middle of a frame, so its answers to the pings wait until the frame is all sent.
+    const frame = textFrame(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['x'.repeat(64_000)] }), true);
+    const piece = 16_384;
+    let sent = 0;
+    const sendPiece = async () => {
+      const start = tcp.bytesRead;
+      socket.write(frame.subarray(sent, sent + piece));
+      sent += piece;
+      await until(() => tcp.bytesRead >= start + piece, 'the piece to arrive');
+    };
+    await sendPiece();
+    clock.increment(500); // ping
+    await sendPiece();
+    clock.increment(500); // no pong since the ping, but the request arrives: alive
+    expect(tcp.destroyed).toBe(false); // a drop destroys the socket at once
+    await sendPiece();
+    clock.increment(500);
+    expect(tcp.destroyed).toBe(false);
+    // Nothing more comes: dropped within the next interval, as a silent peer.
+    clock.increment(500);
+    const { code, error } = await closed;
+    expect(code).toBe(1006);
+    expect((error as Error | undefined)?.message).toMatch(/was dropped: the peer answered no heartbeat for 1000 ms$/);
+    socket.destroy();
   });
 
   it('does nothing with heartbeat: 0', async () => {
