@@ -53,6 +53,27 @@ describe('SendBudget', () => {
     expect(drops).toEqual(['the peer read nothing for 1000 ms while 200 bytes waited to be sent to it (drainTimeout)']);
   });
 
+  it('watches on while bytes leave the buffer though it is no smaller (new frames filled it again), and drops once none do', () => {
+    const clock = new SimulatedClock();
+    let amount = 300;
+    let sent = 0;
+    const drops: string[] = [];
+    const b = new SendBudget(
+      { highWaterMark: 100, maxBufferedAmount: 400, drainTimeout: 1_000 },
+      clock,
+      () => amount,
+      (why) => drops.push(why),
+      () => sent,
+    );
+    b.wrote(10);
+    sent = 200; // read 200 bytes,
+    amount = 350; // and 250 more were written meanwhile
+    clock.increment(1_000);
+    expect(drops).toEqual([]);
+    clock.increment(1_000);
+    expect(drops).toEqual(['the peer read nothing for 1000 ms while 350 bytes waited to be sent to it (drainTimeout)']);
+  });
+
   it('forgets the watch once the buffer is below the mark, and stop() ends it', () => {
     const { b, set, drops, clock } = budget();
     set(150);

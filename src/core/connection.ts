@@ -91,6 +91,8 @@ export abstract class Connection {
   private bufferedAtPing = 0;
   /** Bytes received from the peer when the last heartbeat was sent: more since is the peer sending (see `bytesReceived`). */
   private receivedAtPing = 0;
+  /** Bytes that had left the socket's buffer when the last heartbeat was sent: more since is the peer reading (see `bytesSent`). */
+  private sentAtPing = 0;
   /** What the other end may make this one buffer. */
   private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
@@ -129,6 +131,7 @@ export abstract class Connection {
         () => {
           this.bufferedAtPing = this.transport.bufferedAmount;
           this.receivedAtPing = this.transport.bytesReceived ?? 0;
+          this.sentAtPing = this.transport.bytesSent ?? 0;
           this.transport.ping?.();
         },
         () => this.heartbeatRanOut(heartbeat),
@@ -138,7 +141,9 @@ export abstract class Connection {
         // stopped sends none, beyond what its kernel still held.
         () => {
           const amount = this.transport.bufferedAmount;
-          return (amount > 0 && amount < this.bufferedAtPing) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing;
+          // Less, or some of it left though new frames filled it again (see `bytesSent`).
+          const reading = amount < this.bufferedAtPing || (this.transport.bytesSent ?? 0) > this.sentAtPing;
+          return (amount > 0 && reading) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing;
         },
       );
     }
@@ -153,6 +158,7 @@ export abstract class Connection {
         if (settings.reconnect) this.drop(error);
         else void this.closeLocally((this.dropped = error), 1008, PEER_NOT_READING);
       },
+      () => this.transport.bytesSent ?? 0,
     );
     const root = {
       input: { url, alreadyOpen: settings.alreadyOpen, reconnect: settings.reconnect },

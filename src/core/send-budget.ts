@@ -29,6 +29,8 @@ export class SendBudget {
   private timer: unknown;
   /** The buffered amount when the drain timer was armed: less at its end is progress. */
   private armedAt = 0;
+  /** What had left the buffer when the drain timer was armed: more at its end is progress (see `sent`). */
+  private sentAt = 0;
 
   constructor(
     private readonly limits: SendLimits,
@@ -36,6 +38,12 @@ export class SendBudget {
     private readonly bufferedAmount: () => number,
     /** Drops the peer, saying why. */
     private readonly drop: (reason: string) => void,
+    /**
+     * Bytes that have left the buffer so far (taken by the network), when the transport can tell; 0 otherwise. A peer
+     * that reads while new frames fill the buffer again (answers, notifications waiting in line) leaves it no smaller
+     * than it was, yet reads.
+     */
+    private readonly sent: () => number = () => 0,
   ) {}
 
   /** Whether the socket holds `highWaterMark` or more unsent bytes: the peer's new requests are refused. */
@@ -65,6 +73,7 @@ export class SendBudget {
 
   private arm(amount: number): void {
     this.armedAt = amount;
+    this.sentAt = this.sent();
     this.timer = this.clock.setTimeout(this.check, this.limits.drainTimeout);
     // A watch alone must not keep the process alive.
     (this.timer as { unref?: () => void } | undefined)?.unref?.();
@@ -74,8 +83,8 @@ export class SendBudget {
     this.timer = undefined;
     const amount = this.bufferedAmount();
     if (amount < this.limits.highWaterMark) return;
-    // Less than before: the peer reads, slowly; watch on.
-    if (amount < this.armedAt) return this.arm(amount);
+    // Less than before, or some of it left: the peer reads, slowly; watch on.
+    if (amount < this.armedAt || this.sent() > this.sentAt) return this.arm(amount);
     this.drop(`the peer read nothing for ${this.limits.drainTimeout} ms while ${amount} bytes waited to be sent to it (drainTimeout)`);
   };
 }

@@ -48,6 +48,12 @@ export interface Transport {
    */
   readonly bytesReceived?: number;
   /**
+   * Bytes that have left the buffer so far (taken by the network), counted since the transport opened: unlike
+   * `bufferedAmount`, it grows as the peer reads though new frames keep the buffer as full (the heartbeat and the
+   * drain watch). Transports that cannot tell omit it.
+   */
+  readonly bytesSent?: number;
+  /**
    * Writes one text frame. Returns false, without calling `done`, when the
    * transport is not open (closing included): the frame was not written.
    * Otherwise `done` is called once the frame is written, or with the error

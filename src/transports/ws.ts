@@ -169,6 +169,15 @@ export class WsTransport implements Transport {
   }
 
   /**
+   * What the TCP (or TLS) socket under `ws` has written out: all it was given (`bytesWritten`) but what it still holds
+   * (`writableLength`, which `ws` counts in `bufferedAmount`). Read by the heartbeat and the drain watch only.
+   */
+  get bytesSent(): number {
+    const tcp = (this.socket as unknown as { _socket?: { bytesWritten?: number; writableLength?: number } | null })._socket;
+    return (tcp?.bytesWritten ?? 0) - (tcp?.writableLength ?? 0);
+  }
+
+  /**
    * Writes a text frame. Small frames written in the same tick (the calls a
    * burst of responses unblocks, the replies to a burst of requests) are
    * gathered: the first is written at once, and if a second comes in the same

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, type Client, type PeerEvents, type Server } from '../../src/index.js';
-import { abortWatcher, closeAfterEach, rawClient, settle, until } from '../helpers.js';
+import { abortWatcher, closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
 import { rawUpgrade, textFrame } from '../raw-websocket.js';
 
 let server: Server | undefined;
@@ -21,6 +21,13 @@ afterEach(async () => {
   await new Promise((resolve) => (silent ? silent.close(resolve) : resolve(undefined)));
   silent = undefined;
 });
+
+/** What a test reads of the TCP socket under a server's connection. */
+interface TcpCounts {
+  bytesWritten: number;
+  writableLength: number;
+  destroyed: boolean;
+}
 
 /** A WebSocket server whose sockets stop reading once open: no pong, no close frame, nothing. */
 async function frozenServer(): Promise<string> {
@@ -141,6 +148,63 @@ describe('heartbeat', () => {
     const { code, error } = await closed;
     expect(code).toBe(1006);
     expect((error as Error | undefined)?.message).toMatch(/was dropped: the peer answered no heartbeat for 1000 ms$/);
+    socket.destroy();
+  });
+
+  it('keeps a client that reads while new answers fill the buffer again (no smaller than at the ping), and drops it once it stops', async () => {
+    const MiB = 1024 * 1024;
+    const clock = new SimulatedClock();
+    const gate = deferred();
+    let started = 0;
+    let ran = 0;
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      clock,
+      heartbeat: 1_000,
+      highWaterMark: MiB,
+      drainTimeout: 60_000,
+      methods: {
+        big: () => (ran++, 'x'.repeat(MiB)),
+        later: async () => (started++, await gate.promise, 'x'.repeat(256 * 1024)),
+      },
+    });
+    const socket = await rawUpgrade(server.url); // answers no ping: only what it reads tells it is alive
+    socket.on('error', () => {});
+    socket.pause();
+    await until(() => server!.connections.size === 1, 'the connection');
+    const [peer] = [...server.connections];
+    const tcp = (peer as unknown as { transport: { socket: { _socket: TcpCounts } } }).transport.socket._socket;
+    const sent = () => tcp.bytesWritten - tcp.writableLength;
+    const frame = (id: number, method: string) => textFrame(JSON.stringify({ jsonrpc: '2.0', id, method }), true);
+    // 32 calls whose answers (8 MiB in all) come later; then 1 MiB answers until the buffer holds the mark.
+    for (let id = 1; id <= 32; id++) socket.write(frame(id, 'later'));
+    await until(() => started === 32, 'the calls to start');
+    for (let id = 100; peer!.bufferedAmount < MiB; id++) {
+      expect(id).toBeLessThan(300);
+      socket.write(frame(id, 'big'));
+      await until(() => ran === id - 99, `request ${id} to run`);
+    }
+    const atPing = peer!.bufferedAmount;
+    clock.increment(500); // ping, behind all of it
+    // The client reads 2 MiB, then stops; the 32 answers then fill the buffer past where it was at the ping.
+    const before = sent();
+    let read = 0;
+    socket.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read >= 2 * MiB) socket.pause();
+    });
+    socket.resume();
+    await until(() => read >= 2 * MiB, 'the client to read 2 MiB');
+    await until(() => sent() > before, 'the server to see it read');
+    gate.resolve();
+    await until(() => peer!.handlingCalls === 0, 'the answers to be written');
+    expect(peer!.bufferedAmount).toBeGreaterThanOrEqual(atPing);
+    clock.increment(500); // no pong, the buffer no smaller, but some of it was read: alive
+    expect(tcp.destroyed).toBe(false); // a drop destroys the socket at once
+    clock.increment(500); // ping
+    clock.increment(500); // nothing read since: gone
+    expect(tcp.destroyed).toBe(true);
     socket.destroy();
   });
 

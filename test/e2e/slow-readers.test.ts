@@ -220,3 +220,67 @@ describe('a server that does not read the answers to its calls', () => {
     await until(() => client!.state === 'open' && client!.epoch === 2, 'the second connection');
   });
 });
+
+describe('a client that reads slowly while answers keep its buffer full', () => {
+  it('is not dropped as reading nothing while it reads (the buffer refilled), and is once it stops', async () => {
+    const clock = new SimulatedClock();
+    const gate = deferred();
+    let ran = 0;
+    let started = 0;
+    const busy: unknown[] = [];
+    const connected = deferred<Peer>();
+    server = await serve({
+      clock,
+      heartbeat: 0,
+      highWaterMark: MiB,
+      drainTimeout: 5_000,
+      methods: {
+        big: () => (ran++, 'x'.repeat(MiB)),
+        later: async () => (started++, await gate.promise, 'x'.repeat(256 * 1024)),
+      },
+      onError: (_error, { id, response }) => {
+        if (response?.code === ErrorCodes.ServerBusy) busy.push(id);
+      },
+    });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause();
+    const peer = await connected.promise;
+    const tcp = (peer as unknown as { transport: { socket: { _socket: { bytesWritten: number; writableLength: number } } } }).transport
+      .socket._socket;
+    const sent = () => tcp.bytesWritten - tcp.writableLength;
+    const pending = settle(peer.request('status', undefined, { timeout: 60_000 }));
+    // 32 calls whose answers (8 MiB in all) come later, whatever the buffer holds then.
+    for (let id = 1; id <= 32; id++) socket.write(textFrame(request(id, 'later'), true));
+    await until(() => started === 32, 'the calls to start');
+    // Fill the buffer past the mark (the drain watch starts).
+    for (let id = 100; peer.bufferedAmount < MiB && busy.length === 0; id++) {
+      expect(id).toBeLessThan(300);
+      socket.write(textFrame(request(id, 'big'), true));
+      await until(() => ran === id - 99 || busy.includes(id), `request ${id} to run or be answered busy`);
+    }
+    // The client reads 2 MiB, then stops; the answers of the 32 calls then fill the buffer again, past where it was.
+    const before = sent();
+    let read = 0;
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read >= 2 * MiB) socket!.pause();
+    };
+    socket.on('data', onData);
+    socket.resume();
+    await until(() => read >= 2 * MiB, 'the client to read 2 MiB');
+    await until(() => sent() > before, 'the server to see it read');
+    gate.resolve();
+    await until(() => peer.handlingCalls === 0, 'the answers to be written');
+    // More than when the watch began (below the mark, plus the 1 MiB answer that crossed it): no smaller, though read.
+    expect(peer.bufferedAmount).toBeGreaterThan(2 * MiB + 1024);
+
+    clock.increment(5_000); // it read since the watch began: watched on
+    expect(peer.state).toBe('open');
+    clock.increment(5_000); // nothing since: dropped
+    const { error } = await pending;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toMatch(/the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/);
+  });
+});
