@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ConnectionClosedError, type Client, type PeerEvents, type Server } from '../../src/index.js';
 import { abortWatcher, closeAfterEach, deferred, rawClient, settle, until } from '../helpers.js';
-import { rawUpgrade, textFrame } from '../raw-websocket.js';
+import { rawServer, rawUpgrade, textFrame } from '../raw-websocket.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -206,6 +206,42 @@ describe('heartbeat', () => {
     clock.increment(500); // nothing read since: gone
     expect(tcp.destroyed).toBe(true);
     socket.destroy();
+  });
+
+  it('keeps a server whose large answer is still arriving (its pong waits behind it), and drops it once nothing more comes', async () => {
+    const raw = await rawServer(); // answers no ping
+    const clock = new SimulatedClock();
+    try {
+      client = connect(raw.url, { clock, heartbeat: 1_000, timeout: 60_000 });
+      await client.ready;
+      const socket = await raw.accepted;
+      socket.on('error', () => {});
+      const tcp = (client as unknown as { transport: { socket: { _socket: { bytesRead: number; destroyed: boolean } } } }).transport.socket
+        ._socket;
+      const closed = new Promise<PeerEvents['close']>((resolve) => client!.once('close', resolve));
+      const frame = textFrame(JSON.stringify({ jsonrpc: '2.0', method: 'big', params: ['x'.repeat(64_000)] }), false);
+      let sent = 0;
+      const sendPiece = async () => {
+        const start = tcp.bytesRead;
+        socket.write(frame.subarray(sent, sent + 16_384));
+        sent += 16_384;
+        await until(() => tcp.bytesRead >= start + 16_384, 'the piece to arrive');
+      };
+      await sendPiece();
+      clock.increment(500); // ping
+      await sendPiece();
+      clock.increment(500); // no pong, but the frame arrives: alive
+      expect(tcp.destroyed).toBe(false);
+      await sendPiece();
+      clock.increment(500);
+      expect(tcp.destroyed).toBe(false);
+      clock.increment(500); // nothing more: gone
+      const { code, error } = await closed;
+      expect(code).toBe(1006);
+      expect((error as Error | undefined)?.message).toMatch(/was dropped: the peer answered no heartbeat for 1000 ms$/);
+    } finally {
+      await raw.close();
+    }
   });
 
   it('does nothing with heartbeat: 0', async () => {
