@@ -103,6 +103,16 @@ export class SendQueue<T extends QueuedCall> {
   private epoch = 0;
   private pumpScheduled = false;
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Notifications handed to the transport whose writes have not yet called back: each that does lets the line go on
+   * (see `noticeWritten`), so that a buffer they fill needs no polling (see `watchDrain`).
+   */
+  private noticesWriting = 0;
+  /** The callback of every notification write: it left the buffer (or failed), so there may be room. */
+  private readonly noticeWritten = (): void => {
+    this.noticesWriting--;
+    if (this.line.size > 0 && this.isOpen) this.schedulePump();
+  };
   /** The callback of every request write on the current epoch (see `open`). */
   private written: (error?: Error) => void = () => {};
   /**
@@ -159,7 +169,7 @@ export class SendQueue<T extends QueuedCall> {
     if (refused) throw notSent(method, refused);
     if (this.line.size === 0 && this.isWritable() && !this.isSaturated()) {
       // Refused at once (the transport is closing, and no reconnection follows): it was not sent, and notify() says so.
-      if (!this.options.write(frame, ignoreWriteError)) throw notWritten(method, this.options.url);
+      if (!this.writeNotice(frame)) throw notWritten(method, this.options.url);
       return;
     }
     const refusal = this.refusal(`notification "${method}"`, frame.length);
@@ -205,6 +215,13 @@ export class SendQueue<T extends QueuedCall> {
     this.notices = 0;
     this.waitingBytes = 0;
     this.lastFailed = undefined;
+  }
+
+  /** Hands a notification's frame to the transport; false when it refused it at once (not written, no callback). */
+  private writeNotice(frame: string): boolean {
+    if (!this.options.write(frame, this.noticeWritten)) return false;
+    this.noticesWriting++;
+    return true;
   }
 
   /** Hands `call`'s request to the transport; the epoch's shared callback reports when it is on the wire. */
@@ -292,8 +309,7 @@ export class SendQueue<T extends QueuedCall> {
         // Made while the transport could not tell yet (connecting): refused now, it is reported instead of lost.
         const refused = this.options.refuses?.(first.notice);
         if (refused) this.options.unsent?.(notSent(first.method, refused), first.method);
-        else if (!this.options.write(first.notice, ignoreWriteError))
-          this.options.unsent?.(notWritten(first.method, this.options.url), first.method);
+        else if (!this.writeNotice(first.notice)) this.options.unsent?.(notWritten(first.method, this.options.url), first.method);
         continue;
       }
       if (!this.hasRoom()) break;
@@ -306,12 +322,21 @@ export class SendQueue<T extends QueuedCall> {
   };
 
   /**
-   * Held only by the socket's buffer, with no request write of ours left to call back when it drains: look again
-   * soon. Also when something joins the line: a buffer filled by notifications, cancel notices or answers to the
+   * Held only by the socket's buffer, with no write of ours (request or notification) left to call back when it
+   * drains: look again soon. Also when something joins the line: a buffer filled by cancel notices or answers to the
    * peer's calls (none of which calls back here) would otherwise hold the line until some unrelated call settles.
+   * While writes of ours are under way their callbacks let the line go on: a peer that stops reading while
+   * notifications are pushed to it costs no timer every DRAIN_POLL ms for as long as it stays (drainTimeout).
    */
   private watchDrain(): void {
-    if (this.isOpen && this.line.size > 0 && this.writing.size === 0 && this.isSaturated() && this.drainTimer === undefined) {
+    if (
+      this.isOpen &&
+      this.line.size > 0 &&
+      this.writing.size === 0 &&
+      this.noticesWriting === 0 &&
+      this.isSaturated() &&
+      this.drainTimer === undefined
+    ) {
       this.drainTimer = setTimeout(() => {
         this.drainTimer = undefined;
         this.pump();

@@ -6,7 +6,7 @@
  * The peers here are written by hand over TCP, so that they can stop reading.
  */
 import type { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import {
   connect,
@@ -282,5 +282,50 @@ describe('a client that reads slowly while answers keep its buffer full', () => 
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.closeCode).toBe(1008);
     expect(error.message).toMatch(/the peer read nothing for 5000 ms while \d+ bytes waited to be sent to it \(drainTimeout\)$/);
+  });
+});
+
+describe('notifications pushed to a client that stops reading, then reads again', () => {
+  it('wait in line while its buffer is full and go out as it drains, told by the writes themselves, not by polling the buffer', async () => {
+    const connected = deferred<Peer>();
+    server = await serve({ clock: new SimulatedClock(), heartbeat: 0, highWaterMark: 64 * 1024, methods: {} });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause();
+    const peer = await connected.promise;
+    // Fill the kernel's buffers and the socket's past the mark: then notifications wait in line.
+    const payload = ['x'.repeat(16 * 1024)];
+    let count = 0;
+    while (peer.bufferedAmount < 64 * 1024) {
+      peer.notify('tick', payload);
+      count++;
+      await new Promise((resolve) => setImmediate(resolve)); // the kernel takes what it can
+      expect(count).toBeLessThan(10_000);
+    }
+    // From here no timer of the server's runs: only the writes' own callbacks can let the line go on.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      for (let i = 0; i < 100; i++) peer.notify('tick', payload);
+      count += 100;
+      expect(vi.getTimerCount()).toBe(0); // nothing polls the buffer
+      // The client reads again: every notification comes, in order.
+      let data = Buffer.alloc(0);
+      let frames = 0;
+      socket.on('data', (chunk: Buffer) => {
+        data = Buffer.concat([data, chunk]);
+        while (data.length >= 4) {
+          const length = data[1]! & 0x7f;
+          const header = length === 126 ? 4 : length === 127 ? 10 : 2;
+          const size = length === 126 ? data.readUInt16BE(2) : length === 127 ? Number(data.readBigUInt64BE(2)) : length;
+          if (data.length < header + size) break;
+          if ((data[0]! & 0x0f) === 1) frames++;
+          data = data.subarray(header + size);
+        }
+      });
+      socket.resume();
+      await until(() => frames === count, 'every notification');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
