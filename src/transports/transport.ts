@@ -48,7 +48,7 @@ export interface Transport {
    */
   readonly bytesReceived?: number;
   /**
-   * Bytes that have left the buffer so far (taken by the network), counted since the transport opened: unlike
+   * Bytes that have left the buffer so far (taken by the network), a running count of which only the growth is used: unlike
    * `bufferedAmount`, it grows as the peer reads though new frames keep the buffer as full (the heartbeat and the
    * drain watch). Transports that cannot tell omit it.
    */

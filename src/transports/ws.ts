@@ -170,11 +170,12 @@ export class WsTransport implements Transport {
 
   /**
    * What the TCP (or TLS) socket under `ws` has written out: all it was given (`bytesWritten`) but what it still holds
-   * (`writableLength`, which `ws` counts in `bufferedAmount`). Read by the heartbeat and the drain watch only.
+   * (`writableLength`, which `ws` counts in `bufferedAmount`). Read by the heartbeat and the drain watch only. 0 under
+   * a Duplex of an app's own that counts nothing (handed to `handleUpgrade`): the buffer's level alone tells then.
    */
   get bytesSent(): number {
     const tcp = (this.socket as unknown as { _socket?: { bytesWritten?: number; writableLength?: number } | null })._socket;
-    return (tcp?.bytesWritten ?? 0) - (tcp?.writableLength ?? 0);
+    return typeof tcp?.bytesWritten === 'number' ? tcp.bytesWritten - (tcp.writableLength ?? 0) : 0;
   }
 
   /**
