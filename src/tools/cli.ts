@@ -9,7 +9,7 @@
  *   callstate demo                           the demo scenario
  */
 import { createRequire } from 'node:module';
-import { EXIT, hostFlag, integerFlag, out, parse, untilStopped, UsageError } from './commands/args.js';
+import { describeThrown, EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './commands/args.js';
 import { CALL_USAGE, NOTIFY_USAGE, runCall } from './commands/call.js';
 import { runServe, SERVE_USAGE } from './commands/serve.js';
 import { runDemo } from './demo.js';
@@ -150,7 +150,9 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await dispatch(command, rest);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Whatever reached here may be a module's (a getter of its methods object that throws) or a server's words (a
+    // nats-server's error): one line, its control characters escaped, whatever was thrown.
+    const message = printable(describeThrown(error));
     const known = command !== undefined && Object.hasOwn(USAGES, command);
     const prefix = known ? `callstate ${command}` : 'callstate';
     if (error instanceof UsageError) {

@@ -67,3 +67,10 @@ describe('callstate serve: modules it cannot use, each in one line with a non-ze
     );
   });
 });
+
+describe('callstate serve: what a module throws after it loaded', () => {
+  it('a getter of its methods object that throws a message with a line break and a terminal escape: one line, escaped, exit 4', async () => {
+    expect(await main(['serve', fixture('cli-getter-throws.mjs'), '--port', '0'])).toBe(4);
+    expect(stderr.join('')).toBe('callstate serve: the handler table is broken \\u001b[31mred\n');
+  });
+});

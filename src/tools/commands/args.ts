@@ -101,5 +101,31 @@ export function printable(text: string): string {
   return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** What a module threw, in words on one line: an Error's message, else the value itself. */
+export function describeThrown(thrown: unknown): string {
+  let words: string;
+  try {
+    words = String(wordsOf(thrown));
+  } catch {
+    words = 'it threw a value that cannot be read';
+  }
+  return words.replace(/\s*\n\s*/g, ' ');
+}
+
+function wordsOf(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message;
+  if (thrown === null || thrown === undefined) return `it threw ${String(thrown)}`;
+  if (typeof thrown === 'object') {
+    const message = (thrown as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+    try {
+      return `it threw ${JSON.stringify(thrown)}`;
+    } catch {
+      return 'it threw a value that is not an Error';
+    }
+  }
+  return String(thrown);
+}
+
 /** Writes a line to stdout. */
 export const out = (line: string) => void process.stdout.write(`${line}\n`);

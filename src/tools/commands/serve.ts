@@ -12,7 +12,7 @@ import { inspectTo } from '../inspect/api.js';
 import { cutText } from '../../core/peer-text.js';
 import { shownUrl } from '../../urls.js';
 import { machineIdOf } from '../inspect/feed.js';
-import { EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './args.js';
+import { describeThrown, EXIT, hostFlag, integerFlag, out, parse, printable, untilStopped, UsageError } from './args.js';
 
 /** Port of `callstate serve` when --port is not given. */
 export const DEFAULT_SERVE_PORT = 8080;
@@ -79,32 +79,6 @@ async function loadMethods(path: string): Promise<Methods> {
   if (methods === null || typeof methods !== 'object')
     throw new UsageError(`${path} exports no methods object (default or "methods" export)`);
   return methods as Methods;
-}
-
-/** What a module threw, in words on one line: an Error's message, else the value itself. */
-function describeThrown(thrown: unknown): string {
-  let words: string;
-  try {
-    words = wordsOf(thrown);
-  } catch {
-    words = 'it threw a value that cannot be read';
-  }
-  return words.replace(/\s*\n\s*/g, ' ');
-}
-
-function wordsOf(thrown: unknown): string {
-  if (thrown instanceof Error) return thrown.message;
-  if (thrown === null || thrown === undefined) return `it threw ${String(thrown)}`;
-  if (typeof thrown === 'object') {
-    const message = (thrown as { message?: unknown }).message;
-    if (typeof message === 'string') return message;
-    try {
-      return `it threw ${JSON.stringify(thrown)}`;
-    } catch {
-      return 'it threw a value that is not an Error';
-    }
-  }
-  return String(thrown);
 }
 
 /**
