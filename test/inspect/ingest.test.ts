@@ -216,6 +216,26 @@ describe('POST /ingest against hostile batches', () => {
     expect(after.recent.map((call) => call.sid)).toEqual([`${source}/${rest}`]);
   });
 
+  it("keeps a state's cause only when it reads as an event type, so that 50 causes of 5,500 calls cannot make the model hundreds of MB", async () => {
+    page = await startPageServer();
+    // 200 control characters are 1,200 bytes of JSON each: kept for every state of every call, /model.json was 300 MB.
+    const escaped = '\u0001'.repeat(200);
+    const batch = [
+      event({ sid: 's1', state: 'handling', done: false, cause: 'xstate.init' }),
+      event({ sid: 's1', state: 'replied', cause: 'xstate.done.actor.0.incomingCall.handling' }),
+      event({ sid: 's2', state: 'handling', done: false, cause: escaped }),
+      event({ sid: 's2', state: 'replied', cause: '<img src=x onerror=alert(1)>' }),
+      event({ sid: 's3', state: 'replied', cause: 'x'.repeat(101) }),
+    ];
+    expect((await post(page, JSON.stringify({ source: 'a', events: batch }))).status).toBe(204);
+    const causes = Object.fromEntries(page.model.recent.map((call) => [call.sid, call.causes]));
+    expect(causes).toEqual({
+      'a/s1': ['xstate.init', 'xstate.done.actor.0.incomingCall.handling'],
+      'a/s2': ['', ''],
+      'a/s3': [''],
+    });
+  });
+
   it('keeps only the 200 characters it shows of a long string, not the whole string they were cut from', async () => {
     page = await startPageServer();
     // Each batch near the 1 MiB limit, one call in flight whose method is almost all of it.

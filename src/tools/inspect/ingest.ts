@@ -34,6 +34,14 @@ const cut = (value: unknown) => (typeof value === 'string' ? cutText(value) : un
  * end, move or replace them. A sessionId of this process never holds `/`; a source name cannot either.
  */
 const streamedSid = (source: string, sid: string) => `${source}/${sid}`;
+/**
+ * A cause is the type of an event the library's machines take (`response.result`, `xstate.after.callTimeout.call.pending`):
+ * kept only when it reads as one. It is not the peer's text, and the page keeps one per state for 50 states of each of
+ * 5,500 calls: a sender's 200 control characters each, escaped six bytes apiece in JSON, made /model.json and each
+ * viewer's greeting some 300 MB, stringified on the page's (and, with createInspector, the application's) event loop.
+ */
+const EVENT_TYPE = /^[\w.$@:#/-]{1,100}$/;
+const causeOf = (value: unknown) => (typeof value === 'string' && EVENT_TYPE.test(value) ? value : undefined);
 const isSide = (value: unknown): value is 'client' | 'server' => value === 'client' || value === 'server';
 
 /** One streamed event, checked; undefined when it is not one the page shows. */
@@ -49,7 +57,7 @@ function checkEvent(raw: unknown, source: string): PageEvent | undefined {
     return { k: 'connection', side: e.side, sid: streamedSid(source, sid), state: e.state, done: e.done === true, at };
   }
   if (e.k !== 'call' || !CALL_STATES.has(e.state)) return undefined;
-  const cause = cut(e.cause);
+  const cause = causeOf(e.cause);
   return {
     k: 'call',
     side: e.side,
