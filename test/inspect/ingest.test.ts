@@ -135,6 +135,19 @@ describe('inspectTo', () => {
     expect(page.model.recent.length + page.model.inflightCount).toBeGreaterThan(0);
   });
 
+  it('close() called twice: each resolves once what was left is sent, not the second at once', async () => {
+    page = await startPageServer();
+    stream = inspectTo(page.url, { interval: 60_000 });
+    server = await serve({ methods: { echo: (p: unknown) => p }, inspect: stream.inspect });
+    client = connect(server.url);
+    await client.request('echo', [1]);
+    await client.close();
+    expect(stream.buffered).toBeGreaterThan(0);
+    void stream.close();
+    await stream.close();
+    expect(page.model.recent.map((call) => call.method)).toContain('echo');
+  });
+
   it('refuses a URL it cannot stream to', () => {
     expect(() => inspectTo('nats://127.0.0.1:4222')).toThrow(
       new TypeError('inspectTo needs an http, https, ws or wss URL, got "nats://127.0.0.1:4222"'),

@@ -62,7 +62,7 @@ export interface InspectStream {
   readonly dropped: number;
   /** Events waiting to be sent (at most `maxBuffered`). */
   readonly buffered: number;
-  /** Sends everything buffered, batch by batch, then stops; once a batch fails, the rest is dropped (and counted). */
+  /** Sends everything buffered, batch by batch, then stops; once a batch fails, the rest is dropped (and counted). Every call resolves when that is done. */
   close(): Promise<void>;
 }
 
@@ -134,6 +134,7 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
   let unreported = 0;
   let sending: Promise<boolean> | undefined;
   let closed = false;
+  let closing: Promise<void> | undefined;
 
   const inspect = inspectionFeed((event) => {
     if (closed) return;
@@ -199,12 +200,14 @@ export function inspectTo(url: string, options: InspectToOptions = {}): InspectS
     get buffered() {
       return buffer.length;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      await sending;
-      await flushAll();
-    },
+    // Each call resolves once everything is sent: a second one (a shutdown path and a `finally`) that resolved at once
+    // let the process exit with the last batches still on their way.
+    close: () =>
+      (closing ??= (async () => {
+        closed = true;
+        clearInterval(timer);
+        await sending;
+        await flushAll();
+      })()),
   };
 }
