@@ -431,6 +431,23 @@ describe('callstate serve over WebSocket', () => {
     expect(await served.exited).toBe(0);
   });
 
+  it('exits 4 in one line, naming where, when the module throws outside a call (a promise left to reject, a throw in a timer), not 1 with a stack', async () => {
+    for (const method of ['reject', 'tick']) {
+      const served = start(['serve', fixture('cli-crashes-later.mjs'), '--port', '0'], /^callstate serve: (ws:\/\/127\.0\.0\.1:\d+) /m);
+      running.push(served.child);
+      const [, url] = await served.match;
+      // The call itself was answered; what the module left behind ends the process.
+      expect(await run(['call', url!, method])).toEqual({ status: 0, stdout: '"answered"\n', stderr: '' });
+      expect(await served.exited).toBe(4);
+      const { stderr } = served.output();
+      oneLine(stderr);
+      const words = method === 'reject' ? 'left to reject at once' : 'thrown in a timer';
+      expect(stderr).toMatch(
+        new RegExp(`^callstate serve: the module threw outside a call: ${words}, at .*cli-crashes-later\\.mjs:\\d+:\\d+\\)?\\n$`),
+      );
+    }
+  });
+
   it('exits 4 in one line, not 0 without a word, when the module never finishes loading (a top-level await that never settles)', async () => {
     const stuck = await run(['serve', fixture('cli-never-loads.mjs'), '--port', '0']);
     expect(stuck).toEqual({

@@ -116,6 +116,36 @@ function observers(list: Array<((event: InspectionEvent) => void) | undefined>):
   };
 }
 
+/**
+ * What the served module throws outside any call (a promise it left to reject, a throw in a timer of its own), as
+ * the error that ends `serve`: one line, where it was thrown, exit 4. Node's default printed a stack and exited 1,
+ * the code that means the server answered with an error. Its state unknown past that, the process is not kept serving.
+ */
+function watchCrashes(): { crashed: Promise<Error>; stop(): void } {
+  let onCrash: (thrown: unknown) => void = () => {};
+  const crashed = new Promise<Error>((resolve) => {
+    onCrash = (thrown) => {
+      let where = '';
+      try {
+        const frame = thrown instanceof Error ? thrown.stack?.split('\n').find((line) => /^\s+at /.test(line)) : undefined;
+        if (frame !== undefined) where = `, ${frame.trim()}`;
+      } catch {
+        // A stack that cannot be read: the message alone.
+      }
+      resolve(new Error(`the module threw outside a call: ${describeThrown(thrown)}${where}`));
+    };
+  });
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  return {
+    crashed,
+    stop: () => {
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
+    },
+  };
+}
+
 export async function runServe(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, FLAGS, { min: 1, max: 1 });
   if (values.help) {
@@ -138,51 +168,60 @@ export async function runServe(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--inspect: ${(error as Error).message}`);
   }
-  const inspect = observers([values.log ? callLog(out, json) : undefined, stream?.inspect]);
-  const methods = await loadMethods(positionals[0]!);
-
-  let server: { close(options?: { drain?: number }): Promise<void> };
-  let shown: Record<string, unknown>;
-  /** Why the server ended on its own, if it does: a NATS responder whose nats-server went away (it does not reconnect). */
-  let lost = new Promise<unknown>(() => {});
+  const { crashed, stop } = watchCrashes();
   try {
-    if (values.nats !== undefined) {
-      const nats = await serve({
-        nats: values.nats as string,
-        subject: values.subject as string,
-        methods,
-        ...(values.queue === undefined ? {} : { queue: values.queue as string }),
-        ...(inspect === undefined ? {} : { inspect }),
-      });
-      server = nats;
-      // The line is printed and logged: a password or token in the nats-server URL is not.
-      shown = { url: shownUrl(nats.url), subject: nats.subject, queue: nats.queue };
-      lost = new Promise((resolve) => nats.once('close', ({ error }) => error !== undefined && resolve(error)));
-    } else {
-      const ws = await serve({
-        port: port ?? DEFAULT_SERVE_PORT,
-        host: host ?? '127.0.0.1',
-        methods,
-        ...(inspect === undefined ? {} : { inspect }),
-      });
-      server = ws;
-      shown = { url: ws.url, httpUrl: ws.httpUrl };
+    const inspect = observers([values.log ? callLog(out, json) : undefined, stream?.inspect]);
+    const methods = await Promise.race([loadMethods(positionals[0]!), crashed.then((error) => Promise.reject(error))]);
+
+    let server: { close(options?: { drain?: number }): Promise<void> };
+    let shown: Record<string, unknown>;
+    /** Why the server ended on its own, if it does: a NATS responder whose nats-server went away (it does not reconnect). */
+    let lost = new Promise<unknown>(() => {});
+    try {
+      if (values.nats !== undefined) {
+        const nats = await serve({
+          nats: values.nats as string,
+          subject: values.subject as string,
+          methods,
+          ...(values.queue === undefined ? {} : { queue: values.queue as string }),
+          ...(inspect === undefined ? {} : { inspect }),
+        });
+        server = nats;
+        // The line is printed and logged: a password or token in the nats-server URL is not.
+        shown = { url: shownUrl(nats.url), subject: nats.subject, queue: nats.queue };
+        lost = new Promise((resolve) => nats.once('close', ({ error }) => error !== undefined && resolve(error)));
+      } else {
+        const ws = await serve({
+          port: port ?? DEFAULT_SERVE_PORT,
+          host: host ?? '127.0.0.1',
+          methods,
+          ...(inspect === undefined ? {} : { inspect }),
+        });
+        server = ws;
+        shown = { url: ws.url, httpUrl: ws.httpUrl };
+      }
+    } catch (error) {
+      await stream?.close();
+      // What serve() refuses before it starts (a subject with a wildcard, a queue with a space) is a command-line mistake.
+      throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
     }
-  } catch (error) {
+    const detail = shown.subject === undefined ? '' : ` subject ${String(shown.subject)} queue ${String(shown.queue)}`;
+    out(json ? JSON.stringify(shown) : `callstate serve: ${String(shown.url)}${detail} (Ctrl-C to stop)`);
+    const ended = await Promise.race([untilStopped().then(() => undefined), lost, crashed]);
+    if (ended !== undefined) {
+      // A module that crashed leaves its server listening: it takes no more calls (the process exits).
+      void server.close().catch(() => {});
+      // Exiting 0 would tell a supervisor that it was stopped on purpose: nothing answers on the subject any more.
+      await stream?.close();
+      throw ended;
+    }
+    // New calls are refused ("server closing") while running ones answer, for up to `drain` ms.
+    const drained = server.close({ drain }).then(() => undefined);
+    const crash = await Promise.race([drained, crashed]);
+    if (crash !== undefined) throw crash;
     await stream?.close();
-    // What serve() refuses before it starts (a subject with a wildcard, a queue with a space) is a command-line mistake.
-    throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
+    return EXIT.ok;
+  } finally {
+    stop();
   }
-  const detail = shown.subject === undefined ? '' : ` subject ${String(shown.subject)} queue ${String(shown.queue)}`;
-  out(json ? JSON.stringify(shown) : `callstate serve: ${String(shown.url)}${detail} (Ctrl-C to stop)`);
-  const ended = await Promise.race([untilStopped().then(() => undefined), lost]);
-  if (ended !== undefined) {
-    // Exiting 0 would tell a supervisor that it was stopped on purpose: nothing answers on the subject any more.
-    await stream?.close();
-    throw ended;
-  }
-  // New calls are refused ("server closing") while running ones answer, for up to `drain` ms.
-  await server.close({ drain });
-  await stream?.close();
-  return EXIT.ok;
 }
