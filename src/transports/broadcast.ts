@@ -15,7 +15,7 @@ const PLAIN = { 'Content-Type': 'text/plain; charset=utf-8' };
 export interface Broadcast {
   /** Readers connected now. */
   readonly readers: number;
-  /** Sends `text` to every connected reader. */
+  /** Sends `text` to every connected reader: one copy of its bytes, shared by all of them. */
   send(text: string): void;
   /** Drops every reader and stops accepting. */
   close(): Promise<void>;
@@ -33,7 +33,8 @@ export interface ReaderLimit {
 }
 
 /**
- * Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader.
+ * Accepts WebSocket upgrades on `path` of `server`; `greeting()` is sent first to each new reader (a Buffer, as a text
+ * frame: readers greeted with the same Buffer share its bytes).
  * An upgrade whose Origin header (undefined when absent) fails `allowOrigin` is refused with HTTP 403;
  * one that finds `limit.readers` connected, with HTTP 503 and `limit.reason` (before any WebSocket
  * exists: the readers connected are left alone). A reader counts until its socket has closed, or
@@ -42,7 +43,7 @@ export interface ReaderLimit {
 export function attachBroadcast(
   server: HttpServer,
   path: string,
-  greeting: () => string,
+  greeting: () => string | Buffer,
   allowOrigin: (origin: string | undefined) => boolean,
   limit: ReaderLimit,
 ): Broadcast {
@@ -67,7 +68,7 @@ export function attachBroadcast(
   wss.on('connection', (socket) => {
     socket.on('error', () => socket.terminate());
     socket.on('pong', () => silent.delete(socket));
-    socket.send(greeting());
+    socket.send(greeting(), { binary: false });
   });
   const pinger = setInterval(() => {
     for (const socket of wss.clients) {
@@ -84,10 +85,12 @@ export function attachBroadcast(
       return wss.clients.size;
     },
     send(text) {
+      // As a string, ws made a copy of its bytes for each reader: 64 readers that do not read held 64 of each batch.
+      const bytes = Buffer.from(text);
       for (const socket of wss.clients) {
         if (socket.readyState !== WebSocket.OPEN) continue;
         if (socket.bufferedAmount > MAX_BUFFERED) socket.terminate();
-        else socket.send(text);
+        else socket.send(bytes, { binary: false });
       }
     },
     close: () =>

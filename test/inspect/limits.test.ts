@@ -17,7 +17,7 @@ import {
   VIEWER_HEARTBEAT,
   type PageServer,
 } from '../../src/tools/inspect/hub.js';
-import { until } from '../helpers.js';
+import { heapAfterGc, until } from '../helpers.js';
 
 let page: PageServer | undefined;
 let inspector: Inspector | undefined;
@@ -192,6 +192,51 @@ describe('a viewer that never reads', () => {
     expect(reading.socket.readyState).toBe(WebSocket.OPEN);
     const received = reading.frames.slice(1).reduce((n: number, frame) => n + (frame as { events: unknown[] }).events.length, 0);
     expect(received).toBe(sent);
+  });
+});
+
+describe('viewers that never read, and a large model or batch', () => {
+  /** A call in flight with a 100,000-character method (in-process events are not cut). */
+  const bigCall = (i: number) =>
+    ({ k: 'call', side: 'client', sid: `s${i}`, method: `${i}`.padEnd(100_000, 'm'), id: 'i', state: 'sent', done: false, at: i }) as const;
+  const external = () => (heapAfterGc(), process.memoryUsage().arrayBuffers);
+  /** Opens `n` viewers of `target` that never read: what is sent to them waits in this process, past the kernel's buffers. */
+  async function stalledViewers(target: PageServer, n: number): Promise<void> {
+    for (let k = 1; k <= n; k++) {
+      const stalled = tcpConnect(target.port, '127.0.0.1');
+      opened.push(stalled);
+      stalled.write(
+        `GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      stalled.pause();
+      await until(() => target.viewers === k, `viewer ${k} admitted (and greeted, in the same turn)`);
+    }
+  }
+
+  it('share one copy of the greeting: 12 of them do not hold 12 copies of a 40 MB model', async () => {
+    page = await startPageServer();
+    for (let i = 0; i < 400; i++) page.emit(bigCall(i));
+    const modelBytes = JSON.stringify(page.model).length;
+    const before = external();
+    await stalledViewers(page, 12);
+    // One copy is 40 MB; a copy per viewer, less what the kernel took, was some 1.4 GB.
+    expect(external() - before).toBeLessThan(3 * modelBytes);
+    // /model.json is the same bytes.
+    const served = await (await fetch(new URL('/model.json', page.url))).text();
+    expect(served.length).toBe(modelBytes);
+  });
+
+  it('share one copy of each batch: 12 of them do not hold 12 copies of a 40 MB batch', async () => {
+    page = await startPageServer();
+    await stalledViewers(page, 12);
+    const reading = (await openViewer(page)).viewer!;
+    const before = external();
+    const flushed = new Promise((resolve) => reading.socket.once('message', resolve));
+    for (let i = 0; i < 400; i++) page.emit(bigCall(i));
+    await flushed;
+    const batchBytes = JSON.stringify({ events: Array.from({ length: 400 }, (_, i) => bigCall(i)) }).length;
+    expect(external() - before).toBeLessThan(3 * batchBytes);
   });
 });
 

@@ -94,7 +94,23 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     batch = [];
     if (events.length > 0 && stream && stream.readers > 0) stream.send(JSON.stringify({ events }));
   };
+  /** Bumped by each change of the model: its JSON is made once per version, however many viewers and GETs ask. */
+  let version = 0;
+  let shown: { version: number; greeting: Buffer } | undefined;
+  const GREETING_HEAD = '{"model":';
+  /**
+   * Each new viewer's greeting, `{"model":…}`. Made for each of them, a model of some 35 MB (5,500 calls, each with 50
+   * states and a long method and id) was a JSON.stringify each and a copy of its bytes per viewer: 64 viewers that do
+   * not read held 4.5 GB, and each stringify held the event loop (the application's, with createInspector). Now one
+   * copy per version of the model, shared by the viewers and by /model.json (a view of its bytes).
+   */
+  const greeting = () => {
+    if (shown?.version !== version) shown = { version, greeting: Buffer.from(`${GREETING_HEAD}${JSON.stringify(model)}}`) };
+    return shown.greeting;
+  };
+  const modelJson = () => greeting().subarray(GREETING_HEAD.length, -1);
   const emit = (event: PageEvent) => {
+    version++;
     applyEvent(model, event);
     if (!timer) timer = setTimeout(flush, FLUSH_EVERY);
     batch.push(event);
@@ -120,7 +136,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     } else if (path === '/favicon.ico') {
       response.writeHead(204).end();
     } else if (path === '/model.json') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(model));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(modelJson());
     } else {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
@@ -188,17 +204,11 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
   });
   const bound = (http.address() as AddressInfo).port;
   origins = pageOrigins(host, bound);
-  stream = attachBroadcast(
-    http,
-    '/events',
-    () => JSON.stringify({ model }),
-    (origin) => origin === undefined || origins.has(origin),
-    {
-      readers: maxViewers,
-      reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later`,
-      heartbeat: VIEWER_HEARTBEAT,
-    },
-  );
+  stream = attachBroadcast(http, '/events', greeting, (origin) => origin === undefined || origins.has(origin), {
+    readers: maxViewers,
+    reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later`,
+    heartbeat: VIEWER_HEARTBEAT,
+  });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost(host)}:${bound}/`,
