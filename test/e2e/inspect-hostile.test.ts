@@ -73,6 +73,20 @@ describe('callstate serve --log, called by a hostile peer', () => {
   });
 });
 
+describe('callstate serve --log, a method name with bidirectional controls', () => {
+  it('escapes them, so that a viewer honouring them cannot show a failed call as replied', async () => {
+    const lines: string[] = [];
+    server = await serve({ methods: { echo: (params: unknown) => params }, inspect: callLog((line) => lines.push(line), false) });
+    const peer = await rawClient(server.url);
+    // RIGHT-TO-LEFT OVERRIDE, then isolates and marks: each reorders what follows it on the line.
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'pay\u202edeilper\u2066\u2069\u200f\u061c', params: [] }));
+    expect(await peer.next()).toMatchObject({ id: 1, error: { code: -32601 } });
+    await peer.close();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^pay\\u202edeilper\\u2066\\u2069\\u200f\\u061c id=1 failed \d+ ms$/);
+  });
+});
+
 describe('inspectTo', () => {
   it('sends every batch left on close, and counts as dropped what it could not send once the page is gone', async () => {
     page = await startPageServer();

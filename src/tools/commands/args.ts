@@ -95,10 +95,16 @@ export function untilStopped(): Promise<void> {
 /**
  * A peer's text as a line shows it: control characters (line breaks, terminal
  * escapes) written as \uXXXX, so that a method name in the log, or a server's
- * error message, can neither forge lines nor drive the operator's terminal.
+ * error message, can neither forge lines nor drive the operator's terminal. So are
+ * the bidirectional controls (U+202E and its kin, as in "Trojan Source"): in a
+ * terminal or viewer that honours them, a peer's method name reordered the rest of
+ * its log line, its final state included.
  */
 export function printable(text: string): string {
-  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\p{Cc}\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** What a module threw, in words on one line: an Error's message, else the value itself. */
