@@ -448,6 +448,16 @@ describe('callstate serve over WebSocket', () => {
     }
   });
 
+  it('serves a methods object with a method named "then", not taking it for a promise (and exiting 0 without a word)', async () => {
+    const served = start(['serve', fixture('cli-then-method.mjs'), '--port', '0'], /^callstate serve: (ws:\/\/127\.0\.0\.1:\d+) /m);
+    running.push(served.child);
+    const [, url] = await served.match;
+    expect(await run(['call', url!, 'then'])).toEqual({ status: 0, stdout: '"then answered"\n', stderr: '' });
+    expect(await run(['call', url!, 'add', '[1,2]'])).toEqual({ status: 0, stdout: '3\n', stderr: '' });
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+  });
+
   it('exits 4 in one line, not 0 without a word, when the module never finishes loading (a top-level await that never settles)', async () => {
     const stuck = await run(['serve', fixture('cli-never-loads.mjs'), '--port', '0']);
     expect(stuck).toEqual({

@@ -64,8 +64,12 @@ function orIdle<T>(promise: Promise<T>, error: () => Error): Promise<T> {
   return Promise.race([promise, idle]).finally(() => process.off('beforeExit', onIdle!));
 }
 
-/** The methods object a module exports. */
-async function loadMethods(path: string): Promise<Methods> {
+/**
+ * The methods object a module exports, in an object of its own: returned as it is from an async function, a methods
+ * object with a `then` (a method named "then", or a Proxy answering every name) was taken for a promise, its `then`
+ * called as one, and, never settling, serve exited 0 without a word.
+ */
+async function loadMethods(path: string): Promise<{ methods: Methods }> {
   let module: { default?: unknown; methods?: unknown };
   try {
     const loading = import(pathToFileURL(resolve(path)).href) as Promise<typeof module>;
@@ -78,7 +82,7 @@ async function loadMethods(path: string): Promise<Methods> {
   if (Array.isArray(methods)) throw new UsageError(`${path} exports an array, not a methods object ({ name: handler })`);
   if (methods === null || typeof methods !== 'object')
     throw new UsageError(`${path} exports no methods object (default or "methods" export)`);
-  return methods as Methods;
+  return { methods: methods as Methods };
 }
 
 /**
@@ -171,7 +175,7 @@ export async function runServe(args: string[]): Promise<number> {
   const { crashed, stop } = watchCrashes();
   try {
     const inspect = observers([values.log ? callLog(out, json) : undefined, stream?.inspect]);
-    const methods = await Promise.race([loadMethods(positionals[0]!), crashed.then((error) => Promise.reject(error))]);
+    const { methods } = await Promise.race([loadMethods(positionals[0]!), crashed.then((error) => Promise.reject(error))]);
 
     let server: { close(options?: { drain?: number }): Promise<void> };
     let shown: Record<string, unknown>;
