@@ -57,7 +57,7 @@ export interface ErrorInfo {
    * subject: `method` undefined, the caller's call times out).
    */
   kind: 'handler' | 'protocol' | 'notification' | 'unsent';
-  /** The error sent back to the caller (none for a notification). */
+  /** The error sent back to the caller (none for a notification); encoded before the hook sees it, so changing it changes nothing sent. */
   response: ErrorObject | undefined;
 }
 

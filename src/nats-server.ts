@@ -171,9 +171,11 @@ function refuseMessage(
               message: `access denied (${refusal.status}): ${refusal.reason}`,
               data: { status: refusal.status },
             };
+    // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
+    const answer = encode(errorFrame(m.frame.id, error));
     // Answered by the responder itself, as a busy or invalid request is over WebSocket: the hooks hear of it.
     report(error, m.frame.method, m.frame.id);
-    return encode(errorFrame(m.frame.id, error));
+    return answer;
   });
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
@@ -247,8 +249,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
       code: ErrorCodes.InternalError,
       message: `the answer (${text.length} characters) could not be published: ${error.message}`,
     };
+    // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
+    const answer = encode(errorFrame(id, response));
     hooks.protocolError(response, call?.method, id, call?.connection ?? caller ?? incoming.connection);
-    link?.reply(reply, encode(errorFrame(id, response)));
+    link?.reply(reply, answer);
   };
   /** Reports what `refuse` answers, from the caller whose message it was (`headers`, none when unreadable). */
   const refused =

@@ -30,7 +30,6 @@ import {
   encode,
   errorFrame,
   ErrorCodes,
-  type ErrorFrame,
   type ErrorObject,
   type Id,
   type Message,
@@ -90,8 +89,10 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
     case 'unparseable': {
       host.report('malformed', text, null, decoded.reason);
       const error = { code: decoded.code, message: decoded.reason };
+      // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
+      const answer = encode(errorFrame(null, error));
       host.hooks.protocolError(error, undefined, null, host.connection());
-      reply?.(encode(errorFrame(null, error)));
+      reply?.(answer);
       return;
     }
     case 'single':
@@ -206,16 +207,18 @@ function refuseRequest(
   batch: BatchReply | undefined,
   reply: Reply,
 ): void {
+  // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
+  const answer = encode(errorFrame(id, error));
   host.hooks.protocolError(error, method, id, host.connection());
-  answerError(errorFrame(id, error), batch, reply);
+  answerError(answer, batch, reply);
 }
 
-/** An answer the dispatcher gives itself (refusals), into the batch's array when the request came in one. */
-function answerError(frame: ErrorFrame, batch: BatchReply | undefined, reply: Reply): void {
+/** An answer the dispatcher gives itself (refusals, encoded), into the batch's array when the request came in one. */
+function answerError(answer: string, batch: BatchReply | undefined, reply: Reply): void {
   if (batch) {
     batch.expect();
-    batch.add(encode(frame));
-  } else reply?.(encode(frame));
+    batch.add(answer);
+  } else reply?.(answer);
 }
 
 /** Why a response matched no call, in words. */

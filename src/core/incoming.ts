@@ -316,8 +316,9 @@ export class IncomingCalls implements Running, HeldReplies {
       const message = `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`;
       // What a toJSON or a getter threw is the handler's, as what it throws is: with exposeErrors false it stays here.
       const error = { code: ErrorCodes.InternalError, message: hooks.exposeErrors ? message : 'internal error' };
-      if (hooks.listening) hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, entry.connection, error);
+      // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent.
       text = errorText(id, error);
+      if (hooks.listening) hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, entry.connection, error);
     }
     this.send(entry, text);
   }
@@ -326,22 +327,21 @@ export class IncomingCalls implements Running, HeldReplies {
   sendError(entry: IncomingEntry, context: IncomingContext): void {
     const { hooks } = this.options;
     const { connection } = entry;
-    let error: ErrorObject;
-    if (context.failure === 'methodNotFound') {
-      error = { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` };
-      // Every browser client sends a heartbeat every half interval, and any answer will do: not worth a warning each.
-      if (context.method !== HEARTBEAT_METHOD) hooks.protocolError(error, context.method, context.id, connection);
-    } else {
-      error = toErrorObject(context.error, this.options.exposeErrorStack, hooks.exposeErrors);
-      hooks.handlerError(context.error, context.method, context.id, connection, error);
-    }
+    const notFound = context.failure === 'methodNotFound';
+    const error: ErrorObject = notFound
+      ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
+      : toErrorObject(context.error, this.options.exposeErrorStack, hooks.exposeErrors);
+    // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-    this.reply(
-      entry,
+    const text = this.encodeReply(
       context.id,
       () => encode(errorFrame(context.id, error)),
       () => ({ code: error.code, message: error.message }),
     );
+    if (!notFound) hooks.handlerError(context.error, context.method, context.id, connection, error);
+    // Every browser client sends a heartbeat every half interval, and any answer will do: not worth a warning each.
+    else if (context.method !== HEARTBEAT_METHOD) hooks.protocolError(error, context.method, context.id, connection);
+    this.send(entry, text);
   }
 
   /** `sendCancelled`: the caller cancelled with `$/cancelRequest`; answered -32800, so that LSP-style callers stop waiting. */
@@ -384,13 +384,16 @@ export class IncomingCalls implements Running, HeldReplies {
    * the light engine rethrows it where nothing catches it.
    */
   private reply(entry: IncomingEntry, id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
-    let text: string;
+    this.send(entry, this.encodeReply(id, encodeReply, fallback));
+  }
+
+  /** The reply `encodeReply` makes or, when that throws (whatever it throws), the error `fallback` describes; never throws. */
+  private encodeReply(id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): string {
     try {
-      text = encodeReply();
+      return encodeReply();
     } catch (thrown) {
-      text = errorText(id, fallback(thrown));
+      return errorText(id, fallback(thrown));
     }
-    this.send(entry, text);
   }
 
   /** Writes the reply `text` to the call of `entry`, into its batch's array when the request came in one. */

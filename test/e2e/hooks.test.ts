@@ -573,3 +573,59 @@ describe.each(['light', 'xstate'] as const)('a call that ends while a middleware
     expect(uncaught).toEqual([]);
   });
 });
+
+describe.each(['light', 'xstate'] as const)('an onError that changes info.response (engine %s)', (engine) => {
+  const uncaught = collectUncaught();
+
+  /** Makes the response it is given malformed and impossible to encode. */
+  const vandal = (_error: unknown, info: ErrorInfo) => {
+    if (info.response) Object.assign(info.response, { code: 'changed', message: 7, data: 10n });
+  };
+
+  it('changes nothing sent over WebSocket, and throws nowhere: the caller gets the error as it was reported', async () => {
+    let release!: () => void;
+    server = await serve({
+      engine,
+      maxInFlightPerConnection: 1,
+      onError: vandal,
+      methods: {
+        hold: () => new Promise<void>((resolve) => (release = resolve)),
+        boom: () => {
+          throw new RpcError(-32010, 'refused', { why: 'no' });
+        },
+        unencodable: () => 10n,
+      },
+    });
+    raw = await rawClient(server.url);
+    raw.send('{"jsonrpc":');
+    expect(await raw.next()).toMatchObject({ id: null, error: { code: -32700 } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 7 }));
+    expect(await raw.next()).toMatchObject({ id: 1, error: { code: -32600 } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'nope' }));
+    expect(await raw.next()).toEqual({ jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'method not found: nope' } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'boom' }));
+    expect(await raw.next()).toEqual({ jsonrpc: '2.0', id: 3, error: { code: -32010, message: 'refused', data: { why: 'no' } } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'unencodable' }));
+    expect(await raw.next()).toMatchObject({ id: 4, error: { code: -32603, message: expect.stringContaining('cannot be encoded') } });
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'hold' }));
+    raw.send(JSON.stringify([{ jsonrpc: '2.0', id: 6, method: 'hold' }]));
+    expect(await raw.next()).toMatchObject([{ id: 6, error: { code: -32000, data: { maxInFlightPerConnection: 1 } } }]);
+    release();
+    expect(await raw.next()).toEqual({ jsonrpc: '2.0', id: 5, result: null });
+    expect(uncaught).toEqual([]);
+  });
+
+  it('changes nothing sent over HTTP', async () => {
+    server = await serve({ engine, onError: vandal, methods: {} });
+    const url = server.url.replace('ws:', 'http:');
+    const post = async (body: string) =>
+      (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })).json() as Promise<unknown>;
+    expect(await post('{"jsonrpc":')).toMatchObject({ id: null, error: { code: -32700 } });
+    expect(await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'nope' }))).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      error: { code: -32601, message: 'method not found: nope' },
+    });
+    expect(uncaught).toEqual([]);
+  });
+});
