@@ -55,7 +55,7 @@ function attempt<T>(read: () => T, otherwise: T): T {
  * String(value) that cannot throw: an object without a prototype has no
  * toString, and a Proxy's traps can throw even from Object.prototype.toString.
  */
-function safeString(value: unknown): string {
+export function safeString(value: unknown): string {
   try {
     return String(value);
   } catch {

@@ -8,6 +8,7 @@ import { RpcError } from '../errors.js';
 import { ErrorCodes } from '../protocol/jsonrpc.js';
 import type { StandardSchemaV1 } from '../standard-schema.js';
 import { follow, thenOf } from '../engine/thenable.js';
+import { safeString } from './handler-error.js';
 
 /** Most issues sent back in one -32602: a schema can report one per element of a large array. */
 const MAX_ISSUES = 100;
@@ -68,13 +69,14 @@ function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>)
 }
 
 function toJson(issue: StandardSchemaV1.Issue): ParamsIssue {
-  if (issue === null || typeof issue !== 'object') return { message: String(issue) };
-  const message = typeof issue.message === 'string' ? issue.message : String(issue.message);
+  // String() throws on what has no primitive value (an object without a prototype): safeString never does.
+  if (issue === null || typeof issue !== 'object') return { message: safeString(issue) };
+  const message = typeof issue.message === 'string' ? issue.message : safeString(issue.message);
   if (!issue.path || issue.path.length === 0) return { message };
   if (!Array.isArray(issue.path)) return { message };
   return { message, path: issue.path.map((segment) => key(typeof segment === 'object' && segment !== null ? segment.key : segment)) };
 }
 
 function key(segment: PropertyKey): string | number {
-  return typeof segment === 'number' ? segment : typeof segment === 'symbol' ? (segment.description ?? 'symbol') : String(segment);
+  return typeof segment === 'number' ? segment : typeof segment === 'symbol' ? (segment.description ?? 'symbol') : safeString(segment);
 }

@@ -125,6 +125,22 @@ describe('methods given as { params: schema, handler }', () => {
     expect(answers[4]!.error.data).toEqual({ issues: [{ message: 'null' }, { message: 'bare' }, { message: 'm' }] });
   });
 
+  it('answer -32602 for issues whose message or path segment has no primitive value (an object without a prototype)', async () => {
+    const bare = Object.create(null) as object;
+    const schema = handWritten(() => ({ issues: [bare, { message: bare, path: [bare, { key: bare }, 'x'] }] }) as never);
+    server = await serve({ methods: { add: { params: schema, handler: () => 1 } } });
+    client = connect(server.url);
+    const { error } = await settle(client.request('add', []));
+    expect([error.code, error.message, error.data]).toEqual([
+      -32602,
+      'invalid params for "add": undefined',
+      {
+        // An issue object without a message, a path segment object without a key: read as undefined.
+        issues: [{ message: 'undefined' }, { message: '[object Object]', path: ['undefined', '[object Object]', 'x'] }],
+      },
+    ]);
+  });
+
   it('wait for a result that is a promise of another realm or a thenable: the handler never runs with params the schema refused', async () => {
     const refuse = { issues: [{ message: 'refused' }] };
     const accept = { value: ['checked'] };
