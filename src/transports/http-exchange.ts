@@ -3,6 +3,7 @@
  * (no redirects, its headers), and what it reads back (an answer's body within a
  * byte limit, why a POST failed, in words).
  */
+import { notUtf8 } from './transport.js';
 
 /**
  * A redirect is not followed: it fails the call. Following one would send the call again elsewhere, with
@@ -71,7 +72,7 @@ export async function readText(response: Response, limit: number, truncate: bool
     try {
       return decoder.decode(bytes, { stream });
     } catch {
-      throw new Error(NOT_UTF8);
+      throw new Error(notUtf8('the body'));
     }
   };
   // Content-Length counts the bytes on the wire: the bytes read only when nothing decodes them.
@@ -107,8 +108,6 @@ export async function readText(response: Response, limit: number, truncate: bool
     }
   }
 }
-
-const NOT_UTF8 = 'the body is not valid UTF-8 (JSON text is UTF-8: RFC 8259)';
 
 /**
  * The codes of the TLS errors an https:// URL gets from a server that answers in plain HTTP (OpenSSL reads its

@@ -23,6 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pathnameOf } from './attach.js';
+import { notUtf8, UTF8_REASON } from './transport.js';
 
 /** What the endpoint allows, for `Allow` and `Access-Control-Allow-Methods`. */
 export const ALLOWED_METHODS = 'POST, OPTIONS';
@@ -51,7 +52,6 @@ export function isJson(request: IncomingMessage): boolean {
 
 /** Charsets a body is read in: UTF-8, and ASCII, which is UTF-8 too. */
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
-const UTF8_REASON = 'JSON text is UTF-8: RFC 8259';
 
 /** The `charset` parameter of a Content-Type (unquoted), if it has one. */
 function charsetOf(type: string | undefined): string | undefined {
@@ -197,7 +197,7 @@ export function readBody(
     if (over) return;
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the params a handler is given.
     if (body !== undefined && !isUtf8(body.subarray(0, length))) {
-      answer(response, 400, cors, `the body is not valid UTF-8 (${UTF8_REASON})`);
+      answer(response, 400, cors, notUtf8('the body'));
       return done(undefined);
     }
     const text = body === undefined ? '' : body.toString('utf8', 0, length);

@@ -7,6 +7,7 @@
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { isUtf8 } from 'node:buffer';
 import { cancelSubject, loadNats, natsConnectTarget } from './nats.js';
+import { notUtf8 } from './transport.js';
 
 /** Why a message cannot be taken as it came: which part of it, and in words. */
 export interface Unreadable {
@@ -181,7 +182,7 @@ function readable(msg: Msg): { headers: Record<string, string> } | { problem: Un
   const headers = headersOf(msg);
   if (headers instanceof Error)
     return { problem: { part: 'headers', detail: `the NATS headers of the message could not be read: ${headers.message}` } };
-  if (!isUtf8(msg.data)) return { problem: { part: 'text', detail: 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)' } };
+  if (!isUtf8(msg.data)) return { problem: { part: 'text', detail: notUtf8('the message') } };
   return { headers };
 }
 

@@ -19,7 +19,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { natsConnectTarget } from './nats-url.js';
 import { peekFrame } from './peek-frame.js';
-import type { Transport, TransportHandlers } from './transport.js';
+import { notUtf8, type Transport, type TransportHandlers } from './transport.js';
 
 export { peekFrame } from './peek-frame.js';
 export { natsConnectTarget } from './nats-url.js';
@@ -367,7 +367,7 @@ export class NatsClientTransport implements Transport {
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
-    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(msg.string(), 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)');
+    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(msg.string(), notUtf8('the message'));
     else this.handlers?.message(msg.string(), false);
   }
 }

@@ -3,6 +3,16 @@
  * message, close and error. A transport reports an error (if any) before its
  * close, and closes exactly once.
  */
+/**
+ * Why text whose bytes are not UTF-8 is refused, on every transport that gets bytes (HTTP bodies, NATS messages; a
+ * WebSocket text frame that is not UTF-8 closes the connection): read anyway, each such byte would be U+FFFD in what a
+ * handler is given or a call resolves with. `what`: the body, the message.
+ */
+export const UTF8_REASON = 'JSON text is UTF-8: RFC 8259';
+export function notUtf8(what: string): string {
+  return `${what} is not valid UTF-8 (${UTF8_REASON})`;
+}
+
 export interface TransportHandlers {
   open(): void;
   /** A text frame (or a binary one, flagged, which JSON-RPC over WebSocket does not use). */
