@@ -39,7 +39,7 @@ export interface HttpFailure {
    * characters (for the owner to read a JSON-RPC error to the call, or with id null, in it).
    */
   answer?: string;
-  /** The id of the call it fails (none for a notification). */
+  /** The id of the call it fails (none for a notification's): set by `fail`. */
   id?: string;
 }
 
@@ -292,7 +292,7 @@ export class HttpTransport implements Transport {
       const body = answer.slice(0, BODY_LIMIT);
       const message = `${this.url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`;
       // A JSON-RPC over HTTP server answers its errors with a status too (404 for -32601, 500 for -32603): the body says which.
-      const failure = { message, status, body, answer, ...(id === undefined ? {} : { id }) };
+      const failure = { message, status, body, answer };
       if (id === undefined) this.noticeFailed(text, failure);
       else this.fail(id, () => failure);
       return;
@@ -321,7 +321,6 @@ export class HttpTransport implements Transport {
       status,
       body: body.slice(0, BODY_LIMIT),
       answer: body,
-      id,
     }));
   }
 
@@ -332,6 +331,6 @@ export class HttpTransport implements Transport {
 
   /** Fails the call `id`, if it is still pending, with the error made from `failure()`. */
   private fail(id: string, failure: () => HttpFailure): void {
-    if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure(failure()));
+    if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure({ ...failure(), id }));
   }
 }
