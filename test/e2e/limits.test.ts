@@ -29,6 +29,24 @@ async function raw(url: string) {
   return r;
 }
 
+/** Serves with `maxConnections: 1`, `echo`, and a `hold` whose handler runs until `release` (counted in `handler`). */
+async function serveHoldingNotifications() {
+  const release = deferred<void>();
+  const handler = { running: 0, ended: false };
+  const served = await serve({
+    maxConnections: 1,
+    methods: {
+      echo: (params: unknown) => params,
+      hold: async () => {
+        handler.running++;
+        await release.promise;
+        handler.ended = true;
+      },
+    },
+  });
+  return { server: served, release, handler };
+}
+
 /** A handler that waits for its signal, recording why it aborted. */
 function signalWatcher() {
   const entered = deferred();
@@ -188,20 +206,9 @@ describe('maxConnections', () => {
   });
 
   it('counts an HTTP connection while a notification posted on it runs: answered 204 at once, its handler holds the place until it ends', async () => {
-    const release = deferred<void>();
-    let running = 0;
-    let ended = false;
-    server = await serve({
-      maxConnections: 1,
-      methods: {
-        echo: (params: unknown) => params,
-        hold: async () => {
-          running++;
-          await release.promise;
-          ended = true;
-        },
-      },
-    });
+    const holding = await serveHoldingNotifications();
+    server = holding.server;
+    const { release, handler } = holding;
     // A notification's POST is answered before its handler ends; without this, notifications spread over many TCP
     // connections ran without any bound of maxConnections (each connection's own in-flight limits aside).
     const posted = await fetch(server.httpUrl, {
@@ -210,32 +217,21 @@ describe('maxConnections', () => {
       body: '{"jsonrpc":"2.0","method":"hold","params":[]}',
     });
     expect(posted.status).toBe(204);
-    await until(() => running === 1, 'the handler running');
+    await until(() => handler.running === 1, 'the handler running');
     other = connect(server.url);
     const meanwhile = await settle(other.ready);
     expect(meanwhile.error?.message).toMatch(/HTTP 503 Service Unavailable: .*\(maxConnections: 1; /);
     release.resolve();
-    await until(() => ended, 'the handler ended');
+    await until(() => handler.ended, 'the handler ended');
     // Once it has ended, the place is free.
     client = connect(server.url);
     expect(await client.request('echo', [1])).toEqual([1]);
   });
 
   it('keeps that place once the connection has closed after the 204, until the handler ends', async () => {
-    const release = deferred<void>();
-    let running = 0;
-    let ended = false;
-    server = await serve({
-      maxConnections: 1,
-      methods: {
-        echo: (params: unknown) => params,
-        hold: async () => {
-          running++;
-          await release.promise;
-          ended = true;
-        },
-      },
-    });
+    const holding = await serveHoldingNotifications();
+    server = holding.server;
+    const { release, handler } = holding;
     const body = '{"jsonrpc":"2.0","method":"hold","params":[]}';
     const socket = tcpConnect(server.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -245,12 +241,12 @@ describe('maxConnections', () => {
       `POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );
     await closed;
-    await until(() => running === 1, 'the handler running');
+    await until(() => handler.running === 1, 'the handler running');
     // The handler runs on after its connection closed (its POST was answered): so does its place.
     other = connect(server.url);
     expect((await settle(other.ready)).error?.message).toMatch(/HTTP 503 Service Unavailable: .*\(maxConnections: 1; /);
     release.resolve();
-    await until(() => ended, 'the handler ended');
+    await until(() => handler.ended, 'the handler ended');
     client = connect(server.url);
     expect(await client.request('echo', [1])).toEqual([1]);
   });
