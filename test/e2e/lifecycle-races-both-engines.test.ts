@@ -27,6 +27,20 @@ let server: Server | undefined;
 let client: Client | undefined;
 let scripted: WebSocketServer | undefined;
 let raw: Awaited<ReturnType<typeof rawClient>> | undefined;
+
+/**
+ * Connects a raw client (kept in `raw`, for the teardown) to `target`, sends it the call "work" (id 1), and waits until
+ * its handler runs: that client, what it reads, and the server's side of its connection.
+ */
+async function workStarted(target: Server) {
+  raw = await rawClient(target.url);
+  const caller = raw;
+  const inbox = inboxOf(caller.socket);
+  caller.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
+  const peerSide = () => [...target.connections][0]!;
+  await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
+  return { caller, inbox, peerSide };
+}
 let responder: NatsServer | undefined;
 let nats: NatsServerProcess | undefined;
 afterAll(async () => {
@@ -283,20 +297,16 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
           release: () => void release.resolve('done'),
         },
       });
-      raw = await rawClient(server.url);
-      const inbox = inboxOf(raw.socket);
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
-      const peerSide = () => [...server!.connections][0]!;
-      await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
+      const { caller, inbox, peerSide } = await workStarted(server);
       // One frame: the notification settles the handler's promise, the cancel behind it is dispatched before that settles.
-      raw.send(
+      caller.send(
         JSON.stringify([
           { jsonrpc: '2.0', method: 'release' },
           { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } },
         ]),
       );
       await until(() => inbox.length >= 1, 'an answer');
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'release' }));
+      caller.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'release' }));
       await until(() => inbox.length >= 2, 'the probe');
       expect(inbox.map((f) => f.id)).toEqual([1, 2]);
       expect(inbox[0]!.error?.code).toBe(-32800);
@@ -345,16 +355,12 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
         handlerTimeout: 500,
         methods: { work: () => release.promise, echo: (p: unknown) => p },
       });
-      raw = await rawClient(server.url);
-      const inbox = inboxOf(raw.socket);
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
-      const peerSide = () => [...server!.connections][0]!;
-      await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
+      const { caller, inbox, peerSide } = await workStarted(server);
       release.resolve('done');
       clock.increment(step);
       await until(() => inbox.length >= 1, 'an answer');
       clock.increment(10_000);
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2] }));
+      caller.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2] }));
       await until(() => inbox.length >= 2, 'the probe');
       expect(inbox.map((f) => f.id)).toEqual([1, 2]);
       if (code === undefined) expect(inbox[0]!.result).toBe('done');
@@ -380,20 +386,16 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
           echo: (p: unknown) => p,
         },
       });
-      raw = await rawClient(server.url);
-      const inbox = inboxOf(raw.socket);
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
-      const peerSide = () => [...server!.connections][0]!;
-      await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
+      const { caller, inbox, peerSide } = await workStarted(server);
       // One frame: the notification runs the handler's deadline out, the cancel behind it comes in the same dispatch.
-      raw.send(
+      caller.send(
         JSON.stringify([
           { jsonrpc: '2.0', method: 'tick' },
           { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } },
         ]),
       );
       await until(() => inbox.length >= 1, 'an answer');
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2] }));
+      caller.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2] }));
       await until(() => inbox.length >= 2, 'the probe');
       expect(inbox.map((f) => f.id)).toEqual([1, 2]);
       expect(inbox[0]!.error?.code).toBe(-32800);
