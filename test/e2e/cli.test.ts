@@ -124,6 +124,10 @@ describe('callstate call and notify over WebSocket', () => {
     expect(await run(['call', server.url, 'add', '-'], '[40, 2]\n')).toEqual({ status: 0, stdout: '42\n', stderr: '' });
   });
 
+  it('takes params on stdin that start with a byte order mark, as editors on Windows save them (it exited 2: "not valid JSON")', async () => {
+    expect(await run(['call', server.url, 'add', '-'], '\uFEFF[40, 2]\r\n')).toEqual({ status: 0, stdout: '42\n', stderr: '' });
+  });
+
   it('refuses a --header no upgrade request can carry with exit 2 in one line, not a crash with a stack (exit 1)', async () => {
     const name = await run(['call', server.url, 'add', '[1,2]', '--header', 'bad name: x']);
     expect(name).toEqual({

@@ -57,6 +57,7 @@ const FLAGS = {
 /**
  * All of stdin, up to DEFAULT_CLIENT_MAX_PAYLOAD bytes (the most a client takes in one frame): past
  * that, an endless stdin (`yes | callstate call … -`) is a mistake, not something to hold until the heap runs out.
+ * A byte order mark before the JSON is dropped.
  */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -66,7 +67,9 @@ async function readStdin(): Promise<string> {
     if (size > DEFAULT_CLIENT_MAX_PAYLOAD) throw new UsageError(`params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8');
+  // A leading byte order mark (Notepad and PowerShell write one) is not part of the JSON: JSON.parse refuses it.
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Params from the command line or stdin, parsed as JSON; absent stays absent. */
