@@ -74,6 +74,6 @@ export class ConnectionSlots {
 
   /** Why one more connection is refused (503), for its answer's body. */
   get refusal(): string {
-    return `this server holds its most connections at once (maxConnections: ${this.max}; WebSocket connections, and HTTP connections with a POST in progress)`;
+    return `this server holds its most connections at once (maxConnections: ${this.max}; WebSocket connections, and HTTP connections with a POST in progress or a notification's handler running)`;
   }
 }

@@ -187,7 +187,7 @@ describe('maxConnections', () => {
     const refused = await post('echo');
     expect(refused.status).toBe(503);
     expect(await refused.text()).toMatch(
-      /at once \(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress\)/,
+      /at once \(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress or a notification's handler running\)/,
     );
     await client.close();
     await until(() => server!.connections.size === 0, 'the WebSocket connection is let go');

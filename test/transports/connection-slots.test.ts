@@ -35,7 +35,9 @@ describe('ConnectionSlots', () => {
     }
     expect(socket.listenerCount('close')).toBe(1);
     expect(slots.size).toBe(0);
-    expect(slots.refusal).toMatch(/\(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress\)$/);
+    expect(slots.refusal).toMatch(
+      /\(maxConnections: 1; WebSocket connections, and HTTP connections with a POST in progress or a notification's handler running\)$/,
+    );
   });
 
   it('keeps a kept place after its connection closes, until unkeep, whatever uses ended with it', async () => {
