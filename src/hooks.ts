@@ -24,7 +24,7 @@ export interface MiddlewareContext<RemoteApi extends object = any> extends Handl
  * the chain and the handler and get its result; return a value to answer with it, throw (an `RpcError` to
  * choose the code) to refuse. A notification runs the chain too (`ctx.id` is undefined); its result is dropped.
  * `next()` called once `ctx.signal` has aborted (cancel, disconnect, `handlerTimeout`) rejects with the signal's reason
- * and runs nothing more.
+ * and runs nothing more; called after the chain answered the call, it rejects and runs nothing more too.
  */
 export type Middleware = (ctx: MiddlewareContext, next: () => Promise<unknown>) => unknown;
 

@@ -35,6 +35,9 @@ export class Context implements HandlerContext<any> {
     readonly params: unknown,
   ) {}
 
+  /** @internal Whether the middleware chain has settled: the call is answered (or the notification done). */
+  answered = false;
+
   get signal(): AbortSignal {
     return this.scope.signal;
   }
@@ -54,8 +57,13 @@ export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Conte
 function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
   try {
     // A middleware that calls next() once the call has ended (it awaited something past a cancel, a disconnect or the
-    // deadline) starts nothing more: the handler would run for nobody, counted nowhere.
-    if (i !== 0) throwIfEnded(ctx);
+    // deadline), or once the chain answered it (it kept `next` and called it later), starts nothing more: the handler
+    // would run for nobody, counted nowhere.
+    if (i !== 0) {
+      throwIfEnded(ctx);
+      if (ctx.answered)
+        throw new Error(`next() called by middleware ${i - 1} (options.use[${i - 1}]) after the call was answered: nothing more runs`);
+    }
     if (i === use.length) return Promise.resolve(callMethod(method, ctx));
     let called = false;
     const next = () => {
@@ -67,8 +75,14 @@ function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: A
       rest.catch(() => {});
       return rest;
     };
-    return Promise.resolve(use[i]!(ctx, next));
+    const result = Promise.resolve(use[i]!(ctx, next));
+    if (i === 0) {
+      const answered = () => void (ctx.answered = true);
+      void result.then(answered, answered);
+    }
+    return result;
   } catch (error) {
+    if (i === 0) ctx.answered = true;
     return Promise.reject(error);
   }
 }

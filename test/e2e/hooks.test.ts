@@ -410,6 +410,35 @@ describe('hooks that fail asynchronously', () => {
   });
 });
 
+describe.each(['light', 'xstate'] as const)('a next() called once the call was answered (engine %s)', (engine) => {
+  it('rejects and runs nothing more: the handler would run for nobody, counted in no limit', async () => {
+    const ran: string[] = [];
+    const saved: Array<() => Promise<unknown>> = [];
+    server = await serve({
+      engine,
+      use: [
+        async (_ctx, next) => next(),
+        (_ctx, next) => {
+          saved.push(next);
+          return 'answered by middleware 1';
+        },
+      ],
+      methods: { work: () => void ran.push('work'), log: () => void ran.push('log') },
+    });
+    client = connect(server.url);
+    expect(await client.request('work')).toBe('answered by middleware 1');
+    client.notify('log');
+    await until(() => saved.length === 2, 'the notification through the middleware');
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const next of saved) {
+      const late = await settle(next());
+      expect(late.error).toBeInstanceOf(Error);
+      expect(late.error.message).toBe('next() called by middleware 1 (options.use[1]) after the call was answered: nothing more runs');
+    }
+    expect(ran).toEqual([]);
+  });
+});
+
 describe.each(['light', 'xstate'] as const)('hooks reporting an RpcError whose code cannot be read (engine %s)', (engine) => {
   const uncaught = collectUncaught();
 
