@@ -549,7 +549,7 @@ describe('decode limits', () => {
     expect(depthExceeds(7, 0)).toBe(false);
   });
 
-  it('leaves a single response unlimited by maxDepth (its caller asked for it), but not a request or a batch', () => {
+  it('leaves a response unlimited by maxDepth, alone or in a batch (its caller asked for it), but not a request', () => {
     const deep = '['.repeat(100) + ']'.repeat(100);
     const result = decode(`{"jsonrpc":"2.0","id":"a","result":${deep}}`, { maxDepth: 64 });
     expect(result.kind === 'single' && result.message.kind).toBe('result');
@@ -557,7 +557,18 @@ describe('decode limits', () => {
     expect(error.kind === 'single' && error.message.kind).toBe('error');
     const refused = { kind: 'unparseable', reason: 'frame nested deeper than 64 levels (maxDepth)', code: -32600 };
     expect(decode(`{"jsonrpc":"2.0","id":"a","method":"m","params":[${deep}]}`, { maxDepth: 64 })).toEqual(refused);
-    expect(decode(`[{"jsonrpc":"2.0","id":"a","result":${deep}}]`, { maxDepth: 64 })).toEqual(refused);
+    // Answers a peer gathered into one batch: refused whole, every call in it waited for its timeout.
+    const answers = decode(`[{"jsonrpc":"2.0","id":"a","result":${deep}},{"jsonrpc":"2.0","id":"b","result":1}]`, { maxDepth: 64 });
+    expect(answers.kind === 'batch' && answers.messages.map((m) => m.kind)).toEqual(['result', 'result']);
+    expect(
+      decode(`[{"jsonrpc":"2.0","id":"a","result":1},{"jsonrpc":"2.0","id":"b","method":"m","params":${deep}}]`, { maxDepth: 64 }),
+    ).toEqual(refused);
+    // The batch's array is a level: a request at the limit on its own is one too deep inside a batch.
+    const atLimit = `{"jsonrpc":"2.0","id":"a","method":"m","params":${'['.repeat(63) + ']'.repeat(63)}}`;
+    expect(decode(atLimit, { maxDepth: 64 }).kind).toBe('single');
+    expect(decode(`[${atLimit}]`, { maxDepth: 64 })).toEqual(refused);
+    expect(decode(`[1,${'['.repeat(64) + ']'.repeat(64)}]`, { maxDepth: 64 })).toEqual(refused);
+    expect(decode(`[1,${'['.repeat(63) + ']'.repeat(63)}]`, { maxDepth: 64 }).kind).toBe('batch');
   });
 
   it('walks 1,000,000 levels without recursion', () => {

@@ -180,14 +180,21 @@ function isResponseShaped(value: unknown): boolean {
   return !hasMethod(m) && (hasResult(m) || hasError(m));
 }
 
+/** Whether a frame nests deeper than `maxDepth`, its responses (alone, or each in a batch) not counted. */
+function nestedTooDeep(value: unknown, maxDepth: number): boolean {
+  if (!Array.isArray(value)) return !isResponseShaped(value) && depthExceeds(value, maxDepth);
+  // The batch's array is the first level: each message in it starts at the second.
+  return value.some((message) => !isResponseShaped(message) && depthExceeds(message, maxDepth - 1));
+}
+
 /** Limits `decode` enforces on a frame it parsed. Each is off when not given. */
 export interface DecodeLimits {
   /** Most messages in a batch; a longer batch is answered with one -32600. */
   maxBatch?: number;
   /**
-   * Deepest nesting of arrays and objects, the frame itself counting as 1 (a batch array too). A single
-   * response is not limited: it is the answer its caller asked for, and refusing it would leave the call
-   * to time out; the limit keeps handlers from running on what they were not written for.
+   * Deepest nesting of arrays and objects, the frame itself counting as 1 (a batch array too). A response,
+   * alone or in a batch, is not limited: it is the answer its caller asked for, and refusing it would leave the
+   * call to time out; the limit keeps handlers from running on what they were not written for.
    */
   maxDepth?: number;
 }
@@ -202,7 +209,7 @@ export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   }
   const { maxBatch, maxDepth } = limits;
   // Nesting deeper than maxDepth takes at least 2 * (maxDepth + 1) bracket characters: shorter frames skip the walk.
-  if (maxDepth !== undefined && text.length > 2 * maxDepth && !isResponseShaped(value) && depthExceeds(value, maxDepth)) {
+  if (maxDepth !== undefined && text.length > 2 * maxDepth && nestedTooDeep(value, maxDepth)) {
     return { kind: 'unparseable', reason: `frame nested deeper than ${maxDepth} levels (maxDepth)`, code: ErrorCodes.InvalidRequest };
   }
   if (Array.isArray(value)) {
