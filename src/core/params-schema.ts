@@ -12,6 +12,15 @@ import { safeString } from './handler-error.js';
 
 /** Most issues sent back in one -32602: a schema can report one per element of a large array. */
 const MAX_ISSUES = 100;
+/**
+ * Most characters of issues (messages and path keys) in one -32602, past the first issue: a message or a path can
+ * echo the params (an object key of 100 KB in the path of each of 100 issues made a 10 MB answer of 100 KB sent).
+ */
+const MAX_ISSUES_LENGTH = 16_384;
+/** Longest message, path key and path of an issue as sent; longer ones are cut (a string ends with "…"). */
+const MAX_MESSAGE_LENGTH = 1_000;
+const MAX_KEY_LENGTH = 100;
+const MAX_PATH_LENGTH = 100;
 
 /** One issue as it travels: a message and the path to the value, as keys. */
 export interface ParamsIssue {
@@ -60,9 +69,13 @@ function badResult(method: string, what: string): TypeError {
 function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>): RpcError {
   // Read no further than sent: `issues` may be a lazy iterable, without end.
   const list: ParamsIssue[] = [];
+  let length = 0;
   for (const issue of issues) {
     if (list.length === MAX_ISSUES) break;
-    list.push(toJson(issue));
+    const json = toJson(issue);
+    length += json.message.length + (json.path?.reduce<number>((sum, key) => sum + String(key).length + 1, 0) ?? 0);
+    if (list.length > 0 && length > MAX_ISSUES_LENGTH) break;
+    list.push(json);
   }
   const first = list[0] ? `: ${list[0].path ? `${list[0].path.join('.')}: ` : ''}${list[0].message}` : '';
   return new RpcError(ErrorCodes.InvalidParams, `invalid params for "${method}"${first}`, { issues: list });
@@ -71,12 +84,18 @@ function invalidParams(method: string, issues: Iterable<StandardSchemaV1.Issue>)
 function toJson(issue: StandardSchemaV1.Issue): ParamsIssue {
   // String() throws on what has no primitive value (an object without a prototype): safeString never does.
   if (issue === null || typeof issue !== 'object') return { message: safeString(issue) };
-  const message = typeof issue.message === 'string' ? issue.message : safeString(issue.message);
+  const message = cut(typeof issue.message === 'string' ? issue.message : safeString(issue.message), MAX_MESSAGE_LENGTH);
   if (!issue.path || issue.path.length === 0) return { message };
   if (!Array.isArray(issue.path)) return { message };
-  return { message, path: issue.path.map((segment) => key(typeof segment === 'object' && segment !== null ? segment.key : segment)) };
+  const path = issue.path.slice(0, MAX_PATH_LENGTH);
+  return { message, path: path.map((segment) => key(typeof segment === 'object' && segment !== null ? segment.key : segment)) };
 }
 
 function key(segment: PropertyKey): string | number {
-  return typeof segment === 'number' ? segment : typeof segment === 'symbol' ? (segment.description ?? 'symbol') : safeString(segment);
+  if (typeof segment === 'number') return segment;
+  return cut(typeof segment === 'symbol' ? (segment.description ?? 'symbol') : safeString(segment), MAX_KEY_LENGTH);
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -208,6 +208,26 @@ describe('methods given as { params: schema, handler }', () => {
     }
   });
 
+  it('send issues that echo the params cut short: a long key in the path of each of 100 issues, a long message', async () => {
+    server = await serve({
+      methods: {
+        lists: { params: z.record(z.string(), z.array(z.number())), handler: () => 1 },
+        echo: { params: handWritten((value) => ({ issues: [{ message: `not this: ${JSON.stringify(value)}` }] })), handler: () => 1 },
+      },
+    });
+    client = connect(server.url);
+    const key = 'k'.repeat(100_000);
+    const lists = await settle(client.request('lists', { [key]: Array.from({ length: 100 }, () => 'x') }));
+    expect(lists.error.code).toBe(-32602);
+    const issues = lists.error.data.issues as Array<{ message: string; path: [string, number] }>;
+    // 100 issues of the 100,000-character key made a 10 MB answer to 100 KB of params.
+    expect(JSON.stringify(issues).length).toBeLessThan(20_000);
+    expect(issues[0]!.path).toEqual([`${'k'.repeat(99)}…`, 0]);
+    expect(issues.length).toBeGreaterThan(1);
+    const echo = await settle(client.request('echo', ['y'.repeat(50_000)]));
+    expect(echo.error.data.issues[0].message).toBe(`not this: ["${'y'.repeat(987)}…`);
+  });
+
   it('read at most 100 issues of a schema that reports them lazily, without end', async () => {
     // Typed as an array by the spec; a lazy iterable is what a careless schema could hand over.
     const endless = handWritten(
