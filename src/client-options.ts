@@ -66,7 +66,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * Largest frame accepted from the server, in bytes; a larger one is refused at its header, closing with 1009 (in the
    * browser build, which cannot refuse it there, checked once it has arrived: dropped unparsed, 1009). Over HTTP,
    * the largest answer body, counted as decoded (a gzip or deflate answer by what it inflates to); a larger one fails
-   * its call with `HttpError`. Default: 100 MiB (as `ws`; a server takes 1 MiB).
+   * its call with `HttpError`. Default: 16 MiB (not `ws`'s 100 MiB: see `DEFAULT_CLIENT_MAX_PAYLOAD`; a server takes 1 MiB).
    */
   maxPayload?: number;
   /**

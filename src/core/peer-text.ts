@@ -1,7 +1,7 @@
 /**
  * Text the peer chose, repeated by callstate (a malformed answer in the error of the call it failed, a
  * method name or id on the inspection page): cut to a bounded length at the source. The peer sends up to
- * `maxPayload` (100 MiB by default on a client), which no error message or page should carry whole.
+ * `maxPayload` (16 MiB by default on a client), which no error message or page should carry whole.
  */
 
 /** Most characters of a peer's text that callstate repeats. */

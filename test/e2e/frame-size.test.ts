@@ -1,5 +1,5 @@
 /**
- * The default frame size limits (1 MiB on a server, 100 MiB on a client) hold on both sides when no
+ * The default frame size limits (1 MiB on a server, 16 MiB on a client) hold on both sides when no
  * `maxPayload` is given: a frame whose header claims more is refused at its
  * header with close code 1009, before any of its payload is buffered.
  */
@@ -29,9 +29,18 @@ const GIB = 2 ** 30;
 const SOME_PAYLOAD = Buffer.alloc(64 * 1024, 0x20);
 
 describe('frame size limit by default', () => {
-  it("is 1 MiB on a server (not ws's 100 MiB: JSON.parse takes 15 to 30 times a frame's size in heap), 100 MiB on a client", () => {
+  it("is 1 MiB on a server and 16 MiB on a client, not ws's 100 MiB (JSON.parse takes 15 to 30 times a frame's size in heap)", () => {
     expect(DEFAULT_MAX_PAYLOAD).toBe(1024 * 1024);
-    expect(DEFAULT_CLIENT_MAX_PAYLOAD).toBe(100 * 1024 * 1024);
+    expect(DEFAULT_CLIENT_MAX_PAYLOAD).toBe(16 * 1024 * 1024);
+  });
+
+  it('the client refuses a frame one byte past 16 MiB at its header with 1009, without maxPayload given', async () => {
+    // 100 MiB of `[{},{},…]` from a hostile server took a client past 4 GB of heap parsing it.
+    const { code, error } = await clientWithACallReads(Buffer.concat([frameHeader(16 * 2 ** 20 + 1, false), SOME_PAYLOAD]), 'the frame');
+    expect(code).toBe(1009);
+    expect(error.message).toMatch(
+      /the server sent a message larger than maxPayload \(16777216 bytes\): refused at its frame header, unread$/,
+    );
   });
 
   it('the server refuses a frame one byte past 1 MiB with 1009, and a call just under it goes both ways, without maxPayload given', async () => {
