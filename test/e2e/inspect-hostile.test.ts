@@ -3,6 +3,7 @@
  * 127.0.0.1: what a hostile peer of an inspected application, or an unlucky
  * application, makes the inspector hold, send or drop.
  */
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { createInspector, inspectTo, serve, type Inspector, type InspectStream, type Server } from '../../src/index.js';
@@ -113,5 +114,32 @@ describe('inspectTo', () => {
     for (const event of incomingCalls(2_000, '\u0001'.repeat(200))) stream.inspect(event);
     await stream.close();
     expect([stream.dropped, page.model.inflightCount]).toEqual([0, 2_000]);
+  });
+});
+
+describe('the inspection page server', () => {
+  it('holds at most maxViewers + maxIngests + 64 TCP connections: idle ones past that are dropped, not kept for headersTimeout', async () => {
+    page = await startPageServer({ maxViewers: 1, maxIngests: 1 });
+    const { port } = page;
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = tcpConnect(port, '127.0.0.1', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 66; i++) sockets.push(await open());
+      const extra = await open();
+      sockets.push(extra);
+      extra.on('error', () => {});
+      // Node drops a connection past http.maxConnections as it accepts it.
+      await new Promise((resolve) => extra.once('close', resolve));
+      const first = sockets[0]!;
+      const answer = new Promise<string>((resolve) => first.once('data', (chunk) => resolve(String(chunk))));
+      first.write('GET /favicon.ico HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+      expect(await answer).toMatch(/^HTTP\/1\.1 204 /);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });

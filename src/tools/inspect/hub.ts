@@ -48,6 +48,12 @@ export const INGEST_TIMEOUT = 10_000;
  * viewer gone without closing (a laptop put to sleep) gives its place back within two intervals.
  */
 export const VIEWER_HEARTBEAT = 30_000;
+/**
+ * TCP connections the page server holds past `maxViewers` + `maxIngests`: for loading the page, `/model.json` and the
+ * 503s of viewers and ingests past their limits. One more is dropped as it is accepted; without a bound, idle
+ * connections were held only by Node's `headersTimeout` (60 s), as many as anyone opened.
+ */
+export const SPARE_CONNECTIONS = 64;
 
 export interface PageServerOptions {
   /** Port of the page; 0 picks a free one. Default: 0. */
@@ -117,6 +123,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
   };
 
   const http = createServer((request, response) => respond(request, response));
+  http.maxConnections = maxViewers + maxIngests + SPARE_CONNECTIONS;
   function respond(request: IncomingMessage, response: ServerResponse): void {
     const path = pathOf(request.url);
     if (path === undefined) {
