@@ -1,4 +1,4 @@
-import { encode, errorFrame, ErrorCodes, type Id } from '../protocol/jsonrpc.js';
+import { encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
 
 /**
  * How long a batch's reply may be once answers too long to be joined into one string have been replaced (see
@@ -31,6 +31,8 @@ export class BatchReply {
   constructor(
     private readonly write: (text: string) => void,
     private readonly held?: HeldReplies,
+    /** An answer replaced by `error` for being too long to join with the others (see `joined`): for the hooks. */
+    private readonly shortened?: (id: Id, error: ErrorObject) => void,
   ) {}
 
   expect(): void {
@@ -86,9 +88,11 @@ export class BatchReply {
         const id = this.ids[i];
         if (id === undefined) continue;
         const message = `internal error: the answer to this call (${replies[i]!.length} characters) and the others of its batch are too long together for one reply; make the call outside a batch`;
-        const text = encode(errorFrame(id, { code: ErrorCodes.InternalError, message }));
+        const error = { code: ErrorCodes.InternalError, message };
+        const text = encode(errorFrame(id, error));
         length += text.length - replies[i]!.length;
         replies[i] = text;
+        this.shortened?.(id, { ...error });
       }
       return `[${replies.join(',')}]`;
     }

@@ -99,7 +99,8 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       onMessage(host, decoded.message, undefined, reply, text, text.length);
       return;
     case 'batch': {
-      const batch = reply && new BatchReply(reply, host.running);
+      const batch =
+        reply && new BatchReply(reply, host.running, (id, error) => host.hooks.protocolError(error, undefined, id, host.connection()));
       for (const message of decoded.messages) onMessage(host, message, batch, reply, undefined, text.length);
       batch?.seal();
       return;

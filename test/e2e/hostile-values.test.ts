@@ -7,7 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { connect, serve, RemoteError, RpcError, type Client, type NatsServer, type Server, type UnmatchedEvent } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  RemoteError,
+  RpcError,
+  type Client,
+  type ErrorInfo,
+  type NatsServer,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, errorWithThrowingGetter, rawClient, settle, throwingProxy, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
@@ -196,7 +206,10 @@ describe('a batch whose answers together are longer than a string can be', () =>
   it('answers the longest -32603 each, to its own id, the rest as they are, and releases every call (the join threw from the last answer)', async () => {
     // 200 million characters each: three of them pass V8's longest string (2^29 - 24). One string, shared.
     const long = 'x'.repeat(200_000_000);
-    server = await serve({ port: 0, host: '127.0.0.1', methods: { long: () => long, one: () => 1 } });
+    const reported: Array<[unknown, string, ErrorInfo['kind'], number | undefined]> = [];
+    const onError = (error: unknown, info: ErrorInfo) =>
+      void reported.push([info.id, (error as Error).message, info.kind, info.response?.code]);
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { long: () => long, one: () => 1 }, onError });
     const raw = await rawClient(server.url);
     raw.send(
       JSON.stringify([
@@ -213,6 +226,8 @@ describe('a batch whose answers together are longer than a string can be', () =>
       { jsonrpc: '2.0', id: 3, error: { code: -32603, message } },
       { jsonrpc: '2.0', id: 4, error: { code: -32603, message } },
     ]);
+    // Each answer replaced is the responder's own error answered: onError hears of it (it heard nothing).
+    expect(reported.sort()).toEqual([1, 3, 4].map((id) => [id, message, 'protocol', -32603]));
     expect([...server.connections][0]!.handlingCalls).toBe(0);
     expect(uncaught).toEqual([]);
     await raw.close();
