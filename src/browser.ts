@@ -23,6 +23,7 @@ export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
   ['headers', 'a browser sets the headers of the upgrade request itself'],
   ['subject', 'NATS needs the Node build'],
+  ['inboxPrefix', 'NATS needs the Node build'],
   ['tls', 'a browser verifies TLS with its own trust store and certificates'],
   ['maxConnections', 'HTTP URLs need the Node build'],
 ];

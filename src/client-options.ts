@@ -151,6 +151,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * to NATS; `handshakeTimeout` bounds connecting to nats-server.
    */
   subject?: string;
+  /**
+   * NATS only: the prefix of the client's inbox, where answers come (`<prefix>.<unique>.<call id>`), for a user whose
+   * permissions allow subscribing only under its own prefix (as nats.js's `inboxPrefix`). No wildcards. Default: `_INBOX`.
+   */
+  inboxPrefix?: string;
 }
 
 /** What every transport's client shares, resolved from `ClientOptions`. */

@@ -51,7 +51,8 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
       );
     return onXState(connectNats<Api>(url, common, options, handshakeTimeout));
   }
-  if (options.subject !== undefined) throw new TypeError('options.subject applies to nats:// URLs only');
+  for (const name of ['subject', 'inboxPrefix'] as const)
+    if (options[name] !== undefined) throw new TypeError(`options.${name} applies to nats:// URLs only`);
   if (isHttpUrl(url)) {
     if (options.tls !== undefined)
       throw new TypeError(

@@ -20,6 +20,8 @@ export interface NatsPeerOptions extends Omit<PeerOptions, 'openTransport' | 'al
   handshakeTimeout: number;
   /** NATS headers sent with every message: what a responder's `authenticate` sees. */
   headers: Record<string, string>;
+  /** The prefix of the client's inbox (nats.js's default `_INBOX` when undefined). */
+  inboxPrefix: string | undefined;
 }
 
 /** Bytes published between two requests to nats-server to confirm what it read (see NatsClientTransport.bufferedAmount). */
@@ -41,6 +43,7 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       subject: options.subject,
       timeout: options.handshakeTimeout,
       headers: options.headers,
+      inboxPrefix: options.inboxPrefix,
       // Every 64 KiB: a PING per few hundred small calls, not per call; never more than highWaterMark, which it must free.
       confirmAt: Math.min(CONFIRM_EVERY, options.send.highWaterMark),
     });
@@ -84,7 +87,7 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
 export function connectNats<Api extends AnyApi>(
   url: string,
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: { subject?: unknown; headers?: unknown; maxPayload?: unknown; tls?: unknown },
+  options: { subject?: unknown; inboxPrefix?: unknown; headers?: unknown; maxPayload?: unknown; tls?: unknown },
   handshakeTimeout: number,
 ): NatsClient<Api> {
   const serverUrl = validateNatsUrl(url, 'url');
@@ -93,5 +96,6 @@ export function connectNats<Api extends AnyApi>(
     throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
   if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
   const headers = validateHeaders(options.headers, 'options.headers', 'nats');
-  return new NatsClient<Api>({ ...common, serverUrl, subject, handshakeTimeout, headers });
+  const inboxPrefix = options.inboxPrefix === undefined ? undefined : validateSubject(options.inboxPrefix, 'options.inboxPrefix');
+  return new NatsClient<Api>({ ...common, serverUrl, subject, handshakeTimeout, headers, inboxPrefix });
 }

@@ -50,6 +50,8 @@ export interface NatsClientOptions {
   timeout: number;
   /** NATS headers sent with every message (a responder's `authenticate` reads them). */
   headers: Record<string, string>;
+  /** The prefix of the inbox where answers come; undefined: nats.js's `_INBOX`. */
+  inboxPrefix: string | undefined;
   /**
    * Bytes published unconfirmed at which nats-server is asked to confirm them (see `confirm`): at most the send queue's
    * `highWaterMark`, so that what holds calls back is always being confirmed.
@@ -291,7 +293,7 @@ export class NatsClientTransport implements Transport {
         timeout: this.options.timeout,
         name: 'callstate client',
       });
-      this.inbox = nats.createInbox();
+      this.inbox = nats.createInbox(this.options.inboxPrefix);
     } catch (error) {
       this.finish(error as Error);
       return;

@@ -309,7 +309,7 @@ describe('the browser build in headless Chromium', SLOW, () => {
   it('refuses options a browser cannot honour with a TypeError', async () => {
     const page = await openPage();
     const refused = await page.evaluate(() =>
-      [{ headers: { a: 'b' } }, { subject: 's' }, { engine: 'xstate' }].map((options) => {
+      [{ headers: { a: 'b' } }, { subject: 's' }, { inboxPrefix: 'p' }, { engine: 'xstate' }].map((options) => {
         try {
           (globalThis as any).callstate.connect('ws://127.0.0.1:1', options);
           return 'accepted';
@@ -321,6 +321,7 @@ describe('the browser build in headless Chromium', SLOW, () => {
     expect(refused).toEqual([
       'TypeError: options.headers is not supported in the browser build: a browser sets the headers of the upgrade request itself',
       'TypeError: options.subject is not supported in the browser build: NATS needs the Node build',
+      'TypeError: options.inboxPrefix is not supported in the browser build: NATS needs the Node build',
       "TypeError: options.engine 'xstate' is not supported in the browser build: it bundles no XState (the light engine runs every actor)",
     ]);
   });

@@ -122,6 +122,7 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
           { user: "nopub", password: "pw", permissions: { publish: { deny: ["perm.v1"] } } }
           { user: "nocancelpub", password: "pw", permissions: { publish: { deny: ["perm.v1.$cancel"] } } }
           { user: "noreply", password: "pw", permissions: { publish: { deny: ["_INBOX.>"] } } }
+          { user: "alice", password: "pw", permissions: { subscribe: { allow: ["_INBOX_alice.>"] } } }
         ]
       }\n`,
     );
@@ -144,6 +145,26 @@ describe('a user whose permissions refuse a subscription callstate needs (nats-s
       /^the connection to nats:\/\/\*\*\*@127\.0\.0\.1:\d+ closed before the call settled \(code 1008\): nats-server ended the subscription to the client's inbox, where answers come: Permissions Violation for Subscription to "_INBOX\.[^"]+\.>"$/,
     );
     expect(client.state).toBe('closed');
+  });
+
+  it('calls through an inbox under inboxPrefix, for a user who may subscribe only there (as nats.js inboxPrefix)', async () => {
+    responders.push(await serve({ nats: as('ok'), subject: 'perm.v1', methods }));
+    client = connect(as('alice'), { subject: 'perm.v1', inboxPrefix: '_INBOX_alice', clock: new SimulatedClock() });
+    expect(await orHang(client.request('add', [1, 2]), 'the answer in the inbox under the prefix')).toBe(3);
+    await client.close();
+    // Without it, the inbox is under _INBOX, which alice may not subscribe to.
+    client = connect(as('alice'), { subject: 'perm.v1', clock: new SimulatedClock() });
+    const { error } = await orHang(settle(client.request('add', [1, 2])), 'the call to fail');
+    expect([error.name, error.closeCode]).toEqual(['ConnectionClosedError', 1008]);
+  });
+
+  it('refuses an inboxPrefix that is no subject, or on a URL that is not nats://, with a TypeError', () => {
+    expect(() => connect(nats.url, { subject: 'perm.v1', inboxPrefix: '_INBOX.>' })).toThrow(
+      new TypeError('options.inboxPrefix must be a NATS subject without wildcards, empty tokens or whitespace, got "_INBOX.>"'),
+    );
+    expect(() => connect('ws://127.0.0.1:1', { inboxPrefix: '_INBOX_alice' })).toThrow(
+      new TypeError('options.inboxPrefix applies to nats:// URLs only'),
+    );
   });
 
   it('closes a client that may not publish to its subject (1008, saying why), failing its calls, instead of leaving each to its timeout', async () => {
