@@ -6,6 +6,7 @@ import type { ClientTlsOptions } from './transports/tls.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { AnyMethod } from './core/invoke.js';
 import { isStandardSchema } from './core/params-schema.js';
+import { CANCEL_METHOD } from './protocol/jsonrpc.js';
 import type { RequestOptions } from './types.js';
 
 /** setTimeout's largest delay; a longer one would fire at once. */
@@ -100,6 +101,17 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
   if (methods === null || typeof methods !== 'object' || Array.isArray(methods)) {
     throw new TypeError(`${name} must be an object of functions, got ${Array.isArray(methods) ? 'an array' : describe(methods)}`);
   }
+  // Only own properties are served (never `toString` or `constructor`): the methods of a class instance would be found
+  // by no call, each answered -32601, with nothing to say why.
+  const inherited = inheritedMethods(methods);
+  if (inherited.length > 0) {
+    const [first] = inherited;
+    throw new TypeError(
+      `${name} is ${describeInstance(methods)} whose methods (${inherited.join(', ')}) are on its prototype: only an object's own properties are served. Pass them as an object, e.g. { ${first}: (params, ctx) => service.${first}(params, ctx) }`,
+    );
+  }
+  if (Object.hasOwn(methods, CANCEL_METHOD))
+    throw new TypeError(`${name}["${CANCEL_METHOD}"] is never run: that notification cancels a call, and callstate handles it itself`);
   for (const [key, method] of Object.entries(methods)) {
     if (typeof method === 'function') continue;
     if (method === null || typeof method !== 'object')
@@ -112,6 +124,23 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
       );
   }
   return methods as Record<string, AnyMethod>;
+}
+
+/** The function-valued properties of `value`'s prototypes, up to `Object.prototype` (not included), but `constructor`. */
+function inheritedMethods(value: object): string[] {
+  const names: string[] = [];
+  for (let proto = Object.getPrototypeOf(value); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, key)?.value === 'function' && !names.includes(key))
+        names.push(key);
+    }
+  }
+  return names;
+}
+
+function describeInstance(value: object): string {
+  const constructor = (Object.getPrototypeOf(value) as { constructor?: unknown }).constructor;
+  return typeof constructor === 'function' && constructor.name !== '' ? `an instance of ${constructor.name}` : 'an object';
 }
 
 /** The `engine` option: 'light' (default) or 'xstate'. */

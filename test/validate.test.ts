@@ -188,6 +188,36 @@ describe('validateMethods', () => {
     expectThrows(() => validateMethods({ ok() {}, add: value }, 'server.methods'), TypeError, `server.methods.${message}`);
   });
 
+  it('refuses a class instance, whose methods would be found by no call, saying what to pass instead', () => {
+    class Service {
+      add([a, b]: [number, number]) {
+        return a + b;
+      }
+      ping() {}
+    }
+    expectThrows(
+      () => validateMethods(new Service(), 'options.methods'),
+      TypeError,
+      "options.methods is an instance of Service whose methods (add, ping) are on its prototype: only an object's own properties are served. Pass them as an object, e.g. { add: (params, ctx) => service.add(params, ctx) }",
+    );
+    // Own properties of an instance, or of an object without a prototype, are served as given.
+    const bound = Object.assign(Object.create(null) as object, { add: () => 1 });
+    expect(validateMethods(bound, 'options.methods')).toBe(bound);
+    class Fields {
+      add = () => 1;
+    }
+    const fields = new Fields();
+    expect(validateMethods(fields, 'options.methods')).toBe(fields);
+  });
+
+  it('refuses a method named $/cancelRequest, which the cancel notice never lets run', () => {
+    expectThrows(
+      () => validateMethods({ '$/cancelRequest': () => 1 }, 'options.methods'),
+      TypeError,
+      'options.methods["$/cancelRequest"] is never run: that notification cancels a call, and callstate handles it itself',
+    );
+  });
+
   it('accepts { params: schema, handler } beside functions', () => {
     const schema = { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } };
     const methods = { ok() {}, add: { params: schema, handler: () => 1 } };
