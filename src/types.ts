@@ -57,10 +57,14 @@ export interface RequestOptions {
    * The call is safe to run twice (idempotent). If the connection is lost after
    * the request was written and the client reconnects (`reconnect`), the call
    * waits in `queued` and is sent again on the new connection, within its own
-   * timeout, instead of failing with `ConnectionClosedError`. Default: false:
-   * a written call is never sent again.
+   * timeout, instead of failing with `ConnectionClosedError`. A number is how
+   * many times at most (from 0 to 100); `true` is 2. A call whose connection is
+   * lost each time it is written (the server closes it for that call: too large
+   * for its `maxPayload`, or a crash) then fails with `ConnectionClosedError`
+   * saying so, instead of taking every new connection down until its deadline.
+   * Default: false: a written call is never sent again.
    */
-  retry?: boolean;
+  retry?: boolean | number;
 }
 
 /**

@@ -81,8 +81,20 @@ export function validateMethodName(method: unknown): asserts method is string {
   }
 }
 
-export function validateRequestOptions(options: unknown): RequestOptions {
-  if (options === undefined) return {};
+/** What `retry: true` means: how many times at most a call is re-sent after its connection was lost. */
+export const DEFAULT_RETRIES = 2;
+/** The most re-sends `retry` may ask for: each may take a connection, and the calls on it, down with it. */
+const MAX_RETRIES = 100;
+
+/** A call's options, checked; `retries`: how many times at most it is re-sent after a lost connection (0: never). */
+export interface ResolvedRequestOptions {
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  retries: number;
+}
+
+export function validateRequestOptions(options: unknown): ResolvedRequestOptions {
+  if (options === undefined) return { timeout: undefined, signal: undefined, retries: 0 };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`request options must be an object, got ${describe(options)}`);
   }
@@ -91,8 +103,16 @@ export function validateRequestOptions(options: unknown): RequestOptions {
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
-  if (retry !== undefined && typeof retry !== 'boolean') throw new TypeError(`options.retry must be a boolean, got ${describe(retry)}`);
-  return { timeout, signal, retry };
+  return { timeout, signal, retries: retriesOf(retry) };
+}
+
+/** `retry` as a count of re-sends: false or absent 0, true `DEFAULT_RETRIES`, or the whole number given. */
+function retriesOf(retry: unknown): number {
+  if (retry === undefined || typeof retry === 'boolean') return retry === true ? DEFAULT_RETRIES : 0;
+  const message = `options.retry must be a boolean or a whole number of re-sends from 0 to ${MAX_RETRIES}, got ${describe(retry)}`;
+  if (typeof retry !== 'number') throw new TypeError(message);
+  if (!Number.isInteger(retry) || retry < 0 || retry > MAX_RETRIES) throw new RangeError(message);
+  return retry;
 }
 
 /** Methods: each a function, or `{ params: schema, handler }` with a Standard Schema and a function. */

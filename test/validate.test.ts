@@ -89,8 +89,8 @@ describe('validateMethodName', () => {
 });
 
 describe('validateRequestOptions', () => {
-  it('returns an empty object for undefined', () => {
-    expect(validateRequestOptions(undefined)).toEqual({});
+  it('returns no timeout, no signal and no re-sends for undefined', () => {
+    expect(validateRequestOptions(undefined)).toEqual({ timeout: undefined, signal: undefined, retries: 0 });
   });
 
   it('returns timeout and signal and drops any other key', () => {

@@ -17,12 +17,28 @@ export function closedError(url: string, context: ConnectionContext, opened: boo
   return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
 }
 
+/** What a lost call's error adds when the connection reconnects: why this call was not re-sent. */
+const NOT_RETRY = '; it is reconnecting, and a call is re-sent only with { retry: true }';
+
 /** Calls written on a lost epoch fail with this: the connection reconnects, but a call is re-sent only if marked retry. */
 export function lostError(url: string, context: ConnectionContext): ConnectionClosedError {
   const { closeCode, closeReason, error } = context;
   const { code, because } = closeCause(context);
-  const message = `the connection to ${url} was lost after the call was written${code}${because}; it is reconnecting, and a call is re-sent only with { retry: true }`;
+  const message = `the connection to ${url} was lost after the call was written${code}${because}${NOT_RETRY}`;
   return new ConnectionClosedError(message, { closeCode, closeReason, cause: error });
+}
+
+/**
+ * A retry call lost with its connection once more than `retry` allows fails with this: `lost` is the error of the
+ * calls lost with it (one per call: the counts are its own). `writes`: how many times it was written, each time lost.
+ */
+export function retriesSpentError(lost: ConnectionClosedError, writes: number): ConnectionClosedError {
+  const why = lost.message.endsWith(NOT_RETRY) ? lost.message.slice(0, -NOT_RETRY.length) : lost.message;
+  const retries = writes - 1;
+  return new ConnectionClosedError(
+    `${why}; this retry call was written ${writes} times, each time on a connection then lost, and is not sent again (retry: at most ${retries} re-send${retries === 1 ? '' : 's'})`,
+    { closeCode: lost.closeCode, closeReason: lost.closeReason, cause: lost.cause },
+  );
 }
 
 /** A call or notification made on a closing or closed connection fails at once with this. */

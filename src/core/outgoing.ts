@@ -22,6 +22,7 @@ import { CancelBatcher } from './cancel-batcher.js';
 import { callTable } from '../engine/generated/call.table.js';
 import { defineRunner, type Actors, type RunningActor, type XStateEngine } from '../engine/runner.js';
 import { ConnectionClosedError, ProtocolError, RemoteError } from '../errors.js';
+import { retriesSpentError } from './connection-errors.js';
 import { captureCallSite, failure, pointAt, unframed } from './call-site.js';
 import { cutText } from './peer-text.js';
 import { ErrorCodes, type Id, type Message } from '../protocol/jsonrpc.js';
@@ -30,6 +31,7 @@ import { IdTable } from './id-table.js';
 import { ownIdHash } from './call-id.js';
 import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
+import { DEFAULT_RETRIES } from '../validate.js';
 
 /** One pending call: its actor, what the caller waits on, and what the send queue keeps on it. */
 interface PendingCall extends QueuedCall {
@@ -43,6 +45,10 @@ interface PendingCall extends QueuedCall {
   cancelSent: boolean;
   /** Where the caller made the call (see `captureCallSite`): the stack its failure shows. */
   site: Error | undefined;
+  /** How many more times a `retry` call may be re-sent after its connection was lost (`RequestOptions.retry`). */
+  retriesLeft: number;
+  /** How many connections were lost while the call was written on them. */
+  losses: number;
 }
 
 /** The owner's side of the call machine, for both engines; the light table is loaded here, once. */
@@ -123,9 +129,14 @@ export class OutgoingCalls {
    * Starts a call actor. The caller has validated the arguments and encoded
    * the frame. The call is written at once if the connection is open and has
    * room; otherwise it waits in `queued`, or rejects with `QueueFullError`
-   * when the line is full.
+   * when the line is full. A `retry` call is re-sent after at most `retries` lost connections.
    */
-  start(input: Omit<CallInput, 'sendNow'>, frame: string, signal: AbortSignal | undefined): Promise<any> {
+  start(
+    input: Omit<CallInput, 'sendNow'>,
+    frame: string,
+    signal: AbortSignal | undefined,
+    retries = input.retry ? DEFAULT_RETRIES : 0,
+  ): Promise<any> {
     const site = this.callSiteStacks ? captureCallSite() : undefined;
     const sendNow = this.queue.mayWriteNow();
     const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`, frame.length);
@@ -145,6 +156,8 @@ export class OutgoingCalls {
         settled: false,
         cancelSent: false,
         site,
+        retriesLeft: retries,
+        losses: 0,
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show. Uninspected, `result`
@@ -176,7 +189,10 @@ export class OutgoingCalls {
   /**
    * The open transport is lost and another will follow: each call written on
    * it fails with `error`, or, if marked retry, waits again in `queued`, ahead
-   * of those already waiting. Calls already waiting keep waiting.
+   * of those already waiting. Calls already waiting keep waiting. A retry call
+   * whose re-sends are used up fails too, saying so (see `retriesSpentError`): a
+   * call that makes the server close each connection it comes on would take
+   * every connection down with it until its deadline.
    */
   lost(error: ConnectionClosedError): void {
     this.queue.lost();
@@ -184,7 +200,10 @@ export class OutgoingCalls {
     for (const call of this.pending.values()) {
       // A call in line is the one waiting in `queued`: it was never written on the lost transport.
       if (this.queue.isWaiting(call) || call.settled) continue;
-      call.actor.send({ type: 'connection.lost', error });
+      call.losses++;
+      if (call.retry && call.retriesLeft-- === 0)
+        call.actor.send({ type: 'connection.closed', error: retriesSpentError(error, call.losses) });
+      else call.actor.send({ type: 'connection.lost', error });
       if (!call.settled) back.push(call);
     }
     this.queue.putBack(back);

@@ -237,7 +237,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const [params, options] = args as [unknown, RequestOptions | undefined];
     validateMethodName(method);
     validateParams(params);
-    const { timeout = this.options.timeout, signal, retry } = validateRequestOptions(options);
+    const { timeout = this.options.timeout, signal, retries } = validateRequestOptions(options);
 
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
@@ -254,7 +254,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     // Or aborted the signal: its 'abort' event has fired, and a listener added now would never hear it.
     if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
-    return this.outgoing.start({ id, method, params, timeout, retry }, frame, signal);
+    return this.outgoing.start({ id, method, params, timeout, retry: retries > 0 }, frame, signal, retries);
   }
 
   /** The remote methods as functions: `await client.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
