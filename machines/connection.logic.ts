@@ -15,7 +15,7 @@ export interface ConnectionInput {
 
 /** When and how often to try again after the transport is lost or fails to open. */
 export interface ReconnectPolicy {
-  /** Delay before the first attempt, in ms. */
+  /** Delay before the first attempt, in ms: at least `MIN_RECONNECT_DELAY`. */
   initialDelay: number;
   /** Longest delay between attempts, in ms. */
   maxDelay: number;
@@ -34,13 +34,21 @@ export interface ReconnectPolicy {
 }
 
 /**
+ * The shortest wait before a reconnection attempt, in ms: `initialDelay` may not be shorter, and no delay drawn
+ * (`jitter` 1 may take off nearly all of one) is. Without it a server that takes connections and drops them at once
+ * would get a new one from every client in a tight loop (0 doubled is 0).
+ */
+export const MIN_RECONNECT_DELAY = 10;
+
+/**
  * The delay before attempt number `attempt` (1 for the first): exponential,
  * capped at `maxDelay`, with the random `sample` (in [0, 1)) taking off up to
- * `jitter` of it so that clients dropped together do not return together.
+ * `jitter` of it so that clients dropped together do not return together;
+ * never less than `MIN_RECONNECT_DELAY`.
  */
 export function backoffDelay(policy: ReconnectPolicy, attempt: number, sample: number): number {
   const delay = Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (attempt - 1));
-  return Math.round(delay * (1 - policy.jitter * sample));
+  return Math.max(MIN_RECONNECT_DELAY, Math.round(delay * (1 - policy.jitter * sample)));
 }
 
 export interface ConnectionContext {

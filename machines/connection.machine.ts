@@ -29,7 +29,7 @@
 import { assign, setup } from 'xstate';
 import { connectionLogic, type ConnectionContext, type ConnectionEvent, type ConnectionInput } from './connection.logic.js';
 
-export { backoffDelay } from './connection.logic.js';
+export { backoffDelay, MIN_RECONNECT_DELAY } from './connection.logic.js';
 export type { ConnectionContext, ConnectionEvent, ConnectionInput, ReconnectPolicy } from './connection.logic.js';
 
 export const connectionMachine = setup({

@@ -94,7 +94,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
   closeTimeout?: number;
   /**
    * Reconnect when the connection is lost or cannot be opened: `true` for the
-   * defaults, or a policy (each field optional): `initialDelay` 500 ms, doubled
+   * defaults, or a policy (each field optional): `initialDelay` 500 ms (at least 10), doubled
    * (`factor` 2) after each failed attempt up to `maxDelay` 10,000 ms, minus a
    * random part of up to `jitter` 0.5 of it, for at most `maxAttempts`
    * (unlimited) attempts in a row before closing. A connection lost within

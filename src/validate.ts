@@ -3,6 +3,7 @@
  * `TypeError` or `RangeError` synchronously with the option's name.
  */
 import type { ClientTlsOptions } from './transports/tls.js';
+import { MIN_RECONNECT_DELAY } from '../machines/connection.logic.js';
 import type { ReconnectPolicy } from '../machines/connection.machine.js';
 import type { AnyMethod } from './core/invoke.js';
 import { isStandardSchema } from './core/params-schema.js';
@@ -299,6 +300,12 @@ export function validateReconnect(value: unknown, name: string): ReconnectPolicy
   };
   if (given.factor !== undefined) policy.factor = numberFrom(given.factor, `${name}.factor`, 1, 100);
   if (given.jitter !== undefined) policy.jitter = numberFrom(given.jitter, `${name}.jitter`, 0, 1);
+  // 0 doubled is 0: a server that drops each connection at once would get a new one in a tight loop, from every client.
+  if (policy.initialDelay < MIN_RECONNECT_DELAY) {
+    throw new RangeError(
+      `${name}.initialDelay must be at least ${MIN_RECONNECT_DELAY} ms, got ${policy.initialDelay}: a shorter one reconnects in a tight loop to a server that drops each connection`,
+    );
+  }
   if (policy.maxDelay < policy.initialDelay) {
     throw new RangeError(`${name}.maxDelay (${policy.maxDelay}) must be at least ${name}.initialDelay (${policy.initialDelay})`);
   }

@@ -380,7 +380,7 @@ describe('nothing left behind', () => {
       let started = 0;
       const hang = () => (started++, new Promise(() => {}));
       client = connect(server.url, {
-        reconnect: { initialDelay: 1, jitter: 0 },
+        reconnect: { initialDelay: 10, jitter: 0 },
         clock,
         heartbeat: 0,
         engine,
@@ -394,7 +394,7 @@ describe('nothing left behind', () => {
       await until(() => started === 1, 'the notification handler to start');
       await peers[0]!.terminate();
       await until(() => timersOf(clock) > 0 && client!.reconnecting, 'the loss');
-      clock.increment(1); // the reconnect backoff
+      clock.increment(10); // the reconnect backoff
       await until(() => peers.length === 2 && client!.state === 'open', 'the reconnection');
       expect([client.handlingCalls, timersOf(clock)]).toEqual([0, 0]);
       // The new connection's one call in flight is free: the lost connection's handler no longer counts.

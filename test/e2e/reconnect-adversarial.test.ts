@@ -72,3 +72,35 @@ describe('reconnect against hostile servers', () => {
     expect(() => client!.request('echo', {}, { retry: 'yes' as never })).toThrow(TypeError);
   });
 });
+
+describe('reconnect backoff against a crowd', () => {
+  it('refuses an initialDelay under 10 ms (0 doubled is 0: a tight loop) with a RangeError saying why', () => {
+    for (const initialDelay of [0, 9]) {
+      expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay } })).toThrow(
+        new RangeError(
+          `options.reconnect.initialDelay must be at least 10 ms, got ${initialDelay}: a shorter one reconnects in a tight loop to a server that drops each connection`,
+        ),
+      );
+    }
+    expect(() => connect('ws://127.0.0.1:1', { reconnect: { initialDelay: 10, maxDelay: 0 } })).toThrow(/maxDelay \(0\) must be at least/);
+  });
+
+  it('clients dropped together by a server restart draw different delays (jitter 0.5 by default)', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: {} });
+    const clients = Array.from({ length: 8 }, () => connect(server!.url, { reconnect: true, clock, heartbeat: 0 }));
+    const delays: number[] = [];
+    try {
+      await Promise.all(clients.map((c) => c.ready));
+      for (const c of clients) c.on('reconnecting', ({ delay }) => delays.push(delay));
+      await server.close();
+      server = undefined;
+      await until(() => delays.length === clients.length, 'every client to plan its reconnect');
+      expect(new Set(delays).size).toBeGreaterThan(1);
+      // 500 ms less a random part of up to half of it.
+      expect(delays.every((delay) => delay >= 250 && delay <= 500)).toBe(true);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+});

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { backoffDelay, connectionMachine, type ConnectionEvent, type ConnectionInput } from '../../machines/connection.machine.js';
+import {
+  backoffDelay,
+  connectionMachine,
+  MIN_RECONNECT_DELAY,
+  type ConnectionEvent,
+  type ConnectionInput,
+} from '../../machines/connection.machine.js';
 
 /** Starts a connection actor with spies for every action the owner provides; `log` records their order. */
 function startConnection(input: Partial<ConnectionInput> = {}) {
@@ -291,6 +297,13 @@ describe('connectionMachine: reconnecting', () => {
     expect(backoffDelay(jittered, 3, 0)).toBe(400);
     expect(backoffDelay(jittered, 3, 0.5)).toBe(300);
     expect(backoffDelay(jittered, 3, 0.999)).toBe(200);
+  });
+
+  it('backoffDelay never draws less than MIN_RECONNECT_DELAY, even when jitter 1 takes off nearly all of a delay', () => {
+    const full = { ...POLICY, initialDelay: MIN_RECONNECT_DELAY, jitter: 1 };
+    expect(backoffDelay(full, 1, 0.999)).toBe(MIN_RECONNECT_DELAY);
+    expect(backoffDelay(full, 4, 0.999)).toBe(MIN_RECONNECT_DELAY);
+    expect(backoffDelay(full, 4, 0.5)).toBe(40);
   });
 
   it('a lost open connection suspends its calls and waits out the backoff, then opens a new epoch', () => {
