@@ -3,9 +3,22 @@
  * for, a server that accepts and closes at once, one that never answers, one that restarts mid-call, and close()
  * or an abort in each phase of a reconnect. Backoff delays run on a SimulatedClock; nothing here asserts timing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import NodeWebSocket, { WebSocketServer, type WebSocket } from 'ws';
 import { SimulatedClock } from 'xstate';
-import { connect, ConnectionClosedError, serve, type Client, type ReconnectingEvent, type Server } from '../../src/index.js';
+import {
+  connect,
+  ConnectionClosedError,
+  serve,
+  TimeoutError,
+  type Client,
+  type ReconnectingEvent,
+  type Server,
+  type UnmatchedEvent,
+} from '../../src/index.js';
+import { connect as connectBrowser } from '../../src/browser.js';
 import { closeAfterEach, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
@@ -102,5 +115,278 @@ describe('reconnect backoff against a crowd', () => {
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
+  });
+});
+
+/** A bare `ws` server on a free port: the test decides what each connection does. */
+async function wsServer(options: { autoPong?: boolean } = {}): Promise<{ wss: WebSocketServer; url: string; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  const { port } = wss.address() as AddressInfo;
+  return {
+    wss,
+    url: `ws://127.0.0.1:${port}`,
+    close: () => {
+      for (const socket of wss.clients) socket.terminate();
+      return new Promise((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** An HTTP server on `port` that takes each upgrade request and never answers it. */
+async function hangingUpgrades(port: number): Promise<{ upgrades: () => number; close(): Promise<void> }> {
+  const http: HttpServer = createServer();
+  const sockets = new Set<Socket>();
+  http.on('upgrade', (_request, socket: Socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+  return {
+    upgrades: () => sockets.size,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/** Once `c` is open: a plain call 'plain' and a retry call 'again', both left to settle. */
+async function plainAndRetry(c: Client) {
+  await c.ready;
+  return [settle(c.request('plain')), settle(c.request('again', undefined, { retry: true }))] as const;
+}
+
+describe('reconnect against servers that misbehave on the wire', () => {
+  let bare: { close(): Promise<void> } | undefined;
+  closeAfterEach(() => [bare]);
+  afterEach(() => {
+    bare = undefined;
+  });
+
+  it('a server that answers, on a new connection, calls of the lost one: a failed call is late, a re-sent one takes the answer once, then duplicate', async () => {
+    const clock = new SimulatedClock();
+    const s = await wsServer();
+    bare = s;
+    const received: Array<{ id: string; method: string }> = [];
+    const sockets: WebSocket[] = [];
+    const answer = (socket: WebSocket, id: string, result: unknown) => socket.send(JSON.stringify({ jsonrpc: '2.0', id, result }));
+    s.wss.on('connection', (socket) => {
+      sockets.push(socket);
+      socket.on('message', (data) => received.push(JSON.parse(String(data))));
+      // The second connection opens with answers to the first one's calls, before it reads anything.
+      if (sockets.length === 2) for (const { id, method } of received) for (let n = 0; n < 2; n++) answer(socket, id, `${method} ${n}`);
+    });
+    client = connect(s.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000 });
+    const unmatched: UnmatchedEvent[] = [];
+    client.on('unmatched', (event) => unmatched.push(event));
+    const [plain, again] = await plainAndRetry(client);
+    await until(() => received.length === 2, 'both calls to arrive');
+    const [plainId, againId] = received.map((frame) => frame.id);
+    sockets[0]!.terminate();
+    expect((await plain).error).toBeInstanceOf(ConnectionClosedError);
+    clock.increment(100);
+    // Re-sent on open with the same id, it takes the first answer with that id; the one after is a duplicate.
+    expect((await again).value).toBe('again 0');
+    await until(() => unmatched.length === 3, 'the stray answers to be reported');
+    expect(unmatched.map(({ reason, message }) => [reason, (message as { id: string }).id])).toEqual([
+      ['late', plainId],
+      ['late', plainId],
+      ['duplicate', againId],
+    ]);
+    expect(client.pendingCalls).toBe(0);
+    expect(client.state).toBe('open');
+  });
+
+  it('a server that takes the upgrade and then says nothing, ever: each connection is dropped by the heartbeat, and a retry call fails after its re-sends', async () => {
+    const clock = new SimulatedClock();
+    const s = await wsServer({ autoPong: false });
+    bare = s;
+    let calls = 0;
+    s.wss.on('connection', (socket) => socket.on('message', () => calls++));
+    client = connect(s.url, { reconnect: POLICY, clock, heartbeat: 1_000, timeout: 600_000 });
+    const reconnecting: ReconnectingEvent[] = [];
+    client.on('reconnecting', (event) => reconnecting.push(event));
+    const [plain, again] = await plainAndRetry(client);
+    for (let loss = 1; loss <= 3; loss++) {
+      await until(() => calls === loss + 1, `the calls on connection ${loss}`);
+      // Half an interval: the ping; another half: no answer, dropped.
+      clock.increment(500);
+      clock.increment(500);
+      await until(() => reconnecting.length === loss, `loss ${loss}`);
+      expect((reconnecting[loss - 1]!.error as Error).message).toMatch(/dropped: the peer answered no heartbeat for 1000 ms$/);
+      if (loss < 3) clock.increment(reconnecting[loss - 1]!.delay);
+    }
+    expect((await plain).error.message).toMatch(/was dropped: the peer answered no heartbeat for 1000 ms$/);
+    const { error } = await again;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(
+      /^the connection to ws:\/\/127\.0\.0\.1:\d+ was dropped: the peer answered no heartbeat for 1000 ms; this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
+    );
+    expect(client.reconnecting).toBe(true);
+  });
+
+  it('close() while a reconnect attempt waits for its upgrade answer ends at once; ready, resolved by the first connection, stays so', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: {} });
+    const { port } = server;
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0, handshakeTimeout: 60_000 });
+    await client.ready;
+    await server.close();
+    server = undefined;
+    await until(() => client!.reconnecting, 'the loss');
+    // Another server on the port takes the upgrade request and never answers it.
+    const hang = await hangingUpgrades(port);
+    bare = hang;
+    const waiting = settle(client.request('echo', {}, { retry: true }));
+    clock.increment(100);
+    await until(() => hang.upgrades() === 1, 'the upgrade request');
+    expect(client.state).toBe('connecting');
+    await client.close();
+    const { error } = await waiting;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/was closed locally$/);
+    expect(client.state).toBe('closed');
+    expect((await settle(client.ready)).error).toBeUndefined();
+  });
+
+  it('a first connection that cannot open and a reconnect that can: ready resolves then; close() before any opens rejects it', async () => {
+    const clock = new SimulatedClock();
+    const probe = await serve({ methods: {} });
+    const { port, url } = probe;
+    await probe.close();
+    client = connect(url, { reconnect: POLICY, clock, heartbeat: 0 });
+    let attempts = 0;
+    client.on('reconnecting', () => attempts++);
+    await until(() => attempts === 1, 'the first attempt to fail');
+    let ready = false;
+    void client.ready.then(() => (ready = true));
+    server = await serve({ port, methods: { echo: (p: unknown) => p } });
+    clock.increment(100);
+    await client.ready;
+    expect(ready).toBe(true);
+    expect(client.reconnecting).toBe(false);
+
+    const never = connect('ws://127.0.0.1:1', { reconnect: POLICY, clock, heartbeat: 0 });
+    let failures = 0;
+    never.on('reconnecting', () => failures++);
+    await until(() => failures === 1, 'the failed attempt');
+    await never.close();
+    const { error } = await settle(never.ready);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(/was closed locally$/);
+  });
+
+  it('a call whose signal aborts while it waits for the reconnect rejects with the reason and is never sent; a notify made then goes out after', async () => {
+    const clock = new SimulatedClock();
+    const seen: string[] = [];
+    server = await serve({
+      methods: { echo: (p: { n: number }) => (seen.push(`call ${p.n}`), p), log: (p: { n: number }) => void seen.push(`log ${p.n}`) },
+    });
+    const { port } = server;
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0 });
+    await client.ready;
+    await server.close();
+    server = undefined;
+    await until(() => client!.reconnecting, 'the loss');
+    const controller = new AbortController();
+    const aborted = settle(client.request('echo', { n: 1 }, { signal: controller.signal, retry: true }));
+    client.notify('log', { n: 2 });
+    const kept = client.request('echo', { n: 3 });
+    expect(client.queuedCalls).toBe(2);
+    controller.abort(new Error('user left'));
+    expect((await aborted).error.message).toBe('user left');
+    expect(client.queuedCalls).toBe(1);
+    server = await serve({
+      port,
+      methods: { echo: (p: { n: number }) => (seen.push(`call ${p.n}`), p), log: (p: { n: number }) => void seen.push(`log ${p.n}`) },
+    });
+    clock.increment(100);
+    expect(await kept).toEqual({ n: 3 });
+    await until(() => seen.length === 2, 'the notification');
+    expect(seen).toEqual(['log 2', 'call 3']);
+  });
+
+  it('a call whose timeout passes during the backoff fails with TimeoutError, is never sent, and the reconnect goes on', async () => {
+    const clock = new SimulatedClock();
+    let handled = 0;
+    server = await serve({ methods: { echo: (p: unknown) => (handled++, p) } });
+    client = connect(server.url, { reconnect: { ...POLICY, initialDelay: 400 }, clock, heartbeat: 0 });
+    await client.ready;
+    for (const peer of server.connections) void peer.terminate();
+    await until(() => client!.reconnecting, 'the loss');
+    const retry = settle(client.request('echo', {}, { retry: true, timeout: 100 }));
+    clock.increment(100);
+    expect((await retry).error).toBeInstanceOf(TimeoutError);
+    expect(client.queuedCalls).toBe(0);
+    clock.increment(300);
+    await until(() => client!.state === 'open', 'the reconnect');
+    expect(await client.request('echo', [1])).toEqual([1]);
+    expect(handled).toBe(1);
+  });
+
+  it("the server's calls and batch running on the client when the connection is lost are never answered on the next connection", async () => {
+    const clock = new SimulatedClock();
+    const s = await wsServer();
+    bare = s;
+    const sockets: WebSocket[] = [];
+    const frames: string[][] = [];
+    s.wss.on('connection', (socket) => {
+      const mine: string[] = [];
+      frames.push(mine);
+      sockets.push(socket);
+      socket.on('message', (data) => mine.push(String(data)));
+    });
+    const release: Array<() => void> = [];
+    const aborted: string[] = [];
+    const slow = (params: { n: number }, ctx: { signal: AbortSignal }) => {
+      ctx.signal.addEventListener('abort', () => aborted.push(`slow ${params.n}`));
+      // A handler that ignores its signal and answers anyway, late.
+      return new Promise((resolve) => release.push(() => resolve(params.n)));
+    };
+    client = connect(s.url, { reconnect: POLICY, clock, heartbeat: 0, methods: { slow } });
+    await client.ready;
+    await until(() => sockets.length === 1, 'the server to accept');
+    const call = (id: string, n: number) => ({ jsonrpc: '2.0', id, method: 'slow', params: { n } });
+    sockets[0]!.send(JSON.stringify(call('single', 1)));
+    sockets[0]!.send(JSON.stringify([call('b1', 2), call('b2', 3)]));
+    await until(() => release.length === 3, 'the three handlers to run');
+    release[0]!(); // 'single' answered on the first connection
+    await until(() => frames[0]!.length === 1, 'the first answer');
+    sockets[0]!.terminate();
+    await until(() => client!.reconnecting, 'the loss');
+    expect(aborted.sort()).toEqual(['slow 2', 'slow 3']);
+    clock.increment(100);
+    await until(() => client!.state === 'open' && sockets.length === 2, 'the reconnect');
+    for (const done of release.slice(1)) done();
+    // A call on the new connection, answered: anything the old handlers sent would be before its answer.
+    sockets[1]!.send(JSON.stringify(call('fresh', 4)));
+    await until(() => release.length === 4, 'the new handler');
+    release[3]!();
+    await until(() => frames[1]!.length >= 1, 'the answer on the new connection');
+    expect(frames[0]!.map((text) => JSON.parse(text).id)).toEqual(['single']);
+    expect(frames[1]!.map((text) => JSON.parse(text))).toEqual([{ jsonrpc: '2.0', id: 'fresh', result: 4 }]);
+  });
+});
+
+describe('the browser build, on the same calls (ws standing in for the global WebSocket)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('re-sends a retry call the server closes each connection for at most twice, then fails it saying so', async () => {
+    vi.stubGlobal('WebSocket', NodeWebSocket);
+    const clock = new SimulatedClock();
+    server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });
+    const browser = connectBrowser(server.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000 });
+    client = browser as unknown as Client;
+    let losses = 0;
+    browser.on('reconnecting', ({ delay }) => (losses++, clock.increment(delay)));
+    await browser.ready;
+    const { error } = await settle(browser.request('echo', { big: 'x'.repeat(2_000) }, { retry: true }));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toMatch(
+      /\(code 1009\); this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
+    );
+    expect(losses).toBe(3);
+    await until(() => browser.state === 'open', 'the reconnect');
+    expect(await browser.request('echo', [1])).toEqual([1]);
   });
 });
