@@ -2,8 +2,8 @@
  * OutgoingCalls on its own (no socket): how a no-responders status from a
  * broker, and a malformed answer, are matched, as a response would be, against
  * pending and settled calls; the epochs: what a write completing on a lost transport may change;
- * and a retry call whose write fails, as regressions found by the soak
- * (bench/soak-run.ts).
+ * a retry call whose write fails, as regressions found by the soak (bench/soak-run.ts); and how many times a
+ * retry call is re-sent when its connections are lost, written or not.
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
@@ -190,6 +190,47 @@ describe('OutgoingCalls with a retry call whose write fails', () => {
     // The socket reports the failed write only now, after its close event.
     callbacks[0]!(new Error('write after end'));
     expect([outgoing.size, outgoing.queued]).toEqual([1, 1]);
+  });
+});
+
+describe('OutgoingCalls: the re-sends of a retry call', () => {
+  /** Outgoing calls whose every write fails, refused at once or through its callback (`mode`). */
+  function failingWrites(mode: 'refused' | 'callback') {
+    let writes = 0;
+    const outgoing = outgoingCalls((_frame, done) => {
+      writes++;
+      if (mode === 'refused') return false;
+      done?.(new Error('write ECONNRESET'));
+      return true;
+    });
+    return { outgoing, writes: () => writes };
+  }
+
+  it('a write failing through its callback, then the loss, is one of its losses: the third fails it, naming the count', async () => {
+    const { outgoing, writes } = failingWrites('callback');
+    const call = settle(outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined));
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      outgoing.open();
+      await new Promise((resolve) => setImmediate(resolve));
+      outgoing.lost(new ConnectionClosedError('the connection was lost (code 1009)'));
+    }
+    expect([writes(), outgoing.size, outgoing.queued]).toEqual([3, 0, 0]);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toBe(
+      'the connection was lost (code 1009); this retry call was written 3 times, each time on a connection then lost, and is not sent again (retry: at most 2 re-sends)',
+    );
+  });
+
+  it('a write refused at once sent nothing: the loss that follows is not one of its losses', async () => {
+    const { outgoing, writes } = failingWrites('refused');
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    for (let epoch = 1; epoch <= 5; epoch++) {
+      outgoing.open();
+      await new Promise((resolve) => setImmediate(resolve));
+      outgoing.lost(new ConnectionClosedError('lost'));
+    }
+    expect([writes(), outgoing.size, outgoing.queued]).toEqual([5, 1, 1]);
   });
 });
 

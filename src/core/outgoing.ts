@@ -49,6 +49,8 @@ interface PendingCall extends QueuedCall {
   retriesLeft: number;
   /** How many connections were lost while the call was written on them. */
   losses: number;
+  /** A retry call whose write failed on the current connection, waiting again: its loss is one of its losses too. */
+  writeFailed: boolean;
 }
 
 /** The owner's side of the call machine, for both engines; the light table is loaded here, once. */
@@ -158,6 +160,7 @@ export class OutgoingCalls {
         site,
         retriesLeft: retries,
         losses: 0,
+        writeFailed: false,
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show. Uninspected, `result`
@@ -198,13 +201,17 @@ export class OutgoingCalls {
     this.queue.lost();
     const back: PendingCall[] = [];
     for (const call of this.pending.values()) {
-      // A call in line is the one waiting in `queued`: it was never written on the lost transport.
-      if (this.queue.isWaiting(call) || call.settled) continue;
+      if (call.settled) continue;
+      // A call in line is the one waiting in `queued`: it was never written on the lost transport, unless its write
+      // failed there (a retry call waits again at once, first in line): that loss counts against its re-sends too.
+      const waiting = this.queue.isWaiting(call);
+      if (waiting && !call.writeFailed) continue;
+      call.writeFailed = false;
       call.losses++;
       if (call.retry && call.retriesLeft-- === 0)
         call.actor.send({ type: 'connection.closed', error: retriesSpentError(error, call.losses) });
-      else call.actor.send({ type: 'connection.lost', error });
-      if (!call.settled) back.push(call);
+      else if (!waiting) call.actor.send({ type: 'connection.lost', error });
+      if (!waiting && !call.settled) back.push(call);
     }
     this.queue.putBack(back);
   }
@@ -331,9 +338,13 @@ function releaseCall(call: PendingCall): void {
 }
 
 /** The send queue reports how a call's write ended; returns whether the call waits again (a retry call whose write failed). */
-function tellWriteEnded(call: PendingCall, error: Error | undefined): boolean {
+function tellWriteEnded(call: PendingCall, error: Error | undefined, refused: boolean): boolean {
   // The call may have settled (timeout, abort) before the socket finished the write.
   if (call.settled) return false;
   call.actor.send(error ? { type: 'request.writeFailed', error } : WRITTEN);
-  return error !== undefined && !call.settled && call.actor.in(QUEUED);
+  const again = error !== undefined && !call.settled && call.actor.in(QUEUED);
+  // A write that failed (some of it may have gone: the header a server closes for) means its transport is going: the
+  // loss that follows counts against the call's re-sends (see `lost`). One refused at once sent nothing.
+  call.writeFailed = again && !refused;
+  return again;
 }

@@ -81,8 +81,11 @@ export interface SendQueueOptions<T extends QueuedCall> {
   unsent?: (error: ProtocolError | ConnectionClosedError, method: string) => void;
   /** A waiting call may be written now: its owner sends it on (its machine's `sent` entry calls `write`). */
   release: (call: T) => void;
-  /** The write of `call`'s request on the current epoch ended; returns whether the call waits again (a retry call whose write failed). */
-  writeEnded: (call: T, error: Error | undefined) => boolean;
+  /**
+   * The write of `call`'s request on the current epoch ended; returns whether the call waits again (a retry call whose
+   * write failed). `refused`: the transport refused the frame at once, so none of it was written.
+   */
+  writeEnded: (call: T, error: Error | undefined, refused: boolean) => boolean;
 }
 
 /** How often a line held only by a full socket buffer looks again, when no write of its own will call back, in ms. */
@@ -237,7 +240,7 @@ export class SendQueue<T extends QueuedCall> {
     if (this.options.write(frame, this.written)) return;
     // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
     this.writing.pop();
-    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'));
+    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'), true);
   }
 
   /** Calls that went back to waiting after being written: they wait first, in the order given. */
@@ -266,14 +269,14 @@ export class SendQueue<T extends QueuedCall> {
   }
 
   /** The transport reports how the write of `call`'s request on `epoch` ended. */
-  private writeEnded(call: T | undefined, epoch: number, error: Error | undefined): void {
+  private writeEnded(call: T | undefined, epoch: number, error: Error | undefined, refused = false): void {
     // A failed write means this transport is going: nothing more is written on it (its close follows, then
     // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
     if (error && epoch === this.epoch) this.isOpen = false;
     // The call may be waiting in line again since a loss (this callback is then the late news of the old write).
     if (call === undefined || call.epoch !== epoch || call.place !== undefined) return;
     // A retry call whose write failed waits again, first in line, behind those whose writes failed before it.
-    if (this.options.writeEnded(call, error)) this.lastFailed = this.rejoin(call, this.lastFailed);
+    if (this.options.writeEnded(call, error, refused)) this.lastFailed = this.rejoin(call, this.lastFailed);
   }
 
   /** Whether the current epoch's transport takes frames now (see `acceptsFrames`). */
