@@ -3,7 +3,8 @@
  * for, a server that accepts and closes at once, one that never answers, one that restarts mid-call, and close()
  * or an abort in each phase of a reconnect. Backoff delays run on a SimulatedClock; nothing here asserts timing.
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import NodeWebSocket, { WebSocketServer, type WebSocket } from 'ws';
@@ -23,12 +24,32 @@ import { closeAfterEach, settle, until } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
-closeAfterEach(() => [client, server]);
+/** A server of the test's own making (bare `ws`, or HTTP written by hand). */
+let bare: { close(): Promise<void> } | undefined;
+closeAfterEach(() => [client, server, bare]);
 afterEach(() => {
-  [client, server] = [undefined, undefined];
+  [client, server, bare] = [undefined, undefined, undefined];
 });
 
 const POLICY = { initialDelay: 100, maxDelay: 400, jitter: 0, minUptime: 0 };
+
+/**
+ * Connects to `url` with reconnect (each backoff stepped through at once) and makes a 32 MiB retry call, which must fail
+ * after its two re-sends; returns how many connections were lost.
+ */
+async function hugeRetryCallFails(url: string): Promise<number> {
+  const clock = new SimulatedClock();
+  client = connect(url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 600_000 });
+  let losses = 0;
+  client.on('reconnecting', ({ delay }) => (losses++, clock.increment(delay)));
+  await client.ready;
+  const { error } = await settle(client.request('echo', { big: 'x'.repeat(32 * 2 ** 20) }, { retry: true }));
+  expect(error).toBeInstanceOf(ConnectionClosedError);
+  expect(error.message).toMatch(
+    /this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
+  );
+  return losses;
+}
 
 describe('reconnect against hostile servers', () => {
   it('a retry call whose frame the server closes each connection for (1009) is re-sent at most twice, then fails saying so', async () => {
@@ -59,6 +80,27 @@ describe('reconnect against hostile servers', () => {
     expect(await client.request('echo', { n: 1 })).toEqual({ n: 1 });
     expect(seen).toEqual([1]);
     expect(reconnecting).toHaveLength(3);
+  });
+
+  it('a 32 MiB retry call, which the server closes for at its header (1009) with most of it unread, is bounded the same way', async () => {
+    server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });
+    expect(await hugeRetryCallFails(server.url)).toBe(3);
+  });
+
+  it('a retry call the server resets the TCP connection for as it comes, with most of it unwritten, is bounded the same way', async () => {
+    const http = createServer();
+    let upgrades = 0;
+    http.on('upgrade', (request, socket: Socket) => {
+      upgrades++;
+      socket.write(upgradeAnswer(request));
+      // The first bytes of a frame: the connection is reset, with most of the frame still unwritten.
+      socket.once('data', () => socket.resetAndDestroy());
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    bare = { close: () => new Promise((resolve) => http.close(() => resolve())) };
+    expect(await hugeRetryCallFails(`ws://127.0.0.1:${port}`)).toBe(3);
+    expect(upgrades).toBe(3);
   });
 
   it('retry: n sets how many times a call is re-sent after a lost connection; retry: 0 is retry: false', async () => {
@@ -133,6 +175,12 @@ async function wsServer(options: { autoPong?: boolean } = {}): Promise<{ wss: We
   };
 }
 
+/** The answer that completes a WebSocket upgrade `request`, written by hand. */
+function upgradeAnswer(request: IncomingMessage): string {
+  const accept = createHash('sha1').update(`${request.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
+}
+
 /** An HTTP server on `port` that takes each upgrade request and never answers it. */
 async function hangingUpgrades(port: number): Promise<{ upgrades: () => number; close(): Promise<void> }> {
   const http: HttpServer = createServer();
@@ -155,12 +203,6 @@ async function plainAndRetry(c: Client) {
 }
 
 describe('reconnect against servers that misbehave on the wire', () => {
-  let bare: { close(): Promise<void> } | undefined;
-  closeAfterEach(() => [bare]);
-  afterEach(() => {
-    bare = undefined;
-  });
-
   it('a server that answers, on a new connection, calls of the lost one: a failed call is late, a re-sent one takes the answer once, then duplicate', async () => {
     const clock = new SimulatedClock();
     const s = await wsServer();
@@ -320,6 +362,78 @@ describe('reconnect against servers that misbehave on the wire', () => {
     await until(() => client!.state === 'open', 'the reconnect');
     expect(await client.request('echo', [1])).toEqual([1]);
     expect(handled).toBe(1);
+  });
+
+  it('a server that sends its close frame and holds the TCP connection open: dropped after closeTimeout, then reconnected', async () => {
+    const clock = new SimulatedClock();
+    const http = createServer();
+    const held = new Set<Socket>();
+    http.on('upgrade', (request, socket: Socket) => {
+      held.add(socket);
+      socket.write(upgradeAnswer(request));
+      // A close frame (1001, "bye"), then nothing: the TCP connection stays open.
+      socket.write(Buffer.from([0x88, 0x05, 0x03, 0xe9, 0x62, 0x79, 0x65]));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    bare = { close: () => (held.forEach((socket) => socket.destroy()), new Promise((resolve) => http.close(() => resolve()))) };
+    client = connect(`ws://127.0.0.1:${port}`, { reconnect: POLICY, clock, heartbeat: 0, closeTimeout: 50 });
+    const reconnecting: ReconnectingEvent[] = [];
+    client.on('reconnecting', (event) => reconnecting.push(event));
+    await client.ready;
+    await until(() => reconnecting.length === 1, 'the loss, once closeTimeout has passed');
+    expect([reconnecting[0]!.code, reconnecting[0]!.reason]).toEqual([1001, 'bye']);
+    await bare.close();
+    bare = undefined;
+    server = await serve({ port, methods: { echo: (p: unknown) => p } });
+    const call = client.request('echo', [1]);
+    clock.increment(reconnecting[0]!.delay);
+    expect(await call).toEqual([1]);
+  });
+
+  it.each(['reconnecting', 'open'] as const)(
+    "close() from a listener of '%s' ends the connection for good: no further attempt, every waiting call fails",
+    async (event) => {
+      const clock = new SimulatedClock();
+      server = await serve({ methods: { hang: () => new Promise(() => {}) } });
+      client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000 });
+      await client.ready;
+      const c = client;
+      let attempts = 0;
+      c.on('reconnecting', () => attempts++);
+      const calls: Array<Promise<{ error?: any }>> = [];
+      c.on(event, () => {
+        if (event === 'open' && c.epoch === 1) return;
+        calls.push(settle(c.request('hang', [], { retry: true })));
+        void c.close();
+      });
+      const written = settle(c.request('hang', [], { retry: true }));
+      await until(() => server!.connections.size === 1 && c.pendingCalls === 1);
+      for (const peer of server.connections) void peer.terminate();
+      await until(() => attempts === 1, 'the loss');
+      clock.increment(100);
+      await c.closed;
+      clock.increment(10_000);
+      expect(attempts).toBe(1);
+      expect(c.state).toBe('closed');
+      for (const { error } of await Promise.all([written, ...calls])) {
+        expect(error).toBeInstanceOf(ConnectionClosedError);
+      }
+      expect(c.pendingCalls).toBe(0);
+    },
+  );
+
+  it('terminate() while waiting to reconnect ends at once; a retry call waiting fails with "terminated locally"', async () => {
+    const clock = new SimulatedClock();
+    server = await serve({ methods: {} });
+    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0 });
+    await client.ready;
+    for (const peer of server.connections) void peer.terminate();
+    await until(() => client!.reconnecting, 'the loss');
+    const waiting = settle(client.request('echo', [], { retry: true }));
+    await client.terminate();
+    expect((await waiting).error.message).toMatch(/was terminated locally$/);
+    expect(client.state).toBe('closed');
   });
 
   it("the server's calls and batch running on the client when the connection is lost are never answered on the next connection", async () => {
