@@ -52,35 +52,38 @@ async function hugeRetryCallFails(url: string): Promise<number> {
 }
 
 describe('reconnect against hostile servers', () => {
-  it('a retry call whose frame the server closes each connection for (1009) is re-sent at most twice, then fails saying so', async () => {
-    const clock = new SimulatedClock();
-    const seen: number[] = [];
-    server = await serve({ maxPayload: 1_024, methods: { echo: (p: { n: number }) => (seen.push(p.n), p) } });
-    client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000 });
-    const reconnecting: ReconnectingEvent[] = [];
-    client.on('reconnecting', (event) => reconnecting.push(event));
-    await client.ready;
-    const poison = settle(client.request('echo', { n: 0, big: 'x'.repeat(2_000) }, { retry: true }));
-    await until(() => reconnecting.length === 1, 'the first loss');
-    expect(reconnecting[0]!.code).toBe(1009);
-    // Re-sent first on each new connection, which the server closes for it again.
-    for (let loss = 1; loss <= 2; loss++) {
+  it.each(['light', 'xstate'] as const)(
+    '(engine %s) a retry call whose frame the server closes each connection for (1009) is re-sent at most twice, then fails saying so',
+    async (engine) => {
+      const clock = new SimulatedClock();
+      const seen: number[] = [];
+      server = await serve({ maxPayload: 1_024, methods: { echo: (p: { n: number }) => (seen.push(p.n), p) } });
+      client = connect(server.url, { reconnect: POLICY, clock, heartbeat: 0, timeout: 60_000, engine });
+      const reconnecting: ReconnectingEvent[] = [];
+      client.on('reconnecting', (event) => reconnecting.push(event));
+      await client.ready;
+      const poison = settle(client.request('echo', { n: 0, big: 'x'.repeat(2_000) }, { retry: true }));
+      await until(() => reconnecting.length === 1, 'the first loss');
+      expect(reconnecting[0]!.code).toBe(1009);
+      // Re-sent first on each new connection, which the server closes for it again.
+      for (let loss = 1; loss <= 2; loss++) {
+        clock.increment(reconnecting.at(-1)!.delay);
+        await until(() => reconnecting.length === loss + 1, `loss ${loss + 1}`);
+      }
+      await until(() => client!.pendingCalls === 0, 'the retry call to fail with its third connection');
+      const { error } = await poison;
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(error.closeCode).toBe(1009);
+      expect(error.message).toMatch(
+        /^the connection to ws:\/\/127\.0\.0\.1:\d+ was lost after the call was written \(code 1009\); this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
+      );
+      // The next connection carries other calls again.
       clock.increment(reconnecting.at(-1)!.delay);
-      await until(() => reconnecting.length === loss + 1, `loss ${loss + 1}`);
-    }
-    await until(() => client!.pendingCalls === 0, 'the retry call to fail with its third connection');
-    const { error } = await poison;
-    expect(error).toBeInstanceOf(ConnectionClosedError);
-    expect(error.closeCode).toBe(1009);
-    expect(error.message).toMatch(
-      /^the connection to ws:\/\/127\.0\.0\.1:\d+ was lost after the call was written \(code 1009\); this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
-    );
-    // The next connection carries other calls again.
-    clock.increment(reconnecting.at(-1)!.delay);
-    expect(await client.request('echo', { n: 1 })).toEqual({ n: 1 });
-    expect(seen).toEqual([1]);
-    expect(reconnecting).toHaveLength(3);
-  });
+      expect(await client.request('echo', { n: 1 })).toEqual({ n: 1 });
+      expect(seen).toEqual([1]);
+      expect(reconnecting).toHaveLength(3);
+    },
+  );
 
   it('a 32 MiB retry call, which the server closes for at its header (1009) with most of it unread, is bounded the same way', async () => {
     server = await serve({ maxPayload: 1_024, methods: { echo: (p: unknown) => p } });
