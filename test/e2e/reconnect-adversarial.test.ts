@@ -184,13 +184,14 @@ function upgradeAnswer(request: IncomingMessage): string {
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
 }
 
-/** An HTTP server on `port` that takes each upgrade request and never answers it. */
-async function hangingUpgrades(port: number): Promise<{ upgrades: () => number; close(): Promise<void> }> {
+/** An HTTP server on `port` (any free one by default) that takes each upgrade request and never answers it. */
+async function hangingUpgrades(port = 0): Promise<{ url: string; upgrades: () => number; close(): Promise<void> }> {
   const http: HttpServer = createServer();
   const sockets = new Set<Socket>();
   http.on('upgrade', (_request, socket: Socket) => void sockets.add(socket));
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   return {
+    url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}`,
     upgrades: () => sockets.size,
     close: () => {
       for (const socket of sockets) socket.destroy();
@@ -266,6 +267,27 @@ describe('reconnect against servers that misbehave on the wire', () => {
       /^the connection to ws:\/\/127\.0\.0\.1:\d+ was dropped: the peer answered no heartbeat for 1000 ms; this retry call was written 3 times, each time on a connection then lost, and is not sent again \(retry: at most 2 re-sends\)$/,
     );
     expect(client.reconnecting).toBe(true);
+  });
+
+  it('a server that never answers any upgrade: each attempt fails at handshakeTimeout, counts as a failed attempt, and maxAttempts ends it', async () => {
+    const clock = new SimulatedClock();
+    const hang = await hangingUpgrades();
+    bare = hang;
+    client = connect(hang.url, { reconnect: { ...POLICY, maxAttempts: 2 }, clock, heartbeat: 0, handshakeTimeout: 50, timeout: 60_000 });
+    const attempts: Array<[number, number]> = [];
+    client.on('reconnecting', ({ attempt, delay }) => (attempts.push([attempt, delay]), clock.increment(delay)));
+    const waiting = settle(client.request('echo', [], { retry: true }));
+    const [ready, { error }] = await Promise.all([settle(client.ready), waiting]);
+    expect(ready.error).toBeInstanceOf(ConnectionClosedError);
+    expect(ready.error.message).toMatch(
+      /^could not connect to ws:\/\/127\.0\.0\.1:\d+ \(code 1006\): .*; gave up after 2 attempts to reconnect \(maxAttempts\)$/,
+    );
+    expect(error).toBe(ready.error);
+    expect(attempts).toEqual([
+      [1, 100],
+      [2, 200],
+    ]);
+    expect(hang.upgrades()).toBe(3);
   });
 
   it('close() while a reconnect attempt waits for its upgrade answer ends at once; ready, resolved by the first connection, stays so', async () => {
