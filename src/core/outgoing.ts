@@ -45,11 +45,17 @@ interface PendingCall extends QueuedCall {
   cancelSent: boolean;
   /** Where the caller made the call (see `captureCallSite`): the stack its failure shows. */
   site: Error | undefined;
-  /** How many more times a `retry` call may be re-sent after its connection was lost (`RequestOptions.retry`). */
-  retriesLeft: number;
-  /** How many connections were lost while the call was written on them. */
+  /** A `retry` call's re-sends (`RequestOptions.retry`); undefined for a call never re-sent, as most are. */
+  resends: Resends | undefined;
+}
+
+/** What a retry call keeps of its re-sends: one object, and only on retry calls, not three fields on every call. */
+interface Resends {
+  /** How many more times it may be re-sent after its connection was lost. */
+  left: number;
+  /** How many connections were lost while it was written on them. */
   losses: number;
-  /** A retry call whose write failed on the current connection, waiting again: its loss is one of its losses too. */
+  /** Its write failed on the current connection and it waits again: the loss that follows is one of its losses too. */
   writeFailed: boolean;
 }
 
@@ -158,9 +164,7 @@ export class OutgoingCalls {
         settled: false,
         cancelSent: false,
         site,
-        retriesLeft: retries,
-        losses: 0,
-        writeFailed: false,
+        resends: retries > 0 ? { left: retries, losses: 0, writeFailed: false } : undefined,
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show. Uninspected, `result`
@@ -205,13 +209,19 @@ export class OutgoingCalls {
       // A call in line is the one waiting in `queued`: it was never written on the lost transport, unless its write
       // failed there (a retry call waits again at once, first in line): that loss counts against its re-sends too.
       const waiting = this.queue.isWaiting(call);
-      if (waiting && !call.writeFailed) continue;
-      call.writeFailed = false;
-      call.losses++;
-      if (call.retry && call.retriesLeft-- === 0)
-        call.actor.send({ type: 'connection.closed', error: retriesSpentError(error, call.losses) });
-      else if (!waiting) call.actor.send({ type: 'connection.lost', error });
-      if (!waiting && !call.settled) back.push(call);
+      const { resends } = call;
+      if (waiting && resends?.writeFailed !== true) continue;
+      if (resends !== undefined) {
+        resends.writeFailed = false;
+        resends.losses++;
+        if (resends.left-- === 0) {
+          call.actor.send({ type: 'connection.closed', error: retriesSpentError(error, resends.losses) });
+          continue;
+        }
+      }
+      if (waiting) continue;
+      call.actor.send({ type: 'connection.lost', error });
+      if (!call.settled) back.push(call);
     }
     this.queue.putBack(back);
   }
@@ -345,6 +355,6 @@ function tellWriteEnded(call: PendingCall, error: Error | undefined, refused: bo
   const again = error !== undefined && !call.settled && call.actor.in(QUEUED);
   // A write that failed (some of it may have gone: the header a server closes for) means its transport is going: the
   // loss that follows counts against the call's re-sends (see `lost`). One refused at once sent nothing.
-  call.writeFailed = again && !refused;
+  if (call.resends !== undefined) call.resends.writeFailed = again && !refused;
   return again;
 }
