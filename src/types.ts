@@ -47,6 +47,8 @@ export type ResultOf<F> = unknown extends F
 /** Arguments of `request(method, ...)`: params are optional only when the method accepts none. */
 export type RequestArgs<F> =
   undefined extends ParamsOf<F> ? [params?: ParamsOf<F>, options?: RequestOptions] : [params: ParamsOf<F>, options?: RequestOptions];
+/** Arguments of `notify(method, ...)`: the method's params, optional only when it accepts none. */
+export type NotifyArgs<F> = undefined extends ParamsOf<F> ? [params?: ParamsOf<F>] : [params: ParamsOf<F>];
 
 export interface RequestOptions {
   /** Milliseconds before the call rejects with `TimeoutError`. Default: the connection's `timeout`. */
@@ -193,8 +195,9 @@ export interface PeerApi<RemoteApi extends AnyApi = UntypedApi> {
    * `ProtocolError` when the params cannot be encoded as JSON, or when the transport would not carry the frame
    * (NATS: larger than nats-server's max_payload). A notification made while connecting waits; if the transport then
    * refuses it, it is reported to `onError` and the logger (`kind: 'unsent'`) instead.
+   * Typed as `request` is: with a typed API, `method` is one of its methods and `params` that method's.
    */
-  notify(method: string, params?: unknown): void;
+  notify<M extends MethodName<RemoteApi>>(method: M, ...args: NotifyArgs<RemoteApi[M]>): void;
   on<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;
   /** Like `on`, for the next emit of `event` only; returns a function that removes it before then. */
   once<K extends keyof PeerEvents>(event: K, listener: (payload: PeerEvents[K]) => void): () => void;

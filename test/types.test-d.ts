@@ -84,6 +84,49 @@ describe('typed methods', () => {
   });
 });
 
+describe('typed notifications', () => {
+  interface ClientApi {
+    message(params: { from: string; text: string }): void;
+    ping(): void;
+  }
+
+  it("types notify() as request() is: a typed API's method names and params", () => {
+    expectTypeOf(client.notify).toBeCallableWith('echo', { n: 1 });
+    expectTypeOf(client.notify).toBeCallableWith('now');
+    // @ts-expect-error: no such method
+    client.notify('subtract', [1, 2]);
+    // @ts-expect-error: params of the wrong type
+    client.notify('add', ['1', 2]);
+    // @ts-expect-error: params are required for echo
+    client.notify('echo');
+    // connect() without an API gives a Client of any method and params.
+    expectTypeOf<Client['notify']>().toBeCallableWith('anything', { any: 'thing' });
+    expectTypeOf<Client['notify']>().toBeCallableWith('anything');
+  });
+
+  it("types a server's notify() to its clients from the client API, in handlers and on each connection", () => {
+    void (() =>
+      serve<Api, ClientApi>({
+        methods: {
+          echo: (p, ctx) => {
+            ctx.peer.notify('message', { from: 'server', text: 'hi' });
+            ctx.peer.notify('ping');
+            // @ts-expect-error: a typo in the method's name
+            ctx.peer.notify('mesage', { from: 'server', text: 'hi' });
+            return p;
+          },
+          add: ([a, b]) => a + b,
+          now: async () => '',
+        },
+      }).then((server) => {
+        for (const peer of server.connections) {
+          // @ts-expect-error: text must be a string
+          peer.notify('message', { from: 'server', text: 1 });
+        }
+      }));
+  });
+});
+
 describe('connection actors', () => {
   it("a Node client's actor is XState's whole; a server's peer's and a browser client's have only what light actors have", () => {
     expectTypeOf(client.actor).toHaveProperty('system');

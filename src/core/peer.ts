@@ -24,6 +24,7 @@ import type {
   ConnectionInfo,
   Engine,
   MethodName,
+  NotifyArgs,
   PeerApi,
   PeerEvents,
   RequestArgs,
@@ -262,7 +263,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     return (this.proxy ??= callProxy<RemoteApi>((this as Peer<any>).request.bind(this)));
   }
 
-  notify(method: string, params?: unknown): void {
+  notify<M extends MethodName<RemoteApi>>(method: M, ...args: NotifyArgs<RemoteApi[M]>): void {
+    const [params] = args as [unknown];
     validateMethodName(method);
     validateParams(params);
     if (this.closingOrClosed) throw this.notOpenError('notify', method);
