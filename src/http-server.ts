@@ -46,6 +46,7 @@ import {
   pathMatches,
   readBody,
   ALLOWED_METHODS,
+  GET_REASON,
 } from './transports/http-request.js';
 import type { ConnectionSlots } from './transports/connection-slots.js';
 import type { UpgradeCheck } from './transports/upgrade.js';
@@ -398,7 +399,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
         case 'GET':
         case 'HEAD':
           // A GET here is meant to be a WebSocket upgrade.
-          return answer(response, 426, { ...cors, Upgrade: 'websocket' });
+          return answer(response, 426, { ...cors, Upgrade: 'websocket' }, GET_REASON);
         default:
           return answer(response, 405, { ...cors, Allow: ALLOWED_METHODS });
       }

@@ -28,6 +28,13 @@ import { notUtf8, UTF8_REASON } from './transport.js';
 /** What the endpoint allows, for `Allow` and `Access-Control-Allow-Methods`. */
 export const ALLOWED_METHODS = 'POST, OPTIONS';
 
+/**
+ * The body of the 426 to a GET (someone opening the endpoint in a browser, or `curl` without `-d`): what the
+ * path takes instead, rather than Node's bare "Upgrade Required".
+ */
+export const GET_REASON =
+  'Upgrade Required: this path takes WebSocket upgrades (ws://) and JSON-RPC 2.0 requests by POST with Content-Type: application/json';
+
 /** Media types taken as JSON-RPC (parameters such as `charset=utf-8` aside). */
 const JSON_TYPES = new Set(['application/json', 'application/json-rpc', 'application/jsonrequest']);
 
