@@ -37,7 +37,7 @@ const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
  */
 export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi = UntypedApi>(
   url: string,
-  options: ClientOptions<LocalApi> = {},
+  options: ClientOptions<LocalApi, Api> = {},
 ): Client<Api> {
   if (isNatsUrl(url))
     throw new TypeError('nats:// URLs need the Node build of callstate: the browser build connects to ws:// and wss:// URLs');

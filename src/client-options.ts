@@ -29,7 +29,8 @@ import {
 } from './validate.js';
 import { shownUrl } from './urls.js';
 
-export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends ResponderLimitOptions, SendLimitOptions, HookOptions {
+export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi extends AnyApi = UntypedApi>
+  extends ResponderLimitOptions, SendLimitOptions, HookOptions {
   /**
    * Default timeout of every call, in ms; `request(…, { timeout })` overrides it. Over HTTP it also bounds each
    * notification's POST (aborted when the server has not answered by then). Default: 10,000.
@@ -43,8 +44,11 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi> extends Res
    * flight, so it is off unless asked for. Default: false.
    */
   callSiteStacks?: boolean;
-  /** Methods the server may call on this client through `ctx.peer`. Default: none. */
-  methods?: Partial<Methods<LocalApi, any>>;
+  /**
+   * Methods the server may call on this client through `ctx.peer`; their own `ctx.peer` is the server, typed by
+   * `RemoteApi` (`connect<Api, LocalApi>` gives `Api`). Default: none.
+   */
+  methods?: Partial<Methods<LocalApi, RemoteApi>>;
   /**
    * Inspection observer given to every actor this client creates (the
    * connection, each outgoing call, each incoming call): see XState's `inspect`.
@@ -167,7 +171,7 @@ export interface ResolvedClientOptions {
 }
 
 /** Validates `options` (TypeError/RangeError on misuse) and fills in every default. */
-export function resolveClientOptions(url: string, options: ClientOptions<any>): ResolvedClientOptions {
+export function resolveClientOptions(url: string, options: ClientOptions<any, any>): ResolvedClientOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { timeout, heartbeat, closeTimeout, maxPayload } = resolveConnectionLimits(options, DEFAULT_CLIENT_MAX_PAYLOAD);
   const methods = validateMethods(options.methods, 'options.methods');

@@ -33,7 +33,7 @@ export type Client<Api extends AnyApi = UntypedApi> = Peer<Api> & { readonly act
  */
 export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi = UntypedApi>(
   url: string,
-  options: ClientOptions<LocalApi> = {},
+  options: ClientOptions<LocalApi, Api> = {},
 ): Client<Api> {
   if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
   if (options?.maxConnections !== undefined && !isHttpUrl(url))

@@ -127,6 +127,29 @@ describe('typed notifications', () => {
   });
 });
 
+describe("a client's own methods", () => {
+  interface ClientApi {
+    whoami(): string;
+  }
+
+  it("types their ctx.peer as the server, from connect<Api, LocalApi>'s Api, not any", () => {
+    void connect<Api, ClientApi>('ws://127.0.0.1:1', {
+      methods: {
+        whoami: (_params, ctx) => {
+          expectTypeOf(ctx.peer.request('add', [1, 2])).toEqualTypeOf<Promise<number>>();
+          expectTypeOf(ctx.peer.call.now()).toEqualTypeOf<Promise<string>>();
+          // @ts-expect-error: the server has no such method
+          void ctx.peer.request('subtract', [1, 2]);
+          return 'ada';
+        },
+      },
+    });
+    // Without an API, anything goes, as before, and the client is untyped.
+    const untyped = connect('ws://127.0.0.1:1', { methods: { whoami: (_params, ctx) => ctx.peer.request('anything', [1]) } });
+    expectTypeOf(untyped).toEqualTypeOf<Client>();
+  });
+});
+
 describe('connection actors', () => {
   it("a Node client's actor is XState's whole; a server's peer's and a browser client's have only what light actors have", () => {
     expectTypeOf(client.actor).toHaveProperty('system');
