@@ -56,6 +56,11 @@ export interface ServerEvents<ClientApi extends AnyApi> {
   unmatched: UnmatchedEvent;
 }
 
+/**
+ * What `serve()` resolves to. Typed, as a `Client` is, by what it can call on the other end: `serve<Api,
+ * ClientApi>()` gives a `Server<ClientApi>`, whose `connections` are `Peer<ClientApi>` (its own methods, `Api`,
+ * are checked where they are given).
+ */
 export interface Server<ClientApi extends AnyApi = UntypedApi> {
   /** The bound port; with `server`, that server's while it listens; 0 otherwise (and with `noServer`). */
   readonly port: number;
