@@ -171,6 +171,16 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /**
+   * The dropped POSTs at the front of the line leave it now, in order: none of them will be sent, and while every
+   * connection is held (long calls) they would wait, with their frames, for a free one.
+   */
+  private leaveDropped(): void {
+    for (let post = this.line.shiftDropped(); post !== undefined; post = this.line.shiftDropped()) {
+      if (post.done) queueMicrotask(post.done);
+    }
+  }
+
   /** Stops sending; the calls' POSTs are aborted (they fail anyway), the notifications' may finish. */
   close(code = 1000, reason = ''): void {
     if (this.ended) return;
@@ -224,7 +234,7 @@ export class HttpTransport implements Transport {
 
   /** The POST of call `id` is not needed any more: dropped if it waits, aborted if in flight. */
   private endPost(id: string): void {
-    if (this.line.drop(id)) return;
+    if (this.line.drop(id)) return this.leaveDropped();
     this.posts.get(id)?.abort();
     this.posts.delete(id);
   }

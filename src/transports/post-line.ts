@@ -8,7 +8,10 @@
  * A call's POST that waits can be dropped (its call was cancelled, timed out
  * or settled by another POST's answer): it is never sent. Each POST's `done`
  * is called as it leaves, sent or dropped, in the order of the POSTs: the
- * client expects its writes to end in the order it made them.
+ * client expects its writes to end in the order it made them. Dropped POSTs
+ * at the front leave at once (`shiftDropped`): with every connection held by
+ * long calls, the calls timing out behind them otherwise stayed in line, each
+ * with its frame (and, in the client, its call), until a connection was free.
  */
 
 /** A POST that waits: its frame, its call's id (undefined for a notification), and what to call when it leaves. */
@@ -59,6 +62,14 @@ export class PostLine {
     this.forget(post);
     post.dropped = true;
     return true;
+  }
+
+  /**
+   * The first POST in line if it was dropped, taken out of it, or undefined. Nothing waits before it, so it may leave
+   * now (its `done` called) without waiting for a connection to be free.
+   */
+  shiftDropped(): WaitingPost | undefined {
+    return this.first?.dropped ? this.shift() : undefined;
   }
 
   /** Drops every call's POST that waits (the client closes: its calls are failed); notifications still wait. */
