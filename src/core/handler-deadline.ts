@@ -9,6 +9,13 @@ import { scopeAborted, type CallScope } from './invoke.js';
  * A handler's deadline (with `handlerTimeout`): when it passes, the handler's
  * signal aborts and the call fails with -32001, whatever the handler does next.
  * Its signal is made only if the handler reads it.
+ *
+ * That signal is a plain controller's, which the call's own signal aborts too,
+ * not `AbortSignal.any`: Node keeps a signal made by `any` alive, from a global
+ * set, for as long as it has an 'abort' listener and has not aborted, and a
+ * handler that answers leaves its signal unaborted. Every handler that listened
+ * to `ctx.signal` without taking its listener off (a common way: `{ once: true }`)
+ * kept the signal and all its listener held for the life of the process.
  */
 export class HandlerDeadline implements DeadlineEntry {
   deadline = 0;
@@ -16,8 +23,10 @@ export class HandlerDeadline implements DeadlineEntry {
   deadlinePrev: DeadlineEntry | undefined;
   deadlineNext: DeadlineEntry | undefined;
   deadlineSlot = -1;
+  /** Its signal is `ctx.signal`: aborted by the deadline, or by the call's own signal (see `signal`). */
   private controller: AbortController | undefined;
-  private combined: AbortSignal | undefined;
+  /** Whether the call's own signal is followed (once `signal` is read). */
+  private following = false;
   /** Settles the call with the timeout error; set by `race`. */
   private fail: ((error: RpcError) => void) | undefined;
 
@@ -29,13 +38,16 @@ export class HandlerDeadline implements DeadlineEntry {
 
   /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
   get signal(): AbortSignal {
-    if (this.combined === undefined) {
-      this.controller ??= new AbortController();
-      // The deadline's first: a signal made once both aborted (read only after the deadline, when the light engine has
-      // also ended the call) takes the reason of the first aborted one, and it must say TimeoutError.
-      this.combined = AbortSignal.any([this.controller.signal, this.invocation.signal]);
+    const controller = (this.controller ??= new AbortController());
+    if (!this.following) {
+      this.following = true;
+      // Already aborted by the deadline (read only after it, when the light engine has also ended the call): its
+      // reason stays, and it must say TimeoutError. Otherwise the first of the two to abort gives the reason.
+      const call = this.invocation.signal;
+      if (call.aborted) controller.abort(call.reason);
+      else if (!controller.signal.aborted) call.addEventListener('abort', () => controller.abort(call.reason), { once: true });
     }
-    return this.combined;
+    return controller.signal;
   }
 
   /** Whether `signal` aborted, read without making it. */

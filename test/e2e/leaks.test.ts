@@ -1,10 +1,10 @@
 /**
  * What a long-lived process must not accumulate: each test counts what is still held after many operations
- * (entries, calls, listeners), never heap or time.
+ * (entries, calls, objects still reachable after a full collection), never heap or time.
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type Server } from '../../src/index.js';
-import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { closeAfterEach, deferred, heapAfterGc, settle } from '../helpers.js';
 
 let server: Server | undefined;
 let client: Client | undefined;
@@ -54,5 +54,33 @@ describe('leaks: HTTP client', () => {
     release.resolve('done');
     expect(await hold).toBe('done');
     expect(await client.request('echo', ['after'])).toEqual(['after']);
+  });
+});
+
+describe('leaks: handlers', () => {
+  it('keeps nothing a handler answered with an abort listener on ctx.signal still attached holds, with handlerTimeout', async () => {
+    // What each handler's listener holds: reachable from nothing else once its call is answered.
+    const held: Array<WeakRef<object>> = [];
+    server = await serve({
+      port: 0,
+      handlerTimeout: 60_000,
+      methods: {
+        listens: (_params: unknown, ctx) => {
+          const state = { payload: new Array(100).fill(0) };
+          held.push(new WeakRef(state));
+          ctx.signal.addEventListener('abort', () => state.payload.fill(1), { once: true });
+          return 'answered';
+        },
+      },
+    });
+    client = connect(server.url);
+    const count = 100;
+    const answers = await Promise.all(Array.from({ length: count }, () => client!.request('listens', [])));
+    expect(answers.every((answer) => answer === 'answered')).toBe(true);
+    // WeakRefs made in this job are kept until it ends: collect from a later one.
+    await new Promise((resolve) => setImmediate(resolve));
+    heapAfterGc();
+    // Each was kept for good (with its signal, made by AbortSignal.any, which Node keeps while it has a listener).
+    expect(held.filter((ref) => ref.deref() !== undefined).length).toBe(0);
   });
 });
