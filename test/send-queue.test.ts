@@ -13,7 +13,7 @@ interface Call extends QueuedCall {
 }
 
 function call(name: string, retry = false): Call {
-  return { name, frame: name, retry, place: undefined, inFlight: false, epoch: 0 };
+  return { name, frame: name, retry, place: undefined, inFlight: false, epoch: 0, writingAt: -1 };
 }
 
 function setup(limits: { maxInFlight?: number; maxQueued?: number; maxQueuedBytes?: number; highWaterMark?: number } = {}) {

@@ -158,6 +158,7 @@ export class OutgoingCalls {
         place: undefined,
         inFlight: false,
         epoch: 0,
+        writingAt: -1,
         resolve,
         reject,
         signal,

@@ -33,6 +33,8 @@ export interface QueuedCall {
   inFlight: boolean;
   /** The epoch it was last written on. */
   epoch: number;
+  /** Its position among the writes of that epoch (see `forget`). */
+  writingAt: number;
 }
 
 /** A notification made while calls wait: it keeps its place among them. */
@@ -236,10 +238,11 @@ export class SendQueue<T extends QueuedCall> {
       this.inFlight++;
     }
     call.epoch = this.epoch;
-    this.writing.push(call);
+    call.writingAt = this.writing.push(call);
     if (this.options.write(frame, this.written)) return;
     // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
     this.writing.pop();
+    call.writingAt = -1;
     this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'), true);
   }
 
@@ -265,6 +268,9 @@ export class SendQueue<T extends QueuedCall> {
       call.place = undefined;
       this.waitingBytes -= frameBytes(call);
     }
+    // Its write may still be under way (a socket's buffer full, every HTTP connection held by long calls): the call is
+    // let go now, not when that write calls back, which a transport that does not drain put off without bound.
+    if (call.epoch === this.epoch) this.writing.clear(call.writingAt);
     this.leaveFlight(call);
   }
 

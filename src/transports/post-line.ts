@@ -16,8 +16,12 @@
 
 /** A POST that waits: its frame, its call's id (undefined for a notification), and what to call when it leaves. */
 export interface WaitingPost {
-  readonly text: string;
-  readonly id: string | undefined;
+  /**
+   * Its frame, and its call's id (a slice of the frame, which keeps all of it): both let go once it is dropped, as it
+   * may wait long behind a POST still to be sent (all connections held by long calls), and is never sent.
+   */
+  text: string;
+  id: string | undefined;
   readonly done: ((error?: Error) => void) | undefined;
   /** Not to be sent (its call ended while it waited). */
   dropped: boolean;
@@ -61,6 +65,8 @@ export class PostLine {
     if (post === undefined) return false;
     this.forget(post);
     post.dropped = true;
+    post.text = '';
+    post.id = undefined;
     return true;
   }
 
