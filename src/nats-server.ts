@@ -32,7 +32,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
-import { loadNats } from './transports/nats.js';
+import { loadNats, TIMEOUT_HEADER } from './transports/nats.js';
 import { listenNats, NatsSubscriptionError, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
@@ -45,7 +45,15 @@ import type {
   UnmatchedEvent,
   UntypedApi,
 } from './types.js';
-import { optionalBoolean, optionalTimeout, validateEngine, validateMethods, validateQueue, validateSubject } from './validate.js';
+import {
+  MAX_TIMEOUT,
+  optionalBoolean,
+  optionalTimeout,
+  validateEngine,
+  validateMethods,
+  validateQueue,
+  validateSubject,
+} from './validate.js';
 import { shownUrl, validateNatsUrl } from './urls.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
@@ -180,6 +188,20 @@ function refuseMessage(
   if (answers.length > 0) reply(decoded.kind === 'single' ? answers[0]! : `[${answers.join(',')}]`);
 }
 
+/**
+ * The timeout a caller sent with its request (`Callstate-Timeout`, callstate's client's: see `TIMEOUT_HEADER`), in ms:
+ * a whole number from 1 to the longest timer; anything else is ignored, as a header of no meaning here.
+ */
+/** `TIMEOUT_HEADER` as a caller's headers are read here (names in lower case). */
+const TIMEOUT_HEADER_NAME = TIMEOUT_HEADER.toLowerCase();
+
+function timeoutOf(headers: Record<string, string>): number | undefined {
+  const value = headers[TIMEOUT_HEADER_NAME];
+  if (value === undefined || !/^[1-9]\d{0,9}$/.test(value)) return undefined;
+  const timeout = Number(value);
+  return timeout <= MAX_TIMEOUT ? timeout : undefined;
+}
+
 export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsServeOptions<Api>): Promise<NatsServer> {
   const url = validateNatsUrl(options.nats, 'options.nats');
   const subject = validateSubject(options.subject, 'options.subject');
@@ -203,6 +225,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
   let caller: ConnectionInfo | undefined;
+  /** The timeout its caller sent with it (see `TIMEOUT_HEADER`), for each request in it. */
+  let callerTimeout: number | undefined;
   /** The caller of a message with `headers`, as handlers and the hooks see it. */
   const callerOf = (headers: Record<string, string>, data: unknown = undefined): ConnectionInfo => ({
     transport: 'nats',
@@ -274,11 +298,11 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     startCall: (frame, batch, _reply, bytes) => {
       // Filed under its caller's and its id: callers that number their calls alike (from 1) do not meet.
       const key = keyOf(replySubject, frame.id);
-      if (batch) return incoming.receive(frame, bytes, batch, caller, key);
+      if (batch) return incoming.receive(frame, bytes, batch, caller, key, callerTimeout);
       // A caller reusing the id of its own call still running: answered as a duplicate.
       if (replies.has(key)) return false;
       replies.set(key, replySubject!); // before receive: an unknown method is answered at once
-      if (incoming.receive(frame, bytes, undefined, caller, key)) return true;
+      if (incoming.receive(frame, bytes, undefined, caller, key, callerTimeout)) return true;
       replies.delete(key);
       return false;
     },
@@ -351,12 +375,13 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
           caller = callerOf(headers, data);
+          callerTimeout = timeoutOf(headers);
           try {
             receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer));
           } finally {
             // Handlers that answer at once run (and publish) inside receiveFrame: whatever escapes, this frame's
             // subject and caller are not left for the next.
-            replySubject = caller = undefined;
+            replySubject = caller = callerTimeout = undefined;
           }
         },
         (refusal) => reply !== undefined && refuseMessage(text, refusal, limits, (answer) => publish(reply, answer), refused(headers)),

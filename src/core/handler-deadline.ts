@@ -34,6 +34,8 @@ export class HandlerDeadline implements DeadlineEntry {
     private readonly invocation: CallScope,
     private readonly method: string,
     private readonly limit: number,
+    /** Whether `limit` is the caller's timeout (sent with a NATS request), not the responder's `handlerTimeout`. */
+    private readonly callers = false,
   ) {}
 
   /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
@@ -69,8 +71,11 @@ export class HandlerDeadline implements DeadlineEntry {
   }
 
   expire(): void {
-    const message = `method "${this.method}" did not finish within ${this.limit} ms (handlerTimeout)`;
-    this.fail?.(new RpcError(ErrorCodes.HandlerTimeout, message, { method: this.method, handlerTimeout: this.limit }));
+    const { method, limit } = this;
+    const message = `method "${method}" did not finish within ${limit} ms (${this.callers ? "the caller's timeout" : 'handlerTimeout'})`;
+    this.fail?.(
+      new RpcError(ErrorCodes.HandlerTimeout, message, this.callers ? { method, timeout: limit } : { method, handlerTimeout: limit }),
+    );
     this.controller ??= new AbortController();
     this.controller.abort(new DOMException(message, 'TimeoutError'));
   }

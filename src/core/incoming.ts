@@ -39,8 +39,10 @@ interface IncomingEntry {
   batch: BatchReply | undefined;
   /** Who made the call: `ctx.connection`. */
   connection: ConnectionInfo;
-  /** The handler's deadline, when the responder has a `handlerTimeout`. */
+  /** The handler's deadline, when the responder has a `handlerTimeout` or the caller sent its timeout. */
   deadline?: HandlerDeadline;
+  /** The caller's timeout, in ms, when it sent it (a NATS request: see `TIMEOUT_HEADER`): the handler is aborted past it. */
+  callerTimeout: number | undefined;
   /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
   cancelAnswered?: boolean;
 }
@@ -111,8 +113,8 @@ export class IncomingCalls implements Running, HeldReplies {
   /** Answers of batches not yet complete, held after their calls ended (`BatchReply`). */
   private heldBytes = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
-  /** Times handlers when `handlerTimeout` is set. */
-  private readonly handlerDeadlines;
+  /** Times handlers with a deadline (`handlerTimeout`, or a caller's timeout): made when the first needs it. */
+  private handlerDeadlines: ReturnType<typeof schedulerFor> | undefined;
 
   constructor(private readonly options: IncomingOptions) {
     this.handlerDeadlines = options.handlerTimeout === undefined ? undefined : schedulerFor(options.clock);
@@ -158,8 +160,9 @@ export class IncomingCalls implements Running, HeldReplies {
 
   /**
    * Handles one request, `bytes` long, made by `connection` (default: the connection's own), filed under `key` (default:
-   * its id; a host serving many callers gives each caller's ids their own). Returns false when a request filed under
-   * the same key is already in flight.
+   * its id; a host serving many callers gives each caller's ids their own). `callerTimeout`: the caller's timeout, in
+   * ms, when it sent it (the handler is aborted past it, or past `handlerTimeout` if that comes first). Returns false
+   * when a request filed under the same key is already in flight.
    */
   receive(
     frame: RequestFrame,
@@ -167,6 +170,7 @@ export class IncomingCalls implements Running, HeldReplies {
     batch?: BatchReply,
     connection: ConnectionInfo = this.options.connection,
     key: Id = frame.id,
+    callerTimeout?: number,
   ): boolean {
     if (this.inFlight.has(key)) return false;
     // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
@@ -174,7 +178,7 @@ export class IncomingCalls implements Running, HeldReplies {
     const input = this.actors.inspected
       ? { id: frame.id, method: frame.method, params: frame.params }
       : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
-    const entry: IncomingEntry = { actor: undefined!, key, bytes, batch, connection };
+    const entry: IncomingEntry = { actor: undefined!, key, bytes, batch, connection, callerTimeout };
     batch?.expect();
     this.inFlight.set(key, entry);
     this.runningBytes += bytes;
@@ -292,15 +296,18 @@ export class IncomingCalls implements Running, HeldReplies {
     const handler = this.options.methods[method]!;
     const { handlerTimeout, peer, hooks } = this.options;
     const { connection } = entry;
-    if (handlerTimeout === undefined || this.handlerDeadlines === undefined) {
+    const { callerTimeout } = entry;
+    const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout < handlerTimeout);
+    const limit = callers ? callerTimeout : handlerTimeout;
+    if (limit === undefined) {
       const ctx = new Context(scope, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
       // (against the in-flight limits, and as an id in use, that a duplicate is refused), until the whole batch is in.
       return entry.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
     }
-    const deadline = new HandlerDeadline(scope, method, handlerTimeout);
+    const deadline = new HandlerDeadline(scope, method, limit, callers);
     entry.deadline = deadline;
-    this.handlerDeadlines.add(deadline, handlerTimeout);
+    (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, limit);
     return deadline.race(() => invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
   }
 

@@ -123,6 +123,11 @@ export class OutgoingCalls {
     return this.pending.size;
   }
 
+  /** The timeout of the call `id`, in ms, while it waits for its answer (a NATS request carries it: see nats.ts). */
+  timeoutOf(id: string): number | undefined {
+    return this.pending.get(id)?.actor.context.timeout;
+  }
+
   /** Number of calls waiting in `queued`. */
   get queued(): number {
     return this.queue.waiting;

@@ -28,6 +28,16 @@ type NatsModule = typeof import('@nats-io/transport-node');
 
 export const NATS_PACKAGE = '@nats-io/transport-node';
 
+/**
+ * The NATS header each request of callstate's client carries: its call's timeout, in ms. A responder sees no connection
+ * of its caller close, so a caller gone without a cancel (crashed, or cut off from nats-server) would leave the handler
+ * running for nobody; past this long after the request came, the responder aborts it (callstate's own extension: other
+ * callers send none, and other responders ignore it).
+ */
+export const TIMEOUT_HEADER = 'Callstate-Timeout';
+/** The longest call timeout (setTimeout's longest delay), for the size of a request's headers at most. */
+const LONGEST_TIMEOUT = 2 ** 31 - 1;
+
 let loading: Promise<NatsModule> | undefined;
 
 /** Loads the NATS client once; rejects with a message that says what to install. */
@@ -52,6 +62,8 @@ export interface NatsClientOptions {
   headers: Record<string, string>;
   /** The prefix of the inbox where answers come; undefined: nats.js's `_INBOX`. */
   inboxPrefix: string | undefined;
+  /** The timeout of the call `id` still waiting for its answer, in ms, sent with its request (see `TIMEOUT_HEADER`). */
+  timeoutOf: (id: string) => number | undefined;
   /**
    * Bytes published unconfirmed at which nats-server is asked to confirm them (see `confirm`): at most the send queue's
    * `highWaterMark`, so that what holds calls back is always being confirmed.
@@ -78,6 +90,10 @@ export class NatsClientTransport implements Transport {
   private headers: MsgHdrs | undefined;
   /** Their size as published: nats-server's max_payload bounds a message's payload and headers together. */
   private headerBytes = 0;
+  /** Makes a request's headers: those of every message, and its call's timeout (see `TIMEOUT_HEADER`). */
+  private makeHeaders: (() => MsgHdrs) | undefined;
+  /** A request's headers' size at most (its timeout at its longest). */
+  private requestHeaderBytes = 0;
   /** Bytes published on this connection, and how many of them nats-server has confirmed it read (see `confirm`). */
   private published = 0;
   private confirmed = 0;
@@ -127,7 +143,10 @@ export class NatsClientTransport implements Transport {
       switch (frame.kind) {
         case 'request':
           // The call id as the reply token lets a 503 (which carries no body) name its call.
-          nc.publish(this.options.subject, data, { reply: `${this.inbox}.${frame.token ?? '_'}`, headers: this.headers });
+          nc.publish(this.options.subject, data, {
+            reply: `${this.inbox}.${frame.token ?? '_'}`,
+            headers: this.requestHeaders(frame.token),
+          });
           break;
         case 'cancel':
           // Its reply subject (to which nothing is sent) names this client as its requests' do: a responder files each
@@ -143,11 +162,23 @@ export class NatsClientTransport implements Transport {
       if (done) queueMicrotask(() => done(error as Error));
       return true;
     }
-    this.published += data.length + this.headerBytes;
+    this.published += data.length + (frame.kind === 'request' ? this.requestHeaderBytes : this.headerBytes);
     if (this.published - this.confirmed >= this.options.confirmAt) this.confirm(nc);
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
     return true;
+  }
+
+  /**
+   * A request's headers: with its call's timeout, which the responder's handler is aborted past (a caller gone without
+   * a cancel leaves no other sign: see `TIMEOUT_HEADER`).
+   */
+  private requestHeaders(id: string | undefined): MsgHdrs | undefined {
+    const timeout = id === undefined ? undefined : this.options.timeoutOf(id);
+    if (timeout === undefined || this.makeHeaders === undefined) return this.headers;
+    const headers = this.makeHeaders();
+    headers.set(TIMEOUT_HEADER, String(timeout));
+    return headers;
   }
 
   /**
@@ -184,12 +215,13 @@ export class NatsClientTransport implements Transport {
   /** The error for a message larger than `limit` once encoded, or undefined when it fits. */
   private tooLarge(text: string, limit: number): Error | undefined {
     // A UTF-16 unit is at most 3 bytes of UTF-8: most frames fit without being measured.
-    if (text.length * 3 + this.headerBytes <= limit) return undefined;
-    const bytes = Buffer.byteLength(text, 'utf8') + this.headerBytes;
+    const kind = text.length * 3 + this.requestHeaderBytes <= limit ? undefined : peekFrame(text).kind;
+    if (kind === undefined) return undefined;
+    const headerBytes = kind === 'request' ? this.requestHeaderBytes : this.headerBytes;
+    const bytes = Buffer.byteLength(text, 'utf8') + headerBytes;
     if (bytes <= limit) return undefined;
-    const kind = peekFrame(text).kind;
     const what = kind === 'request' || kind === 'notification' ? kind : 'message';
-    const size = this.headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
+    const size = headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
     return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${limit} bytes)`);
   }
 
@@ -280,13 +312,19 @@ export class NatsClientTransport implements Transport {
       const nats = await loadNats();
       // Before connecting: headers nats.js refuses fail the connection with none left open.
       const entries = Object.entries(this.options.headers);
+      const makeHeaders = () => {
+        const headers = nats.headers();
+        for (const [name, value] of entries) headers.set(name, value);
+        return headers;
+      };
       if (entries.length > 0) {
-        this.headers = nats.headers();
-        for (const [name, value] of entries) this.headers.set(name, value);
-        // `encode` is what nats.js publishes (MsgHdrsImpl); its type does not show it.
-        const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
-        this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
+        this.headers = makeHeaders();
+        this.headerBytes = encodedSize(this.headers);
       }
+      this.makeHeaders = makeHeaders;
+      const longest = makeHeaders();
+      longest.set(TIMEOUT_HEADER, String(LONGEST_TIMEOUT));
+      this.requestHeaderBytes = encodedSize(longest);
       nc = await nats.connect({
         ...natsConnectTarget(this.url),
         reconnect: false,
@@ -375,6 +413,12 @@ export class NatsClientTransport implements Transport {
 }
 
 /** A message's NATS status code (503: no responders), 0 when it has none or its headers cannot be read (see headersOf). */
+/** The size of `headers` as nats.js publishes them (`encode` is MsgHdrsImpl's; its type does not show it). */
+function encodedSize(headers: MsgHdrs): number {
+  const encode = (headers as Partial<{ encode(): Uint8Array }>).encode;
+  return typeof encode === 'function' ? encode.call(headers).length : 0;
+}
+
 function statusOf(msg: Msg): number {
   try {
     return msg.headers?.code ?? 0;
