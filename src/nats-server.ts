@@ -32,7 +32,7 @@ import {
 } from './limits.js';
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
-import { loadNats, TIMEOUT_HEADER } from './transports/nats.js';
+import { loadNats, TIMEOUT_MARK } from './transports/nats.js';
 import { listenNats, NatsSubscriptionError, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
@@ -189,15 +189,15 @@ function refuseMessage(
 }
 
 /**
- * The timeout a caller sent with its request (`Callstate-Timeout`, callstate's client's: see `TIMEOUT_HEADER`), in ms:
- * a whole number from 1 to the longest timer; anything else is ignored, as a header of no meaning here.
+ * The timeout a caller sent with its request, in ms: after `TIMEOUT_MARK` at the end of its reply subject
+ * (`<inbox>.<call id>~<ms>`, as callstate's client makes it), a whole number from 1 to the longest timer; a reply
+ * subject without one (any other caller's) or with anything else there gives none.
  */
-/** `TIMEOUT_HEADER` as a caller's headers are read here (names in lower case). */
-const TIMEOUT_HEADER_NAME = TIMEOUT_HEADER.toLowerCase();
-
-function timeoutOf(headers: Record<string, string>): number | undefined {
-  const value = headers[TIMEOUT_HEADER_NAME];
-  if (value === undefined || !/^[1-9]\d{0,9}$/.test(value)) return undefined;
+function timeoutOf(reply: string): number | undefined {
+  const mark = reply.lastIndexOf(TIMEOUT_MARK);
+  if (mark === -1 || mark < reply.lastIndexOf('.')) return undefined;
+  const value = reply.slice(mark + 1);
+  if (!/^[1-9]\d{0,9}$/.test(value)) return undefined;
   const timeout = Number(value);
   return timeout <= MAX_TIMEOUT ? timeout : undefined;
 }
@@ -225,7 +225,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
   let caller: ConnectionInfo | undefined;
-  /** The timeout its caller sent with it (see `TIMEOUT_HEADER`), for each request in it. */
+  /** The timeout its caller sent with it (see `TIMEOUT_MARK`), for each request in it. */
   let callerTimeout: number | undefined;
   /** The caller of a message with `headers`, as handlers and the hooks see it. */
   const callerOf = (headers: Record<string, string>, data: unknown = undefined): ConnectionInfo => ({
@@ -375,7 +375,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
           caller = callerOf(headers, data);
-          callerTimeout = timeoutOf(headers);
+          callerTimeout = reply === undefined ? undefined : timeoutOf(reply);
           try {
             receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer));
           } finally {

@@ -41,7 +41,7 @@ interface IncomingEntry {
   connection: ConnectionInfo;
   /** The handler's deadline, when the responder has a `handlerTimeout` or the caller sent its timeout. */
   deadline?: HandlerDeadline;
-  /** The caller's timeout, in ms, when it sent it (a NATS request: see `TIMEOUT_HEADER`): the handler is aborted past it. */
+  /** The caller's timeout, in ms, when it sent it (a NATS request: in its reply subject, see `TIMEOUT_MARK` in transports/nats.ts): the handler is aborted past it. */
   callerTimeout: number | undefined;
   /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
   cancelAnswered?: boolean;

@@ -29,14 +29,14 @@ type NatsModule = typeof import('@nats-io/transport-node');
 export const NATS_PACKAGE = '@nats-io/transport-node';
 
 /**
- * The NATS header each request of callstate's client carries: its call's timeout, in ms. A responder sees no connection
- * of its caller close, so a caller gone without a cancel (crashed, or cut off from nats-server) would leave the handler
- * running for nobody; past this long after the request came, the responder aborts it (callstate's own extension: other
- * callers send none, and other responders ignore it).
+ * What joins a request's call id and its call's timeout in its reply subject: `<inbox>.<call id>~<timeout in ms>`. A
+ * responder sees no connection of its caller close, so a caller gone without a cancel (crashed, or cut off from
+ * nats-server) would leave the handler running for nobody; past this long after the request came, the responder
+ * aborts it. In the reply subject, not a NATS header: a header on every request cost about a third more CPU a call
+ * (nats.js's HPUB and HMSG, and the responder reading headers it otherwise rarely has). Other callers' reply subjects
+ * carry none (nats.js's are letters and digits), and other responders reply to the subject as it is.
  */
-export const TIMEOUT_HEADER = 'Callstate-Timeout';
-/** The longest call timeout (setTimeout's longest delay), for the size of a request's headers at most. */
-const LONGEST_TIMEOUT = 2 ** 31 - 1;
+export const TIMEOUT_MARK = '~';
 
 let loading: Promise<NatsModule> | undefined;
 
@@ -62,7 +62,7 @@ export interface NatsClientOptions {
   headers: Record<string, string>;
   /** The prefix of the inbox where answers come; undefined: nats.js's `_INBOX`. */
   inboxPrefix: string | undefined;
-  /** The timeout of the call `id` still waiting for its answer, in ms, sent with its request (see `TIMEOUT_HEADER`). */
+  /** The timeout of the call `id` still waiting for its answer, in ms, sent in its reply subject (see `TIMEOUT_MARK`). */
   timeoutOf: (id: string) => number | undefined;
   /**
    * Bytes published unconfirmed at which nats-server is asked to confirm them (see `confirm`): at most the send queue's
@@ -90,10 +90,6 @@ export class NatsClientTransport implements Transport {
   private headers: MsgHdrs | undefined;
   /** Their size as published: nats-server's max_payload bounds a message's payload and headers together. */
   private headerBytes = 0;
-  /** Makes a request's headers: those of every message, and its call's timeout (see `TIMEOUT_HEADER`). */
-  private makeHeaders: (() => MsgHdrs) | undefined;
-  /** A request's headers' size at most (its timeout at its longest). */
-  private requestHeaderBytes = 0;
   /** Bytes published on this connection, and how many of them nats-server has confirmed it read (see `confirm`). */
   private published = 0;
   private confirmed = 0;
@@ -142,11 +138,8 @@ export class NatsClientTransport implements Transport {
     try {
       switch (frame.kind) {
         case 'request':
-          // The call id as the reply token lets a 503 (which carries no body) name its call.
-          nc.publish(this.options.subject, data, {
-            reply: `${this.inbox}.${frame.token ?? '_'}`,
-            headers: this.requestHeaders(frame.token),
-          });
+          // The call id as the reply token lets a 503 (which carries no body) name its call; its timeout follows it.
+          nc.publish(this.options.subject, data, { reply: this.replyTo(frame.token), headers: this.headers });
           break;
         case 'cancel':
           // Its reply subject (to which nothing is sent) names this client as its requests' do: a responder files each
@@ -162,23 +155,17 @@ export class NatsClientTransport implements Transport {
       if (done) queueMicrotask(() => done(error as Error));
       return true;
     }
-    this.published += data.length + (frame.kind === 'request' ? this.requestHeaderBytes : this.headerBytes);
+    this.published += data.length + this.headerBytes;
     if (this.published - this.confirmed >= this.options.confirmAt) this.confirm(nc);
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
     return true;
   }
 
-  /**
-   * A request's headers: with its call's timeout, which the responder's handler is aborted past (a caller gone without
-   * a cancel leaves no other sign: see `TIMEOUT_HEADER`).
-   */
-  private requestHeaders(id: string | undefined): MsgHdrs | undefined {
+  /** A request's reply subject: `<inbox>.<call id>`, and its call's timeout after `TIMEOUT_MARK`. */
+  private replyTo(id: string | undefined): string {
     const timeout = id === undefined ? undefined : this.options.timeoutOf(id);
-    if (timeout === undefined || this.makeHeaders === undefined) return this.headers;
-    const headers = this.makeHeaders();
-    headers.set(TIMEOUT_HEADER, String(timeout));
-    return headers;
+    return timeout === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${timeout}`;
   }
 
   /**
@@ -215,13 +202,12 @@ export class NatsClientTransport implements Transport {
   /** The error for a message larger than `limit` once encoded, or undefined when it fits. */
   private tooLarge(text: string, limit: number): Error | undefined {
     // A UTF-16 unit is at most 3 bytes of UTF-8: most frames fit without being measured.
-    const kind = text.length * 3 + this.requestHeaderBytes <= limit ? undefined : peekFrame(text).kind;
-    if (kind === undefined) return undefined;
-    const headerBytes = kind === 'request' ? this.requestHeaderBytes : this.headerBytes;
-    const bytes = Buffer.byteLength(text, 'utf8') + headerBytes;
+    if (text.length * 3 + this.headerBytes <= limit) return undefined;
+    const bytes = Buffer.byteLength(text, 'utf8') + this.headerBytes;
     if (bytes <= limit) return undefined;
+    const kind = peekFrame(text).kind;
     const what = kind === 'request' || kind === 'notification' ? kind : 'message';
-    const size = headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
+    const size = this.headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
     return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${limit} bytes)`);
   }
 
@@ -312,19 +298,13 @@ export class NatsClientTransport implements Transport {
       const nats = await loadNats();
       // Before connecting: headers nats.js refuses fail the connection with none left open.
       const entries = Object.entries(this.options.headers);
-      const makeHeaders = () => {
-        const headers = nats.headers();
-        for (const [name, value] of entries) headers.set(name, value);
-        return headers;
-      };
       if (entries.length > 0) {
-        this.headers = makeHeaders();
-        this.headerBytes = encodedSize(this.headers);
+        this.headers = nats.headers();
+        for (const [name, value] of entries) this.headers.set(name, value);
+        // `encode` is what nats.js publishes (MsgHdrsImpl); its type does not show it.
+        const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
+        this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
-      this.makeHeaders = makeHeaders;
-      const longest = makeHeaders();
-      longest.set(TIMEOUT_HEADER, String(LONGEST_TIMEOUT));
-      this.requestHeaderBytes = encodedSize(longest);
       nc = await nats.connect({
         ...natsConnectTarget(this.url),
         reconnect: false,
@@ -402,8 +382,10 @@ export class NatsClientTransport implements Transport {
 
   private receive(msg: Msg, prefix: string): void {
     if (msg.data.length === 0 && statusOf(msg) === 503) {
-      // The reply token is the call id, so the status names its call.
-      this.handlers?.noResponders?.(msg.subject.slice(prefix.length), this.options.subject);
+      // The reply token is the call id (and its timeout), so the status names its call.
+      const token = msg.subject.slice(prefix.length);
+      const mark = token.indexOf(TIMEOUT_MARK);
+      this.handlers?.noResponders?.(mark === -1 ? token : token.slice(0, mark), this.options.subject);
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
@@ -413,12 +395,6 @@ export class NatsClientTransport implements Transport {
 }
 
 /** A message's NATS status code (503: no responders), 0 when it has none or its headers cannot be read (see headersOf). */
-/** The size of `headers` as nats.js publishes them (`encode` is MsgHdrsImpl's; its type does not show it). */
-function encodedSize(headers: MsgHdrs): number {
-  const encode = (headers as Partial<{ encode(): Uint8Array }>).encode;
-  return typeof encode === 'function' ? encode.call(headers).length : 0;
-}
-
 function statusOf(msg: Msg): number {
   try {
     return msg.headers?.code ?? 0;

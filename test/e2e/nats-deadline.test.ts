@@ -2,10 +2,9 @@
  * Over NATS a responder sees no connection of its caller close: a caller that crashes, or whose connection to
  * nats-server drops, never sends the `$/cancelRequest` its timeout would, and its call's handler ran on for nobody
  * (bounded only by a `handlerTimeout`, which has no default). So callstate's client publishes each request with its
- * timeout (`Callstate-Timeout`, in ms), and a responder aborts the handler once that long has passed since it got
- * the request: the caller's deadline reaches the other side without a message of its own.
+ * timeout in its reply subject (`<inbox>.<call id>~<ms>`), and a responder aborts the handler once that long has
+ * passed since it got the request: the caller's deadline reaches the other side without a message of its own.
  */
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ErrorCodes, type Client, type HandlerContext, type NatsServer } from '../../src/index.js';
@@ -39,13 +38,36 @@ function untilAborted() {
   return { hang, started: started.promise, reasons };
 }
 
+let inboxes = 0;
+/** Publishes a request with the reply subject `<a fresh inbox>.<id>~<timeout>`, as callstate's client makes them; resolves with the answer. */
+function rawRequest(subject: string, id: number | string, timeout: string): Promise<any> {
+  const inbox = `_INBOX.deadline${++inboxes}`;
+  return new Promise((resolve) => {
+    nats.raw.subscribe(`${inbox}.>`, { max: 1, callback: (_error, msg) => resolve(JSON.parse(msg.string())) });
+    // Subscribed at nats-server before the request goes, so that no answer can come before it.
+    void nats.raw
+      .flush()
+      .then(() =>
+        nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id, method: 'hang', params: [] }), {
+          reply: `${inbox}.${id}~${timeout}`,
+        }),
+      );
+  });
+}
+
 describe("a call's timeout reaches a NATS responder", () => {
-  it('is sent with each request as Callstate-Timeout, the call timeout in ms', async () => {
+  it("is sent in each request's reply subject, after the call id and a ~: the call's timeout in ms", async () => {
     const subject = nextSubject();
-    responder = await serve({ nats: nats.url, subject, methods: { seen: (_p: unknown, ctx: HandlerContext) => ctx.connection.headers } });
-    client = connect(nats.url, { subject, timeout: 4_000, headers: { 'x-team': 'blue' } });
-    expect(await client.request('seen', [])).toMatchObject({ 'callstate-timeout': '4000', 'x-team': 'blue' });
-    expect(await client.request('seen', [], { timeout: 1_234 })).toMatchObject({ 'callstate-timeout': '1234' });
+    responder = await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p } });
+    const replies: string[] = [];
+    const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
+    client = connect(nats.url, { subject, timeout: 4_000 });
+    await client.request('echo', []);
+    await client.request('echo', [], { timeout: 1_234 });
+    watcher.unsubscribe();
+    expect(replies).toHaveLength(2);
+    expect(replies[0]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~4000$/);
+    expect(replies[1]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~1234$/);
   });
 
   it("aborts the handler of a caller gone without a cancel once the caller's timeout has passed", async () => {
@@ -70,17 +92,12 @@ describe("a call's timeout reaches a NATS responder", () => {
     await until(() => responder!.handlingCalls === 0, 'the call to end');
   });
 
-  it('answers a raw caller -32001 past the Callstate-Timeout it sent, and keeps the shorter of it and handlerTimeout', async () => {
+  it('answers a raw caller -32001 past the timeout in its reply subject, and keeps the shorter of it and handlerTimeout', async () => {
     const subject = nextSubject();
     const clock = new SimulatedClock();
     const { hang, started } = untilAborted();
     responder = await serve({ nats: nats.url, subject, clock, handlerTimeout: 300, methods: { hang } });
-    const ask = (timeout: string) => {
-      const h = natsHeaders();
-      h.set('Callstate-Timeout', timeout);
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hang', params: [] });
-      return nats.raw.request(subject, body, { timeout: 5_000, headers: h }).then((msg) => JSON.parse(msg.string()));
-    };
+    const ask = (timeout: string) => rawRequest(subject, 1, timeout);
     const short = ask('100');
     await started;
     clock.increment(100);
@@ -95,18 +112,13 @@ describe("a call's timeout reaches a NATS responder", () => {
     expect((await long).error).toMatchObject({ code: ErrorCodes.HandlerTimeout, data: { method: 'hang', handlerTimeout: 300 } });
   });
 
-  it('ignores a Callstate-Timeout that is no whole number of ms from 1 to 2^31 - 1', async () => {
+  it('ignores a timeout in the reply subject that is no whole number of ms from 1 to 2^31 - 1', async () => {
     const subject = nextSubject();
     const clock = new SimulatedClock();
     const release = deferred<string>();
     responder = await serve({ nats: nats.url, subject, clock, methods: { hang: () => release.promise } });
-    const values = ['0', '-5', '1.5', 'soon', '99999999999'];
-    const answers = values.map((value) => {
-      const h = natsHeaders();
-      h.set('Callstate-Timeout', value);
-      const body = JSON.stringify({ jsonrpc: '2.0', id: value, method: 'hang', params: [] });
-      return nats.raw.request(subject, body, { timeout: 5_000, headers: h }).then((msg) => JSON.parse(msg.string()));
-    });
+    const values = ['0', '-5', '15x', 'soon', '99999999999'];
+    const answers = values.map((value) => rawRequest(subject, value, value));
     await until(() => responder!.handlingCalls === 5, 'every call running');
     clock.increment(2 ** 31);
     await new Promise((resolve) => setImmediate(resolve));

@@ -60,7 +60,7 @@ describe('a NATS client whose request is larger than max_payload', () => {
     const { error } = await settle(caller.request('echo', [OVERSIZE]));
     expect(error).toBeInstanceOf(ProtocolError);
     expect(error.message).toMatch(
-      /^call "echo" \(id [\w-]+\) was not sent: the request \(\d+ bytes with its NATS headers\) is larger than nats-server's max_payload \(1048576 bytes\)/,
+      /^call "echo" \(id [\w-]+\) was not sent: the request \(\d+ bytes\) is larger than nats-server's max_payload \(1048576 bytes\)/,
     );
     // nats.js refused one message; the connection is up, so the next call must go out (it waited for its timeout).
     expect(caller.state).toBe('open');
