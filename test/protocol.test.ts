@@ -106,6 +106,19 @@ describe('decode: valid single messages', () => {
   it('accepts surrounding whitespace', () => {
     expect(single('  \n{"jsonrpc":"2.0","method":"m"}\t ').kind).toBe('notification');
   });
+
+  it('takes a JSON-RPC 1.0 style response: "error": null beside a result, "result": null beside an error, no "jsonrpc"', () => {
+    const cases: Array<[text: string, kind: Message['kind']]> = [
+      ['{"jsonrpc":"2.0","id":"a","result":5,"error":null}', 'result'],
+      ['{"jsonrpc":"2.0","id":"a","result":null,"error":null}', 'result'],
+      ['{"jsonrpc":"2.0","id":"a","result":null,"error":{"code":-1,"message":"m"}}', 'error'],
+      ['{"result":"v","error":null,"id":1}', 'result'],
+      ['{"result":null,"error":{"code":-8,"message":"m"},"id":1}', 'error'],
+      ['{"id":1,"result":[1]}', 'result'],
+      ['{"id":null,"error":{"code":-32700,"message":"Parse error"}}', 'error'],
+    ];
+    for (const [text, kind] of cases) expect(single(text)).toEqual({ kind, frame: JSON.parse(text) });
+  });
 });
 
 describe('decode: invalid messages', () => {
@@ -129,6 +142,10 @@ describe('decode: invalid messages', () => {
     ['null is not a message', 'null', NOT_OBJECT, null],
     ['a boolean is not a message', 'true', NOT_OBJECT, null],
     ['a missing "jsonrpc" is rejected and the id is still read', '{"id":1,"method":"a"}', BAD_VERSION, 1],
+    ['a missing "jsonrpc" is rejected on a notification', '{"method":"a"}', BAD_VERSION, null],
+    ['a missing "jsonrpc" is rejected on what is no response', '{"id":"q"}', BAD_VERSION, 'q'],
+    ['a missing "jsonrpc" is rejected on a method beside a result', '{"id":1,"method":"a","result":1}', BAD_VERSION, 1],
+    ['a response without "jsonrpc" is still checked', '{"id":1,"result":1,"error":{"code":1,"message":"m"}}', ONE_OF, 1],
     ['"jsonrpc": "1.0" is rejected', '{"jsonrpc":"1.0","id":"r1","method":"a"}', BAD_VERSION, 'r1'],
     ['"jsonrpc" as the number 2.0 is rejected', '{"jsonrpc":2.0,"id":3,"method":"a"}', BAD_VERSION, 3],
     ['"jsonrpc": "2" is rejected', '{"jsonrpc":"2","id":3,"result":1}', BAD_VERSION, 3],
@@ -178,6 +195,8 @@ describe('decode: invalid messages', () => {
     ['an error with an object id is rejected', '{"jsonrpc":"2.0","id":{},"error":{"code":1,"message":"m"}}', BAD_ERROR_ID, null],
     ['a null error object is rejected', '{"jsonrpc":"2.0","id":5,"error":null}', BAD_ERROR, 5],
     ['a string error object is rejected', '{"jsonrpc":"2.0","id":5,"error":"boom"}', BAD_ERROR, 5],
+    ['a string error object beside a null result is rejected', '{"id":5,"result":null,"error":"boom"}', BAD_ERROR, 5],
+    ['a null result beside a null id is rejected', '{"id":null,"result":null,"error":null}', BAD_ID, null],
     ['an array error object is rejected', '{"jsonrpc":"2.0","id":5,"error":[-32600,"m"]}', BAD_ERROR, 5],
     ['an error with a string code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":"1","message":"m"}}', BAD_CODE, 5],
     ['an error with a fractional code is rejected', '{"jsonrpc":"2.0","id":5,"error":{"code":1.5,"message":"m"}}', BAD_CODE, 5],

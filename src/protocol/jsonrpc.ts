@@ -143,7 +143,9 @@ export function classify(value: unknown): Message {
     return invalid(value, 'a message must be a JSON object');
   }
   const m = value as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return invalid(m, '"jsonrpc" must be exactly "2.0"');
+  // A response without "jsonrpc" is JSON-RPC 1.0's (Bitcoin Core before v28, Go's net/rpc/jsonrpc): taken, as it
+  // answers a call by its id all the same. Requests and notifications must say "2.0".
+  if (m.jsonrpc !== '2.0' && (m.jsonrpc !== undefined || !isResponseShaped(m))) return invalid(m, '"jsonrpc" must be exactly "2.0"');
 
   if (hasMethod(m)) {
     if (typeof m.method !== 'string') return invalid(m, '"method" must be a string');
@@ -155,8 +157,12 @@ export function classify(value: unknown): Message {
     return { kind: 'request', frame: m as unknown as RequestFrame };
   }
 
-  const result = hasResult(m);
-  if (result === hasError(m)) return invalid(m, 'a response must have exactly one of "result" and "error"');
+  let result = hasResult(m);
+  if (result === hasError(m)) {
+    const which = result ? oneOfNull(m) : undefined;
+    if (which === undefined) return invalid(m, 'a response must have exactly one of "result" and "error"');
+    result = which;
+  }
   if (!hasId(m)) return invalid(m, 'a response must have an "id"');
   if (result) {
     if (!isId(m.id)) return invalid(m, badId(m.id, false));
@@ -166,6 +172,15 @@ export function classify(value: unknown): Message {
   const fault = errorObjectFault(m.error);
   if (fault !== undefined) return invalid(m, fault);
   return { kind: 'error', frame: m as unknown as ErrorFrame };
+}
+
+/**
+ * A response with both "result" and "error", as JSON-RPC 1.0 writes every response: whether it is a result (its
+ * "error" is null) or an error (its "result" is null, its "error" not); undefined when neither is null.
+ */
+function oneOfNull(m: Record<string, unknown>): boolean | undefined {
+  if (m.error === null) return true;
+  return m.result === null ? false : undefined;
 }
 
 /** `value` is valid JSON but no JSON-RPC message, for `reason`. */

@@ -143,4 +143,27 @@ describe('our HTTP client calls a third-party JSON-RPC server', () => {
     await until(() => notes.length === 1, 'the notification');
     expect(notes).toEqual([{ n: 1 }]);
   });
+
+  it('a JSON-RPC 1.0 style server (Bitcoin Core before v28): "error": null beside results, "result": null beside errors, no "jsonrpc", 404/500 on errors', async () => {
+    third = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const { id, method } = JSON.parse(body) as { id: string; method: string };
+        const answer = (status: number, members: object) =>
+          res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ...members, id })}\n`);
+        if (method === 'getblockcount') answer(200, { result: 870_000, error: null });
+        else if (method === 'getblockhash') answer(500, { result: null, error: { code: -8, message: 'Block height out of range' } });
+        else answer(404, { result: null, error: { code: -32601, message: 'Method not found' } });
+      });
+    });
+    await new Promise<void>((resolve) => third!.listen(0, '127.0.0.1', resolve));
+    client = connect(`http://127.0.0.1:${(third.address() as AddressInfo).port}/`);
+    expect(await client.request('getblockcount')).toBe(870_000);
+    const range = await settle(client.request('getblockhash', [9_999_999]));
+    expect(range.error).toBeInstanceOf(RemoteError);
+    expect(range.error).toMatchObject({ code: -8, message: 'Block height out of range' });
+    expect((await settle(client.request('nope'))).error).toMatchObject({ name: 'RemoteError', code: -32601, message: 'Method not found' });
+  });
 });

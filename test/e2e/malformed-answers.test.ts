@@ -103,7 +103,9 @@ const cases: Array<[behaviour: string, answer: (id: string) => unknown, reason: 
   ['both result and error', (id) => ({ jsonrpc: '2.0', id, result: 1, error: { code: 1, message: 'no' } }), ONE_OF],
   ['neither result nor error', (id) => ({ jsonrpc: '2.0', id }), ONE_OF],
   ['"jsonrpc": "1.0"', (id) => ({ jsonrpc: '1.0', id, result: 1 }), BAD_VERSION],
-  ['no "jsonrpc"', (id) => ({ id, error: { code: 1, message: 'no' } }), BAD_VERSION],
+  // A response without "jsonrpc" is taken as JSON-RPC 1.0's (see ws-interop.test.ts); one that is no response is not.
+  ['no "jsonrpc", and neither result nor error', (id) => ({ id }), BAD_VERSION],
+  ['an error that is a string, beside a null result (JSON-RPC 1.0 style)', (id) => ({ id, result: null, error: 'boom' }), NOT_OBJECT],
 ];
 
 describe('a WebSocket client whose pending call is answered with a malformed response', () => {

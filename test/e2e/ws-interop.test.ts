@@ -1,6 +1,8 @@
 /**
  * WebSocket interop with third-party JSON-RPC 2.0 implementations (rpc-websockets' Client and Server, json-rpc-2.0's
- * JSONRPCServer / JSONRPCClient / JSONRPCServerAndClient wired to `ws`).
+ * JSONRPCServer / JSONRPCClient / JSONRPCServerAndClient wired to `ws`), and the lenient dialects a callstate client
+ * meets from real servers (JSON-RPC 1.0 style answers, a newline after the JSON, a batch of one), sent by
+ * hand from a raw `WebSocketServer`.
  *
  * Calls that should settle are awaited through `orHang` with a long timeout: one left to its deadline fails as a hang.
  */
@@ -20,6 +22,7 @@ import {
   connect,
   serve,
   ConnectionClosedError,
+  ProtocolError,
   RemoteError,
   RpcError,
   TimeoutError,
@@ -438,5 +441,112 @@ describe('bidirectional: a json-rpc-2.0 JSONRPCServerAndClient on a raw ws', () 
     expect(refused.error).toBeInstanceOf(RemoteError);
     expect(refused.error).toMatchObject({ code: -32051, message: 'no', data: { why: 'because' } });
     expect((await orHang(settle(peer!.request('missing')), 'missing')).error).toMatchObject({ code: -32601 });
+  });
+});
+
+/**
+ * A raw server whose every request is answered with the text `answer(id, frame)` returns (as sent, byte for byte):
+ * the dialects real servers speak.
+ */
+async function answering(answer: (id: string, request: { method: string }) => string) {
+  const { wss, url } = await wsServer();
+  wss.on('connection', (socket) =>
+    socket.on('message', (data) => {
+      const request = JSON.parse(data.toString()) as { id?: string; method: string };
+      if (request.id !== undefined) socket.send(answer(request.id, request));
+    }),
+  );
+  return callstateClient(url);
+}
+
+describe('the lenient dialects a callstate client meets from real servers', () => {
+  it('JSON-RPC 1.0 style (Bitcoin Core, Go net/rpc/jsonrpc): "error": null beside the result, "result": null beside the error, no "jsonrpc"', async () => {
+    const { client, unmatched } = await answering((id, { method }) => {
+      const json = JSON.stringify(id);
+      if (method === 'ok') return `{"jsonrpc":"2.0","id":${json},"result":5,"error":null}`;
+      if (method === 'nullResult') return `{"jsonrpc":"2.0","id":${json},"result":null,"error":null}`;
+      if (method === 'fails') return `{"jsonrpc":"2.0","id":${json},"result":null,"error":{"code":-32601,"message":"Method not found"}}`;
+      if (method === 'legacy') return `{"result":"v1","error":null,"id":${json}}`;
+      return `{"result":null,"error":{"code":-8,"message":"Block height out of range","data":[1]},"id":${json}}`;
+    });
+    expect(await orHang(client.request('ok'), 'ok')).toBe(5);
+    expect(await orHang(client.request('nullResult'), 'nullResult')).toBeNull();
+    const fails = await orHang(settle(client.request('fails')), 'fails');
+    expect(fails.error).toBeInstanceOf(RemoteError);
+    expect(fails.error).toMatchObject({ code: -32601, message: 'Method not found' });
+    expect(await orHang(client.request('legacy'), 'legacy')).toBe('v1');
+    expect((await orHang(settle(client.request('legacyError')), 'legacyError')).error).toMatchObject({
+      name: 'RemoteError',
+      code: -8,
+      message: 'Block height out of range',
+      data: [1],
+    });
+    expect(unmatched).toEqual([]);
+  });
+
+  it('both a result and an error (neither null), or another "jsonrpc", stay malformed: the call fails at once', async () => {
+    const { client, unmatched } = await answering((id, { method }) =>
+      method === 'both'
+        ? JSON.stringify({ jsonrpc: '2.0', id, result: 1, error: { code: 1, message: 'no' } })
+        : JSON.stringify({ jsonrpc: '1.0', id, result: 1 }),
+    );
+    const both = await orHang(settle(client.request('both')), 'both');
+    expect(both.error).toBeInstanceOf(ProtocolError);
+    expect(both.error.message).toContain('a response must have exactly one of "result" and "error"');
+    const version = await orHang(settle(client.request('version')), 'version');
+    expect(version.error).toBeInstanceOf(ProtocolError);
+    expect(version.error.message).toContain('"jsonrpc" must be exactly "2.0"');
+    expect(unmatched.map((u) => u.reason)).toEqual(['malformed', 'malformed']);
+  });
+
+  it('an error that is a string (Go net/rpc/jsonrpc) or has a code that is no integer fails the call at once, saying why', async () => {
+    const { client, unmatched } = await answering((id, { method }) =>
+      method === 'go'
+        ? // What Go's jsonrpc.ServeConn writes over x/net/websocket: json.Encoder's newline included.
+          `{"id":${JSON.stringify(id)},"result":null,"error":"rpc: can't find method Arith.Nope"}\n`
+        : JSON.stringify({ jsonrpc: '2.0', id, error: { code: '-32000', message: 'busy' } }),
+    );
+    const go = await orHang(settle(client.request('go')), 'go');
+    expect(go.error).toBeInstanceOf(ProtocolError);
+    expect(go.error.message).toMatch(
+      /^call "go" \(id .+\) was answered with a malformed response \("error" must be an object with an integer "code" and a string "message"\): .*can't find method Arith\.Nope/,
+    );
+    const code = await orHang(settle(client.request('code')), 'code');
+    expect(code.error).toBeInstanceOf(ProtocolError);
+    expect(code.error.message).toContain('("error.code" must be an integer)');
+    expect(unmatched.map((u) => u.reason)).toEqual(['malformed', 'malformed']);
+  });
+
+  it('whitespace around the JSON and an answer in a batch of one settle the call', async () => {
+    const { client, unmatched } = await answering((id, { method }) => {
+      const frame = JSON.stringify({ jsonrpc: '2.0', id, result: method });
+      if (method === 'spaces') return `\r\n ${frame} \r\n\t`;
+      return `[${frame}]`;
+    });
+    expect(await orHang(client.request('spaces'), 'spaces')).toBe('spaces');
+    expect(await orHang(client.request('batch'), 'batch')).toBe('batch');
+    expect(unmatched).toEqual([]);
+  });
+
+  it('an id echoed with another type (a number for our string id) or an error with "id": null matches no call: reported, the call waits', async () => {
+    const { client, unmatched } = await answering((_id, { method }) =>
+      method === 'number'
+        ? JSON.stringify({ jsonrpc: '2.0', id: 5, result: 'five' })
+        : JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }),
+    );
+    const number = settle(client.request('number', [], { timeout: 20 }));
+    const parse = settle(client.request('parse', [], { timeout: 20 }));
+    await until(() => unmatched.length === 2, 'both answers');
+    expect(unmatched).toEqual([
+      { reason: 'unknown', id: 5, message: { jsonrpc: '2.0', id: 5, result: 'five' }, detail: expect.any(String) },
+      {
+        reason: 'unknown',
+        id: null,
+        message: { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+        detail: expect.any(String),
+      },
+    ]);
+    expect((await number).error).toBeInstanceOf(TimeoutError);
+    expect((await parse).error).toBeInstanceOf(TimeoutError);
   });
 });
