@@ -107,6 +107,11 @@ describe('decode: valid single messages', () => {
     expect(single('  \n{"jsonrpc":"2.0","method":"m"}\t ').kind).toBe('notification');
   });
 
+  it('skips a byte order mark before the JSON, and only there', () => {
+    expect(single('\uFEFF{"jsonrpc":"2.0","id":"b","result":1}').kind).toBe('result');
+    expect(decode(' \uFEFF{"jsonrpc":"2.0","id":"b","result":1}').kind).toBe('unparseable');
+  });
+
   it('takes a JSON-RPC 1.0 style response: "error": null beside a result, "result": null beside an error, no "jsonrpc"', () => {
     const cases: Array<[text: string, kind: Message['kind']]> = [
       ['{"jsonrpc":"2.0","id":"a","result":5,"error":null}', 'result'],

@@ -218,7 +218,8 @@ export interface DecodeLimits {
 export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A byte order mark before the JSON (a .NET writer's UTF-8 with BOM) is skipped, as RFC 8259 allows and fetch does.
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     return { kind: 'unparseable', reason: `not valid JSON: ${(err as Error).message}`, code: ErrorCodes.ParseError };
   }

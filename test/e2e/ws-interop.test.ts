@@ -1,7 +1,7 @@
 /**
  * WebSocket interop with third-party JSON-RPC 2.0 implementations (rpc-websockets' Client and Server, json-rpc-2.0's
  * JSONRPCServer / JSONRPCClient / JSONRPCServerAndClient wired to `ws`), and the lenient dialects a callstate client
- * meets from real servers (JSON-RPC 1.0 style answers, a newline after the JSON, a batch of one), sent by
+ * meets from real servers (JSON-RPC 1.0 style answers, a BOM, a newline after the JSON, a batch of one), sent by
  * hand from a raw `WebSocketServer`.
  *
  * Calls that should settle are awaited through `orHang` with a long timeout: one left to its deadline fails as a hang.
@@ -414,6 +414,16 @@ describe('a json-rpc-2.0 JSONRPCClient calls a callstate server over ws', () => 
   });
 });
 
+describe('what a callstate server answers to frames its own client never sends', () => {
+  it('a request with a byte order mark before its JSON is answered', async () => {
+    const server = await callstateServer();
+    const socket = await wsClient(server.url);
+    const answer = new Promise((resolve) => socket.once('message', (data) => resolve(JSON.parse(data.toString()))));
+    socket.send(`\uFEFF${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'add', params: [2, 3] })}`);
+    expect(await orHang(answer, 'the answer')).toEqual({ jsonrpc: '2.0', id: 1, result: 5 });
+  });
+});
+
 describe('bidirectional: a json-rpc-2.0 JSONRPCServerAndClient on a raw ws', () => {
   it('calls a callstate server, which calls it back through ctx.peer and server.connections', async () => {
     const server = await callstateServer({
@@ -517,13 +527,15 @@ describe('the lenient dialects a callstate client meets from real servers', () =
     expect(unmatched.map((u) => u.reason)).toEqual(['malformed', 'malformed']);
   });
 
-  it('whitespace around the JSON and an answer in a batch of one settle the call', async () => {
+  it('whitespace around the JSON, a byte order mark before it, and an answer in a batch of one settle the call', async () => {
     const { client, unmatched } = await answering((id, { method }) => {
       const frame = JSON.stringify({ jsonrpc: '2.0', id, result: method });
       if (method === 'spaces') return `\r\n ${frame} \r\n\t`;
+      if (method === 'bom') return `\uFEFF${frame}`;
       return `[${frame}]`;
     });
     expect(await orHang(client.request('spaces'), 'spaces')).toBe('spaces');
+    expect(await orHang(client.request('bom'), 'bom')).toBe('bom');
     expect(await orHang(client.request('batch'), 'batch')).toBe('batch');
     expect(unmatched).toEqual([]);
   });
