@@ -222,8 +222,11 @@ function answerError(answer: string, batch: BatchReply | undefined, reply: Reply
   } else reply?.(answer);
 }
 
-/** Why a response matched no call, in words. */
-export function describeUnmatched(reason: UnmatchedReason): string {
+/** Why a response (with `id`) matched no call, in words. */
+export function describeUnmatched(reason: UnmatchedReason, id?: Id | null): string {
+  // JSON-RPC's answer to what the peer could not read the id of (-32700, -32600), or a peer's answer to a notification
+  // (rpc-websockets answers `$/cancelRequest` -32601): which call it concerns, if any, cannot be known.
+  if (id === null) return 'error response with id null (the peer could not tell what it answers): it matches no call';
   switch (reason) {
     case 'late':
       return 'response for a call that already timed out or was cancelled';

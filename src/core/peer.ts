@@ -183,7 +183,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       cancelCall: (id) => void this.incoming.cancel(id),
       response: (message) => {
         const reason = this.outgoing.route(message);
-        if (reason) this.inbound.report(reason, message.frame, message.frame.id, describeUnmatched(reason));
+        if (reason) this.inbound.report(reason, message.frame, message.frame.id, describeUnmatched(reason, message.frame.id));
       },
       malformedResponse: (id, detail, frame) => this.outgoing.malformed(id, detail, frame),
       notification: (method, params) => this.events.emit('notification', { method, params }),
