@@ -469,6 +469,46 @@ describe('bidirectional: a json-rpc-2.0 JSONRPCServerAndClient on a raw ws', () 
   });
 });
 
+describe('bidirectional: a json-rpc-2.0 JSONRPCServerAndClient server calls a callstate client back', () => {
+  it("runs the client's methods: results, errors with data, method not found", async () => {
+    const { wss, url } = await wsServer();
+    const callbacks: Array<Promise<unknown>> = [];
+    wss.on('connection', (socket) => {
+      const both: JSONRPCServerAndClient = new JSONRPCServerAndClient(
+        new JSONRPCServer({ errorListener: quiet }),
+        new JSONRPCClient((request) => socket.send(JSON.stringify(request))),
+      );
+      socket.on('message', (data) => void both.receiveAndSend(JSON.parse(data.toString()), undefined, undefined));
+      both.addMethod(
+        'hello',
+        async ({ name }: { name: string }) => `hello ${name}, you are ${await both.request('whoami', [], undefined)}`,
+      );
+      both.addMethod('probe', () => {
+        const asked = [both.request('refuse', [], undefined), both.request('missing', [], undefined)].map((p) =>
+          Promise.resolve(p).catch((error: unknown) => error),
+        );
+        callbacks.push(...asked);
+        return 'probing';
+      });
+    });
+    const { client, unmatched } = await callstateClient(url, {
+      methods: {
+        whoami: () => 'callstate',
+        refuse: () => {
+          throw new RpcError(-32052, 'not you', { who: 'them' });
+        },
+      },
+    });
+    expect(await orHang(client.request('hello', { name: 'x' }), 'hello')).toBe('hello x, you are callstate');
+    expect(await orHang(client.request('probe'), 'probe')).toBe('probing');
+    const [refused, missing] = await orHang(Promise.all(callbacks), 'the calls back');
+    expect(refused).toBeInstanceOf(JSONRPCErrorException);
+    expect(refused).toMatchObject({ code: -32052, message: 'not you', data: { who: 'them' } });
+    expect(missing).toMatchObject({ code: -32601, message: 'method not found: missing' });
+    expect(unmatched).toEqual([]);
+  });
+});
+
 /**
  * A raw server whose every request is answered with the text `answer(id, frame)` returns (as sent, byte for byte):
  * the dialects real servers speak.
