@@ -155,11 +155,9 @@ export function answerJson(response: ServerResponse, text: string, headers: Outg
   return length;
 }
 
-/** A UTF-8 byte order mark, as decoded: some clients (and Windows tools) start a JSON body with it. */
-const BOM = '\uFEFF';
-
 /**
- * Reads the body as UTF-8 text, up to `limit` bytes, without a leading byte order mark. A body that says it is longer (Content-Length) is
+ * Reads the body as UTF-8 text, up to `limit` bytes (a leading byte order mark stays: `decode` skips it, whatever the
+ * transport). A body that says it is longer (Content-Length) is
  * refused without reading a byte of it; one that turns out longer (chunked) is refused once it passes the
  * limit, without keeping more: either way `done(undefined)` is called once, after a 413 that closes the TCP
  * connection (the rest of the body is never read). A body already read (by the app, before handing the request
@@ -208,7 +206,7 @@ export function readBody(
       return done(undefined);
     }
     const text = body === undefined ? '' : body.toString('utf8', 0, length);
-    done(text.startsWith(BOM) ? text.slice(BOM.length) : text);
+    done(text);
   });
 }
 
