@@ -86,15 +86,8 @@ export interface InboundHost {
 export function receiveFrame(host: InboundHost, text: string, reply: Reply): void {
   const decoded = decode(text, host.limits);
   switch (decoded.kind) {
-    case 'unparseable': {
-      host.report('malformed', text, null, decoded.reason);
-      const error = { code: decoded.code, message: decoded.reason };
-      // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
-      const answer = encode(errorFrame(null, error));
-      host.hooks.protocolError(error, undefined, null, host.connection());
-      reply?.(answer);
-      return;
-    }
+    case 'unparseable':
+      return refuseFrame(host, text, { code: decoded.code, message: decoded.reason }, reply);
     case 'single':
       onMessage(host, decoded.message, undefined, reply, text, text.length);
       return;
@@ -106,6 +99,18 @@ export function receiveFrame(host: InboundHost, text: string, reply: Reply): voi
       return;
     }
   }
+}
+
+/**
+ * A frame refused unread (`message`, its text as reported): reported malformed, told to the hooks, answered `error`
+ * with id null. Also for what a transport hands over that is no JSON-RPC text at all (a WebSocket binary frame).
+ */
+export function refuseFrame(host: InboundHost, message: unknown, error: ErrorObject, reply: Reply): void {
+  host.report('malformed', message, null, error.message);
+  // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
+  const answer = encode(errorFrame(null, error));
+  host.hooks.protocolError(error, undefined, null, host.connection());
+  reply?.(answer);
 }
 
 /** One message of a frame `frameLength` long; `text` is the frame's text when the message is the whole frame. */

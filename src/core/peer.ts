@@ -13,11 +13,11 @@ import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
 import { AbortError, ProtocolError, type ConnectionClosedError } from '../errors.js';
-import { describeUnmatched, receiveFrame, type InboundHost } from './inbound.js';
+import { describeUnmatched, receiveFrame, refuseFrame, type InboundHost } from './inbound.js';
 import { IncomingCalls, type AnyMethod } from './incoming.js';
 import type { ResponderLimits } from '../limits.js';
 import { OutgoingCalls } from './outgoing.js';
-import { encode, errorFrame, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
+import { encode, ErrorCodes, notificationFrame, requestFrame, type ErrorObject, type Frame } from '../protocol/jsonrpc.js';
 import type {
   AnyApi,
   CallProxy,
@@ -162,11 +162,13 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     receiveFrame(this.inbound, text, this.reply);
   }
 
-  /** A binary frame: JSON-RPC travels in text frames, so it is reported and answered -32600 (id null); the connection stays open. */
+  /**
+   * A binary frame: JSON-RPC travels in text frames, so it is refused as a frame that cannot be read is (reported,
+   * told to the hooks, answered -32600 with id null); the connection stays open.
+   */
   protected onBinaryFrame(): void {
-    const detail = 'binary frame: JSON-RPC travels in text frames';
-    this.inbound.report('malformed', '', null, detail);
-    if (this.state === 'open') this.send(encode(errorFrame(null, { code: ErrorCodes.InvalidRequest, message: detail })));
+    const error = { code: ErrorCodes.InvalidRequest, message: 'binary frame: JSON-RPC travels in text frames' };
+    refuseFrame(this.inbound, '', error, this.state === 'open' ? this.reply : undefined);
   }
 
   /** What the inbound dispatcher needs of this connection. */

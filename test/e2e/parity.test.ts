@@ -140,9 +140,20 @@ function collectWs(socket: WebSocket): Promise<{ answers: unknown[]; closed?: nu
   });
 }
 
-function sendWs(socket: WebSocket, frame: string | Buffer): void {
-  socket.send(frame, { binary: false });
+/** A frame sent over WebSocket as a binary frame; over HTTP and NATS, as its bytes (they have no other kind). */
+class Binary {
+  constructor(readonly text: string) {}
 }
+
+type Frame = string | Buffer | Binary;
+
+function sendWs(socket: WebSocket, frame: Frame): void {
+  if (frame instanceof Binary) socket.send(Buffer.from(frame.text), { binary: true });
+  else socket.send(frame, { binary: false });
+}
+
+const bytesOf = (frame: Frame): Buffer =>
+  frame instanceof Binary ? Buffer.from(frame.text) : Buffer.isBuffer(frame) ? frame : Buffer.from(frame);
 
 // ---- the responders ----
 
@@ -177,7 +188,7 @@ afterAll(async () => {
 /** Awaited before each case's barrier is sent (see `Case.releaseAfter`). */
 let beforeBarrier: () => Promise<void> = async () => {};
 
-const drivers: Record<Transport, (frames: Array<string | Buffer>) => Promise<Outcome>> = {
+const drivers: Record<Transport, (frames: Frame[]) => Promise<Outcome>> = {
   async ws(frames) {
     const socket = new WebSocket(wsServer.url);
     socket.on('error', () => {}); // its close says what happened
@@ -200,7 +211,7 @@ const drivers: Record<Transport, (frames: Array<string | Buffer>) => Promise<Out
     const responses = readHttp(socket, posts.length);
     for (const body of posts) {
       if (body === BARRIER) await beforeBarrier();
-      const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+      const bytes = bytesOf(body);
       socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\n\r\n`);
       socket.write(bytes);
     }
@@ -233,7 +244,7 @@ const drivers: Record<Transport, (frames: Array<string | Buffer>) => Promise<Out
     let unsent: string | undefined;
     frames.forEach((frame, i) => {
       try {
-        nats.raw.publish('parity.svc', typeof frame === 'string' ? new TextEncoder().encode(frame) : frame, { reply: `${inbox}.${i}` });
+        nats.raw.publish('parity.svc', bytesOf(frame), { reply: `${inbox}.${i}` });
       } catch (error) {
         // nats.js refuses a message past nats-server's max_payload: nothing reaches the responder.
         unsent = (error as Error).message;
@@ -332,7 +343,7 @@ interface Pin {
 interface Case {
   name: string;
   /** Sent in order on one connection (over HTTP, one POST each, pipelined on one TCP connection). */
-  frames: Array<string | Buffer>;
+  frames: Frame[];
   pin: Pin;
   /**
    * Held handlers are released (and the barrier sent) once this holds of what the responder did, not by the barrier:
@@ -345,7 +356,7 @@ interface Case {
 
 const summary = (answer: unknown): unknown =>
   Array.isArray(answer)
-    ? answer.map(summary)
+    ? answer.map(summary).sort()
     : typeof answer === 'string'
       ? answer
       : 'method' in (answer as object)
@@ -367,9 +378,10 @@ function pinOf(outcome: Outcome): Pin {
  * Answers in a stable order: the answers of calls running at once come in the order they end on a socket, and in the
  * order of their POSTs over HTTP (a pipelined connection answers in turn); they are matched by id, never by place.
  */
+const byText = (a: unknown, b: unknown) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
 const sorted = (outcome: Outcome): Outcome => ({
   ...outcome,
-  answers: [...outcome.answers].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+  answers: outcome.answers.map((answer) => (Array.isArray(answer) ? [...answer].sort(byText) : answer)).sort(byText),
 });
 
 /** A request of about 1.2 MB: past a server's maxPayload (1 MiB), within a client's (16 MiB). */
@@ -381,7 +393,7 @@ const corpus: Case[] = [
   {
     name: 'a mixed batch',
     frames: [`[${req('b1', 'echo', [1])},${note('echo')},${req('b2', 'nope')}]`],
-    pin: { answers: [['"b2":-32601', '"b1":ok']], errors: ['protocol -32601 "b2"'], notifications: ['echo'] },
+    pin: { answers: [['"b1":ok', '"b2":-32601']], errors: ['protocol -32601 "b2"'], notifications: ['echo'] },
   },
   { name: 'a batch of notifications only', frames: [`[${note('echo')},${note('echo', [2])}]`], pin: { notifications: ['echo', 'echo'] } },
   {
@@ -597,7 +609,7 @@ const corpus: Case[] = [
     name: 'a batch past maxInFlightPerConnection',
     frames: [`[${req('bh1', 'hold')},${req('bh2', 'hold')},${req('bh3', 'hold')},${req('bover', 'echo')}]`],
     releaseWhen: ({ errors }) => errors === 1,
-    pin: { answers: [['"bover":-32000', '"bh1":ok', '"bh2":ok', '"bh3":ok']], errors: ['protocol -32000 "bover"'] },
+    pin: { answers: [['"bh1":ok', '"bh2":ok', '"bh3":ok', '"bover":-32000']], errors: ['protocol -32000 "bover"'] },
   },
   {
     name: 'a handler notifying its caller back',
@@ -631,6 +643,43 @@ const corpus: Case[] = [
       nats: { answers: [], errors: [], unmatched: [], notifications: [], unsent: "'payload' max_payload size exceeded" },
       // A client's maxPayload (16 MiB) takes it: answered as any request.
       client: { answers: [{ jsonrpc: '2.0', id: 'big', result: 1_200_000 }], errors: [], unmatched: [], notifications: [] },
+    },
+  },
+  {
+    name: 'a method that is an empty string',
+    frames: [req('em', '')],
+    pin: { answers: ['"em":-32601'], errors: ['protocol -32601 "em"'] },
+  },
+  {
+    name: 'id a boolean',
+    frames: [req(true, 'echo')],
+    pin: { answers: ['null:-32600'], errors: ['protocol -32600 null'], unmatched: ['malformed null'] },
+  },
+  {
+    name: 'a batch inside a batch',
+    frames: [`[[${req('nb', 'echo')}]]`],
+    pin: { answers: [['null:-32600']], errors: ['protocol -32600 null'], unmatched: ['malformed null'] },
+  },
+  {
+    name: 'a response nested past maxDepth',
+    frames: [`{"jsonrpc":"2.0","id":"rd","result":${'['.repeat(70)}${']'.repeat(70)}}`],
+    pin: { unmatched: ['unknown "rd"'] },
+  },
+  {
+    name: '$/cancelRequest for a call of a batch still running',
+    frames: [`[${req('bx', 'hold')},${req('by', 'echo')}]`, note('$/cancelRequest', { id: 'bx' })],
+    pin: { answers: [['"bx":-32800', '"by":ok']] },
+  },
+  {
+    name: 'a binary frame',
+    frames: [new Binary(req('bin', 'echo'))],
+    // docs/limits-and-access.md: "a binary frame gets -32600 (id null, `binary frame: JSON-RPC travels in text
+    // frames`) and the connection stays open", a server's and a client's alike.
+    pin: { answers: ['null:-32600'], errors: ['protocol -32600 null'], unmatched: ['malformed null'] },
+    differs: {
+      // An HTTP body and a NATS message are bytes with no text/binary kind: these are the request's UTF-8 text.
+      http: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [] },
+      nats: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [] },
     },
   },
   {
