@@ -728,3 +728,14 @@ describe('every responder gives the same answers to the same frames', () => {
     expect(uncaught).toEqual([]);
   });
 });
+
+describe('what only one transport can send', () => {
+  it('a NATS request with no reply subject is reported malformed and not run: it has no way back for its answer', async () => {
+    held.length = 0;
+    nats.raw.publish('parity.svc', new TextEncoder().encode(req('noreply', 'hold')));
+    await until(() => unmatched.length === 1, 'the report');
+    expect(take([])).toEqual({ answers: [], errors: [], unmatched: [{ reason: 'malformed', id: 'noreply' }], notifications: [] });
+    expect(held).toEqual([]);
+    expect(uncaught).toEqual([]);
+  });
+});
