@@ -65,10 +65,11 @@ const numbers: StandardSchemaV1<number[]> = {
 };
 
 /**
- * Every responder takes the same options: `maxInFlightPerConnection` low enough to meet (the barrier counts, and a
- * case runs at most two calls at once before it), so that its refusal is compared too.
+ * Every responder takes the same limits, low enough to meet, so that their refusals are compared too:
+ * `maxInFlightPerConnection` (the barrier counts, and a case runs at most two calls at once before it) and
+ * `maxInFlightBytesPerConnection` (in characters).
  */
-const MAX_IN_FLIGHT = 3;
+const LIMITS = { maxInFlightPerConnection: 3, maxInFlightBytesPerConnection: 20_000 };
 
 const methods = {
   echo: (params: unknown) => params ?? 'no params',
@@ -164,7 +165,7 @@ let subjects = 0;
 let rawServer: WebSocketServer;
 
 beforeAll(async () => {
-  wsServer = await serve({ port: 0, host: '127.0.0.1', methods, onError, maxInFlightPerConnection: MAX_IN_FLIGHT });
+  wsServer = await serve({ port: 0, host: '127.0.0.1', methods, onError, ...LIMITS });
   wsServer.on('connection', (peer) => {
     peer.on('unmatched', onUnmatched);
     peer.on('notification', onNotification);
@@ -172,7 +173,7 @@ beforeAll(async () => {
   // Over HTTP, the server's own events (a WebSocket connection's are its peer's).
   wsServer.on('unmatched', onUnmatched);
   wsServer.on('notification', onNotification);
-  responder = await serve({ nats: nats.url, subject: 'parity.svc', methods, onError, maxInFlightPerConnection: MAX_IN_FLIGHT });
+  responder = await serve({ nats: nats.url, subject: 'parity.svc', methods, onError, ...LIMITS });
   responder.on('unmatched', onUnmatched);
   responder.on('notification', onNotification);
   rawServer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -262,7 +263,7 @@ const drivers: Record<Transport, (frames: Frame[]) => Promise<Outcome>> = {
     const client = connect(`ws://127.0.0.1:${(rawServer.address() as AddressInfo).port}`, {
       methods,
       onError,
-      maxInFlightPerConnection: MAX_IN_FLIGHT,
+      ...LIMITS,
     });
     client.on('unmatched', onUnmatched);
     client.on('notification', onNotification);
@@ -622,6 +623,12 @@ const corpus: Case[] = [
       // docs/nats.md, "Calls back to the caller do not map": "`ctx.peer.notify()` throws `NotSupportedError` (`ERR_NOT_SUPPORTED`)".
       nats: { answers: [{ jsonrpc: '2.0', id: 'pn', result: 'ERR_NOT_SUPPORTED' }], errors: [], unmatched: [], notifications: [] },
     },
+  },
+  {
+    name: 'a request past maxInFlightBytesPerConnection',
+    frames: [req('hb', 'hold', ['x'.repeat(15_000)]), req('eb', 'length', ['y'.repeat(10_000)])],
+    releaseWhen: ({ errors }) => errors === 1,
+    pin: { answers: ['"eb":-32000', '"hb":ok'], errors: ['protocol -32000 "eb"'] },
   },
   {
     name: 'a notification past maxInFlightPerConnection',
