@@ -1,8 +1,8 @@
 /**
  * Transport parity of the responder side: one corpus of raw frames, sent as they are to each responder callstate
  * has (a WebSocket server, JSON-RPC over HTTP POST to the same server, a NATS responder, and a client answering its
- * server's calls), and per frame the same answers, the same `onError` reports and the same `unmatched` reports.
- * Every difference the transports are allowed is in the table, with the line of the docs that says so.
+ * server's calls), and per frame the same answers, the same `onError`, `logger`, `unmatched` and `notification`
+ * reports. Every difference the transports are allowed is in the table, with the line of the docs that says so.
  */
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -30,6 +30,8 @@ interface Outcome {
   unmatched?: Array<{ reason: string; id: unknown }>;
   /** The methods of the notifications the responder's `notification` listeners heard. */
   notifications?: string[];
+  /** What the responder's `logger` was told: `level: message`. */
+  logs?: string[];
   /** How the transport ended the exchange when it did not answer it (a WebSocket close code, an HTTP status). */
   closed?: number;
   status?: number;
@@ -109,6 +111,12 @@ const methods = {
 let errors: Outcome['errors'] = [];
 let unmatched: NonNullable<Outcome['unmatched']> = [];
 let notifications: string[] = [];
+let logs: string[] = [];
+const log =
+  (level: string) =>
+  (_fields: object, message: string): void =>
+    void logs.push(`${level}: ${message}`);
+const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 const onError = (error: unknown, info: ErrorInfo) =>
   errors.push({ kind: info.kind, code: (error as { code?: unknown }).code ?? info.response?.code, id: info.id });
 const onUnmatched = (event: UnmatchedEvent) => unmatched.push({ reason: event.reason, id: event.id });
@@ -120,11 +128,13 @@ function take(answers: unknown[], extra: Partial<Outcome> = {}): Outcome {
     errors,
     unmatched,
     notifications,
+    logs,
     ...extra,
   };
   errors = [];
   unmatched = [];
   notifications = [];
+  logs = [];
   return outcome;
 }
 
@@ -165,7 +175,7 @@ let subjects = 0;
 let rawServer: WebSocketServer;
 
 beforeAll(async () => {
-  wsServer = await serve({ port: 0, host: '127.0.0.1', methods, onError, ...LIMITS });
+  wsServer = await serve({ port: 0, host: '127.0.0.1', methods, onError, logger, ...LIMITS });
   wsServer.on('connection', (peer) => {
     peer.on('unmatched', onUnmatched);
     peer.on('notification', onNotification);
@@ -173,7 +183,7 @@ beforeAll(async () => {
   // Over HTTP, the server's own events (a WebSocket connection's are its peer's).
   wsServer.on('unmatched', onUnmatched);
   wsServer.on('notification', onNotification);
-  responder = await serve({ nats: nats.url, subject: 'parity.svc', methods, onError, ...LIMITS });
+  responder = await serve({ nats: nats.url, subject: 'parity.svc', methods, onError, logger, ...LIMITS });
   responder.on('unmatched', onUnmatched);
   responder.on('notification', onNotification);
   rawServer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -263,6 +273,7 @@ const drivers: Record<Transport, (frames: Frame[]) => Promise<Outcome>> = {
     const client = connect(`ws://127.0.0.1:${(rawServer.address() as AddressInfo).port}`, {
       methods,
       onError,
+      logger,
       ...LIMITS,
     });
     client.on('unmatched', onUnmatched);
@@ -619,9 +630,21 @@ const corpus: Case[] = [
     differs: {
       // docs/http.md: "`ctx.peer.request()` rejects and `ctx.peer.notify()` throws `NotSupportedError`: there is no way
       // back to an HTTP client outside its answer".
-      http: { answers: [{ jsonrpc: '2.0', id: 'pn', result: 'ERR_NOT_SUPPORTED' }], errors: [], unmatched: [], notifications: [] },
+      http: {
+        answers: [{ jsonrpc: '2.0', id: 'pn', result: 'ERR_NOT_SUPPORTED' }],
+        errors: [],
+        unmatched: [],
+        notifications: [],
+        logs: [],
+      },
       // docs/nats.md, "Calls back to the caller do not map": "`ctx.peer.notify()` throws `NotSupportedError` (`ERR_NOT_SUPPORTED`)".
-      nats: { answers: [{ jsonrpc: '2.0', id: 'pn', result: 'ERR_NOT_SUPPORTED' }], errors: [], unmatched: [], notifications: [] },
+      nats: {
+        answers: [{ jsonrpc: '2.0', id: 'pn', result: 'ERR_NOT_SUPPORTED' }],
+        errors: [],
+        unmatched: [],
+        notifications: [],
+        logs: [],
+      },
     },
   },
   {
@@ -645,11 +668,18 @@ const corpus: Case[] = [
     pin: { closed: 1009 },
     differs: {
       // The same row: "Over HTTP a larger POST body gets 413 unread" (docs/http.md: "answered `413` without reading the body").
-      http: { answers: ['the body is larger than 1048576 bytes (maxPayload)'], errors: [], unmatched: [], notifications: [], status: 413 },
+      http: {
+        answers: ['the body is larger than 1048576 bytes (maxPayload)'],
+        errors: [],
+        unmatched: [],
+        notifications: [],
+        logs: [],
+        status: 413,
+      },
       // The same row: over NATS, nats-server's `max_payload` (1 MiB): nats.js does not publish it, no responder sees it.
-      nats: { answers: [], errors: [], unmatched: [], notifications: [], unsent: "'payload' max_payload size exceeded" },
+      nats: { answers: [], errors: [], unmatched: [], notifications: [], logs: [], unsent: "'payload' max_payload size exceeded" },
       // A client's maxPayload (16 MiB) takes it: answered as any request.
-      client: { answers: [{ jsonrpc: '2.0', id: 'big', result: 1_200_000 }], errors: [], unmatched: [], notifications: [] },
+      client: { answers: [{ jsonrpc: '2.0', id: 'big', result: 1_200_000 }], errors: [], unmatched: [], notifications: [], logs: [] },
     },
   },
   {
@@ -685,8 +715,8 @@ const corpus: Case[] = [
     pin: { answers: ['null:-32600'], errors: ['protocol -32600 null'], unmatched: ['malformed null'] },
     differs: {
       // An HTTP body and a NATS message are bytes with no text/binary kind: these are the request's UTF-8 text.
-      http: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [] },
-      nats: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [] },
+      http: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [], logs: [] },
+      nats: { answers: [{ jsonrpc: '2.0', id: 'bin', result: 'no params' }], errors: [], unmatched: [], notifications: [], logs: [] },
     },
   },
   {
@@ -698,7 +728,7 @@ const corpus: Case[] = [
     differs: {
       // docs/http.md: "a body that is not valid UTF-8 `400`, each naming why, and nothing runs"; like the 1007, an
       // answer of the HTTP layer, before any JSON-RPC: no hook hears of it (docs/http.md, the statuses' paragraph).
-      http: { answers: [notUtf8('the body')], errors: [], unmatched: [], notifications: [], status: 400 },
+      http: { answers: [notUtf8('the body')], errors: [], unmatched: [], notifications: [], logs: [], status: 400 },
       // docs/nats.md, "A message whose bytes are not UTF-8": reported to `unmatched` (`malformed`, unparsed: no id),
       // each request in it answered -32700 (to `onError` as every protocol error answered), none of it run.
       nats: {
@@ -706,6 +736,7 @@ const corpus: Case[] = [
         errors: [{ kind: 'protocol', code: -32700, id: 'nu' }],
         unmatched: [{ reason: 'malformed', id: null }],
         notifications: [],
+        logs: [`warn: answered -32700: ${notUtf8('the message')}`],
       },
     },
   },
@@ -741,7 +772,7 @@ describe('what only one transport can send', () => {
     held.length = 0;
     nats.raw.publish('parity.svc', new TextEncoder().encode(req('noreply', 'hold')));
     await until(() => unmatched.length === 1, 'the report');
-    expect(take([])).toEqual({ answers: [], errors: [], unmatched: [{ reason: 'malformed', id: 'noreply' }], notifications: [] });
+    expect(take([])).toEqual({ answers: [], errors: [], unmatched: [{ reason: 'malformed', id: 'noreply' }], notifications: [], logs: [] });
     expect(held).toEqual([]);
     expect(uncaught).toEqual([]);
   });
