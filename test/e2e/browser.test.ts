@@ -462,6 +462,28 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
     });
   });
 
+  it('reads a frame that starts with a UTF-8 byte order mark without it, as every other transport does (Chromium keeps it in event.data)', async () => {
+    const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await listening(hostile);
+    const answer = deferred<unknown>();
+    hostile.on('connection', (socket) => {
+      socket.on('message', (data) => answer.resolve(JSON.parse(data.toString())));
+      socket.send('\uFEFF{"jsonrpc":"2.0","id":"bom","method":"echo","params":[1]}');
+    });
+    const page = await openPage();
+    await page.evaluate(
+      async (url) => {
+        const client = (globalThis as any).callstate.connect(url, { methods: { echo: (params: unknown) => params } });
+        (globalThis as any).bomClient = client;
+        await client.ready;
+      },
+      `ws://127.0.0.1:${(hostile.address() as { port: number }).port}`,
+    );
+    expect(await answer.promise).toEqual({ jsonrpc: '2.0', id: 'bom', result: [1] });
+    await page.evaluate(() => (globalThis as any).bomClient.close());
+    await new Promise((resolve) => hostile.close(resolve));
+  });
+
   it('drops, unparsed, a frame past maxPayload (checked once it has arrived, in UTF-8 bytes; binary too): its calls fail with 1009 and why', async () => {
     const hostile = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await listening(hostile);
