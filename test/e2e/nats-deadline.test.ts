@@ -45,13 +45,11 @@ function rawRequest(subject: string, id: number | string, timeout: string): Prom
   return new Promise((resolve) => {
     nats.raw.subscribe(`${inbox}.>`, { max: 1, callback: (_error, msg) => resolve(JSON.parse(msg.string())) });
     // Subscribed at nats-server before the request goes, so that no answer can come before it.
-    void nats.raw
-      .flush()
-      .then(() =>
-        nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id, method: 'hang', params: [] }), {
-          reply: `${inbox}.${id}~${timeout}`,
-        }),
-      );
+    void nats.raw.flush().then(() =>
+      nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id, method: 'hang', params: [] }), {
+        reply: `${inbox}.${id}~${timeout}`,
+      }),
+    );
   });
 }
 
