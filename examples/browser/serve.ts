@@ -19,12 +19,12 @@ export async function bundleBrowserClient(): Promise<{ code: string; inputs: str
   return { code: new TextDecoder().decode(code), inputs: Object.keys(inputs) };
 }
 
-/** Serves `files` (path → [content type, body]) on 127.0.0.1, port 0 unless given. */
-export async function servePage(files: Record<string, [string, string]>, port = 0): Promise<{ url: string; http: HttpServer }> {
+/** Serves `files` (path → [content type, body, Cache-Control: 'no-store' unless given]) on 127.0.0.1, port 0 unless given. */
+export async function servePage(files: Record<string, [string, string, string?]>, port = 0): Promise<{ url: string; http: HttpServer }> {
   const http = createServer((request, response) => {
     const file = files[new URL(request.url ?? '/', 'http://x').pathname];
     if (!file) return void response.writeHead(404).end();
-    response.writeHead(200, { 'Content-Type': file[0], 'Cache-Control': 'no-store' }).end(file[1]);
+    response.writeHead(200, { 'Content-Type': file[0], 'Cache-Control': file[2] ?? 'no-store' }).end(file[1]);
   });
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`, http };

@@ -5,103 +5,29 @@
  * served from node:http on port 0; the page keeps its client on `window`.
  * Handlers wait on gates the test opens, so orders follow from what the test did.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server as HttpServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { WebSocketServer } from 'ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bundleBrowserClient, servePage, startExample } from '../../examples/browser/serve.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startExample } from '../../examples/browser/serve.js';
 import { bundleForBrowser } from '../../scripts/browser-bundle.js';
 import { connect, serve, type HandlerContext, type Peer, type Server } from '../../src/index.js';
+import { browserPages, SCRIPT, SLOW, WAIT } from '../browser-page.js';
 import { closeTrackedAfterEach, deferred, type Deferred } from '../helpers.js';
 import { rawServer } from '../raw-websocket.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-sync',
-];
-/** Bound on each wait for the page (a failure, not a measured time). */
-const WAIT = { timeout: 30_000 };
-/**
- * Chromium, a bundle and (for the example) a child process share two cores with the rest of the suite: each test
- * and hook may take longer than the 20 s default (the example's test ran out once with the suite loaded).
- */
-const SLOW = { timeout: 90_000 };
-
-/** The page's script: loads the bundle, keeps it on window, and a helper that turns a settled call into plain data. */
-const SCRIPT = `<script type="module">
-import * as callstate from './callstate.js';
-window.callstate = callstate;
-window.settle = async (promise) => {
-  try { return { value: await promise }; }
-  catch (e) { return { error: { name: e.name, code: e.code, message: e.message, isCallstate: e instanceof callstate.CallstateError } }; }
-};
-window.loaded = true;
-</script>`;
-const PAGE = `<!doctype html>${SCRIPT}`;
 /** The same page under a Content-Security-Policy that lets it connect to its own origin only (not to the server's port). */
 const CSP_PAGE = `<!doctype html><meta http-equiv="Content-Security-Policy" content="connect-src 'self'">${SCRIPT}`;
 
-let bundle: { code: string; inputs: string[] };
-let pageServer: { url: string; http: HttpServer };
-let context: BrowserContext;
-let userDataDir: string;
+const browser = browserPages({ files: { '/csp': ['text/html', CSP_PAGE] } });
+const { newPage, openPage, pageErrors } = browser;
 let server: Server | undefined;
-let pageErrors: string[] = [];
-const pages: Page[] = [];
 const track = closeTrackedAfterEach();
 
-beforeAll(async () => {
-  bundle = await bundleBrowserClient();
-  pageServer = await servePage({
-    '/': ['text/html', PAGE],
-    '/csp': ['text/html', CSP_PAGE],
-    '/callstate.js': ['text/javascript', bundle.code],
-  });
-  userDataDir = await mkdtemp(join(tmpdir(), 'callstate-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-}, SLOW.timeout);
-
-afterAll(async () => {
-  await context?.close();
-  await new Promise((resolve) => pageServer?.http.close(resolve));
-  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
-}, SLOW.timeout);
-
 afterEach(async () => {
-  // A page left open keeps its client running (reconnecting, for some) beside the next tests.
-  await Promise.all(pages.splice(0).map((page) => page.close()));
+  await browser.closePages();
   await server?.close();
   server = undefined;
-  expect(pageErrors).toEqual([]);
-  pageErrors = [];
 });
-
-/** A new tab, closed after the test, whose uncaught errors fail the test. */
-async function newPage(): Promise<Page> {
-  const page = await context.newPage();
-  pages.push(page);
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  return page;
-}
-
-async function openPage(path = ''): Promise<Page> {
-  const page = await newPage();
-  await page.goto(pageServer.url + path, WAIT);
-  await page.waitForFunction(() => (globalThis as { loaded?: boolean }).loaded === true, undefined, WAIT);
-  return page;
-}
 
 /** Resolves once `wss` (a hand-written hostile server) listens; it is closed after the test, its sockets dropped. */
 /** Connects from a fresh page to `url`: how its `ready` settled, and the client's state after. */
@@ -159,8 +85,8 @@ function gates() {
 
 describe('the browser build in headless Chromium', SLOW, () => {
   it('bundles for the browser platform without Node built-ins, ws, or Node globals', () => {
-    expect(bundle.inputs.filter((input) => /(^|\/)node_modules\/ws\/|^node:/.test(input))).toEqual([]);
-    expect(bundle.code).not.toMatch(/\bBuffer\.|process\.nextTick|require\(/);
+    expect(browser.bundle.inputs.filter((input) => /(^|\/)node_modules\/ws\/|^node:/.test(input))).toEqual([]);
+    expect(browser.bundle.code).not.toMatch(/\bBuffer\.|process\.nextTick|require\(/);
   });
 
   it('resolves `callstate` through the browser export condition to the built browser entry', async () => {
@@ -357,7 +283,7 @@ describe('the browser build in headless Chromium', SLOW, () => {
       expect(await page.locator('#sum').textContent()).toBe('5');
       expect(await page.locator('#state').textContent()).toBe('open');
     } finally {
-      await Promise.all(pages.splice(0).map((page) => page.close()));
+      await browser.closePages();
       await example.close();
     }
   });
