@@ -20,6 +20,10 @@
  * - No `maxPayload`: a frame arrives whole, however large. Checked here once it
  *   has, before anything parses it (JSON.parse takes many times a frame's size
  *   in heap): a larger one drops the socket, reported as a close with 1009.
+ * - A page that enters the back/forward cache is frozen, and Chromium closes its
+ *   sockets, telling the page only on its return, as if the server had broken
+ *   the protocol. The page's `pagehide` (persisted) drops the socket first,
+ *   reported as a close with 1001 that says why, before the page freezes.
  */
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -77,6 +81,15 @@ const NOT_OPENED =
 const FAILED =
   'the browser failed the connection, and does not tell why (the server broke the WebSocket protocol: text that is not UTF-8, a masked or malformed frame, an invalid close code or reason)';
 
+/** The error of a socket dropped as its page entered the back/forward cache (see the file comment). */
+const CACHED = 'the page entered the back/forward cache (pagehide): the browser keeps no connection of a cached page';
+
+/** The page's window, whose `pagehide` tells that it enters the back/forward cache (none in a worker, Deno, Bun or Node). */
+interface PageEvents {
+  addEventListener?(type: 'pagehide', listener: (event: { persisted?: boolean }) => void): void;
+  removeEventListener?(type: 'pagehide', listener: (event: { persisted?: boolean }) => void): void;
+}
+
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
 const CONNECTING = 0;
 const OPEN = 1;
@@ -112,7 +125,15 @@ export class BrowserWsTransport implements Transport {
     socket.onmessage = (event) => this.socketOnMessage(event.data);
     socket.onerror = () => this.socketOnError();
     socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
+    (globalThis as PageEvents).addEventListener?.('pagehide', this.pageHidden);
   }
+
+  /** The page is hidden: entering the back/forward cache (`persisted`), it is frozen next, so its socket is dropped now. */
+  private readonly pageHidden = (event: { persisted?: boolean }): void => {
+    if (!event.persisted) return;
+    this.failure = new Error(CACHED);
+    this.drop(1001, 'the page entered the back/forward cache');
+  };
 
   /** Opens a socket to `url`. Events arrive once `attach` is called (the browser fires none before the current task ends). */
   static connect(url: string, options: BrowserWsTransportOptions): BrowserWsTransport {
@@ -176,6 +197,7 @@ export class BrowserWsTransport implements Transport {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.handshakeTimer);
+    (globalThis as PageEvents).removeEventListener?.('pagehide', this.pageHidden);
     this.handlers?.close(code, reason);
   }
 
