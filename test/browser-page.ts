@@ -1,7 +1,8 @@
 /**
  * Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core) with pages that load the browser build of
  * the client: bundled here with esbuild (examples/browser/serve.ts) and served from node:http on port 0. The page
- * keeps the module on `window.callstate`, and `window.settle(promise)` turns a settled call into plain data.
+ * keeps the module on `window.callstate`, `window.settle(promise)` turns a settled call into plain data, and
+ * `window.simulatedClock()` makes a clock the test moves.
  * `browserPages()` registers the hooks that start and stop all this around a test file's tests.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,13 +29,34 @@ export const WAIT = { timeout: 30_000 };
  */
 export const SLOW = { timeout: 90_000 };
 
-/** The page's script: loads the bundle, keeps it on window, and a helper that turns a settled call into plain data. */
+/** The page's script: loads the bundle, keeps it on window, with a helper that turns a settled call into plain data and a simulated clock. */
 export const SCRIPT = `<script type="module">
 import * as callstate from './callstate.js';
 window.callstate = callstate;
 window.settle = async (promise) => {
   try { return { value: await promise }; }
   catch (e) { return { error: { name: e.name, code: e.code, message: e.message, isCallstate: e instanceof callstate.CallstateError } }; }
+};
+// A clock the test moves (the client's \`clock\` option): advance(ms) moves the time at once, and the timers due by then
+// fire in the order they were due, all late, as in a page whose timers stopped (frozen) and run again.
+window.simulatedClock = () => {
+  const timers = new Set();
+  const clock = {
+    time: 0,
+    now: () => clock.time,
+    setTimeout: (callback, ms) => {
+      const timer = { at: clock.time + ms, callback };
+      timers.add(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => timers.delete(timer),
+    advance: (ms) => {
+      clock.time += ms;
+      for (const timer of [...timers].sort((a, b) => a.at - b.at))
+        if (timer.at <= clock.time && timers.delete(timer)) timer.callback();
+    },
+  };
+  return clock;
 };
 window.loaded = true;
 </script>`;

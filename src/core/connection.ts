@@ -128,6 +128,7 @@ export abstract class Connection {
       this.heartbeat = new Heartbeat(
         heartbeat,
         clock,
+        this.now,
         () => {
           this.bufferedAtPing = this.transport.bufferedAmount;
           this.receivedAtPing = this.transport.bytesReceived ?? 0;

@@ -12,6 +12,11 @@
  *
  * A peer reading a large frame on a slow link answers the ping only once it has read what was sent before it: that
  * it reads (what waits in the socket's buffer shrank since the ping, and some still waits) is a sign of life too. A dead peer reads nothing.
+ *
+ * A tick that comes a half interval or more late judges nothing: this side did not run meanwhile (a frozen or
+ * throttled page, a suspended process), and the pong may be waiting behind the tick, unread (what runs first when a
+ * page or a process resumes, its late timers or the reading of what arrived meanwhile, is not set). It pings again, and the next
+ * tick judges, late or not, so a peer is never kept by late ticks alone.
  */
 import type { Clock } from '../types.js';
 
@@ -19,10 +24,16 @@ export class Heartbeat {
   private timer: unknown;
   private heardSincePing = true;
   private running = false;
+  /** When the scheduled tick is due, on `now`. */
+  private dueAt = 0;
+  /** Whether the last tick came late and judged nothing (see the file comment). */
+  private skipped = false;
 
   constructor(
     private readonly interval: number,
     private readonly clock: Clock,
+    /** The time on `clock`. */
+    private readonly now: () => number,
     private readonly ping: () => void,
     private readonly gone: () => void,
     /** Whether the peer read some of what waited to be sent to it since the last ping. */
@@ -33,6 +44,7 @@ export class Heartbeat {
     if (this.running) return;
     this.running = true;
     this.heardSincePing = true;
+    this.skipped = false;
     this.schedule();
   }
 
@@ -48,6 +60,7 @@ export class Heartbeat {
   }
 
   private schedule(): void {
+    this.dueAt = this.now() + this.interval / 2;
     this.timer = this.clock.setTimeout(this.tick, this.interval / 2);
     // A heartbeat alone must not keep the process alive.
     (this.timer as { unref?: () => void } | undefined)?.unref?.();
@@ -56,7 +69,9 @@ export class Heartbeat {
   private readonly tick = (): void => {
     this.timer = undefined;
     if (!this.running) return;
-    if (!this.heardSincePing && !this.reading()) {
+    const late = !this.skipped && this.now() - this.dueAt >= this.interval / 2;
+    this.skipped = late;
+    if (!late && !this.heardSincePing && !this.reading()) {
       this.running = false;
       this.gone();
       return;

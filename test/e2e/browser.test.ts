@@ -573,22 +573,7 @@ describe('the browser build in headless Chromium, under hostile conditions', SLO
     const before = await page.evaluate(
       async (url) => {
         const w = globalThis as any;
-        const clock = (w.clock = {
-          time: 0,
-          timers: new Set<{ at: number; callback: () => void }>(),
-          now: () => clock.time,
-          setTimeout: (callback: () => void, ms: number) => {
-            const timer = { at: clock.time + ms, callback };
-            clock.timers.add(timer);
-            return timer;
-          },
-          clearTimeout: (timer: { at: number; callback: () => void }) => clock.timers.delete(timer),
-          advance: (ms: number) => {
-            clock.time += ms;
-            for (const timer of [...clock.timers].sort((a, b) => a.at - b.at))
-              if (timer.at <= clock.time && clock.timers.delete(timer)) timer.callback();
-          },
-        });
+        const clock = (w.clock = w.simulatedClock());
         w.client = w.callstate.connect(url, { clock, heartbeat: 1_000, timeout: 60_000 });
         await w.client.ready;
         w.upload = w.settle(w.client.request('upload', ['x'.repeat(16 * 1024 * 1024)]));
