@@ -162,10 +162,14 @@ export class NatsClientTransport implements Transport {
     return true;
   }
 
-  /** A request's reply subject: `<inbox>.<call id>`, and its call's timeout after `TIMEOUT_MARK`. */
+  /**
+   * A request's reply subject: `<inbox>.<call id>`, and its call's timeout after `TIMEOUT_MARK`, in whole ms (rounded
+   * up: a timeout may have a fraction, and a '.' there would start another token, which the responder would take for
+   * part of this client's inbox, so that no cancel of this client's found the call).
+   */
   private replyTo(id: string | undefined): string {
     const timeout = id === undefined ? undefined : this.options.timeoutOf(id);
-    return timeout === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${timeout}`;
+    return timeout === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${Math.ceil(timeout)}`;
   }
 
   /**

@@ -59,9 +59,11 @@ describe("a call's timeout reaches a NATS responder", () => {
     responder = await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p } });
     const replies: string[] = [];
     const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
+    await nats.raw.flush();
     client = connect(nats.url, { subject, timeout: 4_000 });
     await client.request('echo', []);
     await client.request('echo', [], { timeout: 1_234 });
+    await until(() => replies.length === 2, 'both requests seen');
     watcher.unsubscribe();
     expect(replies).toHaveLength(2);
     expect(replies[0]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~4000$/);
@@ -108,6 +110,29 @@ describe("a call's timeout reaches a NATS responder", () => {
     await until(() => responder!.handlingCalls === 1, 'the second call running');
     clock.increment(300);
     expect((await long).error).toMatchObject({ code: ErrorCodes.HandlerTimeout, data: { method: 'hang', handlerTimeout: 300 } });
+  });
+
+  it('sends a timeout with a fraction of a ms rounded up, so that the reply subject keeps its tokens and a cancel finds its call', async () => {
+    const subject = nextSubject();
+    const { hang, started, reasons } = untilAborted();
+    responder = await serve({ nats: nats.url, subject, methods: { hang } });
+    const replies: string[] = [];
+    const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
+    await nats.raw.flush();
+    client = connect(nats.url, { subject });
+    const controller = new AbortController();
+    // A '.' in the reply subject would start another token: the responder would take `<inbox>.<id>~2000` for the
+    // caller's inbox, and the cancel (its reply subject `<inbox>._`) would name another caller.
+    const call = client.request('hang', [], { timeout: 2_000.5, signal: controller.signal });
+    call.catch(() => {});
+    await started;
+    await until(() => replies.length === 1, 'the request seen');
+    watcher.unsubscribe();
+    expect(replies[0]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~2001$/);
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    await until(() => reasons.length === 1, 'the handler aborted by the cancel');
+    expect(reasons[0]).toMatchObject({ name: 'AbortError' });
   });
 
   it('ignores a timeout in the reply subject that is no whole number of ms from 1 to 2^31 - 1', async () => {
