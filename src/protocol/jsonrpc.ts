@@ -214,12 +214,19 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
+/**
+ * `text` without a leading byte order mark (a .NET writer's UTF-8 with BOM, a file Notepad or PowerShell saved), which
+ * is no part of the JSON (`JSON.parse` refuses it): RFC 8259 lets a parser skip it, and `fetch` does.
+ */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Parses and classifies one text frame. Never throws. */
 export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   let value: unknown;
   try {
-    // A byte order mark before the JSON (a .NET writer's UTF-8 with BOM) is skipped, as RFC 8259 allows and fetch does.
-    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    value = JSON.parse(withoutBom(text));
   } catch (err) {
     return { kind: 'unparseable', reason: `not valid JSON: ${(err as Error).message}`, code: ErrorCodes.ParseError };
   }

@@ -7,6 +7,7 @@ import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
 import { isHttpUrl } from '../../urls.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
+import { withoutBom } from '../../protocol/jsonrpc.js';
 import { EXIT, headerFlags, integerFlag, out, parse, printable, UsageError } from './args.js';
 
 /**
@@ -67,9 +68,7 @@ async function readStdin(): Promise<string> {
     if (size > DEFAULT_CLIENT_MAX_PAYLOAD) throw new UsageError(`params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes`);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  // A leading byte order mark (Notepad and PowerShell write one) is not part of the JSON: JSON.parse refuses it.
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return withoutBom(Buffer.concat(chunks).toString('utf8'));
 }
 
 /** Params from the command line or stdin, parsed as JSON; absent stays absent. */
