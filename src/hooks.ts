@@ -47,7 +47,7 @@ export interface ErrorInfo {
   /**
    * `'handler'`: a handler or middleware threw (or a schema refused the params); `'protocol'`: the responder
    * itself answered an error (parse error, invalid request, method not found, batch or depth limit, busy,
-   * duplicate id, an answer replaced because its batch's answers were too long together for one reply; a NATS responder's access refusals and answers past max_payload); `'notification'`: a handler run by a notification threw (nobody is answered); `'unsent'`: a
+   * duplicate id, an answer replaced because its batch's answers were too long together for one reply; a NATS responder's access refusals, messages that are not UTF-8 and answers past max_payload); `'notification'`: a handler run by a notification threw, or a notification was not run because the responder was busy (-32000; nobody is answered); `'unsent'`: a
    * notification this side made waited in line (connecting) and, when its turn came, the transport would not carry
    * it (NATS: larger than nats-server's max_payload), so it was not sent: the error is the `ProtocolError` that
    * `notify()` throws when it can tell at once; or it still waited when the connection closed for good (it could not
