@@ -113,7 +113,10 @@ export class IncomingCalls implements Running, HeldReplies {
   /** Answers of batches not yet complete, held after their calls ended (`BatchReply`). */
   private heldBytes = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
-  /** Times handlers with a deadline (`handlerTimeout`, or a caller's timeout): made when the first needs it. */
+  /**
+   * Times handlers with a deadline: made at once with a `handlerTimeout` (notifications need it made), else when the
+   * first caller's timeout comes (a NATS request's).
+   */
   private handlerDeadlines: ReturnType<typeof schedulerFor> | undefined;
 
   constructor(private readonly options: IncomingOptions) {
