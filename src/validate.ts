@@ -123,8 +123,9 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
     throw new TypeError(`${name} must be an object of functions, got ${Array.isArray(methods) ? 'an array' : describe(methods)}`);
   }
   // Only own properties are served (never `toString` or `constructor`): the methods of a class instance would be found
-  // by no call, each answered -32601, with nothing to say why.
-  const inherited = inheritedMethods(methods);
+  // by no call, each answered -32601, with nothing to say why. An instance with handlers of its own (arrow-function
+  // fields) and helper methods on its prototype serves its own, as documented.
+  const inherited = Object.keys(methods).length === 0 ? inheritedMethods(methods) : [];
   if (inherited.length > 0) {
     const [first] = inherited;
     throw new TypeError(

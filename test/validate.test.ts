@@ -208,6 +208,15 @@ describe('validateMethods', () => {
     }
     const fields = new Fields();
     expect(validateMethods(fields, 'options.methods')).toBe(fields);
+    // Handlers of its own beside helper methods on its prototype (or an EventEmitter's): its own are served, as before.
+    class Mixed {
+      add = () => this.helper();
+      helper() {
+        return 1;
+      }
+    }
+    const mixed = new Mixed();
+    expect(validateMethods(mixed, 'options.methods')).toBe(mixed);
   });
 
   it('refuses a method named $/cancelRequest, which the cancel notice never lets run', () => {
