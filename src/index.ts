@@ -24,6 +24,7 @@ export {
 export {
   connectionMachine,
   backoffDelay,
+  MIN_RECONNECT_DELAY,
   type ConnectionInput,
   type ConnectionContext,
   type ConnectionEvent,
