@@ -1,0 +1,216 @@
+/**
+ * Adversarial tests of session 21's features and leniencies, as a hostile peer or an unlucky user would hit them:
+ * the caller's timeout in a NATS reply subject, `inboxPrefix`, JSON-RPC 1.0 responses and byte order marks,
+ * methods objects that are no plain object, params schemas whose issues fight back, and `next()` racing an answer.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, ErrorCodes, type Client, type HandlerContext, type NatsServer, type Server } from '../../src/index.js';
+import { closeAfterEach, collectUncaught, deferred, until } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
+
+const nats = useNatsServer();
+const uncaught = collectUncaught();
+let client: Client | undefined;
+let responder: NatsServer | undefined;
+let server: Server | undefined;
+let subjects = 0;
+const nextSubject = () => `adv21.svc${++subjects}`;
+
+closeAfterEach(() => {
+  const items = [client, responder, server];
+  client = responder = server = undefined;
+  return items;
+});
+
+let inboxes = 0;
+/** Publishes `frame` with the reply subject `<a fresh inbox>.<token>`; resolves with every answer that comes there until `count`. */
+function rawRequest(subject: string, frame: object, token: (inbox: string) => string, count = 1): Promise<any[]> {
+  const inbox = `_INBOX.adv21x${++inboxes}`;
+  return new Promise((resolve) => {
+    const answers: any[] = [];
+    nats.raw.subscribe(`${inbox}.>`, {
+      max: count,
+      callback: (_error, msg) => {
+        answers.push(JSON.parse(msg.string()));
+        if (answers.length === count) resolve(answers);
+      },
+    });
+    void nats.raw.flush().then(() => nats.raw.publish(subject, JSON.stringify(frame), { reply: token(inbox) }));
+  });
+}
+
+const hangRequest = (id: number | string) => ({ jsonrpc: '2.0', id, method: 'hang', params: [] });
+
+describe('NATS: hostile timeouts in reply subjects', () => {
+  it('reads the timeout after the last ~ of the last token only: a ~ in the inbox part or many ~ set nothing else', async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    const release = deferred<string>();
+    const seen: unknown[] = [];
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      clock,
+      methods: { hang: () => release.promise },
+      onError: (error) => seen.push(error),
+    });
+    // ~ in the inbox's tokens, not in the last: no timeout.
+    const noMark = rawRequest(subject, hangRequest(1), (inbox) => `${inbox}.a~5.x~7.id1`);
+    // Many ~ in the last token: the digits after the last one.
+    const many = rawRequest(subject, hangRequest(2), (inbox) => `${inbox}.id~~5~7`);
+    // A token that looks like a wildcard but is none, and a long reply subject (3,000 characters).
+    const star = rawRequest(subject, hangRequest(3), (inbox) => `${inbox}.*~9`);
+    const long = rawRequest(subject, hangRequest(4), (inbox) => `${inbox}.${'a'.repeat(3_000)}~11`);
+    await until(() => responder!.handlingCalls === 4, `every call running (${responder!.handlingCalls})`);
+    clock.increment(11);
+    const timedOut = await Promise.all([many, star, long]);
+    expect(timedOut.map(([answer]) => [answer.id, answer.error.code, answer.error.data])).toEqual([
+      [2, ErrorCodes.HandlerTimeout, { method: 'hang', timeout: 7 }],
+      [3, ErrorCodes.HandlerTimeout, { method: 'hang', timeout: 9 }],
+      [4, ErrorCodes.HandlerTimeout, { method: 'hang', timeout: 11 }],
+    ]);
+    expect(responder.handlingCalls).toBe(1);
+    release.resolve('done');
+    expect((await noMark)[0]).toEqual({ jsonrpc: '2.0', id: 1, result: 'done' });
+    expect(seen).toHaveLength(3);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('survives a deadline storm: 500 callers with 1 ms, gone before their answers, leave nothing running', async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    let aborted = 0;
+    const hang = (_params: unknown, ctx: HandlerContext) =>
+      new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => (aborted++, reject(ctx.signal.reason))));
+    responder = await serve({ nats: nats.url, subject, clock, methods: { hang } });
+    for (let i = 0; i < 500; i++)
+      nats.raw.publish(subject, JSON.stringify(hangRequest(i)), { reply: `_INBOX.gone${i}.c${i}~${1 + (i % 3)}` });
+    await nats.raw.flush();
+    await until(() => responder!.handlingCalls === 500, 'every call running');
+    clock.increment(3);
+    await until(() => responder!.handlingCalls === 0, 'every call ended');
+    expect(aborted).toBe(500);
+    // Still answers.
+    const answer = rawRequest(subject, { jsonrpc: '2.0', id: 'after', method: 'hang' }, (inbox) => `${inbox}.after~1`);
+    await until(() => responder!.handlingCalls === 1, 'the call running');
+    clock.increment(1);
+    expect((await answer)[0].error.code).toBe(ErrorCodes.HandlerTimeout);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe('NATS: a call whose timeout is no whole number of ms', () => {
+  it('sends it rounded up, so that its cancel still reaches the handler and the responder keeps its deadline', async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    const reasons: unknown[] = [];
+    const started: HandlerContext[] = [];
+    const hang = (_params: unknown, ctx: HandlerContext) =>
+      new Promise((_resolve, reject) => {
+        started.push(ctx);
+        ctx.signal.addEventListener('abort', () => (reasons.push(ctx.signal.reason), reject(ctx.signal.reason)));
+      });
+    responder = await serve({ nats: nats.url, subject, clock, methods: { hang } });
+    const replies: string[] = [];
+    const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
+    client = connect(nats.url, { subject, timeout: 60_000 });
+    // Cancelled by its caller: the cancel names the caller by its inbox, as the request's reply subject must.
+    const controller = new AbortController();
+    const cancelled = client.request('hang', [], { timeout: 1_000.5, signal: controller.signal }).catch((error: unknown) => error);
+    await until(() => started.length === 1, 'the first call running');
+    controller.abort();
+    expect(await cancelled).toMatchObject({ name: 'AbortError' });
+    await until(() => reasons.length === 1, 'the handler aborted by the cancel');
+    expect(reasons[0]).toMatchObject({ name: 'AbortError' });
+    // Gone without a cancel: aborted once the caller's timeout, rounded up, has passed.
+    void client.request('hang', [], { timeout: 0.5 }).catch(() => {});
+    await until(() => started.length === 2, 'the second call running');
+    await client.terminate();
+    clock.increment(1);
+    await until(() => reasons.length === 2, 'the handler aborted at the deadline');
+    expect(reasons[1]).toMatchObject({ name: 'TimeoutError', message: `method "hang" did not finish within 1 ms (the caller's timeout)` });
+    watcher.unsubscribe();
+    expect(replies[0]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~1001$/);
+    expect(replies[1]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~1$/);
+  });
+});
+
+describe('NATS: a deadline racing an answer and a cancel', () => {
+  it('answers once, -32001, when the handler answers at the very instant of the deadline and a cancel follows; the hooks hear once', async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    const errors: unknown[] = [];
+    let ran = 0;
+    const answerAt = (_params: unknown, ctx: HandlerContext) =>
+      new Promise((resolve) => {
+        ran++;
+        clock.setTimeout(() => resolve('in time?'), 5);
+        ctx.signal.addEventListener('abort', () => resolve('aborted'));
+      });
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      clock,
+      methods: { answerAt, echo: (p: unknown) => p },
+      onError: (error, info) => errors.push([info.kind, info.id, (error as { code?: number }).code]),
+    });
+    const inbox = `_INBOX.adv21race${++inboxes}`;
+    const answers: any[] = [];
+    nats.raw.subscribe(`${inbox}.>`, { callback: (_error, msg) => void answers.push(JSON.parse(msg.string())) });
+    await nats.raw.flush();
+    nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'answerAt' }), { reply: `${inbox}.1~5` });
+    await nats.raw.flush();
+    await until(() => ran === 1, 'the handler running');
+    clock.increment(5);
+    nats.raw.publish(`${subject}.$cancel`, JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } }), {
+      reply: `${inbox}._`,
+    });
+    // Answered in order: anything more for call 1 would come before this.
+    nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: ['last'] }), { reply: `${inbox}.2~50` });
+    await until(() => answers.some((answer) => answer.id === 2), 'the last answer');
+    expect(answers).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        error: {
+          code: ErrorCodes.HandlerTimeout,
+          message: `method "answerAt" did not finish within 5 ms (the caller's timeout)`,
+          data: { method: 'answerAt', timeout: 5 },
+        },
+      },
+      { jsonrpc: '2.0', id: 2, result: ['last'] },
+    ]);
+    expect(errors).toEqual([['handler', 1, ErrorCodes.HandlerTimeout]]);
+    expect(responder.handlingCalls).toBe(0);
+  });
+});
+
+describe('NATS: inboxPrefix, odd but valid', () => {
+  for (const inboxPrefix of ['_INBOX_alice', 'a.b.c.d', 'x~1', 'inbox.ünï', 'p.5~1', '$I']) {
+    it(`calls, times out and cancels through an inbox under ${JSON.stringify(inboxPrefix)}`, async () => {
+      const subject = nextSubject();
+      const clock = new SimulatedClock();
+      const reasons: unknown[] = [];
+      const hang = (_params: unknown, ctx: HandlerContext) =>
+        new Promise((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => (reasons.push(ctx.signal.reason), reject(ctx.signal.reason))),
+        );
+      responder = await serve({ nats: nats.url, subject, clock, methods: { echo: (p: unknown) => p, hang } });
+      client = connect(nats.url, { subject, inboxPrefix, timeout: 10_000 });
+      expect(await client.request('echo', ['hi'])).toEqual(['hi']);
+      const controller = new AbortController();
+      const cancelled = client.request('hang', [], { signal: controller.signal }).catch((error: unknown) => error);
+      await until(() => responder!.handlingCalls === 1, 'the call running');
+      controller.abort();
+      expect(await cancelled).toMatchObject({ name: 'AbortError' });
+      await until(() => reasons.length === 1, 'the cancel reaching the handler');
+      void client.request('hang', [], { timeout: 30 }).catch(() => {});
+      await until(() => responder!.handlingCalls === 1, 'the second call running');
+      await client.terminate();
+      clock.increment(30);
+      await until(() => reasons.length === 2, 'the deadline reaching the handler');
+      expect(reasons[1]).toMatchObject({ name: 'TimeoutError' });
+    });
+  }
+});
