@@ -67,7 +67,8 @@ const UNEXPECTED_REDIRECT = 'unexpected redirect';
  * `truncate`, when it is not UTF-8: read anyway, each byte that is not would be U+FFFD in the result the call gets.
  */
 export async function readText(response: Response, limit: number, truncate: boolean): Promise<string | undefined> {
-  const decoder = new TextDecoder('utf-8', { fatal: !truncate });
+  // A byte order mark kept: decode() skips one, as over every transport (TextDecoder's own skip made two read).
+  const decoder = new TextDecoder('utf-8', { fatal: !truncate, ignoreBOM: true });
   const decode = (bytes?: Uint8Array | ArrayBuffer, stream = false): string => {
     try {
       return decoder.decode(bytes, { stream });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ErrorCodes, type Client, type HandlerContext, type NatsServer, type Server } from '../../src/index.js';
-import { closeAfterEach, collectUncaught, deferred, until } from '../helpers.js';
+import { closeAfterEach, collectUncaught, deferred, rawClient, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
@@ -213,4 +213,86 @@ describe('NATS: inboxPrefix, odd but valid', () => {
       expect(reasons[1]).toMatchObject({ name: 'TimeoutError' });
     });
   }
+});
+
+describe('byte order marks: one place reads them, alike on every transport', () => {
+  const request = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'echo', params: [id] });
+  const frames = {
+    'one BOM before a batch': `\ufeff[${request(1)},${request(2)}]`,
+    'two BOMs': `\ufeff\ufeff${request(3)}`,
+    'a BOM inside a batch': `[\ufeff${request(4)}]`,
+    'a BOM only': '\ufeff',
+    'a BOM after the JSON': `${request(5)}\ufeff`,
+  };
+  /** An answer as compared: a result, or an error's code (parse errors' words are JSON.parse's). */
+  const shape = (answer: any): unknown =>
+    Array.isArray(answer) ? answer.map(shape).sort() : answer.error ? `${answer.id}:${answer.error.code}` : `${answer.id}:ok`;
+
+  it('answers a WebSocket server and a NATS responder the same', async () => {
+    const subject = nextSubject();
+    const methods = { echo: (p: unknown) => p };
+    server = await serve({ port: 0, host: '127.0.0.1', methods });
+    responder = await serve({ nats: nats.url, subject, methods });
+    const ws = await rawClient(server.url);
+    try {
+      const overWs: Record<string, unknown> = {};
+      const overNats: Record<string, unknown> = {};
+      for (const [name, frame] of Object.entries(frames)) {
+        ws.send(frame);
+        overWs[name] = shape(await ws.next());
+        const inbox = `_INBOX.adv21bom${++inboxes}`;
+        const answer = new Promise<unknown>((resolve) =>
+          nats.raw.subscribe(`${inbox}.>`, { max: 1, callback: (_error, msg) => resolve(JSON.parse(msg.string())) }),
+        );
+        await nats.raw.flush();
+        nats.raw.publish(subject, frame, { reply: `${inbox}.x~1000` });
+        overNats[name] = shape(await answer);
+      }
+      expect(overWs).toEqual({
+        'one BOM before a batch': ['1:ok', '2:ok'],
+        'two BOMs': `null:${ErrorCodes.ParseError}`,
+        'a BOM inside a batch': `null:${ErrorCodes.ParseError}`,
+        'a BOM only': `null:${ErrorCodes.ParseError}`,
+        'a BOM after the JSON': `null:${ErrorCodes.ParseError}`,
+      });
+      expect(overNats).toEqual(overWs);
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+describe('byte order marks in answers', () => {
+  it('an HTTP client reads a body starting with two byte order marks as a WebSocket client reads such a frame: not JSON', async () => {
+    const http = await import('node:http');
+    const unmatched: string[] = [];
+    const answering = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        const { id } = JSON.parse(body);
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(`\ufeff\ufeff${JSON.stringify({ jsonrpc: '2.0', id, result: 'read' })}`);
+      });
+    });
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = answering.address() as { port: number };
+      client = connect(`http://127.0.0.1:${port}/`, { timeout: 60_000 });
+      client.on('unmatched', ({ reason }) => void unmatched.push(reason));
+      const outcome = await client.request('echo', []).then(
+        (value) => ({ value }),
+        (error: Error) => ({ error: error.name, message: error.message }),
+      );
+      expect(outcome).toEqual({
+        error: 'HttpError',
+        message: `http://127.0.0.1:${port}/ answered HTTP 200 with a body that holds no JSON-RPC answer to this call`,
+      });
+      expect(unmatched).toEqual(['malformed']);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await new Promise((resolve) => answering.close(resolve));
+    }
+  });
 });
