@@ -283,12 +283,22 @@ export class IncomingCalls implements Running, HeldReplies {
     this.idleCheck();
   }
 
-  /** `hasMethod`: own properties only (`__proto__`, `toString` and friends are not methods), a function or `{ params, handler }`. */
+  /**
+   * `hasMethod`: own properties only (`__proto__`, `toString` and friends are not methods), a function or `{ params,
+   * handler }`. Never throws: a getter or a Proxy trap of the methods object that throws here threw out of the
+   * machine's guard, out of the transport's message handler (the process's uncaught exception), and left the call
+   * unanswered and its id in use for good. Such a method is run instead, and the read, throwing again where the
+   * handler is taken, is answered -32603 and reported as the handler's error.
+   */
   hasMethod(method: string): boolean {
     const { methods } = this.options;
-    if (!hasOwn.call(methods, method)) return false;
-    const entry = methods[method];
-    return typeof entry === 'function' || (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function');
+    try {
+      if (!hasOwn.call(methods, method)) return false;
+      const entry = methods[method];
+      return typeof entry === 'function' || (typeof entry === 'object' && entry !== null && typeof entry.handler === 'function');
+    } catch {
+      return true;
+    }
   }
 
   /**

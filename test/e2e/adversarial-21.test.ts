@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, ErrorCodes, type Client, type HandlerContext, type NatsServer, type Server } from '../../src/index.js';
 import { closeAfterEach, collectUncaught, deferred, rawClient, until } from '../helpers.js';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
@@ -294,5 +295,184 @@ describe('byte order marks in answers', () => {
       client = undefined;
       await new Promise((resolve) => answering.close(resolve));
     }
+  });
+});
+
+/** A WebSocket server of `ws` alone that hands each request it gets to `answer`, which writes what it likes. */
+async function hostileServer(answer: (socket: WebSocket, request: { id: string; method: string }) => void) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (socket) =>
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.id !== undefined && frame.method !== undefined) answer(socket, frame);
+    }),
+  );
+  const { port } = wss.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => (wss.clients.forEach((socket) => socket.terminate()), wss.close(() => resolve()))),
+  };
+}
+
+describe('JSON-RPC 1.0 responses from a hostile server', () => {
+  it('settle a call once, whatever follows: 1.0 and 2.0 answers to the same id, both members null, neither null', async () => {
+    const answers: Record<string, unknown[]> = {
+      twice: [
+        { id: '$', result: 1, error: null },
+        { id: '$', result: null, error: { code: 1, message: 'no' } },
+        { jsonrpc: '2.0', id: '$', result: 2 },
+      ],
+      bothNull: [{ id: '$', result: null, error: null }],
+      errorFirst: [
+        { id: '$', result: null, error: { code: 7, message: 'seven' } },
+        { id: '$', result: 3, error: null },
+      ],
+      neitherNull: [{ id: '$', result: 4, error: { code: 8, message: 'eight' } }],
+      errorNotObject: [{ id: '$', result: null, error: 'a string' }],
+    };
+    const hostile = await hostileServer((socket, { id, method }) => {
+      for (const frame of answers[method]!) socket.send(JSON.stringify(frame).replace('"$"', JSON.stringify(id)));
+    });
+    try {
+      const unmatched: string[] = [];
+      client = connect(hostile.url, { timeout: 60_000 });
+      client.on('unmatched', ({ reason }) => void unmatched.push(reason));
+      const outcome = (method: string) =>
+        client!.request(method, []).then(
+          (value) => ({ value }),
+          (error: any) => ({ error: error.name, code: error.code, message: error.message }),
+        );
+      expect(await outcome('twice')).toEqual({ value: 1 });
+      expect(await outcome('bothNull')).toEqual({ value: null });
+      expect(await outcome('errorFirst')).toEqual({ error: 'RemoteError', code: 7, message: 'seven' });
+      expect(await outcome('neitherNull')).toMatchObject({ error: 'ProtocolError', message: expect.stringContaining('exactly one of') });
+      expect(await outcome('errorNotObject')).toMatchObject({ error: 'ProtocolError', message: expect.stringContaining('"error"') });
+      // A call made after them all: anything late for the others was read before its answer.
+      answers.last = [{ id: '$', result: 'last', error: null }];
+      expect(await outcome('last')).toEqual({ value: 'last' });
+      expect(unmatched).toEqual(['duplicate', 'duplicate', 'duplicate', 'malformed', 'malformed']);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await hostile.close();
+    }
+  });
+
+  it('a server takes no request for a response, nor a response for a request, with or without "jsonrpc"', async () => {
+    let ran = 0;
+    const unmatched: unknown[] = [];
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { echo: (p: unknown) => (ran++, p) } });
+    server.on('connection', (peer) => peer.on('unmatched', ({ reason }) => void unmatched.push(reason)));
+    const ws = await rawClient(server.url);
+    try {
+      // A request shaped as JSON-RPC 1.0 (no "jsonrpc") that also has "result" and "error": -32600, not run.
+      ws.send(JSON.stringify({ id: 1, method: 'echo', params: [1], result: null, error: null }));
+      expect(await ws.next()).toMatchObject({ id: 1, error: { code: ErrorCodes.InvalidRequest } });
+      // A 1.0 response to no call of the server's: reported, unanswered (the next answer is the echo's).
+      ws.send(JSON.stringify({ id: 'nothing', result: 5, error: null }));
+      ws.send(JSON.stringify({ result: 5, error: null }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: [2], result: 9 }));
+      expect(await ws.next()).toEqual({ jsonrpc: '2.0', id: 2, result: [2] });
+      expect(ran).toBe(1);
+      expect(unmatched).toEqual(['malformed', 'unknown', 'malformed']);
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+describe('methods objects that are no plain object', () => {
+  /** The answer of a raw request for `method` to a server serving `methods`. */
+  async function answerOf(methods: object, method: string): Promise<any> {
+    server = await serve({ port: 0, host: '127.0.0.1', methods: methods as Record<string, () => unknown> });
+    const ws = await rawClient(server.url);
+    try {
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: ['p'] }));
+      return await ws.next();
+    } finally {
+      await ws.close();
+      await server.close();
+      server = undefined;
+    }
+  }
+
+  it('serves a Proxy, getters, a frozen object and a null-prototype object with a "constructor" method', async () => {
+    const echo = (params: unknown) => params;
+    const proxy = new Proxy({ echo }, {});
+    const getters = {
+      get echo() {
+        return echo;
+      },
+    };
+    const bare = Object.assign(Object.create(null) as object, { constructor: () => 'built' });
+    expect((await answerOf(proxy, 'echo')).result).toEqual(['p']);
+    expect((await answerOf(getters, 'echo')).result).toEqual(['p']);
+    expect((await answerOf(Object.freeze({ echo }), 'echo')).result).toEqual(['p']);
+    expect((await answerOf(bare, 'constructor')).result).toBe('built');
+    expect(uncaught).toEqual([]);
+  });
+
+  for (const engine of ['light', 'xstate'] as const)
+    it(`answers -32603 and tells onError, never crashing, when a getter or a Proxy trap of the methods object throws once served (${engine})`, async () => {
+      let armed = false;
+      const getter = {
+        get echo() {
+          if (armed) throw new Error('getter broke');
+          return (params: unknown) => params;
+        },
+      };
+      const trapped = new Proxy(
+        { echo: (params: unknown) => params },
+        {
+          getOwnPropertyDescriptor: (target, key) => {
+            if (armed) throw new Error('trap broke');
+            return Reflect.getOwnPropertyDescriptor(target, key);
+          },
+          get: (target, key) => {
+            if (armed) throw new Error('trap broke');
+            return Reflect.get(target, key) as unknown;
+          },
+        },
+      );
+      for (const [methods, words] of [
+        [getter, 'getter broke'],
+        [trapped, 'trap broke'],
+      ] as const) {
+        armed = false;
+        const errors: unknown[] = [];
+        server = await serve({
+          port: 0,
+          host: '127.0.0.1',
+          engine,
+          methods,
+          onError: (error, info) => errors.push([info.kind, info.method, (error as Error).message]),
+        });
+        armed = true;
+        const ws = await rawClient(server.url);
+        try {
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: [] }));
+          expect(await ws.next()).toMatchObject({ id: 1, error: { code: ErrorCodes.InternalError, message: words } });
+          // Its id is free again, and a notification of it is run (and reported) the same way.
+          ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: [] }));
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: [] }));
+          expect(await ws.next()).toMatchObject({ id: 1, error: { code: ErrorCodes.InternalError, message: words } });
+          await until(() => errors.length === 3, 'every error reported');
+          expect(errors.map(String).sort()).toEqual([`handler,echo,${words}`, `handler,echo,${words}`, `notification,echo,${words}`]);
+        } finally {
+          await ws.close();
+          await server.close();
+          server = undefined;
+        }
+      }
+      expect(uncaught).toEqual([]);
+    });
+
+  it('refuses a methods object whose methods are those of another (Object.create(methods)), saying so', async () => {
+    const base = { echo: (params: unknown) => params };
+    await expect(serve({ port: 0, methods: Object.create(base) as typeof base })).rejects.toThrow(
+      /^options\.methods is .* whose methods \(echo\) are on its prototype/,
+    );
+    expect(() => connect('ws://127.0.0.1:1', { methods: Object.create(base) as typeof base })).toThrow(TypeError);
   });
 });
