@@ -101,6 +101,47 @@ describe('NATS: hostile timeouts in reply subjects', () => {
   });
 });
 
+describe('NATS: a batch with a timeout in its reply subject', () => {
+  it("aborts each of its calls still running at the caller's timeout, and answers the batch once, whole", async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    const errors: unknown[] = [];
+    const hang = (_params: unknown, ctx: HandlerContext) =>
+      new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      clock,
+      methods: { hang, echo: (p: unknown) => p },
+      onError: (_error, info) => errors.push([info.kind, info.id]),
+    });
+    const batch = [hangRequest('a'), { jsonrpc: '2.0', id: 'b', method: 'echo', params: ['b'] }, hangRequest('c')];
+    const answers = rawRequest(subject, batch, (inbox) => `${inbox}.batch~25`);
+    await until(() => responder!.handlingCalls === 2, 'the hanging calls running');
+    clock.increment(25);
+    const [answer] = await answers;
+    const timedOut = (id: string) => ({
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: ErrorCodes.HandlerTimeout,
+        message: `method "hang" did not finish within 25 ms (the caller's timeout)`,
+        data: { method: 'hang', timeout: 25 },
+      },
+    });
+    expect([...answer].sort((x: any, y: any) => (x.id < y.id ? -1 : 1))).toEqual([
+      timedOut('a'),
+      { jsonrpc: '2.0', id: 'b', result: ['b'] },
+      timedOut('c'),
+    ]);
+    expect(errors).toEqual([
+      ['handler', 'a'],
+      ['handler', 'c'],
+    ]);
+    expect(responder.handlingCalls).toBe(0);
+  });
+});
+
 describe('NATS: a call whose timeout is no whole number of ms', () => {
   it('sends it rounded up, so that its cancel still reaches the handler and the responder keeps its deadline', async () => {
     const subject = nextSubject();
@@ -474,5 +515,115 @@ describe('methods objects that are no plain object', () => {
       /^options\.methods is .* whose methods \(echo\) are on its prototype/,
     );
     expect(() => connect('ws://127.0.0.1:1', { methods: Object.create(base) as typeof base })).toThrow(TypeError);
+  });
+});
+
+describe('params schemas whose issues fight back', () => {
+  /** A Standard Schema that always fails with `issues()`. */
+  const failing = (issues: () => unknown) => ({ '~standard': { version: 1, vendor: 'adv21', validate: () => ({ issues: issues() }) } });
+  const throwingGetter = (name: string) =>
+    Object.defineProperty({}, name, {
+      get() {
+        throw new Error(`${name} getter broke`);
+      },
+    });
+
+  it('answers -32603 (the schema is at fault) when an issue, its message, its path or a segment throws when read', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    cyclic.key = cyclic;
+    const methods = {
+      message: { params: failing(() => [throwingGetter('message')]), handler: () => 'ran' },
+      path: { params: failing(() => [Object.assign(throwingGetter('path'), { message: 'm' })]), handler: () => 'ran' },
+      segment: { params: failing(() => [{ message: 'm', path: [throwingGetter('key')] }]), handler: () => 'ran' },
+      iterator: {
+        params: failing(() => ({
+          *[Symbol.iterator]() {
+            yield { message: 'first' };
+            throw new Error('iterator broke');
+          },
+        })),
+        handler: () => 'ran',
+      },
+      cyclic: { params: failing(() => [{ message: cyclic, path: [cyclic, { key: cyclic }, cyclic] }]), handler: () => 'ran' },
+    } as unknown as Record<string, () => unknown>;
+    const errors: unknown[] = [];
+    server = await serve({ port: 0, host: '127.0.0.1', methods, onError: (error) => errors.push(error) });
+    const ws = await rawClient(server.url);
+    try {
+      const answers: Record<string, unknown> = {};
+      for (const method of Object.keys(methods)) {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: method, method, params: [] }));
+        const answer = (await ws.next()) as { error: { code: number; message: string } };
+        answers[method] = answer.error.code;
+        expect(JSON.stringify(answer).length).toBeLessThan(20_000);
+      }
+      expect(answers).toEqual({
+        message: ErrorCodes.InternalError,
+        path: ErrorCodes.InternalError,
+        segment: ErrorCodes.InternalError,
+        iterator: ErrorCodes.InternalError,
+        cyclic: ErrorCodes.InvalidParams,
+      });
+      expect(errors).toHaveLength(5);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+describe('retry calls against a server that loses every connection they come on', () => {
+  it('re-sends none more than its retry: n, fails each with its own count, and settles a call answered twice once', async () => {
+    const clock = new SimulatedClock();
+    const received = new Map<string, number>();
+    const methods = new Map<string, string>();
+    // Answers 'dup' calls twice; closes each connection a turn after its first other request.
+    const hostile = await hostileServer((socket, { id, method }) => {
+      if (method === 'dup') {
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: 'first' }));
+        socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: 'second' }));
+        return;
+      }
+      received.set(id, (received.get(id) ?? 0) + 1);
+      methods.set(id, method);
+      setImmediate(() => socket.terminate());
+    });
+    try {
+      const unmatched: string[] = [];
+      client = connect(hostile.url, { reconnect: { initialDelay: 10, maxDelay: 10 }, clock, heartbeat: 0, timeout: 60_000 });
+      client.on('reconnecting', ({ delay }) => clock.increment(delay));
+      client.on('unmatched', ({ reason }) => void unmatched.push(reason));
+      await client.ready;
+      expect(await client.request('dup', [], { retry: 5 })).toBe('first');
+      const calls = Array.from({ length: 40 }, (_, i) => {
+        const retry = i % 5; // 0 to 4
+        return client!.request(`m${retry}`, [i], { retry }).then(
+          () => ({ retry, message: 'answered?' }),
+          (error: Error) => ({ retry, message: error.message }),
+        );
+      });
+      const outcomes = await Promise.all(calls);
+      for (const { retry, message } of outcomes) {
+        if (retry === 0) expect(message).toMatch(/a call is re-sent only with \{ retry: true \}$/);
+        else {
+          const match =
+            /this retry call was written (\d+) times, each time on a connection then lost, and is not sent again \(retry: at most (\d+) re-sends?\)$/.exec(
+              message,
+            );
+          expect(match, message).not.toBeNull();
+          expect(Number(match![1])).toBe(retry + 1);
+          expect(Number(match![2])).toBe(retry);
+        }
+      }
+      // The server got no call more often than its retry allows (some writes were lost unread with their connection).
+      for (const [id, count] of received) expect(count, id).toBeLessThanOrEqual(Number(methods.get(id)!.slice(1)) + 1);
+      expect(unmatched).toEqual(['duplicate']);
+      expect(client.pendingCalls).toBe(0);
+    } finally {
+      await client?.close();
+      client = undefined;
+      await hostile.close();
+    }
   });
 });
