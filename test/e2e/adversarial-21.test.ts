@@ -78,18 +78,18 @@ describe('NATS: hostile timeouts in reply subjects', () => {
     expect(uncaught).toEqual([]);
   });
 
-  it('survives a deadline storm: 500 callers with 1 ms, gone before their answers, leave nothing running', async () => {
+  it('survives a deadline storm: 500 callers with timeouts of 1 to 500 ms, gone before their answers, leave nothing running', async () => {
     const subject = nextSubject();
     const clock = new SimulatedClock();
     let aborted = 0;
     const hang = (_params: unknown, ctx: HandlerContext) =>
       new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => (aborted++, reject(ctx.signal.reason))));
     responder = await serve({ nats: nats.url, subject, clock, methods: { hang } });
-    for (let i = 0; i < 500; i++)
-      nats.raw.publish(subject, JSON.stringify(hangRequest(i)), { reply: `_INBOX.gone${i}.c${i}~${1 + (i % 3)}` });
+    for (let i = 0; i < 500; i++) nats.raw.publish(subject, JSON.stringify(hangRequest(i)), { reply: `_INBOX.gone${i}.c${i}~${1 + i}` });
     await nats.raw.flush();
     await until(() => responder!.handlingCalls === 500, 'every call running');
-    clock.increment(3);
+    // Each its own timeout, one chain of the deadline scheduler each.
+    clock.increment(500);
     await until(() => responder!.handlingCalls === 0, 'every call ended');
     expect(aborted).toBe(500);
     // Still answers.
@@ -625,5 +625,32 @@ describe('retry calls against a server that loses every connection they come on'
       client = undefined;
       await hostile.close();
     }
+  });
+});
+
+describe('NATS: wildcard reply subjects', () => {
+  it('a request whose reply subject is a wildcard (answers to it go nowhere) leaves the responder answering others', async () => {
+    const subject = nextSubject();
+    const clock = new SimulatedClock();
+    const errors: unknown[] = [];
+    let ran = 0;
+    responder = await serve({
+      nats: nats.url,
+      subject,
+      clock,
+      methods: { echo: (p: unknown) => (ran++, p) },
+      onError: (error) => errors.push(error),
+    });
+    for (const reply of ['_INBOX.wild.>', '_INBOX.wild.*', '_INBOX.*.x~5', '>'])
+      nats.raw.publish(subject, JSON.stringify({ jsonrpc: '2.0', id: reply, method: 'echo', params: [reply] }), { reply });
+    const [answer] = await rawRequest(
+      subject,
+      { jsonrpc: '2.0', id: 'after', method: 'echo', params: ['after'] },
+      (inbox) => `${inbox}.after~50`,
+    );
+    expect(answer).toEqual({ jsonrpc: '2.0', id: 'after', result: ['after'] });
+    expect(ran).toBe(5);
+    expect(responder.handlingCalls).toBe(0);
+    expect(uncaught).toEqual([]);
   });
 });
