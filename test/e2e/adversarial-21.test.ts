@@ -628,6 +628,49 @@ describe('retry calls against a server that loses every connection they come on'
   });
 });
 
+describe('retry calls answered on a later connection', () => {
+  it("settle each once, with an answer to its own id: stale answers on the next connection and the re-sends' answers both come", async () => {
+    const clock = new SimulatedClock();
+    const seen: string[] = [];
+    let connections = 0;
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (socket) => {
+      const connection = ++connections;
+      // The next connection first answers every call the lost one carried, then each request as it comes.
+      for (const id of seen.splice(0)) socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: { id, from: 'stale' } }));
+      socket.on('message', (data) => {
+        const { id } = JSON.parse(data.toString());
+        if (connection === 1) {
+          seen.push(id);
+          if (seen.length === 20) socket.terminate();
+        } else socket.send(JSON.stringify({ jsonrpc: '2.0', id, result: { id, from: 'fresh' } }));
+      });
+    });
+    try {
+      const { port } = wss.address() as { port: number };
+      const unmatched: string[] = [];
+      client = connect(`ws://127.0.0.1:${port}`, { reconnect: { initialDelay: 10 }, clock, heartbeat: 0, timeout: 60_000 });
+      client.on('reconnecting', ({ delay }) => clock.increment(delay));
+      client.on('unmatched', ({ reason }) => void unmatched.push(reason));
+      await client.ready;
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => client!.request('get', [i], { retry: true })));
+      expect(connections).toBe(2);
+      // Each settled with an answer to its own id, whichever came first.
+      expect(new Set(results.map((result: any) => result.id)).size).toBe(20);
+      for (const result of results as Array<{ from: string }>) expect(['stale', 'fresh']).toContain(result.from);
+      await until(() => unmatched.length === 20, 'every second answer reported');
+      expect(new Set(unmatched)).toEqual(new Set(['duplicate']));
+      expect(client.pendingCalls).toBe(0);
+    } finally {
+      await client?.close();
+      client = undefined;
+      wss.clients.forEach((socket) => socket.terminate());
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
+
 describe('NATS: wildcard reply subjects', () => {
   it('a request whose reply subject is a wildcard (answers to it go nowhere) leaves the responder answering others', async () => {
     const subject = nextSubject();
