@@ -356,6 +356,30 @@ async function hostileServer(answer: (socket: WebSocket, request: { id: string; 
   };
 }
 
+describe('byte order marks in NATS answers', () => {
+  it('a NATS client reads an answer starting with two byte order marks as a WebSocket client does: not JSON, reported', async () => {
+    const subject = nextSubject();
+    const answering = nats.raw.subscribe(subject, {
+      callback: (_error, msg) => {
+        const { id } = JSON.parse(msg.string());
+        msg.respond(`\ufeff\ufeff${JSON.stringify({ jsonrpc: '2.0', id, result: 'read' })}`);
+        msg.respond(JSON.stringify({ jsonrpc: '2.0', id, result: 'second' }));
+      },
+    });
+    await nats.raw.flush();
+    try {
+      const unmatched: string[] = [];
+      client = connect(nats.url, { subject, timeout: 60_000 });
+      client.on('unmatched', ({ reason }) => void unmatched.push(reason));
+      // The unreadable answer is skipped: the one after it settles the call.
+      expect(await client.request('echo', [])).toBe('second');
+      expect(unmatched).toEqual(['malformed']);
+    } finally {
+      answering.unsubscribe();
+    }
+  });
+});
+
 describe('JSON-RPC 1.0 responses from a hostile server', () => {
   it('settle a call once, whatever follows: 1.0 and 2.0 answers to the same id, both members null, neither null', async () => {
     const answers: Record<string, unknown[]> = {
