@@ -6,7 +6,7 @@
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { isUtf8 } from 'node:buffer';
-import { cancelSubject, loadNats, natsConnectTarget, textOf } from './nats.js';
+import { cancelSubject, loadNats, natsConnectTarget, payloadText } from './nats.js';
 import { notUtf8 } from './transport.js';
 
 /** Why a message cannot be taken as it came: which part of it, and in words. */
@@ -99,16 +99,16 @@ export async function listenNats(options: NatsResponderOptions): Promise<NatsRes
     callback: (error, msg) => {
       if (error) return unsubscribed(`"${options.subject}" (queue group "${options.queue}")`, error);
       const read = readable(msg);
-      if ('problem' in read) options.onUnreadable(textOf(msg), msg.reply || undefined, read.problem);
-      else options.onMessage(textOf(msg), msg.reply || undefined, read.headers);
+      if ('problem' in read) options.onUnreadable(payloadText(msg), msg.reply || undefined, read.problem);
+      else options.onMessage(payloadText(msg), msg.reply || undefined, read.headers);
     },
   });
   const cancels = nc.subscribe(cancelSubject(options.subject), {
     callback: (error, msg) => {
       if (error) return unsubscribed(`"${cancelSubject(options.subject)}", where calls are cancelled`, error);
       const read = readable(msg);
-      if ('problem' in read) options.onUnreadable(textOf(msg), undefined, read.problem);
-      else options.onCancel(textOf(msg), msg.reply || undefined, read.headers);
+      if ('problem' in read) options.onUnreadable(payloadText(msg), undefined, read.problem);
+      else options.onCancel(payloadText(msg), msg.reply || undefined, read.headers);
     },
   });
   void nc.closed().then((error) => options.onClosed(error || failure));

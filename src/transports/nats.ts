@@ -38,7 +38,7 @@ export const NATS_PACKAGE = '@nats-io/transport-node';
  */
 export const TIMEOUT_MARK = '~';
 
-/** Reads a message's bytes as UTF-8 text, a byte order mark kept (see `textOf`). */
+/** Reads a message's bytes as UTF-8 text, a byte order mark kept (see `payloadText`). */
 const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
@@ -46,7 +46,7 @@ const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
  * `decode()` skips again, so a frame starting with two was read over NATS and answered -32700 over WebSocket and HTTP.
  * A byte order mark is skipped in one place, `decode()`, for every transport.
  */
-export function textOf(msg: Msg): string {
+export function payloadText(msg: Msg): string {
   return UTF8.decode(msg.data);
 }
 
@@ -405,8 +405,8 @@ export class NatsClientTransport implements Transport {
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
-    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(textOf(msg), notUtf8('the message'));
-    else this.handlers?.message(textOf(msg), false);
+    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
+    else this.handlers?.message(payloadText(msg), false);
   }
 }
 
