@@ -12,6 +12,7 @@ import { Line } from '../src/core/line.js';
 import { OutgoingCalls, type OutgoingOptions } from '../src/core/outgoing.js';
 import type { Message } from '../src/protocol/jsonrpc.js';
 import { settle } from './helpers.js';
+import { DEFAULT_RETRIES } from '../src/validate.js';
 
 /** A result response for the call `id`, as the inbound dispatcher hands it on. */
 function resultFor(id: string, result: unknown): Extract<Message, { kind: 'result' }> {
@@ -119,7 +120,7 @@ describe('OutgoingCalls epochs', () => {
   it("a write completing on a lost epoch does not move the call re-sent on the next; the new write's does", async () => {
     const { outgoing, writes } = manual();
     outgoing.open();
-    const call = outgoing.start({ id: 'r', method: 'get', timeout: 100, retry: true }, '{"id":"r"}', undefined);
+    const call = outgoing.start({ id: 'r', method: 'get', timeout: 100 }, '{"id":"r"}', undefined, DEFAULT_RETRIES);
     outgoing.lost(new ConnectionClosedError('lost'));
     expect(outgoing.queued).toBe(1);
     outgoing.open();
@@ -172,7 +173,7 @@ describe('OutgoingCalls with a retry call whose write fails', () => {
       return true;
     });
     outgoing.open();
-    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100 }, '{"id":"a"}', undefined, DEFAULT_RETRIES);
     await new Promise((resolve) => setImmediate(resolve));
     // Written once; after the failure it waits in queued for the next epoch.
     expect(attempts).toBe(1);
@@ -183,7 +184,7 @@ describe('OutgoingCalls with a retry call whose write fails', () => {
     const callbacks: Array<((error?: Error) => void) | undefined> = [];
     const outgoing = outgoingCalls((_frame, done) => (callbacks.push(done), true));
     outgoing.open();
-    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100 }, '{"id":"a"}', undefined, DEFAULT_RETRIES);
     expect(callbacks).toHaveLength(1);
     outgoing.lost(new ConnectionClosedError('lost'));
     expect([outgoing.size, outgoing.queued]).toEqual([1, 1]);
@@ -208,7 +209,7 @@ describe('OutgoingCalls: the re-sends of a retry call', () => {
 
   it('a write failing through its callback, then the loss, is one of its losses: the third fails it, naming the count', async () => {
     const { outgoing, writes } = failingWrites('callback');
-    const call = settle(outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined));
+    const call = settle(outgoing.start({ id: 'a', method: 'echo', timeout: 100 }, '{"id":"a"}', undefined, DEFAULT_RETRIES));
     for (let epoch = 1; epoch <= 3; epoch++) {
       outgoing.open();
       await new Promise((resolve) => setImmediate(resolve));
@@ -224,7 +225,7 @@ describe('OutgoingCalls: the re-sends of a retry call', () => {
 
   it('a write refused at once sent nothing: the loss that follows is not one of its losses', async () => {
     const { outgoing, writes } = failingWrites('refused');
-    void outgoing.start({ id: 'a', method: 'echo', timeout: 100, retry: true }, '{"id":"a"}', undefined);
+    void outgoing.start({ id: 'a', method: 'echo', timeout: 100 }, '{"id":"a"}', undefined, DEFAULT_RETRIES);
     for (let epoch = 1; epoch <= 5; epoch++) {
       outgoing.open();
       await new Promise((resolve) => setImmediate(resolve));

@@ -31,7 +31,6 @@ import { IdTable } from './id-table.js';
 import { ownIdHash } from './call-id.js';
 import { SettledIds } from './settled-ids.js';
 import type { Clock, Engine, InspectOption, UnmatchedReason } from '../types.js';
-import { DEFAULT_RETRIES } from '../validate.js';
 
 /** One pending call: its actor, what the caller waits on, and what the send queue keeps on it. */
 interface PendingCall extends QueuedCall {
@@ -142,20 +141,16 @@ export class OutgoingCalls {
    * Starts a call actor. The caller has validated the arguments and encoded
    * the frame. The call is written at once if the connection is open and has
    * room; otherwise it waits in `queued`, or rejects with `QueueFullError`
-   * when the line is full. A `retry` call is re-sent after at most `retries` lost connections.
+   * when the line is full. A call is re-sent after at most `retries` lost connections (0: never; see
+   * `RequestOptions.retry`).
    */
-  start(
-    input: Omit<CallInput, 'sendNow'>,
-    frame: string,
-    signal: AbortSignal | undefined,
-    retries = input.retry ? DEFAULT_RETRIES : 0,
-  ): Promise<any> {
+  start(input: Omit<CallInput, 'sendNow' | 'retry'>, frame: string, signal: AbortSignal | undefined, retries = 0): Promise<any> {
     const site = this.callSiteStacks ? captureCallSite() : undefined;
     const sendNow = this.queue.mayWriteNow();
     const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`, frame.length);
     if (refusal) return Promise.reject(pointAt(refusal, site));
     return new Promise((resolve, reject) => {
-      const retry = input.retry === true;
+      const retry = retries > 0;
       const call: PendingCall = {
         actor: undefined!,
         frame,

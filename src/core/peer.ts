@@ -257,7 +257,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     // Or aborted the signal: its 'abort' event has fired, and a listener added now would never hear it.
     if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
-    return this.outgoing.start({ id, method, params, timeout, retry: retries > 0 }, frame, signal, retries);
+    return this.outgoing.start({ id, method, params, timeout }, frame, signal, retries);
   }
 
   /** The remote methods as functions: `await client.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
