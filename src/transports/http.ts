@@ -160,23 +160,17 @@ export class HttpTransport implements Transport {
     return true;
   }
 
-  /** Posts what waits, first to last, while fewer than `maxConnections` POSTs are in flight. */
+  /**
+   * Posts what waits, first to last, while fewer than `maxConnections` POSTs are in flight. Dropped POSTs at the front
+   * leave the line however many are in flight: none of them will be sent, and while every connection is held (long
+   * calls) they would wait, with their writes unreported, for a free one.
+   */
   private next(): void {
-    while (this.running < this.options.maxConnections) {
-      const post = this.line.shift();
+    for (;;) {
+      const post = this.running < this.options.maxConnections ? this.line.shift() : this.line.shiftDropped();
       if (post === undefined) return;
       if (!post.dropped) this.post(post.text, post.id);
       // Handed to fetch (or dropped): written, as far as the caller can tell; reported asynchronously, as ws does.
-      if (post.done) queueMicrotask(post.done);
-    }
-  }
-
-  /**
-   * The dropped POSTs at the front of the line leave it now, in order: none of them will be sent, and while every
-   * connection is held (long calls) they would wait, with their frames, for a free one.
-   */
-  private leaveDropped(): void {
-    for (let post = this.line.shiftDropped(); post !== undefined; post = this.line.shiftDropped()) {
       if (post.done) queueMicrotask(post.done);
     }
   }
@@ -234,7 +228,7 @@ export class HttpTransport implements Transport {
 
   /** The POST of call `id` is not needed any more: dropped if it waits, aborted if in flight. */
   private endPost(id: string): void {
-    if (this.line.drop(id)) return this.leaveDropped();
+    if (this.line.drop(id)) return this.next();
     this.posts.get(id)?.abort();
     this.posts.delete(id);
   }
