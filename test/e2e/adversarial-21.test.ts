@@ -156,7 +156,10 @@ describe('NATS: a call whose timeout is no whole number of ms', () => {
     responder = await serve({ nats: nats.url, subject, clock, methods: { hang } });
     const replies: string[] = [];
     const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
-    client = connect(nats.url, { subject, timeout: 60_000 });
+    await nats.raw.flush();
+    // One clock for both sides: the caller's own timeout (a cancel on the wire, batched to the end of the tick) fires in
+    // the same increment as the responder's deadline, which therefore aborts the handler first.
+    client = connect(nats.url, { subject, timeout: 60_000, clock });
     // Cancelled by its caller: the cancel names the caller by its inbox, as the request's reply subject must.
     const controller = new AbortController();
     const cancelled = client.request('hang', [], { timeout: 1_000.5, signal: controller.signal }).catch((error: unknown) => error);
@@ -165,13 +168,14 @@ describe('NATS: a call whose timeout is no whole number of ms', () => {
     expect(await cancelled).toMatchObject({ name: 'AbortError' });
     await until(() => reasons.length === 1, 'the handler aborted by the cancel');
     expect(reasons[0]).toMatchObject({ name: 'AbortError' });
-    // Gone without a cancel: aborted once the caller's timeout, rounded up, has passed.
+    // Aborted once the caller's timeout, rounded up, has passed, before the caller's own cancel can arrive.
     void client.request('hang', [], { timeout: 0.5 }).catch(() => {});
     await until(() => started.length === 2, 'the second call running');
-    await client.terminate();
     clock.increment(1);
     await until(() => reasons.length === 2, 'the handler aborted at the deadline');
     expect(reasons[1]).toMatchObject({ name: 'TimeoutError', message: `method "hang" did not finish within 1 ms (the caller's timeout)` });
+    // The watcher is a connection of its own: the server may deliver to it after the responder.
+    await until(() => replies.length === 2, 'the watcher seeing both requests');
     watcher.unsubscribe();
     expect(replies[0]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~1001$/);
     expect(replies[1]).toMatch(/^_INBOX\.\w+\.[\w-]{21}~1$/);
