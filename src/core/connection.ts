@@ -27,6 +27,7 @@ import type { XStateEngine } from '../engine/runner.js';
 import type { ConnectionClosedError } from '../errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SendLimits } from '../limits.js';
+import { ReadMark } from './read-mark.js';
 import { SendBudget } from './send-budget.js';
 import type { Transport } from '../transports/transport.js';
 import type { Clock, Engine, InspectOption, PeerEvents } from '../types.js';
@@ -87,12 +88,13 @@ export abstract class Connection {
   /** The current epoch's transport. */
   protected transport!: Transport;
   private readonly heartbeat: Heartbeat | undefined;
-  /** Unsent bytes in the socket's buffer when the last heartbeat was sent: fewer since is the peer reading. */
-  private bufferedAtPing = 0;
+  /** Set when the last heartbeat was sent: what the peer read of the socket's buffer since. */
+  private readonly readAtPing = new ReadMark(
+    () => this.transport.bufferedAmount,
+    () => this.transport.bytesSent ?? 0,
+  );
   /** Bytes received from the peer when the last heartbeat was sent: more since is the peer sending (see `bytesReceived`). */
   private receivedAtPing = 0;
-  /** Bytes that had left the socket's buffer when the last heartbeat was sent: more since is the peer reading (see `bytesSent`). */
-  private sentAtPing = 0;
   /** What the other end may make this one buffer. */
   private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
@@ -130,9 +132,8 @@ export abstract class Connection {
         clock,
         this.now,
         () => {
-          this.bufferedAtPing = this.transport.bufferedAmount;
+          this.readAtPing.set();
           this.receivedAtPing = this.transport.bytesReceived ?? 0;
-          this.sentAtPing = this.transport.bytesSent ?? 0;
           this.transport.ping?.();
         },
         () => this.heartbeatRanOut(heartbeat),
@@ -140,12 +141,8 @@ export abstract class Connection {
         // nothing (what a dead peer's kernel took in, the last frames written before the ping among them).
         // Or bytes came from it, part of a frame still arriving (its pong can only follow the frame): a peer that has
         // stopped sends none, beyond what its kernel still held.
-        () => {
-          const amount = this.transport.bufferedAmount;
-          // Less, or some of it left though new frames filled it again (see `bytesSent`).
-          const reading = amount < this.bufferedAtPing || (this.transport.bytesSent ?? 0) > this.sentAtPing;
-          return (amount > 0 && reading) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing;
-        },
+        () =>
+          (this.transport.bufferedAmount > 0 && this.readAtPing.readSince()) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing,
       );
     }
     this.budget = new SendBudget(

@@ -17,6 +17,7 @@
  */
 import type { SendLimits } from '../limits.js';
 import type { Clock } from '../types.js';
+import { ReadMark } from './read-mark.js';
 
 /**
  * Most bytes of UTF-8 one UTF-16 code unit of a frame becomes (a surrogate pair, two units, is four bytes): a frame
@@ -27,10 +28,8 @@ const MAX_UTF8_BYTES_PER_CHAR = 3;
 
 export class SendBudget {
   private timer: unknown;
-  /** The buffered amount when the drain timer was armed: less at its end is progress. */
-  private armedAt = 0;
-  /** What had left the buffer when the drain timer was armed: more at its end is progress (see `sent`). */
-  private sentAt = 0;
+  /** Set when the drain timer is armed: what the peer read by its end is progress. */
+  private readonly mark: ReadMark;
 
   constructor(
     private readonly limits: SendLimits,
@@ -43,8 +42,10 @@ export class SendBudget {
      * that reads while new frames fill the buffer again (answers, notifications waiting in line) leaves it no smaller
      * than it was, yet reads.
      */
-    private readonly sent: () => number = () => 0,
-  ) {}
+    sent: () => number = () => 0,
+  ) {
+    this.mark = new ReadMark(bufferedAmount, sent);
+  }
 
   /** Whether the socket holds `highWaterMark` or more unsent bytes: the peer's new requests are refused. */
   get full(): boolean {
@@ -62,7 +63,7 @@ export class SendBudget {
       this.drop(`${amount} bytes wait to be sent to a peer that is not reading (maxBufferedAmount ${maxBufferedAmount})`);
       return;
     }
-    if (this.timer === undefined) this.arm(amount);
+    if (this.timer === undefined) this.arm();
   }
 
   /** The connection is gone: no more checks. */
@@ -71,9 +72,8 @@ export class SendBudget {
     this.timer = undefined;
   }
 
-  private arm(amount: number): void {
-    this.armedAt = amount;
-    this.sentAt = this.sent();
+  private arm(): void {
+    this.mark.set();
     this.timer = this.clock.setTimeout(this.check, this.limits.drainTimeout);
     // A watch alone must not keep the process alive.
     (this.timer as { unref?: () => void } | undefined)?.unref?.();
@@ -84,7 +84,7 @@ export class SendBudget {
     const amount = this.bufferedAmount();
     if (amount < this.limits.highWaterMark) return;
     // Less than before, or some of it left: the peer reads, slowly; watch on.
-    if (amount < this.armedAt || this.sent() > this.sentAt) return this.arm(amount);
+    if (this.mark.readSince()) return this.arm();
     this.drop(`the peer read nothing for ${this.limits.drainTimeout} ms while ${amount} bytes waited to be sent to it (drainTimeout)`);
   };
 }
