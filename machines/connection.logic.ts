@@ -81,7 +81,9 @@ export type ConnectionEvent =
     }
   | { type: 'transport.error'; error: unknown }
   | { type: 'message.received'; data: string }
-  | { type: 'connection.close'; code?: number; reason?: string };
+  | { type: 'connection.close'; code?: number; reason?: string }
+  /** Try now rather than at the end of the backoff delay: `reconnectNow()`, or the page's network came back (`online`). */
+  | { type: 'reconnect.now' };
 
 interface Args {
   context: ConnectionContext;

@@ -9,7 +9,8 @@
  *
  * With a reconnect policy (client side, opt-in), a transport that closes
  * without being asked to goes back to `connecting`: `waiting` out a backoff
- * delay (exponential, with jitter), then `opening` a new transport. Each
+ * delay (exponential, with jitter), then `opening` a new transport (at once on
+ * `reconnect.now`: the owner asked, or the network came back). Each
  * transport is an epoch. Losing an open connection suspends the calls: those
  * written on the lost epoch fail, unless marked retry; queued ones keep waiting.
  * After `maxAttempts` failed attempts in a row the connection closes. An
@@ -102,6 +103,8 @@ export const connectionMachine = setup({
           on: {
             // No transport to close now.
             'connection.close': { target: '#connection.closed', actions: 'markClosedLocally' },
+            // The owner asked (`reconnectNow()`), or the page's network came back: the wait has no purpose left.
+            'reconnect.now': { target: 'opening' },
           },
         },
       },

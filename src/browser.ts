@@ -8,11 +8,13 @@
  * cannot choose the CAs, a client certificate or to skip verification).
  * `heartbeat` is kept, but sent as an application-level request instead of ping
  * frames, and `maxPayload` is checked once a frame has arrived, as a browser
- * cannot refuse it at its header: see transports/browser-ws.ts.
+ * cannot refuse it at its header: see transports/browser-ws.ts. The page's
+ * `offline` event drops the socket (unless to a loopback host), and its `online`
+ * event ends a reconnecting client's backoff wait.
  */
 import { resolveClientOptions, type ClientOptions } from './client-options.js';
 import { Peer } from './core/peer.js';
-import { BrowserWsTransport, globalWebSocket } from './transports/browser-ws.js';
+import { BrowserWsTransport, globalWebSocket, watchOnline } from './transports/browser-ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { isNatsUrl, validateUrl } from './urls.js';
 
@@ -62,6 +64,7 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     ...common,
     openTransport: () => BrowserWsTransport.connect(url, { handshakeTimeout, maxPayload }),
     reconnect,
+    watchNetwork: watchOnline,
     alreadyOpen: false,
     xstate: undefined,
     connectionEngine: 'light',

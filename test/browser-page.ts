@@ -82,13 +82,15 @@ export interface BrowserPagesOptions {
   files?: Record<string, [string, string, string?]>;
   /** Playwright's default switches to leave out (it disables the back/forward cache, for one). */
   ignoreDefaultArgs?: string[];
+  /** More Chromium switches. */
+  args?: string[];
 }
 
 /**
  * Registers the hooks of a test file that drives pages: the bundle, a page server with `/` (PAGE), `/callstate.js`
  * and `files`, one Chromium for the file, and after each test its pages closed and their errors checked.
  */
-export function browserPages({ files = {}, ignoreDefaultArgs }: BrowserPagesOptions = {}): BrowserPages {
+export function browserPages({ files = {}, ignoreDefaultArgs, args = [] }: BrowserPagesOptions = {}): BrowserPages {
   let bundle: { code: string; inputs: string[] } | undefined;
   let pageServer: { url: string; http: HttpServer } | undefined;
   let context: BrowserContext | undefined;
@@ -103,7 +105,7 @@ export function browserPages({ files = {}, ignoreDefaultArgs }: BrowserPagesOpti
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...args],
       ignoreDefaultArgs,
     });
   }, SLOW.timeout);

@@ -58,6 +58,11 @@ export interface ConnectionOptions {
    * connection; and the browser build's).
    */
   connectionEngine: Engine;
+  /**
+   * Calls `online` each time the network comes back, and returns how to stop: the browser build's (the page's `online`
+   * event), for a client that reconnects. None elsewhere.
+   */
+  watchNetwork?: (online: () => void) => () => void;
 }
 
 /** The connection's lifecycle state (`connecting` includes waiting to reconnect). */
@@ -116,6 +121,8 @@ export abstract class Connection {
   private readonly now: () => number;
   /** When the current epoch's transport opened (on `now`); undefined until it does. */
   private openedAt: number | undefined = undefined;
+  /** Stops watching the network (see `watchNetwork`). */
+  private unwatchNetwork: (() => void) | undefined;
 
   /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
   constructor(private readonly settings: ConnectionOptions) {
@@ -176,6 +183,8 @@ export abstract class Connection {
   protected start(): void {
     this.root.start();
     this.afterStep();
+    if (this.settings.reconnect && this.settings.watchNetwork && this.state !== 'closed')
+      this.unwatchNetwork = this.settings.watchNetwork(() => this.reconnectNow());
   }
 
   // ── Hooks for what runs over the connection.
@@ -267,6 +276,8 @@ export abstract class Connection {
   /** The connection ends for good: every pending call fails at once with one error, `ready` rejects if it never opened. */
   private onClosing(context: ConnectionContext): void {
     this.stopWatching();
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = undefined;
     const error = this.closeError ?? (this.closeError = closedError(this.settings.url, context, this.opened));
     this.settleReady.reject(error);
     this.ended(error);
@@ -327,6 +338,18 @@ export abstract class Connection {
   /** Whether the connection was lost and is waiting to reconnect, or reconnecting (`state` is `connecting`). */
   get reconnecting(): boolean {
     return this.state === 'connecting' && this.opened;
+  }
+
+  /**
+   * Ends the wait before the next reconnect attempt: it starts now (a page's "Retry now"). False, and nothing done,
+   * when there is no wait to end: not reconnecting, or an attempt is under way. The browser build does it itself when
+   * the page's network comes back (`online`).
+   */
+  reconnectNow(): boolean {
+    const value = this.root.value as { connecting?: unknown };
+    if (value.connecting !== 'waiting') return false;
+    this.step({ type: 'reconnect.now' });
+    return true;
   }
 
   /** Bytes handed to the socket and not yet sent (0 while no socket is open): see `highWaterMark`. */

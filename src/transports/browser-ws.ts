@@ -24,6 +24,11 @@
  *   sockets, telling the page only on its return, as if the server had broken
  *   the protocol. The page's `pagehide` (persisted) drops the socket first,
  *   reported as a close with 1001 that says why, before the page freezes.
+ * - A browser that goes offline (the page's `offline` event: no network
+ *   interface is up) keeps its sockets, and passes nothing on them. The socket is
+ *   dropped then, reported as a close with 1006 that says why, unless it is to a
+ *   loopback host (`localhost`, 127.0.0.0/8, [::1]), which needs no network. The
+ *   page's `online` event ends a reconnecting client's backoff wait (`watchOnline`).
  */
 import type { Transport, TransportHandlers } from './transport.js';
 
@@ -84,10 +89,29 @@ const FAILED =
 /** The error of a socket dropped as its page entered the back/forward cache (see the file comment). */
 const CACHED = 'the page entered the back/forward cache (pagehide): the browser keeps no connection of a cached page';
 
-/** The page's window, whose `pagehide` tells that it enters the back/forward cache (none in a worker, Deno, Bun or Node). */
+/** The error of a socket dropped as the browser went offline (see the file comment). */
+const OFFLINE = "the browser went offline (the page's offline event): nothing passes on the socket until the network is back";
+
+/**
+ * The page's window (or a worker's global scope): `pagehide` tells that the page enters the back/forward cache (none in
+ * a worker, Deno, Bun or Node), `offline` and `online` that the network went and came back.
+ */
 interface PageEvents {
-  addEventListener?(type: 'pagehide', listener: (event: { persisted?: boolean }) => void): void;
-  removeEventListener?(type: 'pagehide', listener: (event: { persisted?: boolean }) => void): void;
+  addEventListener?(type: 'pagehide' | 'offline' | 'online', listener: (event: { persisted?: boolean }) => void): void;
+  removeEventListener?(type: 'pagehide' | 'offline' | 'online', listener: (event: { persisted?: boolean }) => void): void;
+}
+
+/** Calls `online` each time the page's network comes back (its `online` event); returns how to stop. */
+export function watchOnline(online: () => void): () => void {
+  const page = globalThis as PageEvents;
+  page.addEventListener?.('online', online);
+  return () => page.removeEventListener?.('online', online);
+}
+
+/** Whether `url`'s host is a loopback one, reached without a network: `localhost`, 127.0.0.0/8 or [::1]. */
+function isLoopback(url: string): boolean {
+  const host = /^wss?:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(url)?.[1]?.toLowerCase() ?? '';
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** WebSocket readyState values (the standard's constants, not read from a global that may be missing). */
@@ -110,12 +134,16 @@ export class BrowserWsTransport implements Transport {
   private heartbeats = 0;
   /** Heartbeats sent and not yet answered. */
   private awaitingPong = 0;
+  /** Whether this socket is dropped when the browser goes offline (see the file comment). */
+  private readonly watchesOffline: boolean;
   /** The opening handshake's timer (see limitHandshake). */
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly socket: StandardWebSocket,
     private readonly maxPayload = Infinity,
+    /** The socket's URL: one to a loopback host is kept when the browser goes offline. */
+    url = '',
   ) {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => {
@@ -126,7 +154,15 @@ export class BrowserWsTransport implements Transport {
     socket.onerror = () => this.socketOnError();
     socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
     (globalThis as PageEvents).addEventListener?.('pagehide', this.pageHidden);
+    this.watchesOffline = !isLoopback(url);
+    if (this.watchesOffline) (globalThis as PageEvents).addEventListener?.('offline', this.wentOffline);
   }
+
+  /** The browser went offline: nothing passes on the socket, which the browser keeps; it is dropped now. */
+  private readonly wentOffline = (): void => {
+    this.failure = new Error(OFFLINE);
+    this.drop(1006, 'the browser went offline');
+  };
 
   /** The page is hidden: entering the back/forward cache (`persisted`), it is frozen next, so its socket is dropped now. */
   private readonly pageHidden = (event: { persisted?: boolean }): void => {
@@ -139,7 +175,7 @@ export class BrowserWsTransport implements Transport {
   static connect(url: string, options: BrowserWsTransportOptions): BrowserWsTransport {
     const Socket = globalWebSocket();
     if (!Socket) throw new TypeError('this runtime has no global WebSocket');
-    const transport = new BrowserWsTransport(new Socket(url), options.maxPayload);
+    const transport = new BrowserWsTransport(new Socket(url), options.maxPayload, url);
     transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }
@@ -198,6 +234,7 @@ export class BrowserWsTransport implements Transport {
     this.ended = true;
     clearTimeout(this.handshakeTimer);
     (globalThis as PageEvents).removeEventListener?.('pagehide', this.pageHidden);
+    if (this.watchesOffline) (globalThis as PageEvents).removeEventListener?.('offline', this.wentOffline);
     this.handlers?.close(code, reason);
   }
 

@@ -19,6 +19,7 @@
  *   nothing: ws reports the close by itself. On an open socket, the peer drops the TCP connection.
  * - message.received: the peer sends a notification, which must reach the `notification` listeners.
  * - connection.close: `close()` on the live end.
+ * - reconnect.now: `reconnectNow()` on the client, which says whether there was a wait to end.
  * - after reconnectDelay (a client with a reconnect policy, waiting to try
  *   again): its SimulatedClock advances by the delay its `reconnecting` event
  *   announced; the client then opens a new socket, whose handshake the raw
@@ -53,6 +54,7 @@ const EVENTS = [
   { type: 'transport.error', error: 'boom' },
   { type: 'message.received', data: '{}' },
   { type: 'connection.close' },
+  { type: 'reconnect.now' },
 ] as EventObject[];
 
 const VARIANTS: Variant[] = [
@@ -273,6 +275,13 @@ describe(`connection machine: ${replayable.length} paths replayed on both ends o
           void ends.live.close();
           if (from === 'connecting' && !opened) closesByItself = true;
           break;
+        case 'reconnect.now': {
+          // The wait was announced as the policy's backoff for this attempt, and ends without it.
+          expect(ends.live.reconnectNow()).toBe(valueText(path.steps[i - 1]!.state.value) === '{connecting:waiting}');
+          expect(ends.delays()).toHaveLength(++waits);
+          opened = handshakeAnswered = closesByItself = false;
+          break;
+        }
         case RECONNECT_DELAY_EVENT: {
           // The delay the client announced: the policy's backoff for this attempt.
           const delays = ends.delays();

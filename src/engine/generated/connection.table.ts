@@ -27,6 +27,7 @@ export const connectionTable: MachineTable = {
           { target: 4, steps: ['@cancelTimer', 'markClosedLocally', 'reportClosing', 'reportClosed'] },
           { target: 3, steps: ['@cancelTimer', 'markClosedLocally', 'reportClosing', 'closeTransport'] },
         ],
+        'reconnect.now': [{ target: 0, steps: ['@cancelTimer', 'beginEpoch', 'openTransport'] }],
         'xstate.after.reconnectDelay.connection.connecting.waiting': [
           { target: 0, steps: ['@cancelTimer', 'beginEpoch', 'openTransport'] },
         ],
