@@ -117,8 +117,38 @@ export function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi 
 export async function serve(options: ServeOptions<any, any> | NatsServeOptions<any>): Promise<Server<any> | NatsServer> {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   // The transport seam: with `nats`, join a queue group instead of listening for sockets.
-  if ('nats' in options) return serveNats(options);
+  if ('nats' in options) {
+    refuseOptions(options, LISTENER_ONLY, "applies to serve()'s WebSocket and HTTP listener only, not to a NATS responder (options.nats)");
+    return serveNats(options);
+  }
+  refuseOptions(options, NATS_ONLY, 'applies to a NATS responder (options.nats) only');
   return serveWs(options);
+}
+
+/** Options of `serve()` that only its listener takes: given with `nats`, they would limit nothing. */
+const LISTENER_ONLY = [
+  'port',
+  'host',
+  'server',
+  'noServer',
+  'path',
+  'timeout',
+  'callSiteStacks',
+  'heartbeat',
+  'maxPayload',
+  'upgradeTimeout',
+  'maxConnections',
+  'highWaterMark',
+  'maxBufferedAmount',
+  'drainTimeout',
+] as const;
+/** Options of `serve()` that only a NATS responder takes. */
+const NATS_ONLY = ['subject', 'queue', 'authenticateTimeout'] as const;
+
+/** A TypeError for an option given where it has no effect, as `connect()` refuses `maxPayload` over NATS. */
+function refuseOptions(options: object, names: readonly string[], why: string): void {
+  const given = names.find((name) => (options as Record<string, unknown>)[name] !== undefined);
+  if (given !== undefined) throw new TypeError(`options.${given} ${why}`);
 }
 
 async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: ServeOptions<Api, ClientApi>): Promise<Server<ClientApi>> {

@@ -1,0 +1,99 @@
+/**
+ * Claims of the README and docs/ checked where no other test checks them: options given where they have no effect
+ * are refused (as `connect()` refuses `maxPayload` over NATS), on both kinds of `serve()`; `retry: n` from 0 to 100 on
+ * every client transport; `maxBufferedAmount`'s default is at least `highWaterMark`.
+ */
+import { describe, expect, it } from 'vitest';
+import { connect, serve, type Client, type NatsServer, type Server } from '../../src/index.js';
+import { closeAfterEach } from '../helpers.js';
+import { useNatsServer } from '../nats-helpers.js';
+
+const nats = useNatsServer();
+let server: Server | undefined;
+let responder: NatsServer | undefined;
+let client: Client | undefined;
+
+closeAfterEach(() => {
+  const items = [client, server, responder];
+  client = server = responder = undefined;
+  return items;
+});
+
+const methods = { echo: (params: unknown) => params };
+
+describe('serve() refuses an option of the other kind of server (docs/options.md lists each kind apart)', () => {
+  // A NATS responder has no socket of its own: nats-server sets max_payload and buffers, nats.js pings.
+  const listenerOnly = {
+    port: 0,
+    host: '127.0.0.1',
+    path: '/rpc',
+    timeout: 1_000,
+    callSiteStacks: true,
+    heartbeat: 1_000,
+    maxPayload: 1_024,
+    upgradeTimeout: 1_000,
+    maxConnections: 5,
+    highWaterMark: 1_024,
+    maxBufferedAmount: 2_048,
+    drainTimeout: 1_000,
+    noServer: true,
+  };
+
+  it.each(Object.entries(listenerOnly))('a NATS responder given %s throws TypeError, instead of limiting nothing', async (name, value) => {
+    const refused = serve({ nats: nats.url, subject: 'doc.claims', methods, [name]: value } as never);
+    await expect(refused).rejects.toThrow(TypeError);
+    await expect(refused).rejects.toThrow(`options.${name} applies to serve()'s WebSocket and HTTP listener only`);
+  });
+
+  it.each([
+    ['subject', 'doc.claims'],
+    ['queue', 'q'],
+    ['authenticateTimeout', 1_000],
+  ])('a WebSocket server given %s (a NATS responder option) throws TypeError', async (name, value) => {
+    const refused = serve({ port: 0, methods, [name]: value } as never);
+    await expect(refused).rejects.toThrow(TypeError);
+    await expect(refused).rejects.toThrow(`options.${name} applies to a NATS responder (options.nats) only`);
+  });
+
+  it('a NATS responder with the options it takes still answers', async () => {
+    responder = await serve({
+      nats: nats.url,
+      subject: 'doc.claims.ok',
+      queue: 'q',
+      authenticateTimeout: 1_000,
+      closeTimeout: 500,
+      methods,
+    });
+    client = connect(`${nats.url}`, { subject: 'doc.claims.ok' });
+    expect(await client.request('echo', ['nats'])).toEqual(['nats']);
+  });
+});
+
+describe('retry: n is taken from 0 to 100 (docs/options.md), on every client transport', () => {
+  const clientOf = async (kind: 'ws' | 'http' | 'nats'): Promise<Client> => {
+    if (kind === 'nats') {
+      responder = await serve({ nats: nats.url, subject: 'doc.claims.retry', methods });
+      return connect(nats.url, { subject: 'doc.claims.retry' });
+    }
+    server = await serve({ methods });
+    return connect(kind === 'ws' ? server.url : server.httpUrl);
+  };
+
+  it.each(['ws', 'http', 'nats'] as const)('over %s: 0 and 100 are taken, 101 throws RangeError', async (kind) => {
+    client = await clientOf(kind);
+    expect(await client.request('echo', [0], { retry: 0 })).toEqual([0]);
+    expect(await client.request('echo', [100], { retry: 100 })).toEqual([100]);
+    expect(() => client!.request('echo', [101], { retry: 101 })).toThrow(RangeError);
+  });
+});
+
+describe('maxBufferedAmount defaults to 64 MiB, at least highWaterMark (docs/limits-and-access.md)', () => {
+  it('a highWaterMark past 64 MiB with no maxBufferedAmount is taken, on a client and a server; a maxBufferedAmount under it throws RangeError', async () => {
+    const large = 80 * 1024 * 1024;
+    server = await serve({ methods, highWaterMark: large });
+    client = connect(server.url, { highWaterMark: large });
+    expect(await client.request('echo', ['ok'])).toEqual(['ok']);
+    expect(() => connect(server!.url, { highWaterMark: large, maxBufferedAmount: large - 1 })).toThrow(RangeError);
+    await expect(serve({ methods, highWaterMark: large, maxBufferedAmount: large - 1 })).rejects.toThrow(RangeError);
+  });
+});
