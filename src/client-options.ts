@@ -151,8 +151,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
   maxInFlightBytesPerConnection?: number;
   /**
    * NATS only, and required with a `nats://` URL: the subject whose responders
-   * answer the calls (no wildcards). `maxPayload` and `headers` do not apply
-   * to NATS; `handshakeTimeout` bounds connecting to nats-server.
+   * answer the calls (no wildcards). `maxPayload` and `tls` do not apply to NATS (TypeError);
+   * `headers` go as NATS headers of every message; `handshakeTimeout` bounds connecting to nats-server.
    */
   subject?: string;
   /**

@@ -97,3 +97,15 @@ describe('maxBufferedAmount defaults to 64 MiB, at least highWaterMark (docs/lim
     await expect(serve({ methods, highWaterMark: large, maxBufferedAmount: large - 1 })).rejects.toThrow(RangeError);
   });
 });
+
+describe('tls applies to wss:// only (docs/options.md)', () => {
+  it('connect() throws TypeError for tls with an http://, https:// or nats:// URL, before any call', () => {
+    expect(() => connect('https://127.0.0.1:8443/', { tls: { rejectUnauthorized: false } })).toThrow(
+      'options.tls applies to wss:// URLs only (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)',
+    );
+    expect(() => connect('http://127.0.0.1:8080/', { tls: { rejectUnauthorized: false } })).toThrow(TypeError);
+    expect(() => connect(nats.url, { subject: 'doc.claims', tls: { rejectUnauthorized: false } })).toThrow(
+      'options.tls applies to wss:// URLs only',
+    );
+  });
+});
