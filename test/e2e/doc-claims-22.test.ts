@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type NatsServer, type Server } from '../../src/index.js';
+import { fixture, startCommand } from '../cli-helpers.js';
 import { closeAfterEach } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
@@ -107,5 +108,26 @@ describe('tls applies to wss:// only (docs/options.md)', () => {
     expect(() => connect(nats.url, { subject: 'doc.claims', tls: { rejectUnauthorized: false } })).toThrow(
       'options.tls applies to wss:// URLs only',
     );
+  });
+});
+
+describe('callstate serve drains on SIGTERM (docs/cli.md)', () => {
+  it('a call running when SIGTERM comes is answered, and the command exits 0', async () => {
+    const served = startCommand(
+      ['serve', fixture('doc-claims-22-methods.mjs'), '--port', '0'],
+      /^callstate serve: (ws:\/\/127\.0\.0\.1:\d+) /m,
+    );
+    try {
+      const [, url] = await served.match;
+      client = connect(url!);
+      const call = client.request('holdUntilStopped');
+      await expect.poll(() => served.output().stdout).toMatch(/^holding$/m);
+      served.child.kill('SIGTERM');
+      expect(await call).toBe('answered during the drain');
+      expect(await served.exited).toBe(0);
+      expect(served.output().stderr).toBe('');
+    } finally {
+      if (served.child.exitCode === null) served.child.kill('SIGKILL');
+    }
   });
 });
