@@ -4,18 +4,22 @@
  * every client transport; `maxBufferedAmount`'s default is at least `highWaterMark`.
  */
 import { describe, expect, it } from 'vitest';
-import { connect, serve, type Client, type NatsServer, type Server } from '../../src/index.js';
+import type { Socket } from 'node:net';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, QueueFullError, type Client, type NatsServer, type Peer, type Server } from '../../src/index.js';
 import { fixture, startCommand } from '../cli-helpers.js';
-import { closeAfterEach } from '../helpers.js';
+import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { rawUpgrade } from '../raw-websocket.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
 let server: Server | undefined;
 let responder: NatsServer | undefined;
 let client: Client | undefined;
+let socket: Socket | undefined;
 
 closeAfterEach(() => {
-  const items = [client, server, responder];
+  const items = [client, server, responder, { close: async () => void socket?.destroy() }];
   client = server = responder = undefined;
   return items;
 });
@@ -129,5 +133,37 @@ describe('callstate serve drains on SIGTERM (docs/cli.md)', () => {
     } finally {
       if (served.child.exitCode === null) served.child.kill('SIGKILL');
     }
+  });
+});
+
+describe("a server's peer that reads nothing (README: in a loop over server.connections, catch both)", () => {
+  it('past maxBufferedAmount bytes waiting, notify() throws QueueFullError and request() rejects with it; the peer stays connected', async () => {
+    const connected = deferred<Peer>();
+    const KiB = 1024;
+    server = await serve({ clock: new SimulatedClock(), heartbeat: 0, highWaterMark: 64 * KiB, maxBufferedAmount: 256 * KiB, methods });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause(); // reads nothing from now on
+    const peer = await connected.promise;
+    const payload = ['x'.repeat(16 * KiB)];
+    // Fill the kernel's buffers and the socket's to the mark: from then on notifications wait in line.
+    for (let count = 0; peer.bufferedAmount < 64 * KiB; count++) {
+      expect(count).toBeLessThan(10_000);
+      peer.notify('tick', payload);
+      await new Promise((resolve) => setImmediate(resolve)); // the kernel takes what it can
+    }
+    let refused: unknown;
+    for (let count = 0; refused === undefined; count++) {
+      expect(count).toBeLessThan(64); // 256 KiB of 16 KiB frames: about 16 wait before one is refused
+      try {
+        peer.notify('tick', payload);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(QueueFullError);
+    const { error } = await settle(peer.request('echo', payload));
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect(server.connections.has(peer)).toBe(true);
   });
 });
