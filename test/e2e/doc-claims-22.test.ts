@@ -6,9 +6,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, QueueFullError, type Client, type NatsServer, type Peer, type Server } from '../../src/index.js';
+import {
+  connect,
+  serve,
+  ConnectionClosedError,
+  QueueFullError,
+  type Client,
+  type NatsServer,
+  type Peer,
+  type Server,
+} from '../../src/index.js';
 import { fixture, startCommand } from '../cli-helpers.js';
-import { closeAfterEach, deferred, settle } from '../helpers.js';
+import { closeAfterEach, deferred, settle, until } from '../helpers.js';
 import { rawUpgrade } from '../raw-websocket.js';
 import { useNatsServer } from '../nats-helpers.js';
 
@@ -165,5 +174,22 @@ describe("a server's peer that reads nothing (README: in a loop over server.conn
     const { error } = await settle(peer.request('echo', payload));
     expect(error).toBeInstanceOf(QueueFullError);
     expect(server.connections.has(peer)).toBe(true);
+  });
+});
+
+describe("a server's peer whose close handshake has begun (README)", () => {
+  it('notify() throws ConnectionClosedError and request() rejects with it, while the client has not answered the close frame', async () => {
+    const connected = deferred<Peer>();
+    server = await serve({ heartbeat: 0, closeTimeout: 50, methods });
+    server.on('connection', (peer) => connected.resolve(peer));
+    socket = await rawUpgrade(server.url);
+    socket.pause(); // never reads the close frame, so never answers it
+    const peer = await connected.promise;
+    const closing = server.close();
+    await until(() => peer.state === 'closing', 'the close handshake to begin');
+    expect(() => peer.notify('tick')).toThrow(ConnectionClosedError);
+    const { error } = await settle(peer.request('echo', []));
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    await closing;
   });
 });
