@@ -193,3 +193,30 @@ describe("a server's peer whose close handshake has begun (README)", () => {
     await closing;
   });
 });
+
+describe('maxInFlight holds over HTTP as over WebSocket (docs/options.md: own calls written and unanswered)', () => {
+  it('a call past it waits in queued, unsent, and goes out once the one in flight is answered', async () => {
+    const releases: Array<() => void> = [];
+    const started: unknown[] = [];
+    server = await serve({
+      methods: {
+        hold: (params: unknown) => {
+          started.push(params);
+          return new Promise<unknown>((resolve) => releases.push(() => resolve(params)));
+        },
+      },
+    });
+    client = connect(server.httpUrl, { maxInFlight: 1 });
+    const first = client.request('hold', ['first']);
+    const second = client.request('hold', ['second']);
+    await until(() => started.length === 1, 'the first call to run');
+    expect(client.queuedCalls).toBe(1);
+    expect(client.pendingCalls).toBe(2);
+    releases[0]!();
+    expect(await first).toEqual(['first']);
+    await until(() => started.length === 2, 'the second call to run');
+    expect(started).toEqual([['first'], ['second']]);
+    releases[1]!();
+    expect(await second).toEqual(['second']);
+  });
+});
