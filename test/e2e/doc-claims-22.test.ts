@@ -220,3 +220,28 @@ describe('maxInFlight holds over HTTP as over WebSocket (docs/options.md: own ca
     expect(await second).toEqual(['second']);
   });
 });
+
+describe("reconnect's bounds (docs/options.md)", () => {
+  it.each([
+    { factor: 0.5 },
+    { factor: 101 },
+    { jitter: -0.1 },
+    { maxAttempts: 0 },
+    { initialDelay: 9 },
+    { initialDelay: 600, maxDelay: 500 },
+  ])('%o throws RangeError', (policy) => {
+    expect(() => connect('ws://127.0.0.1:9', { reconnect: policy })).toThrow(RangeError);
+  });
+
+  it('factor 1 and 100, jitter 0 and 1, maxAttempts 1 and initialDelay 10 are taken', async () => {
+    server = await serve({ methods });
+    for (const policy of [
+      { factor: 1, jitter: 0, maxAttempts: 1, initialDelay: 10 },
+      { factor: 100, jitter: 1 },
+    ]) {
+      const taken = connect(server.url, { reconnect: policy });
+      expect(await taken.request('echo', ['ok'])).toEqual(['ok']);
+      await taken.close();
+    }
+  });
+});
