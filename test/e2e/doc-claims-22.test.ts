@@ -245,3 +245,35 @@ describe("reconnect's bounds (docs/options.md)", () => {
     }
   });
 });
+
+describe('maxBufferedAmount bounds the bytes of calls waiting, over HTTP too (README: maxQueued row)', () => {
+  it('a call whose frame would take the bytes waiting past it rejects at once with QueueFullError; the admitted ones are answered', async () => {
+    const releases: Array<() => void> = [];
+    server = await serve({ methods: { hold: (params: unknown) => new Promise((resolve) => releases.push(() => resolve(params))) } });
+    client = connect(server.httpUrl, { maxConnections: 1, highWaterMark: 1, maxBufferedAmount: 1_000, timeout: 60_000 });
+    // Frames of about 450 characters: one posted, one waiting for the connection, two waiting in line (900 bytes), then refused.
+    const outcomes = Array.from({ length: 6 }, (_, i) => {
+      const outcome: { error?: unknown; value?: unknown } = {};
+      client!.request('hold', [i, 'x'.repeat(400)]).then(
+        (value) => (outcome.value = value),
+        (error: unknown) => (outcome.error = error),
+      );
+      return outcome;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const refused = outcomes.filter((outcome) => outcome.error !== undefined);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const { error } of refused) {
+      expect(error).toBeInstanceOf(QueueFullError);
+      expect((error as Error).message).toMatch(/more would pass maxBufferedAmount 1000\)/);
+    }
+    const admitted = outcomes.length - refused.length;
+    expect(outcomes.slice(0, admitted).every((outcome) => outcome.error === undefined)).toBe(true);
+    for (let answered = 0; answered < admitted; answered++) {
+      await until(() => releases.length > answered, `POST ${answered}`);
+      releases[answered]!();
+      await until(() => outcomes[answered]!.value !== undefined, `call ${answered} answered`);
+      expect(outcomes[answered]!.value).toEqual([answered, 'x'.repeat(400)]);
+    }
+  });
+});
