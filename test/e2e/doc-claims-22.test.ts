@@ -10,6 +10,8 @@ import {
   connect,
   serve,
   ConnectionClosedError,
+  ErrorCodes,
+  RemoteError,
   QueueFullError,
   type Client,
   type NatsServer,
@@ -275,5 +277,43 @@ describe('maxBufferedAmount bounds the bytes of calls waiting, over HTTP too (RE
       await until(() => outcomes[answered]!.value !== undefined, `call ${answered} answered`);
       expect(outcomes[answered]!.value).toEqual([answered, 'x'.repeat(400)]);
     }
+  });
+});
+
+describe('the logger hears the same on every responder (docs/hooks.md: handler timeouts at warn, nothing per call at info)', () => {
+  it.each(['ws', 'http', 'nats'] as const)('over %s: a call answered logs nothing; one past handlerTimeout logs at warn', async (kind) => {
+    const lines: string[] = [];
+    const at = (level: string) => (_fields: object, message: string) => void lines.push(`${level}: ${message}`);
+    const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const clock = new SimulatedClock();
+    const started: string[] = [];
+    const options = {
+      clock,
+      handlerTimeout: 1_000,
+      logger,
+      methods: {
+        quick: () => 'done',
+        slow: (_params: unknown, ctx: { signal: AbortSignal }) =>
+          new Promise((_resolve, reject) => {
+            started.push('slow');
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+          }),
+      },
+    };
+    if (kind === 'nats') {
+      responder = await serve({ nats: nats.url, subject: 'doc.claims.log', ...options });
+      client = connect(nats.url, { subject: 'doc.claims.log' });
+    } else {
+      server = await serve(options);
+      client = connect(kind === 'ws' ? server.url : server.httpUrl);
+    }
+    expect(await client.request('quick')).toBe('done');
+    const slow = settle(client.request('slow'));
+    await until(() => started.length === 1, 'the slow handler to start');
+    clock.increment(1_000);
+    const { error } = await slow;
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error.code).toBe(ErrorCodes.HandlerTimeout);
+    expect(lines).toEqual(['warn: "slow" answered -32001: method "slow" did not finish within 1000 ms (handlerTimeout)']);
   });
 });
