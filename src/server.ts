@@ -116,6 +116,7 @@ export function serve<Api extends AnyApi = UntypedApi, ClientApi extends AnyApi 
 ): Promise<Server<ClientApi>>;
 export async function serve(options: ServeOptions<any, any> | NatsServeOptions<any>): Promise<Server<any> | NatsServer> {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  refuseOptions(options, CLIENT_ONLY, 'is an option of connect(), not of serve()');
   // The transport seam: with `nats`, join a queue group instead of listening for sockets.
   if ('nats' in options) {
     refuseOptions(options, LISTENER_ONLY, "applies to serve()'s WebSocket and HTTP listener only, not to a NATS responder (options.nats)");
@@ -141,6 +142,17 @@ const LISTENER_ONLY = [
   'highWaterMark',
   'maxBufferedAmount',
   'drainTimeout',
+] as const;
+/** Options of `connect()` that no server takes (its calls to clients keep the defaults: docs/limits-and-access.md). */
+const CLIENT_ONLY = [
+  'maxInFlight',
+  'maxQueued',
+  'settledMemory',
+  'reconnect',
+  'headers',
+  'tls',
+  'handshakeTimeout',
+  'inboxPrefix',
 ] as const;
 /** Options of `serve()` that only a NATS responder takes. */
 const NATS_ONLY = ['subject', 'queue', 'authenticateTimeout'] as const;

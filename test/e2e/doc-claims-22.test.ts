@@ -71,6 +71,23 @@ describe('serve() refuses an option of the other kind of server (docs/options.md
     await expect(refused).rejects.toThrow(`options.${name} applies to a NATS responder (options.nats) only`);
   });
 
+  it.each([
+    ['maxInFlight', 10],
+    ['maxQueued', 10],
+    ['settledMemory', 10],
+    ['reconnect', true],
+    ['headers', { a: 'b' }],
+    ['tls', {}],
+    ['handshakeTimeout', 1_000],
+    ['inboxPrefix', 'p'],
+  ])('either kind of server given %s (an option of connect(): "not an option of serve()") throws TypeError', async (name, value) => {
+    for (const base of [{ port: 0 }, { nats: nats.url, subject: 'doc.claims' }]) {
+      const refused = serve({ ...base, methods, [name]: value } as never);
+      await expect(refused).rejects.toThrow(TypeError);
+      await expect(refused).rejects.toThrow(`options.${name} is an option of connect(), not of serve()`);
+    }
+  });
+
   it('a NATS responder with the options it takes still answers', async () => {
     responder = await serve({
       nats: nats.url,
