@@ -46,13 +46,13 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       timeout: options.handshakeTimeout,
       headers: options.headers,
       inboxPrefix: options.inboxPrefix,
-      timeoutOf: (id) => calls?.timeoutOf(id),
+      timeLeftOf: (id) => calls?.timeLeftOf(id),
       // Every 64 KiB: a PING per few hundred small calls, not per call; never more than highWaterMark, which it must free.
       confirmAt: Math.min(CONFIRM_EVERY, options.send.highWaterMark),
     });
     // No responder calls a NATS client (it has no way to), but anyone who learns its inbox (every reply subject shows
     // it) can publish there: with the client's methods, a request or notification from them would run one.
-    super({ ...options, methods: NO_METHODS, openTransport: () => transport, alreadyOpen: false });
+    super({ ...options, methods: NO_METHODS, openTransport: () => transport, alreadyOpen: false, sendsTimeLeft: true });
     calls = this.outgoing;
     this.subject = options.subject;
   }

@@ -15,10 +15,11 @@ import { Emitter } from './core/emitter.js';
 import { ConnectionClosedError } from './errors.js';
 import { resolveHooks, type HookOptions } from './hooks.js';
 import { receiveCancels, receiveFrame, type InboundHost } from './core/inbound.js';
-import { IncomingCalls } from './core/incoming.js';
+import { IncomingCalls, type CallerTimeout } from './core/incoming.js';
 import { inFlightRefusal, pastInFlightLimits, type Running } from './core/refusals.js';
 import { noPeer } from './core/no-peer.js';
 import { isolatedInspector } from './engine/inspectable.js';
+import { clockNow } from './engine/deadlines.js';
 import { messageOf } from './core/handler-error.js';
 import { XSTATE } from './engine/xstate.js';
 import {
@@ -225,8 +226,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
 
   /** Who sent the message being dispatched: its headers, and what `authenticate` attached. */
   let caller: ConnectionInfo | undefined;
-  /** The timeout its caller sent with it (see `TIMEOUT_MARK`), for each request in it. */
-  let callerTimeout: number | undefined;
+  /** The timeout its caller sent with it (see `TIMEOUT_MARK`), for each request in it, and what is left of it. */
+  let callerTimeout: CallerTimeout | undefined;
+  /** The time on the responder's clock: a caller's timeout runs from when its message came. */
+  const now = clockNow(options.clock);
   /** The caller of a message with `headers`, as handlers and the hooks see it. */
   const callerOf = (headers: Record<string, string>, data: unknown = undefined): ConnectionInfo => ({
     transport: 'nats',
@@ -367,7 +370,10 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     url,
     subject,
     queue,
-    onMessage: (text, reply, headers) =>
+    onMessage: (text, reply, headers) => {
+      // The caller's timeout runs from here: the wait for the access checks (this message's and those before it) counts.
+      const timeout = reply === undefined ? undefined : timeoutOf(reply);
+      const came = timeout === undefined ? 0 : now();
       admit(
         headers,
         text.length,
@@ -375,7 +381,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           // startCall runs within receiveFrame, for this frame: it files a single call's answer under this subject.
           replySubject = reply;
           caller = callerOf(headers, data);
-          callerTimeout = reply === undefined ? undefined : timeoutOf(reply);
+          callerTimeout = timeout === undefined ? undefined : { timeout, left: timeout - (now() - came) };
           try {
             receiveFrame(inbound, text, reply === undefined ? undefined : (answer) => publish(reply, answer));
           } finally {
@@ -385,7 +391,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
           }
         },
         (refusal) => reply !== undefined && refuseMessage(text, refusal, limits, (answer) => publish(reply, answer), refused(headers)),
-      ),
+      );
+    },
     onCancel: (text, reply, headers) =>
       admit(headers, text.length, () => {
         replySubject = reply;

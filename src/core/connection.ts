@@ -20,7 +20,7 @@ import type { connectionMachine } from '../../machines/connection.machine.js';
 import { DISPATCH_STATES } from './dispatch-states.js';
 import { closedError, localCloseError, lostError, notOpenError } from './connection-errors.js';
 import { Emitter } from './emitter.js';
-import { realTime, type TimeSource } from '../engine/deadlines.js';
+import { clockNow, realTime } from '../engine/deadlines.js';
 import { connectionTable } from '../engine/generated/connection.table.js';
 import { lightRoot, type RootActor } from '../engine/root.js';
 import type { XStateEngine } from '../engine/runner.js';
@@ -118,7 +118,7 @@ export abstract class Connection {
   /** Whether frames from the transport skip the connection actor (see DISPATCH_STATES). */
   private bypassesActor = false;
   /** The time on the connection's clock (real time for a clock without `now()`): what each transport's uptime is read from. */
-  private readonly now: () => number;
+  protected readonly now: () => number;
   /** When the current epoch's transport opened (on `now`); undefined until it does. */
   private openedAt: number | undefined = undefined;
   /** Stops watching the network (see `watchNetwork`). */
@@ -130,8 +130,7 @@ export abstract class Connection {
     this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
     this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
     const clock = settings.clock ?? realTime;
-    const timeOf = clock as Partial<TimeSource>;
-    this.now = typeof timeOf.now === 'function' ? () => timeOf.now!() : realTime.now;
+    this.now = clockNow(clock);
     const { heartbeat = 0, url } = settings;
     if (heartbeat > 0) {
       this.heartbeat = new Heartbeat(

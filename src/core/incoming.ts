@@ -41,10 +41,21 @@ interface IncomingEntry {
   connection: ConnectionInfo;
   /** The handler's deadline, when the responder has a `handlerTimeout` or the caller sent its timeout. */
   deadline?: HandlerDeadline;
-  /** The caller's timeout, in ms, when it sent it (a NATS request: in its reply subject, see `TIMEOUT_MARK` in transports/nats.ts): the handler is aborted past it. */
-  callerTimeout: number | undefined;
+  /** The caller's timeout, when it sent it (a NATS request: in its reply subject, see `TIMEOUT_MARK` in transports/nats.ts): the handler is aborted past it. */
+  callerTimeout: CallerTimeout | undefined;
   /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
   cancelAnswered?: boolean;
+}
+
+/** A caller's timeout, sent with its request (NATS: see `TIMEOUT_MARK` in transports/nats.ts). */
+export interface CallerTimeout {
+  /** As the caller sent it, in ms: what the -32001 names. */
+  timeout: number;
+  /**
+   * What is left of it as the call starts, in ms: counted from when the request came, so that what the responder made it
+   * wait for first (its `authenticate`, and the messages before it) counts against it. May be 0 or less.
+   */
+  left: number;
 }
 
 /** A handler run by a notification: its key in `notifications`, its abort, and its deadline with `handlerTimeout`. */
@@ -163,8 +174,9 @@ export class IncomingCalls implements Running, HeldReplies {
 
   /**
    * Handles one request, `bytes` long, made by `connection` (default: the connection's own), filed under `key` (default:
-   * its id; a host serving many callers gives each caller's ids their own). `callerTimeout`: the caller's timeout, in
-   * ms, when it sent it (the handler is aborted past it, or past `handlerTimeout` if that comes first). Returns false
+   * its id; a host serving many callers gives each caller's ids their own). `callerTimeout`: the caller's timeout, when
+   * it sent it (the handler is aborted once what is left of it has passed, or past `handlerTimeout` if that comes
+   * first). Returns false
    * when a request filed under the same key is already in flight.
    */
   receive(
@@ -173,7 +185,7 @@ export class IncomingCalls implements Running, HeldReplies {
     batch?: BatchReply,
     connection: ConnectionInfo = this.options.connection,
     key: Id = frame.id,
-    callerTimeout?: number,
+    callerTimeout?: CallerTimeout,
   ): boolean {
     if (this.inFlight.has(key)) return false;
     // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
@@ -310,8 +322,8 @@ export class IncomingCalls implements Running, HeldReplies {
     const { handlerTimeout, peer, hooks } = this.options;
     const { connection } = entry;
     const { callerTimeout } = entry;
-    const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout < handlerTimeout);
-    const limit = callers ? callerTimeout : handlerTimeout;
+    const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout.left < handlerTimeout);
+    const limit = callers ? callerTimeout.timeout : handlerTimeout;
     if (limit === undefined) {
       const ctx = new Context(scope, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
@@ -320,7 +332,8 @@ export class IncomingCalls implements Running, HeldReplies {
     }
     const deadline = new HandlerDeadline(scope, method, limit, callers);
     entry.deadline = deadline;
-    (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, limit);
+    // The caller's deadline is what is left of its timeout: it was counted from when the request came.
+    (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);
     return deadline.race(() => invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
   }
 

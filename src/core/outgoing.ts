@@ -46,6 +46,8 @@ interface PendingCall extends QueuedCall {
   site: Error | undefined;
   /** A `retry` call's re-sends (`RequestOptions.retry`); undefined for a call never re-sent, as most are. */
   resends: Resends | undefined;
+  /** When it was made, on `OutgoingOptions.now` (0 without it): its deadline runs from then (see `timeLeftOf`). */
+  madeAt: number;
 }
 
 /** What a retry call keeps of its re-sends: one object, and only on retry calls, not three fields on every call. */
@@ -85,6 +87,11 @@ export interface OutgoingOptions extends Omit<SendQueueOptions<PendingCall>, 're
   xstate: XStateEngine | undefined;
   /** A call settled: the transport may end what it holds for it (see `Transport.callSettled`). */
   settled?: (id: string) => void;
+  /**
+   * The time on the calls' clock, given where a request carries how long its call has left (NATS: see `TIMEOUT_MARK`
+   * in transports/nats.ts): each call then notes when it was made. Default: none (calls note nothing).
+   */
+  now?: () => number;
 }
 
 export class OutgoingCalls {
@@ -101,11 +108,14 @@ export class OutgoingCalls {
   private readonly callSiteStacks: boolean;
   /** Tells the transport that a call settled (`OutgoingOptions.settled`). */
   private readonly settled: ((id: string) => void) | undefined;
+  /** The clock's time, when calls note when they were made (`OutgoingOptions.now`). */
+  private readonly now: (() => number) | undefined;
 
   constructor(options: OutgoingOptions) {
     const { write } = options;
     this.callSiteStacks = options.callSiteStacks;
     this.settled = options.settled;
+    this.now = options.now;
     this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
     this.settledIds = new SettledIds(options.settledMemory);
     this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
@@ -122,9 +132,16 @@ export class OutgoingCalls {
     return this.pending.size;
   }
 
-  /** The timeout of the call `id`, in ms, while it waits for its answer (a NATS request carries it: see nats.ts). */
-  timeoutOf(id: string): number | undefined {
-    return this.pending.get(id)?.actor.context.timeout;
+  /**
+   * How long the call `id` has left before its timeout, in ms (a NATS request carries it: see nats.ts), undefined once
+   * it settled. Its deadline runs from when it was made: a call that waited in line (behind `maxInFlight` or
+   * `highWaterMark`, or for the connection to open) has that much less. Its whole timeout without `OutgoingOptions.now`.
+   */
+  timeLeftOf(id: string): number | undefined {
+    const call = this.pending.get(id);
+    if (call === undefined) return undefined;
+    const { timeout } = call.actor.context;
+    return this.now === undefined ? timeout : timeout - (this.now() - call.madeAt);
   }
 
   /** Number of calls waiting in `queued`. */
@@ -166,6 +183,7 @@ export class OutgoingCalls {
         cancelSent: false,
         site,
         resends: retries > 0 ? { left: retries, losses: 0, writeFailed: false } : undefined,
+        madeAt: this.now?.() ?? 0,
       };
       this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show. Uninspected, `result`

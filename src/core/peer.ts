@@ -56,6 +56,11 @@ export interface PeerOptions extends ConnectionOptions {
   limits: ResponderLimits;
   /** Who is on the other end, for handlers' `ctx.connection`. Default: the `url`, no address, headers or data. */
   connection?: ConnectionInfo;
+  /**
+   * Each call notes when it was made, so that its request can carry how long it has left when it is written
+   * (`OutgoingCalls.timeLeftOf`: a NATS client's). Default: false.
+   */
+  sendsTimeLeft?: boolean;
 }
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection implements PeerApi<RemoteApi> {
@@ -94,6 +99,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       unsent: (error, method) => queueMicrotask(() => options.hooks.unsent(error, method, this.connection)),
       settled: (id) => this.transport.callSettled?.(id),
       url: options.url,
+      now: options.sendsTimeLeft === true ? this.now : undefined,
     });
     this.incoming = new IncomingCalls({
       methods: options.methods,

@@ -83,6 +83,12 @@ export const realTime: TimeSource = {
   unref: (handle) => void (handle as Partial<NodeJS.Timeout>).unref?.(),
 };
 
+/** The time on `clock` (a `SimulatedClock`'s, or any with `now()`); real time for none, or one without `now()`. */
+export function clockNow(clock: object | undefined): () => number {
+  const timeOf = clock as Partial<TimeSource> | undefined;
+  return typeof timeOf?.now === 'function' ? () => timeOf.now!() : realTime.now;
+}
+
 export class Deadlines {
   /** The last entry of each duration's chain (undefined: the chain is empty, its key kept for a while). */
   private readonly tails = new Map<number, DeadlineEntry | undefined>();

@@ -9,7 +9,7 @@
  * Subjects, for a service on `subject`:
  *
  *   client ──request──▶ subject             (queue group: one responder gets it)
- *          reply-to     <inbox>.<call id>    (one wildcard subscription <inbox>.> per client)
+ *          reply-to     <inbox>.<call id>~<ms left>    (one wildcard subscription <inbox>.> per client)
  *   client ──notify───▶ subject             (one responder of the group gets it)
  *   client ──cancel───▶ subject.$cancel     (every responder; the one running the call aborts it; reply-to <inbox>._)
  *   responder ─reply──▶ <inbox>.<call id>
@@ -29,10 +29,10 @@ type NatsModule = typeof import('@nats-io/transport-node');
 export const NATS_PACKAGE = '@nats-io/transport-node';
 
 /**
- * What joins a request's call id and its call's timeout in its reply subject: `<inbox>.<call id>~<timeout in ms>`. A
- * responder sees no connection of its caller close, so a caller gone without a cancel (crashed, or cut off from
- * nats-server) would leave the handler running for nobody; past this long after the request came, the responder
- * aborts it. In the reply subject, not a NATS header: a header on every request cost about a third more CPU a call
+ * What joins a request's call id and its call's time left in its reply subject: `<inbox>.<call id>~<ms left>` (its
+ * timeout less what it waited before it was published). A responder sees no connection of its caller close, so a
+ * caller gone without a cancel (crashed, or cut off from nats-server) would leave the handler running for nobody; past
+ * this long after the request came, the responder aborts it. In the reply subject, not a NATS header: a header on every request cost about a third more CPU a call
  * (nats.js's HPUB and HMSG, and the responder reading headers it otherwise rarely has). Other callers' reply subjects
  * carry none (nats.js's are letters and digits), and other responders reply to the subject as it is.
  */
@@ -74,8 +74,8 @@ export interface NatsClientOptions {
   headers: Record<string, string>;
   /** The prefix of the inbox where answers come; undefined: nats.js's `_INBOX`. */
   inboxPrefix: string | undefined;
-  /** The timeout of the call `id` still waiting for its answer, in ms, sent in its reply subject (see `TIMEOUT_MARK`). */
-  timeoutOf: (id: string) => number | undefined;
+  /** How long the call `id` still waiting for its answer has left, in ms, sent in its reply subject (see `TIMEOUT_MARK`). */
+  timeLeftOf: (id: string) => number | undefined;
   /**
    * Bytes published unconfirmed at which nats-server is asked to confirm them (see `confirm`): at most the send queue's
    * `highWaterMark`, so that what holds calls back is always being confirmed.
@@ -175,13 +175,15 @@ export class NatsClientTransport implements Transport {
   }
 
   /**
-   * A request's reply subject: `<inbox>.<call id>`, and its call's timeout after `TIMEOUT_MARK`, in whole ms (rounded
-   * up: a timeout may have a fraction, and a '.' there would start another token, which the responder would take for
-   * part of this client's inbox, so that no cancel of this client's found the call).
+   * A request's reply subject: `<inbox>.<call id>`, and how long its call has left, after `TIMEOUT_MARK`: its timeout
+   * less the time it waited before this publish (in the send queue, or for the connection to open), so that the
+   * responder gives up when the caller does. In whole ms, rounded up, at least 1 (a timeout may have a fraction, and a
+   * '.' there would start another token, which the responder would take for part of this client's inbox, so that no
+   * cancel of this client's found the call; a call past its deadline whose timer has not fired yet is still sent).
    */
   private replyTo(id: string | undefined): string {
-    const timeout = id === undefined ? undefined : this.options.timeoutOf(id);
-    return timeout === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${Math.ceil(timeout)}`;
+    const left = id === undefined ? undefined : this.options.timeLeftOf(id);
+    return left === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${Math.max(1, Math.ceil(left))}`;
   }
 
   /**

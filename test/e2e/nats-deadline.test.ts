@@ -54,13 +54,15 @@ function rawRequest(subject: string, id: number | string, timeout: string): Prom
 }
 
 describe("a call's timeout reaches a NATS responder", () => {
-  it("is sent in each request's reply subject, after the call id and a ~: the call's timeout in ms", async () => {
+  it("is sent in each request's reply subject, after the call id and a ~: the call's timeout in ms (less what it waited)", async () => {
     const subject = nextSubject();
     responder = await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p } });
     const replies: string[] = [];
     const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
     await nats.raw.flush();
-    client = connect(nats.url, { subject, timeout: 4_000 });
+    // A clock of its own that never moves: what a request carries is its timeout less the time it waited before it
+    // was published (for the connection to open), none here.
+    client = connect(nats.url, { subject, timeout: 4_000, clock: new SimulatedClock() });
     await client.request('echo', []);
     await client.request('echo', [], { timeout: 1_234 });
     await until(() => replies.length === 2, 'both requests seen');
@@ -75,7 +77,8 @@ describe("a call's timeout reaches a NATS responder", () => {
     const clock = new SimulatedClock();
     const { hang, started, reasons } = untilAborted();
     responder = await serve({ nats: nats.url, subject, clock, methods: { hang } });
-    client = connect(nats.url, { subject, timeout: 5_000 });
+    // The caller's clock does not move: its request carries all of its timeout.
+    client = connect(nats.url, { subject, timeout: 5_000, clock: new SimulatedClock() });
     void client.request('hang', []).catch(() => {});
     await started;
     // Gone at once, as a crashed process is: no $/cancelRequest is sent.
@@ -119,7 +122,8 @@ describe("a call's timeout reaches a NATS responder", () => {
     const replies: string[] = [];
     const watcher = nats.raw.subscribe(subject, { callback: (_error, msg) => void replies.push(msg.reply ?? '') });
     await nats.raw.flush();
-    client = connect(nats.url, { subject });
+    // The caller's clock does not move: its request carries all of its timeout.
+    client = connect(nats.url, { subject, clock: new SimulatedClock() });
     const controller = new AbortController();
     // A '.' in the reply subject would start another token: the responder would take `<inbox>.<id>~2000` for the
     // caller's inbox, and the cancel (its reply subject `<inbox>._`) would name another caller.
