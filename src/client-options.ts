@@ -157,7 +157,8 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
   subject?: string;
   /**
    * NATS only: the prefix of the client's inbox, where answers come (`<prefix>.<unique>.<call id>`), for a user whose
-   * permissions allow subscribing only under its own prefix (as nats.js's `inboxPrefix`). No wildcards. Default: `_INBOX`.
+   * permissions allow subscribing only under its own prefix (as nats.js's `inboxPrefix`). No wildcards; with `subject`,
+   * at most 4,021 bytes of UTF-8 together (nats-server's `max_control_line`: see nats-lines.ts). Default: `_INBOX`.
    */
   inboxPrefix?: string;
 }

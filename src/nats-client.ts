@@ -8,6 +8,7 @@ import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
 import { NoRespondersError, ProtocolError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
+import { checkClientLines } from './transports/nats-lines.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateSubject } from './validate.js';
 import { validateNatsUrl } from './urls.js';
@@ -101,5 +102,6 @@ export function connectNats<Api extends AnyApi>(
   if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
   const headers = validateHeaders(options.headers, 'options.headers', 'nats');
   const inboxPrefix = options.inboxPrefix === undefined ? undefined : validateSubject(options.inboxPrefix, 'options.inboxPrefix');
+  checkClientLines(subject, inboxPrefix);
   return new NatsClient<Api>({ ...common, serverUrl, subject, handshakeTimeout, headers, inboxPrefix });
 }

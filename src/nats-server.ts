@@ -34,6 +34,7 @@ import {
 import { decode, encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from './protocol/jsonrpc.js';
 import { IdTable } from './core/id-table.js';
 import { loadNats, TIMEOUT_MARK } from './transports/nats.js';
+import { checkResponderLines } from './transports/nats-lines.js';
 import { listenNats, NatsSubscriptionError, type NatsResponderLink } from './transports/nats-responder.js';
 import type {
   AnyApi,
@@ -60,7 +61,7 @@ import { shownUrl, validateNatsUrl } from './urls.js';
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
   nats: string;
-  /** The subject to answer calls on (no wildcards). */
+  /** The subject to answer calls on (no wildcards; at most 4,015 bytes of UTF-8, and 4,084 with `queue`: nats-server's `max_control_line`). */
   subject: string;
   /** Queue group: the responders of one group share the calls on the subject. Default: 'callstate'. */
   queue?: string;
@@ -207,6 +208,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
   const url = validateNatsUrl(options.nats, 'options.nats');
   const subject = validateSubject(options.subject, 'options.subject');
   const queue = options.queue === undefined ? DEFAULT_QUEUE : validateQueue(options.queue, 'options.queue');
+  checkResponderLines(subject, queue);
   const methods = validateMethods(options.methods, 'options.methods');
   const closeTimeout = optionalTimeout(options.closeTimeout, 'options.closeTimeout', DEFAULT_CLOSE_TIMEOUT);
   const engine = validateEngine(options.engine);

@@ -139,3 +139,63 @@ describe("a NATS responder counts the caller's timeout from when the message cam
     });
   });
 });
+
+describe("subjects too long for nats-server's control line are refused up front", () => {
+  /** A valid subject `bytes` bytes long, under `edge22.`. */
+  const subjectOf = (bytes: number) => `edge22.${'s'.repeat(bytes - 'edge22.'.length)}`;
+  const limit = "nats-server's max_control_line (4096 bytes by default), past which it closes the connection";
+
+  it('calls at the longest subject and inboxPrefix a client takes, with the longest timeout and headers', async () => {
+    const subject = subjectOf(2_000);
+    responder = await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p } });
+    client = connect(nats.url, {
+      subject,
+      inboxPrefix: `inbox.${'p'.repeat(4_021 - 2_000 - 'inbox.'.length)}`,
+      headers: { 'x-tenant': 'edge' },
+      timeout: 2_147_483_647,
+      clock: new SimulatedClock(),
+    });
+    expect(await client.request('echo', ['at the limit'])).toEqual(['at the limit']);
+  });
+
+  it('refuses a client whose subject and inboxPrefix together pass 4,021 bytes, counted in UTF-8', () => {
+    const subject = subjectOf(2_000);
+    expect(() => connect(nats.url, { subject, inboxPrefix: `inbox.${'p'.repeat(4_022 - 2_000 - 'inbox.'.length)}` })).toThrow(
+      new TypeError(
+        'options.subject and options.inboxPrefix are 4022 bytes long together, more than 4021: with the rest of a ' +
+          "request's reply subject (the inbox's unique token, the call id and its timeout) and its lengths, the request's " +
+          `control line would pass ${limit}`,
+      ),
+    );
+    // 'ü' is two bytes of UTF-8.
+    expect(() => connect(nats.url, { subject, inboxPrefix: `inbox.${'ü'.repeat(1_008)}` })).toThrow(/are 4022 bytes long together/);
+    expect(() => connect(nats.url, { subject: subjectOf(4_016) })).toThrow(
+      /^options\.subject and options\.inboxPrefix \(default "_INBOX"\) are 4022 bytes long together, more than 4021/,
+    );
+  });
+
+  it('serves on the longest subject a client with the default inbox can call, and refuses one byte more', async () => {
+    const subject = subjectOf(4_015);
+    responder = await serve({ nats: nats.url, subject, methods: { echo: (p: unknown) => p } });
+    client = connect(nats.url, { subject, headers: { 'x-tenant': 'edge' }, timeout: 2_147_483_647, clock: new SimulatedClock() });
+    expect(await client.request('echo', ['longest'])).toEqual(['longest']);
+    await expect(serve({ nats: nats.url, subject: subjectOf(4_016), methods: {} })).rejects.toThrow(
+      new TypeError(
+        "options.subject is 4016 bytes long, more than 4015: a request of callstate's client to it " +
+          `(its inbox prefix "_INBOX", the call id and its timeout in the reply subject) would pass ${limit}`,
+      ),
+    );
+  });
+
+  it('refuses a responder whose subject and queue together pass 4,084 bytes', async () => {
+    await expect(serve({ nats: nats.url, subject: subjectOf(4_000), queue: 'q'.repeat(85), methods: {} })).rejects.toThrow(
+      new TypeError(
+        'options.subject and options.queue are 4085 bytes long together, more than 4084: the queue ' +
+          `subscription's control line (SUB <subject> <queue> <id>) would pass ${limit}`,
+      ),
+    );
+    responder = await serve({ nats: nats.url, subject: subjectOf(4_000), queue: 'q'.repeat(84), methods: { echo: (p: unknown) => p } });
+    client = connect(nats.url, { subject: subjectOf(4_000), clock: new SimulatedClock() });
+    expect(await client.request('echo', ['queue at the limit'])).toEqual(['queue at the limit']);
+  });
+});
