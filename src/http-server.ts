@@ -27,6 +27,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
 import { serverClosing } from './core/closing.js';
+import { serverIsClosing } from './core/abort-reasons.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
 import type { Hooks } from './hooks.js';
 import { noPeer } from './core/no-peer.js';
@@ -418,7 +419,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
         if (busy().length === 0) return resolve();
         const late = setTimeout(() => {
           for (const socket of busy()) {
-            bySocket.get(socket)!.incoming.cancelAll();
+            bySocket.get(socket)!.incoming.cancelAll(serverIsClosing());
             socket.destroy();
           }
           socketClosed = () => {};

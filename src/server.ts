@@ -278,7 +278,7 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
         // HTTP calls still running: on the own listener its close would drop their connections; attached or
         // noServer, nothing of ours owns them, so the endpoint ends them itself.
         const http = endpoint.end(closeTimeout);
-        await Promise.all([...connections].map((peer) => peer.close(1001, 'server closing')));
+        await Promise.all([...connections].map((peer) => peer.leave()));
         await Promise.all([done, http]);
       })());
     },

@@ -90,7 +90,12 @@ export interface ConnectionInfo {
 export interface HandlerContext<RemoteApi extends AnyApi = UntypedApi> {
   /** Who is calling: see `ConnectionInfo`. */
   connection: ConnectionInfo;
-  /** Aborts when the caller cancels (`$/cancelRequest`) or the connection closes. */
+  /**
+   * Aborts when the caller cancels (`$/cancelRequest`), the connection closes, or the server closes with the handler
+   * still running; its `reason` is a DOMException named `AbortError` that says which: `cancelled by the caller
+   * ($/cancelRequest)`, `the connection closed`, `the server is closing`. Past `handlerTimeout` (or a NATS caller's
+   * timeout), a `TimeoutError` instead.
+   */
   signal: AbortSignal;
   /** The other end of the connection: call its methods, notify it. */
   peer: PeerApi<RemoteApi>;

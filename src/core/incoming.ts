@@ -23,28 +23,69 @@ import type { BatchReply, HeldReplies } from './batch-reply.js';
 import { HandlerDeadline } from './handler-deadline.js';
 import { IdTable } from './id-table.js';
 import { messageOf, toErrorObject } from './handler-error.js';
-import { Context, invoke, type AnyMethod } from './invoke.js';
+import { Context, invoke, scopeAborted, type AnyMethod, type CallScope } from './invoke.js';
+import { cancelledByCaller, connectionClosed, serverIsClosing } from './abort-reasons.js';
 import { promiseOf } from '../engine/thenable.js';
 import type { ResponderLimits } from '../limits.js';
 import { inFlightRefusal, type Running } from './refusals.js';
 
 export type { AnyMethod } from './invoke.js';
 
-interface IncomingEntry {
-  actor: RunningActor<IncomingContext, IncomingCallEvent>;
-  /** What the call is filed under: its id, or (where one host serves many callers, as a NATS responder does) its caller's and its id. */
-  key: Id;
-  /** The request's size, counted in `IncomingCalls.bytes` while it runs. */
-  bytes: number;
-  batch: BatchReply | undefined;
-  /** Who made the call: `ctx.connection`. */
-  connection: ConnectionInfo;
+/**
+ * One incoming call. It is also what its handler's `ctx.signal` comes from (a `CallScope`): a plain controller's
+ * signal, made only if the handler reads it, that aborts when the engine's run of the handler does, with the reason
+ * this side gave for ending the call (see abort-reasons.ts), not the engine's bare AbortError. As in
+ * handler-deadline.ts, not `AbortSignal.any` (which Node keeps alive while it has listeners).
+ */
+class IncomingEntry implements CallScope {
+  actor: RunningActor<IncomingContext, IncomingCallEvent> = undefined!;
   /** The handler's deadline, when the responder has a `handlerTimeout` or the caller sent its timeout. */
-  deadline?: HandlerDeadline;
-  /** The caller's timeout, when it sent it (a NATS request: in its reply subject, see `TIMEOUT_MARK` in transports/nats.ts): the handler is aborted past it. */
-  callerTimeout: CallerTimeout | undefined;
+  deadline?: HandlerDeadline = undefined;
   /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
-  cancelAnswered?: boolean;
+  cancelAnswered?: boolean = undefined;
+  /** The engine's run of the handler (its abort ends the handler), once it started. */
+  private scope: CallScope | undefined = undefined;
+  /** The controller of `signal`, once read. */
+  private controller: AbortController | undefined = undefined;
+  /** Why this side ended the call (set just before it tells the actor): the reason `signal` aborts with. */
+  private reason: unknown = undefined;
+
+  constructor(
+    /** What the call is filed under: its id, or (where one host serves many callers, as a NATS responder does) its caller's and its id. */
+    readonly key: Id,
+    /** The request's size, counted in `IncomingCalls.bytes` while it runs. */
+    readonly bytes: number,
+    readonly batch: BatchReply | undefined,
+    /** Who made the call: `ctx.connection`. */
+    readonly connection: ConnectionInfo,
+    /** The caller's timeout, when it sent it (a NATS request: in its reply subject, see `TIMEOUT_MARK` in transports/nats.ts): the handler is aborted past it. */
+    readonly callerTimeout: CallerTimeout | undefined,
+  ) {}
+
+  /** The handler started, run by the engine in `scope`. */
+  started(scope: CallScope): void {
+    this.scope = scope;
+  }
+
+  /** This side ends the call, for `reason` (the first one given counts): `signal` will abort with it. */
+  ending(reason: unknown): void {
+    this.reason ??= reason;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      const run = this.scope!.signal;
+      const abort = () => controller.abort(this.reason ?? run.reason);
+      if (run.aborted) abort();
+      else run.addEventListener('abort', abort, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.controller?.signal.aborted ?? (this.scope !== undefined && scopeAborted(this.scope));
+  }
 }
 
 /** A caller's timeout, sent with its request (NATS: see `TIMEOUT_MARK` in transports/nats.ts). */
@@ -193,7 +234,7 @@ export class IncomingCalls implements Running, HeldReplies {
     const input = this.actors.inspected
       ? { id: frame.id, method: frame.method, params: frame.params }
       : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
-    const entry: IncomingEntry = { actor: undefined!, key, bytes, batch, connection, callerTimeout };
+    const entry = new IncomingEntry(key, bytes, batch, connection, callerTimeout);
     batch?.expect();
     this.inFlight.set(key, entry);
     this.runningBytes += bytes;
@@ -208,19 +249,23 @@ export class IncomingCalls implements Running, HeldReplies {
     return entry && { id: entry.actor.context.id, method: entry.actor.context.method, connection: entry.connection };
   }
 
-  /** The caller sent `$/cancelRequest` for the call filed under `key`. Returns whether a call was in flight. */
-  cancel(key: Id, reason?: unknown): boolean {
+  /**
+   * The caller sent `$/cancelRequest` for the call filed under `key`: its handler's signal aborts with `reason` (an
+   * AbortError saying so by default). Returns whether a call was in flight.
+   */
+  cancel(key: Id, reason: unknown = cancelledByCaller()): boolean {
     const entry = this.inFlight.get(key);
     if (!entry) return false;
+    entry.ending(reason);
     entry.actor.send({ type: 'call.cancel', reason });
     return true;
   }
 
-  /** The connection is gone: abort every handler. */
-  cancelAll(): void {
-    this.cancelCalls();
+  /** The connection is gone (or the server is closing: `reason`): abort every handler with `reason`. */
+  cancelAll(reason: unknown = connectionClosed()): void {
+    this.cancelCalls(reason);
     for (const running of this.notifications.values()) {
-      running.controller.abort();
+      running.controller.abort(reason);
       this.notificationEnded(running);
     }
   }
@@ -230,8 +275,11 @@ export class IncomingCalls implements Running, HeldReplies {
    * notifications running: over HTTP, a notification's POST was answered already, and its connection closing says
    * nothing about it.
    */
-  cancelCalls(): void {
-    for (const entry of this.inFlight.values()) entry.actor.send({ type: 'connection.closed' });
+  cancelCalls(reason: unknown = connectionClosed()): void {
+    for (const entry of this.inFlight.values()) {
+      entry.ending(reason);
+      entry.actor.send({ type: 'connection.closed' });
+    }
   }
 
   /**
@@ -246,7 +294,7 @@ export class IncomingCalls implements Running, HeldReplies {
       entry.cancelAnswered = true;
       this.replyError(entry, id, error(method));
     }
-    this.cancelAll();
+    this.cancelAll(serverIsClosing());
   }
 
   /**
@@ -320,17 +368,17 @@ export class IncomingCalls implements Running, HeldReplies {
   runHandler(entry: IncomingEntry, method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): unknown {
     const handler = this.options.methods[method]!;
     const { handlerTimeout, peer, hooks } = this.options;
-    const { connection } = entry;
-    const { callerTimeout } = entry;
+    const { connection, callerTimeout } = entry;
+    entry.started(scope);
     const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout.left < handlerTimeout);
     const limit = callers ? callerTimeout.timeout : handlerTimeout;
     if (limit === undefined) {
-      const ctx = new Context(scope, peer, connection, id, method, params);
+      const ctx = new Context(entry, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
       // (against the in-flight limits, and as an id in use, that a duplicate is refused), until the whole batch is in.
       return entry.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
     }
-    const deadline = new HandlerDeadline(scope, method, limit, callers);
+    const deadline = new HandlerDeadline(entry, method, limit, callers);
     entry.deadline = deadline;
     // The caller's deadline is what is left of its timeout: it was counted from when the request came.
     (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);

@@ -9,6 +9,7 @@
 import type { AnyActorRef } from 'xstate';
 import { newCallId } from './call-id.js';
 import { abortReason } from './abort-watch.js';
+import { connectionClosed } from './abort-reasons.js';
 import { callProxy } from './call-proxy.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { Hooks } from '../hooks.js';
@@ -154,13 +155,18 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   /** The transport was lost, a reconnection follows: calls written on it fail (or wait again, if retry), handlers abort. */
   protected epochLost(error: ConnectionClosedError): void {
     this.outgoing.lost(error);
-    this.incoming.cancelAll();
+    this.incoming.cancelAll(this.handlersAbortedFor());
   }
 
   /** The connection ended: every pending call fails at once with one error, every handler aborts. */
   protected ended(error: ConnectionClosedError): void {
     this.outgoing.failAll(error);
-    this.incoming.cancelAll();
+    this.incoming.cancelAll(this.handlersAbortedFor());
+  }
+
+  /** Why the connection's end aborts the handlers still running: their `ctx.signal.reason` (see abort-reasons.ts). */
+  protected handlersAbortedFor(): unknown {
+    return connectionClosed();
   }
 
   /** One text frame from the peer. */

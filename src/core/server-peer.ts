@@ -5,6 +5,7 @@
  */
 import type { ErrorObject } from '../protocol/jsonrpc.js';
 import type { AnyApi, UntypedApi } from '../types.js';
+import { serverIsClosing } from './abort-reasons.js';
 import { serverClosing } from './closing.js';
 import { Peer } from './peer.js';
 
@@ -13,6 +14,18 @@ export class ServerPeer<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   private draining = false;
   /** Called when the last incoming call ends, while draining. */
   private idle: (() => void) | undefined;
+  /** Set once the server closes this connection (`leave`): its handlers still running abort for that reason. */
+  private leaving = false;
+
+  /** The server is closing: closes the connection (1001); handlers still running then see `the server is closing`. */
+  leave(): Promise<void> {
+    this.leaving = true;
+    return this.close(1001, 'server closing');
+  }
+
+  protected override handlersAbortedFor(): unknown {
+    return this.leaving ? serverIsClosing() : super.handlersAbortedFor();
+  }
 
   /**
    * Refuses new requests from now on (-32000, "server closing"); resolves once no incoming call
