@@ -224,6 +224,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
       const echoed = result as { seq?: unknown; tag?: unknown } | null;
       if (kinds[seq] === Kind.Hang || kinds[seq] === Kind.Oversize || echoed?.seq !== seq || echoed.tag !== tags[seq]) wrongResults++;
     }
+    resume('room');
     settle(seq, 'resolved');
   };
   const onError = (seq: number) => (error: unknown) => {
@@ -235,6 +236,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
       oversized.callsFailedRefused++;
     if (error instanceof RemoteError) remoteError(seq, error);
     if (outcome === 'QueueFullError') pauseBriefly();
+    else resume('room');
     settle(seq, outcome);
   };
   /** Sorts a RemoteError: a hostile value's expected error, busy, or unexpected. */
@@ -296,20 +298,26 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
   };
 
   /**
-   * After a QueueFullError the caller backs off instead of spinning on rejections:
-   * a little while the connection is open (the line is full), longer while it is down.
+   * After a QueueFullError the caller backs off instead of spinning on rejections, until something changed: while the
+   * connection is open (the line is full) until a call settles otherwise than refused, making room; while it is down
+   * until it opens again. A pause of fixed length (5 ms, 100 ms while down) let the calls due meanwhile be refused by
+   * the hundred, as many as the server or the reconnection took time: on a loaded machine most of a short run's
+   * calls, and with them the faults scheduled among them.
    */
   const pauseBriefly = () => {
     if (paused) return;
     paused = true;
-    setTimeout(
-      () => {
-        paused = false;
-        schedule();
-      },
-      client.state === 'open' ? 5 : 100,
-    );
+    resumeOn = client.state === 'open' ? 'room' : 'open';
   };
+  /** What the paused calls wait for (pauseBriefly). */
+  let resumeOn: 'room' | 'open' | undefined;
+  const resume = (what: 'room' | 'open') => {
+    if (resumeOn === undefined || (resumeOn === 'open' && what === 'room')) return;
+    resumeOn = undefined;
+    paused = false;
+    schedule();
+  };
+  client.on('open', () => resume('open'));
 
   const restart = () => {
     faults.serverKills++;
