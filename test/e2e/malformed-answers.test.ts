@@ -247,6 +247,8 @@ describe('a NATS client whose call is answered with a malformed response', () =>
       },
     });
     try {
+      // Subscribed at nats-server before the client (another connection) publishes, or its call finds no responder.
+      await nats.raw.flush();
       client = connect(nats.url, { subject, timeout: LONG });
       const { error } = await orHang(settle(client.request('x')), 'the NATS call');
       expect(error).toBeInstanceOf(ProtocolError);

@@ -167,6 +167,8 @@ describe('a NATS client whose notification is larger than max_payload', () => {
  */
 async function sniffInbox(caller: { request(method: string, params?: unknown): Promise<unknown> }): Promise<string> {
   const sniffer = nats.raw.subscribe('_INBOX.>', { max: 1 });
+  // The sniffer is a connection of its own: subscribed at nats-server before the call goes, or it may miss the answer.
+  await nats.raw.flush();
   const [reply] = await Promise.all([
     (async () => {
       for await (const msg of sniffer) return msg.subject;
@@ -299,6 +301,8 @@ describe('an answer whose bytes are not UTF-8, to a NATS client', () => {
   it('is reported malformed and settles nothing: the call is not resolved with U+FFFD, and its real answer still settles it', async () => {
     const subject = nextSubject();
     const requests = nats.raw.subscribe(subject, { max: 1 });
+    // Subscribed at nats-server before the caller (another connection) publishes, or its call finds no responder.
+    await nats.raw.flush();
     const caller = client(subject);
     const unmatched: any[] = [];
     caller.on('unmatched', (event) => unmatched.push(event));
