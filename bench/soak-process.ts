@@ -2,7 +2,8 @@
  * The soak's handle on its server process (soak-server.ts): start it, SIGKILL
  * it, start it again on the same port, and count the requests it received
  * per `seq` from the lines it prints, across every process it ran, and the
- * slow readers it dropped (lines `d`) and the client's 1009 closes it saw (lines `o`).
+ * slow readers it dropped (lines `d`), the client's 1009 closes it saw (lines `o`) and the other ends of
+ * connections that had called `oversize` (lines `e`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ const NEWLINE = 10;
 const SPACE = 32;
 const D = 100;
 const O = 111;
+const E = 101;
 
 export class SoakServer {
   private child: ChildProcess | undefined;
@@ -27,6 +29,8 @@ export class SoakServer {
   slowReadersDropped = 0;
   /** Connections the soak's client closed with 1009, as the server processes saw them. */
   clientCloses1009 = 0;
+  /** Connections that had called `oversize` and ended otherwise than closed with 1009, as the server processes saw them. */
+  oversizeCallersOtherEnds = 0;
 
   /** @param received requests received per seq (saturating at 255), filled as the server reports them. */
   constructor(readonly received: Uint8Array) {}
@@ -78,7 +82,7 @@ export class SoakServer {
   }
 
   /**
-   * Parses the child's stdout: first `ready <url>`, then one seq (or `d`, `o`) per line,
+   * Parses the child's stdout: first `ready <url>`, then one seq (or `d`, `o`, `e`) per line,
    * counted without making a string per line (the soak measures its own heap).
    */
   private readLines(child: ChildProcess): Promise<string> {
@@ -95,9 +99,10 @@ export class SoakServer {
               header = undefined;
               resolve(line.slice(line.indexOf(' ') + 1));
             }
-          } else if (byte === D || byte === O) {
+          } else if (byte === D || byte === O || byte === E) {
             if (byte === D) this.slowReadersDropped++;
-            else this.clientCloses1009++;
+            else if (byte === O) this.clientCloses1009++;
+            else this.oversizeCallersOtherEnds++;
             value = -1;
           } else if (byte === NEWLINE) {
             if (value >= 0 && value < this.received.length && this.received[value]! < 255) this.received[value] = this.received[value]! + 1;

@@ -441,7 +441,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakSummary> {
       minResolvedDuringOne: slowReaders.flowChecked ? slowReaders.minResolvedDuringOne : 0,
     },
     serverRss: rssReport(rss),
-    oversizedFrames: { ...oversized, answerCallsReceived: oversize, serverSawClose1009: server.clientCloses1009 },
+    oversizedFrames: {
+      ...oversized,
+      answerCallsReceived: oversize,
+      serverSawClose1009: server.clientCloses1009,
+      serverSawOtherEnds: server.oversizeCallersOtherEnds,
+    },
     hostileValues,
     remoteErrors,
     hostileInputs: { clientFrames: junkSent, serverFrames: 3 * junk },

@@ -6,7 +6,8 @@
  * request the server saw is on record even when the process is killed right
  * after; the soak counts them to find requests sent twice. A line `d` says
  * a slow reader (a peer that called `big`) was dropped with 1008; a line `o`,
- * that the soak's client closed with 1009 after a call to `oversize`.
+ * that the soak's client closed with 1009 after a call to `oversize`; `e`, that
+ * such a connection ended otherwise.
  *
  * Its send limits are small, so that slow readers are dropped within seconds:
  * highWaterMark 1 MiB, maxBufferedAmount 8 MiB, drainTimeout 1 s.
@@ -43,11 +44,15 @@ function watchSlowReader(peer: Peer): void {
   });
 }
 
-/** Puts on record that the soak's client closed with 1009 (it refused an answer over its maxPayload). */
+/**
+ * Puts on record how a connection that called `oversize` ended: `o` when the soak's client closed it with 1009 (it
+ * refused an answer over its maxPayload), `e` otherwise. A refused connection can end otherwise here: on a loaded
+ * machine the client's close frame may come too late, its socket gone (1006) before this side read it.
+ */
 function watchOversizeCaller(peer: Peer): void {
   if (oversizeCallers.has(peer)) return;
   oversizeCallers.add(peer);
-  peer.on('close', ({ code }) => code === 1009 && process.stdout.write('o\n'));
+  peer.on('close', ({ code }) => process.stdout.write(code === 1009 ? 'o\n' : 'e\n'));
 }
 
 /** Puts a request's `seq` on record (stdout), if it carries one (hostile frames may not). */
