@@ -222,10 +222,11 @@ describe('receiveFrame', () => {
     send(host, reply, '{"jsonrpc":"2.0","id":null,"error":{"code":"x","message":"no"}}');
     send(host, reply, [{ jsonrpc: '2.0', id: 'w', result: 1, error: { code: 1, message: 'm' } }]);
     const ONE_OF = 'a response must have exactly one of "result" and "error"';
+    const NEITHER = 'the message has no "method", "result" or "error": a request needs a "method", a response "result" or "error"';
     expect(asked).toEqual([
       ['w', '"error.code" must be an integer', badCode],
-      ['w', ONE_OF, '{"jsonrpc":"2.0","id":"w"}'],
-      ['other', ONE_OF, '{"jsonrpc":"2.0","id":"other"}'],
+      ['w', NEITHER, '{"jsonrpc":"2.0","id":"w"}'],
+      ['other', NEITHER, '{"jsonrpc":"2.0","id":"other"}'],
       ['w', ONE_OF, '{"jsonrpc":"2.0","id":"w","result":1,"error":{"code":1,"message":"m"}}'],
     ]);
     // Every one is still reported malformed.
@@ -239,7 +240,7 @@ describe('receiveFrame', () => {
     ]);
     // Answered as before: what took no call and may have been meant as a request.
     expect(answers).toEqual([
-      { jsonrpc: '2.0', id: 'other', error: { code: -32600, message: ONE_OF } },
+      { jsonrpc: '2.0', id: 'other', error: { code: -32600, message: NEITHER } },
       { jsonrpc: '2.0', id: 'w', error: { code: -32600, message: '"method" must be a string' } },
     ]);
   });

@@ -149,17 +149,20 @@ export function classify(value: unknown): Message {
 
   if (hasMethod(m)) {
     if (typeof m.method !== 'string') return invalid(m, '"method" must be a string');
-    if (hasParams(m) && (m.params === null || typeof m.params !== 'object')) {
-      return invalid(m, '"params" must be an array or an object');
-    }
-    if (!hasId(m)) return { kind: 'notification', frame: m as unknown as NotificationFrame };
+    if (hasParams(m) && typeof m.params !== 'object') return invalid(m, '"params" must be an array or an object');
+    // "params": null, which some clients write for a method that takes none, is read as no params (what the handler sees).
+    const frame = m.params === null ? withoutParams(m) : m;
+    if (!hasId(m)) return { kind: 'notification', frame: frame as unknown as NotificationFrame };
     if (!isId(m.id)) return invalid(m, badId(m.id, false));
-    return { kind: 'request', frame: m as unknown as RequestFrame };
+    return { kind: 'request', frame: frame as unknown as RequestFrame };
   }
 
   let result = hasResult(m);
   if (result === hasError(m)) {
-    const which = result ? oneOfNull(m) : undefined;
+    if (!result) {
+      return invalid(m, 'the message has no "method", "result" or "error": a request needs a "method", a response "result" or "error"');
+    }
+    const which = oneOfNull(m);
     if (which === undefined) return invalid(m, 'a response must have exactly one of "result" and "error"');
     result = which;
   }
@@ -169,6 +172,7 @@ export function classify(value: unknown): Message {
     return { kind: 'result', frame: m as unknown as ResultFrame };
   }
   if (m.id !== null && !isId(m.id)) return invalid(m, badId(m.id, true));
+  if (typeof m.error === 'string' && m.jsonrpc === undefined) return { kind: 'error', frame: withErrorObject(m, m.error) };
   const fault = errorObjectFault(m.error);
   if (fault !== undefined) return invalid(m, fault);
   return { kind: 'error', frame: m as unknown as ErrorFrame };
@@ -181,6 +185,24 @@ export function classify(value: unknown): Message {
 function oneOfNull(m: Record<string, unknown>): boolean | undefined {
   if (m.error === null) return true;
   return m.result === null ? false : undefined;
+}
+
+/**
+ * A JSON-RPC 1.0 error response whose "error" is a string, as Go's `net/rpc/jsonrpc` writes every error
+ * (`{"id":1,"result":null,"error":"rpc: can't find method x"}`): JSON-RPC 1.0 leaves the error's shape to the
+ * server. It is taken as the error object it stands for: code -32603 (InternalError), what callstate's own server
+ * answers when a handler throws a plain Error, which is what the Go server's method did by returning an error; not
+ * -32000, callstate's ServerBusy, which a caller may retry. Its message is the string, and so is its `data`, the
+ * error as it came. The frame's other members are kept as they came.
+ */
+function withErrorObject(m: Record<string, unknown>, error: string): ErrorFrame {
+  return { ...m, error: { code: ErrorCodes.InternalError, message: error, data: error } } as unknown as ErrorFrame;
+}
+
+/** The message without its "params" member. */
+function withoutParams(m: Record<string, unknown>): Record<string, unknown> {
+  const { params: _params, ...rest } = m;
+  return rest;
 }
 
 /** `value` is valid JSON but no JSON-RPC message, for `reason`. */

@@ -416,11 +416,12 @@ describe('JSON-RPC 1.0 responses from a hostile server', () => {
       expect(await outcome('bothNull')).toEqual({ value: null });
       expect(await outcome('errorFirst')).toEqual({ error: 'RemoteError', code: 7, message: 'seven' });
       expect(await outcome('neitherNull')).toMatchObject({ error: 'ProtocolError', message: expect.stringContaining('exactly one of') });
-      expect(await outcome('errorNotObject')).toMatchObject({ error: 'ProtocolError', message: expect.stringContaining('"error"') });
+      // Go's net/rpc/jsonrpc writes its errors as strings: taken as -32603 with that message.
+      expect(await outcome('errorNotObject')).toEqual({ error: 'RemoteError', code: -32603, message: 'a string' });
       // A call made after them all: anything late for the others was read before its answer.
       answers.last = [{ id: '$', result: 'last', error: null }];
       expect(await outcome('last')).toEqual({ value: 'last' });
-      expect(unmatched).toEqual(['duplicate', 'duplicate', 'duplicate', 'malformed', 'malformed']);
+      expect(unmatched).toEqual(['duplicate', 'duplicate', 'duplicate', 'malformed']);
     } finally {
       await client?.close();
       client = undefined;
