@@ -197,7 +197,7 @@ export function resolveClientOptions(url: string, options: ClientOptions<any, an
     maxInFlight: optionalLimit(options.maxInFlight, 'options.maxInFlight', Infinity, 1),
     maxQueued: optionalLimit(options.maxQueued, 'options.maxQueued', DEFAULT_MAX_QUEUED, 0),
     send: resolveSendLimits(options),
-    limits: resolveResponderLimits(options),
+    limits: resolveResponderLimits(options, 'client'),
   };
   return { common, reconnect: validateReconnect(options.reconnect, 'options.reconnect'), handshakeTimeout, maxPayload };
 }

@@ -52,6 +52,7 @@ import {
 import type { ConnectionSlots } from './transports/connection-slots.js';
 import type { UpgradeCheck } from './transports/upgrade.js';
 import type { Clock, ConnectionInfo, Engine, InspectOption, NotificationEvent, UnmatchedEvent } from './types.js';
+import { countOf } from './words.js';
 
 export interface HttpEndpointOptions {
   /** The path JSON-RPC is posted to; other paths are answered 404. Undefined: any path (noServer: the app routes). */
@@ -331,7 +332,7 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     response.once('close', () => options.slots.give(socket));
     const before = waiting.get(socket) ?? 0;
     if (before >= limits.maxInFlight) {
-      const reason = `${before} requests already wait on this TCP connection for their access check or body (maxInFlightPerConnection)`;
+      const reason = `${countOf(before, 'request already waits', 'requests already wait')} on this TCP connection for their access check or body (maxInFlightPerConnection)`;
       return answerUnread(request, response, 503, cors, reason);
     }
     waiting.set(socket, before + 1);

@@ -68,6 +68,8 @@ export interface ResponderLimits {
    * one that would take it past this is answered -32000 (busy) at once, unless nothing else runs.
    */
   maxInFlightBytes: number;
+  /** Whose limits they are: a refusal says which side is busy ("server busy", or "client busy" for a client's methods). */
+  side: 'server' | 'client';
 }
 
 /** The options that set `ResponderLimits`, the same on a server and a client. */
@@ -79,7 +81,8 @@ export interface ResponderLimitOptions {
   maxInFlightBytesPerConnection?: number;
 }
 
-export function resolveResponderLimits(options: ResponderLimitOptions): ResponderLimits {
+/** `side`: a server's (or NATS responder's) limits, or a client's on the calls its server makes to it. */
+export function resolveResponderLimits(options: ResponderLimitOptions, side: 'server' | 'client' = 'server'): ResponderLimits {
   return {
     handlerTimeout: options.handlerTimeout === undefined ? undefined : validateTimeout(options.handlerTimeout, 'options.handlerTimeout'),
     maxBatch: optionalCount(options.maxBatch, 'options.maxBatch', DEFAULT_MAX_BATCH),
@@ -90,6 +93,7 @@ export function resolveResponderLimits(options: ResponderLimitOptions): Responde
       'options.maxInFlightBytesPerConnection',
       DEFAULT_MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
     ),
+    side,
   };
 }
 

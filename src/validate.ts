@@ -127,7 +127,7 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
   // fields) and helper methods on its prototype serves its own, as documented.
   const inherited = Object.keys(methods).length === 0 ? inheritedMethods(methods) : [];
   if (inherited.length > 0) {
-    const [first] = inherited;
+    const first = inherited[0]!.replace(/ \(a getter\)$/, '');
     throw new TypeError(
       `${name} is ${describeInstance(methods)} whose methods (${inherited.join(', ')}) are on its prototype: only an object's own properties are served. Pass them as an object, e.g. { ${first}: (params, ctx) => service.${first}(params, ctx) }`,
     );
@@ -148,21 +148,36 @@ export function validateMethods(methods: unknown, name: string): Record<string, 
   return methods as Record<string, AnyMethod>;
 }
 
-/** The function-valued properties of `value`'s prototypes, up to `Object.prototype` (not included), but `constructor`. */
+/**
+ * The handlers `value`'s prototypes would offer if they were served, up to `Object.prototype` (not included), but
+ * `constructor`: function-valued properties, and getters (a class's `get add() { return … }`, never called here), each
+ * named as `name (a getter)`. Neither is served: only own properties are.
+ */
 function inheritedMethods(value: object): string[] {
   const names: string[] = [];
+  const seen = new Set<string>();
   for (let proto = Object.getPrototypeOf(value); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const key of Object.getOwnPropertyNames(proto)) {
-      if (key !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, key)?.value === 'function' && !names.includes(key))
-        names.push(key);
+      if (key === 'constructor' || seen.has(key)) continue;
+      seen.add(key);
+      const descriptor = Object.getOwnPropertyDescriptor(proto, key);
+      if (typeof descriptor?.value === 'function') names.push(key);
+      else if (descriptor?.get !== undefined) names.push(`${key} (a getter)`);
     }
   }
   return names;
 }
 
+/**
+ * `an instance of Service` when `value` was made by a named class or constructor (its prototype's own `constructor`
+ * names it), else `an object`: an `Object.create(methods)` inherits `constructor` from `Object.prototype`, and is no
+ * instance of Object in any sense that helps.
+ */
 function describeInstance(value: object): string {
-  const constructor = (Object.getPrototypeOf(value) as { constructor?: unknown }).constructor;
-  return typeof constructor === 'function' && constructor.name !== '' ? `an instance of ${constructor.name}` : 'an object';
+  const proto = Object.getPrototypeOf(value) as object;
+  const constructor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;
+  const named = typeof constructor === 'function' && constructor.name !== '' && constructor.prototype === proto;
+  return named ? `an instance of ${constructor.name}` : 'an object';
 }
 
 /** The `engine` option: 'light' (default) or 'xstate'. */

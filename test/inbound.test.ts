@@ -22,6 +22,7 @@ function recordingHost(options: { maxInFlight?: number; maxInFlightBytes?: numbe
       maxDepth: 4,
       maxInFlight: options.maxInFlight ?? 10,
       maxInFlightBytes: options.maxInFlightBytes ?? 1_000_000,
+      side: 'server',
     },
     hooks: new Hooks({ onError: (error, info) => errors.push([error, info]) }),
     connection: () => connection,
@@ -135,7 +136,7 @@ describe('receiveFrame', () => {
       {
         jsonrpc: '2.0',
         id: 2,
-        error: expect.objectContaining({ code: -32000, message: expect.stringMatching(/1 calls already in flight/) }),
+        error: expect.objectContaining({ code: -32000, message: expect.stringMatching(/server busy: 1 call already in flight/) }),
       },
     ]);
 
@@ -158,7 +159,7 @@ describe('receiveFrame', () => {
         id: 2,
         error: {
           code: -32000,
-          message: `server busy: requests of ${request(1, 200).length} bytes already running on this connection, ${request(2, 1).length} more would pass 100 (maxInFlightBytesPerConnection); "a" was not run`,
+          message: `server busy: requests of ${request(1, 200).length} characters already running on this connection, ${request(2, 1).length} characters more would pass 100 (maxInFlightBytesPerConnection); "a" was not run`,
           data: { maxInFlightBytesPerConnection: 100 },
         },
       },

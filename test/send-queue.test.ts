@@ -139,7 +139,7 @@ describe('SendQueue', () => {
     expect([error.code, error.maxQueued, error.message]).toEqual([
       'ERR_QUEUE_FULL',
       1,
-      'call "b" was not sent: 1 calls and notifications already wait on the connection to ws://test (maxQueued 1), because it is not open',
+      'call "b" was not sent: 1 call or notification already waits on the connection to ws://test (maxQueued 1), because it is not open',
     ]);
     expect(() => queue.notify('log', 'n')).toThrow(QueueFullError);
   });
@@ -152,7 +152,7 @@ describe('SendQueue', () => {
     const error = queue.refusal('call "b"', 1)!;
     expect(error).toBeInstanceOf(QueueFullError);
     expect(error.message).toBe(
-      'call "b" was not sent: 1 calls and notifications already wait on the connection to ws://test (12 bytes; 1 more would pass maxBufferedAmount 10), because it is not open',
+      'call "b" was not sent: 1 call or notification already waits on the connection to ws://test (12 characters; 1 character more would pass maxBufferedAmount 10), because it is not open',
     );
     expect(() => queue.notify('log', 'n')).toThrow(QueueFullError);
     // Settled while waiting, it frees its bytes; so do notices and calls that leave the line when it opens.

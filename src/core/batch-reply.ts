@@ -1,4 +1,5 @@
 import { encode, errorFrame, ErrorCodes, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
+import { countOf } from '../words.js';
 
 /**
  * How long a batch's reply may be once answers too long to be joined into one string have been replaced (see
@@ -87,7 +88,7 @@ export class BatchReply {
         if (length <= SHRUNK_REPLY_LENGTH) break;
         const id = this.ids[i];
         if (id === undefined) continue;
-        const message = `internal error: the answer to this call (${replies[i]!.length} characters) and the others of its batch are too long together for one reply; make the call outside a batch`;
+        const message = `internal error: the answer to this call (${countOf(replies[i]!.length, 'character')}) and the others of its batch are too long together for one reply; make the call outside a batch`;
         const error = { code: ErrorCodes.InternalError, message };
         const text = encode(errorFrame(id, error));
         length += text.length - replies[i]!.length;

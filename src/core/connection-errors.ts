@@ -5,12 +5,13 @@
  */
 import type { ConnectionContext } from '../../machines/connection.machine.js';
 import { ConnectionClosedError } from '../errors.js';
+import { countOf } from '../words.js';
 
 /** The connection closed for good (or never opened): every pending call fails with this. */
 export function closedError(url: string, context: ConnectionContext, opened: boolean): ConnectionClosedError {
   const { closeCode, closeReason, error, attempt, reconnect } = context;
   const { code, because } = closeCause(context);
-  const gaveUp = reconnect && attempt > 0 ? `; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} to reconnect (maxAttempts)` : '';
+  const gaveUp = reconnect && attempt > 0 ? `; gave up after ${countOf(attempt, 'attempt')} to reconnect (maxAttempts)` : '';
   const message = opened
     ? `the connection to ${url} closed before the call settled${code}${because}${gaveUp}`
     : `could not connect to ${url}${code}${because}${gaveUp}`;
@@ -36,7 +37,7 @@ export function retriesSpentError(lost: ConnectionClosedError, writes: number): 
   const why = lost.message.endsWith(NOT_RETRY) ? lost.message.slice(0, -NOT_RETRY.length) : lost.message;
   const retries = writes - 1;
   return new ConnectionClosedError(
-    `${why}; this retry call was written ${writes} times, each time on a connection then lost, and is not sent again (retry: at most ${retries} re-send${retries === 1 ? '' : 's'})`,
+    `${why}; this retry call was written ${countOf(writes, 'time')}, each time on a connection then lost, and is not sent again (retry: at most ${countOf(retries, 're-send')})`,
     { closeCode: lost.closeCode, closeReason: lost.closeReason, cause: lost.cause },
   );
 }

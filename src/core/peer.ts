@@ -34,6 +34,7 @@ import type {
   UntypedApi,
 } from '../types.js';
 import { validateMethodName, validateParams, validateRequestOptions } from '../validate.js';
+import { countOf } from '../words.js';
 
 export type { ConnectionActor, ConnectionState } from './connection.js';
 
@@ -216,7 +217,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   protected busy(method: string): ErrorObject | undefined {
     if (!this.sendBufferFull) return undefined;
     const { highWaterMark } = this.options.send;
-    const message = `server busy: answers not yet read by you fill this connection's buffer (highWaterMark ${highWaterMark} bytes); "${method}" was not run`;
+    const message = `${this.options.limits.side} busy: answers not yet read by you fill this connection's buffer (highWaterMark ${countOf(highWaterMark, 'byte')}); "${method}" was not run`;
     return { code: ErrorCodes.ServerBusy, message, data: { highWaterMark, bufferedAmount: this.transport.bufferedAmount } };
   }
 

@@ -1,6 +1,7 @@
 /** Requests refused unrun: a duplicate id, or too many calls (or too large ones) in flight. */
 import type { ResponderLimits } from '../limits.js';
 import { errorFrame, ErrorCodes, type ErrorFrame, type ErrorObject, type Id } from '../protocol/jsonrpc.js';
+import { countOf } from '../words.js';
 
 /**
  * The answer to a request whose id is the id of a request still being handled
@@ -31,14 +32,15 @@ export function pastInFlightLimits(limits: ResponderLimits, running: Running, by
  * when nothing else does: `maxPayload` bounds it.
  */
 export function inFlightRefusal(limits: ResponderLimits, running: Running, method: string, bytes: number): ErrorObject | undefined {
-  const { maxInFlight, maxInFlightBytes } = limits;
+  const { maxInFlight, maxInFlightBytes, side } = limits;
   const over = pastInFlightLimits(limits, running, bytes);
   if (over === undefined) return undefined;
   if (over === 'count') {
-    const message = `server busy: ${maxInFlight} calls already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
+    const message = `${side} busy: ${countOf(maxInFlight, 'call')} already in flight on this connection (maxInFlightPerConnection); "${method}" was not run`;
     return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightPerConnection: maxInFlight } };
   }
   const held = running.held ? ` (${running.held} of them answers held until the rest of their batch is answered)` : '';
-  const message = `server busy: requests of ${running.bytes} bytes already running on this connection${held}, ${bytes} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
+  // Sizes are in characters of the requests' JSON text (string length, what maxInFlightBytesPerConnection counts), not bytes.
+  const message = `${side} busy: requests of ${countOf(running.bytes, 'character')} already running on this connection${held}, ${countOf(bytes, 'character')} more would pass ${maxInFlightBytes} (maxInFlightBytesPerConnection); "${method}" was not run`;
   return { code: ErrorCodes.ServerBusy, message, data: { maxInFlightBytesPerConnection: maxInFlightBytes } };
 }

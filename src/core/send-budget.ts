@@ -18,6 +18,7 @@
 import type { SendLimits } from '../limits.js';
 import type { Clock } from '../types.js';
 import { ReadMark } from './read-mark.js';
+import { countOf } from '../words.js';
 
 /**
  * Most bytes of UTF-8 one UTF-16 code unit of a frame becomes (a surrogate pair, two units, is four bytes): a frame
@@ -60,7 +61,9 @@ export class SendBudget {
     // The buffer counts bytes, the frame characters: full before it only if full without the most it can weigh.
     if (amount > maxBufferedAmount && amount - length * MAX_UTF8_BYTES_PER_CHAR >= highWaterMark) {
       this.stop();
-      this.drop(`${amount} bytes wait to be sent to a peer that is not reading (maxBufferedAmount ${maxBufferedAmount})`);
+      this.drop(
+        `${countOf(amount, 'byte waits', 'bytes wait')} to be sent to a peer that is not reading (maxBufferedAmount ${maxBufferedAmount})`,
+      );
       return;
     }
     if (this.timer === undefined) this.arm();
@@ -85,6 +88,8 @@ export class SendBudget {
     if (amount < this.limits.highWaterMark) return;
     // Less than before, or some of it left: the peer reads, slowly; watch on.
     if (this.mark.readSince()) return this.arm();
-    this.drop(`the peer read nothing for ${this.limits.drainTimeout} ms while ${amount} bytes waited to be sent to it (drainTimeout)`);
+    this.drop(
+      `the peer read nothing for ${this.limits.drainTimeout} ms while ${countOf(amount, 'byte')} waited to be sent to it (drainTimeout)`,
+    );
   };
 }

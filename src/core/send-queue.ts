@@ -21,6 +21,7 @@
 import { ConnectionClosedError, ProtocolError, QueueFullError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import { Line, type LinePlace } from './line.js';
+import { countOf } from '../words.js';
 
 /** What the queue keeps on each call: fields of the call itself, so that nothing is allocated per call but its place in line. */
 export interface QueuedCall {
@@ -148,9 +149,10 @@ export class SendQueue<T extends QueuedCall> {
   refusal(what: string, bytes: number): QueueFullError | undefined {
     const { maxQueued, maxQueuedBytes } = this.options;
     if (this.line.size >= maxQueued) return this.queueFull(what, `(maxQueued ${maxQueued})`);
-    if (this.line.size > 0 && this.waitingBytes + bytes > maxQueuedBytes)
-      return this.queueFull(what, `(${this.waitingBytes} bytes; ${bytes} more would pass maxBufferedAmount ${maxQueuedBytes})`);
-    return undefined;
+    if (this.line.size === 0 || this.waitingBytes + bytes <= maxQueuedBytes) return undefined;
+    // Frames waiting count by their length (characters of JSON text), held against the byte limit as it stands.
+    const waiting = countOf(this.waitingBytes, 'character');
+    return this.queueFull(what, `(${waiting}; ${countOf(bytes, 'character')} more would pass maxBufferedAmount ${maxQueuedBytes})`);
   }
 
   /** `call` waits its turn, at the back. */
@@ -369,12 +371,12 @@ export class SendQueue<T extends QueuedCall> {
       : !this.isWritable()
         ? 'it is closing (the next connection takes them)'
         : this.inFlight >= maxInFlight
-          ? `${maxInFlight} calls are in flight (maxInFlight)`
+          ? `${countOf(maxInFlight, 'call is', 'calls are')} in flight (maxInFlight)`
           : this.isSaturated()
             ? "its socket's buffer is full (highWaterMark)"
             : 'earlier calls still wait';
     return new QueueFullError(
-      `${what} was not sent: ${this.line.size} calls and notifications already wait on the connection to ${url} ${limit}, because ${why}`,
+      `${what} was not sent: ${countOf(this.line.size, 'call or notification already waits', 'calls and notifications already wait')} on the connection to ${url} ${limit}, because ${why}`,
       maxQueued,
     );
   }

@@ -1,11 +1,13 @@
 /**
  * JSON-RPC 2.0 frames: types, encoding and decoding with validation.
  *
- * Pure: no I/O, and no imports from the rest of the project. `decode` never
+ * Pure: no I/O, and no imports from the rest of the project but `countOf` (src/words.ts, a leaf that imports nothing). `decode` never
  * throws; it classifies every frame so that the caller can decide what to do
  * with a malformed one (answer -32700/-32600 on a responder, report it as
  * `unmatched` on a caller, and fail the call whose id a broken response carries).
  */
+
+import { countOf } from '../words.js';
 
 /** A request id. A number id is a safe integer: `decode` refuses any other (see `isId`). */
 export type Id = string | number;
@@ -255,14 +257,18 @@ export function decode(text: string, limits: DecodeLimits = {}): Decoded {
   const { maxBatch, maxDepth } = limits;
   // Nesting deeper than maxDepth takes at least 2 * (maxDepth + 1) bracket characters: shorter frames skip the walk.
   if (maxDepth !== undefined && text.length > 2 * maxDepth && nestedTooDeep(value, maxDepth)) {
-    return { kind: 'unparseable', reason: `frame nested deeper than ${maxDepth} levels (maxDepth)`, code: ErrorCodes.InvalidRequest };
+    return {
+      kind: 'unparseable',
+      reason: `frame nested deeper than ${countOf(maxDepth, 'level')} (maxDepth)`,
+      code: ErrorCodes.InvalidRequest,
+    };
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return { kind: 'unparseable', reason: 'empty batch', code: ErrorCodes.InvalidRequest };
     if (maxBatch !== undefined && value.length > maxBatch) {
       return {
         kind: 'unparseable',
-        reason: `batch of ${value.length} messages exceeds ${maxBatch} (maxBatch)`,
+        reason: `batch of ${countOf(value.length, 'message')} exceeds ${maxBatch} (maxBatch)`,
         code: ErrorCodes.InvalidRequest,
       };
     }

@@ -31,6 +31,7 @@
  *   page's `online` event ends a reconnecting client's backoff wait (`watchOnline`).
  */
 import type { Transport, TransportHandlers } from './transport.js';
+import { countOf } from '../words.js';
 
 export interface BrowserWsTransportOptions {
   /** Longest the opening handshake may take, in ms. */
@@ -270,7 +271,9 @@ export class BrowserWsTransport implements Transport {
    * when ws refuses such a frame at its header, with 1009 (a page cannot send that code: the server sees 1000).
    */
   private refuseFrame(size: number): void {
-    this.failure = new Error(`the server sent a frame of ${size} bytes, past maxPayload (${this.maxPayload} bytes): dropped unparsed`);
+    this.failure = new Error(
+      `the server sent a frame of ${countOf(size, 'byte')}, past maxPayload (${countOf(this.maxPayload, 'byte')}): dropped unparsed`,
+    );
     this.drop(1009, 'Max payload size exceeded');
   }
 

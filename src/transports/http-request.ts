@@ -24,6 +24,7 @@ import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pathnameOf } from './attach.js';
 import { notUtf8, UTF8_REASON } from './transport.js';
+import { countOf } from '../words.js';
 
 /** What the endpoint allows, for `Allow` and `Access-Control-Allow-Methods`. */
 export const ALLOWED_METHODS = 'POST, OPTIONS';
@@ -178,7 +179,7 @@ export function readBody(
     return done(undefined);
   }
   const tooLarge = () => {
-    answerUnread(request, response, 413, cors, `the body is larger than ${limit} bytes (maxPayload)`);
+    answerUnread(request, response, 413, cors, `the body is larger than ${countOf(limit, 'byte')} (maxPayload)`);
     done(undefined);
   };
   const declared = request.headers['content-length'];

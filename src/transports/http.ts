@@ -25,6 +25,7 @@ import { describeCause, NO_REDIRECTS, readText, withoutOwnHeaders } from './http
 import { methodOf, peekFrame } from './peek-frame.js';
 import { PostLine } from './post-line.js';
 import type { Transport, TransportHandlers } from './transport.js';
+import { countOf } from '../words.js';
 
 /** Why a call failed, for the owner to turn into its error. */
 export interface HttpFailure {
@@ -313,7 +314,7 @@ export class HttpTransport implements Transport {
     }
     if (this.ended) return;
     if (body === undefined) {
-      const message = `${this.url} answered HTTP ${status} with a body larger than ${this.options.maxPayload} bytes (maxPayload)`;
+      const message = `${this.url} answered HTTP ${status} with a body larger than ${countOf(this.options.maxPayload, 'byte')} (maxPayload)`;
       return this.fail(id, () => ({ message, status, body: '' }));
     }
     // Read to its end: nothing of this POST is left to abort when the body settles its call (`callSettled`).

@@ -7,6 +7,7 @@ import { nextTick } from 'node:process';
 import WebSocket from 'ws';
 import type { ClientTlsOptions } from './tls.js';
 import type { Transport, TransportHandlers } from './transport.js';
+import { countOf } from '../words.js';
 
 /** Every field required: an undefined reaching ws would replace its default (`maxPayload: undefined` is "no limit"). */
 export interface WsTransportOptions {
@@ -84,7 +85,7 @@ export class WsTransport implements Transport {
     if (this.client === undefined || (code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && code !== 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH'))
       return error;
     const { maxPayload } = this.client;
-    const message = `the server sent a message larger than maxPayload (${maxPayload} bytes): refused at its frame header, unread`;
+    const message = `the server sent a message larger than maxPayload (${countOf(maxPayload, 'byte')}): refused at its frame header, unread`;
     return Object.assign(new RangeError(message, { cause: error }), { code });
   }
 

@@ -63,7 +63,7 @@ describe('maxInFlight and maxQueued', () => {
     expect(error.code).toBe('ERR_QUEUE_FULL');
     expect(error.maxQueued).toBe(2);
     expect(error.message).toMatch(
-      /^call "work" was not sent: 2 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ \(maxQueued 2\), because 1 calls are in flight \(maxInFlight\)$/,
+      /^call "work" was not sent: 2 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ \(maxQueued 2\), because 1 call is in flight \(maxInFlight\)$/,
     );
     expect(() => client!.notify('log', {})).toThrow(QueueFullError);
     gate.resolve();
@@ -81,7 +81,7 @@ describe('maxInFlight and maxQueued', () => {
     const { error } = await settle(client.request('work', ['x'.repeat(600)]));
     expect(error).toBeInstanceOf(QueueFullError);
     expect(error.message).toMatch(
-      /^call "work" was not sent: 1 calls and notifications already wait on the connection to ws:\/\/127\.0\.0\.1:\d+ \(\d+ bytes; \d+ more would pass maxBufferedAmount 1000\), because 1 calls are in flight \(maxInFlight\)$/,
+      /^call "work" was not sent: 1 call or notification already waits on the connection to ws:\/\/127\.0\.0\.1:\d+ \(\d+ characters; \d+ characters more would pass maxBufferedAmount 1000\), because 1 call is in flight \(maxInFlight\)$/,
     );
     expect(() => client!.notify('log', ['x'.repeat(600)])).toThrow(QueueFullError);
     // Small ones still fit.

@@ -165,3 +165,77 @@ describe('"params": null in a request is read as no params', () => {
     expect(seen).toEqual([undefined]);
   });
 });
+
+describe('refusals say who refused, and count what they count', () => {
+  it('a client at its maxInFlightPerConnection refuses its server\'s call as "client busy: 1 call already in flight"', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      methods: {
+        twice: async (_params: unknown, ctx) => {
+          const first = ctx.peer.request('hold');
+          const second = await settle(ctx.peer.request('hold'));
+          release();
+          await first;
+          return { name: second.error.name, code: second.error.code, message: second.error.message };
+        },
+      },
+    });
+    client = connect(server.url, { maxInFlightPerConnection: 1, methods: { hold: () => held } });
+    expect(await client.request('twice')).toEqual({
+      name: 'RemoteError',
+      code: ErrorCodes.ServerBusy,
+      message: 'client busy: 1 call already in flight on this connection (maxInFlightPerConnection); "hold" was not run',
+    });
+  });
+
+  it('a server past maxInFlightBytesPerConnection counts characters of JSON text and says so (é is 1 character, 2 bytes)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      maxInFlightBytesPerConnection: 100,
+      methods: { hold: () => held, echo: (p: unknown) => p },
+    });
+    const ws = await rawClient(server.url);
+    try {
+      const first = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hold', params: ['é'.repeat(60)] });
+      const second = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: ['é'.repeat(40)] });
+      ws.send(first);
+      ws.send(second);
+      const refused: any = await ws.next();
+      expect(refused).toEqual({
+        jsonrpc: '2.0',
+        id: 2,
+        error: {
+          code: -32000,
+          message: `server busy: requests of ${first.length} characters already running on this connection, ${second.length} characters more would pass 100 (maxInFlightBytesPerConnection); "echo" was not run`,
+          data: { maxInFlightBytesPerConnection: 100 },
+        },
+      });
+      release();
+      expect(await ws.next()).toMatchObject({ id: 1, result: null });
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('a client at maxQueued 1 says "1 call or notification already waits" and "1 call is in flight"', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    server = await serve({ port: 0, host: '127.0.0.1', methods: { hold: () => held } });
+    client = connect(server.url, { maxInFlight: 1, maxQueued: 1 });
+    await client.ready;
+    const admitted = [client.request('hold'), client.request('hold')];
+    const { error } = await settle(client.request('hold'));
+    expect(error).toMatchObject({ name: 'QueueFullError', code: 'ERR_QUEUE_FULL', maxQueued: 1 });
+    expect(error.message).toMatch(
+      /^call "hold" was not sent: 1 call or notification already waits on the connection to ws:\/\/127\.0\.0\.1:\d+ \(maxQueued 1\), because 1 call is in flight \(maxInFlight\)$/,
+    );
+    release();
+    await Promise.all(admitted);
+  });
+});

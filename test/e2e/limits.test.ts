@@ -399,7 +399,7 @@ describe('maxInFlightPerConnection', () => {
     expect(error).toBeInstanceOf(RemoteError);
     expect([error.code, error.message]).toEqual([
       ErrorCodes.ServerBusy,
-      'server busy: 1 calls already in flight on this connection (maxInFlightPerConnection); "hold" was not run',
+      'server busy: 1 call already in flight on this connection (maxInFlightPerConnection); "hold" was not run',
     ]);
   });
 });
@@ -545,7 +545,7 @@ describe('maxInFlightBytesPerConnection', () => {
     expect(refused.error.code).toBe(-32000);
     expect(refused.error.data).toEqual({ maxInFlightBytesPerConnection: 10_000 });
     expect(refused.error.message).toMatch(
-      /^server busy: requests of \d+ bytes already running on this connection \(\d+ of them answers held until the rest of their batch is answered\), \d+ more would pass 10000 \(maxInFlightBytesPerConnection\); "echo" was not run$/,
+      /^server busy: requests of \d+ characters already running on this connection \(\d+ of them answers held until the rest of their batch is answered\), \d+ characters more would pass 10000 \(maxInFlightBytesPerConnection\); "echo" was not run$/,
     );
     // Once the batch is answered, its answers no longer count.
     held.shift()!();

@@ -620,7 +620,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
       const { error } = await settle(c.request('outer'));
       // The client's relay was refused busy; the server's outer handler rethrew that RemoteError as its own failure.
       expect(error.name).toBe('RemoteError');
-      expect(error.message).toMatch(/server busy: 1 calls already in flight/);
+      expect(error.message).toMatch(/server busy: 1 call already in flight/);
       const peer = await onlyPeer(s);
       expect(peer.handlingCalls).toBe(0);
       // The limit frees again: the next call runs.

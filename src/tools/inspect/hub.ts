@@ -22,6 +22,7 @@ import { optionalHost, optionalInteger } from '../../validate.js';
 import { checkBatch, MAX_INGEST_BYTES } from './ingest.js';
 import { applyEvent, emptyModel, type PageEvent, type PageModel } from './model.js';
 import { pageHtml } from './page.js';
+import { countOf } from '../../words.js';
 
 /** How often batched events go to the pages, in ms. */
 const FLUSH_EVERY = 100;
@@ -163,7 +164,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     if (ingesting >= maxIngests) {
       response
         .writeHead(503, { 'content-type': 'text/plain', connection: 'close' })
-        .end(`the page is reading ${maxIngests} batches, the most it reads at once (maxIngests); try again later\n`);
+        .end(`the page is reading ${countOf(maxIngests, 'batch', 'batches')}, the most it reads at once (maxIngests); try again later\n`);
       request.resume();
       return;
     }
@@ -187,7 +188,9 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_INGEST_BYTES) {
-        response.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end(`at most ${MAX_INGEST_BYTES} bytes\n`);
+        response
+          .writeHead(413, { 'content-type': 'text/plain', connection: 'close' })
+          .end(`at most ${countOf(MAX_INGEST_BYTES, 'byte')}\n`);
         request.destroy();
         return;
       }
@@ -213,7 +216,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
   origins = pageOrigins(host, bound);
   stream = attachBroadcast(http, '/events', greeting, (origin) => origin === undefined || origins.has(origin), {
     readers: maxViewers,
-    reason: `the page has ${maxViewers} viewers, the most it takes (maxViewers); try again later`,
+    reason: `the page has ${countOf(maxViewers, 'viewer')}, the most it takes (maxViewers); try again later`,
     heartbeat: VIEWER_HEARTBEAT,
   });
   let closing: Promise<void> | undefined;
