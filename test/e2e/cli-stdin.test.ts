@@ -26,7 +26,7 @@ describe('callstate call: params from stdin', () => {
     const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     expect({ status, stderr }).toEqual({
       status: 2,
-      stderr: `callstate call: params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes (see callstate call --help)\n`,
+      stderr: `callstate call: params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes: raise --max-payload (see callstate call --help)\n`,
     });
   });
 });

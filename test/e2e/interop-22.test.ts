@@ -2,12 +2,16 @@
  * Interop with peers that are not JSON-RPC 2.0 to the letter: a JSON-RPC 1.0 server (Go's net/rpc/jsonrpc) whose
  * errors are plain strings, and clients that write `"params": null` for a method that takes none.
  */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:buffer';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { connect, serve, ErrorCodes, RemoteError, type Client, type Server } from '../../src/index.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../src/limits.js';
+import { bin } from '../cli-helpers.js';
 import { closeAfterEach, rawClient, settle, until } from '../helpers.js';
 
 let client: Client | undefined;
@@ -237,5 +241,66 @@ describe('refusals say who refused, and count what they count', () => {
     );
     release();
     await Promise.all(admitted);
+  });
+});
+
+/** Runs the built `callstate` bin with `args`, `stdin` written to it and ended; resolves with its exit code and output. */
+function runCli(args: string[], stdin = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.on('error', () => {}); // EPIPE when the command stops reading first
+  child.stdin.end(stdin);
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+describe('callstate call --max-payload', () => {
+  const past16MiB = DEFAULT_CLIENT_MAX_PAYLOAD + 1024 * 1024;
+
+  it('raises the cap on params from stdin past 16 MiB, and the largest answer taken with it', async () => {
+    server = await serve({
+      port: 0,
+      host: '127.0.0.1',
+      maxPayload: 64 * 1024 * 1024,
+      maxInFlightBytesPerConnection: 64 * 1024 * 1024,
+      methods: { length: ([text]: [string]) => text.length, big: () => 'x'.repeat(past16MiB) },
+    });
+    const params = JSON.stringify(['y'.repeat(past16MiB)]);
+    const flag = ['--max-payload', String(32 * 1024 * 1024)];
+    expect(await runCli(['call', server.url, 'length', '-', ...flag], params)).toEqual({ status: 0, stdout: `${past16MiB}\n`, stderr: '' });
+    const answer = await runCli(['call', server.url, 'big', ...flag]);
+    expect({ status: answer.status, stderr: answer.stderr, length: answer.stdout.length }).toEqual({
+      status: 0,
+      stderr: '',
+      length: past16MiB + 3,
+    });
+    // Without the flag, the same params are refused as before: exit 2.
+    const refused = await runCli(['call', server.url, 'length', '-'], params);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes: raise --max-payload`);
+  });
+
+  it('lowers it too, for call and notify alike, and refuses a value that is no whole number of bytes in range', async () => {
+    const over = JSON.stringify(['z'.repeat(100)]);
+    for (const command of ['call', 'notify']) {
+      expect(await runCli([command, 'ws://127.0.0.1:1', 'm', '-', '--max-payload', '32'], over)).toEqual({
+        status: 2,
+        stdout: '',
+        stderr: `callstate ${command}: params on stdin are longer than 32 bytes: raise --max-payload (see callstate ${command} --help)\n`,
+      });
+    }
+    const zero = await runCli(['call', 'ws://127.0.0.1:1', 'm', '--max-payload', '0']);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain(`--max-payload takes an integer from 1 to ${constants.MAX_STRING_LENGTH}, got "0"`);
+  });
+
+  it('is in the help of call and notify', async () => {
+    for (const command of ['call', 'notify']) {
+      const help = await runCli([command, '--help']);
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/^ {2}--max-payload BYTES {3}the most params read from stdin/m);
+    }
   });
 });

@@ -5,9 +5,11 @@
  */
 import { connect, type ClientOptions } from '../../client.js';
 import { RemoteError, TimeoutError } from '../../errors.js';
-import { isHttpUrl } from '../../urls.js';
+import { constants } from 'node:buffer';
+import { isHttpUrl, isNatsUrl } from '../../urls.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
 import { withoutBom } from '../../protocol/jsonrpc.js';
+import { countOf } from '../../words.js';
 import { EXIT, headerFlags, integerFlag, out, parse, printable, UsageError } from './args.js';
 
 /**
@@ -19,6 +21,12 @@ export const DEFAULT_CALL_TIMEOUT = 30_000;
 /** 30000 as 30,000. */
 const shown = DEFAULT_CALL_TIMEOUT.toLocaleString('en-US');
 
+/**
+ * Most `--max-payload` takes: the longest string Node can hold (`buffer.constants.MAX_STRING_LENGTH`, about 512 MiB),
+ * since the params read are parsed from one string.
+ */
+const MAX_PAYLOAD_FLAG = constants.MAX_STRING_LENGTH;
+
 export const CALL_USAGE = `usage: callstate call <url> <method> [params-json | -] [options]
 
 Calls <method> on the server at <url> (ws://, wss://, nats:// with --subject, or any
@@ -27,6 +35,8 @@ object; "-" reads them from stdin.
 
 options:
   --timeout MS          give up on the answer after MS ms (default ${shown})
+  --max-payload BYTES   the most params read from stdin, and the largest answer taken
+                        (also the client's maxPayload, but over NATS; default 16 MiB)
   --header name:value   an HTTP header on the upgrade request (NATS: a message header); repeatable
   --subject S           the NATS subject (required with nats://)
   --json                print errors as JSON on stdout too ({"error":{...}})
@@ -45,36 +55,38 @@ options:
   --header name:value   as for call; repeatable
   --subject S           the NATS subject (required with nats://)
   --timeout MS          bound on connecting (default ${shown})
+  --max-payload BYTES   the most params read from stdin (default 16 MiB)
   --json                print {"sent":true} (or {"error":{...}}) on stdout
   -h, --help            show this help`;
 
 const FLAGS = {
   timeout: { type: 'string' },
+  'max-payload': { type: 'string' },
   header: { type: 'string', multiple: true },
   subject: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
 /**
- * All of stdin, up to DEFAULT_CLIENT_MAX_PAYLOAD bytes (the most a client takes in one frame): past
- * that, an endless stdin (`yes | callstate call … -`) is a mistake, not something to hold until the heap runs out.
- * A byte order mark before the JSON is dropped.
+ * All of stdin, up to `limit` bytes (`--max-payload`, by default DEFAULT_CLIENT_MAX_PAYLOAD, the most a client takes
+ * in one frame): past that, an endless stdin (`yes | callstate call … -`) is a mistake, not something to hold until
+ * the heap runs out. A byte order mark before the JSON is dropped.
  */
-async function readStdin(): Promise<string> {
+async function readStdin(limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > DEFAULT_CLIENT_MAX_PAYLOAD) throw new UsageError(`params on stdin are longer than ${DEFAULT_CLIENT_MAX_PAYLOAD} bytes`);
+    if (size > limit) throw new UsageError(`params on stdin are longer than ${countOf(limit, 'byte')}: raise --max-payload`);
     chunks.push(chunk);
   }
   return withoutBom(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** Params from the command line or stdin, parsed as JSON; absent stays absent. */
-async function readParams(arg: string | undefined): Promise<unknown> {
+/** Params from the command line or stdin (at most `limit` bytes of it), parsed as JSON; absent stays absent. */
+async function readParams(arg: string | undefined, limit: number): Promise<unknown> {
   if (arg === undefined) return undefined;
-  const source = arg === '-' ? await readStdin() : arg;
+  const source = arg === '-' ? await readStdin(limit) : arg;
   try {
     return JSON.parse(source);
   } catch (error) {
@@ -87,8 +99,16 @@ async function readParams(arg: string | undefined): Promise<unknown> {
  * `--timeout` bounds the call itself (a request option), and connecting only for `notify`: a short
  * call timeout must not make a slow connect look like an unreachable server.
  */
-function clientOptions(url: string, values: Record<string, unknown>, timeout: number, notify: boolean): ClientOptions {
+function clientOptions(
+  url: string,
+  values: Record<string, unknown>,
+  timeout: number,
+  notify: boolean,
+  maxPayload: number | undefined,
+): ClientOptions {
   const options: ClientOptions = {};
+  // nats-server sets the largest message over NATS (connect() refuses maxPayload there): the flag bounds stdin alone.
+  if (maxPayload !== undefined && !isNatsUrl(url)) options.maxPayload = maxPayload;
   if (notify) options.handshakeTimeout = timeout;
   // Over HTTP a notification is a POST of its own: it gets `--timeout` for its answer, and close() waits that long for it.
   if (notify && isHttpUrl(url)) options.timeout = options.closeTimeout = timeout;
@@ -143,12 +163,13 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
   }
   const [url, method, paramsArg] = positionals as [string, string, string | undefined];
   const timeout = integerFlag(values.timeout, 'timeout', 1, 2 ** 31 - 1) ?? DEFAULT_CALL_TIMEOUT;
-  const params = await readParams(paramsArg);
+  const maxPayload = integerFlag(values['max-payload'], 'max-payload', 1, MAX_PAYLOAD_FLAG);
+  const params = await readParams(paramsArg, maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD);
   let client;
   // What the client could not deliver (over HTTP, a notification's POST that failed): `notify` fails with it.
   const unsent: unknown[] = [];
   try {
-    const options = clientOptions(url, values, timeout, notify);
+    const options = clientOptions(url, values, timeout, notify, maxPayload);
     if (notify) options.onError = (error, { kind }) => void (kind === 'unsent' && unsent.push(error));
     client = connect(url, options);
   } catch (error) {
