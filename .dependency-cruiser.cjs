@@ -28,7 +28,8 @@ module.exports = {
     {
       name: 'transports-stand-alone',
       severity: 'error',
-      comment: 'A transport knows the Transport interface and its own library, nothing of the core (src/words.ts is a leaf that imports nothing).',
+      comment:
+        'A transport knows the Transport interface and its own library, nothing of the core (src/words.ts is a leaf that imports nothing).',
       from: { path: '^src/transports/' },
       to: { path: '^(src|machines)/', pathNot: '^src/(transports/|words\\.ts$)' },
     },
