@@ -11,8 +11,8 @@
  * body) fails with `HttpError`. There is no heartbeat (nothing stays open).
  */
 import { Peer, type PeerOptions } from './core/peer.js';
-import { HttpError, NotSupportedError, RemoteError } from './errors.js';
-import { decode } from './protocol/jsonrpc.js';
+import { errorForCall } from './core/answer-error.js';
+import { HttpError, NotSupportedError } from './errors.js';
 import { refusedHeader } from './transports/http-exchange.js';
 import { HttpTransport } from './transports/http.js';
 import type { AnyApi, PeerEvents, UntypedApi } from './types.js';
@@ -42,8 +42,10 @@ export class HttpClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       // A notification has no call (nor its timeout): its POST gets the default call timeout, on the same clock.
       notifyTimeout: options.timeout,
       clock: options.clock,
+      // A POST carries one call: an error in its body that did not settle it is its call's (core/answer-error.ts),
+      // whatever the status (a JSON-RPC over HTTP server answers 404 for -32601, 500 for -32603), not an HttpError.
       failure: ({ message, status, body, cause, answer, id }) =>
-        remoteError(answer, id) ?? new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
+        errorForCall(answer, id) ?? new HttpError(message, status, body, cause === undefined ? undefined : { cause }),
     });
     super({ ...options, openTransport: () => transport, alreadyOpen: false });
   }
@@ -83,23 +85,6 @@ function refuseNotifications(event: keyof PeerEvents): void {
   if (event === 'notification') {
     throw new NotSupportedError('servers cannot notify clients over HTTP (each call is its own request): use a ws:// URL');
   }
-}
-
-/**
- * The server's error when `answer` (the body of an answer that did not settle the call `id`) is a single JSON-RPC
- * error response to that call, or with id null: one the server gave no id, because it could not read the request's or
- * refused the whole frame (-32700, -32600 past its `maxDepth`). A POST carries one call, so that error is its call's,
- * whatever the status (a JSON-RPC over HTTP server answers 404 for -32601, 500 for -32603): a `RemoteError` with the
- * server's code and message, not an `HttpError` saying the body held no answer or naming the status alone.
- */
-function remoteError(answer: string | undefined, id: string | undefined): RemoteError | undefined {
-  if (answer === undefined || id === undefined) return undefined;
-  const decoded = decode(answer);
-  if (decoded.kind !== 'single' || decoded.message.kind !== 'error') return undefined;
-  const { frame } = decoded.message;
-  if (frame.id !== null && frame.id !== id) return undefined;
-  const { code, message, data } = frame.error;
-  return new RemoteError(code, message, data);
 }
 
 /** The HTTP half of `connect()`: `common` holds the options already validated there. */

@@ -4,6 +4,7 @@
  * cancellation, unmatched reports) over a NATS transport; what NATS adds is the
  * 503 status that says no responder is subscribed, turned into `NoRespondersError`.
  */
+import { errorForCall } from './core/answer-error.js';
 import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
 import { NoRespondersError, ProtocolError } from './errors.js';
@@ -79,6 +80,18 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
       const cause = reason();
       return new ProtocolError(`call "${method}" (id ${id}) was not sent: ${cause.message}`, { cause });
     });
+  }
+
+  /**
+   * An answer came on the reply subject of the call `id` and did not settle it: one the responder gave no id (it could
+   * not read the request's, or is a JSON-RPC 1.0 server writing none) is that call's error all the same, as over HTTP
+   * (core/answer-error.ts); the call would otherwise wait for its timeout. Read again only then: an answer that
+   * settled its call (every other) costs a lookup.
+   */
+  protected override onAnswered(id: string, text: string): void {
+    if (!this.outgoing.has(id)) return;
+    const error = errorForCall(text, id);
+    if (error) this.outgoing.fail(id, () => error);
   }
 
   /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */

@@ -206,6 +206,8 @@ export abstract class Connection {
    * HTTP client's (http-client.ts); no other channel does it.
    */
   protected onCallFailed(_id: string, _reason: () => Error): void {}
+  /** The frame just taken came as the answer to the call `id`, by the channel's word (`TransportHandlers.answered`): NATS's. */
+  protected onAnswered(_id: string, _text: string): void {}
 
   /** A notification of this side's did not reach the peer (see `TransportHandlers.noticeFailed`). */
   protected onNoticeFailed(_method: string, _error: Error): void {}
@@ -309,6 +311,7 @@ export abstract class Connection {
       unreadable: (text, detail) => current() && this.onUnreadableFrame(text, detail),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
       callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
+      answered: (id, data) => current() && this.onAnswered(id, data),
       noticeFailed: (method, error) => current() && this.onNoticeFailed(method, error),
     });
   }

@@ -144,6 +144,11 @@ export class OutgoingCalls {
     return this.now === undefined ? timeout : timeout - (this.now() - call.madeAt);
   }
 
+  /** Whether the call `id` is still waiting for its answer. */
+  has(id: string): boolean {
+    return this.pending.has(id);
+  }
+
   /** Number of calls waiting in `queued`. */
   get queued(): number {
     return this.queue.waiting;

@@ -401,15 +401,24 @@ export class NatsClientTransport implements Transport {
   private receive(msg: Msg, prefix: string): void {
     if (msg.data.length === 0 && statusOf(msg) === 503) {
       // The reply token is the call id (and its timeout), so the status names its call.
-      const token = msg.subject.slice(prefix.length);
-      const mark = token.indexOf(TIMEOUT_MARK);
-      this.handlers?.noResponders?.(mark === -1 ? token : token.slice(0, mark), this.options.subject);
+      this.handlers?.noResponders?.(callOf(msg.subject, prefix), this.options.subject);
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
-    if (!isUtf8(msg.data)) this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
-    else this.handlers?.message(payloadText(msg), false);
+    if (!isUtf8(msg.data)) return this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
+    const text = payloadText(msg);
+    this.handlers?.message(text, false);
+    // Its subject names the call it answers: an answer that did not settle it by its id (an error with id null, the
+    // responder could not read the request's) may still be that call's.
+    this.handlers?.answered?.(callOf(msg.subject, prefix), text);
   }
+}
+
+/** The call a message on this client's inbox answers: its reply token (`<inbox>.<call id>~<ms>`, see `replyTo`) less the time left. */
+function callOf(subject: string, prefix: string): string {
+  const token = subject.slice(prefix.length);
+  const mark = token.indexOf(TIMEOUT_MARK);
+  return mark === -1 ? token : token.slice(0, mark);
 }
 
 /** A message's NATS status code (503: no responders), 0 when it has none or its headers cannot be read (see headersOf). */

@@ -32,6 +32,12 @@ export interface TransportHandlers {
    */
   callFailed?(id: string, reason: () => Error): void;
   /**
+   * The message just handed to `message` came as the answer to the call with this id, by the channel's word (NATS: on
+   * that call's reply subject), whatever id it holds. Only NATS reports this (HTTP, whose POST names its call too,
+   * reports an answer that did not settle its call through `callFailed`).
+   */
+  answered?(id: string, data: string): void;
+  /**
    * A notification this side sent did not reach the peer, or could not be confirmed to: its own request failed
    * (HTTP: a network error, an error status, no answer within its timeout). Request-per-notification transports
    * (HTTP) report this; on a stream, a notification is as sent as the stream.
