@@ -109,9 +109,18 @@ export function watchOnline(online: () => void): () => void {
   return () => page.removeEventListener?.('online', online);
 }
 
-/** Whether `url`'s host is a loopback one, reached without a network: `localhost`, 127.0.0.0/8 or [::1]. */
+/**
+ * Whether `url`'s host is a loopback one, reached without a network: `localhost` (and its subdomains), 127.0.0.0/8 or
+ * [::1]. Read as the browser reads it (the URL's host, normalized): `127.1`, `0x7f.0.0.1` and `[0:0:0:0:0:0:0:1]` are
+ * loopback addresses written otherwise, and the browser connects to them as such.
+ */
 function isLoopback(url: string): boolean {
-  const host = /^wss?:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(url)?.[1]?.toLowerCase() ?? '';
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/\.$/, '');
+  } catch {
+    return false;
+  }
   return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
