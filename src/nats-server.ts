@@ -57,6 +57,7 @@ import {
   validateSubject,
 } from './validate.js';
 import { shownUrl, validateNatsUrl } from './urls.js';
+import { countOf } from './words.js';
 
 export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends ResponderLimitOptions, HookOptions {
   /** The nats-server to join: `nats://host:port` (several, comma-separated, are tried in turn). */
@@ -276,7 +277,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     const id = call?.id ?? null;
     const response = {
       code: ErrorCodes.InternalError,
-      message: `the answer (${text.length} characters) could not be published: ${error.message}`,
+      message: `the answer (${countOf(text.length, 'character')}) could not be published: ${error.message}`,
     };
     // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
     const answer = encode(errorFrame(id, response));

@@ -20,6 +20,7 @@ import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { natsConnectTarget } from './nats-url.js';
 import { peekFrame } from './peek-frame.js';
 import { notUtf8, type Transport, type TransportHandlers } from './transport.js';
+import { countOf } from '../words.js';
 
 export { peekFrame } from './peek-frame.js';
 export { natsConnectTarget } from './nats-url.js';
@@ -225,8 +226,8 @@ export class NatsClientTransport implements Transport {
     if (bytes <= limit) return undefined;
     const kind = peekFrame(text).kind;
     const what = kind === 'request' || kind === 'notification' ? kind : 'message';
-    const size = this.headerBytes > 0 ? `${bytes} bytes with its NATS headers` : `${bytes} bytes`;
-    return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${limit} bytes)`);
+    const size = this.headerBytes > 0 ? `${countOf(bytes, 'byte')} with its NATS headers` : countOf(bytes, 'byte');
+    return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${countOf(limit, 'byte')})`);
   }
 
   /**
