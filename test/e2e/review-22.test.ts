@@ -3,7 +3,8 @@
  *
  * The browser build keeps a connection to a loopback host while the page is offline (it needs no network). Which host
  * is loopback is read as the browser reads the URL: `ws://127.1:port` is 127.0.0.1 written short (WHATWG URL's IPv4
- * parsing), and Chromium connects there. Playwright's offline mode fires the page's `offline` and `online` events;
+ * parsing), and Chromium connects there. A connection still opening when the page goes offline is dropped too, its
+ * attempt failing at once with the reason. Playwright's offline mode fires the page's `offline` and `online` events;
  * outcomes and orders are asserted, never durations.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,9 @@ import { serve, type Server } from '../../src/index.js';
 import { browserPages, SLOW } from '../browser-page.js';
 import { closeTrackedAfterEach, until } from '../helpers.js';
 
-const browser = browserPages();
+/** Resolved by Chromium to 127.0.0.1: not a loopback name, as a server across a network is not. */
+const REMOTE_HOST = 'callstate-remote.test';
+const browser = browserPages({ args: [`--host-resolver-rules=MAP ${REMOTE_HOST} 127.0.0.1`] });
 const track = closeTrackedAfterEach();
 
 /** A server whose `wait` answers only once `release` is called; `calls` lists the keys it was called with. */
@@ -67,4 +70,54 @@ describe('the browser build offline, with a loopback host written otherwise', SL
       expect(calls).toEqual(['a']);
     });
   }
+});
+
+describe('the browser build offline during the opening handshake', SLOW, () => {
+  it('fails the attempt at once, saying the browser went offline, and ends the wait when the page is back online', async () => {
+    let upgrades = 0;
+    let admit: (() => void) | undefined;
+    // The first upgrade waits in authenticate until the test lets it go: the socket is CONNECTING meanwhile.
+    const server = track(
+      await serve({
+        port: 0,
+        host: '127.0.0.1',
+        upgradeTimeout: 600_000,
+        authenticate: () => (++upgrades === 1 ? new Promise<boolean>((resolve) => (admit = () => resolve(true))) : true),
+        methods: { echo: (params: unknown) => params },
+      }),
+    );
+    const page = await browser.openPage();
+    track({ close: () => page.context().setOffline(false) }); // the next test's page shares the context
+    await page.evaluate(
+      (url) => {
+        const w = globalThis as any;
+        const log: unknown[] = (w.log = []);
+        w.client = w.callstate.connect(url, {
+          handshakeTimeout: 600_000,
+          reconnect: { initialDelay: 600_000, maxDelay: 600_000, jitter: 0 },
+        });
+        w.client.on('open', () => log.push(`open ${w.client.epoch}`));
+        w.client.on('reconnecting', ({ attempt, error }: { attempt: number; error?: Error }) =>
+          log.push(`reconnecting ${attempt}: ${error?.message}`),
+        );
+      },
+      server.url.replace('127.0.0.1', REMOTE_HOST),
+    );
+    await until(() => admit !== undefined, 'the upgrade held in authenticate');
+    await page.context().setOffline(true);
+    await page.waitForFunction(() => (globalThis as any).log.length === 1, undefined, { timeout: 30_000 });
+    await page.context().setOffline(false);
+    await page.waitForFunction(() => (globalThis as any).log.length === 2, undefined, { timeout: 30_000 });
+    admit!();
+    const log: unknown[] = await page.evaluate(async () => {
+      const w = globalThis as any;
+      return [...w.log, await w.client.request('echo', ['back'])];
+    });
+    expect(log).toEqual([
+      "reconnecting 1: the browser went offline (the page's offline event): nothing passes on the socket until the network is back",
+      'open 1', // the first transport to open: the attempt that went offline never did
+      ['back'],
+    ]);
+    expect(upgrades).toBe(2);
+  });
 });
