@@ -123,6 +123,8 @@ export abstract class Connection {
   private openedAt: number | undefined = undefined;
   /** Stops watching the network (see `watchNetwork`). */
   private unwatchNetwork: (() => void) | undefined;
+  /** The network came back during a reconnect attempt: if the attempt fails, the next one is not delayed. */
+  private retryAtOnce = false;
 
   /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
   constructor(private readonly settings: ConnectionOptions) {
@@ -183,7 +185,15 @@ export abstract class Connection {
     this.root.start();
     this.afterStep();
     if (this.settings.reconnect && this.settings.watchNetwork && this.state !== 'closed')
-      this.unwatchNetwork = this.settings.watchNetwork(() => this.reconnectNow());
+      this.unwatchNetwork = this.settings.watchNetwork(() => this.networkCameBack());
+  }
+
+  /**
+   * The network came back (`watchNetwork`): the backoff wait ends. An attempt under way then may have started without
+   * a network, and fail for it: if it does, the next one starts at once instead of after a longer delay.
+   */
+  private networkCameBack(): void {
+    if (!this.reconnectNow()) this.retryAtOnce = this.state === 'connecting';
   }
 
   // ── Hooks for what runs over the connection.
@@ -236,6 +246,7 @@ export abstract class Connection {
   /** The transport opened (a new epoch): what waited goes out, the heartbeat starts, `ready` resolves. */
   private onOpen(): void {
     this.opened = true;
+    this.retryAtOnce = false;
     if (this.transport.ping) this.heartbeat?.start();
     this.settleReady.resolve();
     this.epochOpened();
@@ -267,6 +278,10 @@ export abstract class Connection {
       error: error ?? dropped,
       uptime,
     });
+    if (this.retryAtOnce) {
+      this.retryAtOnce = false;
+      this.reconnectNow();
+    }
   }
 
   private onCloseRequested(code: number | undefined, reason: string | undefined): void {

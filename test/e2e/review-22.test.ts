@@ -121,3 +121,44 @@ describe('the browser build offline during the opening handshake', SLOW, () => {
     expect(upgrades).toBe(2);
   });
 });
+
+describe('the browser build when the network comes back during a reconnect attempt', SLOW, () => {
+  it('starts the next attempt at once if that attempt fails, not after the backoff', async () => {
+    let upgrades = 0;
+    let refuse: (() => void) | undefined;
+    // The first upgrade waits in authenticate (the socket is CONNECTING) until the test refuses it; the next is let in.
+    const server = track(
+      await serve({
+        port: 0,
+        host: '127.0.0.1',
+        upgradeTimeout: 600_000,
+        authenticate: () => (++upgrades === 1 ? new Promise<boolean>((resolve) => (refuse = () => resolve(false))) : true),
+        methods: { echo: (params: unknown) => params },
+      }),
+    );
+    const page = await browser.openPage();
+    await page.evaluate((url) => {
+      const w = globalThis as any;
+      const log: unknown[] = (w.log = []);
+      w.client = w.callstate.connect(url, {
+        handshakeTimeout: 600_000,
+        reconnect: { initialDelay: 600_000, maxDelay: 600_000, jitter: 0 },
+      });
+      w.client.on('open', () => log.push('open'));
+      w.client.on('reconnecting', ({ attempt, delay }: { attempt: number; delay: number }) =>
+        log.push(`reconnecting ${attempt} in ${delay}`),
+      );
+    }, server.url);
+    await until(() => refuse !== undefined, 'the upgrade held in authenticate');
+    // The page's online event (the network came back) while the attempt is still opening: no wait to end yet.
+    await page.evaluate(() => (globalThis as any).dispatchEvent(new Event('online')));
+    refuse!();
+    await until(() => upgrades === 2, 'the next attempt, without the 600 s backoff');
+    const log: unknown[] = await page.evaluate(async () => {
+      const w = globalThis as any;
+      await w.client.ready;
+      return [...w.log, await w.client.request('echo', ['back'])];
+    });
+    expect(log).toEqual(['reconnecting 1 in 600000', 'open', ['back']]);
+  });
+});
