@@ -270,18 +270,18 @@ export abstract class Connection {
     if (this.state !== 'connecting') return;
     // Still the lost transport's: the next one is attached when the delay is over.
     const uptime = this.uptime();
+    // The network came back during the attempt that failed: the next one starts at once, as the event says.
+    const atOnce = this.retryAtOnce;
+    this.retryAtOnce = false;
     this.events.emit('reconnecting', {
       attempt,
-      delay: retryDelay,
+      delay: atOnce ? 0 : retryDelay,
       code: closeCode,
       reason: closeReason ?? '',
       error: error ?? dropped,
       uptime,
     });
-    if (this.retryAtOnce) {
-      this.retryAtOnce = false;
-      this.reconnectNow();
-    }
+    if (atOnce) this.reconnectNow();
   }
 
   private onCloseRequested(code: number | undefined, reason: string | undefined): void {
