@@ -162,3 +162,50 @@ describe('the browser build when the network comes back during a reconnect attem
     expect(log).toEqual(['reconnecting 1 in 0', 'open', ['back']]); // the event says the attempt comes at once
   });
 });
+
+describe("the browser build's page listeners", SLOW, () => {
+  it('are all taken off once the client has closed: close(), terminate(), or reconnect giving up', async () => {
+    const server = track(await serve({ port: 0, host: '127.0.0.1', methods: {} }));
+    const page = await browser.openPage();
+    const left = await page.evaluate(
+      async (url) => {
+        const w = globalThis as any;
+        // Counts the page's listeners of the events the client watches, as they are added and taken off.
+        const counts: Record<string, number> = { online: 0, offline: 0, pagehide: 0 };
+        const add = w.addEventListener.bind(w);
+        const remove = w.removeEventListener.bind(w);
+        w.addEventListener = (type: string, listener: unknown, options?: unknown) => {
+          if (type in counts) counts[type]!++;
+          add(type, listener, options);
+        };
+        w.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
+          if (type in counts) counts[type]!--;
+          remove(type, listener, options);
+        };
+        const reconnect = { initialDelay: 10, maxDelay: 10, jitter: 0, maxAttempts: 1 };
+        const whileOpen: unknown[] = [];
+        const closed = w.callstate.connect(url, { reconnect });
+        await closed.ready;
+        whileOpen.push({ ...counts });
+        await closed.close();
+        const afterClose = { ...counts };
+        const terminated = w.callstate.connect(url, { reconnect });
+        await terminated.ready;
+        await terminated.terminate();
+        const afterTerminate = { ...counts };
+        // Port 1 (refused by Chromium as unsafe; nothing listens there): the attempt fails, its one reconnect too, and it gives up.
+        const givesUp = w.callstate.connect('ws://127.0.0.1:1/', { reconnect });
+        await new Promise((resolve) => givesUp.once('close', resolve));
+        return { whileOpen, afterClose, afterTerminate, afterGivingUp: { ...counts } };
+      },
+      server.url.replace('127.0.0.1', REMOTE_HOST),
+    );
+    const none = { online: 0, offline: 0, pagehide: 0 };
+    expect(left).toEqual({
+      whileOpen: [{ online: 1, offline: 1, pagehide: 1 }],
+      afterClose: none,
+      afterTerminate: none,
+      afterGivingUp: none,
+    });
+  });
+});
