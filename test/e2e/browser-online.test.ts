@@ -79,31 +79,40 @@ describe('the browser build and the page going offline', SLOW, () => {
     expect(calls).toEqual(['plain', 'retried', 'retried']);
   });
 
-  it('keeps a connection to a loopback host (it needs no network) while the page is offline', async () => {
-    const { server, calls, release } = await waitingServer();
-    const page = await browser.openPage();
-    track({ close: () => page.context().setOffline(false) }); // the next test's page shares the context
-    await page.evaluate((url) => {
-      const w = globalThis as any;
-      w.client = w.callstate.connect(url, { timeout: 600_000, reconnect: { initialDelay: 600_000, maxDelay: 600_000, jitter: 0 } });
-      w.call = w.settle(w.client.request('wait', { key: 'a' }));
-      w.offline = new Promise((resolve) => w.addEventListener('offline', resolve, { once: true }));
-      w.online = new Promise((resolve) => w.addEventListener('online', resolve, { once: true }));
-    }, server.url);
-    await until(() => calls.length === 1, 'the call running');
-    await page.context().setOffline(true);
-    await page.evaluate(() => (globalThis as any).offline);
-    const whileOffline = await page.evaluate(() => ({ state: (globalThis as any).client.state, epoch: (globalThis as any).client.epoch }));
-    await page.context().setOffline(false);
-    await page.evaluate(() => (globalThis as any).online);
-    release();
-    const after = await page.evaluate(async () => {
-      const w = globalThis as any;
-      return { call: await w.call, state: w.client.state, epoch: w.client.epoch };
+  // 127.1 and 0x7f.0.0.1 are 127.0.0.1 written otherwise (WHATWG URL's IPv4 parsing): loopback as the browser reads them.
+  for (const host of ['127.0.0.1', '127.1', '0x7f.0.0.1']) {
+    it(`keeps a connection to a loopback host (it needs no network) while the page is offline: ws://${host}`, async () => {
+      const { server, calls, release } = await waitingServer();
+      const page = await browser.openPage();
+      track({ close: () => page.context().setOffline(false) }); // the next test's page shares the context
+      await page.evaluate(
+        (url) => {
+          const w = globalThis as any;
+          w.client = w.callstate.connect(url, { timeout: 600_000, reconnect: { initialDelay: 600_000, maxDelay: 600_000, jitter: 0 } });
+          w.call = w.settle(w.client.request('wait', { key: 'a' }));
+          w.offline = new Promise((resolve) => w.addEventListener('offline', resolve, { once: true }));
+          w.online = new Promise((resolve) => w.addEventListener('online', resolve, { once: true }));
+        },
+        server.url.replace('127.0.0.1', host),
+      );
+      await until(() => calls.length === 1, 'the call running');
+      await page.context().setOffline(true);
+      await page.evaluate(() => (globalThis as any).offline);
+      const whileOffline = await page.evaluate(() => ({
+        state: (globalThis as any).client.state,
+        epoch: (globalThis as any).client.epoch,
+      }));
+      await page.context().setOffline(false);
+      await page.evaluate(() => (globalThis as any).online);
+      release();
+      const after = await page.evaluate(async () => {
+        const w = globalThis as any;
+        return { call: await w.call, state: w.client.state, epoch: w.client.epoch };
+      });
+      expect(whileOffline).toEqual({ state: 'open', epoch: 1 });
+      expect(after).toEqual({ call: { value: 'a' }, state: 'open', epoch: 1 });
     });
-    expect(whileOffline).toEqual({ state: 'open', epoch: 1 });
-    expect(after).toEqual({ call: { value: 'a' }, state: 'open', epoch: 1 });
-  });
+  }
 });
 
 function escape(text: string): string {
