@@ -27,7 +27,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { receiveFrame, type InboundHost } from './core/inbound.js';
 import { serverClosing } from './core/closing.js';
-import { serverIsClosing } from './core/abort-reasons.js';
+import { connectionClosed, serverIsClosing } from './core/abort-reasons.js';
 import { IncomingCalls, type AnyMethod } from './core/incoming.js';
 import type { Hooks } from './hooks.js';
 import { noPeer } from './core/no-peer.js';
@@ -274,7 +274,9 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
     // draining); they keep its place of maxConnections and count as running (a drain waits for them, `end` aborts them).
     socket.once('close', () => {
       budget.stop();
-      incoming.cancelCalls();
+      // Once the server ends its HTTP calls (`end`), a connection closing is the server's doing (its listener drops the
+      // sockets left at the same closeTimeout), whichever of the two timers runs first.
+      incoming.cancelCalls(ending ? serverIsClosing() : connectionClosed());
       if (incoming.size === 0) live.delete(socket);
       replies.clear();
       socketClosed();

@@ -274,10 +274,12 @@ async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: Se
           const running = [...[...connections].map((peer) => peer.stopAcceptingCalls()), endpoint.idle()];
           await drainWindow(Promise.all(running), drain, options.clock);
         }
-        const done = listener.close(closeTimeout);
         // HTTP calls still running: on the own listener its close would drop their connections; attached or
-        // noServer, nothing of ours owns them, so the endpoint ends them itself.
+        // noServer, nothing of ours owns them, so the endpoint ends them itself. First: its timer, as long as the
+        // listener's, is then due no later, and aborts their handlers saying the server is closing before the
+        // listener's drops their sockets (which would say the connection closed).
         const http = endpoint.end(closeTimeout);
+        const done = listener.close(closeTimeout);
         await Promise.all([...connections].map((peer) => peer.leave()));
         await Promise.all([done, http]);
       })());
