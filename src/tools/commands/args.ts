@@ -43,12 +43,16 @@ export function parse(args: string[], options: NonNullable<ParseArgsConfig['opti
   return parsed;
 }
 
-/** An integer flag within [min, max], or `undefined` when absent. */
+/**
+ * An integer flag within [min, max], written in decimal digits, or `undefined` when absent. `Number()` alone would take
+ * "0x10", "1e3", "0b1" and " 7 ", so `--port 0x1F90` would listen on 8080 and `--max-payload 1e3` cap at 1,000:
+ * readings a reader of the command line does not expect.
+ */
 export function integerFlag(value: unknown, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
   const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`--${flag} takes an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return n;
