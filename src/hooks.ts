@@ -24,7 +24,9 @@ export interface MiddlewareContext<RemoteApi extends object = any> extends Handl
  * the chain and the handler and get its result; return a value to answer with it, throw (an `RpcError` to
  * choose the code) to refuse. A notification runs the chain too (`ctx.id` is undefined); its result is dropped.
  * `next()` called once `ctx.signal` has aborted (cancel, disconnect, `handlerTimeout`) rejects with the signal's reason
- * and runs nothing more; called after the chain answered the call, it rejects and runs nothing more too.
+ * and runs nothing more; called once its middleware has returned or thrown (`queueMicrotask(() => next())` before
+ * a `throw`), once the chain answered the call, or a second time, it rejects, runs nothing more, and is reported to
+ * `onError` and the logger (unless its error is the call's answer).
  */
 export type Middleware = (ctx: MiddlewareContext, next: () => Promise<unknown>) => unknown;
 
@@ -57,7 +59,7 @@ export interface ErrorInfo {
    * subject: `method` undefined, the caller's call times out).
    */
   kind: 'handler' | 'protocol' | 'notification' | 'unsent';
-  /** The error sent back to the caller (none for a notification); encoded before the hook sees it, so changing it changes nothing sent. */
+  /** The error sent back to the caller (none for a notification, nor for a misused `next()`: the call had its answer); encoded before the hook sees it, so changing it changes nothing sent. */
   response: ErrorObject | undefined;
 }
 

@@ -326,7 +326,7 @@ export class IncomingCalls implements Running, HeldReplies {
     this.notifications.set(running.key, running);
     this.runningBytes += bytes;
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
-    const run = () => invoke(this.options.methods[method]!, hooks.use, ctx);
+    const run = () => invoke(this.options.methods[method]!, hooks, ctx);
     (deadline ? deadline.race(run) : promiseOf(run))
       .catch((error: unknown) => {
         // Aborted because the connection went: nobody needs to hear of it.
@@ -376,13 +376,13 @@ export class IncomingCalls implements Running, HeldReplies {
       const ctx = new Context(entry, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
       // (against the in-flight limits, and as an id in use, that a duplicate is refused), until the whole batch is in.
-      return entry.batch ? promiseOf(() => invoke(handler, hooks.use, ctx)) : invoke(handler, hooks.use, ctx);
+      return entry.batch ? promiseOf(() => invoke(handler, hooks, ctx)) : invoke(handler, hooks, ctx);
     }
     const deadline = new HandlerDeadline(entry, method, limit, callers);
     entry.deadline = deadline;
     // The caller's deadline is what is left of its timeout: it was counted from when the request came.
     (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);
-    return deadline.race(() => invoke(handler, hooks.use, new Context(deadline, peer, connection, id, method, params)));
+    return deadline.race(() => invoke(handler, hooks, new Context(deadline, peer, connection, id, method, params)));
   }
 
   /** `sendResult`; a result that cannot be encoded is answered -32603 and reported to the hooks as the handler's error. */

@@ -1,5 +1,5 @@
 /** Running a method for a request or notification: the middleware onion, the params schema, the handler, and its `ctx`. */
-import type { Middleware } from '../hooks.js';
+import type { Hooks } from '../hooks.js';
 import type { Id } from '../protocol/jsonrpc.js';
 import type { StandardSchemaV1 } from '../standard-schema.js';
 import type { ConnectionInfo, HandlerContext } from '../types.js';
@@ -37,6 +37,10 @@ export class Context implements HandlerContext<any> {
 
   /** @internal Whether the middleware chain has settled: the call is answered (or the notification done). */
   answered = false;
+  /** @internal What the outermost middleware returned, once it has returned (or thrown). */
+  outcome: Promise<unknown> | undefined;
+  /** @internal Misuses of `next()` seen while the chain ran, reported once it settles unless one is its answer. */
+  misused: Error[] | undefined;
 
   get signal(): AbortSignal {
     return this.scope.signal;
@@ -47,44 +51,97 @@ export class Context implements HandlerContext<any> {
  * Runs a method now: through the middleware, then its params schema, then its handler. Returns what the handler
  * returned (a value, or a promise of one) and throws what it threw at once: with no middleware and no schema, exactly
  * the handler call. The light engine answers a value returned at once in the same step, with no promise made (issue
- * 16); callers that only await the outcome take it through `promiseOf`.
+ * 16); callers that only await the outcome take it through `promiseOf`. A misused `next()` (twice, or after its
+ * middleware or the chain settled) is reported to `hooks` as the handler's error, unless it is the call's answer.
  */
-export function invoke(method: AnyMethod, use: readonly Middleware[], ctx: Context): unknown {
-  return use.length !== 0 ? dispatch(use, 0, ctx, method) : callMethod(method, ctx);
+export function invoke(method: AnyMethod, hooks: Hooks, ctx: Context): unknown {
+  return hooks.use.length !== 0 ? dispatch(hooks, 0, ctx, method) : callMethod(method, ctx);
 }
 
+/** What a middleware's `next` does when called: run the rest, or refuse as `late` says (the chain answered, or its middleware settled). */
+type Late = 'answered' | 'settled' | undefined;
+
 /** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
-function dispatch(use: readonly Middleware[], i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
+function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
+  const { use } = hooks;
   try {
     // A middleware that calls next() once the call has ended (it awaited something past a cancel, a disconnect or the
-    // deadline), or once the chain answered it (it kept `next` and called it later), starts nothing more: the handler
-    // would run for nobody, counted nowhere.
-    if (i !== 0) {
-      throwIfEnded(ctx);
-      if (ctx.answered)
-        throw new Error(`next() called by middleware ${i - 1} (options.use[${i - 1}]) after the call was answered: nothing more runs`);
-    }
+    // deadline) starts nothing more: the handler would run for nobody, counted nowhere.
+    if (i !== 0) throwIfEnded(ctx);
     if (i === use.length) return Promise.resolve(callMethod(method, ctx));
     let called = false;
+    // What use[i] returned (or threw), once it has: from then on it may have settled.
+    let result: Promise<unknown> | undefined;
     const next = () => {
-      const rest = called
-        ? Promise.reject(new Error(`next() called more than once by middleware ${i} (options.use[${i}])`))
-        : ((called = true), dispatch(use, i + 1, ctx, method));
+      let rest: Promise<unknown>;
+      if (called)
+        rest = Promise.reject(misuse(hooks, ctx, new Error(`next() called more than once by middleware ${i} (options.use[${i}])`)));
+      else {
+        called = true;
+        rest = result === undefined ? dispatch(hooks, i + 1, ctx, method) : unlessSettled(hooks, i, ctx, method, result);
+      }
       // A middleware may call next() without awaiting it (and answer on its own): what the rest of the chain
       // rejects with is then nobody's, and must not become the process's unhandled rejection.
       rest.catch(() => {});
       return rest;
     };
-    const result = Promise.resolve(use[i]!(ctx, next));
+    try {
+      result = Promise.resolve(use[i]!(ctx, next));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
     if (i === 0) {
-      const answered = () => void (ctx.answered = true);
-      void result.then(answered, answered);
+      ctx.outcome = result;
+      const answered = (reason?: unknown) => {
+        ctx.answered = true;
+        for (const error of ctx.misused ?? []) if (error !== reason) report(hooks, ctx, error);
+        ctx.misused = undefined;
+      };
+      void result.then(() => answered(), answered);
     }
     return result;
   } catch (error) {
-    if (i === 0) ctx.answered = true;
     return Promise.reject(error);
   }
+}
+
+/**
+ * `next()` of middleware `i`, called once it returned (or threw): the rest runs only if neither it nor the chain has
+ * settled. A promise does not tell whether it has settled; but reactions run in the order they were queued, and one
+ * on a promise settled already is queued at once, before one on a promise settled now: the first of these three to
+ * run says how things stood when next() was called (a middleware that threw, then ran `queueMicrotask(next)` or
+ * `Promise.resolve().then(next)`, or kept `next` for later, starts no handler for a call refused or answered).
+ */
+function unlessSettled(hooks: Hooks, i: number, ctx: Context, method: AnyMethod, result: Promise<unknown>): Promise<unknown> {
+  return new Promise<Late>((resolve) => {
+    const { outcome } = ctx;
+    if (outcome !== undefined && outcome !== result)
+      outcome.then(
+        () => resolve('answered'),
+        () => resolve('answered'),
+      );
+    result.then(
+      () => resolve(i === 0 ? 'answered' : 'settled'),
+      () => resolve(i === 0 ? 'answered' : 'settled'),
+    );
+    void Promise.resolve().then(() => resolve(undefined));
+  }).then((late) => {
+    if (late === undefined) return dispatch(hooks, i + 1, ctx, method);
+    const after = late === 'answered' ? 'the call was answered' : 'it had returned or thrown';
+    throw misuse(hooks, ctx, new Error(`next() called by middleware ${i} (options.use[${i}]) after ${after}: nothing more runs`));
+  });
+}
+
+/** A misused `next()`'s error: reported now if the chain has settled, else once it does (unless it is its answer). */
+function misuse(hooks: Hooks, ctx: Context, error: Error): Error {
+  if (ctx.answered) report(hooks, ctx, error);
+  else (ctx.misused ??= []).push(error);
+  return error;
+}
+
+/** A misuse of `next()` is the middleware's bug: reported as its error, with no response (nothing more is sent for it). */
+function report(hooks: Hooks, ctx: Context, error: Error): void {
+  hooks.handlerError(error, ctx.method, ctx.id, ctx.connection);
 }
 
 function callMethod(method: AnyMethod, ctx: Context): unknown {
