@@ -99,7 +99,10 @@ export class HttpTransport implements Transport {
   private readonly posts = new Map<string, AbortController>();
   /** The POSTs of notifications in flight, to abort them on close. */
   private readonly notices = new Set<AbortController>();
-  /** POSTs whose fetch has not ended yet (aborted ones included: their connection is not free until then). */
+  /**
+   * POSTs whose fetch has not ended yet. An aborted one's fetch ends at once, while undici closes its connection a
+   * moment later: `fetch` shows no socket, so that moment is not counted (docs/http.md says so).
+   */
   private running = 0;
   /** The POSTs waiting for one of the `maxConnections` to be free. */
   private readonly line = new PostLine();
