@@ -71,12 +71,16 @@ export class HandlerDeadline implements DeadlineEntry {
   }
 
   expire(): void {
+    const error = this.error();
+    this.fail?.(error);
+    this.controller ??= new AbortController();
+    this.controller.abort(new DOMException(error.message, 'TimeoutError'));
+  }
+
+  /** What the call fails with once its deadline has passed (-32001). */
+  error(): RpcError {
     const { method, limit } = this;
     const message = `method "${method}" did not finish within ${limit} ms (${this.callers ? "the caller's timeout" : 'handlerTimeout'})`;
-    this.fail?.(
-      new RpcError(ErrorCodes.HandlerTimeout, message, this.callers ? { method, timeout: limit } : { method, handlerTimeout: limit }),
-    );
-    this.controller ??= new AbortController();
-    this.controller.abort(new DOMException(message, 'TimeoutError'));
+    return new RpcError(ErrorCodes.HandlerTimeout, message, this.callers ? { method, timeout: limit } : { method, handlerTimeout: limit });
   }
 }

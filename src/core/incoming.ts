@@ -379,6 +379,9 @@ export class IncomingCalls implements Running, HeldReplies {
       return entry.batch ? promiseOf(() => invoke(handler, hooks, ctx)) : invoke(handler, hooks, ctx);
     }
     const deadline = new HandlerDeadline(entry, method, limit, callers);
+    // Nothing left of the caller's timeout (a NATS responder's access checks took it): the handler does not start, for
+    // a call its caller no longer waits for.
+    if (callers && callerTimeout.left <= 0) return Promise.reject(deadline.error());
     entry.deadline = deadline;
     // The caller's deadline is what is left of its timeout: it was counted from when the request came.
     (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);
