@@ -24,6 +24,7 @@ import { messageOf } from './core/handler-error.js';
 import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_NATS_HANDLER_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
   resolveDrain,
   resolveResponderLimits,
@@ -92,7 +93,12 @@ export interface NatsServeOptions<Api extends AnyApi = UntypedApi> extends Respo
   authenticate?: Authenticate;
   /** Longest `authenticate` may take on one message, in ms; past it the request is refused (-32003, status 408). Default: 10,000. */
   authenticateTimeout?: number;
-  /** Longest a handler may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
+  /**
+   * Longest a handler may run, in ms: see `ServeOptions.handlerTimeout`. A request of callstate's client also carries
+   * its call's timeout, and its handler is aborted once that has passed, when that comes first. Default: none for
+   * such a request; 10,000 for the others (any other client's) and for notifications, which nothing else would end
+   * (no connection of theirs closes), so that handlers that never settle cannot hold this responder's places for good.
+   */
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch: see `ServeOptions.maxBatch`. Default: 100. */
   maxBatch?: number;
@@ -262,6 +268,7 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     engine,
     xstate: XSTATE,
     handlerTimeout: limits.handlerTimeout,
+    untimedHandlerTimeout: DEFAULT_NATS_HANDLER_TIMEOUT,
     clock: options.clock,
   });
 

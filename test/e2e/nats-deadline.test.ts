@@ -139,18 +139,25 @@ describe("a call's timeout reaches a NATS responder", () => {
     expect(reasons[0]).toMatchObject({ name: 'AbortError' });
   });
 
-  it('ignores a timeout in the reply subject that is no whole number of ms from 1 to 2^31 - 1', async () => {
+  it('ignores a timeout in the reply subject that is no whole number of ms from 1 to 2^31 - 1: such a request has the default handlerTimeout', async () => {
     const subject = nextSubject();
     const clock = new SimulatedClock();
-    const release = deferred<string>();
-    responder = await serve({ nats: nats.url, subject, clock, methods: { hang: () => release.promise } });
+    responder = await serve({ nats: nats.url, subject, clock, methods: { hang: () => new Promise(() => {}) } });
     const values = ['0', '-5', '15x', 'soon', '99999999999'];
     const answers = values.map((value) => rawRequest(subject, value, value));
     await until(() => responder!.handlingCalls === 5, 'every call running');
-    clock.increment(2 ** 31);
+    clock.increment(9_999);
     await new Promise((resolve) => setImmediate(resolve));
     expect(responder.handlingCalls).toBe(5);
-    release.resolve('done');
-    expect((await Promise.all(answers)).map((answer) => answer.result)).toEqual(values.map(() => 'done'));
+    // Past the default handlerTimeout of a request that carries no timeout (one read as 2^31 - 1 would still run).
+    clock.increment(1);
+    expect((await Promise.all(answers)).map((answer) => answer.error)).toEqual(
+      values.map(() => ({
+        code: ErrorCodes.HandlerTimeout,
+        message: 'method "hang" did not finish within 10000 ms (handlerTimeout)',
+        data: { method: 'hang', handlerTimeout: 10_000 },
+      })),
+    );
+    expect(responder.handlingCalls).toBe(0);
   });
 });
