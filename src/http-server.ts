@@ -34,7 +34,7 @@ import { noPeer } from './core/no-peer.js';
 import { SendBudget } from './core/send-budget.js';
 import { realTime } from './engine/deadlines.js';
 import { XSTATE } from './engine/xstate.js';
-import type { ResponderLimits, SendLimits } from './limits.js';
+import { DEFAULT_UNTIMED_HANDLER_TIMEOUT, type ResponderLimits, type SendLimits } from './limits.js';
 import type { Id } from './protocol/jsonrpc.js';
 import {
   answer,
@@ -198,6 +198,9 @@ export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
       engine: options.engine,
       xstate: XSTATE,
       handlerTimeout: limits.handlerTimeout,
+      // A notification's POST is answered at once, and its connection closing ends nothing: without a deadline of
+      // its own, a handler that never settled held its connection's place of maxConnections for good.
+      notificationTimeout: DEFAULT_UNTIMED_HANDLER_TIMEOUT,
       clock: options.clock,
       idle: () => {
         // Its notifications' handlers have all ended: the place they held is free.

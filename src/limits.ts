@@ -9,12 +9,14 @@ import { MAX_TIMEOUT, optionalInteger, optionalLimit, optionalTimeout, validateT
 /** Default timeout of every call, in ms. */
 export const DEFAULT_TIMEOUT = 10_000;
 /**
- * A NATS responder's `handlerTimeout` when none is given, in ms, for the requests that carry no timeout of their
- * caller (any caller but callstate's client, whose request carries its own) and for notifications: no connection of
- * theirs ends to abort them, so a handler that never settled held its place of `maxInFlightPerConnection`, which all
- * callers share, for the life of the responder. As long as callstate's own calls wait by default.
+ * `handlerTimeout` when none is given, in ms, for the handlers nothing else ends: a NATS responder's requests that
+ * carry no timeout of their caller (any caller but callstate's client, whose request carries its own) and its
+ * notifications (no connection of theirs closes), and an HTTP server's notifications (their POST was answered 204 at
+ * once; its connection closing ends nothing). A handler there that never settled held its place for good: of the
+ * responder's `maxInFlightPerConnection`, which all its callers share, or of the HTTP server's `maxConnections`. As
+ * long as callstate's own calls wait by default.
  */
-export const DEFAULT_NATS_HANDLER_TIMEOUT = DEFAULT_TIMEOUT;
+export const DEFAULT_UNTIMED_HANDLER_TIMEOUT = DEFAULT_TIMEOUT;
 /** Settled call ids remembered to tell late and duplicate responses from unknown ones. */
 export const DEFAULT_SETTLED_MEMORY = 10_000;
 /** How long a close handshake may take before the socket is dropped, in ms. */

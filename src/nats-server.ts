@@ -24,7 +24,7 @@ import { messageOf } from './core/handler-error.js';
 import { XSTATE } from './engine/xstate.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_NATS_HANDLER_TIMEOUT,
+  DEFAULT_UNTIMED_HANDLER_TIMEOUT,
   DEFAULT_UPGRADE_TIMEOUT,
   resolveDrain,
   resolveResponderLimits,
@@ -268,7 +268,8 @@ export async function serveNats<Api extends AnyApi = UntypedApi>(options: NatsSe
     engine,
     xstate: XSTATE,
     handlerTimeout: limits.handlerTimeout,
-    untimedHandlerTimeout: DEFAULT_NATS_HANDLER_TIMEOUT,
+    untimedCallTimeout: DEFAULT_UNTIMED_HANDLER_TIMEOUT,
+    notificationTimeout: DEFAULT_UNTIMED_HANDLER_TIMEOUT,
     clock: options.clock,
   });
 

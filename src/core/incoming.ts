@@ -127,11 +127,15 @@ export interface IncomingOptions {
   /** Longest a handler may run, in ms, before its signal aborts and the caller gets -32001. Default: none. */
   handlerTimeout?: number;
   /**
-   * `handlerTimeout` when it is not given, for requests that carry no timeout of their caller and for notifications
-   * (a NATS responder's: no connection of theirs ends, so nothing else would ever free the place a handler that
-   * never settles holds). Default: none.
+   * `handlerTimeout` when it is not given, for requests that carry no timeout of their caller (a NATS responder's: no
+   * connection of theirs ends, so nothing else would ever free the place a handler that never settles holds). Default: none.
    */
-  untimedHandlerTimeout?: number;
+  untimedCallTimeout?: number;
+  /**
+   * `handlerTimeout` when it is not given, for notifications' handlers, where nothing else ends them: over NATS (no
+   * connection of theirs), over HTTP (their POST was answered at once, and its connection closing ends nothing). Default: none.
+   */
+  notificationTimeout?: number;
   /** Clock of the handler timeouts (real time when none). */
   clock?: Clock;
   /** Called each time the last call or notification handler running ends (a server draining waits for it). */
@@ -172,17 +176,21 @@ export class IncomingCalls implements Running, HeldReplies {
   private heldBytes = 0;
   private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /**
-   * Times handlers with a deadline: made at once with a `handlerTimeout` or `untimedHandlerTimeout` (notifications need it made), else when the
+   * Times handlers with a deadline: made at once with a `handlerTimeout`, `untimedCallTimeout` or `notificationTimeout` (notifications need it made), else when the
    * first caller's timeout comes (a NATS request's).
    */
   private handlerDeadlines: ReturnType<typeof schedulerFor> | undefined;
 
-  /** Longest a handler of a request that carries no timeout of its caller, or of a notification, may run: `handlerTimeout`, or else `untimedHandlerTimeout`. */
-  private readonly ownTimeout: number | undefined;
+  /** Longest a handler of a request that carries no timeout of its caller may run: `handlerTimeout`, or else `untimedCallTimeout`. */
+  private readonly callTimeout: number | undefined;
+  /** Longest a notification's handler may run: `handlerTimeout`, or else `notificationTimeout`. */
+  private readonly notificationTimeout: number | undefined;
 
   constructor(private readonly options: IncomingOptions) {
-    this.ownTimeout = options.handlerTimeout ?? options.untimedHandlerTimeout;
-    this.handlerDeadlines = this.ownTimeout === undefined ? undefined : schedulerFor(options.clock);
+    this.callTimeout = options.handlerTimeout ?? options.untimedCallTimeout;
+    this.notificationTimeout = options.handlerTimeout ?? options.notificationTimeout;
+    const timed = this.callTimeout !== undefined || this.notificationTimeout !== undefined;
+    this.handlerDeadlines = timed ? schedulerFor(options.clock) : undefined;
     this.actors = incomingRunner.create(options.engine, this, {
       inspect: options.inspect,
       xstate: options.xstate,
@@ -321,7 +329,7 @@ export class IncomingCalls implements Running, HeldReplies {
   ): void {
     if (!this.hasMethod(method)) return;
     const { hooks, peer } = this.options;
-    const handlerTimeout = this.ownTimeout;
+    const handlerTimeout = this.notificationTimeout;
     const busy = inFlightRefusal(limits, this, method, bytes);
     if (busy) {
       hooks.handlerError(new RpcError(busy.code, busy.message, busy.data), method, undefined, connection);
@@ -382,8 +390,8 @@ export class IncomingCalls implements Running, HeldReplies {
     const { connection, callerTimeout } = entry;
     entry.started(scope);
     const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout.left < handlerTimeout);
-    // A caller that sent its timeout is bound by it (or by a shorter `handlerTimeout`), not by `untimedHandlerTimeout`.
-    const limit = callers ? callerTimeout.timeout : this.ownTimeout;
+    // A caller that sent its timeout is bound by it (or by a shorter `handlerTimeout`), not by `untimedCallTimeout`.
+    const limit = callers ? callerTimeout.timeout : this.callTimeout;
     if (limit === undefined) {
       const ctx = new Context(entry, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running

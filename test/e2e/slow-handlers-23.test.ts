@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
+import { request as httpRequest } from 'node:http';
 import {
   connect,
   ConnectionClosedError,
@@ -199,6 +200,46 @@ describe('an HTTP server whose handler never settles and ignores its signal', ()
     await until(() => started, 'the handler running');
     clock.increment(500);
     expect(await (await answer).json()).toMatchObject({ id: 1, error: { code: ErrorCodes.HandlerTimeout } });
+  });
+});
+
+/** POSTs `body` on a TCP connection of its own, closed after the answer (no keep-alive): its status. */
+function postOnce(url: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      response.once('end', () => resolve(response.statusCode!));
+    });
+    request.once('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+describe('an HTTP server whose notification handler never settles and ignores its signal', () => {
+  it("gives back the connection's place of maxConnections past the default handlerTimeout (10,000 ms)", async () => {
+    const clock = new SimulatedClock();
+    let runs = 0;
+    const s = await wsServer({ methods: { never: () => (runs++, never()), echo: (p: unknown) => p }, maxConnections: 1, clock });
+    expect(await postOnce(s.httpUrl, { jsonrpc: '2.0', method: 'never' })).toBe(204);
+    expect(runs).toBe(1);
+    // Its POST was answered and its connection closed, but the handler runs on and holds the place.
+    const call = { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] };
+    expect(await postOnce(s.httpUrl, call)).toBe(503);
+    clock.increment(9_999);
+    expect(await postOnce(s.httpUrl, call)).toBe(503);
+    clock.increment(1);
+    expect(await postOnce(s.httpUrl, call)).toBe(200);
+  });
+
+  it('an explicit handlerTimeout stands in place of the default', async () => {
+    const clock = new SimulatedClock();
+    const s = await wsServer({ methods: { never, echo: (p: unknown) => p }, maxConnections: 1, clock, handlerTimeout: 60_000 });
+    expect(await postOnce(s.httpUrl, { jsonrpc: '2.0', method: 'never' })).toBe(204);
+    const call = { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] };
+    clock.increment(10_000);
+    expect(await postOnce(s.httpUrl, call)).toBe(503);
+    clock.increment(50_000);
+    expect(await postOnce(s.httpUrl, call)).toBe(200);
   });
 });
 
