@@ -21,7 +21,7 @@ import {
   type Peer,
   type ServeOptions,
 } from '../../src/index.js';
-import { closeTrackedAfterEach, collectUncaught, orHang, rawClient, settle, until } from '../helpers.js';
+import { closeTrackedAfterEach, collectUncaught, heapAfterGc, orHang, rawClient, settle, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const uncaught = collectUncaught();
@@ -418,5 +418,56 @@ describe('a NATS responder whose handler never settles and ignores its signal', 
       error: { code: ErrorCodes.HandlerTimeout },
     });
     expect(r.handlingCalls).toBe(0);
+  });
+});
+
+describe('what a never-settling handler was given, once its call ended', () => {
+  /** A `never` handler that keeps a WeakRef to its params and its ctx (and nothing else keeps them: its promise is nobody's). */
+  function watched() {
+    const held: Array<WeakRef<object>> = [];
+    const method = (params: object, ctx: object) => (held.push(new WeakRef(params), new WeakRef(ctx)), never());
+    const kept = async () => {
+      // WeakRefs made in this job are kept until it ends: collect from a later one.
+      await new Promise((resolve) => setImmediate(resolve));
+      heapAfterGc();
+      return held.filter((ref) => ref.deref() !== undefined).length;
+    };
+    return { method, held, kept };
+  }
+
+  it('WebSocket: is collectable after the caller times out, and after the connection closes', async () => {
+    const { method, held, kept } = watched();
+    const s = await wsServer({ methods: { never: method } });
+    const clock = new SimulatedClock();
+    const c = connect(s.url, { clock, timeout: 1_000 });
+    const timedOut = Array.from({ length: 20 }, () => settle(c.request('never', [{ n: 1 }])));
+    await until(() => held.length === 40, 'the handlers running');
+    // While they run, their calls keep their params at least: what follows is no collection of what nothing held.
+    expect(await kept()).toBeGreaterThanOrEqual(20);
+    clock.increment(1_000);
+    await Promise.all(timedOut);
+    const [peer] = [...s.connections];
+    await until(() => inFlight(peer!)[0] === 0, 'the slots freed');
+    expect(await kept()).toBe(0);
+    const dropped = Array.from({ length: 20 }, () => settle(c.request('never', [{ n: 2 }])));
+    await until(() => held.length === 80, 'the handlers running');
+    await c.close();
+    await Promise.all(dropped);
+    await until(() => s.connections.size === 0, 'the connection gone');
+    expect(await kept()).toBe(0);
+  });
+
+  it('NATS: is collectable once the default handlerTimeout has ended the calls of a plain caller', async () => {
+    const { method, held, kept } = watched();
+    const clock = new SimulatedClock();
+    const r = await responder({ methods: { never: method }, clock });
+    const answers = Array.from({ length: 20 }, (_, id) =>
+      nats.raw.request(r.subject, JSON.stringify({ jsonrpc: '2.0', id, method: 'never', params: [{ id }] }), { timeout: 60_000 }),
+    );
+    await until(() => held.length === 40, 'the handlers running');
+    clock.increment(10_000);
+    await orHang(Promise.all(answers), 'the -32001 answers');
+    expect(r.handlingCalls).toBe(0);
+    expect(await kept()).toBe(0);
   });
 });
