@@ -9,6 +9,8 @@ import { describeUnmatched } from './core/inbound.js';
 import { Peer, type PeerOptions } from './core/peer.js';
 import { NoRespondersError, ProtocolError } from './errors.js';
 import { NatsClientTransport } from './transports/nats.js';
+import { noAnswerIn } from './transports/transport.js';
+import { quotedText } from './core/peer-text.js';
 import { checkClientLines } from './transports/nats-lines.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateSubject } from './validate.js';
@@ -85,13 +87,23 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   /**
    * An answer came on the reply subject of the call `id` and did not settle it: one the responder gave no id (it could
    * not read the request's, or is a JSON-RPC 1.0 server writing none) is that call's error all the same, as over HTTP
-   * (core/answer-error.ts); the call would otherwise wait for its timeout. Read again only then: an answer that
-   * settled its call (every other) costs a lookup.
+   * (core/answer-error.ts); anything else there (not UTF-8, not JSON, not a response, another call's id) fails it with
+   * a `ProtocolError` saying so, as an HTTP body does with an `HttpError` (its `status` and `body` are HTTP's): the
+   * responder answered, and the call would otherwise wait for its timeout. The dispatcher has reported the message
+   * (`unmatched`) already. Read again only then: an answer that settled its call (every other) costs a lookup; one for
+   * a call settled already (late, a duplicate) fails nothing.
    */
-  protected override onAnswered(id: string, text: string): void {
+  protected override onAnswered(id: string, text: string | undefined): void {
     if (!this.outgoing.has(id)) return;
     const error = errorForCall(text, id);
-    if (error) this.outgoing.fail(id, () => error);
+    if (error) return void this.outgoing.fail(id, () => error);
+    const shown = text === undefined || text === '' ? '' : `: ${quotedText(text)}`;
+    this.outgoing.fail(
+      id,
+      (method) =>
+        new ProtocolError(`call "${method}" (id ${id}) was answered on its reply subject with ${noAnswerIn(text, 'payload')}${shown}`),
+      true,
+    );
   }
 
   /** The channel says no one listens (NATS's 503): the call fails now, as an answer would settle it. */

@@ -217,7 +217,7 @@ export abstract class Connection {
    */
   protected onCallFailed(_id: string, _reason: () => Error): void {}
   /** The frame just taken came as the answer to the call `id`, by the channel's word (`TransportHandlers.answered`): NATS's. */
-  protected onAnswered(_id: string, _text: string): void {}
+  protected onAnswered(_id: string, _text: string | undefined): void {}
 
   /** A notification of this side's did not reach the peer (see `TransportHandlers.noticeFailed`). */
   protected onNoticeFailed(_method: string, _error: Error): void {}

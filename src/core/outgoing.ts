@@ -24,7 +24,7 @@ import { defineRunner, type Actors, type RunningActor, type XStateEngine } from 
 import { ConnectionClosedError, ProtocolError, RemoteError } from '../errors.js';
 import { retriesSpentError } from './connection-errors.js';
 import { captureCallSite, failure, pointAt, unframed } from './call-site.js';
-import { cutText } from './peer-text.js';
+import { quotedText } from './peer-text.js';
 import { ErrorCodes, type Id, type Message } from '../protocol/jsonrpc.js';
 import { ignoreWriteError, SendQueue, type QueuedCall, type SendQueueOptions } from './send-queue.js';
 import { IdTable } from './id-table.js';
@@ -292,13 +292,8 @@ export class OutgoingCalls {
     // A queued call has not been written yet: nothing can have answered it.
     if (!call || call.actor.in(QUEUED)) return false;
     const { method } = call.actor.context;
-    const text = frame();
-    const shown = cutText(text);
     const error = unframed(
-      () =>
-        new ProtocolError(
-          `call "${method}" (id ${id}) was answered with a malformed response (${detail}): ${shown}${shown.length < text.length ? '…' : ''}`,
-        ),
+      () => new ProtocolError(`call "${method}" (id ${id}) was answered with a malformed response (${detail}): ${quotedText(frame())}`),
     );
     brokenAnswers.add(error);
     call.actor.send({ type: 'response.error', error });
@@ -308,12 +303,16 @@ export class OutgoingCalls {
   /**
    * The channel failed the call `id` without an answer (NATS's no responders, an HTTP status, a network
    * error): it fails now, not at its deadline, with the error `reason` makes of its method. Returns why it
-   * matched no call, as for a response (nothing is made then), or undefined when a call took it.
+   * matched no call, as for a response (nothing is made then), or undefined when a call took it. `answered`: the
+   * peer did answer it, with something that is no answer (NATS: on its reply subject): a later response is a
+   * duplicate, as after `malformed`.
    */
-  fail(id: string, reason: (method: string) => Error): UnmatchedReason | undefined {
+  fail(id: string, reason: (method: string) => Error, answered = false): UnmatchedReason | undefined {
     const call = this.pending.get(id);
     if (!call) return this.settledIds.reasonFor(id);
-    call.actor.send({ type: 'response.error', error: reason(call.actor.context.method) });
+    const error = reason(call.actor.context.method);
+    if (answered) brokenAnswers.add(error);
+    call.actor.send({ type: 'response.error', error });
     return undefined;
   }
 

@@ -14,3 +14,9 @@ const MAX_TEXT = 200;
  * Joining its characters again makes a new string.
  */
 export const cutText = (text: string) => (text.length > MAX_TEXT ? text.slice(0, MAX_TEXT).split('').join('') : text);
+
+/** `text` as an error message quotes it: cut as `cutText` does, '…' saying where it was cut. */
+export const quotedText = (text: string) => {
+  const shown = cutText(text);
+  return shown.length < text.length ? `${shown}…` : shown;
+};

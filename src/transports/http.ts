@@ -24,7 +24,7 @@
 import { describeCause, NO_REDIRECTS, readText, withoutOwnHeaders } from './http-exchange.js';
 import { methodOf, peekFrame } from './peek-frame.js';
 import { PostLine } from './post-line.js';
-import type { Transport, TransportHandlers } from './transport.js';
+import { noAnswerIn, type Transport, type TransportHandlers } from './transport.js';
 import { countOf } from '../words.js';
 
 /** Why a call failed, for the owner to turn into its error. */
@@ -325,7 +325,7 @@ export class HttpTransport implements Transport {
     if (body !== '') this.handlers?.message(body, false);
     // Whatever the body held, the call is answered now or never: one it did not settle fails (nothing is made once settled).
     this.fail(id, () => ({
-      message: `${this.url} answered HTTP ${status} with ${body === '' ? 'no body' : 'a body that holds no JSON-RPC answer to this call'}`,
+      message: `${this.url} answered HTTP ${status} with ${noAnswerIn(body, 'body')}`,
       status,
       body: body.slice(0, BODY_LIMIT),
       answer: body,

@@ -406,11 +406,12 @@ export class NatsClientTransport implements Transport {
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
-    if (!isUtf8(msg.data)) return this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
-    const text = payloadText(msg);
-    this.handlers?.message(text, false);
-    // Its subject names the call it answers: an answer that did not settle it by its id (an error with id null, the
-    // responder could not read the request's) may still be that call's.
+    const text = isUtf8(msg.data) ? payloadText(msg) : undefined;
+    if (text === undefined) this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
+    else this.handlers?.message(text, false);
+    // Its subject names the call it answers (call ids are unique among pending calls, and no other subject of this
+    // inbox is one): an answer that did not settle that call by its id (an error with id null, the responder could not
+    // read the request's; not JSON, another id) is still that call's, and no other will come.
     this.handlers?.answered?.(callOf(msg.subject, prefix), text);
   }
 }

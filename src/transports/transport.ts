@@ -13,6 +13,17 @@ export function notUtf8(what: string): string {
   return `${what} is not valid UTF-8 (${UTF8_REASON})`;
 }
 
+/**
+ * What a message that came as a call's answer, by the channel's word (an HTTP POST's body, a NATS reply on the call's
+ * reply subject), held when it did not settle the call, as the error that fails the call at once says it: `what` is
+ * the channel's word for it (body, payload); `answer` undefined: its bytes were not UTF-8. An error response with id
+ * null is that call's error instead (core/answer-error.ts).
+ */
+export function noAnswerIn(answer: string | undefined, what: string): string {
+  if (answer === undefined) return `a ${what} that is not valid UTF-8`;
+  return answer === '' ? `no ${what}` : `a ${what} that holds no JSON-RPC answer to this call`;
+}
+
 export interface TransportHandlers {
   open(): void;
   /** A text frame (or a binary one, flagged, which JSON-RPC over WebSocket does not use). */
@@ -33,10 +44,10 @@ export interface TransportHandlers {
   callFailed?(id: string, reason: () => Error): void;
   /**
    * The message just handed to `message` came as the answer to the call with this id, by the channel's word (NATS: on
-   * that call's reply subject), whatever id it holds. Only NATS reports this (HTTP, whose POST names its call too,
+   * that call's reply subject), whatever id it holds; `data` undefined: it was not UTF-8 (reported `unreadable`). Only NATS reports this (HTTP, whose POST names its call too,
    * reports an answer that did not settle its call through `callFailed`).
    */
-  answered?(id: string, data: string): void;
+  answered?(id: string, data: string | undefined): void;
   /**
    * A notification this side sent did not reach the peer, or could not be confirmed to: its own request failed
    * (HTTP: a network error, an error status, no answer within its timeout). Request-per-notification transports

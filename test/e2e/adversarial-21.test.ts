@@ -361,7 +361,7 @@ async function hostileServer(answer: (socket: WebSocket, request: { id: string; 
 }
 
 describe('byte order marks in NATS answers', () => {
-  it('a NATS client reads an answer starting with two byte order marks as a WebSocket client does: not JSON, reported', async () => {
+  it('a NATS client reads an answer starting with two byte order marks as a WebSocket client does: not JSON, reported, its call failed', async () => {
     const subject = nextSubject();
     const answering = nats.raw.subscribe(subject, {
       callback: (_error, msg) => {
@@ -375,9 +375,14 @@ describe('byte order marks in NATS answers', () => {
       const unmatched: string[] = [];
       client = connect(nats.url, { subject, timeout: 60_000 });
       client.on('unmatched', ({ reason }) => void unmatched.push(reason));
-      // The unreadable answer is skipped: the one after it settles the call.
-      expect(await client.request('echo', [])).toBe('second');
-      expect(unmatched).toEqual(['malformed']);
+      // Not JSON, on the call's own reply subject: the call fails at once, as an HTTP client's does with such a body
+      // (nats-bad-reply-23); the answer after it is a duplicate.
+      await expect(client.request('echo', [])).rejects.toMatchObject({
+        name: 'ProtocolError',
+        message: expect.stringContaining('was answered on its reply subject with a payload that holds no JSON-RPC answer to this call'),
+      });
+      await until(() => unmatched.length === 2, 'both answers reported');
+      expect(unmatched).toEqual(['malformed', 'duplicate']);
     } finally {
       answering.unsubscribe();
     }

@@ -298,7 +298,7 @@ describe('a message whose bytes are not UTF-8 (Latin-1 text, as a careless publi
 });
 
 describe('an answer whose bytes are not UTF-8, to a NATS client', () => {
-  it('is reported malformed and settles nothing: the call is not resolved with U+FFFD, and its real answer still settles it', async () => {
+  it('is reported malformed and fails its call with ProtocolError (not resolved with U+FFFD); an answer after it is a duplicate', async () => {
     const subject = nextSubject();
     const requests = nats.raw.subscribe(subject, { max: 1 });
     // Subscribed at nats-server before the caller (another connection) publishes, or its call finds no responder.
@@ -311,15 +311,16 @@ describe('an answer whose bytes are not UTF-8, to a NATS client', () => {
       const { id } = JSON.parse(msg.string()) as { id: string };
       const answer = (encoding: BufferEncoding) => Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":["café"]}`, encoding);
       nats.raw.publish(msg.reply!, answer('latin1'));
-      await nats.raw.flush();
-      await until(() => unmatched.length === 1, 'the Latin-1 answer reported');
-      expect(caller.pendingCalls).toBe(1);
+      // It came on the call's own reply subject: no other answer is the call's (see nats-bad-reply-23).
+      await expect(call).rejects.toMatchObject({
+        name: 'ProtocolError',
+        message: `call "echo" (id ${id}) was answered on its reply subject with a payload that is not valid UTF-8`,
+      });
       nats.raw.publish(msg.reply!, answer('utf8'));
     }
-    expect(await call).toEqual(['café']);
-    expect(unmatched.map(({ reason, detail }) => [reason, detail])).toEqual([
-      ['malformed', 'the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)'],
-    ]);
+    await until(() => unmatched.length === 2, 'both answers reported');
+    expect(unmatched.map(({ reason }) => reason)).toEqual(['malformed', 'duplicate']);
+    expect(unmatched[0].detail).toBe('the message is not valid UTF-8 (JSON text is UTF-8: RFC 8259)');
     expect(uncaught).toEqual([]);
   });
 });
