@@ -46,7 +46,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
   callSiteStacks?: boolean;
   /**
    * Methods the server may call on this client through `ctx.peer`; their own `ctx.peer` is the server, typed by
-   * `RemoteApi` (`connect<Api, LocalApi>` gives `Api`). Default: none.
+   * `RemoteApi` (`connect<Api, LocalApi>` gives `Api`). WebSocket only (TypeError over HTTP and NATS). Default: none.
    */
   methods?: Partial<Methods<LocalApi, RemoteApi>>;
   /**
@@ -61,7 +61,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
    * Heartbeat interval in ms: the client pings the server every half interval,
    * and a server that has answered nothing for an interval (gone without a close
    * frame) is dropped, failing pending calls at once. 0 turns it off. Timed by
-   * `clock` when given. Default: 30,000.
+   * `clock` when given. Over NATS it pings nats-server; over HTTP (nothing stays open) it throws TypeError. Default: 30,000.
    */
   heartbeat?: number;
   /** What runs each call's machine: `'light'` (default) or `'xstate'` (a full XState actor per call; Node only: the browser build throws a TypeError). */
@@ -89,7 +89,7 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
   exposeErrorStack?: boolean;
   /** How many of the most recently settled call ids are remembered (up to twice as many are kept), to report late and duplicate responses as such. Default: 10,000. */
   settledMemory?: number;
-  /** How long the opening handshake may take before the connection fails, in ms. Default: the `timeout`. */
+  /** How long the opening handshake may take before the connection fails, in ms (TypeError over HTTP, where nothing opens). Default: the `timeout`. */
   handshakeTimeout?: number;
   /**
    * How long a close handshake may take before the socket is dropped, in ms: `close()`'s, and one the server began (its close
@@ -136,7 +136,10 @@ export interface ClientOptions<LocalApi extends AnyApi = UntypedApi, RemoteApi e
   maxBufferedAmount?: number;
   /** A server that reads nothing for this long while the socket holds `highWaterMark` unsent bytes is dropped, with 1008, in ms. Default: 30,000. */
   drainTimeout?: number;
-  /** Longest a handler of a call from the server may run, in ms: see `ServeOptions.handlerTimeout`. Default: none. */
+  /**
+   * Longest a handler of a call from the server may run, in ms: see `ServeOptions.handlerTimeout`. This and the four
+   * limits below bound calls from the server: WebSocket only (TypeError over HTTP and NATS). Default: none.
+   */
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch from the server: see `ServeOptions.maxBatch`. Default: 100. */
   maxBatch?: number;

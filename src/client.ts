@@ -3,7 +3,7 @@
  * see http-client.ts) or to the responders of a NATS subject (`nats://`, see
  * nats-client.ts). The returned object is the connection's `Peer`, typed by
  * the server's API. Options are resolved in client-options.ts, shared with the
- * browser build (browser.ts).
+ * browser build (browser.ts); those that have no effect over the URL's transport are refused (transport-options.ts).
  */
 import type { Actor } from 'xstate';
 import type { connectionMachine } from '../machines/connection.machine.js';
@@ -16,6 +16,7 @@ import { WsTransport } from './transports/ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { validateHeaders, validateTls } from './validate.js';
 import { isHttpUrl, isNatsUrl, validateUrl } from './urls.js';
+import { refuseNoEffectOptions } from './transport-options.js';
 
 export type { ClientOptions } from './client-options.js';
 
@@ -36,30 +37,16 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
   options: ClientOptions<LocalApi, Api> = {},
 ): Client<Api> {
   if (!isNatsUrl(url) && !isHttpUrl(url)) validateUrl(url);
-  if (options?.maxConnections !== undefined && !isHttpUrl(url))
-    throw new TypeError('options.maxConnections applies to http:// and https:// URLs only (POSTs in flight at once)');
+  // Before their values are checked: an option that does nothing over this transport is refused whatever it holds.
+  if (typeof options === 'object' && options !== null) refuseNoEffectOptions(url, options);
   const resolved = resolveClientOptions(url, options);
   const { reconnect, handshakeTimeout, maxPayload } = resolved;
   // The Node build runs a client's connection actor on XState (`client.actor`), and offers it to the calls (engine: 'xstate', inspection).
   const common = { ...resolved.common, xstate: XSTATE, connectionEngine: 'xstate' as const };
 
   // The transport seam: nats:// goes to the responders of a subject, http:// to fetch, anything else is a WebSocket.
-  if (isNatsUrl(url)) {
-    if (reconnect)
-      throw new TypeError(
-        'options.reconnect applies to WebSocket URLs only (a nats:// client does not reconnect: when nats-server goes away, its calls fail with ConnectionClosedError)',
-      );
-    return onXState(connectNats<Api>(url, common, options, handshakeTimeout));
-  }
-  for (const name of ['subject', 'inboxPrefix'] as const)
-    if (options[name] !== undefined) throw new TypeError(`options.${name} applies to nats:// URLs only`);
-  if (isHttpUrl(url)) {
-    if (options.tls !== undefined)
-      throw new TypeError(
-        'options.tls applies to wss:// URLs only (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)',
-      );
-    return onXState(connectHttp<Api>(url, common, options, maxPayload));
-  }
+  if (isNatsUrl(url)) return onXState(connectNats<Api>(url, common, options, handshakeTimeout));
+  if (isHttpUrl(url)) return onXState(connectHttp<Api>(url, common, options, maxPayload));
   const socketOptions = {
     maxPayload,
     headers: validateHeaders(options.headers, 'options.headers'),

@@ -5,8 +5,8 @@
  * timeouts, cancellation by AbortSignal, typed errors) over the HTTP transport.
  *
  * What HTTP cannot carry: the server cannot call or notify the client (there is
- * no channel back outside an answer), so client `methods` and `reconnect` are
- * refused with a `TypeError`, and `on('notification')` (and `once`) throw `NotSupportedError`.
+ * no channel back outside an answer), so client `methods`, `reconnect` and the other options that would do nothing
+ * here are refused with a `TypeError` (transport-options.ts), and `on('notification')` (and `once`) throw `NotSupportedError`.
  * A call whose POST fails (HTTP error status, network error, no answer in the
  * body) fails with `HttpError`. There is no heartbeat (nothing stays open).
  */
@@ -87,19 +87,13 @@ function refuseNotifications(event: keyof PeerEvents): void {
   }
 }
 
-/** The HTTP half of `connect()`: `common` holds the options already validated there. */
+/** The HTTP half of `connect()`: `common` holds the options already validated there (and none that HTTP refuses: transport-options.ts). */
 export function connectHttp<Api extends AnyApi>(
   endpointUrl: string,
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: { headers?: unknown; methods?: unknown; reconnect?: unknown; maxConnections?: unknown },
+  options: { headers?: unknown; maxConnections?: unknown },
   maxPayload: number,
 ): HttpClient<Api> {
-  if (Object.keys(common.methods).length > 0) {
-    throw new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client');
-  }
-  if (options.reconnect !== undefined && options.reconnect !== false) {
-    throw new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request');
-  }
   const headers = validateHeaders(options.headers, 'options.headers');
   const refused = refusedHeader(headers);
   if (refused !== undefined) throw new TypeError(`options.headers: ${refused}: remove it`);

@@ -113,18 +113,15 @@ export class NatsClient<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
   }
 }
 
-/** The NATS half of `connect()`: `common` holds the options already validated there. */
+/** The NATS half of `connect()`: `common` holds the options already validated there (and none that NATS refuses: transport-options.ts). */
 export function connectNats<Api extends AnyApi>(
   url: string,
   common: Omit<PeerOptions, 'openTransport' | 'alreadyOpen'>,
-  options: { subject?: unknown; inboxPrefix?: unknown; headers?: unknown; maxPayload?: unknown; tls?: unknown },
+  options: { subject?: unknown; inboxPrefix?: unknown; headers?: unknown },
   handshakeTimeout: number,
 ): NatsClient<Api> {
   const serverUrl = validateNatsUrl(url, 'url');
   const subject = validateSubject(options.subject, 'options.subject');
-  if (options.maxPayload !== undefined)
-    throw new TypeError('options.maxPayload applies to WebSocket URLs only (nats-server sets max_payload)');
-  if (options.tls !== undefined) throw new TypeError('options.tls applies to wss:// URLs only');
   const headers = validateHeaders(options.headers, 'options.headers', 'nats');
   const inboxPrefix = options.inboxPrefix === undefined ? undefined : validateSubject(options.inboxPrefix, 'options.inboxPrefix');
   checkClientLines(subject, inboxPrefix);

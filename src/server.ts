@@ -40,6 +40,7 @@ import {
   optionalInteger,
   optionalLimit,
   optionalTimeout,
+  refuseOptions,
   validateEngine,
   validateMethods,
   validatePath,
@@ -156,12 +157,6 @@ const CLIENT_ONLY = [
 ] as const;
 /** Options of `serve()` that only a NATS responder takes. */
 const NATS_ONLY = ['subject', 'queue', 'authenticateTimeout'] as const;
-
-/** A TypeError for an option given where it has no effect, as `connect()` refuses `maxPayload` over NATS. */
-function refuseOptions(options: object, names: readonly string[], why: string): void {
-  const given = names.find((name) => (options as Record<string, unknown>)[name] !== undefined);
-  if (given !== undefined) throw new TypeError(`options.${given} ${why}`);
-}
 
 async function serveWs<Api extends AnyApi, ClientApi extends AnyApi>(options: ServeOptions<Api, ClientApi>): Promise<Server<ClientApi>> {
   const methods = validateMethods(options.methods, 'options.methods');

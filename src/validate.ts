@@ -363,3 +363,12 @@ export function validateTls(value: unknown, name: string): ClientTlsOptions {
   }
   return tls;
 }
+
+/**
+ * A TypeError for the first of `names` given in `options` (not undefined: undefined is not given), where it has no
+ * effect: `options.<name> <why>` (`serve()`'s options of the other kind of server, `connect()`'s of another transport).
+ */
+export function refuseOptions(options: object, names: readonly string[], why: string | ((name: string) => string)): void {
+  const given = names.find((name) => (options as Record<string, unknown>)[name] !== undefined);
+  if (given !== undefined) throw new TypeError(`options.${given} ${typeof why === 'string' ? why : why(given)}`);
+}

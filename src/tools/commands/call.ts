@@ -109,7 +109,8 @@ function clientOptions(
   const options: ClientOptions = {};
   // nats-server sets the largest message over NATS (connect() refuses maxPayload there): the flag bounds stdin alone.
   if (maxPayload !== undefined && !isNatsUrl(url)) options.maxPayload = maxPayload;
-  if (notify) options.handshakeTimeout = timeout;
+  // Over HTTP nothing opens (connect() refuses handshakeTimeout there).
+  if (notify && !isHttpUrl(url)) options.handshakeTimeout = timeout;
   // Over HTTP a notification is a POST of its own: it gets `--timeout` for its answer, and close() waits that long for it.
   if (notify && isHttpUrl(url)) options.timeout = options.closeTimeout = timeout;
   const headers = headerFlags(values.header);
