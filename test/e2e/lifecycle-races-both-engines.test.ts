@@ -634,7 +634,12 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
           const errors: unknown[] = [];
           const during = () => (what === 'deadline' ? clock.increment(1_000) : controller.abort(new Error('changed my mind')));
           const peer = await serverOn(transport, during, (error) => errors.push(error));
-          client = connect(peer.url, { engine, clock, timeout: 1_000, ...(peer.subject ? { subject: peer.subject } : { heartbeat: 0 }) });
+          client = connect(peer.url, {
+            engine,
+            clock,
+            timeout: 1_000,
+            ...(peer.subject ? { subject: peer.subject } : transport === 'ws' ? { heartbeat: 0 } : {}),
+          });
           const unmatched: string[] = [];
           if (transport !== 'http') client.on('unmatched', ({ reason }) => unmatched.push(reason));
           const call = once(client.request('answer', [], { signal: controller.signal }));

@@ -179,11 +179,13 @@ async function sniffInbox(caller: { request(method: string, params?: unknown): P
 }
 
 describe("a NATS client's methods", () => {
-  it('are never run by a request or notification that a third party publishes to its inbox', async () => {
+  it('are refused by connect() (nothing would call them), and a request or notification a third party publishes to its inbox runs nothing', async () => {
     const subject = nextSubject();
     await responder({ subject, methods: { echo: (p: unknown) => p } });
     let ran = 0;
-    const caller = client(subject, { methods: { wipe: () => (ran++, 'wiped') } });
+    const methods = { wipe: () => (ran++, 'wiped') };
+    expect(() => client(subject, { methods })).toThrow(/^options\.methods has no effect over NATS/);
+    const caller = client(subject);
     const inbox = await sniffInbox(caller);
     const marker = deferred();
     caller.on('unmatched', ({ id }) => id === 'marker' && marker.resolve());
