@@ -57,8 +57,20 @@ const NO_EFFECT: Record<Carrier, Refusals> = {
   },
 };
 
-/** Throws a TypeError for the first option of `options` that has no effect over `url`'s transport. */
+/**
+ * Values that turn an option off, asking for what every transport without it does already: taken over every transport,
+ * so that options shared by code that connects to any URL may say so (`reconnect: false`, `heartbeat: 0`, no methods).
+ */
+const isOff: Partial<Record<keyof ClientOptions, (value: unknown) => boolean>> = {
+  reconnect: (value) => value === false,
+  heartbeat: (value) => value === 0,
+  methods: (value) => typeof value === 'object' && value !== null && Object.keys(value).length === 0,
+};
+
+/** Throws a TypeError for the first option of `options` that has no effect over `url`'s transport (and is not off). */
 export function refuseNoEffectOptions(url: string, options: object): void {
   const refusals = NO_EFFECT[isNatsUrl(url) ? 'nats' : isHttpUrl(url) ? 'http' : /^wss:/i.test(url) ? 'wss' : 'ws'];
-  refuseOptions(options, Object.keys(refusals), (name) => refusals[name as keyof ClientOptions]!);
+  const given = options as Record<string, unknown>;
+  const names = (Object.keys(refusals) as Array<keyof ClientOptions>).filter((name) => isOff[name]?.(given[name]) !== true);
+  refuseOptions(options, names, (name) => refusals[name as keyof ClientOptions]!);
 }

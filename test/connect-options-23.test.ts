@@ -1,7 +1,7 @@
 /**
  * connect() refuses, per transport, the options that have no effect over it (docs/options.md, docs/http.md,
- * docs/nats.md), with a TypeError that names the option and says why, whatever its value; an option set to undefined
- * is not given. Nothing here opens a connection: a refusal is synchronous, and the clients that are accepted (their
+ * docs/nats.md), with a TypeError that names the option and says why; an option set to undefined is not given, and
+ * the values that turn an option off (`heartbeat: 0`, `reconnect: false`, `methods: {}`) are taken everywhere. Nothing here opens a connection: a refusal is synchronous, and the clients that are accepted (their
  * URLs on ports nothing listens on) are closed at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,8 +32,8 @@ const serverCallLimits: ClientOptions = {
 };
 
 describe('connect() over HTTP refuses the options that have no effect there', () => {
-  it.each([HTTP, HTTPS])('%s: heartbeat, whatever its value (0, off, included), saying nothing stays open', (url) => {
-    for (const heartbeat of [30_000, 0]) {
+  it.each([HTTP, HTTPS])('%s: heartbeat (but 0, off), saying nothing stays open', (url) => {
+    for (const heartbeat of [30_000, 1]) {
       expect(refusal(url, { heartbeat })).toThrow(
         new TypeError(
           'options.heartbeat has no effect over HTTP: nothing stays open between calls for it to watch (each call is its own POST, bounded by its timeout)',
@@ -56,13 +56,16 @@ describe('connect() over HTTP refuses the options that have no effect there', ()
     );
   });
 
-  it('methods, even none ({}), and reconnect, even false', () => {
-    expect(refusal(HTTP, { methods: {} })).toThrow(
+  it('methods and reconnect, and takes their off values: no methods ({}), reconnect: false, heartbeat: 0', () => {
+    expect(refusal(HTTP, { methods: { ping: () => 'pong' } })).toThrow(
       new TypeError('options.methods applies to ws:// and wss:// URLs only: a server cannot call an HTTP client'),
     );
-    expect(refusal(HTTP, { reconnect: false })).toThrow(
+    expect(refusal(HTTP, { reconnect: true })).toThrow(
       new TypeError('options.reconnect applies to ws:// and wss:// URLs only: over HTTP each call is its own request'),
     );
+    // What an HTTP client does anyway: options shared by code that connects to any URL may say so.
+    for (const url of [HTTP, HTTPS]) accepted(url, { methods: {}, reconnect: false, heartbeat: 0 });
+    expect(made).toHaveLength(2);
   });
 
   it('refuses before checking the value: a bad value of a refused option is refused as having no effect', () => {
@@ -91,7 +94,12 @@ describe('connect() over NATS refuses the options that have no effect there', ()
     );
     expect(refusal(NATS, { tls: {} })).toThrow(new TypeError('options.tls applies to wss:// URLs only'));
     expect(refusal(NATS, { maxConnections: 2 })).toThrow(/^options\.maxConnections applies to http:\/\/ and https:\/\/ URLs only/);
-    expect(refusal(NATS, { reconnect: false })).toThrow(/^options\.reconnect applies to WebSocket URLs only/);
+    expect(refusal(NATS, { reconnect: { maxAttempts: 3 } })).toThrow(/^options\.reconnect applies to WebSocket URLs only/);
+  });
+
+  it('takes the off values of methods and reconnect', () => {
+    accepted(NATS, { methods: {}, reconnect: false });
+    expect(made).toHaveLength(1);
   });
 });
 
