@@ -67,9 +67,21 @@ const isOff: Partial<Record<keyof ClientOptions, (value: unknown) => boolean>> =
   methods: (value) => typeof value === 'object' && value !== null && Object.keys(value).length === 0,
 };
 
+/**
+ * Whether a WebSocket URL is wss://, as the transport reads it: URL parsing drops leading spaces and control characters
+ * and any tab or newline (' wss://host' connects with TLS), which a test of the text's start would miss.
+ */
+function isWss(url: string): boolean {
+  try {
+    return new URL(url).protocol === 'wss:';
+  } catch {
+    return false;
+  }
+}
+
 /** Throws a TypeError for the first option of `options` that has no effect over `url`'s transport (and is not off). */
 export function refuseNoEffectOptions(url: string, options: object): void {
-  const refusals = NO_EFFECT[isNatsUrl(url) ? 'nats' : isHttpUrl(url) ? 'http' : /^wss:/i.test(url) ? 'wss' : 'ws'];
+  const refusals = NO_EFFECT[isNatsUrl(url) ? 'nats' : isHttpUrl(url) ? 'http' : isWss(url) ? 'wss' : 'ws'];
   const given = options as Record<string, unknown>;
   const names = (Object.keys(refusals) as Array<keyof ClientOptions>).filter((name) => isOff[name]?.(given[name]) !== true);
   refuseOptions(options, names, (name) => refusals[name as keyof ClientOptions]!);
