@@ -71,8 +71,9 @@ export interface ServeOptions<Api extends AnyApi = UntypedApi, ClientApi extends
    * Longest a handler may run, in ms: past it, its `ctx.signal` aborts (reason: a `TimeoutError` DOMException)
    * and the caller gets error -32001 naming the method and the limit. Timed by `clock`. Default: none; 10,000 for the
    * handler of a notification posted over HTTP, which nothing else ends (its POST was answered 204 at once, and it
-   * holds its connection's place of `maxConnections` until it ends). A caller that cancels, times out or goes away
-   * frees its call's place at once, whatever the handler does.
+   * holds its connection's place of `maxConnections` until it ends). A caller that goes away (its connection closes, or it
+   * sends `$/cancelRequest`, as callstate's client does on a cancel and on its timeout) frees its call's place at once,
+   * whatever the handler does.
    */
   handlerTimeout?: number;
   /** Most messages in a JSON-RPC batch; a longer batch is answered with one -32600 (id null) and none of it runs. Default: 100. */
