@@ -2,15 +2,12 @@
  * `wss://` end to end: a self-signed certificate made for 127.0.0.1 by openssl in the test, the app's
  * `https.Server` with `serve({ server })`, and `connect('wss://…', { tls: { ca } })` trusting it.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, get as httpsGet, type Server as HttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
 import { settle } from '../helpers.js';
+import { selfSignedCert } from '../tls-cert.js';
 
 let cert = '';
 let key = '';
@@ -19,20 +16,7 @@ let server: Server | undefined;
 let client: Client | undefined;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'callstate-wss-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1']
-        .concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'])
-        .concat(['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]),
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  ({ cert, key } = selfSignedCert());
 });
 
 afterEach(async () => {
