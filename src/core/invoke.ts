@@ -72,13 +72,15 @@ function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Pro
     let called = false;
     // What use[i] returned (or threw), once it has: from then on it may have settled.
     let result: Promise<unknown> | undefined;
+    // The promise whose reactions tell when use[i] settled (see unlessSettled): `result`, or the promise it returned.
+    let watched: Promise<unknown> | undefined;
     const next = () => {
       let rest: Promise<unknown>;
       if (called)
         rest = Promise.reject(misuse(hooks, ctx, new Error(`next() called more than once by middleware ${i} (options.use[${i}])`)));
       else {
         called = true;
-        rest = result === undefined ? dispatch(hooks, i + 1, ctx, method) : unlessSettled(hooks, i, ctx, method, result);
+        rest = watched === undefined ? dispatch(hooks, i + 1, ctx, method) : unlessSettled(hooks, i, ctx, method, watched);
       }
       // A middleware may call next() without awaiting it (and answer on its own): what the rest of the chain
       // rejects with is then nobody's, and must not become the process's unhandled rejection.
@@ -86,12 +88,12 @@ function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Pro
       return rest;
     };
     try {
-      result = Promise.resolve(use[i]!(ctx, next));
+      [result, watched] = returned(use[i]!(ctx, next));
     } catch (error) {
-      result = Promise.reject(error);
+      result = watched = Promise.reject(error);
     }
     if (i === 0) {
-      ctx.outcome = result;
+      ctx.outcome = watched;
       const answered = (reason?: unknown) => {
         ctx.answered = true;
         for (const error of ctx.misused ?? []) if (error !== reason) report(hooks, ctx, error);
@@ -106,6 +108,37 @@ function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Pro
 }
 
 /**
+ * What a middleware returned, as a promise of the chain, and the promise to watch to tell whether it has settled
+ * (`unlessSettled`). `Promise.resolve` would do for the first, but it follows a thenable (and a promise of a subclass of
+ * Promise) a turn later, calling its `then` from a job: one settled already would still look pending to a `next()`
+ * queued before it was returned (`queueMicrotask(next); return Sub.reject(…)`), which would run the handler of a call
+ * refused. A thenable's `then` is called here instead, once, as `Promise.resolve` calls it (what it calls back at once
+ * is seen at once); a promise of a subclass is watched itself.
+ */
+function returned(value: unknown): [Promise<unknown>, Promise<unknown>] {
+  if (value instanceof Promise) return [Promise.resolve(value), value];
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+    const settled = Promise.resolve(value);
+    return [settled, settled];
+  }
+  // Read once, as Promise.resolve reads it: a getter that throws rejects.
+  const then: unknown = (value as { then?: unknown }).then;
+  const adopted =
+    typeof then === 'function' ? new Promise((resolve, reject) => void then.call(value, resolve, reject)) : Promise.resolve(value);
+  return [adopted, adopted];
+}
+
+/** Calls `react` once `promise` settles, queued at once if it has: `then` of Promise itself, whatever its class says. */
+function whenSettled(promise: Promise<unknown>, react: () => void): void {
+  try {
+    Promise.prototype.then.call(promise, react, react);
+  } catch {
+    // A subclass whose species cannot be made: followed as Promise.resolve follows it, a turn later.
+    Promise.resolve(promise).then(react, react);
+  }
+}
+
+/**
  * `next()` of middleware `i`, called once it returned (or threw): the rest runs only if neither it nor the chain has
  * settled. A promise does not tell whether it has settled; but reactions run in the order they were queued, and one
  * on a promise settled already is queued at once, before one on a promise settled now: the first of these three to
@@ -115,15 +148,8 @@ function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Pro
 function unlessSettled(hooks: Hooks, i: number, ctx: Context, method: AnyMethod, result: Promise<unknown>): Promise<unknown> {
   return new Promise<Late>((resolve) => {
     const { outcome } = ctx;
-    if (outcome !== undefined && outcome !== result)
-      outcome.then(
-        () => resolve('answered'),
-        () => resolve('answered'),
-      );
-    result.then(
-      () => resolve(i === 0 ? 'answered' : 'settled'),
-      () => resolve(i === 0 ? 'answered' : 'settled'),
-    );
+    if (outcome !== undefined && outcome !== result) whenSettled(outcome, () => resolve('answered'));
+    whenSettled(result, () => resolve(i === 0 ? 'answered' : 'settled'));
     void Promise.resolve().then(() => resolve(undefined));
   }).then((late) => {
     if (late === undefined) return dispatch(hooks, i + 1, ctx, method);
