@@ -50,9 +50,12 @@ export function validateUrl(url: unknown): asserts url is string {
   if (hasFragment(parsed)) throw new TypeError(`url must not have a fragment, got ${shown}`);
 }
 
-/** True for a URL that `connect()` and `serve()` hand to the NATS transport. */
+/**
+ * True for a URL that `connect()` and `serve()` hand to the NATS transport: its scheme in any case, after any leading
+ * spaces, as `validateNatsUrl` (and so `serve({ nats })`) takes it ('NATS://host').
+ */
 export function isNatsUrl(url: unknown): url is string {
-  return typeof url === 'string' && url.startsWith('nats://');
+  return typeof url === 'string' && /^nats:\/\//i.test(url.trimStart());
 }
 
 /**

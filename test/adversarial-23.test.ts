@@ -75,3 +75,12 @@ describe('next() called while the thenable or subclass promise a middleware retu
     expect(reported).toEqual([]);
   });
 });
+
+describe('the browser build refuses a nats:// URL in another case as one', () => {
+  it.each(['NATS://127.0.0.1:4222', 'Nats://127.0.0.1:4222'])('%s: "nats:// URLs need the Node build"', async (url) => {
+    const { connect } = await import('../src/browser.js');
+    expect(() => connect(url)).toThrow(
+      new TypeError('nats:// URLs need the Node build of callstate: the browser build connects to ws:// and wss:// URLs'),
+    );
+  });
+});

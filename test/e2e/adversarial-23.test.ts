@@ -1,7 +1,7 @@
 /**
  * Adversarial review 23 of the session's changes, end to end: `connect()`'s refusal of options that have no effect over
  * the URL's transport reads the scheme as the socket does (a wss:// URL the URL parser takes, with leading spaces or a
- * tab in its scheme, is still wss://, and takes `tls`); a middleware's `next()` queued before it refused with a thenable
+ * tab in its scheme, is still wss://, and takes `tls`), and a nats:// URL in another case ('NATS://') as serve() does; a middleware's `next()` queued before it refused with a thenable
  * that rejects at once runs no handler, in an HTTP batch and for a NATS notification; the default handlerTimeout of
  * NATS requests and notifications, against the largest handlerTimeout, a batch and a draining close. SimulatedClock:
  * no outcome waits on real time.
@@ -158,5 +158,19 @@ describe('the default handlerTimeout of a NATS responder (10,000 ms for what car
     clock.increment(10_000);
     await orHang(closing, 'the close, within the drain window');
     expect(r.handlingCalls).toBe(0);
+  });
+});
+
+describe('connect() takes a nats:// URL whose scheme is in another case, as serve({ nats }) does', () => {
+  it.each([
+    ['NATS://', (url: string) => url.replace(/^nats:/, 'NATS:')],
+    ['Nats://', (url: string) => url.replace(/^nats:/, 'Nats:')],
+    ['leading spaces', (url: string) => `  ${url}`],
+  ])('%s: calls the responder of its subject', async (_what, odd) => {
+    const r = await serve({ nats: odd(nats.url), subject: `adv23.svc${++subjects}`, methods: { ping: () => 'pong' } });
+    opened.push(() => r.close());
+    const client = connect(odd(nats.url), { subject: r.subject, timeout: 5_000 });
+    opened.push(() => client.close());
+    expect(await client.request('ping')).toBe('pong');
   });
 });
