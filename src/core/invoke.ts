@@ -37,8 +37,6 @@ export class Context implements HandlerContext<any> {
 
   /** @internal Whether the middleware chain has settled: the call is answered (or the notification done). */
   answered = false;
-  /** @internal What the outermost middleware returned, once it has returned (or thrown). */
-  outcome: Promise<unknown> | undefined;
   /** @internal Misuses of `next()` seen while the chain ran, reported once it settles unless one is its answer. */
   misused: Error[] | undefined;
 
@@ -58,9 +56,6 @@ export function invoke(method: AnyMethod, hooks: Hooks, ctx: Context): unknown {
   return hooks.use.length !== 0 ? dispatch(hooks, 0, ctx, method) : callMethod(method, ctx);
 }
 
-/** What a middleware's `next` does when called: run the rest, or refuse as `late` says (the chain answered, or its middleware settled). */
-type Late = 'answered' | 'settled' | undefined;
-
 /** The onion: middleware `i` runs with a `next` that runs `i + 1`, and the method after the last. */
 function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Promise<unknown> {
   const { use } = hooks;
@@ -70,36 +65,42 @@ function dispatch(hooks: Hooks, i: number, ctx: Context, method: AnyMethod): Pro
     if (i !== 0) throwIfEnded(ctx);
     if (i === use.length) return Promise.resolve(callMethod(method, ctx));
     let called = false;
-    // What use[i] returned (or threw), once it has: from then on it may have settled.
-    let result: Promise<unknown> | undefined;
-    // The promise whose reactions tell when use[i] settled (see unlessSettled): `result`, or the promise it returned.
-    let watched: Promise<unknown> | undefined;
+    // Set once use[i] has returned (or thrown): a next() called from then on runs the rest only if it had not settled.
+    let returnedYet = false;
+    // Set by a reaction on what use[i] returned, once that has settled (watched only if next() was not called before).
+    let settled = false;
     const next = () => {
       let rest: Promise<unknown>;
       if (called)
         rest = Promise.reject(misuse(hooks, ctx, new Error(`next() called more than once by middleware ${i} (options.use[${i}])`)));
       else {
         called = true;
-        rest = watched === undefined ? dispatch(hooks, i + 1, ctx, method) : unlessSettled(hooks, i, ctx, method, watched);
+        rest = returnedYet ? unlessSettled(hooks, i, ctx, method, () => settled) : dispatch(hooks, i + 1, ctx, method);
       }
       // A middleware may call next() without awaiting it (and answer on its own): what the rest of the chain
       // rejects with is then nobody's, and must not become the process's unhandled rejection.
       rest.catch(() => {});
       return rest;
     };
+    let result: Promise<unknown>;
+    let watched: Promise<unknown>;
     try {
       [result, watched] = returned(use[i]!(ctx, next));
     } catch (error) {
       result = watched = Promise.reject(error);
     }
+    returnedYet = true;
     if (i === 0) {
-      ctx.outcome = watched;
+      // The chain's outcome: once it has settled the call is answered (use[0]'s own settling is this too).
       const answered = (reason?: unknown) => {
         ctx.answered = true;
         for (const error of ctx.misused ?? []) if (error !== reason) report(hooks, ctx, error);
         ctx.misused = undefined;
       };
-      void result.then(() => answered(), answered);
+      whenSettled(watched, () => answered(), answered);
+    } else if (!called) {
+      const mark = () => void (settled = true);
+      whenSettled(watched, mark, mark);
     }
     return result;
   } catch (error) {
@@ -128,32 +129,29 @@ function returned(value: unknown): [Promise<unknown>, Promise<unknown>] {
   return [adopted, adopted];
 }
 
-/** Calls `react` once `promise` settles, queued at once if it has: `then` of Promise itself, whatever its class says. */
-function whenSettled(promise: Promise<unknown>, react: () => void): void {
+/** Reacts once `promise` settles, queued at once if it has: `then` of Promise itself, whatever its class says. */
+function whenSettled(promise: Promise<unknown>, fulfilled: () => void, rejected: (reason: unknown) => void): void {
   try {
-    Promise.prototype.then.call(promise, react, react);
+    Promise.prototype.then.call(promise, fulfilled, rejected);
   } catch {
     // A subclass whose species cannot be made: followed as Promise.resolve follows it, a turn later.
-    Promise.resolve(promise).then(react, react);
+    Promise.resolve(promise).then(fulfilled, rejected);
   }
 }
 
 /**
- * `next()` of middleware `i`, called once it returned (or threw): the rest runs only if neither it nor the chain has
- * settled. A promise does not tell whether it has settled; but reactions run in the order they were queued, and one
- * on a promise settled already is queued at once, before one on a promise settled now: the first of these three to
- * run says how things stood when next() was called (a middleware that threw, then ran `queueMicrotask(next)` or
- * `Promise.resolve().then(next)`, or kept `next` for later, starts no handler for a call refused or answered).
+ * `next()` of middleware `i`, called once it returned (or threw): the rest runs only if neither it nor the chain had
+ * settled by then. A promise does not tell whether it has settled; but reactions run in the order they were queued,
+ * and the ones that set `ctx.answered` and `settled()` were queued when their promise settled (or, settled already,
+ * when they were attached, as it returned): before the job queued here if it had settled when next() was called, after
+ * it if not. So a middleware that threw, then ran `queueMicrotask(next)` or `Promise.resolve().then(next)`, or kept
+ * `next` for later, starts no handler for a call refused or answered, and one still running (it awaited something,
+ * then called next()) starts it one job later.
  */
-function unlessSettled(hooks: Hooks, i: number, ctx: Context, method: AnyMethod, result: Promise<unknown>): Promise<unknown> {
-  return new Promise<Late>((resolve) => {
-    const { outcome } = ctx;
-    if (outcome !== undefined && outcome !== result) whenSettled(outcome, () => resolve('answered'));
-    whenSettled(result, () => resolve(i === 0 ? 'answered' : 'settled'));
-    void Promise.resolve().then(() => resolve(undefined));
-  }).then((late) => {
-    if (late === undefined) return dispatch(hooks, i + 1, ctx, method);
-    const after = late === 'answered' ? 'the call was answered' : 'it had returned or thrown';
+function unlessSettled(hooks: Hooks, i: number, ctx: Context, method: AnyMethod, settled: () => boolean): Promise<unknown> {
+  return Promise.resolve().then(() => {
+    const after = ctx.answered ? 'the call was answered' : settled() ? 'it had returned or thrown' : undefined;
+    if (after === undefined) return dispatch(hooks, i + 1, ctx, method);
     throw misuse(hooks, ctx, new Error(`next() called by middleware ${i} (options.use[${i}]) after ${after}: nothing more runs`));
   });
 }
