@@ -24,6 +24,11 @@ describe('integerFlag', () => {
     expect(() => integerFlag('65536', 'port', 0, 65_535)).toThrow('got "65536"');
     expect(() => integerFlag('9007199254740993', 'timeout', 1, Number.MAX_VALUE)).toThrow(UsageError);
   });
+
+  it('quotes a long value cut to 200 characters', () => {
+    const digits = '9'.repeat(100_000);
+    expect(() => integerFlag(digits, 'port', 0, 65_535)).toThrow(`--port takes an integer from 0 to 65535, got "${'9'.repeat(200)}…"`);
+  });
 });
 
 describe('callstate call', () => {

@@ -3,6 +3,7 @@
  * the errors that mean "you typed it wrong" (exit 2), and the exit codes.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { quotedText } from '../../core/peer-text.js';
 
 /** Exit codes of the `callstate` command. */
 export const EXIT = {
@@ -53,7 +54,8 @@ export function integerFlag(value: unknown, flag: string, min: number, max: numb
   const text = String(value);
   const n = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${flag} takes an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    // Quoted cut: a flag value is the user's own, but a script can pass one of any length.
+    throw new UsageError(`--${flag} takes an integer from ${min} to ${max}, got ${JSON.stringify(quotedText(text))}`);
   }
   return n;
 }
