@@ -26,6 +26,12 @@ function ratio(n: number | null | undefined): string {
   return n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(2);
 }
 
+/** A target's value: one decimal more than `num` gives below 10, so that one just past its limit does not read as on it ('0.946 >= 0.95 FAIL', not '0.95'). */
+function targetValue(n: number): string {
+  if (Number.isInteger(n)) return thousands.format(n);
+  return Number.isFinite(n) && Math.abs(n) < 10 ? n.toFixed(3) : num(n);
+}
+
 function withSpread(s: Spread, format: (n: number) => string): string {
   return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median);
 }
@@ -225,7 +231,7 @@ export function reportTables(report: Report): Table[] {
       header: ['target', 'value', 'limit', 'result'],
       rows: report.targets.map((t) => [
         t.name,
-        t.value === null ? 'n/a' : num(t.value),
+        t.value === null ? 'n/a' : targetValue(t.value),
         t.limit,
         t.value === null ? 'not measured' : t.pass ? 'pass' : 'FAIL',
       ]),
