@@ -17,18 +17,19 @@ import { Peer } from './core/peer.js';
 import { BrowserWsTransport, globalWebSocket, watchOnline } from './transports/browser-ws.js';
 import type { AnyApi, UntypedApi } from './types.js';
 import { isNatsUrl, validateUrl } from './urls.js';
+import { refuseOptions } from './validate.js';
 
 export type { ClientOptions } from './client-options.js';
 export type Client<Api extends AnyApi = UntypedApi> = Peer<Api>;
 
 /** Options of the Node client that a browser cannot honour, and why. */
-const REFUSED: ReadonlyArray<[keyof ClientOptions, string]> = [
-  ['headers', 'a browser sets the headers of the upgrade request itself'],
-  ['subject', 'NATS needs the Node build'],
-  ['inboxPrefix', 'NATS needs the Node build'],
-  ['tls', 'a browser verifies TLS with its own trust store and certificates'],
-  ['maxConnections', 'HTTP URLs need the Node build'],
-];
+const REFUSED: Partial<Record<keyof ClientOptions, string>> = {
+  headers: 'a browser sets the headers of the upgrade request itself',
+  subject: 'NATS needs the Node build',
+  inboxPrefix: 'NATS needs the Node build',
+  tls: 'a browser verifies TLS with its own trust store and certificates',
+  maxConnections: 'HTTP URLs need the Node build',
+};
 
 /**
  * Opens a connection to a callstate (or any JSON-RPC 2.0 over WebSocket)
@@ -51,9 +52,11 @@ export function connect<Api extends AnyApi = UntypedApi, LocalApi extends AnyApi
     );
   validateUrl(url);
   // Before the options are validated: a value the Node build would refuse (maxPayload: 0) is still not supported here.
-  for (const [name, why] of REFUSED) {
-    if (options?.[name] !== undefined) throw new TypeError(`options.${name} is not supported in the browser build: ${why}`);
-  }
+  refuseOptions(
+    options ?? {},
+    Object.keys(REFUSED),
+    (name) => `is not supported in the browser build: ${REFUSED[name as keyof ClientOptions]!}`,
+  );
   const { common, reconnect, handshakeTimeout, maxPayload } = resolveClientOptions(url, options);
   if (options.engine === 'xstate')
     throw new TypeError(

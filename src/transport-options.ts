@@ -14,8 +14,10 @@ type Carrier = 'ws' | 'wss' | 'http' | 'nats';
 
 type Refusals = Partial<Record<keyof ClientOptions, string>>;
 
-const NATS_ONLY = 'applies to nats:// URLs only';
 const TLS = 'applies to wss:// URLs only';
+/** What only a NATS client takes, refused over every other transport. */
+const NATS_ONLY: Refusals = { subject: 'applies to nats:// URLs only', inboxPrefix: 'applies to nats:// URLs only' };
+const HTTP_ONLY = 'applies to http:// and https:// URLs only (POSTs in flight at once)';
 
 /** The options of `connect()` that bound calls from the server, which neither an HTTP nor a NATS client takes. */
 const SERVER_CALL_LIMITS = ['handlerTimeout', 'maxBatch', 'maxDepth', 'maxInFlightPerConnection', 'maxInFlightBytesPerConnection'] as const;
@@ -27,17 +29,12 @@ const limitsOnCalls = (why: string): Refusals => Object.fromEntries(SERVER_CALL_
  * Per transport, the options of `connect()` that have no effect over it, and why (the TypeError's message after
  * `options.<name> `). Every option not listed applies over every transport.
  */
-const WSS: Refusals = {
-  subject: NATS_ONLY,
-  inboxPrefix: NATS_ONLY,
-  maxConnections: 'applies to http:// and https:// URLs only (POSTs in flight at once)',
-};
+const WSS: Refusals = { ...NATS_ONLY, maxConnections: HTTP_ONLY };
 const NO_EFFECT: Record<Carrier, Refusals> = {
   wss: WSS,
   ws: { ...WSS, tls: `${TLS} (a ws:// connection has no TLS)` },
   http: {
-    subject: NATS_ONLY,
-    inboxPrefix: NATS_ONLY,
+    ...NATS_ONLY,
     tls: `${TLS} (fetch takes no certificate options: use NODE_EXTRA_CA_CERTS for https://)`,
     methods: 'applies to ws:// and wss:// URLs only: a server cannot call an HTTP client',
     reconnect: 'applies to ws:// and wss:// URLs only: over HTTP each call is its own request',
@@ -49,7 +46,7 @@ const NO_EFFECT: Record<Carrier, Refusals> = {
   nats: {
     tls: TLS,
     maxPayload: 'applies to WebSocket and HTTP URLs only (nats-server sets max_payload)',
-    maxConnections: 'applies to http:// and https:// URLs only (POSTs in flight at once)',
+    maxConnections: HTTP_ONLY,
     reconnect:
       'applies to WebSocket URLs only (a nats:// client does not reconnect: when nats-server goes away, its calls fail with ConnectionClosedError)',
     methods: 'has no effect over NATS: a responder cannot call a client (a request published to its inbox runs nothing)',
@@ -82,7 +79,10 @@ function isWss(url: string): boolean {
 /** Throws a TypeError for the first option of `options` that has no effect over `url`'s transport (and is not off). */
 export function refuseNoEffectOptions(url: string, options: object): void {
   const refusals = NO_EFFECT[isNatsUrl(url) ? 'nats' : isHttpUrl(url) ? 'http' : isWss(url) ? 'wss' : 'ws'];
-  const given = options as Record<string, unknown>;
-  const names = (Object.keys(refusals) as Array<keyof ClientOptions>).filter((name) => isOff[name]?.(given[name]) !== true);
-  refuseOptions(options, names, (name) => refusals[name as keyof ClientOptions]!);
+  refuseOptions(
+    options,
+    Object.keys(refusals),
+    (name) => refusals[name as keyof ClientOptions]!,
+    (name, value) => isOff[name as keyof ClientOptions]?.(value) === true,
+  );
 }

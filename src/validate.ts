@@ -366,9 +366,19 @@ export function validateTls(value: unknown, name: string): ClientTlsOptions {
 
 /**
  * A TypeError for the first of `names` given in `options` (not undefined: undefined is not given), where it has no
- * effect: `options.<name> <why>` (`serve()`'s options of the other kind of server, `connect()`'s of another transport).
+ * effect: `options.<name> <why>` (`serve()`'s options of the other kind of server, `connect()`'s of another transport,
+ * the browser build's). `off`: a value that asks for nothing there (`reconnect: false`) counts as not given. Each option
+ * is read once.
  */
-export function refuseOptions(options: object, names: readonly string[], why: string | ((name: string) => string)): void {
-  const given = names.find((name) => (options as Record<string, unknown>)[name] !== undefined);
-  if (given !== undefined) throw new TypeError(`options.${given} ${typeof why === 'string' ? why : why(given)}`);
+export function refuseOptions(
+  options: object,
+  names: readonly string[],
+  why: string | ((name: string) => string),
+  off?: (name: string, value: unknown) => boolean,
+): void {
+  for (const name of names) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined && off?.(name, value) !== true)
+      throw new TypeError(`options.${name} ${typeof why === 'string' ? why : why(name)}`);
+  }
 }
