@@ -5,21 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { connect, serve, ErrorCodes, RemoteError, type Client, type NatsServer } from '../../src/index.js';
-import { closeAfterEach, deferred, until } from '../helpers.js';
+import { connect, serve, ErrorCodes, RemoteError } from '../../src/index.js';
+import { closeTrackedAfterEach, deferred, until } from '../helpers.js';
 import { useNatsServer } from '../nats-helpers.js';
 
 const nats = useNatsServer();
-let client: Client | undefined;
-let responder: NatsServer | undefined;
 let subjects = 0;
 const nextSubject = () => `authdeadline23.svc${++subjects}`;
 
-closeAfterEach(() => {
-  const items = [client, responder];
-  client = responder = undefined;
-  return items;
-});
+const track = closeTrackedAfterEach();
 
 describe("a NATS responder whose access check used up the caller's timeout", () => {
   it.each([
@@ -32,16 +26,18 @@ describe("a NATS responder whose access check used up the caller's timeout", () 
     let checks = 0;
     let started = 0;
     const errors: unknown[] = [];
-    responder = await serve({
-      nats: nats.url,
-      subject,
-      clock,
-      methods: { work: () => (started++, 'done'), echo: (params: unknown) => params },
-      authenticate: () => (checks++, gate.promise),
-      onError: (error) => void errors.push(error),
-    });
+    track(
+      await serve({
+        nats: nats.url,
+        subject,
+        clock,
+        methods: { work: () => (started++, 'done'), echo: (params: unknown) => params },
+        authenticate: () => (checks++, gate.promise),
+        onError: (error) => void errors.push(error),
+      }),
+    );
     // The caller's clock never moves: it waits for the responder's answer.
-    client = connect(nats.url, { subject, timeout: 500, clock: new SimulatedClock() });
+    const client = track(connect(nats.url, { subject, timeout: 500, clock: new SimulatedClock() }));
     const call = client.request('work', []).catch((error: unknown) => error);
     await until(() => checks === 1, 'the access check running');
     clock.increment(waited);
@@ -67,14 +63,16 @@ describe("a NATS responder whose access check used up the caller's timeout", () 
     const clock = new SimulatedClock();
     const gate = deferred<boolean>();
     let checks = 0;
-    responder = await serve({
-      nats: nats.url,
-      subject,
-      clock,
-      methods: { work: () => 'done' },
-      authenticate: () => (checks++, gate.promise),
-    });
-    client = connect(nats.url, { subject, timeout: 500, clock: new SimulatedClock() });
+    track(
+      await serve({
+        nats: nats.url,
+        subject,
+        clock,
+        methods: { work: () => 'done' },
+        authenticate: () => (checks++, gate.promise),
+      }),
+    );
+    const client = track(connect(nats.url, { subject, timeout: 500, clock: new SimulatedClock() }));
     const call = client.request('work', []);
     await until(() => checks === 1, 'the access check running');
     clock.increment(499);
