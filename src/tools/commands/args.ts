@@ -105,6 +105,10 @@ export function untilStopped(): Promise<void> {
  * the bidirectional controls (U+202E and its kin, as in "Trojan Source"): in a
  * terminal or viewer that honours them, a peer's method name reordered the rest of
  * its log line, its final state included.
+ *
+ * JSON text stays JSON: `JSON.stringify` escapes the C0 controls only, so a C1 one (U+009B is a CSI to many
+ * terminals) or a bidirectional one reached stdout as it was; here each becomes the escape JSON itself
+ * would write, and the text parses to the same value.
  */
 export function printable(text: string): string {
   return text.replace(

@@ -10,6 +10,8 @@ import { isHttpUrl, isNatsUrl } from '../../urls.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../limits.js';
 import { withoutBom } from '../../protocol/jsonrpc.js';
 import { countOf } from '../../words.js';
+import { quotedText } from '../../core/peer-text.js';
+import type { UnmatchedEvent } from '../../types.js';
 import { EXIT, headerFlags, integerFlag, out, parse, printable, UsageError } from './args.js';
 
 /**
@@ -143,8 +145,30 @@ function printableData(data: unknown): unknown {
   }
 }
 
-/** The error's exit code and what to print about it. */
-function describeFailure(error: unknown): { code: number; json: Record<string, unknown>; line: string } {
+/**
+ * Counts the frames that answered no call, keeping the first in words. The one call the command makes times out
+ * "with no response" when the server did answer, in a way that matches no call: an error with id null (its refusal
+ * of a request it could not read, as JSON-RPC answers it), or text that is not JSON-RPC (a plain WebSocket echo or
+ * chat server). Said with the timeout, that tells the user what the server sent instead of leaving them to wait again.
+ */
+function watchStrays(client: { on(event: 'unmatched', listener: (event: UnmatchedEvent) => void): unknown }): () => string | undefined {
+  let count = 0;
+  let first = '';
+  client.on('unmatched', ({ message, detail }) => {
+    if (count++ > 0) return;
+    let text: string;
+    try {
+      text = typeof message === 'string' ? message : (JSON.stringify(message) ?? String(message));
+    } catch {
+      text = '(nested too deep to print)';
+    }
+    first = `${quotedText(text)} (${detail})`;
+  });
+  return () => (count === 0 ? undefined : `the server sent ${countOf(count, 'frame')} that answered no call, the first: ${first}`);
+}
+
+/** The error's exit code and what to print about it; `strays`: the frames that answered no call, in words. */
+function describeFailure(error: unknown, strays: string | undefined): { code: number; json: Record<string, unknown>; line: string } {
   if (error instanceof RemoteError) {
     const data = error.data === undefined ? {} : { data: printableData(error.data) };
     const json = { name: error.name, code: error.code, message: error.message, ...data };
@@ -152,7 +176,10 @@ function describeFailure(error: unknown): { code: number; json: Record<string, u
   }
   const e = error instanceof Error ? error : new Error(String(error));
   const code = e instanceof TimeoutError ? EXIT.timeout : e instanceof TypeError || e instanceof RangeError ? EXIT.usage : EXIT.failure;
-  return { code, json: { name: e.name, code: (e as { code?: unknown }).code, message: e.message }, line: e.message };
+  const json = { name: e.name, code: (e as { code?: unknown }).code, message: e.message };
+  if (e instanceof TimeoutError && strays !== undefined)
+    return { code, json: { ...json, unmatched: strays }, line: `${e.message}; ${strays}` };
+  return { code, json, line: e.message };
 }
 
 /** Runs `call` (notify false) or `notify`; resolves with the exit code. */
@@ -177,6 +204,7 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
     // connect() refuses a bad URL or option synchronously: a command-line mistake.
     throw new UsageError((error as Error).message);
   }
+  const strays = watchStrays(client);
   try {
     if (notify) {
       await client.ready;
@@ -187,12 +215,13 @@ export async function runCall(args: string[], notify: boolean): Promise<number> 
       if (values.json) out(JSON.stringify({ sent: true }));
     } else {
       const result = await client.request(method, params, { timeout });
-      out(jsonOf(result, 'result'));
+      // JSON.stringify leaves C1 and bidirectional controls as they are: escaped, for the terminal (same JSON value).
+      out(printable(jsonOf(result, 'result')));
     }
     return EXIT.ok;
   } catch (error) {
-    const failure = describeFailure(error);
-    if (values.json) out(JSON.stringify({ error: failure.json }));
+    const failure = describeFailure(error, strays());
+    if (values.json) out(printable(JSON.stringify({ error: failure.json })));
     // The message may be the server's own words (a RemoteError's, or a malformed answer's text): one line, escaped.
     process.stderr.write(`callstate ${notify ? 'notify' : 'call'}: ${printable(failure.line)}\n`);
     return failure.code;

@@ -99,7 +99,7 @@ export function callLog(write: (line: string) => void, json: boolean, now: () =>
     if (snapshot.status === 'active') return;
     const ms = now() - started.get(sid)!;
     started.delete(sid);
-    // The method and id are the peer's: cut (and in text, escaped) before they reach the log.
+    // The method and id are the peer's: cut, and escaped (in JSON too, which leaves C1 and bidirectional controls).
     const id = snapshot.context?.id;
     const entry = {
       method: cutText(String(snapshot.context?.method)),
@@ -107,7 +107,7 @@ export function callLog(write: (line: string) => void, json: boolean, now: () =>
       state: String(snapshot.value),
       ms,
     };
-    write(json ? JSON.stringify(entry) : `${printable(entry.method)} id=${JSON.stringify(entry.id)} ${entry.state} ${ms} ms`);
+    write(printable(json ? JSON.stringify(entry) : `${entry.method} id=${JSON.stringify(entry.id)} ${entry.state} ${ms} ms`));
   };
 }
 
