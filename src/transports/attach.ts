@@ -58,7 +58,9 @@ export function attach(server: AppServer, path: string, route: Route, notFound: 
 
 function install(server: AppServer, notFound: NotFound): Attachment {
   const routes = new Map<string, Route>();
-  const app = server.listeners('request') as RequestHandler[];
+  // Raw: `listeners()` unwraps a `once('request')` listener, which, called here for each request and put back with
+  // `on()`, then ran for every request.
+  const app = server.rawListeners('request') as RequestHandler[];
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const route = routes.get(pathnameOf(request.url));
     if (route !== undefined) route.upgrade(request, socket, head);

@@ -5,6 +5,7 @@
  * wrong account of what happened.
  */
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serve, type Server } from '../../src/index.js';
@@ -147,5 +148,22 @@ describe('callstate serve --log, a hostile peer’s id', () => {
     await peer.close();
     await until(() => lines.length === 1, 'the log line');
     expect(lines[0]).toContain(expected);
+  });
+});
+
+describe('serve({ server }) on an app whose request listener was added with once()', () => {
+  it('calls it for one request, as Node would, while attached and after it gave the listeners back', async () => {
+    const app = createServer((_request, response) => response.end('app'));
+    let onceCalls = 0;
+    app.once('request', () => onceCalls++);
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    opened.push(() => new Promise((resolve) => (app.closeAllConnections(), app.close(resolve))));
+    const server = await serve({ server: app, path: '/rpc', methods: {} });
+    const url = `http://127.0.0.1:${(app.address() as { port: number }).port}/`;
+    for (let i = 0; i < 3; i++) expect(await (await fetch(url)).text()).toBe('app');
+    await server.close();
+    expect(await (await fetch(url)).text()).toBe('app');
+    expect(onceCalls).toBe(1);
   });
 });
