@@ -80,11 +80,10 @@ export type ConnectionActor = Pick<Actor<typeof connectionMachine>, 'id' | 'getS
 };
 
 export abstract class Connection {
-  readonly #settings: ConnectionOptions;
   /** The connection actor: its snapshot is the connection's state (see `ConnectionActor`). */
   readonly actor: ConnectionActor;
   /** The connection actor as this class steps and reads it, whichever engine runs it. */
-  readonly #root: RootActor<ConnectionContext, ConnectionEvent>;
+  private readonly root: RootActor<ConnectionContext, ConnectionEvent>;
   /** Resolves once the connection is open; rejects with `ConnectionClosedError` if it never opens. */
   readonly ready: Promise<void>;
   /** Resolves once the connection is closed, however it closed. */
@@ -93,69 +92,68 @@ export abstract class Connection {
   protected readonly events = new Emitter<PeerEvents>();
   /** The current epoch's transport. */
   protected transport!: Transport;
-  readonly #heartbeat: Heartbeat | undefined;
+  private readonly heartbeat: Heartbeat | undefined;
   /** Set when the last heartbeat was sent: what the peer read of the socket's buffer since. */
-  readonly #readAtPing = new ReadMark(
+  private readonly readAtPing = new ReadMark(
     () => this.transport.bufferedAmount,
     () => this.transport.bytesSent ?? 0,
   );
   /** Bytes received from the peer when the last heartbeat was sent: more since is the peer sending (see `bytesReceived`). */
-  #receivedAtPing = 0;
+  private receivedAtPing = 0;
   /** What the other end may make this one buffer. */
-  readonly #budget: SendBudget;
+  private readonly budget: SendBudget;
   /** Why the connection is ending, when this side decided it (close, terminate, a drop): pending calls fail with it. */
-  #closeError: ConnectionClosedError | undefined;
+  private closeError: ConnectionClosedError | undefined;
   /** Why this side dropped the peer (no heartbeat, not reading), for the `close` event. */
-  #dropped: ConnectionClosedError | undefined;
+  private dropped: ConnectionClosedError | undefined;
   /** Why this side dropped the transport just lost (see `dropped`), for the `reconnecting` event that follows. */
-  #lostDropped: ConnectionClosedError | undefined;
+  private lostDropped: ConnectionClosedError | undefined;
   /** Set by terminate(): closing drops the socket instead of starting the close handshake. */
-  #terminating = false;
-  #opened = false;
-  #settleReady!: { resolve: () => void; reject: (error: unknown) => void };
-  #resolveClosed!: () => void;
+  private terminating = false;
+  private opened = false;
+  private settleReady!: { resolve: () => void; reject: (error: unknown) => void };
+  private resolveClosed!: () => void;
   /** Handlers the connection's actions asked for during the current step. */
-  #effects: Array<() => void> = [];
+  private effects: Array<() => void> = [];
   /** Whether frames from the transport skip the connection actor (see DISPATCH_STATES). */
-  #bypassesActor = false;
+  private bypassesActor = false;
   /** The time on the connection's clock (real time for a clock without `now()`): what each transport's uptime is read from. */
   protected readonly now: () => number;
   /** When the current epoch's transport opened (on `now`); undefined until it does. */
-  #openedAt: number | undefined = undefined;
+  private openedAt: number | undefined = undefined;
   /** Stops watching the network (see `watchNetwork`). */
-  #unwatchNetwork: (() => void) | undefined;
+  private unwatchNetwork: (() => void) | undefined;
   /** The network came back during a reconnect attempt: if the attempt fails, the next one is not delayed. */
-  #retryAtOnce = false;
+  private retryAtOnce = false;
 
   /** The actor is made here and started by `start()`, once the subclass has built what its hooks use. */
-  constructor(settings: ConnectionOptions) {
-    this.#settings = settings;
-    this.ready = new Promise<void>((resolve, reject) => (this.#settleReady = { resolve, reject }));
+  constructor(private readonly settings: ConnectionOptions) {
+    this.ready = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {}); // rejection is for those who await it, never unhandled
-    this.closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
+    this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
     const clock = settings.clock ?? realTime;
     this.now = clockNow(clock);
     const { heartbeat = 0, url } = settings;
     if (heartbeat > 0) {
-      this.#heartbeat = new Heartbeat(
+      this.heartbeat = new Heartbeat(
         heartbeat,
         clock,
         this.now,
         () => {
-          this.#readAtPing.set();
-          this.#receivedAtPing = this.transport.bytesReceived ?? 0;
+          this.readAtPing.set();
+          this.receivedAtPing = this.transport.bytesReceived ?? 0;
           this.transport.ping?.();
         },
-        () => this.#heartbeatRanOut(heartbeat),
+        () => this.heartbeatRanOut(heartbeat),
         // Some left, and less than at the ping: the peer reads, its answer behind the rest. An empty buffer tells
         // nothing (what a dead peer's kernel took in, the last frames written before the ping among them).
         // Or bytes came from it, part of a frame still arriving (its pong can only follow the frame): a peer that has
         // stopped sends none, beyond what its kernel still held.
         () =>
-          (this.transport.bufferedAmount > 0 && this.#readAtPing.readSince()) || (this.transport.bytesReceived ?? 0) > this.#receivedAtPing,
+          (this.transport.bufferedAmount > 0 && this.readAtPing.readSince()) || (this.transport.bytesReceived ?? 0) > this.receivedAtPing,
       );
     }
-    this.#budget = new SendBudget(
+    this.budget = new SendBudget(
       settings.send,
       clock,
       () => this.transport.bufferedAmount,
@@ -163,39 +161,39 @@ export abstract class Connection {
         const error = localCloseError(url, `dropped: ${reason}`, 1008, PEER_NOT_READING);
         // Reconnecting, a new connection starts with an empty buffer: the socket is dropped and the machine goes on,
         // as after a silent peer. Otherwise the connection ends, and the peer is told why (1008) if it reads again.
-        if (settings.reconnect) this.#drop(error);
-        else void this.#closeLocally((this.#dropped = error), 1008, PEER_NOT_READING);
+        if (settings.reconnect) this.drop(error);
+        else void this.closeLocally((this.dropped = error), 1008, PEER_NOT_READING);
       },
       () => this.transport.bytesSent ?? 0,
     );
     const root = {
       input: { url, alreadyOpen: settings.alreadyOpen, reconnect: settings.reconnect },
-      actions: this.#connectionActions(),
+      actions: this.connectionActions(),
       inspect: settings.inspect,
       clock: settings.clock,
       // A delayed transition (the reconnect backoff) happens without a send of ours: its handlers run from here.
-      onTimer: () => this.#afterStep(),
+      onTimer: () => this.afterStep(),
     };
-    this.#root =
+    this.root =
       settings.xstate && settings.connectionEngine === 'xstate'
         ? settings.xstate.root<ConnectionContext, ConnectionEvent>('connection', root)
         : lightRoot<ConnectionContext, ConnectionEvent>(connectionTable, connectionLogic, root, settings.xstate?.machine('connection'));
-    this.actor = this.#root.ref;
+    this.actor = this.root.ref;
   }
 
   protected start(): void {
-    this.#root.start();
-    this.#afterStep();
-    if (this.#settings.reconnect && this.#settings.watchNetwork && this.state !== 'closed')
-      this.#unwatchNetwork = this.#settings.watchNetwork(() => this.#networkCameBack());
+    this.root.start();
+    this.afterStep();
+    if (this.settings.reconnect && this.settings.watchNetwork && this.state !== 'closed')
+      this.unwatchNetwork = this.settings.watchNetwork(() => this.networkCameBack());
   }
 
   /**
    * The network came back (`watchNetwork`): the backoff wait ends. An attempt under way then may have started without
    * a network, and fail for it: if it does, the next one starts at once instead of after a longer delay.
    */
-  #networkCameBack(): void {
-    if (!this.reconnectNow()) this.#retryAtOnce = this.state === 'connecting';
+  private networkCameBack(): void {
+    if (!this.reconnectNow()) this.retryAtOnce = this.state === 'connecting';
   }
 
   // ── Hooks for what runs over the connection.
@@ -226,55 +224,55 @@ export abstract class Connection {
 
   // ── The connection machine's actions: each asks for its handler, run once the step is done.
 
-  #connectionActions() {
+  private connectionActions() {
     return {
-      openTransport: () => this.#later(() => this.#attach(this.#settings.openTransport())),
-      reportOpen: () => this.#later(() => this.#onOpen()),
-      reportLoss: ({ context }: { context: ConnectionContext }) => this.#later(() => this.#onLost(context)),
-      reportReconnecting: ({ context }: { context: ConnectionContext }) => this.#later(() => this.#onReconnecting(context)),
+      openTransport: () => this.later(() => this.attach(this.settings.openTransport())),
+      reportOpen: () => this.later(() => this.onOpen()),
+      reportLoss: ({ context }: { context: ConnectionContext }) => this.later(() => this.onLost(context)),
+      reportReconnecting: ({ context }: { context: ConnectionContext }) => this.later(() => this.onReconnecting(context)),
       dispatchMessage: ({ event }: { event: ConnectionEvent }) => {
-        if (event.type === 'message.received') this.#later(() => this.onFrame(event.data));
+        if (event.type === 'message.received') this.later(() => this.onFrame(event.data));
       },
       closeTransport: ({ event }: { event: ConnectionEvent }) => {
-        if (event.type === 'connection.close') this.#later(() => this.#onCloseRequested(event.code, event.reason));
+        if (event.type === 'connection.close') this.later(() => this.onCloseRequested(event.code, event.reason));
       },
-      reportClosing: ({ context }: { context: ConnectionContext }) => this.#later(() => this.#onClosing(context)),
-      reportClosed: ({ context }: { context: ConnectionContext }) => this.#later(() => this.#onClosed(context)),
+      reportClosing: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosing(context)),
+      reportClosed: ({ context }: { context: ConnectionContext }) => this.later(() => this.onClosed(context)),
     };
   }
 
   // ── What happens at each step of the connection's life.
 
   /** The transport opened (a new epoch): what waited goes out, the heartbeat starts, `ready` resolves. */
-  #onOpen(): void {
-    this.#opened = true;
-    this.#retryAtOnce = false;
-    if (this.transport.ping) this.#heartbeat?.start();
-    this.#settleReady.resolve();
+  private onOpen(): void {
+    this.opened = true;
+    this.retryAtOnce = false;
+    if (this.transport.ping) this.heartbeat?.start();
+    this.settleReady.resolve();
     this.epochOpened();
     this.events.emit('open', undefined);
   }
 
   /** The transport was lost and a reconnection follows: calls written on it fail (or wait again, if retry), handlers abort. */
-  #onLost(context: ConnectionContext): void {
-    this.#stopWatching();
-    const error = this.#closeError ?? lostError(this.#settings.url, context);
-    this.#lostDropped = this.#dropped;
-    this.#closeError = this.#dropped = undefined;
+  private onLost(context: ConnectionContext): void {
+    this.stopWatching();
+    const error = this.closeError ?? lostError(this.settings.url, context);
+    this.lostDropped = this.dropped;
+    this.closeError = this.dropped = undefined;
     this.epochLost(error);
   }
 
-  #onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
+  private onReconnecting({ attempt, retryDelay, closeCode, closeReason, error }: ConnectionContext): void {
     // A peer this side dropped (silent, or not reading) closed with 1006 and no error: the event says why, as `close` does.
-    const dropped = this.#lostDropped;
-    this.#lostDropped = undefined;
+    const dropped = this.lostDropped;
+    this.lostDropped = undefined;
     // The loss ran first (onLost): a handler's abort listener may have closed the connection then, for good.
     if (this.state !== 'connecting') return;
     // Still the lost transport's: the next one is attached when the delay is over.
-    const uptime = this.#uptime();
+    const uptime = this.uptime();
     // The network came back during the attempt that failed: the next one starts at once, as the event says.
-    const atOnce = this.#retryAtOnce;
-    this.#retryAtOnce = false;
+    const atOnce = this.retryAtOnce;
+    this.retryAtOnce = false;
     this.events.emit('reconnecting', {
       attempt,
       delay: atOnce ? 0 : retryDelay,
@@ -286,45 +284,45 @@ export abstract class Connection {
     if (atOnce) this.reconnectNow();
   }
 
-  #onCloseRequested(code: number | undefined, reason: string | undefined): void {
-    if (this.#terminating) this.transport.terminate();
+  private onCloseRequested(code: number | undefined, reason: string | undefined): void {
+    if (this.terminating) this.transport.terminate();
     else this.transport.close(code, reason);
   }
 
   /** The connection ends for good: every pending call fails at once with one error, `ready` rejects if it never opened. */
-  #onClosing(context: ConnectionContext): void {
-    this.#stopWatching();
-    this.#unwatchNetwork?.();
-    this.#unwatchNetwork = undefined;
-    const error = this.#closeError ?? (this.#closeError = closedError(this.#settings.url, context, this.#opened));
-    this.#settleReady.reject(error);
+  private onClosing(context: ConnectionContext): void {
+    this.stopWatching();
+    this.unwatchNetwork?.();
+    this.unwatchNetwork = undefined;
+    const error = this.closeError ?? (this.closeError = closedError(this.settings.url, context, this.opened));
+    this.settleReady.reject(error);
     this.ended(error);
   }
 
-  #onClosed({ closeCode, closeReason, error }: ConnectionContext): void {
+  private onClosed({ closeCode, closeReason, error }: ConnectionContext): void {
     // A peer this side dropped (silent, or not reading) closes with 1006 on the wire: the event says why.
-    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error: error ?? this.#dropped });
-    this.#resolveClosed();
+    this.events.emit('close', { code: closeCode, reason: closeReason ?? '', error: error ?? this.dropped });
+    this.resolveClosed();
   }
 
   // ── The transport's events: only the current epoch's count.
 
   /** Makes `transport` the current epoch's; events from an earlier epoch's transport are ignored. */
-  #attach(transport: Transport): void {
+  private attach(transport: Transport): void {
     this.transport = transport;
-    this.#openedAt = undefined;
+    this.openedAt = undefined;
     const current = () => this.transport === transport;
     transport.attach({
       open: () => {
         if (!current()) return;
-        this.#openedAt = this.now();
-        this.#step({ type: 'transport.opened' });
+        this.openedAt = this.now();
+        this.step({ type: 'transport.opened' });
       },
-      message: (data, isBinary) => current() && this.#transportOnMessage(data, isBinary),
+      message: (data, isBinary) => current() && this.transportOnMessage(data, isBinary),
       // How long it was open decides whether its loss is one more failed attempt (see `ReconnectPolicy.minUptime`).
-      close: (code, reason) => current() && this.#step({ type: 'transport.closed', code, reason, uptime: this.#uptime() }),
-      error: (error) => current() && this.#step({ type: 'transport.error', error }),
-      pong: () => current() && this.#heartbeat?.heard(),
+      close: (code, reason) => current() && this.step({ type: 'transport.closed', code, reason, uptime: this.uptime() }),
+      error: (error) => current() && this.step({ type: 'transport.error', error }),
+      pong: () => current() && this.heartbeat?.heard(),
       unreadable: (text, detail) => current() && this.onUnreadableFrame(text, detail),
       noResponders: (id, subject) => current() && this.onNoResponders(id, subject),
       callFailed: (id, reason) => current() && this.onCallFailed(id, reason),
@@ -334,29 +332,29 @@ export abstract class Connection {
   }
 
   /** How long the current epoch's transport has been open, in ms; undefined if it never opened. */
-  #uptime(): number | undefined {
-    return this.#openedAt === undefined ? undefined : this.now() - this.#openedAt;
+  private uptime(): number | undefined {
+    return this.openedAt === undefined ? undefined : this.now() - this.openedAt;
   }
 
-  #transportOnMessage(data: string, isBinary: boolean): void {
-    this.#heartbeat?.heard();
+  private transportOnMessage(data: string, isBinary: boolean): void {
+    this.heartbeat?.heard();
     if (isBinary) this.onBinaryFrame();
     // In a state whose only answer to a frame is dispatchMessage, take it without an interpreter step.
-    else if (this.#bypassesActor) this.onFrame(data);
-    else this.#step({ type: 'message.received', data });
+    else if (this.bypassesActor) this.onFrame(data);
+    else this.step({ type: 'message.received', data });
   }
 
   // ── The public face of the connection.
 
   /** The connection's lifecycle state. */
   get state(): ConnectionState {
-    const value = this.#root.value;
+    const value = this.root.value;
     return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
   }
 
   /** Whether the connection was lost and is waiting to reconnect, or reconnecting (`state` is `connecting`). */
   get reconnecting(): boolean {
-    return this.state === 'connecting' && this.#opened;
+    return this.state === 'connecting' && this.opened;
   }
 
   /**
@@ -365,9 +363,9 @@ export abstract class Connection {
    * the page's network comes back (`online`).
    */
   reconnectNow(): boolean {
-    const value = this.#root.value as { connecting?: unknown };
+    const value = this.root.value as { connecting?: unknown };
     if (value.connecting !== 'waiting') return false;
-    this.#step({ type: 'reconnect.now' });
+    this.step({ type: 'reconnect.now' });
     return true;
   }
 
@@ -387,15 +385,15 @@ export abstract class Connection {
    */
   close(code = 1000, reason = ''): Promise<void> {
     validateCloseCode(code, reason);
-    return this.#closeLocally(localCloseError(this.#settings.url, 'closed locally', code, reason), code, reason);
+    return this.closeLocally(localCloseError(this.settings.url, 'closed locally', code, reason), code, reason);
   }
 
   /** Starts the close handshake, failing pending calls with `error`; the socket is dropped if it does not end within `closeTimeout`. */
-  #closeLocally(error: ConnectionClosedError, code: number, reason: string): Promise<void> {
+  private closeLocally(error: ConnectionClosedError, code: number, reason: string): Promise<void> {
     if (this.state === 'connecting' || this.state === 'open') {
-      this.#closeError = error;
-      this.#step({ type: 'connection.close', code, reason });
-      const timer = setTimeout(() => this.transport.terminate(), this.#settings.closeTimeout);
+      this.closeError = error;
+      this.step({ type: 'connection.close', code, reason });
+      const timer = setTimeout(() => this.transport.terminate(), this.settings.closeTimeout);
       timer.unref?.();
       void this.closed.then(() => clearTimeout(timer));
     }
@@ -410,9 +408,9 @@ export abstract class Connection {
     const state = this.state;
     if (state === 'connecting' || state === 'open') {
       // A local close like close()'s, never followed by a reconnect; only the socket is dropped instead of closed.
-      this.#terminating = true;
-      this.#closeError = localCloseError(this.#settings.url, 'terminated locally', 1006, '');
-      this.#step({ type: 'connection.close', code: 1006 });
+      this.terminating = true;
+      this.closeError = localCloseError(this.settings.url, 'terminated locally', 1006, '');
+      this.step({ type: 'connection.close', code: 1006 });
     } else if (state === 'closing') this.transport.terminate();
     return this.closed;
   }
@@ -427,7 +425,7 @@ export abstract class Connection {
   /** Every frame leaves through here, so that what the peer makes us buffer is watched. Returns false when the transport refused it. */
   protected send(text: string, done?: (error?: Error) => void): boolean {
     if (!this.transport.send(text, done)) return false;
-    this.#budget.wrote(text.length);
+    this.budget.wrote(text.length);
     return true;
   }
 
@@ -436,12 +434,12 @@ export abstract class Connection {
 
   /** Whether the socket's buffer holds `highWaterMark` unsent bytes: the peer's new requests are refused. */
   protected get sendBufferFull(): boolean {
-    return this.#budget.full;
+    return this.budget.full;
   }
 
   /** Why a call or notification made on a closing or closed connection fails at once. */
   protected notOpenError(verb: 'call' | 'notify', method: string): ConnectionClosedError {
-    return notOpenError(this.#settings.url, this.state, verb, method, this.#root.context, this.#closeError);
+    return notOpenError(this.settings.url, this.state, verb, method, this.root.context, this.closeError);
   }
 
   /**
@@ -449,38 +447,38 @@ export abstract class Connection {
    * so a sign of life; the transport is no longer open): then the socket is dropped without blaming the heartbeat, and
    * the close says why, with the peer's code and reason.
    */
-  #heartbeatRanOut(interval: number): void {
+  private heartbeatRanOut(interval: number): void {
     if (!this.transport.isOpen) return this.transport.terminate();
-    this.#drop(localCloseError(this.#settings.url, `dropped: the peer answered no heartbeat for ${interval} ms`, 1006, ''));
+    this.drop(localCloseError(this.settings.url, `dropped: the peer answered no heartbeat for ${interval} ms`, 1006, ''));
   }
 
   /** Drops the socket without a close handshake, failing pending calls with `error`. */
-  #drop(error: ConnectionClosedError): void {
-    this.#closeError = this.#dropped = error;
+  private drop(error: ConnectionClosedError): void {
+    this.closeError = this.dropped = error;
     this.transport.terminate();
   }
 
-  #stopWatching(): void {
-    this.#heartbeat?.stop();
-    this.#budget.stop();
+  private stopWatching(): void {
+    this.heartbeat?.stop();
+    this.budget.stop();
   }
 
   /** Sends an event to the connection actor, then runs the handlers its actions asked for. */
-  #step(event: ConnectionEvent): void {
-    this.#root.send(event);
-    this.#afterStep();
+  private step(event: ConnectionEvent): void {
+    this.root.send(event);
+    this.afterStep();
   }
 
-  #later(effect: () => void): void {
-    this.#effects.push(effect);
+  private later(effect: () => void): void {
+    this.effects.push(effect);
   }
 
-  #afterStep(): void {
-    this.#bypassesActor = this.#settings.inspect === undefined && DISPATCH_STATES.has(this.state);
+  private afterStep(): void {
+    this.bypassesActor = this.settings.inspect === undefined && DISPATCH_STATES.has(this.state);
     // Handlers may step the machine again (a listener closing the connection): drain until none is left.
-    while (this.#effects.length > 0) {
-      const batch = this.#effects;
-      this.#effects = [];
+    while (this.effects.length > 0) {
+      const batch = this.effects;
+      this.effects = [];
       for (const effect of batch) effect();
     }
   }

@@ -66,7 +66,6 @@ export interface PeerOptions extends ConnectionOptions {
 }
 
 export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection implements PeerApi<RemoteApi> {
-  readonly #options: PeerOptions;
   protected readonly outgoing: OutgoingCalls;
   private readonly incoming: IncomingCalls;
   /** A message the transport could not read as it came (bytes that are not UTF-8): reported, nothing answered or settled. */
@@ -76,11 +75,10 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
 
   /** What the inbound dispatcher needs of this connection. */
   protected readonly inbound: InboundHost;
-  #proxy: CallProxy<RemoteApi> | undefined;
+  private proxy: CallProxy<RemoteApi> | undefined;
 
-  constructor(options: PeerOptions) {
+  constructor(private readonly options: PeerOptions) {
     super(options);
-    this.#options = options;
     const write = (text: string, done?: (error?: Error) => void) => this.send(text, done);
     this.outgoing = new OutgoingCalls({
       write,
@@ -119,7 +117,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       clock: options.clock,
       idle: () => this.onIdle(),
     });
-    this.inbound = this.#inboundHost();
+    this.inbound = this.inboundHost();
     // Its calls' parent for inspectors: the actor itself (XState's, or a light one), which has what they read.
     const parent = this.actor as unknown as AnyActorRef;
     this.outgoing.parent = parent;
@@ -129,23 +127,23 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
 
   /** Who is on the other end: for a server's connection, the upgrade request and what `authenticate` attached. */
   get connection(): ConnectionInfo {
-    return (this.#info ??= this.#options.connection ?? {
+    return (this.info ??= this.options.connection ?? {
       transport: 'ws',
       remoteAddress: undefined,
       headers: {},
-      url: this.#options.url,
+      url: this.options.url,
       data: undefined,
     });
   }
 
-  #info: ConnectionInfo | undefined;
+  private info: ConnectionInfo | undefined;
 
   /** The last incoming call (or notification handler) running ended (a draining server waits for it: server-peer.ts). */
   protected onIdle(): void {}
 
   /** A notification did not reach the peer: told to `onError` and the logger, as one the transport would not send. */
   protected override onNoticeFailed(method: string, error: Error): void {
-    this.#options.hooks.unsent(error, method, this.connection);
+    this.options.hooks.unsent(error, method, this.connection);
   }
 
   // ── What the connection's life means for the calls.
@@ -187,11 +185,11 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   }
 
   /** What the inbound dispatcher needs of this connection. */
-  #inboundHost(): InboundHost {
+  private inboundHost(): InboundHost {
     const incoming = this.incoming;
     return {
-      limits: this.#options.limits,
-      hooks: this.#options.hooks,
+      limits: this.options.limits,
+      hooks: this.options.hooks,
       connection: () => incoming.connection,
       running: incoming,
       accepting: () => this.state === 'open',
@@ -204,7 +202,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
       },
       malformedResponse: (id, detail, frame) => this.outgoing.malformed(id, detail, frame),
       notification: (method, params) => this.events.emit('notification', { method, params }),
-      runNotification: (method, params, bytes) => incoming.notify(method, params, bytes, this.#options.limits),
+      runNotification: (method, params, bytes) => incoming.notify(method, params, bytes, this.options.limits),
       report: (reason, message, id, detail) =>
         this.events.emit('unmatched', {
           reason,
@@ -218,8 +216,8 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   /** Why a request is refused unrun by this connection's send buffer (-32000), or undefined. */
   protected busy(method: string): ErrorObject | undefined {
     if (!this.sendBufferFull) return undefined;
-    const { highWaterMark } = this.#options.send;
-    const message = `${this.#options.limits.side} busy: answers not yet read by you fill this connection's buffer (highWaterMark ${countOf(highWaterMark, 'byte')}); "${method}" was not run`;
+    const { highWaterMark } = this.options.send;
+    const message = `${this.options.limits.side} busy: answers not yet read by you fill this connection's buffer (highWaterMark ${countOf(highWaterMark, 'byte')}); "${method}" was not run`;
     return { code: ErrorCodes.ServerBusy, message, data: { highWaterMark, bufferedAmount: this.transport.bufferedAmount } };
   }
 
@@ -246,7 +244,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
   }
 
   /** Whether the connection is closing or closed: no call or notification may be made on it. */
-  get #closingOrClosed(): boolean {
+  private get closingOrClosed(): boolean {
     const state = this.state;
     return state === 'closing' || state === 'closed';
   }
@@ -255,9 +253,9 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     const [params, options] = args as [unknown, RequestOptions | undefined];
     validateMethodName(method);
     validateParams(params);
-    const { timeout = this.#options.timeout, signal, retries } = validateRequestOptions(options);
+    const { timeout = this.options.timeout, signal, retries } = validateRequestOptions(options);
 
-    if (this.#closingOrClosed) return Promise.reject(this.notOpenError('call', method));
+    if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
 
     const id = newCallId();
@@ -269,7 +267,7 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
     }
     // Encoding ran the caller's code (a `toJSON`, a getter), which may have closed the connection: a call made
     // now would wait in a line that nothing will ever release or fail (closed at once while waiting to reconnect).
-    if (this.#closingOrClosed) return Promise.reject(this.notOpenError('call', method));
+    if (this.closingOrClosed) return Promise.reject(this.notOpenError('call', method));
     // Or aborted the signal: its 'abort' event has fired, and a listener added now would never hear it.
     if (signal?.aborted) return Promise.reject(abortedBeforeMade(signal, method));
     return this.outgoing.start({ id, method, params, timeout }, frame, signal, retries);
@@ -277,18 +275,18 @@ export class Peer<RemoteApi extends AnyApi = UntypedApi> extends Connection impl
 
   /** The remote methods as functions: `await client.call.add([1, 2], { timeout })` is `request('add', [1, 2], { timeout })`. */
   get call(): CallProxy<RemoteApi> {
-    return (this.#proxy ??= callProxy<RemoteApi>((this as Peer<any>).request.bind(this)));
+    return (this.proxy ??= callProxy<RemoteApi>((this as Peer<any>).request.bind(this)));
   }
 
   notify<M extends MethodName<RemoteApi>>(method: M, ...args: NotifyArgs<RemoteApi[M]>): void {
     const [params] = args as [unknown];
     validateMethodName(method);
     validateParams(params);
-    if (this.#closingOrClosed) throw this.notOpenError('notify', method);
+    if (this.closingOrClosed) throw this.notOpenError('notify', method);
     const frame = encodeOutgoing(method, notificationFrame(method, params));
     // As for a call: encoding ran the caller's code, which may have closed the connection; the notification would
     // then wait in a line that nothing empties, unsent and untold.
-    if (this.#closingOrClosed) throw this.notOpenError('notify', method);
+    if (this.closingOrClosed) throw this.notOpenError('notify', method);
     this.outgoing.notify(method, frame);
   }
 

@@ -11,20 +11,20 @@ import { Peer } from './peer.js';
 
 export class ServerPeer<RemoteApi extends AnyApi = UntypedApi> extends Peer<RemoteApi> {
   /** Set once the server drains: new requests are refused (-32000, server closing). */
-  #draining = false;
+  private draining = false;
   /** Called when the last incoming call ends, while draining. */
-  #idle: (() => void) | undefined;
+  private idle: (() => void) | undefined;
   /** Set once the server closes this connection (`leave`): its handlers still running abort for that reason. */
-  #leaving = false;
+  private leaving = false;
 
   /** The server is closing: closes the connection (1001); handlers still running then see `the server is closing`. */
   leave(): Promise<void> {
-    this.#leaving = true;
+    this.leaving = true;
     return this.close(1001, 'server closing');
   }
 
   protected override handlersAbortedFor(): unknown {
-    return this.#leaving ? serverIsClosing() : super.handlersAbortedFor();
+    return this.leaving ? serverIsClosing() : super.handlersAbortedFor();
   }
 
   /**
@@ -33,19 +33,19 @@ export class ServerPeer<RemoteApi extends AnyApi = UntypedApi> extends Peer<Remo
    * their answers go on: a running handler may still call the other end.
    */
   stopAcceptingCalls(): Promise<void> {
-    this.#draining = true;
+    this.draining = true;
     if (this.handlingCalls === 0 || this.state === 'closed') return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.#idle = resolve;
+      this.idle = resolve;
       void this.closed.then(resolve);
     });
   }
 
   protected override onIdle(): void {
-    this.#idle?.();
+    this.idle?.();
   }
 
   protected override busy(method: string): ErrorObject | undefined {
-    return this.#draining ? serverClosing(method) : super.busy(method);
+    return this.draining ? serverClosing(method) : super.busy(method);
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * A client, or a server's peer, wrapped in a Proxy (as instrumentation and test doubles wrap the objects they are
+ * given) keeps working: its methods run with the Proxy as `this`, which reaches ordinary properties
+ * through the target but not ECMAScript `#private` ones. The classes whose instances users hold (the client and the
+ * server's peers, and their base `Connection`) keep their state in TypeScript `private` members for that reason.
+ */
+import { describe, expect, it } from 'vitest';
+import { connect, serve, type Client, type HandlerContext } from '../../src/index.js';
+import { closeTrackedAfterEach, until } from '../helpers.js';
+
+const track = closeTrackedAfterEach();
+
+/** A Proxy that forwards everything to `target`, as a plain wrapper does. */
+const wrapped = <T extends object>(target: T): T => new Proxy(target, {});
+
+describe('a Proxy around a peer', () => {
+  it('the client: request, notify, on, pendingCalls, ready and close run through it', async () => {
+    const notes: unknown[] = [];
+    const server = track(
+      await serve({
+        port: 0,
+        methods: {
+          add: ([a, b]: [number, number]) => a + b,
+          note: (params: unknown, ctx: HandlerContext) => void ctx.peer.notify('noted', params),
+        },
+      }),
+    );
+    const client: Client = wrapped(connect(server.url));
+    await client.ready;
+    client.on('notification', ({ method, params }) => notes.push([method, params]));
+    expect(await client.request('add', [2, 3])).toBe(5);
+    client.notify('note', { n: 1 });
+    await until(() => notes.length === 1, 'the notification back');
+    expect(notes).toEqual([['noted', { n: 1 }]]);
+    expect(client.pendingCalls).toBe(0);
+    await client.close();
+    await expect(client.request('add', [1, 1])).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+  });
+
+  it("a server's peer: request() back to its client runs through it", async () => {
+    const server = track(await serve({ port: 0, methods: {} }));
+    const client = track(connect(server.url, { methods: { twice: ([n]: [number]) => n * 2 } }));
+    await client.ready;
+    await until(() => server.connections.size === 1, 'the connection on the server');
+    const [peer] = [...server.connections];
+    expect(await wrapped(peer!).request('twice', [21])).toBe(42);
+  });
+});
