@@ -61,9 +61,9 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   deadlineNext: DeadlineEntry | undefined = undefined;
   deadlineSlot = -1;
 
-  #invocation: Invocation | undefined = undefined;
-  #processing = false;
-  #mailbox: AnyEvent[] | undefined = undefined;
+  private invocation: Invocation | undefined = undefined;
+  private processing = false;
+  private mailbox: AnyEvent[] | undefined = undefined;
   /** Whether an inspector sees this actor's snapshots. */
   get inspected(): boolean {
     return this.scope.inspect !== undefined;
@@ -85,7 +85,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     if (scope.inspect) {
       this.sessionId = `call:${sessions++}`;
       this._parent = scope.parent;
-      scope.inspect({ type: '@xstate.actor', actorRef: this as never, rootId: this.#rootId });
+      scope.inspect({ type: '@xstate.actor', actorRef: this as never, rootId: this.rootId });
     }
   }
 
@@ -94,10 +94,10 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
    * the XState machine at hand (the browser build), only its id: inspectors then show no definition.
    */
   get logic(): AnyStateMachine | { id: string } {
-    return this.#machine ?? { id: this.compiled.id };
+    return this.machine ?? { id: this.compiled.id };
   }
 
-  get #machine(): AnyStateMachine | undefined {
+  private get machine(): AnyStateMachine | undefined {
     return this.scope.machine ?? this.compiled.machine;
   }
 
@@ -105,52 +105,52 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     return this.sessionId ?? this.compiled.id;
   }
 
-  get #rootId(): string {
+  private get rootId(): string {
     return (this._parent as { sessionId?: string } | undefined)?.sessionId ?? this.sessionId!;
   }
 
   /** Enters the initial state (its entry actions, timer and always transitions run now). */
   start(): this {
     const init = INIT_EVENT;
-    this.#processing = true;
-    this.#reportEvent(init, this._parent);
+    this.processing = true;
+    this.reportEvent(init, this._parent);
     try {
-      this.#apply(this.compiled.initial, init);
-      this.#settleAlways(init);
+      this.apply(this.compiled.initial, init);
+      this.settleAlways(init);
     } catch (error) {
-      this.#fail(error);
+      this.fail(error);
     }
-    this.#afterStep(init);
+    this.afterStep(init);
     return this;
   }
 
   /** Processes an event now, or after the current one if called from inside an action. */
   send(event: AnyEvent): void {
-    if (this.#processing) {
+    if (this.processing) {
       // A literal of one, not `[]` and a push: a push onto an empty array grows it to 17 slots, for one event.
-      if (this.#mailbox === undefined) this.#mailbox = [event];
-      else this.#mailbox.push(event);
+      if (this.mailbox === undefined) this.mailbox = [event];
+      else this.mailbox.push(event);
       return;
     }
     if (this.status !== 'active') return;
-    this.#processing = true;
-    this.#reportEvent(event, undefined);
+    this.processing = true;
+    this.reportEvent(event, undefined);
     const candidates = this.state.on.get(event.type);
     if (candidates !== undefined) {
       try {
         for (let i = 0; i < candidates.length; i++) {
           const t = candidates[i]!;
           if (t.guard === undefined || t.guard(this, event)) {
-            this.#apply(t, event);
-            this.#settleAlways(event);
+            this.apply(t, event);
+            this.settleAlways(event);
             break;
           }
         }
       } catch (error) {
-        this.#fail(error);
+        this.fail(error);
       }
     }
-    this.#afterStep(event);
+    this.afterStep(event);
   }
 
   /** The deadline passed. */
@@ -162,8 +162,8 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   stop(): void {
     if (this.status !== 'active') return;
     this.status = 'stopped';
-    this.#release();
-    this.#reportSnapshot({ type: 'xstate.stop' });
+    this.release();
+    this.reportSnapshot({ type: 'xstate.stop' });
   }
 
   /**
@@ -177,12 +177,12 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     const status = this.status;
     return makeSnapshot({
       status,
-      output: status === 'done' ? jsonSafeFields(this.#output()) : undefined,
+      output: status === 'done' ? jsonSafeFields(this.output()) : undefined,
       error: status === 'error' ? jsonSafeFields(errors.get(this)) : undefined,
-      machine: this.#machine,
+      machine: this.machine,
       context: jsonSafeFields(context) as TContext,
       state,
-      can: (event) => this.#wouldTransition(state, context, event),
+      can: (event) => this.wouldTransition(state, context, event),
     });
   }
 
@@ -192,7 +192,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
    * state or runs an action. Guards run with the snapshot's state and context (and
    * the actor's owner, as the owner's guards need it), so they must not have side effects.
    */
-  #wouldTransition(state: CompiledState, context: TContext, event: AnyEvent): boolean {
+  private wouldTransition(state: CompiledState, context: TContext, event: AnyEvent): boolean {
     const candidates = state.on.get(event.type);
     if (candidates === undefined) return false;
     const view = Object.create(this, { state: { value: state }, context: { value: context } }) as this;
@@ -202,7 +202,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     return false;
   }
 
-  #apply(t: CompiledTransition, event: AnyEvent): void {
+  private apply(t: CompiledTransition, event: AnyEvent): void {
     const steps = t.steps;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
@@ -217,10 +217,10 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
           this.scope.scheduler.remove(this);
           break;
         case 'startInvoke':
-          this.#startInvoke(event);
+          this.startInvoke(event);
           break;
         case 'stopInvoke':
-          this.#stopInvoke();
+          this.stopInvoke();
           break;
       }
     }
@@ -229,17 +229,17 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
   }
 
   /** Takes eventless transitions until none is enabled. */
-  #settleAlways(event: AnyEvent): void {
+  private settleAlways(event: AnyEvent): void {
     for (let taken = 0; this.status === 'active' && this.state.always.length > 0; taken++) {
       if (taken > 100) throw new Error(`machine "${this.compiled.id}": eventless transitions loop`);
-      const t = this.#enabledAlways(event);
+      const t = this.enabledAlways(event);
       if (t === undefined) return;
-      this.#apply(t, event);
+      this.apply(t, event);
     }
   }
 
   /** The first eventless transition of the current state whose guard passes (a loop: no closure made per step). */
-  #enabledAlways(event: AnyEvent): CompiledTransition | undefined {
+  private enabledAlways(event: AnyEvent): CompiledTransition | undefined {
     const always = this.state.always;
     for (let i = 0; i < always.length; i++) {
       const t = always[i]!;
@@ -248,35 +248,35 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
     return undefined;
   }
 
-  #afterStep(event: AnyEvent): void {
-    this.#reportSnapshot(event);
-    this.#processing = false;
+  private afterStep(event: AnyEvent): void {
+    this.reportSnapshot(event);
+    this.processing = false;
     if (this.status === 'done') {
-      this.#release();
+      this.release();
       this.scope.onDone?.(this);
       return;
     }
-    const mailbox = this.#mailbox;
+    const mailbox = this.mailbox;
     if (mailbox !== undefined && mailbox.length > 0) this.send(mailbox.shift()!);
   }
 
   /** An action or guard threw: the actor stops in error, as an XState actor would, and the error is rethrown outside. */
-  #fail(error: unknown): void {
+  private fail(error: unknown): void {
     this.status = 'error';
     errors.set(this, error);
-    this.#release();
+    this.release();
     queueMicrotask(() => {
       throw error;
     });
   }
 
-  #release(): void {
+  private release(): void {
     this.scope.scheduler.remove(this);
-    this.#stopInvoke();
-    this.#mailbox = undefined;
+    this.stopInvoke();
+    this.mailbox = undefined;
   }
 
-  #output(): unknown {
+  private output(): unknown {
     const { rootOutput } = this.compiled;
     const own = this.state.output?.({ context: this.context, event: { type: `xstate.done.state.${this.state.id}` }, self: this });
     const doneEvent = { type: `xstate.done.state.${this.compiled.id}`, output: own };
@@ -292,10 +292,10 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
    * promise's, taken only if this invocation is still the one running. A thenable's `then` is read once (as a
    * promise's resolution reads it), and that function followed: read again, a getter may give no function.
    */
-  #startInvoke(event: AnyEvent): void {
+  private startInvoke(event: AnyEvent): void {
     const { id, doneType, errorType, run, input } = this.compiled.invoke!;
     const invocation = new Invocation(input({ context: this.context, event, self: this }));
-    this.#invocation = invocation;
+    this.invocation = invocation;
     let outcome: unknown;
     // Read once, as a promise's resolution reads it: a getter read again may answer otherwise, or act again.
     let then: Then | undefined;
@@ -307,7 +307,7 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       threw = true;
       outcome = error;
     }
-    if (then === undefined && this.#nothingWaits()) {
+    if (then === undefined && this.nothingWaits()) {
       invocation.settled = true;
       return this.send(threw ? { type: errorType, error: outcome, actorId: id } : { type: doneType, output: outcome, actorId: id });
     }
@@ -317,37 +317,37 @@ export class FlatActor<TContext, TOwner> implements DeadlineEntry {
       threw,
       (output) => {
         invocation.settled = true;
-        if (this.#invocation === invocation) this.send({ type: doneType, output, actorId: id });
+        if (this.invocation === invocation) this.send({ type: doneType, output, actorId: id });
       },
       (error) => {
         invocation.settled = true;
-        if (this.#invocation === invocation) this.send({ type: errorType, error, actorId: id });
+        if (this.invocation === invocation) this.send({ type: errorType, error, actorId: id });
       },
     );
   }
 
   /** Whether no event waits in the mailbox. */
-  #nothingWaits(): boolean {
-    return this.#mailbox === undefined || this.#mailbox.length === 0;
+  private nothingWaits(): boolean {
+    return this.mailbox === undefined || this.mailbox.length === 0;
   }
 
-  #stopInvoke(): void {
-    const invocation = this.#invocation;
+  private stopInvoke(): void {
+    const invocation = this.invocation;
     if (invocation === undefined) return;
-    this.#invocation = undefined;
+    this.invocation = undefined;
     invocation.abort();
   }
 
   // Inspection events (and the snapshots they carry) are built only when someone inspects:
   // every event of every call passes here.
-  #reportEvent(event: AnyEvent, sourceRef: AnyActorRef | undefined): void {
+  private reportEvent(event: AnyEvent, sourceRef: AnyActorRef | undefined): void {
     const inspect = this.scope.inspect;
-    if (inspect !== undefined) inspect({ type: '@xstate.event', actorRef: this as never, event, sourceRef, rootId: this.#rootId } as never);
+    if (inspect !== undefined) inspect({ type: '@xstate.event', actorRef: this as never, event, sourceRef, rootId: this.rootId } as never);
   }
 
-  #reportSnapshot(event: AnyEvent): void {
+  private reportSnapshot(event: AnyEvent): void {
     const inspect = this.scope.inspect;
     if (inspect !== undefined)
-      inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.#rootId });
+      inspect({ type: '@xstate.snapshot', actorRef: this as never, event, snapshot: this.getSnapshot() as never, rootId: this.rootId });
   }
 }

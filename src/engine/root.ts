@@ -53,26 +53,26 @@ type SnapshotObserver<TContext> =
  */
 class TimedActor<TContext> extends FlatActor<TContext, RootActions<TContext>> {
   onTimer: () => void = () => {};
-  #observers: Set<Exclude<SnapshotObserver<TContext>, (snapshot: FlatSnapshot<TContext>) => void>> | undefined;
+  private observers: Set<Exclude<SnapshotObserver<TContext>, (snapshot: FlatSnapshot<TContext>) => void>> | undefined;
   /** Steps under way (an event sent from inside an action is taken within the same outermost step). */
-  #depth = 0;
+  private depth = 0;
 
   override start(): this {
-    this.#step(() => super.start());
+    this.step(() => super.start());
     return this;
   }
 
   override send(event: { type: string; [key: string]: unknown }): void {
-    this.#step(() => super.send(event));
+    this.step(() => super.send(event));
   }
 
   override expire(): void {
-    this.#step(() => super.expire());
+    this.step(() => super.expire());
     this.onTimer();
   }
 
   override stop(): void {
-    this.#step(() => super.stop());
+    this.step(() => super.stop());
   }
 
   subscribe(observer: SnapshotObserver<TContext>): { unsubscribe(): void } {
@@ -81,24 +81,24 @@ class TimedActor<TContext> extends FlatActor<TContext, RootActions<TContext>> {
       if (this.status === 'done' || this.status === 'stopped') entry.complete?.();
       return { unsubscribe: () => {} };
     }
-    (this.#observers ??= new Set()).add(entry);
-    return { unsubscribe: () => void this.#observers?.delete(entry) };
+    (this.observers ??= new Set()).add(entry);
+    return { unsubscribe: () => void this.observers?.delete(entry) };
   }
 
   /** Runs one step; once the outermost ends, each observer gets the snapshot, and the end if the actor stopped. */
-  #step(run: () => void): void {
-    this.#depth++;
+  private step(run: () => void): void {
+    this.depth++;
     try {
       run();
     } finally {
-      this.#depth--;
+      this.depth--;
     }
-    if (this.#depth > 0 || this.#observers === undefined || this.#observers.size === 0) return;
+    if (this.depth > 0 || this.observers === undefined || this.observers.size === 0) return;
     const snapshot = this.getSnapshot();
-    for (const observer of [...this.#observers]) tell(() => observer.next?.(snapshot));
+    for (const observer of [...this.observers]) tell(() => observer.next?.(snapshot));
     if (this.status === 'active') return;
-    const observers = [...this.#observers];
-    this.#observers.clear();
+    const observers = [...this.observers];
+    this.observers.clear();
     for (const observer of observers) tell(() => (this.status === 'error' ? observer.error?.(snapshot.error) : observer.complete?.()));
   }
 }

@@ -1,8 +1,8 @@
 /**
  * A client, or a server's peer, wrapped in a Proxy (as instrumentation and test doubles wrap the objects they are
- * given) keeps working: its methods run with the Proxy as `this`, which reaches ordinary properties
- * through the target but not ECMAScript `#private` ones. The classes whose instances users hold (the client and the
- * server's peers, and their base `Connection`) keep their state in TypeScript `private` members for that reason.
+ * given) keeps working: its methods run with the Proxy as `this`, which reaches ordinary properties through the target
+ * but not ECMAScript `#private` ones. The classes whose instances users hold (the client and the server's peers, their
+ * base `Connection`, and the light connection actor, `peer.actor`) keep TypeScript `private` members for that reason.
  */
 import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type HandlerContext } from '../../src/index.js';
@@ -35,6 +35,22 @@ describe('a Proxy around a peer', () => {
     expect(client.pendingCalls).toBe(0);
     await client.close();
     await expect(client.request('add', [1, 1])).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+  });
+
+  it("the light connection actor (a server's peer's actor, the browser client's): getSnapshot and subscribe run through it", async () => {
+    const server = track(await serve({ port: 0, methods: {} }));
+    const client = track(connect(server.url));
+    await client.ready;
+    await until(() => server.connections.size === 1, 'the connection on the server');
+    const [peer] = [...server.connections];
+    const actor = wrapped(peer!.actor);
+    expect(actor.getSnapshot().value).toBe('open');
+    const seen: unknown[] = [];
+    const subscription = actor.subscribe({ next: (snapshot) => seen.push(snapshot.value) });
+    await client.close();
+    await until(() => seen.includes('closed'), 'the closed snapshot');
+    subscription.unsubscribe();
+    expect(seen).toContain('closed');
   });
 
   it("a server's peer: request() back to its client runs through it", async () => {
