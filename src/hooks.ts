@@ -99,9 +99,9 @@ export class Hooks {
   readonly use: readonly Middleware[];
   readonly exposeErrors: boolean;
   private readonly onError: HookOptions['onError'];
-  readonly #logger: Logger | undefined;
+  private readonly logger: Logger | undefined;
   /** Whether a failure of the logger itself was reported (on console.error: once, not at every line). */
-  #loggerFailed = false;
+  private loggerFailed = false;
 
   constructor(options: HookOptions = {}) {
     const { use, onError, logger, exposeErrors } = options;
@@ -124,27 +124,27 @@ export class Hooks {
       throw new TypeError(`options.exposeErrors must be a boolean, got ${kindOf(exposeErrors)}`);
     this.use = Object.freeze([...(use ?? [])]);
     this.onError = onError;
-    this.#logger = logger;
+    this.logger = logger;
     this.exposeErrors = exposeErrors ?? true;
   }
 
   /** Whether anything listens: when not, reporting is skipped before building anything. */
   get listening(): boolean {
-    return this.onError !== undefined || this.#logger !== undefined;
+    return this.onError !== undefined || this.logger !== undefined;
   }
 
   /** A handler, a middleware or a params schema threw `error`; `response` is what the caller is sent. */
   handlerError(error: unknown, method: string, id: Id | undefined, connection: ConnectionInfo, response?: ErrorObject): void {
     if (!this.listening) return;
     const kind = id === undefined ? 'notification' : 'handler';
-    this.#report(error, { method, id, connection, kind, response }, ...levelOf(error, method, kind, response));
+    this.report(error, { method, id, connection, kind, response }, ...levelOf(error, method, kind, response));
   }
 
   /** This side answered `response` itself, without running a handler. */
   protocolError(response: ErrorObject, method: string | undefined, id: Id | null | undefined, connection: ConnectionInfo): void {
     if (!this.listening) return;
     const error = new RpcError(response.code, response.message, response.data);
-    this.#report(error, { method, id, connection, kind: 'protocol', response }, 'warn', `answered ${response.code}: ${response.message}`);
+    this.report(error, { method, id, connection, kind: 'protocol', response }, 'warn', `answered ${response.code}: ${response.message}`);
   }
 
   /**
@@ -153,10 +153,10 @@ export class Hooks {
    */
   unsent(error: Error, method: string | undefined, connection: ConnectionInfo): void {
     if (!this.listening) return;
-    this.#report(error, { method, id: undefined, connection, kind: 'unsent', response: undefined }, 'warn', error.message);
+    this.report(error, { method, id: undefined, connection, kind: 'unsent', response: undefined }, 'warn', error.message);
   }
 
-  #report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {
+  private report(error: unknown, info: ErrorInfo, level: 'debug' | 'warn' | 'error', message: string): void {
     const { onError } = this;
     if (onError) {
       let returned: unknown;
@@ -164,31 +164,31 @@ export class Hooks {
         // Called as a plain function: a user's `function` sees `this` undefined, not these internals.
         returned = onError(error, info);
       } catch (thrown) {
-        this.#log('error', { err: thrown, method: info.method, id: info.id }, `onError threw: ${messageOf(thrown)}`);
+        this.log('error', { err: thrown, method: info.method, id: info.id }, `onError threw: ${messageOf(thrown)}`);
       }
       // An async onError: its rejection is this hook's failure too, not the process's (an unhandled rejection).
       whenRejected(returned, (reason) =>
-        this.#log('error', { err: reason, method: info.method, id: info.id }, `onError rejected: ${messageOf(reason)}`),
+        this.log('error', { err: reason, method: info.method, id: info.id }, `onError rejected: ${messageOf(reason)}`),
       );
     }
-    this.#log(level, { err: error, method: info.method, id: info.id, code: info.response?.code, kind: info.kind }, message);
+    this.log(level, { err: error, method: info.method, id: info.id, code: info.response?.code, kind: info.kind }, message);
   }
 
   /** A logger that throws or rejects breaks nothing: its first failure goes to console.error, the rest nowhere. */
-  #log(level: (typeof LOGGER_LEVELS)[number], fields: object, message: string): void {
-    if (this.#logger === undefined) return;
+  private log(level: (typeof LOGGER_LEVELS)[number], fields: object, message: string): void {
+    if (this.logger === undefined) return;
     let returned: unknown;
     try {
-      returned = this.#logger[level](fields, message);
+      returned = this.logger[level](fields, message);
     } catch (thrown) {
-      return this.#loggerFailure(thrown);
+      return this.loggerFailure(thrown);
     }
-    whenRejected(returned, (reason) => this.#loggerFailure(reason));
+    whenRejected(returned, (reason) => this.loggerFailure(reason));
   }
 
-  #loggerFailure(reason: unknown): void {
-    if (this.#loggerFailed) return;
-    this.#loggerFailed = true;
+  private loggerFailure(reason: unknown): void {
+    if (this.loggerFailed) return;
+    this.loggerFailed = true;
     try {
       console.error(`callstate: the logger failed (later failures are not reported): ${messageOf(reason)}`);
     } catch {

@@ -15,20 +15,17 @@ class Watched<T> {
 }
 
 export class AbortWatch<T> {
-  readonly #cancel: (call: T, reason: unknown) => void;
-  readonly #bySignal = new Map<AbortSignal, Watched<T>>();
+  private readonly bySignal = new Map<AbortSignal, Watched<T>>();
 
   /** `cancel` cancels a call whose signal aborted, with the signal's reason (see `abortReason`). */
-  constructor(cancel: (call: T, reason: unknown) => void) {
-    this.#cancel = cancel;
-  }
+  constructor(private readonly cancel: (call: T, reason: unknown) => void) {}
 
   /** `call` is cancelled when `signal` aborts, until `remove`. */
   add(signal: AbortSignal, call: T): void {
-    let watched = this.#bySignal.get(signal);
+    let watched = this.bySignal.get(signal);
     if (watched === undefined) {
-      watched = new Watched<T>(() => this.#aborted(signal));
-      this.#bySignal.set(signal, watched);
+      watched = new Watched<T>(() => this.aborted(signal));
+      this.bySignal.set(signal, watched);
       signal.addEventListener('abort', watched.onAbort, { once: true });
     }
     watched.calls.add(call);
@@ -36,18 +33,18 @@ export class AbortWatch<T> {
 
   /** `call` settled: it no longer listens; the signal's listener goes with its last call. */
   remove(signal: AbortSignal, call: T): void {
-    const watched = this.#bySignal.get(signal);
+    const watched = this.bySignal.get(signal);
     if (watched === undefined || !watched.calls.delete(call) || watched.calls.size > 0) return;
-    this.#bySignal.delete(signal);
+    this.bySignal.delete(signal);
     signal.removeEventListener('abort', watched.onAbort);
   }
 
-  #aborted(signal: AbortSignal): void {
-    const watched = this.#bySignal.get(signal);
+  private aborted(signal: AbortSignal): void {
+    const watched = this.bySignal.get(signal);
     if (watched === undefined) return;
     const reason = abortReason(signal);
     // Each cancelled call removes itself (and the last one the entry) as it settles: go through a copy.
-    for (const call of [...watched.calls]) this.#cancel(call, reason);
+    for (const call of [...watched.calls]) this.cancel(call, reason);
   }
 }
 

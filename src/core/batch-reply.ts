@@ -20,62 +20,55 @@ export interface HeldReplies {
  * worth, per call counted.
  */
 export class BatchReply {
-  readonly #shortened: ((id: Id, error: ErrorObject) => void) | undefined;
-  readonly #held: HeldReplies | undefined;
-  readonly #write: (text: string) => void;
-  readonly #replies: string[] = [];
+  private readonly replies: string[] = [];
   /** The id each reply answers (undefined: a refusal the dispatcher made, always short). */
-  readonly #ids: Array<Id | undefined> = [];
-  #expected = 0;
-  #sealed = false;
-  #written = false;
+  private readonly ids: Array<Id | undefined> = [];
+  private expected = 0;
+  private sealed = false;
+  private written = false;
   /** Characters of the replies held, counted in `held`. */
-  #heldBytes = 0;
+  private heldBytes = 0;
 
   constructor(
-    write: (text: string) => void,
-    held?: HeldReplies,
+    private readonly write: (text: string) => void,
+    private readonly held?: HeldReplies,
     /** An answer replaced by `error` for being too long to join with the others (see `joined`): for the hooks. */
-    shortened?: (id: Id, error: ErrorObject) => void,
-  ) {
-    this.#shortened = shortened;
-    this.#held = held;
-    this.#write = write;
-  }
+    private readonly shortened?: (id: Id, error: ErrorObject) => void,
+  ) {}
 
   expect(): void {
-    this.#expected++;
+    this.expected++;
   }
 
   /** One reply, encoded as JSON (`encode(frame)`), to the call `id`. */
   add(text: string, id?: Id): void {
-    this.#replies.push(text);
-    this.#ids.push(id);
-    if (this.#held !== undefined && !this.#written) {
-      this.#heldBytes += text.length;
-      this.#held.hold(text.length);
+    this.replies.push(text);
+    this.ids.push(id);
+    if (this.held !== undefined && !this.written) {
+      this.heldBytes += text.length;
+      this.held.hold(text.length);
     }
-    this.#flushIfDone();
+    this.flushIfDone();
   }
 
   /** A request that will never be answered (cancelled): stop waiting for it. */
   drop(): void {
-    this.#expected--;
-    this.#flushIfDone();
+    this.expected--;
+    this.flushIfDone();
   }
 
   /** Every message of the batch has been seen. */
   seal(): void {
-    this.#sealed = true;
-    this.#flushIfDone();
+    this.sealed = true;
+    this.flushIfDone();
   }
 
-  #flushIfDone(): void {
-    if (this.#written || !this.#sealed || this.#replies.length < this.#expected) return;
-    this.#written = true;
-    if (this.#heldBytes !== 0) this.#held!.hold(-this.#heldBytes);
-    this.#heldBytes = 0;
-    if (this.#replies.length > 0) this.#write(this.#joined());
+  private flushIfDone(): void {
+    if (this.written || !this.sealed || this.replies.length < this.expected) return;
+    this.written = true;
+    if (this.heldBytes !== 0) this.held!.hold(-this.heldBytes);
+    this.heldBytes = 0;
+    if (this.replies.length > 0) this.write(this.joined());
   }
 
   /**
@@ -84,23 +77,23 @@ export class BatchReply {
    * last call, leaving it unreleased (and, with the light engine, ending the process). The longest answers are then
    * replaced by -32603, each to its own id, until the rest fits.
    */
-  #joined(): string {
+  private joined(): string {
     try {
-      return `[${this.#replies.join(',')}]`;
+      return `[${this.replies.join(',')}]`;
     } catch {
-      const replies = [...this.#replies];
+      const replies = [...this.replies];
       let length = replies.reduce((sum, text) => sum + text.length + 1, 1);
       const longest = replies.map((_, i) => i).sort((a, b) => replies[b]!.length - replies[a]!.length);
       for (const i of longest) {
         if (length <= SHRUNK_REPLY_LENGTH) break;
-        const id = this.#ids[i];
+        const id = this.ids[i];
         if (id === undefined) continue;
         const message = `internal error: the answer to this call (${countOf(replies[i]!.length, 'character')}) and the others of its batch are too long together for one reply; make the call outside a batch`;
         const error = { code: ErrorCodes.InternalError, message };
         const text = encode(errorFrame(id, error));
         length += text.length - replies[i]!.length;
         replies[i] = text;
-        this.#shortened?.(id, { ...error });
+        this.shortened?.(id, { ...error });
       }
       return `[${replies.join(',')}]`;
     }

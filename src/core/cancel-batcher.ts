@@ -11,29 +11,29 @@
 import { cancelFrame } from '../protocol/jsonrpc.js';
 
 export class CancelBatcher {
-  #ids: string[] = [];
+  private ids: string[] = [];
 
   /** `write` sends one frame; a notice that cannot be written has nobody left to tell, so it returns nothing. */
   constructor(private readonly write: (frame: string) => void) {}
 
   /** Notices waiting for the end of the tick. */
   get size(): number {
-    return this.#ids.length;
+    return this.ids.length;
   }
 
   /** Queues a notice for call `id`. */
   cancel(id: string): void {
-    if (this.#ids.push(id) === 1) queueMicrotask(this.#flush);
+    if (this.ids.push(id) === 1) queueMicrotask(this.flush);
   }
 
   /** Sends the notices waiting now, not at the end of the tick: the connection is about to stop taking frames. */
   flushNow(): void {
-    this.#flush();
+    this.flush();
   }
 
-  readonly #flush = (): void => {
-    const ids = this.#ids;
-    this.#ids = [];
+  private readonly flush = (): void => {
+    const ids = this.ids;
+    this.ids = [];
     for (const id of ids) this.write(cancelFrame(id));
   };
 }

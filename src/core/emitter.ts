@@ -9,18 +9,15 @@ export type Listener<T> = (payload: T) => void;
 type OnceWrapper = Listener<never> & { readonly listener: Listener<never> };
 
 export class Emitter<Events extends { [K in keyof Events]: unknown }> {
-  readonly #onListenerError: (error: unknown) => void;
-  readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
+  private readonly listeners = new Map<keyof Events, Set<Listener<never>>>();
 
-  constructor(onListenerError: (error: unknown) => void = defaultListenerError) {
-    this.#onListenerError = onListenerError;
-  }
+  constructor(private readonly onListenerError: (error: unknown) => void = defaultListenerError) {}
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     if (typeof listener !== 'function') throw new TypeError(`listener for "${String(event)}" must be a function`);
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
     set.add(listener as Listener<never>);
     return () => this.off(event, listener);
   }
@@ -40,7 +37,7 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
 
   /** Removes a listener added with `on`, or with `once` (by the listener it was given). */
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
-    const set = this.#listeners.get(event);
+    const set = this.listeners.get(event);
     if (!set) return;
     if (!set.delete(listener as Listener<never>)) {
       for (const entry of set) {
@@ -50,25 +47,25 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
         }
       }
     }
-    if (set.size === 0) this.#listeners.delete(event);
+    if (set.size === 0) this.listeners.delete(event);
   }
 
   /** Number of listeners for one event, or for all. */
   listenerCount(event?: keyof Events): number {
-    if (event !== undefined) return this.#listeners.get(event)?.size ?? 0;
+    if (event !== undefined) return this.listeners.get(event)?.size ?? 0;
     let n = 0;
-    for (const set of this.#listeners.values()) n += set.size;
+    for (const set of this.listeners.values()) n += set.size;
     return n;
   }
 
   emit<K extends keyof Events>(event: K, payload: Events[K]): boolean {
-    const set = this.#listeners.get(event);
+    const set = this.listeners.get(event);
     if (!set) return false;
     for (const listener of [...set]) {
       try {
         (listener as Listener<Events[K]>)(payload);
       } catch (error) {
-        this.#onListenerError(error);
+        this.onListenerError(error);
       }
     }
     return true;

@@ -6,7 +6,7 @@ export class Fifo<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
   /** Items shifted since the start: the position of `items[head]`. */
-  #shifted = 0;
+  private shifted = 0;
 
   get size(): number {
     return this.items.length - this.head;
@@ -15,12 +15,12 @@ export class Fifo<T> {
   /** Adds `item` at the end; returns its position (for `clear`). */
   push(item: T): number {
     this.items.push(item);
-    return this.#shifted + this.items.length - 1 - this.head;
+    return this.shifted + this.items.length - 1 - this.head;
   }
 
   /** Lets go of the item pushed at `position`, if still queued: its place stays, and `shift` gives undefined for it. */
   clear(position: number): void {
-    const index = this.head + position - this.#shifted;
+    const index = this.head + position - this.shifted;
     if (index >= this.head && index < this.items.length) this.items[index] = undefined;
   }
 
@@ -34,7 +34,7 @@ export class Fifo<T> {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
     this.items[this.head++] = undefined;
-    this.#shifted++;
+    this.shifted++;
     if (this.head === this.items.length) {
       this.items = [];
       this.head = 0;

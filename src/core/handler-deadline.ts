@@ -18,39 +18,34 @@ import { scopeAborted, type CallScope } from './invoke.js';
  * kept the signal and all its listener held for the life of the process.
  */
 export class HandlerDeadline implements DeadlineEntry {
-  readonly #callers;
-  readonly #invocation: CallScope;
   deadline = 0;
   deadlineMs = 0;
   deadlinePrev: DeadlineEntry | undefined;
   deadlineNext: DeadlineEntry | undefined;
   deadlineSlot = -1;
   /** Its signal is `ctx.signal`: aborted by the deadline, or by the call's own signal (see `signal`). */
-  #controller: AbortController | undefined;
+  private controller: AbortController | undefined;
   /** Whether the call's own signal is followed (once `signal` is read). */
-  #following = false;
+  private following = false;
   /** Settles the call with the timeout error; set by `race`. */
-  #fail: ((error: RpcError) => void) | undefined;
+  private fail: ((error: RpcError) => void) | undefined;
 
   constructor(
-    invocation: CallScope,
+    private readonly invocation: CallScope,
     private readonly method: string,
     private readonly limit: number,
     /** Whether `limit` is the caller's timeout (sent with a NATS request), not the responder's `handlerTimeout`. */
-    callers = false,
-  ) {
-    this.#callers = callers;
-    this.#invocation = invocation;
-  }
+    private readonly callers = false,
+  ) {}
 
   /** What `ctx.signal` is: aborts on cancel, disconnect, or this deadline. */
   get signal(): AbortSignal {
-    const controller = (this.#controller ??= new AbortController());
-    if (!this.#following) {
-      this.#following = true;
+    const controller = (this.controller ??= new AbortController());
+    if (!this.following) {
+      this.following = true;
       // Already aborted by the deadline (read only after it, when the light engine has also ended the call): its
       // reason stays, and it must say TimeoutError. Otherwise the first of the two to abort gives the reason.
-      const call = this.#invocation.signal;
+      const call = this.invocation.signal;
       if (call.aborted) controller.abort(call.reason);
       else if (!controller.signal.aborted) call.addEventListener('abort', () => controller.abort(call.reason), { once: true });
     }
@@ -59,7 +54,7 @@ export class HandlerDeadline implements DeadlineEntry {
 
   /** Whether `signal` aborted, read without making it. */
   get aborted(): boolean {
-    return this.#controller?.signal.aborted === true || scopeAborted(this.#invocation);
+    return this.controller?.signal.aborted === true || scopeAborted(this.invocation);
   }
 
   /**
@@ -69,7 +64,7 @@ export class HandlerDeadline implements DeadlineEntry {
    */
   race(run: () => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#fail = reject;
+      this.fail = reject;
       // Not `resolve(run())`: a promise resolved with a pending one can no longer be rejected by the deadline.
       promiseOf(run).then(resolve, reject);
     });
@@ -77,15 +72,15 @@ export class HandlerDeadline implements DeadlineEntry {
 
   expire(): void {
     const error = this.error();
-    this.#fail?.(error);
-    this.#controller ??= new AbortController();
-    this.#controller.abort(new DOMException(error.message, 'TimeoutError'));
+    this.fail?.(error);
+    this.controller ??= new AbortController();
+    this.controller.abort(new DOMException(error.message, 'TimeoutError'));
   }
 
   /** What the call fails with once its deadline has passed (-32001). */
   error(): RpcError {
     const { method, limit } = this;
-    const message = `method "${method}" did not finish within ${limit} ms (${this.#callers ? "the caller's timeout" : 'handlerTimeout'})`;
-    return new RpcError(ErrorCodes.HandlerTimeout, message, this.#callers ? { method, timeout: limit } : { method, handlerTimeout: limit });
+    const message = `method "${method}" did not finish within ${limit} ms (${this.callers ? "the caller's timeout" : 'handlerTimeout'})`;
+    return new RpcError(ErrorCodes.HandlerTimeout, message, this.callers ? { method, timeout: limit } : { method, handlerTimeout: limit });
   }
 }

@@ -21,66 +21,63 @@
 import type { Clock } from '../types.js';
 
 export class Heartbeat {
-  readonly #clock: Clock;
-  #timer: unknown;
-  #heardSincePing = true;
-  #running = false;
+  private timer: unknown;
+  private heardSincePing = true;
+  private running = false;
   /** When the scheduled tick is due, on `now`. */
-  #dueAt = 0;
+  private dueAt = 0;
   /** Whether the last tick came late and judged nothing (see the file comment). */
-  #skipped = false;
+  private skipped = false;
 
   constructor(
     private readonly interval: number,
-    clock: Clock,
+    private readonly clock: Clock,
     /** The time on `clock`. */
     private readonly now: () => number,
     private readonly ping: () => void,
     private readonly gone: () => void,
     /** Whether the peer read some of what waited to be sent to it since the last ping. */
     private readonly reading: () => boolean = () => false,
-  ) {
-    this.#clock = clock;
-  }
+  ) {}
 
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#heardSincePing = true;
-    this.#skipped = false;
-    this.#schedule();
+    if (this.running) return;
+    this.running = true;
+    this.heardSincePing = true;
+    this.skipped = false;
+    this.schedule();
   }
 
   /** The peer showed a sign of life: a pong or any frame. */
   heard(): void {
-    this.#heardSincePing = true;
+    this.heardSincePing = true;
   }
 
   stop(): void {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.running = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
-  #schedule(): void {
-    this.#dueAt = this.now() + this.interval / 2;
-    this.#timer = this.#clock.setTimeout(this.#tick, this.interval / 2);
+  private schedule(): void {
+    this.dueAt = this.now() + this.interval / 2;
+    this.timer = this.clock.setTimeout(this.tick, this.interval / 2);
     // A heartbeat alone must not keep the process alive.
-    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
-  readonly #tick = (): void => {
-    this.#timer = undefined;
-    if (!this.#running) return;
-    const late = !this.#skipped && this.now() - this.#dueAt >= this.interval / 2;
-    this.#skipped = late;
-    if (!late && !this.#heardSincePing && !this.reading()) {
-      this.#running = false;
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (!this.running) return;
+    const late = !this.skipped && this.now() - this.dueAt >= this.interval / 2;
+    this.skipped = late;
+    if (!late && !this.heardSincePing && !this.reading()) {
+      this.running = false;
       this.gone();
       return;
     }
-    this.#heardSincePing = false;
+    this.heardSincePing = false;
     this.ping();
-    this.#schedule();
+    this.schedule();
   };
 }

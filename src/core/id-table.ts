@@ -57,16 +57,16 @@ export type IdHash = (id: Id, seed: number) => number;
 
 export class IdTable<V> {
   /** Set once a probe has run longer than MAX_PROBE: from then on every entry lives here. */
-  #map: Map<Id, V> | undefined;
-  #flooded = false;
-  readonly #seed = (Math.random() * 0x100000000) | 0;
+  private map: Map<Id, V> | undefined;
+  private flooded = false;
+  private readonly seed = (Math.random() * 0x100000000) | 0;
   /** Entries in insertion order, deleted ones marked until the next rebuild. */
   private ids: (Id | typeof DELETED)[] = [];
   private entries: (V | undefined)[] = [];
   /** The hash index: for each slot, the position of an entry in `ids` (linear probing), or EMPTY. */
   private index = NO_INDEX;
   private mask = 0;
-  #count = 0;
+  private count = 0;
   /**
    * Where in `ids` the id last found or placed is: a call's id is looked up several times in a row (placed,
    * then found by its response, then deleted; on a server found four times more), and each probe hashes it
@@ -78,7 +78,7 @@ export class IdTable<V> {
   constructor(private readonly hashOf: IdHash = hash) {}
 
   get size(): number {
-    return this.#map === undefined ? this.#count : this.#map.size;
+    return this.map === undefined ? this.count : this.map.size;
   }
 
   /** Slots of the hash index (at least 2.5 times the entries after a rebuild; 0 before the first entry); for tests. */
@@ -88,69 +88,69 @@ export class IdTable<V> {
 
   /** Whether a long probe has turned the table into a Map. */
   get isMap(): boolean {
-    return this.#map !== undefined;
+    return this.map !== undefined;
   }
 
   get(id: Id): V | undefined {
-    if (this.#map !== undefined) return this.#map.get(id);
-    const at = this.#find(id);
+    if (this.map !== undefined) return this.map.get(id);
+    const at = this.find(id);
     const value = at < 0 ? undefined : this.entries[at];
-    if (this.#flooded) this.#becomeMap();
+    if (this.flooded) this.becomeMap();
     return value;
   }
 
   has(id: Id): boolean {
-    if (this.#map !== undefined) return this.#map.has(id);
-    const found = this.#find(id) >= 0;
-    if (this.#flooded) this.#becomeMap();
+    if (this.map !== undefined) return this.map.has(id);
+    const found = this.find(id) >= 0;
+    if (this.flooded) this.becomeMap();
     return found;
   }
 
   /** Sets the entry of `id`. */
   set(id: Id, value: V): void {
-    if (this.#map !== undefined) {
-      this.#map.set(id, value);
+    if (this.map !== undefined) {
+      this.map.set(id, value);
       return;
     }
-    const found = this.#find(id);
+    const found = this.find(id);
     if (found >= 0) this.entries[found] = value;
     else {
       // Every entry made since the last rebuild, deleted or not, holds an index slot: at most half of them.
-      if ((this.ids.length + 1) * 2 > this.mask + 1) this.#rebuild();
-      this.#place(id, this.ids.length, this.#probed);
+      if ((this.ids.length + 1) * 2 > this.mask + 1) this.rebuild();
+      this.place(id, this.ids.length, this.probed);
       this.recent = this.ids.length;
       this.ids.push(id);
       this.entries.push(value);
-      this.#count++;
+      this.count++;
     }
-    if (this.#flooded) this.#becomeMap();
+    if (this.flooded) this.becomeMap();
   }
 
   /** Removes the entry of `id`; returns whether there was one. */
   delete(id: Id): boolean {
-    if (this.#map !== undefined) return this.#map.delete(id);
-    const at = this.#find(id);
+    if (this.map !== undefined) return this.map.delete(id);
+    const at = this.find(id);
     if (at >= 0) {
       this.ids[at] = DELETED;
       this.entries[at] = undefined;
-      if (--this.#count === 0 && this.mask >= SHRINK_ABOVE) this.#empty();
+      if (--this.count === 0 && this.mask >= SHRINK_ABOVE) this.empty();
     }
-    if (this.#flooded) this.#becomeMap();
+    if (this.flooded) this.becomeMap();
     return at >= 0;
   }
 
   /** Removes every entry (a table that had become a Map goes back to hashing). */
   clear(): void {
-    this.#map = undefined;
-    this.#flooded = false;
-    this.#empty();
+    this.map = undefined;
+    this.flooded = false;
+    this.empty();
   }
 
   /** The entries' values in insertion order, copied: the table may change while the caller goes through them. */
   values(): V[] {
-    if (this.#map !== undefined) return [...this.#map.values()];
+    if (this.map !== undefined) return [...this.map.values()];
     const out: V[] = [];
-    if (this.#count === 0) return out;
+    if (this.count === 0) return out;
     for (let at = 0; at < this.ids.length; at++) if (this.ids[at] !== DELETED) out.push(this.entries[at]!);
     return out;
   }
@@ -160,56 +160,56 @@ export class IdTable<V> {
    * After a probe, `probed` holds `id`'s hash, for `place` to use without hashing it again, and for the next probe
    * for the same id (a `has` then a `set`, as for each incoming call) to use too.
    */
-  #find(id: Id): number {
+  private find(id: Id): number {
     const { index, mask, ids, recent } = this;
     if (recent >= 0 && ids[recent] === id) return recent;
-    const hashed = id === this.#probedId ? this.#probed : this.hashOf(id, this.#seed);
-    this.#probed = hashed;
-    this.#probedId = id;
+    const hashed = id === this.probedId ? this.probed : this.hashOf(id, this.seed);
+    this.probed = hashed;
+    this.probedId = id;
     let slot = hashed & mask;
     for (let probes = 0; ; probes++) {
       const at = index[slot]!;
       if (at === EMPTY) return -1;
       if (ids[at] === id) return (this.recent = at);
-      if (probes === MAX_PROBE) this.#flooded = true;
+      if (probes === MAX_PROBE) this.flooded = true;
       slot = (slot + 1) & mask;
     }
   }
 
   /** The hash of the id `find` last probed for (it missed, so `set` places that id next), and that id. */
-  #probed = 0;
-  #probedId: Id | undefined = undefined;
+  private probed = 0;
+  private probedId: Id | undefined = undefined;
 
   /** Points the first empty index slot on the probe path of the id hashed `hashed` at `at`. */
-  #place(id: Id, at: number, hashed = this.hashOf(id, this.#seed)): void {
+  private place(id: Id, at: number, hashed = this.hashOf(id, this.seed)): void {
     const { index, mask } = this;
     let slot = hashed & mask;
     for (let probes = 0; index[slot] !== EMPTY; probes++) {
-      if (probes === MAX_PROBE) this.#flooded = true;
+      if (probes === MAX_PROBE) this.flooded = true;
       slot = (slot + 1) & mask;
     }
     index[slot] = at;
   }
 
   /** Moves every entry, in order, into a Map, and lets the arrays and index go. */
-  #becomeMap(): void {
+  private becomeMap(): void {
     const map = new Map<Id, V>();
     const { ids, entries } = this;
     for (let at = 0; at < ids.length; at++) {
       const id = ids[at]!;
       if (id !== DELETED) map.set(id, entries[at]!);
     }
-    this.#map = map;
-    this.#empty();
+    this.map = map;
+    this.empty();
   }
 
   /** Drops the deleted entries (in place, or the arrays when none is left) and sizes the index for the rest, at most 40% full. */
-  #rebuild(): void {
+  private rebuild(): void {
     let capacity = MIN_CAPACITY;
-    while (capacity < (this.#count + 1) * 2.5) capacity *= 2;
+    while (capacity < (this.count + 1) * 2.5) capacity *= 2;
     if (capacity === this.mask + 1) this.index.fill(EMPTY);
-    else this.#allocate(capacity);
-    if (this.#count === 0) {
+    else this.allocate(capacity);
+    if (this.count === 0) {
       // Nothing to keep (every call settled, as at low concurrency): new arrays, not these cut to length 0, as
       // setting an array's length is a call into the runtime (about 100 instructions a call at 1 in flight, issue 16).
       this.ids = [];
@@ -223,21 +223,21 @@ export class IdTable<V> {
       if (id === DELETED) continue;
       ids[kept] = id;
       entries[kept] = entries[at];
-      this.#place(id, kept++);
+      this.place(id, kept++);
     }
     ids.length = kept;
     entries.length = kept;
   }
 
   /** Drops every entry and the storage they took: the arrays and an index of MIN_CAPACITY. */
-  #empty(): void {
+  private empty(): void {
     this.ids.length = 0;
     this.entries.length = 0;
-    this.#count = 0;
-    this.#allocate(MIN_CAPACITY);
+    this.count = 0;
+    this.allocate(MIN_CAPACITY);
   }
 
-  #allocate(capacity: number): void {
+  private allocate(capacity: number): void {
     this.index = new Int32Array(capacity).fill(EMPTY);
     this.mask = capacity - 1;
   }

@@ -44,11 +44,11 @@ class IncomingEntry implements CallScope {
   /** The call was answered before it ended cancelled (-32800 to its caller's cancel, or `abandonAll`'s error). */
   cancelAnswered?: boolean = undefined;
   /** The engine's run of the handler (its abort ends the handler), once it started. */
-  #scope: CallScope | undefined = undefined;
+  private scope: CallScope | undefined = undefined;
   /** The controller of `signal`, once read. */
-  #controller: AbortController | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
   /** Why this side ended the call (set just before it tells the actor): the reason `signal` aborts with. */
-  #reason: unknown = undefined;
+  private reason: unknown = undefined;
 
   constructor(
     /** What the call is filed under: its id, or (where one host serves many callers, as a NATS responder does) its caller's and its id. */
@@ -64,27 +64,27 @@ class IncomingEntry implements CallScope {
 
   /** The handler started, run by the engine in `scope`. */
   started(scope: CallScope): void {
-    this.#scope = scope;
+    this.scope = scope;
   }
 
   /** This side ends the call, for `reason` (the first one given counts): `signal` will abort with it. */
   ending(reason: unknown): void {
-    this.#reason ??= reason;
+    this.reason ??= reason;
   }
 
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      const controller = (this.#controller = new AbortController());
-      const run = this.#scope!.signal;
-      const abort = () => controller.abort(this.#reason ?? run.reason);
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      const run = this.scope!.signal;
+      const abort = () => controller.abort(this.reason ?? run.reason);
       if (run.aborted) abort();
       else run.addEventListener('abort', abort, { once: true });
     }
-    return this.#controller.signal;
+    return this.controller.signal;
   }
 
   get aborted(): boolean {
-    return this.#controller?.signal.aborted ?? (this.#scope !== undefined && scopeAborted(this.#scope));
+    return this.controller?.signal.aborted ?? (this.scope !== undefined && scopeAborted(this.scope));
   }
 }
 
@@ -163,51 +163,49 @@ const incomingRunner = defineRunner<IncomingCallInput, IncomingCalls, IncomingEn
 const CANCELLED = incomingRunner.state('cancelled');
 
 export class IncomingCalls implements Running, HeldReplies {
-  readonly #options: IncomingOptions;
   /** By id (an `IdTable`, not a `Map`: see id-table.ts). */
-  readonly #inFlight = new IdTable<IncomingEntry>();
+  private readonly inFlight = new IdTable<IncomingEntry>();
   /**
    * Handlers run by notifications, by a number of their own: counted in `size` until they end, or until the
    * connection ends and aborts them (as a request's handler is: one that ignores its signal no longer counts).
    */
-  readonly #notifications = new IdTable<RunningNotification>();
-  #notificationsRun = 0;
-  #runningBytes = 0;
+  private readonly notifications = new IdTable<RunningNotification>();
+  private notificationsRun = 0;
+  private runningBytes = 0;
   /** Answers of batches not yet complete, held after their calls ended (`BatchReply`). */
-  #heldBytes = 0;
-  readonly #actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
+  private heldBytes = 0;
+  private readonly actors: Actors<IncomingCallInput, IncomingEntry, IncomingContext, IncomingCallEvent>;
   /**
    * Times handlers with a deadline: made at once with a `handlerTimeout`, `untimedCallTimeout` or `notificationTimeout` (notifications need it made), else when the
    * first caller's timeout comes (a NATS request's).
    */
-  #handlerDeadlines: ReturnType<typeof schedulerFor> | undefined;
+  private handlerDeadlines: ReturnType<typeof schedulerFor> | undefined;
 
   /** Longest a handler of a request that carries no timeout of its caller may run: `handlerTimeout`, or else `untimedCallTimeout`. */
-  readonly #callTimeout: number | undefined;
+  private readonly callTimeout: number | undefined;
   /** Longest a notification's handler may run: `handlerTimeout`, or else `notificationTimeout`. */
-  readonly #notificationTimeout: number | undefined;
+  private readonly notificationTimeout: number | undefined;
 
-  constructor(options: IncomingOptions) {
-    this.#options = options;
-    this.#callTimeout = options.handlerTimeout ?? options.untimedCallTimeout;
-    this.#notificationTimeout = options.handlerTimeout ?? options.notificationTimeout;
-    const timed = this.#callTimeout !== undefined || this.#notificationTimeout !== undefined;
-    this.#handlerDeadlines = timed ? schedulerFor(options.clock) : undefined;
-    this.#actors = incomingRunner.create(options.engine, this, {
+  constructor(private readonly options: IncomingOptions) {
+    this.callTimeout = options.handlerTimeout ?? options.untimedCallTimeout;
+    this.notificationTimeout = options.handlerTimeout ?? options.notificationTimeout;
+    const timed = this.callTimeout !== undefined || this.notificationTimeout !== undefined;
+    this.handlerDeadlines = timed ? schedulerFor(options.clock) : undefined;
+    this.actors = incomingRunner.create(options.engine, this, {
       inspect: options.inspect,
       xstate: options.xstate,
-      onDone: (entry, actor) => this.#finished(entry, actor.in(CANCELLED)),
+      onDone: (entry, actor) => this.finished(entry, actor.in(CANCELLED)),
     });
   }
 
   /** Reported as every incoming call actor's parent to inspectors (light engine). */
   set parent(actor: AnyActorRef | undefined) {
-    this.#actors.parent = actor;
+    this.actors.parent = actor;
   }
 
   /** Number of incoming calls still being handled (requests, and notifications that run a method). */
   get size(): number {
-    return this.#inFlight.size + this.#notifications.size;
+    return this.inFlight.size + this.notifications.size;
   }
 
   /**
@@ -215,22 +213,22 @@ export class IncomingCalls implements Running, HeldReplies {
    * answers held for batches not yet complete: a batch with one call that never ends holds the others' answers.
    */
   get bytes(): number {
-    return this.#runningBytes + this.#heldBytes;
+    return this.runningBytes + this.heldBytes;
   }
 
   /** Of `bytes`, the answers held for batches not yet complete. */
   get held(): number {
-    return this.#heldBytes;
+    return this.heldBytes;
   }
 
   /** A batch holds `bytes` more characters of answers (negative: it was written). */
   hold(bytes: number): void {
-    this.#heldBytes += bytes;
+    this.heldBytes += bytes;
   }
 
   /** Who is on the other end by default (a call may come with its own, on NATS). */
   get connection(): ConnectionInfo {
-    return this.#options.connection;
+    return this.options.connection;
   }
 
   /**
@@ -244,28 +242,28 @@ export class IncomingCalls implements Running, HeldReplies {
     frame: RequestFrame,
     bytes: number,
     batch?: BatchReply,
-    connection: ConnectionInfo = this.#options.connection,
+    connection: ConnectionInfo = this.options.connection,
     key: Id = frame.id,
     callerTimeout?: CallerTimeout,
   ): boolean {
-    if (this.#inFlight.has(key)) return false;
+    if (this.inFlight.has(key)) return false;
     // Uninspected, the outcome's fields have their slots from the start: recording one then writes in place,
     // with no growth of the context object (about 270 bytes a call, issue 16). Inspectors see the input as sent.
-    const input = this.#actors.inspected
+    const input = this.actors.inspected
       ? { id: frame.id, method: frame.method, params: frame.params }
       : { id: frame.id, method: frame.method, params: frame.params, result: undefined, error: undefined, failure: undefined };
     const entry = new IncomingEntry(key, bytes, batch, connection, callerTimeout);
     batch?.expect();
-    this.#inFlight.set(key, entry);
-    this.#runningBytes += bytes;
-    entry.actor = this.#actors.create(input, entry);
+    this.inFlight.set(key, entry);
+    this.runningBytes += bytes;
+    entry.actor = this.actors.create(input, entry);
     entry.actor.start();
     return true;
   }
 
   /** The method and caller of the call filed under `key` while it runs or is answered (a transport that could not send its answer reports them). */
   callOf(key: Id): { id: Id; method: string; connection: ConnectionInfo } | undefined {
-    const entry = this.#inFlight.get(key);
+    const entry = this.inFlight.get(key);
     return entry && { id: entry.actor.context.id, method: entry.actor.context.method, connection: entry.connection };
   }
 
@@ -274,7 +272,7 @@ export class IncomingCalls implements Running, HeldReplies {
    * AbortError saying so by default). Returns whether a call was in flight.
    */
   cancel(key: Id, reason: unknown = cancelledByCaller()): boolean {
-    const entry = this.#inFlight.get(key);
+    const entry = this.inFlight.get(key);
     if (!entry) return false;
     entry.ending(reason);
     entry.actor.send({ type: 'call.cancel', reason });
@@ -284,9 +282,9 @@ export class IncomingCalls implements Running, HeldReplies {
   /** The connection is gone (or the server is closing: `reason`): abort every handler with `reason`. */
   cancelAll(reason: unknown = connectionClosed()): void {
     this.cancelCalls(reason);
-    for (const running of this.#notifications.values()) {
+    for (const running of this.notifications.values()) {
       running.controller.abort(reason);
-      this.#notificationEnded(running);
+      this.notificationEnded(running);
     }
   }
 
@@ -296,7 +294,7 @@ export class IncomingCalls implements Running, HeldReplies {
    * nothing about it.
    */
   cancelCalls(reason: unknown = connectionClosed()): void {
-    for (const entry of this.#inFlight.values()) {
+    for (const entry of this.inFlight.values()) {
       entry.ending(reason);
       entry.actor.send({ type: 'connection.closed' });
     }
@@ -308,11 +306,11 @@ export class IncomingCalls implements Running, HeldReplies {
    * end's calls at once; a NATS caller, who has no connection to lose, would otherwise wait for its timeout.
    */
   abandonAll(error: (method: string) => ErrorObject): void {
-    for (const entry of this.#inFlight.values()) {
+    for (const entry of this.inFlight.values()) {
       const { id, method } = entry.actor.context;
       // Answered: its batch must not stop waiting for it when its actor ends cancelled (see `finished`).
       entry.cancelAnswered = true;
-      this.#replyError(entry, id, error(method));
+      this.replyError(entry, id, error(method));
     }
     this.cancelAll(serverIsClosing());
   }
@@ -327,11 +325,11 @@ export class IncomingCalls implements Running, HeldReplies {
     params: unknown,
     bytes: number,
     limits: ResponderLimits,
-    connection: ConnectionInfo = this.#options.connection,
+    connection: ConnectionInfo = this.options.connection,
   ): void {
     if (!this.hasMethod(method)) return;
-    const { hooks, peer } = this.#options;
-    const handlerTimeout = this.#notificationTimeout;
+    const { hooks, peer } = this.options;
+    const handlerTimeout = this.notificationTimeout;
     const busy = inFlightRefusal(limits, this, method, bytes);
     if (busy) {
       hooks.handlerError(new RpcError(busy.code, busy.message, busy.data), method, undefined, connection);
@@ -339,29 +337,29 @@ export class IncomingCalls implements Running, HeldReplies {
     }
     const controller = new AbortController();
     let deadline: HandlerDeadline | undefined;
-    if (handlerTimeout !== undefined && this.#handlerDeadlines !== undefined) {
+    if (handlerTimeout !== undefined && this.handlerDeadlines !== undefined) {
       deadline = new HandlerDeadline(controller, method, handlerTimeout);
-      this.#handlerDeadlines.add(deadline, handlerTimeout);
+      this.handlerDeadlines.add(deadline, handlerTimeout);
     }
-    const running: RunningNotification = { key: ++this.#notificationsRun, bytes, controller, deadline };
-    this.#notifications.set(running.key, running);
-    this.#runningBytes += bytes;
+    const running: RunningNotification = { key: ++this.notificationsRun, bytes, controller, deadline };
+    this.notifications.set(running.key, running);
+    this.runningBytes += bytes;
     const ctx = new Context(deadline ?? controller, peer, connection, undefined, method, params);
-    const run = () => invoke(this.#options.methods[method]!, hooks, ctx);
+    const run = () => invoke(this.options.methods[method]!, hooks, ctx);
     (deadline ? deadline.race(run) : promiseOf(run))
       .catch((error: unknown) => {
         // Aborted because the connection went: nobody needs to hear of it.
         if (!controller.signal.aborted) hooks.handlerError(error, method, undefined, connection);
       })
-      .finally(() => this.#notificationEnded(running));
+      .finally(() => this.notificationEnded(running));
   }
 
   /** A notification's handler ended, or was aborted with the connection: it no longer counts (once). */
-  #notificationEnded(running: RunningNotification): void {
-    if (!this.#notifications.delete(running.key)) return;
-    this.#runningBytes -= running.bytes;
-    if (running.deadline) this.#handlerDeadlines?.remove(running.deadline);
-    this.#idleCheck();
+  private notificationEnded(running: RunningNotification): void {
+    if (!this.notifications.delete(running.key)) return;
+    this.runningBytes -= running.bytes;
+    if (running.deadline) this.handlerDeadlines?.remove(running.deadline);
+    this.idleCheck();
   }
 
   /**
@@ -372,7 +370,7 @@ export class IncomingCalls implements Running, HeldReplies {
    * handler is taken, is answered -32603 and reported as the handler's error.
    */
   hasMethod(method: string): boolean {
-    const { methods } = this.#options;
+    const { methods } = this.options;
     try {
       if (!hasOwn.call(methods, method)) return false;
       const entry = methods[method];
@@ -387,13 +385,13 @@ export class IncomingCalls implements Running, HeldReplies {
    * at once is thrown on, to the engine, which answers it as it would a rejection.
    */
   runHandler(entry: IncomingEntry, method: string, params: unknown, id: Id, scope: { readonly signal: AbortSignal }): unknown {
-    const handler = this.#options.methods[method]!;
-    const { handlerTimeout, peer, hooks } = this.#options;
+    const handler = this.options.methods[method]!;
+    const { handlerTimeout, peer, hooks } = this.options;
     const { connection, callerTimeout } = entry;
     entry.started(scope);
     const callers = callerTimeout !== undefined && (handlerTimeout === undefined || callerTimeout.left < handlerTimeout);
     // A caller that sent its timeout is bound by it (or by a shorter `handlerTimeout`), not by `untimedCallTimeout`.
-    const limit = callers ? callerTimeout.timeout : this.#callTimeout;
+    const limit = callers ? callerTimeout.timeout : this.callTimeout;
     if (limit === undefined) {
       const ctx = new Context(entry, peer, connection, id, method, params);
       // A call of a batch ends no sooner than the next microtask: each call of the batch runs, and counts as running
@@ -406,7 +404,7 @@ export class IncomingCalls implements Running, HeldReplies {
     if (callers && callerTimeout.left <= 0) return Promise.reject(deadline.error());
     entry.deadline = deadline;
     // The caller's deadline is what is left of its timeout: it was counted from when the request came.
-    (this.#handlerDeadlines ??= schedulerFor(this.#options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);
+    (this.handlerDeadlines ??= schedulerFor(this.options.clock)).add(deadline, callers ? Math.max(0, callerTimeout.left) : limit);
     return deadline.race(() => invoke(handler, hooks, new Context(deadline, peer, connection, id, method, params)));
   }
 
@@ -418,7 +416,7 @@ export class IncomingCalls implements Running, HeldReplies {
       // Encoded here, not in a closure handed to `reply`: two closures a call fewer on the way of every answer.
       text = encodeResult(id, result);
     } catch (thrown) {
-      const { hooks } = this.#options;
+      const { hooks } = this.options;
       const message = `the result of "${method}" cannot be encoded as JSON: ${messageOf(thrown)}`;
       // What a toJSON or a getter threw is the handler's, as what it throws is: with exposeErrors false it stays here.
       const error = { code: ErrorCodes.InternalError, message: hooks.exposeErrors ? message : 'internal error' };
@@ -426,20 +424,20 @@ export class IncomingCalls implements Running, HeldReplies {
       text = errorText(id, error);
       if (hooks.listening) hooks.handlerError(new TypeError(message, { cause: thrown }), method, id, entry.connection, error);
     }
-    this.#send(entry, text);
+    this.send(entry, text);
   }
 
   /** `sendError`: method not found, or what the handler threw; either is reported to the hooks. */
   sendError(entry: IncomingEntry, context: IncomingContext): void {
-    const { hooks } = this.#options;
+    const { hooks } = this.options;
     const { connection } = entry;
     const notFound = context.failure === 'methodNotFound';
     const error: ErrorObject = notFound
       ? { code: ErrorCodes.MethodNotFound, message: `method not found: ${context.method}` }
-      : toErrorObject(context.error, this.#options.exposeErrorStack, hooks.exposeErrors);
+      : toErrorObject(context.error, this.options.exposeErrorStack, hooks.exposeErrors);
     // Encoded before the hooks see it: what onError does to `info.response` changes nothing sent (nor throws here).
     // The thrown value's data cannot travel as JSON: answer without it rather than not at all.
-    const text = this.#encodeReply(
+    const text = this.encodeReply(
       context.id,
       () => encode(errorFrame(context.id, error)),
       () => ({ code: error.code, message: error.message }),
@@ -447,35 +445,35 @@ export class IncomingCalls implements Running, HeldReplies {
     if (!notFound) hooks.handlerError(context.error, context.method, context.id, connection, error);
     // Every browser client sends a heartbeat every half interval, and any answer will do: not worth a warning each.
     else if (context.method !== HEARTBEAT_METHOD) hooks.protocolError(error, context.method, context.id, connection);
-    this.#send(entry, text);
+    this.send(entry, text);
   }
 
   /** `sendCancelled`: the caller cancelled with `$/cancelRequest`; answered -32800, so that LSP-style callers stop waiting. */
   sendCancelled(entry: IncomingEntry, context: IncomingContext): void {
     entry.cancelAnswered = true;
-    this.#replyError(entry, context.id, {
+    this.replyError(entry, context.id, {
       code: ErrorCodes.RequestCancelled,
       message: `request cancelled: "${context.method}" was cancelled by its caller`,
     });
   }
 
   /** The call reached a final state. Calls cancelled by the connection's end send nothing, so a batch must not wait for them. */
-  #finished(entry: IncomingEntry, cancelled: boolean): void {
-    this.#inFlight.delete(entry.key);
-    this.#runningBytes -= entry.bytes;
-    if (entry.deadline) this.#handlerDeadlines?.remove(entry.deadline);
+  private finished(entry: IncomingEntry, cancelled: boolean): void {
+    this.inFlight.delete(entry.key);
+    this.runningBytes -= entry.bytes;
+    if (entry.deadline) this.handlerDeadlines?.remove(entry.deadline);
     if (cancelled && !entry.cancelAnswered) entry.batch?.drop();
-    this.#idleCheck();
+    this.idleCheck();
   }
 
   /** Tells the owner (a server draining) once nothing runs any more: no call, no notification. */
-  #idleCheck(): void {
-    if (this.size === 0) this.#options.idle?.();
+  private idleCheck(): void {
+    if (this.size === 0) this.options.idle?.();
   }
 
   /** Answers the call of `entry` (`id`) with `error`, made by callstate (its `data`, if any, encodes). */
-  #replyError(entry: IncomingEntry, id: Id, error: ErrorObject): void {
-    this.#reply(
+  private replyError(entry: IncomingEntry, id: Id, error: ErrorObject): void {
+    this.reply(
       entry,
       id,
       () => encode(errorFrame(id, error)),
@@ -489,12 +487,12 @@ export class IncomingCalls implements Running, HeldReplies {
    * would stop the call's actor in error, unanswered and never released, and
    * the light engine rethrows it where nothing catches it.
    */
-  #reply(entry: IncomingEntry, id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
-    this.#send(entry, this.#encodeReply(id, encodeReply, fallback));
+  private reply(entry: IncomingEntry, id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): void {
+    this.send(entry, this.encodeReply(id, encodeReply, fallback));
   }
 
   /** The reply `encodeReply` makes or, when that throws (whatever it throws), the error `fallback` describes; never throws. */
-  #encodeReply(id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): string {
+  private encodeReply(id: Id, encodeReply: () => string, fallback: (thrown: unknown) => ErrorObject): string {
     try {
       return encodeReply();
     } catch (thrown) {
@@ -503,9 +501,9 @@ export class IncomingCalls implements Running, HeldReplies {
   }
 
   /** Writes the reply `text` to the call of `entry`, into its batch's array when the request came in one. */
-  #send(entry: IncomingEntry, text: string): void {
+  private send(entry: IncomingEntry, text: string): void {
     if (entry.batch) entry.batch.add(text, entry.actor.context.id);
-    else this.#options.write(text, entry.key);
+    else this.options.write(text, entry.key);
   }
 }
 

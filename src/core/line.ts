@@ -11,11 +11,11 @@ export interface LinePlace<T> {
 
 export class Line<T> {
   private head: LinePlace<T> | undefined;
-  #tail: LinePlace<T> | undefined;
-  #count = 0;
+  private tail: LinePlace<T> | undefined;
+  private count = 0;
 
   get size(): number {
-    return this.#count;
+    return this.count;
   }
 
   /** The first in line, without taking it out. */
@@ -25,11 +25,11 @@ export class Line<T> {
 
   /** Joins at the back; the place returned takes it out again with `remove`. */
   push(value: T): LinePlace<T> {
-    const place: LinePlace<T> = { value, prev: this.#tail, next: undefined };
-    if (this.#tail) this.#tail.next = place;
+    const place: LinePlace<T> = { value, prev: this.tail, next: undefined };
+    if (this.tail) this.tail.next = place;
     else this.head = place;
-    this.#tail = place;
-    this.#count++;
+    this.tail = place;
+    this.count++;
     return place;
   }
 
@@ -37,9 +37,9 @@ export class Line<T> {
   unshift(value: T): LinePlace<T> {
     const place: LinePlace<T> = { value, prev: undefined, next: this.head };
     if (this.head) this.head.prev = place;
-    else this.#tail = place;
+    else this.tail = place;
     this.head = place;
-    this.#count++;
+    this.count++;
     return place;
   }
 
@@ -48,9 +48,9 @@ export class Line<T> {
     if (!place) return this.unshift(value);
     const inserted: LinePlace<T> = { value, prev: place, next: place.next };
     if (place.next) place.next.prev = inserted;
-    else this.#tail = inserted;
+    else this.tail = inserted;
     place.next = inserted;
-    this.#count++;
+    this.count++;
     return inserted;
   }
 
@@ -67,17 +67,17 @@ export class Line<T> {
     if (place.prev) place.prev.next = place.next;
     else this.head = place.next;
     if (place.next) place.next.prev = place.prev;
-    else this.#tail = place.prev;
+    else this.tail = place.prev;
     place.prev = place.next = undefined;
-    this.#count--;
+    this.count--;
   }
 
   /** Empties the line, returning what was in it, in order. */
   drain(): T[] {
     const values: T[] = [];
     for (let place = this.head; place; place = place.next) values.push(place.value);
-    this.head = this.#tail = undefined;
-    this.#count = 0;
+    this.head = this.tail = undefined;
+    this.count = 0;
     return values;
   }
 }

@@ -96,40 +96,40 @@ export interface OutgoingOptions extends Omit<SendQueueOptions<PendingCall>, 're
 
 export class OutgoingCalls {
   /** By id (an `IdTable`, not a `Map`: see id-table.ts), hashed as ids made here can be (`ownIdHash`). */
-  readonly #pending = new IdTable<PendingCall>(ownIdHash);
+  private readonly pending = new IdTable<PendingCall>(ownIdHash);
   private readonly queue: SendQueue<PendingCall>;
-  readonly #settledIds: SettledIds;
-  readonly #cancels: CancelBatcher;
+  private readonly settledIds: SettledIds;
+  private readonly cancels: CancelBatcher;
   /** The abort listeners of the calls made with a signal. */
-  readonly #signals = new AbortWatch<PendingCall>(cancelCall);
-  readonly #actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
+  private readonly signals = new AbortWatch<PendingCall>(cancelCall);
+  private readonly actors: Actors<CallInput, PendingCall, CallContext, CallEvent>;
 
   /** Whether each call's site is captured for its errors. */
-  readonly #callSiteStacks: boolean;
+  private readonly callSiteStacks: boolean;
   /** Tells the transport that a call settled (`OutgoingOptions.settled`). */
-  readonly #settled: ((id: string) => void) | undefined;
+  private readonly settled: ((id: string) => void) | undefined;
   /** The clock's time, when calls note when they were made (`OutgoingOptions.now`). */
-  readonly #now: (() => number) | undefined;
+  private readonly now: (() => number) | undefined;
 
   constructor(options: OutgoingOptions) {
     const { write } = options;
-    this.#callSiteStacks = options.callSiteStacks;
-    this.#settled = options.settled;
-    this.#now = options.now;
+    this.callSiteStacks = options.callSiteStacks;
+    this.settled = options.settled;
+    this.now = options.now;
     this.queue = new SendQueue<PendingCall>({ ...options, release: releaseCall, writeEnded: tellWriteEnded });
-    this.#settledIds = new SettledIds(options.settledMemory);
-    this.#cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
-    this.#actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock, xstate: options.xstate });
+    this.settledIds = new SettledIds(options.settledMemory);
+    this.cancels = new CancelBatcher((frame) => write(frame, ignoreWriteError));
+    this.actors = callRunner.create(options.engine, this, { inspect: options.inspect, clock: options.clock, xstate: options.xstate });
   }
 
   /** Reported as every call actor's parent to inspectors (light engine). */
   set parent(actor: AnyActorRef | undefined) {
-    this.#actors.parent = actor;
+    this.actors.parent = actor;
   }
 
   /** Number of calls not yet settled. */
   get size(): number {
-    return this.#pending.size;
+    return this.pending.size;
   }
 
   /**
@@ -138,15 +138,15 @@ export class OutgoingCalls {
    * `highWaterMark`, or for the connection to open) has that much less. Its whole timeout without `OutgoingOptions.now`.
    */
   timeLeftOf(id: string): number | undefined {
-    const call = this.#pending.get(id);
+    const call = this.pending.get(id);
     if (call === undefined) return undefined;
     const { timeout } = call.actor.context;
-    return this.#now === undefined ? timeout : timeout - (this.#now() - call.madeAt);
+    return this.now === undefined ? timeout : timeout - (this.now() - call.madeAt);
   }
 
   /** Whether the call `id` is still waiting for its answer. */
   has(id: string): boolean {
-    return this.#pending.has(id);
+    return this.pending.has(id);
   }
 
   /** Number of calls waiting in `queued`. */
@@ -167,7 +167,7 @@ export class OutgoingCalls {
    * `RequestOptions.retry`).
    */
   start(input: Omit<CallInput, 'sendNow' | 'retry'>, frame: string, signal: AbortSignal | undefined, retries = 0): Promise<any> {
-    const site = this.#callSiteStacks ? captureCallSite() : undefined;
+    const site = this.callSiteStacks ? captureCallSite() : undefined;
     const sendNow = this.queue.mayWriteNow();
     const refusal = sendNow ? undefined : this.queue.refusal(`call "${input.method}"`, frame.length);
     if (refusal) return Promise.reject(pointAt(refusal, site));
@@ -188,17 +188,17 @@ export class OutgoingCalls {
         cancelSent: false,
         site,
         resends: retries > 0 ? { left: retries, losses: 0, writeFailed: false } : undefined,
-        madeAt: this.#now?.() ?? 0,
+        madeAt: this.now?.() ?? 0,
       };
-      this.#pending.set(input.id, call);
+      this.pending.set(input.id, call);
       // The frame carries the params; the context keeps them only for inspectors to show. Uninspected, `result`
       // and `error` have their slots from the start: recording either then writes in place, with no growth of
       // the object (about 300 bytes a call, issue 16).
-      const context = this.#actors.inspected
+      const context = this.actors.inspected
         ? { ...input, sendNow, retry }
         : { id: input.id, method: input.method, timeout: input.timeout, sendNow, retry, result: undefined, error: undefined };
-      call.actor = this.#actors.create(context, call);
-      if (signal) this.#signals.add(signal, call);
+      call.actor = this.actors.create(context, call);
+      if (signal) this.signals.add(signal, call);
       call.actor.start();
       if (!sendNow && !call.settled) this.queue.wait(call);
     });
@@ -228,7 +228,7 @@ export class OutgoingCalls {
   lost(error: ConnectionClosedError): void {
     this.queue.lost();
     const back: PendingCall[] = [];
-    for (const call of this.#pending.values()) {
+    for (const call of this.pending.values()) {
       if (call.settled) continue;
       // A call in line is the one waiting in `queued`: it was never written on the lost transport, unless its write
       // failed there (a retry call waits again at once, first in line): that loss counts against its re-sends too.
@@ -253,7 +253,7 @@ export class OutgoingCalls {
   /** Fails every pending call with the same error; what waits in line is dropped. */
   failAll(error: ConnectionClosedError): void {
     this.queue.close(error);
-    for (const call of this.#pending.values()) call.actor.send({ type: 'connection.closed', error });
+    for (const call of this.pending.values()) call.actor.send({ type: 'connection.closed', error });
   }
 
   /**
@@ -263,12 +263,12 @@ export class OutgoingCalls {
   route(response: Extract<Message, { kind: 'result' | 'error' }>): UnmatchedReason | undefined {
     const id = response.frame.id;
     if (typeof id !== 'string') return 'unknown';
-    const call = this.#pending.get(id);
+    const call = this.pending.get(id);
     if (!call) {
       // The peer's answer to this side's $/cancelRequest (LSP: -32800) is expected, not late.
-      if (response.kind === 'error' && response.frame.error.code === ErrorCodes.RequestCancelled && this.#settledIds.cancelAcknowledged(id))
+      if (response.kind === 'error' && response.frame.error.code === ErrorCodes.RequestCancelled && this.settledIds.cancelAcknowledged(id))
         return undefined;
-      return this.#settledIds.reasonFor(id);
+      return this.settledIds.reasonFor(id);
     }
     // A queued call has not been written yet: nothing can legitimately answer it.
     if (call.actor.in(QUEUED)) return 'unknown';
@@ -288,7 +288,7 @@ export class OutgoingCalls {
    */
   malformed(id: Id, detail: string, frame: () => string): boolean {
     if (typeof id !== 'string') return false;
-    const call = this.#pending.get(id);
+    const call = this.pending.get(id);
     // A queued call has not been written yet: nothing can have answered it.
     if (!call || call.actor.in(QUEUED)) return false;
     const { method } = call.actor.context;
@@ -308,8 +308,8 @@ export class OutgoingCalls {
    * duplicate, as after `malformed`.
    */
   fail(id: string, reason: (method: string) => Error, answered = false): UnmatchedReason | undefined {
-    const call = this.#pending.get(id);
-    if (!call) return this.#settledIds.reasonFor(id);
+    const call = this.pending.get(id);
+    if (!call) return this.settledIds.reasonFor(id);
     const error = reason(call.actor.context.method);
     if (answered) brokenAnswers.add(error);
     call.actor.send({ type: 'response.error', error });
@@ -323,9 +323,9 @@ export class OutgoingCalls {
 
   /** `notifyPeerOfCancel`: tells the peer that the call it may be handling is abandoned (batched per tick). */
   notifyPeerOfCancel(id: string): void {
-    const call = this.#pending.get(id);
+    const call = this.pending.get(id);
     if (call) call.cancelSent = true;
-    this.#cancels.cancel(id);
+    this.cancels.cancel(id);
   }
 
   /**
@@ -334,10 +334,10 @@ export class OutgoingCalls {
    * on for nobody. A -32800 answer to them is expected, not late.
    */
   cancelWritten(): void {
-    for (const call of this.#pending.values()) {
+    for (const call of this.pending.values()) {
       if (call.inFlight && !call.cancelSent) this.notifyPeerOfCancel(call.actor.context.id);
     }
-    this.#cancels.flushNow();
+    this.cancels.flushNow();
   }
 
   /** `settleCaller`: the call reached a final state; settle its promise and forget it. */
@@ -345,13 +345,13 @@ export class OutgoingCalls {
     if (call.settled) return;
     const { id, error } = context;
     call.settled = true;
-    this.#pending.delete(id);
+    this.pending.delete(id);
     this.queue.forget(call);
-    if (call.signal) this.#signals.remove(call.signal, call);
+    if (call.signal) this.signals.remove(call.signal, call);
     const answered = status === 'resolved' || (status === 'failed' && (error instanceof RemoteError || brokenAnswers.has(error as Error)));
     // A call that ended without any response is 'abandoned': a response for it later is late, not a duplicate.
-    this.#settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
-    this.#settled?.(id);
+    this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
+    this.settled?.(id);
     if (status === 'resolved') call.resolve(context.result);
     else call.reject(failure(status, context, call.site));
   }

@@ -4,28 +4,23 @@
  * than it was, yet reads). The heartbeat and the send budget's drain watch both judge a peer by it.
  */
 export class ReadMark {
-  readonly #bytesSent: () => number;
-  readonly #bufferedAmount: () => number;
-  #buffered = 0;
-  #sent = 0;
+  private buffered = 0;
+  private sent = 0;
 
   constructor(
-    bufferedAmount: () => number,
+    private readonly bufferedAmount: () => number,
     /** Bytes that have left the buffer so far (taken by the network), when the transport can tell; 0 otherwise. */
-    bytesSent: () => number,
-  ) {
-    this.#bytesSent = bytesSent;
-    this.#bufferedAmount = bufferedAmount;
-  }
+    private readonly bytesSent: () => number,
+  ) {}
 
   /** Marks now: what waits in the buffer, and what has left it. */
   set(): void {
-    this.#buffered = this.#bufferedAmount();
-    this.#sent = this.#bytesSent();
+    this.buffered = this.bufferedAmount();
+    this.sent = this.bytesSent();
   }
 
   /** Less waits than at the mark, or some of it left since. */
   readSince(): boolean {
-    return this.#bufferedAmount() < this.#buffered || this.#bytesSent() > this.#sent;
+    return this.bufferedAmount() < this.buffered || this.bytesSent() > this.sent;
   }
 }

@@ -28,14 +28,13 @@ import { countOf } from '../words.js';
 const MAX_UTF8_BYTES_PER_CHAR = 3;
 
 export class SendBudget {
-  readonly #clock: Clock;
-  #timer: unknown;
+  private timer: unknown;
   /** Set when the drain timer is armed: what the peer read by its end is progress. */
-  readonly #mark: ReadMark;
+  private readonly mark: ReadMark;
 
   constructor(
     private readonly limits: SendLimits,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly bufferedAmount: () => number,
     /** Drops the peer, saying why. */
     private readonly drop: (reason: string) => void,
@@ -46,8 +45,7 @@ export class SendBudget {
      */
     sent: () => number = () => 0,
   ) {
-    this.#clock = clock;
-    this.#mark = new ReadMark(bufferedAmount, sent);
+    this.mark = new ReadMark(bufferedAmount, sent);
   }
 
   /** Whether the socket holds `highWaterMark` or more unsent bytes: the peer's new requests are refused. */
@@ -68,28 +66,28 @@ export class SendBudget {
       );
       return;
     }
-    if (this.#timer === undefined) this.#arm();
+    if (this.timer === undefined) this.arm();
   }
 
   /** The connection is gone: no more checks. */
   stop(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
-  #arm(): void {
-    this.#mark.set();
-    this.#timer = this.#clock.setTimeout(this.#check, this.limits.drainTimeout);
+  private arm(): void {
+    this.mark.set();
+    this.timer = this.clock.setTimeout(this.check, this.limits.drainTimeout);
     // A watch alone must not keep the process alive.
-    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
-  readonly #check = (): void => {
-    this.#timer = undefined;
+  private readonly check = (): void => {
+    this.timer = undefined;
     const amount = this.bufferedAmount();
     if (amount < this.limits.highWaterMark) return;
     // Less than before, or some of it left: the peer reads, slowly; watch on.
-    if (this.#mark.readSince()) return this.#arm();
+    if (this.mark.readSince()) return this.arm();
     this.drop(
       `the peer read nothing for ${this.limits.drainTimeout} ms while ${countOf(amount, 'byte')} waited to be sent to it (drainTimeout)`,
     );

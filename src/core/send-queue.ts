@@ -97,69 +97,69 @@ const DRAIN_POLL = 10;
 export class SendQueue<T extends QueuedCall> {
   /** Calls and notifications waiting to be written, in order. */
   private readonly line = new Line<T | WaitingNotice>();
-  #notices = 0;
+  private notices = 0;
   /** Characters of the frames waiting in the line. */
-  #waitingBytes = 0;
+  private waitingBytes = 0;
   /** Calls whose request frame is being written on this epoch's transport, in write order. */
   private writing = new Fifo<T>();
   /** Calls written and not settled. */
-  #inFlight = 0;
+  private inFlight = 0;
   /** Whether a transport is open to write on. */
-  #isOpen = false;
-  #epoch = 0;
-  #pumpScheduled = false;
-  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  private isOpen = false;
+  private epoch = 0;
+  private pumpScheduled = false;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Notifications handed to the transport whose writes have not yet called back: each that does lets the line go on
    * (see `noticeWritten`), so that a buffer they fill needs no polling (see `watchDrain`).
    */
-  #noticesWriting = 0;
+  private noticesWriting = 0;
   /** The callback of every notification write: it left the buffer (or failed), so there may be room. */
-  readonly #noticeWritten = (): void => {
-    this.#noticesWriting--;
-    if (this.line.size > 0 && this.#isOpen) this.#schedulePump();
+  private readonly noticeWritten = (): void => {
+    this.noticesWriting--;
+    if (this.line.size > 0 && this.isOpen) this.schedulePump();
   };
   /** The callback of every request write on the current epoch (see `open`). */
-  #written: (error?: Error) => void = () => {};
+  private written: (error?: Error) => void = () => {};
   /**
    * The last retry call put back in line on this epoch because its write failed: the next one whose write fails goes
    * behind it. Writes fail in the order they were made (the transport calls back in that order), so each going to the
    * front would re-send them in reverse order on the next connection.
    */
-  #lastFailed: LinePlace<T | WaitingNotice> | undefined;
+  private lastFailed: LinePlace<T | WaitingNotice> | undefined;
 
   constructor(private readonly options: SendQueueOptions<T>) {}
 
   /** Calls waiting in line. */
   get waiting(): number {
-    return this.line.size - this.#notices;
+    return this.line.size - this.notices;
   }
 
   /** The transport's epoch, counted from 1: how many times the connection has opened. */
   get openings(): number {
-    return this.#epoch;
+    return this.epoch;
   }
 
   /** Whether a new call may be written at once: nothing waits before it, and there is room. */
   mayWriteNow(): boolean {
-    return this.line.size === 0 && this.#hasRoom();
+    return this.line.size === 0 && this.hasRoom();
   }
 
   /** The error for `what` (`call "echo"`), a frame of `bytes` characters, when the line is full; undefined while it has room. */
   refusal(what: string, bytes: number): QueueFullError | undefined {
     const { maxQueued, maxQueuedBytes } = this.options;
-    if (this.line.size >= maxQueued) return this.#queueFull(what, `(maxQueued ${maxQueued})`);
-    if (this.line.size === 0 || this.#waitingBytes + bytes <= maxQueuedBytes) return undefined;
+    if (this.line.size >= maxQueued) return this.queueFull(what, `(maxQueued ${maxQueued})`);
+    if (this.line.size === 0 || this.waitingBytes + bytes <= maxQueuedBytes) return undefined;
     // Frames waiting count by their length (characters of JSON text), held against the byte limit as it stands.
-    const waiting = countOf(this.#waitingBytes, 'character');
-    return this.#queueFull(what, `(${waiting}; ${countOf(bytes, 'character')} more would pass maxBufferedAmount ${maxQueuedBytes})`);
+    const waiting = countOf(this.waitingBytes, 'character');
+    return this.queueFull(what, `(${waiting}; ${countOf(bytes, 'character')} more would pass maxBufferedAmount ${maxQueuedBytes})`);
   }
 
   /** `call` waits its turn, at the back. */
   wait(call: T): void {
     call.place = this.line.push(call);
-    this.#waitingBytes += frameBytes(call);
-    this.#watchDrain();
+    this.waitingBytes += frameBytes(call);
+    this.watchDrain();
   }
 
   /** Whether `call` waits in line. */
@@ -174,38 +174,38 @@ export class SendQueue<T extends QueuedCall> {
   notify(method: string, frame: string): void {
     const refused = this.options.refuses?.(frame);
     if (refused) throw notSent(method, refused);
-    if (this.line.size === 0 && this.#isWritable() && !this.#isSaturated()) {
+    if (this.line.size === 0 && this.isWritable() && !this.isSaturated()) {
       // Refused at once (the transport is closing, and no reconnection follows): it was not sent, and notify() says so.
-      if (!this.#writeNotice(frame)) throw notWritten(method, this.options.url);
+      if (!this.writeNotice(frame)) throw notWritten(method, this.options.url);
       return;
     }
     const refusal = this.refusal(`notification "${method}"`, frame.length);
     if (refusal) throw refusal;
     this.line.push(new WaitingNotice(method, frame));
-    this.#notices++;
-    this.#waitingBytes += frame.length;
-    this.#watchDrain();
+    this.notices++;
+    this.waitingBytes += frame.length;
+    this.watchDrain();
   }
 
   /** A transport is open: a new epoch. What waits goes out, as far as there is room. */
   open(): void {
-    this.#isOpen = true;
-    this.#epoch++;
-    this.#lastFailed = undefined;
+    this.isOpen = true;
+    this.epoch++;
+    this.lastFailed = undefined;
     const writing = (this.writing = new Fifo<T>());
-    const epoch = this.#epoch;
+    const epoch = this.epoch;
     // One callback for every request write of this epoch: the transport calls back in write order.
-    this.#written = (error?: Error): void => {
-      this.#writeEnded(writing.shift(), epoch, error);
+    this.written = (error?: Error): void => {
+      this.writeEnded(writing.shift(), epoch, error);
       // A completed write frees room in the socket's buffer.
-      if (this.line.size > 0) this.#schedulePump();
+      if (this.line.size > 0) this.schedulePump();
     };
-    this.#pump();
+    this.pump();
   }
 
   /** The open transport is lost; another may follow. What waits keeps waiting. */
   lost(): void {
-    this.#isOpen = false;
+    this.isOpen = false;
   }
 
   /**
@@ -213,21 +213,21 @@ export class SendQueue<T extends QueuedCall> {
    * its notifications are told to `unsent`.
    */
   close(error: ConnectionClosedError): void {
-    this.#isOpen = false;
-    clearTimeout(this.#drainTimer);
+    this.isOpen = false;
+    clearTimeout(this.drainTimer);
     for (const waiting of this.line.drain()) {
       if (!(waiting instanceof WaitingNotice)) waiting.place = undefined;
       else this.options.unsent?.(closedWhileWaiting(waiting.method, this.options.url, error), waiting.method);
     }
-    this.#notices = 0;
-    this.#waitingBytes = 0;
-    this.#lastFailed = undefined;
+    this.notices = 0;
+    this.waitingBytes = 0;
+    this.lastFailed = undefined;
   }
 
   /** Hands a notification's frame to the transport; false when it refused it at once (not written, no callback). */
-  #writeNotice(frame: string): boolean {
-    if (!this.options.write(frame, this.#noticeWritten)) return false;
-    this.#noticesWriting++;
+  private writeNotice(frame: string): boolean {
+    if (!this.options.write(frame, this.noticeWritten)) return false;
+    this.noticesWriting++;
     return true;
   }
 
@@ -237,27 +237,27 @@ export class SendQueue<T extends QueuedCall> {
     if (!call.retry) call.frame = undefined;
     if (!call.inFlight) {
       call.inFlight = true;
-      this.#inFlight++;
+      this.inFlight++;
     }
-    call.epoch = this.#epoch;
+    call.epoch = this.epoch;
     call.writingAt = this.writing.push(call);
-    if (this.options.write(frame, this.#written)) return;
+    if (this.options.write(frame, this.written)) return;
     // Refused at once (the transport is closing): this call, and no earlier one still being written, was not written.
     this.writing.pop();
     call.writingAt = -1;
-    this.#writeEnded(call, this.#epoch, new Error('the transport is closing: the request was not written'), true);
+    this.writeEnded(call, this.epoch, new Error('the transport is closing: the request was not written'), true);
   }
 
   /** Calls that went back to waiting after being written: they wait first, in the order given. */
   putBack(calls: T[]): void {
-    for (let i = calls.length - 1; i >= 0; i--) this.#rejoin(calls[i]!, undefined);
+    for (let i = calls.length - 1; i >= 0; i--) this.rejoin(calls[i]!, undefined);
   }
 
   /** `call` waits in line again, right behind `place` (at the front when there is none); returns where it waits. */
-  #rejoin(call: T, place: LinePlace<T | WaitingNotice> | undefined): LinePlace<T | WaitingNotice> {
-    this.#leaveFlight(call);
+  private rejoin(call: T, place: LinePlace<T | WaitingNotice> | undefined): LinePlace<T | WaitingNotice> {
+    this.leaveFlight(call);
     call.place = this.line.insertAfter(place, call);
-    this.#waitingBytes += frameBytes(call);
+    this.waitingBytes += frameBytes(call);
     return call.place as LinePlace<T | WaitingNotice>;
   }
 
@@ -265,71 +265,71 @@ export class SendQueue<T extends QueuedCall> {
   forget(call: T): void {
     if (call.place) {
       // The calls put back after failed writes are the front of the line: the one before it is the last of them now.
-      if (call.place === this.#lastFailed) this.#lastFailed = this.#lastFailed.prev;
+      if (call.place === this.lastFailed) this.lastFailed = this.lastFailed.prev;
       this.line.remove(call.place as LinePlace<T | WaitingNotice>);
       call.place = undefined;
-      this.#waitingBytes -= frameBytes(call);
+      this.waitingBytes -= frameBytes(call);
     }
     // Its write may still be under way (a socket's buffer full, every HTTP connection held by long calls): the call is
     // let go now, not when that write calls back, which a transport that does not drain put off without bound.
-    if (call.epoch === this.#epoch) this.writing.clear(call.writingAt);
-    this.#leaveFlight(call);
+    if (call.epoch === this.epoch) this.writing.clear(call.writingAt);
+    this.leaveFlight(call);
   }
 
   /** The transport reports how the write of `call`'s request on `epoch` ended. */
-  #writeEnded(call: T | undefined, epoch: number, error: Error | undefined, refused = false): void {
+  private writeEnded(call: T | undefined, epoch: number, error: Error | undefined, refused = false): void {
     // A failed write means this transport is going: nothing more is written on it (its close follows, then
     // the next epoch, if any). Pumping on would write a retry call again at once, and fail again, without end.
-    if (error && epoch === this.#epoch) this.#isOpen = false;
+    if (error && epoch === this.epoch) this.isOpen = false;
     // The call may be waiting in line again since a loss (this callback is then the late news of the old write).
     if (call === undefined || call.epoch !== epoch || call.place !== undefined) return;
     // A retry call whose write failed waits again, first in line, behind those whose writes failed before it.
-    if (this.options.writeEnded(call, error, refused)) this.#lastFailed = this.#rejoin(call, this.#lastFailed);
+    if (this.options.writeEnded(call, error, refused)) this.lastFailed = this.rejoin(call, this.lastFailed);
   }
 
   /** Whether the current epoch's transport takes frames now (see `acceptsFrames`). */
-  #isWritable(): boolean {
-    return this.#isOpen && (this.options.acceptsFrames?.() ?? true);
+  private isWritable(): boolean {
+    return this.isOpen && (this.options.acceptsFrames?.() ?? true);
   }
 
   /** Whether one more call may be written now. */
-  #hasRoom(): boolean {
-    return this.#isWritable() && this.#inFlight < this.options.maxInFlight && !this.#isSaturated();
+  private hasRoom(): boolean {
+    return this.isWritable() && this.inFlight < this.options.maxInFlight && !this.isSaturated();
   }
 
-  #isSaturated(): boolean {
+  private isSaturated(): boolean {
     return this.options.bufferedAmount() >= this.options.highWaterMark;
   }
 
-  #schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    queueMicrotask(this.#pump);
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.pump);
   }
 
   /** Writes what waits, first to last, while there is room. */
-  readonly #pump = (): void => {
-    this.#pumpScheduled = false;
-    while (this.#isWritable() && this.line.size > 0) {
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    while (this.isWritable() && this.line.size > 0) {
       const first = this.line.peek()!;
       if (first instanceof WaitingNotice) {
-        if (this.#isSaturated()) break;
+        if (this.isSaturated()) break;
         this.line.shift();
-        this.#notices--;
-        this.#waitingBytes -= first.notice.length;
+        this.notices--;
+        this.waitingBytes -= first.notice.length;
         // Made while the transport could not tell yet (connecting): refused now, it is reported instead of lost.
         const refused = this.options.refuses?.(first.notice);
         if (refused) this.options.unsent?.(notSent(first.method, refused), first.method);
-        else if (!this.#writeNotice(first.notice)) this.options.unsent?.(notWritten(first.method, this.options.url), first.method);
+        else if (!this.writeNotice(first.notice)) this.options.unsent?.(notWritten(first.method, this.options.url), first.method);
         continue;
       }
-      if (!this.#hasRoom()) break;
+      if (!this.hasRoom()) break;
       this.line.shift();
       first.place = undefined;
-      this.#waitingBytes -= frameBytes(first);
+      this.waitingBytes -= frameBytes(first);
       this.options.release(first);
     }
-    this.#watchDrain();
+    this.watchDrain();
   };
 
   /**
@@ -339,40 +339,40 @@ export class SendQueue<T extends QueuedCall> {
    * While writes of ours are under way their callbacks let the line go on: a peer that stops reading while
    * notifications are pushed to it costs no timer every DRAIN_POLL ms for as long as it stays (drainTimeout).
    */
-  #watchDrain(): void {
+  private watchDrain(): void {
     if (
-      this.#isOpen &&
+      this.isOpen &&
       this.line.size > 0 &&
       this.writing.size === 0 &&
-      this.#noticesWriting === 0 &&
-      this.#isSaturated() &&
-      this.#drainTimer === undefined
+      this.noticesWriting === 0 &&
+      this.isSaturated() &&
+      this.drainTimer === undefined
     ) {
-      this.#drainTimer = setTimeout(() => {
-        this.#drainTimer = undefined;
-        this.#pump();
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = undefined;
+        this.pump();
       }, DRAIN_POLL);
-      this.#drainTimer.unref?.();
+      this.drainTimer.unref?.();
     }
   }
 
-  #leaveFlight(call: T): void {
+  private leaveFlight(call: T): void {
     if (!call.inFlight) return;
     call.inFlight = false;
-    this.#inFlight--;
-    if (this.line.size > 0 && this.#isOpen) this.#schedulePump();
+    this.inFlight--;
+    if (this.line.size > 0 && this.isOpen) this.schedulePump();
   }
 
   /** `limit`: which limit the line is at, in words (`(maxQueued 10000)`). */
-  #queueFull(what: string, limit: string): QueueFullError {
+  private queueFull(what: string, limit: string): QueueFullError {
     const { maxQueued, maxInFlight, url } = this.options;
-    const why = !this.#isOpen
+    const why = !this.isOpen
       ? 'it is not open'
-      : !this.#isWritable()
+      : !this.isWritable()
         ? 'it is closing (the next connection takes them)'
-        : this.#inFlight >= maxInFlight
+        : this.inFlight >= maxInFlight
           ? `${countOf(maxInFlight, 'call is', 'calls are')} in flight (maxInFlight)`
-          : this.#isSaturated()
+          : this.isSaturated()
             ? "its socket's buffer is full (highWaterMark)"
             : 'earlier calls still wait';
     return new QueueFullError(

@@ -85,8 +85,8 @@ class Generation {
   put(ending: Ending): void {
     const found = this.find();
     if (found >= 0) return this.setEnding(found, ending);
-    if ((this.size + 1) * 2 > this.firsts.length) this.#grow();
-    this.#insert(first, second, ENDINGS.indexOf(ending) + 1);
+    if ((this.size + 1) * 2 > this.firsts.length) this.grow();
+    this.insert(first, second, ENDINGS.indexOf(ending) + 1);
     this.size++;
   }
 
@@ -95,7 +95,7 @@ class Generation {
     this.size = 0;
   }
 
-  #insert(a: number, b: number, code: number): void {
+  private insert(a: number, b: number, code: number): void {
     const { firsts } = this;
     const mask = firsts.length - 1;
     let slot = a & mask;
@@ -105,37 +105,34 @@ class Generation {
     this.endings[slot] = code;
   }
 
-  #grow(): void {
+  private grow(): void {
     const { firsts, seconds, endings } = this;
     const slots = Math.max(FIRST_SLOTS, firsts.length * 2);
     this.firsts = new Uint32Array(slots);
     this.seconds = new Uint32Array(slots);
     this.endings = new Uint8Array(slots);
     for (let slot = 0; slot < firsts.length; slot++) {
-      if (firsts[slot] !== 0) this.#insert(firsts[slot]!, seconds[slot]!, endings[slot]!);
+      if (firsts[slot] !== 0) this.insert(firsts[slot]!, seconds[slot]!, endings[slot]!);
     }
   }
 }
 
 export class SettledIds {
-  readonly #capacity: number;
-  #newer = new Generation();
-  #older = new Generation();
+  private newer = new Generation();
+  private older = new Generation();
 
   /** `capacity`: how many settled ids are remembered at least (0: none). */
-  constructor(capacity: number) {
-    this.#capacity = capacity;
-  }
+  constructor(private readonly capacity: number) {}
 
   remember(id: string, ending: Ending): void {
-    if (this.#capacity === 0) return;
+    if (this.capacity === 0) return;
     hashId(id);
-    this.#newer.put(ending);
-    if (this.#newer.size >= this.#capacity) {
-      const emptied = this.#older;
+    this.newer.put(ending);
+    if (this.newer.size >= this.capacity) {
+      const emptied = this.older;
       emptied.clear();
-      this.#older = this.#newer;
-      this.#newer = emptied;
+      this.older = this.newer;
+      this.newer = emptied;
     }
   }
 
@@ -145,7 +142,7 @@ export class SettledIds {
    * -32800 included, is late, as it was before this one.
    */
   cancelAcknowledged(id: string): boolean {
-    const found = this.#find(id);
+    const found = this.find(id);
     if (found === undefined || found.generation.ending(found.slot) !== 'cancelled') return false;
     found.generation.setEnding(found.slot, 'abandoned');
     return true;
@@ -153,16 +150,16 @@ export class SettledIds {
 
   /** Why an answer for `id`, which no pending call has, matches nothing. */
   reasonFor(id: string): UnmatchedReason {
-    const found = this.#find(id);
+    const found = this.find(id);
     if (found === undefined) return 'unknown';
     return found.generation.ending(found.slot) === 'answered' ? 'duplicate' : 'late';
   }
 
   /** Where `id` is remembered, the newer generation first. */
-  #find(id: string): { generation: Generation; slot: number } | undefined {
-    if (this.#capacity === 0) return undefined;
+  private find(id: string): { generation: Generation; slot: number } | undefined {
+    if (this.capacity === 0) return undefined;
     hashId(id);
-    for (const generation of [this.#newer, this.#older]) {
+    for (const generation of [this.newer, this.older]) {
       const slot = generation.find();
       if (slot >= 0) return { generation, slot };
     }

@@ -93,26 +93,26 @@ export class Deadlines {
   /** The last entry of each duration's chain (undefined: the chain is empty, its key kept for a while). */
   private readonly tails = new Map<number, DeadlineEntry | undefined>();
   /** Keys of `tails` whose chain is empty. */
-  #emptyChains = 0;
+  private emptyChains = 0;
   /** Chain heads, a binary min-heap by deadline: `heap[0]` is due first. */
-  readonly #heap: DeadlineEntry[] = [];
-  #timer: unknown;
+  private readonly heap: DeadlineEntry[] = [];
+  private timer: unknown;
   /** When the armed timer is due (Infinity when none is armed). */
-  #armedFor = Infinity;
+  private armedFor = Infinity;
   /** The timer is kept, unref'd, with nothing waiting (see the top of this file). */
-  #idle = false;
-  #entries = 0;
+  private idle = false;
+  private entries = 0;
 
   constructor(private readonly time: TimeSource = realTime) {}
 
   /** Entries waiting for their deadline. */
   get size(): number {
-    return this.#entries;
+    return this.entries;
   }
 
   /** Whether a timer is armed for what waits (none is when nothing waits; a kept, unref'd one does not count). */
   get armed(): boolean {
-    return this.#timer !== undefined && !this.#idle;
+    return this.timer !== undefined && !this.idle;
   }
 
   /** Expires `entry` `ms` from now. */
@@ -125,9 +125,9 @@ export class Deadlines {
     if (tail === undefined) {
       // A new chain: its head joins the heap.
       entry.deadlinePrev = undefined;
-      entry.deadlineSlot = this.#heap.length;
-      this.#heap.push(entry);
-      this.#siftUp(entry.deadlineSlot);
+      entry.deadlineSlot = this.heap.length;
+      this.heap.push(entry);
+      this.siftUp(entry.deadlineSlot);
     } else {
       // Behind the tail: the head, and so the heap, stay as they are.
       tail.deadlineNext = entry;
@@ -137,14 +137,14 @@ export class Deadlines {
     const keys = this.tails.size;
     this.tails.set(ms, entry);
     // A new head on a kept key: that chain is no longer empty.
-    if (tail === undefined && this.tails.size === keys) this.#emptyChains--;
-    this.#entries++;
-    if (this.#idle) {
-      this.#idle = false;
-      this.time.ref!(this.#timer);
+    if (tail === undefined && this.tails.size === keys) this.emptyChains--;
+    this.entries++;
+    if (this.idle) {
+      this.idle = false;
+      this.time.ref!(this.timer);
     }
     // Only a new head can be earlier than the armed timer.
-    if (deadline < this.#armedFor) this.#arm(deadline);
+    if (deadline < this.armedFor) this.arm(deadline);
   }
 
   /** Forgets `entry` (settled before its deadline). Its timer stays armed; a timer with nothing due re-arms itself. */
@@ -157,64 +157,64 @@ export class Deadlines {
       else next.deadlinePrev = prev;
     } else if (slot >= 0) {
       if (next === undefined) {
-        this.#chainEmptied(entry.deadlineMs);
-        this.#removeSlot(slot);
+        this.chainEmptied(entry.deadlineMs);
+        this.removeSlot(slot);
       } else {
         // The next of its chain takes its slot; its deadline is no earlier, so it can only sink.
         next.deadlinePrev = undefined;
         next.deadlineSlot = slot;
-        this.#heap[slot] = next;
-        this.#siftDown(slot);
+        this.heap[slot] = next;
+        this.siftDown(slot);
       }
     } else {
       return; // not waiting (removed twice, or never added)
     }
     entry.deadlinePrev = entry.deadlineNext = undefined;
     entry.deadlineSlot = -1;
-    if (--this.#entries === 0) this.#rest();
+    if (--this.entries === 0) this.rest();
   }
 
   /** The chain of `ms` has no entry left: its key stays, unless too many empty ones have piled up (see the top of this file). */
-  #chainEmptied(ms: number): void {
+  private chainEmptied(ms: number): void {
     this.tails.set(ms, undefined);
-    if (++this.#emptyChains <= MAX_EMPTY_CHAINS) return;
+    if (++this.emptyChains <= MAX_EMPTY_CHAINS) return;
     for (const [key, tail] of this.tails) if (tail === undefined) this.tails.delete(key);
-    this.#emptyChains = 0;
+    this.emptyChains = 0;
   }
 
   /** Nothing waits: the timer is kept unref'd for the next entry where the clock allows, else cleared. */
-  #rest(): void {
+  private rest(): void {
     const { ref, unref } = this.time;
-    if (this.#timer !== undefined && ref !== undefined && unref !== undefined) {
-      this.#idle = true;
-      unref(this.#timer);
+    if (this.timer !== undefined && ref !== undefined && unref !== undefined) {
+      this.idle = true;
+      unref(this.timer);
     } else {
-      this.#disarm();
+      this.disarm();
     }
   }
 
-  #arm(deadline: number): void {
-    if (this.#timer !== undefined) this.time.clearTimeout(this.#timer);
-    this.#idle = false;
-    this.#armedFor = deadline;
-    this.#timer = this.time.setTimeout(this.#fire, Math.max(0, Math.ceil(deadline - this.time.now())));
+  private arm(deadline: number): void {
+    if (this.timer !== undefined) this.time.clearTimeout(this.timer);
+    this.idle = false;
+    this.armedFor = deadline;
+    this.timer = this.time.setTimeout(this.fire, Math.max(0, Math.ceil(deadline - this.time.now())));
   }
 
-  #disarm(): void {
-    if (this.#timer !== undefined) this.time.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#idle = false;
-    this.#armedFor = Infinity;
+  private disarm(): void {
+    if (this.timer !== undefined) this.time.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.idle = false;
+    this.armedFor = Infinity;
   }
 
-  readonly #fire = (): void => {
-    this.#timer = undefined;
-    this.#idle = false;
-    this.#armedFor = Infinity;
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.idle = false;
+    this.armedFor = Infinity;
     const now = this.time.now();
     // Collect first, then expire: an expiring entry may add or remove others.
     const due: DeadlineEntry[] = [];
-    const heap = this.#heap;
+    const heap = this.heap;
     while (heap.length > 0 && heap[0]!.deadline <= now) {
       const entry = heap[0]!;
       this.remove(entry);
@@ -232,22 +232,22 @@ export class Deadlines {
     }
     // Arm for the earliest head, unless an entry added meanwhile armed a timer as early.
     const first = heap[0];
-    if (first !== undefined && first.deadline < this.#armedFor) this.#arm(first.deadline);
+    if (first !== undefined && first.deadline < this.armedFor) this.arm(first.deadline);
   };
 
   /** Takes the entry at `slot` out of the heap: the last entry fills the hole and moves up or down. */
-  #removeSlot(slot: number): void {
-    const heap = this.#heap;
+  private removeSlot(slot: number): void {
+    const heap = this.heap;
     const last = heap.pop()!;
     if (slot === heap.length) return;
     heap[slot] = last;
     last.deadlineSlot = slot;
-    if (slot > 0 && last.deadline < heap[(slot - 1) >> 1]!.deadline) this.#siftUp(slot);
-    else this.#siftDown(slot);
+    if (slot > 0 && last.deadline < heap[(slot - 1) >> 1]!.deadline) this.siftUp(slot);
+    else this.siftDown(slot);
   }
 
-  #siftUp(slot: number): void {
-    const heap = this.#heap;
+  private siftUp(slot: number): void {
+    const heap = this.heap;
     const entry = heap[slot]!;
     const deadline = entry.deadline;
     while (slot > 0) {
@@ -262,8 +262,8 @@ export class Deadlines {
     entry.deadlineSlot = slot;
   }
 
-  #siftDown(slot: number): void {
-    const heap = this.#heap;
+  private siftDown(slot: number): void {
+    const heap = this.heap;
     const length = heap.length;
     const entry = heap[slot]!;
     const deadline = entry.deadline;
@@ -293,30 +293,27 @@ export class Deadlines {
 
 /** A clock without `now()` (only XState's `setTimeout`/`clearTimeout`): one clock timer per entry. */
 export class ClockTimers {
-  readonly #clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void };
-  readonly #handles = new Map<DeadlineEntry, unknown>();
+  private readonly handles = new Map<DeadlineEntry, unknown>();
 
-  constructor(clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void }) {
-    this.#clock = clock;
-  }
+  constructor(private readonly clock: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: any): void }) {}
 
   get size(): number {
-    return this.#handles.size;
+    return this.handles.size;
   }
 
   add(entry: DeadlineEntry, ms: number): void {
-    const handle = this.#clock.setTimeout(() => {
-      this.#handles.delete(entry);
+    const handle = this.clock.setTimeout(() => {
+      this.handles.delete(entry);
       entry.expire();
     }, ms);
-    this.#handles.set(entry, handle);
+    this.handles.set(entry, handle);
   }
 
   remove(entry: DeadlineEntry): void {
-    const handle = this.#handles.get(entry);
+    const handle = this.handles.get(entry);
     if (handle === undefined) return;
-    this.#handles.delete(entry);
-    this.#clock.clearTimeout(handle);
+    this.handles.delete(entry);
+    this.clock.clearTimeout(handle);
   }
 }
 

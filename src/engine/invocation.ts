@@ -10,7 +10,7 @@ const NATIVE_THEN = Promise.prototype.then as Then;
 
 /** One run of the invoked promise actor; its signal is made only if the handler asks for it. */
 export class Invocation implements InvokeScope {
-  #controller: AbortController | undefined;
+  private controller: AbortController | undefined;
   /** Whether the run was aborted: read without making the signal. */
   aborted = false;
   /** Whether its outcome came (the handler returned, or its promise settled): leaving the state then aborts nothing. */
@@ -19,11 +19,11 @@ export class Invocation implements InvokeScope {
   constructor(readonly input: unknown) {}
 
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.aborted) this.#controller.abort();
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
     }
-    return this.#controller.signal;
+    return this.controller.signal;
   }
 
   abort(): void {
@@ -31,7 +31,7 @@ export class Invocation implements InvokeScope {
     // answered keeps an unaborted ctx.signal, on either engine.
     if (this.settled) return;
     this.aborted = true;
-    this.#controller?.abort();
+    this.controller?.abort();
   }
 }
 

@@ -174,26 +174,25 @@ function lightActors<TInput, THost, TOwner, TContext, TEvent>(
  * dictionary-mode object, and `create` is read from it for every call (issue 16).
  */
 class LightActors<TInput, TOwner, TContext, TEvent> implements Actors<TInput, TOwner, TContext, TEvent> {
-  readonly #scope: ActorScope;
-  readonly #compiled: CompiledMachine;
   readonly inspected: boolean;
 
-  constructor(compiled: CompiledMachine, scope: ActorScope) {
-    this.#scope = scope;
-    this.#compiled = compiled;
+  constructor(
+    private readonly compiled: CompiledMachine,
+    private readonly scope: ActorScope,
+  ) {
     this.inspected = scope.inspect !== undefined;
   }
 
   get parent(): AnyActorRef | undefined {
-    return this.#scope.parent;
+    return this.scope.parent;
   }
 
   set parent(actor: AnyActorRef | undefined) {
-    this.#scope.parent = actor;
+    this.scope.parent = actor;
   }
 
   create(input: TInput, owner: TOwner): RunningActor<TContext, TEvent> {
-    return new LightActor<TContext, TOwner>(this.#compiled, this.#scope, input, owner) as unknown as RunningActor<TContext, TEvent>;
+    return new LightActor<TContext, TOwner>(this.compiled, this.scope, input, owner) as unknown as RunningActor<TContext, TEvent>;
   }
 }
 

@@ -28,7 +28,7 @@ const MACHINES: Record<string, AnyStateMachine> = {
  * `context`) is made a dictionary-mode object, and `value` is read for the connection's state at every call (issue 16).
  */
 class XStateRoot<TContext, TEvent> implements RootActor<TContext, TEvent> {
-  #sending = false;
+  private sending = false;
 
   constructor(
     readonly ref: ReturnType<typeof createActor<AnyStateMachine>>,
@@ -38,7 +38,7 @@ class XStateRoot<TContext, TEvent> implements RootActor<TContext, TEvent> {
     // `send` is not one: the owner runs its handlers once `send` returns, as on the light engine. Run from here, inside
     // XState's processing, a listener's close() would only be queued, and a call made after it would still be sent.
     ref.subscribe(() => {
-      if (!this.#sending) onTimer();
+      if (!this.sending) onTimer();
     });
   }
 
@@ -47,11 +47,11 @@ class XStateRoot<TContext, TEvent> implements RootActor<TContext, TEvent> {
   }
 
   send(event: TEvent): void {
-    this.#sending = true;
+    this.sending = true;
     try {
       this.ref.send(event as AnyEvent);
     } finally {
-      this.#sending = false;
+      this.sending = false;
     }
   }
 

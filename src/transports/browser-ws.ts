@@ -130,57 +130,55 @@ const OPEN = 1;
 const CLOSED = 3;
 
 export class BrowserWsTransport implements Transport {
-  readonly #maxPayload;
-  #handlers: TransportHandlers | undefined;
+  private handlers: TransportHandlers | undefined;
   /** Set once the transport has reported its close: later socket events are ignored. */
-  #ended = false;
+  private ended = false;
   /** Set by terminate(), which reports the error and close itself: the browser's own are ignored. */
-  #terminated = false;
+  private terminated = false;
   /** Why the handshake failed, reported instead of the browser's detail-free error event. */
-  #failure: Error | undefined;
+  private failure: Error | undefined;
   /** Set once the socket opened: an error before says the browser hides why (see NOT_OPENED). */
-  #opened = false;
+  private opened = false;
   /** Prefix of this transport's heartbeat ids (random per transport): a frame is parsed here only if it holds it. */
-  readonly #heartbeatPrefix = `cs-heartbeat-${Math.random().toString(36).slice(2)}-`;
-  #heartbeats = 0;
+  private readonly heartbeatPrefix = `cs-heartbeat-${Math.random().toString(36).slice(2)}-`;
+  private heartbeats = 0;
   /** Heartbeats sent and not yet answered. */
-  #awaitingPong = 0;
+  private awaitingPong = 0;
   /** Whether this socket is dropped when the browser goes offline (see the file comment). */
-  readonly #watchesOffline: boolean;
+  private readonly watchesOffline: boolean;
   /** The opening handshake's timer (see limitHandshake). */
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly socket: StandardWebSocket,
-    maxPayload = Infinity,
+    private readonly maxPayload = Infinity,
     /** The socket's URL: one to a loopback host is kept when the browser goes offline. */
     url = '',
   ) {
-    this.#maxPayload = maxPayload;
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => {
-      this.#opened = true;
-      if (!this.#ended) this.#handlers?.open();
+      this.opened = true;
+      if (!this.ended) this.handlers?.open();
     };
-    socket.onmessage = (event) => this.#socketOnMessage(event.data);
-    socket.onerror = () => this.#socketOnError();
-    socket.onclose = (event) => this.#terminated || this.#reportClose(event.code, event.reason);
-    (globalThis as PageEvents).addEventListener?.('pagehide', this.#pageHidden);
-    this.#watchesOffline = !isLoopback(url);
-    if (this.#watchesOffline) (globalThis as PageEvents).addEventListener?.('offline', this.#wentOffline);
+    socket.onmessage = (event) => this.socketOnMessage(event.data);
+    socket.onerror = () => this.socketOnError();
+    socket.onclose = (event) => this.terminated || this.reportClose(event.code, event.reason);
+    (globalThis as PageEvents).addEventListener?.('pagehide', this.pageHidden);
+    this.watchesOffline = !isLoopback(url);
+    if (this.watchesOffline) (globalThis as PageEvents).addEventListener?.('offline', this.wentOffline);
   }
 
   /** The browser went offline: nothing passes on the socket, which the browser keeps; it is dropped now. */
-  readonly #wentOffline = (): void => {
-    this.#failure = new Error(OFFLINE);
-    this.#drop(1006, 'the browser went offline');
+  private readonly wentOffline = (): void => {
+    this.failure = new Error(OFFLINE);
+    this.drop(1006, 'the browser went offline');
   };
 
   /** The page is hidden: entering the back/forward cache (`persisted`), it is frozen next, so its socket is dropped now. */
-  readonly #pageHidden = (event: { persisted?: boolean }): void => {
+  private readonly pageHidden = (event: { persisted?: boolean }): void => {
     if (!event.persisted) return;
-    this.#failure = new Error(CACHED);
-    this.#drop(1001, 'the page entered the back/forward cache');
+    this.failure = new Error(CACHED);
+    this.drop(1001, 'the page entered the back/forward cache');
   };
 
   /** Opens a socket to `url`. Events arrive once `attach` is called (the browser fires none before the current task ends). */
@@ -188,7 +186,7 @@ export class BrowserWsTransport implements Transport {
     const Socket = globalWebSocket();
     if (!Socket) throw new TypeError('this runtime has no global WebSocket');
     const transport = new BrowserWsTransport(new Socket(url), options.maxPayload, url);
-    transport.#limitHandshake(options.handshakeTimeout);
+    transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }
 
@@ -197,39 +195,39 @@ export class BrowserWsTransport implements Transport {
    * follow. The timer ends when the socket opens or the transport reports its close (not on the socket's close event,
    * which Chromium never fires for a connection it refuses: each attempt would keep its timer, and its socket).
    */
-  #limitHandshake(ms: number): void {
-    this.#handshakeTimer = setTimeout(() => {
+  private limitHandshake(ms: number): void {
+    this.handshakeTimer = setTimeout(() => {
       if (this.socket.readyState !== CONNECTING) return;
-      this.#failure = new Error('Opening handshake has timed out');
+      this.failure = new Error('Opening handshake has timed out');
       this.terminate();
     }, ms);
-    this.socket.addEventListener('open', () => clearTimeout(this.#handshakeTimer));
+    this.socket.addEventListener('open', () => clearTimeout(this.handshakeTimer));
   }
 
-  #socketOnError(): void {
-    if (this.#ended || this.#terminated) return;
-    this.#handlers?.error(this.#failure ?? new Error(this.#opened ? FAILED : NOT_OPENED));
+  private socketOnError(): void {
+    if (this.ended || this.terminated) return;
+    this.handlers?.error(this.failure ?? new Error(this.opened ? FAILED : NOT_OPENED));
     // The standard fires close in the same task as an error on a closed socket, but Chromium fires none after
     // refusing to connect (a Content-Security-Policy's connect-src): the close is reported from the next task, once
     // the browser's own had its chance, so that the connection ends (or reconnects) instead of waiting forever.
-    if (this.socket.readyState === CLOSED) setTimeout(() => this.#reportClose(1006, ''), 0);
+    if (this.socket.readyState === CLOSED) setTimeout(() => this.reportClose(1006, ''), 0);
   }
 
-  #socketOnMessage(data: unknown): void {
-    if (this.#ended || this.#terminated) return;
-    const size = sizePastLimit(data, this.#maxPayload);
-    if (size !== undefined) return this.#refuseFrame(size);
-    if (typeof data !== 'string') return this.#handlers?.message('', true);
-    if (this.#awaitingPong > 0 && data.includes(this.#heartbeatPrefix) && this.#isHeartbeatAnswer(data)) {
-      this.#awaitingPong--;
-      this.#handlers?.pong?.();
+  private socketOnMessage(data: unknown): void {
+    if (this.ended || this.terminated) return;
+    const size = sizePastLimit(data, this.maxPayload);
+    if (size !== undefined) return this.refuseFrame(size);
+    if (typeof data !== 'string') return this.handlers?.message('', true);
+    if (this.awaitingPong > 0 && data.includes(this.heartbeatPrefix) && this.isHeartbeatAnswer(data)) {
+      this.awaitingPong--;
+      this.handlers?.pong?.();
       return;
     }
-    this.#handlers?.message(data, false);
+    this.handlers?.message(data, false);
   }
 
   /** Whether `data` is a response (result or error) to one of this transport's heartbeats. */
-  #isHeartbeatAnswer(data: string): boolean {
+  private isHeartbeatAnswer(data: string): boolean {
     let frame: unknown;
     try {
       frame = JSON.parse(data);
@@ -238,20 +236,20 @@ export class BrowserWsTransport implements Transport {
     }
     if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return false;
     const { id, method } = frame as { id?: unknown; method?: unknown };
-    return method === undefined && typeof id === 'string' && id.startsWith(this.#heartbeatPrefix);
+    return method === undefined && typeof id === 'string' && id.startsWith(this.heartbeatPrefix);
   }
 
-  #reportClose(code: number, reason: string): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    clearTimeout(this.#handshakeTimer);
-    (globalThis as PageEvents).removeEventListener?.('pagehide', this.#pageHidden);
-    if (this.#watchesOffline) (globalThis as PageEvents).removeEventListener?.('offline', this.#wentOffline);
-    this.#handlers?.close(code, reason);
+  private reportClose(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.handshakeTimer);
+    (globalThis as PageEvents).removeEventListener?.('pagehide', this.pageHidden);
+    if (this.watchesOffline) (globalThis as PageEvents).removeEventListener?.('offline', this.wentOffline);
+    this.handlers?.close(code, reason);
   }
 
   get isOpen(): boolean {
-    return !this.#ended && !this.#terminated && this.socket.readyState === OPEN;
+    return !this.ended && !this.terminated && this.socket.readyState === OPEN;
   }
 
   get bufferedAmount(): number {
@@ -266,7 +264,7 @@ export class BrowserWsTransport implements Transport {
   }
 
   close(code = 1000, reason = ''): void {
-    if (this.#ended) return;
+    if (this.ended) return;
     const state = this.socket.readyState;
     if (state === CONNECTING) return this.terminate();
     if (state === OPEN) this.socket.close(sendableCloseCode(code), reason);
@@ -274,24 +272,24 @@ export class BrowserWsTransport implements Transport {
 
   /** Starts the close and reports the socket closed (1006) in a microtask, whatever the server does. */
   terminate(): void {
-    this.#drop(1006);
+    this.drop(1006);
   }
 
   /**
    * A frame past `maxPayload` (`size` bytes) came: it is not parsed, and the connection ends as a Node client's does
    * when ws refuses such a frame at its header, with 1009 (a page cannot send that code: the server sees 1000).
    */
-  #refuseFrame(size: number): void {
-    this.#failure = new Error(
-      `the server sent a frame of ${countOf(size, 'byte')}, past maxPayload (${countOf(this.#maxPayload, 'byte')}): dropped unparsed`,
+  private refuseFrame(size: number): void {
+    this.failure = new Error(
+      `the server sent a frame of ${countOf(size, 'byte')}, past maxPayload (${countOf(this.maxPayload, 'byte')}): dropped unparsed`,
     );
-    this.#drop(1009, 'Max payload size exceeded');
+    this.drop(1009, 'Max payload size exceeded');
   }
 
   /** Starts the close and reports the socket closed with `code` in a microtask, whatever the server does. */
-  #drop(code: number, reason?: string): void {
-    if (this.#ended || this.#terminated) return;
-    this.#terminated = true;
+  private drop(code: number, reason?: string): void {
+    if (this.ended || this.terminated) return;
+    this.terminated = true;
     try {
       if (reason === undefined) this.socket.close();
       else this.socket.close(1000, reason);
@@ -299,20 +297,20 @@ export class BrowserWsTransport implements Transport {
       // a socket already closing or closed: nothing more to do
     }
     queueMicrotask(() => {
-      if (this.#failure) this.#handlers?.error(this.#failure);
-      this.#reportClose(code, '');
+      if (this.failure) this.handlers?.error(this.failure);
+      this.reportClose(code, '');
     });
   }
 
   /** Sends an application-level heartbeat (see the file comment); its answer comes back as `pong`. */
   ping(): void {
     if (!this.isOpen) return;
-    this.#awaitingPong++;
-    this.socket.send(`{"jsonrpc":"2.0","id":"${this.#heartbeatPrefix}${++this.#heartbeats}","method":"${HEARTBEAT_METHOD}"}`);
+    this.awaitingPong++;
+    this.socket.send(`{"jsonrpc":"2.0","id":"${this.heartbeatPrefix}${++this.heartbeats}","method":"${HEARTBEAT_METHOD}"}`);
   }
 
   attach(handlers: TransportHandlers): void {
-    this.#handlers = handlers;
+    this.handlers = handlers;
   }
 }
 

@@ -89,49 +89,48 @@ const ERROR_ANSWER_LIMIT = 64 * 1_024;
 const ERROR_BODY_WAIT = 1_000;
 
 export class HttpTransport implements Transport {
-  readonly #options: HttpTransportOptions;
-  readonly #url: string;
-  #handlers: TransportHandlers | undefined;
-  #opened = false;
-  #ended = false;
+  private handlers: TransportHandlers | undefined;
+  private opened = false;
+  private ended = false;
   /** The close to report once nothing is in flight (set by close or terminate), and whether it was. */
-  #closing: { code: number; reason: string } | undefined;
-  #reported = false;
+  private closing: { code: number; reason: string } | undefined;
+  private reported = false;
   /** The POST of each call in flight, by call id, to abort it on cancel or close. */
-  readonly #posts = new Map<string, AbortController>();
+  private readonly posts = new Map<string, AbortController>();
   /** The POSTs of notifications in flight, to abort them on close. */
-  readonly #notices = new Set<AbortController>();
+  private readonly notices = new Set<AbortController>();
   /**
    * POSTs whose fetch has not ended yet. An aborted one's fetch ends at once, while undici closes its connection a
    * moment later: `fetch` shows no socket, so that moment is not counted (docs/http.md says so).
    */
-  #running = 0;
+  private running = 0;
   /** The POSTs waiting for one of the `maxConnections` to be free. */
   private readonly line = new PostLine();
-  readonly #headers: Record<string, string>;
+  private readonly headers: Record<string, string>;
   /** The client's clock, or real timers. */
-  readonly #timers: NonNullable<HttpTransportOptions['clock']>;
+  private readonly timers: NonNullable<HttpTransportOptions['clock']>;
 
-  private constructor(url: string, options: HttpTransportOptions) {
-    this.#options = options;
-    this.#url = url;
-    this.#timers = options.clock ?? REAL_TIMERS;
-    this.#headers = { ...withoutOwnHeaders(options.headers), 'content-type': 'application/json', accept: 'application/json' };
+  private constructor(
+    private readonly url: string,
+    private readonly options: HttpTransportOptions,
+  ) {
+    this.timers = options.clock ?? REAL_TIMERS;
+    this.headers = { ...withoutOwnHeaders(options.headers), 'content-type': 'application/json', accept: 'application/json' };
   }
 
   /** A transport for `url`; it reports open once `attach` is called (before the next tick). */
   static connect(url: string, options: HttpTransportOptions): HttpTransport {
     const transport = new HttpTransport(url, options);
     queueMicrotask(() => {
-      if (transport.#ended) return;
-      transport.#opened = true;
-      transport.#handlers?.open();
+      if (transport.ended) return;
+      transport.opened = true;
+      transport.handlers?.open();
     });
     return transport;
   }
 
   get isOpen(): boolean {
-    return this.#opened && !this.#ended;
+    return this.opened && !this.ended;
   }
 
   /** Characters of the POSTs waiting to be sent: the client's unsent bytes. */
@@ -145,10 +144,10 @@ export class HttpTransport implements Transport {
     switch (frame.kind) {
       case 'request':
         this.line.push(text, frame.token, done);
-        this.#next();
+        this.next();
         return true;
       case 'cancel':
-        this.#cancel(text);
+        this.cancel(text);
         break;
       case 'response':
         break;
@@ -157,7 +156,7 @@ export class HttpTransport implements Transport {
         // dropped as a single response is (posted, they would reach the server as a request of the client's).
         if (frame.kind === 'other' && text.startsWith('[')) break;
         this.line.push(text, undefined, done);
-        this.#next();
+        this.next();
         return true;
     }
     // Nothing to post: done with, as far as the caller can tell; reported asynchronously, as ws does.
@@ -170,11 +169,11 @@ export class HttpTransport implements Transport {
    * leave the line however many are in flight: none of them will be sent, and while every connection is held (long
    * calls) they would wait, with their writes unreported, for a free one.
    */
-  #next(): void {
+  private next(): void {
     for (;;) {
-      const post = this.#running < this.#options.maxConnections ? this.line.shift() : this.line.shiftDropped();
+      const post = this.running < this.options.maxConnections ? this.line.shift() : this.line.shiftDropped();
       if (post === undefined) return;
-      if (!post.dropped) this.#post(post.text, post.id);
+      if (!post.dropped) this.post(post.text, post.id);
       // Handed to fetch (or dropped): written, as far as the caller can tell; reported asynchronously, as ws does.
       if (post.done) queueMicrotask(post.done);
     }
@@ -182,39 +181,39 @@ export class HttpTransport implements Transport {
 
   /** Stops sending; the calls' POSTs are aborted (they fail anyway), the notifications' may finish. */
   close(code = 1000, reason = ''): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#closing = { code, reason };
-    for (const controller of this.#posts.values()) controller.abort();
-    this.#posts.clear();
+    if (this.ended) return;
+    this.ended = true;
+    this.closing = { code, reason };
+    for (const controller of this.posts.values()) controller.abort();
+    this.posts.clear();
     this.line.dropCalls();
     // The notifications that wait still go, as those in flight may finish.
-    this.#next();
-    if (!this.#noticesPending) this.#reportClosed();
+    this.next();
+    if (!this.noticesPending) this.reportClosed();
   }
 
   /** Aborts every POST in flight and reports closed now. */
   terminate(): void {
-    this.#ended = true;
-    this.#closing = { code: 1006, reason: '' };
-    for (const controller of this.#posts.values()) controller.abort();
-    for (const controller of this.#notices) controller.abort();
-    this.#posts.clear();
-    this.#notices.clear();
+    this.ended = true;
+    this.closing = { code: 1006, reason: '' };
+    for (const controller of this.posts.values()) controller.abort();
+    for (const controller of this.notices) controller.abort();
+    this.posts.clear();
+    this.notices.clear();
     // Nothing that waits is sent.
     for (let post = this.line.shift(); post !== undefined; post = this.line.shift()) if (post.done) queueMicrotask(post.done);
-    this.#reportClosed();
+    this.reportClosed();
   }
 
   attach(handlers: TransportHandlers): void {
-    this.#handlers = handlers;
+    this.handlers = handlers;
   }
 
-  #reportClosed(): void {
-    if (this.#reported) return;
-    this.#reported = true;
-    const { code, reason } = this.#closing!;
-    queueMicrotask(() => this.#handlers?.close(code, reason));
+  private reportClosed(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const { code, reason } = this.closing!;
+    queueMicrotask(() => this.handlers?.close(code, reason));
   }
 
   /**
@@ -223,23 +222,23 @@ export class HttpTransport implements Transport {
    * cancel comes for a settled call.
    */
   callSettled(id: string): void {
-    this.#endPost(id);
+    this.endPost(id);
   }
 
   /** Notifications in flight or waiting: a close is reported once there are none. */
-  get #noticesPending(): boolean {
-    return this.#notices.size > 0 || this.line.notices > 0;
+  private get noticesPending(): boolean {
+    return this.notices.size > 0 || this.line.notices > 0;
   }
 
   /** The POST of call `id` is not needed any more: dropped if it waits, aborted if in flight. */
-  #endPost(id: string): void {
-    if (this.line.drop(id)) return this.#next();
-    this.#posts.get(id)?.abort();
-    this.#posts.delete(id);
+  private endPost(id: string): void {
+    if (this.line.drop(id)) return this.next();
+    this.posts.get(id)?.abort();
+    this.posts.delete(id);
   }
 
   /** `$/cancelRequest` notices (one, or a batch of them): abort each call's POST. */
-  #cancel(text: string): void {
+  private cancel(text: string): void {
     let notices: unknown;
     try {
       notices = JSON.parse(text);
@@ -248,7 +247,7 @@ export class HttpTransport implements Transport {
     }
     for (const notice of Array.isArray(notices) ? notices : [notices]) {
       const id = (notice as { params?: { id?: unknown } } | null)?.params?.id;
-      if (typeof id === 'string') this.#endPost(id);
+      if (typeof id === 'string') this.endPost(id);
     }
   }
 
@@ -256,77 +255,77 @@ export class HttpTransport implements Transport {
    * POSTs one frame; `id` is the call's, when it is a request whose answer settles a call (its call's
    * timeout bounds it). Anything else (a notification) is bounded here, by `notifyTimeout`.
    */
-  #post(text: string, id: string | undefined): void {
+  private post(text: string, id: string | undefined): void {
     const controller = new AbortController();
     let timer: unknown;
     let timedOut = false;
-    this.#running++;
-    if (id !== undefined) this.#posts.set(id, controller);
+    this.running++;
+    if (id !== undefined) this.posts.set(id, controller);
     else {
-      this.#notices.add(controller);
-      timer = this.#timers.setTimeout(() => ((timedOut = true), controller.abort()), this.#options.notifyTimeout);
+      this.notices.add(controller);
+      timer = this.timers.setTimeout(() => ((timedOut = true), controller.abort()), this.options.notifyTimeout);
     }
-    fetch(this.#url, { method: 'POST', headers: this.#headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
-      .then((response) => this.#answered(response, id, text, controller))
+    fetch(this.url, { method: 'POST', headers: this.headers, body: text, signal: controller.signal, ...NO_REDIRECTS })
+      .then((response) => this.answered(response, id, text, controller))
       .catch((cause: unknown) => {
         // Aborted by a cancel, close or terminate: no news. A notification given up at its timeout is.
         if (controller.signal.aborted && !timedOut) return;
         const message = timedOut
-          ? `POST ${this.#url} got no answer within ${this.#options.notifyTimeout} ms (it may have arrived)`
-          : `POST ${this.#url} failed: ${describeCause(cause)}`;
+          ? `POST ${this.url} got no answer within ${this.options.notifyTimeout} ms (it may have arrived)`
+          : `POST ${this.url} failed: ${describeCause(cause)}`;
         const failure = { message, status: undefined, body: '', cause };
-        if (id === undefined) this.#noticeFailed(text, failure);
-        else this.#fail(id, () => failure);
+        if (id === undefined) this.noticeFailed(text, failure);
+        else this.fail(id, () => failure);
       })
       .finally(() => {
-        this.#running--;
+        this.running--;
         if (id === undefined) {
-          this.#notices.delete(controller);
-          this.#timers.clearTimeout(timer);
-        } else if (this.#posts.get(id) === controller) this.#posts.delete(id);
-        this.#next();
+          this.notices.delete(controller);
+          this.timers.clearTimeout(timer);
+        } else if (this.posts.get(id) === controller) this.posts.delete(id);
+        this.next();
         // Closing, and this was the last notification in flight, with none waiting.
-        if (this.#ended && !this.#noticesPending) this.#reportClosed();
+        if (this.ended && !this.noticesPending) this.reportClosed();
       });
   }
 
-  async #answered(response: Response, id: string | undefined, text: string, controller: AbortController): Promise<void> {
+  private async answered(response: Response, id: string | undefined, text: string, controller: AbortController): Promise<void> {
     const { status } = response;
     if (status < 200 || status >= 300) {
       // An error answer whose body fails to arrive is still that error: its status says what went wrong. One
       // still coming after ERROR_BODY_WAIT is given up (its POST aborted, which frees its connection).
-      const late = this.#timers.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
+      const late = this.timers.setTimeout(() => controller.abort(), ERROR_BODY_WAIT);
       const answer = (await readText(response, ERROR_ANSWER_LIMIT, true).catch(() => '')) ?? '';
-      this.#timers.clearTimeout(late);
+      this.timers.clearTimeout(late);
       const body = answer.slice(0, BODY_LIMIT);
-      const message = `${this.#url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`;
+      const message = `${this.url} answered HTTP ${status}${retryAfter(response)}${body ? `: ${body}` : ''}`;
       // A JSON-RPC over HTTP server answers its errors with a status too (404 for -32601, 500 for -32603): the body says which.
       const failure = { message, status, body, answer };
-      if (id === undefined) this.#noticeFailed(text, failure);
-      else this.#fail(id, () => failure);
+      if (id === undefined) this.noticeFailed(text, failure);
+      else this.fail(id, () => failure);
       return;
     }
     // A notification's answer settles nothing: none of its body is read.
     if (id === undefined) return void (await response.body?.cancel().catch(() => {}));
     let body: string | undefined;
     try {
-      body = await readText(response, this.#options.maxPayload, false);
+      body = await readText(response, this.options.maxPayload, false);
     } catch (cause) {
       // Cut off (the connection lost), or not what its Content-Encoding says: not an empty body.
-      const message = `${this.#url} answered HTTP ${status} but its body failed: ${describeCause(cause)}`;
-      return this.#fail(id, () => ({ message, status, body: '', cause }));
+      const message = `${this.url} answered HTTP ${status} but its body failed: ${describeCause(cause)}`;
+      return this.fail(id, () => ({ message, status, body: '', cause }));
     }
-    if (this.#ended) return;
+    if (this.ended) return;
     if (body === undefined) {
-      const message = `${this.#url} answered HTTP ${status} with a body larger than ${countOf(this.#options.maxPayload, 'byte')} (maxPayload)`;
-      return this.#fail(id, () => ({ message, status, body: '' }));
+      const message = `${this.url} answered HTTP ${status} with a body larger than ${countOf(this.options.maxPayload, 'byte')} (maxPayload)`;
+      return this.fail(id, () => ({ message, status, body: '' }));
     }
     // Read to its end: nothing of this POST is left to abort when the body settles its call (`callSettled`).
-    this.#posts.delete(id);
-    if (body !== '') this.#handlers?.message(body, false);
+    this.posts.delete(id);
+    if (body !== '') this.handlers?.message(body, false);
     // Whatever the body held, the call is answered now or never: one it did not settle fails (nothing is made once settled).
-    this.#fail(id, () => ({
-      message: `${this.#url} answered HTTP ${status} with ${noAnswerIn(body, 'body')}`,
+    this.fail(id, () => ({
+      message: `${this.url} answered HTTP ${status} with ${noAnswerIn(body, 'body')}`,
       status,
       body: body.slice(0, BODY_LIMIT),
       answer: body,
@@ -334,12 +333,12 @@ export class HttpTransport implements Transport {
   }
 
   /** The notification `text` did not reach the server, or was refused: its sender's hooks hear of it. */
-  #noticeFailed(text: string, failure: HttpFailure): void {
-    this.#handlers?.noticeFailed?.(methodOf(text), this.#options.failure(failure));
+  private noticeFailed(text: string, failure: HttpFailure): void {
+    this.handlers?.noticeFailed?.(methodOf(text), this.options.failure(failure));
   }
 
   /** Fails the call `id`, if it is still pending, with the error made from `failure()`. */
-  #fail(id: string, failure: () => HttpFailure): void {
-    if (!this.#ended) this.#handlers?.callFailed?.(id, () => this.#options.failure({ ...failure(), id }));
+  private fail(id: string, failure: () => HttpFailure): void {
+    if (!this.ended) this.handlers?.callFailed?.(id, () => this.options.failure({ ...failure(), id }));
   }
 }

@@ -90,38 +90,36 @@ export interface NatsClientOptions {
  * is handed to the peer, which routes responses by their JSON-RPC id.
  */
 export class NatsClientTransport implements Transport {
-  readonly #options: NatsClientOptions;
-  readonly #url: string;
-  #handlers: TransportHandlers | undefined;
-  #nc: NatsConnection | undefined;
-  #inbox = '';
+  private handlers: TransportHandlers | undefined;
+  private nc: NatsConnection | undefined;
+  private inbox = '';
   /** Set once close or terminate was asked for: the code and reason the close will report. */
-  #ending: { code: number; reason: string; drain: boolean } | undefined;
-  #ended = false;
+  private ending: { code: number; reason: string; drain: boolean } | undefined;
+  private ended = false;
   /** Why this side closed a connection nats-server keeps open: it refused the subscription to the inbox, or publishing to the subject (see `fail`). */
-  #failure: Error | undefined;
-  readonly #encoder = new TextEncoder();
+  private failure: Error | undefined;
+  private readonly encoder = new TextEncoder();
   /** The headers every message carries, made once the NATS client is loaded (none when empty). */
-  #headers: MsgHdrs | undefined;
+  private headers: MsgHdrs | undefined;
   /** Their size as published: nats-server's max_payload bounds a message's payload and headers together. */
-  #headerBytes = 0;
+  private headerBytes = 0;
   /** Bytes published on this connection, and how many of them nats-server has confirmed it read (see `confirm`). */
-  #published = 0;
-  #confirmed = 0;
+  private published = 0;
+  private confirmed = 0;
   /** A flush (PING) is out, to confirm what was published before it. */
-  #confirming = false;
+  private confirming = false;
   /** A heartbeat's flush (PING) is out (see `ping`). */
-  #pinging = false;
+  private pinging = false;
 
-  private constructor(url: string, options: NatsClientOptions) {
-    this.#options = options;
-    this.#url = url;
-  }
+  private constructor(
+    private readonly url: string,
+    private readonly options: NatsClientOptions,
+  ) {}
 
   /** Starts connecting; events arrive once `attach` is called (before the next tick). */
   static connect(url: string, options: NatsClientOptions): NatsClientTransport {
     const transport = new NatsClientTransport(url, options);
-    void transport.#open();
+    void transport.open();
     return transport;
   }
 
@@ -133,15 +131,15 @@ export class NatsClientTransport implements Transport {
    * as they do a WebSocket peer that does not read.
    */
   get bufferedAmount(): number {
-    return this.#published - this.#confirmed;
+    return this.published - this.confirmed;
   }
 
   get isOpen(): boolean {
-    return this.#nc !== undefined && this.#ending === undefined && !this.#ended;
+    return this.nc !== undefined && this.ending === undefined && !this.ended;
   }
 
   send(text: string, done?: (error?: Error) => void): boolean {
-    const nc = this.#nc;
+    const nc = this.nc;
     if (!nc || !this.isOpen) return false;
     const frame = peekFrame(text);
     // Responders do not call clients over NATS: a response has no reply subject to go to.
@@ -149,29 +147,29 @@ export class NatsClientTransport implements Transport {
       if (done) queueMicrotask(done);
       return true;
     }
-    const data = this.#encoder.encode(text);
+    const data = this.encoder.encode(text);
     try {
       switch (frame.kind) {
         case 'request':
           // The call id as the reply token lets a 503 (which carries no body) name its call; its timeout follows it.
-          nc.publish(this.#options.subject, data, { reply: this.#replyTo(frame.token), headers: this.#headers });
+          nc.publish(this.options.subject, data, { reply: this.replyTo(frame.token), headers: this.headers });
           break;
         case 'cancel':
           // Its reply subject (to which nothing is sent) names this client as its requests' do: a responder files each
           // caller's calls apart (callers may number them alike), and cancels only this client's.
-          nc.publish(cancelSubject(this.#options.subject), data, { reply: `${this.#inbox}._`, headers: this.#headers });
+          nc.publish(cancelSubject(this.options.subject), data, { reply: `${this.inbox}._`, headers: this.headers });
           break;
         default:
-          nc.publish(this.#options.subject, data, { headers: this.#headers });
+          nc.publish(this.options.subject, data, { headers: this.headers });
       }
     } catch (error) {
-      if (this.#refusedAlone(nc)) return this.#refuse(frame, text, error as Error, done);
+      if (this.refusedAlone(nc)) return this.refuse(frame, text, error as Error, done);
       // Through the same queue as the successes, so that callbacks keep the order of the writes.
       if (done) queueMicrotask(() => done(error as Error));
       return true;
     }
-    this.#published += data.length + this.#headerBytes;
-    if (this.#published - this.#confirmed >= this.#options.confirmAt) this.#confirm(nc);
+    this.published += data.length + this.headerBytes;
+    if (this.published - this.confirmed >= this.options.confirmAt) this.confirm(nc);
     // Published means buffered by nats.js, in order; report it as ws does, asynchronously.
     if (done) queueMicrotask(done);
     return true;
@@ -184,9 +182,9 @@ export class NatsClientTransport implements Transport {
    * '.' there would start another token, which the responder would take for part of this client's inbox, so that no
    * cancel of this client's found the call; a call past its deadline whose timer has not fired yet is still sent).
    */
-  #replyTo(id: string | undefined): string {
-    const left = id === undefined ? undefined : this.#options.timeLeftOf(id);
-    return left === undefined ? `${this.#inbox}.${id ?? '_'}` : `${this.#inbox}.${id}${TIMEOUT_MARK}${Math.max(1, Math.ceil(left))}`;
+  private replyTo(id: string | undefined): string {
+    const left = id === undefined ? undefined : this.options.timeLeftOf(id);
+    return left === undefined ? `${this.inbox}.${id ?? '_'}` : `${this.inbox}.${id}${TIMEOUT_MARK}${Math.max(1, Math.ceil(left))}`;
   }
 
   /**
@@ -194,18 +192,18 @@ export class NatsClientTransport implements Transport {
    * message before the PING. One flush at a time, and only once `confirmAt` bytes wait, not at every burst of
    * calls: below `confirmAt` (at most `highWaterMark`) nothing is held back, so what stays unconfirmed there needs no PING.
    */
-  #confirm(nc: NatsConnection): void {
-    if (this.#confirming) return;
-    this.#confirming = true;
-    const upTo = this.#published;
+  private confirm(nc: NatsConnection): void {
+    if (this.confirming) return;
+    this.confirming = true;
+    const upTo = this.published;
     nc.flush().then(
       () => {
-        this.#confirming = false;
-        this.#confirmed = upTo;
-        if (this.#published - upTo >= this.#options.confirmAt && !nc.isClosed()) this.#confirm(nc);
+        this.confirming = false;
+        this.confirmed = upTo;
+        if (this.published - upTo >= this.options.confirmAt && !nc.isClosed()) this.confirm(nc);
       },
       // The connection is going: its close fails what is pending.
-      () => (this.#confirming = false),
+      () => (this.confirming = false),
     );
   }
 
@@ -215,20 +213,20 @@ export class NatsClientTransport implements Transport {
    * known yet).
    */
   refuses(text: string): Error | undefined {
-    const limit = this.#nc?.info?.max_payload;
+    const limit = this.nc?.info?.max_payload;
     if (limit === undefined || !this.isOpen) return undefined;
-    return this.#tooLarge(text, limit);
+    return this.tooLarge(text, limit);
   }
 
   /** The error for a message larger than `limit` once encoded, or undefined when it fits. */
-  #tooLarge(text: string, limit: number): Error | undefined {
+  private tooLarge(text: string, limit: number): Error | undefined {
     // A UTF-16 unit is at most 3 bytes of UTF-8: most frames fit without being measured.
-    if (text.length * 3 + this.#headerBytes <= limit) return undefined;
-    const bytes = Buffer.byteLength(text, 'utf8') + this.#headerBytes;
+    if (text.length * 3 + this.headerBytes <= limit) return undefined;
+    const bytes = Buffer.byteLength(text, 'utf8') + this.headerBytes;
     if (bytes <= limit) return undefined;
     const kind = peekFrame(text).kind;
     const what = kind === 'request' || kind === 'notification' ? kind : 'message';
-    const size = this.#headerBytes > 0 ? `${countOf(bytes, 'byte')} with its NATS headers` : countOf(bytes, 'byte');
+    const size = this.headerBytes > 0 ? `${countOf(bytes, 'byte')} with its NATS headers` : countOf(bytes, 'byte');
     return new Error(`the ${what} (${size}) is larger than nats-server's max_payload (${countOf(limit, 'byte')})`);
   }
 
@@ -238,7 +236,7 @@ export class NatsClientTransport implements Transport {
    * send queue that the transport is going (as a socket's does), and nothing more would be written on a
    * connection that stays open: every later call would wait for its timeout.
    */
-  #refusedAlone(nc: NatsConnection): boolean {
+  private refusedAlone(nc: NatsConnection): boolean {
     return !nc.isClosed() && !nc.isDraining();
   }
 
@@ -249,17 +247,17 @@ export class NatsClientTransport implements Transport {
    * is lost, as one the connection cannot carry. In one task, after the writes before it, so that callbacks keep
    * their order.
    */
-  #refuse(frame: ReturnType<typeof peekFrame>, text: string, error: Error, done: ((error?: Error) => void) | undefined): true {
+  private refuse(frame: ReturnType<typeof peekFrame>, text: string, error: Error, done: ((error?: Error) => void) | undefined): true {
     const id = frame.kind === 'request' ? frame.token : undefined;
-    const limit = this.#nc?.info?.max_payload;
+    const limit = this.nc?.info?.max_payload;
     const reason = () => {
-      const tooLarge = limit === undefined ? undefined : this.#tooLarge(text, limit);
+      const tooLarge = limit === undefined ? undefined : this.tooLarge(text, limit);
       if (!tooLarge) return error;
       return new Error(tooLarge.message, { cause: error });
     };
     queueMicrotask(() => {
       done?.();
-      if (id !== undefined) this.#handlers?.callFailed?.(id, reason);
+      if (id !== undefined) this.handlers?.callFailed?.(id, reason);
     });
     return true;
   }
@@ -271,88 +269,88 @@ export class NatsClientTransport implements Transport {
    * a PING still unanswered at the next beat is what the heartbeat counts as silence.
    */
   ping(): void {
-    const nc = this.#nc;
-    if (!nc || !this.isOpen || this.#pinging) return;
-    this.#pinging = true;
+    const nc = this.nc;
+    if (!nc || !this.isOpen || this.pinging) return;
+    this.pinging = true;
     nc.flush().then(
       () => {
-        this.#pinging = false;
-        if (!this.#ended) this.#handlers?.pong?.();
+        this.pinging = false;
+        if (!this.ended) this.handlers?.pong?.();
       },
       // The connection is going: its close says so.
-      () => (this.#pinging = false),
+      () => (this.pinging = false),
     );
   }
 
   close(code = 1000, reason = ''): void {
-    this.#end({ code, reason, drain: true });
+    this.end({ code, reason, drain: true });
   }
 
   terminate(): void {
-    this.#end({ code: 1006, reason: '', drain: false });
+    this.end({ code: 1006, reason: '', drain: false });
   }
 
   attach(handlers: TransportHandlers): void {
-    this.#handlers = handlers;
+    this.handlers = handlers;
   }
 
-  #end(ending: { code: number; reason: string; drain: boolean }): void {
-    if (this.#ended) return;
+  private end(ending: { code: number; reason: string; drain: boolean }): void {
+    if (this.ended) return;
     // A terminate after close still drops at once, keeping the close's code.
-    if (this.#ending && !ending.drain) this.#ending.drain = false;
-    this.#ending ??= ending;
-    if (!this.#nc) {
+    if (this.ending && !ending.drain) this.ending.drain = false;
+    this.ending ??= ending;
+    if (!this.nc) {
       // Still connecting: a close is done by open() once connected (and drains); a terminate (close()'s closeTimeout
       // included) ends now, as nats.js cannot be stopped while it connects: open() closes what it brings later.
       // Reported in a microtask, as a socket's close event comes after terminate() returns.
-      if (!this.#ending.drain) queueMicrotask(() => this.#finish(undefined));
+      if (!this.ending.drain) queueMicrotask(() => this.finish(undefined));
       return;
     }
-    if (this.#ending.drain && !this.#nc.isDraining()) this.#nc.drain().catch(() => this.#nc!.close());
-    else void this.#nc.close();
+    if (this.ending.drain && !this.nc.isDraining()) this.nc.drain().catch(() => this.nc!.close());
+    else void this.nc.close();
   }
 
-  async #open(): Promise<void> {
+  private async open(): Promise<void> {
     await Promise.resolve(); // let the owner attach first
     let nc: NatsConnection;
     try {
       const nats = await loadNats();
       // Before connecting: headers nats.js refuses fail the connection with none left open.
-      const entries = Object.entries(this.#options.headers);
+      const entries = Object.entries(this.options.headers);
       if (entries.length > 0) {
-        this.#headers = nats.headers();
-        for (const [name, value] of entries) this.#headers.set(name, value);
+        this.headers = nats.headers();
+        for (const [name, value] of entries) this.headers.set(name, value);
         // `encode` is what nats.js publishes (MsgHdrsImpl); its type does not show it.
-        const encode = (this.#headers as Partial<{ encode(): Uint8Array }>).encode;
-        this.#headerBytes = typeof encode === 'function' ? encode.call(this.#headers).length : 0;
+        const encode = (this.headers as Partial<{ encode(): Uint8Array }>).encode;
+        this.headerBytes = typeof encode === 'function' ? encode.call(this.headers).length : 0;
       }
       nc = await nats.connect({
-        ...natsConnectTarget(this.#url),
+        ...natsConnectTarget(this.url),
         reconnect: false,
-        timeout: this.#options.timeout,
+        timeout: this.options.timeout,
         name: 'callstate client',
       });
-      this.#inbox = nats.createInbox(this.#options.inboxPrefix);
+      this.inbox = nats.createInbox(this.options.inboxPrefix);
     } catch (error) {
-      this.#finish(error as Error);
+      this.finish(error as Error);
       return;
     }
-    if (this.#ended || (this.#ending && !this.#ending.drain)) {
+    if (this.ended || (this.ending && !this.ending.drain)) {
       void nc.close(); // terminated while it connected
       return;
     }
-    this.#nc = nc;
-    const prefix = `${this.#inbox}.`;
-    nc.subscribe(`${this.#inbox}.>`, {
+    this.nc = nc;
+    const prefix = `${this.inbox}.`;
+    nc.subscribe(`${this.inbox}.>`, {
       callback: (error, msg) => {
-        if (error) this.#unsubscribed(nc, error);
-        else this.#receive(msg, prefix);
+        if (error) this.unsubscribed(nc, error);
+        else this.receive(msg, prefix);
       },
     });
-    void this.#watch(nc);
-    void nc.closed().then((error) => this.#finish(error && !this.#ending ? error : undefined));
-    if (this.#ending) this.#end(this.#ending);
-    else this.#handlers?.open();
+    void this.watch(nc);
+    void nc.closed().then((error) => this.finish(error && !this.ending ? error : undefined));
+    if (this.ending) this.end(this.ending);
+    else this.handlers?.open();
   }
 
   /**
@@ -361,8 +359,8 @@ export class NatsClientTransport implements Transport {
    * can reach this client any more: every call would wait for its timeout, on a connection that looks open. It is
    * closed instead (1008), its calls failing with the reason.
    */
-  #unsubscribed(nc: NatsConnection, error: Error): void {
-    this.#fail(nc, `nats-server ended the subscription to the client's inbox, where answers come: ${error.message}`, error);
+  private unsubscribed(nc: NatsConnection, error: Error): void {
+    this.fail(nc, `nats-server ended the subscription to the client's inbox, where answers come: ${error.message}`, error);
   }
 
   /**
@@ -372,49 +370,49 @@ export class NatsClientTransport implements Transport {
    * notification to that subject alike: the connection is closed (1008), its calls failing with the reason. (A cancel
    * it refuses, on `<subject>.$cancel`, loses that cancel only: calls still go through.)
    */
-  async #watch(nc: NatsConnection): Promise<void> {
+  private async watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
       if (status.type !== 'error') continue;
       const error = status.error as Error & { operation?: string; subject?: string };
-      if (error.name === 'PermissionViolationError' && error.operation === 'publish' && error.subject === this.#options.subject)
-        this.#fail(
+      if (error.name === 'PermissionViolationError' && error.operation === 'publish' && error.subject === this.options.subject)
+        this.fail(
           nc,
-          `nats-server refuses what the client publishes to "${this.#options.subject}" (its requests and notifications): ${error.message}`,
+          `nats-server refuses what the client publishes to "${this.options.subject}" (its requests and notifications): ${error.message}`,
           error,
         );
     }
   }
 
   /** Closes a connection nats-server keeps open but that cannot carry calls, saying why (see `finish`). */
-  #fail(nc: NatsConnection, message: string, cause: Error): void {
-    if (this.#failure || this.#ending || this.#ended) return;
-    this.#failure = new Error(message, { cause });
+  private fail(nc: NatsConnection, message: string, cause: Error): void {
+    if (this.failure || this.ending || this.ended) return;
+    this.failure = new Error(message, { cause });
     void nc.close();
   }
 
   /** Reports the end, once: the error that caused it (none when asked for), then the close with its code and reason. */
-  #finish(error: Error | undefined): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    const failure = this.#ending ? undefined : this.#failure;
-    if (error ?? failure) this.#handlers?.error((error ?? failure)!);
-    this.#handlers?.close(this.#ending?.code ?? (failure ? 1008 : 1006), this.#ending?.reason ?? '');
+  private finish(error: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    const failure = this.ending ? undefined : this.failure;
+    if (error ?? failure) this.handlers?.error((error ?? failure)!);
+    this.handlers?.close(this.ending?.code ?? (failure ? 1008 : 1006), this.ending?.reason ?? '');
   }
 
-  #receive(msg: Msg, prefix: string): void {
+  private receive(msg: Msg, prefix: string): void {
     if (msg.data.length === 0 && statusOf(msg) === 503) {
       // The reply token is the call id (and its timeout), so the status names its call.
-      this.#handlers?.noResponders?.(callOf(msg.subject, prefix), this.#options.subject);
+      this.handlers?.noResponders?.(callOf(msg.subject, prefix), this.options.subject);
       return;
     }
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the result a call resolves with.
     const text = isUtf8(msg.data) ? payloadText(msg) : undefined;
-    if (text === undefined) this.#handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
-    else this.#handlers?.message(text, false);
+    if (text === undefined) this.handlers?.unreadable?.(payloadText(msg), notUtf8('the message'));
+    else this.handlers?.message(text, false);
     // Its subject names the call it answers (call ids are unique among pending calls, and no other subject of this
     // inbox is one): an answer that did not settle that call by its id (an error with id null, the responder could not
     // read the request's; not JSON, another id) is still that call's, and no other will come.
-    this.#handlers?.answered?.(callOf(msg.subject, prefix), text);
+    this.handlers?.answered?.(callOf(msg.subject, prefix), text);
   }
 }
 

@@ -30,9 +30,9 @@ export interface WaitingPost {
 
 export class PostLine {
   private first: WaitingPost | undefined;
-  #last: WaitingPost | undefined;
+  private last: WaitingPost | undefined;
   /** The calls' POSTs that wait, by call id. */
-  readonly #calls = new Map<string, WaitingPost>();
+  private readonly calls = new Map<string, WaitingPost>();
   /** Characters of the frames that wait to be sent (dropped ones not counted). */
   length = 0;
   /** Notifications that wait to be sent. */
@@ -40,12 +40,12 @@ export class PostLine {
 
   push(text: string, id: string | undefined, done: ((error?: Error) => void) | undefined): void {
     const post: WaitingPost = { text, id, done, dropped: false, next: undefined };
-    if (this.#last) this.#last.next = post;
+    if (this.last) this.last.next = post;
     else this.first = post;
-    this.#last = post;
+    this.last = post;
     this.length += text.length;
     if (id === undefined) this.notices++;
-    else this.#calls.set(id, post);
+    else this.calls.set(id, post);
   }
 
   /** The first POST in line, taken out of it (dropped or not), or undefined. */
@@ -53,17 +53,17 @@ export class PostLine {
     const post = this.first;
     if (post === undefined) return undefined;
     this.first = post.next;
-    if (this.first === undefined) this.#last = undefined;
+    if (this.first === undefined) this.last = undefined;
     post.next = undefined;
-    if (!post.dropped) this.#forget(post);
+    if (!post.dropped) this.forget(post);
     return post;
   }
 
   /** Drops the POST of call `id` if it waits, so that it is never sent. Returns whether it waited. */
   drop(id: string): boolean {
-    const post = this.#calls.get(id);
+    const post = this.calls.get(id);
     if (post === undefined) return false;
-    this.#forget(post);
+    this.forget(post);
     post.dropped = true;
     post.text = '';
     post.id = undefined;
@@ -80,12 +80,12 @@ export class PostLine {
 
   /** Drops every call's POST that waits (the client closes: its calls are failed); notifications still wait. */
   dropCalls(): void {
-    for (const id of [...this.#calls.keys()]) this.drop(id);
+    for (const id of [...this.calls.keys()]) this.drop(id);
   }
 
-  #forget(post: WaitingPost): void {
+  private forget(post: WaitingPost): void {
     this.length -= post.text.length;
     if (post.id === undefined) this.notices--;
-    else this.#calls.delete(post.id);
+    else this.calls.delete(post.id);
   }
 }

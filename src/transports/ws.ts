@@ -50,9 +50,9 @@ const REFUSAL_BODY_LIMIT = 1_024;
 const MAX_PENDING_PONGS = 60;
 
 export class WsTransport implements Transport {
-  #handlers: TransportHandlers | undefined;
+  private handlers: TransportHandlers | undefined;
   /** Frames written in this tick, gathered into few writes. */
-  #gathered = 0;
+  private gathered = 0;
 
   /**
    * @param socket made with `ws`'s automatic pongs off (`autoPong: false`, by `connect` or the listener's server): this
@@ -63,16 +63,16 @@ export class WsTransport implements Transport {
     readonly socket: WebSocket,
     private readonly client?: { maxPayload: number },
   ) {
-    socket.on('open', () => this.#handlers?.open());
-    socket.on('ping', (data) => this.#answerPing(data));
+    socket.on('open', () => this.handlers?.open());
+    socket.on('ping', (data) => this.answerPing(data));
     socket.on('message', (data, isBinary) => {
       const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-      this.#handlers?.message(text, isBinary);
+      this.handlers?.message(text, isBinary);
     });
-    socket.on('close', (code, reason) => this.#handlers?.close(code, reason.toString()));
-    socket.on('pong', () => this.#handlers?.pong?.());
-    socket.on('error', (error) => this.#handlers?.error(this.#refusal ?? this.#explained(error)));
-    socket.on('unexpected-response', (_request, response) => this.#refused(response));
+    socket.on('close', (code, reason) => this.handlers?.close(code, reason.toString()));
+    socket.on('pong', () => this.handlers?.pong?.());
+    socket.on('error', (error) => this.handlers?.error(this.refusal ?? this.explained(error)));
+    socket.on('unexpected-response', (_request, response) => this.refused(response));
   }
 
   /**
@@ -80,7 +80,7 @@ export class WsTransport implements Transport {
    * (`WS_ERR_UNSUPPORTED_MESSAGE_LENGTH`, which code may test) and `ws`'s own error as its cause: a bare "Max payload
    * size exceeded" said neither which option nor how large (the browser build names both).
    */
-  #explained(error: Error): Error {
+  private explained(error: Error): Error {
     const code = (error as { code?: unknown }).code;
     if (this.client === undefined || (code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && code !== 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH'))
       return error;
@@ -90,9 +90,9 @@ export class WsTransport implements Transport {
   }
 
   /** Why the server refused the upgrade, or why the handshake failed (client side), reported instead of ws's own error. */
-  #refusal: Error | undefined;
+  private refusal: Error | undefined;
   /** Ends the reading of a refusal's body (set while it is read). */
-  #endRefusal: (() => void) | undefined;
+  private endRefusal: (() => void) | undefined;
 
   /**
    * The server answered the upgrade with an HTTP status instead of 101 (401 or
@@ -100,13 +100,13 @@ export class WsTransport implements Transport {
    * reason, then drop the socket, which reports this error and closes (1006).
    * The handshake deadline (see `limitHandshake`) ends the reading early.
    */
-  #refused(response: IncomingMessage): void {
+  private refused(response: IncomingMessage): void {
     const status = `HTTP ${response.statusCode}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
     let body = '';
-    const done = (this.#endRefusal = () => {
-      if (this.#refusal) return;
+    const done = (this.endRefusal = () => {
+      if (this.refusal) return;
       const reason = body.trim().slice(0, REFUSAL_BODY_LIMIT);
-      this.#refusal = new Error(`the server refused the connection with ${status}${reason ? `: ${reason}` : ''}`);
+      this.refusal = new Error(`the server refused the connection with ${status}${reason ? `: ${reason}` : ''}`);
       this.socket.terminate();
     });
     response.setEncoding('utf8');
@@ -125,11 +125,11 @@ export class WsTransport implements Transport {
    * refusal reports its status and the body read so far, anything else that
    * the handshake timed out.
    */
-  #limitHandshake(ms: number): void {
+  private limitHandshake(ms: number): void {
     const timer = setTimeout(() => {
       if (this.socket.readyState !== WebSocket.CONNECTING) return;
-      if (this.#endRefusal) return this.#endRefusal();
-      this.#refusal = new Error('Opening handshake has timed out');
+      if (this.endRefusal) return this.endRefusal();
+      this.refusal = new Error('Opening handshake has timed out');
       this.socket.terminate();
     }, ms);
     const clear = () => clearTimeout(timer);
@@ -152,7 +152,7 @@ export class WsTransport implements Transport {
     };
     const socket = new WebSocket(url, socketOptions);
     const transport = new WsTransport(socket, { maxPayload: options.maxPayload });
-    transport.#limitHandshake(options.handshakeTimeout);
+    transport.limitHandshake(options.handshakeTimeout);
     return transport;
   }
 
@@ -193,35 +193,35 @@ export class WsTransport implements Transport {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
     if (data.length > GATHER_MAX_LENGTH) {
       // A large frame saves nothing by waiting: what was gathered goes first, then it, alone.
-      this.#release();
+      this.release();
       this.socket.send(data, done);
       return true;
     }
-    const before = this.#gathered++;
+    const before = this.gathered++;
     // A lone frame needs no release, only the count reset: a promise reaction, not a `nextTick` (whose tick object
     // Node 20 builds in its runtime, about 1,000 instructions a call) nor `queueMicrotask` (an async resource each).
     // Once a second frame comes, the release waits for the tick's work, microtasks included, as before (issue 16).
-    if (before === 0) void RESOLVED.then(this.#endLone);
+    if (before === 0) void RESOLVED.then(this.endLone);
     else if (before === 1) {
-      nextTick(this.#release);
+      nextTick(this.release);
       const tcp = (this.socket as unknown as { _socket?: Partial<CorkableSocket> })._socket;
       if (typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function') {
-        this.#tcp = tcp as CorkableSocket;
+        this.tcp = tcp as CorkableSocket;
         tcp.cork();
       }
     }
     this.socket.send(data, done);
     // A full bundle goes at once, so the peer can start on it while the rest is made.
-    if (before % GATHER_LIMIT === 0 && before > 0 && this.#tcp) {
-      this.#tcp.uncork();
-      this.#tcp.cork();
+    if (before % GATHER_LIMIT === 0 && before > 0 && this.tcp) {
+      this.tcp.uncork();
+      this.tcp.cork();
     }
     return true;
   }
 
   /** Pongs handed to the socket and not yet written (see `answerPing`). */
-  #pendingPongs = 0;
-  readonly #pongWritten = (): void => void this.#pendingPongs--;
+  private pendingPongs = 0;
+  private readonly pongWritten = (): void => void this.pendingPongs--;
 
   /**
    * Answers a ping with a pong, as `ws` does by itself. A ping that comes while MAX_PENDING_PONGS pongs are still
@@ -229,11 +229,11 @@ export class WsTransport implements Transport {
    * of the close: `ws` drops it without a word, and the calls then failed with a bare 1006 (on a server, its calls to
    * that client, and its peer's `close` event said nothing).
    */
-  #answerPing(data: Buffer): void {
+  private answerPing(data: Buffer): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    if (this.#pendingPongs >= MAX_PENDING_PONGS) {
+    if (this.pendingPongs >= MAX_PENDING_PONGS) {
       const other = this.client ? 'server' : 'client';
-      this.#handlers?.error(
+      this.handlers?.error(
         new Error(
           `dropped: the ${other} sent a ping while ${MAX_PENDING_PONGS} pongs to its earlier pings were still unsent (it pings faster than it reads the pongs)`,
         ),
@@ -241,19 +241,19 @@ export class WsTransport implements Transport {
       this.socket.terminate();
       return;
     }
-    this.#pendingPongs++;
-    this.socket.pong(data, undefined, this.#pongWritten);
+    this.pendingPongs++;
+    this.socket.pong(data, undefined, this.pongWritten);
   }
 
-  #tcp: CorkableSocket | undefined;
+  private tcp: CorkableSocket | undefined;
   /** After a frame written alone: the next one is first again (unless a second came, and gathering began). */
-  readonly #endLone = (): void => {
-    if (this.#gathered === 1) this.#gathered = 0;
+  private readonly endLone = (): void => {
+    if (this.gathered === 1) this.gathered = 0;
   };
-  readonly #release = (): void => {
-    this.#gathered = 0;
-    this.#tcp?.uncork();
-    this.#tcp = undefined;
+  private readonly release = (): void => {
+    this.gathered = 0;
+    this.tcp?.uncork();
+    this.tcp = undefined;
   };
 
   close(code = 1000, reason = ''): void {
@@ -277,6 +277,6 @@ export class WsTransport implements Transport {
   }
 
   attach(handlers: TransportHandlers): void {
-    this.#handlers = handlers;
+    this.handlers = handlers;
   }
 }

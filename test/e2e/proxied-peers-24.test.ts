@@ -1,9 +1,10 @@
 /**
- * A client, or a server's peer, wrapped in a Proxy (as instrumentation and test doubles wrap the objects they are
- * given) keeps working: its methods run with the Proxy as `this`, which reaches ordinary properties through the target
- * but not ECMAScript `#private` ones. The classes whose instances users hold (the client and the server's peers, their
- * base `Connection`, and the light connection actor, `peer.actor`) keep TypeScript `private` members for that reason.
- */
+ * A client, or a server's peer, wrapped in a Proxy keeps working. Its methods then run with the Proxy as `this`, which
+ * reaches ordinary properties through the target but not ECMAScript `#private` ones: callstate's classes keep
+ * TypeScript `private` members (CONTRIBUTING.md). A plain Proxy is what instrumentation and test doubles make; a deep
+ * one, which wraps every object read through it, is what Vue's reactive state makes of a client kept in `ref()` or a
+ * Pinia store (tested with @vue/reactivity itself): there the client's methods run on Proxies of its internal objects.
+ */ import { ref } from '@vue/reactivity';
 import { describe, expect, it } from 'vitest';
 import { connect, serve, type Client, type HandlerContext } from '../../src/index.js';
 import { closeTrackedAfterEach, until } from '../helpers.js';
@@ -51,6 +52,34 @@ describe('a Proxy around a peer', () => {
     await until(() => seen.includes('closed'), 'the closed snapshot');
     subscription.unsubscribe();
     expect(seen).toContain('closed');
+  });
+
+  it("Vue's reactive state (the client kept in a ref): calls, a timeout, an abort, notifications and close", async () => {
+    const server = track(
+      await serve({
+        port: 0,
+        methods: {
+          echo: (params: unknown) => params,
+          never: () => new Promise(() => {}),
+          note: (params: unknown, ctx: HandlerContext) => void ctx.peer.notify('noted', params),
+        },
+      }),
+    );
+    // ref() makes the client reactive: a deep Proxy, whose reads of the client's own objects return Proxies of them too.
+    const client = ref(connect(server.url, { timeout: 50 })).value as Client;
+    await client.ready;
+    const noted = new Promise((resolve) => client.on('notification', ({ method }) => resolve(method)));
+    client.notify('note', [1]);
+    expect(await noted).toBe('noted');
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => client.request('echo', [i])));
+    expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => [i]));
+    await expect(client.request('never', [])).rejects.toMatchObject({ name: 'TimeoutError' });
+    const controller = new AbortController();
+    const aborted = client.request('never', [], { signal: controller.signal, timeout: 5_000 });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    expect(client.pendingCalls).toBe(0);
+    await client.close();
   });
 
   it("a server's peer: request() back to its client runs through it", async () => {
