@@ -2,7 +2,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
 import type { HandlerContext } from '../src/index.js';
 
@@ -87,6 +87,35 @@ export async function rawClient(
         socket.close();
       }),
   };
+}
+
+/** A JSON-RPC frame as a scripted peer reads it. */
+export type Frame = { id?: string | number; method?: string; params?: any; result?: unknown; error?: any };
+
+/** Every frame `socket` reads from now on, as they come (a batch's frames one by one): answers, requests, notifications. */
+export function framesOf(socket: WebSocket): Frame[] {
+  const read: Frame[] = [];
+  socket.on('message', (data) => {
+    const value = JSON.parse(data.toString());
+    for (const frame of Array.isArray(value) ? value : [value]) read.push(frame);
+  });
+  return read;
+}
+
+/**
+ * A `ws` server on 127.0.0.1 that a test drives by hand as a client's peer: its sockets, and every frame each one
+ * read, in order (a batch's frames one by one). The caller closes `wss` (terminating its sockets) after the test.
+ */
+export async function scriptedPeer(options: { autoPong?: boolean } = {}) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const sockets: WebSocket[] = [];
+  const frames: Frame[][] = [];
+  wss.on('connection', (socket) => {
+    sockets.push(socket);
+    frames.push(framesOf(socket));
+  });
+  return { wss, url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}`, sockets, frames };
 }
 
 /** Closes whatever the getter returns (clients first, then servers) after each test. */

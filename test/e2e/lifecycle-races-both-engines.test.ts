@@ -6,7 +6,6 @@
  * written after a final state. Time is a simulated clock; the ordering comes from doing both sides of a race in one
  * synchronous block (a settled promise acts a microtask later, a deadline at once).
  */
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SimulatedClock } from 'xstate';
@@ -20,7 +19,7 @@ import {
   type NatsServer,
   type Server,
 } from '../../src/index.js';
-import { collectUncaught, deferred, rawClient, settle, until } from '../helpers.js';
+import { collectUncaught, deferred, framesOf, rawClient, scriptedPeer as scriptedWsPeer, settle, until } from '../helpers.js';
 import { startNatsServer, type NatsServerProcess } from '../nats-helpers.js';
 
 let server: Server | undefined;
@@ -35,7 +34,7 @@ let raw: Awaited<ReturnType<typeof rawClient>> | undefined;
 async function workStarted(target: Server) {
   raw = await rawClient(target.url);
   const caller = raw;
-  const inbox = inboxOf(caller.socket);
+  const inbox = framesOf(caller.socket);
   caller.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
   const peerSide = () => [...target.connections][0]!;
   await until(() => peerSide()?.handlingCalls === 1, 'the handler to start');
@@ -58,24 +57,11 @@ afterEach(async () => {
 });
 const uncaught = collectUncaught();
 
-type Frame = { id?: string | number; method?: string; params?: any; result?: unknown; error?: any };
-
-/** A `ws` server playing the peer of a client: every frame it reads, in order, per socket. */
+/** A scripted peer (test/helpers.ts), closed after the test. */
 async function scriptedPeer(options: { autoPong?: boolean } = {}) {
-  scripted = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
-  await new Promise((resolve) => scripted!.once('listening', resolve));
-  const sockets: WebSocket[] = [];
-  const frames: Frame[][] = [];
-  scripted.on('connection', (socket) => {
-    const mine: Frame[] = [];
-    sockets.push(socket);
-    frames.push(mine);
-    socket.on('message', (data) => {
-      const value = JSON.parse(data.toString());
-      for (const frame of Array.isArray(value) ? value : [value]) mine.push(frame);
-    });
-  });
-  return { url: `ws://127.0.0.1:${(scripted.address() as AddressInfo).port}`, sockets, frames };
+  const peer = await scriptedWsPeer(options);
+  scripted = peer.wss;
+  return peer;
 }
 
 const answer = (socket: WebSocket, id: unknown, result: unknown) => socket.send(JSON.stringify({ jsonrpc: '2.0', id, result }));
@@ -86,16 +72,6 @@ function once<T>(promise: Promise<T>) {
   let settled = 0;
   const outcome = settle(promise.finally(() => settled++));
   return { outcome, count: () => settled };
-}
-
-/** Every frame a raw client read, answers and notifications, as they came. */
-function inboxOf(socket: WebSocket): Frame[] {
-  const inbox: Frame[] = [];
-  socket.on('message', (data) => {
-    const value = JSON.parse(data.toString());
-    for (const frame of Array.isArray(value) ? value : [value]) inbox.push(frame);
-  });
-  return inbox;
 }
 
 describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
@@ -324,7 +300,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
         methods: { work: async () => 'done', echo: (p: unknown) => p },
       });
       raw = await rawClient(server.url);
-      const inbox = inboxOf(raw.socket);
+      const inbox = framesOf(raw.socket);
       raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
       await until(() => inbox.length === 1, 'the answer');
       // The caller's cancel crossed the answer on the wire: the server reads it once the call has ended.
@@ -450,7 +426,7 @@ describe.each(['light', 'xstate'] as const)('engine: %s', (engine) => {
         },
       });
       raw = await rawClient(server.url);
-      const inbox = inboxOf(raw.socket);
+      const inbox = framesOf(raw.socket);
       const closed = new Promise<number>((resolve) => raw!.socket.once('close', (code) => resolve(code)));
       raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'work' }));
       const peerSide = [...server.connections][0]!;

@@ -5,12 +5,11 @@
  * closes and a drain begun between two requests read together. The peer is a `ws` server the test drives by hand; the
  * order of two events comes from doing both in one synchronous block or one frame, never from waiting.
  */
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SimulatedClock } from 'xstate';
 import { connect, ConnectionClosedError, serve, TimeoutError, type Client, type Server } from '../../src/index.js';
-import { abortWatcher, collectUncaught, rawClient, settle, until } from '../helpers.js';
+import { abortWatcher, collectUncaught, rawClient, scriptedPeer, settle, until, type Frame } from '../helpers.js';
 
 let client: Client | undefined;
 let server: Server | undefined;
@@ -26,23 +25,13 @@ afterEach(async () => {
 });
 const uncaught = collectUncaught();
 
-type Frame = { id?: string | number; method?: string; params?: any; result?: unknown; error?: any };
-
 const RECONNECT = { initialDelay: 100, maxDelay: 100, jitter: 0 };
 
-/** A `ws` server standing in for the client's peer: its sockets, and every frame each one read, in order. */
+/** A scripted peer standing in for the client's peer (test/helpers.ts), closed after the test: `read`, its frames per socket. */
 async function handDrivenPeer() {
-  peer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => peer!.once('listening', resolve));
-  const sockets: WebSocket[] = [];
-  const read: Frame[][] = [];
-  peer.on('connection', (socket) => {
-    const frames: Frame[] = [];
-    sockets.push(socket);
-    read.push(frames);
-    socket.on('message', (data) => frames.push(...[JSON.parse(String(data))].flat()));
-  });
-  return { url: `ws://127.0.0.1:${(peer.address() as AddressInfo).port}`, sockets, read };
+  const hand = await scriptedPeer();
+  peer = hand.wss;
+  return { url: hand.url, sockets: hand.sockets, read: hand.frames };
 }
 
 const send = (socket: WebSocket, ...frames: object[]) =>
