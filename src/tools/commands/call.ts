@@ -158,9 +158,9 @@ function watchStrays(client: { on(event: 'unmatched', listener: (event: Unmatche
     if (count++ > 0) return;
     let text: string;
     try {
-      text = typeof message === 'string' ? message : (JSON.stringify(message) ?? String(message));
-    } catch {
-      text = '(nested too deep to print)';
+      text = typeof message === 'string' ? message : jsonOf(message, 'frame');
+    } catch (error) {
+      text = `[${(error as Error).message}]`;
     }
     first = `${quotedText(text)} (${detail})`;
   });
