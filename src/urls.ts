@@ -13,7 +13,7 @@ import { describe } from './validate.js';
  */
 export function shownUrl(url: string): string {
   if (!url.includes('@')) return url;
-  return /^\s*nats:\/\//i.test(url) ? url.split(',').map(withoutUserinfo).join(',') : withoutUserinfo(url);
+  return isNatsUrl(url) ? url.split(',').map(withoutUserinfo).join(',') : withoutUserinfo(url);
 }
 
 /** One URL with what precedes its host hidden; one that does not parse, with all up to its last `@` hidden. */
