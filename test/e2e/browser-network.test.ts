@@ -248,13 +248,20 @@ describe('the browser build under network failures', SLOW, () => {
   });
 
   it("without its own heartbeat, a page learns nothing of a silent path from the server's pings (a browser answers them unseen): its calls time out, the connection stays open", async () => {
+    const started = deferred<void>();
     const aborted = deferred<void>();
     const server = track(
       await serve({
         port: 0,
         host: '127.0.0.1',
         heartbeat: 200,
-        methods: { wait: (_: unknown, ctx) => new Promise(() => ctx.signal.addEventListener('abort', () => aborted.resolve())) },
+        methods: {
+          wait: (_: unknown, ctx) =>
+            new Promise(() => {
+              ctx.signal.addEventListener('abort', () => aborted.resolve());
+              started.resolve();
+            }),
+        },
       }),
     );
     const proxy = await blackholeProxy(server.port);
@@ -265,6 +272,8 @@ describe('the browser build under network failures', SLOW, () => {
       await w.client.ready;
       w.call = w.settle(w.client.request('wait', { key: 'a' }, { timeout: 1_000 }));
     }, proxy.url);
+    // Silenced only once the call is in the handler: silenced before its frame passed, nothing would ever abort.
+    await started.promise;
     proxy.blackhole();
     await aborted.promise; // the server's heartbeat dropped its end: its handler's signal aborted
     const result = await page.evaluate(async () => {
