@@ -40,7 +40,10 @@ async function rate(job: RateJob, server: ServerProcess): Promise<RateOutcome> {
   const client = await system.connect(server.url, { timeout: job.timeoutMs });
   const rates = [];
   await warmUp(client, job.warmupCalls);
-  for (const r of job.rates) rates.push(await openLoop(client, server, r, job.warmupMs, job.windowMs));
+  for (const r of job.rates) {
+    const windowMs = Math.max(job.windowMs, Math.ceil((job.minCalls / r) * 1_000));
+    rates.push(await openLoop(client, server, r, job.warmupMs, windowMs));
+  }
   await client.close();
   return { kind: 'rate', rates };
 }

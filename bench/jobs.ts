@@ -37,6 +37,8 @@ export interface RateJob {
   warmupCalls: number;
   warmupMs: number;
   windowMs: number;
+  /** Fewest calls each rate's window measures: the window is longer at a rate that would make fewer in `windowMs`. */
+  minCalls: number;
   timeoutMs: number;
 }
 

@@ -35,6 +35,12 @@ export interface BenchOptions {
   rateWarmupMs: number;
   /** Measured window at each rate. Default: 2,000 ms (quick: 150 ms); `--duration` sets it too. */
   rateWindowMs: number;
+  /**
+   * Fewest calls a rate's window measures: a slower rate gets a longer window. Default: 8,000 (quick: 0), so 8 s at
+   * 1,000 calls/s: in 2 s (2,000 calls) one recompile of Node's timer functions moved a rep's CPU figure by 7-23 µs a
+   * call (bench/README.md, "what the JIT costs at 1,000 calls/s").
+   */
+  rateMinCalls: number;
   /** Timeout of every call in the closed-loop runs, ms. Default: 10,000. */
   callTimeoutMs: number;
   /** Warm-up calls, one at a time, before each capacity section (memory, scale, storm). Default: 10,000 (quick: 50). */
@@ -67,6 +73,7 @@ const defaults = {
     jitWarmupCalls: 10_000,
     rateWarmupMs: 4_000,
     rateWindowMs: 2_000,
+    rateMinCalls: 8_000,
     capacityWarmupCalls: 10_000,
     memoryPending: 100_000,
     scaleSizes: [1_000, 10_000, 100_000],
@@ -82,6 +89,7 @@ const defaults = {
     jitWarmupCalls: 200,
     rateWarmupMs: 50,
     rateWindowMs: 150,
+    rateMinCalls: 0,
     capacityWarmupCalls: 50,
     memoryPending: 2_000,
     scaleSizes: [100, 500, 2_000],
@@ -138,6 +146,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--duration':
         options.window = { ...options.window, durationMs: positiveInteger(value, flag) };
         options.rateWindowMs = options.window.durationMs;
+        options.rateMinCalls = 0; // the window asked for, at every rate
         break;
       case '--only':
         options.systems = list(value, SYSTEM_NAMES, 'system', flag);

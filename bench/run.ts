@@ -117,6 +117,7 @@ function schedule(options: BenchOptions): Batch[] {
             warmupCalls: options.jitWarmupCalls,
             warmupMs: options.rateWarmupMs,
             windowMs: options.rateWindowMs,
+            minCalls: options.rateMinCalls,
             timeoutMs: options.callTimeoutMs,
           },
         ]
