@@ -65,6 +65,16 @@ function orIdle<T>(promise: Promise<T>, error: () => Error): Promise<T> {
 }
 
 /**
+ * What to do about a TypeScript module the Node running the command cannot load (before type stripping, Node 22.6):
+ * its own words, `Unknown file extension ".ts"`, do not say that callstate can serve it once compiled or under tsx.
+ */
+function typeScriptHint(path: string, error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[cm]?tsx?$/i.test(path)) return '';
+  return `: this Node runs no TypeScript; serve the module compiled to JavaScript (tsc), or run the command under tsx: npx tsx node_modules/.bin/callstate serve ${path}`;
+}
+
+/**
  * The methods object a module exports, in an object of its own: returned as it is from an async function, a methods
  * object with a `then` (a method named "then", or a Proxy answering every name) was taken for a promise, its `then`
  * called as one, and, never settling, serve exited 0 without a word.
@@ -76,7 +86,7 @@ async function loadMethods(path: string): Promise<{ methods: Methods }> {
     module = await orIdle(loading, () => new Error('its top-level await never settles (nothing is left to wait on)'));
   } catch (error) {
     // A module may throw anything: a string, null, an object without a message.
-    throw new Error(`cannot load ${path}: ${describeThrown(error)}`);
+    throw new Error(`cannot load ${path}: ${describeThrown(error)}${typeScriptHint(path, error)}`);
   }
   const methods = module.methods ?? module.default;
   if (Array.isArray(methods)) throw new UsageError(`${path} exports an array, not a methods object ({ name: handler })`);
