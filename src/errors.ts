@@ -15,7 +15,10 @@ export class CallstateError extends Error {
   }
 }
 
-/** A call got no response within its timeout. */
+/**
+ * A call got no response within its timeout. `unsent`, when given, says why the call was still waiting in `queued`,
+ * never written (or, a `retry` call, not yet written again): the message says so, as no server was slow to answer it.
+ */
 export class TimeoutError extends CallstateError {
   override readonly name = 'TimeoutError';
   declare readonly code: 'ERR_CALL_TIMEOUT';
@@ -23,8 +26,10 @@ export class TimeoutError extends CallstateError {
     readonly method: string,
     readonly id: string,
     readonly timeout: number,
+    unsent?: string,
   ) {
-    super(`call "${method}" (id ${id}) got no response within ${timeout} ms`, 'ERR_CALL_TIMEOUT');
+    const why = unsent === undefined ? '' : `: it was not sent, still waiting in queued (${unsent})`;
+    super(`call "${method}" (id ${id}) got no response within ${timeout} ms${why}`, 'ERR_CALL_TIMEOUT');
   }
 }
 

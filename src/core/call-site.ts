@@ -8,13 +8,16 @@
 import type { CallContext, CallStatus } from '../../machines/call.logic.js';
 import { AbortError, CallstateError, ConnectionClosedError, TimeoutError } from '../errors.js';
 
-/** Why a call that did not resolve failed, as the caller sees it: our errors show the caller's stack; an abort reason is the caller's own. */
-export function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, site: Error | undefined): unknown {
+/**
+ * Why a call that did not resolve failed, as the caller sees it: our errors show the caller's stack; an abort reason is
+ * the caller's own. `unsent`: what held a call that timed out still waiting in `queued`.
+ */
+export function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, site: Error | undefined, unsent?: string): unknown {
   const { method, id, error } = context;
   switch (status) {
     case 'timedOut':
       return pointAt(
-        unframed(() => new TimeoutError(method, id, context.timeout)),
+        unframed(() => new TimeoutError(method, id, context.timeout, unsent)),
         site,
       );
     case 'cancelled':

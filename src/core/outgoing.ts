@@ -345,6 +345,8 @@ export class OutgoingCalls {
     if (call.settled) return;
     const { id, error } = context;
     call.settled = true;
+    // Read before it leaves the line: a call that timed out waiting was never answered because it was never sent.
+    const unsent = status === 'timedOut' && this.queue.isWaiting(call) ? this.queue.holdUp() : undefined;
     this.pending.delete(id);
     this.queue.forget(call);
     if (call.signal) this.signals.remove(call.signal, call);
@@ -353,7 +355,7 @@ export class OutgoingCalls {
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
     this.settled?.(id);
     if (status === 'resolved') call.resolve(context.result);
-    else call.reject(failure(status, context, call.site));
+    else call.reject(failure(status, context, call.site, unsent));
   }
 }
 

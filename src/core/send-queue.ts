@@ -162,6 +162,31 @@ export class SendQueue<T extends QueuedCall> {
     this.watchDrain();
   }
 
+  /** Why calls wait in line now, in words: what the error of a call that timed out waiting says held it. */
+  holdUp(): string {
+    const { maxInFlight, highWaterMark } = this.options;
+    switch (this.heldBy()) {
+      case 'notOpen':
+        return this.epoch === 0 ? 'the connection had not opened yet' : 'the connection was lost and not yet open again';
+      case 'closing':
+        return 'the connection was closing, and the next one not yet open';
+      case 'maxInFlight':
+        return `${countOf(maxInFlight, 'call was', 'calls were')} in flight (maxInFlight)`;
+      case 'highWaterMark':
+        return `${countOf(highWaterMark, 'byte')} waited unsent (highWaterMark)`;
+      case 'earlier':
+        return 'calls made before it waited';
+    }
+  }
+
+  /** What holds the line now: the first of the reasons a call may not be written that holds. */
+  private heldBy(): 'notOpen' | 'closing' | 'maxInFlight' | 'highWaterMark' | 'earlier' {
+    if (!this.isOpen) return 'notOpen';
+    if (!this.isWritable()) return 'closing';
+    if (this.inFlight >= this.options.maxInFlight) return 'maxInFlight';
+    return this.isSaturated() ? 'highWaterMark' : 'earlier';
+  }
+
   /** Whether `call` waits in line. */
   isWaiting(call: T): boolean {
     return call.place !== undefined;
@@ -366,15 +391,13 @@ export class SendQueue<T extends QueuedCall> {
   /** `limit`: which limit the line is at, in words (`(maxQueued 10000)`). */
   private queueFull(what: string, limit: string): QueueFullError {
     const { maxQueued, maxInFlight, url } = this.options;
-    const why = !this.isOpen
-      ? 'it is not open'
-      : !this.isWritable()
-        ? 'it is closing (the next connection takes them)'
-        : this.inFlight >= maxInFlight
-          ? `${countOf(maxInFlight, 'call is', 'calls are')} in flight (maxInFlight)`
-          : this.isSaturated()
-            ? "its socket's buffer is full (highWaterMark)"
-            : 'earlier calls still wait';
+    const why = {
+      notOpen: 'it is not open',
+      closing: 'it is closing (the next connection takes them)',
+      maxInFlight: `${countOf(maxInFlight, 'call is', 'calls are')} in flight (maxInFlight)`,
+      highWaterMark: "its socket's buffer is full (highWaterMark)",
+      earlier: 'earlier calls still wait',
+    }[this.heldBy()];
     return new QueueFullError(
       `${what} was not sent: ${countOf(this.line.size, 'call or notification already waits', 'calls and notifications already wait')} on the connection to ${url} ${limit}, because ${why}`,
       maxQueued,

@@ -3,10 +3,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, TimeoutError } from '../../src/index.js';
 import { bin } from '../cli-helpers.js';
+import { abortWatcher, closeTrackedAfterEach, settle, until } from '../helpers.js';
 
 interface Run {
   status: number | null;
@@ -48,5 +52,66 @@ describe('callstate serve <module.ts>', () => {
     expect(served.status).toBe(4);
     expect(served.stderr).toMatch(/^callstate serve: cannot load .*missing\.mjs: Cannot find module .*missing\.mjs'[^\n]*\n$/);
     expect(served.stderr).not.toMatch(/tsx/);
+  });
+});
+
+/** A port on 127.0.0.1 that nothing listens on: taken from the system, then let go. */
+async function deadPort(): Promise<number> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as { port: number };
+  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  return port;
+}
+
+describe('a call that times out never sent says so, not that no response came', () => {
+  const track = closeTrackedAfterEach();
+
+  it('with reconnect, to a server that is not there: the connection had not opened yet', async () => {
+    const clock = new SimulatedClock();
+    const client = track(connect(`ws://127.0.0.1:${await deadPort()}`, { reconnect: true, timeout: 1_000, clock }));
+    const reconnecting: number[] = [];
+    client.on('reconnecting', ({ attempt }) => reconnecting.push(attempt));
+    const call = settle(client.request('add', [1, 2]));
+    await until(() => reconnecting.length > 0, 'the first attempt refused');
+    clock.increment(1_000);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.message).toMatch(
+      /^call "add" \(id \S+\) got no response within 1000 ms: it was not sent, still waiting in queued \(the connection had not opened yet\)$/,
+    );
+  });
+
+  it('with reconnect, after the connection was lost: not yet open again', async () => {
+    const clock = new SimulatedClock();
+    const server = await serve({ methods: { add: ([a, b]: [number, number]) => a + b } });
+    const client = track(connect(server.url, { reconnect: true, timeout: 1_000, clock }));
+    await client.ready;
+    const reconnecting: number[] = [];
+    client.on('reconnecting', ({ attempt }) => reconnecting.push(attempt));
+    await server.close();
+    await until(() => reconnecting.length > 0, 'the loss seen');
+    const call = settle(client.request('add', [1, 2]));
+    clock.increment(1_000);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.message).toMatch(/: it was not sent, still waiting in queued \(the connection was lost and not yet open again\)$/);
+  });
+
+  it('behind maxInFlight: names the limit; the call written and unanswered keeps the plain words', async () => {
+    const clock = new SimulatedClock();
+    const { handler, entered } = abortWatcher();
+    const server = track(await serve({ methods: { hang: handler } }));
+    const client = track(connect(server.url, { maxInFlight: 1, timeout: 1_000, clock }));
+    await client.ready;
+    const first = settle(client.request('hang', undefined, { timeout: 2_000 }));
+    await entered;
+    const second = settle(client.request('hang', undefined));
+    clock.increment(1_000);
+    expect((await second).error.message).toMatch(
+      /^call "hang" \(id \S+\) got no response within 1000 ms: it was not sent, still waiting in queued \(1 call was in flight \(maxInFlight\)\)$/,
+    );
+    clock.increment(1_000);
+    expect((await first).error.message).toMatch(/^call "hang" \(id \S+\) got no response within 2000 ms$/);
   });
 });
