@@ -59,7 +59,7 @@ export function attach(server: AppServer, path: string, route: Route, notFound: 
 function install(server: AppServer, notFound: NotFound): Attachment {
   const routes = new Map<string, Route>();
   // Raw: `listeners()` unwraps a `once('request')` listener, which, called here for each request and put back with
-  // `on()`, then ran for every request.
+  // `on()`, then ran for every request. Put back unfired, the wrapper still runs once (it takes itself off).
   const app = server.rawListeners('request') as RequestHandler[];
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const route = routes.get(pathnameOf(request.url));
@@ -70,9 +70,17 @@ function install(server: AppServer, notFound: NotFound): Attachment {
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     const handler = routes.get(pathnameOf(request.url))?.request;
     if (handler !== undefined) return handler(request, response);
-    for (const listener of app) listener.call(server, request, response);
     // A listener the app added since is called by the server itself: a 404 here would answer over it.
-    if (app.length === 0 && server.listenerCount('request') === 1) notFound.request(response);
+    if (app.length === 0) {
+      if (server.listenerCount('request') === 1) notFound.request(response);
+      return;
+    }
+    for (const listener of [...app]) {
+      // A once() listener (Node's wrapper, which names the app's function `listener`) runs once: spent, it is not the
+      // app's to get back on detach, where it was put back as a request listener that answered nothing.
+      if ('listener' in listener) app.splice(app.indexOf(listener), 1);
+      listener.call(server, request, response);
+    }
   };
   server.removeAllListeners('request');
   server.on('request', onRequest);

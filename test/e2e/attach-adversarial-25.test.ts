@@ -1,0 +1,69 @@
+/**
+ * callstate inside an existing app's server, as a demanding user drives it: `serve({ server, path })` attached
+ * to the app's `http.Server` (listeners the app adds with `once()`, attach and close cycles), and
+ * `serve({ noServer: true })` fed by the app's own routing. Real sockets on 127.0.0.1.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serve, type Server } from '../../src/index.js';
+import { orHang } from '../helpers.js';
+
+const opened: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close();
+});
+
+/** `app` listening on 127.0.0.1 (closed after the test, its connections too); its port. */
+async function listen(app: HttpServer): Promise<number> {
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  opened.push(() => new Promise((resolve) => (app.closeAllConnections(), app.close(resolve))));
+  return (app.address() as { port: number }).port;
+}
+
+/** A callstate server attached to `app` on `path`, closed after the test if it is not already. */
+async function attached(app: HttpServer, path = '/rpc'): Promise<Server> {
+  const server = await serve({ server: app, path, methods: { echo: (p: unknown) => p } });
+  opened.push(() => server.close());
+  return server;
+}
+
+describe("serve({ server }) and the app's once('request') listeners", () => {
+  it('drops a once() listener once it ran while attached: spent, it was still handed requests and given back, answering nothing', async () => {
+    const app = createServer();
+    const first = (_request: IncomingMessage, response: ServerResponse) => void response.end('first');
+    app.once('request', first);
+    const server = await attached(app);
+    const port = await listen(app);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('first');
+    // Spent, and the app has no other listener: answered 404 as on an app with none (it was handed to the spent
+    // wrapper and never answered).
+    const second = await orHang(fetch(`http://127.0.0.1:${port}/`), 'a request after the once() listener ran');
+    expect(second.status).toBe(404);
+    await server.close();
+    // Put back with on(), the spent once-wrapper stayed on the app's server: counted as a request listener, and
+    // (being the app's only one) every later request went to it and was never answered.
+    expect(app.listenerCount('request')).toBe(0);
+    const later = (_request: IncomingMessage, response: ServerResponse) => void response.end('later');
+    app.on('request', later);
+    expect(app.rawListeners('request')).toEqual([later]);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('later');
+  });
+
+  it('gives the app back a once() listener that never ran, still once', async () => {
+    const calls: string[] = [];
+    const app = createServer((_request, response) => void response.end('app'));
+    const onFirst = (request: IncomingMessage) => void calls.push(request.url!);
+    app.once('request', onFirst);
+    const server = await attached(app);
+    const port = await listen(app);
+    await server.close();
+    expect(app.listeners('request')).toHaveLength(2);
+    expect(app.listeners('request')[1]).toBe(onFirst);
+    for (const path of ['/1', '/2']) expect(await (await fetch(`http://127.0.0.1:${port}${path}`)).text()).toBe('app');
+    expect(calls).toEqual(['/1']);
+    expect(app.listenerCount('request')).toBe(1);
+  });
+});
