@@ -1,16 +1,18 @@
 /**
  * An app's `http.Server` (or `https.Server`) shared by every callstate server attached to it
- * (`serve({ server, path })`), each on a path of its own. One 'upgrade' listener and one wrapper
- * of the app's 'request' listeners serve them all, whatever their number and whichever closes first:
+ * (`serve({ server, path })`), each on a path of its own. One wrapper of the app's 'upgrade' listeners
+ * and one of its 'request' listeners serve them all, whatever their number and whichever closes first:
  *
  *   upgrade on a route's path ──▶ that route          (another path: the app's own 'upgrade' listeners; 404 when it has none)
  *   request on a route's path ──▶ that route's handler (another path: the app's request listeners; 404 when it has none)
  *
  * Each server attaching a listener of its own instead let an upgrade on a path none of them took go
  * unanswered (each saw the other's listener as the app's), and the second wrapped the first, which could
- * then never give the app its listeners back when it closed first. The app's request listeners are taken
- * off the server while anything is attached (as engine.io's `attach()` does) and given back when the last
- * route leaves. One the app adds later is called by the server itself, for every path.
+ * then never give the app its listeners back when it closed first. The app's request and upgrade listeners
+ * are taken off the server while anything is attached (as engine.io's `attach()` does with request listeners)
+ * and given back, in their order, when the last route leaves: an upgrade listener in `ws`'s README shape, which
+ * destroys every socket on a path it does not know, destroyed callstate's too. One the app adds later is called
+ * by the server itself, for every path.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -58,45 +60,69 @@ export function attach(server: AppServer, path: string, route: Route, notFound: 
 
 function install(server: AppServer, notFound: NotFound): Attachment {
   const routes = new Map<string, Route>();
-  // Raw: `listeners()` unwraps a `once('request')` listener, which, called here for each request and put back with
-  // `on()`, then ran for every request. Put back unfired, the wrapper still runs once (it takes itself off).
-  const app = server.rawListeners('request') as RequestHandler[];
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const route = routes.get(pathnameOf(request.url));
-    if (route !== undefined) route.upgrade(request, socket, head);
+    if (route !== undefined) return route.upgrade(request, socket, head);
     // Other paths belong to the app: its own upgrade listeners answer them; with none, nobody would.
-    else if (server.listenerCount('upgrade') === 1) notFound.upgrade(socket);
+    if (!upgrades.call(request, socket, head) && server.listenerCount('upgrade') === 1) notFound.upgrade(socket);
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     const handler = routes.get(pathnameOf(request.url))?.request;
     if (handler !== undefined) return handler(request, response);
     // A listener the app added since is called by the server itself: a 404 here would answer over it.
-    if (app.length === 0) {
-      if (server.listenerCount('request') === 1) notFound.request(response);
-      return;
-    }
-    for (const listener of [...app]) {
-      // A once() listener (Node's wrapper, which names the app's function `listener`) runs once: spent, it is not the
-      // app's to get back on detach, where it was put back as a request listener that answered nothing.
-      if ('listener' in listener) app.splice(app.indexOf(listener), 1);
-      listener.call(server, request, response);
-    }
+    if (!requests.call(request, response) && server.listenerCount('request') === 1) notFound.request(response);
   };
-  server.removeAllListeners('request');
-  server.on('request', onRequest);
-  server.on('upgrade', onUpgrade);
+  const requests = take(server, 'request', onRequest);
+  const upgrades = take(server, 'upgrade', onUpgrade);
   const attachment: Attachment = {
     routes,
     detach: () => {
       attachments.delete(server);
-      server.off('upgrade', onUpgrade);
-      if (!server.listeners('request').includes(onRequest)) return;
-      server.off('request', onRequest);
-      for (const listener of app) server.on('request', listener);
+      requests.giveBack();
+      upgrades.giveBack();
     },
   };
   attachments.set(server, attachment);
   return attachment;
+}
+
+/** The app's listeners of one event, taken off its server while callstate is attached: callstate calls them. */
+interface Taken<Args extends unknown[]> {
+  /** Calls the app's listeners with `args`, as the server would; false when it has none. */
+  call(...args: Args): boolean;
+  /** Puts them back where `own` is (unless the app took `own` off), in their order, and takes `own` off. */
+  giveBack(): void;
+}
+
+/**
+ * Takes the app's `event` listeners off `server` and puts `own` there instead. Raw: `listeners()` unwraps a `once()`
+ * listener, which, called for each event and put back with `on()`, then ran for every one. Its wrapper (which names
+ * the app's function `listener`) runs once: spent, it is not the app's to get back, where it was put back as a
+ * listener that did nothing (and was still handed every request: one with no other listener was never answered).
+ * Put back unfired, it still runs once (it takes itself off).
+ */
+function take<Args extends unknown[]>(server: AppServer, event: 'request' | 'upgrade', own: (...args: Args) => void): Taken<Args> {
+  type Listener = (...args: Args) => void;
+  const app = server.rawListeners(event) as Listener[];
+  server.removeAllListeners(event);
+  server.on(event, own);
+  return {
+    call: (...args) => {
+      if (app.length === 0) return false;
+      for (const listener of [...app]) {
+        if ('listener' in listener) app.splice(app.indexOf(listener), 1);
+        listener.apply(server, args);
+      }
+      return true;
+    },
+    giveBack: () => {
+      const now = server.rawListeners(event) as Listener[];
+      if (!now.includes(own)) return;
+      // In place of `own`: appended after any the app added since, they came after them (the app's order reversed).
+      server.removeAllListeners(event);
+      for (const listener of now.flatMap((listener) => (listener === own ? app : [listener]))) server.on(event, listener);
+    },
+  };
 }
 
 /** The scheme and authority of a request target in absolute form (`http://host:8080/rpc`). */

@@ -5,8 +5,10 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type Server } from '../../src/index.js';
+import WebSocket, { WebSocketServer } from 'ws';
+import { connect, serve, type Server } from '../../src/index.js';
 import { orHang } from '../helpers.js';
 
 const opened: Array<() => Promise<unknown>> = [];
@@ -65,5 +67,44 @@ describe("serve({ server }) and the app's once('request') listeners", () => {
     for (const path of ['/1', '/2']) expect(await (await fetch(`http://127.0.0.1:${port}${path}`)).text()).toBe('app');
     expect(calls).toEqual(['/1']);
     expect(app.listenerCount('request')).toBe(1);
+  });
+});
+
+describe("serve({ server }) and the app's own 'upgrade' listener", () => {
+  it("takes its path from an upgrade listener in ws's README shape (its paths routed, every other socket destroyed)", async () => {
+    const app = createServer((_request, response) => void response.end('app'));
+    const chat = new WebSocketServer({ noServer: true });
+    opened.push(() => new Promise((resolve) => chat.close(resolve)));
+    // As ws's README routes several servers on one port (and docs/existing-app.md points to it): the app's
+    // listener destroyed callstate's socket too, and its client could only say "socket hang up".
+    const appUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (request.url === '/chat') chat.handleUpgrade(request, socket, head, (ws) => ws.send('chat ok'));
+      else socket.destroy();
+    };
+    app.on('upgrade', appUpgrade);
+    const server = await attached(app);
+    const port = await listen(app);
+    const client = connect(server.url);
+    opened.push(() => client.close());
+    expect(await orHang(client.request('echo', [1]), "a call on callstate's path")).toEqual([1]);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+    const [message] = (await once(ws, 'message')) as [Buffer];
+    expect(message.toString()).toBe('chat ok');
+    ws.close();
+    await server.close();
+    expect(app.rawListeners('upgrade')).toEqual([appUpgrade]);
+  });
+});
+
+describe("serve({ server }) giving the app's listeners back", () => {
+  it('gives them back in their order, around one the app added while attached', async () => {
+    const before = (_request: IncomingMessage, response: ServerResponse) => void response.end('before');
+    const app = createServer(before);
+    const server = await attached(app);
+    const since = () => {};
+    app.on('request', since);
+    await server.close();
+    // The ones taken were put back after every other: the app's later one now ran first.
+    expect(app.rawListeners('request')).toEqual([before, since]);
   });
 });
