@@ -1,4 +1,6 @@
 /** Shared helpers for end-to-end tests: deferred promises, polling and raw sockets. */
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach } from 'vitest';
@@ -57,6 +59,17 @@ export async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error
   } catch (error) {
     return { error };
   }
+}
+
+/** Sends `request` (raw HTTP) to 127.0.0.1:`port` and returns everything the server answered until it closed the socket. */
+export async function rawHttp(port: number, request: string): Promise<string> {
+  const socket = tcpConnect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.write(request);
+  await once(socket, 'close');
+  return received;
 }
 
 /** A raw ws client for protocol-level tests: send literal text, read literal replies. */

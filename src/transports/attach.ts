@@ -12,7 +12,7 @@
  * are taken off the server while anything is attached (as engine.io's `attach()` does with request listeners)
  * and given back, in their order, when the last route leaves: an upgrade listener in `ws`'s README shape, which
  * destroys every socket on a path it does not know, destroyed callstate's too. One the app adds later is called
- * by the server itself, for every path.
+ * by the server itself, for every path. Its 'checkContinue' listeners (requests with `Expect: 100-continue`) likewise.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -72,14 +72,26 @@ function install(server: AppServer, notFound: NotFound): Attachment {
     // A listener the app added since is called by the server itself: a 404 here would answer over it.
     if (!requests.call(request, response) && server.listenerCount('request') === 1) notFound.request(response);
   };
+  // A request with `Expect: 100-continue` comes as 'checkContinue', not 'request', on a server with a listener for it:
+  // with the app's, its listener answered callstate's calls. A route's handler sends the 100 itself once it wants the
+  // body; on another path, the app's listeners get it, or, with none, what Node does without one: 100, then 'request'.
+  const onCheckContinue = (request: IncomingMessage, response: ServerResponse) => {
+    const handler = routes.get(pathnameOf(request.url))?.request;
+    if (handler !== undefined) return handler(request, response);
+    if (continues.call(request, response)) return;
+    response.writeContinue();
+    server.emit('request', request, response);
+  };
   const requests = take(server, 'request', onRequest);
   const upgrades = take(server, 'upgrade', onUpgrade);
+  const continues = take(server, 'checkContinue', onCheckContinue);
   const attachment: Attachment = {
     routes,
     detach: () => {
       attachments.delete(server);
       requests.giveBack();
       upgrades.giveBack();
+      continues.giveBack();
     },
   };
   attachments.set(server, attachment);
@@ -101,7 +113,11 @@ interface Taken<Args extends unknown[]> {
  * listener that did nothing (and was still handed every request: one with no other listener was never answered).
  * Put back unfired, it still runs once (it takes itself off).
  */
-function take<Args extends unknown[]>(server: AppServer, event: 'request' | 'upgrade', own: (...args: Args) => void): Taken<Args> {
+function take<Args extends unknown[]>(
+  server: AppServer,
+  event: 'request' | 'upgrade' | 'checkContinue',
+  own: (...args: Args) => void,
+): Taken<Args> {
   type Listener = (...args: Args) => void;
   const app = server.rawListeners(event) as Listener[];
   server.removeAllListeners(event);

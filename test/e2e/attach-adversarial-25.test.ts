@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, type Server } from '../../src/index.js';
-import { orHang } from '../helpers.js';
+import { orHang, rawHttp } from '../helpers.js';
 
 const opened: Array<() => Promise<unknown>> = [];
 
@@ -24,6 +24,13 @@ async function listen(app: HttpServer): Promise<number> {
   opened.push(() => new Promise((resolve) => (app.closeAllConnections(), app.close(resolve))));
   return (app.address() as { port: number }).port;
 }
+
+const CALL = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+
+/** A JSON-RPC POST of CALL to `path` that asks to be told to send its body (and closes after the answer). */
+const expectContinue = (path: string) =>
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n` +
+  `Content-Length: ${CALL.length}\r\nConnection: close\r\n\r\n${CALL}`;
 
 /** A callstate server attached to `app` on `path`, closed after the test if it is not already. */
 async function attached(app: HttpServer, path = '/rpc'): Promise<Server> {
@@ -106,5 +113,58 @@ describe("serve({ server }) giving the app's listeners back", () => {
     await server.close();
     // The ones taken were put back after every other: the app's later one now ran first.
     expect(app.rawListeners('request')).toEqual([before, since]);
+  });
+});
+
+describe("serve({ server }) on an app with a 'checkContinue' listener", () => {
+  it("answers a POST with Expect: 100-continue on its path itself; the app's listener gets the others", async () => {
+    const app = createServer((_request, response) => void response.end('app'));
+    const refused: string[] = [];
+    app.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+      refused.push(request.url!);
+      response.writeHead(417).end('the app expects nothing');
+    });
+    await attached(app);
+    const port = await listen(app);
+    // Node emits such a request as 'checkContinue' when the server has a listener for it: the app's answered
+    // callstate's calls (here, 417).
+    const answer = await rawHttp(port, expectContinue('/rpc'));
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toMatch(/\r\n\r\n\{"jsonrpc":"2\.0","id":1,"result":\[1\]\}$/);
+    expect(await rawHttp(port, expectContinue('/other'))).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n/);
+    expect(refused).toEqual(['/other']);
+  });
+
+  it("on an app with none, still answers Expect: 100-continue on the app's paths as Node does: 100, then the app's request listener", async () => {
+    const seen: string[] = [];
+    const app = createServer((request, response) => {
+      let body = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (body += chunk));
+      request.on('end', () => {
+        seen.push(`${request.url} ${body.length}`);
+        response.end('app');
+      });
+    });
+    await attached(app);
+    const port = await listen(app);
+    expect(await rawHttp(port, expectContinue('/other'))).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\napp$/);
+    expect(seen).toEqual([`/other ${CALL.length}`]);
+    expect(await rawHttp(port, expectContinue('/rpc'))).toMatch(/\r\n\r\n\{"jsonrpc":"2\.0","id":1,"result":\[1\]\}$/);
+    expect(app.listenerCount('checkContinue')).toBe(1);
+  });
+
+  it('gives the app back its checkContinue listeners, and leaves none of its own, on close', async () => {
+    const app = createServer((_request, response) => void response.end('app'));
+    const mine = (_request: IncomingMessage, response: ServerResponse) => void response.writeHead(417).end();
+    app.on('checkContinue', mine);
+    const server = await attached(app);
+    await listen(app);
+    expect(app.listeners('checkContinue')).not.toContain(mine);
+    await server.close();
+    expect(app.listeners('checkContinue')).toEqual([mine]);
+    const bare = createServer();
+    await (await attached(bare)).close();
+    expect(bare.listenerCount('checkContinue')).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, serve, ConnectionClosedError, type Client, type Server } from '../../src/index.js';
-import { deferred, orHang, settle, until } from '../helpers.js';
+import { deferred, orHang, rawHttp, settle, until } from '../helpers.js';
 
 let app: HttpServer | undefined;
 let server: Server | undefined;
@@ -38,17 +38,6 @@ async function listen(target: HttpServer): Promise<number> {
   target.listen(0, '127.0.0.1');
   await once(target, 'listening');
   return (target.address() as { port: number }).port;
-}
-
-/** Sends `request` (raw HTTP) and returns everything the server answered until it closed the socket. */
-async function raw(port: number, request: string): Promise<string> {
-  const socket = tcpConnect(port, '127.0.0.1');
-  let received = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => (received += chunk));
-  socket.write(request);
-  await once(socket, 'close');
-  return received;
 }
 
 /** A Duplex of the app's own over `socket` (what a framework may hand to handleUpgrade instead of request.socket). */
@@ -118,7 +107,7 @@ describe('serve({ server, path })', () => {
     app = makeApp();
     server = await serve({ server: app, path: '/rpc', methods: {} });
     const port = await listen(app);
-    expect(await raw(port, upgrade('/elsewhere'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+    expect(await rawHttp(port, upgrade('/elsewhere'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
     // The query is not part of the path.
     client = connect(`ws://127.0.0.1:${port}/rpc?token=x`);
     await client.ready;
@@ -155,7 +144,7 @@ describe('serve({ server, path })', () => {
     expect(refused.error.message).toMatch(/refused the connection with HTTP 401 Unauthorized: Unauthorized$/);
 
     // An authenticate that never answers: 408 at the deadline, and its late answer changes nothing.
-    expect(await raw(port, upgrade('/?wait'))).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
+    expect(await rawHttp(port, upgrade('/?wait'))).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
     hang.resolve(true);
 
     client = connect(server.url, { headers: { Authorization: 'Bearer good' } });
@@ -222,7 +211,7 @@ describe('serve({ server, path })', () => {
         expect(await post(path)).toEqual([200, `{"jsonrpc":"2.0","id":1,"result":"${path.slice(1)}"}`]);
       }
       // Each took the other's upgrade listener for the app's, and left the upgrade unanswered, its socket open.
-      expect(await raw(port, upgrade('/c'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+      expect(await rawHttp(port, upgrade('/c'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
       expect(await post('/c')).toEqual([404, 'app: not found']);
     } finally {
       await Promise.all([rpc.a.close(), rpc.b.close()]);
@@ -318,7 +307,7 @@ describe('serve({ path }) on its own listener', () => {
   it('answers 404 to upgrades on other paths', async () => {
     server = await serve({ path: '/rpc', methods: { echo: (p: unknown) => p } });
     expect(server.url).toBe(`ws://127.0.0.1:${server.port}/rpc`);
-    expect(await raw(server.port, upgrade('/'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
+    expect(await rawHttp(server.port, upgrade('/'))).toMatch(/^HTTP\/1.1 404 Not Found\r\n/);
     client = connect(server.url);
     expect(await client.request('echo', [1])).toEqual([1]);
   });
@@ -401,7 +390,7 @@ describe('serve({ noServer: true })', () => {
     app.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => rpc.handleUpgrade(request, socket, head));
     const port = await listen(app);
     await server.close();
-    expect(await raw(port, upgrade('/'))).toMatch(/^HTTP\/1.1 503 Service Unavailable\r\n/);
+    expect(await rawHttp(port, upgrade('/'))).toMatch(/^HTTP\/1.1 503 Service Unavailable\r\n/);
     client = connect(`ws://127.0.0.1:${port}`);
     const refused = await settle(client.ready);
     expect(refused.error).toBeInstanceOf(ConnectionClosedError);
