@@ -173,8 +173,9 @@ export function readBody(
   done: (text: string | undefined) => void,
 ): void {
   // The app read the body before handing the request over (a body parser such as express.json() ran first):
-  // none of it will come again, and waiting for it would end in a 408 that blames the client.
-  if (request.readableEnded) {
+  // none of it will come again, and waiting for it would end in a 408 that blames the client. Read in part, the rest
+  // was parsed as the body (a -32700 quoting what the client never sent as it is).
+  if (request.readableEnded || request.readableDidRead) {
     answer(response, 500, cors, 'the request body was read before it reached callstate: hand the request over before any body parser');
     return done(undefined);
   }
@@ -199,6 +200,8 @@ export function readBody(
     body = append(body, length, chunk, limit);
     length += chunk.length;
   });
+  // Paused by the app (a middleware that stopped the stream before handing it over), the body would never come here.
+  if (request.isPaused()) request.resume();
   request.on('end', () => {
     if (over) return;
     // Read as UTF-8 anyway, each byte that is not would become U+FFFD in the params a handler is given.

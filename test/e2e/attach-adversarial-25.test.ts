@@ -168,3 +168,41 @@ describe("serve({ server }) on an app with a 'checkContinue' listener", () => {
     expect(bare.listenerCount('checkContinue')).toBe(0);
   });
 });
+
+describe('serve({ noServer: true }).handleRequest given a request the app began reading', () => {
+  /** A noServer callstate server behind an app that does `before` to each request, then hands it over. */
+  async function behind(before: (request: IncomingMessage) => Promise<void> | void): Promise<number> {
+    // A short deadline: a body waited for in vain is answered 408 well within the test's time.
+    const server = await serve({ noServer: true, upgradeTimeout: 1_000, methods: { echo: (p: unknown) => p } });
+    opened.push(() => server.close());
+    const app = createServer((request, response) => {
+      void (async () => {
+        await before(request);
+        server.handleRequest(request, response);
+      })();
+    });
+    return listen(app);
+  }
+
+  const post = `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${CALL.length}\r\nConnection: close\r\n\r\n${CALL}`;
+
+  it('reads a body the app paused (a middleware that stopped the stream) instead of waiting for it until upgradeTimeout', async () => {
+    const port = await behind((request) => {
+      request.on('data', () => {});
+      request.pause();
+    });
+    // Paused, the body never came to callstate's 'data' listener: 408 "the request body did not arrive", blaming the client.
+    expect(await rawHttp(port, post)).toMatch(/\r\n\r\n\{"jsonrpc":"2\.0","id":1,"result":\[1\]\}$/);
+  });
+
+  it('answers 500 to a request whose body the app read in part, as to one it read whole', async () => {
+    const port = await behind(async (request) => {
+      await once(request, 'readable');
+      request.read(5);
+    });
+    // The rest was parsed as the body: -32700 quoting 'nrpc":"2.0"...', as if the client had sent that.
+    expect(await rawHttp(port, post)).toMatch(
+      /^HTTP\/1\.1 500 Internal Server Error\r\n[^]*\r\n\r\nthe request body was read before it reached callstate: hand the request over before any body parser$/,
+    );
+  });
+});
