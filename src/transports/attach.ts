@@ -78,7 +78,8 @@ function install(server: AppServer, notFound: NotFound): Attachment {
   const onCheckContinue = (request: IncomingMessage, response: ServerResponse) => {
     const handler = routes.get(pathnameOf(request.url))?.request;
     if (handler !== undefined) return handler(request, response);
-    if (continues.call(request, response)) return;
+    // One the app added since is called by the server itself, and answers it: Node then sends no 100 and no 'request'.
+    if (continues.call(request, response) || server.listenerCount('checkContinue') > 1) return;
     response.writeContinue();
     server.emit('request', request, response);
   };

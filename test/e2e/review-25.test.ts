@@ -1,0 +1,59 @@
+/**
+ * Review of session 25's attach changes, as an app drives them: `serve({ server, path })` on an app's
+ * `http.Server` whose 'checkContinue' listeners change while callstate is attached. Real sockets on 127.0.0.1.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serve, type Server } from '../../src/index.js';
+import { rawHttp } from '../helpers.js';
+
+const closes: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  for (const close of closes.splice(0).reverse()) await close();
+});
+
+/** callstate attached to `app` on /rpc, then `app` listening on 127.0.0.1 (both closed after the test); its port. */
+async function attachAndListen(app: HttpServer): Promise<number> {
+  const rpc: Server = await serve({ server: app, path: '/rpc', methods: { echo: (p: unknown) => p } });
+  closes.push(() => rpc.close());
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  closes.push(() => new Promise((resolve) => (app.closeAllConnections(), app.close(resolve))));
+  return (app.address() as { port: number }).port;
+}
+
+/** A JSON-RPC POST to `path` with `Expect: 100-continue`, its body sent at once (closes after the answer). */
+function postExpecting100(path: string): string {
+  const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+  const head = [`POST ${path} HTTP/1.1`, 'Host: x', 'Content-Type: application/json', 'Expect: 100-continue'];
+  return [...head, `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n');
+}
+
+describe("serve({ server }) and a 'checkContinue' listener the app adds while attached", () => {
+  it("leaves a request on the app's path to that listener alone, as Node would (no 100, no 'request' as well)", async () => {
+    const requests: string[] = [];
+    const app = createServer((request, response) => {
+      requests.push(request.url!);
+      response.end('app');
+    });
+    const port = await attachAndListen(app);
+    const thrown: unknown[] = [];
+    // Added after callstate attached: the server calls it itself, next to callstate's own listener.
+    app.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+      try {
+        response.writeHead(417).end(`refused ${request.url}`);
+      } catch (error) {
+        thrown.push(error);
+      }
+    });
+    // Callstate's listener took the request for one on an app with no checkContinue listener: it wrote 100 and
+    // answered through the app's request listener, then the app's own listener wrote over the answer
+    // (ERR_HTTP_HEADERS_SENT, thrown in the app's listener).
+    const answer = await rawHttp(port, postExpecting100('/other'));
+    expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n[^]*\r\n\r\ne\r\nrefused \/other\r\n0\r\n\r\n$/);
+    expect(thrown).toEqual([]);
+    expect(requests).toEqual([]);
+  });
+});
