@@ -17,7 +17,8 @@ export class CallstateError extends Error {
 
 /**
  * A call got no response within its timeout. `unsent`, when given, says why the call was still waiting in `queued`,
- * never written (or, a `retry` call, not yet written again): the message says so, as no server was slow to answer it.
+ * never written: the message says so, as no server was slow to answer it. `lost`: a `retry` call written on a
+ * connection since lost, waiting to be written again (the server may have run it: the message must not say it never had it).
  */
 export class TimeoutError extends CallstateError {
   override readonly name = 'TimeoutError';
@@ -27,8 +28,10 @@ export class TimeoutError extends CallstateError {
     readonly id: string,
     readonly timeout: number,
     unsent?: string,
+    lost = false,
   ) {
-    const why = unsent === undefined ? '' : `: it was not sent, still waiting in queued (${unsent})`;
+    const sent = lost ? 'sent on a connection since lost (the server may have run it) and not sent again' : 'not sent';
+    const why = unsent === undefined ? '' : `: it was ${sent}, still waiting in queued (${unsent})`;
     super(`call "${method}" (id ${id}) got no response within ${timeout} ms${why}`, 'ERR_CALL_TIMEOUT');
   }
 }

@@ -10,14 +10,21 @@ import { AbortError, CallstateError, ConnectionClosedError, TimeoutError } from 
 
 /**
  * Why a call that did not resolve failed, as the caller sees it: our errors show the caller's stack; an abort reason is
- * the caller's own. `unsent`: what held a call that timed out still waiting in `queued`.
+ * the caller's own. `unsent`: what held a call that timed out still waiting in `queued`; `lost`: it was written on a
+ * connection since lost (a `retry` call), see TimeoutError.
  */
-export function failure(status: Exclude<CallStatus, 'resolved'>, context: CallContext, site: Error | undefined, unsent?: string): unknown {
+export function failure(
+  status: Exclude<CallStatus, 'resolved'>,
+  context: CallContext,
+  site: Error | undefined,
+  unsent?: string,
+  lost?: boolean,
+): unknown {
   const { method, id, error } = context;
   switch (status) {
     case 'timedOut':
       return pointAt(
-        unframed(() => new TimeoutError(method, id, context.timeout, unsent)),
+        unframed(() => new TimeoutError(method, id, context.timeout, unsent, lost)),
         site,
       );
     case 'cancelled':

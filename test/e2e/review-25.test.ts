@@ -5,8 +5,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type Server } from '../../src/index.js';
-import { rawHttp } from '../helpers.js';
+import { SimulatedClock } from 'xstate';
+import { connect, serve, TimeoutError, type Server } from '../../src/index.js';
+import { abortWatcher, rawHttp, settle, until } from '../helpers.js';
 
 const closes: Array<() => Promise<unknown>> = [];
 
@@ -55,5 +56,32 @@ describe("serve({ server }) and a 'checkContinue' listener the app adds while at
     expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n[^]*\r\n\r\ne\r\nrefused \/other\r\n0\r\n\r\n$/);
     expect(thrown).toEqual([]);
     expect(requests).toEqual([]);
+  });
+});
+
+describe('a retry call that timed out waiting to be sent again', () => {
+  it('says it was sent on a connection since lost, not that it was never sent: the server may have run it', async () => {
+    const clock = new SimulatedClock();
+    const { handler, entered, aborted } = abortWatcher();
+    const server = await serve({ methods: { charge: handler } });
+    closes.push(() => server.close());
+    const client = connect(server.url, { reconnect: true, timeout: 1_000, clock });
+    closes.push(() => client.close());
+    await client.ready;
+    const reconnecting: number[] = [];
+    client.on('reconnecting', ({ attempt }) => reconnecting.push(attempt));
+    const call = settle(client.request('charge', [5], { retry: true }));
+    // The server has it, and runs it, when its connection goes.
+    await entered;
+    await server.close();
+    expect(await aborted).toBe(true);
+    await until(() => reconnecting.length > 0, 'the loss seen');
+    clock.increment(1_000);
+    const { error } = await call;
+    expect(error).toBeInstanceOf(TimeoutError);
+    // It said "it was not sent, still waiting in queued": a caller would take it that the server never had it.
+    expect(error.message).toMatch(
+      /^call "charge" \(id \S+\) got no response within 1000 ms: it was sent on a connection since lost \(the server may have run it\) and not sent again, still waiting in queued \(the connection was lost and not yet open again\)$/,
+    );
   });
 });
