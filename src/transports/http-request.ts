@@ -235,7 +235,8 @@ function append(body: Buffer | undefined, length: number, chunk: Buffer, limit: 
  * A client that sent `Expect: 100-continue` waits to be told to send its body: told once the body is wanted (the
  * access check passed, the size is within the limit), so that a refused one never sends it. Unless a 100 Continue
  * went out already: Node sends one itself, before the request is seen, on a server with no `checkContinue`
- * listener (an app's server we are attached to, say); it marks the response when it does (`_sent100`). A final
+ * listener (the app's server behind `handleRequest`, say; one we are attached to has ours, attach.ts); it marks the
+ * response when it does (`_sent100`). A final
  * answer sent instead ends the TCP connection (Node's doing: the client may or may not send the body).
  */
 function continueBody(request: IncomingMessage, response: ServerResponse): void {
