@@ -232,6 +232,12 @@ function append(body: Buffer | undefined, length: number, chunk: Buffer, limit: 
 }
 
 /**
+ * An `Expect` Node takes for 100-continue (its `continueExpression`): such a request comes as 'checkContinue', or
+ * after Node's own 100. Only the exact value was taken: `100-continue, x-trace` was never told to send its body.
+ */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
  * A client that sent `Expect: 100-continue` waits to be told to send its body: told once the body is wanted (the
  * access check passed, the size is within the limit), so that a refused one never sends it. Unless a 100 Continue
  * went out already: Node sends one itself, before the request is seen, on a server with no `checkContinue`
@@ -242,7 +248,7 @@ function append(body: Buffer | undefined, length: number, chunk: Buffer, limit: 
 function continueBody(request: IncomingMessage, response: ServerResponse): void {
   const expect = request.headers.expect;
   // HTTP/1.1 only, as Node reads it: an HTTP/1.0 client knows no 100 Continue.
-  if (expect === undefined || request.httpVersion !== '1.1' || expect.trim().toLowerCase() !== '100-continue') return;
+  if (expect === undefined || request.httpVersion !== '1.1' || !CONTINUE.test(expect)) return;
   if ((response as ServerResponse & { _sent100?: boolean })._sent100 !== true) response.writeContinue();
 }
 

@@ -25,10 +25,10 @@ async function attachAndListen(app: HttpServer): Promise<number> {
   return (app.address() as { port: number }).port;
 }
 
-/** A JSON-RPC POST to `path` with `Expect: 100-continue`, its body sent at once (closes after the answer). */
-function postExpecting100(path: string): string {
+/** A JSON-RPC POST to `path` with `Expect: <expect>`, its body sent at once (closes after the answer). */
+function postExpecting100(path: string, expect = '100-continue'): string {
   const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
-  const head = [`POST ${path} HTTP/1.1`, 'Host: x', 'Content-Type: application/json', 'Expect: 100-continue'];
+  const head = [`POST ${path} HTTP/1.1`, 'Host: x', 'Content-Type: application/json', `Expect: ${expect}`];
   return [...head, `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n');
 }
 
@@ -56,6 +56,18 @@ describe("serve({ server }) and a 'checkContinue' listener the app adds while at
     expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n[^]*\r\n\r\ne\r\nrefused \/other\r\n0\r\n\r\n$/);
     expect(thrown).toEqual([]);
     expect(requests).toEqual([]);
+  });
+});
+
+describe('serve({ server }) and an Expect that Node reads as 100-continue', () => {
+  it('tells the client to send its body whenever Node took the request for one that waits to be told', async () => {
+    const app = createServer((_request, response) => void response.end('app'));
+    const port = await attachAndListen(app);
+    // Node dispatches on /(?:^|\W)100-continue(?:$|\W)/i: this comes to callstate's 'checkContinue' listener, which
+    // sent no 100 (it took only the exact value): a client that waits for it, as it may, waited until upgradeTimeout.
+    // Before attach took 'checkContinue', Node had sent the 100 itself.
+    const answer = await rawHttp(port, postExpecting100('/rpc', '100-continue, x-trace'));
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\{"jsonrpc":"2\.0","id":1,"result":\[1\]\}$/);
   });
 });
 
