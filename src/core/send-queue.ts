@@ -173,7 +173,7 @@ export class SendQueue<T extends QueuedCall> {
       case 'maxInFlight':
         return `${countOf(maxInFlight, 'call was', 'calls were')} in flight (maxInFlight)`;
       case 'highWaterMark':
-        return `${countOf(highWaterMark, 'byte')} waited unsent (highWaterMark)`;
+        return `${countOf(highWaterMark, 'byte')} or more waited unsent (highWaterMark)`;
       case 'earlier':
         return 'calls made before it waited';
     }

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { connect, serve, TimeoutError } from '../../src/index.js';
 import { bin } from '../cli-helpers.js';
+import { echoServer } from '../echo-server.js';
 import { abortWatcher, closeTrackedAfterEach, settle, until } from '../helpers.js';
 
 interface Run {
@@ -113,5 +114,31 @@ describe('a call that times out never sent says so, not that no response came', 
     );
     clock.increment(1_000);
     expect((await first).error.message).toMatch(/^call "hang" \(id \S+\) got no response within 2000 ms$/);
+  });
+
+  it('behind highWaterMark, a server that reads nothing: names the limit as a floor (at least that much waited)', async () => {
+    const clock = new SimulatedClock();
+    const reader = await echoServer();
+    const client = track(connect(reader.url, { highWaterMark: 64 * 1024, heartbeat: 0, timeout: 60_000, clock }));
+    try {
+      await client.ready;
+      await until(reader.connected, 'the server to accept');
+      reader.pause();
+      const filling: Array<Promise<unknown>> = [];
+      // Far more than the kernel's loopback buffers hold plus the high-water mark, until a call has to wait.
+      for (let n = 0; n < 2_000 && client.queuedCalls === 0; n++) {
+        filling.push(settle(client.request('echo', { n, pad: 'x'.repeat(32 * 1024) })));
+        if (n % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(client.queuedCalls).toBeGreaterThan(0);
+      const probe = settle(client.request('echo', { n: -1 }, { timeout: 1_000 }));
+      clock.increment(1_000);
+      expect((await probe).error.message).toMatch(
+        /: it was not sent, still waiting in queued \(65536 bytes or more waited unsent \(highWaterMark\)\)$/,
+      );
+    } finally {
+      await client.close();
+      await reader.close();
+    }
   });
 });
