@@ -355,7 +355,7 @@ export class OutgoingCalls {
     this.settledIds.remember(id, answered ? 'answered' : call.cancelSent ? 'cancelled' : 'abandoned');
     this.settled?.(id);
     if (status === 'resolved') call.resolve(context.result);
-    else call.reject(failure(status, context, call.site, unsent, unsent !== undefined && (call.resends?.losses ?? 0) > 0));
+    else call.reject(failure(status, context, call.site, unsent, (call.resends?.losses ?? 0) > 0));
   }
 }
 
